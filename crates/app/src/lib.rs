@@ -1,1 +1,218 @@
-//! placeholder
+//! Use cases shared by every front end (the CLI today, the HTTP server later): load the inputs,
+//! check a scheme, assign, explain — and the text reports a person reads.
+//!
+//! This crate wires `allot-io` readers to the `allot-core` engine. It defines the [`Progress`]
+//! port that front ends implement; it knows no command-line flags and no HTTP.
+
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use allot_core::data::{Data, Table};
+use allot_core::deals::{assign_deals, DealOutcome};
+use allot_core::diag::Diagnostic;
+use allot_core::explain::{explain_client, explain_deal, Explanation};
+use allot_core::{Compiled, Current, Options, Outcome, Scheme};
+use allot_io::{read_table, Encoding, SchemeFile};
+
+/// Reports the stages of long work; front ends draw it (or not).
+pub trait Progress {
+    fn stage(&self, what: &str);
+}
+
+/// No progress display.
+pub struct Silent;
+impl Progress for Silent {
+    fn stage(&self, _: &str) {}
+}
+
+/// The files of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub scheme: PathBuf,
+    pub clients: PathBuf,
+    pub employees: PathBuf,
+    pub deals: Option<PathBuf>,
+    pub current: Option<PathBuf>,
+    pub encoding: Encoding,
+}
+
+/// Everything loaded and validated.
+pub struct Loaded {
+    pub scheme: Scheme,
+    pub data: Data,
+    pub compiled: Compiled,
+    pub current: Vec<Current>,
+    /// Problems that are not errors (e.g. unused columns).
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())]
+    })?;
+    allot_io::sheet::decode(&bytes, &file, Encoding::Utf8).map_err(|d| vec![d])
+}
+
+/// Loads and validates every input. All problems of all files are returned at once.
+pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diagnostic>> {
+    let _span = tracing::info_span!("load").entered();
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let mut warnings = Vec::new();
+    progress.stage("reading the scheme");
+    let sf = read_text(&inputs.scheme)
+        .and_then(|t| SchemeFile::parse(&t, &inputs.scheme.display().to_string()));
+    let sf = match sf {
+        Ok(sf) => Some(sf),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    let empty = Default::default();
+    let declared = sf.as_ref().map_or(&empty, |s| &s.columns);
+    let deal_declared = sf.as_ref().map_or(&empty, |s| &s.deal_columns);
+
+    let mut data = Data::default();
+    progress.stage("reading clients");
+    match read_table(&inputs.clients, inputs.encoding)
+        .and_then(|sheet| allot_io::tables::load_clients(&sheet, declared, &mut data))
+    {
+        Ok(()) => {}
+        Err(e) => errors.extend(e),
+    }
+    progress.stage("reading employees");
+    let employees = match read_table(&inputs.employees, inputs.encoding)
+        .and_then(|s| allot_io::tables::load_employees(&s))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            let (err, warn): (Vec<_>, Vec<_>) = e.into_iter().partition(|d| d.is_error());
+            errors.extend(err);
+            warnings.extend(warn);
+            vec![]
+        }
+    };
+    match &inputs.deals {
+        Some(p) => {
+            progress.stage("reading deals");
+            if let Err(e) = read_table(p, inputs.encoding)
+                .and_then(|s| allot_io::tables::load_deals(&s, deal_declared, &mut data))
+            {
+                errors.extend(e);
+            }
+        }
+        None => {
+            // No deals: deal rules are still type-checked against the declared deal columns.
+            let cols: Vec<(String, allot_rules::Type)> =
+                deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            data.deals = Table::new(&cols);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let Some(sf) = sf else { return Err(errors) };
+    progress.stage("checking the scheme");
+    let scheme = sf.build(&data, employees)?;
+    let current = match &inputs.current {
+        Some(p) => {
+            progress.stage("reading current assignments");
+            read_table(p, inputs.encoding)
+                .and_then(|s| allot_io::tables::load_current(&s, &data, &scheme))?
+        }
+        None => vec![],
+    };
+    let compiled = Compiled::new(&scheme, &data);
+    Ok(Loaded {
+        scheme,
+        data,
+        compiled,
+        current,
+        warnings,
+    })
+}
+
+/// Result of an assignment run.
+pub struct Assigned {
+    pub clients: Outcome,
+    pub deals: Option<DealOutcome>,
+}
+
+/// Assigns every client, and every deal when deals were loaded.
+pub fn assign(l: &Loaded, opts: &Options) -> Assigned {
+    let clients = allot_core::assign(&l.scheme, &l.compiled, &l.data, &l.current, opts);
+    let deals = (!l.data.deals.is_empty())
+        .then(|| assign_deals(&l.scheme, &l.compiled, &l.data, &clients, opts.today, None));
+    Assigned { clients, deals }
+}
+
+/// What `explain` was asked about was not found.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("no client with id `{0}` in the clients file")]
+    NoClient(String),
+    #[error("no deal with id `{0}` in the deals file")]
+    NoDeal(String),
+}
+
+/// Explains one client, or one deal when `deal` is set.
+pub fn explain(
+    l: &Loaded,
+    id: &str,
+    deal: bool,
+    opts: &Options,
+) -> Result<Explanation, ExplainError> {
+    if deal {
+        let d = l
+            .data
+            .deals
+            .row_of(id)
+            .ok_or_else(|| ExplainError::NoDeal(id.into()))?;
+        let client = l.data.deal_client[d as usize];
+        let clients = allot_core::assign(
+            &l.scheme,
+            &l.compiled,
+            &l.data,
+            &l.current,
+            &Options {
+                watch: Some(client),
+                ..opts.clone()
+            },
+        );
+        let deals = assign_deals(
+            &l.scheme,
+            &l.compiled,
+            &l.data,
+            &clients,
+            opts.today,
+            Some(d),
+        );
+        Ok(explain_deal(
+            &l.scheme,
+            &l.compiled,
+            &l.data,
+            &clients,
+            &deals,
+            d,
+        ))
+    } else {
+        let c = l
+            .data
+            .clients
+            .row_of(id)
+            .ok_or_else(|| ExplainError::NoClient(id.into()))?;
+        let o = allot_core::assign(
+            &l.scheme,
+            &l.compiled,
+            &l.data,
+            &l.current,
+            &Options {
+                watch: Some(c),
+                ..opts.clone()
+            },
+        );
+        Ok(explain_client(&l.scheme, &l.compiled, &l.data, &o, c))
+    }
+}

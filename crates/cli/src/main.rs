@@ -1,1 +1,372 @@
-fn main() {}
+//! `allot`: the command line. Argument parsing and wiring only; the work is in `allot-app`.
+
+mod bench;
+mod example;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use allot_app::{Inputs, Loaded, Progress};
+use allot_core::diag::{render_all, Diagnostic};
+use allot_core::Options;
+use allot_io::write::Format;
+use allot_io::Encoding;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "allot",
+    version,
+    about = "Decide which employee is responsible for which client, in which role — and explain why.",
+    long_about = "allot reads a scheme (roles, territories, rules), clients and employees, and decides for every \
+client and role the responsible employee. Inputs: CSV (`,` or `;`, UTF-8 or --encoding cp1251), XLSX \
+(first sheet) or JSON Lines.",
+    after_help = "Examples:\n  allot check   --dir examples/s3\n  allot assign  --dir examples/s3 -o assignments.csv\n  allot explain --dir examples/s3 c00042\n  allot example s3 --out my-example\n\nSee docs/scheme.md for the scheme file and the condition language."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the scheme against the data: every error at once, dead rules, overlapping
+    /// territories, unreachable employees, coverage per role. Exit 0 when clean, 1 on errors.
+    #[command(after_help = "Example:\n  allot check --dir examples/s3")]
+    Check(Common),
+    /// Assign every client (and deal) for every role; write `client_id,role,employee_id,rule,reason`.
+    #[command(
+        after_help = "Examples:\n  allot assign --dir examples/s3 -o assignments.csv\n  allot assign --dir examples/s3 --current assignments.csv   # sticky (S1.3)\n  allot assign --dir examples/s4-phone-desk --deals-out deal-assignments.csv"
+    )]
+    Assign(AssignArgs),
+    /// Explain, rule by rule, why a client (or with --deal, a deal) is whose.
+    #[command(
+        after_help = "Examples:\n  allot explain --dir examples/s3 c00042\n  allot explain --dir examples/s4-phone-desk --deal d003"
+    )]
+    Explain(ExplainArgs),
+    /// Write a runnable example of MISSION.md: s3 (the 10-person department), s4-service
+    /// (sales manager and service engineer) or s4-phone-desk.
+    #[command(
+        after_help = "Example:\n  allot example s3 --out /tmp/s3 && allot assign --dir /tmp/s3"
+    )]
+    Example(example::ExampleArgs),
+    /// Measure the engine on generated data (see BENCHMARKS.md).
+    #[command(after_help = "Example:\n  allot bench --clients 1000000 --rules 1000")]
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Folder holding scheme.toml, clients.*, employees.* and, if present, deals.* and current.csv.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The scheme file (TOML).
+    #[arg(long, value_name = "FILE")]
+    scheme: Option<PathBuf>,
+    /// Clients: CSV, XLSX or JSON Lines with an `id` column.
+    #[arg(long, value_name = "FILE")]
+    clients: Option<PathBuf>,
+    /// Employees: id, name, position, teams, skills, capacity, active, absent_from, absent_to.
+    #[arg(long, value_name = "FILE")]
+    employees: Option<PathBuf>,
+    /// Deals (orders, leads): id, client_id, amount, date and any attributes.
+    #[arg(long, value_name = "FILE")]
+    deals: Option<PathBuf>,
+    /// Current assignments `client_id,role,employee_id[,pinned]`: clients keep valid owners.
+    #[arg(long, value_name = "FILE")]
+    current: Option<PathBuf>,
+    /// Text encoding of CSV inputs: utf-8 (default; a BOM is fine) or cp1251 (1C, old Excel).
+    #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+    encoding: Encoding,
+    /// The day absences are judged on (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    date: Option<i32>,
+}
+
+#[derive(Args)]
+struct AssignArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Ignore current owners (except pinned ones) and distribute from scratch.
+    #[arg(long)]
+    rebalance: bool,
+    /// Write JSON instead of CSV.
+    #[arg(long)]
+    json: bool,
+    /// Where to write client assignments (default: standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Where to write deal assignments (with --deals; default: not written).
+    #[arg(long, value_name = "FILE")]
+    deals_out: Option<PathBuf>,
+    /// Do not print the load and balance summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The id of the client (or deal, with --deal).
+    id: String,
+    /// Explain a deal instead of a client.
+    #[arg(long)]
+    deal: bool,
+    /// Ignore current owners, as `assign --rebalance` does.
+    #[arg(long)]
+    rebalance: bool,
+}
+
+fn parse_encoding(s: &str) -> Result<Encoding, String> {
+    Encoding::parse(s).ok_or_else(|| format!("unknown encoding `{s}`; expected utf-8 or cp1251"))
+}
+
+fn parse_day(s: &str) -> Result<i32, String> {
+    allot_rules::parse_iso_date(s)
+        .ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))
+}
+
+fn today() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (secs / 86_400) as i32
+}
+
+/// The first existing file `stem.{csv,xlsx,jsonl}` in `dir`.
+fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
+    ["csv", "xlsx", "jsonl", "ndjson"]
+        .iter()
+        .map(|e| dir.join(format!("{stem}.{e}")))
+        .find(|p| p.exists())
+}
+
+impl Common {
+    fn inputs(&self) -> Result<Inputs, String> {
+        let dir = self.dir.clone();
+        let pick = |given: &Option<PathBuf>,
+                    stem: &str,
+                    required: bool|
+         -> Result<Option<PathBuf>, String> {
+            if let Some(p) = given {
+                return Ok(Some(p.clone()));
+            }
+            let found = match &dir {
+                Some(d) if stem == "scheme" => Some(d.join("scheme.toml")).filter(|p| p.exists()),
+                Some(d) => find(d, stem),
+                None => None,
+            };
+            if found.is_none() && required {
+                return Err(match &dir {
+                    Some(d) => format!("no {stem} file in {} (looked for {stem}.toml/.csv/.xlsx/.jsonl); give --{stem} FILE", d.display()),
+                    None => format!("missing --{stem} FILE (or --dir DIR holding it)"),
+                });
+            }
+            Ok(found)
+        };
+        Ok(Inputs {
+            scheme: pick(&self.scheme, "scheme", true)?.unwrap_or_default(),
+            clients: pick(&self.clients, "clients", true)?.unwrap_or_default(),
+            employees: pick(&self.employees, "employees", true)?.unwrap_or_default(),
+            deals: pick(&self.deals, "deals", false)?,
+            current: pick(&self.current, "current", false)?,
+            encoding: self.encoding,
+        })
+    }
+    fn options(&self) -> Options {
+        Options {
+            today: self.date.unwrap_or_else(today),
+            ..Options::default()
+        }
+    }
+}
+
+/// A spinner on standard error while loading; invisible when standard error is not a terminal.
+struct Spinner(indicatif::ProgressBar);
+
+impl Spinner {
+    fn new() -> Spinner {
+        let pb =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(pb)
+    }
+}
+
+impl Progress for Spinner {
+    fn stage(&self, what: &str) {
+        self.0.set_message(what.to_string());
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// A failure already explained to the user on standard error.
+struct Reported;
+
+fn fail(diags: &[Diagnostic]) -> Reported {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    eprintln!("{}", render_all(diags));
+    eprintln!("{errors} error(s); nothing was written");
+    Reported
+}
+
+fn load(common: &Common, spinner: &Spinner) -> Result<Loaded, Reported> {
+    let inputs = common.inputs().map_err(|m| {
+        eprintln!("error: {m}");
+        Reported
+    })?;
+    allot_app::load(&inputs, spinner).map_err(|d| fail(&d))
+}
+
+/// Writes to `path` through a temporary file renamed into place, so a failure leaves no half file.
+fn write_atomically(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    f(tmp.as_file_mut())?;
+    tmp.as_file_mut().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Reported> {
+    let io_fail = |what: &str, e: std::io::Error| {
+        eprintln!("error: cannot write {what}: {e}");
+        Reported
+    };
+    match cli.command {
+        Command::Check(common) => {
+            let l = {
+                let spinner = Spinner::new();
+                let l = load(&common, &spinner)?;
+                spinner.stage("assigning");
+                l
+            };
+            let o = allot_core::assign(
+                &l.scheme,
+                &l.compiled,
+                &l.data,
+                &l.current,
+                &common.options(),
+            );
+            let review = allot_core::check::review(&l.scheme, &l.data, &o);
+            for w in &l.warnings {
+                println!("{w}");
+            }
+            print!(
+                "{}",
+                allot_app::report::review(&l.scheme, &l.data, &review, l.warnings.len())
+            );
+        }
+        Command::Assign(a) => {
+            let l = {
+                let spinner = Spinner::new();
+                load(&a.common, &spinner)?
+            };
+            let opts = Options {
+                rebalance: a.rebalance,
+                ..a.common.options()
+            };
+            let done = allot_app::assign(&l, &opts);
+            let format = if a.json { Format::Json } else { Format::Csv };
+            let write = |w: &mut dyn Write| {
+                allot_io::write::write_assignments(w, &l.scheme, &l.data, &done.clients, format)
+            };
+            match &a.out {
+                Some(p) => {
+                    write_atomically(p, write).map_err(|e| io_fail(&p.display().to_string(), e))?
+                }
+                None => write(&mut std::io::stdout().lock())
+                    .map_err(|e| io_fail("to standard output", e))?,
+            }
+            if let (Some(p), Some(d)) = (&a.deals_out, &done.deals) {
+                write_atomically(p, |w| {
+                    allot_io::write::write_deal_assignments(w, &l.scheme, &l.data, d, format)
+                })
+                .map_err(|e| io_fail(&p.display().to_string(), e))?;
+            } else if a.deals_out.is_some() {
+                eprintln!("note: --deals-out given but no deals were loaded (--deals FILE)");
+            }
+            if !a.quiet {
+                for w in &l.warnings {
+                    eprintln!("{w}");
+                }
+                let loads = allot_core::stats::loads(&l.scheme, &l.data, &done.clients);
+                eprint!("{}", allot_app::report::loads(&l.scheme, &loads));
+            }
+        }
+        Command::Explain(x) => {
+            let l = {
+                let spinner = Spinner::new();
+                load(&x.common, &spinner)?
+            };
+            let opts = Options {
+                rebalance: x.rebalance,
+                ..x.common.options()
+            };
+            match allot_app::explain(&l, &x.id, x.deal, &opts) {
+                Ok(e) => print!("{}", allot_app::report::explanation(&l.scheme, &l.data, &e)),
+                Err(e) => {
+                    let mut d = Diagnostic::error(e.to_string());
+                    let ids: Vec<&str> = if x.deal {
+                        (0..l.data.deals.len() as u32)
+                            .map(|r| l.data.deals.id(r))
+                            .collect()
+                    } else {
+                        (0..l.data.clients.len() as u32)
+                            .map(|r| l.data.clients.id(r))
+                            .collect()
+                    };
+                    if let Some(s) = ids
+                        .iter()
+                        .filter(|i| strsim::levenshtein(i, &x.id) <= 2)
+                        .min_by_key(|i| strsim::levenshtein(i, &x.id))
+                    {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    eprint!("{d}");
+                    return Err(Reported);
+                }
+            }
+        }
+        Command::Example(e) => example::run(&e).map_err(|m| {
+            eprintln!("error: {m}");
+            Reported
+        })?,
+        Command::Bench(b) => bench::run(&b).map_err(|m| {
+            eprintln!("error: {m}");
+            Reported
+        })?,
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Reported) => ExitCode::from(1),
+    }
+}

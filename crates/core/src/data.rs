@@ -1,0 +1,494 @@
+//! Columnar tables of clients and deals, with interned texts and lists.
+//!
+//! A million clients are a handful of flat vectors: text cells are `u32` symbols, lists are ids of
+//! interned sorted lists, numbers `f64` (NaN = missing), dates day numbers. Missing cells are
+//! missing (a sentinel per column type), never empty strings.
+
+use allot_rules::{AttrId, Interner, Row, Sym, Type};
+use rustc_hash::FxHashMap;
+
+pub const NO_SYM: Sym = Sym::MAX;
+const NO_LIST: u32 = u32::MAX;
+const NO_DATE: i32 = i32::MIN;
+const NO_BOOL: u8 = 2;
+
+/// Interned text values, shared by every table of one data set.
+#[derive(Debug, Default, Clone)]
+pub struct Dict {
+    map: FxHashMap<Box<str>, Sym>,
+    strs: Vec<Box<str>>,
+}
+
+impl Dict {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.strs.len() as Sym;
+        self.strs.push(s.into());
+        self.map.insert(s.into(), i);
+        i
+    }
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.map.get(s).copied()
+    }
+    pub fn str(&self, s: Sym) -> &str {
+        &self.strs[s as usize]
+    }
+    pub fn len(&self) -> usize {
+        self.strs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.strs.is_empty()
+    }
+}
+
+impl Interner for Dict {
+    fn lookup(&self, text: &str) -> Option<Sym> {
+        self.get(text)
+    }
+}
+
+/// Interned lists of symbols (sorted, without repeats): equal lists share one id.
+#[derive(Debug, Default, Clone)]
+pub struct Lists {
+    ends: Vec<u32>,
+    items: Vec<Sym>,
+    map: FxHashMap<Box<[Sym]>, u32>,
+}
+
+impl Lists {
+    pub fn intern(&mut self, mut v: Vec<Sym>) -> u32 {
+        v.sort_unstable();
+        v.dedup();
+        if let Some(&i) = self.map.get(v.as_slice()) {
+            return i;
+        }
+        let i = self.ends.len() as u32;
+        self.items.extend_from_slice(&v);
+        self.ends.push(self.items.len() as u32);
+        self.map.insert(v.into(), i);
+        i
+    }
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+    pub fn get(&self, id: u32) -> &[Sym] {
+        let end = self.ends[id as usize] as usize;
+        let start = if id == 0 {
+            0
+        } else {
+            self.ends[id as usize - 1] as usize
+        };
+        &self.items[start..end]
+    }
+}
+
+/// One column of typed cells.
+#[derive(Debug, Clone)]
+pub enum Column {
+    Number(Vec<f64>),
+    Text(Vec<Sym>),
+    Bool(Vec<u8>),
+    Date(Vec<i32>),
+    List(Vec<u32>),
+}
+
+impl Column {
+    fn new(t: Type, cap: usize) -> Column {
+        match t {
+            Type::Number => Column::Number(Vec::with_capacity(cap)),
+            Type::Text => Column::Text(Vec::with_capacity(cap)),
+            Type::Bool => Column::Bool(Vec::with_capacity(cap)),
+            Type::Date => Column::Date(Vec::with_capacity(cap)),
+            Type::List => Column::List(Vec::with_capacity(cap)),
+        }
+    }
+    pub fn ty(&self) -> Type {
+        match self {
+            Column::Number(_) => Type::Number,
+            Column::Text(_) => Type::Text,
+            Column::Bool(_) => Type::Bool,
+            Column::Date(_) => Type::Date,
+            Column::List(_) => Type::List,
+        }
+    }
+    fn push_missing(&mut self) {
+        match self {
+            Column::Number(v) => v.push(f64::NAN),
+            Column::Text(v) => v.push(NO_SYM),
+            Column::Bool(v) => v.push(NO_BOOL),
+            Column::Date(v) => v.push(NO_DATE),
+            Column::List(v) => v.push(NO_LIST),
+        }
+    }
+}
+
+/// A typed cell value on its way into a table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Missing,
+    Number(f64),
+    Text(&'a str),
+    Bool(bool),
+    Date(i32),
+    List(Vec<&'a str>),
+}
+
+/// Row ids: one text buffer, and a hash table of row numbers keyed by the id text (about 13 bytes
+/// a row in all, instead of two boxed copies of every id).
+#[derive(Clone, Default)]
+struct Ids {
+    buf: String,
+    ends: Vec<u32>,
+    index: hashbrown::HashTable<u32>,
+}
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ids({} rows)", self.ends.len())
+    }
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    s.hash(&mut h);
+    h.finish()
+}
+
+impl Ids {
+    fn get(&self, row: u32) -> &str {
+        let end = self.ends[row as usize] as usize;
+        let start = if row == 0 {
+            0
+        } else {
+            self.ends[row as usize - 1] as usize
+        };
+        &self.buf[start..end]
+    }
+    fn find(&self, id: &str) -> Option<u32> {
+        self.index
+            .find(hash_str(id), |&r| self.get(r) == id)
+            .copied()
+    }
+    /// Adds an id; `Err(row)` if it is already there.
+    fn insert(&mut self, id: &str) -> Result<u32, u32> {
+        let h = hash_str(id);
+        if let Some(&r) = self.index.find(h, |&r| self.get(r) == id) {
+            return Err(r);
+        }
+        let row = self.ends.len() as u32;
+        self.buf.push_str(id);
+        self.ends.push(self.buf.len() as u32);
+        let (buf, ends) = (&self.buf, &self.ends);
+        let get = |r: u32| {
+            let end = ends[r as usize] as usize;
+            let start = if r == 0 {
+                0
+            } else {
+                ends[r as usize - 1] as usize
+            };
+            &buf[start..end]
+        };
+        self.index.insert_unique(h, row, |&r| hash_str(get(r)));
+        Ok(row)
+    }
+}
+
+/// Rows with a unique text id and typed attribute columns.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    ids: Ids,
+    names: Vec<String>,
+    columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn new(columns: &[(String, Type)]) -> Table {
+        Table::with_capacity(columns, 0)
+    }
+    pub fn with_capacity(columns: &[(String, Type)], cap: usize) -> Table {
+        Table {
+            ids: Ids {
+                buf: String::new(),
+                ends: Vec::with_capacity(cap),
+                index: hashbrown::HashTable::with_capacity(cap),
+            },
+            names: columns.iter().map(|c| c.0.clone()).collect(),
+            columns: columns.iter().map(|c| Column::new(c.1, cap)).collect(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.ids.ends.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ids.ends.is_empty()
+    }
+    pub fn id(&self, row: u32) -> &str {
+        self.ids.get(row)
+    }
+    pub fn row_of(&self, id: &str) -> Option<u32> {
+        self.ids.find(id)
+    }
+    pub fn columns(&self) -> impl Iterator<Item = (&str, Type)> {
+        self.names
+            .iter()
+            .map(|n| n.as_str())
+            .zip(self.columns.iter().map(|c| c.ty()))
+    }
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+    pub fn column(&self, i: usize) -> &Column {
+        &self.columns[i]
+    }
+    pub fn column_name(&self, i: usize) -> &str {
+        &self.names[i]
+    }
+
+    /// Appends a row. The id must be new (`Err` with the earlier row otherwise); `values` go to the
+    /// columns in order and must match their types, which the caller has checked.
+    pub fn push(
+        &mut self,
+        id: &str,
+        values: Vec<Value<'_>>,
+        dict: &mut Dict,
+        lists: &mut Lists,
+    ) -> Result<u32, u32> {
+        let row = self.ids.insert(id)?;
+        let mut values = values.into_iter();
+        for col in self.columns.iter_mut() {
+            let v = values.next().unwrap_or(Value::Missing);
+            match (col, v) {
+                (c, Value::Missing) => c.push_missing(),
+                (Column::Number(c), Value::Number(n)) => c.push(n),
+                (Column::Text(c), Value::Text(s)) => c.push(dict.intern(s)),
+                (Column::Bool(c), Value::Bool(b)) => c.push(b as u8),
+                (Column::Date(c), Value::Date(d)) => c.push(d),
+                (Column::List(c), Value::List(items)) => {
+                    let syms = items.iter().map(|s| dict.intern(s)).collect();
+                    c.push(lists.intern(syms))
+                }
+                (Column::List(c), Value::Text(s)) => {
+                    let sym = dict.intern(s);
+                    c.push(lists.intern(vec![sym]))
+                }
+                (c, _) => c.push_missing(),
+            }
+        }
+        Ok(row)
+    }
+
+    pub fn number(&self, col: usize, row: u32) -> Option<f64> {
+        match &self.columns[col] {
+            Column::Number(v) => Some(v[row as usize]).filter(|x| !x.is_nan()),
+            _ => None,
+        }
+    }
+    pub fn text(&self, col: usize, row: u32) -> Option<Sym> {
+        match &self.columns[col] {
+            Column::Text(v) => Some(v[row as usize]).filter(|&s| s != NO_SYM),
+            _ => None,
+        }
+    }
+    pub fn boolean(&self, col: usize, row: u32) -> Option<bool> {
+        match &self.columns[col] {
+            Column::Bool(v) => match v[row as usize] {
+                NO_BOOL => None,
+                b => Some(b == 1),
+            },
+            _ => None,
+        }
+    }
+    pub fn date(&self, col: usize, row: u32) -> Option<i32> {
+        match &self.columns[col] {
+            Column::Date(v) => Some(v[row as usize]).filter(|&d| d != NO_DATE),
+            _ => None,
+        }
+    }
+    pub fn list_id(&self, col: usize, row: u32) -> Option<u32> {
+        match &self.columns[col] {
+            Column::List(v) => Some(v[row as usize]).filter(|&l| l != NO_LIST),
+            _ => None,
+        }
+    }
+    pub fn present(&self, col: usize, row: u32) -> bool {
+        let r = row as usize;
+        match &self.columns[col] {
+            Column::Number(v) => !v[r].is_nan(),
+            Column::Text(v) => v[r] != NO_SYM,
+            Column::Bool(v) => v[r] != NO_BOOL,
+            Column::Date(v) => v[r] != NO_DATE,
+            Column::List(v) => v[r] != NO_LIST,
+        }
+    }
+
+    /// The cell as display text (empty for missing), for outputs and explanations.
+    pub fn display(&self, col: usize, row: u32, data: &Data) -> Option<String> {
+        if !self.present(col, row) {
+            return None;
+        }
+        Some(match &self.columns[col] {
+            Column::Number(v) => fmt_number(v[row as usize]),
+            Column::Text(v) => data.dict.str(v[row as usize]).to_string(),
+            Column::Bool(v) => (v[row as usize] == 1).to_string(),
+            Column::Date(v) => allot_rules::civil_from_days(v[row as usize]),
+            Column::List(v) => data
+                .lists
+                .get(v[row as usize])
+                .iter()
+                .map(|s| data.dict.str(*s))
+                .collect::<Vec<_>>()
+                .join(";"),
+        })
+    }
+}
+
+/// Numbers print without a trailing `.0` and without exponent for ordinary magnitudes.
+pub fn fmt_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        let s = format!("{x:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The clients, and optionally deals, of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    pub dict: Dict,
+    pub lists: Lists,
+    pub clients: Table,
+    pub deals: Table,
+    /// For each deal row, the client row it belongs to.
+    pub deal_client: Vec<u32>,
+}
+
+/// High bit of an [`AttrId`] in a deal condition marks the deal's own attributes.
+const DEAL_BIT: u32 = 1 << 31;
+
+/// Which table a condition reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Client,
+    Deal,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Client => "client",
+            Subject::Deal => "deal",
+        }
+    }
+}
+
+/// The attributes a condition on `subject` may name: a client's columns (also as `client.x`), and
+/// for deals the deal's own columns plus `client.x`.
+pub struct DataSchema<'a> {
+    pub data: &'a Data,
+    pub subject: Subject,
+}
+
+impl allot_rules::Schema for DataSchema<'_> {
+    fn resolve(&self, path: &str) -> Option<(AttrId, Type)> {
+        let client = |name: &str| {
+            self.data
+                .clients
+                .column_index(name)
+                .map(|i| (AttrId(i as u32), self.data.clients.column(i).ty()))
+        };
+        if let Some(rest) = path.strip_prefix("client.") {
+            return client(rest);
+        }
+        match self.subject {
+            Subject::Client => client(path),
+            Subject::Deal => self
+                .data
+                .deals
+                .column_index(path)
+                .map(|i| (AttrId(i as u32 | DEAL_BIT), self.data.deals.column(i).ty())),
+        }
+    }
+    fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        match self.subject {
+            Subject::Client => out.extend(self.data.clients.columns().map(|c| c.0.to_string())),
+            Subject::Deal => {
+                out.extend(self.data.deals.columns().map(|c| c.0.to_string()));
+                out.extend(
+                    self.data
+                        .clients
+                        .columns()
+                        .map(|c| format!("client.{}", c.0)),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A client or a deal row, as the matcher sees it.
+#[derive(Clone, Copy)]
+pub struct RowRef<'a> {
+    pub data: &'a Data,
+    pub client: u32,
+    /// The deal row, for deal conditions.
+    pub deal: Option<u32>,
+}
+
+impl RowRef<'_> {
+    fn at(&self, a: AttrId) -> (&Table, usize, u32) {
+        match self.deal {
+            Some(d) if a.0 & DEAL_BIT != 0 => (&self.data.deals, (a.0 & !DEAL_BIT) as usize, d),
+            _ => (&self.data.clients, a.0 as usize, self.client),
+        }
+    }
+    /// The name of an attribute, for messages.
+    pub fn attr_name(data: &Data, a: AttrId) -> String {
+        if a.0 & DEAL_BIT != 0 {
+            data.deals
+                .column_name((a.0 & !DEAL_BIT) as usize)
+                .to_string()
+        } else {
+            data.clients.column_name(a.0 as usize).to_string()
+        }
+    }
+}
+
+impl Row for RowRef<'_> {
+    fn number(&self, a: AttrId) -> Option<f64> {
+        let (t, c, r) = self.at(a);
+        t.number(c, r)
+    }
+    fn date(&self, a: AttrId) -> Option<i32> {
+        let (t, c, r) = self.at(a);
+        t.date(c, r)
+    }
+    fn boolean(&self, a: AttrId) -> Option<bool> {
+        let (t, c, r) = self.at(a);
+        t.boolean(c, r)
+    }
+    fn text(&self, a: AttrId) -> Option<Sym> {
+        let (t, c, r) = self.at(a);
+        t.text(c, r)
+    }
+    fn text_str(&self, a: AttrId) -> Option<&str> {
+        let s = self.text(a)?;
+        Some(self.data.dict.str(s))
+    }
+    fn list(&self, a: AttrId) -> Option<&[Sym]> {
+        let (t, c, r) = self.at(a);
+        let id = t.list_id(c, r)?;
+        Some(self.data.lists.get(id))
+    }
+    fn present(&self, a: AttrId) -> bool {
+        let (t, c, r) = self.at(a);
+        t.present(c, r)
+    }
+}

@@ -1,0 +1,825 @@
+//! The assignment engine: for every (client, role) an employee, or "unassigned" with a reason.
+//!
+//! Order of work, each step deterministic:
+//! 1. **Match.** Each client gets its territory (deepest matching one) and, per role, the first
+//!    rule in priority order whose condition is true ([`crate::signature`] makes this fast).
+//! 2. **Pins.** Pinned current links stay, whatever the rules say.
+//! 3. **Sticky** (S1.3). Unless `rebalance`, a client keeps its current owner while that owner is
+//!    still a valid target of the rule that now matches it (named by it, a member of its pool, or
+//!    the owner of its territory), is active, and has room under their capacity.
+//! 4. **Fixed targets.** One named employee, or the owner of the client's territory.
+//! 5. **Pools**, rule by rule in priority order. Balancing strategies hand out the rule's clients
+//!    from the largest to the smallest (ties by client order): each goes to the eligible member with
+//!    the least load per unit of weight in that role (ties by employee id) — the classic greedy that
+//!    keeps the spread below one client's size. Round-robin is smooth weighted round-robin in client
+//!    order. Absent and inactive members, and members at capacity, get nothing new.
+//!
+//! Loads count per role and include everything held (pinned, sticky, fixed); capacity counts the
+//! (client, role) links an employee holds across roles.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use allot_rules::{AttrId, Tri};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::data::{Data, RowRef, Subject};
+use crate::model::{Compiled, EmpIx, Member, RoleIx, Scheme, Strategy, Target};
+use crate::signature::{RoleIndex, Signer};
+
+pub const NONE: u32 = u32::MAX;
+
+/// A current link, from the current assignments file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Current {
+    pub client: u32,
+    pub role: RoleIx,
+    pub employee: EmpIx,
+    pub pinned: bool,
+}
+
+/// How a run treats the current links and the calendar.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The day absences are judged on (days since 1970-01-01).
+    pub today: i32,
+    /// Ignore current (unpinned) links and distribute from scratch.
+    pub rebalance: bool,
+    /// Record the pool decisions made for this client row (for `explain`).
+    pub watch: Option<u32>,
+}
+
+/// Why an employee could not take a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    Inactive,
+    Absent,
+    AtCapacity,
+}
+
+impl Unavailable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unavailable::Inactive => "inactive",
+            Unavailable::Absent => "absent",
+            Unavailable::AtCapacity => "at capacity",
+        }
+    }
+}
+
+/// Why a (client, role) has no employee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    NoRuleMatched,
+    /// No rule matched, and a rule could not be decided because this attribute is missing.
+    MissingAttribute(AttrId),
+    /// The rule hands out by territory, and the client is in none.
+    NoTerritory,
+    /// The client's territory (and its ancestors) has no owner for the role.
+    NoTerritoryOwner(u32),
+    /// The named employee (or territory owner) cannot take it.
+    Unavailable(EmpIx, Unavailable),
+    /// Every member of the pool is absent, inactive or at capacity.
+    PoolExhausted {
+        absent: u16,
+        inactive: u16,
+        full: u16,
+    },
+}
+
+/// How an employee came to hold a (client, role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    Pinned,
+    Sticky,
+    /// Named by the rule, or owner of the client's territory.
+    Fixed,
+    Pool,
+    /// A deal with no deal rule for the role takes its client's employee.
+    ViaClient,
+    Unassigned(Reason),
+}
+
+/// One (client, role) outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub employee: u32,
+    pub rule: u32,
+    pub how: How,
+}
+
+impl Cell {
+    const EMPTY: Cell = Cell {
+        employee: NONE,
+        rule: NONE,
+        how: How::Unassigned(Reason::NoRuleMatched),
+    };
+    pub fn employee(&self) -> Option<EmpIx> {
+        (self.employee != NONE).then_some(self.employee)
+    }
+    pub fn rule(&self) -> Option<usize> {
+        (self.rule != NONE).then_some(self.rule as usize)
+    }
+}
+
+/// A pool's state when the watched client was handed out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub role: RoleIx,
+    pub rule: usize,
+    pub strategy: Strategy,
+    /// Each member: employee, load in the strategy's measure, weight, and why not eligible.
+    pub members: Vec<(EmpIx, f64, f64, Option<Unavailable>)>,
+    pub chosen: Option<EmpIx>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The roles covered, in scheme order; cells are `clients × roles`, client-major.
+    pub roles: Vec<RoleIx>,
+    pub cells: Vec<Cell>,
+    /// The deepest territory of each client, or [`NONE`].
+    pub territory: Vec<u32>,
+    /// How many (client, role) pairs each rule matched.
+    pub rule_hits: Vec<u64>,
+    /// Sibling territories whose conditions both hold for some clients: (first, second, clients,
+    /// an example client row).
+    pub overlaps: Vec<(u32, u32, u64, u32)>,
+    /// Pool decisions for [`Options::watch`].
+    pub watch: Vec<Decision>,
+    /// Distinct client signatures matched (how much work deduplication saved).
+    pub signatures: usize,
+}
+
+impl Outcome {
+    pub fn cell(&self, client: u32, k: usize) -> &Cell {
+        &self.cells[client as usize * self.roles.len() + k]
+    }
+}
+
+/// A pool member in the balancing heap: (load per weight, id rank, member index).
+#[derive(Clone, Copy, PartialEq)]
+struct Key(f64, u32, usize);
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Key {
+    // Reversed: BinaryHeap is a max-heap and we want the least load, then the least id rank.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
+    }
+}
+
+/// Per (employee, role) loads, and links held per employee.
+pub(crate) struct Loads {
+    /// Whether employees' capacity limits these loads (client links: yes; deals: no).
+    capped: bool,
+    nroles: usize,
+    count: Vec<f64>,
+    potential: Vec<f64>,
+    workload: Vec<f64>,
+    held: Vec<u32>,
+}
+
+impl Loads {
+    pub(crate) fn new(employees: usize, nroles: usize, capped: bool) -> Loads {
+        let z = vec![0.0; employees * nroles];
+        Loads {
+            capped,
+            nroles,
+            count: z.clone(),
+            potential: z.clone(),
+            workload: z,
+            held: vec![0; employees],
+        }
+    }
+    pub(crate) fn add(&mut self, e: EmpIx, k: usize, pot: f64, work: f64) {
+        let i = e as usize * self.nroles + k;
+        self.count[i] += 1.0;
+        self.potential[i] += pot;
+        self.workload[i] += work;
+        self.held[e as usize] += 1;
+    }
+    fn measure(&self, s: Strategy, e: EmpIx, k: usize) -> f64 {
+        let i = e as usize * self.nroles + k;
+        match s {
+            Strategy::BalancePotential => self.potential[i],
+            Strategy::BalanceWorkload => self.workload[i],
+            Strategy::BalanceCount | Strategy::RoundRobin => self.count[i],
+        }
+    }
+}
+
+/// Everything about one (client or deal) that a strategy weighs.
+fn item_measure(s: Strategy, pot: f64, work: f64) -> f64 {
+    match s {
+        Strategy::BalancePotential => pot,
+        Strategy::BalanceWorkload => work,
+        Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
+    }
+}
+
+/// Why an employee cannot take anything new today, if so.
+pub(crate) fn unavailable(
+    scheme: &Scheme,
+    loads: &Loads,
+    e: EmpIx,
+    today: i32,
+) -> Option<Unavailable> {
+    let emp = &scheme.employees[e as usize];
+    if !emp.active {
+        Some(Unavailable::Inactive)
+    } else if emp.absent_on(today) {
+        Some(Unavailable::Absent)
+    } else if loads.capped && emp.capacity.is_some_and(|c| loads.held[e as usize] >= c) {
+        Some(Unavailable::AtCapacity)
+    } else {
+        None
+    }
+}
+
+/// Result of matching one signature group.
+#[derive(Clone)]
+struct GroupMatch {
+    territory: u32,
+    overlap: Option<(u32, u32)>,
+    /// Per covered role: rule index or NONE.
+    rules: Vec<u32>,
+}
+
+/// The deepest territory whose condition (and whose ancestors' conditions) hold; the first pair of
+/// siblings that both hold, if any.
+pub fn territory_of(
+    scheme: &Scheme,
+    compiled: &Compiled,
+    row: &RowRef<'_>,
+) -> (u32, Option<(u32, u32)>) {
+    let mut current: Option<usize> = None;
+    let mut overlap = None;
+    loop {
+        let mut first = None;
+        for (i, t) in scheme.territories.iter().enumerate() {
+            if t.parent != current || compiled.territories[i].eval(row) != Tri::True {
+                continue;
+            }
+            match first {
+                None => first = Some(i),
+                Some(f) => {
+                    overlap.get_or_insert((f as u32, i as u32));
+                }
+            }
+        }
+        match first {
+            Some(f) => current = Some(f),
+            None => break,
+        }
+    }
+    (current.map_or(NONE, |c| c as u32), overlap)
+}
+
+/// The owner of territory `t` (or its nearest ancestor with one) for role `role`.
+pub fn territory_owner(scheme: &Scheme, mut t: u32, role: RoleIx) -> Option<EmpIx> {
+    while t != NONE {
+        let terr = &scheme.territories[t as usize];
+        if let Some((_, e)) = terr.owners.iter().find(|(r, _)| *r == role) {
+            return Some(*e);
+        }
+        t = terr.parent.map_or(NONE, |p| p as u32);
+    }
+    None
+}
+
+/// Roles covered by client rules, in scheme order.
+pub fn client_roles(scheme: &Scheme) -> Vec<RoleIx> {
+    (0..scheme.roles.len())
+        .filter(|r| {
+            scheme
+                .rules
+                .iter()
+                .any(|x| x.role == *r && x.subject == Subject::Client)
+        })
+        .collect()
+}
+
+struct Matched {
+    /// Per client: group index.
+    group_of: Vec<u32>,
+    groups: Vec<GroupMatch>,
+    /// A representative client row per group.
+    reps: Vec<u32>,
+}
+
+fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]) -> Matched {
+    let n = data.clients.len();
+    let indexes: Vec<RoleIndex> = roles
+        .iter()
+        .map(|&k| {
+            let rules = (0..scheme.rules.len() as u32)
+                .filter(|&r| {
+                    scheme.rules[r as usize].role == k
+                        && scheme.rules[r as usize].subject == Subject::Client
+                })
+                .collect();
+            RoleIndex::new(rules, &compiled.rules)
+        })
+        .collect();
+    let conds: Vec<_> = scheme
+        .rules
+        .iter()
+        .filter(|r| r.subject == Subject::Client)
+        .map(|r| &r.cond)
+        .chain(scheme.territories.iter().map(|t| &t.cond))
+        .collect();
+    let signer = Signer::new(&conds, data);
+
+    // Group clients by signature, in first-seen order (deterministic).
+    let (group_of, reps) = match &signer {
+        Some(signer) => {
+            let keys: Vec<u64> = (0..n as u32)
+                .into_par_iter()
+                .with_min_len(1 << 14)
+                .map(|r| signer.key(data, r))
+                .collect();
+            let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+            let mut reps = Vec::new();
+            let group_of = keys
+                .iter()
+                .enumerate()
+                .map(|(row, k)| {
+                    *map.entry(*k).or_insert_with(|| {
+                        reps.push(row as u32);
+                        reps.len() as u32 - 1
+                    })
+                })
+                .collect();
+            (group_of, reps)
+        }
+        None => ((0..n as u32).collect(), (0..n as u32).collect()),
+    };
+    let groups: Vec<GroupMatch> = reps
+        .par_iter()
+        .with_min_len(64)
+        .map(|&rep| {
+            let row = RowRef {
+                data,
+                client: rep,
+                deal: None,
+            };
+            let (territory, overlap) = territory_of(scheme, compiled, &row);
+            let rules = indexes
+                .iter()
+                .map(|ix| ix.first_match(&compiled.rules, &row).unwrap_or(NONE))
+                .collect();
+            GroupMatch {
+                territory,
+                overlap,
+                rules,
+            }
+        })
+        .collect();
+    Matched {
+        group_of,
+        groups,
+        reps,
+    }
+}
+
+/// Why no rule of `role` matched this row: the first missing attribute that left a rule undecided.
+pub fn missing_reason(
+    scheme: &Scheme,
+    compiled: &Compiled,
+    role: RoleIx,
+    subject: Subject,
+    row: &RowRef<'_>,
+) -> Reason {
+    use allot_rules::Row as _;
+    for (i, r) in scheme.rules.iter().enumerate() {
+        if r.role != role || r.subject != subject {
+            continue;
+        }
+        if compiled.rules[i].eval(row) == Tri::Unknown {
+            if let Some(t) = r.cond.tests().into_iter().find(|t| !row.present(t.attr)) {
+                return Reason::MissingAttribute(t.attr);
+            }
+        }
+    }
+    Reason::NoRuleMatched
+}
+
+fn col_values(data: &Data, name: Option<&str>, default: &str, missing: f64) -> Vec<f64> {
+    let t = &data.clients;
+    match t.column_index(name.unwrap_or(default)) {
+        Some(c) => (0..t.len() as u32)
+            .map(|r| t.number(c, r).unwrap_or(missing))
+            .collect(),
+        None => vec![missing; t.len()],
+    }
+}
+
+/// Client potentials (missing = 0) and workloads (missing = 1), as the scheme names their columns.
+pub fn measures(scheme: &Scheme, data: &Data) -> (Vec<f64>, Vec<f64>) {
+    (
+        col_values(data, scheme.potential.as_deref(), "potential", 0.0),
+        col_values(data, scheme.workload.as_deref(), "workload", 1.0),
+    )
+}
+
+/// Runs the engine over every client. See the module docs for the order of work.
+pub fn assign(
+    scheme: &Scheme,
+    compiled: &Compiled,
+    data: &Data,
+    current: &[Current],
+    opts: &Options,
+) -> Outcome {
+    let _span = tracing::info_span!(
+        "assign",
+        clients = data.clients.len(),
+        rules = scheme.rules.len()
+    )
+    .entered();
+    let roles = client_roles(scheme);
+    let nr = roles.len();
+    let n = data.clients.len();
+    let ne = scheme.employees.len();
+    let m = match_all(scheme, compiled, data, &roles);
+    let (pot, work) = measures(scheme, data);
+
+    let mut rule_hits = vec![0u64; scheme.rules.len()];
+    let mut group_sizes = vec![0u64; m.groups.len()];
+    for &g in &m.group_of {
+        group_sizes[g as usize] += 1;
+    }
+    let mut overlaps: FxHashMap<(u32, u32), (u64, u32)> = FxHashMap::default();
+    for (g, gm) in m.groups.iter().enumerate() {
+        for &r in &gm.rules {
+            if r != NONE {
+                rule_hits[r as usize] += group_sizes[g];
+            }
+        }
+        if let Some(pair) = gm.overlap {
+            let e = overlaps.entry(pair).or_insert((0, m.reps[g]));
+            e.0 += group_sizes[g];
+        }
+    }
+    let mut overlaps: Vec<(u32, u32, u64, u32)> = overlaps
+        .into_iter()
+        .map(|((a, b), (c, ex))| (a, b, c, ex))
+        .collect();
+    overlaps.sort_unstable();
+
+    let territory: Vec<u32> = m
+        .group_of
+        .iter()
+        .map(|&g| m.groups[g as usize].territory)
+        .collect();
+    let mut cells = vec![Cell::EMPTY; n * nr];
+    let mut loads = Loads::new(ne, nr, true);
+    let role_k = |role: RoleIx| roles.iter().position(|&x| x == role);
+    let rule_of = |c: usize, k: usize| m.groups[m.group_of[c] as usize].rules[k];
+
+    // 2. Pins, and the current owner of every other link.
+    let mut cur = vec![NONE; n * nr];
+    for l in current {
+        let Some(k) = role_k(l.role) else { continue };
+        let i = l.client as usize * nr + k;
+        if l.pinned {
+            if cells[i].how != How::Pinned {
+                cells[i] = Cell {
+                    employee: l.employee,
+                    rule: NONE,
+                    how: How::Pinned,
+                };
+                loads.add(
+                    l.employee,
+                    k,
+                    pot[l.client as usize],
+                    work[l.client as usize],
+                );
+            }
+        } else if !opts.rebalance {
+            cur[i] = l.employee;
+        }
+    }
+
+    // The employee a fixed target names for this client, or why there is none.
+    let fixed_target = |c: usize, k: usize, target: &Target| -> Result<EmpIx, Reason> {
+        match target {
+            Target::Employee(e) => Ok(*e),
+            Target::TerritoryOwner => {
+                let t = territory[c];
+                if t == NONE {
+                    Err(Reason::NoTerritory)
+                } else {
+                    territory_owner(scheme, t, roles[k]).ok_or(Reason::NoTerritoryOwner(t))
+                }
+            }
+            Target::Pool { .. } => Err(Reason::NoRuleMatched),
+        }
+    };
+
+    // 3. Sticky.
+    if !opts.rebalance && !current.is_empty() {
+        for c in 0..n {
+            for k in 0..nr {
+                let i = c * nr + k;
+                let e = cur[i];
+                let r = rule_of(c, k);
+                if e == NONE || r == NONE || cells[i].how == How::Pinned {
+                    continue;
+                }
+                let target = &scheme.rules[r as usize].target;
+                let valid = match target {
+                    Target::Pool { members, .. } => members.iter().any(|mb| mb.employee == e),
+                    _ => fixed_target(c, k, target) == Ok(e),
+                };
+                let emp = &scheme.employees[e as usize];
+                let room = emp.capacity.is_none_or(|cap| loads.held[e as usize] < cap);
+                if valid && emp.active && room {
+                    cells[i] = Cell {
+                        employee: e,
+                        rule: r,
+                        how: How::Sticky,
+                    };
+                    loads.add(e, k, pot[c], work[c]);
+                }
+            }
+        }
+    }
+
+    // 4. Fixed targets; collect pool work.
+    let mut pool_items: Vec<Vec<u32>> = vec![Vec::new(); scheme.rules.len()];
+    for c in 0..n {
+        for k in 0..nr {
+            let i = c * nr + k;
+            if cells[i].how == How::Pinned || cells[i].how == How::Sticky {
+                continue;
+            }
+            let r = rule_of(c, k);
+            if r == NONE {
+                let row = RowRef {
+                    data,
+                    client: c as u32,
+                    deal: None,
+                };
+                cells[i].how = How::Unassigned(missing_reason(
+                    scheme,
+                    compiled,
+                    roles[k],
+                    Subject::Client,
+                    &row,
+                ));
+                continue;
+            }
+            let target = &scheme.rules[r as usize].target;
+            if let Target::Pool { .. } = target {
+                pool_items[r as usize].push(c as u32);
+                continue;
+            }
+            cells[i] = match fixed_target(c, k, target) {
+                Ok(e) => match unavailable(scheme, &loads, e, opts.today) {
+                    None => {
+                        loads.add(e, k, pot[c], work[c]);
+                        Cell {
+                            employee: e,
+                            rule: r,
+                            how: How::Fixed,
+                        }
+                    }
+                    Some(why) => Cell {
+                        employee: NONE,
+                        rule: r,
+                        how: How::Unassigned(Reason::Unavailable(e, why)),
+                    },
+                },
+                Err(reason) => Cell {
+                    employee: NONE,
+                    rule: r,
+                    how: How::Unassigned(reason),
+                },
+            };
+        }
+    }
+
+    // 5. Pools, rule by rule. Sorting each pool's clients is independent work: do it in parallel.
+    let order_pool = |r: usize, items: &mut Vec<u32>| {
+        if let Target::Pool { strategy, .. } = &scheme.rules[r].target {
+            if *strategy != Strategy::RoundRobin {
+                let measure = |c: u32| item_measure(*strategy, pot[c as usize], work[c as usize]);
+                items.sort_by(|&a, &b| measure(b).total_cmp(&measure(a)).then(a.cmp(&b)));
+            }
+        }
+    };
+    pool_items
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(r, items)| order_pool(r, items));
+
+    let rank = id_ranks(scheme);
+    let mut watch = Vec::new();
+    for (r, items) in pool_items.iter().enumerate() {
+        let rule = &scheme.rules[r];
+        let Target::Pool { members, strategy } = &rule.target else {
+            continue;
+        };
+        let k = role_k(rule.role).expect("client rules' roles are covered");
+        let pool = Pool {
+            scheme,
+            members,
+            strategy: *strategy,
+            k,
+            role: rule.role,
+            rule: r,
+            today: opts.today,
+            rank: &rank,
+        };
+        pool.run(
+            items,
+            &pot,
+            &work,
+            &mut loads,
+            opts.watch,
+            &mut watch,
+            |c, res| {
+                cells[c as usize * nr + k] = match res {
+                    Ok(e) => Cell {
+                        employee: e,
+                        rule: r as u32,
+                        how: How::Pool,
+                    },
+                    Err(reason) => Cell {
+                        employee: NONE,
+                        rule: r as u32,
+                        how: How::Unassigned(reason),
+                    },
+                };
+            },
+        );
+    }
+
+    Outcome {
+        roles,
+        cells,
+        territory,
+        rule_hits,
+        overlaps,
+        watch,
+        signatures: m.groups.len(),
+    }
+}
+
+/// One pool rule at work: its members, strategy and role.
+pub(crate) struct Pool<'a> {
+    pub scheme: &'a Scheme,
+    pub members: &'a [Member],
+    pub strategy: Strategy,
+    /// Index of the role in the loads.
+    pub k: usize,
+    pub role: RoleIx,
+    pub rule: usize,
+    pub today: i32,
+    pub rank: &'a [u32],
+}
+
+impl Pool<'_> {
+    fn exhausted(&self, loads: &Loads) -> Reason {
+        let (mut absent, mut inactive, mut full) = (0u16, 0u16, 0u16);
+        for mb in self.members {
+            match unavailable(self.scheme, loads, mb.employee, self.today) {
+                Some(Unavailable::Absent) => absent += 1,
+                Some(Unavailable::Inactive) => inactive += 1,
+                Some(Unavailable::AtCapacity) => full += 1,
+                None => {}
+            }
+        }
+        Reason::PoolExhausted {
+            absent,
+            inactive,
+            full,
+        }
+    }
+
+    fn snapshot(&self, loads: &Loads) -> Vec<(EmpIx, f64, f64, Option<Unavailable>)> {
+        self.members
+            .iter()
+            .map(|mb| {
+                (
+                    mb.employee,
+                    loads.measure(self.strategy, mb.employee, self.k),
+                    mb.weight,
+                    unavailable(self.scheme, loads, mb.employee, self.today),
+                )
+            })
+            .collect()
+    }
+
+    /// Hands out `items` (already in hand-out order) and reports each outcome to `out`.
+    /// `pot` and `work` are indexed by item.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run(
+        &self,
+        items: &[u32],
+        pot: &[f64],
+        work: &[f64],
+        loads: &mut Loads,
+        watch_item: Option<u32>,
+        watch: &mut Vec<Decision>,
+        mut out: impl FnMut(u32, Result<EmpIx, Reason>),
+    ) {
+        let (members, k, today) = (self.members, self.k, self.today);
+        let free = |loads: &Loads, e: EmpIx| unavailable(self.scheme, loads, e, today).is_none();
+        let mut credit = vec![0.0f64; members.len()];
+        let mut heap: BinaryHeap<Key> = BinaryHeap::new();
+        if self.strategy != Strategy::RoundRobin {
+            heap = members
+                .iter()
+                .enumerate()
+                .filter(|(_, mb)| mb.weight > 0.0 && free(loads, mb.employee))
+                .map(|(j, mb)| {
+                    Key(
+                        loads.measure(self.strategy, mb.employee, k) / mb.weight,
+                        self.rank[mb.employee as usize],
+                        j,
+                    )
+                })
+                .collect();
+        }
+        for &c in items {
+            let before = (watch_item == Some(c)).then(|| self.snapshot(loads));
+            let chosen = if self.strategy == Strategy::RoundRobin {
+                // Smooth weighted round-robin over the members free today.
+                let mut total = 0.0;
+                let mut best: Option<usize> = None;
+                for (j, mb) in members.iter().enumerate() {
+                    if mb.weight <= 0.0 || !free(loads, mb.employee) {
+                        continue;
+                    }
+                    credit[j] += mb.weight;
+                    total += mb.weight;
+                    let better = best.is_none_or(|b| {
+                        credit[j] > credit[b]
+                            || (credit[j] == credit[b]
+                                && self.rank[mb.employee as usize]
+                                    < self.rank[members[b].employee as usize])
+                    });
+                    if better {
+                        best = Some(j);
+                    }
+                }
+                best.map(|b| {
+                    credit[b] -= total;
+                    let e = members[b].employee;
+                    loads.add(e, k, pot[c as usize], work[c as usize]);
+                    e
+                })
+            } else {
+                let mut chosen = None;
+                while let Some(Key(_, _, j)) = heap.pop() {
+                    let e = members[j].employee;
+                    if free(loads, e) {
+                        chosen = Some((j, e));
+                        break;
+                    }
+                    // else: reached capacity through another pool; it never comes back this run
+                }
+                if let Some((j, e)) = chosen {
+                    loads.add(e, k, pot[c as usize], work[c as usize]);
+                    if free(loads, e) {
+                        heap.push(Key(
+                            loads.measure(self.strategy, e, k) / members[j].weight,
+                            self.rank[e as usize],
+                            j,
+                        ));
+                    }
+                }
+                chosen.map(|(_, e)| e)
+            };
+            out(c, chosen.ok_or_else(|| self.exhausted(loads)));
+            if let Some(members) = before {
+                watch.push(Decision {
+                    role: self.role,
+                    rule: self.rule,
+                    strategy: self.strategy,
+                    members,
+                    chosen,
+                });
+            }
+        }
+    }
+}
+
+/// Each employee's position in id order: the tie-break "by id".
+pub fn id_ranks(scheme: &Scheme) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..scheme.employees.len()).collect();
+    order.sort_by(|&a, &b| scheme.employees[a].id.cmp(&scheme.employees[b].id));
+    let mut rank = vec![0u32; order.len()];
+    for (i, e) in order.into_iter().enumerate() {
+        rank[e] = i as u32;
+    }
+    rank
+}

@@ -1,0 +1,563 @@
+//! The scheme file: one TOML file a head of sales can read. See `docs/scheme.md` for the format.
+//!
+//! Reading happens in two steps because the conditions are type-checked against the data:
+//! [`SchemeFile::parse`] checks the TOML and its shape and gives the declared column types (which
+//! the data readers need); [`SchemeFile::build`] resolves every reference (roles, employees,
+//! teams, territories) and type-checks every condition against the loaded data. Both report every
+//! problem at once, located at file:line:column with the text underlined.
+
+use std::collections::BTreeMap;
+
+use allot_core::data::{Data, DataSchema, Subject};
+use allot_core::diag::Diagnostic;
+use allot_core::model::{
+    Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES,
+};
+use allot_rules::Type;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Doc {
+    name: Option<String>,
+    #[serde(default)]
+    columns: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    deal_columns: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    measures: Measures,
+    #[serde(default)]
+    roles: Vec<Spanned<RoleDoc>>,
+    #[serde(default)]
+    teams: Vec<Spanned<TeamDoc>>,
+    #[serde(default)]
+    territories: Vec<Spanned<TerritoryDoc>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RuleDoc>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Measures {
+    potential: Option<String>,
+    workload: Option<String>,
+    amount: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleDoc {
+    id: Spanned<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamDoc {
+    id: Spanned<String>,
+    /// For the people who read the file; allot shows team ids.
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default)]
+    members: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TerritoryDoc {
+    id: Spanned<String>,
+    name: Option<String>,
+    parent: Option<Spanned<String>>,
+    #[serde(rename = "where")]
+    cond: Option<Spanned<String>>,
+    attribute: Option<Spanned<String>>,
+    values: Option<Vec<String>>,
+    #[serde(default)]
+    owners: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDoc {
+    id: Spanned<String>,
+    role: Spanned<String>,
+    on: Option<Spanned<String>>,
+    when: Option<Spanned<String>>,
+    employee: Option<Spanned<String>>,
+    team: Option<Spanned<String>>,
+    employees: Option<Vec<Spanned<String>>>,
+    skills: Option<Vec<String>>,
+    strategy: Option<Spanned<String>>,
+    #[serde(default)]
+    weights: BTreeMap<String, Spanned<f64>>,
+    territory_owner: Option<Spanned<bool>>,
+}
+
+/// A parsed scheme file, not yet resolved against data.
+pub struct SchemeFile {
+    pub file: String,
+    text: String,
+    doc: Doc,
+    /// Declared types of client columns.
+    pub columns: BTreeMap<String, Type>,
+    /// Declared types of deal columns.
+    pub deal_columns: BTreeMap<String, Type>,
+}
+
+fn suggest<'a>(name: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    options
+        .into_iter()
+        .map(|o| (strsim::levenshtein(o, name), o))
+        .filter(|(d, o)| *d <= (o.chars().count() / 3).max(2))
+        .min()
+        .map(|(_, o)| format!("did you mean `{o}`?"))
+}
+
+impl SchemeFile {
+    fn err<T>(&self, s: &Spanned<T>, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(msg).file(self.file.clone()).span_in(
+            &self.text,
+            s.span().start,
+            s.span().end,
+        )
+    }
+
+    /// Parses the TOML and checks its shape.
+    pub fn parse(text: &str, file: &str) -> Result<SchemeFile, Vec<Diagnostic>> {
+        let doc: Doc = toml::from_str(text).map_err(|e| {
+            let mut d =
+                Diagnostic::error(format!("the scheme is not valid: {}", e.message().trim()))
+                    .file(file);
+            if let Some(s) = e.span() {
+                d = d.span_in(text, s.start, s.end);
+            }
+            vec![d]
+        })?;
+        let mut errors = Vec::new();
+        let mut declared = [BTreeMap::new(), BTreeMap::new()];
+        for (table, out) in [&doc.columns, &doc.deal_columns]
+            .into_iter()
+            .zip(declared.iter_mut())
+        {
+            for (name, ty) in table {
+                match Type::parse(ty.get_ref()) {
+                    Some(t) => {
+                        out.insert(name.clone(), t);
+                    }
+                    None => errors.push(
+                        Diagnostic::error(format!(
+                            "unknown type `{}` for column `{name}`",
+                            ty.get_ref()
+                        ))
+                        .file(file)
+                        .span_in(text, ty.span().start, ty.span().end)
+                        .expected("one of number, text, bool, date, list"),
+                    ),
+                }
+            }
+        }
+        let [columns, deal_columns] = declared;
+        let mut sf = SchemeFile {
+            file: file.into(),
+            text: text.into(),
+            doc: Doc::default(),
+            columns,
+            deal_columns,
+        };
+        sf.doc = doc;
+        if errors.is_empty() {
+            Ok(sf)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Byte offset in the file where the text of a string value starts.
+    fn value_start(&self, s: &Spanned<String>) -> usize {
+        let raw = self.text.get(s.span().start..s.span().end).unwrap_or("");
+        let mut off = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+            3
+        } else {
+            1
+        };
+        if off == 3 && raw[3..].starts_with('\n') {
+            off += 1;
+        } else if off == 3 && raw[3..].starts_with("\r\n") {
+            off += 2;
+        }
+        s.span().start + off
+    }
+
+    fn condition(
+        &self,
+        s: &Spanned<String>,
+        data: &Data,
+        subject: Subject,
+        errors: &mut Vec<Diagnostic>,
+    ) -> allot_rules::Cond {
+        let schema = DataSchema { data, subject };
+        match allot_rules::compile_text(s.get_ref(), &schema) {
+            Ok(c) => c,
+            Err(es) => {
+                let base = self.value_start(s);
+                for e in es {
+                    let mut d = Diagnostic::error(e.message.clone())
+                        .file(self.file.clone())
+                        .span_in(
+                            &self.text,
+                            base + e.span.start,
+                            base + e.span.end.max(e.span.start + 1),
+                        );
+                    d.expected = e.expected;
+                    d.found = e.found;
+                    d.help = e.help;
+                    errors.push(d);
+                }
+                allot_rules::Cond::Const(false)
+            }
+        }
+    }
+
+    fn line_col<T>(&self, s: &Spanned<T>) -> (usize, usize) {
+        let d = Diagnostic::error("").span_in(&self.text, s.span().start, s.span().start);
+        (d.line.unwrap_or(0), d.column.unwrap_or(0))
+    }
+
+    /// Resolves the scheme against the loaded data and employees.
+    pub fn build(&self, data: &Data, employees: Vec<Employee>) -> Result<Scheme, Vec<Diagnostic>> {
+        let doc = &self.doc;
+        let mut errors = Vec::new();
+        let mut scheme = Scheme {
+            name: doc.name.clone().unwrap_or_default(),
+            file: Some(self.file.clone()),
+            employees,
+            potential: doc.measures.potential.clone(),
+            workload: doc.measures.workload.clone(),
+            amount: doc.measures.amount.clone(),
+            ..Scheme::default()
+        };
+        scheme.roles = STANDARD_ROLES
+            .iter()
+            .map(|(id, name)| Role {
+                id: id.to_string(),
+                name: name.to_string(),
+            })
+            .collect();
+        for r in &doc.roles {
+            let r = r.get_ref();
+            if scheme.role(r.id.get_ref()).is_some() {
+                errors.push(self.err(&r.id, format!("role `{}` is defined twice", r.id.get_ref())).help("the five roles of S4.2 (lead, sales, account, service, admin) always exist"));
+                continue;
+            }
+            scheme.roles.push(Role {
+                id: r.id.get_ref().clone(),
+                name: r.name.clone().unwrap_or_else(|| r.id.get_ref().clone()),
+            });
+        }
+        for (name, _) in [(&doc.measures.potential, ()), (&doc.measures.workload, ())] {
+            if let Some(n) = name {
+                if data.clients.column_index(n).is_none() {
+                    errors.push(
+                        Diagnostic::error(format!(
+                            "measure column `{n}` is not in the clients file"
+                        ))
+                        .file(self.file.clone())
+                        .field("measures"),
+                    );
+                }
+            }
+        }
+        let role_of =
+            |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<usize> {
+                let r = scheme.role(s.get_ref());
+                if r.is_none() {
+                    let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
+                    let mut d = self
+                        .err(s, format!("unknown role `{}`", s.get_ref()))
+                        .expected(format!("one of {}", ids.join(", ")));
+                    d.help = suggest(s.get_ref(), ids.iter().copied());
+                    errors.push(d);
+                }
+                r
+            };
+        let emp_of =
+            |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<u32> {
+                let e = scheme.employee(s.get_ref());
+                if e.is_none() {
+                    let mut d = self
+                        .err(s, format!("unknown employee `{}`", s.get_ref()))
+                        .expected("the id of an employee in the employees file");
+                    d.help = suggest(s.get_ref(), scheme.employees.iter().map(|e| e.id.as_str()));
+                    errors.push(d);
+                }
+                e
+            };
+
+        // Teams: members named in the scheme, plus employees whose `teams` column names the team.
+        let mut teams: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for t in &doc.teams {
+            let t = t.get_ref();
+            if teams.contains_key(t.id.get_ref()) {
+                errors.push(self.err(&t.id, format!("team `{}` is defined twice", t.id.get_ref())));
+                continue;
+            }
+            let mut members = Vec::new();
+            for m in &t.members {
+                if let Some(e) = emp_of(m, &mut errors, &scheme) {
+                    members.push(e);
+                }
+            }
+            teams.insert(t.id.get_ref().clone(), members);
+        }
+        for (i, e) in scheme.employees.iter().enumerate() {
+            for t in &e.teams {
+                let v = teams.entry(t.clone()).or_default();
+                if !v.contains(&(i as u32)) {
+                    v.push(i as u32);
+                }
+            }
+        }
+
+        for t in &doc.territories {
+            let origin = Some(self.line_col(t));
+            let t = t.get_ref();
+            let id = t.id.get_ref().clone();
+            if scheme.territories.iter().any(|x| x.id == id) {
+                errors.push(self.err(&t.id, format!("territory `{id}` is defined twice")));
+                continue;
+            }
+            let parent = t.parent.as_ref().and_then(|p| {
+                let found = scheme.territories.iter().position(|x| &x.id == p.get_ref());
+                if found.is_none() {
+                    let mut d = self
+                        .err(p, format!("unknown parent territory `{}`", p.get_ref()))
+                        .expected("a territory defined above this one");
+                    d.help = suggest(
+                        p.get_ref(),
+                        scheme.territories.iter().map(|x| x.id.as_str()),
+                    );
+                    errors.push(d);
+                }
+                found
+            });
+            let (source, cond) = match (&t.cond, &t.attribute, &t.values) {
+                (Some(w), None, None) => (
+                    w.get_ref().clone(),
+                    self.condition(w, data, Subject::Client, &mut errors),
+                ),
+                (None, Some(a), Some(vals)) => {
+                    let src = format!(
+                        "{} in [{}]",
+                        a.get_ref(),
+                        vals.iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let schema = DataSchema {
+                        data,
+                        subject: Subject::Client,
+                    };
+                    match allot_rules::compile_text(&src, &schema) {
+                        Ok(c) => (src, c),
+                        Err(es) => {
+                            for e in es {
+                                let mut d = self.err(a, e.message.clone());
+                                d.expected = e.expected;
+                                d.help = e.help;
+                                errors.push(d);
+                            }
+                            (src, allot_rules::Cond::Const(false))
+                        }
+                    }
+                }
+                _ => {
+                    errors.push(self.err(&t.id, format!("territory `{id}` needs either `where = \"condition\"` or `attribute` with `values`")).expected("exactly one of the two"));
+                    (String::new(), allot_rules::Cond::Const(false))
+                }
+            };
+            let mut owners = Vec::new();
+            for (role, emp) in &t.owners {
+                let r = scheme.role(role);
+                if r.is_none() {
+                    let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
+                    let mut d = self
+                        .err(
+                            emp,
+                            format!("unknown role `{role}` in the owners of territory `{id}`"),
+                        )
+                        .expected(format!("one of {}", ids.join(", ")));
+                    d.help = suggest(role, ids.iter().copied());
+                    errors.push(d);
+                }
+                if let (Some(r), Some(e)) = (r, emp_of(emp, &mut errors, &scheme)) {
+                    owners.push((r, e));
+                }
+            }
+            scheme.territories.push(Territory {
+                origin,
+                id,
+                name: t.name.clone().unwrap_or_else(|| t.id.get_ref().clone()),
+                parent,
+                source,
+                cond,
+                owners,
+            });
+        }
+
+        let has_potential = data
+            .clients
+            .column_index(doc.measures.potential.as_deref().unwrap_or("potential"))
+            .is_some();
+        for r in &doc.rules {
+            let origin = Some(self.line_col(r));
+            let r = r.get_ref();
+            let id = r.id.get_ref().clone();
+            if scheme.rules.iter().any(|x| x.id == id) {
+                errors.push(
+                    self.err(&r.id, format!("rule `{id}` is defined twice"))
+                        .expected("a unique id for every rule"),
+                );
+            }
+            let role = role_of(&r.role, &mut errors, &scheme);
+            let subject = match r.on.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("client") => Subject::Client,
+                Some("deal") => Subject::Deal,
+                Some(other) => {
+                    errors.push(
+                        self.err(
+                            r.on.as_ref().expect("matched Some"),
+                            format!("`on = \"{other}\"` is not a subject"),
+                        )
+                        .expected("\"client\" or \"deal\""),
+                    );
+                    Subject::Client
+                }
+            };
+            let (source, cond) = match &r.when {
+                Some(w) => (
+                    w.get_ref().clone(),
+                    self.condition(w, data, subject, &mut errors),
+                ),
+                None => ("true".to_string(), allot_rules::Cond::Const(true)),
+            };
+            let pool_given = r.team.is_some() || r.employees.is_some();
+            let owner_given = r.territory_owner.as_ref().is_some_and(|b| *b.get_ref());
+            let n_targets = r.employee.is_some() as u8 + pool_given as u8 + owner_given as u8;
+            if n_targets != 1 {
+                errors.push(
+                    self.err(&r.id, format!("rule `{id}` must name exactly one target"))
+                        .expected("`employee = \"id\"`, a pool (`team = \"id\"` or `employees = [...]`), or `territory_owner = true`")
+                        .found(if n_targets == 0 { "none".to_string() } else { format!("{n_targets}") }),
+                );
+                continue;
+            }
+            if !pool_given {
+                for (what, given) in [
+                    ("strategy", r.strategy.is_some()),
+                    ("weights", !r.weights.is_empty()),
+                    ("skills", r.skills.is_some()),
+                ] {
+                    if given {
+                        errors.push(self.err(&r.id, format!("rule `{id}` sets `{what}`, which only a pool (team or employees) uses")));
+                    }
+                }
+            }
+            let target = if let Some(e) = &r.employee {
+                emp_of(e, &mut errors, &scheme).map(Target::Employee)
+            } else if owner_given {
+                Some(Target::TerritoryOwner)
+            } else {
+                let mut members: Vec<u32> = Vec::new();
+                if let Some(t) = &r.team {
+                    match teams.get(t.get_ref()) {
+                        Some(m) => members.extend(m),
+                        None => {
+                            let mut d = self.err(t, format!("unknown team `{}`", t.get_ref())).expected("a team of the scheme's [[teams]] or of the employees' `teams` column");
+                            d.help = suggest(t.get_ref(), teams.keys().map(|k| k.as_str()));
+                            errors.push(d);
+                        }
+                    }
+                }
+                for e in r.employees.iter().flatten() {
+                    if let Some(e) = emp_of(e, &mut errors, &scheme) {
+                        if !members.contains(&e) {
+                            members.push(e);
+                        }
+                    }
+                }
+                if let Some(skills) = &r.skills {
+                    members.retain(|&e| {
+                        skills
+                            .iter()
+                            .all(|s| scheme.employees[e as usize].skills.contains(s))
+                    });
+                }
+                let strategy = match &r.strategy {
+                    None if has_potential || subject == Subject::Deal => Strategy::BalancePotential,
+                    None => Strategy::BalanceCount,
+                    Some(s) => match Strategy::parse(s.get_ref()) {
+                        Some(st) => st,
+                        None => {
+                            let names = Strategy::ALL.map(|(n, _)| n);
+                            let mut d = self
+                                .err(s, format!("unknown strategy `{}`", s.get_ref()))
+                                .expected(format!("one of {}", names.join(", ")));
+                            d.help = suggest(s.get_ref(), names);
+                            errors.push(d);
+                            Strategy::BalanceCount
+                        }
+                    },
+                };
+                for (name, w) in &r.weights {
+                    let ok = scheme.employee(name).is_some_and(|e| members.contains(&e));
+                    if !ok {
+                        errors.push(
+                            self.err(
+                                w,
+                                format!("weight for `{name}`, who is not a member of this pool"),
+                            )
+                            .expected("weights only for the pool's members"),
+                        );
+                    }
+                    if !(w.get_ref().is_finite() && *w.get_ref() >= 0.0) {
+                        errors.push(
+                            self.err(w, "a weight must be a number of 0 or more")
+                                .found(w.get_ref().to_string()),
+                        );
+                    }
+                }
+                Some(Target::Pool {
+                    members: members
+                        .into_iter()
+                        .map(|e| Member {
+                            employee: e,
+                            weight: r
+                                .weights
+                                .get(&scheme.employees[e as usize].id)
+                                .map_or(1.0, |w| *w.get_ref()),
+                        })
+                        .collect(),
+                    strategy,
+                })
+            };
+            if let (Some(role), Some(target)) = (role, target) {
+                scheme.rules.push(Rule {
+                    origin,
+                    id,
+                    role,
+                    subject,
+                    source,
+                    cond,
+                    target,
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(scheme)
+        } else {
+            Err(errors)
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Reading a table a user has — CSV from Excel or 1C, an XLSX workbook, JSON Lines — into a
+//! [`Sheet`]: a header row and rows of cells, each row with the line it came from.
+//!
+//! CSV: `,` `;` or tab is detected from the header line; a UTF-8 byte-order mark is dropped;
+//! Windows-1251 (1C exports) is decoded when asked (`Encoding::Cp1251`); quoted fields may hold
+//! line breaks and delimiters. XLSX: the first sheet, first row is the header. JSON Lines: one
+//! object per line, keys are columns (in first-seen order).
+
+use std::path::Path;
+
+use allot_core::diag::Diagnostic;
+
+/// The text encoding of a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    Cp1251,
+}
+
+impl Encoding {
+    pub fn parse(s: &str) -> Option<Encoding> {
+        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "utf8" => Some(Encoding::Utf8),
+            "cp1251" | "windows1251" | "win1251" => Some(Encoding::Cp1251),
+            _ => None,
+        }
+    }
+}
+
+/// A cell as read, before it is given a type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    /// An XLSX date cell, as days since 1970-01-01.
+    Date(i32),
+    List(Vec<String>),
+}
+
+enum Rows {
+    /// CSV keeps its records compact: one buffer per row.
+    Csv(Vec<csv::StringRecord>),
+    Typed(Vec<Vec<Cell>>),
+}
+
+/// A read table: headers, rows, and where each row starts in the file.
+pub struct Sheet {
+    pub file: String,
+    pub headers: Vec<String>,
+    rows: Rows,
+    /// 1-based line (CSV, JSON Lines) or row (XLSX) of each row.
+    pub lines: Vec<u64>,
+    /// Whether `lines` are spreadsheet rows (XLSX) rather than text lines.
+    pub spreadsheet: bool,
+}
+
+/// A borrowed cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CellRef<'a> {
+    Empty,
+    Text(&'a str),
+    Number(f64),
+    Bool(bool),
+    Date(i32),
+    List(&'a [String]),
+}
+
+impl Sheet {
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == name)
+    }
+    pub fn cell(&self, row: usize, col: usize) -> CellRef<'_> {
+        match &self.rows {
+            Rows::Csv(r) => match r[row].get(col) {
+                Some(s) if !s.trim().is_empty() => CellRef::Text(s),
+                _ => CellRef::Empty,
+            },
+            Rows::Typed(r) => match r[row].get(col) {
+                None | Some(Cell::Empty) => CellRef::Empty,
+                Some(Cell::Text(s)) if s.trim().is_empty() => CellRef::Empty,
+                Some(Cell::Text(s)) => CellRef::Text(s),
+                Some(Cell::Number(n)) => CellRef::Number(*n),
+                Some(Cell::Bool(b)) => CellRef::Bool(*b),
+                Some(Cell::Date(d)) => CellRef::Date(*d),
+                Some(Cell::List(l)) => CellRef::List(l),
+            },
+        }
+    }
+    /// A diagnostic located at a cell: `file:line:column (column \`name\`)`.
+    pub fn at(&self, row: usize, col: usize, d: Diagnostic) -> Diagnostic {
+        let d = d
+            .file(self.file.clone())
+            .at(self.lines[row] as usize, col + 1);
+        match self.headers.get(col) {
+            Some(h) => d.field(format!("column `{h}`")),
+            None => d,
+        }
+    }
+    /// Builds a sheet from typed rows (used by tests and generators).
+    pub fn from_cells(file: &str, headers: Vec<String>, rows: Vec<Vec<Cell>>) -> Sheet {
+        let lines = (2..rows.len() as u64 + 2).collect();
+        Sheet {
+            file: file.into(),
+            headers,
+            rows: Rows::Typed(rows),
+            lines,
+            spreadsheet: false,
+        }
+    }
+}
+
+/// Decodes file bytes: drops a UTF-8 BOM; with `Utf8`, invalid bytes are an error that says where
+/// and suggests `--encoding cp1251`.
+pub fn decode(bytes: &[u8], file: &str, enc: Encoding) -> Result<String, Diagnostic> {
+    match enc {
+        Encoding::Utf8 => {
+            let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            match std::str::from_utf8(b) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) => {
+                    let good = &b[..e.valid_up_to()];
+                    let line = good.iter().filter(|&&c| c == b'\n').count() + 1;
+                    let col = String::from_utf8_lossy(
+                        &good[good.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)..],
+                    )
+                    .chars()
+                    .count()
+                        + 1;
+                    Err(Diagnostic::error("the file is not valid UTF-8")
+                        .file(file)
+                        .at(line, col)
+                        .expected("UTF-8 text")
+                        .found(format!("byte 0x{:02X}", b[e.valid_up_to()]))
+                        .help("files exported from 1C or old Excel are often Windows-1251: add `--encoding cp1251`"))
+                }
+            }
+        }
+        Encoding::Cp1251 => {
+            let (text, _, _) = encoding_rs::WINDOWS_1251.decode(bytes);
+            Ok(text.into_owned())
+        }
+    }
+}
+
+/// The delimiter of a CSV text: whichever of `;` `,` tab occurs most in the header line outside
+/// quotes (`,` on a tie).
+pub fn detect_delimiter(text: &str) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '\n' if !quoted => break,
+            ',' if !quoted => counts[0] += 1,
+            ';' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    [b',', b';', b'\t'][best]
+}
+
+fn header_problems(file: &str, headers: &[String], line: usize) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        if h.is_empty() {
+            out.push(
+                Diagnostic::error(format!("column {} has no name", i + 1))
+                    .file(file)
+                    .at(line, i + 1)
+                    .expected("a name in the header row"),
+            );
+        } else if let Some(j) = headers[..i].iter().position(|x| x == h) {
+            out.push(
+                Diagnostic::error(format!(
+                    "column `{h}` appears twice (columns {} and {})",
+                    j + 1,
+                    i + 1
+                ))
+                .file(file)
+                .at(line, i + 1)
+                .expected("unique column names"),
+            );
+        }
+    }
+    out
+}
+
+/// Reads CSV text.
+pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
+    let delim = detect_delimiter(text);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = match rdr.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Err(e) => return Err(vec![csv_error(file, &e)]),
+    };
+    if headers.iter().all(|h| h.is_empty()) {
+        return Err(vec![Diagnostic::error("the file is empty")
+            .file(file)
+            .at(1, 1)
+            .expected("a header row naming the columns, e.g. id,name,region")]);
+    }
+    let mut errors = header_problems(file, &headers, 1);
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map_or(0, |p| p.line());
+                if rec.iter().all(|f| f.trim().is_empty()) {
+                    continue; // blank line, or a row of empty cells as Excel leaves at the end
+                }
+                if rec.len() != headers.len() {
+                    let d = Diagnostic::error(format!(
+                        "row has {} fields but the header has {}",
+                        rec.len(),
+                        headers.len()
+                    ))
+                    .file(file)
+                    .at(line as usize, rec.len().min(headers.len()) + 1)
+                    .expected(format!(
+                        "{} fields separated by `{}`",
+                        headers.len(),
+                        delim as char
+                    ))
+                    .found(format!("{} fields", rec.len()))
+                    .help("a field holding the delimiter or a line break must be in double quotes");
+                    errors.push(d);
+                    continue;
+                }
+                lines.push(line);
+                rows.push(std::mem::take(&mut rec));
+            }
+            Err(e) => {
+                errors.push(csv_error(file, &e));
+                break;
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Sheet {
+        file: file.into(),
+        headers,
+        rows: Rows::Csv(rows),
+        lines,
+        spreadsheet: false,
+    })
+}
+
+fn csv_error(file: &str, e: &csv::Error) -> Diagnostic {
+    let d = Diagnostic::error(format!("cannot read CSV: {e}")).file(file);
+    match e.position() {
+        Some(p) => d.at(p.line() as usize, 1),
+        None => d,
+    }
+}
+
+/// Reads JSON Lines text: one object per line.
+pub fn read_jsonl_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
+    let mut headers: Vec<String> = Vec::new();
+    let mut objects = Vec::new();
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(map)) => {
+                for k in map.keys() {
+                    if !headers.contains(k) {
+                        headers.push(k.clone());
+                    }
+                }
+                objects.push(map);
+                lines.push(line_no as u64);
+            }
+            Ok(other) => errors.push(
+                Diagnostic::error("each line must be a JSON object")
+                    .file(file)
+                    .at(line_no, 1)
+                    .expected("an object such as {\"id\": \"c1\", \"region\": \"RU-MOW\"}")
+                    .found(json_kind(&other).to_string()),
+            ),
+            Err(e) => errors.push(
+                Diagnostic::error(format!("invalid JSON: {e}"))
+                    .file(file)
+                    .at(line_no, e.column().max(1)),
+            ),
+        }
+    }
+    let mut rows = Vec::with_capacity(objects.len());
+    for (map, &line) in objects.iter().zip(&lines) {
+        let mut row = Vec::with_capacity(headers.len());
+        for h in &headers {
+            let cell = match map.get(h) {
+                None | Some(serde_json::Value::Null) => Cell::Empty,
+                Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
+                Some(serde_json::Value::Number(n)) => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
+                Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
+                Some(serde_json::Value::Array(a)) => {
+                    let mut items = Vec::new();
+                    for v in a {
+                        match v {
+                            serde_json::Value::String(s) => items.push(s.clone()),
+                            serde_json::Value::Number(n) => items.push(n.to_string()),
+                            other => errors.push(
+                                Diagnostic::error(format!("list `{h}` holds {}", json_kind(other)))
+                                    .file(file)
+                                    .at(line as usize, 1)
+                                    .field(format!("field `{h}`"))
+                                    .expected("a list of texts"),
+                            ),
+                        }
+                    }
+                    Cell::List(items)
+                }
+                Some(other) => {
+                    errors.push(
+                        Diagnostic::error(format!("field `{h}` is {}", json_kind(other)))
+                            .file(file)
+                            .at(line as usize, 1)
+                            .field(format!("field `{h}`"))
+                            .expected("text, a number, true/false, a list or null"),
+                    );
+                    Cell::Empty
+                }
+            };
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Sheet {
+        file: file.into(),
+        headers,
+        rows: Rows::Typed(rows),
+        lines,
+        spreadsheet: false,
+    })
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a bool",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "text",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Reads the first sheet of an XLSX workbook.
+pub fn read_xlsx(path: &Path, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let fail = |m: String| vec![Diagnostic::error(m).file(file)];
+    let mut wb: Xlsx<_> =
+        open_workbook(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
+    let Some(name) = wb.sheet_names().first().cloned() else {
+        return Err(fail("the workbook has no sheets".into()));
+    };
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| fail(format!("cannot read sheet `{name}`: {e}")))?;
+    let first_row = range.start().map_or(0, |(r, _)| r as u64);
+    let mut iter = range.rows();
+    let Some(head) = iter.next() else {
+        return Err(fail(format!(
+            "sheet `{name}` is empty; expected a header row naming the columns"
+        )));
+    };
+    let headers: Vec<String> = head
+        .iter()
+        .map(|c| c.to_string().trim().to_string())
+        .collect();
+    let mut errors = header_problems(file, &headers, first_row as usize + 1);
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for (i, r) in iter.enumerate() {
+        let cells: Vec<Cell> = r
+            .iter()
+            .map(|c| match c {
+                Data::Empty => Cell::Empty,
+                Data::String(s) => Cell::Text(s.clone()),
+                Data::Float(f) => Cell::Number(*f),
+                Data::Int(n) => Cell::Number(*n as f64),
+                Data::Bool(b) => Cell::Bool(*b),
+                Data::DateTime(d) => Cell::Date((d.as_f64() - 25569.0).floor() as i32),
+                Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+                Data::Error(e) => Cell::Text(format!("#{e:?}")),
+            })
+            .collect();
+        if cells.iter().all(|c| matches!(c, Cell::Empty)) {
+            continue;
+        }
+        let row_no = first_row + i as u64 + 2;
+        for (j, c) in cells.iter().enumerate() {
+            if let Cell::Text(t) = c {
+                if t.starts_with('#') && r.get(j).is_some_and(|d| matches!(d, Data::Error(_))) {
+                    errors.push(
+                        Diagnostic::error(format!("the cell holds a spreadsheet error {t}"))
+                            .file(file)
+                            .at(row_no as usize, j + 1)
+                            .expected("a value"),
+                    );
+                }
+            }
+        }
+        rows.push(cells);
+        lines.push(row_no);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Sheet {
+        file: file.into(),
+        headers,
+        rows: Rows::Typed(rows),
+        lines,
+        spreadsheet: true,
+    })
+}
+
+/// Reads a table by its extension: `.xlsx`, `.jsonl`/`.ndjson`, else CSV.
+pub fn read_table(path: &Path, enc: Encoding) -> Result<Sheet, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "xlsx" || ext == "xlsm" {
+        return read_xlsx(path, &file);
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())]
+    })?;
+    let text = decode(&bytes, &file, enc).map_err(|d| vec![d])?;
+    if ext == "jsonl" || ext == "ndjson" {
+        read_jsonl_text(&text, &file)
+    } else {
+        read_csv_text(&text, &file)
+    }
+}

@@ -1,0 +1,615 @@
+//! From a [`Sheet`] to validated domain data: clients, deals, employees, current assignments.
+//!
+//! Column types are declared in the scheme, known by name (the columns of MISSION.md S2), or
+//! inferred from the values. Every bad cell is reported with its file, line and column; nothing
+//! is returned when any is bad.
+
+use std::collections::BTreeMap;
+
+use allot_core::data::{Data, Table, Value};
+use allot_core::diag::Diagnostic;
+use allot_core::model::{Employee, Scheme};
+use allot_core::Current;
+use allot_rules::Type;
+
+use crate::sheet::{CellRef, Sheet};
+
+/// Types of the well-known client and deal columns.
+pub fn well_known(name: &str) -> Option<Type> {
+    Some(match name {
+        "region" | "industry" | "significance" | "channel" | "ownership" | "city" | "name"
+        | "inn" => Type::Text,
+        "products" | "tags" => Type::List,
+        "potential" | "workload" | "lat" | "lon" | "amount" => Type::Number,
+        "date" => Type::Date,
+        _ => return None,
+    })
+}
+
+/// Parses a number as people type it: `1234.5`, `1 234,5` (Russian Excel), `1,234.5`.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let t: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '_'))
+        .collect();
+    if t.is_empty() {
+        return None;
+    }
+    let t = match (t.rfind(','), t.rfind('.')) {
+        (Some(c), Some(d)) if d > c => t.replace(',', ""),
+        (Some(_), Some(_)) => t.replace('.', "").replace(',', "."),
+        (Some(_), None) if t.matches(',').count() == 1 => t.replace(',', "."),
+        (Some(_), None) => return None,
+        _ => t,
+    };
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "да" | "истина" => Some(true),
+        "false" | "no" | "n" | "0" | "нет" | "ложь" => Some(false),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD` or `DD.MM.YYYY`, optionally followed by a time that is ignored.
+pub fn parse_date(s: &str) -> Option<i32> {
+    let s = s.trim();
+    let day = s.split([' ', 'T']).next()?;
+    if let Some(d) = allot_rules::parse_iso_date(day) {
+        return Some(d);
+    }
+    let p: Vec<&str> = day.split('.').collect();
+    if p.len() == 3 && p[2].len() == 4 && p[0].len() <= 2 && p[1].len() <= 2 {
+        return allot_rules::days_from_civil(
+            p[2].parse().ok()?,
+            p[1].parse().ok()?,
+            p[0].parse().ok()?,
+        );
+    }
+    None
+}
+
+/// Splits a list cell on `|` if it has one, else on `;`; trims items and drops empty ones.
+pub fn split_list(s: &str) -> Vec<&str> {
+    let sep = if s.contains('|') { '|' } else { ';' };
+    s.split(sep)
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+fn infer(sheet: &Sheet, col: usize) -> Type {
+    let (mut num, mut boolean, mut date, mut any) = (true, true, true, false);
+    for r in 0..sheet.len() {
+        match sheet.cell(r, col) {
+            CellRef::Empty => continue,
+            CellRef::Number(_) => {
+                boolean = false;
+                date = false
+            }
+            CellRef::Bool(_) => {
+                num = false;
+                date = false
+            }
+            CellRef::Date(_) => {
+                num = false;
+                boolean = false
+            }
+            CellRef::List(_) => return Type::List,
+            CellRef::Text(s) => {
+                num &= parse_number(s).is_some();
+                boolean &= parse_bool(s).is_some() && parse_number(s).is_none();
+                date &= parse_date(s).is_some();
+            }
+        }
+        any = true;
+        if !num && !boolean && !date {
+            return Type::Text;
+        }
+    }
+    match () {
+        _ if !any => Type::Text,
+        _ if num => Type::Number,
+        _ if boolean => Type::Bool,
+        _ if date => Type::Date,
+        _ => Type::Text,
+    }
+}
+
+/// Id text of a cell: text as is, whole numbers without `.0` (ids typed into Excel become numbers).
+fn id_text(c: CellRef<'_>) -> Option<String> {
+    match c {
+        CellRef::Text(s) => Some(s.trim().to_string()),
+        CellRef::Number(n) => Some(allot_core::data::fmt_number(n)),
+        _ => None,
+    }
+}
+
+fn cell_value<'a>(c: CellRef<'a>, ty: Type) -> Result<Value<'a>, String> {
+    Ok(match (ty, c) {
+        (_, CellRef::Empty) => Value::Missing,
+        (Type::Number, CellRef::Number(n)) => Value::Number(n),
+        (Type::Number, CellRef::Text(s)) => {
+            Value::Number(parse_number(s).ok_or_else(|| format!("text {s:?}"))?)
+        }
+        (Type::Bool, CellRef::Bool(b)) => Value::Bool(b),
+        (Type::Bool, CellRef::Text(s)) => {
+            Value::Bool(parse_bool(s).ok_or_else(|| format!("{s:?}"))?)
+        }
+        (Type::Bool, CellRef::Number(n)) if n == 0.0 || n == 1.0 => Value::Bool(n == 1.0),
+        (Type::Date, CellRef::Date(d)) => Value::Date(d),
+        (Type::Date, CellRef::Text(s)) => {
+            Value::Date(parse_date(s).ok_or_else(|| format!("{s:?}"))?)
+        }
+        (Type::Text, CellRef::Text(s)) => Value::Text(s.trim()),
+        (Type::Text, CellRef::Number(_) | CellRef::Bool(_) | CellRef::Date(_)) => {
+            return Err("a non-text cell".into())
+        }
+        (Type::List, CellRef::Text(s)) => Value::List(split_list(s)),
+        (Type::List, CellRef::List(l)) => Value::List(l.iter().map(|s| s.as_str()).collect()),
+        (_, other) => return Err(format!("{other:?}")),
+    })
+}
+
+fn expected_of(ty: Type) -> &'static str {
+    match ty {
+        Type::Number => "a number such as 1500 or 1 500,50",
+        Type::Bool => "true/false, yes/no or да/нет",
+        Type::Date => "a date as YYYY-MM-DD or DD.MM.YYYY",
+        Type::Text => "text",
+        Type::List => "a list of values separated by ; or |",
+    }
+}
+
+/// Texts of non-text XLSX cells for text columns (a region code typed as a number).
+fn owned_text(c: CellRef<'_>) -> Option<String> {
+    match c {
+        CellRef::Number(n) => Some(allot_core::data::fmt_number(n)),
+        CellRef::Bool(b) => Some(b.to_string()),
+        CellRef::Date(d) => Some(allot_rules::civil_from_days(d)),
+        _ => None,
+    }
+}
+
+/// Reads rows of `sheet` into a table. `skip` names columns that are not attributes (besides id).
+fn load_table(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    skip: &[&str],
+    data: &mut Data,
+    errors: &mut Vec<Diagnostic>,
+) -> (Table, Vec<usize>) {
+    let Some(id_col) = sheet.column("id") else {
+        errors.push(
+            Diagnostic::error("the file has no `id` column")
+                .file(sheet.file.clone())
+                .at(1, 1)
+                .expected("a header row with an `id` column (the key of each row)")
+                .found(format!("columns {}", sheet.headers.join(", "))),
+        );
+        return (Table::default(), vec![]);
+    };
+    let cols: Vec<(usize, String, Type)> = sheet
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| *i != id_col && !skip.contains(&h.as_str()))
+        .map(|(i, h)| {
+            (
+                i,
+                h.clone(),
+                declared
+                    .get(h)
+                    .copied()
+                    .or_else(|| well_known(h))
+                    .unwrap_or_else(|| infer(sheet, i)),
+            )
+        })
+        .collect();
+    let mut schema: Vec<(String, Type)> = cols.iter().map(|c| (c.1.clone(), c.2)).collect();
+    for (name, ty) in declared {
+        if !schema.iter().any(|c| &c.0 == name) && name != "id" && !skip.contains(&name.as_str()) {
+            schema.push((name.clone(), *ty)); // declared but absent: every cell missing
+        }
+    }
+    let mut table = Table::with_capacity(&schema, sheet.len());
+    let mut rows = Vec::with_capacity(sheet.len());
+    for r in 0..sheet.len() {
+        let Some(id) = id_text(sheet.cell(r, id_col)) else {
+            errors.push(sheet.at(
+                r,
+                id_col,
+                Diagnostic::error("the row has no id").expected("a unique id in every row"),
+            ));
+            continue;
+        };
+        let owned: Vec<Option<String>> = cols
+            .iter()
+            .map(|(c, _, ty)| {
+                if *ty == Type::Text {
+                    owned_text(sheet.cell(r, *c))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(schema.len());
+        let mut bad = false;
+        for (j, (c, name, ty)) in cols.iter().enumerate() {
+            let cell = match &owned[j] {
+                Some(s) => CellRef::Text(s),
+                None => sheet.cell(r, *c),
+            };
+            match cell_value(cell, *ty) {
+                Ok(v) => values.push(v),
+                Err(found) => {
+                    bad = true;
+                    let d = Diagnostic::error(format!("`{name}` must be {}", ty.name()))
+                        .expected(expected_of(*ty))
+                        .found(found);
+                    errors.push(sheet.at(r, *c, d));
+                    values.push(Value::Missing);
+                }
+            }
+        }
+        if bad {
+            continue;
+        }
+        match table.push(&id, values, &mut data.dict, &mut data.lists) {
+            Ok(_) => rows.push(r),
+            Err(first) => {
+                let first_line = sheet.lines[rows[first as usize]];
+                let what = if sheet.spreadsheet { "row" } else { "line" };
+                errors.push(
+                    sheet.at(
+                        r,
+                        id_col,
+                        Diagnostic::error(format!("id `{id}` appears twice"))
+                            .expected("a unique id in every row")
+                            .found(format!("the same id on {what} {first_line}")),
+                    ),
+                );
+            }
+        }
+    }
+    (table, rows)
+}
+
+/// Reads clients into `data.clients`.
+pub fn load_clients(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    data: &mut Data,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let (table, _) = load_table(sheet, declared, &[], data, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    data.clients = table;
+    Ok(())
+}
+
+/// Reads deals into `data.deals`; every deal's `client_id` must name a loaded client.
+pub fn load_deals(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    data: &mut Data,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let Some(cc) = sheet.column("client_id") else {
+        return Err(vec![Diagnostic::error(
+            "the deals file has no `client_id` column",
+        )
+        .file(sheet.file.clone())
+        .at(1, 1)
+        .expected("columns id, client_id, amount, date and any attributes")]);
+    };
+    let (table, rows) = load_table(sheet, declared, &["client_id"], data, &mut errors);
+    let mut deal_client = Vec::with_capacity(rows.len());
+    for &r in &rows {
+        match id_text(sheet.cell(r, cc)).and_then(|id| data.clients.row_of(&id)) {
+            Some(c) => deal_client.push(c),
+            None => {
+                let found =
+                    id_text(sheet.cell(r, cc)).map_or("an empty cell".into(), |s| format!("`{s}`"));
+                errors.push(
+                    sheet.at(
+                        r,
+                        cc,
+                        Diagnostic::error("the deal's client is not in the clients file")
+                            .expected("the id of a client")
+                            .found(found),
+                    ),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    data.deals = table;
+    data.deal_client = deal_client;
+    Ok(())
+}
+
+/// Reads employees: `id`, `name`, `position`, `teams`, `skills`, `capacity`, `active`,
+/// `absent_from`, `absent_to`.
+pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let col = |n: &str| sheet.column(n);
+    let Some(id_col) = col("id") else {
+        return Err(vec![Diagnostic::error(
+            "the employees file has no `id` column",
+        )
+        .file(sheet.file.clone())
+        .at(1, 1)
+        .expected(
+            "columns id, name, position, teams, skills, capacity, active, absent_from, absent_to",
+        )]);
+    };
+    const KNOWN: [&str; 9] = [
+        "id",
+        "name",
+        "position",
+        "teams",
+        "skills",
+        "capacity",
+        "active",
+        "absent_from",
+        "absent_to",
+    ];
+    for (i, h) in sheet.headers.iter().enumerate() {
+        if !KNOWN.contains(&h.as_str()) {
+            errors.push(
+                Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
+                    .file(sheet.file.clone())
+                    .at(1, i + 1)
+                    .expected(KNOWN.join(", ")),
+            );
+        }
+    }
+    let mut out: Vec<Employee> = Vec::with_capacity(sheet.len());
+    let mut seen: std::collections::HashMap<String, u64> = Default::default();
+    for r in 0..sheet.len() {
+        let Some(id) = id_text(sheet.cell(r, id_col)) else {
+            errors.push(sheet.at(
+                r,
+                id_col,
+                Diagnostic::error("the employee has no id").expected("a unique id in every row"),
+            ));
+            continue;
+        };
+        if let Some(first) = seen.insert(id.clone(), sheet.lines[r]) {
+            errors.push(
+                sheet.at(
+                    r,
+                    id_col,
+                    Diagnostic::error(format!("employee id `{id}` appears twice"))
+                        .found(format!("the same id on line {first}")),
+                ),
+            );
+            continue;
+        }
+        let text = |c: Option<usize>| {
+            c.and_then(|c| match sheet.cell(r, c) {
+                CellRef::Text(s) => Some(s.trim().to_string()),
+                other => owned_text(other),
+            })
+        };
+        let list = |c: Option<usize>| -> Vec<String> {
+            match c.map(|c| sheet.cell(r, c)) {
+                Some(CellRef::Text(s)) => split_list(s).into_iter().map(String::from).collect(),
+                Some(CellRef::List(l)) => l.to_vec(),
+                _ => vec![],
+            }
+        };
+        let mut e = Employee::new(&id, &text(col("name")).unwrap_or_else(|| id.clone()));
+        e.position = text(col("position"));
+        e.teams = list(col("teams"));
+        e.skills = list(col("skills"));
+        let mut typed = |name: &str, ty: Type| -> Option<Value<'_>> {
+            let c = col(name)?;
+            match cell_value(sheet.cell(r, c), ty) {
+                Ok(v) => Some(v),
+                Err(found) => {
+                    errors.push(
+                        sheet.at(
+                            r,
+                            c,
+                            Diagnostic::error(format!("`{name}` must be {}", ty.name()))
+                                .expected(expected_of(ty))
+                                .found(found),
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let capacity = typed("capacity", Type::Number);
+        let active = typed("active", Type::Bool);
+        let absent_from = typed("absent_from", Type::Date);
+        let absent_to = typed("absent_to", Type::Date);
+        if let Some(v) = capacity {
+            match v {
+                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => {
+                    e.capacity = Some(n as u32)
+                }
+                Value::Missing => {}
+                Value::Number(n) => {
+                    let c = col("capacity").unwrap_or(0);
+                    errors.push(
+                        sheet.at(
+                            r,
+                            c,
+                            Diagnostic::error(
+                                "`capacity` must be a whole number of clients, 0 or more",
+                            )
+                            .expected("e.g. 250")
+                            .found(format!("{n}")),
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some(Value::Bool(b)) = active {
+            e.active = b;
+        }
+        if let Some(Value::Date(d)) = absent_from {
+            e.absent_from = Some(d);
+        }
+        if let Some(Value::Date(d)) = absent_to {
+            e.absent_to = Some(d);
+        }
+        if let (Some(f), Some(t)) = (e.absent_from, e.absent_to) {
+            if f > t {
+                let c = col("absent_to").unwrap_or(0);
+                errors.push(
+                    sheet.at(
+                        r,
+                        c,
+                        Diagnostic::error("the absence ends before it starts")
+                            .expected(format!(
+                                "a date on or after {}",
+                                allot_rules::civil_from_days(f)
+                            ))
+                            .found(allot_rules::civil_from_days(t)),
+                    ),
+                );
+            }
+        }
+        out.push(e);
+    }
+    if errors.iter().any(|d| d.is_error()) {
+        return Err(errors);
+    }
+    Ok(out)
+}
+
+/// Reads current assignments: `client_id,role,employee_id` and optionally `pinned` (an output of
+/// `allot assign` is accepted as is; its unassigned rows are skipped).
+pub fn load_current(
+    sheet: &Sheet,
+    data: &Data,
+    scheme: &Scheme,
+) -> Result<Vec<Current>, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let need = ["client_id", "role", "employee_id"];
+    let cols: Vec<Option<usize>> = need.iter().map(|n| sheet.column(n)).collect();
+    if cols.iter().any(|c| c.is_none()) {
+        return Err(vec![Diagnostic::error(
+            "the current assignments file lacks a column",
+        )
+        .file(sheet.file.clone())
+        .at(1, 1)
+        .expected("columns client_id, role, employee_id and optionally pinned")
+        .found(sheet.headers.join(", "))]);
+    }
+    let (cc, rc, ec) = (
+        cols[0].unwrap_or(0),
+        cols[1].unwrap_or(0),
+        cols[2].unwrap_or(0),
+    );
+    let pc = sheet.column("pinned");
+    let mut out = Vec::new();
+    let mut seen: std::collections::HashMap<(u32, usize), u64> = Default::default();
+    for r in 0..sheet.len() {
+        let Some(emp) = id_text(sheet.cell(r, ec)) else {
+            continue;
+        };
+        let client = id_text(sheet.cell(r, cc)).and_then(|id| data.clients.row_of(&id));
+        let role = id_text(sheet.cell(r, rc)).and_then(|id| scheme.role(&id));
+        let employee = scheme.employee(&emp);
+        let mut ok = true;
+        if client.is_none() {
+            ok = false;
+            errors.push(
+                sheet.at(
+                    r,
+                    cc,
+                    Diagnostic::error("unknown client")
+                        .expected("the id of a client in the clients file")
+                        .found(format!(
+                            "{:?}",
+                            id_text(sheet.cell(r, cc)).unwrap_or_default()
+                        )),
+                ),
+            );
+        }
+        if role.is_none() {
+            ok = false;
+            let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
+            errors.push(
+                sheet.at(
+                    r,
+                    rc,
+                    Diagnostic::error("unknown role")
+                        .expected(format!("one of {}", ids.join(", ")))
+                        .found(format!(
+                            "{:?}",
+                            id_text(sheet.cell(r, rc)).unwrap_or_default()
+                        )),
+                ),
+            );
+        }
+        if employee.is_none() {
+            ok = false;
+            errors.push(
+                sheet.at(
+                    r,
+                    ec,
+                    Diagnostic::error("unknown employee")
+                        .expected("the id of an employee in the employees file")
+                        .found(format!("{emp:?}")),
+                ),
+            );
+        }
+        let pinned = match pc.map(|c| cell_value(sheet.cell(r, c), Type::Bool)) {
+            None | Some(Ok(Value::Missing)) => false,
+            Some(Ok(Value::Bool(b))) => b,
+            Some(_) => {
+                ok = false;
+                errors.push(sheet.at(
+                    r,
+                    pc.unwrap_or(0),
+                    Diagnostic::error("`pinned` must be a bool").expected(expected_of(Type::Bool)),
+                ));
+                false
+            }
+        };
+        if let (true, Some(client), Some(role), Some(employee)) = (ok, client, role, employee) {
+            if let Some(first) = seen.insert((client, role), sheet.lines[r]) {
+                errors.push(
+                    sheet.at(
+                        r,
+                        cc,
+                        Diagnostic::error("the client has two current employees in this role")
+                            .expected("one row per client and role")
+                            .found(format!("another on line {first}")),
+                    ),
+                );
+                continue;
+            }
+            out.push(Current {
+                client,
+                role,
+                employee,
+                pinned,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(out)
+}
