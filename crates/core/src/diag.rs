@@ -141,9 +141,9 @@ impl fmt::Display for Diagnostic {
         if let Some(loc) = self.location() {
             writeln!(f, "  --> {loc}")?;
         }
+        let n = self.line.unwrap_or(0).to_string();
+        let pad = if self.snippet.is_some() { " ".repeat(n.len()) } else { " ".into() };
         if let Some(s) = &self.snippet {
-            let n = self.line.unwrap_or(0).to_string();
-            let pad = " ".repeat(n.len());
             writeln!(f, "{pad} |")?;
             writeln!(f, "{n} | {}", s.text)?;
             write!(f, "{pad} | {}{}", " ".repeat(s.start), "^".repeat(s.len))?;
@@ -152,22 +152,22 @@ impl fmt::Display for Diagnostic {
                 None => writeln!(f)?,
             }
         } else if let Some(h) = &self.help {
-            writeln!(f, "  = help: {h}")?;
+            writeln!(f, "{pad} = help: {h}")?;
         }
         match (&self.expected, &self.found) {
-            (Some(e), Some(x)) => writeln!(f, "  = expected {e}, found {x}")?,
-            (Some(e), None) => writeln!(f, "  = expected {e}")?,
-            (None, Some(x)) => writeln!(f, "  = found {x}")?,
+            (Some(e), Some(x)) => writeln!(f, "{pad} = expected {e}, found {x}")?,
+            (Some(e), None) => writeln!(f, "{pad} = expected {e}")?,
+            (None, Some(x)) => writeln!(f, "{pad} = found {x}")?,
             (None, None) => {}
         }
         Ok(())
     }
 }
 
-/// A list of diagnostics, errors first, in the order they were found.
+/// A list of diagnostics: errors first, then by file, line and column.
 pub fn render_all(diags: &[Diagnostic]) -> String {
     let mut v: Vec<&Diagnostic> = diags.iter().collect();
-    v.sort_by_key(|d| d.severity);
+    v.sort_by(|a, b| (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column)));
     v.iter()
         .map(|d| d.to_string())
         .collect::<Vec<_>>()

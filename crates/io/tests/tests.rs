@@ -1,0 +1,339 @@
+//! Reading what users really have, and the messages they get when it is wrong.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use allot_core::data::Data;
+use allot_core::diag::render_all;
+use allot_io::sheet::{decode, read_csv_text, read_jsonl_text, Encoding};
+use allot_io::tables::{load_clients, load_employees, parse_number};
+use allot_io::{read_table, SchemeFile};
+use allot_rules::Type;
+
+/// Loads clients from CSV text; the table as `id: col=value, ...` lines, or the rendered errors.
+fn check_csv(text: &str) -> String {
+    let sheet = match read_csv_text(text, "clients.csv") {
+        Ok(s) => s,
+        Err(e) => return render_all(&e),
+    };
+    let mut data = Data::default();
+    match load_clients(&sheet, &BTreeMap::new(), &mut data) {
+        Ok(()) => dump(&data),
+        Err(e) => render_all(&e),
+    }
+}
+
+fn dump(data: &Data) -> String {
+    let t = &data.clients;
+    let mut out = String::new();
+    for r in 0..t.len() as u32 {
+        let cells: Vec<String> = t
+            .columns()
+            .enumerate()
+            .map(|(i, (name, ty))| format!("{name}:{}={}", ty.name(), t.display(i, r, data).unwrap_or_else(|| "<missing>".into())))
+            .collect();
+        out.push_str(&format!("{}: {}\n", t.id(r), cells.join(", ")));
+    }
+    out
+}
+
+#[test]
+fn comma_and_semicolon_files_read_the_same() {
+    let comma = check_csv("id,region,potential\nc1,RU-MOW,1500\nc2,RU-TA,\n");
+    let semi = check_csv("id;region;potential\nc1;RU-MOW;1500\nc2;RU-TA;\n");
+    assert_eq!(comma, semi);
+    insta::assert_snapshot!(comma, @r"
+    c1: region:text=RU-MOW, potential:number=1500
+    c2: region:text=RU-TA, potential:number=<missing>
+    ");
+}
+
+#[test]
+fn excel_russian_numbers_bom_quotes_line_breaks_and_cyrillic() {
+    let text = "\u{feff}id;название;регион;potential;products\n\
+                к1;\"ООО «Ромашка»; филиал\";Москва;\"1 234,50\";компьютеры;принтеры\n\
+                к2;\"Две\nстроки\";Казань;99,9;серверы|сети\n";
+    // The products cell of к1 is not quoted, so its `;` splits it: a user error, caught.
+    let out = check_csv(text);
+    assert!(out.contains("row has 6 fields but the header has 5"), "{out}");
+    let text = "\u{feff}id;название;регион;potential;products\n\
+                к1;\"ООО «Ромашка»; филиал\";Москва;\"1 234,50\";\"компьютеры;принтеры\"\n\
+                к2;\"Две\nстроки\";Казань;99,9;серверы|сети\n";
+    insta::assert_snapshot!(check_csv(text), @r"
+    к1: название:text=ООО «Ромашка»; филиал, регион:text=Москва, potential:number=1234.5, products:list=компьютеры;принтеры
+    к2: название:text=Две
+    строки, регион:text=Казань, potential:number=99.9, products:list=серверы;сети
+    ");
+}
+
+#[test]
+fn windows_1251_files_read_with_the_encoding_flag_and_are_refused_without_it() {
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("id;регион\nк1;Москва\n");
+    let err = decode(&bytes, "1c-export.csv", Encoding::Utf8).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @r"
+    error: the file is not valid UTF-8
+      --> 1c-export.csv:1:4
+      = help: files exported from 1C or old Excel are often Windows-1251: add `--encoding cp1251`
+      = expected UTF-8 text, found byte 0xF0
+    ");
+    let text = decode(&bytes, "1c-export.csv", Encoding::Cp1251).unwrap();
+    assert_eq!(check_csv(&text), "к1: регион:text=Москва\n");
+}
+
+#[test]
+fn types_are_inferred_from_values_when_not_known_by_name() {
+    let out = check_csv("id,since,is_new,score,note\nc1,2024-01-31,да,7,x\nc2,01.02.2024,нет,-1.5,\n");
+    insta::assert_snapshot!(out, @r"
+    c1: since:date=2024-01-31, is_new:bool=true, score:number=7, note:text=x
+    c2: since:date=2024-02-01, is_new:bool=false, score:number=-1.5, note:text=<missing>
+    ");
+}
+
+#[test]
+fn every_bad_cell_is_reported_with_line_and_column_in_one_run() {
+    let out = check_csv("id,region,potential\nc1,RU-MOW,много\nc2,RU-TA,10\nc2,RU-SPE,5\n,RU-SPE,5\nc5,RU-TA,1e999\n");
+    insta::assert_snapshot!(out, @r#"
+    error: `potential` must be number
+      --> clients.csv:2:3 (column `potential`)
+      = expected a number such as 1500 or 1 500,50, found text "много"
+
+    error: id `c2` appears twice
+      --> clients.csv:4:1 (column `id`)
+      = expected a unique id in every row, found the same id on line 3
+
+    error: the row has no id
+      --> clients.csv:5:1 (column `id`)
+      = expected a unique id in every row
+
+    error: `potential` must be number
+      --> clients.csv:6:3 (column `potential`)
+      = expected a number such as 1500 or 1 500,50, found text "1e999"
+    "#);
+}
+
+#[test]
+fn a_ragged_row_and_a_missing_id_column_are_explained() {
+    insta::assert_snapshot!(check_csv("id,region\nc1,RU-MOW,extra\n"), @r"
+    error: row has 3 fields but the header has 2
+      --> clients.csv:2:3
+      = help: a field holding the delimiter or a line break must be in double quotes
+      = expected 2 fields separated by `,`, found 3 fields
+    ");
+    insta::assert_snapshot!(check_csv("код,region\nc1,RU-MOW\n"), @r"
+    error: the file has no `id` column
+      --> clients.csv:1:1
+      = expected a header row with an `id` column (the key of each row), found columns код, region
+    ");
+}
+
+#[test]
+fn numbers_are_read_as_people_type_them() {
+    for (s, want) in [("1500", Some(1500.0)), ("1 500,50", Some(1500.5)), ("1,500.50", Some(1500.5)), ("1\u{a0}000", Some(1000.0)), ("-3,5", Some(-3.5)), ("1,2,3", None), ("12abc", None), ("", None)] {
+        assert_eq!(parse_number(s), want, "{s:?}");
+    }
+}
+
+#[test]
+fn json_lines_keep_their_types() {
+    let s = read_jsonl_text("{\"id\":\"c1\",\"potential\":10,\"vip\":true,\"products\":[\"a\",\"b\"]}\n\n{\"id\":\"c2\",\"region\":\"RU-TA\",\"potential\":null}\n", "c.jsonl").unwrap();
+    let mut data = Data::default();
+    load_clients(&s, &BTreeMap::new(), &mut data).unwrap();
+    insta::assert_snapshot!(dump(&data), @r"
+    c1: potential:number=10, vip:bool=true, products:list=a;b, region:text=<missing>
+    c2: potential:number=<missing>, vip:bool=<missing>, products:list=<missing>, region:text=RU-TA
+    ");
+    let err = read_jsonl_text("{\"id\":\"c1\"}\n[1,2]\n{\"id\": }\n", "c.jsonl").err().unwrap();
+    insta::assert_snapshot!(render_all(&err), @r#"
+    error: each line must be a JSON object
+      --> c.jsonl:2:1
+      = expected an object such as {"id": "c1", "region": "RU-MOW"}, found a list
+
+    error: invalid JSON: expected value at line 1 column 8
+      --> c.jsonl:3:8
+    "#);
+}
+
+#[test]
+fn xlsx_first_sheet_is_read_with_numbers_dates_and_cyrillic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clients.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["id", "регион", "potential", "since"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_number(1, 0, 1001.0).unwrap(); // ids typed as numbers in Excel
+    ws.write_string(1, 1, "Москва").unwrap();
+    ws.write_number(1, 2, 1500.5).unwrap();
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 3, 1).unwrap();
+    ws.write_datetime_with_format(1, 3, &date, &rust_xlsxwriter::Format::new().set_num_format("dd.mm.yyyy")).unwrap();
+    ws.write_string(2, 0, "к2").unwrap();
+    ws.write_string(2, 2, "не число").unwrap();
+    wb.save(&path).unwrap();
+    let sheet = read_table(&path, Encoding::Utf8).unwrap();
+    let mut data = Data::default();
+    let err = load_clients(&sheet, &BTreeMap::new(), &mut data).unwrap_err();
+    let rendered = render_all(&err).replace(&path.display().to_string(), "clients.xlsx");
+    insta::assert_snapshot!(rendered, @r#"
+    error: `potential` must be number
+      --> clients.xlsx:3:3 (column `potential`)
+      = expected a number such as 1500 or 1 500,50, found text "не число"
+    "#);
+    let mut declared = BTreeMap::new();
+    declared.insert("potential".to_string(), Type::Text);
+    let mut data = Data::default();
+    load_clients(&sheet, &declared, &mut data).unwrap();
+    insta::assert_snapshot!(dump(&data), @r"
+    1001: регион:text=Москва, potential:text=1500.5, since:date=2024-03-01
+    к2: регион:text=<missing>, potential:text=не число, since:date=<missing>
+    ");
+}
+
+#[test]
+fn employees_are_validated() {
+    let s = read_csv_text("id,name,teams,capacity,active,absent_from,absent_to,salary\ne1,Иванов,dealers;vip,10,да,2026-01-10,2026-01-20,1\ne2,Петров,,-1,maybe,2026-02-10,2026-02-01,2\n", "employees.csv").unwrap();
+    let err = load_employees(&s).unwrap_err();
+    insta::assert_snapshot!(render_all(&err), @r#"
+    error: `capacity` must be a whole number of clients, 0 or more
+      --> employees.csv:3:4 (column `capacity`)
+      = expected e.g. 250, found -1
+
+    error: `active` must be bool
+      --> employees.csv:3:5 (column `active`)
+      = expected true/false, yes/no or да/нет, found "maybe"
+
+    error: the absence ends before it starts
+      --> employees.csv:3:7 (column `absent_to`)
+      = expected a date on or after 2026-02-10, found 2026-02-01
+
+    warning: column `salary` of the employees file is not used
+      --> employees.csv:1:8
+      = expected id, name, position, teams, skills, capacity, active, absent_from, absent_to
+    "#);
+}
+
+fn clients_for_scheme() -> Data {
+    let s = read_csv_text("id,region,significance,potential\nc1,RU-MOW,vip,10\n", "clients.csv").unwrap();
+    let mut data = Data::default();
+    load_clients(&s, &BTreeMap::new(), &mut data).unwrap();
+    data
+}
+
+fn check_scheme(toml: &str) -> String {
+    let sf = match SchemeFile::parse(toml, "scheme.toml") {
+        Ok(s) => s,
+        Err(e) => return render_all(&e),
+    };
+    let emps = load_employees(&read_csv_text("id,name,teams\nivanov,Иванов,dealers\npetrov,Петров,dealers\n", "e.csv").unwrap()).unwrap();
+    match sf.build(&clients_for_scheme(), emps) {
+        Ok(s) => format!("ok: {} rules", s.rules.len()),
+        Err(e) => render_all(&e),
+    }
+}
+
+#[test]
+fn condition_errors_underline_the_text_in_the_scheme_file() {
+    let out = check_scheme(
+        r#"
+[[rules]]
+id = "vip"
+role = "sales"
+when = 'significance == "vip" and regoin == "RU-MOW"'
+employee = "ivanov"
+"#,
+    );
+    insta::assert_snapshot!(out, @r#"
+    error: unknown attribute `regoin`
+      --> scheme.toml:5:35
+      |
+    5 | when = 'significance == "vip" and regoin == "RU-MOW"'
+      |                                   ^^^^^^ did you mean `region`?
+      = expected the name of a column of the data or an attribute declared in the scheme
+    "#);
+}
+
+#[test]
+fn references_are_checked_with_suggestions_and_all_reported_at_once() {
+    let out = check_scheme(
+        r#"
+[[territories]]
+id = "moscow"
+attribute = "region"
+values = ["RU-MOW"]
+owners = { sales = "ivanof" }
+
+[[rules]]
+id = "a"
+role = "sale"
+team = "dealers"
+strategy = "balance-potentail"
+
+[[rules]]
+id = "b"
+role = "sales"
+"#,
+    );
+    insta::assert_snapshot!(out, @r#"
+    error: unknown employee `ivanof`
+      --> scheme.toml:6:20
+      |
+    6 | owners = { sales = "ivanof" }
+      |                    ^^^^^^^^ did you mean `ivanov`?
+      = expected the id of an employee in the employees file
+
+    error: unknown role `sale`
+      --> scheme.toml:10:8
+       |
+    10 | role = "sale"
+       |        ^^^^^^ did you mean `sales`?
+       = expected one of lead, sales, account, service, admin
+
+    error: unknown strategy `balance-potentail`
+      --> scheme.toml:12:12
+       |
+    12 | strategy = "balance-potentail"
+       |            ^^^^^^^^^^^^^^^^^^^ did you mean `balance-potential`?
+       = expected one of balance-potential, balance-workload, balance-count, round-robin
+
+    error: rule `b` must name exactly one target
+      --> scheme.toml:15:6
+       |
+    15 | id = "b"
+       |      ^^^
+       = expected `employee = "id"`, a pool (`team = "id"` or `employees = [...]`), or `territory_owner = true`, found none
+    "#);
+}
+
+#[test]
+fn toml_mistakes_are_located() {
+    insta::assert_snapshot!(check_scheme("[[rules]]\nid = \"a\"\nrole = \"sales\"\nemploye = \"ivanov\"\n"), @r#"
+    error: the scheme is not valid: unknown field `employe`, expected one of `id`, `role`, `on`, `when`, `employee`, `team`, `employees`, `skills`, `strategy`, `weights`, `territory_owner`
+      --> scheme.toml:4:1
+      |
+    4 | employe = "ivanov"
+      | ^^^^^^^
+    "#);
+    insta::assert_snapshot!(check_scheme("[[rules]\n"), @r"
+    error: the scheme is not valid: unclosed array table, expected `]`
+      --> scheme.toml:1:9
+      |
+    1 | [[rules]
+      |         ^
+    ");
+}
+
+#[test]
+fn the_shipped_examples_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for ex in ["s3", "s4-service", "s4-phone-desk"] {
+        let dir = root.join(ex);
+        let sf = SchemeFile::parse(&std::fs::read_to_string(dir.join("scheme.toml")).unwrap(), "scheme.toml").unwrap();
+        let mut data = Data::default();
+        load_clients(&read_table(&dir.join("clients.csv"), Encoding::Utf8).unwrap(), &sf.columns, &mut data).unwrap();
+        let emps = load_employees(&read_table(&dir.join("employees.csv"), Encoding::Utf8).unwrap()).unwrap();
+        if dir.join("deals.csv").exists() {
+            allot_io::tables::load_deals(&read_table(&dir.join("deals.csv"), Encoding::Utf8).unwrap(), &sf.deal_columns, &mut data).unwrap();
+        }
+        sf.build(&data, emps).unwrap_or_else(|e| panic!("{ex}: {}", render_all(&e)));
+    }
+}
