@@ -142,7 +142,11 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "  --> {loc}")?;
         }
         let n = self.line.unwrap_or(0).to_string();
-        let pad = if self.snippet.is_some() { " ".repeat(n.len()) } else { " ".into() };
+        let pad = if self.snippet.is_some() {
+            " ".repeat(n.len())
+        } else {
+            " ".into()
+        };
         if let Some(s) = &self.snippet {
             writeln!(f, "{pad} |")?;
             writeln!(f, "{n} | {}", s.text)?;
@@ -167,7 +171,9 @@ impl fmt::Display for Diagnostic {
 /// A list of diagnostics: errors first, then by file, line and column.
 pub fn render_all(diags: &[Diagnostic]) -> String {
     let mut v: Vec<&Diagnostic> = diags.iter().collect();
-    v.sort_by(|a, b| (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column)));
+    v.sort_by(|a, b| {
+        (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
+    });
     v.iter()
         .map(|d| d.to_string())
         .collect::<Vec<_>>()

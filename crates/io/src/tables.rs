@@ -243,7 +243,6 @@ fn load_table(
             })
             .collect();
         let mut values: Vec<Value<'_>> = Vec::with_capacity(schema.len());
-        let mut bad = false;
         for (j, (c, name, ty)) in cols.iter().enumerate() {
             let cell = match &owned[j] {
                 Some(s) => CellRef::Text(s),
@@ -252,7 +251,6 @@ fn load_table(
             match cell_value(cell, *ty) {
                 Ok(v) => values.push(v),
                 Err(found) => {
-                    bad = true;
                     let d = Diagnostic::error(format!("`{name}` must be {}", ty.name()))
                         .expected(expected_of(*ty))
                         .found(found);
@@ -261,9 +259,8 @@ fn load_table(
                 }
             }
         }
-        if bad {
-            continue;
-        }
+        // A row with a bad cell is still kept (its cell missing) so that its id takes part in the
+        // duplicate check; the table is discarded when there is any error.
         match table.push(&id, values, &mut data.dict, &mut data.lists) {
             Ok(_) => rows.push(r),
             Err(first) => {
