@@ -250,6 +250,16 @@ impl Table {
         &self.names[i]
     }
 
+    /// Builds a table from finished columns (all of one length) and their row ids, for callers
+    /// that hold columnar data already. `Err` names the first repeated id.
+    pub fn from_columns<'a>(names: Vec<String>, columns: Vec<Column>, ids: impl Iterator<Item = &'a str>) -> Result<Table, String> {
+        let mut t = Table { ids: Ids::default(), names, columns };
+        for id in ids {
+            t.ids.insert(id).map_err(|_| id.to_string())?;
+        }
+        Ok(t)
+    }
+
     /// Appends a row. The id must be new (`Err` with the earlier row otherwise); `values` go to the
     /// columns in order and must match their types, which the caller has checked.
     pub fn push(

@@ -26,7 +26,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::{Data, RowRef, Subject};
 use crate::model::{Compiled, EmpIx, Member, RoleIx, Scheme, Strategy, Target};
-use crate::signature::{RoleIndex, Signer};
+use crate::signature::{RoleMatcher, Signer};
 
 pub const NONE: u32 = u32::MAX;
 
@@ -243,15 +243,6 @@ pub(crate) fn unavailable(
     }
 }
 
-/// Result of matching one signature group.
-#[derive(Clone)]
-struct GroupMatch {
-    territory: u32,
-    overlap: Option<(u32, u32)>,
-    /// Per covered role: rule index or NONE.
-    rules: Vec<u32>,
-}
-
 /// The deepest territory whose condition (and whose ancestors' conditions) hold; the first pair of
 /// siblings that both hold, if any.
 pub fn territory_of(
@@ -307,86 +298,108 @@ pub fn client_roles(scheme: &Scheme) -> Vec<RoleIx> {
 }
 
 struct Matched {
-    /// Per client: group index.
-    group_of: Vec<u32>,
-    groups: Vec<GroupMatch>,
-    /// A representative client row per group.
-    reps: Vec<u32>,
+    /// Per (client, role), client-major: the first matching rule, or NONE.
+    rules: Vec<u32>,
+    /// Per client: the deepest territory, or NONE.
+    territory: Vec<u32>,
+    /// Sibling territories both holding for some clients: (first, second, clients, example).
+    overlaps: Vec<(u32, u32, u64, u32)>,
+    /// Distinct territory signatures evaluated.
+    signatures: usize,
+}
+
+/// Territories of every client, computed once per territory signature.
+fn match_territories(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<u32>, Vec<(u32, u32, u64, u32)>, usize) {
+    let n = data.clients.len();
+    if scheme.territories.is_empty() {
+        return (vec![NONE; n], vec![], 0);
+    }
+    let conds: Vec<&allot_rules::Cond> = scheme.territories.iter().map(|t| &t.cond).collect();
+    let signer = Signer::new(&conds, data);
+    let eval = |row: u32| territory_of(scheme, compiled, &RowRef { data, client: row, deal: None });
+    let mut overlaps: FxHashMap<(u32, u32), (u64, u32)> = FxHashMap::default();
+    let mut note = |ov: Option<(u32, u32)>, count: u64, example: u32| {
+        if let Some(pair) = ov {
+            let e = overlaps.entry(pair).or_insert((0, example));
+            e.0 += count;
+        }
+    };
+    let (territory, groups) = if signer.packed {
+        let keys: Vec<u64> = (0..n as u32).into_par_iter().with_min_len(1 << 14).map(|r| signer.key(data, r)).collect();
+        let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut reps: Vec<u32> = Vec::new();
+        let group_of: Vec<u32> = keys
+            .iter()
+            .enumerate()
+            .map(|(row, k)| {
+                *map.entry(*k).or_insert_with(|| {
+                    reps.push(row as u32);
+                    reps.len() as u32 - 1
+                })
+            })
+            .collect();
+        let results: Vec<(u32, Option<(u32, u32)>)> = reps.par_iter().map(|&r| eval(r)).collect();
+        let mut sizes = vec![0u64; reps.len()];
+        for &g in &group_of {
+            sizes[g as usize] += 1;
+        }
+        for (g, (_, ov)) in results.iter().enumerate() {
+            note(*ov, sizes[g], reps[g]);
+        }
+        (group_of.iter().map(|&g| results[g as usize].0).collect(), reps.len())
+    } else {
+        let results: Vec<(u32, Option<(u32, u32)>)> = (0..n as u32).into_par_iter().map(eval).collect();
+        for (r, (_, ov)) in results.iter().enumerate() {
+            note(*ov, 1, r as u32);
+        }
+        (results.into_iter().map(|x| x.0).collect(), n)
+    };
+    let mut overlaps: Vec<(u32, u32, u64, u32)> = overlaps.into_iter().map(|((a, b), (c, ex))| (a, b, c, ex)).collect();
+    overlaps.sort_unstable();
+    (territory, overlaps, groups)
 }
 
 fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]) -> Matched {
     let n = data.clients.len();
-    let indexes: Vec<RoleIndex> = roles
+    let nr = roles.len();
+    let conds: Vec<&allot_rules::Cond> = scheme.rules.iter().map(|r| &r.cond).collect();
+    let client_conds: Vec<&allot_rules::Cond> = scheme.rules.iter().filter(|r| r.subject == Subject::Client).map(|r| &r.cond).collect();
+    let signer = Signer::new(&client_conds, data);
+    let matchers: Vec<RoleMatcher> = roles
         .iter()
         .map(|&k| {
             let rules = (0..scheme.rules.len() as u32)
-                .filter(|&r| {
-                    scheme.rules[r as usize].role == k
-                        && scheme.rules[r as usize].subject == Subject::Client
-                })
+                .filter(|&r| scheme.rules[r as usize].role == k && scheme.rules[r as usize].subject == Subject::Client)
                 .collect();
-            RoleIndex::new(rules, &compiled.rules)
+            RoleMatcher::new(rules, &conds, &signer, data)
         })
         .collect();
-    let conds: Vec<_> = scheme
-        .rules
-        .iter()
-        .filter(|r| r.subject == Subject::Client)
-        .map(|r| &r.cond)
-        .chain(scheme.territories.iter().map(|t| &t.cond))
-        .collect();
-    let signer = Signer::new(&conds, data);
-
-    // Group clients by signature, in first-seen order (deterministic).
-    let (group_of, reps) = match &signer {
-        Some(signer) => {
-            let keys: Vec<u64> = (0..n as u32)
-                .into_par_iter()
-                .with_min_len(1 << 14)
-                .map(|r| signer.key(data, r))
-                .collect();
-            let mut map: FxHashMap<u64, u32> = FxHashMap::default();
-            let mut reps = Vec::new();
-            let group_of = keys
-                .iter()
-                .enumerate()
-                .map(|(row, k)| {
-                    *map.entry(*k).or_insert_with(|| {
-                        reps.push(row as u32);
-                        reps.len() as u32 - 1
-                    })
-                })
-                .collect();
-            (group_of, reps)
-        }
-        None => ((0..n as u32).collect(), (0..n as u32).collect()),
-    };
-    let groups: Vec<GroupMatch> = reps
-        .par_iter()
-        .with_min_len(64)
-        .map(|&rep| {
-            let row = RowRef {
-                data,
-                client: rep,
-                deal: None,
-            };
-            let (territory, overlap) = territory_of(scheme, compiled, &row);
-            let rules = indexes
-                .iter()
-                .map(|ix| ix.first_match(&compiled.rules, &row).unwrap_or(NONE))
-                .collect();
-            GroupMatch {
-                territory,
-                overlap,
-                rules,
+    let (territory, overlaps, signatures) = match_territories(scheme, compiled, data);
+    let mut rules = vec![NONE; n * nr];
+    if nr > 0 {
+        const CHUNK: usize = 1 << 13;
+        rules.par_chunks_mut(CHUNK * nr).enumerate().for_each(|(ci, out)| {
+            let mut classes = vec![0u64; signer.parts.len()];
+            for (i, cell) in out.chunks_mut(nr).enumerate() {
+                let row = (ci * CHUNK + i) as u32;
+                for (c, p) in classes.iter_mut().zip(&signer.parts) {
+                    *c = p.class(data, row);
+                }
+                for (k, m) in matchers.iter().enumerate() {
+                    cell[k] = m.first_match(data, &classes, row).unwrap_or(NONE);
+                }
             }
-        })
-        .collect();
-    Matched {
-        group_of,
-        groups,
-        reps,
+        });
     }
+    Matched { rules, territory, overlaps, signatures }
+}
+
+/// The first matching rule of every (client, role), client-major, without choosing employees
+/// ([`NONE`] where no rule matches): the match stage alone, for benchmarks.
+pub fn match_rules(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<RoleIx>, Vec<u32>) {
+    let roles = client_roles(scheme);
+    let m = match_all(scheme, compiled, data, &roles);
+    (roles, m.rules)
 }
 
 /// Why no rule of `role` matched this row: the first missing attribute that left a rule undecided.
@@ -451,37 +464,16 @@ pub fn assign(
     let (pot, work) = measures(scheme, data);
 
     let mut rule_hits = vec![0u64; scheme.rules.len()];
-    let mut group_sizes = vec![0u64; m.groups.len()];
-    for &g in &m.group_of {
-        group_sizes[g as usize] += 1;
-    }
-    let mut overlaps: FxHashMap<(u32, u32), (u64, u32)> = FxHashMap::default();
-    for (g, gm) in m.groups.iter().enumerate() {
-        for &r in &gm.rules {
-            if r != NONE {
-                rule_hits[r as usize] += group_sizes[g];
-            }
-        }
-        if let Some(pair) = gm.overlap {
-            let e = overlaps.entry(pair).or_insert((0, m.reps[g]));
-            e.0 += group_sizes[g];
+    for &r in &m.rules {
+        if r != NONE {
+            rule_hits[r as usize] += 1;
         }
     }
-    let mut overlaps: Vec<(u32, u32, u64, u32)> = overlaps
-        .into_iter()
-        .map(|((a, b), (c, ex))| (a, b, c, ex))
-        .collect();
-    overlaps.sort_unstable();
-
-    let territory: Vec<u32> = m
-        .group_of
-        .iter()
-        .map(|&g| m.groups[g as usize].territory)
-        .collect();
+    let territory = &m.territory;
     let mut cells = vec![Cell::EMPTY; n * nr];
     let mut loads = Loads::new(ne, nr, true);
     let role_k = |role: RoleIx| roles.iter().position(|&x| x == role);
-    let rule_of = |c: usize, k: usize| m.groups[m.group_of[c] as usize].rules[k];
+    let rule_of = |c: usize, k: usize| m.rules[c * nr + k];
 
     // 2. Pins, and the current owner of every other link.
     let mut cur = vec![NONE; n * nr];
@@ -662,15 +654,7 @@ pub fn assign(
         );
     }
 
-    Outcome {
-        roles,
-        cells,
-        territory,
-        rule_hits,
-        overlaps,
-        watch,
-        signatures: m.groups.len(),
-    }
+    Outcome { roles, cells, territory: m.territory, rule_hits, overlaps: m.overlaps, watch, signatures: m.signatures }
 }
 
 /// One pool rule at work: its members, strategy and role.

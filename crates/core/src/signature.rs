@@ -1,49 +1,61 @@
 //! Matching a million clients against thousands of rules without trying each rule on each client.
 //!
-//! Two ideas, both exact:
-//! 1. **Signatures.** A rule can only tell clients apart through the tests it makes. For every
-//!    attribute the scheme's conditions read, the values are cut into classes that no test can
-//!    split: a number becomes its band between the thresholds the conditions use (with a class of
-//!    its own for each threshold itself), a text becomes the literal it equals (or "any other"),
-//!    a bool stays a bool; a text that is searched by `contains`, and a list, keep their exact
-//!    value. The classes of all those attributes, packed into a `u64`, are the client's signature;
-//!    clients with equal signatures get equal answers from every condition, so each distinct
-//!    signature is matched once (on a representative client) and the answer is shared.
-//! 2. **Index.** Per role, rules are indexed by the attribute that most of them test with `==` or
-//!    `in` at their top level (usually the region): a client only tries the rules keyed by its own
-//!    value plus the rules that do not test that attribute, merged back into priority order.
+//! **Value classes.** A rule can only tell clients apart through the tests it makes. For every
+//! client attribute the scheme's conditions read, its values are cut into classes that no test can
+//! split ([`Part`]): a number becomes its band between the thresholds the conditions use (with a
+//! class of its own for each threshold), a text the literal it equals (or "any other"), a list the
+//! set of tested literals it holds, a bool stays a bool; a text searched with `contains` keeps its
+//! exact value. Every class also has "missing".
+//!
+//! **Rule bitsets** ([`RoleMatcher`]). A rule is an `and` of conjuncts; a conjunct that reads one
+//! attribute is decided by that attribute's class alone. So for each attribute and each class we
+//! precompute, once, the bitset of rules (in priority order) whose conjuncts on that attribute hold
+//! for that class — evaluated on a one-attribute stand-in value of the class. A client's candidate
+//! rules are the AND of its classes' bitsets; the first set bit is the first matching rule, unless
+//! that rule also has conjuncts over several attributes, which are then evaluated on the client.
+//! Words where the most selective attribute (usually the region) allows no rule are skipped.
+//!
+//! **Signatures** ([`Signer::key`]). The classes of all attributes packed into a `u64`: clients
+//! with equal signatures get equal answers from every condition, so territories are computed once
+//! per signature.
+//!
+//! Exactness: the property test in `tests/suite/props.rs` compares every answer with trying every
+//! rule in order.
 
 use allot_rules::{AttrId, Cond, Matcher, Row, Sym, TestKind, Tri};
-use rustc_hash::FxHashMap;
 
-use crate::data::{Column, Data, RowRef};
+use crate::data::{Column, Data, RowRef, NO_SYM};
 
+/// At most this many `u64` words in one attribute's bitset table; a larger attribute (a text
+/// searched with `contains` over a million names, say) is evaluated per client instead.
+const TABLE_WORDS_MAX: usize = 1 << 21;
+/// A list attribute keeps a bitmask class when its conditions test at most this many values.
+const LIST_LITS_MAX: usize = 12;
+
+#[derive(Debug, Clone)]
 enum PartKind {
-    /// Class by literal: `lut[sym]` (0 = any other value); `missing` for no value.
-    TextLits {
-        lut: Vec<u32>,
-        missing: u64,
-    },
+    /// `lut[sym]`: 0 = any other value, k = the k-th literal; `lits[k-1]` is its symbol.
+    TextLits { lut: Vec<u32>, lits: Vec<Sym> },
+    /// Class = sym + 1; 0 = missing.
     TextExact,
+    /// Bands around sorted thresholds: 2i = below t[i] (above t[i-1]), 2i+1 = t[i] itself.
     Number(Vec<f64>),
     Date(Vec<i32>),
     Bool,
+    /// Bitmask of which of `lits` the list holds; `lut[list id]` caches it.
+    ListLits { lits: Vec<Sym>, lut: Vec<u32> },
+    /// Class = list id + 1; 0 = missing.
     ListExact,
 }
 
-struct Part {
-    col: usize,
-    shift: u32,
+/// One attribute's value classes.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub col: usize,
     kind: PartKind,
-}
-
-/// Computes signatures of client rows; see the module docs.
-pub struct Signer {
-    parts: Vec<Part>,
-}
-
-fn bits_for(classes: u64) -> u32 {
-    64 - classes.saturating_sub(1).leading_zeros()
+    /// Number of classes, missing included.
+    pub classes: u64,
+    shift: u32,
 }
 
 fn band<T: PartialOrd + Copy>(t: &[T], v: T) -> u64 {
@@ -55,61 +67,222 @@ fn band<T: PartialOrd + Copy>(t: &[T], v: T) -> u64 {
     }
 }
 
+fn bits_for(classes: u64) -> u32 {
+    64 - classes.saturating_sub(1).leading_zeros()
+}
+
+impl Part {
+    /// The class of a client's value.
+    #[inline]
+    pub fn class(&self, data: &Data, row: u32) -> u64 {
+        let t = &data.clients;
+        let r = row as usize;
+        match (&self.kind, t.column(self.col)) {
+            (PartKind::TextLits { lut, lits }, Column::Text(v)) => match v[r] {
+                NO_SYM => lits.len() as u64 + 1,
+                s => lut[s as usize] as u64,
+            },
+            (PartKind::TextExact, _) => t.text(self.col, row).map_or(0, |s| s as u64 + 1),
+            (PartKind::Number(th), Column::Number(v)) => {
+                let x = v[r];
+                if x.is_nan() {
+                    2 * th.len() as u64 + 1
+                } else {
+                    band(th, x)
+                }
+            }
+            (PartKind::Date(th), _) => t.date(self.col, row).map_or(2 * th.len() as u64 + 1, |d| band(th, d)),
+            (PartKind::Bool, _) => t.boolean(self.col, row).map_or(2, |b| b as u64),
+            (PartKind::ListLits { lits, lut }, _) => t.list_id(self.col, row).map_or(1u64 << lits.len(), |l| lut[l as usize] as u64),
+            (PartKind::ListExact, _) => t.list_id(self.col, row).map_or(0, |l| l as u64 + 1),
+            _ => 0,
+        }
+    }
+
+    /// A one-attribute stand-in holding a value of class `c`.
+    fn stand_in<'a>(&self, data: &'a Data, c: u64) -> StandIn<'a> {
+        let attr = AttrId(self.col as u32);
+        let v = match &self.kind {
+            PartKind::TextLits { lits, .. } => match c as usize {
+                0 => Val::Text(NO_SYM - 1, ""),
+                k if k <= lits.len() => Val::Text(lits[k - 1], data.dict.str(lits[k - 1])),
+                _ => Val::Missing,
+            },
+            PartKind::TextExact => match c {
+                0 => Val::Missing,
+                s => Val::Text(s as Sym - 1, data.dict.str(s as Sym - 1)),
+            },
+            PartKind::Number(t) => {
+                let k = t.len() as u64;
+                if c == 2 * k + 1 {
+                    Val::Missing
+                } else if c % 2 == 1 {
+                    Val::Number(t[(c / 2) as usize])
+                } else {
+                    let i = (c / 2) as usize;
+                    Val::Number(match (i.checked_sub(1).map(|j| t[j]), t.get(i)) {
+                        (None, Some(&hi)) => hi - hi.abs() - 1.0,
+                        (Some(lo), None) => lo + lo.abs() + 1.0,
+                        (Some(lo), Some(&hi)) => lo + (hi - lo) / 2.0,
+                        (None, None) => 0.0,
+                    })
+                }
+            }
+            PartKind::Date(t) => {
+                let k = t.len() as u64;
+                if c == 2 * k + 1 {
+                    Val::Missing
+                } else if c % 2 == 1 {
+                    Val::Date(t[(c / 2) as usize])
+                } else {
+                    let i = (c / 2) as usize;
+                    Val::Date(match (i.checked_sub(1).map(|j| t[j]), t.get(i)) {
+                        (None, Some(&hi)) => hi.saturating_sub(1),
+                        (Some(lo), None) => lo.saturating_add(1),
+                        (Some(lo), Some(&hi)) => lo + (hi - lo) / 2,
+                        (None, None) => 0,
+                    })
+                }
+            }
+            PartKind::Bool => match c {
+                0 => Val::Bool(false),
+                1 => Val::Bool(true),
+                _ => Val::Missing,
+            },
+            PartKind::ListLits { lits, .. } => {
+                if c == 1 << lits.len() {
+                    Val::Missing
+                } else {
+                    let mut v: Vec<Sym> = (0..lits.len()).filter(|b| c >> b & 1 == 1).map(|b| lits[b]).collect();
+                    v.sort_unstable();
+                    Val::List(v)
+                }
+            }
+            PartKind::ListExact => match c {
+                0 => Val::Missing,
+                id => Val::List(data.lists.get(id as u32 - 1).to_vec()),
+            },
+        };
+        StandIn { attr, v }
+    }
+}
+
+enum Val<'a> {
+    Missing,
+    Number(f64),
+    Date(i32),
+    Bool(bool),
+    Text(Sym, &'a str),
+    List(Vec<Sym>),
+}
+
+/// A record with one attribute, for evaluating one-attribute conjuncts on a class.
+struct StandIn<'a> {
+    attr: AttrId,
+    v: Val<'a>,
+}
+
+impl Row for StandIn<'_> {
+    fn number(&self, a: AttrId) -> Option<f64> {
+        match self.v {
+            Val::Number(x) if a == self.attr => Some(x),
+            _ => None,
+        }
+    }
+    fn date(&self, a: AttrId) -> Option<i32> {
+        match self.v {
+            Val::Date(x) if a == self.attr => Some(x),
+            _ => None,
+        }
+    }
+    fn boolean(&self, a: AttrId) -> Option<bool> {
+        match self.v {
+            Val::Bool(x) if a == self.attr => Some(x),
+            _ => None,
+        }
+    }
+    fn text(&self, a: AttrId) -> Option<Sym> {
+        match self.v {
+            Val::Text(s, _) if a == self.attr => Some(s),
+            _ => None,
+        }
+    }
+    fn text_str(&self, a: AttrId) -> Option<&str> {
+        match self.v {
+            Val::Text(_, s) if a == self.attr => Some(s),
+            _ => None,
+        }
+    }
+    fn list(&self, a: AttrId) -> Option<&[Sym]> {
+        match &self.v {
+            Val::List(v) if a == self.attr => Some(v),
+            _ => None,
+        }
+    }
+    fn present(&self, a: AttrId) -> bool {
+        a == self.attr && !matches!(self.v, Val::Missing)
+    }
+}
+
+/// The value classes of every client attribute read by a set of conditions.
+pub struct Signer {
+    pub parts: Vec<Part>,
+    /// Whether all classes fit in one `u64` key.
+    pub packed: bool,
+}
+
 impl Signer {
-    /// A signer for the client attributes read by `conds`, or `None` when their classes do not fit
-    /// in 64 bits (then every client is matched on its own).
-    pub fn new(conds: &[&Cond], data: &Data) -> Option<Signer> {
+    pub fn new(conds: &[&Cond], data: &Data) -> Signer {
         #[derive(Default)]
         struct Acc {
             texts: Vec<String>,
-            exact: bool,
+            text_exact: bool,
+            list_lits: Vec<String>,
             nums: Vec<f64>,
             dates: Vec<i32>,
         }
+        let ncols = data.clients.columns().count() as u32;
         let mut acc: std::collections::BTreeMap<u32, Acc> = Default::default();
         for c in conds {
             for t in c.tests() {
-                if t.attr.0 >= data.clients.columns().count() as u32 {
-                    continue; // a deal's own attribute: not part of a client signature
+                if t.attr.0 >= ncols {
+                    continue; // a deal's own attribute: not a client's
                 }
                 let a = acc.entry(t.attr.0).or_default();
                 match &t.kind {
                     TestKind::TextEq(s) | TestKind::TextNe(s) => a.texts.push(s.clone()),
                     TestKind::TextIn(v, _) => a.texts.extend(v.iter().cloned()),
-                    TestKind::TextContains(_) => a.exact = true,
+                    TestKind::TextContains(_) => a.text_exact = true,
                     TestKind::Number(_, n) => a.nums.push(*n),
                     TestKind::NumberIn(v, _) => a.nums.extend(v),
                     TestKind::Date(_, d) => a.dates.push(*d),
                     TestKind::DateIn(v, _) => a.dates.extend(v),
+                    TestKind::ListContains(s) => a.list_lits.push(s.clone()),
+                    TestKind::ListAny(v, _) => a.list_lits.extend(v.iter().cloned()),
                     TestKind::Truthy | TestKind::BoolEq(_) | TestKind::Missing(_) => {}
-                    TestKind::ListContains(_) | TestKind::ListAny(..) => a.exact = true,
                 }
             }
         }
+        let syms = |v: &[String]| -> Vec<Sym> {
+            let mut s: Vec<Sym> = v.iter().filter_map(|x| data.dict.get(x)).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
         let mut parts = Vec::new();
         let mut shift = 0u32;
         for (col, a) in acc {
             let col = col as usize;
             let (kind, classes) = match data.clients.column(col) {
-                Column::Text(_) if a.exact => (PartKind::TextExact, data.dict.len() as u64 + 1),
+                Column::Text(_) if a.text_exact => (PartKind::TextExact, data.dict.len() as u64 + 1),
                 Column::Text(_) => {
+                    let lits = syms(&a.texts);
                     let mut lut = vec![0u32; data.dict.len()];
-                    let mut k = 0u32;
-                    let mut syms: Vec<Sym> =
-                        a.texts.iter().filter_map(|s| data.dict.get(s)).collect();
-                    syms.sort_unstable();
-                    syms.dedup();
-                    for s in syms {
-                        k += 1;
-                        lut[s as usize] = k;
+                    for (k, s) in lits.iter().enumerate() {
+                        lut[*s as usize] = k as u32 + 1;
                     }
-                    (
-                        PartKind::TextLits {
-                            lut,
-                            missing: k as u64 + 1,
-                        },
-                        k as u64 + 2,
-                    )
+                    let n = lits.len() as u64;
+                    (PartKind::TextLits { lut, lits }, n + 2)
                 }
                 Column::Number(_) => {
                     let mut t = a.nums;
@@ -126,145 +299,149 @@ impl Signer {
                     (PartKind::Date(t), 2 * n + 2)
                 }
                 Column::Bool(_) => (PartKind::Bool, 3),
-                Column::List(_) => (PartKind::ListExact, data.lists.len() as u64 + 1),
+                Column::List(_) => {
+                    let lits = syms(&a.list_lits);
+                    if lits.len() <= LIST_LITS_MAX {
+                        let lut = (0..data.lists.len() as u32)
+                            .map(|id| {
+                                let l = data.lists.get(id);
+                                lits.iter().enumerate().filter(|(_, s)| l.binary_search(s).is_ok()).fold(0u32, |m, (b, _)| m | 1 << b)
+                            })
+                            .collect();
+                        let n = lits.len();
+                        (PartKind::ListLits { lits, lut }, (1u64 << n) + 1)
+                    } else {
+                        (PartKind::ListExact, data.lists.len() as u64 + 1)
+                    }
+                }
             };
-            let bits = bits_for(classes);
-            parts.push(Part { col, shift, kind });
-            shift += bits;
-            if shift > 64 {
-                return None;
-            }
+            parts.push(Part { col, kind, classes, shift });
+            shift += bits_for(classes);
         }
-        Some(Signer { parts })
+        Signer { parts, packed: shift <= 64 }
     }
 
+    /// The signature of a client: every class packed (only meaningful when `packed`).
     pub fn key(&self, data: &Data, row: u32) -> u64 {
-        let t = &data.clients;
-        let mut key = 0u64;
-        for p in &self.parts {
-            let class = match (&p.kind, t.column(p.col)) {
-                (PartKind::TextLits { lut, missing }, Column::Text(v)) => {
-                    let s = v[row as usize];
-                    if s == crate::data::NO_SYM {
-                        *missing
-                    } else {
-                        lut[s as usize] as u64
-                    }
-                }
-                (PartKind::TextExact, _) => t.text(p.col, row).map_or(0, |s| s as u64 + 1),
-                (PartKind::Number(th), Column::Number(v)) => {
-                    let x = v[row as usize];
-                    if x.is_nan() {
-                        2 * th.len() as u64 + 1
-                    } else {
-                        band(th, x)
-                    }
-                }
-                (PartKind::Date(th), _) => t
-                    .date(p.col, row)
-                    .map_or(2 * th.len() as u64 + 1, |d| band(th, d)),
-                (PartKind::Bool, _) => t.boolean(p.col, row).map_or(2, |b| b as u64),
-                (PartKind::ListExact, _) => t.list_id(p.col, row).map_or(0, |l| l as u64 + 1),
-                _ => 0,
-            };
-            key |= class << p.shift;
-        }
-        key
+        self.parts.iter().fold(0u64, |k, p| k | p.class(data, row) << p.shift)
     }
 }
 
-/// The rules of one role, indexed by one attribute; see the module docs.
-pub struct RoleIndex {
-    /// All rules of the role (indices into the scheme's rules), in priority order.
-    pub all: Vec<u32>,
-    attr: Option<AttrId>,
-    keyed: FxHashMap<Sym, Vec<u32>>,
-    rest: Vec<u32>,
-    /// Rules keyed on the attribute: a client without a value must still try them (for reasons).
-    keyed_any: Vec<u32>,
+/// The top-level conjuncts of a condition.
+fn conjuncts(c: &Cond) -> Vec<&Cond> {
+    match c {
+        Cond::And(v) => v.iter().flat_map(conjuncts).collect(),
+        Cond::Const(true) => vec![],
+        c => vec![c],
+    }
 }
 
-impl RoleIndex {
-    pub fn new(rules: Vec<u32>, matchers: &[Matcher]) -> RoleIndex {
-        let mut counts: std::collections::BTreeMap<AttrId, usize> = Default::default();
-        for &r in &rules {
-            for (a, _) in matchers[r as usize].index_keys() {
-                *counts.entry(a).or_default() += 1;
+struct Table {
+    part: usize,
+    words: Vec<u64>,
+}
+
+/// The rules of one role as bitset tables; see the module docs.
+pub struct RoleMatcher {
+    /// Scheme rule index of each local bit.
+    pub rules: Vec<u32>,
+    nwords: usize,
+    tables: Vec<Table>,
+    /// Per local rule: the conjuncts no single table decides, or `None`.
+    residual: Vec<Option<Matcher>>,
+    /// Per class of the lead table: the words with any rule allowed.
+    lead_words: Vec<Vec<u32>>,
+}
+
+impl RoleMatcher {
+    pub fn new(rules: Vec<u32>, conds: &[&Cond], signer: &Signer, data: &Data) -> RoleMatcher {
+        let n = rules.len();
+        let nwords = n.div_ceil(64).max(1);
+        let part_of_col = |col: u32| signer.parts.iter().position(|p| p.col as u32 == col);
+        // Which parts get a table.
+        let tabled: Vec<bool> = signer.parts.iter().map(|p| (p.classes as usize).saturating_mul(nwords) <= TABLE_WORDS_MAX).collect();
+        // Per rule: decidable conjuncts per part, and the residual ones.
+        let mut per_part: Vec<Vec<(usize, Matcher)>> = (0..signer.parts.len()).map(|_| Vec::new()).collect();
+        let mut residual = Vec::with_capacity(n);
+        for (i, &r) in rules.iter().enumerate() {
+            let mut rest = Vec::new();
+            for c in conjuncts(conds[r as usize]) {
+                let mut attrs: Vec<u32> = c.tests().iter().map(|t| t.attr.0).collect();
+                attrs.sort_unstable();
+                attrs.dedup();
+                match (attrs.as_slice(), attrs.first().and_then(|&a| part_of_col(a))) {
+                    ([_], Some(p)) if tabled[p] => per_part[p].push((i, Matcher::compile(c, &data.dict))),
+                    _ => rest.push(c.clone()),
+                }
             }
+            residual.push((!rest.is_empty()).then(|| Matcher::compile(&Cond::And(rest), &data.dict)));
         }
-        let attr = counts
-            .iter()
-            .filter(|(_, n)| **n >= 2)
-            .max_by_key(|(a, n)| (**n, std::cmp::Reverse(**a)))
-            .map(|(a, _)| *a);
-        let mut keyed: FxHashMap<Sym, Vec<u32>> = FxHashMap::default();
-        let mut rest = Vec::new();
-        let mut keyed_any = Vec::new();
-        for &r in &rules {
-            let key = attr.and_then(|a| {
-                matchers[r as usize]
-                    .index_keys()
-                    .into_iter()
-                    .find(|k| k.0 == a)
-            });
-            match key {
-                Some((_, syms)) => {
-                    keyed_any.push(r);
-                    for s in syms {
-                        keyed.entry(s).or_default().push(r);
+        let mut tables = Vec::new();
+        for (p, conds) in per_part.iter().enumerate() {
+            if !tabled[p] || conds.is_empty() {
+                continue;
+            }
+            let part = &signer.parts[p];
+            let mut words = vec![!0u64; part.classes as usize * nwords];
+            for c in 0..part.classes {
+                let row = part.stand_in(data, c);
+                let w = &mut words[c as usize * nwords..(c as usize + 1) * nwords];
+                for (i, m) in conds {
+                    if m.eval(&row) != Tri::True {
+                        w[i / 64] &= !(1u64 << (i % 64));
                     }
                 }
-                None => rest.push(r),
+            }
+            tables.push(Table { part: p, words });
+        }
+        if tables.is_empty() {
+            tables.push(Table { part: usize::MAX, words: vec![!0u64; nwords] });
+        }
+        // Bits past the last rule are never candidates.
+        if n % 64 != 0 || n == 0 {
+            let mask = if n == 0 { 0 } else { (1u64 << (n % 64)) - 1 };
+            let t = &mut tables[0];
+            for c in 0..t.words.len() / nwords {
+                t.words[c * nwords + nwords - 1] &= mask;
             }
         }
-        RoleIndex {
-            all: rules,
-            attr,
-            keyed,
-            rest,
-            keyed_any,
+        // The lead table: the one that leaves the fewest words to look at on average.
+        let density = |t: &Table| t.words.iter().filter(|w| **w != 0).count() as f64 / (t.words.len() / nwords).max(1) as f64;
+        if let Some(best) = (0..tables.len()).min_by(|&a, &b| density(&tables[a]).total_cmp(&density(&tables[b]))) {
+            tables.swap(0, best);
         }
+        let lead_words = match tables.first() {
+            Some(t) => (0..t.words.len() / nwords).map(|c| (0..nwords as u32).filter(|&w| t.words[c * nwords + w as usize] != 0).collect()).collect(),
+            None => vec![],
+        };
+        RoleMatcher { rules, nwords, tables, residual, lead_words }
     }
 
-    /// The first rule whose condition is true for the row, in priority order.
-    pub fn first_match(&self, matchers: &[Matcher], row: &RowRef<'_>) -> Option<u32> {
-        let Some(attr) = self.attr else {
-            return self
-                .all
-                .iter()
-                .copied()
-                .find(|&r| matchers[r as usize].eval(row) == Tri::True);
-        };
-        let keyed: &[u32] = match row.text(attr) {
-            Some(s) => self.keyed.get(&s).map_or(&[], |v| v.as_slice()),
-            None => &[],
-        };
-        let (mut i, mut j) = (0, 0);
-        let rest = &self.rest;
-        loop {
-            let r = match (keyed.get(i), rest.get(j)) {
-                (Some(&a), Some(&b)) if a < b => {
-                    i += 1;
-                    a
+    /// The first rule whose condition is true for the client, as a scheme rule index.
+    #[inline]
+    pub fn first_match(&self, data: &Data, classes: &[u64], row: u32) -> Option<u32> {
+        let nw = self.nwords;
+        let lead = &self.tables[0];
+        let lead_class = if lead.part == usize::MAX { 0 } else { classes[lead.part] as usize };
+        let rowref = RowRef { data, client: row, deal: None };
+        for &w in &self.lead_words[lead_class] {
+            let w = w as usize;
+            let mut m = lead.words[lead_class * nw + w];
+            for t in &self.tables[1..] {
+                m &= t.words[classes[t.part] as usize * nw + w];
+                if m == 0 {
+                    break;
                 }
-                (_, Some(&b)) => {
-                    j += 1;
-                    b
+            }
+            while m != 0 {
+                let i = w * 64 + m.trailing_zeros() as usize;
+                match &self.residual[i] {
+                    None => return Some(self.rules[i]),
+                    Some(r) if r.eval(&rowref) == Tri::True => return Some(self.rules[i]),
+                    Some(_) => m &= m - 1,
                 }
-                (Some(&a), None) => {
-                    i += 1;
-                    a
-                }
-                (None, None) => return None,
-            };
-            if matchers[r as usize].eval(row) == Tri::True {
-                return Some(r);
             }
         }
-    }
-
-    /// Whether the index skips rules for this row (for tests of the index itself).
-    pub fn skips(&self) -> usize {
-        self.keyed_any.len()
+        None
     }
 }

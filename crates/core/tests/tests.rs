@@ -590,16 +590,12 @@ fn deal_rules_see_the_deal_and_its_client() {
 }
 
 #[test]
-fn equal_signatures_are_matched_once() {
+fn equal_territory_signatures_are_evaluated_once() {
     let mut w = World::new(TEN, &["a", "b"]);
-    let (a, b) = (Target::Employee(w.emp("a")), Target::Employee(w.emp("b")));
-    w.rule("big", "sales", "potential >= 50", a)
-        .rule("rest", "sales", "true", b);
+    w.territory("big", None, "potential > 50", &[("sales", "a")]).territory("rest", None, "potential <= 50", &[("sales", "b")]);
+    w.rule("by-territory", "sales", "true", Target::TerritoryOwner);
     let o = w.run(&[], &Options::default());
-    assert_eq!(
-        o.signatures, 3,
-        "three classes of potential: below 50, exactly 50, above 50"
-    );
-    assert_eq!(w.owner(&o, "c6", "sales"), "a");
-    assert_eq!(w.owner(&o, "c7", "sales"), "b");
+    assert_eq!(o.signatures, 3, "three classes of potential: below 50, exactly 50, above 50");
+    assert_eq!(w.owner(&o, "c5", "sales"), "a");
+    assert_eq!(w.owner(&o, "c6", "sales"), "b");
 }
