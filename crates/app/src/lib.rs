@@ -49,9 +49,7 @@ pub struct Loaded {
 
 fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
-        vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())]
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())])?;
     allot_io::sheet::decode(&bytes, &file, Encoding::Utf8).map_err(|d| vec![d])
 }
 
@@ -61,8 +59,7 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     let mut errors: Vec<Diagnostic> = Vec::new();
     let mut warnings = Vec::new();
     progress.stage("reading the scheme");
-    let sf = read_text(&inputs.scheme)
-        .and_then(|t| SchemeFile::parse(&t, &inputs.scheme.display().to_string()));
+    let sf = read_text(&inputs.scheme).and_then(|t| SchemeFile::parse(&t, &inputs.scheme.display().to_string()));
     let sf = match sf {
         Ok(sf) => Some(sf),
         Err(e) => {
@@ -76,16 +73,12 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
 
     let mut data = Data::default();
     progress.stage("reading clients");
-    match read_table(&inputs.clients, inputs.encoding)
-        .and_then(|sheet| allot_io::tables::load_clients(&sheet, declared, &mut data))
-    {
+    match read_table(&inputs.clients, inputs.encoding).and_then(|sheet| allot_io::tables::load_clients(&sheet, declared, &mut data)) {
         Ok(()) => {}
         Err(e) => errors.extend(e),
     }
     progress.stage("reading employees");
-    let employees = match read_table(&inputs.employees, inputs.encoding)
-        .and_then(|s| allot_io::tables::load_employees(&s))
-    {
+    let employees = match read_table(&inputs.employees, inputs.encoding).and_then(|s| allot_io::tables::load_employees(&s)) {
         Ok(e) => e,
         Err(e) => {
             let (err, warn): (Vec<_>, Vec<_>) = e.into_iter().partition(|d| d.is_error());
@@ -97,16 +90,13 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     match &inputs.deals {
         Some(p) => {
             progress.stage("reading deals");
-            if let Err(e) = read_table(p, inputs.encoding)
-                .and_then(|s| allot_io::tables::load_deals(&s, deal_declared, &mut data))
-            {
+            if let Err(e) = read_table(p, inputs.encoding).and_then(|s| allot_io::tables::load_deals(&s, deal_declared, &mut data)) {
                 errors.extend(e);
             }
         }
         None => {
             // No deals: deal rules are still type-checked against the declared deal columns.
-            let cols: Vec<(String, allot_rules::Type)> =
-                deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let cols: Vec<(String, allot_rules::Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
             data.deals = Table::new(&cols);
         }
     }
@@ -119,19 +109,12 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     let current = match &inputs.current {
         Some(p) => {
             progress.stage("reading current assignments");
-            read_table(p, inputs.encoding)
-                .and_then(|s| allot_io::tables::load_current(&s, &data, &scheme))?
+            read_table(p, inputs.encoding).and_then(|s| allot_io::tables::load_current(&s, &data, &scheme))?
         }
         None => vec![],
     };
     let compiled = Compiled::new(&scheme, &data);
-    Ok(Loaded {
-        scheme,
-        data,
-        compiled,
-        current,
-        warnings,
-    })
+    Ok(Loaded { scheme, data, compiled, current, warnings })
 }
 
 /// Result of an assignment run.
@@ -143,8 +126,7 @@ pub struct Assigned {
 /// Assigns every client, and every deal when deals were loaded.
 pub fn assign(l: &Loaded, opts: &Options) -> Assigned {
     let clients = allot_core::assign(&l.scheme, &l.compiled, &l.data, &l.current, opts);
-    let deals = (!l.data.deals.is_empty())
-        .then(|| assign_deals(&l.scheme, &l.compiled, &l.data, &clients, opts.today, None));
+    let deals = (!l.data.deals.is_empty()).then(|| assign_deals(&l.scheme, &l.compiled, &l.data, &clients, opts.today, None));
     Assigned { clients, deals }
 }
 
@@ -158,61 +140,16 @@ pub enum ExplainError {
 }
 
 /// Explains one client, or one deal when `deal` is set.
-pub fn explain(
-    l: &Loaded,
-    id: &str,
-    deal: bool,
-    opts: &Options,
-) -> Result<Explanation, ExplainError> {
+pub fn explain(l: &Loaded, id: &str, deal: bool, opts: &Options) -> Result<Explanation, ExplainError> {
     if deal {
-        let d = l
-            .data
-            .deals
-            .row_of(id)
-            .ok_or_else(|| ExplainError::NoDeal(id.into()))?;
+        let d = l.data.deals.row_of(id).ok_or_else(|| ExplainError::NoDeal(id.into()))?;
         let client = l.data.deal_client[d as usize];
-        let clients = allot_core::assign(
-            &l.scheme,
-            &l.compiled,
-            &l.data,
-            &l.current,
-            &Options {
-                watch: Some(client),
-                ..opts.clone()
-            },
-        );
-        let deals = assign_deals(
-            &l.scheme,
-            &l.compiled,
-            &l.data,
-            &clients,
-            opts.today,
-            Some(d),
-        );
-        Ok(explain_deal(
-            &l.scheme,
-            &l.compiled,
-            &l.data,
-            &clients,
-            &deals,
-            d,
-        ))
+        let clients = allot_core::assign(&l.scheme, &l.compiled, &l.data, &l.current, &Options { watch: Some(client), ..opts.clone() });
+        let deals = assign_deals(&l.scheme, &l.compiled, &l.data, &clients, opts.today, Some(d));
+        Ok(explain_deal(&l.scheme, &l.compiled, &l.data, &clients, &deals, d))
     } else {
-        let c = l
-            .data
-            .clients
-            .row_of(id)
-            .ok_or_else(|| ExplainError::NoClient(id.into()))?;
-        let o = allot_core::assign(
-            &l.scheme,
-            &l.compiled,
-            &l.data,
-            &l.current,
-            &Options {
-                watch: Some(c),
-                ..opts.clone()
-            },
-        );
+        let c = l.data.clients.row_of(id).ok_or_else(|| ExplainError::NoClient(id.into()))?;
+        let o = allot_core::assign(&l.scheme, &l.compiled, &l.data, &l.current, &Options { watch: Some(c), ..opts.clone() });
         Ok(explain_client(&l.scheme, &l.compiled, &l.data, &o, c))
     }
 }

@@ -45,25 +45,9 @@ pub fn loads(scheme: &Scheme, loads: &[RoleLoad]) -> String {
     let mut out = String::new();
     for rl in loads {
         let role = &scheme.roles[rl.role];
-        let _ = writeln!(
-            out,
-            "role {} ({}) — {} employee(s)",
-            role.id,
-            role.name,
-            rl.employees.len()
-        );
-        let width = rl
-            .employees
-            .iter()
-            .map(|(e, _)| label(scheme, *e).chars().count())
-            .max()
-            .unwrap_or(8)
-            .max(8);
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {:>9}  {:>16}  {:>10}",
-            "employee", "clients", "potential", "workload"
-        );
+        let _ = writeln!(out, "role {} ({}) — {} employee(s)", role.id, role.name, rl.employees.len());
+        let width = rl.employees.iter().map(|(e, _)| label(scheme, *e).chars().count()).max().unwrap_or(8).max(8);
+        let _ = writeln!(out, "  {:<width$}  {:>9}  {:>16}  {:>10}", "employee", "clients", "potential", "workload");
         for (e, l) in &rl.employees {
             let mut note = String::new();
             let emp = &scheme.employees[*e as usize];
@@ -110,11 +94,7 @@ pub fn review(scheme: &Scheme, data: &Data, r: &Review, extra_warnings: usize) -
     let _ = writeln!(out, "coverage per role:");
     for c in &r.coverage {
         let role = &scheme.roles[c.role];
-        let pct = if c.clients == 0 {
-            100.0
-        } else {
-            c.assigned as f64 * 100.0 / c.clients as f64
-        };
+        let pct = if c.clients == 0 { 100.0 } else { c.assigned as f64 * 100.0 / c.clients as f64 };
         let _ = writeln!(
             out,
             "  {:<10} {} clients, {} assigned ({pct:.1}%), {} unassigned",
@@ -125,13 +105,7 @@ pub fn review(scheme: &Scheme, data: &Data, r: &Review, extra_warnings: usize) -
         );
         for (why, n, ex) in &c.unassigned {
             let ex: Vec<&str> = ex.iter().map(|&x| data.clients.id(x)).collect();
-            let _ = writeln!(
-                out,
-                "  {:<10} {:>8}  {why}  (e.g. {})",
-                "",
-                group(*n as f64),
-                ex.join(", ")
-            );
+            let _ = writeln!(out, "  {:<10} {:>8}  {why}  (e.g. {})", "", group(*n as f64), ex.join(", "));
         }
     }
     let warnings = r.findings.len() + extra_warnings;
@@ -151,19 +125,13 @@ fn tri(t: Tri) -> &'static str {
 pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
     let mut out = String::new();
     let t = &data.clients;
-    let attrs: Vec<String> = t
-        .columns()
-        .enumerate()
-        .filter_map(|(i, (name, _))| t.display(i, x.client, data).map(|v| format!("{name}={v}")))
-        .collect();
+    let attrs: Vec<String> =
+        t.columns().enumerate().filter_map(|(i, (name, _))| t.display(i, x.client, data).map(|v| format!("{name}={v}"))).collect();
     match x.deal {
         Some(d) => {
             let dt = &data.deals;
-            let dattrs: Vec<String> = dt
-                .columns()
-                .enumerate()
-                .filter_map(|(i, (name, _))| dt.display(i, d, data).map(|v| format!("{name}={v}")))
-                .collect();
+            let dattrs: Vec<String> =
+                dt.columns().enumerate().filter_map(|(i, (name, _))| dt.display(i, d, data).map(|v| format!("{name}={v}"))).collect();
             let _ = writeln!(out, "deal {}: {}", dt.id(d), dattrs.join(", "));
             let _ = writeln!(out, "  of client {}: {}", t.id(x.client), attrs.join(", "));
         }
@@ -171,38 +139,14 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
             let _ = writeln!(out, "client {}: {}", t.id(x.client), attrs.join(", "));
         }
     }
-    let terr: Vec<String> = x
-        .territories
-        .iter()
-        .map(|&i| scheme.territories[i].id.clone())
-        .collect();
-    let _ = writeln!(
-        out,
-        "territory: {}",
-        if terr.is_empty() {
-            "none".to_string()
-        } else {
-            terr.join(" › ")
-        }
-    );
+    let terr: Vec<String> = x.territories.iter().map(|&i| scheme.territories[i].id.clone()).collect();
+    let _ = writeln!(out, "territory: {}", if terr.is_empty() { "none".to_string() } else { terr.join(" › ") });
     for rw in &x.roles {
         let role = &scheme.roles[rw.role];
-        let who = rw
-            .cell
-            .employee()
-            .map_or("nobody".to_string(), |e| label(scheme, e));
-        let _ = writeln!(
-            out,
-            "\nrole {} → {who} ({})",
-            role.id,
-            cell_text(scheme, data, &rw.cell)
-        );
+        let who = rw.cell.employee().map_or("nobody".to_string(), |e| label(scheme, e));
+        let _ = writeln!(out, "\nrole {} → {who} ({})", role.id, cell_text(scheme, data, &rw.cell));
         if rw.trials.is_empty() {
-            let _ = writeln!(
-                out,
-                "  no rule of this role applies to {}s",
-                if x.deal.is_some() { "deal" } else { "client" }
-            );
+            let _ = writeln!(out, "  no rule of this role applies to {}s", if x.deal.is_some() { "deal" } else { "client" });
         }
         for tr in &rw.trials {
             let rule = &scheme.rules[tr.rule];
@@ -211,12 +155,7 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
                 Tri::False => "no",
                 Tri::Unknown => "undecided (missing value)",
             };
-            let _ = writeln!(
-                out,
-                "  {} rule {:<20} {verdict}",
-                rule.subject.as_str(),
-                rule.id
-            );
+            let _ = writeln!(out, "  {} rule {:<20} {verdict}", rule.subject.as_str(), rule.id);
             if tr.tests.is_empty() {
                 let _ = writeln!(out, "      (no condition: matches everything)");
             }
@@ -225,12 +164,7 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
                     Some(v) => format!("{} = {v}", test.attribute),
                     None => format!("{} is missing", test.attribute),
                 };
-                let _ = writeln!(
-                    out,
-                    "      {:<7} {}   [{actual}]",
-                    tri(test.value),
-                    test.text
-                );
+                let _ = writeln!(out, "      {:<7} {}   [{actual}]", tri(test.value), test.text);
             }
         }
         match rw.cell.how {
@@ -243,18 +177,9 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
             _ => {}
         }
         if let Some(d) = &rw.decision {
-            let _ = writeln!(
-                out,
-                "  pool of rule {} ({}), loads at the moment of choice:",
-                scheme.rules[d.rule].id,
-                d.strategy.as_str()
-            );
+            let _ = writeln!(out, "  pool of rule {} ({}), loads at the moment of choice:", scheme.rules[d.rule].id, d.strategy.as_str());
             for (e, load, w, why) in &d.members {
-                let mark = if Some(*e) == d.chosen {
-                    "  ← chosen"
-                } else {
-                    ""
-                };
+                let mark = if Some(*e) == d.chosen { "  ← chosen" } else { "" };
                 let why = why.map_or(String::new(), |w| format!("  ({})", w.as_str()));
                 let _ = writeln!(
                     out,

@@ -38,7 +38,9 @@ fn read_bin<T: Copy>(dir: &Path, name: &str, rows: usize, conv: impl Fn(&[u8]) -
 
 /// Loads a prepared client folder into columns: categorical codes become interned texts.
 fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).map_err(|e| format!("{}: {e}", dir.display()))?).map_err(|e| e.to_string())?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).map_err(|e| format!("{}: {e}", dir.display()))?)
+            .map_err(|e| e.to_string())?;
     let rows = manifest["rows"].as_u64().ok_or("manifest without rows")? as usize;
     let i64s = |n| read_bin(dir, n, rows, |b| i64::from_le_bytes(b.try_into().unwrap_or_default()), 8);
     let i16s = |n| read_bin(dir, n, rows, |b| i16::from_le_bytes(b.try_into().unwrap_or_default()) as i64, 2);
@@ -61,14 +63,22 @@ fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
     let tags = Column::List(
         tags_raw
             .iter()
-            .map(|&t| *list_of.entry(t).or_insert_with(|| data.lists.intern((0..32).filter(|b| t >> b & 1 == 1).map(|b| bits[b as usize]).collect())))
+            .map(|&t| {
+                *list_of
+                    .entry(t)
+                    .or_insert_with(|| data.lists.intern((0..32).filter(|b| t >> b & 1 == 1).map(|b| bits[b as usize]).collect()))
+            })
             .collect(),
     );
     let potential = Column::Number(read_bin(dir, "potential", rows, |b| f64::from_le_bytes(b.try_into().unwrap_or_default()), 8)?);
     let names = ["region", "industry", "product", "channel", "ownership", "vip", "tags", "potential"].map(String::from).to_vec();
     let id_text: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-    data.clients = Table::from_columns(names, vec![region, industry, product, channel, ownership, vip, tags, potential], id_text.iter().map(|s| s.as_str()))
-        .map_err(|id| format!("repeated client id {id}"))?;
+    data.clients = Table::from_columns(
+        names,
+        vec![region, industry, product, channel, ownership, vip, tags, potential],
+        id_text.iter().map(|s| s.as_str()),
+    )
+    .map_err(|id| format!("repeated client id {id}"))?;
     Ok((data, ids))
 }
 
@@ -98,13 +108,15 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
         for &r in &a.rules {
             let scheme_path = a.data.join(format!("scheme_{r}.toml"));
             let text = std::fs::read_to_string(&scheme_path).map_err(|e| format!("{}: {e}", scheme_path.display()))?;
-            let sf = allot_io::SchemeFile::parse(&text, &scheme_path.display().to_string()).map_err(|d| allot_core::diag::render_all(&d))?;
+            let sf =
+                allot_io::SchemeFile::parse(&text, &scheme_path.display().to_string()).map_err(|d| allot_core::diag::render_all(&d))?;
             let emps = allot_io::read_table(&a.data.join(format!("employees_{r}.csv")), allot_io::Encoding::Utf8)
                 .and_then(|s| allot_io::tables::load_employees(&s))
                 .map_err(|d| allot_core::diag::render_all(&d))?;
             let scheme = sf.build(&data, emps).map_err(|d| allot_core::diag::render_all(&d))?;
             let compiled = Compiled::new(&scheme, &data);
-            let territory: Vec<i64> = scheme.rules.iter().map(|r| r.id.rsplit("_t").next().and_then(|t| t.parse().ok()).unwrap_or(0)).collect();
+            let territory: Vec<i64> =
+                scheme.rules.iter().map(|r| r.id.rsplit("_t").next().and_then(|t| t.parse().ok()).unwrap_or(0)).collect();
             let emp_no: Vec<i64> = scheme.employees.iter().map(|e| e.id.trim_start_matches('e').parse().unwrap_or(0)).collect();
 
             let mut rules = Vec::new();

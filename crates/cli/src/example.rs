@@ -66,9 +66,7 @@ impl Rng {
     pub fn weighted(&mut self, cumulative: &[f64]) -> usize {
         let total = cumulative.last().copied().unwrap_or(0.0);
         let x = self.f64() * total;
-        cumulative
-            .partition_point(|&c| c <= x)
-            .min(cumulative.len() - 1)
+        cumulative.partition_point(|&c| c <= x).min(cumulative.len() - 1)
     }
 }
 
@@ -104,11 +102,7 @@ pub fn regions() -> Vec<(String, String, String)> {
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            Some((
-                f.first()?.to_string(),
-                f.get(2)?.to_string(),
-                f.get(3)?.to_string(),
-            ))
+            Some((f.first()?.to_string(), f.get(2)?.to_string(), f.get(3)?.to_string()))
         })
         .collect()
 }
@@ -118,12 +112,7 @@ pub fn regions() -> Vec<(String, String, String)> {
 pub const DEALER_GROUPS: [(&str, &str, &[&str], &str); 7] = [
     ("central", "Центр", &["Central"], "ivanov"),
     ("northwest", "Северо-Запад", &["Northwestern"], "smirnova"),
-    (
-        "south",
-        "Юг и Северный Кавказ",
-        &["Southern", "North Caucasian"],
-        "kuznetsov",
-    ),
+    ("south", "Юг и Северный Кавказ", &["Southern", "North Caucasian"], "kuznetsov"),
     ("volga", "Поволжье", &["Volga"], "popova"),
     ("ural", "Урал", &["Ural"], "vasiliev"),
     ("siberia", "Сибирь", &["Siberian"], "petrova"),
@@ -144,24 +133,8 @@ novikov,Новиков Алексей,Менеджер VIP-клиентов (р�
 fedorova,Фёдорова Татьяна,Менеджер госсектора (Москва),government,government,,true
 ";
 
-const INDUSTRIES: [&str; 8] = [
-    "торговля",
-    "производство",
-    "образование",
-    "медицина",
-    "ИТ",
-    "логистика",
-    "финансы",
-    "строительство",
-];
-const PRODUCTS: [&str; 6] = [
-    "компьютеры",
-    "серверы",
-    "сети",
-    "принтеры",
-    "хранение данных",
-    "ПО",
-];
+const INDUSTRIES: [&str; 8] = ["торговля", "производство", "образование", "медицина", "ИТ", "логистика", "финансы", "строительство"];
+const PRODUCTS: [&str; 6] = ["компьютеры", "серверы", "сети", "принтеры", "хранение данных", "ПО"];
 const WORDS: [&str; 16] = [
     "Альфа",
     "Вектор",
@@ -180,18 +153,7 @@ const WORDS: [&str; 16] = [
     "Темп",
     "Феникс",
 ];
-const SURNAMES: [&str; 10] = [
-    "Андреев",
-    "Белов",
-    "Волков",
-    "Гусев",
-    "Дмитриев",
-    "Егоров",
-    "Жуков",
-    "Зайцев",
-    "Козлов",
-    "Лебедев",
-];
+const SURNAMES: [&str; 10] = ["Андреев", "Белов", "Волков", "Гусев", "Дмитриев", "Егоров", "Жуков", "Зайцев", "Козлов", "Лебедев"];
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', ';']) {
@@ -232,23 +194,9 @@ fn client_row(
 fn company_name(rng: &mut Rng, ownership: &str, n: usize) -> String {
     match ownership {
         "government" => {
-            format!(
-                "{} №{}",
-                rng.pick(&[
-                    "ГБУЗ «Городская больница",
-                    "МБОУ «Школа",
-                    "ГКУ «Центр занятости",
-                    "ГБУ «МФЦ"
-                ]),
-                1 + n % 180
-            ) + "»"
+            format!("{} №{}", rng.pick(&["ГБУЗ «Городская больница", "МБОУ «Школа", "ГКУ «Центр занятости", "ГБУ «МФЦ"]), 1 + n % 180) + "»"
         }
-        "person" => format!(
-            "ИП {} {}.{}.",
-            rng.pick(&SURNAMES),
-            rng.pick(&["А", "В", "Е", "И", "О"]),
-            rng.pick(&["А", "В", "Н", "С"])
-        ),
+        "person" => format!("ИП {} {}.{}.", rng.pick(&SURNAMES), rng.pick(&["А", "В", "Е", "И", "О"]), rng.pick(&["А", "В", "Н", "С"])),
         _ => format!(
             "{} «{}-{}»",
             rng.pick(&["ООО", "ООО", "АО"]),
@@ -274,84 +222,18 @@ pub fn s3_clients(n: usize, seed: u64) -> String {
         acc += p.population * mult;
         cumulative.push(acc);
     }
-    let find = |name: &str| {
-        places
-            .iter()
-            .find(|p| p.name_ru == name)
-            .expect("the place is in data/ru/places.csv")
-    };
+    let find = |name: &str| places.iter().find(|p| p.name_ru == name).expect("the place is in data/ru/places.csv");
     let mut out = String::from("id,name,city,region,industry,significance,channel,ownership,products,potential,workload,lat,lon\n");
     let showcase: [(&str, &str, &str, &str, &str, &str, i64); 6] = [
-        (
-            "c00001",
-            "ООО «Казань-Цифра»",
-            "Казань",
-            "торговля",
-            "vip",
-            "commercial",
-            48_000_000,
-        ),
-        (
-            "c00002",
-            "ГБУЗ «Городская больница №15»",
-            "Москва",
-            "медицина",
-            "regular",
-            "government",
-            3_200_000,
-        ),
-        (
-            "c00003",
-            "ГКУ «Информационный город»",
-            "Москва",
-            "ИТ",
-            "vip",
-            "government",
-            95_000_000,
-        ),
-        (
-            "c00004",
-            "АО «Меридиан-Трейд»",
-            "Москва",
-            "торговля",
-            "vip",
-            "commercial",
-            61_000_000,
-        ),
-        (
-            "c00005",
-            "ООО «Сибирь-Систем»",
-            "Новосибирск",
-            "ИТ",
-            "regular",
-            "commercial",
-            1_150_000,
-        ),
-        (
-            "c00006",
-            "МБОУ «Школа №7»",
-            "Екатеринбург",
-            "образование",
-            "regular",
-            "government",
-            420_000,
-        ),
+        ("c00001", "ООО «Казань-Цифра»", "Казань", "торговля", "vip", "commercial", 48_000_000),
+        ("c00002", "ГБУЗ «Городская больница №15»", "Москва", "медицина", "regular", "government", 3_200_000),
+        ("c00003", "ГКУ «Информационный город»", "Москва", "ИТ", "vip", "government", 95_000_000),
+        ("c00004", "АО «Меридиан-Трейд»", "Москва", "торговля", "vip", "commercial", 61_000_000),
+        ("c00005", "ООО «Сибирь-Систем»", "Новосибирск", "ИТ", "regular", "commercial", 1_150_000),
+        ("c00006", "МБОУ «Школа №7»", "Екатеринбург", "образование", "regular", "government", 420_000),
     ];
     for (id, name, city, industry, sig, own, pot) in showcase {
-        client_row(
-            &mut out,
-            id,
-            name,
-            find(city),
-            industry,
-            sig,
-            "dealer",
-            own,
-            &["компьютеры", "сети"],
-            pot,
-            3,
-            &mut rng,
-        );
+        client_row(&mut out, id, name, find(city), industry, sig, "dealer", own, &["компьютеры", "сети"], pot, 3, &mut rng);
     }
     for i in 0..n {
         let p = &places[rng.weighted(&cumulative)];
@@ -383,11 +265,7 @@ pub fn s3_clients(n: usize, seed: u64) -> String {
         } else {
             *rng.pick(&INDUSTRIES)
         };
-        let mut products: Vec<&str> = PRODUCTS
-            .iter()
-            .copied()
-            .filter(|_| rng.f64() < 0.35)
-            .collect();
+        let mut products: Vec<&str> = PRODUCTS.iter().copied().filter(|_| rng.f64() < 0.35).collect();
         if products.is_empty() {
             products.push(PRODUCTS[rng.below(PRODUCTS.len())]);
         }
@@ -423,11 +301,7 @@ pub fn s3_scheme() -> String {
          [[territories]]\nid = \"russia\"\nname = \"Россия\"\nwhere = \"true\"\n",
     );
     for (id, name, districts, owner) in DEALER_GROUPS {
-        let codes: Vec<String> = regions
-            .iter()
-            .filter(|r| districts.contains(&r.2.as_str()))
-            .map(|r| format!("\"{}\"", r.0))
-            .collect();
+        let codes: Vec<String> = regions.iter().filter(|r| districts.contains(&r.2.as_str())).map(|r| format!("\"{}\"", r.0)).collect();
         let _ = write!(
             s,
             "\n[[territories]]\nid = \"{id}\"\nname = \"{name}\"\nparent = \"russia\"\nattribute = \"region\"\nvalues = [{}]\nowners = {{ sales = \"{owner}\" }}\n",
@@ -476,33 +350,12 @@ fn s4_service_clients(n: usize, seed: u64) -> String {
     let mut out = String::from("id,name,city,region,ownership,products,potential,lat,lon\n");
     let equipment = ["МРТ", "КТ", "рентген", "УЗИ", "лаборатория"];
     let showcase: [(&str, &str, &str, &str, i64); 3] = [
-        (
-            "h001",
-            "ГБУЗ «Городская клиническая больница №1»",
-            "Москва",
-            "МРТ;КТ",
-            12_000_000,
-        ),
-        (
-            "h002",
-            "ООО «Клиника Здоровье»",
-            "Казань",
-            "УЗИ;лаборатория",
-            2_500_000,
-        ),
-        (
-            "h003",
-            "ГАУЗ «Областная больница»",
-            "Новосибирск",
-            "рентген;КТ",
-            7_800_000,
-        ),
+        ("h001", "ГБУЗ «Городская клиническая больница №1»", "Москва", "МРТ;КТ", 12_000_000),
+        ("h002", "ООО «Клиника Здоровье»", "Казань", "УЗИ;лаборатория", 2_500_000),
+        ("h003", "ГАУЗ «Областная больница»", "Новосибирск", "рентген;КТ", 7_800_000),
     ];
     for (id, name, city, products, pot) in showcase {
-        let p = places
-            .iter()
-            .find(|p| p.name_ru == city)
-            .expect("the place is in data/ru/places.csv");
+        let p = places.iter().find(|p| p.name_ru == city).expect("the place is in data/ru/places.csv");
         let _ = writeln!(
             out,
             "{id},{},{},{},government,{},{pot},{:.5},{:.5}",
@@ -516,21 +369,13 @@ fn s4_service_clients(n: usize, seed: u64) -> String {
     }
     for i in 0..n {
         let p = big[rng.below(big.len())];
-        let own = if rng.f64() < 0.6 {
-            "government"
-        } else {
-            "commercial"
-        };
+        let own = if rng.f64() < 0.6 { "government" } else { "commercial" };
         let name = if own == "government" {
             format!("ГБУЗ «Больница №{}»", 2 + i)
         } else {
             format!("ООО «Медцентр {}»", rng.pick(&WORDS))
         };
-        let mut products: Vec<&str> = equipment
-            .iter()
-            .copied()
-            .filter(|_| rng.f64() < 0.3)
-            .collect();
+        let mut products: Vec<&str> = equipment.iter().copied().filter(|_| rng.f64() < 0.3).collect();
         if products.is_empty() {
             products.push(equipment[1 + rng.below(4)]);
         }
@@ -615,11 +460,7 @@ saves them in Russia.\n\n\
 ```sh\nallot assign  --dir examples/s4-phone-desk --deals-out /tmp/deal-assignments.csv\nallot explain --dir examples/s4-phone-desk --deal d003\n```\n";
 
 /// The files of an example: (name, content).
-pub fn files(
-    name: &str,
-    clients: Option<usize>,
-    seed: u64,
-) -> Result<Vec<(&'static str, String)>, String> {
+pub fn files(name: &str, clients: Option<usize>, seed: u64) -> Result<Vec<(&'static str, String)>, String> {
     Ok(match name {
         "s3" => vec![
             ("README.md", S3_README.into()),
@@ -631,10 +472,7 @@ pub fn files(
             ("README.md", S4_SERVICE_README.into()),
             ("scheme.toml", s4_service_scheme()),
             ("employees.csv", S4_SERVICE_EMPLOYEES.into()),
-            (
-                "clients.csv",
-                s4_service_clients(clients.unwrap_or(120), seed),
-            ),
+            ("clients.csv", s4_service_clients(clients.unwrap_or(120), seed)),
         ],
         "s4-phone-desk" => vec![
             ("README.md", S4_DESK_README.into()),
@@ -643,11 +481,7 @@ pub fn files(
             ("clients.csv", S4_DESK_CLIENTS.into()),
             ("deals.csv", S4_DESK_DEALS.into()),
         ],
-        other => {
-            return Err(format!(
-                "unknown example `{other}`; expected s3, s4-service or s4-phone-desk"
-            ))
-        }
+        other => return Err(format!("unknown example `{other}`; expected s3, s4-service or s4-phone-desk")),
     })
 }
 
@@ -655,12 +489,7 @@ pub fn run(a: &ExampleArgs) -> Result<(), String> {
     write_example(&a.name, &a.out, a.clients, a.seed)
 }
 
-pub fn write_example(
-    name: &str,
-    out: &Path,
-    clients: Option<usize>,
-    seed: u64,
-) -> Result<(), String> {
+pub fn write_example(name: &str, out: &Path, clients: Option<usize>, seed: u64) -> Result<(), String> {
     let files = files(name, clients, seed)?;
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     for (f, content) in files {

@@ -47,9 +47,7 @@ enum Command {
     Explain(ExplainArgs),
     /// Write a runnable example of MISSION.md: s3 (the 10-person department), s4-service
     /// (sales manager and service engineer) or s4-phone-desk.
-    #[command(
-        after_help = "Example:\n  allot example s3 --out /tmp/s3 && allot assign --dir /tmp/s3"
-    )]
+    #[command(after_help = "Example:\n  allot example s3 --out /tmp/s3 && allot assign --dir /tmp/s3")]
     Example(example::ExampleArgs),
     /// Measure the engine on generated data (see BENCHMARKS.md).
     #[command(after_help = "Example:\n  allot bench --clients 1000000 --rules 1000")]
@@ -124,32 +122,23 @@ fn parse_encoding(s: &str) -> Result<Encoding, String> {
 }
 
 fn parse_day(s: &str) -> Result<i32, String> {
-    allot_rules::parse_iso_date(s)
-        .ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))
+    allot_rules::parse_iso_date(s).ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))
 }
 
 fn today() -> i32 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     (secs / 86_400) as i32
 }
 
 /// The first existing file `stem.{csv,xlsx,jsonl}` in `dir`.
 fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
-    ["csv", "xlsx", "jsonl", "ndjson"]
-        .iter()
-        .map(|e| dir.join(format!("{stem}.{e}")))
-        .find(|p| p.exists())
+    ["csv", "xlsx", "jsonl", "ndjson"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.exists())
 }
 
 impl Common {
     fn inputs(&self) -> Result<Inputs, String> {
         let dir = self.dir.clone();
-        let pick = |given: &Option<PathBuf>,
-                    stem: &str,
-                    required: bool|
-         -> Result<Option<PathBuf>, String> {
+        let pick = |given: &Option<PathBuf>, stem: &str, required: bool| -> Result<Option<PathBuf>, String> {
             if let Some(p) = given {
                 return Ok(Some(p.clone()));
             }
@@ -176,10 +165,7 @@ impl Common {
         })
     }
     fn options(&self) -> Options {
-        Options {
-            today: self.date.unwrap_or_else(today),
-            ..Options::default()
-        }
+        Options { today: self.date.unwrap_or_else(today), ..Options::default() }
     }
 }
 
@@ -188,8 +174,7 @@ struct Spinner(indicatif::ProgressBar);
 
 impl Spinner {
     fn new() -> Spinner {
-        let pb =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
         pb.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
@@ -230,14 +215,8 @@ fn load(common: &Common, spinner: &Spinner) -> Result<Loaded, Reported> {
 }
 
 /// Writes to `path` through a temporary file renamed into place, so a failure leaves no half file.
-fn write_atomically(
-    path: &Path,
-    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+fn write_atomically(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     f(tmp.as_file_mut())?;
     tmp.as_file_mut().sync_all()?;
@@ -258,48 +237,29 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 spinner.stage("assigning");
                 l
             };
-            let o = allot_core::assign(
-                &l.scheme,
-                &l.compiled,
-                &l.data,
-                &l.current,
-                &common.options(),
-            );
+            let o = allot_core::assign(&l.scheme, &l.compiled, &l.data, &l.current, &common.options());
             let review = allot_core::check::review(&l.scheme, &l.data, &o);
             for w in &l.warnings {
                 println!("{w}");
             }
-            print!(
-                "{}",
-                allot_app::report::review(&l.scheme, &l.data, &review, l.warnings.len())
-            );
+            print!("{}", allot_app::report::review(&l.scheme, &l.data, &review, l.warnings.len()));
         }
         Command::Assign(a) => {
             let l = {
                 let spinner = Spinner::new();
                 load(&a.common, &spinner)?
             };
-            let opts = Options {
-                rebalance: a.rebalance,
-                ..a.common.options()
-            };
+            let opts = Options { rebalance: a.rebalance, ..a.common.options() };
             let done = allot_app::assign(&l, &opts);
             let format = if a.json { Format::Json } else { Format::Csv };
-            let write = |w: &mut dyn Write| {
-                allot_io::write::write_assignments(w, &l.scheme, &l.data, &done.clients, format)
-            };
+            let write = |w: &mut dyn Write| allot_io::write::write_assignments(w, &l.scheme, &l.data, &done.clients, format);
             match &a.out {
-                Some(p) => {
-                    write_atomically(p, write).map_err(|e| io_fail(&p.display().to_string(), e))?
-                }
-                None => write(&mut std::io::stdout().lock())
-                    .map_err(|e| io_fail("to standard output", e))?,
+                Some(p) => write_atomically(p, write).map_err(|e| io_fail(&p.display().to_string(), e))?,
+                None => write(&mut std::io::stdout().lock()).map_err(|e| io_fail("to standard output", e))?,
             }
             if let (Some(p), Some(d)) = (&a.deals_out, &done.deals) {
-                write_atomically(p, |w| {
-                    allot_io::write::write_deal_assignments(w, &l.scheme, &l.data, d, format)
-                })
-                .map_err(|e| io_fail(&p.display().to_string(), e))?;
+                write_atomically(p, |w| allot_io::write::write_deal_assignments(w, &l.scheme, &l.data, d, format))
+                    .map_err(|e| io_fail(&p.display().to_string(), e))?;
             } else if a.deals_out.is_some() {
                 eprintln!("note: --deals-out given but no deals were loaded (--deals FILE)");
             }
@@ -316,27 +276,17 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 let spinner = Spinner::new();
                 load(&x.common, &spinner)?
             };
-            let opts = Options {
-                rebalance: x.rebalance,
-                ..x.common.options()
-            };
+            let opts = Options { rebalance: x.rebalance, ..x.common.options() };
             match allot_app::explain(&l, &x.id, x.deal, &opts) {
                 Ok(e) => print!("{}", allot_app::report::explanation(&l.scheme, &l.data, &e)),
                 Err(e) => {
                     let mut d = Diagnostic::error(e.to_string());
                     let ids: Vec<&str> = if x.deal {
-                        (0..l.data.deals.len() as u32)
-                            .map(|r| l.data.deals.id(r))
-                            .collect()
+                        (0..l.data.deals.len() as u32).map(|r| l.data.deals.id(r)).collect()
                     } else {
-                        (0..l.data.clients.len() as u32)
-                            .map(|r| l.data.clients.id(r))
-                            .collect()
+                        (0..l.data.clients.len() as u32).map(|r| l.data.clients.id(r)).collect()
                     };
-                    if let Some(s) = ids
-                        .iter()
-                        .filter(|i| strsim::levenshtein(i, &x.id) <= 2)
-                        .min_by_key(|i| strsim::levenshtein(i, &x.id))
+                    if let Some(s) = ids.iter().filter(|i| strsim::levenshtein(i, &x.id) <= 2).min_by_key(|i| strsim::levenshtein(i, &x.id))
                     {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
@@ -360,8 +310,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();

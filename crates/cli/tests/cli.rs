@@ -21,24 +21,10 @@ fn allot() -> Command {
 
 /// Runs `allot assign` and returns `(client, role) → employee` from its CSV.
 fn assign(args: &[&str]) -> HashMap<(String, String), String> {
-    let out = allot()
-        .arg("assign")
-        .args(args)
-        .arg("--date")
-        .arg("2026-11-27")
-        .arg("-q")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = allot().arg("assign").args(args).arg("--date").arg("2026-11-27").arg("-q").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
-    rdr.records()
-        .map(|r| r.unwrap())
-        .map(|r| ((r[0].to_string(), r[1].to_string()), r[2].to_string()))
-        .collect()
+    rdr.records().map(|r| r.unwrap()).map(|r| ((r[0].to_string(), r[1].to_string()), r[2].to_string())).collect()
 }
 
 fn sales(map: &HashMap<(String, String), String>, client: &str) -> String {
@@ -62,28 +48,16 @@ fn s3_moscow_vip_government_client_goes_to_whichever_the_scheme_says_first() {
     // gov-moscow stands above vip-moscow in the shipped scheme.
     let a = assign(&["--dir", "examples/s3"]);
     assert_eq!(sales(&a, "c00003"), "fedorova");
-    assert_eq!(
-        sales(&a, "c00004"),
-        "mikhailova",
-        "a Moscow VIP that is not government"
-    );
+    assert_eq!(sales(&a, "c00004"), "mikhailova", "a Moscow VIP that is not government");
 }
 
 #[test]
 fn s3_other_clients_go_to_the_dealer_manager_of_their_territory() {
     let a = assign(&["--dir", "examples/s3"]);
     assert_eq!(sales(&a, "c00005"), "petrova", "Novosibirsk is in Siberia");
-    assert_eq!(
-        sales(&a, "c00006"),
-        "vasiliev",
-        "a government school in Yekaterinburg: not Moscow, so the Ural dealer manager"
-    );
+    assert_eq!(sales(&a, "c00006"), "vasiliev", "a government school in Yekaterinburg: not Moscow, so the Ural dealer manager");
     // Every client has exactly one seller, and all ten employees are used.
-    let n = std::fs::read_to_string(example("s3/clients.csv"))
-        .unwrap()
-        .lines()
-        .count()
-        - 1;
+    let n = std::fs::read_to_string(example("s3/clients.csv")).unwrap().lines().count() - 1;
     assert_eq!(a.len(), n);
     let used: std::collections::BTreeSet<&String> = a.values().collect();
     assert_eq!(used.len(), 10, "{used:?}");
@@ -100,31 +74,18 @@ fn check_warns_when_the_order_of_rules_makes_one_dead() {
     let moscow = scheme.find("[[rules]]\nid = \"vip-moscow\"").unwrap();
     let regions = scheme.find("[[rules]]\nid = \"vip-regions\"").unwrap();
     let dealers = scheme.find("# Everyone else").unwrap();
-    let swapped = format!(
-        "{}{}{}{}",
-        &scheme[..moscow],
-        &scheme[regions..dealers],
-        &scheme[moscow..regions],
-        &scheme[dealers..]
-    );
+    let swapped = format!("{}{}{}{}", &scheme[..moscow], &scheme[regions..dealers], &scheme[moscow..regions], &scheme[dealers..]);
     std::fs::write(dir.path().join("scheme.toml"), swapped).unwrap();
-    let out = allot()
-        .args(["check", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = allot().args(["check", "--dir"]).arg(dir.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "warnings are not errors");
-    assert!(stdout.contains("warning: rule `vip-moscow` can never fire: every client it matches is taken first by rule `vip-regions` (sales)"), "{stdout}");
     assert!(
-        stdout.contains("scheme.toml:"),
-        "the warning is located: {stdout}"
+        stdout.contains("warning: rule `vip-moscow` can never fire: every client it matches is taken first by rule `vip-regions` (sales)"),
+        "{stdout}"
     );
+    assert!(stdout.contains("scheme.toml:"), "the warning is located: {stdout}");
     // The shipped order is clean.
-    let out = allot()
-        .args(["check", "--dir", "examples/s3"])
-        .output()
-        .unwrap();
+    let out = allot().args(["check", "--dir", "examples/s3"]).output().unwrap();
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r"
     coverage per role:
@@ -141,52 +102,20 @@ fn s4_1_every_client_has_a_sales_manager_and_a_service_engineer() {
         let id = line.split(',').next().unwrap();
         let s = &a[&(id.to_string(), "sales".to_string())];
         let e = &a[&(id.to_string(), "service".to_string())];
-        assert!(
-            ["morozov", "volkova", "zaitsev"].contains(&s.as_str()),
-            "{id}: sales {s}"
-        );
-        assert!(
-            ["egorov", "lebedeva", "orlov"].contains(&e.as_str()),
-            "{id}: service {e}"
-        );
+        assert!(["morozov", "volkova", "zaitsev"].contains(&s.as_str()), "{id}: sales {s}");
+        assert!(["egorov", "lebedeva", "orlov"].contains(&e.as_str()), "{id}: service {e}");
     }
-    assert_eq!(
-        a[&("h001".into(), "service".into())],
-        "egorov",
-        "MRI needs the certified engineer"
-    );
-    assert_eq!(
-        a[&("h002".into(), "service".into())],
-        "lebedeva",
-        "Kazan is west of 60°E"
-    );
-    assert_eq!(
-        a[&("h003".into(), "service".into())],
-        "orlov",
-        "Novosibirsk is east"
-    );
+    assert_eq!(a[&("h001".into(), "service".into())], "egorov", "MRI needs the certified engineer");
+    assert_eq!(a[&("h002".into(), "service".into())], "lebedeva", "Kazan is west of 60°E");
+    assert_eq!(a[&("h003".into(), "service".into())], "orlov", "Novosibirsk is east");
 }
 
 #[test]
 fn s4_4_the_phone_desk_sells_small_one_off_deals_and_administers_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let deals = dir.path().join("deals.csv");
-    let out = allot()
-        .args([
-            "assign",
-            "--dir",
-            "examples/s4-phone-desk",
-            "-q",
-            "--deals-out",
-        ])
-        .arg(&deals)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = allot().args(["assign", "--dir", "examples/s4-phone-desk", "-q", "--deals-out"]).arg(&deals).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&deals).unwrap();
     let rows: HashMap<(String, String), String> = text
         .lines()
@@ -199,32 +128,17 @@ fn s4_4_the_phone_desk_sells_small_one_off_deals_and_administers_the_rest() {
     let who = |d: &str, r: &str| rows[&(d.to_string(), r.to_string())].clone();
     assert_eq!(who("d001", "sales"), "sidorova", "one-off client, 450");
     assert_eq!(who("d001", "admin"), "");
-    assert_eq!(
-        who("d002", "admin"),
-        "sidorova",
-        "one-off client but 12 500"
-    );
+    assert_eq!(who("d002", "admin"), "sidorova", "one-off client but 12 500");
     assert_ne!(who("d002", "sales"), "sidorova");
-    assert_eq!(
-        who("d003", "admin"),
-        "sidorova",
-        "999,99 from a regular client"
-    );
+    assert_eq!(who("d003", "admin"), "sidorova", "999,99 from a regular client");
     assert_eq!(who("d005", "sales"), "sidorova");
-    assert_eq!(
-        who("d007", "admin"),
-        "sidorova",
-        "exactly 1 000 is not less than 1000"
-    );
+    assert_eq!(who("d007", "admin"), "sidorova", "exactly 1 000 is not less than 1000");
     assert_ne!(who("d007", "sales"), "sidorova");
 }
 
 #[test]
 fn explain_shows_every_rule_tried_and_why() {
-    let out = allot()
-        .args(["explain", "--dir", "examples/s3", "c00004"])
-        .output()
-        .unwrap();
+    let out = allot().args(["explain", "--dir", "examples/s3", "c00004"]).output().unwrap();
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r#"
     client c00004: name=АО «Меридиан-Трейд», city=Москва, region=RU-MOW, industry=торговля, significance=vip, channel=dealer, ownership=commercial, products=компьютеры;сети, potential=61000000, workload=3, lat=55.74624, lon=37.62817
@@ -237,51 +151,24 @@ fn explain_shows_every_rule_tried_and_why() {
           yes     significance == "vip"   [significance = vip]
           yes     region == "RU-MOW"   [region = RU-MOW]
     "#);
-    let out = allot()
-        .args(["explain", "--dir", "examples/s3", "c0004"])
-        .output()
-        .unwrap();
+    let out = allot().args(["explain", "--dir", "examples/s3", "c0004"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `c00004`?"));
 }
 
 #[test]
 fn explain_a_pool_shows_the_loads_at_the_moment_of_choice() {
-    let out = allot()
-        .args([
-            "explain",
-            "--dir",
-            "examples/s4-phone-desk",
-            "--deal",
-            "d003",
-        ])
-        .output()
-        .unwrap();
+    let out = allot().args(["explain", "--dir", "examples/s4-phone-desk", "--deal", "d003"]).output().unwrap();
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        s.contains("pool of rule sales-managers (round-robin), loads at the moment of choice:"),
-        "{s}"
-    );
+    assert!(s.contains("pool of rule sales-managers (round-robin), loads at the moment of choice:"), "{s}");
     assert!(s.contains("← chosen"), "{s}");
 }
 
 #[test]
 fn assignment_is_byte_identical_across_runs_and_sticky_on_its_own_output() {
     let run = |extra: &[&str]| {
-        allot()
-            .args([
-                "assign",
-                "--dir",
-                "examples/s4-service",
-                "-q",
-                "--date",
-                "2026-11-27",
-            ])
-            .args(extra)
-            .output()
-            .unwrap()
-            .stdout
+        allot().args(["assign", "--dir", "examples/s4-service", "-q", "--date", "2026-11-27"]).args(extra).output().unwrap().stdout
     };
     let first = run(&[]);
     assert_eq!(first, run(&[]));
@@ -289,50 +176,21 @@ fn assignment_is_byte_identical_across_runs_and_sticky_on_its_own_output() {
     let cur = dir.path().join("current.csv");
     std::fs::write(&cur, &first).unwrap();
     let again = String::from_utf8(run(&["--current", cur.to_str().unwrap()])).unwrap();
-    let owners = |s: &str| {
-        s.lines()
-            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        owners(&again),
-        owners(&String::from_utf8(first).unwrap()),
-        "everyone keeps their owner"
-    );
-    assert!(
-        again
-            .lines()
-            .skip(1)
-            .all(|l| l.ends_with("kept: current owner is still valid")),
-        "{again}"
-    );
+    let owners = |s: &str| s.lines().map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",")).collect::<Vec<_>>();
+    assert_eq!(owners(&again), owners(&String::from_utf8(first).unwrap()), "everyone keeps their owner");
+    assert!(again.lines().skip(1).all(|l| l.ends_with("kept: current owner is still valid")), "{again}");
 }
 
 #[test]
 fn bad_input_reports_every_error_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("clients.csv"),
-        "id;region;potential\nc1;RU-MOW;много\nc1;RU-TA;5\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("clients.csv"), "id;region;potential\nc1;RU-MOW;много\nc1;RU-TA;5\n").unwrap();
     std::fs::write(dir.path().join("employees.csv"), "id,name\ne1,Иванов\n").unwrap();
-    std::fs::write(
-        dir.path().join("scheme.toml"),
-        "[[rules]]\nid = \"all\"\nrole = \"sales\"\nemployee = \"e1\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("scheme.toml"), "[[rules]]\nid = \"all\"\nrole = \"sales\"\nemployee = \"e1\"\n").unwrap();
     let out_file = dir.path().join("out.csv");
-    let out = allot()
-        .args(["assign", "--dir"])
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&out_file)
-        .output()
-        .unwrap();
+    let out = allot().args(["assign", "--dir"]).arg(dir.path()).arg("-o").arg(&out_file).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let err =
-        String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
+    let err = String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
     insta::assert_snapshot!(err, @r#"
     error: `potential` must be number
       --> DIR/clients.csv:2:3 (column `potential`)
@@ -345,11 +203,7 @@ fn bad_input_reports_every_error_and_writes_nothing() {
     2 error(s); nothing was written
     "#);
     assert!(!out_file.exists());
-    let out = allot()
-        .args(["check", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = allot().args(["check", "--dir"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -359,39 +213,24 @@ fn windows_1251_clients_are_read_with_the_encoding_flag() {
     let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("id;регион\nк1;Москва\n");
     std::fs::write(dir.path().join("clients.csv"), &bytes).unwrap();
     std::fs::write(dir.path().join("employees.csv"), "id,name\ne1,Иванов\n").unwrap();
-    std::fs::write(dir.path().join("scheme.toml"), "[[rules]]\nid = \"moscow\"\nrole = \"sales\"\nwhen = 'регион == \"Москва\"'\nemployee = \"e1\"\n").unwrap();
-    let out = allot()
-        .args(["assign", "-q", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    std::fs::write(
+        dir.path().join("scheme.toml"),
+        "[[rules]]\nid = \"moscow\"\nrole = \"sales\"\nwhen = 'регион == \"Москва\"'\nemployee = \"e1\"\n",
+    )
+    .unwrap();
+    let out = allot().args(["assign", "-q", "--dir"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--encoding cp1251"));
-    let out = allot()
-        .args(["assign", "-q", "--encoding", "cp1251", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "client_id,role,employee_id,rule,reason\nк1,sales,e1,moscow,named by rule\n"
-    );
+    let out = allot().args(["assign", "-q", "--encoding", "cp1251", "--dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "client_id,role,employee_id,rule,reason\nк1,sales,e1,moscow,named by rule\n");
 }
 
 #[test]
 fn the_shipped_examples_are_what_the_generator_makes() {
     for name in ["s3", "s4-service", "s4-phone-desk"] {
         let dir = tempfile::tempdir().unwrap();
-        allot()
-            .args(["example", name, "--out"])
-            .arg(dir.path())
-            .assert()
-            .success();
+        allot().args(["example", name, "--out"]).arg(dir.path()).assert().success();
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let p = entry.unwrap().path();
             let shipped = example(name).join(p.file_name().unwrap());
@@ -410,24 +249,15 @@ fn help_lists_every_command_with_an_example() {
     let out = allot().arg("--help").output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     for cmd in ["check", "assign", "explain", "example", "bench"] {
-        assert!(
-            s.contains(&format!("  {cmd} ")),
-            "{cmd} missing from --help"
-        );
+        assert!(s.contains(&format!("  {cmd} ")), "{cmd} missing from --help");
         let sub = allot().args([cmd, "--help"]).output().unwrap();
-        assert!(
-            String::from_utf8_lossy(&sub.stdout).contains("Example"),
-            "{cmd} --help has no example"
-        );
+        assert!(String::from_utf8_lossy(&sub.stdout).contains("Example"), "{cmd} --help has no example");
     }
 }
 
 #[test]
 fn json_output_is_valid_json() {
-    let out = allot()
-        .args(["assign", "--dir", "examples/s4-phone-desk", "-q", "--json"])
-        .output()
-        .unwrap();
+    let out = allot().args(["assign", "--dir", "examples/s4-phone-desk", "-q", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 6);
     assert_eq!(v[0]["client_id"], "k01");

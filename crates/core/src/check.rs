@@ -29,23 +29,13 @@ pub struct Review {
 pub fn reason_text(scheme: &Scheme, data: &Data, r: &Reason) -> String {
     match r {
         Reason::NoRuleMatched => "no rule matched".into(),
-        Reason::MissingAttribute(a) => format!(
-            "no rule matched; `{}` is missing",
-            RowRef::attr_name(data, *a)
-        ),
+        Reason::MissingAttribute(a) => format!("no rule matched; `{}` is missing", RowRef::attr_name(data, *a)),
         Reason::NoTerritory => "the client is in no territory".into(),
-        Reason::NoTerritoryOwner(t) => format!(
-            "territory {} has no owner for this role",
-            scheme.territories[*t as usize].id
-        ),
+        Reason::NoTerritoryOwner(t) => format!("territory {} has no owner for this role", scheme.territories[*t as usize].id),
         Reason::Unavailable(e, why) => {
             format!("{} is {}", scheme.employees[*e as usize].id, why.as_str())
         }
-        Reason::PoolExhausted {
-            absent,
-            inactive,
-            full,
-        } => {
+        Reason::PoolExhausted { absent, inactive, full } => {
             let mut parts = Vec::new();
             if *absent > 0 {
                 parts.push(format!("{absent} absent"));
@@ -119,15 +109,11 @@ fn test_implies(a: &TestKind, b: &TestKind) -> bool {
             (Some(i1), None) => !(i1.0 <= *v2 && *v2 <= i1.2), // x in [a,b] implies x != v outside it
             _ => false,
         },
-        (Date(o1, v1), Date(o2, v2)) => {
-            match (interval(*o1, *v1 as f64), interval(*o2, *v2 as f64)) {
-                (Some(i1), Some(i2)) => within(i1, i2),
-                _ => false,
-            }
-        }
-        (NumberIn(s, false), Number(o, v)) => s
-            .iter()
-            .all(|x| test_implies(&Number(CmpOp::Eq, *x), &Number(*o, *v))),
+        (Date(o1, v1), Date(o2, v2)) => match (interval(*o1, *v1 as f64), interval(*o2, *v2 as f64)) {
+            (Some(i1), Some(i2)) => within(i1, i2),
+            _ => false,
+        },
+        (NumberIn(s, false), Number(o, v)) => s.iter().all(|x| test_implies(&Number(CmpOp::Eq, *x), &Number(*o, *v))),
         (Number(CmpOp::Eq, v), NumberIn(s, false)) => s.contains(v),
         (NumberIn(s, false), NumberIn(t, false)) => s.iter().all(|x| t.contains(x)),
         _ => false,
@@ -140,10 +126,7 @@ pub fn implies(a: &Cond, b: &Cond) -> bool {
         (_, Cond::Const(true)) | (Cond::Const(false), _) => true,
         (_, Cond::And(bs)) => bs.iter().all(|b| implies(a, b)),
         (Cond::Or(as_), _) => as_.iter().all(|a| implies(a, b)),
-        (Cond::And(as_), _) => {
-            as_.iter().any(|a| implies(a, b))
-                || matches!(b, Cond::Or(bs) if bs.iter().any(|b| implies(a, b)))
-        }
+        (Cond::And(as_), _) => as_.iter().any(|a| implies(a, b)) || matches!(b, Cond::Or(bs) if bs.iter().any(|b| implies(a, b))),
         (_, Cond::Or(bs)) => bs.iter().any(|b| implies(a, b)),
         (Cond::Test(x), Cond::Test(y)) => x.attr == y.attr && test_implies(&x.kind, &y.kind),
         _ => false,
@@ -155,9 +138,7 @@ pub fn review(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Review {
     let mut findings = Vec::new();
     let mut dead = vec![false; scheme.rules.len()];
     for (i, r) in scheme.rules.iter().enumerate() {
-        let shadow = scheme.rules[..i]
-            .iter()
-            .find(|q| q.role == r.role && q.subject == r.subject && implies(&r.cond, &q.cond));
+        let shadow = scheme.rules[..i].iter().find(|q| q.role == r.role && q.subject == r.subject && implies(&r.cond, &q.cond));
         if let Some(q) = shadow {
             dead[i] = true;
             let d = Diagnostic::warning(format!(
@@ -167,10 +148,7 @@ pub fn review(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Review {
                 q.id,
                 scheme.roles[r.role].id
             ))
-            .help(format!(
-                "move `{}` above `{}`, or narrow `{}`",
-                r.id, q.id, q.id
-            ));
+            .help(format!("move `{}` above `{}`, or narrow `{}`", r.id, q.id, q.id));
             findings.push(at_rule(scheme, d, r.origin));
         }
     }
@@ -181,10 +159,7 @@ pub fn review(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Review {
         }
     }
     for &(a, b, n, ex) in &outcome.overlaps {
-        let (ta, tb) = (
-            &scheme.territories[a as usize],
-            &scheme.territories[b as usize],
-        );
+        let (ta, tb) = (&scheme.territories[a as usize], &scheme.territories[b as usize]);
         let d = Diagnostic::warning(format!(
             "territories `{}` and `{}` overlap: {n} client(s) match both (e.g. {}); they go to `{}`, the first",
             ta.id,
@@ -207,20 +182,13 @@ pub fn review(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Review {
     }
     for (e, emp) in scheme.employees.iter().enumerate() {
         if !reachable[e] && emp.active {
-            findings.push(Diagnostic::warning(format!(
-                "employee `{}` ({}) is reached by no rule and owns no territory",
-                emp.id, emp.name
-            )));
+            findings.push(Diagnostic::warning(format!("employee `{}` ({}) is reached by no rule and owns no territory", emp.id, emp.name)));
         }
     }
     for r in &scheme.rules {
         if let Target::Pool { members, .. } = &r.target {
             if members.is_empty() {
-                findings.push(at_rule(
-                    scheme,
-                    Diagnostic::warning(format!("rule `{}` hands out to an empty pool", r.id)),
-                    r.origin,
-                ));
+                findings.push(at_rule(scheme, Diagnostic::warning(format!("rule `{}` hands out to an empty pool", r.id)), r.origin));
             }
         }
     }
@@ -247,12 +215,7 @@ pub fn review(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Review {
             }
             let mut unassigned: Vec<_> = by.into_iter().map(|(k, (n, ex))| (k, n, ex)).collect();
             unassigned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            Coverage {
-                role,
-                clients: data.clients.len() as u64,
-                assigned,
-                unassigned,
-            }
+            Coverage { role, clients: data.clients.len() as u64, assigned, unassigned }
         })
         .collect();
     Review { findings, coverage }

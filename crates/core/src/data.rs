@@ -78,11 +78,7 @@ impl Lists {
     }
     pub fn get(&self, id: u32) -> &[Sym] {
         let end = self.ends[id as usize] as usize;
-        let start = if id == 0 {
-            0
-        } else {
-            self.ends[id as usize - 1] as usize
-        };
+        let start = if id == 0 { 0 } else { self.ends[id as usize - 1] as usize };
         &self.items[start..end]
     }
 }
@@ -163,17 +159,11 @@ fn hash_str(s: &str) -> u64 {
 impl Ids {
     fn get(&self, row: u32) -> &str {
         let end = self.ends[row as usize] as usize;
-        let start = if row == 0 {
-            0
-        } else {
-            self.ends[row as usize - 1] as usize
-        };
+        let start = if row == 0 { 0 } else { self.ends[row as usize - 1] as usize };
         &self.buf[start..end]
     }
     fn find(&self, id: &str) -> Option<u32> {
-        self.index
-            .find(hash_str(id), |&r| self.get(r) == id)
-            .copied()
+        self.index.find(hash_str(id), |&r| self.get(r) == id).copied()
     }
     /// Adds an id; `Err(row)` if it is already there.
     fn insert(&mut self, id: &str) -> Result<u32, u32> {
@@ -187,11 +177,7 @@ impl Ids {
         let (buf, ends) = (&self.buf, &self.ends);
         let get = |r: u32| {
             let end = ends[r as usize] as usize;
-            let start = if r == 0 {
-                0
-            } else {
-                ends[r as usize - 1] as usize
-            };
+            let start = if r == 0 { 0 } else { ends[r as usize - 1] as usize };
             &buf[start..end]
         };
         self.index.insert_unique(h, row, |&r| hash_str(get(r)));
@@ -213,11 +199,7 @@ impl Table {
     }
     pub fn with_capacity(columns: &[(String, Type)], cap: usize) -> Table {
         Table {
-            ids: Ids {
-                buf: String::new(),
-                ends: Vec::with_capacity(cap),
-                index: hashbrown::HashTable::with_capacity(cap),
-            },
+            ids: Ids { buf: String::new(), ends: Vec::with_capacity(cap), index: hashbrown::HashTable::with_capacity(cap) },
             names: columns.iter().map(|c| c.0.clone()).collect(),
             columns: columns.iter().map(|c| Column::new(c.1, cap)).collect(),
         }
@@ -235,10 +217,7 @@ impl Table {
         self.ids.find(id)
     }
     pub fn columns(&self) -> impl Iterator<Item = (&str, Type)> {
-        self.names
-            .iter()
-            .map(|n| n.as_str())
-            .zip(self.columns.iter().map(|c| c.ty()))
+        self.names.iter().map(|n| n.as_str()).zip(self.columns.iter().map(|c| c.ty()))
     }
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)
@@ -262,13 +241,7 @@ impl Table {
 
     /// Appends a row. The id must be new (`Err` with the earlier row otherwise); `values` go to the
     /// columns in order and must match their types, which the caller has checked.
-    pub fn push(
-        &mut self,
-        id: &str,
-        values: Vec<Value<'_>>,
-        dict: &mut Dict,
-        lists: &mut Lists,
-    ) -> Result<u32, u32> {
+    pub fn push(&mut self, id: &str, values: Vec<Value<'_>>, dict: &mut Dict, lists: &mut Lists) -> Result<u32, u32> {
         let row = self.ids.insert(id)?;
         let mut values = values.into_iter();
         for col in self.columns.iter_mut() {
@@ -347,13 +320,7 @@ impl Table {
             Column::Text(v) => data.dict.str(v[row as usize]).to_string(),
             Column::Bool(v) => (v[row as usize] == 1).to_string(),
             Column::Date(v) => allot_rules::civil_from_days(v[row as usize]),
-            Column::List(v) => data
-                .lists
-                .get(v[row as usize])
-                .iter()
-                .map(|s| data.dict.str(*s))
-                .collect::<Vec<_>>()
-                .join(";"),
+            Column::List(v) => data.lists.get(v[row as usize]).iter().map(|s| data.dict.str(*s)).collect::<Vec<_>>().join(";"),
         })
     }
 }
@@ -407,22 +374,13 @@ pub struct DataSchema<'a> {
 
 impl allot_rules::Schema for DataSchema<'_> {
     fn resolve(&self, path: &str) -> Option<(AttrId, Type)> {
-        let client = |name: &str| {
-            self.data
-                .clients
-                .column_index(name)
-                .map(|i| (AttrId(i as u32), self.data.clients.column(i).ty()))
-        };
+        let client = |name: &str| self.data.clients.column_index(name).map(|i| (AttrId(i as u32), self.data.clients.column(i).ty()));
         if let Some(rest) = path.strip_prefix("client.") {
             return client(rest);
         }
         match self.subject {
             Subject::Client => client(path),
-            Subject::Deal => self
-                .data
-                .deals
-                .column_index(path)
-                .map(|i| (AttrId(i as u32 | DEAL_BIT), self.data.deals.column(i).ty())),
+            Subject::Deal => self.data.deals.column_index(path).map(|i| (AttrId(i as u32 | DEAL_BIT), self.data.deals.column(i).ty())),
         }
     }
     fn names(&self) -> Vec<String> {
@@ -431,12 +389,7 @@ impl allot_rules::Schema for DataSchema<'_> {
             Subject::Client => out.extend(self.data.clients.columns().map(|c| c.0.to_string())),
             Subject::Deal => {
                 out.extend(self.data.deals.columns().map(|c| c.0.to_string()));
-                out.extend(
-                    self.data
-                        .clients
-                        .columns()
-                        .map(|c| format!("client.{}", c.0)),
-                );
+                out.extend(self.data.clients.columns().map(|c| format!("client.{}", c.0)));
             }
         }
         out
@@ -462,9 +415,7 @@ impl RowRef<'_> {
     /// The name of an attribute, for messages.
     pub fn attr_name(data: &Data, a: AttrId) -> String {
         if a.0 & DEAL_BIT != 0 {
-            data.deals
-                .column_name((a.0 & !DEAL_BIT) as usize)
-                .to_string()
+            data.deals.column_name((a.0 & !DEAL_BIT) as usize).to_string()
         } else {
             data.clients.column_name(a.0 as usize).to_string()
         }

@@ -8,10 +8,7 @@
 use allot_rules::Tri;
 
 use crate::data::{Data, RowRef, Subject};
-use crate::engine::{
-    id_ranks, missing_reason, territory_owner, unavailable, Cell, Decision, How, Loads, Outcome,
-    Pool, Reason, NONE,
-};
+use crate::engine::{id_ranks, sort_desc, missing_reason, territory_owner, unavailable, Cell, Decision, How, Loads, Outcome, Pool, Reason, NONE};
 use crate::model::{Compiled, RoleIx, Scheme, Strategy, Target};
 
 /// Deal cells, `deals × roles`, deal-major.
@@ -32,9 +29,7 @@ impl DealOutcome {
 pub fn amounts(scheme: &Scheme, data: &Data) -> Vec<f64> {
     let t = &data.deals;
     match t.column_index(scheme.amount.as_deref().unwrap_or("amount")) {
-        Some(c) => (0..t.len() as u32)
-            .map(|r| t.number(c, r).unwrap_or(0.0))
-            .collect(),
+        Some(c) => (0..t.len() as u32).map(|r| t.number(c, r).unwrap_or(0.0)).collect(),
         None => vec![0.0; t.len()],
     }
 }
@@ -51,64 +46,37 @@ pub fn assign_deals(
     let roles = scheme.active_roles();
     let nr = roles.len();
     let n = data.deals.len();
-    let mut cells = vec![
-        Cell {
-            employee: NONE,
-            rule: NONE,
-            how: How::Unassigned(Reason::NoRuleMatched)
-        };
-        n * nr
-    ];
+    let mut cells = vec![Cell { employee: NONE, rule: NONE, how: How::Unassigned(Reason::NoRuleMatched) }; n * nr];
     let amount = amounts(scheme, data);
     let ones = vec![1.0; n];
-    let mut loads = Loads::new(scheme.employees.len(), nr, false);
+    let mut loads = Loads::new(scheme, today, nr, false);
     let mut pool_items: Vec<Vec<u32>> = vec![Vec::new(); scheme.rules.len()];
     let deal_rules: Vec<Vec<usize>> = roles
         .iter()
         .map(|&role| {
-            (0..scheme.rules.len())
-                .filter(|&r| {
-                    scheme.rules[r].role == role && scheme.rules[r].subject == Subject::Deal
-                })
-                .collect()
+            (0..scheme.rules.len()).filter(|&r| scheme.rules[r].role == role && scheme.rules[r].subject == Subject::Deal).collect()
         })
         .collect();
 
     for d in 0..n as u32 {
         let c = data.deal_client[d as usize];
-        let row = RowRef {
-            data,
-            client: c,
-            deal: Some(d),
-        };
+        let row = RowRef { data, client: c, deal: Some(d) };
         for (k, &role) in roles.iter().enumerate() {
             let i = d as usize * nr + k;
-            let hit = deal_rules[k]
-                .iter()
-                .copied()
-                .find(|&r| compiled.rules[r].eval(&row) == Tri::True);
+            let hit = deal_rules[k].iter().copied().find(|&r| compiled.rules[r].eval(&row) == Tri::True);
             let Some(r) = hit else {
                 cells[i] = match clients.roles.iter().position(|&x| x == role) {
                     Some(ck) => {
                         let cc = *clients.cell(c, ck);
                         match cc.how {
                             How::Unassigned(_) => cc,
-                            _ => Cell {
-                                how: How::ViaClient,
-                                ..cc
-                            },
+                            _ => Cell { how: How::ViaClient, ..cc },
                         }
                     }
                     None => Cell {
                         employee: NONE,
                         rule: NONE,
-                        how: How::Unassigned(missing_reason(
-                            scheme,
-                            compiled,
-                            role,
-                            Subject::Deal,
-                            &row,
-                        )),
+                        how: How::Unassigned(missing_reason(scheme, compiled, role, Subject::Deal, &row)),
                     },
                 };
                 continue;
@@ -124,23 +92,15 @@ pub fn assign_deals(
                     continue;
                 }
             };
-            cells[i] = match fixed.and_then(|e| match unavailable(scheme, &loads, e, today) {
+            cells[i] = match fixed.and_then(|e| match unavailable(&loads, e) {
                 None => Ok(e),
                 Some(why) => Err(Reason::Unavailable(e, why)),
             }) {
                 Ok(e) => {
                     loads.add(e, k, amount[d as usize], 1.0);
-                    Cell {
-                        employee: e,
-                        rule: r as u32,
-                        how: How::Fixed,
-                    }
+                    Cell { employee: e, rule: r as u32, how: How::Fixed }
                 }
-                Err(reason) => Cell {
-                    employee: NONE,
-                    rule: r as u32,
-                    how: How::Unassigned(reason),
-                },
+                Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
             };
         }
     }
@@ -153,52 +113,16 @@ pub fn assign_deals(
             continue;
         };
         if *strategy != Strategy::RoundRobin && *strategy != Strategy::BalanceCount {
-            items.sort_by(|&a, &b| {
-                amount[b as usize]
-                    .total_cmp(&amount[a as usize])
-                    .then(a.cmp(&b))
-            });
+            sort_desc(items, |d| amount[d as usize]);
         }
-        let k = roles
-            .iter()
-            .position(|&x| x == rule.role)
-            .expect("rule roles are covered");
-        let pool = Pool {
-            scheme,
-            members,
-            strategy: *strategy,
-            k,
-            role: rule.role,
-            rule: r,
-            today,
-            rank: &rank,
-        };
-        pool.run(
-            items,
-            &amount,
-            &ones,
-            &mut loads,
-            watch_deal,
-            &mut watch,
-            |d, res| {
-                cells[d as usize * nr + k] = match res {
-                    Ok(e) => Cell {
-                        employee: e,
-                        rule: r as u32,
-                        how: How::Pool,
-                    },
-                    Err(reason) => Cell {
-                        employee: NONE,
-                        rule: r as u32,
-                        how: How::Unassigned(reason),
-                    },
-                };
-            },
-        );
+        let k = roles.iter().position(|&x| x == rule.role).expect("rule roles are covered");
+        let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
+        pool.run(items, &amount, &ones, &mut loads, watch_deal, &mut watch, |d, res| {
+            cells[d as usize * nr + k] = match res {
+                Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
+                Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
+            };
+        });
     }
-    DealOutcome {
-        roles,
-        cells,
-        watch,
-    }
+    DealOutcome { roles, cells, watch }
 }

@@ -52,10 +52,7 @@ impl Diagnostic {
         }
     }
     pub fn warning(message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
     }
     pub fn file(mut self, f: impl Into<String>) -> Self {
         self.file = Some(f.into());
@@ -87,22 +84,14 @@ impl Diagnostic {
         let start = floor_char(source, start.min(source.len()));
         let end = floor_char(source, end.clamp(start, source.len()));
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
+        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
         let line_no = source[..start].matches('\n').count() + 1;
         let col = source[line_start..start].chars().count() + 1;
-        let text = source[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string();
+        let text = source[line_start..line_end].trim_end_matches('\r').to_string();
         let len = source[start..end.min(line_end)].chars().count().max(1);
         self.line = Some(line_no);
         self.column = Some(col);
-        self.snippet = Some(Snippet {
-            text,
-            start: col - 1,
-            len,
-        });
+        self.snippet = Some(Snippet { text, start: col - 1, len });
         self
     }
     pub fn is_error(&self) -> bool {
@@ -142,11 +131,7 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "  --> {loc}")?;
         }
         let n = self.line.unwrap_or(0).to_string();
-        let pad = if self.snippet.is_some() {
-            " ".repeat(n.len())
-        } else {
-            " ".into()
-        };
+        let pad = if self.snippet.is_some() { " ".repeat(n.len()) } else { " ".into() };
         if let Some(s) = &self.snippet {
             writeln!(f, "{pad} |")?;
             writeln!(f, "{n} | {}", s.text)?;
@@ -171,11 +156,6 @@ impl fmt::Display for Diagnostic {
 /// A list of diagnostics: errors first, then by file, line and column.
 pub fn render_all(diags: &[Diagnostic]) -> String {
     let mut v: Vec<&Diagnostic> = diags.iter().collect();
-    v.sort_by(|a, b| {
-        (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
-    });
-    v.iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+    v.sort_by(|a, b| (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column)));
+    v.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
 }

@@ -110,11 +110,7 @@ pub struct Cell {
 }
 
 impl Cell {
-    const EMPTY: Cell = Cell {
-        employee: NONE,
-        rule: NONE,
-        how: How::Unassigned(Reason::NoRuleMatched),
-    };
+    const EMPTY: Cell = Cell { employee: NONE, rule: NONE, how: How::Unassigned(Reason::NoRuleMatched) };
     pub fn employee(&self) -> Option<EmpIx> {
         (self.employee != NONE).then_some(self.employee)
     }
@@ -177,8 +173,10 @@ impl Ord for Key {
 
 /// Per (employee, role) loads, and links held per employee.
 pub(crate) struct Loads {
-    /// Whether employees' capacity limits these loads (client links: yes; deals: no).
-    capped: bool,
+    /// Per employee: why they take nothing new today regardless of load, if so.
+    status: Vec<Option<Unavailable>>,
+    /// Per employee: the most links they may hold (u32::MAX when capacity does not apply).
+    cap: Vec<u32>,
     nroles: usize,
     count: Vec<f64>,
     potential: Vec<f64>,
@@ -187,16 +185,25 @@ pub(crate) struct Loads {
 }
 
 impl Loads {
-    pub(crate) fn new(employees: usize, nroles: usize, capped: bool) -> Loads {
+    /// `capped`: whether employees' capacity limits these loads (client links: yes; deals: no).
+    pub(crate) fn new(scheme: &Scheme, today: i32, nroles: usize, capped: bool) -> Loads {
+        let employees = scheme.employees.len();
         let z = vec![0.0; employees * nroles];
-        Loads {
-            capped,
-            nroles,
-            count: z.clone(),
-            potential: z.clone(),
-            workload: z,
-            held: vec![0; employees],
-        }
+        let status = scheme
+            .employees
+            .iter()
+            .map(|e| {
+                if !e.active {
+                    Some(Unavailable::Inactive)
+                } else if e.absent_on(today) {
+                    Some(Unavailable::Absent)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let cap = scheme.employees.iter().map(|e| if capped { e.capacity.unwrap_or(u32::MAX) } else { u32::MAX }).collect();
+        Loads { status, cap, nroles, count: z.clone(), potential: z.clone(), workload: z, held: vec![0; employees] }
     }
     pub(crate) fn add(&mut self, e: EmpIx, k: usize, pot: f64, work: f64) {
         let i = e as usize * self.nroles + k;
@@ -225,31 +232,18 @@ fn item_measure(s: Strategy, pot: f64, work: f64) -> f64 {
 }
 
 /// Why an employee cannot take anything new today, if so.
-pub(crate) fn unavailable(
-    scheme: &Scheme,
-    loads: &Loads,
-    e: EmpIx,
-    today: i32,
-) -> Option<Unavailable> {
-    let emp = &scheme.employees[e as usize];
-    if !emp.active {
-        Some(Unavailable::Inactive)
-    } else if emp.absent_on(today) {
-        Some(Unavailable::Absent)
-    } else if loads.capped && emp.capacity.is_some_and(|c| loads.held[e as usize] >= c) {
-        Some(Unavailable::AtCapacity)
-    } else {
-        None
+#[inline]
+pub(crate) fn unavailable(loads: &Loads, e: EmpIx) -> Option<Unavailable> {
+    match loads.status[e as usize] {
+        Some(why) => Some(why),
+        None if loads.held[e as usize] >= loads.cap[e as usize] => Some(Unavailable::AtCapacity),
+        None => None,
     }
 }
 
 /// The deepest territory whose condition (and whose ancestors' conditions) hold; the first pair of
 /// siblings that both hold, if any.
-pub fn territory_of(
-    scheme: &Scheme,
-    compiled: &Compiled,
-    row: &RowRef<'_>,
-) -> (u32, Option<(u32, u32)>) {
+pub fn territory_of(scheme: &Scheme, compiled: &Compiled, row: &RowRef<'_>) -> (u32, Option<(u32, u32)>) {
     let mut current: Option<usize> = None;
     let mut overlap = None;
     loop {
@@ -287,14 +281,7 @@ pub fn territory_owner(scheme: &Scheme, mut t: u32, role: RoleIx) -> Option<EmpI
 
 /// Roles covered by client rules, in scheme order.
 pub fn client_roles(scheme: &Scheme) -> Vec<RoleIx> {
-    (0..scheme.roles.len())
-        .filter(|r| {
-            scheme
-                .rules
-                .iter()
-                .any(|x| x.role == *r && x.subject == Subject::Client)
-        })
-        .collect()
+    (0..scheme.roles.len()).filter(|r| scheme.rules.iter().any(|x| x.role == *r && x.subject == Subject::Client)).collect()
 }
 
 struct Matched {
@@ -378,15 +365,18 @@ fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]
     let mut rules = vec![NONE; n * nr];
     if nr > 0 {
         const CHUNK: usize = 1 << 13;
+        let np = signer.parts.len();
         rules.par_chunks_mut(CHUNK * nr).enumerate().for_each(|(ci, out)| {
-            let mut classes = vec![0u64; signer.parts.len()];
+            let start = (ci * CHUNK) as u32;
+            let rows = out.len() / nr;
+            let mut classes = vec![0u64; rows * np.max(1)];
+            for (p, part) in signer.parts.iter().enumerate() {
+                part.classes_into(data, start, &mut classes[p..], np);
+            }
             for (i, cell) in out.chunks_mut(nr).enumerate() {
-                let row = (ci * CHUNK + i) as u32;
-                for (c, p) in classes.iter_mut().zip(&signer.parts) {
-                    *c = p.class(data, row);
-                }
+                let cl = &classes[i * np..i * np + np];
                 for (k, m) in matchers.iter().enumerate() {
-                    cell[k] = m.first_match(data, &classes, row).unwrap_or(NONE);
+                    cell[k] = m.first_match(data, cl, start + i as u32).unwrap_or(NONE);
                 }
             }
         });
@@ -403,13 +393,7 @@ pub fn match_rules(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<Ro
 }
 
 /// Why no rule of `role` matched this row: the first missing attribute that left a rule undecided.
-pub fn missing_reason(
-    scheme: &Scheme,
-    compiled: &Compiled,
-    role: RoleIx,
-    subject: Subject,
-    row: &RowRef<'_>,
-) -> Reason {
+pub fn missing_reason(scheme: &Scheme, compiled: &Compiled, role: RoleIx, subject: Subject, row: &RowRef<'_>) -> Reason {
     use allot_rules::Row as _;
     for (i, r) in scheme.rules.iter().enumerate() {
         if r.role != role || r.subject != subject {
@@ -427,39 +411,22 @@ pub fn missing_reason(
 fn col_values(data: &Data, name: Option<&str>, default: &str, missing: f64) -> Vec<f64> {
     let t = &data.clients;
     match t.column_index(name.unwrap_or(default)) {
-        Some(c) => (0..t.len() as u32)
-            .map(|r| t.number(c, r).unwrap_or(missing))
-            .collect(),
+        Some(c) => (0..t.len() as u32).map(|r| t.number(c, r).unwrap_or(missing)).collect(),
         None => vec![missing; t.len()],
     }
 }
 
 /// Client potentials (missing = 0) and workloads (missing = 1), as the scheme names their columns.
 pub fn measures(scheme: &Scheme, data: &Data) -> (Vec<f64>, Vec<f64>) {
-    (
-        col_values(data, scheme.potential.as_deref(), "potential", 0.0),
-        col_values(data, scheme.workload.as_deref(), "workload", 1.0),
-    )
+    (col_values(data, scheme.potential.as_deref(), "potential", 0.0), col_values(data, scheme.workload.as_deref(), "workload", 1.0))
 }
 
 /// Runs the engine over every client. See the module docs for the order of work.
-pub fn assign(
-    scheme: &Scheme,
-    compiled: &Compiled,
-    data: &Data,
-    current: &[Current],
-    opts: &Options,
-) -> Outcome {
-    let _span = tracing::info_span!(
-        "assign",
-        clients = data.clients.len(),
-        rules = scheme.rules.len()
-    )
-    .entered();
+pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Current], opts: &Options) -> Outcome {
+    let _span = tracing::info_span!("assign", clients = data.clients.len(), rules = scheme.rules.len()).entered();
     let roles = client_roles(scheme);
     let nr = roles.len();
     let n = data.clients.len();
-    let ne = scheme.employees.len();
     let m = match_all(scheme, compiled, data, &roles);
     let (pot, work) = measures(scheme, data);
 
@@ -471,7 +438,7 @@ pub fn assign(
     }
     let territory = &m.territory;
     let mut cells = vec![Cell::EMPTY; n * nr];
-    let mut loads = Loads::new(ne, nr, true);
+    let mut loads = Loads::new(scheme, opts.today, nr, true);
     let role_k = |role: RoleIx| roles.iter().position(|&x| x == role);
     let rule_of = |c: usize, k: usize| m.rules[c * nr + k];
 
@@ -482,17 +449,8 @@ pub fn assign(
         let i = l.client as usize * nr + k;
         if l.pinned {
             if cells[i].how != How::Pinned {
-                cells[i] = Cell {
-                    employee: l.employee,
-                    rule: NONE,
-                    how: How::Pinned,
-                };
-                loads.add(
-                    l.employee,
-                    k,
-                    pot[l.client as usize],
-                    work[l.client as usize],
-                );
+                cells[i] = Cell { employee: l.employee, rule: NONE, how: How::Pinned };
+                loads.add(l.employee, k, pot[l.client as usize], work[l.client as usize]);
             }
         } else if !opts.rebalance {
             cur[i] = l.employee;
@@ -533,11 +491,7 @@ pub fn assign(
                 let emp = &scheme.employees[e as usize];
                 let room = emp.capacity.is_none_or(|cap| loads.held[e as usize] < cap);
                 if valid && emp.active && room {
-                    cells[i] = Cell {
-                        employee: e,
-                        rule: r,
-                        how: How::Sticky,
-                    };
+                    cells[i] = Cell { employee: e, rule: r, how: How::Sticky };
                     loads.add(e, k, pot[c], work[c]);
                 }
             }
@@ -554,18 +508,8 @@ pub fn assign(
             }
             let r = rule_of(c, k);
             if r == NONE {
-                let row = RowRef {
-                    data,
-                    client: c as u32,
-                    deal: None,
-                };
-                cells[i].how = How::Unassigned(missing_reason(
-                    scheme,
-                    compiled,
-                    roles[k],
-                    Subject::Client,
-                    &row,
-                ));
+                let row = RowRef { data, client: c as u32, deal: None };
+                cells[i].how = How::Unassigned(missing_reason(scheme, compiled, roles[k], Subject::Client, &row));
                 continue;
             }
             let target = &scheme.rules[r as usize].target;
@@ -574,26 +518,14 @@ pub fn assign(
                 continue;
             }
             cells[i] = match fixed_target(c, k, target) {
-                Ok(e) => match unavailable(scheme, &loads, e, opts.today) {
+                Ok(e) => match unavailable(&loads, e) {
                     None => {
                         loads.add(e, k, pot[c], work[c]);
-                        Cell {
-                            employee: e,
-                            rule: r,
-                            how: How::Fixed,
-                        }
+                        Cell { employee: e, rule: r, how: How::Fixed }
                     }
-                    Some(why) => Cell {
-                        employee: NONE,
-                        rule: r,
-                        how: How::Unassigned(Reason::Unavailable(e, why)),
-                    },
+                    Some(why) => Cell { employee: NONE, rule: r, how: How::Unassigned(Reason::Unavailable(e, why)) },
                 },
-                Err(reason) => Cell {
-                    employee: NONE,
-                    rule: r,
-                    how: How::Unassigned(reason),
-                },
+                Err(reason) => Cell { employee: NONE, rule: r, how: How::Unassigned(reason) },
             };
         }
     }
@@ -602,15 +534,11 @@ pub fn assign(
     let order_pool = |r: usize, items: &mut Vec<u32>| {
         if let Target::Pool { strategy, .. } = &scheme.rules[r].target {
             if *strategy != Strategy::RoundRobin {
-                let measure = |c: u32| item_measure(*strategy, pot[c as usize], work[c as usize]);
-                items.sort_by(|&a, &b| measure(b).total_cmp(&measure(a)).then(a.cmp(&b)));
+                sort_desc(items, |c| item_measure(*strategy, pot[c as usize], work[c as usize]));
             }
         }
     };
-    pool_items
-        .par_iter_mut()
-        .enumerate()
-        .for_each(|(r, items)| order_pool(r, items));
+    pool_items.par_iter_mut().enumerate().for_each(|(r, items)| order_pool(r, items));
 
     let rank = id_ranks(scheme);
     let mut watch = Vec::new();
@@ -620,38 +548,13 @@ pub fn assign(
             continue;
         };
         let k = role_k(rule.role).expect("client rules' roles are covered");
-        let pool = Pool {
-            scheme,
-            members,
-            strategy: *strategy,
-            k,
-            role: rule.role,
-            rule: r,
-            today: opts.today,
-            rank: &rank,
-        };
-        pool.run(
-            items,
-            &pot,
-            &work,
-            &mut loads,
-            opts.watch,
-            &mut watch,
-            |c, res| {
-                cells[c as usize * nr + k] = match res {
-                    Ok(e) => Cell {
-                        employee: e,
-                        rule: r as u32,
-                        how: How::Pool,
-                    },
-                    Err(reason) => Cell {
-                        employee: NONE,
-                        rule: r as u32,
-                        how: How::Unassigned(reason),
-                    },
-                };
-            },
-        );
+        let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
+        pool.run(items, &pot, &work, &mut loads, opts.watch, &mut watch, |c, res| {
+            cells[c as usize * nr + k] = match res {
+                Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
+                Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
+            };
+        });
     }
 
     Outcome { roles, cells, territory: m.territory, rule_hits, overlaps: m.overlaps, watch, signatures: m.signatures }
@@ -659,14 +562,12 @@ pub fn assign(
 
 /// One pool rule at work: its members, strategy and role.
 pub(crate) struct Pool<'a> {
-    pub scheme: &'a Scheme,
     pub members: &'a [Member],
     pub strategy: Strategy,
     /// Index of the role in the loads.
     pub k: usize,
     pub role: RoleIx,
     pub rule: usize,
-    pub today: i32,
     pub rank: &'a [u32],
 }
 
@@ -674,31 +575,20 @@ impl Pool<'_> {
     fn exhausted(&self, loads: &Loads) -> Reason {
         let (mut absent, mut inactive, mut full) = (0u16, 0u16, 0u16);
         for mb in self.members {
-            match unavailable(self.scheme, loads, mb.employee, self.today) {
+            match unavailable(loads, mb.employee) {
                 Some(Unavailable::Absent) => absent += 1,
                 Some(Unavailable::Inactive) => inactive += 1,
                 Some(Unavailable::AtCapacity) => full += 1,
                 None => {}
             }
         }
-        Reason::PoolExhausted {
-            absent,
-            inactive,
-            full,
-        }
+        Reason::PoolExhausted { absent, inactive, full }
     }
 
     fn snapshot(&self, loads: &Loads) -> Vec<(EmpIx, f64, f64, Option<Unavailable>)> {
         self.members
             .iter()
-            .map(|mb| {
-                (
-                    mb.employee,
-                    loads.measure(self.strategy, mb.employee, self.k),
-                    mb.weight,
-                    unavailable(self.scheme, loads, mb.employee, self.today),
-                )
-            })
+            .map(|mb| (mb.employee, loads.measure(self.strategy, mb.employee, self.k), mb.weight, unavailable(loads, mb.employee)))
             .collect()
     }
 
@@ -715,8 +605,8 @@ impl Pool<'_> {
         watch: &mut Vec<Decision>,
         mut out: impl FnMut(u32, Result<EmpIx, Reason>),
     ) {
-        let (members, k, today) = (self.members, self.k, self.today);
-        let free = |loads: &Loads, e: EmpIx| unavailable(self.scheme, loads, e, today).is_none();
+        let (members, k) = (self.members, self.k);
+        let free = |loads: &Loads, e: EmpIx| unavailable(loads, e).is_none();
         let mut credit = vec![0.0f64; members.len()];
         let mut heap: BinaryHeap<Key> = BinaryHeap::new();
         if self.strategy != Strategy::RoundRobin {
@@ -724,13 +614,7 @@ impl Pool<'_> {
                 .iter()
                 .enumerate()
                 .filter(|(_, mb)| mb.weight > 0.0 && free(loads, mb.employee))
-                .map(|(j, mb)| {
-                    Key(
-                        loads.measure(self.strategy, mb.employee, k) / mb.weight,
-                        self.rank[mb.employee as usize],
-                        j,
-                    )
-                })
+                .map(|(j, mb)| Key(loads.measure(self.strategy, mb.employee, k) / mb.weight, self.rank[mb.employee as usize], j))
                 .collect();
         }
         for &c in items {
@@ -747,9 +631,7 @@ impl Pool<'_> {
                     total += mb.weight;
                     let better = best.is_none_or(|b| {
                         credit[j] > credit[b]
-                            || (credit[j] == credit[b]
-                                && self.rank[mb.employee as usize]
-                                    < self.rank[members[b].employee as usize])
+                            || (credit[j] == credit[b] && self.rank[mb.employee as usize] < self.rank[members[b].employee as usize])
                     });
                     if better {
                         best = Some(j);
@@ -774,26 +656,34 @@ impl Pool<'_> {
                 if let Some((j, e)) = chosen {
                     loads.add(e, k, pot[c as usize], work[c as usize]);
                     if free(loads, e) {
-                        heap.push(Key(
-                            loads.measure(self.strategy, e, k) / members[j].weight,
-                            self.rank[e as usize],
-                            j,
-                        ));
+                        heap.push(Key(loads.measure(self.strategy, e, k) / members[j].weight, self.rank[e as usize], j));
                     }
                 }
                 chosen.map(|(_, e)| e)
             };
             out(c, chosen.ok_or_else(|| self.exhausted(loads)));
             if let Some(members) = before {
-                watch.push(Decision {
-                    role: self.role,
-                    rule: self.rule,
-                    strategy: self.strategy,
-                    members,
-                    chosen,
-                });
+                watch.push(Decision { role: self.role, rule: self.rule, strategy: self.strategy, members, chosen });
             }
         }
+    }
+}
+
+/// Sorts items by a measure, largest first, ties by item (the order every balancing strategy
+/// hands out in). Sorting compact (key, item) pairs is several times faster than comparing
+/// through the measure.
+pub(crate) fn sort_desc(items: &mut [u32], measure: impl Fn(u32) -> f64) {
+    let mut keyed: Vec<(u64, u32)> = items
+        .iter()
+        .map(|&c| {
+            let b = measure(c).to_bits();
+            let ascending = if b >> 63 == 1 { !b } else { b | 1 << 63 };
+            (!ascending, c)
+        })
+        .collect();
+    keyed.sort_unstable();
+    for (slot, (_, c)) in items.iter_mut().zip(keyed) {
+        *slot = c;
     }
 }
 

@@ -46,14 +46,7 @@ pub struct Explanation {
 }
 
 /// Every rule of `role` for `subject` tried in order until one matches.
-pub fn trials(
-    scheme: &Scheme,
-    compiled: &Compiled,
-    data: &Data,
-    row: &RowRef<'_>,
-    role: RoleIx,
-    subject: Subject,
-) -> Vec<Trial> {
+pub fn trials(scheme: &Scheme, compiled: &Compiled, data: &Data, row: &RowRef<'_>, role: RoleIx, subject: Subject) -> Vec<Trial> {
     let mut out = Vec::new();
     for (i, rule) in scheme.rules.iter().enumerate() {
         if rule.role != role || rule.subject != subject {
@@ -67,22 +60,14 @@ pub fn trials(
                 let test = tests.iter().find(|t| t.span == span);
                 let attr = test.map(|t| t.attr);
                 TestTrace {
-                    text: rule
-                        .source
-                        .get(span.start..span.end)
-                        .unwrap_or("?")
-                        .to_string(),
+                    text: rule.source.get(span.start..span.end).unwrap_or("?").to_string(),
                     value,
                     attribute: test.map(|t| t.name.clone()).unwrap_or_default(),
                     actual: attr.and_then(|a| display(data, row, a)),
                 }
             })
             .collect();
-        out.push(Trial {
-            rule: i,
-            result,
-            tests,
-        });
+        out.push(Trial { rule: i, result, tests });
         if result == Tri::True {
             break;
         }
@@ -106,12 +91,7 @@ fn display(data: &Data, row: &RowRef<'_>, a: allot_rules::AttrId) -> Option<Stri
     if let Some(d) = row.date(a) {
         return Some(allot_rules::civil_from_days(d));
     }
-    row.list(a).map(|l| {
-        l.iter()
-            .map(|s| data.dict.str(*s))
-            .collect::<Vec<_>>()
-            .join(";")
-    })
+    row.list(a).map(|l| l.iter().map(|s| data.dict.str(*s)).collect::<Vec<_>>().join(";"))
 }
 
 /// The territory chain of a client, root first.
@@ -120,27 +100,15 @@ pub fn territory_chain(scheme: &Scheme, t: u32) -> Vec<usize> {
     let mut t = t;
     while t != NONE {
         chain.push(t as usize);
-        t = scheme.territories[t as usize]
-            .parent
-            .map_or(NONE, |p| p as u32);
+        t = scheme.territories[t as usize].parent.map_or(NONE, |p| p as u32);
     }
     chain.reverse();
     chain
 }
 
 /// Explains a client from an outcome computed with `Options::watch` set to it.
-pub fn explain_client(
-    scheme: &Scheme,
-    compiled: &Compiled,
-    data: &Data,
-    outcome: &Outcome,
-    client: u32,
-) -> Explanation {
-    let row = RowRef {
-        data,
-        client,
-        deal: None,
-    };
+pub fn explain_client(scheme: &Scheme, compiled: &Compiled, data: &Data, outcome: &Outcome, client: u32) -> Explanation {
+    let row = RowRef { data, client, deal: None };
     let (t, _) = territory_of(scheme, compiled, &row);
     let roles = outcome
         .roles
@@ -153,12 +121,7 @@ pub fn explain_client(
             decision: outcome.watch.iter().find(|d| d.role == role).cloned(),
         })
         .collect();
-    Explanation {
-        client,
-        deal: None,
-        territories: territory_chain(scheme, t),
-        roles,
-    }
+    Explanation { client, deal: None, territories: territory_chain(scheme, t), roles }
 }
 
 /// Explains a deal from a deal outcome computed with its `watch_deal` set to it.
@@ -171,11 +134,7 @@ pub fn explain_deal(
     deal: u32,
 ) -> Explanation {
     let client = data.deal_client[deal as usize];
-    let row = RowRef {
-        data,
-        client,
-        deal: Some(deal),
-    };
+    let row = RowRef { data, client, deal: Some(deal) };
     let (t, _) = territory_of(scheme, compiled, &row);
     let roles = deals
         .roles
@@ -185,14 +144,7 @@ pub fn explain_deal(
             let mut tr = trials(scheme, compiled, data, &row, role, Subject::Deal);
             let matched = tr.last().is_some_and(|t| t.result == Tri::True);
             if !matched {
-                tr.extend(trials(
-                    scheme,
-                    compiled,
-                    data,
-                    &RowRef { deal: None, ..row },
-                    role,
-                    Subject::Client,
-                ));
+                tr.extend(trials(scheme, compiled, data, &RowRef { deal: None, ..row }, role, Subject::Client));
             }
             let cell = *deals.cell(deal, k);
             let decision = if matched {
@@ -200,18 +152,8 @@ pub fn explain_deal(
             } else {
                 clients.watch.iter().find(|d| d.role == role).cloned()
             };
-            RoleWhy {
-                role,
-                trials: tr,
-                cell,
-                decision,
-            }
+            RoleWhy { role, trials: tr, cell, decision }
         })
         .collect();
-    Explanation {
-        client,
-        deal: Some(deal),
-        territories: territory_chain(scheme, t),
-        roles,
-    }
+    Explanation { client, deal: Some(deal), territories: territory_chain(scheme, t), roles }
 }

@@ -86,16 +86,10 @@ impl Strategy {
         ("round-robin", Strategy::RoundRobin),
     ];
     pub fn parse(s: &str) -> Option<Strategy> {
-        Strategy::ALL
-            .iter()
-            .find(|(n, _)| *n == s)
-            .map(|(_, st)| *st)
+        Strategy::ALL.iter().find(|(n, _)| *n == s).map(|(_, st)| *st)
     }
     pub fn as_str(self) -> &'static str {
-        Strategy::ALL
-            .iter()
-            .find(|(_, st)| *st == self)
-            .map_or("?", |(n, _)| n)
+        Strategy::ALL.iter().find(|(_, st)| *st == self).map_or("?", |(n, _)| n)
     }
 }
 
@@ -169,10 +163,7 @@ impl Scheme {
         self.roles.iter().position(|r| r.id == id)
     }
     pub fn employee(&self, id: &str) -> Option<EmpIx> {
-        self.employees
-            .iter()
-            .position(|e| e.id == id)
-            .map(|i| i as EmpIx)
+        self.employees.iter().position(|e| e.id == id).map(|i| i as EmpIx)
     }
     /// Employees a rule of `role` can hand clients to: named, pool members, territory owners.
     pub fn reachable(&self, role: RoleIx) -> Vec<EmpIx> {
@@ -181,11 +172,9 @@ impl Scheme {
             match &r.target {
                 Target::Employee(e) => out.push(*e),
                 Target::Pool { members, .. } => out.extend(members.iter().map(|m| m.employee)),
-                Target::TerritoryOwner => out.extend(
-                    self.territories
-                        .iter()
-                        .flat_map(|t| t.owners.iter().filter(|o| o.0 == role).map(|o| o.1)),
-                ),
+                Target::TerritoryOwner => {
+                    out.extend(self.territories.iter().flat_map(|t| t.owners.iter().filter(|o| o.0 == role).map(|o| o.1)))
+                }
             }
         }
         out.sort_unstable();
@@ -194,9 +183,7 @@ impl Scheme {
     }
     /// Roles that at least one rule assigns, in scheme order: the roles an assignment covers.
     pub fn active_roles(&self) -> Vec<RoleIx> {
-        (0..self.roles.len())
-            .filter(|r| self.rules.iter().any(|x| x.role == *r))
-            .collect()
+        (0..self.roles.len()).filter(|r| self.rules.iter().any(|x| x.role == *r)).collect()
     }
 }
 
@@ -209,16 +196,8 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(scheme: &Scheme, data: &Data) -> Compiled {
         Compiled {
-            rules: scheme
-                .rules
-                .iter()
-                .map(|r| Matcher::compile(&r.cond, &data.dict))
-                .collect(),
-            territories: scheme
-                .territories
-                .iter()
-                .map(|t| Matcher::compile(&t.cond, &data.dict))
-                .collect(),
+            rules: scheme.rules.iter().map(|r| Matcher::compile(&r.cond, &data.dict)).collect(),
+            territories: scheme.territories.iter().map(|t| Matcher::compile(&t.cond, &data.dict)).collect(),
         }
     }
 }

@@ -27,12 +27,7 @@ pub struct Spread {
 impl Spread {
     pub fn of(values: &[f64]) -> Spread {
         if values.is_empty() {
-            return Spread {
-                min: 0.0,
-                max: 0.0,
-                ratio: 1.0,
-                cv: 0.0,
-            };
+            return Spread { min: 0.0, max: 0.0, ratio: 1.0, cv: 0.0 };
         }
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -47,12 +42,7 @@ impl Spread {
             max / min
         };
         let cv = if mean == 0.0 { 0.0 } else { var.sqrt() / mean };
-        Spread {
-            min,
-            max,
-            ratio,
-            cv,
-        }
+        Spread { min, max, ratio, cv }
     }
 }
 
@@ -82,11 +72,7 @@ pub fn loads(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Vec<RoleLoad> {
         }
     }
     let mut order: Vec<EmpIx> = (0..ne as EmpIx).collect();
-    order.sort_by(|&a, &b| {
-        scheme.employees[a as usize]
-            .id
-            .cmp(&scheme.employees[b as usize].id)
-    });
+    order.sort_by(|&a, &b| scheme.employees[a as usize].id.cmp(&scheme.employees[b as usize].id));
     outcome
         .roles
         .iter()
@@ -98,20 +84,9 @@ pub fn loads(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Vec<RoleLoad> {
                 .filter(|&&e| per[e as usize * nr + k].clients > 0 || reach.contains(&e))
                 .map(|&e| (e, per[e as usize * nr + k]))
                 .collect();
-            let active: Vec<&Load> = employees
-                .iter()
-                .filter(|(e, _)| scheme.employees[*e as usize].active)
-                .map(|(_, l)| l)
-                .collect();
-            let f =
-                |g: fn(&Load) -> f64| Spread::of(&active.iter().map(|l| g(l)).collect::<Vec<_>>());
-            RoleLoad {
-                role,
-                clients: f(|l| l.clients as f64),
-                potential: f(|l| l.potential),
-                workload: f(|l| l.workload),
-                employees,
-            }
+            let active: Vec<&Load> = employees.iter().filter(|(e, _)| scheme.employees[*e as usize].active).map(|(_, l)| l).collect();
+            let f = |g: fn(&Load) -> f64| Spread::of(&active.iter().map(|l| g(l)).collect::<Vec<_>>());
+            RoleLoad { role, clients: f(|l| l.clients as f64), potential: f(|l| l.potential), workload: f(|l| l.workload), employees }
         })
         .collect()
 }

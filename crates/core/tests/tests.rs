@@ -2,9 +2,7 @@
 
 use allot_core::data::{Data, DataSchema, Subject, Table, Value};
 use allot_core::engine::{Current, How, Options, Outcome, Reason, Unavailable};
-use allot_core::model::{
-    Compiled, Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES,
-};
+use allot_core::model::{Compiled, Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES};
 use allot_rules::Type;
 
 #[path = "suite/check.rs"]
@@ -47,8 +45,7 @@ pub fn clients(spec: &str) -> Data {
                 (c, Type::Text) => Value::Text(c),
             })
             .collect();
-        t.push(cells[0], vals, &mut data.dict, &mut data.lists)
-            .unwrap();
+        t.push(cells[0], vals, &mut data.dict, &mut data.lists).unwrap();
     }
     data.clients = t;
     data
@@ -58,13 +55,7 @@ impl World {
     pub fn new(spec: &str, employees: &[&str]) -> World {
         let data = clients(spec);
         let scheme = Scheme {
-            roles: STANDARD_ROLES
-                .iter()
-                .map(|(i, n)| Role {
-                    id: i.to_string(),
-                    name: n.to_string(),
-                })
-                .collect(),
+            roles: STANDARD_ROLES.iter().map(|(i, n)| Role { id: i.to_string(), name: n.to_string() }).collect(),
             employees: employees.iter().map(|e| Employee::new(e, e)).collect(),
             ..Scheme::default()
         };
@@ -78,74 +69,21 @@ impl World {
         &mut self.scheme.employees[e]
     }
     pub fn pool(&self, ids: &[(&str, f64)], strategy: Strategy) -> Target {
-        Target::Pool {
-            members: ids
-                .iter()
-                .map(|(i, w)| Member {
-                    employee: self.emp(i),
-                    weight: *w,
-                })
-                .collect(),
-            strategy,
-        }
+        Target::Pool { members: ids.iter().map(|(i, w)| Member { employee: self.emp(i), weight: *w }).collect(), strategy }
     }
     pub fn rule(&mut self, id: &str, role: &str, cond: &str, target: Target) -> &mut Self {
         self.rule_on(id, role, Subject::Client, cond, target)
     }
-    pub fn rule_on(
-        &mut self,
-        id: &str,
-        role: &str,
-        subject: Subject,
-        cond: &str,
-        target: Target,
-    ) -> &mut Self {
-        let c = allot_rules::compile_text(
-            cond,
-            &DataSchema {
-                data: &self.data,
-                subject,
-            },
-        )
-        .unwrap_or_else(|e| panic!("{cond}: {e:?}"));
+    pub fn rule_on(&mut self, id: &str, role: &str, subject: Subject, cond: &str, target: Target) -> &mut Self {
+        let c = allot_rules::compile_text(cond, &DataSchema { data: &self.data, subject }).unwrap_or_else(|e| panic!("{cond}: {e:?}"));
         let role = self.scheme.role(role).unwrap();
-        self.scheme.rules.push(Rule {
-            origin: None,
-            id: id.into(),
-            role,
-            subject,
-            source: cond.into(),
-            cond: c,
-            target,
-        });
+        self.scheme.rules.push(Rule { origin: None, id: id.into(), role, subject, source: cond.into(), cond: c, target });
         self
     }
-    pub fn territory(
-        &mut self,
-        id: &str,
-        parent: Option<&str>,
-        cond: &str,
-        owners: &[(&str, &str)],
-    ) -> &mut Self {
-        let c = allot_rules::compile_text(
-            cond,
-            &DataSchema {
-                data: &self.data,
-                subject: Subject::Client,
-            },
-        )
-        .unwrap();
-        let parent = parent.map(|p| {
-            self.scheme
-                .territories
-                .iter()
-                .position(|t| t.id == p)
-                .unwrap()
-        });
-        let owners = owners
-            .iter()
-            .map(|(r, e)| (self.scheme.role(r).unwrap(), self.emp(e)))
-            .collect();
+    pub fn territory(&mut self, id: &str, parent: Option<&str>, cond: &str, owners: &[(&str, &str)]) -> &mut Self {
+        let c = allot_rules::compile_text(cond, &DataSchema { data: &self.data, subject: Subject::Client }).unwrap();
+        let parent = parent.map(|p| self.scheme.territories.iter().position(|t| t.id == p).unwrap());
+        let owners = owners.iter().map(|(r, e)| (self.scheme.role(r).unwrap(), self.emp(e))).collect();
         self.scheme.territories.push(Territory {
             origin: None,
             id: id.into(),
@@ -164,24 +102,15 @@ impl World {
     /// `client:role` → employee id, or `-reason` for unassigned.
     pub fn owner(&self, o: &Outcome, client: &str, role: &str) -> String {
         let c = self.data.clients.row_of(client).unwrap();
-        let k = o
-            .roles
-            .iter()
-            .position(|&r| r == self.scheme.role(role).unwrap())
-            .unwrap();
+        let k = o.roles.iter().position(|&r| r == self.scheme.role(role).unwrap()).unwrap();
         let cell = o.cell(c, k);
         match cell.employee() {
             Some(e) => self.scheme.employees[e as usize].id.clone(),
-            None => format!(
-                "-{}",
-                allot_core::check::cell_text(&self.scheme, &self.data, cell)
-            ),
+            None => format!("-{}", allot_core::check::cell_text(&self.scheme, &self.data, cell)),
         }
     }
     pub fn owners(&self, o: &Outcome, role: &str) -> Vec<String> {
-        (0..self.data.clients.len() as u32)
-            .map(|c| self.owner(o, self.data.clients.id(c), role))
-            .collect()
+        (0..self.data.clients.len() as u32).map(|c| self.owner(o, self.data.clients.id(c), role)).collect()
     }
     pub fn current(&self, links: &[(&str, &str, &str, bool)]) -> Vec<Current> {
         links
@@ -216,19 +145,12 @@ const TEN: &str = "
 #[test]
 fn first_matching_rule_in_priority_order_wins() {
     let mut w = World::new(TEN, &["vip", "moscow", "rest"]);
-    let (vip, mow, rest) = (
-        Target::Employee(w.emp("vip")),
-        Target::Employee(w.emp("moscow")),
-        Target::Employee(w.emp("rest")),
-    );
+    let (vip, mow, rest) = (Target::Employee(w.emp("vip")), Target::Employee(w.emp("moscow")), Target::Employee(w.emp("rest")));
     w.rule("vip", "sales", r#"significance == "vip""#, vip)
         .rule("moscow", "sales", r#"region == "RU-MOW""#, mow)
         .rule("rest", "sales", "true", rest);
     let o = w.run(&[], &Options::default());
-    assert_eq!(
-        w.owners(&o, "sales"),
-        ["vip", "moscow", "rest", "vip", "rest", "rest", "moscow", "rest", "rest", "rest"]
-    );
+    assert_eq!(w.owners(&o, "sales"), ["vip", "moscow", "rest", "vip", "rest", "rest", "moscow", "rest", "rest", "rest"]);
 }
 
 #[test]
@@ -238,14 +160,8 @@ fn a_client_no_rule_covers_is_unassigned_with_the_missing_attribute_named() {
     w.rule("regions", "sales", r#"region in ["RU-MOW", "RU-TA"]"#, t);
     let o = w.run(&[], &Options::default());
     assert_eq!(w.owner(&o, "c5", "sales"), "-unassigned: no rule matched");
-    assert_eq!(
-        w.owner(&o, "c8", "sales"),
-        "-unassigned: no rule matched; `region` is missing"
-    );
-    assert_eq!(
-        o.cell(7, 0).how,
-        How::Unassigned(Reason::MissingAttribute(allot_rules::AttrId(0)))
-    );
+    assert_eq!(w.owner(&o, "c8", "sales"), "-unassigned: no rule matched; `region` is missing");
+    assert_eq!(o.cell(7, 0).how, How::Unassigned(Reason::MissingAttribute(allot_rules::AttrId(0))));
 }
 
 #[test]
@@ -257,12 +173,7 @@ fn balance_by_potential_gives_equal_potential_to_equal_weights() {
     // Largest first to the least loaded, ties by id: the spread ends below the smallest client.
     let owners = w.owners(&o, "sales");
     let pot = |who: &str| -> f64 {
-        owners
-            .iter()
-            .zip([100., 90., 80., 70., 60., 50., 40., 30., 20., 10.])
-            .filter(|(o, _)| *o == who)
-            .map(|(_, p)| p)
-            .sum()
+        owners.iter().zip([100., 90., 80., 70., 60., 50., 40., 30., 20., 10.]).filter(|(o, _)| *o == who).map(|(_, p)| p).sum()
     };
     assert_eq!((pot("a"), pot("b")), (280.0, 270.0));
     assert_eq!(owners[0], "a");
@@ -304,10 +215,7 @@ fn round_robin_is_smooth_and_weighted_in_client_order() {
     w.rule("pool", "lead", "true", p);
     let o = w.run(&[], &Options::default());
     // Smooth weighted round-robin 3:2:1 never gives one member a long streak.
-    assert_eq!(
-        w.owners(&o, "lead"),
-        ["a", "b", "a", "c", "b", "a", "a", "b", "a", "c"]
-    );
+    assert_eq!(w.owners(&o, "lead"), ["a", "b", "a", "c", "b", "a", "a", "b", "a", "c"]);
 }
 
 #[test]
@@ -331,10 +239,7 @@ fn a_full_pool_leaves_clients_unassigned_with_the_reason() {
     w.rule("pool", "sales", "true", p);
     let o = w.run(&[], &Options::default());
     assert_eq!(w.owner(&o, "c1", "sales"), "a");
-    assert_eq!(
-        w.owner(&o, "c2", "sales"),
-        "-unassigned: every pool member is unavailable (1 inactive, 1 at capacity)"
-    );
+    assert_eq!(w.owner(&o, "c2", "sales"), "-unassigned: every pool member is unavailable (1 inactive, 1 at capacity)");
 }
 
 #[test]
@@ -345,28 +250,13 @@ fn absent_employees_get_nothing_new_but_keep_what_they_hold() {
     let p = w.pool(&[("a", 1.0), ("b", 1.0)], Strategy::BalanceCount);
     w.rule("pool", "sales", "true", p);
     let current = w.current(&[("c3", "sales", "a", false)]);
-    let o = w.run(
-        &current,
-        &Options {
-            today: day("2026-11-27"),
-            ..Options::default()
-        },
-    );
+    let o = w.run(&current, &Options { today: day("2026-11-27"), ..Options::default() });
     let owners = w.owners(&o, "sales");
     assert_eq!(owners[2], "a", "sticky client stays with the absent owner");
     assert_eq!(owners.iter().filter(|o| *o == "a").count(), 1);
     // After the absence she is back in the pool.
-    let o = w.run(
-        &[],
-        &Options {
-            today: day("2026-12-06"),
-            ..Options::default()
-        },
-    );
-    assert_eq!(
-        w.owners(&o, "sales").iter().filter(|o| *o == "a").count(),
-        5
-    );
+    let o = w.run(&[], &Options { today: day("2026-12-06"), ..Options::default() });
+    assert_eq!(w.owners(&o, "sales").iter().filter(|o| *o == "a").count(), 5);
 }
 
 #[test]
@@ -375,17 +265,8 @@ fn an_absent_named_employee_leaves_the_client_unassigned_with_the_reason() {
     w.employee("a").absent_from = Some(day("2026-11-01"));
     let t = Target::Employee(w.emp("a"));
     w.rule("all", "sales", "true", t);
-    let o = w.run(
-        &[],
-        &Options {
-            today: day("2026-11-27"),
-            ..Options::default()
-        },
-    );
-    assert_eq!(
-        o.cell(0, 0).how,
-        How::Unassigned(Reason::Unavailable(0, Unavailable::Absent))
-    );
+    let o = w.run(&[], &Options { today: day("2026-11-27"), ..Options::default() });
+    assert_eq!(o.cell(0, 0).how, How::Unassigned(Reason::Unavailable(0, Unavailable::Absent)));
     assert_eq!(w.owner(&o, "c1", "sales"), "-unassigned: a is absent");
 }
 
@@ -395,35 +276,17 @@ fn sticky_clients_keep_a_still_valid_owner_and_rebalance_reshuffles() {
     let p = w.pool(&[("a", 1.0), ("b", 1.0)], Strategy::BalancePotential);
     w.rule("pool", "sales", "true", p);
     // Last year everything was a's; z is not in the pool any more.
-    let links: Vec<(&str, &str, &str, bool)> = vec![
-        ("c1", "sales", "a", false),
-        ("c2", "sales", "a", false),
-        ("c3", "sales", "z", false),
-    ];
+    let links: Vec<(&str, &str, &str, bool)> = vec![("c1", "sales", "a", false), ("c2", "sales", "a", false), ("c3", "sales", "z", false)];
     let current = w.current(&links);
     let o = w.run(&current, &Options::default());
     assert_eq!(w.owner(&o, "c1", "sales"), "a");
     assert_eq!(w.owner(&o, "c2", "sales"), "a");
-    assert_ne!(
-        w.owner(&o, "c3", "sales"),
-        "z",
-        "z is no longer a valid target"
-    );
+    assert_ne!(w.owner(&o, "c3", "sales"), "z", "z is no longer a valid target");
     assert_eq!(o.cell(0, 0).how, How::Sticky);
     // a holds 190 already, so the free clients lean to b.
     assert_eq!(w.owner(&o, "c3", "sales"), "b");
-    let o = w.run(
-        &current,
-        &Options {
-            rebalance: true,
-            ..Options::default()
-        },
-    );
-    assert_eq!(
-        w.owner(&o, "c2", "sales"),
-        "b",
-        "rebalance ignores current owners"
-    );
+    let o = w.run(&current, &Options { rebalance: true, ..Options::default() });
+    assert_eq!(w.owner(&o, "c2", "sales"), "b", "rebalance ignores current owners");
 }
 
 #[test]
@@ -433,13 +296,7 @@ fn pinned_links_are_never_changed_by_rules() {
     w.rule("all", "sales", "true", t);
     let current = w.current(&[("c4", "sales", "outsider", true)]);
     for rebalance in [false, true] {
-        let o = w.run(
-            &current,
-            &Options {
-                rebalance,
-                ..Options::default()
-            },
-        );
+        let o = w.run(&current, &Options { rebalance, ..Options::default() });
         assert_eq!(w.owner(&o, "c4", "sales"), "outsider");
         assert_eq!(o.cell(3, 0).how, How::Pinned);
     }
@@ -448,46 +305,27 @@ fn pinned_links_are_never_changed_by_rules() {
 #[test]
 fn territory_owner_is_found_up_the_hierarchy() {
     let mut w = World::new(TEN, &["head", "kazan", "svc"]);
-    w.territory(
-        "russia",
-        None,
-        "true",
-        &[("sales", "head"), ("service", "svc")],
-    )
-    .territory(
+    w.territory("russia", None, "true", &[("sales", "head"), ("service", "svc")]).territory(
         "tatarstan",
         Some("russia"),
         r#"region == "RU-TA""#,
         &[("sales", "kazan")],
     );
-    w.rule("by-territory", "sales", "true", Target::TerritoryOwner)
-        .rule("svc", "service", "true", Target::TerritoryOwner);
+    w.rule("by-territory", "sales", "true", Target::TerritoryOwner).rule("svc", "service", "true", Target::TerritoryOwner);
     let o = w.run(&[], &Options::default());
     assert_eq!(w.owner(&o, "c3", "sales"), "kazan");
     assert_eq!(w.owner(&o, "c1", "sales"), "head");
-    assert_eq!(
-        w.owner(&o, "c3", "service"),
-        "svc",
-        "tatarstan has no service owner: its parent's"
-    );
+    assert_eq!(w.owner(&o, "c3", "service"), "svc", "tatarstan has no service owner: its parent's");
     assert_eq!(o.territory[2], 1);
 }
 
 #[test]
 fn a_client_outside_every_territory_is_unassigned_with_the_reason() {
     let mut w = World::new(TEN, &["kazan"]);
-    w.territory(
-        "tatarstan",
-        None,
-        r#"region == "RU-TA""#,
-        &[("sales", "kazan")],
-    );
+    w.territory("tatarstan", None, r#"region == "RU-TA""#, &[("sales", "kazan")]);
     w.rule("by-territory", "sales", "true", Target::TerritoryOwner);
     let o = w.run(&[], &Options::default());
-    assert_eq!(
-        w.owner(&o, "c1", "sales"),
-        "-unassigned: the client is in no territory"
-    );
+    assert_eq!(w.owner(&o, "c1", "sales"), "-unassigned: the client is in no territory");
 }
 
 #[test]
@@ -496,8 +334,7 @@ fn several_roles_give_a_client_several_responsible_people() {
     let mut w = World::new(TEN, &["s1", "s2", "e1"]);
     let p = w.pool(&[("s1", 1.0), ("s2", 1.0)], Strategy::BalancePotential);
     let e = Target::Employee(w.emp("e1"));
-    w.rule("sales", "sales", "true", p)
-        .rule("service", "service", "true", e);
+    w.rule("sales", "sales", "true", p).rule("service", "service", "true", e);
     let o = w.run(&[], &Options::default());
     assert_eq!(o.roles.len(), 2);
     for c in 0..10 {
@@ -508,10 +345,7 @@ fn several_roles_give_a_client_several_responsible_people() {
 #[test]
 fn the_same_input_gives_the_same_output() {
     let mut w = World::new(TEN, &["a", "b", "c"]);
-    let p = w.pool(
-        &[("c", 1.0), ("a", 1.0), ("b", 1.0)],
-        Strategy::BalancePotential,
-    );
+    let p = w.pool(&[("c", 1.0), ("a", 1.0), ("b", 1.0)], Strategy::BalancePotential);
     w.rule("pool", "sales", "true", p);
     let a = w.run(&[], &Options::default());
     let b = w.run(&[], &Options::default());
@@ -530,62 +364,26 @@ fn deal_rules_see_the_deal_and_its_client() {
     let deals_cols = vec![("amount".to_string(), Type::Number)];
     let mut deals = Table::new(&deals_cols);
     for (id, amount) in [("d1", 450.0), ("d2", 12_500.0), ("d3", 999.0)] {
-        deals
-            .push(
-                id,
-                vec![Value::Number(amount)],
-                &mut w.data.dict,
-                &mut w.data.lists,
-            )
-            .unwrap();
+        deals.push(id, vec![Value::Number(amount)], &mut w.data.dict, &mut w.data.lists).unwrap();
     }
     w.data.deals = deals;
     w.data.deal_client = vec![0, 0, 1];
-    let (desk, mgr) = (
-        Target::Employee(w.emp("desk")),
-        Target::Employee(w.emp("manager")),
-    );
-    w.rule_on(
-        "desk-sells",
-        "sales",
-        Subject::Deal,
-        r#"client.kind == "one-off" and amount < 1000"#,
-        desk.clone(),
-    )
-    .rule_on(
-        "desk-admin",
-        "admin",
-        Subject::Deal,
-        r#"not (client.kind == "one-off" and amount < 1000)"#,
-        desk,
-    )
-    .rule("managers", "sales", "true", mgr);
+    let (desk, mgr) = (Target::Employee(w.emp("desk")), Target::Employee(w.emp("manager")));
+    w.rule_on("desk-sells", "sales", Subject::Deal, r#"client.kind == "one-off" and amount < 1000"#, desk.clone())
+        .rule_on("desk-admin", "admin", Subject::Deal, r#"not (client.kind == "one-off" and amount < 1000)"#, desk)
+        .rule("managers", "sales", "true", mgr);
     let compiled = Compiled::new(&w.scheme, &w.data);
     let o = allot_core::assign(&w.scheme, &compiled, &w.data, &[], &Options::default());
     let d = allot_core::deals::assign_deals(&w.scheme, &compiled, &w.data, &o, 0, None);
     let who = |deal: u32, role: &str| {
-        let k = d
-            .roles
-            .iter()
-            .position(|&r| r == w.scheme.role(role).unwrap())
-            .unwrap();
-        d.cell(deal, k)
-            .employee()
-            .map(|e| w.scheme.employees[e as usize].id.clone())
+        let k = d.roles.iter().position(|&r| r == w.scheme.role(role).unwrap()).unwrap();
+        d.cell(deal, k).employee().map(|e| w.scheme.employees[e as usize].id.clone())
     };
     assert_eq!(who(0, "sales").as_deref(), Some("desk"));
     assert_eq!(who(0, "admin"), None);
-    assert_eq!(
-        who(1, "sales").as_deref(),
-        Some("manager"),
-        "falls back to the client's seller"
-    );
+    assert_eq!(who(1, "sales").as_deref(), Some("manager"), "falls back to the client's seller");
     assert_eq!(who(1, "admin").as_deref(), Some("desk"));
-    assert_eq!(
-        who(2, "sales").as_deref(),
-        Some("manager"),
-        "a regular client is not one-off"
-    );
+    assert_eq!(who(2, "sales").as_deref(), Some("manager"), "a regular client is not one-off");
     assert_eq!(who(2, "admin").as_deref(), Some("desk"));
 }
 

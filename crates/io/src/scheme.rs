@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 use allot_core::data::{Data, DataSchema, Subject};
 use allot_core::diag::Diagnostic;
-use allot_core::model::{
-    Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES,
-};
+use allot_core::model::{Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES};
 use allot_rules::Type;
 use serde::Deserialize;
 use toml::Spanned;
@@ -116,19 +114,13 @@ fn suggest<'a>(name: &str, options: impl IntoIterator<Item = &'a str>) -> Option
 
 impl SchemeFile {
     fn err<T>(&self, s: &Spanned<T>, msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(msg).file(self.file.clone()).span_in(
-            &self.text,
-            s.span().start,
-            s.span().end,
-        )
+        Diagnostic::error(msg).file(self.file.clone()).span_in(&self.text, s.span().start, s.span().end)
     }
 
     /// Parses the TOML and checks its shape.
     pub fn parse(text: &str, file: &str) -> Result<SchemeFile, Vec<Diagnostic>> {
         let doc: Doc = toml::from_str(text).map_err(|e| {
-            let mut d =
-                Diagnostic::error(format!("the scheme is not valid: {}", e.message().trim()))
-                    .file(file);
+            let mut d = Diagnostic::error(format!("the scheme is not valid: {}", e.message().trim())).file(file);
             if let Some(s) = e.span() {
                 d = d.span_in(text, s.start, s.end);
             }
@@ -136,35 +128,23 @@ impl SchemeFile {
         })?;
         let mut errors = Vec::new();
         let mut declared = [BTreeMap::new(), BTreeMap::new()];
-        for (table, out) in [&doc.columns, &doc.deal_columns]
-            .into_iter()
-            .zip(declared.iter_mut())
-        {
+        for (table, out) in [&doc.columns, &doc.deal_columns].into_iter().zip(declared.iter_mut()) {
             for (name, ty) in table {
                 match Type::parse(ty.get_ref()) {
                     Some(t) => {
                         out.insert(name.clone(), t);
                     }
                     None => errors.push(
-                        Diagnostic::error(format!(
-                            "unknown type `{}` for column `{name}`",
-                            ty.get_ref()
-                        ))
-                        .file(file)
-                        .span_in(text, ty.span().start, ty.span().end)
-                        .expected("one of number, text, bool, date, list"),
+                        Diagnostic::error(format!("unknown type `{}` for column `{name}`", ty.get_ref()))
+                            .file(file)
+                            .span_in(text, ty.span().start, ty.span().end)
+                            .expected("one of number, text, bool, date, list"),
                     ),
                 }
             }
         }
         let [columns, deal_columns] = declared;
-        let mut sf = SchemeFile {
-            file: file.into(),
-            text: text.into(),
-            doc: Doc::default(),
-            columns,
-            deal_columns,
-        };
+        let mut sf = SchemeFile { file: file.into(), text: text.into(), doc: Doc::default(), columns, deal_columns };
         sf.doc = doc;
         if errors.is_empty() {
             Ok(sf)
@@ -176,11 +156,7 @@ impl SchemeFile {
     /// Byte offset in the file where the text of a string value starts.
     fn value_start(&self, s: &Spanned<String>) -> usize {
         let raw = self.text.get(s.span().start..s.span().end).unwrap_or("");
-        let mut off = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
-            3
-        } else {
-            1
-        };
+        let mut off = if raw.starts_with("'''") || raw.starts_with("\"\"\"") { 3 } else { 1 };
         if off == 3 && raw[3..].starts_with('\n') {
             off += 1;
         } else if off == 3 && raw[3..].starts_with("\r\n") {
@@ -189,26 +165,18 @@ impl SchemeFile {
         s.span().start + off
     }
 
-    fn condition(
-        &self,
-        s: &Spanned<String>,
-        data: &Data,
-        subject: Subject,
-        errors: &mut Vec<Diagnostic>,
-    ) -> allot_rules::Cond {
+    fn condition(&self, s: &Spanned<String>, data: &Data, subject: Subject, errors: &mut Vec<Diagnostic>) -> allot_rules::Cond {
         let schema = DataSchema { data, subject };
         match allot_rules::compile_text(s.get_ref(), &schema) {
             Ok(c) => c,
             Err(es) => {
                 let base = self.value_start(s);
                 for e in es {
-                    let mut d = Diagnostic::error(e.message.clone())
-                        .file(self.file.clone())
-                        .span_in(
-                            &self.text,
-                            base + e.span.start,
-                            base + e.span.end.max(e.span.start + 1),
-                        );
+                    let mut d = Diagnostic::error(e.message.clone()).file(self.file.clone()).span_in(
+                        &self.text,
+                        base + e.span.start,
+                        base + e.span.end.max(e.span.start + 1),
+                    );
                     d.expected = e.expected;
                     d.found = e.found;
                     d.help = e.help;
@@ -237,62 +205,49 @@ impl SchemeFile {
             amount: doc.measures.amount.clone(),
             ..Scheme::default()
         };
-        scheme.roles = STANDARD_ROLES
-            .iter()
-            .map(|(id, name)| Role {
-                id: id.to_string(),
-                name: name.to_string(),
-            })
-            .collect();
+        scheme.roles = STANDARD_ROLES.iter().map(|(id, name)| Role { id: id.to_string(), name: name.to_string() }).collect();
         for r in &doc.roles {
             let r = r.get_ref();
             if scheme.role(r.id.get_ref()).is_some() {
-                errors.push(self.err(&r.id, format!("role `{}` is defined twice", r.id.get_ref())).help("the five roles of S4.2 (lead, sales, account, service, admin) always exist"));
+                errors.push(
+                    self.err(&r.id, format!("role `{}` is defined twice", r.id.get_ref()))
+                        .help("the five roles of S4.2 (lead, sales, account, service, admin) always exist"),
+                );
                 continue;
             }
-            scheme.roles.push(Role {
-                id: r.id.get_ref().clone(),
-                name: r.name.clone().unwrap_or_else(|| r.id.get_ref().clone()),
-            });
+            scheme.roles.push(Role { id: r.id.get_ref().clone(), name: r.name.clone().unwrap_or_else(|| r.id.get_ref().clone()) });
         }
         for (name, _) in [(&doc.measures.potential, ()), (&doc.measures.workload, ())] {
             if let Some(n) = name {
                 if data.clients.column_index(n).is_none() {
                     errors.push(
-                        Diagnostic::error(format!(
-                            "measure column `{n}` is not in the clients file"
-                        ))
-                        .file(self.file.clone())
-                        .field("measures"),
+                        Diagnostic::error(format!("measure column `{n}` is not in the clients file"))
+                            .file(self.file.clone())
+                            .field("measures"),
                     );
                 }
             }
         }
-        let role_of =
-            |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<usize> {
-                let r = scheme.role(s.get_ref());
-                if r.is_none() {
-                    let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
-                    let mut d = self
-                        .err(s, format!("unknown role `{}`", s.get_ref()))
-                        .expected(format!("one of {}", ids.join(", ")));
-                    d.help = suggest(s.get_ref(), ids.iter().copied());
-                    errors.push(d);
-                }
-                r
-            };
-        let emp_of =
-            |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<u32> {
-                let e = scheme.employee(s.get_ref());
-                if e.is_none() {
-                    let mut d = self
-                        .err(s, format!("unknown employee `{}`", s.get_ref()))
-                        .expected("the id of an employee in the employees file");
-                    d.help = suggest(s.get_ref(), scheme.employees.iter().map(|e| e.id.as_str()));
-                    errors.push(d);
-                }
-                e
-            };
+        let role_of = |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<usize> {
+            let r = scheme.role(s.get_ref());
+            if r.is_none() {
+                let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
+                let mut d = self.err(s, format!("unknown role `{}`", s.get_ref())).expected(format!("one of {}", ids.join(", ")));
+                d.help = suggest(s.get_ref(), ids.iter().copied());
+                errors.push(d);
+            }
+            r
+        };
+        let emp_of = |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<u32> {
+            let e = scheme.employee(s.get_ref());
+            if e.is_none() {
+                let mut d =
+                    self.err(s, format!("unknown employee `{}`", s.get_ref())).expected("the id of an employee in the employees file");
+                d.help = suggest(s.get_ref(), scheme.employees.iter().map(|e| e.id.as_str()));
+                errors.push(d);
+            }
+            e
+        };
 
         // Teams: members named in the scheme, plus employees whose `teams` column names the team.
         let mut teams: BTreeMap<String, Vec<u32>> = BTreeMap::new();
@@ -330,35 +285,18 @@ impl SchemeFile {
             let parent = t.parent.as_ref().and_then(|p| {
                 let found = scheme.territories.iter().position(|x| &x.id == p.get_ref());
                 if found.is_none() {
-                    let mut d = self
-                        .err(p, format!("unknown parent territory `{}`", p.get_ref()))
-                        .expected("a territory defined above this one");
-                    d.help = suggest(
-                        p.get_ref(),
-                        scheme.territories.iter().map(|x| x.id.as_str()),
-                    );
+                    let mut d =
+                        self.err(p, format!("unknown parent territory `{}`", p.get_ref())).expected("a territory defined above this one");
+                    d.help = suggest(p.get_ref(), scheme.territories.iter().map(|x| x.id.as_str()));
                     errors.push(d);
                 }
                 found
             });
             let (source, cond) = match (&t.cond, &t.attribute, &t.values) {
-                (Some(w), None, None) => (
-                    w.get_ref().clone(),
-                    self.condition(w, data, Subject::Client, &mut errors),
-                ),
+                (Some(w), None, None) => (w.get_ref().clone(), self.condition(w, data, Subject::Client, &mut errors)),
                 (None, Some(a), Some(vals)) => {
-                    let src = format!(
-                        "{} in [{}]",
-                        a.get_ref(),
-                        vals.iter()
-                            .map(|v| format!("{v:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    let schema = DataSchema {
-                        data,
-                        subject: Subject::Client,
-                    };
+                    let src = format!("{} in [{}]", a.get_ref(), vals.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "));
+                    let schema = DataSchema { data, subject: Subject::Client };
                     match allot_rules::compile_text(&src, &schema) {
                         Ok(c) => (src, c),
                         Err(es) => {
@@ -373,7 +311,10 @@ impl SchemeFile {
                     }
                 }
                 _ => {
-                    errors.push(self.err(&t.id, format!("territory `{id}` needs either `where = \"condition\"` or `attribute` with `values`")).expected("exactly one of the two"));
+                    errors.push(
+                        self.err(&t.id, format!("territory `{id}` needs either `where = \"condition\"` or `attribute` with `values`"))
+                            .expected("exactly one of the two"),
+                    );
                     (String::new(), allot_rules::Cond::Const(false))
                 }
             };
@@ -383,10 +324,7 @@ impl SchemeFile {
                 if r.is_none() {
                     let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
                     let mut d = self
-                        .err(
-                            emp,
-                            format!("unknown role `{role}` in the owners of territory `{id}`"),
-                        )
+                        .err(emp, format!("unknown role `{role}` in the owners of territory `{id}`"))
                         .expected(format!("one of {}", ids.join(", ")));
                     d.help = suggest(role, ids.iter().copied());
                     errors.push(d);
@@ -406,19 +344,13 @@ impl SchemeFile {
             });
         }
 
-        let has_potential = data
-            .clients
-            .column_index(doc.measures.potential.as_deref().unwrap_or("potential"))
-            .is_some();
+        let has_potential = data.clients.column_index(doc.measures.potential.as_deref().unwrap_or("potential")).is_some();
         for r in &doc.rules {
             let origin = Some(self.line_col(r));
             let r = r.get_ref();
             let id = r.id.get_ref().clone();
             if scheme.rules.iter().any(|x| x.id == id) {
-                errors.push(
-                    self.err(&r.id, format!("rule `{id}` is defined twice"))
-                        .expected("a unique id for every rule"),
-                );
+                errors.push(self.err(&r.id, format!("rule `{id}` is defined twice")).expected("a unique id for every rule"));
             }
             let role = role_of(&r.role, &mut errors, &scheme);
             let subject = match r.on.as_ref().map(|s| s.get_ref().as_str()) {
@@ -426,20 +358,14 @@ impl SchemeFile {
                 Some("deal") => Subject::Deal,
                 Some(other) => {
                     errors.push(
-                        self.err(
-                            r.on.as_ref().expect("matched Some"),
-                            format!("`on = \"{other}\"` is not a subject"),
-                        )
-                        .expected("\"client\" or \"deal\""),
+                        self.err(r.on.as_ref().expect("matched Some"), format!("`on = \"{other}\"` is not a subject"))
+                            .expected("\"client\" or \"deal\""),
                     );
                     Subject::Client
                 }
             };
             let (source, cond) = match &r.when {
-                Some(w) => (
-                    w.get_ref().clone(),
-                    self.condition(w, data, subject, &mut errors),
-                ),
+                Some(w) => (w.get_ref().clone(), self.condition(w, data, subject, &mut errors)),
                 None => ("true".to_string(), allot_rules::Cond::Const(true)),
             };
             let pool_given = r.team.is_some() || r.employees.is_some();
@@ -454,11 +380,9 @@ impl SchemeFile {
                 continue;
             }
             if !pool_given {
-                for (what, given) in [
-                    ("strategy", r.strategy.is_some()),
-                    ("weights", !r.weights.is_empty()),
-                    ("skills", r.skills.is_some()),
-                ] {
+                for (what, given) in
+                    [("strategy", r.strategy.is_some()), ("weights", !r.weights.is_empty()), ("skills", r.skills.is_some())]
+                {
                     if given {
                         errors.push(self.err(&r.id, format!("rule `{id}` sets `{what}`, which only a pool (team or employees) uses")));
                     }
@@ -474,7 +398,9 @@ impl SchemeFile {
                     match teams.get(t.get_ref()) {
                         Some(m) => members.extend(m),
                         None => {
-                            let mut d = self.err(t, format!("unknown team `{}`", t.get_ref())).expected("a team of the scheme's [[teams]] or of the employees' `teams` column");
+                            let mut d = self
+                                .err(t, format!("unknown team `{}`", t.get_ref()))
+                                .expected("a team of the scheme's [[teams]] or of the employees' `teams` column");
                             d.help = suggest(t.get_ref(), teams.keys().map(|k| k.as_str()));
                             errors.push(d);
                         }
@@ -488,11 +414,7 @@ impl SchemeFile {
                     }
                 }
                 if let Some(skills) = &r.skills {
-                    members.retain(|&e| {
-                        skills
-                            .iter()
-                            .all(|s| scheme.employees[e as usize].skills.contains(s))
-                    });
+                    members.retain(|&e| skills.iter().all(|s| scheme.employees[e as usize].skills.contains(s)));
                 }
                 let strategy = match &r.strategy {
                     None if has_potential || subject == Subject::Deal => Strategy::BalancePotential,
@@ -501,9 +423,8 @@ impl SchemeFile {
                         Some(st) => st,
                         None => {
                             let names = Strategy::ALL.map(|(n, _)| n);
-                            let mut d = self
-                                .err(s, format!("unknown strategy `{}`", s.get_ref()))
-                                .expected(format!("one of {}", names.join(", ")));
+                            let mut d =
+                                self.err(s, format!("unknown strategy `{}`", s.get_ref())).expected(format!("one of {}", names.join(", ")));
                             d.help = suggest(s.get_ref(), names);
                             errors.push(d);
                             Strategy::BalanceCount
@@ -514,18 +435,12 @@ impl SchemeFile {
                     let ok = scheme.employee(name).is_some_and(|e| members.contains(&e));
                     if !ok {
                         errors.push(
-                            self.err(
-                                w,
-                                format!("weight for `{name}`, who is not a member of this pool"),
-                            )
-                            .expected("weights only for the pool's members"),
+                            self.err(w, format!("weight for `{name}`, who is not a member of this pool"))
+                                .expected("weights only for the pool's members"),
                         );
                     }
                     if !(w.get_ref().is_finite() && *w.get_ref() >= 0.0) {
-                        errors.push(
-                            self.err(w, "a weight must be a number of 0 or more")
-                                .found(w.get_ref().to_string()),
-                        );
+                        errors.push(self.err(w, "a weight must be a number of 0 or more").found(w.get_ref().to_string()));
                     }
                 }
                 Some(Target::Pool {
@@ -533,25 +448,14 @@ impl SchemeFile {
                         .into_iter()
                         .map(|e| Member {
                             employee: e,
-                            weight: r
-                                .weights
-                                .get(&scheme.employees[e as usize].id)
-                                .map_or(1.0, |w| *w.get_ref()),
+                            weight: r.weights.get(&scheme.employees[e as usize].id).map_or(1.0, |w| *w.get_ref()),
                         })
                         .collect(),
                     strategy,
                 })
             };
             if let (Some(role), Some(target)) = (role, target) {
-                scheme.rules.push(Rule {
-                    origin,
-                    id,
-                    role,
-                    subject,
-                    source,
-                    cond,
-                    target,
-                });
+                scheme.rules.push(Rule { origin, id, role, subject, source, cond, target });
             }
         }
         if errors.is_empty() {

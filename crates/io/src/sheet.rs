@@ -97,9 +97,7 @@ impl Sheet {
     }
     /// A diagnostic located at a cell: `file:line:column (column \`name\`)`.
     pub fn at(&self, row: usize, col: usize, d: Diagnostic) -> Diagnostic {
-        let d = d
-            .file(self.file.clone())
-            .at(self.lines[row] as usize, col + 1);
+        let d = d.file(self.file.clone()).at(self.lines[row] as usize, col + 1);
         match self.headers.get(col) {
             Some(h) => d.field(format!("column `{h}`")),
             None => d,
@@ -108,13 +106,7 @@ impl Sheet {
     /// Builds a sheet from typed rows (used by tests and generators).
     pub fn from_cells(file: &str, headers: Vec<String>, rows: Vec<Vec<Cell>>) -> Sheet {
         let lines = (2..rows.len() as u64 + 2).collect();
-        Sheet {
-            file: file.into(),
-            headers,
-            rows: Rows::Typed(rows),
-            lines,
-            spreadsheet: false,
-        }
+        Sheet { file: file.into(), headers, rows: Rows::Typed(rows), lines, spreadsheet: false }
     }
 }
 
@@ -129,12 +121,8 @@ pub fn decode(bytes: &[u8], file: &str, enc: Encoding) -> Result<String, Diagnos
                 Err(e) => {
                     let good = &b[..e.valid_up_to()];
                     let line = good.iter().filter(|&&c| c == b'\n').count() + 1;
-                    let col = String::from_utf8_lossy(
-                        &good[good.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)..],
-                    )
-                    .chars()
-                    .count()
-                        + 1;
+                    let col =
+                        String::from_utf8_lossy(&good[good.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)..]).chars().count() + 1;
                     Err(Diagnostic::error("the file is not valid UTF-8")
                         .file(file)
                         .at(line, col)
@@ -166,9 +154,7 @@ pub fn detect_delimiter(text: &str) -> u8 {
             _ => {}
         }
     }
-    let best = (0..3)
-        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
-        .unwrap_or(0);
+    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
     [b',', b';', b'\t'][best]
 }
 
@@ -177,21 +163,14 @@ fn header_problems(file: &str, headers: &[String], line: usize) -> Vec<Diagnosti
     for (i, h) in headers.iter().enumerate() {
         if h.is_empty() {
             out.push(
-                Diagnostic::error(format!("column {} has no name", i + 1))
-                    .file(file)
-                    .at(line, i + 1)
-                    .expected("a name in the header row"),
+                Diagnostic::error(format!("column {} has no name", i + 1)).file(file).at(line, i + 1).expected("a name in the header row"),
             );
         } else if let Some(j) = headers[..i].iter().position(|x| x == h) {
             out.push(
-                Diagnostic::error(format!(
-                    "column `{h}` appears twice (columns {} and {})",
-                    j + 1,
-                    i + 1
-                ))
-                .file(file)
-                .at(line, i + 1)
-                .expected("unique column names"),
+                Diagnostic::error(format!("column `{h}` appears twice (columns {} and {})", j + 1, i + 1))
+                    .file(file)
+                    .at(line, i + 1)
+                    .expected("unique column names"),
             );
         }
     }
@@ -201,11 +180,7 @@ fn header_problems(file: &str, headers: &[String], line: usize) -> Vec<Diagnosti
 /// Reads CSV text.
 pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
     let delim = detect_delimiter(text);
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delim)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(text.as_bytes());
     let headers: Vec<String> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
         Err(e) => return Err(vec![csv_error(file, &e)]),
@@ -229,20 +204,12 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
                     continue; // blank line, or a row of empty cells as Excel leaves at the end
                 }
                 if rec.len() != headers.len() {
-                    let d = Diagnostic::error(format!(
-                        "row has {} fields but the header has {}",
-                        rec.len(),
-                        headers.len()
-                    ))
-                    .file(file)
-                    .at(line as usize, rec.len().min(headers.len()) + 1)
-                    .expected(format!(
-                        "{} fields separated by `{}`",
-                        headers.len(),
-                        delim as char
-                    ))
-                    .found(format!("{} fields", rec.len()))
-                    .help("a field holding the delimiter or a line break must be in double quotes");
+                    let d = Diagnostic::error(format!("row has {} fields but the header has {}", rec.len(), headers.len()))
+                        .file(file)
+                        .at(line as usize, rec.len().min(headers.len()) + 1)
+                        .expected(format!("{} fields separated by `{}`", headers.len(), delim as char))
+                        .found(format!("{} fields", rec.len()))
+                        .help("a field holding the delimiter or a line break must be in double quotes");
                     errors.push(d);
                     continue;
                 }
@@ -258,13 +225,7 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Sheet {
-        file: file.into(),
-        headers,
-        rows: Rows::Csv(rows),
-        lines,
-        spreadsheet: false,
-    })
+    Ok(Sheet { file: file.into(), headers, rows: Rows::Csv(rows), lines, spreadsheet: false })
 }
 
 fn csv_error(file: &str, e: &csv::Error) -> Diagnostic {
@@ -303,11 +264,7 @@ pub fn read_jsonl_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>>
                     .expected("an object such as {\"id\": \"c1\", \"region\": \"RU-MOW\"}")
                     .found(json_kind(&other).to_string()),
             ),
-            Err(e) => errors.push(
-                Diagnostic::error(format!("invalid JSON: {e}"))
-                    .file(file)
-                    .at(line_no, e.column().max(1)),
-            ),
+            Err(e) => errors.push(Diagnostic::error(format!("invalid JSON: {e}")).file(file).at(line_no, e.column().max(1))),
         }
     }
     let mut rows = Vec::with_capacity(objects.len());
@@ -354,13 +311,7 @@ pub fn read_jsonl_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>>
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Sheet {
-        file: file.into(),
-        headers,
-        rows: Rows::Typed(rows),
-        lines,
-        spreadsheet: false,
-    })
+    Ok(Sheet { file: file.into(), headers, rows: Rows::Typed(rows), lines, spreadsheet: false })
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -378,25 +329,17 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 pub fn read_xlsx(path: &Path, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
     use calamine::{open_workbook, Data, Reader, Xlsx};
     let fail = |m: String| vec![Diagnostic::error(m).file(file)];
-    let mut wb: Xlsx<_> =
-        open_workbook(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
+    let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| fail(format!("cannot open the workbook: {e}")))?;
     let Some(name) = wb.sheet_names().first().cloned() else {
         return Err(fail("the workbook has no sheets".into()));
     };
-    let range = wb
-        .worksheet_range(&name)
-        .map_err(|e| fail(format!("cannot read sheet `{name}`: {e}")))?;
+    let range = wb.worksheet_range(&name).map_err(|e| fail(format!("cannot read sheet `{name}`: {e}")))?;
     let first_row = range.start().map_or(0, |(r, _)| r as u64);
     let mut iter = range.rows();
     let Some(head) = iter.next() else {
-        return Err(fail(format!(
-            "sheet `{name}` is empty; expected a header row naming the columns"
-        )));
+        return Err(fail(format!("sheet `{name}` is empty; expected a header row naming the columns")));
     };
-    let headers: Vec<String> = head
-        .iter()
-        .map(|c| c.to_string().trim().to_string())
-        .collect();
+    let headers: Vec<String> = head.iter().map(|c| c.to_string().trim().to_string()).collect();
     let mut errors = header_problems(file, &headers, first_row as usize + 1);
     let mut rows = Vec::new();
     let mut lines = Vec::new();
@@ -436,29 +379,17 @@ pub fn read_xlsx(path: &Path, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Sheet {
-        file: file.into(),
-        headers,
-        rows: Rows::Typed(rows),
-        lines,
-        spreadsheet: true,
-    })
+    Ok(Sheet { file: file.into(), headers, rows: Rows::Typed(rows), lines, spreadsheet: true })
 }
 
 /// Reads a table by its extension: `.xlsx`, `.jsonl`/`.ndjson`, else CSV.
 pub fn read_table(path: &Path, enc: Encoding) -> Result<Sheet, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext == "xlsx" || ext == "xlsm" {
         return read_xlsx(path, &file);
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())]
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())])?;
     let text = decode(&bytes, &file, enc).map_err(|d| vec![d])?;
     if ext == "jsonl" || ext == "ndjson" {
         read_jsonl_text(&text, &file)

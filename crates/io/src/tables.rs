@@ -17,8 +17,7 @@ use crate::sheet::{CellRef, Sheet};
 /// Types of the well-known client and deal columns.
 pub fn well_known(name: &str) -> Option<Type> {
     Some(match name {
-        "region" | "industry" | "significance" | "channel" | "ownership" | "city" | "name"
-        | "inn" => Type::Text,
+        "region" | "industry" | "significance" | "channel" | "ownership" | "city" | "name" | "inn" => Type::Text,
         "products" | "tags" => Type::List,
         "potential" | "workload" | "lat" | "lon" | "amount" => Type::Number,
         "date" => Type::Date,
@@ -28,11 +27,7 @@ pub fn well_known(name: &str) -> Option<Type> {
 
 /// Parses a number as people type it: `1234.5`, `1 234,5` (Russian Excel), `1,234.5`.
 pub fn parse_number(s: &str) -> Option<f64> {
-    let t: String = s
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '_'))
-        .collect();
+    let t: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '_')).collect();
     if t.is_empty() {
         return None;
     }
@@ -43,10 +38,7 @@ pub fn parse_number(s: &str) -> Option<f64> {
         (Some(_), None) => return None,
         _ => t,
     };
-    if !t
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
-    {
+    if !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
         return None;
     }
     t.parse::<f64>().ok().filter(|x| x.is_finite())
@@ -69,11 +61,7 @@ pub fn parse_date(s: &str) -> Option<i32> {
     }
     let p: Vec<&str> = day.split('.').collect();
     if p.len() == 3 && p[2].len() == 4 && p[0].len() <= 2 && p[1].len() <= 2 {
-        return allot_rules::days_from_civil(
-            p[2].parse().ok()?,
-            p[1].parse().ok()?,
-            p[0].parse().ok()?,
-        );
+        return allot_rules::days_from_civil(p[2].parse().ok()?, p[1].parse().ok()?, p[0].parse().ok()?);
     }
     None
 }
@@ -81,10 +69,7 @@ pub fn parse_date(s: &str) -> Option<i32> {
 /// Splits a list cell on `|` if it has one, else on `;`; trims items and drops empty ones.
 pub fn split_list(s: &str) -> Vec<&str> {
     let sep = if s.contains('|') { '|' } else { ';' };
-    s.split(sep)
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .collect()
+    s.split(sep).map(str::trim).filter(|x| !x.is_empty()).collect()
 }
 
 fn infer(sheet: &Sheet, col: usize) -> Type {
@@ -138,22 +123,14 @@ fn cell_value<'a>(c: CellRef<'a>, ty: Type) -> Result<Value<'a>, String> {
     Ok(match (ty, c) {
         (_, CellRef::Empty) => Value::Missing,
         (Type::Number, CellRef::Number(n)) => Value::Number(n),
-        (Type::Number, CellRef::Text(s)) => {
-            Value::Number(parse_number(s).ok_or_else(|| format!("text {s:?}"))?)
-        }
+        (Type::Number, CellRef::Text(s)) => Value::Number(parse_number(s).ok_or_else(|| format!("text {s:?}"))?),
         (Type::Bool, CellRef::Bool(b)) => Value::Bool(b),
-        (Type::Bool, CellRef::Text(s)) => {
-            Value::Bool(parse_bool(s).ok_or_else(|| format!("{s:?}"))?)
-        }
+        (Type::Bool, CellRef::Text(s)) => Value::Bool(parse_bool(s).ok_or_else(|| format!("{s:?}"))?),
         (Type::Bool, CellRef::Number(n)) if n == 0.0 || n == 1.0 => Value::Bool(n == 1.0),
         (Type::Date, CellRef::Date(d)) => Value::Date(d),
-        (Type::Date, CellRef::Text(s)) => {
-            Value::Date(parse_date(s).ok_or_else(|| format!("{s:?}"))?)
-        }
+        (Type::Date, CellRef::Text(s)) => Value::Date(parse_date(s).ok_or_else(|| format!("{s:?}"))?),
         (Type::Text, CellRef::Text(s)) => Value::Text(s.trim()),
-        (Type::Text, CellRef::Number(_) | CellRef::Bool(_) | CellRef::Date(_)) => {
-            return Err("a non-text cell".into())
-        }
+        (Type::Text, CellRef::Number(_) | CellRef::Bool(_) | CellRef::Date(_)) => return Err("a non-text cell".into()),
         (Type::List, CellRef::Text(s)) => Value::List(split_list(s)),
         (Type::List, CellRef::List(l)) => Value::List(l.iter().map(|s| s.as_str()).collect()),
         (_, other) => return Err(format!("{other:?}")),
@@ -203,17 +180,7 @@ fn load_table(
         .iter()
         .enumerate()
         .filter(|(i, h)| *i != id_col && !skip.contains(&h.as_str()))
-        .map(|(i, h)| {
-            (
-                i,
-                h.clone(),
-                declared
-                    .get(h)
-                    .copied()
-                    .or_else(|| well_known(h))
-                    .unwrap_or_else(|| infer(sheet, i)),
-            )
-        })
+        .map(|(i, h)| (i, h.clone(), declared.get(h).copied().or_else(|| well_known(h)).unwrap_or_else(|| infer(sheet, i))))
         .collect();
     let mut schema: Vec<(String, Type)> = cols.iter().map(|c| (c.1.clone(), c.2)).collect();
     for (name, ty) in declared {
@@ -225,23 +192,11 @@ fn load_table(
     let mut rows = Vec::with_capacity(sheet.len());
     for r in 0..sheet.len() {
         let Some(id) = id_text(sheet.cell(r, id_col)) else {
-            errors.push(sheet.at(
-                r,
-                id_col,
-                Diagnostic::error("the row has no id").expected("a unique id in every row"),
-            ));
+            errors.push(sheet.at(r, id_col, Diagnostic::error("the row has no id").expected("a unique id in every row")));
             continue;
         };
-        let owned: Vec<Option<String>> = cols
-            .iter()
-            .map(|(c, _, ty)| {
-                if *ty == Type::Text {
-                    owned_text(sheet.cell(r, *c))
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let owned: Vec<Option<String>> =
+            cols.iter().map(|(c, _, ty)| if *ty == Type::Text { owned_text(sheet.cell(r, *c)) } else { None }).collect();
         let mut values: Vec<Value<'_>> = Vec::with_capacity(schema.len());
         for (j, (c, name, ty)) in cols.iter().enumerate() {
             let cell = match &owned[j] {
@@ -251,9 +206,7 @@ fn load_table(
             match cell_value(cell, *ty) {
                 Ok(v) => values.push(v),
                 Err(found) => {
-                    let d = Diagnostic::error(format!("`{name}` must be {}", ty.name()))
-                        .expected(expected_of(*ty))
-                        .found(found);
+                    let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found);
                     errors.push(sheet.at(r, *c, d));
                     values.push(Value::Missing);
                 }
@@ -282,11 +235,7 @@ fn load_table(
 }
 
 /// Reads clients into `data.clients`.
-pub fn load_clients(
-    sheet: &Sheet,
-    declared: &BTreeMap<String, Type>,
-    data: &mut Data,
-) -> Result<(), Vec<Diagnostic>> {
+pub fn load_clients(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Data) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let (table, _) = load_table(sheet, declared, &[], data, &mut errors);
     if !errors.is_empty() {
@@ -297,19 +246,13 @@ pub fn load_clients(
 }
 
 /// Reads deals into `data.deals`; every deal's `client_id` must name a loaded client.
-pub fn load_deals(
-    sheet: &Sheet,
-    declared: &BTreeMap<String, Type>,
-    data: &mut Data,
-) -> Result<(), Vec<Diagnostic>> {
+pub fn load_deals(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Data) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let Some(cc) = sheet.column("client_id") else {
-        return Err(vec![Diagnostic::error(
-            "the deals file has no `client_id` column",
-        )
-        .file(sheet.file.clone())
-        .at(1, 1)
-        .expected("columns id, client_id, amount, date and any attributes")]);
+        return Err(vec![Diagnostic::error("the deals file has no `client_id` column")
+            .file(sheet.file.clone())
+            .at(1, 1)
+            .expected("columns id, client_id, amount, date and any attributes")]);
     };
     let (table, rows) = load_table(sheet, declared, &["client_id"], data, &mut errors);
     let mut deal_client = Vec::with_capacity(rows.len());
@@ -317,17 +260,12 @@ pub fn load_deals(
         match id_text(sheet.cell(r, cc)).and_then(|id| data.clients.row_of(&id)) {
             Some(c) => deal_client.push(c),
             None => {
-                let found =
-                    id_text(sheet.cell(r, cc)).map_or("an empty cell".into(), |s| format!("`{s}`"));
-                errors.push(
-                    sheet.at(
-                        r,
-                        cc,
-                        Diagnostic::error("the deal's client is not in the clients file")
-                            .expected("the id of a client")
-                            .found(found),
-                    ),
-                );
+                let found = id_text(sheet.cell(r, cc)).map_or("an empty cell".into(), |s| format!("`{s}`"));
+                errors.push(sheet.at(
+                    r,
+                    cc,
+                    Diagnostic::error("the deal's client is not in the clients file").expected("the id of a client").found(found),
+                ));
             }
         }
     }
@@ -345,26 +283,12 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let col = |n: &str| sheet.column(n);
     let Some(id_col) = col("id") else {
-        return Err(vec![Diagnostic::error(
-            "the employees file has no `id` column",
-        )
-        .file(sheet.file.clone())
-        .at(1, 1)
-        .expected(
-            "columns id, name, position, teams, skills, capacity, active, absent_from, absent_to",
-        )]);
+        return Err(vec![Diagnostic::error("the employees file has no `id` column")
+            .file(sheet.file.clone())
+            .at(1, 1)
+            .expected("columns id, name, position, teams, skills, capacity, active, absent_from, absent_to")]);
     };
-    const KNOWN: [&str; 9] = [
-        "id",
-        "name",
-        "position",
-        "teams",
-        "skills",
-        "capacity",
-        "active",
-        "absent_from",
-        "absent_to",
-    ];
+    const KNOWN: [&str; 9] = ["id", "name", "position", "teams", "skills", "capacity", "active", "absent_from", "absent_to"];
     for (i, h) in sheet.headers.iter().enumerate() {
         if !KNOWN.contains(&h.as_str()) {
             errors.push(
@@ -379,22 +303,15 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
     let mut seen: std::collections::HashMap<String, u64> = Default::default();
     for r in 0..sheet.len() {
         let Some(id) = id_text(sheet.cell(r, id_col)) else {
-            errors.push(sheet.at(
-                r,
-                id_col,
-                Diagnostic::error("the employee has no id").expected("a unique id in every row"),
-            ));
+            errors.push(sheet.at(r, id_col, Diagnostic::error("the employee has no id").expected("a unique id in every row")));
             continue;
         };
         if let Some(first) = seen.insert(id.clone(), sheet.lines[r]) {
-            errors.push(
-                sheet.at(
-                    r,
-                    id_col,
-                    Diagnostic::error(format!("employee id `{id}` appears twice"))
-                        .found(format!("the same id on line {first}")),
-                ),
-            );
+            errors.push(sheet.at(
+                r,
+                id_col,
+                Diagnostic::error(format!("employee id `{id}` appears twice")).found(format!("the same id on line {first}")),
+            ));
             continue;
         }
         let text = |c: Option<usize>| {
@@ -419,15 +336,11 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
             match cell_value(sheet.cell(r, c), ty) {
                 Ok(v) => Some(v),
                 Err(found) => {
-                    errors.push(
-                        sheet.at(
-                            r,
-                            c,
-                            Diagnostic::error(format!("`{name}` must be {}", ty.name()))
-                                .expected(expected_of(ty))
-                                .found(found),
-                        ),
-                    );
+                    errors.push(sheet.at(
+                        r,
+                        c,
+                        Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(ty)).found(found),
+                    ));
                     None
                 }
             }
@@ -438,9 +351,7 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
         let absent_to = typed("absent_to", Type::Date);
         if let Some(v) = capacity {
             match v {
-                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => {
-                    e.capacity = Some(n as u32)
-                }
+                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => e.capacity = Some(n as u32),
                 Value::Missing => {}
                 Value::Number(n) => {
                     let c = col("capacity").unwrap_or(0);
@@ -448,11 +359,9 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
                         sheet.at(
                             r,
                             c,
-                            Diagnostic::error(
-                                "`capacity` must be a whole number of clients, 0 or more",
-                            )
-                            .expected("e.g. 250")
-                            .found(format!("{n}")),
+                            Diagnostic::error("`capacity` must be a whole number of clients, 0 or more")
+                                .expected("e.g. 250")
+                                .found(format!("{n}")),
                         ),
                     );
                 }
@@ -476,10 +385,7 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
                         r,
                         c,
                         Diagnostic::error("the absence ends before it starts")
-                            .expected(format!(
-                                "a date on or after {}",
-                                allot_rules::civil_from_days(f)
-                            ))
+                            .expected(format!("a date on or after {}", allot_rules::civil_from_days(f)))
                             .found(allot_rules::civil_from_days(t)),
                     ),
                 );
@@ -495,28 +401,18 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
 
 /// Reads current assignments: `client_id,role,employee_id` and optionally `pinned` (an output of
 /// `allot assign` is accepted as is; its unassigned rows are skipped).
-pub fn load_current(
-    sheet: &Sheet,
-    data: &Data,
-    scheme: &Scheme,
-) -> Result<Vec<Current>, Vec<Diagnostic>> {
+pub fn load_current(sheet: &Sheet, data: &Data, scheme: &Scheme) -> Result<Vec<Current>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let need = ["client_id", "role", "employee_id"];
     let cols: Vec<Option<usize>> = need.iter().map(|n| sheet.column(n)).collect();
     if cols.iter().any(|c| c.is_none()) {
-        return Err(vec![Diagnostic::error(
-            "the current assignments file lacks a column",
-        )
-        .file(sheet.file.clone())
-        .at(1, 1)
-        .expected("columns client_id, role, employee_id and optionally pinned")
-        .found(sheet.headers.join(", "))]);
+        return Err(vec![Diagnostic::error("the current assignments file lacks a column")
+            .file(sheet.file.clone())
+            .at(1, 1)
+            .expected("columns client_id, role, employee_id and optionally pinned")
+            .found(sheet.headers.join(", "))]);
     }
-    let (cc, rc, ec) = (
-        cols[0].unwrap_or(0),
-        cols[1].unwrap_or(0),
-        cols[2].unwrap_or(0),
-    );
+    let (cc, rc, ec) = (cols[0].unwrap_or(0), cols[1].unwrap_or(0), cols[2].unwrap_or(0));
     let pc = sheet.column("pinned");
     let mut out = Vec::new();
     let mut seen: std::collections::HashMap<(u32, usize), u64> = Default::default();
@@ -536,10 +432,7 @@ pub fn load_current(
                     cc,
                     Diagnostic::error("unknown client")
                         .expected("the id of a client in the clients file")
-                        .found(format!(
-                            "{:?}",
-                            id_text(sheet.cell(r, cc)).unwrap_or_default()
-                        )),
+                        .found(format!("{:?}", id_text(sheet.cell(r, cc)).unwrap_or_default())),
                 ),
             );
         }
@@ -552,35 +445,24 @@ pub fn load_current(
                     rc,
                     Diagnostic::error("unknown role")
                         .expected(format!("one of {}", ids.join(", ")))
-                        .found(format!(
-                            "{:?}",
-                            id_text(sheet.cell(r, rc)).unwrap_or_default()
-                        )),
+                        .found(format!("{:?}", id_text(sheet.cell(r, rc)).unwrap_or_default())),
                 ),
             );
         }
         if employee.is_none() {
             ok = false;
-            errors.push(
-                sheet.at(
-                    r,
-                    ec,
-                    Diagnostic::error("unknown employee")
-                        .expected("the id of an employee in the employees file")
-                        .found(format!("{emp:?}")),
-                ),
-            );
+            errors.push(sheet.at(
+                r,
+                ec,
+                Diagnostic::error("unknown employee").expected("the id of an employee in the employees file").found(format!("{emp:?}")),
+            ));
         }
         let pinned = match pc.map(|c| cell_value(sheet.cell(r, c), Type::Bool)) {
             None | Some(Ok(Value::Missing)) => false,
             Some(Ok(Value::Bool(b))) => b,
             Some(_) => {
                 ok = false;
-                errors.push(sheet.at(
-                    r,
-                    pc.unwrap_or(0),
-                    Diagnostic::error("`pinned` must be a bool").expected(expected_of(Type::Bool)),
-                ));
+                errors.push(sheet.at(r, pc.unwrap_or(0), Diagnostic::error("`pinned` must be a bool").expected(expected_of(Type::Bool))));
                 false
             }
         };
@@ -597,12 +479,7 @@ pub fn load_current(
                 );
                 continue;
             }
-            out.push(Current {
-                client,
-                role,
-                employee,
-                pinned,
-            });
+            out.push(Current { client, role, employee, pinned });
         }
     }
     if !errors.is_empty() {

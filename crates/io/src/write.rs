@@ -15,21 +15,11 @@ pub enum Format {
 }
 
 fn row_fields<'a>(scheme: &'a Scheme, cell: &allot_core::Cell) -> (&'a str, &'a str) {
-    (
-        cell.employee()
-            .map_or("", |e| scheme.employees[e as usize].id.as_str()),
-        cell.rule().map_or("", |r| scheme.rules[r].id.as_str()),
-    )
+    (cell.employee().map_or("", |e| scheme.employees[e as usize].id.as_str()), cell.rule().map_or("", |r| scheme.rules[r].id.as_str()))
 }
 
 /// Writes `client_id,role,employee_id,rule,reason` rows.
-pub fn write_assignments(
-    out: &mut dyn Write,
-    scheme: &Scheme,
-    data: &Data,
-    o: &Outcome,
-    format: Format,
-) -> std::io::Result<()> {
+pub fn write_assignments(out: &mut dyn Write, scheme: &Scheme, data: &Data, o: &Outcome, format: Format) -> std::io::Result<()> {
     let nr = o.roles.len();
     let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
     match format {
@@ -40,13 +30,7 @@ pub fn write_assignments(
                 for (k, &role) in o.roles.iter().enumerate() {
                     let cell = &o.cells[client as usize * nr + k];
                     let (emp, rule) = row_fields(scheme, cell);
-                    c.write_record([
-                        data.clients.id(client),
-                        &scheme.roles[role].id,
-                        emp,
-                        rule,
-                        &cell_text(scheme, data, cell),
-                    ])?;
+                    c.write_record([data.clients.id(client), &scheme.roles[role].id, emp, rule, &cell_text(scheme, data, cell)])?;
                 }
             }
             c.flush()?;
@@ -79,44 +63,19 @@ pub fn write_assignments(
 }
 
 /// Writes `deal_id,client_id,role,employee_id,rule,reason` rows.
-pub fn write_deal_assignments(
-    out: &mut dyn Write,
-    scheme: &Scheme,
-    data: &Data,
-    o: &DealOutcome,
-    format: Format,
-) -> std::io::Result<()> {
+pub fn write_deal_assignments(out: &mut dyn Write, scheme: &Scheme, data: &Data, o: &DealOutcome, format: Format) -> std::io::Result<()> {
     let nr = o.roles.len();
     let mut w = std::io::BufWriter::new(out);
-    let rows = (0..data.deals.len() as u32).flat_map(|d| {
-        o.roles
-            .iter()
-            .enumerate()
-            .map(move |(k, &role)| (d, k, role))
-    });
+    let rows = (0..data.deals.len() as u32).flat_map(|d| o.roles.iter().enumerate().map(move |(k, &role)| (d, k, role)));
     match format {
         Format::Csv => {
             let mut c = csv::Writer::from_writer(&mut w);
-            c.write_record([
-                "deal_id",
-                "client_id",
-                "role",
-                "employee_id",
-                "rule",
-                "reason",
-            ])?;
+            c.write_record(["deal_id", "client_id", "role", "employee_id", "rule", "reason"])?;
             for (d, k, role) in rows {
                 let cell = &o.cells[d as usize * nr + k];
                 let (emp, rule) = row_fields(scheme, cell);
                 let client = data.clients.id(data.deal_client[d as usize]);
-                c.write_record([
-                    data.deals.id(d),
-                    client,
-                    &scheme.roles[role].id,
-                    emp,
-                    rule,
-                    &cell_text(scheme, data, cell),
-                ])?;
+                c.write_record([data.deals.id(d), client, &scheme.roles[role].id, emp, rule, &cell_text(scheme, data, cell)])?;
             }
             c.flush()?;
         }

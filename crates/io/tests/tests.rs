@@ -30,13 +30,7 @@ fn dump(data: &Data) -> String {
         let cells: Vec<String> = t
             .columns()
             .enumerate()
-            .map(|(i, (name, ty))| {
-                format!(
-                    "{name}:{}={}",
-                    ty.name(),
-                    t.display(i, r, data).unwrap_or_else(|| "<missing>".into())
-                )
-            })
+            .map(|(i, (name, ty))| format!("{name}:{}={}", ty.name(), t.display(i, r, data).unwrap_or_else(|| "<missing>".into())))
             .collect();
         out.push_str(&format!("{}: {}\n", t.id(r), cells.join(", ")));
     }
@@ -61,10 +55,7 @@ fn excel_russian_numbers_bom_quotes_line_breaks_and_cyrillic() {
                 к2;\"Две\nстроки\";Казань;99,9;серверы|сети\n";
     // The products cell of к1 is not quoted, so its `;` splits it: a user error, caught.
     let out = check_csv(text);
-    assert!(
-        out.contains("row has 6 fields but the header has 5"),
-        "{out}"
-    );
+    assert!(out.contains("row has 6 fields but the header has 5"), "{out}");
     let text = "\u{feff}id;название;регион;potential;products\n\
                 к1;\"ООО «Ромашка»; филиал\";Москва;\"1 234,50\";\"компьютеры;принтеры\"\n\
                 к2;\"Две\nстроки\";Казань;99,9;серверы|сети\n";
@@ -91,8 +82,7 @@ fn windows_1251_files_read_with_the_encoding_flag_and_are_refused_without_it() {
 
 #[test]
 fn types_are_inferred_from_values_when_not_known_by_name() {
-    let out =
-        check_csv("id,since,is_new,score,note\nc1,2024-01-31,да,7,x\nc2,01.02.2024,нет,-1.5,\n");
+    let out = check_csv("id,since,is_new,score,note\nc1,2024-01-31,да,7,x\nc2,01.02.2024,нет,-1.5,\n");
     insta::assert_snapshot!(out, @r"
     c1: since:date=2024-01-31, is_new:bool=true, score:number=7, note:text=x
     c2: since:date=2024-02-01, is_new:bool=false, score:number=-1.5, note:text=<missing>
@@ -161,9 +151,7 @@ fn json_lines_keep_their_types() {
     c1: potential:number=10, vip:bool=true, products:list=a;b, region:text=<missing>
     c2: potential:number=<missing>, vip:bool=<missing>, products:list=<missing>, region:text=RU-TA
     ");
-    let err = read_jsonl_text("{\"id\":\"c1\"}\n[1,2]\n{\"id\": }\n", "c.jsonl")
-        .err()
-        .unwrap();
+    let err = read_jsonl_text("{\"id\":\"c1\"}\n[1,2]\n{\"id\": }\n", "c.jsonl").err().unwrap();
     insta::assert_snapshot!(render_all(&err), @r#"
     error: each line must be a JSON object
       --> c.jsonl:2:1
@@ -187,13 +175,7 @@ fn xlsx_first_sheet_is_read_with_numbers_dates_and_cyrillic() {
     ws.write_string(1, 1, "Москва").unwrap();
     ws.write_number(1, 2, 1500.5).unwrap();
     let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 3, 1).unwrap();
-    ws.write_datetime_with_format(
-        1,
-        3,
-        &date,
-        &rust_xlsxwriter::Format::new().set_num_format("dd.mm.yyyy"),
-    )
-    .unwrap();
+    ws.write_datetime_with_format(1, 3, &date, &rust_xlsxwriter::Format::new().set_num_format("dd.mm.yyyy")).unwrap();
     ws.write_string(2, 0, "к2").unwrap();
     ws.write_string(2, 2, "не число").unwrap();
     wb.save(&path).unwrap();
@@ -240,11 +222,7 @@ fn employees_are_validated() {
 }
 
 fn clients_for_scheme() -> Data {
-    let s = read_csv_text(
-        "id,region,significance,potential\nc1,RU-MOW,vip,10\n",
-        "clients.csv",
-    )
-    .unwrap();
+    let s = read_csv_text("id,region,significance,potential\nc1,RU-MOW,vip,10\n", "clients.csv").unwrap();
     let mut data = Data::default();
     load_clients(&s, &BTreeMap::new(), &mut data).unwrap();
     data
@@ -255,14 +233,7 @@ fn check_scheme(toml: &str) -> String {
         Ok(s) => s,
         Err(e) => return render_all(&e),
     };
-    let emps = load_employees(
-        &read_csv_text(
-            "id,name,teams\nivanov,Иванов,dealers\npetrov,Петров,dealers\n",
-            "e.csv",
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let emps = load_employees(&read_csv_text("id,name,teams\nivanov,Иванов,dealers\npetrov,Петров,dealers\n", "e.csv").unwrap()).unwrap();
     match sf.build(&clients_for_scheme(), emps) {
         Ok(s) => format!("ok: {} rules", s.rules.len()),
         Err(e) => render_all(&e),
@@ -365,29 +336,14 @@ fn the_shipped_examples_load() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     for ex in ["s3", "s4-service", "s4-phone-desk"] {
         let dir = root.join(ex);
-        let sf = SchemeFile::parse(
-            &std::fs::read_to_string(dir.join("scheme.toml")).unwrap(),
-            "scheme.toml",
-        )
-        .unwrap();
+        let sf = SchemeFile::parse(&std::fs::read_to_string(dir.join("scheme.toml")).unwrap(), "scheme.toml").unwrap();
         let mut data = Data::default();
-        load_clients(
-            &read_table(&dir.join("clients.csv"), Encoding::Utf8).unwrap(),
-            &sf.columns,
-            &mut data,
-        )
-        .unwrap();
-        let emps = load_employees(&read_table(&dir.join("employees.csv"), Encoding::Utf8).unwrap())
-            .unwrap();
+        load_clients(&read_table(&dir.join("clients.csv"), Encoding::Utf8).unwrap(), &sf.columns, &mut data).unwrap();
+        let emps = load_employees(&read_table(&dir.join("employees.csv"), Encoding::Utf8).unwrap()).unwrap();
         if dir.join("deals.csv").exists() {
-            allot_io::tables::load_deals(
-                &read_table(&dir.join("deals.csv"), Encoding::Utf8).unwrap(),
-                &sf.deal_columns,
-                &mut data,
-            )
-            .unwrap();
+            allot_io::tables::load_deals(&read_table(&dir.join("deals.csv"), Encoding::Utf8).unwrap(), &sf.deal_columns, &mut data)
+                .unwrap();
         }
-        sf.build(&data, emps)
-            .unwrap_or_else(|e| panic!("{ex}: {}", render_all(&e)));
+        sf.build(&data, emps).unwrap_or_else(|e| panic!("{ex}: {}", render_all(&e)));
     }
 }

@@ -50,13 +50,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(span: Span, message: impl Into<String>) -> Error {
-        Error {
-            span,
-            message: message.into(),
-            expected: None,
-            found: None,
-            help: None,
-        }
+        Error { span, message: message.into(), expected: None, found: None, help: None }
     }
     pub fn expected(mut self, e: impl Into<String>) -> Error {
         self.expected = Some(e.into());
@@ -246,11 +240,7 @@ fn suggest(name: &str, schema: &dyn Schema) -> Option<String> {
         .names()
         .into_iter()
         .map(|n| {
-            let d = if n.to_lowercase() == lower {
-                0
-            } else {
-                strsim::levenshtein(&n.to_lowercase(), &lower)
-            };
+            let d = if n.to_lowercase() == lower { 0 } else { strsim::levenshtein(&n.to_lowercase(), &lower) };
             (d, n)
         })
         .filter(|(d, n)| *d <= (n.chars().count() / 3).max(2))
@@ -258,20 +248,8 @@ fn suggest(name: &str, schema: &dyn Schema) -> Option<String> {
         .map(|(_, n)| n)
 }
 
-fn type_error(
-    span: Span,
-    name: &str,
-    ty: Type,
-    what: &str,
-    expected: &str,
-    found: String,
-) -> Error {
-    Error::new(
-        span,
-        format!("`{name}` is {} and cannot be used {what}", ty.name()),
-    )
-    .expected(expected)
-    .found(found)
+fn type_error(span: Span, name: &str, ty: Type, what: &str, expected: &str, found: String) -> Error {
+    Error::new(span, format!("`{name}` is {} and cannot be used {what}", ty.name())).expected(expected).found(found)
 }
 
 /// Type-checks a syntax tree against the schema. All errors found are returned, in order.
@@ -291,18 +269,12 @@ pub fn compile_text(src: &str, schema: &dyn Schema) -> Result<Cond, Vec<Error>> 
     check(&e, schema)
 }
 
-fn resolve(
-    path: &str,
-    span: Span,
-    schema: &dyn Schema,
-    errors: &mut Vec<Error>,
-) -> Option<(AttrId, Type)> {
+fn resolve(path: &str, span: Span, schema: &dyn Schema, errors: &mut Vec<Error>) -> Option<(AttrId, Type)> {
     match schema.resolve(path) {
         Some(r) => Some(r),
         None => {
-            let mut e = Error::new(span, format!("unknown attribute `{path}`")).expected(
-                "the name of a column of the data or an attribute declared in the scheme",
-            );
+            let mut e = Error::new(span, format!("unknown attribute `{path}`"))
+                .expected("the name of a column of the data or an attribute declared in the scheme");
             if let Some(s) = suggest(path, schema) {
                 e = e.help(format!("did you mean `{s}`?"));
             }
@@ -324,19 +296,11 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
             Cond::Const(false)
         }
         Expr::Path(p, span) => match resolve(p, *span, schema, errors) {
-            Some((attr, Type::Bool)) => Cond::Test(Test {
-                attr,
-                name: p.clone(),
-                span: *span,
-                kind: TestKind::Truthy,
-            }),
+            Some((attr, Type::Bool)) => Cond::Test(Test { attr, name: p.clone(), span: *span, kind: TestKind::Truthy }),
             Some((_, t)) => {
                 errors.push(
-                    Error::new(
-                        *span,
-                        format!("`{p}` is {} and is not a condition by itself", t.name()),
-                    )
-                    .expected("a test such as `attribute == value` or `attribute is missing`"),
+                    Error::new(*span, format!("`{p}` is {} and is not a condition by itself", t.name()))
+                        .expected("a test such as `attribute == value` or `attribute is missing`"),
                 );
                 Cond::Const(false)
             }
@@ -351,11 +315,8 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
                 (Expr::Lit(v, vs), Expr::Path(p, ps)) => (p, *ps, v, *vs, op.flipped()),
                 _ => {
                     errors.push(
-                        Error::new(
-                            *span,
-                            "a comparison needs an attribute on one side and a value on the other",
-                        )
-                        .expected("e.g. potential >= 1000 or region == \"RU-MOW\""),
+                        Error::new(*span, "a comparison needs an attribute on one side and a value on the other")
+                            .expected("e.g. potential >= 1000 or region == \"RU-MOW\""),
                     );
                     return Cond::Const(false);
                 }
@@ -374,24 +335,16 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
                 _ => None,
             };
             match kind {
-                Some(kind) => Cond::Test(Test {
-                    attr,
-                    name: path.clone(),
-                    span: *span,
-                    kind,
-                }),
+                Some(kind) => Cond::Test(Test { attr, name: path.clone(), span: *span, kind }),
                 None => {
                     let (expected, help) = match (ty, op) {
-                        (Type::Text, CmpOp::Eq | CmpOp::Ne) => {
-                            ("text in quotes".to_string(), lit_hint(lit))
-                        }
+                        (Type::Text, CmpOp::Eq | CmpOp::Ne) => ("text in quotes".to_string(), lit_hint(lit)),
                         (Type::Text, _) => ("`==`, `!=`, `in` or `contains`".into(), None),
                         (Type::Bool, CmpOp::Eq | CmpOp::Ne) => ("true or false".into(), None),
                         (Type::Bool, _) => ("`==` or `!=` with true or false".into(), None),
-                        (Type::List, _) => (
-                            "`contains` or `in` for a list".into(),
-                            Some(format!("write `{path} contains {lit}` to test one value")),
-                        ),
+                        (Type::List, _) => {
+                            ("`contains` or `in` for a list".into(), Some(format!("write `{path} contains {lit}` to test one value")))
+                        }
                         (Type::Number, _) => ("a number".into(), None),
                         (Type::Date, _) => ("a date as YYYY-MM-DD".into(), None),
                     };
@@ -411,16 +364,10 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
                 }
             }
         }
-        Expr::In {
-            item,
-            list,
-            negated,
-            span,
-        } => {
+        Expr::In { item, list, negated, span } => {
             let Expr::Path(path, pspan) = &**item else {
                 errors.push(
-                    Error::new(item.span(), "`in` needs an attribute on its left")
-                        .expected("e.g. region in [\"RU-MOW\", \"RU-SPE\"]"),
+                    Error::new(item.span(), "`in` needs an attribute on its left").expected("e.g. region in [\"RU-MOW\", \"RU-SPE\"]"),
                 );
                 return Cond::Const(false);
             };
@@ -444,15 +391,9 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
                             Type::Text | Type::List => "text values in quotes",
                             Type::Bool => "`== true` or `== false` instead of a list",
                         };
-                        let mut e = Error::new(
-                            *lspan,
-                            format!(
-                                "`{path}` is {}, so its list must hold {expected}",
-                                ty.name()
-                            ),
-                        )
-                        .expected(expected)
-                        .found(format!("{} {l}", l.kind()));
+                        let mut e = Error::new(*lspan, format!("`{path}` is {}, so its list must hold {expected}", ty.name()))
+                            .expected(expected)
+                            .found(format!("{} {l}", l.kind()));
                         if let Some(h) = lit_hint(l) {
                             e = e.help(h);
                         }
@@ -470,21 +411,13 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
                 Type::Date => TestKind::DateIn(dates, *negated),
                 Type::Bool => unreachable!("bool lists are rejected above"),
             };
-            Cond::Test(Test {
-                attr,
-                name: path.clone(),
-                span: *span,
-                kind,
-            })
+            Cond::Test(Test { attr, name: path.clone(), span: *span, kind })
         }
         Expr::Contains(l, r, span) => {
             let (Expr::Path(path, pspan), Expr::Lit(lit, lspan)) = (&**l, &**r) else {
                 errors.push(
-                    Error::new(
-                        *span,
-                        "`contains` needs an attribute on its left and a value on its right",
-                    )
-                    .expected("e.g. products contains \"servers\""),
+                    Error::new(*span, "`contains` needs an attribute on its left and a value on its right")
+                        .expected("e.g. products contains \"servers\""),
                 );
                 return Cond::Const(false);
             };
@@ -510,34 +443,17 @@ fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond
                     return Cond::Const(false);
                 }
             };
-            Cond::Test(Test {
-                attr,
-                name: path.clone(),
-                span: *span,
-                kind,
-            })
+            Cond::Test(Test { attr, name: path.clone(), span: *span, kind })
         }
-        Expr::IsMissing {
-            item,
-            negated,
-            span,
-        } => {
+        Expr::IsMissing { item, negated, span } => {
             let Expr::Path(path, pspan) = &**item else {
-                errors.push(
-                    Error::new(item.span(), "`is missing` needs an attribute on its left")
-                        .expected("e.g. industry is missing"),
-                );
+                errors.push(Error::new(item.span(), "`is missing` needs an attribute on its left").expected("e.g. industry is missing"));
                 return Cond::Const(false);
             };
             let Some((attr, _)) = resolve(path, *pspan, schema, errors) else {
                 return Cond::Const(false);
             };
-            Cond::Test(Test {
-                attr,
-                name: path.clone(),
-                span: *span,
-                kind: TestKind::Missing(*negated),
-            })
+            Cond::Test(Test { attr, name: path.clone(), span: *span, kind: TestKind::Missing(*negated) })
         }
     }
 }
@@ -599,9 +515,7 @@ pub type IndexKey = (AttrId, Vec<Sym>);
 
 impl Matcher {
     pub fn compile(cond: &Cond, interner: &dyn Interner) -> Matcher {
-        Matcher {
-            root: compile_node(cond, interner),
-        }
+        Matcher { root: compile_node(cond, interner) }
     }
 
     pub fn eval(&self, row: &dyn Row) -> Tri {

@@ -118,20 +118,7 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> Option<i32> {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let dim = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let dim = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if d > dim[(m - 1) as usize] {
         return None;
     }
@@ -192,26 +179,24 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
             '.' => out.push(single(Tok::Dot)),
             '=' | '!' | '<' | '>' | '&' | '|' => {
                 let next = chars.get(i + 1).map(|c| c.1);
-                let (tok, len) = match (c, next) {
-                    ('=', Some('=')) => (Tok::Op(CmpOp::Eq), 2),
-                    ('=', _) => (Tok::Op(CmpOp::Eq), 1),
-                    ('!', Some('=')) => (Tok::Op(CmpOp::Ne), 2),
-                    ('!', _) => (Tok::Not, 1),
-                    ('<', Some('=')) => (Tok::Op(CmpOp::Le), 2),
-                    ('<', Some('>')) => (Tok::Op(CmpOp::Ne), 2),
-                    ('<', _) => (Tok::Op(CmpOp::Lt), 1),
-                    ('>', Some('=')) => (Tok::Op(CmpOp::Ge), 2),
-                    ('>', _) => (Tok::Op(CmpOp::Gt), 1),
-                    ('&', Some('&')) => (Tok::And, 2),
-                    ('|', Some('|')) => (Tok::Or, 2),
-                    _ => {
-                        return Err(Error::new(
-                            Span::new(start, start + 1),
-                            format!("unexpected character `{c}`"),
-                        )
-                        .expected(if c == '&' { "`&&`" } else { "`||`" }))
-                    }
-                };
+                let (tok, len) =
+                    match (c, next) {
+                        ('=', Some('=')) => (Tok::Op(CmpOp::Eq), 2),
+                        ('=', _) => (Tok::Op(CmpOp::Eq), 1),
+                        ('!', Some('=')) => (Tok::Op(CmpOp::Ne), 2),
+                        ('!', _) => (Tok::Not, 1),
+                        ('<', Some('=')) => (Tok::Op(CmpOp::Le), 2),
+                        ('<', Some('>')) => (Tok::Op(CmpOp::Ne), 2),
+                        ('<', _) => (Tok::Op(CmpOp::Lt), 1),
+                        ('>', Some('=')) => (Tok::Op(CmpOp::Ge), 2),
+                        ('>', _) => (Tok::Op(CmpOp::Gt), 1),
+                        ('&', Some('&')) => (Tok::And, 2),
+                        ('|', Some('|')) => (Tok::Or, 2),
+                        _ => {
+                            return Err(Error::new(Span::new(start, start + 1), format!("unexpected character `{c}`"))
+                                .expected(if c == '&' { "`&&`" } else { "`||`" }))
+                        }
+                    };
                 out.push((tok, Span::new(start, end_of(i + len))));
                 i += len;
                 continue;
@@ -222,8 +207,7 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
                 let mut j = i + 1;
                 loop {
                     let Some(&(_, ch)) = chars.get(j) else {
-                        return Err(Error::new(Span::new(start, src.len()), "unterminated text")
-                            .expected(format!("a closing {quote}")));
+                        return Err(Error::new(Span::new(start, src.len()), "unterminated text").expected(format!("a closing {quote}")));
                     };
                     if ch == quote {
                         break;
@@ -235,11 +219,8 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
                             Some('t') => '\t',
                             Some(e @ ('\\' | '"' | '\'')) => e,
                             _ => {
-                                return Err(Error::new(
-                                    Span::new(chars[j].0, end_of(j + 2)),
-                                    "unknown escape in text",
-                                )
-                                .expected(r#"one of \" \' \\ \n \t"#))
+                                return Err(Error::new(Span::new(chars[j].0, end_of(j + 2)), "unknown escape in text")
+                                    .expected(r#"one of \" \' \\ \n \t"#))
                             }
                         };
                         s.push(e);
@@ -253,16 +234,9 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
                 i = j + 1;
                 continue;
             }
-            c if c.is_ascii_digit()
-                || (c == '-' && chars.get(i + 1).is_some_and(|n| n.1.is_ascii_digit())) =>
-            {
+            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|n| n.1.is_ascii_digit())) => {
                 let mut j = i + 1;
-                while j < chars.len()
-                    && (chars[j].1.is_ascii_digit()
-                        || chars[j].1 == '.'
-                        || chars[j].1 == '-'
-                        || chars[j].1 == '_')
-                {
+                while j < chars.len() && (chars[j].1.is_ascii_digit() || chars[j].1 == '.' || chars[j].1 == '-' || chars[j].1 == '_') {
                     // A '-' only continues a date (YYYY-MM-...), never a subtraction.
                     if chars[j].1 == '-' && !(j - i == 4 || j - i == 7) {
                         break;
@@ -272,16 +246,14 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
                 let text = &src[start..end_of(j)];
                 let span = Span::new(start, end_of(j));
                 if text.len() == 10 && text.as_bytes()[4] == b'-' {
-                    let d = parse_iso_date(text).ok_or_else(|| {
-                        Error::new(span, format!("`{text}` is not a valid date"))
-                            .expected("a date as YYYY-MM-DD")
-                    })?;
+                    let d = parse_iso_date(text)
+                        .ok_or_else(|| Error::new(span, format!("`{text}` is not a valid date")).expected("a date as YYYY-MM-DD"))?;
                     out.push((Tok::Date(d), span));
                 } else {
-                    let n: f64 = text.replace('_', "").parse().map_err(|_| {
-                        Error::new(span, format!("`{text}` is not a number"))
-                            .expected("a number such as 1000 or 2.5")
-                    })?;
+                    let n: f64 = text
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|_| Error::new(span, format!("`{text}` is not a number")).expected("a number such as 1000 or 2.5"))?;
                     out.push((Tok::Num(n), span));
                 }
                 i = j;
@@ -310,11 +282,8 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
                 continue;
             }
             _ => {
-                return Err(Error::new(
-                    Span::new(start, start + c.len_utf8()),
-                    format!("unexpected character `{c}`"),
-                )
-                .expected("a name, a value, an operator or a parenthesis"))
+                return Err(Error::new(Span::new(start, start + c.len_utf8()), format!("unexpected character `{c}`"))
+                    .expected("a name, a value, an operator or a parenthesis"))
             }
         }
         i += 1;
@@ -362,18 +331,9 @@ pub enum Expr {
     Or(Vec<Expr>, Span),
     Not(Box<Expr>, Span),
     Cmp(Box<Expr>, CmpOp, Box<Expr>, Span),
-    In {
-        item: Box<Expr>,
-        list: Vec<(Lit, Span)>,
-        negated: bool,
-        span: Span,
-    },
+    In { item: Box<Expr>, list: Vec<(Lit, Span)>, negated: bool, span: Span },
     Contains(Box<Expr>, Box<Expr>, Span),
-    IsMissing {
-        item: Box<Expr>,
-        negated: bool,
-        span: Span,
-    },
+    IsMissing { item: Box<Expr>, negated: bool, span: Span },
 }
 
 impl Expr {
@@ -403,22 +363,17 @@ impl Parser<'_> {
         self.toks.get(self.pos).map(|t| &t.0)
     }
     fn here(&self) -> Span {
-        self.toks
-            .get(self.pos)
-            .map_or(Span::new(self.src_len, self.src_len), |t| t.1)
+        self.toks.get(self.pos).map_or(Span::new(self.src_len, self.src_len), |t| t.1)
     }
     fn found(&self) -> String {
-        self.peek()
-            .map_or("the end of the condition".into(), describe)
+        self.peek().map_or("the end of the condition".into(), describe)
     }
     fn err(&self, expected: &str) -> Error {
         let what = match self.peek() {
             None => "the condition ends too early".to_string(),
             Some(t) => format!("unexpected {}", describe(t)),
         };
-        Error::new(self.here(), what)
-            .expected(expected)
-            .found(self.found())
+        Error::new(self.here(), what).expected(expected).found(self.found())
     }
     fn bump(&mut self) -> Span {
         let s = self.here();
@@ -465,11 +420,8 @@ impl Parser<'_> {
     fn deeper(&mut self) -> Result<(), Error> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(
-                Error::new(self.here(), "the condition is nested too deeply").expected(format!(
-                    "at most {MAX_DEPTH} levels of parentheses and `not`"
-                )),
-            );
+            return Err(Error::new(self.here(), "the condition is nested too deeply")
+                .expected(format!("at most {MAX_DEPTH} levels of parentheses and `not`")));
         }
         Ok(())
     }
@@ -500,23 +452,13 @@ impl Parser<'_> {
                 self.bump();
                 let (list, end) = self.list()?;
                 let span = left.span().to(end);
-                Ok(Expr::In {
-                    item: Box::new(left),
-                    list,
-                    negated: false,
-                    span,
-                })
+                Ok(Expr::In { item: Box::new(left), list, negated: false, span })
             }
             Some(Tok::Not) if self.toks.get(self.pos + 1).map(|t| &t.0) == Some(&Tok::In) => {
                 self.pos += 2;
                 let (list, end) = self.list()?;
                 let span = left.span().to(end);
-                Ok(Expr::In {
-                    item: Box::new(left),
-                    list,
-                    negated: true,
-                    span,
-                })
+                Ok(Expr::In { item: Box::new(left), list, negated: true, span })
             }
             Some(Tok::Contains) => {
                 self.bump();
@@ -532,11 +474,7 @@ impl Parser<'_> {
                 }
                 let end = self.bump();
                 let span = left.span().to(end);
-                Ok(Expr::IsMissing {
-                    item: Box::new(left),
-                    negated,
-                    span,
-                })
+                Ok(Expr::IsMissing { item: Box::new(left), negated, span })
             }
             _ => Ok(left),
         }
@@ -625,16 +563,10 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
     let toks = lex(src)?;
     if toks.is_empty() {
         return Err(
-            Error::new(Span::new(0, src.len()), "the condition is empty")
-                .expected("a condition such as region == \"RU-MOW\", or `true`"),
+            Error::new(Span::new(0, src.len()), "the condition is empty").expected("a condition such as region == \"RU-MOW\", or `true`")
         );
     }
-    let mut p = Parser {
-        toks: &toks,
-        pos: 0,
-        src_len: src.len(),
-        depth: 0,
-    };
+    let mut p = Parser { toks: &toks, pos: 0, src_len: src.len(), depth: 0 };
     let e = p.or()?;
     if p.pos < toks.len() {
         return Err(p.err("`and`, `or` or the end of the condition"));

@@ -17,25 +17,14 @@ const ATTRS: &[(&str, Type)] = &[
 
 impl Schema for TestSchema {
     fn resolve(&self, path: &str) -> Option<(AttrId, Type)> {
-        ATTRS
-            .iter()
-            .position(|(n, _)| *n == path)
-            .map(|i| (AttrId(i as u32), ATTRS[i].1))
+        ATTRS.iter().position(|(n, _)| *n == path).map(|i| (AttrId(i as u32), ATTRS[i].1))
     }
     fn names(&self) -> Vec<String> {
         ATTRS.iter().map(|(n, _)| n.to_string()).collect()
     }
 }
 
-const SYMS: &[&str] = &[
-    "RU-MOW",
-    "RU-TA",
-    "servers",
-    "printers",
-    "government",
-    "Москва",
-    "C",
-];
+const SYMS: &[&str] = &["RU-MOW", "RU-TA", "servers", "printers", "government", "Москва", "C"];
 
 struct Syms;
 impl Interner for Syms {
@@ -81,11 +70,7 @@ impl Row for R {
         (a.0 == 4).then_some(self.products.as_deref()).flatten()
     }
     fn present(&self, a: AttrId) -> bool {
-        self.number(a).is_some()
-            || self.date(a).is_some()
-            || self.boolean(a).is_some()
-            || self.text(a).is_some()
-            || self.list(a).is_some()
+        self.number(a).is_some() || self.date(a).is_some() || self.boolean(a).is_some() || self.text(a).is_some() || self.list(a).is_some()
     }
 }
 
@@ -146,10 +131,7 @@ fn comparisons_and_sets_follow_the_data() {
         ("since in [2024-03-01]", "True"),
         ("industry is missing", "True"),
         ("industry is not missing", "False"),
-        (
-            r#"client.ownership == "government" AND (vip || potential < 10)"#,
-            "True",
-        ),
+        (r#"client.ownership == "government" AND (vip || potential < 10)"#, "True"),
         ("true", "True"),
         ("not true or false", "False"),
     ] {
@@ -169,10 +151,7 @@ fn a_test_on_a_missing_value_is_unknown_not_false() {
 
 #[test]
 fn cyrillic_names_and_values_work() {
-    let r = R {
-        region: Some(5),
-        ..Default::default()
-    };
+    let r = R { region: Some(5), ..Default::default() };
     assert_eq!(check(r#"регион == "Москва""#, &r), "True");
 }
 
@@ -208,16 +187,9 @@ fn deep_nesting_is_refused_not_overflowed() {
 
 #[test]
 fn index_keys_come_from_top_level_equalities() {
-    let c = compile_text(
-        r#"region in ["RU-TA", "RU-MOW"] and potential > 5 and industry == "C""#,
-        &TestSchema,
-    )
-    .unwrap();
+    let c = compile_text(r#"region in ["RU-TA", "RU-MOW"] and potential > 5 and industry == "C""#, &TestSchema).unwrap();
     let m = Matcher::compile(&c, &Syms);
-    assert_eq!(
-        m.index_keys(),
-        vec![(AttrId(0), vec![0, 1]), (AttrId(1), vec![6])]
-    );
+    assert_eq!(m.index_keys(), vec![(AttrId(0), vec![0, 1]), (AttrId(1), vec![6])]);
     let c = compile_text(r#"region == "RU-TA" or vip"#, &TestSchema).unwrap();
     assert!(Matcher::compile(&c, &Syms).index_keys().is_empty());
 }
@@ -227,10 +199,7 @@ fn trace_records_each_test_looked_at() {
     let c = compile_text(r#"vip and region == "RU-TA""#, &TestSchema).unwrap();
     let (t, tr) = Matcher::compile(&c, &Syms).trace(&moscow_vip());
     assert_eq!(t, Tri::False);
-    assert_eq!(
-        tr,
-        vec![(Span::new(0, 3), Tri::True), (Span::new(8, 25), Tri::False)]
-    );
+    assert_eq!(tr, vec![(Span::new(0, 3), Tri::True), (Span::new(8, 25), Tri::False)]);
 }
 
 #[test]

@@ -11,34 +11,14 @@ use proptest::prelude::*;
 use crate::World;
 
 const REGIONS: [&str; 5] = ["RU-MOW", "RU-SPE", "RU-TA", "RU-NVS", "-"];
-const STRATS: [Strat; 4] = [
-    Strat::BalancePotential,
-    Strat::BalanceWorkload,
-    Strat::BalanceCount,
-    Strat::RoundRobin,
-];
+const STRATS: [Strat; 4] = [Strat::BalancePotential, Strat::BalanceWorkload, Strat::BalanceCount, Strat::RoundRobin];
 
 fn cond() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         proptest::sample::select(&REGIONS[..4]).prop_map(|r| format!("region == \"{r}\"")),
-        proptest::sample::subsequence(&REGIONS[..4], 1..3).prop_map(|v| format!(
-            "region in [{}]",
-            v.iter()
-                .map(|r| format!("\"{r}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        (
-            0u32..5,
-            prop_oneof![
-                Just("<"),
-                Just("<="),
-                Just(">"),
-                Just(">="),
-                Just("=="),
-                Just("!=")
-            ]
-        )
+        proptest::sample::subsequence(&REGIONS[..4], 1..3)
+            .prop_map(|v| format!("region in [{}]", v.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", "))),
+        (0u32..5, prop_oneof![Just("<"), Just("<="), Just(">"), Just(">="), Just("=="), Just("!=")])
             .prop_map(|(n, op)| format!("potential {op} {}", n * 25)),
         Just("vip".to_string()),
         Just("region is missing".to_string()),
@@ -66,73 +46,46 @@ struct Spec {
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        proptest::collection::vec(
-            (
-                0usize..5,
-                proptest::option::of(0u32..5),
-                any::<bool>(),
-                any::<bool>(),
-            ),
-            1..40,
-        ),
-        proptest::collection::vec(
-            (
-                0usize..2,
-                cond(),
-                0u8..3,
-                proptest::collection::vec(0usize..4, 0..4),
-                0usize..4,
-            ),
-            1..6,
-        ),
+        proptest::collection::vec((0usize..5, proptest::option::of(0u32..5), any::<bool>(), any::<bool>()), 1..40),
+        proptest::collection::vec((0usize..2, cond(), 0u8..3, proptest::collection::vec(0usize..4, 0..4), 0usize..4), 1..6),
         proptest::collection::vec(proptest::option::of(0u32..6), 4),
         proptest::collection::vec(proptest::bool::weighted(0.85), 4),
         proptest::collection::vec((0usize..40, 0usize..2, 0usize..4, any::<bool>()), 0..10),
         any::<bool>(),
     )
-        .prop_map(
-            |(clients, rules, capacity, active, current, rebalance)| Spec {
-                clients,
-                rules,
-                capacity,
-                active,
-                current,
-                rebalance,
-            },
-        )
+        .prop_map(|(clients, rules, capacity, active, current, rebalance)| Spec {
+            clients,
+            rules,
+            capacity,
+            active,
+            current,
+            rebalance,
+        })
 }
 
 fn world(s: &Spec) -> World {
     let mut text = String::from("id,region:text,potential:number,vip:bool,products:list\n");
     for (i, (r, p, vip, a)) in s.clients.iter().enumerate() {
         let p = p.map_or("-".to_string(), |p| (p * 25).to_string());
-        text.push_str(&format!(
-            "c{i},{},{p},{vip},{}\n",
-            REGIONS[*r],
-            if *a { "a;b" } else { "b" }
-        ));
+        text.push_str(&format!("c{i},{},{p},{vip},{}\n", REGIONS[*r], if *a { "a;b" } else { "b" }));
     }
     let mut w = World::new(&text, &["e0", "e1", "e2", "e3"]);
     for (i, (cap, act)) in s.capacity.iter().zip(&s.active).enumerate() {
         w.scheme.employees[i].capacity = *cap;
         w.scheme.employees[i].active = *act;
     }
-    w.territory(
-        "t-moscow",
+    w.territory("t-moscow", None, r#"region == "RU-MOW""#, &[("sales", "e0"), ("service", "e1")]).territory(
+        "t-all",
         None,
-        r#"region == "RU-MOW""#,
-        &[("sales", "e0"), ("service", "e1")],
-    )
-    .territory("t-all", None, "true", &[("sales", "e2")]);
+        "true",
+        &[("sales", "e2")],
+    );
     for (i, (role, c, kind, members, strat)) in s.rules.iter().enumerate() {
         let target = match kind {
             0 => Target::Employee((i % 4) as u32),
             1 => Target::TerritoryOwner,
             _ => {
-                let m: Vec<(&str, f64)> = members
-                    .iter()
-                    .map(|&m| (["e0", "e1", "e2", "e3"][m], 1.0 + (m % 2) as f64))
-                    .collect();
+                let m: Vec<(&str, f64)> = members.iter().map(|&m| (["e0", "e1", "e2", "e3"][m], 1.0 + (m % 2) as f64)).collect();
                 let mut seen = std::collections::HashSet::new();
                 let m: Vec<(&str, f64)> = m.into_iter().filter(|x| seen.insert(x.0)).collect();
                 w.pool(&m, STRATS[*strat])
