@@ -8,7 +8,7 @@
 use allot_rules::Tri;
 
 use crate::data::{Data, RowRef, Subject};
-use crate::engine::{id_ranks, sort_desc, missing_reason, territory_owner, unavailable, Cell, Decision, How, Loads, Outcome, Pool, Reason, NONE};
+use crate::engine::{id_ranks, sort_desc, PoolItem, missing_reason, territory_owner, unavailable, Cell, Decision, How, Loads, Outcome, Pool, Reason, NONE};
 use crate::model::{Compiled, RoleIx, Scheme, Strategy, Target};
 
 /// Deal cells, `deals × roles`, deal-major.
@@ -48,9 +48,8 @@ pub fn assign_deals(
     let n = data.deals.len();
     let mut cells = vec![Cell { employee: NONE, rule: NONE, how: How::Unassigned(Reason::NoRuleMatched) }; n * nr];
     let amount = amounts(scheme, data);
-    let ones = vec![1.0; n];
     let mut loads = Loads::new(scheme, today, nr, false);
-    let mut pool_items: Vec<Vec<u32>> = vec![Vec::new(); scheme.rules.len()];
+    let mut pool_items: Vec<Vec<PoolItem>> = vec![Vec::new(); scheme.rules.len()];
     let deal_rules: Vec<Vec<usize>> = roles
         .iter()
         .map(|&role| {
@@ -88,7 +87,7 @@ pub fn assign_deals(
                     t => territory_owner(scheme, t, role).ok_or(Reason::NoTerritoryOwner(t)),
                 },
                 Target::Pool { .. } => {
-                    pool_items[r].push(d);
+                    pool_items[r].push(PoolItem::new(d, amount[d as usize], 1.0));
                     continue;
                 }
             };
@@ -113,11 +112,11 @@ pub fn assign_deals(
             continue;
         };
         if *strategy != Strategy::RoundRobin && *strategy != Strategy::BalanceCount {
-            sort_desc(items, |d| amount[d as usize]);
+            sort_desc(items, |i| i.pot);
         }
         let k = roles.iter().position(|&x| x == rule.role).expect("rule roles are covered");
         let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
-        pool.run(items, &amount, &ones, &mut loads, watch_deal, &mut watch, |d, res| {
+        pool.run(items, &mut loads, watch_deal, &mut watch, |d, res| {
             cells[d as usize * nr + k] = match res {
                 Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
                 Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },

@@ -88,6 +88,14 @@ pub enum Reason {
     },
 }
 
+impl Reason {
+    /// A pool whose members are unavailable for these reasons.
+    pub fn exhausted_by(whys: &[Unavailable]) -> Reason {
+        let count = |u: Unavailable| whys.iter().filter(|w| **w == u).count().min(u16::MAX as usize) as u16;
+        Reason::PoolExhausted { absent: count(Unavailable::Absent), inactive: count(Unavailable::Inactive), full: count(Unavailable::AtCapacity) }
+    }
+}
+
 /// How an employee came to hold a (client, role).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum How {
@@ -499,7 +507,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     }
 
     // 4. Fixed targets; collect pool work.
-    let mut pool_items: Vec<Vec<u32>> = vec![Vec::new(); scheme.rules.len()];
+    let mut pool_items: Vec<Vec<PoolItem>> = vec![Vec::new(); scheme.rules.len()];
     for c in 0..n {
         for k in 0..nr {
             let i = c * nr + k;
@@ -513,8 +521,23 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
                 continue;
             }
             let target = &scheme.rules[r as usize].target;
-            if let Target::Pool { .. } = target {
-                pool_items[r as usize].push(c as u32);
+            if let Target::Pool { members, .. } = target {
+                // A pool of one member without a capacity limit needs no balancing: hand out
+                // directly (the common "one owner per territory" case). Same result, less work.
+                if let [only] = members.as_slice() {
+                    let e = only.employee;
+                    if only.weight > 0.0 && loads.cap[e as usize] == u32::MAX && opts.watch != Some(c as u32) {
+                        cells[i] = match loads.status[e as usize] {
+                            None => {
+                                loads.add(e, k, pot[c], work[c]);
+                                Cell { employee: e, rule: r, how: How::Pool }
+                            }
+                            Some(why) => Cell { employee: NONE, rule: r, how: How::Unassigned(Reason::exhausted_by(&[why])) },
+                        };
+                        continue;
+                    }
+                }
+                pool_items[r as usize].push(PoolItem::new(c as u32, pot[c], work[c]));
                 continue;
             }
             cells[i] = match fixed_target(c, k, target) {
@@ -531,10 +554,10 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     }
 
     // 5. Pools, rule by rule. Sorting each pool's clients is independent work: do it in parallel.
-    let order_pool = |r: usize, items: &mut Vec<u32>| {
+    let order_pool = |r: usize, items: &mut Vec<PoolItem>| {
         if let Target::Pool { strategy, .. } = &scheme.rules[r].target {
             if *strategy != Strategy::RoundRobin {
-                sort_desc(items, |c| item_measure(*strategy, pot[c as usize], work[c as usize]));
+                sort_desc(items, |i| item_measure(*strategy, i.pot, i.work));
             }
         }
     };
@@ -549,7 +572,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         };
         let k = role_k(rule.role).expect("client rules' roles are covered");
         let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
-        pool.run(items, &pot, &work, &mut loads, opts.watch, &mut watch, |c, res| {
+        pool.run(items, &mut loads, opts.watch, &mut watch, |c, res| {
             cells[c as usize * nr + k] = match res {
                 Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
                 Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
@@ -573,16 +596,8 @@ pub(crate) struct Pool<'a> {
 
 impl Pool<'_> {
     fn exhausted(&self, loads: &Loads) -> Reason {
-        let (mut absent, mut inactive, mut full) = (0u16, 0u16, 0u16);
-        for mb in self.members {
-            match unavailable(loads, mb.employee) {
-                Some(Unavailable::Absent) => absent += 1,
-                Some(Unavailable::Inactive) => inactive += 1,
-                Some(Unavailable::AtCapacity) => full += 1,
-                None => {}
-            }
-        }
-        Reason::PoolExhausted { absent, inactive, full }
+        let whys: Vec<Unavailable> = self.members.iter().filter_map(|mb| unavailable(loads, mb.employee)).collect();
+        Reason::exhausted_by(&whys)
     }
 
     fn snapshot(&self, loads: &Loads) -> Vec<(EmpIx, f64, f64, Option<Unavailable>)> {
@@ -593,13 +608,9 @@ impl Pool<'_> {
     }
 
     /// Hands out `items` (already in hand-out order) and reports each outcome to `out`.
-    /// `pot` and `work` are indexed by item.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &self,
-        items: &[u32],
-        pot: &[f64],
-        work: &[f64],
+        items: &[PoolItem],
         loads: &mut Loads,
         watch_item: Option<u32>,
         watch: &mut Vec<Decision>,
@@ -617,7 +628,8 @@ impl Pool<'_> {
                 .map(|(j, mb)| Key(loads.measure(self.strategy, mb.employee, k) / mb.weight, self.rank[mb.employee as usize], j))
                 .collect();
         }
-        for &c in items {
+        for item in items {
+            let c = item.id;
             let before = (watch_item == Some(c)).then(|| self.snapshot(loads));
             let chosen = if self.strategy == Strategy::RoundRobin {
                 // Smooth weighted round-robin over the members free today.
@@ -640,7 +652,7 @@ impl Pool<'_> {
                 best.map(|b| {
                     credit[b] -= total;
                     let e = members[b].employee;
-                    loads.add(e, k, pot[c as usize], work[c as usize]);
+                    loads.add(e, k, item.pot, item.work);
                     e
                 })
             } else {
@@ -654,7 +666,7 @@ impl Pool<'_> {
                     // else: reached capacity through another pool; it never comes back this run
                 }
                 if let Some((j, e)) = chosen {
-                    loads.add(e, k, pot[c as usize], work[c as usize]);
+                    loads.add(e, k, item.pot, item.work);
                     if free(loads, e) {
                         heap.push(Key(loads.measure(self.strategy, e, k) / members[j].weight, self.rank[e as usize], j));
                     }
@@ -669,22 +681,31 @@ impl Pool<'_> {
     }
 }
 
-/// Sorts items by a measure, largest first, ties by item (the order every balancing strategy
-/// hands out in). Sorting compact (key, item) pairs is several times faster than comparing
-/// through the measure.
-pub(crate) fn sort_desc(items: &mut [u32], measure: impl Fn(u32) -> f64) {
-    let mut keyed: Vec<(u64, u32)> = items
-        .iter()
-        .map(|&c| {
-            let b = measure(c).to_bits();
-            let ascending = if b >> 63 == 1 { !b } else { b | 1 << 63 };
-            (!ascending, c)
-        })
-        .collect();
-    keyed.sort_unstable();
-    for (slot, (_, c)) in items.iter_mut().zip(keyed) {
-        *slot = c;
+/// A client (or deal) waiting in a pool, with the measures the strategies weigh: carried along so
+/// that handing out in sorted order reads memory in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolItem {
+    key: u64,
+    pub id: u32,
+    pub pot: f64,
+    pub work: f64,
+}
+
+impl PoolItem {
+    pub(crate) fn new(id: u32, pot: f64, work: f64) -> PoolItem {
+        PoolItem { key: 0, id, pot, work }
     }
+}
+
+/// Sorts items by a measure, largest first, ties by id: the order every balancing strategy hands
+/// out in. The measure becomes an integer key first, so the sort compares integers.
+pub(crate) fn sort_desc(items: &mut [PoolItem], measure: impl Fn(&PoolItem) -> f64) {
+    for i in items.iter_mut() {
+        let b = measure(i).to_bits();
+        let ascending = if b >> 63 == 1 { !b } else { b | 1 << 63 };
+        i.key = !ascending;
+    }
+    items.sort_unstable_by_key(|i| (i.key, i.id));
 }
 
 /// Each employee's position in id order: the tie-break "by id".
