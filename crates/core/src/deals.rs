@@ -8,7 +8,9 @@
 use allot_rules::Tri;
 
 use crate::data::{Data, RowRef, Subject};
-use crate::engine::{id_ranks, sort_desc, PoolItem, missing_reason, territory_owner, unavailable, Cell, Decision, How, Loads, Outcome, Pool, Reason, NONE};
+use crate::engine::{
+    id_ranks, missing_reason, sort_desc, territory_owner, unavailable, Cell, Decision, How, Loads, Outcome, Pool, PoolItem, Reason, NONE,
+};
 use crate::model::{Compiled, RoleIx, Scheme, Strategy, Target};
 
 /// Deal cells, `deals × roles`, deal-major.
@@ -82,7 +84,7 @@ pub fn assign_deals(
             };
             let fixed = match &scheme.rules[r].target {
                 Target::Employee(e) => Ok(*e),
-                Target::TerritoryOwner => match clients.territory[c as usize] {
+                Target::TerritoryOwner => match clients.territory_of(c) {
                     NONE => Err(Reason::NoTerritory),
                     t => territory_owner(scheme, t, role).ok_or(Reason::NoTerritoryOwner(t)),
                 },

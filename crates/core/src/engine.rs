@@ -92,7 +92,11 @@ impl Reason {
     /// A pool whose members are unavailable for these reasons.
     pub fn exhausted_by(whys: &[Unavailable]) -> Reason {
         let count = |u: Unavailable| whys.iter().filter(|w| **w == u).count().min(u16::MAX as usize) as u16;
-        Reason::PoolExhausted { absent: count(Unavailable::Absent), inactive: count(Unavailable::Inactive), full: count(Unavailable::AtCapacity) }
+        Reason::PoolExhausted {
+            absent: count(Unavailable::Absent),
+            inactive: count(Unavailable::Inactive),
+            full: count(Unavailable::AtCapacity),
+        }
     }
 }
 
@@ -144,7 +148,8 @@ pub struct Outcome {
     /// The roles covered, in scheme order; cells are `clients × roles`, client-major.
     pub roles: Vec<RoleIx>,
     pub cells: Vec<Cell>,
-    /// The deepest territory of each client, or [`NONE`].
+    /// The deepest territory of each client, or [`NONE`]; empty when the scheme has no
+    /// territories (use [`Outcome::territory_of`]).
     pub territory: Vec<u32>,
     /// How many (client, role) pairs each rule matched.
     pub rule_hits: Vec<u64>,
@@ -158,6 +163,10 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The deepest territory of a client, or [`NONE`].
+    pub fn territory_of(&self, client: u32) -> u32 {
+        self.territory.get(client as usize).copied().unwrap_or(NONE)
+    }
     pub fn cell(&self, client: u32, k: usize) -> &Cell {
         &self.cells[client as usize * self.roles.len() + k]
     }
@@ -307,7 +316,7 @@ struct Matched {
 fn match_territories(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<u32>, Vec<(u32, u32, u64, u32)>, usize) {
     let n = data.clients.len();
     if scheme.territories.is_empty() {
-        return (vec![NONE; n], vec![], 0);
+        return (Vec::new(), vec![], 0); // read as "no territory" for every client
     }
     let conds: Vec<&allot_rules::Cond> = scheme.territories.iter().map(|t| &t.cond).collect();
     let signer = Signer::new(&conds, data);
@@ -372,12 +381,13 @@ fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]
     let (territory, overlaps, signatures) = match_territories(scheme, compiled, data);
     let mut rules = vec![NONE; n * nr];
     if nr > 0 {
-        const CHUNK: usize = 1 << 13;
+        const CHUNK: usize = 1 << 11;
         let np = signer.parts.len();
-        rules.par_chunks_mut(CHUNK * nr).enumerate().for_each(|(ci, out)| {
+        // One class buffer per worker, reused: a fresh one per chunk would be page-faulted anew.
+        rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(Vec::new, |classes: &mut Vec<u32>, (ci, out)| {
             let start = (ci * CHUNK) as u32;
             let rows = out.len() / nr;
-            let mut classes = vec![0u64; rows * np.max(1)];
+            classes.resize(rows * np.max(1), 0);
             for (p, part) in signer.parts.iter().enumerate() {
                 part.classes_into(data, start, &mut classes[p..], np);
             }
@@ -470,7 +480,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         match target {
             Target::Employee(e) => Ok(*e),
             Target::TerritoryOwner => {
-                let t = territory[c];
+                let t = territory.get(c).copied().unwrap_or(NONE);
                 if t == NONE {
                     Err(Reason::NoTerritory)
                 } else {

@@ -107,38 +107,38 @@ impl Part {
 
     /// Classes of the rows `start..start + out.len()/stride`, written to `out[i * stride]`:
     /// one tight loop per column, cheaper than asking row by row.
-    pub fn classes_into(&self, data: &Data, start: u32, out: &mut [u64], stride: usize) {
+    pub fn classes_into(&self, data: &Data, start: u32, out: &mut [u32], stride: usize) {
         let t = &data.clients;
         let n = out.len().div_ceil(stride);
         let r0 = start as usize;
         let slots = out.iter_mut().step_by(stride);
         match (&self.kind, t.column(self.col)) {
             (PartKind::TextLits { lut, lits }, Column::Text(v)) => {
-                let missing = lits.len() as u64 + 1;
+                let missing = lits.len() as u32 + 1;
                 for (o, &s) in slots.zip(&v[r0..r0 + n]) {
-                    *o = if s == NO_SYM { missing } else { lut[s as usize] as u64 };
+                    *o = if s == NO_SYM { missing } else { lut[s as usize] };
                 }
             }
             (PartKind::Number(th), Column::Number(v)) => {
-                let missing = 2 * th.len() as u64 + 1;
+                let missing = 2 * th.len() as u32 + 1;
                 for (o, &x) in slots.zip(&v[r0..r0 + n]) {
-                    *o = if x.is_nan() { missing } else { band(th, x) };
+                    *o = if x.is_nan() { missing } else { band(th, x) as u32 };
                 }
             }
             (PartKind::Bool, Column::Bool(v)) => {
                 for (o, &b) in slots.zip(&v[r0..r0 + n]) {
-                    *o = b as u64;
+                    *o = b as u32;
                 }
             }
             (PartKind::ListLits { lits, lut }, Column::List(v)) => {
-                let missing = 1u64 << lits.len();
+                let missing = 1u32 << lits.len();
                 for (o, &l) in slots.zip(&v[r0..r0 + n]) {
-                    *o = if l == u32::MAX { missing } else { lut[l as usize] as u64 };
+                    *o = if l == u32::MAX { missing } else { lut[l as usize] };
                 }
             }
             _ => {
                 for (i, o) in slots.enumerate() {
-                    *o = self.class(data, start + i as u32);
+                    *o = self.class(data, start + i as u32) as u32;
                 }
             }
         }
@@ -394,6 +394,10 @@ pub struct RoleMatcher {
     tables: Vec<Table>,
     /// Per local rule: the conjuncts no single table decides, or `None`.
     residual: Vec<Option<Matcher>>,
+    /// Bit i set: rule i has residual conjuncts.
+    has_residual: Vec<u64>,
+    /// (part, table offset) of every table, the lead's part first; `usize::MAX` part = none.
+    parts: Vec<usize>,
     /// Per class of the lead table: the words with any rule allowed.
     lead_words: Vec<Vec<u32>>,
 }
@@ -461,33 +465,62 @@ impl RoleMatcher {
                 .collect(),
             None => vec![],
         };
-        RoleMatcher { rules, nwords, tables, residual, lead_words }
+        let mut has_residual = vec![0u64; nwords];
+        for (i, r) in residual.iter().enumerate() {
+            if r.is_some() {
+                has_residual[i / 64] |= 1 << (i % 64);
+            }
+        }
+        let parts = tables.iter().map(|t| t.part).collect();
+        RoleMatcher { rules, nwords, tables, residual, has_residual, parts, lead_words }
     }
 
     /// The first rule whose condition is true for the client, as a scheme rule index.
     #[inline]
-    pub fn first_match(&self, data: &Data, classes: &[u64], row: u32) -> Option<u32> {
+    pub fn first_match(&self, data: &Data, classes: &[u32], row: u32) -> Option<u32> {
         let nw = self.nwords;
+        let class = |p: usize| if p == usize::MAX { 0 } else { classes[p] as usize };
+        if nw == 1 {
+            // Up to 64 rules: one word per table, no lead list to walk.
+            let mut m = !0u64;
+            for (t, &p) in self.tables.iter().zip(&self.parts) {
+                m &= t.words[class(p)];
+            }
+            return self.first_in_word(data, row, 0, m);
+        }
         let lead = &self.tables[0];
-        let lead_class = if lead.part == usize::MAX { 0 } else { classes[lead.part] as usize };
-        let rowref = RowRef { data, client: row, deal: None };
+        let lead_class = class(self.parts[0]);
         for &w in &self.lead_words[lead_class] {
             let w = w as usize;
             let mut m = lead.words[lead_class * nw + w];
-            for t in &self.tables[1..] {
-                m &= t.words[classes[t.part] as usize * nw + w];
+            for (t, &p) in self.tables[1..].iter().zip(&self.parts[1..]) {
+                m &= t.words[class(p) * nw + w];
                 if m == 0 {
                     break;
                 }
             }
-            while m != 0 {
-                let i = w * 64 + m.trailing_zeros() as usize;
-                match &self.residual[i] {
-                    None => return Some(self.rules[i]),
-                    Some(r) if r.eval(&rowref) == Tri::True => return Some(self.rules[i]),
-                    Some(_) => m &= m - 1,
+            if let Some(r) = self.first_in_word(data, row, w, m) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    /// The first candidate in word `w` whose residual conjuncts (if any) hold for the client.
+    #[inline]
+    fn first_in_word(&self, data: &Data, row: u32, w: usize, mut m: u64) -> Option<u32> {
+        while m != 0 {
+            let b = m.trailing_zeros() as usize;
+            let i = w * 64 + b;
+            if self.has_residual[w] >> b & 1 == 0 {
+                return Some(self.rules[i]);
+            }
+            if let Some(r) = &self.residual[i] {
+                if r.eval(&RowRef { data, client: row, deal: None }) == Tri::True {
+                    return Some(self.rules[i]);
                 }
             }
+            m &= m - 1;
         }
         None
     }

@@ -316,7 +316,7 @@ fn territory_owner_is_found_up_the_hierarchy() {
     assert_eq!(w.owner(&o, "c3", "sales"), "kazan");
     assert_eq!(w.owner(&o, "c1", "sales"), "head");
     assert_eq!(w.owner(&o, "c3", "service"), "svc", "tatarstan has no service owner: its parent's");
-    assert_eq!(o.territory[2], 1);
+    assert_eq!(o.territory_of(2), 1);
 }
 
 #[test]
