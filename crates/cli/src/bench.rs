@@ -27,13 +27,26 @@ pub struct BenchArgs {
     repeat: usize,
 }
 
+/// Reads a raw little-endian column in 1 MB blocks (no whole-file buffer next to the result).
 fn read_bin<T: Copy>(dir: &Path, name: &str, rows: usize, conv: impl Fn(&[u8]) -> T, width: usize) -> Result<Vec<T>, String> {
+    use std::io::Read;
     let p = dir.join(format!("{name}.bin"));
-    let bytes = std::fs::read(&p).map_err(|e| format!("cannot read {}: {e} (run bench/prepare.py first)", p.display()))?;
-    if bytes.len() != rows * width {
-        return Err(format!("{} has {} bytes, expected {}", p.display(), bytes.len(), rows * width));
+    let fail = |e: std::io::Error| format!("cannot read {}: {e} (run bench/prepare.py first)", p.display());
+    let mut f = std::fs::File::open(&p).map_err(fail)?;
+    let len = f.metadata().map_err(fail)?.len() as usize;
+    if len != rows * width {
+        return Err(format!("{} has {len} bytes, expected {}", p.display(), rows * width));
     }
-    Ok(bytes.chunks_exact(width).map(conv).collect())
+    let mut out = Vec::with_capacity(rows);
+    let mut block = vec![0u8; (1 << 20) / width * width];
+    let mut left = len;
+    while left > 0 {
+        let take = left.min(block.len());
+        f.read_exact(&mut block[..take]).map_err(fail)?;
+        out.extend(block[..take].chunks_exact(width).map(&conv));
+        left -= take;
+    }
+    Ok(out)
 }
 
 /// Loads a prepared client folder into columns: categorical codes become interned texts.
@@ -42,21 +55,21 @@ fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).map_err(|e| format!("{}: {e}", dir.display()))?)
             .map_err(|e| e.to_string())?;
     let rows = manifest["rows"].as_u64().ok_or("manifest without rows")? as usize;
-    let i64s = |n| read_bin(dir, n, rows, |b| i64::from_le_bytes(b.try_into().unwrap_or_default()), 8);
-    let i16s = |n| read_bin(dir, n, rows, |b| i16::from_le_bytes(b.try_into().unwrap_or_default()) as i64, 2);
-    let i8s = |n| read_bin(dir, n, rows, |b| b[0] as i8 as i64, 1);
-    let ids = i64s("client_id")?;
+    let ids = read_bin(dir, "client_id", rows, |b| i64::from_le_bytes(b.try_into().unwrap_or_default()), 8)?;
     let mut data = Data::default();
-    let text = |codes: Vec<i64>, data: &mut Data| -> Column {
-        let mut lut: std::collections::BTreeMap<i64, u32> = Default::default();
-        Column::Text(codes.iter().map(|c| *lut.entry(*c).or_insert_with(|| data.dict.intern(&c.to_string()))).collect())
+    // Categorical codes become interned texts ("77" for Moscow), straight from the bytes.
+    let text = |name: &str, width: usize, data: &mut Data| -> Result<Column, String> {
+        let codes =
+            read_bin(dir, name, rows, |b| if width == 2 { i16::from_le_bytes([b[0], b[1]]) as i32 } else { b[0] as i8 as i32 }, width)?;
+        let mut lut: std::collections::BTreeMap<i32, u32> = Default::default();
+        Ok(Column::Text(codes.iter().map(|c| *lut.entry(*c).or_insert_with(|| data.dict.intern(&c.to_string()))).collect()))
     };
-    let region = text(i16s("region")?, &mut data);
-    let industry = text(i8s("industry")?, &mut data);
-    let product = text(i8s("product")?, &mut data);
-    let channel = text(i8s("channel")?, &mut data);
-    let ownership = text(i8s("ownership")?, &mut data);
-    let vip = Column::Bool(i8s("vip")?.into_iter().map(|v| (v != 0) as u8).collect());
+    let region = text("region", 2, &mut data)?;
+    let industry = text("industry", 1, &mut data)?;
+    let product = text("product", 1, &mut data)?;
+    let channel = text("channel", 1, &mut data)?;
+    let ownership = text("ownership", 1, &mut data)?;
+    let vip = Column::Bool(read_bin(dir, "vip", rows, |b| (b[0] != 0) as u8, 1)?);
     let tags_raw = read_bin(dir, "tags", rows, |b| i32::from_le_bytes(b.try_into().unwrap_or_default()), 4)?;
     let bits: Vec<u32> = (0..32).map(|b| data.dict.intern(&format!("t{b}"))).collect();
     let mut list_of = std::collections::HashMap::new();
@@ -72,11 +85,10 @@ fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
     );
     let potential = Column::Number(read_bin(dir, "potential", rows, |b| f64::from_le_bytes(b.try_into().unwrap_or_default()), 8)?);
     let names = ["region", "industry", "product", "channel", "ownership", "vip", "tags", "potential"].map(String::from).to_vec();
-    let id_text: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     data.clients = Table::from_columns(
         names,
         vec![region, industry, product, channel, ownership, vip, tags, potential],
-        id_text.iter().map(|s| s.as_str()),
+        ids.iter().map(|i| i.to_string()),
     )
     .map_err(|id| format!("repeated client id {id}"))?;
     Ok((data, ids))
@@ -87,6 +99,19 @@ fn peak_rss_mb() -> f64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resident memory now, in MB.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak-resident mark (Linux), so that the next peak is the run's, not the load's.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn best(repeat: usize, mut f: impl FnMut()) -> f64 {
@@ -105,6 +130,7 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
         let t = Instant::now();
         let (data, ids) = load_clients(&a.data.join(format!("clients_{n}")))?;
         let load_s = t.elapsed().as_secs_f64();
+        let load_peak = peak_rss_mb();
         for &r in &a.rules {
             let scheme_path = a.data.join(format!("scheme_{r}.toml"));
             let text = std::fs::read_to_string(&scheme_path).map_err(|e| format!("{}: {e}", scheme_path.display()))?;
@@ -119,15 +145,16 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
                 scheme.rules.iter().map(|r| r.id.rsplit("_t").next().and_then(|t| t.parse().ok()).unwrap_or(0)).collect();
             let emp_no: Vec<i64> = scheme.employees.iter().map(|e| e.id.trim_start_matches('e').parse().unwrap_or(0)).collect();
 
+            reset_peak();
+            let data_mb = rss_mb();
             let mut rules = Vec::new();
-            let match_s = best(a.repeat, || rules = allot_core::engine::match_rules(&scheme, &compiled, &data).1);
-            let mut outcome = None;
-            let full_s = best(a.repeat, || outcome = Some(allot_core::assign(&scheme, &compiled, &data, &[], &Options::default())));
-            let o = outcome.ok_or("no run")?;
-
+            let match_s = best(a.repeat, || {
+                rules = Vec::new(); // the previous result goes before the next is made
+                rules = allot_core::engine::match_rules(&scheme, &compiled, &data).1;
+            });
             // The anchors' checksums: count, Σterritory, Σ(id mod 1000)·territory, matched count;
             // and for the full stage Σemployee, Σ(id mod 1000)·employee.
-            let (mut st, mut smt, mut matched, mut se, mut sme, mut assigned) = (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
+            let (mut st, mut smt, mut matched) = (0i64, 0i64, 0i64);
             for (i, &rule) in rules.iter().enumerate() {
                 if rule != NONE {
                     let t = territory[rule as usize];
@@ -135,20 +162,51 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
                     smt += (ids[i] % 1000) * t;
                     matched += 1;
                 }
-                if let Some(e) = o.cells[i].employee() {
+            }
+            drop(rules);
+            let mut outcome = None;
+            let full_s = best(a.repeat, || {
+                outcome = None;
+                outcome = Some(allot_core::assign(&scheme, &compiled, &data, &[], &Options::default()));
+            });
+            let o = outcome.ok_or("no run")?;
+            let run_peak = peak_rss_mb();
+            let (mut se, mut sme, mut assigned) = (0i64, 0i64, 0i64);
+            for (i, cell) in o.cells.iter().enumerate() {
+                if let Some(e) = cell.employee() {
                     se += emp_no[e as usize];
                     sme += (ids[i] % 1000) * emp_no[e as usize];
                     assigned += 1;
                 }
             }
+            // Balance inside each balanced territory: max/min of potential per unit of weight.
             let loads = allot_core::stats::loads(&scheme, &data, &o);
-            let pot_ratio = loads.first().map_or(1.0, |l| l.potential.ratio);
+            let pot_of: std::collections::HashMap<u32, f64> =
+                loads.first().map(|l| l.employees.iter().map(|(e, l)| (*e, l.potential)).collect()).unwrap_or_default();
+            let mut ratios: Vec<f64> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for rule in &scheme.rules {
+                if let allot_core::Target::Pool { members, strategy: allot_core::Strategy::BalancePotential } = &rule.target {
+                    let key: Vec<u32> = members.iter().map(|m| m.employee).collect();
+                    if members.len() < 2 || !seen.insert(key) {
+                        continue;
+                    }
+                    let per: Vec<f64> = members.iter().map(|m| pot_of.get(&m.employee).copied().unwrap_or(0.0) / m.weight).collect();
+                    let (lo, hi) = per.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                    if lo > 0.0 {
+                        ratios.push(hi / lo);
+                    }
+                }
+            }
+            ratios.sort_by(f64::total_cmp);
+            let median = ratios.get(ratios.len() / 2).copied().unwrap_or(1.0);
+            let worst = ratios.last().copied().unwrap_or(1.0);
             println!(
-                "{{\"engine\": \"allot\", \"n\": {n}, \"r\": {r}, \"load_s\": {load_s:.3}, \"match_s\": {match_s:.4}, \"full_s\": {full_s:.4}, \"signatures\": {}, \"peak_mb\": {:.0}, \"check_match\": [{}, {st}, {smt}, {matched}], \"check_full\": [{}, {se}, {sme}], \"assigned\": {assigned}, \"potential_max_min_all_employees\": {pot_ratio:.3}}}",
+                "{{\"engine\": \"allot\", \"n\": {n}, \"r\": {r}, \"load_s\": {load_s:.3}, \"match_s\": {match_s:.4}, \"full_s\": {full_s:.4}, \"signatures\": {}, \"load_peak_mb\": {load_peak:.0}, \"data_mb\": {data_mb:.0}, \"run_peak_mb\": {run_peak:.0}, \"check_match\": [{}, {st}, {smt}, {matched}], \"check_full\": [{}, {se}, {sme}], \"assigned\": {assigned}, \"balanced_pools\": {}, \"pool_potential_max_min_median\": {median:.4}, \"pool_potential_max_min_worst\": {worst:.4}}}",
                 o.signatures,
-                peak_rss_mb(),
                 ids.len(),
-                ids.len()
+                ids.len(),
+                ratios.len()
             );
         }
     }

@@ -231,10 +231,19 @@ impl Table {
 
     /// Builds a table from finished columns (all of one length) and their row ids, for callers
     /// that hold columnar data already. `Err` names the first repeated id.
-    pub fn from_columns<'a>(names: Vec<String>, columns: Vec<Column>, ids: impl Iterator<Item = &'a str>) -> Result<Table, String> {
-        let mut t = Table { ids: Ids::default(), names, columns };
+    pub fn from_columns<S: AsRef<str>>(
+        names: Vec<String>,
+        columns: Vec<Column>,
+        ids: impl ExactSizeIterator<Item = S>,
+    ) -> Result<Table, String> {
+        let n = ids.len();
+        let mut t = Table {
+            ids: Ids { buf: String::with_capacity(n * 8), ends: Vec::with_capacity(n), index: hashbrown::HashTable::with_capacity(n) },
+            names,
+            columns,
+        };
         for id in ids {
-            t.ids.insert(id).map_err(|_| id.to_string())?;
+            t.ids.insert(id.as_ref()).map_err(|_| id.as_ref().to_string())?;
         }
         Ok(t)
     }

@@ -89,7 +89,7 @@ pub fn assign_deals(
                     t => territory_owner(scheme, t, role).ok_or(Reason::NoTerritoryOwner(t)),
                 },
                 Target::Pool { .. } => {
-                    pool_items[r].push(PoolItem::new(d, amount[d as usize], 1.0));
+                    pool_items[r].push(PoolItem { id: d, pot: amount[d as usize], work: 1.0 });
                     continue;
                 }
             };

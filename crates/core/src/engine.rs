@@ -426,17 +426,36 @@ pub fn missing_reason(scheme: &Scheme, compiled: &Compiled, role: RoleIx, subjec
     Reason::NoRuleMatched
 }
 
-fn col_values(data: &Data, name: Option<&str>, default: &str, missing: f64) -> Vec<f64> {
-    let t = &data.clients;
-    match t.column_index(name.unwrap_or(default)) {
-        Some(c) => (0..t.len() as u32).map(|r| t.number(c, r).unwrap_or(missing)).collect(),
-        None => vec![missing; t.len()],
+/// A per-client measure read straight from its column (no copy): missing cells, and a column that
+/// is not there, read as `missing`.
+#[derive(Clone, Copy)]
+pub struct Measure<'a> {
+    col: Option<&'a [f64]>,
+    missing: f64,
+}
+
+impl Measure<'_> {
+    #[inline]
+    pub fn get(&self, i: usize) -> f64 {
+        match self.col {
+            Some(v) if !v[i].is_nan() => v[i],
+            _ => self.missing,
+        }
     }
 }
 
+fn measure<'a>(data: &'a Data, name: Option<&str>, default: &str, missing: f64) -> Measure<'a> {
+    let t = &data.clients;
+    let col = t.column_index(name.unwrap_or(default)).and_then(|c| match t.column(c) {
+        crate::data::Column::Number(v) => Some(v.as_slice()),
+        _ => None,
+    });
+    Measure { col, missing }
+}
+
 /// Client potentials (missing = 0) and workloads (missing = 1), as the scheme names their columns.
-pub fn measures(scheme: &Scheme, data: &Data) -> (Vec<f64>, Vec<f64>) {
-    (col_values(data, scheme.potential.as_deref(), "potential", 0.0), col_values(data, scheme.workload.as_deref(), "workload", 1.0))
+pub fn measures<'a>(scheme: &Scheme, data: &'a Data) -> (Measure<'a>, Measure<'a>) {
+    (measure(data, scheme.potential.as_deref(), "potential", 0.0), measure(data, scheme.workload.as_deref(), "workload", 1.0))
 }
 
 /// Runs the engine over every client. See the module docs for the order of work.
@@ -461,14 +480,14 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     let rule_of = |c: usize, k: usize| m.rules[c * nr + k];
 
     // 2. Pins, and the current owner of every other link.
-    let mut cur = vec![NONE; n * nr];
+    let mut cur = if opts.rebalance || current.is_empty() { Vec::new() } else { vec![NONE; n * nr] };
     for l in current {
         let Some(k) = role_k(l.role) else { continue };
         let i = l.client as usize * nr + k;
         if l.pinned {
             if cells[i].how != How::Pinned {
                 cells[i] = Cell { employee: l.employee, rule: NONE, how: How::Pinned };
-                loads.add(l.employee, k, pot[l.client as usize], work[l.client as usize]);
+                loads.add(l.employee, k, pot.get(l.client as usize), work.get(l.client as usize));
             }
         } else if !opts.rebalance {
             cur[i] = l.employee;
@@ -510,14 +529,14 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
                 let room = emp.capacity.is_none_or(|cap| loads.held[e as usize] < cap);
                 if valid && emp.active && room {
                     cells[i] = Cell { employee: e, rule: r, how: How::Sticky };
-                    loads.add(e, k, pot[c], work[c]);
+                    loads.add(e, k, pot.get(c), work.get(c));
                 }
             }
         }
     }
 
-    // 4. Fixed targets; collect pool work.
-    let mut pool_items: Vec<Vec<PoolItem>> = vec![Vec::new(); scheme.rules.len()];
+    // 4. Fixed targets; count the clients waiting for each pool.
+    let mut waiting = vec![0usize; scheme.rules.len() + 1];
     for c in 0..n {
         for k in 0..nr {
             let i = c * nr + k;
@@ -539,7 +558,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
                     if only.weight > 0.0 && loads.cap[e as usize] == u32::MAX && opts.watch != Some(c as u32) {
                         cells[i] = match loads.status[e as usize] {
                             None => {
-                                loads.add(e, k, pot[c], work[c]);
+                                loads.add(e, k, pot.get(c), work.get(c));
                                 Cell { employee: e, rule: r, how: How::Pool }
                             }
                             Some(why) => Cell { employee: NONE, rule: r, how: How::Unassigned(Reason::exhausted_by(&[why])) },
@@ -547,13 +566,14 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
                         continue;
                     }
                 }
-                pool_items[r as usize].push(PoolItem::new(c as u32, pot[c], work[c]));
+                waiting[r as usize + 1] += 1;
+                cells[i] = Cell { employee: NONE, rule: r, how: How::Pool }; // pending
                 continue;
             }
             cells[i] = match fixed_target(c, k, target) {
                 Ok(e) => match unavailable(&loads, e) {
                     None => {
-                        loads.add(e, k, pot[c], work[c]);
+                        loads.add(e, k, pot.get(c), work.get(c));
                         Cell { employee: e, rule: r, how: How::Fixed }
                     }
                     Some(why) => Cell { employee: NONE, rule: r, how: How::Unassigned(Reason::Unavailable(e, why)) },
@@ -563,26 +583,39 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         }
     }
 
-    // 5. Pools, rule by rule. Sorting each pool's clients is independent work: do it in parallel.
-    let order_pool = |r: usize, items: &mut Vec<PoolItem>| {
-        if let Target::Pool { strategy, .. } = &scheme.rules[r].target {
-            if *strategy != Strategy::RoundRobin {
-                sort_desc(items, |i| item_measure(*strategy, i.pot, i.work));
-            }
+    // 5. Pools, rule by rule. A counting sort lines the waiting clients up by rule, so that each
+    // pool's items are built, sorted and handed out one pool at a time.
+    for r in 1..waiting.len() {
+        waiting[r] += waiting[r - 1];
+    }
+    let mut next = waiting.clone();
+    let mut by_rule = vec![0u32; waiting[scheme.rules.len()]];
+    for (i, cell) in cells.iter().enumerate() {
+        if cell.how == How::Pool && cell.employee == NONE {
+            let slot = &mut next[cell.rule as usize];
+            by_rule[*slot] = (i / nr) as u32;
+            *slot += 1;
         }
-    };
-    pool_items.par_iter_mut().enumerate().for_each(|(r, items)| order_pool(r, items));
-
+    }
     let rank = id_ranks(scheme);
     let mut watch = Vec::new();
-    for (r, items) in pool_items.iter().enumerate() {
-        let rule = &scheme.rules[r];
+    let mut items: Vec<PoolItem> = Vec::new();
+    for (r, rule) in scheme.rules.iter().enumerate() {
         let Target::Pool { members, strategy } = &rule.target else {
             continue;
         };
+        let clients = &by_rule[waiting[r]..waiting[r + 1]];
+        if clients.is_empty() {
+            continue;
+        }
+        items.clear();
+        items.extend(clients.iter().map(|&c| PoolItem { id: c, pot: pot.get(c as usize), work: work.get(c as usize) }));
+        if *strategy != Strategy::RoundRobin {
+            sort_desc(&mut items, |i| item_measure(*strategy, i.pot, i.work));
+        }
         let k = role_k(rule.role).expect("client rules' roles are covered");
         let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
-        pool.run(items, &mut loads, opts.watch, &mut watch, |c, res| {
+        pool.run(&items, &mut loads, opts.watch, &mut watch, |c, res| {
             cells[c as usize * nr + k] = match res {
                 Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
                 Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
@@ -695,27 +728,20 @@ impl Pool<'_> {
 /// that handing out in sorted order reads memory in order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PoolItem {
-    key: u64,
     pub id: u32,
     pub pot: f64,
     pub work: f64,
 }
 
-impl PoolItem {
-    pub(crate) fn new(id: u32, pot: f64, work: f64) -> PoolItem {
-        PoolItem { key: 0, id, pot, work }
-    }
-}
-
 /// Sorts items by a measure, largest first, ties by id: the order every balancing strategy hands
-/// out in. The measure becomes an integer key first, so the sort compares integers.
-pub(crate) fn sort_desc(items: &mut [PoolItem], measure: impl Fn(&PoolItem) -> f64) {
-    for i in items.iter_mut() {
-        let b = measure(i).to_bits();
-        let ascending = if b >> 63 == 1 { !b } else { b | 1 << 63 };
-        i.key = !ascending;
+/// out in. Large pools sort on both cores.
+pub(crate) fn sort_desc(items: &mut [PoolItem], measure: impl Fn(&PoolItem) -> f64 + Sync) {
+    let cmp = |a: &PoolItem, b: &PoolItem| measure(b).total_cmp(&measure(a)).then(a.id.cmp(&b.id));
+    if items.len() > 1 << 16 {
+        items.par_sort_unstable_by(cmp);
+    } else {
+        items.sort_unstable_by(cmp);
     }
-    items.sort_unstable_by_key(|i| (i.key, i.id));
 }
 
 /// Each employee's position in id order: the tie-break "by id".
@@ -727,4 +753,12 @@ pub fn id_ranks(scheme: &Scheme) -> Vec<u32> {
         rank[e] = i as u32;
     }
     rank
+}
+
+#[cfg(test)]
+mod size {
+    #[test]
+    fn cells_stay_small() {
+        assert!(std::mem::size_of::<super::Cell>() <= 16, "{}", std::mem::size_of::<super::Cell>());
+    }
 }

@@ -67,8 +67,8 @@ pub fn loads(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Vec<RoleLoad> {
             let c = i / nr;
             let l = &mut per[e as usize * nr + i % nr];
             l.clients += 1;
-            l.potential += pot[c];
-            l.workload += work[c];
+            l.potential += pot.get(c);
+            l.workload += work.get(c);
         }
     }
     let mut order: Vec<EmpIx> = (0..ne as EmpIx).collect();
