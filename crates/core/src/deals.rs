@@ -89,7 +89,7 @@ pub fn assign_deals(
                     t => territory_owner(scheme, t, role).ok_or(Reason::NoTerritoryOwner(t)),
                 },
                 Target::Pool { .. } => {
-                    pool_items[r].push(PoolItem { id: d, pot: amount[d as usize], work: 1.0 });
+                    pool_items[r].push(PoolItem { id: d, pos: 0, pot: amount[d as usize], work: 1.0 });
                     continue;
                 }
             };
@@ -118,8 +118,8 @@ pub fn assign_deals(
         }
         let k = roles.iter().position(|&x| x == rule.role).expect("rule roles are covered");
         let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
-        pool.run(items, &mut loads, watch_deal, &mut watch, |d, res| {
-            cells[d as usize * nr + k] = match res {
+        pool.run(items, &mut loads, watch_deal, &mut watch, |item, res| {
+            cells[item.id as usize * nr + k] = match res {
                 Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
                 Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
             };

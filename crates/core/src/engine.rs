@@ -599,28 +599,56 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     }
     let rank = id_ranks(scheme);
     let mut watch = Vec::new();
-    let mut items: Vec<PoolItem> = Vec::new();
-    for (r, rule) in scheme.rules.iter().enumerate() {
-        let Target::Pool { members, strategy } = &rule.target else {
-            continue;
-        };
+    // Pools are prepared (items built and sorted) in parallel, a batch of bounded size at a time,
+    // then handed out one by one in rule order: the hand-out shares loads, the preparation does not.
+    let pools: Vec<usize> =
+        (0..scheme.rules.len()).filter(|&r| matches!(scheme.rules[r].target, Target::Pool { .. }) && waiting[r + 1] > waiting[r]).collect();
+    let batch_items = (n / 8).max(1 << 18);
+    let prepare = |r: usize| -> Vec<PoolItem> {
         let clients = &by_rule[waiting[r]..waiting[r + 1]];
-        if clients.is_empty() {
-            continue;
+        let mut items: Vec<PoolItem> = clients
+            .iter()
+            .enumerate()
+            .map(|(pos, &c)| PoolItem { id: c, pos: pos as u32, pot: pot.get(c as usize), work: work.get(c as usize) })
+            .collect();
+        if let Target::Pool { strategy, .. } = &scheme.rules[r].target {
+            if *strategy != Strategy::RoundRobin {
+                sort_desc(&mut items, |i| item_measure(*strategy, i.pot, i.work));
+            }
         }
-        items.clear();
-        items.extend(clients.iter().map(|&c| PoolItem { id: c, pot: pot.get(c as usize), work: work.get(c as usize) }));
-        if *strategy != Strategy::RoundRobin {
-            sort_desc(&mut items, |i| item_measure(*strategy, i.pot, i.work));
+        items
+    };
+    let mut results: Vec<Cell> = Vec::new();
+    let mut start = 0;
+    while start < pools.len() {
+        let mut end = start;
+        let mut size = 0;
+        while end < pools.len() && (end == start || size + waiting[pools[end] + 1] - waiting[pools[end]] <= batch_items) {
+            size += waiting[pools[end] + 1] - waiting[pools[end]];
+            end += 1;
         }
-        let k = role_k(rule.role).expect("client rules' roles are covered");
-        let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
-        pool.run(&items, &mut loads, opts.watch, &mut watch, |c, res| {
-            cells[c as usize * nr + k] = match res {
-                Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
-                Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
-            };
-        });
+        let prepared: Vec<Vec<PoolItem>> = pools[start..end].par_iter().map(|&r| prepare(r)).collect();
+        for (&r, items) in pools[start..end].iter().zip(prepared) {
+            let rule = &scheme.rules[r];
+            let Target::Pool { members, strategy } = &rule.target else { continue };
+            let clients = &by_rule[waiting[r]..waiting[r + 1]];
+            let k = role_k(rule.role).expect("client rules' roles are covered");
+            let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
+            // Results land by position in this pool (a small buffer), then go to the cells in
+            // client order: writing the big cell array in hand-out order would miss the cache.
+            results.clear();
+            results.resize(clients.len(), Cell::EMPTY);
+            pool.run(&items, &mut loads, opts.watch, &mut watch, |item, res| {
+                results[item.pos as usize] = match res {
+                    Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
+                    Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
+                };
+            });
+            for (&c, cell) in clients.iter().zip(&results) {
+                cells[c as usize * nr + k] = *cell;
+            }
+        }
+        start = end;
     }
 
     Outcome { roles, cells, territory: m.territory, rule_hits, overlaps: m.overlaps, watch, signatures: m.signatures }
@@ -657,7 +685,7 @@ impl Pool<'_> {
         loads: &mut Loads,
         watch_item: Option<u32>,
         watch: &mut Vec<Decision>,
-        mut out: impl FnMut(u32, Result<EmpIx, Reason>),
+        mut out: impl FnMut(&PoolItem, Result<EmpIx, Reason>),
     ) {
         let (members, k) = (self.members, self.k);
         let free = |loads: &Loads, e: EmpIx| unavailable(loads, e).is_none();
@@ -716,7 +744,7 @@ impl Pool<'_> {
                 }
                 chosen.map(|(_, e)| e)
             };
-            out(c, chosen.ok_or_else(|| self.exhausted(loads)));
+            out(item, chosen.ok_or_else(|| self.exhausted(loads)));
             if let Some(members) = before {
                 watch.push(Decision { role: self.role, rule: self.rule, strategy: self.strategy, members, chosen });
             }
@@ -729,6 +757,8 @@ impl Pool<'_> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PoolItem {
     pub id: u32,
+    /// Position in the pool's list of waiting items (in client order).
+    pub pos: u32,
     pub pot: f64,
     pub work: f64,
 }

@@ -384,7 +384,16 @@ fn conjuncts(c: &Cond) -> Vec<&Cond> {
 struct Table {
     part: usize,
     words: Vec<u64>,
+    /// Per class, `SUMMARY` words: bit w set when rule word w has any rule allowed.
+    summary: Vec<u64>,
 }
+
+/// Roles of up to 64 × DENSE rules AND whole rows of words at once.
+const DENSE: usize = 32;
+
+/// Rule words a summary covers: up to 64 × 4 × 64 = 16,384 rules per role use summaries; larger
+/// roles walk the lead table's word list.
+const SUMMARY: usize = 4;
 
 /// The rules of one role as bitset tables; see the module docs.
 pub struct RoleMatcher {
@@ -441,10 +450,10 @@ impl RoleMatcher {
                     }
                 }
             }
-            tables.push(Table { part: p, words });
+            tables.push(Table { part: p, words, summary: Vec::new() });
         }
         if tables.is_empty() {
-            tables.push(Table { part: usize::MAX, words: vec![!0u64; nwords] });
+            tables.push(Table { part: usize::MAX, words: vec![!0u64; nwords], summary: Vec::new() });
         }
         // Bits past the last rule are never candidates.
         if n % 64 != 0 || n == 0 {
@@ -472,6 +481,19 @@ impl RoleMatcher {
             }
         }
         let parts = tables.iter().map(|t| t.part).collect();
+        if nwords <= SUMMARY * 64 {
+            for t in tables.iter_mut() {
+                let classes = t.words.len() / nwords;
+                t.summary = vec![0u64; classes * SUMMARY];
+                for c in 0..classes {
+                    for w in 0..nwords {
+                        if t.words[c * nwords + w] != 0 {
+                            t.summary[c * SUMMARY + w / 64] |= 1 << (w % 64);
+                        }
+                    }
+                }
+            }
+        }
         RoleMatcher { rules, nwords, tables, residual, has_residual, parts, lead_words }
     }
 
@@ -487,6 +509,49 @@ impl RoleMatcher {
                 m &= t.words[class(p)];
             }
             return self.first_in_word(data, row, 0, m);
+        }
+        if nw <= DENSE {
+            // Up to 2,048 rules: AND whole rows (the compiler vectorises this), then scan.
+            let mut acc = [!0u64; DENSE];
+            let acc = &mut acc[..nw];
+            for (t, &p) in self.tables.iter().zip(&self.parts) {
+                let row_words = &t.words[class(p) * nw..class(p) * nw + nw];
+                for (a, b) in acc.iter_mut().zip(row_words) {
+                    *a &= b;
+                }
+            }
+            for (w, &m) in acc.iter().enumerate() {
+                if m != 0 {
+                    if let Some(r) = self.first_in_word(data, row, w, m) {
+                        return Some(r);
+                    }
+                }
+            }
+            return None;
+        }
+        if nw <= SUMMARY * 64 {
+            // The words where every attribute allows some rule, in order.
+            let mut sum = [!0u64; SUMMARY];
+            for (t, &p) in self.tables.iter().zip(&self.parts) {
+                let s = &t.summary[class(p) * SUMMARY..class(p) * SUMMARY + SUMMARY];
+                for (a, b) in sum.iter_mut().zip(s) {
+                    *a &= b;
+                }
+            }
+            for (sw, mut bits) in sum.into_iter().enumerate() {
+                while bits != 0 {
+                    let w = sw * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let mut m = !0u64;
+                    for (t, &p) in self.tables.iter().zip(&self.parts) {
+                        m &= t.words[class(p) * nw + w];
+                    }
+                    if let Some(r) = self.first_in_word(data, row, w, m) {
+                        return Some(r);
+                    }
+                }
+            }
+            return None;
         }
         let lead = &self.tables[0];
         let lead_class = class(self.parts[0]);

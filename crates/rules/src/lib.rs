@@ -16,6 +16,7 @@
 //!
 //! Invariant: nothing here panics on any input text (a property test and a fuzz target hold it).
 
+pub mod fuzzing;
 pub mod syntax;
 
 use std::fmt;

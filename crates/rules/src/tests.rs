@@ -214,6 +214,7 @@ proptest::proptest! {
     #[test]
     fn parsing_any_text_never_panics(s in "\\PC{0,80}") {
         let _ = check(&s, &moscow_vip());
+        crate::fuzzing::check_one(&s);
     }
 
     #[test]
@@ -223,4 +224,18 @@ proptest::proptest! {
     ]), 0..20)) {
         let _ = check(&toks.join(" "), &moscow_vip());
     }
+}
+
+#[test]
+fn the_fuzz_corpus_replays_without_a_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/condition");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            crate::fuzzing::check_one(text);
+            n += 1;
+        }
+    }
+    assert!(n >= 8, "the corpus at {} has {n} entries", dir.display());
 }
