@@ -55,17 +55,31 @@ pub struct Lists {
     ends: Vec<u32>,
     items: Vec<Sym>,
     map: FxHashMap<Box<[Sym]>, u32>,
+    scratch: Vec<Sym>,
 }
 
 impl Lists {
-    pub fn intern(&mut self, mut v: Vec<Sym>) -> u32 {
-        v.sort_unstable();
-        v.dedup();
-        if let Some(&i) = self.map.get(v.as_slice()) {
+    pub fn intern(&mut self, v: Vec<Sym>) -> u32 {
+        self.intern_slice(&v)
+    }
+    /// Interns the set of symbols in `v` (any order, repeats allowed); allocates only for a list
+    /// not seen before.
+    pub fn intern_slice(&mut self, v: &[Sym]) -> u32 {
+        let mut v2 = std::mem::take(&mut self.scratch);
+        v2.clear();
+        v2.extend_from_slice(v);
+        v2.sort_unstable();
+        v2.dedup();
+        let id = self.intern_sorted(&v2);
+        self.scratch = v2;
+        id
+    }
+    fn intern_sorted(&mut self, v: &[Sym]) -> u32 {
+        if let Some(&i) = self.map.get(v) {
             return i;
         }
         let i = self.ends.len() as u32;
-        self.items.extend_from_slice(&v);
+        self.items.extend_from_slice(v);
         self.ends.push(self.items.len() as u32);
         self.map.insert(v.into(), i);
         i
@@ -132,6 +146,8 @@ pub enum Value<'a> {
     Bool(bool),
     Date(i32),
     List(Vec<&'a str>),
+    /// A list already interned as symbols (any order, repeats allowed).
+    Syms(&'a [Sym]),
 }
 
 /// Row ids: one text buffer, and a hash table of row numbers keyed by the id text (about 13 bytes
@@ -251,28 +267,40 @@ impl Table {
     /// Appends a row. The id must be new (`Err` with the earlier row otherwise); `values` go to the
     /// columns in order and must match their types, which the caller has checked.
     pub fn push(&mut self, id: &str, values: Vec<Value<'_>>, dict: &mut Dict, lists: &mut Lists) -> Result<u32, u32> {
-        let row = self.ids.insert(id)?;
+        let row = self.begin_row(id)?;
         let mut values = values.into_iter();
-        for col in self.columns.iter_mut() {
-            let v = values.next().unwrap_or(Value::Missing);
-            match (col, v) {
-                (c, Value::Missing) => c.push_missing(),
-                (Column::Number(c), Value::Number(n)) => c.push(n),
-                (Column::Text(c), Value::Text(s)) => c.push(dict.intern(s)),
-                (Column::Bool(c), Value::Bool(b)) => c.push(b as u8),
-                (Column::Date(c), Value::Date(d)) => c.push(d),
-                (Column::List(c), Value::List(items)) => {
-                    let syms = items.iter().map(|s| dict.intern(s)).collect();
-                    c.push(lists.intern(syms))
-                }
-                (Column::List(c), Value::Text(s)) => {
-                    let sym = dict.intern(s);
-                    c.push(lists.intern(vec![sym]))
-                }
-                (c, _) => c.push_missing(),
-            }
+        for col in 0..self.columns.len() {
+            self.push_cell(col, values.next().unwrap_or(Value::Missing), dict, lists);
         }
         Ok(row)
+    }
+
+    /// Starts a row: adds its id (`Err` with the earlier row if the id is taken). The caller then
+    /// gives every column one [`Table::push_cell`], in column order.
+    pub fn begin_row(&mut self, id: &str) -> Result<u32, u32> {
+        self.ids.insert(id)
+    }
+
+    /// Appends one cell to column `col`; a value of the wrong type is stored as missing (the
+    /// readers check types before).
+    pub fn push_cell(&mut self, col: usize, v: Value<'_>, dict: &mut Dict, lists: &mut Lists) {
+        match (&mut self.columns[col], v) {
+            (c, Value::Missing) => c.push_missing(),
+            (Column::Number(c), Value::Number(n)) => c.push(n),
+            (Column::Text(c), Value::Text(s)) => c.push(dict.intern(s)),
+            (Column::Bool(c), Value::Bool(b)) => c.push(b as u8),
+            (Column::Date(c), Value::Date(d)) => c.push(d),
+            (Column::List(c), Value::List(items)) => {
+                let syms: Vec<Sym> = items.iter().map(|s| dict.intern(s)).collect();
+                c.push(lists.intern_slice(&syms))
+            }
+            (Column::List(c), Value::Syms(syms)) => c.push(lists.intern_slice(syms)),
+            (Column::List(c), Value::Text(s)) => {
+                let sym = dict.intern(s);
+                c.push(lists.intern_slice(&[sym]))
+            }
+            (c, _) => c.push_missing(),
+        }
     }
 
     pub fn number(&self, col: usize, row: u32) -> Option<f64> {

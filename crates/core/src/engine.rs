@@ -51,7 +51,7 @@ pub struct Options {
 }
 
 /// Why an employee could not take a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unavailable {
     Inactive,
     Absent,
@@ -69,7 +69,7 @@ impl Unavailable {
 }
 
 /// Why a (client, role) has no employee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     NoRuleMatched,
     /// No rule matched, and a rule could not be decided because this attribute is missing.
@@ -101,7 +101,7 @@ impl Reason {
 }
 
 /// How an employee came to hold a (client, role).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum How {
     Pinned,
     Sticky,

@@ -40,9 +40,26 @@ pub enum Cell {
     List(Vec<String>),
 }
 
+/// CSV fields of all rows in one text buffer: a million rows are three allocations, not two
+/// million.
+struct CsvRows {
+    buf: String,
+    /// End offset in `buf` of every field, row after row.
+    ends: Vec<u32>,
+    /// Fields per row (every row has as many as the header).
+    width: usize,
+}
+
+impl CsvRows {
+    fn field(&self, row: usize, col: usize) -> &str {
+        let i = row * self.width + col;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.buf[start..self.ends[i] as usize]
+    }
+}
+
 enum Rows {
-    /// CSV keeps its records compact: one buffer per row.
-    Csv(Vec<csv::StringRecord>),
+    Csv(CsvRows),
     Typed(Vec<Vec<Cell>>),
 }
 
@@ -80,9 +97,10 @@ impl Sheet {
     }
     pub fn cell(&self, row: usize, col: usize) -> CellRef<'_> {
         match &self.rows {
-            Rows::Csv(r) => match r[row].get(col) {
-                Some(s) if !s.trim().is_empty() => CellRef::Text(s),
-                _ => CellRef::Empty,
+            Rows::Csv(r) if col >= r.width => CellRef::Empty,
+            Rows::Csv(r) => match r.field(row, col) {
+                s if s.trim().is_empty() => CellRef::Empty,
+                s => CellRef::Text(s),
             },
             Rows::Typed(r) => match r[row].get(col) {
                 None | Some(Cell::Empty) => CellRef::Empty,
@@ -117,7 +135,7 @@ pub fn decode(bytes: &[u8], file: &str, enc: Encoding) -> Result<String, Diagnos
         Encoding::Utf8 => {
             let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             match std::str::from_utf8(b) {
-                Ok(s) => Ok(s.to_string()),
+                Ok(s) => Ok(s.to_owned()),
                 Err(e) => {
                     let good = &b[..e.valid_up_to()];
                     let line = good.iter().filter(|&&c| c == b'\n').count() + 1;
@@ -192,7 +210,7 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
             .expected("a header row naming the columns, e.g. id,name,region")]);
     }
     let mut errors = header_problems(file, &headers, 1);
-    let mut rows = Vec::new();
+    let mut rows = CsvRows { buf: String::with_capacity(text.len()), ends: Vec::new(), width: headers.len() };
     let mut lines = Vec::new();
     let mut rec = csv::StringRecord::new();
     loop {
@@ -213,8 +231,17 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
                     errors.push(d);
                     continue;
                 }
+                for f in rec.iter() {
+                    rows.buf.push_str(f);
+                    let end = u32::try_from(rows.buf.len()).map_err(|_| {
+                        vec![Diagnostic::error("the file is larger than 4 GiB of text")
+                            .file(file)
+                            .at(line as usize, 1)
+                            .help("split it into several files")]
+                    })?;
+                    rows.ends.push(end);
+                }
                 lines.push(line);
-                rows.push(std::mem::take(&mut rec));
             }
             Err(e) => {
                 errors.push(csv_error(file, &e));

@@ -27,6 +27,11 @@ pub fn well_known(name: &str) -> Option<Type> {
 
 /// Parses a number as people type it: `1234.5`, `1 234,5` (Russian Excel), `1,234.5`.
 pub fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    // Fast path, no allocation: plain digits with an optional sign and decimal point.
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+        return s.parse::<f64>().ok();
+    }
     let t: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '_')).collect();
     if t.is_empty() {
         return None;
@@ -68,8 +73,12 @@ pub fn parse_date(s: &str) -> Option<i32> {
 
 /// Splits a list cell on `|` if it has one, else on `;`; trims items and drops empty ones.
 pub fn split_list(s: &str) -> Vec<&str> {
+    split_list_iter(s).collect()
+}
+
+fn split_list_iter(s: &str) -> impl Iterator<Item = &str> {
     let sep = if s.contains('|') { '|' } else { ';' };
-    s.split(sep).map(str::trim).filter(|x| !x.is_empty()).collect()
+    s.split(sep).map(str::trim).filter(|x| !x.is_empty())
 }
 
 fn infer(sheet: &Sheet, col: usize) -> Type {
@@ -190,44 +199,61 @@ fn load_table(
     }
     let mut table = Table::with_capacity(&schema, sheet.len());
     let mut rows = Vec::with_capacity(sheet.len());
+    let mut scratch: Vec<allot_rules::Sym> = Vec::new();
     for r in 0..sheet.len() {
-        let Some(id) = id_text(sheet.cell(r, id_col)) else {
-            errors.push(sheet.at(r, id_col, Diagnostic::error("the row has no id").expected("a unique id in every row")));
-            continue;
-        };
-        let owned: Vec<Option<String>> =
-            cols.iter().map(|(c, _, ty)| if *ty == Type::Text { owned_text(sheet.cell(r, *c)) } else { None }).collect();
-        let mut values: Vec<Value<'_>> = Vec::with_capacity(schema.len());
-        for (j, (c, name, ty)) in cols.iter().enumerate() {
-            let cell = match &owned[j] {
-                Some(s) => CellRef::Text(s),
-                None => sheet.cell(r, *c),
-            };
-            match cell_value(cell, *ty) {
-                Ok(v) => values.push(v),
-                Err(found) => {
-                    let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found);
-                    errors.push(sheet.at(r, *c, d));
-                    values.push(Value::Missing);
-                }
+        let id: std::borrow::Cow<'_, str> = match sheet.cell(r, id_col) {
+            CellRef::Text(s) => s.trim().into(),
+            CellRef::Number(n) => allot_core::data::fmt_number(n).into(),
+            _ => {
+                errors.push(sheet.at(r, id_col, Diagnostic::error("the row has no id").expected("a unique id in every row")));
+                continue;
             }
-        }
-        // A row with a bad cell is still kept (its cell missing) so that its id takes part in the
-        // duplicate check; the table is discarded when there is any error.
-        match table.push(&id, values, &mut data.dict, &mut data.lists) {
-            Ok(_) => rows.push(r),
+        };
+        // The id goes in first so that a row with a bad cell still takes part in the duplicate
+        // check; the table is discarded when there is any error.
+        let added = match table.begin_row(&id) {
+            Ok(_) => {
+                rows.push(r);
+                true
+            }
             Err(first) => {
                 let first_line = sheet.lines[rows[first as usize]];
                 let what = if sheet.spreadsheet { "row" } else { "line" };
-                errors.push(
-                    sheet.at(
-                        r,
-                        id_col,
-                        Diagnostic::error(format!("id `{id}` appears twice"))
-                            .expected("a unique id in every row")
-                            .found(format!("the same id on {what} {first_line}")),
-                    ),
-                );
+                let d = Diagnostic::error(format!("id `{id}` appears twice"))
+                    .expected("a unique id in every row")
+                    .found(format!("the same id on {what} {first_line}"));
+                errors.push(sheet.at(r, id_col, d));
+                false
+            }
+        };
+        for (j, (c, name, ty)) in cols.iter().enumerate() {
+            let raw = sheet.cell(r, *c);
+            // Only a non-text spreadsheet cell in a text column needs a new string.
+            let owned = if *ty == Type::Text { owned_text(raw) } else { None };
+            let cell = match &owned {
+                Some(s) => CellRef::Text(s),
+                None => raw,
+            };
+            let v = match (ty, cell) {
+                (Type::List, CellRef::Text(s)) => {
+                    scratch.clear();
+                    scratch.extend(split_list_iter(s).map(|item| data.dict.intern(item)));
+                    Ok(Value::Syms(&scratch))
+                }
+                _ => cell_value(cell, *ty),
+            };
+            let v = v.unwrap_or_else(|found| {
+                let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found);
+                errors.push(sheet.at(r, *c, d));
+                Value::Missing
+            });
+            if added {
+                table.push_cell(j, v, &mut data.dict, &mut data.lists);
+            }
+        }
+        if added {
+            for j in cols.len()..schema.len() {
+                table.push_cell(j, Value::Missing, &mut data.dict, &mut data.lists);
             }
         }
     }

@@ -14,6 +14,16 @@ pub enum Format {
     Json,
 }
 
+/// Reason texts, made once per distinct (how, rule): a million rows share a handful of them.
+#[derive(Default)]
+struct Reasons(std::collections::HashMap<(allot_core::How, u32), String>);
+
+impl Reasons {
+    fn get(&mut self, scheme: &Scheme, data: &Data, cell: &allot_core::Cell) -> &str {
+        self.0.entry((cell.how, cell.rule)).or_insert_with(|| cell_text(scheme, data, cell))
+    }
+}
+
 fn row_fields<'a>(scheme: &'a Scheme, cell: &allot_core::Cell) -> (&'a str, &'a str) {
     (cell.employee().map_or("", |e| scheme.employees[e as usize].id.as_str()), cell.rule().map_or("", |r| scheme.rules[r].id.as_str()))
 }
@@ -22,6 +32,7 @@ fn row_fields<'a>(scheme: &'a Scheme, cell: &allot_core::Cell) -> (&'a str, &'a 
 pub fn write_assignments(out: &mut dyn Write, scheme: &Scheme, data: &Data, o: &Outcome, format: Format) -> std::io::Result<()> {
     let nr = o.roles.len();
     let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+    let mut reasons = Reasons::default();
     match format {
         Format::Csv => {
             let mut c = csv::Writer::from_writer(&mut w);
@@ -30,7 +41,7 @@ pub fn write_assignments(out: &mut dyn Write, scheme: &Scheme, data: &Data, o: &
                 for (k, &role) in o.roles.iter().enumerate() {
                     let cell = &o.cells[client as usize * nr + k];
                     let (emp, rule) = row_fields(scheme, cell);
-                    c.write_record([data.clients.id(client), &scheme.roles[role].id, emp, rule, &cell_text(scheme, data, cell)])?;
+                    c.write_record([data.clients.id(client), &scheme.roles[role].id, emp, rule, reasons.get(scheme, data, cell)])?;
                 }
             }
             c.flush()?;
@@ -47,7 +58,7 @@ pub fn write_assignments(out: &mut dyn Write, scheme: &Scheme, data: &Data, o: &
                         "role": scheme.roles[role].id,
                         "employee_id": cell.employee().map(|_| emp),
                         "rule": cell.rule().map(|_| rule),
-                        "reason": cell_text(scheme, data, cell),
+                        "reason": reasons.get(scheme, data, cell),
                     });
                     if !first {
                         w.write_all(b",\n")?;
