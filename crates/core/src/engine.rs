@@ -142,6 +142,10 @@ pub struct Decision {
     pub chosen: Option<EmpIx>,
 }
 
+/// Two sibling territories that both hold for some clients: (first, second, clients, an example
+/// client row).
+pub type Overlap = (u32, u32, u64, u32);
+
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -155,7 +159,7 @@ pub struct Outcome {
     pub rule_hits: Vec<u64>,
     /// Sibling territories whose conditions both hold for some clients: (first, second, clients,
     /// an example client row).
-    pub overlaps: Vec<(u32, u32, u64, u32)>,
+    pub overlaps: Vec<Overlap>,
     /// Pool decisions for [`Options::watch`].
     pub watch: Vec<Decision>,
     /// Distinct client signatures matched (how much work deduplication saved).
@@ -307,13 +311,13 @@ struct Matched {
     /// Per client: the deepest territory, or NONE.
     territory: Vec<u32>,
     /// Sibling territories both holding for some clients: (first, second, clients, example).
-    overlaps: Vec<(u32, u32, u64, u32)>,
+    overlaps: Vec<Overlap>,
     /// Distinct territory signatures evaluated.
     signatures: usize,
 }
 
 /// Territories of every client, computed once per territory signature.
-fn match_territories(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<u32>, Vec<(u32, u32, u64, u32)>, usize) {
+fn match_territories(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<u32>, Vec<Overlap>, usize) {
     let n = data.clients.len();
     if scheme.territories.is_empty() {
         return (Vec::new(), vec![], 0); // read as "no territory" for every client
@@ -358,7 +362,7 @@ fn match_territories(scheme: &Scheme, compiled: &Compiled, data: &Data) -> (Vec<
         }
         (results.into_iter().map(|x| x.0).collect(), n)
     };
-    let mut overlaps: Vec<(u32, u32, u64, u32)> = overlaps.into_iter().map(|((a, b), (c, ex))| (a, b, c, ex)).collect();
+    let mut overlaps: Vec<Overlap> = overlaps.into_iter().map(|((a, b), (c, ex))| (a, b, c, ex)).collect();
     overlaps.sort_unstable();
     (territory, overlaps, groups)
 }
@@ -538,7 +542,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     // 4. Fixed targets; count the clients waiting for each pool.
     let mut waiting = vec![0usize; scheme.rules.len() + 1];
     for c in 0..n {
-        for k in 0..nr {
+        for (k, &role) in roles.iter().enumerate() {
             let i = c * nr + k;
             if cells[i].how == How::Pinned || cells[i].how == How::Sticky {
                 continue;
@@ -546,7 +550,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
             let r = rule_of(c, k);
             if r == NONE {
                 let row = RowRef { data, client: c as u32, deal: None };
-                cells[i].how = How::Unassigned(missing_reason(scheme, compiled, roles[k], Subject::Client, &row));
+                cells[i].how = How::Unassigned(missing_reason(scheme, compiled, role, Subject::Client, &row));
                 continue;
             }
             let target = &scheme.rules[r as usize].target;

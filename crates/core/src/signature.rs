@@ -456,7 +456,7 @@ impl RoleMatcher {
             tables.push(Table { part: usize::MAX, words: vec![!0u64; nwords], summary: Vec::new() });
         }
         // Bits past the last rule are never candidates.
-        if n % 64 != 0 || n == 0 {
+        if !n.is_multiple_of(64) || n == 0 {
             let mask = if n == 0 { 0 } else { (1u64 << (n % 64)) - 1 };
             let t = &mut tables[0];
             for c in 0..t.words.len() / nwords {

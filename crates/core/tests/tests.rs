@@ -1,5 +1,7 @@
 //! Engine tests: small worlds written inline, concrete owners asserted.
 
+#![allow(clippy::unwrap_used)] // tests stop at the first surprise
+
 use allot_core::data::{Data, DataSchema, Subject, Table, Value};
 use allot_core::engine::{Current, How, Options, Outcome, Reason, Unavailable};
 use allot_core::model::{Compiled, Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES};

@@ -1,5 +1,7 @@
 //! Reading what users really have, and the messages they get when it is wrong.
 
+#![allow(clippy::unwrap_used)] // tests stop at the first surprise
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -127,7 +127,7 @@ proptest! {
 
         let schema = DataSchema { data: &w.data, subject: Subject::Client };
         let matchers: Vec<Matcher> = w.scheme.rules.iter().map(|r| Matcher::compile(&allot_rules::compile_text(&r.source, &schema).unwrap(), &w.data.dict)).collect();
-        let mut held = vec![0u32; 4];
+        let mut held = [0u32; 4];
         for c in 0..w.data.clients.len() as u32 {
             let row = allot_core::data::RowRef { data: &w.data, client: c, deal: None };
             for (k, &role) in o.roles.iter().enumerate() {
