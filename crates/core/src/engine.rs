@@ -26,7 +26,7 @@ use rustc_hash::FxHashMap;
 
 use crate::data::{Data, RowRef, Subject};
 use crate::model::{Compiled, EmpIx, Member, RoleIx, Scheme, Strategy, Target};
-use crate::signature::{RoleMatcher, Signer};
+use crate::signature::{ClassTable, RoleMatcher, Signer};
 
 pub const NONE: u32 = u32::MAX;
 
@@ -387,7 +387,32 @@ fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]
     if nr > 0 {
         const CHUNK: usize = 1 << 11;
         let np = signer.parts.len();
+        let class_table = ClassTable::new(&signer, &matchers, data);
         // One class buffer per worker, reused: a fresh one per chunk would be page-faulted anew.
+        if let Some(t) = &class_table {
+            // Small rule sets: a packed key per client, built column by column, then one load.
+            rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(keys, tmp): &mut (Vec<u32>, Vec<u32>), (ci, out)| {
+                    let start = (ci * CHUNK) as u32;
+                    let rows = out.len() / nr;
+                    keys.clear();
+                    keys.resize(rows, 0);
+                    tmp.resize(rows, 0);
+                    for (p, part) in signer.parts.iter().enumerate() {
+                        part.classes_into(data, start, tmp, 1);
+                        let radix = t.radix(p);
+                        for (k, c) in keys.iter_mut().zip(tmp.iter()) {
+                            *k += c * radix;
+                        }
+                    }
+                    for (cell, &key) in out.chunks_mut(nr).zip(keys.iter()) {
+                        cell.copy_from_slice(t.rules_at(key));
+                    }
+                },
+            );
+            return Matched { rules, territory, overlaps, signatures };
+        }
         rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(Vec::new, |classes: &mut Vec<u32>, (ci, out)| {
             let start = (ci * CHUNK) as u32;
             let rows = out.len() / nr;
@@ -477,11 +502,12 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
             rule_hits[r as usize] += 1;
         }
     }
-    let territory = &m.territory;
+    let Matched { rules: matched, territory: terr, overlaps, signatures } = m;
+    let territory = &terr;
     let mut cells = vec![Cell::EMPTY; n * nr];
     let mut loads = Loads::new(scheme, opts.today, nr, true);
     let role_k = |role: RoleIx| roles.iter().position(|&x| x == role);
-    let rule_of = |c: usize, k: usize| m.rules[c * nr + k];
+    let rule_of = |c: usize, k: usize| matched[c * nr + k];
 
     // 2. Pins, and the current owner of every other link.
     let mut cur = if opts.rebalance || current.is_empty() { Vec::new() } else { vec![NONE; n * nr] };
@@ -587,6 +613,8 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         }
     }
 
+    drop(matched); // every rule is in the cells now; free it before the pools' buffers
+
     // 5. Pools, rule by rule. A counting sort lines the waiting clients up by rule, so that each
     // pool's items are built, sorted and handed out one pool at a time.
     for r in 1..waiting.len() {
@@ -607,7 +635,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     // then handed out one by one in rule order: the hand-out shares loads, the preparation does not.
     let pools: Vec<usize> =
         (0..scheme.rules.len()).filter(|&r| matches!(scheme.rules[r].target, Target::Pool { .. }) && waiting[r + 1] > waiting[r]).collect();
-    let batch_items = (n / 8).max(1 << 18);
+    let batch_items = (n / 16).max(1 << 18);
     let prepare = |r: usize| -> Vec<PoolItem> {
         let clients = &by_rule[waiting[r]..waiting[r + 1]];
         let mut items: Vec<PoolItem> = clients
@@ -655,7 +683,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         start = end;
     }
 
-    Outcome { roles, cells, territory: m.territory, rule_hits, overlaps: m.overlaps, watch, signatures: m.signatures }
+    Outcome { roles, cells, territory: terr, rule_hits, overlaps, watch, signatures }
 }
 
 /// One pool rule at work: its members, strategy and role.

@@ -590,3 +590,63 @@ impl RoleMatcher {
         None
     }
 }
+
+impl RoleMatcher {
+    /// Whether the answer depends on the client's classes alone (no conjunct reads several
+    /// attributes).
+    pub fn classes_decide(&self) -> bool {
+        self.residual.iter().all(Option::is_none)
+    }
+}
+
+/// Most class tuples a [`ClassTable`] holds.
+const CLASS_TABLE_MAX: u64 = 1 << 16;
+
+/// For small rule sets: every role's first rule for every tuple of classes, computed once. A client
+/// then costs one packed key and one load.
+pub struct ClassTable {
+    radix: Vec<u32>,
+    roles: usize,
+    table: Vec<u32>,
+}
+
+impl ClassTable {
+    /// `None` when the class space is too large or a rule needs the client itself.
+    pub fn new(signer: &Signer, matchers: &[RoleMatcher], data: &Data) -> Option<ClassTable> {
+        if !matchers.iter().all(RoleMatcher::classes_decide) {
+            return None;
+        }
+        let mut size = 1u64;
+        let mut radix = Vec::with_capacity(signer.parts.len());
+        for p in &signer.parts {
+            radix.push(size as u32);
+            size = size.checked_mul(p.classes).filter(|s| *s <= CLASS_TABLE_MAX)?;
+        }
+        let roles = matchers.len();
+        let mut table = vec![u32::MAX; size as usize * roles];
+        let mut classes = vec![0u32; signer.parts.len()];
+        for key in 0..size as usize {
+            let mut rest = key as u64;
+            for (c, p) in classes.iter_mut().zip(&signer.parts) {
+                *c = (rest % p.classes) as u32;
+                rest /= p.classes;
+            }
+            for (k, m) in matchers.iter().enumerate() {
+                table[key * roles + k] = m.first_match(data, &classes, 0).unwrap_or(u32::MAX);
+            }
+        }
+        Some(ClassTable { radix, roles, table })
+    }
+
+    /// The weight of part `p`'s class in a packed key.
+    pub fn radix(&self, p: usize) -> u32 {
+        self.radix[p]
+    }
+
+    /// Every role's first rule (u32::MAX for none) for a packed key of classes.
+    #[inline]
+    pub fn rules_at(&self, key: u32) -> &[u32] {
+        let key = key as usize;
+        &self.table[key * self.roles..key * self.roles + self.roles]
+    }
+}
