@@ -391,26 +391,18 @@ fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]
         // One class buffer per worker, reused: a fresh one per chunk would be page-faulted anew.
         if let Some(t) = &class_table {
             // Small rule sets: a packed key per client, built column by column, then one load.
-            rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(
-                || (Vec::new(), Vec::new()),
-                |(keys, tmp): &mut (Vec<u32>, Vec<u32>), (ci, out)| {
-                    let start = (ci * CHUNK) as u32;
-                    let rows = out.len() / nr;
-                    keys.clear();
-                    keys.resize(rows, 0);
-                    tmp.resize(rows, 0);
-                    for (p, part) in signer.parts.iter().enumerate() {
-                        part.classes_into(data, start, tmp, 1);
-                        let radix = t.radix(p);
-                        for (k, c) in keys.iter_mut().zip(tmp.iter()) {
-                            *k += c * radix;
-                        }
-                    }
-                    for (cell, &key) in out.chunks_mut(nr).zip(keys.iter()) {
-                        cell.copy_from_slice(t.rules_at(key));
-                    }
-                },
-            );
+            rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(Vec::new, |keys: &mut Vec<u32>, (ci, out)| {
+                let start = (ci * CHUNK) as u32;
+                let rows = out.len() / nr;
+                keys.clear();
+                keys.resize(rows, 0);
+                for (p, part) in signer.parts.iter().enumerate() {
+                    part.add_keys(data, start, keys, t.radix(p));
+                }
+                for (cell, &key) in out.chunks_mut(nr).zip(keys.iter()) {
+                    cell.copy_from_slice(t.rules_at(key));
+                }
+            });
             return Matched { rules, territory, overlaps, signatures };
         }
         rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(Vec::new, |classes: &mut Vec<u32>, (ci, out)| {

@@ -73,6 +73,25 @@ fn band<T: PartialOrd + Copy>(t: &[T], v: T) -> u64 {
     }
 }
 
+/// A value inside band class `c` of thresholds `t` (see [`band`]), or `None` for the missing class:
+/// the threshold itself for odd classes, else a value strictly between its neighbours.
+fn band_value<T: Copy>(t: &[T], c: u64, below: impl Fn(T) -> T, above: impl Fn(T) -> T, between: impl Fn(T, T) -> T, any: T) -> Option<T> {
+    let k = t.len() as u64;
+    if c == 2 * k + 1 {
+        return None;
+    }
+    if c % 2 == 1 {
+        return Some(t[(c / 2) as usize]);
+    }
+    let i = (c / 2) as usize;
+    Some(match (i.checked_sub(1).map(|j| t[j]), t.get(i)) {
+        (None, Some(&hi)) => below(hi),
+        (Some(lo), None) => above(lo),
+        (Some(lo), Some(&hi)) => between(lo, hi),
+        (None, None) => any,
+    })
+}
+
 fn bits_for(classes: u64) -> u32 {
     64 - classes.saturating_sub(1).leading_zeros()
 }
@@ -144,6 +163,32 @@ impl Part {
         }
     }
 
+    /// Adds `class × radix` of the rows `start..start + keys.len()` to `keys`: one pass per
+    /// attribute, for packed keys of small class spaces.
+    pub fn add_keys(&self, data: &Data, start: u32, keys: &mut [u32], radix: u32) {
+        let t = &data.clients;
+        let r0 = start as usize;
+        let n = keys.len();
+        match (&self.kind, t.column(self.col)) {
+            (PartKind::TextLits { lut, lits }, Column::Text(v)) => {
+                let missing = (lits.len() as u32 + 1) * radix;
+                for (k, &s) in keys.iter_mut().zip(&v[r0..r0 + n]) {
+                    *k += if s == NO_SYM { missing } else { lut[s as usize] * radix };
+                }
+            }
+            (PartKind::Bool, Column::Bool(v)) => {
+                for (k, &b) in keys.iter_mut().zip(&v[r0..r0 + n]) {
+                    *k += b as u32 * radix;
+                }
+            }
+            _ => {
+                for (i, k) in keys.iter_mut().enumerate() {
+                    *k += self.class(data, start + i as u32) as u32 * radix;
+                }
+            }
+        }
+    }
+
     /// A one-attribute stand-in holding a value of class `c`.
     fn stand_in<'a>(&self, data: &'a Data, c: u64) -> StandIn<'a> {
         let attr = AttrId(self.col as u32);
@@ -157,38 +202,10 @@ impl Part {
                 0 => Val::Missing,
                 s => Val::Text(s as Sym - 1, data.dict.str(s as Sym - 1)),
             },
-            PartKind::Number(t) => {
-                let k = t.len() as u64;
-                if c == 2 * k + 1 {
-                    Val::Missing
-                } else if c % 2 == 1 {
-                    Val::Number(t[(c / 2) as usize])
-                } else {
-                    let i = (c / 2) as usize;
-                    Val::Number(match (i.checked_sub(1).map(|j| t[j]), t.get(i)) {
-                        (None, Some(&hi)) => hi - hi.abs() - 1.0,
-                        (Some(lo), None) => lo + lo.abs() + 1.0,
-                        (Some(lo), Some(&hi)) => lo + (hi - lo) / 2.0,
-                        (None, None) => 0.0,
-                    })
-                }
-            }
-            PartKind::Date(t) => {
-                let k = t.len() as u64;
-                if c == 2 * k + 1 {
-                    Val::Missing
-                } else if c % 2 == 1 {
-                    Val::Date(t[(c / 2) as usize])
-                } else {
-                    let i = (c / 2) as usize;
-                    Val::Date(match (i.checked_sub(1).map(|j| t[j]), t.get(i)) {
-                        (None, Some(&hi)) => hi.saturating_sub(1),
-                        (Some(lo), None) => lo.saturating_add(1),
-                        (Some(lo), Some(&hi)) => lo + (hi - lo) / 2,
-                        (None, None) => 0,
-                    })
-                }
-            }
+            PartKind::Number(t) => band_value(t, c, |hi| hi - hi.abs() - 1.0, |lo| lo + lo.abs() + 1.0, |lo, hi| lo + (hi - lo) / 2.0, 0.0)
+                .map_or(Val::Missing, Val::Number),
+            PartKind::Date(t) => band_value(t, c, |hi| hi.saturating_sub(1), |lo| lo.saturating_add(1), |lo, hi| lo + (hi - lo) / 2, 0)
+                .map_or(Val::Missing, Val::Date),
             PartKind::Bool => match c {
                 0 => Val::Bool(false),
                 1 => Val::Bool(true),
