@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use allot_core::data::{Column, Data, Table};
+use allot_core::data::{Column, Data, Table, TextCol};
 use allot_core::engine::NONE;
 use allot_core::{Compiled, Options};
 
@@ -62,7 +62,7 @@ fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
         let codes =
             read_bin(dir, name, rows, |b| if width == 2 { i16::from_le_bytes([b[0], b[1]]) as i32 } else { b[0] as i8 as i32 }, width)?;
         let mut lut: std::collections::BTreeMap<i32, u32> = Default::default();
-        Ok(Column::Text(codes.iter().map(|c| *lut.entry(*c).or_insert_with(|| data.dict.intern(&c.to_string()))).collect()))
+        Ok(Column::Text(TextCol::from_syms(codes.iter().map(|c| *lut.entry(*c).or_insert_with(|| data.dict.intern(&c.to_string()))))))
     };
     let region = text("region", 2, &mut data)?;
     let industry = text("industry", 1, &mut data)?;

@@ -97,11 +97,94 @@ impl Lists {
     }
 }
 
+/// Per-row codes of a text column, as narrow as its number of distinct values allows. The largest
+/// value of each width means "missing".
+#[derive(Debug, Clone)]
+pub enum Codes {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+/// A text column: narrow local codes per row (a region column of a million rows is 1 MB, not 4 MB,
+/// which is what matching reads), and the dictionary symbol of each code.
+#[derive(Debug, Clone)]
+pub struct TextCol {
+    codes: Codes,
+    syms: Vec<Sym>,
+    local: FxHashMap<Sym, u32>,
+}
+
+impl TextCol {
+    pub fn with_capacity(cap: usize) -> TextCol {
+        TextCol { codes: Codes::U8(Vec::with_capacity(cap)), syms: Vec::new(), local: FxHashMap::default() }
+    }
+    /// A column from symbols ([`NO_SYM`] for missing).
+    pub fn from_syms(syms: impl ExactSizeIterator<Item = Sym>) -> TextCol {
+        let mut c = TextCol::with_capacity(syms.len());
+        for s in syms {
+            c.push((s != NO_SYM).then_some(s));
+        }
+        c
+    }
+    pub fn push(&mut self, s: Option<Sym>) {
+        let Some(s) = s else {
+            match &mut self.codes {
+                Codes::U8(v) => v.push(u8::MAX),
+                Codes::U16(v) => v.push(u16::MAX),
+                Codes::U32(v) => v.push(u32::MAX),
+            }
+            return;
+        };
+        let next = self.syms.len() as u32;
+        let code = *self.local.entry(s).or_insert(next);
+        if code == next {
+            self.syms.push(s);
+        }
+        // Widen when the codes outgrow the width (the top value is kept for "missing").
+        if let Codes::U8(v) = &self.codes {
+            if code >= u8::MAX as u32 {
+                self.codes = Codes::U16(v.iter().map(|&c| if c == u8::MAX { u16::MAX } else { c as u16 }).collect());
+            }
+        }
+        if let Codes::U16(v) = &self.codes {
+            if code >= u16::MAX as u32 {
+                self.codes = Codes::U32(v.iter().map(|&c| if c == u16::MAX { u32::MAX } else { c as u32 }).collect());
+            }
+        }
+        match &mut self.codes {
+            Codes::U8(v) => v.push(code as u8),
+            Codes::U16(v) => v.push(code as u16),
+            Codes::U32(v) => v.push(code),
+        }
+    }
+    /// The local code of a row, `None` if missing.
+    #[inline]
+    pub fn code(&self, row: usize) -> Option<u32> {
+        match &self.codes {
+            Codes::U8(v) => Some(v[row]).filter(|&c| c != u8::MAX).map(u32::from),
+            Codes::U16(v) => Some(v[row]).filter(|&c| c != u16::MAX).map(u32::from),
+            Codes::U32(v) => Some(v[row]).filter(|&c| c != u32::MAX),
+        }
+    }
+    #[inline]
+    pub fn get(&self, row: usize) -> Option<Sym> {
+        self.code(row).map(|c| self.syms[c as usize])
+    }
+    /// The symbol of each local code.
+    pub fn syms(&self) -> &[Sym] {
+        &self.syms
+    }
+    pub fn codes(&self) -> &Codes {
+        &self.codes
+    }
+}
+
 /// One column of typed cells.
 #[derive(Debug, Clone)]
 pub enum Column {
     Number(Vec<f64>),
-    Text(Vec<Sym>),
+    Text(TextCol),
     Bool(Vec<u8>),
     Date(Vec<i32>),
     List(Vec<u32>),
@@ -111,7 +194,7 @@ impl Column {
     fn new(t: Type, cap: usize) -> Column {
         match t {
             Type::Number => Column::Number(Vec::with_capacity(cap)),
-            Type::Text => Column::Text(Vec::with_capacity(cap)),
+            Type::Text => Column::Text(TextCol::with_capacity(cap)),
             Type::Bool => Column::Bool(Vec::with_capacity(cap)),
             Type::Date => Column::Date(Vec::with_capacity(cap)),
             Type::List => Column::List(Vec::with_capacity(cap)),
@@ -129,7 +212,7 @@ impl Column {
     fn push_missing(&mut self) {
         match self {
             Column::Number(v) => v.push(f64::NAN),
-            Column::Text(v) => v.push(NO_SYM),
+            Column::Text(v) => v.push(None),
             Column::Bool(v) => v.push(NO_BOOL),
             Column::Date(v) => v.push(NO_DATE),
             Column::List(v) => v.push(NO_LIST),
@@ -285,7 +368,7 @@ impl Table {
         match (&mut self.columns[col], v) {
             (c, Value::Missing) => c.push_missing(),
             (Column::Number(c), Value::Number(n)) => c.push(n),
-            (Column::Text(c), Value::Text(s)) => c.push(dict.intern(s)),
+            (Column::Text(c), Value::Text(s)) => c.push(Some(dict.intern(s))),
             (Column::Bool(c), Value::Bool(b)) => c.push(b as u8),
             (Column::Date(c), Value::Date(d)) => c.push(d),
             (Column::List(c), Value::List(items)) => {
@@ -309,7 +392,7 @@ impl Table {
     }
     pub fn text(&self, col: usize, row: u32) -> Option<Sym> {
         match &self.columns[col] {
-            Column::Text(v) => Some(v[row as usize]).filter(|&s| s != NO_SYM),
+            Column::Text(v) => v.get(row as usize),
             _ => None,
         }
     }
@@ -338,7 +421,7 @@ impl Table {
         let r = row as usize;
         match &self.columns[col] {
             Column::Number(v) => !v[r].is_nan(),
-            Column::Text(v) => v[r] != NO_SYM,
+            Column::Text(v) => v.code(r).is_some(),
             Column::Bool(v) => v[r] != NO_BOOL,
             Column::Date(v) => v[r] != NO_DATE,
             Column::List(v) => v[r] != NO_LIST,
@@ -352,7 +435,7 @@ impl Table {
         }
         Some(match &self.columns[col] {
             Column::Number(v) => fmt_number(v[row as usize]),
-            Column::Text(v) => data.dict.str(v[row as usize]).to_string(),
+            Column::Text(v) => v.get(row as usize).map_or(String::new(), |s| data.dict.str(s).to_string()),
             Column::Bool(v) => (v[row as usize] == 1).to_string(),
             Column::Date(v) => allot_rules::civil_from_days(v[row as usize]),
             Column::List(v) => data.lists.get(v[row as usize]).iter().map(|s| data.dict.str(*s)).collect::<Vec<_>>().join(";"),
@@ -486,5 +569,30 @@ impl Row for RowRef<'_> {
     fn present(&self, a: AttrId) -> bool {
         let (t, c, r) = self.at(a);
         t.present(c, r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_codes_widen_as_distinct_values_grow_and_keep_every_value() {
+        let mut c = TextCol::with_capacity(0);
+        let n = 70_000u32;
+        for s in 0..n {
+            c.push(if s % 1000 == 7 { None } else { Some(s * 3) });
+        }
+        c.push(Some(3)); // a repeat keeps its code
+        assert!(matches!(c.codes(), Codes::U32(_)), "70,000 distinct values need 4-byte codes");
+        for s in 0..n {
+            assert_eq!(c.get(s as usize), if s % 1000 == 7 { None } else { Some(s * 3) }, "row {s}");
+        }
+        assert_eq!(c.get(n as usize), Some(3));
+        assert_eq!(c.code(n as usize), c.code(1));
+        let mut small = TextCol::from_syms([5, NO_SYM, 5, 9].into_iter());
+        assert!(matches!(small.codes(), Codes::U8(_)));
+        small.push(None);
+        assert_eq!((0..5).map(|r| small.get(r)).collect::<Vec<_>>(), [Some(5), None, Some(5), Some(9), None]);
     }
 }

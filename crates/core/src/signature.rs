@@ -24,7 +24,7 @@
 
 use allot_rules::{AttrId, Cond, Matcher, Row, Sym, TestKind, Tri};
 
-use crate::data::{Column, Data, RowRef, NO_SYM};
+use crate::data::{Codes, Column, Data, RowRef, NO_SYM};
 
 /// At most this many `u64` words in one attribute's bitset table; a larger attribute (a text
 /// searched with `contains` over a million names, say) is evaluated per client instead.
@@ -34,7 +34,8 @@ const LIST_LITS_MAX: usize = 12;
 
 #[derive(Debug, Clone)]
 enum PartKind {
-    /// `lut[sym]`: 0 = any other value, k = the k-th literal; `lits[k-1]` is its symbol.
+    /// `lut[code]` (the column's local code): 0 = any other value, k = the k-th literal;
+    /// `lits[k-1]` is its symbol.
     TextLits {
         lut: Vec<u32>,
         lits: Vec<Sym>,
@@ -62,6 +63,33 @@ pub struct Part {
     /// Number of classes, missing included.
     pub classes: u64,
     shift: u32,
+}
+
+/// Runs `$body` for each row `$i` of `$r0..$r0 + $n` of a text column, with `$code` its local
+/// code (`None` for missing), monomorphised for each code width.
+macro_rules! text_loop {
+    ($codes:expr, $r0:expr, $n:expr, |$i:ident, $code:ident| $body:expr) => {
+        match $codes {
+            Codes::U8(v) => {
+                for ($i, &c) in v[$r0..$r0 + $n].iter().enumerate() {
+                    let $code = if c == u8::MAX { None } else { Some(c as u32) };
+                    $body;
+                }
+            }
+            Codes::U16(v) => {
+                for ($i, &c) in v[$r0..$r0 + $n].iter().enumerate() {
+                    let $code = if c == u16::MAX { None } else { Some(c as u32) };
+                    $body;
+                }
+            }
+            Codes::U32(v) => {
+                for ($i, &c) in v[$r0..$r0 + $n].iter().enumerate() {
+                    let $code = if c == u32::MAX { None } else { Some(c) };
+                    $body;
+                }
+            }
+        }
+    };
 }
 
 fn band<T: PartialOrd + Copy>(t: &[T], v: T) -> u64 {
@@ -103,10 +131,7 @@ impl Part {
         let t = &data.clients;
         let r = row as usize;
         match (&self.kind, t.column(self.col)) {
-            (PartKind::TextLits { lut, lits }, Column::Text(v)) => match v[r] {
-                NO_SYM => lits.len() as u64 + 1,
-                s => lut[s as usize] as u64,
-            },
+            (PartKind::TextLits { lut, lits }, Column::Text(v)) => v.code(r).map_or(lits.len() as u64 + 1, |c| lut[c as usize] as u64),
             (PartKind::TextExact, _) => t.text(self.col, row).map_or(0, |s| s as u64 + 1),
             (PartKind::Number(th), Column::Number(v)) => {
                 let x = v[r];
@@ -130,33 +155,30 @@ impl Part {
         let t = &data.clients;
         let n = out.len().div_ceil(stride);
         let r0 = start as usize;
-        let slots = out.iter_mut().step_by(stride);
         match (&self.kind, t.column(self.col)) {
             (PartKind::TextLits { lut, lits }, Column::Text(v)) => {
                 let missing = lits.len() as u32 + 1;
-                for (o, &s) in slots.zip(&v[r0..r0 + n]) {
-                    *o = if s == NO_SYM { missing } else { lut[s as usize] };
-                }
+                text_loop!(v.codes(), r0, n, |i, code| out[i * stride] = code.map_or(missing, |c| lut[c as usize]));
             }
             (PartKind::Number(th), Column::Number(v)) => {
                 let missing = 2 * th.len() as u32 + 1;
-                for (o, &x) in slots.zip(&v[r0..r0 + n]) {
+                for (o, &x) in out.iter_mut().step_by(stride).zip(&v[r0..r0 + n]) {
                     *o = if x.is_nan() { missing } else { band(th, x) as u32 };
                 }
             }
             (PartKind::Bool, Column::Bool(v)) => {
-                for (o, &b) in slots.zip(&v[r0..r0 + n]) {
+                for (o, &b) in out.iter_mut().step_by(stride).zip(&v[r0..r0 + n]) {
                     *o = b as u32;
                 }
             }
             (PartKind::ListLits { lits, lut }, Column::List(v)) => {
                 let missing = 1u32 << lits.len();
-                for (o, &l) in slots.zip(&v[r0..r0 + n]) {
+                for (o, &l) in out.iter_mut().step_by(stride).zip(&v[r0..r0 + n]) {
                     *o = if l == u32::MAX { missing } else { lut[l as usize] };
                 }
             }
             _ => {
-                for (i, o) in slots.enumerate() {
+                for (i, o) in out.iter_mut().step_by(stride).enumerate() {
                     *o = self.class(data, start + i as u32) as u32;
                 }
             }
@@ -172,9 +194,7 @@ impl Part {
         match (&self.kind, t.column(self.col)) {
             (PartKind::TextLits { lut, lits }, Column::Text(v)) => {
                 let missing = (lits.len() as u32 + 1) * radix;
-                for (k, &s) in keys.iter_mut().zip(&v[r0..r0 + n]) {
-                    *k += if s == NO_SYM { missing } else { lut[s as usize] * radix };
-                }
+                text_loop!(v.codes(), r0, n, |i, code| keys[i] += code.map_or(missing, |c| lut[c as usize] * radix));
             }
             (PartKind::Bool, Column::Bool(v)) => {
                 for (k, &b) in keys.iter_mut().zip(&v[r0..r0 + n]) {
@@ -337,12 +357,14 @@ impl Signer {
             let col = col as usize;
             let (kind, classes) = match data.clients.column(col) {
                 Column::Text(_) if a.text_exact => (PartKind::TextExact, data.dict.len() as u64 + 1),
-                Column::Text(_) => {
+                Column::Text(tc) => {
                     let lits = syms(&a.texts);
-                    let mut lut = vec![0u32; data.dict.len()];
+                    let mut by_sym = vec![0u32; data.dict.len()];
                     for (k, s) in lits.iter().enumerate() {
-                        lut[*s as usize] = k as u32 + 1;
+                        by_sym[*s as usize] = k as u32 + 1;
                     }
+                    // Class of each of the column's own codes.
+                    let lut = tc.syms().iter().map(|&s| by_sym[s as usize]).collect();
                     let n = lits.len() as u64;
                     (PartKind::TextLits { lut, lits }, n + 2)
                 }
