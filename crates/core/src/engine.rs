@@ -226,6 +226,23 @@ impl Loads {
         let cap = scheme.employees.iter().map(|e| if capped { e.capacity.unwrap_or(u32::MAX) } else { u32::MAX }).collect();
         Loads { status, cap, nroles, count: z.clone(), potential: z.clone(), workload: z, held: vec![0; employees] }
     }
+    /// The loads of some employees only (indexed 0.. in the order given), for a task that hands
+    /// out to them alone.
+    pub(crate) fn subset(&self, employees: &[EmpIx]) -> Loads {
+        let nr = self.nroles;
+        let pick =
+            |v: &[f64]| -> Vec<f64> { employees.iter().flat_map(|&e| v[e as usize * nr..e as usize * nr + nr].iter().copied()).collect() };
+        Loads {
+            status: employees.iter().map(|&e| self.status[e as usize]).collect(),
+            cap: employees.iter().map(|&e| self.cap[e as usize]).collect(),
+            nroles: nr,
+            count: pick(&self.count),
+            potential: pick(&self.potential),
+            workload: pick(&self.workload),
+            held: employees.iter().map(|&e| self.held[e as usize]).collect(),
+        }
+    }
+
     pub(crate) fn add(&mut self, e: EmpIx, k: usize, pot: f64, work: f64) {
         let i = e as usize * self.nroles + k;
         self.count[i] += 1.0;
@@ -623,10 +640,19 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
     }
     let rank = id_ranks(scheme);
     let mut watch = Vec::new();
-    // Pools are prepared (items built and sorted) in parallel, a batch of bounded size at a time,
-    // then handed out one by one in rule order: the hand-out shares loads, the preparation does not.
+    // Pools that share no employee cannot affect each other. Pools joined by a shared member form
+    // a component; components are handed out in parallel, each on its own copy of its members'
+    // loads, and within a component pools go in rule order. The result is the same as handing out
+    // every pool in rule order. Components go in batches of bounded size, to bound memory.
     let pools: Vec<usize> =
         (0..scheme.rules.len()).filter(|&r| matches!(scheme.rules[r].target, Target::Pool { .. }) && waiting[r + 1] > waiting[r]).collect();
+    let members_of = |r: usize| -> &[Member] {
+        match &scheme.rules[r].target {
+            Target::Pool { members, .. } => members,
+            _ => &[],
+        }
+    };
+    let components = pool_components(&pools, scheme.employees.len(), members_of);
     let batch_items = (n / 16).max(1 << 18);
     let prepare = |r: usize| -> Vec<PoolItem> {
         let clients = &by_rule[waiting[r]..waiting[r + 1]];
@@ -642,38 +668,64 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         }
         items
     };
-    let mut results: Vec<Cell> = Vec::new();
-    let mut start = 0;
-    while start < pools.len() {
-        let mut end = start;
-        let mut size = 0;
-        while end < pools.len() && (end == start || size + waiting[pools[end] + 1] - waiting[pools[end]] <= batch_items) {
-            size += waiting[pools[end] + 1] - waiting[pools[end]];
-            end += 1;
-        }
-        let prepared: Vec<Vec<PoolItem>> = pools[start..end].par_iter().map(|&r| prepare(r)).collect();
-        for (&r, items) in pools[start..end].iter().zip(prepared) {
+    // One component: its pools' results (rule, role index, cells by position) and decisions.
+    let run_component = |comp: &Vec<usize>| -> (Vec<(usize, usize, Vec<Cell>)>, Vec<Decision>) {
+        let mut globals: Vec<EmpIx> = comp.iter().flat_map(|&r| members_of(r).iter().map(|m| m.employee)).collect();
+        globals.sort_unstable();
+        globals.dedup();
+        let local = |e: EmpIx| globals.binary_search(&e).map_or(0, |i| i as EmpIx);
+        let mut loads = loads.subset(&globals);
+        let rank_local: Vec<u32> = globals.iter().map(|&e| rank[e as usize]).collect();
+        let mut out = Vec::with_capacity(comp.len());
+        let mut decisions = Vec::new();
+        for &r in comp {
             let rule = &scheme.rules[r];
             let Target::Pool { members, strategy } = &rule.target else { continue };
-            let clients = &by_rule[waiting[r]..waiting[r + 1]];
+            let members_local: Vec<Member> = members.iter().map(|m| Member { employee: local(m.employee), weight: m.weight }).collect();
             let k = role_k(rule.role).expect("client rules' roles are covered");
-            let pool = Pool { members, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank };
-            // Results land by position in this pool (a small buffer), then go to the cells in
-            // client order: writing the big cell array in hand-out order would miss the cache.
-            results.clear();
-            results.resize(clients.len(), Cell::EMPTY);
-            pool.run(&items, &mut loads, opts.watch, &mut watch, |item, res| {
+            let items = prepare(r);
+            let pool = Pool { members: &members_local, strategy: *strategy, k, role: rule.role, rule: r, rank: &rank_local };
+            // Results land by position in this pool, then go to the cells in client order:
+            // writing the big cell array in hand-out order would miss the cache.
+            let mut results = vec![Cell::EMPTY; items.len()];
+            let before = decisions.len();
+            pool.run(&items, &mut loads, opts.watch, &mut decisions, |item, res| {
                 results[item.pos as usize] = match res {
-                    Ok(e) => Cell { employee: e, rule: r as u32, how: How::Pool },
+                    Ok(e) => Cell { employee: globals[e as usize], rule: r as u32, how: How::Pool },
                     Err(reason) => Cell { employee: NONE, rule: r as u32, how: How::Unassigned(reason) },
                 };
             });
-            for (&c, cell) in clients.iter().zip(&results) {
-                cells[c as usize * nr + k] = *cell;
+            for d in &mut decisions[before..] {
+                for m in &mut d.members {
+                    m.0 = globals[m.0 as usize];
+                }
+                d.chosen = d.chosen.map(|e| globals[e as usize]);
             }
+            out.push((r, k, results));
+        }
+        (out, decisions)
+    };
+    let mut start = 0;
+    while start < components.len() {
+        let mut end = start;
+        let mut size = 0;
+        let items_of = |comp: &Vec<usize>| comp.iter().map(|&r| waiting[r + 1] - waiting[r]).sum::<usize>();
+        while end < components.len() && (end == start || size + items_of(&components[end]) <= batch_items) {
+            size += items_of(&components[end]);
+            end += 1;
+        }
+        let done: Vec<_> = components[start..end].par_iter().map(run_component).collect();
+        for (pools_done, decisions) in done {
+            for (r, k, results) in pools_done {
+                for (&c, cell) in by_rule[waiting[r]..waiting[r + 1]].iter().zip(&results) {
+                    cells[c as usize * nr + k] = *cell;
+                }
+            }
+            watch.extend(decisions);
         }
         start = end;
     }
+    // (`loads` is not read after this point; each component worked on its own copy.)
 
     Outcome { roles, cells, territory: terr, rule_hits, overlaps, watch, signatures }
 }
@@ -796,6 +848,45 @@ pub(crate) fn sort_desc(items: &mut [PoolItem], measure: impl Fn(&PoolItem) -> f
     } else {
         items.sort_unstable_by(cmp);
     }
+}
+
+/// Pools joined by shared members, each component's pools in rule order; components ordered by
+/// their first pool.
+fn pool_components<'a>(pools: &[usize], employees: usize, members_of: impl Fn(usize) -> &'a [Member]) -> Vec<Vec<usize>> {
+    let mut parent: Vec<u32> = (0..employees as u32).collect();
+    fn find(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            parent[x as usize] = parent[parent[x as usize] as usize];
+            x = parent[x as usize];
+        }
+        x
+    }
+    for &r in pools {
+        let ms = members_of(r);
+        if let Some(first) = ms.first() {
+            let a = find(&mut parent, first.employee);
+            for m in &ms[1..] {
+                let b = find(&mut parent, m.employee);
+                parent[b as usize] = a;
+            }
+        }
+    }
+    let mut by_root: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut components: Vec<Vec<usize>> = Vec::new();
+    for &r in pools {
+        match members_of(r).first() {
+            Some(m) => {
+                let root = find(&mut parent, m.employee);
+                let i = *by_root.entry(root).or_insert_with(|| {
+                    components.push(Vec::new());
+                    components.len() - 1
+                });
+                components[i].push(r);
+            }
+            None => components.push(vec![r]),
+        }
+    }
+    components
 }
 
 /// Each employee's position in id order: the tie-break "by id".
