@@ -669,7 +669,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         items
     };
     // One component: its pools' results (rule, role index, cells by position) and decisions.
-    let run_component = |comp: &Vec<usize>| -> (Vec<(usize, usize, Vec<Cell>)>, Vec<Decision>) {
+    let run_component = |comp: &Vec<usize>| -> ComponentDone {
         let mut globals: Vec<EmpIx> = comp.iter().flat_map(|&r| members_of(r).iter().map(|m| m.employee)).collect();
         globals.sort_unstable();
         globals.dedup();
@@ -849,6 +849,10 @@ pub(crate) fn sort_desc(items: &mut [PoolItem], measure: impl Fn(&PoolItem) -> f
         items.sort_unstable_by(cmp);
     }
 }
+
+/// What one component of pools hands out: per pool (rule, role index, cells by position in the
+/// pool), and the decisions recorded for the watched client.
+type ComponentDone = (Vec<(usize, usize, Vec<Cell>)>, Vec<Decision>);
 
 /// Pools joined by shared members, each component's pools in rule order; components ordered by
 /// their first pool.
