@@ -50,7 +50,8 @@ fn read_bin<T: Copy>(dir: &Path, name: &str, rows: usize, conv: impl Fn(&[u8]) -
 }
 
 /// Loads a prepared client folder into columns: categorical codes become interned texts.
-fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
+/// Loads a prepared client folder; also returns each client's `id mod 1000` for the checksums.
+fn load_clients(dir: &Path) -> Result<(Data, Vec<u16>), String> {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).map_err(|e| format!("{}: {e}", dir.display()))?)
             .map_err(|e| e.to_string())?;
@@ -91,7 +92,8 @@ fn load_clients(dir: &Path) -> Result<(Data, Vec<i64>), String> {
         ids.iter().map(|i| i.to_string()),
     )
     .map_err(|id| format!("repeated client id {id}"))?;
-    Ok((data, ids))
+    let id_mod = ids.iter().map(|i| i.rem_euclid(1000) as u16).collect();
+    Ok((data, id_mod))
 }
 
 fn peak_rss_mb() -> f64 {
@@ -128,7 +130,7 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
     println!("{{\"threads\": {}}}", rayon::current_num_threads());
     for &n in &a.clients {
         let t = Instant::now();
-        let (data, ids) = load_clients(&a.data.join(format!("clients_{n}")))?;
+        let (data, id_mod) = load_clients(&a.data.join(format!("clients_{n}")))?;
         let load_s = t.elapsed().as_secs_f64();
         let load_peak = peak_rss_mb();
         for &r in &a.rules {
@@ -159,7 +161,7 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
                 if rule != NONE {
                     let t = territory[rule as usize];
                     st += t;
-                    smt += (ids[i] % 1000) * t;
+                    smt += id_mod[i] as i64 * t;
                     matched += 1;
                 }
             }
@@ -175,7 +177,7 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
             for (i, cell) in o.cells.iter().enumerate() {
                 if let Some(e) = cell.employee() {
                     se += emp_no[e as usize];
-                    sme += (ids[i] % 1000) * emp_no[e as usize];
+                    sme += id_mod[i] as i64 * emp_no[e as usize];
                     assigned += 1;
                 }
             }
@@ -204,8 +206,8 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
             println!(
                 "{{\"engine\": \"allot\", \"n\": {n}, \"r\": {r}, \"load_s\": {load_s:.3}, \"match_s\": {match_s:.4}, \"full_s\": {full_s:.4}, \"signatures\": {}, \"load_peak_mb\": {load_peak:.0}, \"data_mb\": {data_mb:.0}, \"run_peak_mb\": {run_peak:.0}, \"check_match\": [{}, {st}, {smt}, {matched}], \"check_full\": [{}, {se}, {sme}], \"assigned\": {assigned}, \"balanced_pools\": {}, \"pool_potential_max_min_median\": {median:.4}, \"pool_potential_max_min_worst\": {worst:.4}}}",
                 o.signatures,
-                ids.len(),
-                ids.len(),
+                id_mod.len(),
+                id_mod.len(),
                 ratios.len()
             );
         }

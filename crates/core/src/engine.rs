@@ -473,6 +473,10 @@ pub struct Measure<'a> {
 }
 
 impl Measure<'_> {
+    /// Whether every client has the same value (the column is not there).
+    pub fn is_const(&self) -> bool {
+        self.col.is_none()
+    }
     #[inline]
     pub fn get(&self, i: usize) -> f64 {
         match self.col {
@@ -630,11 +634,23 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         waiting[r] += waiting[r - 1];
     }
     let mut next = waiting.clone();
-    let mut by_rule = vec![0u32; waiting[scheme.rules.len()]];
+    let queued = waiting[scheme.rules.len()];
+    let mut by_rule = vec![0u32; queued];
+    // Measures are gathered here, in client order (a sequential read), rather than later in pool
+    // order (a cache miss per client at ten million rows). A measure without a column is a constant.
+    let mut pot_q = if pot.is_const() { Vec::new() } else { vec![0.0; queued] };
+    let mut work_q = if work.is_const() { Vec::new() } else { vec![0.0; queued] };
     for (i, cell) in cells.iter().enumerate() {
         if cell.how == How::Pool && cell.employee == NONE {
             let slot = &mut next[cell.rule as usize];
-            by_rule[*slot] = (i / nr) as u32;
+            let c = i / nr;
+            by_rule[*slot] = c as u32;
+            if let Some(p) = pot_q.get_mut(*slot) {
+                *p = pot.get(c);
+            }
+            if let Some(w) = work_q.get_mut(*slot) {
+                *w = work.get(c);
+            }
             *slot += 1;
         }
     }
@@ -659,7 +675,12 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         let mut items: Vec<PoolItem> = clients
             .iter()
             .enumerate()
-            .map(|(pos, &c)| PoolItem { id: c, pos: pos as u32, pot: pot.get(c as usize), work: work.get(c as usize) })
+            .map(|(pos, &c)| {
+                let q = waiting[r] + pos;
+                let p = pot_q.get(q).copied().unwrap_or_else(|| pot.get(c as usize));
+                let w = work_q.get(q).copied().unwrap_or_else(|| work.get(c as usize));
+                PoolItem { id: c, pos: pos as u32, pot: p, work: w }
+            })
             .collect();
         if let Target::Pool { strategy, .. } = &scheme.rules[r].target {
             if *strategy != Strategy::RoundRobin {
@@ -714,13 +735,23 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
             size += items_of(&components[end]);
             end += 1;
         }
-        let done: Vec<_> = components[start..end].par_iter().map(run_component).collect();
-        for (pools_done, decisions) in done {
-            for (r, k, results) in pools_done {
-                for (&c, cell) in by_rule[waiting[r]..waiting[r + 1]].iter().zip(&results) {
-                    cells[c as usize * nr + k] = *cell;
+        let done: Vec<ComponentDone> = components[start..end].par_iter().map(run_component).collect();
+        // Write the results back in parallel, each worker owning a range of clients: a pool's
+        // clients are sorted, so each range is one slice of them.
+        let pools_done: Vec<&(usize, usize, Vec<Cell>)> = done.iter().flat_map(|d| d.0.iter()).collect();
+        const SPAN: usize = 1 << 16;
+        cells.par_chunks_mut(SPAN * nr).enumerate().for_each(|(ci, chunk)| {
+            let (lo, hi) = ((ci * SPAN) as u32, ((ci + 1) * SPAN) as u32);
+            for (r, k, results) in &pools_done {
+                let clients = &by_rule[waiting[*r]..waiting[*r + 1]];
+                let from = clients.partition_point(|&c| c < lo);
+                let to = clients.partition_point(|&c| c < hi);
+                for (&c, cell) in clients[from..to].iter().zip(&results[from..to]) {
+                    chunk[(c - lo) as usize * nr + k] = *cell;
                 }
             }
+        });
+        for (_, decisions) in done {
             watch.extend(decisions);
         }
         start = end;
