@@ -408,16 +408,23 @@ fn match_all(scheme: &Scheme, compiled: &Compiled, data: &Data, roles: &[RoleIx]
         // One class buffer per worker, reused: a fresh one per chunk would be page-faulted anew.
         if let Some(t) = &class_table {
             // Small rule sets: a packed key per client, built column by column, then one load.
-            rules.par_chunks_mut(CHUNK * nr).enumerate().for_each_init(Vec::new, |keys: &mut Vec<u32>, (ci, out)| {
-                let start = (ci * CHUNK) as u32;
+            const KEY_CHUNK: usize = 1 << 14;
+            rules.par_chunks_mut(KEY_CHUNK * nr).enumerate().for_each_init(Vec::new, |keys: &mut Vec<u32>, (ci, out)| {
+                let start = (ci * KEY_CHUNK) as u32;
                 let rows = out.len() / nr;
                 keys.clear();
                 keys.resize(rows, 0);
                 for (p, part) in signer.parts.iter().enumerate() {
                     part.add_keys(data, start, keys, t.radix(p));
                 }
-                for (cell, &key) in out.chunks_mut(nr).zip(keys.iter()) {
-                    cell.copy_from_slice(t.rules_at(key));
+                if nr == 1 {
+                    for (o, &key) in out.iter_mut().zip(keys.iter()) {
+                        *o = t.rule_at(key);
+                    }
+                } else {
+                    for (cell, &key) in out.chunks_mut(nr).zip(keys.iter()) {
+                        cell.copy_from_slice(t.rules_at(key));
+                    }
                 }
             });
             return Matched { rules, territory, overlaps, signatures };

@@ -156,14 +156,26 @@ pub struct Scheme {
     pub workload: Option<String>,
     /// Deal column holding the amount that deal pools balance (default `amount`).
     pub amount: Option<String>,
+    /// Employee id → index, made on first lookup (ids never change once the scheme is built).
+    employee_index: std::sync::OnceLock<rustc_hash::FxHashMap<String, EmpIx>>,
 }
 
 impl Scheme {
+    /// A scheme with these employees, the five standard roles, and nothing else yet.
+    pub fn new(employees: Vec<Employee>) -> Scheme {
+        Scheme {
+            roles: STANDARD_ROLES.iter().map(|(id, name)| Role { id: id.to_string(), name: name.to_string() }).collect(),
+            employees,
+            ..Scheme::default()
+        }
+    }
     pub fn role(&self, id: &str) -> Option<RoleIx> {
         self.roles.iter().position(|r| r.id == id)
     }
     pub fn employee(&self, id: &str) -> Option<EmpIx> {
-        self.employees.iter().position(|e| e.id == id).map(|i| i as EmpIx)
+        let index =
+            self.employee_index.get_or_init(|| self.employees.iter().enumerate().map(|(i, e)| (e.id.clone(), i as EmpIx)).collect());
+        index.get(id).copied()
     }
     /// Employees a rule of `role` can hand clients to: named, pool members, territory owners.
     pub fn reachable(&self, role: RoleIx) -> Vec<EmpIx> {

@@ -682,6 +682,12 @@ impl ClassTable {
         self.radix[p]
     }
 
+    /// The first rule of the only role, for a packed key (when there is one role).
+    #[inline]
+    pub fn rule_at(&self, key: u32) -> u32 {
+        self.table[key as usize]
+    }
+
     /// Every role's first rule (u32::MAX for none) for a packed key of classes.
     #[inline]
     pub fn rules_at(&self, key: u32) -> &[u32] {

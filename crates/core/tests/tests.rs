@@ -4,7 +4,7 @@
 
 use allot_core::data::{Data, DataSchema, Subject, Table, Value};
 use allot_core::engine::{Current, How, Options, Outcome, Reason, Unavailable};
-use allot_core::model::{Compiled, Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory, STANDARD_ROLES};
+use allot_core::model::{Compiled, Employee, Member, Rule, Scheme, Strategy, Target, Territory};
 use allot_rules::Type;
 
 #[path = "suite/check.rs"]
@@ -56,11 +56,7 @@ pub fn clients(spec: &str) -> Data {
 impl World {
     pub fn new(spec: &str, employees: &[&str]) -> World {
         let data = clients(spec);
-        let scheme = Scheme {
-            roles: STANDARD_ROLES.iter().map(|(i, n)| Role { id: i.to_string(), name: n.to_string() }).collect(),
-            employees: employees.iter().map(|e| Employee::new(e, e)).collect(),
-            ..Scheme::default()
-        };
+        let scheme = Scheme::new(employees.iter().map(|e| Employee::new(e, e)).collect());
         World { data, scheme }
     }
     pub fn emp(&self, id: &str) -> u32 {
