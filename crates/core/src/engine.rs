@@ -746,7 +746,7 @@ pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Curr
         // Write the results back in parallel, each worker owning a range of clients: a pool's
         // clients are sorted, so each range is one slice of them.
         let pools_done: Vec<&(usize, usize, Vec<Cell>)> = done.iter().flat_map(|d| d.0.iter()).collect();
-        const SPAN: usize = 1 << 16;
+        const SPAN: usize = 1 << 20; // few ranges: every pool is searched once per range
         cells.par_chunks_mut(SPAN * nr).enumerate().for_each(|(ci, chunk)| {
             let (lo, hi) = ((ci * SPAN) as u32, ((ci + 1) * SPAN) as u32);
             for (r, k, results) in &pools_done {

@@ -349,3 +349,21 @@ fn the_shipped_examples_load() {
         sf.build(&data, emps).unwrap_or_else(|e| panic!("{ex}: {}", render_all(&e)));
     }
 }
+
+#[test]
+fn rules_and_territories_remember_where_they_are_written() {
+    let toml = "name = \"x\"\n\n[[territories]]\nid = \"moscow\"\nattribute = \"region\"\nvalues = [\"RU-MOW\"]\n\n[[rules]]\nid = \"a\"\nrole = \"sales\"\nemployee = \"ivanov\"\n\n  [[rules]]\n  id = \"b\"\n  role = \"sales\"\n  employee = \"petrov\"\n";
+    let sf = SchemeFile::parse(toml, "scheme.toml").unwrap();
+    let emps = load_employees(&read_csv_text("id,name\nivanov,Иванов\npetrov,Петров\n", "e.csv").unwrap()).unwrap();
+    let scheme = sf.build(&clients_for_scheme(), emps).unwrap();
+    let at = |line: usize| toml.lines().nth(line - 1).unwrap_or("").to_string();
+    let (tl, _) = scheme.territories[0].origin.unwrap();
+    assert!(at(tl).contains("id = \"moscow\"") || at(tl).contains("[[territories]]"), "line {tl}: {}", at(tl));
+    let origins: Vec<(usize, usize)> = scheme.rules.iter().map(|r| r.origin.unwrap()).collect();
+    for ((line, col), id) in origins.iter().zip(["a", "b"]) {
+        let text = at(*line);
+        assert!(text.contains(&format!("id = \"{id}\"")) || text.contains("[[rules]]"), "rule {id} at {line}:{col}: {text}");
+        assert!(*col >= 1 && *col <= text.chars().count() + 1);
+    }
+    assert!(origins[0].0 < origins[1].0);
+}
