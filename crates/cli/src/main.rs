@@ -261,7 +261,11 @@ fn run(cli: Cli) -> Result<(), Reported> {
             let write = |w: &mut dyn Write| allot_io::write::write_assignments(w, &l.scheme, &l.data, &done.clients, format);
             match &a.out {
                 Some(p) => write_atomically(p, write).map_err(|e| io_fail(&p.display().to_string(), e))?,
-                None => write(&mut std::io::stdout().lock()).map_err(|e| io_fail("to standard output", e))?,
+                // A reader that stops early (`| head`) is not an error: stop quietly.
+                None => match write(&mut std::io::stdout().lock()) {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    r => r.map_err(|e| io_fail("to standard output", e))?,
+                },
             }
             if let (Some(p), Some(d)) = (&a.deals_out, &done.deals) {
                 write_atomically(p, |w| allot_io::write::write_deal_assignments(w, &l.scheme, &l.data, d, format))
