@@ -162,7 +162,7 @@ pub struct Outcome {
     pub overlaps: Vec<Overlap>,
     /// Pool decisions for [`Options::watch`].
     pub watch: Vec<Decision>,
-    /// Distinct client signatures matched (how much work deduplication saved).
+    /// Distinct territory signatures evaluated (territories are computed once per signature).
     pub signatures: usize,
 }
 

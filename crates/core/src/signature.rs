@@ -13,7 +13,13 @@
 //! for that class — evaluated on a one-attribute stand-in value of the class. A client's candidate
 //! rules are the AND of its classes' bitsets; the first set bit is the first matching rule, unless
 //! that rule also has conjuncts over several attributes, which are then evaluated on the client.
-//! Words where the most selective attribute (usually the region) allows no rule are skipped.
+//! How the AND is taken depends on the size of the role:
+//! - when no rule needs the client itself and the tuples of classes are few (≤ 65,536), a
+//!   [`ClassTable`] holds every role's answer per tuple: a client costs one packed key and a load;
+//! - up to 2,048 rules: whole rows of words are ANDed (the compiler vectorises it), then scanned;
+//! - up to 16,384 rules: per class, a summary marks the non-empty words; ANDing the summaries
+//!   picks the only words worth looking at;
+//! - beyond: the most selective table's non-empty words are walked in order.
 //!
 //! **Signatures** ([`Signer::key`]). The classes of all attributes packed into a `u64`: clients
 //! with equal signatures get equal answers from every condition, so territories are computed once
@@ -507,11 +513,12 @@ impl RoleMatcher {
         if let Some(best) = (0..tables.len()).min_by(|&a, &b| density(&tables[a]).total_cmp(&density(&tables[b]))) {
             tables.swap(0, best);
         }
+        // Only roles too large for summaries walk the lead table's word lists.
         let lead_words = match tables.first() {
-            Some(t) => (0..t.words.len() / nwords)
+            Some(t) if nwords > SUMMARY * 64 => (0..t.words.len() / nwords)
                 .map(|c| (0..nwords as u32).filter(|&w| t.words[c * nwords + w as usize] != 0).collect())
                 .collect(),
-            None => vec![],
+            _ => vec![],
         };
         let mut has_residual = vec![0u64; nwords];
         for (i, r) in residual.iter().enumerate() {
