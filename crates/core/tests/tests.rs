@@ -405,7 +405,9 @@ fn a_role_with_more_rules_than_the_summaries_cover_still_finds_the_first_match()
         w.rule(&format!("r{i}"), "sales", &format!(r#"region == "RU-X{}" and potential > {}"#, i % 5, i % 7), t);
     }
     let (k, m, r) = (Target::Employee(w.emp("kazan")), Target::Employee(w.emp("moscow")), Target::Employee(w.emp("rest")));
-    w.rule("kazan", "sales", r#"region == "RU-TA" and potential >= 20"#, k).rule("moscow", "sales", r#"region == "RU-MOW""#, m).rule("rest", "sales", "true", r);
+    w.rule("kazan", "sales", r#"region == "RU-TA" and potential >= 20"#, k)
+        .rule("moscow", "sales", r#"region == "RU-MOW""#, m)
+        .rule("rest", "sales", "true", r);
     let o = w.run(&[], &Options::default());
     assert_eq!(w.owners(&o, "sales"), ["moscow", "moscow", "kazan", "kazan", "rest", "rest", "moscow", "rest", "kazan", "rest"]);
 }
