@@ -1,0 +1,525 @@
+//! The book of business on disk: clients, employees and deals as imported, every scheme version,
+//! and every (client, role, employee) link with the dates it was valid, its cause and the change
+//! that made it (S1.1–S1.3: responsibility kept over time, every change previewed, "who was
+//! responsible for client X in role R on date D, and why?" answerable forever).
+//!
+//! One use-case-shaped port, [`Store`], with two implementations: [`sqlite::SqliteStore`] (the
+//! embedded default, a file such as `allot.db`) and [`pg::PgStore`] (PostgreSQL for production).
+//! [`open`] picks one by the URL. Each backend carries its own migrations (`migrations/`), applied
+//! on open. SQL lives only in this crate.
+//!
+//! Invariants the databases enforce, not only this code:
+//! - links are never deleted; a change closes a link by setting `valid_to` (half-open
+//!   `[valid_from, valid_to)`), and `valid_to >= valid_from`;
+//! - at most one open link per (client, role) unless the role allows several (a partial unique
+//!   index; `several` travels with the link under a foreign key to the role, so it cannot lie);
+//! - every link, pin, absence and import names the change that made it (who, when);
+//! - every write is one transaction that also appends to `changes`; the store's revision is the
+//!   newest change id, so a plan made at an older revision is refused.
+//!
+//! What it does not do: decide anything. The plan (which links to close and open) is computed by
+//! `allot-app` from a [`Snapshot`]; the store only checks that it applies to the state it was
+//! computed on and lands it all or nothing.
+
+pub mod pg;
+pub mod sqlite;
+
+use std::fmt;
+
+pub use allot_rules::{civil_from_days, parse_iso_date};
+
+/// Days since 1970-01-01.
+pub type Day = i32;
+
+/// Store errors. `Stale`, `NotFound` and `Refused` are the user's to fix; `Db` is the database's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store changed since the plan was made (the plan was made at revision {planned}, the store is now at revision {now}: {last}); make a new plan")]
+    Stale { planned: i64, now: i64, last: String },
+    #[error("no {what} `{id}` in the store")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot open the store `{url}`: {message}")]
+    Open { url: String, message: String },
+    #[error("the database refused: {0}")]
+    Db(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // The server's message (with its detail) says more than the client's summary.
+        match e.as_db_error() {
+            Some(db) => StoreError::Db(match db.detail() {
+                Some(d) => format!("{} ({d})", db.message()),
+                None => db.message().to_string(),
+            }),
+            None => StoreError::Db(e.to_string()),
+        }
+    }
+}
+
+/// What imported rows describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    Client,
+    Employee,
+    Deal,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Client => "client",
+            Subject::Employee => "employee",
+            Subject::Deal => "deal",
+        }
+    }
+}
+
+/// Why a link exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    /// The client (or its role) had no employee before.
+    New,
+    /// A rule of the scheme decided (a rule or scheme change moved it, or it became assignable).
+    Rule,
+    /// A manual pin.
+    Pin,
+    /// A temporary cover for an absent owner.
+    Cover,
+    /// The owner back from an absence.
+    Return,
+    /// The previous owner left.
+    Leaver,
+    /// The previous owner was absent with no cover arranged.
+    Absence,
+    /// A deliberate rebalance.
+    Rebalance,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 8] = [Cause::New, Cause::Rule, Cause::Pin, Cause::Cover, Cause::Return, Cause::Leaver, Cause::Absence, Cause::Rebalance];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::New => "new",
+            Cause::Rule => "rule",
+            Cause::Pin => "pin",
+            Cause::Cover => "cover",
+            Cause::Return => "return",
+            Cause::Leaver => "leaver",
+            Cause::Absence => "absence",
+            Cause::Rebalance => "rebalance",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Cause> {
+        Cause::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| StoreError::Db(format!("unknown cause `{s}` in the links table")))
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who makes a change, and when (UTC, RFC 3339). The caller's clock: the store reads none.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub by: String,
+    pub at: String,
+}
+
+/// An attribute column and its type name (`number`, `text`, `bool`, `date`, `list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: String,
+}
+
+/// One imported row: its id, its attributes as a JSON object (a `null` removes the attribute),
+/// and for a deal the id of its client.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    pub attrs: String,
+    pub client: Option<String>,
+}
+
+/// A validated file to upsert by id.
+#[derive(Debug, Clone)]
+pub struct Import<'a> {
+    pub subject: Subject,
+    pub file: &'a str,
+    pub columns: &'a [Column],
+    pub rows: &'a [Row],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub change: i64,
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+/// A stored client, employee or deal. `key` is the store's own integer key (stable forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub key: i64,
+    pub id: String,
+    pub attrs: String,
+    /// For deals: the client's key.
+    pub client: Option<i64>,
+}
+
+/// A (client, role, employee) link as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub id: i64,
+    pub client: i64,
+    pub role: String,
+    pub employee: i64,
+    pub from: Day,
+    pub to: Option<Day>,
+    pub cause: Cause,
+    pub rule: Option<String>,
+    pub scheme: Option<i64>,
+    pub note: String,
+    pub absence: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub id: i64,
+    pub client: i64,
+    pub role: String,
+    pub employee: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Absence {
+    pub id: i64,
+    pub employee: i64,
+    pub first: Day,
+    pub last: Day,
+    /// The one employee who covers; none means: spread over eligible peers.
+    pub cover: Option<i64>,
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaver {
+    pub id: i64,
+    pub employee: i64,
+    /// The first day the employee no longer holds clients.
+    pub on: Day,
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeVersion {
+    pub version: i64,
+    pub text: String,
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: i64,
+    pub kind: String,
+    pub by: String,
+    pub at: String,
+    pub file: Option<String>,
+    pub summary: String,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "change {} ({}) by {} at {}", self.id, self.kind, self.by, self.at)?;
+        if let Some(file) = &self.file {
+            write!(f, " from {file}")?;
+        }
+        if !self.summary.is_empty() {
+            write!(f, ": {}", self.summary)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a plan is computed from, read in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub revision: i64,
+    pub date: Day,
+    pub client_columns: Vec<Column>,
+    pub deal_columns: Vec<Column>,
+    pub employee_columns: Vec<Column>,
+    /// In key order.
+    pub clients: Vec<Stored>,
+    pub employees: Vec<Stored>,
+    pub deals: Vec<Stored>,
+    pub scheme: Option<SchemeVersion>,
+    /// Links valid on `date`, and links that start after it (scheduled), in (client, role, from)
+    /// order.
+    pub links: Vec<Link>,
+    /// (client, role) pairs that had a link that ended on or before `date`.
+    pub past: Vec<(i64, String)>,
+    pub pins: Vec<Pin>,
+    pub absences: Vec<Absence>,
+    pub leavers: Vec<Leaver>,
+}
+
+/// Close a link: it stops being valid on `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    pub link: i64,
+    pub at: Day,
+}
+
+/// Open a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    pub client: i64,
+    pub role: String,
+    pub employee: i64,
+    pub from: Day,
+    pub to: Option<Day>,
+    pub cause: Cause,
+    pub rule: Option<String>,
+    pub scheme: Option<i64>,
+    pub note: String,
+    pub absence: Option<i64>,
+}
+
+/// A computed plan, as the store lands it.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// The revision the plan was computed on.
+    pub base: i64,
+    /// A new scheme version's text (its number is the active one plus one).
+    pub scheme: Option<String>,
+    /// Roles the links name, with whether the role allows several employees per client.
+    pub roles: Vec<(String, bool)>,
+    pub closes: Vec<Close>,
+    pub opens: Vec<Open>,
+    /// Absences and leavers this plan carries out.
+    pub absences: Vec<i64>,
+    pub leavers: Vec<i64>,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub change: i64,
+    pub closed: u64,
+    pub opened: u64,
+    pub scheme: Option<i64>,
+}
+
+/// A link as history shows it: with ids, not keys, and who made and ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spell {
+    pub client: String,
+    pub role: String,
+    pub employee: String,
+    pub from: Day,
+    pub to: Option<Day>,
+    pub cause: Cause,
+    pub rule: Option<String>,
+    pub scheme: Option<i64>,
+    pub note: String,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<String>,
+}
+
+/// A manual pin request.
+#[derive(Debug, Clone)]
+pub struct PinRequest<'a> {
+    pub client: &'a str,
+    pub role: &'a str,
+    pub employee: &'a str,
+    pub reason: &'a str,
+    /// The day the pinned employee takes over if someone else holds the link.
+    pub date: Day,
+}
+
+/// What a pin changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    pub change: i64,
+    /// The employee who held the link before, when the pin moved it.
+    pub moved_from: Option<String>,
+    pub replaced_pin: bool,
+}
+
+/// The store port: the use cases of the CLI and the server, not generic CRUD.
+pub trait Store: Send {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// The newest change id (0 for an empty store).
+    fn revision(&mut self) -> Result<i64>;
+    /// The change log, newest last.
+    fn changes(&mut self) -> Result<Vec<Change>>;
+    /// Stored attribute columns of a subject, in first-seen order.
+    fn columns(&mut self, subject: Subject) -> Result<Vec<Column>>;
+    /// Upserts rows by id in one transaction (attributes merge: a file's columns replace those
+    /// attributes, others stay) and records the import.
+    fn import(&mut self, import: &Import<'_>, actor: &Actor) -> Result<Imported>;
+    /// The active scheme version.
+    fn active_scheme(&mut self) -> Result<Option<SchemeVersion>>;
+    /// Every stored scheme version, oldest first.
+    fn schemes(&mut self) -> Result<Vec<SchemeVersion>>;
+    /// Everything a plan on `date` needs, read consistently.
+    fn snapshot(&mut self, date: Day) -> Result<Snapshot>;
+    /// Lands a plan all or nothing; refuses it when the store's revision is not `changes.base`.
+    fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied>;
+    fn pin(&mut self, pin: &PinRequest<'_>, actor: &Actor) -> Result<Pinned>;
+    fn unpin(&mut self, client: &str, role: &str, actor: &Actor) -> Result<i64>;
+    /// Registers an absence (the next plan arranges the cover).
+    fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64>;
+    /// Registers a leaver (the next plan on or after `on` hands their clients over).
+    fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64>;
+    /// Every link the client ever had, by role and date.
+    fn history(&mut self, client: &str) -> Result<Vec<Spell>>;
+    /// Links valid on `date`: all of them, or one client's.
+    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>>;
+    /// An employee's links valid on `date`.
+    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>>;
+}
+
+/// Where the store is: a PostgreSQL URL, or a SQLite file (`sqlite:PATH` or a plain path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_string())
+        } else {
+            let path = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or(s);
+            Location::Sqlite(path.into())
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            // Never print a password.
+            Location::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// A PostgreSQL URL with its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme_end + 3..];
+    let auth_end = rest.find('@');
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match auth_end {
+        Some(at) if at < host_start => match rest[..at].find(':') {
+            Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &rest[..colon], &rest[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+/// Opens (and migrates) the store at `location`.
+pub fn open(location: &Location) -> Result<Box<dyn Store>> {
+    Ok(match location {
+        Location::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
+        Location::Postgres(url) => Box::new(pg::PgStore::connect(url, None)?),
+    })
+}
+
+pub(crate) fn day_text(d: Day) -> String {
+    civil_from_days(d)
+}
+
+pub(crate) fn text_day(s: &str) -> Result<Day> {
+    parse_iso_date(s).ok_or_else(|| StoreError::Db(format!("a stored date is not YYYY-MM-DD: `{s}`")))
+}
+
+/// The error for a plan made at `planned` when the store is at `now`.
+pub(crate) fn refuse_stale(planned: i64, now: i64, last: Option<Change>) -> StoreError {
+    StoreError::Stale { planned, now, last: last.map_or_else(|| "nothing recorded".into(), |c| c.to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_password_is_never_printed() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(Location::parse("postgresql://a:b@c/d").to_string(), "postgresql://a:***@c/d");
+        assert_eq!(Location::parse("sqlite:x.db"), Location::Sqlite("x.db".into()));
+        assert_eq!(Location::parse("books/allot.db"), Location::Sqlite("books/allot.db".into()));
+    }
+}
+
+/// Test support shared by this crate's and the binaries' tests: where PostgreSQL is, and the
+/// rule that CI must reach it while a developer's machine without it skips with a notice.
+#[doc(hidden)]
+pub mod testing {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The test server: `ALLOT_TEST_POSTGRES`, or the local one with trust auth.
+    pub fn postgres_url() -> String {
+        std::env::var("ALLOT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// The PostgreSQL URL when the server answers. Unreachable under `CI` is a failure; elsewhere
+    /// the caller skips, and this prints that it did.
+    pub fn postgres(test: &str) -> Option<String> {
+        let url = postgres_url();
+        match postgres::Client::connect(&url, postgres::NoTls) {
+            Ok(_) => Some(url),
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!("CI must run the PostgreSQL tests, but {} is unreachable: {e}", super::redact(&url))
+            }
+            Err(e) => {
+                eprintln!("SKIPPED on PostgreSQL: {test} ({} is unreachable: {e}; set ALLOT_TEST_POSTGRES)", super::redact(&url));
+                None
+            }
+        }
+    }
+
+    /// A schema name no other test (or test process) uses.
+    pub fn fresh_schema() -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        format!("allot_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// `url` with `search_path` set to `schema` (for a child process).
+    pub fn url_with_schema(url: &str, schema: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-csearch_path%3D{schema}")
+    }
+
+    /// Drops a test schema.
+    pub fn drop_schema(url: &str, schema: &str) {
+        if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! The production store: PostgreSQL through the synchronous `postgres` client. Bulk writes bind
+//! whole columns as arrays (`unnest`), so a million rows are a few hundred statements.
+
+use postgres::{Client, GenericClient, IsolationLevel, NoTls, Transaction};
+
+use crate::*;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "book", include_str!("../migrations/postgres/0001_book.sql"))];
+
+/// Rows per bulk statement.
+const CHUNK: usize = 20_000;
+
+pub struct PgStore {
+    client: Client,
+}
+
+impl PgStore {
+    /// Connects and migrates. `schema`, when given, is created if needed and used instead of the
+    /// default search path (tests give each run its own).
+    pub fn connect(url: &str, schema: Option<&str>) -> Result<PgStore> {
+        let fail = |e: postgres::Error| StoreError::Open { url: redact(url), message: StoreError::from(e).to_string() };
+        let mut client = Client::connect(url, NoTls).map_err(fail)?;
+        if let Some(s) = schema {
+            let q = quote_ident(s);
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {q}; SET search_path TO {q}")).map_err(fail)?;
+        }
+        migrate(&mut client).map_err(|e| StoreError::Open { url: redact(url), message: e.to_string() })?;
+        Ok(PgStore { client })
+    }
+
+    fn write(&mut self) -> Result<Transaction<'_>> {
+        let mut tx = self.client.transaction()?;
+        // One writer at a time: the revision read next cannot go stale. Readers are not blocked.
+        tx.batch_execute("LOCK TABLE changes IN EXCLUSIVE MODE")?;
+        Ok(tx)
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn migrate(client: &mut Client) -> Result<()> {
+    let mut tx = client.transaction()?;
+    // Two processes starting at once migrate one after the other.
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(7469120386); \
+         CREATE TABLE IF NOT EXISTS allot_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )?;
+    for &(version, name, sql) in MIGRATIONS {
+        if tx.query_opt("SELECT version FROM allot_migrations WHERE version = $1", &[&version])?.is_none() {
+            tracing::info!(version, name, "migrating the PostgreSQL store");
+            tx.batch_execute(sql)?;
+            tx.execute("INSERT INTO allot_migrations (version, name) VALUES ($1, $2)", &[&version, &name])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn add_change(tx: &mut Transaction<'_>, kind: &str, actor: &Actor, file: Option<&str>, summary: &str) -> Result<i64> {
+    let row = tx.query_one(
+        "INSERT INTO changes (kind, made_by, made_at, file, summary) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        &[&kind, &actor.by, &actor.at, &file, &summary],
+    )?;
+    Ok(row.get(0))
+}
+
+fn revision_of(c: &mut impl GenericClient) -> Result<i64> {
+    Ok(c.query_one("SELECT coalesce(max(id), 0)::bigint FROM changes", &[])?.get(0))
+}
+
+fn last_change(c: &mut impl GenericClient) -> Result<Option<Change>> {
+    Ok(c.query_opt("SELECT id, kind, made_by, made_at, file, summary FROM changes ORDER BY id DESC LIMIT 1", &[])?.map(|r| change_row(&r)))
+}
+
+fn change_row(r: &postgres::Row) -> Change {
+    Change { id: r.get(0), kind: r.get(1), by: r.get(2), at: r.get(3), file: r.get(4), summary: r.get(5) }
+}
+
+fn key_of(c: &mut impl GenericClient, table: &'static str, what: &'static str, id: &str) -> Result<i64> {
+    let sql = format!("SELECT key FROM {table} WHERE id = $1");
+    c.query_opt(&sql, &[&id])?.map(|r| r.get(0)).ok_or_else(|| StoreError::NotFound { what, id: id.to_string() })
+}
+
+fn columns_of(c: &mut impl GenericClient, subject: Subject) -> Result<Vec<Column>> {
+    let rows = c.query("SELECT name, type FROM attributes WHERE subject = $1 ORDER BY position", &[&subject.as_str()])?;
+    Ok(rows.iter().map(|r| Column { name: r.get(0), ty: r.get(1) }).collect())
+}
+
+fn opt_day(s: Option<String>) -> Result<Option<Day>> {
+    s.as_deref().map(text_day).transpose()
+}
+
+const SPELL_SELECT: &str = "SELECT c.id, l.role, e.id, to_char(l.valid_from, 'YYYY-MM-DD'), to_char(l.valid_to, 'YYYY-MM-DD'), \
+     l.cause, l.rule, l.scheme, l.note, o.made_by, o.made_at, x.made_by, x.made_at \
+     FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
+     JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by";
+
+fn spells(c: &mut impl GenericClient, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<Spell>> {
+    let rows = c.query(sql, params)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Spell {
+                client: r.get(0),
+                role: r.get(1),
+                employee: r.get(2),
+                from: text_day(r.get::<_, &str>(3))?,
+                to: opt_day(r.get(4))?,
+                cause: Cause::parse(r.get(5))?,
+                rule: r.get(6),
+                scheme: r.get(7),
+                note: r.get(8),
+                opened_by: r.get(9),
+                opened_at: r.get(10),
+                closed_by: r.get(11),
+                closed_at: r.get(12),
+            })
+        })
+        .collect()
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn revision(&mut self) -> Result<i64> {
+        revision_of(&mut self.client)
+    }
+
+    fn changes(&mut self) -> Result<Vec<Change>> {
+        let rows = self.client.query("SELECT id, kind, made_by, made_at, file, summary FROM changes ORDER BY id", &[])?;
+        Ok(rows.iter().map(change_row).collect())
+    }
+
+    fn columns(&mut self, subject: Subject) -> Result<Vec<Column>> {
+        columns_of(&mut self.client, subject)
+    }
+
+    fn import(&mut self, import: &Import<'_>, actor: &Actor) -> Result<Imported> {
+        let _span = tracing::info_span!("import", subject = import.subject.as_str(), rows = import.rows.len()).entered();
+        let mut tx = self.write()?;
+        let change = add_change(&mut tx, "import", actor, Some(import.file), "")?;
+        let subject = import.subject.as_str();
+        for c in import.columns {
+            tx.execute(
+                "INSERT INTO attributes (subject, name, type, position) \
+                 VALUES ($1, $2, $3, (SELECT coalesce(max(position), -1) + 1 FROM attributes WHERE subject = $1)) \
+                 ON CONFLICT (subject, name) DO NOTHING",
+                &[&subject, &c.name, &c.ty],
+            )?;
+            let stored: String = tx.query_one("SELECT type FROM attributes WHERE subject = $1 AND name = $2", &[&subject, &c.name])?.get(0);
+            if stored != c.ty {
+                return Err(StoreError::Refused(format!(
+                    "column `{}` holds {} in the store; the file's values are {}",
+                    c.name, stored, c.ty
+                )));
+            }
+        }
+        let table = match import.subject {
+            Subject::Client => "clients",
+            Subject::Employee => "employees",
+            Subject::Deal => "deals",
+        };
+        let before: i64 = tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?.get(0);
+        // Writers are serialised (see `write`), so merging with the stored attributes read here
+        // cannot lose a concurrent update.
+        let sql = match import.subject {
+            Subject::Deal => "INSERT INTO deals (id, client, attrs, imported_by) \
+                 SELECT u.id, c.key, jsonb_strip_nulls(coalesce(d.attrs, '{}'::jsonb) || u.attrs::jsonb), $4 \
+                 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, client, attrs) \
+                 LEFT JOIN clients c ON c.id = u.client LEFT JOIN deals d ON d.id = u.id \
+                 ON CONFLICT (id) DO UPDATE SET client = EXCLUDED.client, attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by"
+                .to_string(),
+            _ => format!(
+                "INSERT INTO {table} (id, attrs, imported_by) \
+                 SELECT u.id, jsonb_strip_nulls(coalesce(t.attrs, '{{}}'::jsonb) || u.attrs::jsonb), $3 \
+                 FROM unnest($1::text[], $2::text[]) AS u(id, attrs) LEFT JOIN {table} t ON t.id = u.id \
+                 ON CONFLICT (id) DO UPDATE SET attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by"
+            ),
+        };
+        let st = tx.prepare(&sql)?;
+        for chunk in import.rows.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
+            let attrs: Vec<&str> = chunk.iter().map(|r| r.attrs.as_str()).collect();
+            let res = match import.subject {
+                Subject::Deal => {
+                    let clients: Vec<&str> = chunk.iter().map(|r| r.client.as_deref().unwrap_or("")).collect();
+                    tx.execute(&st, &[&ids, &clients, &attrs, &change])
+                }
+                _ => tx.execute(&st, &[&ids, &attrs, &change]),
+            };
+            res.map_err(|e| match e.code() {
+                Some(c) if *c == postgres::error::SqlState::NOT_NULL_VIOLATION => {
+                    StoreError::Refused("a deal names a client that is not in the store".into())
+                }
+                _ => StoreError::from(e),
+            })?;
+        }
+        let after: i64 = tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?.get(0);
+        let inserted = (after - before) as u64;
+        let updated = import.rows.len() as u64 - inserted;
+        let summary = format!("{} {subject} rows: {inserted} new, {updated} updated", import.rows.len());
+        tx.execute("UPDATE changes SET summary = $1 WHERE id = $2", &[&summary, &change])?;
+        tx.commit()?;
+        Ok(Imported { change, inserted, updated })
+    }
+
+    fn active_scheme(&mut self) -> Result<Option<SchemeVersion>> {
+        Ok(self
+            .client
+            .query_opt("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", &[])?
+            .map(|r| SchemeVersion { version: r.get(0), text: r.get(1) }))
+    }
+
+    fn schemes(&mut self) -> Result<Vec<SchemeVersion>> {
+        let rows = self.client.query("SELECT version, text FROM schemes ORDER BY version", &[])?;
+        Ok(rows.iter().map(|r| SchemeVersion { version: r.get(0), text: r.get(1) }).collect())
+    }
+
+    fn snapshot(&mut self, date: Day) -> Result<Snapshot> {
+        let _span = tracing::info_span!("snapshot").entered();
+        let d = day_text(date);
+        let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let mut s = Snapshot {
+            revision: revision_of(&mut tx)?,
+            date,
+            client_columns: columns_of(&mut tx, Subject::Client)?,
+            deal_columns: columns_of(&mut tx, Subject::Deal)?,
+            employee_columns: columns_of(&mut tx, Subject::Employee)?,
+            ..Default::default()
+        };
+        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
+            for r in tx.query(&format!("SELECT key, id, attrs::text FROM {table} ORDER BY key"), &[])? {
+                out.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: None });
+            }
+        }
+        for r in tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? {
+            s.deals.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: Some(r.get(3)) });
+        }
+        s.scheme = tx
+            .query_opt("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", &[])?
+            .map(|r| SchemeVersion { version: r.get(0), text: r.get(1) });
+        let rows = tx.query(
+            "SELECT id, client, role, employee, to_char(valid_from, 'YYYY-MM-DD'), to_char(valid_to, 'YYYY-MM-DD'), cause, rule, scheme, note, absence \
+             FROM links WHERE (valid_to IS NULL OR (valid_to > $1::text::date AND valid_to > valid_from)) ORDER BY client, role, valid_from, id",
+            &[&d],
+        )?;
+        for r in rows {
+            s.links.push(Link {
+                id: r.get(0),
+                client: r.get(1),
+                role: r.get(2),
+                employee: r.get(3),
+                from: text_day(r.get::<_, &str>(4))?,
+                to: opt_day(r.get(5))?,
+                cause: Cause::parse(r.get(6))?,
+                rule: r.get(7),
+                scheme: r.get(8),
+                note: r.get(9),
+                absence: r.get(10),
+            });
+        }
+        s.past = tx
+            .query(
+                "SELECT DISTINCT client, role FROM links WHERE valid_to IS NOT NULL AND valid_to <= $1::text::date AND valid_to > valid_from \
+                 ORDER BY client, role",
+                &[&d],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        s.pins = tx
+            .query("SELECT id, client, role, employee, reason FROM pins WHERE unpinned_by IS NULL ORDER BY id", &[])?
+            .iter()
+            .map(|r| Pin { id: r.get(0), client: r.get(1), role: r.get(2), employee: r.get(3), reason: r.get(4) })
+            .collect();
+        for r in tx.query(
+            "SELECT id, employee, to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD'), cover, applied_by IS NOT NULL \
+             FROM absences ORDER BY id",
+            &[],
+        )? {
+            s.absences.push(Absence {
+                id: r.get(0),
+                employee: r.get(1),
+                first: text_day(r.get::<_, &str>(2))?,
+                last: text_day(r.get::<_, &str>(3))?,
+                cover: r.get(4),
+                applied: r.get(5),
+            });
+        }
+        for r in tx.query("SELECT id, employee, to_char(left_on, 'YYYY-MM-DD'), applied_by IS NOT NULL FROM leavers ORDER BY id", &[])? {
+            s.leavers.push(Leaver { id: r.get(0), employee: r.get(1), on: text_day(r.get::<_, &str>(2))?, applied: r.get(3) });
+        }
+        tx.commit()?;
+        Ok(s)
+    }
+
+    fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied> {
+        let _span = tracing::info_span!("apply", closes = changes.closes.len(), opens = changes.opens.len()).entered();
+        let mut tx = self.write()?;
+        let now = revision_of(&mut tx)?;
+        if now != changes.base {
+            return Err(refuse_stale(changes.base, now, last_change(&mut tx)?));
+        }
+        let change = add_change(&mut tx, "apply", actor, None, &changes.summary)?;
+        let scheme = match &changes.scheme {
+            Some(text) => {
+                let v: i64 = tx.query_one("SELECT coalesce(max(version), 0)::bigint + 1 FROM schemes", &[])?.get(0);
+                tx.execute("INSERT INTO schemes (version, text, applied_by) VALUES ($1, $2, $3)", &[&v, text, &change])?;
+                Some(v)
+            }
+            None => None,
+        };
+        for (role, several) in &changes.roles {
+            tx.execute("INSERT INTO roles (id, several) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", &[role, several])?;
+        }
+        let close = tx.prepare(
+            "UPDATE links SET valid_to = u.at::date, closed_by = $3 FROM unnest($1::bigint[], $2::text[]) AS u(id, at) \
+             WHERE links.id = u.id AND links.valid_from <= u.at::date AND (links.valid_to IS NULL OR links.valid_to > u.at::date)",
+        )?;
+        for chunk in changes.closes.chunks(CHUNK) {
+            let ids: Vec<i64> = chunk.iter().map(|c| c.link).collect();
+            let ats: Vec<String> = chunk.iter().map(|c| day_text(c.at)).collect();
+            let n = tx.execute(&close, &[&ids, &ats, &change])?;
+            if n != chunk.len() as u64 {
+                return Err(StoreError::Refused(format!(
+                    "{} of the plan's links are not valid on their close day: the plan does not fit the store",
+                    chunk.len() as u64 - n
+                )));
+            }
+        }
+        let open = tx.prepare(
+            "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
+             SELECT u.client, u.role, r.several, u.employee, u.f::date, u.t::date, u.cause, u.rule, u.scheme, u.note, u.absence, $11, \
+             CASE WHEN u.t IS NULL THEN NULL ELSE $11::bigint END \
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[]) \
+             AS u(client, role, employee, f, t, cause, rule, scheme, note, absence) JOIN roles r ON r.id = u.role",
+        )?;
+        for chunk in changes.opens.chunks(CHUNK) {
+            let client: Vec<i64> = chunk.iter().map(|o| o.client).collect();
+            let role: Vec<&str> = chunk.iter().map(|o| o.role.as_str()).collect();
+            let employee: Vec<i64> = chunk.iter().map(|o| o.employee).collect();
+            let from: Vec<String> = chunk.iter().map(|o| day_text(o.from)).collect();
+            let to: Vec<Option<String>> = chunk.iter().map(|o| o.to.map(day_text)).collect();
+            let cause: Vec<&str> = chunk.iter().map(|o| o.cause.as_str()).collect();
+            let rule: Vec<Option<&str>> = chunk.iter().map(|o| o.rule.as_deref()).collect();
+            let scheme: Vec<Option<i64>> = chunk.iter().map(|o| o.scheme).collect();
+            let note: Vec<&str> = chunk.iter().map(|o| o.note.as_str()).collect();
+            let absence: Vec<Option<i64>> = chunk.iter().map(|o| o.absence).collect();
+            let n = tx.execute(&open, &[&client, &role, &employee, &from, &to, &cause, &rule, &scheme, &note, &absence, &change])?;
+            if n != chunk.len() as u64 {
+                return Err(StoreError::Refused("a link of the plan names a role the store does not know".into()));
+            }
+        }
+        for (table, ids) in [("absences", &changes.absences), ("leavers", &changes.leavers)] {
+            let sql = format!("UPDATE {table} SET applied_by = $1 WHERE id = $2 AND applied_by IS NULL");
+            for id in ids {
+                if tx.execute(&sql, &[&change, id])? != 1 {
+                    return Err(StoreError::Refused(format!("{table} entry {id} is unknown or already carried out")));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(Applied { change, closed: changes.closes.len() as u64, opened: changes.opens.len() as u64, scheme })
+    }
+
+    fn pin(&mut self, pin: &PinRequest<'_>, actor: &Actor) -> Result<Pinned> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut tx, "pin", actor, None, &format!("{} {} → {}: {}", pin.client, pin.role, pin.employee, pin.reason))?;
+        let client = key_of(&mut tx, "clients", "client", pin.client)?;
+        let employee = key_of(&mut tx, "employees", "employee", pin.employee)?;
+        tx.execute("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", &[&pin.role])?;
+        let replaced = tx.execute(
+            "UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL",
+            &[&change, &client, &pin.role],
+        )?;
+        tx.execute(
+            "INSERT INTO pins (client, role, employee, reason, pinned_by) VALUES ($1, $2, $3, $4, $5)",
+            &[&client, &pin.role, &employee, &pin.reason, &change],
+        )?;
+        let d = day_text(pin.date);
+        let cur: Option<(i64, i64)> = tx
+            .query_opt(
+                "SELECT id, employee FROM links WHERE client = $1 AND role = $2 AND valid_from <= $3::text::date \
+                 AND (valid_to IS NULL OR valid_to > $3::text::date) ORDER BY valid_from DESC, id DESC LIMIT 1",
+                &[&client, &pin.role, &d],
+            )?
+            .map(|r| (r.get(0), r.get(1)));
+        let next: Option<String> = tx
+            .query_one(
+                "SELECT to_char(min(valid_from), 'YYYY-MM-DD') FROM links WHERE client = $1 AND role = $2 AND valid_from > $3::text::date \
+                 AND (valid_to IS NULL OR valid_to > valid_from)",
+                &[&client, &pin.role, &d],
+            )?
+            .get(0);
+        let mut moved_from = None;
+        if cur.map(|c| c.1) != Some(employee) {
+            if let Some((link, old)) = cur {
+                tx.execute("UPDATE links SET valid_to = $1::text::date, closed_by = $2 WHERE id = $3", &[&d, &change, &link])?;
+                moved_from = Some(tx.query_one("SELECT id FROM employees WHERE key = $1", &[&old])?.get(0));
+            }
+            let scheme: Option<i64> = tx.query_one("SELECT max(version) FROM schemes", &[])?.get(0);
+            tx.execute(
+                "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, scheme, note, opened_by, closed_by) \
+                 VALUES ($1, $2, (SELECT several FROM roles WHERE id = $2), $3, $4::text::date, $5::text::date, 'pin', $6, $7, $8, \
+                 CASE WHEN $5::text IS NULL THEN NULL ELSE $8::bigint END)",
+                &[&client, &pin.role, &employee, &d, &next, &scheme, &pin.reason, &change],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Pinned { change, moved_from, replaced_pin: replaced > 0 })
+    }
+
+    fn unpin(&mut self, client: &str, role: &str, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut tx, "unpin", actor, None, &format!("{client} {role}"))?;
+        let key = key_of(&mut tx, "clients", "client", client)?;
+        let n = tx.execute("UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL", &[&change, &key, &role])?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "pin for", id: format!("{client} in role {role}") });
+        }
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let (f, l) = (day_text(first), day_text(last));
+        let summary = format!("{employee} absent {f} to {l}{}", cover.map_or(String::new(), |c| format!(", covered by {c}")));
+        let change = add_change(&mut tx, "absence", actor, None, &summary)?;
+        let key = key_of(&mut tx, "employees", "employee", employee)?;
+        let cover = match cover {
+            Some(c) => Some(key_of(&mut tx, "employees", "employee", c)?),
+            None => None,
+        };
+        let clash = tx.query_opt(
+            "SELECT to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD') FROM absences \
+             WHERE employee = $1 AND first_day <= $3::text::date AND last_day >= $2::text::date LIMIT 1",
+            &[&key, &f, &l],
+        )?;
+        if let Some(r) = clash {
+            return Err(StoreError::Refused(format!(
+                "{employee} is already registered as absent from {} to {}",
+                r.get::<_, &str>(0),
+                r.get::<_, &str>(1)
+            )));
+        }
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO absences (employee, first_day, last_day, cover, registered_by) \
+                 VALUES ($1, $2::text::date, $3::text::date, $4, $5) RETURNING id",
+                &[&key, &f, &l, &cover, &change],
+            )?
+            .get(0);
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let on = day_text(on);
+        let change = add_change(&mut tx, "leave", actor, None, &format!("{employee} leaves on {on}"))?;
+        let key = key_of(&mut tx, "employees", "employee", employee)?;
+        if let Some(r) = tx.query_opt("SELECT to_char(left_on, 'YYYY-MM-DD') FROM leavers WHERE employee = $1", &[&key])? {
+            return Err(StoreError::Refused(format!("{employee} is already registered as leaving on {}", r.get::<_, &str>(0))));
+        }
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO leavers (employee, left_on, registered_by) VALUES ($1, $2::text::date, $3) RETURNING id",
+                &[&key, &on, &change],
+            )?
+            .get(0);
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn history(&mut self, client: &str) -> Result<Vec<Spell>> {
+        key_of(&mut self.client, "clients", "client", client)?;
+        spells(&mut self.client, &format!("{SPELL_SELECT} WHERE c.id = $1 ORDER BY l.role COLLATE \"C\", l.valid_from, l.id"), &[&client])
+    }
+
+    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>> {
+        let d = day_text(date);
+        let valid = "l.valid_from <= $1::text::date AND (l.valid_to IS NULL OR l.valid_to > $1::text::date)";
+        match client {
+            Some(c) => {
+                key_of(&mut self.client, "clients", "client", c)?;
+                spells(&mut self.client, &format!("{SPELL_SELECT} WHERE c.id = $2 AND {valid} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\""), &[&d, &c])
+            }
+            // COLLATE "C": the same byte order as SQLite, whatever the database's locale.
+            None => spells(&mut self.client, &format!("{SPELL_SELECT} WHERE {valid} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", e.id COLLATE \"C\""), &[&d]),
+        }
+    }
+
+    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>> {
+        key_of(&mut self.client, "employees", "employee", employee)?;
+        let d = day_text(date);
+        spells(
+            &mut self.client,
+            &format!(
+                "{SPELL_SELECT} WHERE e.id = $2 AND l.valid_from <= $1::text::date AND (l.valid_to IS NULL OR l.valid_to > $1::text::date) \
+                 ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\""
+            ),
+            &[&d, &employee],
+        )
+    }
+}

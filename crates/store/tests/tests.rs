@@ -1,0 +1,317 @@
+//! The conformance suite: every test runs against SQLite and against PostgreSQL (skipped, with a
+//! printed notice, on a machine without it; a failure under CI).
+
+use allot_store::testing;
+use allot_store::*;
+
+struct Backend {
+    store: Box<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.schema {
+            testing::drop_schema(url, schema);
+        }
+    }
+}
+
+/// Runs `test` on a fresh SQLite file and on a fresh PostgreSQL schema.
+fn each(name: &str, test: impl Fn(&mut dyn Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Backend { store: Box::new(sqlite::SqliteStore::open(&dir.path().join("allot.db")).unwrap()), _dir: Some(dir), schema: None };
+    test(b.store.as_mut());
+    if let Some(url) = testing::postgres(name) {
+        let schema = testing::fresh_schema();
+        let store = pg::PgStore::connect(&url, Some(&schema)).unwrap();
+        let mut b = Backend { store: Box::new(store), _dir: None, schema: Some((url, schema)) };
+        test(b.store.as_mut());
+    }
+}
+
+fn day(s: &str) -> Day {
+    parse_iso_date(s).unwrap()
+}
+
+fn actor() -> Actor {
+    Actor { by: "ops@example".into(), at: "2026-11-27T10:00:00Z".into() }
+}
+
+fn col(name: &str, ty: &str) -> Column {
+    Column { name: name.into(), ty: ty.into() }
+}
+
+fn row(id: &str, attrs: &str) -> Row {
+    Row { id: id.into(), attrs: attrs.into(), client: None }
+}
+
+fn import(s: &mut dyn Store, subject: Subject, columns: &[Column], rows: &[Row]) -> Imported {
+    s.import(&Import { subject, file: "test.csv", columns, rows }, &actor()).unwrap()
+}
+
+/// Two employees (ivanov, petrov), three clients (c1..c3).
+fn seed(s: &mut dyn Store) {
+    import(s, Subject::Employee, &[col("name", "text")], &[row("ivanov", r#"{"name":"Иванов"}"#), row("petrov", r#"{"name":"Петров"}"#)]);
+    import(
+        s,
+        Subject::Client,
+        &[col("city", "text"), col("potential", "number")],
+        &[row("c1", r#"{"city":"Москва","potential":100}"#), row("c2", r#"{"city":"Казань","potential":50}"#), row("c3", r#"{"city":"Уфа"}"#)],
+    );
+}
+
+fn key(snap: &[Stored], id: &str) -> i64 {
+    snap.iter().find(|c| c.id == id).unwrap().key
+}
+
+fn open(client: i64, role: &str, employee: i64, from: &str, cause: Cause) -> Open {
+    Open {
+        client,
+        role: role.into(),
+        employee,
+        from: day(from),
+        to: None,
+        cause,
+        rule: Some("r1".into()),
+        scheme: None,
+        note: String::new(),
+        absence: None,
+    }
+}
+
+fn changes(base: i64, closes: Vec<Close>, opens: Vec<Open>) -> Changes {
+    Changes { base, roles: vec![("sales".into(), false)], closes, opens, summary: "test".into(), ..Default::default() }
+}
+
+fn owners(s: &mut dyn Store, date: &str) -> Vec<(String, String, String)> {
+    s.owners_at(day(date), None).unwrap().into_iter().map(|o| (o.client, o.role, o.employee)).collect()
+}
+
+#[test]
+fn import_upserts_by_id_merges_attributes_and_records_who_and_what() {
+    each("import", |s| {
+        seed(s);
+        let again = import(s, Subject::Client, &[col("potential", "number")], &[row("c1", r#"{"potential":null}"#), row("c4", r#"{"potential":7}"#)]);
+        assert_eq!((again.inserted, again.updated), (1, 1));
+        let snap = s.snapshot(day("2026-01-01")).unwrap();
+        let c1 = snap.clients.iter().find(|c| c.id == "c1").unwrap();
+        let v: std::collections::BTreeMap<String, String> =
+            serde_json_lite(&c1.attrs).into_iter().collect::<std::collections::BTreeMap<_, _>>();
+        assert_eq!(v.get("city").map(String::as_str), Some("\"Москва\""), "{}", c1.attrs);
+        assert!(!v.contains_key("potential"), "a null removes the attribute: {}", c1.attrs);
+        assert_eq!(snap.clients.len(), 4);
+        assert_eq!(snap.client_columns, vec![col("city", "text"), col("potential", "number")]);
+        let log = s.changes().unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[2].kind, "import");
+        assert_eq!(log[2].by, "ops@example");
+        assert_eq!(log[2].file.as_deref(), Some("test.csv"));
+        assert_eq!(log[2].summary, "2 client rows: 1 new, 1 updated");
+        assert_eq!(s.revision().unwrap(), log[2].id);
+    });
+}
+
+/// Keys and raw values of a flat JSON object (enough for these tests; the app parses with serde).
+fn serde_json_lite(text: &str) -> Vec<(String, String)> {
+    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
+    inner
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once(':').unwrap();
+            (k.trim().trim_matches('"').to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_column_cannot_change_its_type() {
+    each("column types", |s| {
+        seed(s);
+        let before = s.revision().unwrap();
+        let err = s
+            .import(&Import { subject: Subject::Client, file: "x.csv", columns: &[col("potential", "text")], rows: &[row("c9", "{}")] }, &actor())
+            .unwrap_err();
+        assert!(err.to_string().contains("holds number"), "{err}");
+        assert_eq!(s.revision().unwrap(), before, "a refused import records nothing");
+        assert_eq!(s.snapshot(0).unwrap().clients.len(), 3);
+    });
+}
+
+#[test]
+fn applied_plans_answer_who_owned_what_on_any_date() {
+    each("as-of", |s| {
+        seed(s);
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let (c1, c2) = (key(&snap.clients, "c1"), key(&snap.clients, "c2"));
+        let (iv, pe) = (key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
+        let mut first = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New), open(c2, "sales", iv, "2026-01-10", Cause::New)]);
+        first.scheme = Some("# v1".into());
+        first.opens.iter_mut().for_each(|o| o.scheme = Some(1));
+        let a = s.apply(&first, &actor()).unwrap();
+        assert_eq!((a.opened, a.closed, a.scheme), (2, 0, Some(1)));
+
+        let snap = s.snapshot(day("2026-03-01")).unwrap();
+        assert_eq!(snap.scheme.as_ref().map(|v| v.version), Some(1));
+        let link = snap.links.iter().find(|l| l.client == c1).unwrap().id;
+        let second = changes(snap.revision, vec![Close { link, at: day("2026-03-01") }], vec![open(c1, "sales", pe, "2026-03-01", Cause::Rule)]);
+        s.apply(&second, &actor()).unwrap();
+
+        assert_eq!(owners(s, "2026-01-09"), vec![]);
+        assert_eq!(owners(s, "2026-02-28"), vec![("c1".into(), "sales".into(), "ivanov".into()), ("c2".into(), "sales".into(), "ivanov".into())]);
+        assert_eq!(owners(s, "2026-03-01"), vec![("c1".into(), "sales".into(), "petrov".into()), ("c2".into(), "sales".into(), "ivanov".into())]);
+        let h = s.history("c1").unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!((h[0].employee.as_str(), h[0].from, h[0].to, h[0].cause), ("ivanov", day("2026-01-10"), Some(day("2026-03-01")), Cause::New));
+        assert_eq!((h[1].employee.as_str(), h[1].to, h[1].cause, h[1].rule.as_deref()), ("petrov", None, Cause::Rule, Some("r1")));
+        assert_eq!(h[0].closed_by.as_deref(), Some("ops@example"));
+        let book: Vec<String> = s.book("ivanov", day("2026-03-02")).unwrap().into_iter().map(|o| o.client).collect();
+        assert_eq!(book, vec!["c2"]);
+        assert_eq!(s.owners_at(day("2026-02-01"), Some("c1")).unwrap()[0].employee, "ivanov");
+        assert!(matches!(s.history("nobody"), Err(StoreError::NotFound { .. })));
+        assert!(matches!(s.book("nobody", 0), Err(StoreError::NotFound { .. })));
+        assert_eq!(s.schemes().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn a_plan_made_before_another_change_is_refused_and_writes_nothing() {
+    each("stale plan", |s| {
+        seed(s);
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let c1 = key(&snap.clients, "c1");
+        let iv = key(&snap.employees, "ivanov");
+        let plan = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]);
+        import(s, Subject::Client, &[], &[row("c5", "{}")]);
+        let err = s.apply(&plan, &actor()).unwrap_err();
+        assert!(matches!(err, StoreError::Stale { .. }), "{err}");
+        assert!(err.to_string().contains("import"), "says what changed: {err}");
+        assert_eq!(owners(s, "2026-02-01"), vec![]);
+    });
+}
+
+#[test]
+fn the_database_allows_one_open_link_per_client_and_role_and_lands_nothing_on_failure() {
+    each("one open link", |s| {
+        seed(s);
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let c1 = key(&snap.clients, "c1");
+        let (iv, pe) = (key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
+        let bad = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New), open(c1, "sales", pe, "2026-01-10", Cause::New)]);
+        let err = s.apply(&bad, &actor()).unwrap_err();
+        assert!(matches!(err, StoreError::Db(_)), "{err}");
+        assert_eq!(s.revision().unwrap(), snap.revision);
+        assert_eq!(owners(s, "2026-02-01"), vec![]);
+        // A foreign key: no such employee.
+        let bad = changes(snap.revision, vec![], vec![open(c1, "sales", 999_999, "2026-01-10", Cause::New)]);
+        assert!(matches!(s.apply(&bad, &actor()), Err(StoreError::Db(_))));
+        // A link cannot end before it starts.
+        let good = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]);
+        s.apply(&good, &actor()).unwrap();
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let link = snap.links[0].id;
+        let early = changes(snap.revision, vec![Close { link, at: day("2025-12-31") }], vec![]);
+        assert!(matches!(s.apply(&early, &actor()), Err(StoreError::Refused(_))));
+        assert_eq!(owners(s, "2026-02-01").len(), 1);
+    });
+}
+
+#[test]
+fn a_pin_moves_the_link_at_once_and_history_says_so() {
+    each("pins", |s| {
+        seed(s);
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let (c1, iv) = (key(&snap.clients, "c1"), key(&snap.employees, "ivanov"));
+        s.apply(&changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]), &actor()).unwrap();
+        let p = s.pin(&PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "asked for by the client", date: day("2026-02-01") }, &actor()).unwrap();
+        assert_eq!(p.moved_from.as_deref(), Some("ivanov"));
+        assert!(!p.replaced_pin);
+        let h = s.history("c1").unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!((h[1].employee.as_str(), h[1].cause, h[1].note.as_str()), ("petrov", Cause::Pin, "asked for by the client"));
+        let snap = s.snapshot(day("2026-02-02")).unwrap();
+        assert_eq!(snap.pins.len(), 1);
+        // Pinning to the holder moves nothing.
+        let same = s.pin(&PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "again", date: day("2026-02-03") }, &actor()).unwrap();
+        assert!(same.replaced_pin && same.moved_from.is_none());
+        assert_eq!(s.history("c1").unwrap().len(), 2);
+        s.unpin("c1", "sales", &actor()).unwrap();
+        assert!(s.snapshot(day("2026-02-02")).unwrap().pins.is_empty());
+        assert!(matches!(s.unpin("c1", "sales", &actor()), Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            s.pin(&PinRequest { client: "c1", role: "sales", employee: "nobody", reason: "x", date: 0 }, &actor()),
+            Err(StoreError::NotFound { what: "employee", .. })
+        ));
+    });
+}
+
+#[test]
+fn absences_and_leavers_are_registered_once_and_carried_out_once() {
+    each("absences", |s| {
+        seed(s);
+        let a = s.add_absence("ivanov", day("2026-02-01"), day("2026-02-14"), Some("petrov"), &actor()).unwrap();
+        let clash = s.add_absence("ivanov", day("2026-02-10"), day("2026-02-20"), None, &actor()).unwrap_err();
+        assert!(clash.to_string().contains("already registered as absent from 2026-02-01 to 2026-02-14"), "{clash}");
+        assert!(s.add_absence("ivanov", day("2026-02-20"), day("2026-02-10"), None, &actor()).is_err(), "ends before it starts");
+        let l = s.add_leaver("petrov", day("2026-06-01"), &actor()).unwrap();
+        assert!(s.add_leaver("petrov", day("2026-07-01"), &actor()).is_err());
+        let snap = s.snapshot(day("2026-02-01")).unwrap();
+        assert_eq!(snap.absences.len(), 1);
+        assert_eq!((snap.absences[0].first, snap.absences[0].last, snap.absences[0].applied), (day("2026-02-01"), day("2026-02-14"), false));
+        assert_eq!(snap.absences[0].cover, Some(key(&snap.employees, "petrov")));
+        assert_eq!(snap.leavers[0].on, day("2026-06-01"));
+        let plan = Changes { base: snap.revision, absences: vec![a], leavers: vec![l], ..Default::default() };
+        s.apply(&plan, &actor()).unwrap();
+        let snap = s.snapshot(day("2026-02-01")).unwrap();
+        assert!(snap.absences[0].applied && snap.leavers[0].applied);
+        let again = Changes { base: snap.revision, absences: vec![a], ..Default::default() };
+        assert!(matches!(s.apply(&again, &actor()), Err(StoreError::Refused(_))));
+    });
+}
+
+#[test]
+fn a_cover_link_is_written_closed_and_the_return_link_scheduled() {
+    each("cover", |s| {
+        seed(s);
+        let a = s.add_absence("ivanov", day("2026-02-01"), day("2026-02-14"), Some("petrov"), &actor()).unwrap();
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let (c1, iv, pe) = (key(&snap.clients, "c1"), key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
+        s.apply(&changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]), &actor()).unwrap();
+        let snap = s.snapshot(day("2026-02-01")).unwrap();
+        let link = snap.links[0].id;
+        let mut cover = open(c1, "sales", pe, "2026-02-01", Cause::Cover);
+        cover.to = Some(day("2026-02-15"));
+        cover.absence = Some(a);
+        let mut back = open(c1, "sales", iv, "2026-02-15", Cause::Return);
+        back.absence = Some(a);
+        let mut plan = changes(snap.revision, vec![Close { link, at: day("2026-02-01") }], vec![cover, back]);
+        plan.absences = vec![a];
+        s.apply(&plan, &actor()).unwrap();
+        assert_eq!(owners(s, "2026-01-31")[0].2, "ivanov");
+        assert_eq!(owners(s, "2026-02-14")[0].2, "petrov");
+        assert_eq!(owners(s, "2026-02-15")[0].2, "ivanov");
+        // During the absence the snapshot holds the cover and the scheduled return.
+        let snap = s.snapshot(day("2026-02-05")).unwrap();
+        let causes: Vec<Cause> = snap.links.iter().map(|l| l.cause).collect();
+        assert_eq!(causes, vec![Cause::Cover, Cause::Return]);
+        assert_eq!(snap.past, vec![(c1, "sales".to_string())], "ivanov's first link ended on 2026-02-01");
+        let later = s.snapshot(day("2026-03-01")).unwrap();
+        assert_eq!(later.links.iter().map(|l| l.cause).collect::<Vec<_>>(), vec![Cause::Return]);
+        assert_eq!(later.past, vec![(c1, "sales".to_string())]);
+    });
+}
+
+#[test]
+fn reopening_the_store_keeps_everything_and_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("allot.db");
+    {
+        let mut s = sqlite::SqliteStore::open(&path).unwrap();
+        seed(&mut s);
+    }
+    let mut s = sqlite::SqliteStore::open(&path).unwrap();
+    assert_eq!(s.snapshot(0).unwrap().clients.len(), 3);
+    assert_eq!(s.changes().unwrap().len(), 2);
+}
