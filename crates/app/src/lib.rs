@@ -4,6 +4,7 @@
 //! This crate wires `allot-io` readers to the `allot-core` engine. It defines the [`Progress`]
 //! port that front ends implement; it knows no command-line flags and no HTTP.
 
+pub mod book;
 pub mod report;
 
 use std::path::{Path, PathBuf};

@@ -197,3 +197,115 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
     }
     out
 }
+
+/// What a plan would change, as a head of sales reads it before applying.
+pub fn plan(p: &crate::book::Plan) -> String {
+    let s = &p.summary;
+    let mut out = String::new();
+    let scheme = if p.new_scheme.is_some() {
+        format!("scheme version {} (new)", p.scheme_version)
+    } else {
+        format!("scheme version {}", p.scheme_version)
+    };
+    let _ = writeln!(out, "Plan for {} on store revision {} ({}), {}; {} clients", p.date, p.base_revision, p.store, scheme, s.clients);
+    if p.rebalance {
+        let _ = writeln!(out, "Rebalance: current owners were ignored (pins and covers kept).");
+    }
+    if !s.scheme_changes.is_empty() {
+        let _ = writeln!(out, "\nScheme changes against the active version:");
+        for c in &s.scheme_changes {
+            let _ = writeln!(out, "  {c}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nMoves: {} links opened, {} closed ({} left without an employee)",
+        p.opens.len(),
+        p.closes.len(),
+        s.closed_unassigned
+    );
+    if !s.moves_by_cause.is_empty() {
+        let causes: Vec<String> = s.moves_by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let _ = writeln!(out, "  by cause: {}", causes.join(", "));
+    }
+    if !s.moves_by_rule.is_empty() {
+        let rules: Vec<String> = s
+            .moves_by_rule
+            .iter()
+            .map(|(r, what, n)| if what.is_empty() { format!("{r} {n}") } else { format!("{r} ({what}) {n}") })
+            .collect();
+        let _ = writeln!(out, "  by rule: {}", rules.join(", "));
+    }
+    let moved: Vec<&crate::book::Delta> = s.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
+    if !moved.is_empty() {
+        let _ = writeln!(out, "\nPer employee and role (clients before → after, gained, lost, potential gained, lost):");
+        let w = moved.iter().map(|d| d.employee.chars().count()).max().unwrap_or(0);
+        let wr = moved.iter().map(|d| d.role.chars().count()).max().unwrap_or(0);
+        for d in &moved {
+            let _ = writeln!(
+                out,
+                "  {:<w$}  {:<wr$}  {:>6} → {:<6} +{:<5} -{:<5} +{:<14} -{}",
+                d.employee,
+                d.role,
+                d.clients_before,
+                d.clients_after,
+                d.gained,
+                d.lost,
+                group(d.potential_gained),
+                group(d.potential_lost),
+            );
+        }
+        let same = s.employees.len() - moved.len();
+        if same > 0 {
+            let _ = writeln!(out, "  ({same} more employee-role pairs unchanged)");
+        }
+    }
+    if !s.unassigned.is_empty() {
+        let _ = writeln!(out, "\nUnassigned after this plan:");
+        for u in &s.unassigned {
+            let ex = if u.examples.is_empty() { String::new() } else { format!(" (e.g. {})", u.examples.join(", ")) };
+            let _ = writeln!(out, "  {}: {} — {}{ex}", u.role, u.reason, u.count);
+        }
+    }
+    if !p.absences.is_empty() || !p.leavers.is_empty() {
+        let _ = writeln!(out, "\nCarries out {} registered absence(s) and {} leaver(s).", p.absences.len(), p.leavers.len());
+    }
+    if !s.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes:");
+        for n in &s.notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    if p.is_empty() {
+        let _ = writeln!(out, "\nNothing to change.");
+    }
+    out
+}
+
+/// A client's (or an employee's) links as a table: role, employee, from, to, cause, rule, who.
+pub fn spells(rows: &[allot_store::Spell], client_column: bool) -> String {
+    let mut out = String::new();
+    let header = ["client", "role", "employee", "from", "to", "cause", "rule", "scheme", "opened by", "note"];
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for r in rows {
+        table.push(vec![
+            r.client.clone(),
+            r.role.clone(),
+            r.employee.clone(),
+            allot_rules::civil_from_days(r.from),
+            r.to.map_or("…".into(), allot_rules::civil_from_days),
+            r.cause.to_string(),
+            r.rule.clone().unwrap_or_default(),
+            r.scheme.map_or(String::new(), |v| format!("v{v}")),
+            format!("{} {}", r.opened_by, r.opened_at),
+            r.note.clone(),
+        ]);
+    }
+    let skip = usize::from(!client_column);
+    let widths: Vec<usize> = (0..header.len()).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in &table {
+        let cells: Vec<String> = (skip..header.len()).map(|c| format!("{:<w$}", row[c], w = widths[c])).collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}

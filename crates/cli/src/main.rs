@@ -1,6 +1,7 @@
 //! `allot`: the command line. Argument parsing and wiring only; the work is in `allot-app`.
 
 mod bench;
+mod book;
 mod example;
 
 use std::io::Write;
@@ -58,6 +59,53 @@ enum Command {
     /// Measure the engine on generated data (see BENCHMARKS.md).
     #[command(after_help = "Example:\n  allot bench --clients 1000000 --rules 1000")]
     Bench(bench::BenchArgs),
+    /// Import clients, employees or deals into the store: the whole file is checked first; on any
+    /// error nothing is imported. Rows are upserted by id in one transaction.
+    #[command(
+        after_help = "Examples:\n  allot import employees examples/s3/employees.csv\n  allot import clients examples/s3/clients.csv\n  allot import clients export-1c.csv --encoding cp1251\n\nThe store is ./allot.db unless --db (or ALLOT_DB) says otherwise, e.g. postgres://user@host/db."
+    )]
+    Import(book::ImportArgs),
+    /// Compute the assignments of a day from the stored data and scheme, and show what would
+    /// change against the stored links — per employee, by cause, by rule. Writes nothing to the store.
+    #[command(
+        after_help = "Examples:\n  allot plan --scheme examples/s3/scheme.toml -o plan.json\n  allot plan --date 2027-01-01 -o plan.json\n  allot apply plan.json"
+    )]
+    Plan(book::PlanArgs),
+    /// Apply a saved plan exactly, all or nothing; refused if the store changed since it was made.
+    #[command(after_help = "Example:\n  allot plan -o plan.json && allot apply plan.json")]
+    Apply(book::ApplyArgs),
+    /// Every employee a client ever had, per role, with dates, causes and who made each change.
+    #[command(after_help = "Example:\n  allot history c00042")]
+    History(book::HistoryArgs),
+    /// The whole book on a day as CSV: client, role, employee, since, cause, rule.
+    #[command(
+        after_help = "Examples:\n  allot owners --at 2026-06-30 -o book-2026-06-30.csv\n  allot owners --at 2026-06-30 --client c00042"
+    )]
+    Owners(book::OwnersArgs),
+    /// An employee's clients on a day.
+    #[command(after_help = "Example:\n  allot book ivanov --at 2026-06-30")]
+    Book(book::BookArgs),
+    /// Pin a client's role to an employee (moved at once if someone else holds it); rules never
+    /// move a pinned link.
+    #[command(after_help = "Example:\n  allot pin c00042 sales ivanov --reason \"the director asked for Ivanov\"")]
+    Pin(book::PinArgs),
+    /// Remove a pin; the next plan may move the client by the rules.
+    Unpin(book::UnpinArgs),
+    /// Register an absence. The next plan within it hands the employee's clients to a cover
+    /// until it ends; they come back by themselves the day after.
+    #[command(
+        after_help = "Examples:\n  allot absent ivanov --from 2026-07-01 --to 2026-07-14 --cover petrov\n  allot absent ivanov --from 2026-07-01 --to 2026-07-14 --spread\n  allot plan --date 2026-07-01 -o plan.json && allot apply plan.json"
+    )]
+    Absent(book::AbsentArgs),
+    /// Register a leaver. The next plan on or after that day hands their clients over for good,
+    /// balanced over eligible peers; everyone else keeps their clients.
+    #[command(after_help = "Example:\n  allot leave ivanov --on 2026-09-01 && allot plan --date 2026-09-01 -o plan.json")]
+    Leave(book::LeaveArgs),
+    /// Scheme versions: diff a file against the active one, show or list the stored versions.
+    #[command(subcommand)]
+    Scheme(book::SchemeCommand),
+    /// The store's change log: imports, plans applied, pins, absences, leavers — who and when.
+    Log(book::LogArgs),
 }
 
 #[derive(Args, Clone)]
@@ -205,6 +253,27 @@ impl Drop for Spinner {
 /// A failure already explained to the user on standard error.
 struct Reported;
 
+/// Whether a write failed because the reader went away (`| head`), directly or inside a CSV error.
+fn broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<csv::Error>())
+            .is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Writes text to standard output. A closed pipe stops the command quietly (exit 0 would hide
+/// nothing: the reader asked for no more); any other failure is reported.
+fn emit(text: &str) -> Result<(), Reported> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if broken_pipe(&e) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            Err(Reported)
+        }
+    }
+}
+
 fn fail(diags: &[Diagnostic]) -> Reported {
     let errors = diags.iter().filter(|d| d.is_error()).count();
     eprintln!("{}", render_all(diags));
@@ -313,6 +382,18 @@ fn run(cli: Cli) -> Result<(), Reported> {
             eprintln!("error: {m}");
             Reported
         })?,
+        Command::Import(a) => book::import(&a)?,
+        Command::Plan(a) => book::plan(&a)?,
+        Command::Apply(a) => book::apply(&a)?,
+        Command::History(a) => book::history(&a)?,
+        Command::Owners(a) => book::owners(&a)?,
+        Command::Book(a) => book::book_of(&a)?,
+        Command::Pin(a) => book::pin(&a)?,
+        Command::Unpin(a) => book::unpin(&a)?,
+        Command::Absent(a) => book::absent(&a)?,
+        Command::Leave(a) => book::leave(&a)?,
+        Command::Scheme(c) => book::scheme(&c)?,
+        Command::Log(a) => book::log(&a)?,
     }
     Ok(())
 }

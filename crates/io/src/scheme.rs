@@ -468,3 +468,42 @@ impl SchemeFile {
         }
     }
 }
+
+/// The parts of a scheme that a change can touch, each with a canonical text: `rule <id>` (with its
+/// priority position, since order decides), `territory <id>`, `role <id>`, `team <id>`, and the
+/// settings (`columns`, `deal_columns`, `measures`, `name`). Comparing two outlines says what a
+/// new scheme version changes.
+pub fn outline(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let doc: toml::Table = toml::from_str(text).map_err(|e| e.message().trim().to_string())?;
+    let mut out = BTreeMap::new();
+    for (key, value) in &doc {
+        match (key.as_str(), value) {
+            ("rules" | "territories" | "roles" | "teams", toml::Value::Array(items)) => {
+                let kind = match key.as_str() {
+                    "rules" => "rule",
+                    "territories" => "territory",
+                    "roles" => "role",
+                    _ => "team",
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let id = item.get("id").and_then(|v| v.as_str()).map_or_else(|| format!("#{}", i + 1), str::to_string);
+                    let mut canon = toml::to_string(item).unwrap_or_default().trim().replace('\n', "; ");
+                    if kind == "rule" {
+                        canon = format!("{canon} (priority {})", i + 1);
+                    }
+                    out.insert(format!("{kind} {id}"), canon);
+                }
+            }
+            (other, v) => {
+                out.insert(
+                    other.to_string(),
+                    toml::to_string(&toml::Table::from_iter([(other.to_string(), v.clone())]))
+                        .unwrap_or_default()
+                        .trim()
+                        .replace('\n', "; "),
+                );
+            }
+        }
+    }
+    Ok(out)
+}

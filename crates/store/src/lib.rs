@@ -107,7 +107,8 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 8] = [Cause::New, Cause::Rule, Cause::Pin, Cause::Cover, Cause::Return, Cause::Leaver, Cause::Absence, Cause::Rebalance];
+    pub const ALL: [Cause; 8] =
+        [Cause::New, Cause::Rule, Cause::Pin, Cause::Cover, Cause::Return, Cause::Leaver, Cause::Absence, Cause::Rebalance];
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::New => "new",

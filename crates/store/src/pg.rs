@@ -417,7 +417,8 @@ impl Store for PgStore {
         let mut tx = self.write()?;
         let change = add_change(&mut tx, "unpin", actor, None, &format!("{client} {role}"))?;
         let key = key_of(&mut tx, "clients", "client", client)?;
-        let n = tx.execute("UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL", &[&change, &key, &role])?;
+        let n = tx
+            .execute("UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL", &[&change, &key, &role])?;
         if n == 0 {
             return Err(StoreError::NotFound { what: "pin for", id: format!("{client} in role {role}") });
         }
@@ -487,10 +488,18 @@ impl Store for PgStore {
         match client {
             Some(c) => {
                 key_of(&mut self.client, "clients", "client", c)?;
-                spells(&mut self.client, &format!("{SPELL_SELECT} WHERE c.id = $2 AND {valid} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\""), &[&d, &c])
+                spells(
+                    &mut self.client,
+                    &format!("{SPELL_SELECT} WHERE c.id = $2 AND {valid} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\""),
+                    &[&d, &c],
+                )
             }
             // COLLATE "C": the same byte order as SQLite, whatever the database's locale.
-            None => spells(&mut self.client, &format!("{SPELL_SELECT} WHERE {valid} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", e.id COLLATE \"C\""), &[&d]),
+            None => spells(
+                &mut self.client,
+                &format!("{SPELL_SELECT} WHERE {valid} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", e.id COLLATE \"C\""),
+                &[&d],
+            ),
         }
     }
 

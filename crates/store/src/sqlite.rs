@@ -39,7 +39,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     )?;
     for &(version, name, sql) in MIGRATIONS {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let done: Option<i64> = tx.query_row("SELECT version FROM allot_migrations WHERE version = ?1", [version], |r| r.get(0)).optional()?;
+        let done: Option<i64> =
+            tx.query_row("SELECT version FROM allot_migrations WHERE version = ?1", [version], |r| r.get(0)).optional()?;
         if done.is_none() {
             tracing::info!(version, name, "migrating the SQLite store");
             tx.execute_batch(sql)?;
@@ -119,8 +120,11 @@ fn spells(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Resu
     Ok(out)
 }
 
+/// (link id, employee key) of a link valid on a day.
+type Held = Option<(i64, i64)>;
+
 /// The link of (client, role) valid on `date`, and the start of the next scheduled one.
-fn link_at(tx: &Connection, client: i64, role: &str, date: &str) -> Result<(Option<(i64, i64)>, Option<String>)> {
+fn link_at(tx: &Connection, client: i64, role: &str, date: &str) -> Result<(Held, Option<String>)> {
     let cur = tx
         .query_row(
             "SELECT id, employee FROM links WHERE client = ?1 AND role = ?2 AND valid_from <= ?3 \
@@ -294,7 +298,8 @@ impl Store for SqliteStore {
             let rows = st.query_map([&d], |r| Ok((r.get(0)?, r.get(1)?)))?;
             s.past = rows.collect::<rusqlite::Result<_>>()?;
             let mut st = tx.prepare("SELECT id, client, role, employee, reason FROM pins WHERE unpinned_by IS NULL ORDER BY id")?;
-            let rows = st.query_map([], |r| Ok(Pin { id: r.get(0)?, client: r.get(1)?, role: r.get(2)?, employee: r.get(3)?, reason: r.get(4)? }))?;
+            let rows = st
+                .query_map([], |r| Ok(Pin { id: r.get(0)?, client: r.get(1)?, role: r.get(2)?, employee: r.get(3)?, reason: r.get(4)? }))?;
             s.pins = rows.collect::<rusqlite::Result<_>>()?;
             let mut st = tx.prepare("SELECT id, employee, first_day, last_day, cover, applied_by IS NOT NULL FROM absences ORDER BY id")?;
             let mut rows = st.query([])?;
@@ -388,8 +393,10 @@ impl Store for SqliteStore {
         let client = key_of(&tx, "clients", "client", pin.client)?;
         let employee = key_of(&tx, "employees", "employee", pin.employee)?;
         tx.execute("INSERT INTO roles (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", [pin.role])?;
-        let replaced =
-            tx.execute("UPDATE pins SET unpinned_by = ?1 WHERE client = ?2 AND role = ?3 AND unpinned_by IS NULL", params![change, client, pin.role])?;
+        let replaced = tx.execute(
+            "UPDATE pins SET unpinned_by = ?1 WHERE client = ?2 AND role = ?3 AND unpinned_by IS NULL",
+            params![change, client, pin.role],
+        )?;
         tx.execute(
             "INSERT INTO pins (client, role, employee, reason, pinned_by) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![client, pin.role, employee, pin.reason, change],
@@ -417,7 +424,10 @@ impl Store for SqliteStore {
         let tx = self.write()?;
         let change = add_change(&tx, "unpin", actor, None, &format!("{client} {role}"))?;
         let key = key_of(&tx, "clients", "client", client)?;
-        let n = tx.execute("UPDATE pins SET unpinned_by = ?1 WHERE client = ?2 AND role = ?3 AND unpinned_by IS NULL", params![change, key, role])?;
+        let n = tx.execute(
+            "UPDATE pins SET unpinned_by = ?1 WHERE client = ?2 AND role = ?3 AND unpinned_by IS NULL",
+            params![change, key, role],
+        )?;
         if n == 0 {
             return Err(StoreError::NotFound { what: "pin for", id: format!("{client} in role {role}") });
         }
@@ -487,7 +497,9 @@ impl Store for SqliteStore {
         let d = day_text(date);
         spells(
             &self.conn,
-            &format!("{SPELL_SELECT} WHERE e.id = ?2 AND l.valid_from <= ?1 AND (l.valid_to IS NULL OR l.valid_to > ?1) ORDER BY c.id, l.role"),
+            &format!(
+                "{SPELL_SELECT} WHERE e.id = ?2 AND l.valid_from <= ?1 AND (l.valid_to IS NULL OR l.valid_to > ?1) ORDER BY c.id, l.role"
+            ),
             &[&d, &employee],
         )
     }

@@ -1,6 +1,8 @@
 //! The conformance suite: every test runs against SQLite and against PostgreSQL (skipped, with a
 //! printed notice, on a machine without it; a failure under CI).
 
+#![allow(clippy::unwrap_used)] // tests stop at the first surprise
+
 use allot_store::testing;
 use allot_store::*;
 
@@ -21,7 +23,8 @@ impl Drop for Backend {
 /// Runs `test` on a fresh SQLite file and on a fresh PostgreSQL schema.
 fn each(name: &str, test: impl Fn(&mut dyn Store)) {
     let dir = tempfile::tempdir().unwrap();
-    let mut b = Backend { store: Box::new(sqlite::SqliteStore::open(&dir.path().join("allot.db")).unwrap()), _dir: Some(dir), schema: None };
+    let mut b =
+        Backend { store: Box::new(sqlite::SqliteStore::open(&dir.path().join("allot.db")).unwrap()), _dir: Some(dir), schema: None };
     test(b.store.as_mut());
     if let Some(url) = testing::postgres(name) {
         let schema = testing::fresh_schema();
@@ -58,7 +61,11 @@ fn seed(s: &mut dyn Store) {
         s,
         Subject::Client,
         &[col("city", "text"), col("potential", "number")],
-        &[row("c1", r#"{"city":"Москва","potential":100}"#), row("c2", r#"{"city":"Казань","potential":50}"#), row("c3", r#"{"city":"Уфа"}"#)],
+        &[
+            row("c1", r#"{"city":"Москва","potential":100}"#),
+            row("c2", r#"{"city":"Казань","potential":50}"#),
+            row("c3", r#"{"city":"Уфа"}"#),
+        ],
     );
 }
 
@@ -93,7 +100,12 @@ fn owners(s: &mut dyn Store, date: &str) -> Vec<(String, String, String)> {
 fn import_upserts_by_id_merges_attributes_and_records_who_and_what() {
     each("import", |s| {
         seed(s);
-        let again = import(s, Subject::Client, &[col("potential", "number")], &[row("c1", r#"{"potential":null}"#), row("c4", r#"{"potential":7}"#)]);
+        let again = import(
+            s,
+            Subject::Client,
+            &[col("potential", "number")],
+            &[row("c1", r#"{"potential":null}"#), row("c4", r#"{"potential":7}"#)],
+        );
         assert_eq!((again.inserted, again.updated), (1, 1));
         let snap = s.snapshot(day("2026-01-01")).unwrap();
         let c1 = snap.clients.iter().find(|c| c.id == "c1").unwrap();
@@ -132,7 +144,10 @@ fn a_column_cannot_change_its_type() {
         seed(s);
         let before = s.revision().unwrap();
         let err = s
-            .import(&Import { subject: Subject::Client, file: "x.csv", columns: &[col("potential", "text")], rows: &[row("c9", "{}")] }, &actor())
+            .import(
+                &Import { subject: Subject::Client, file: "x.csv", columns: &[col("potential", "text")], rows: &[row("c9", "{}")] },
+                &actor(),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("holds number"), "{err}");
         assert_eq!(s.revision().unwrap(), before, "a refused import records nothing");
@@ -147,7 +162,11 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         let snap = s.snapshot(day("2026-01-10")).unwrap();
         let (c1, c2) = (key(&snap.clients, "c1"), key(&snap.clients, "c2"));
         let (iv, pe) = (key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
-        let mut first = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New), open(c2, "sales", iv, "2026-01-10", Cause::New)]);
+        let mut first = changes(
+            snap.revision,
+            vec![],
+            vec![open(c1, "sales", iv, "2026-01-10", Cause::New), open(c2, "sales", iv, "2026-01-10", Cause::New)],
+        );
         first.scheme = Some("# v1".into());
         first.opens.iter_mut().for_each(|o| o.scheme = Some(1));
         let a = s.apply(&first, &actor()).unwrap();
@@ -156,15 +175,25 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         let snap = s.snapshot(day("2026-03-01")).unwrap();
         assert_eq!(snap.scheme.as_ref().map(|v| v.version), Some(1));
         let link = snap.links.iter().find(|l| l.client == c1).unwrap().id;
-        let second = changes(snap.revision, vec![Close { link, at: day("2026-03-01") }], vec![open(c1, "sales", pe, "2026-03-01", Cause::Rule)]);
+        let second =
+            changes(snap.revision, vec![Close { link, at: day("2026-03-01") }], vec![open(c1, "sales", pe, "2026-03-01", Cause::Rule)]);
         s.apply(&second, &actor()).unwrap();
 
         assert_eq!(owners(s, "2026-01-09"), vec![]);
-        assert_eq!(owners(s, "2026-02-28"), vec![("c1".into(), "sales".into(), "ivanov".into()), ("c2".into(), "sales".into(), "ivanov".into())]);
-        assert_eq!(owners(s, "2026-03-01"), vec![("c1".into(), "sales".into(), "petrov".into()), ("c2".into(), "sales".into(), "ivanov".into())]);
+        assert_eq!(
+            owners(s, "2026-02-28"),
+            vec![("c1".into(), "sales".into(), "ivanov".into()), ("c2".into(), "sales".into(), "ivanov".into())]
+        );
+        assert_eq!(
+            owners(s, "2026-03-01"),
+            vec![("c1".into(), "sales".into(), "petrov".into()), ("c2".into(), "sales".into(), "ivanov".into())]
+        );
         let h = s.history("c1").unwrap();
         assert_eq!(h.len(), 2);
-        assert_eq!((h[0].employee.as_str(), h[0].from, h[0].to, h[0].cause), ("ivanov", day("2026-01-10"), Some(day("2026-03-01")), Cause::New));
+        assert_eq!(
+            (h[0].employee.as_str(), h[0].from, h[0].to, h[0].cause),
+            ("ivanov", day("2026-01-10"), Some(day("2026-03-01")), Cause::New)
+        );
         assert_eq!((h[1].employee.as_str(), h[1].to, h[1].cause, h[1].rule.as_deref()), ("petrov", None, Cause::Rule, Some("r1")));
         assert_eq!(h[0].closed_by.as_deref(), Some("ops@example"));
         let book: Vec<String> = s.book("ivanov", day("2026-03-02")).unwrap().into_iter().map(|o| o.client).collect();
@@ -199,7 +228,11 @@ fn the_database_allows_one_open_link_per_client_and_role_and_lands_nothing_on_fa
         let snap = s.snapshot(day("2026-01-10")).unwrap();
         let c1 = key(&snap.clients, "c1");
         let (iv, pe) = (key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
-        let bad = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New), open(c1, "sales", pe, "2026-01-10", Cause::New)]);
+        let bad = changes(
+            snap.revision,
+            vec![],
+            vec![open(c1, "sales", iv, "2026-01-10", Cause::New), open(c1, "sales", pe, "2026-01-10", Cause::New)],
+        );
         let err = s.apply(&bad, &actor()).unwrap_err();
         assert!(matches!(err, StoreError::Db(_)), "{err}");
         assert_eq!(s.revision().unwrap(), snap.revision);
@@ -225,7 +258,12 @@ fn a_pin_moves_the_link_at_once_and_history_says_so() {
         let snap = s.snapshot(day("2026-01-10")).unwrap();
         let (c1, iv) = (key(&snap.clients, "c1"), key(&snap.employees, "ivanov"));
         s.apply(&changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]), &actor()).unwrap();
-        let p = s.pin(&PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "asked for by the client", date: day("2026-02-01") }, &actor()).unwrap();
+        let p = s
+            .pin(
+                &PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "asked for by the client", date: day("2026-02-01") },
+                &actor(),
+            )
+            .unwrap();
         assert_eq!(p.moved_from.as_deref(), Some("ivanov"));
         assert!(!p.replaced_pin);
         let h = s.history("c1").unwrap();
@@ -234,7 +272,9 @@ fn a_pin_moves_the_link_at_once_and_history_says_so() {
         let snap = s.snapshot(day("2026-02-02")).unwrap();
         assert_eq!(snap.pins.len(), 1);
         // Pinning to the holder moves nothing.
-        let same = s.pin(&PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "again", date: day("2026-02-03") }, &actor()).unwrap();
+        let same = s
+            .pin(&PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "again", date: day("2026-02-03") }, &actor())
+            .unwrap();
         assert!(same.replaced_pin && same.moved_from.is_none());
         assert_eq!(s.history("c1").unwrap().len(), 2);
         s.unpin("c1", "sales", &actor()).unwrap();
@@ -259,7 +299,10 @@ fn absences_and_leavers_are_registered_once_and_carried_out_once() {
         assert!(s.add_leaver("petrov", day("2026-07-01"), &actor()).is_err());
         let snap = s.snapshot(day("2026-02-01")).unwrap();
         assert_eq!(snap.absences.len(), 1);
-        assert_eq!((snap.absences[0].first, snap.absences[0].last, snap.absences[0].applied), (day("2026-02-01"), day("2026-02-14"), false));
+        assert_eq!(
+            (snap.absences[0].first, snap.absences[0].last, snap.absences[0].applied),
+            (day("2026-02-01"), day("2026-02-14"), false)
+        );
         assert_eq!(snap.absences[0].cover, Some(key(&snap.employees, "petrov")));
         assert_eq!(snap.leavers[0].on, day("2026-06-01"));
         let plan = Changes { base: snap.revision, absences: vec![a], leavers: vec![l], ..Default::default() };

@@ -1,0 +1,1129 @@
+//! The book of business over time (S1.1–S1.3): import files into the store, plan the
+//! assignments of a day against the stored ones, apply a saved plan all or nothing, pins,
+//! absences with a cover that ends by itself, leavers, and the as-of questions.
+//!
+//! The plan is computed here, by the same engine as `allot assign`, from a [`Snapshot`] of the
+//! store; the store only lands it. A plan names the revision it was made on: any write in between
+//! (an import, a pin, another plan) makes the store refuse it.
+//!
+//! Dating: every change of a plan takes effect on the plan's day `D`. A changed (client, role)
+//! link is closed on `D` and the new one opened on `D`, up to the start of the next scheduled link
+//! (an owner's return from an absence), if any. A cover for an absence runs from `D` to the day
+//! after the absence and is followed by the owner's return link, written at the same time — so
+//! the book reverts by itself, and the history on any date is right without another plan.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use allot_core::check::reason_text;
+use allot_core::data::{Column as DataColumn, Data, Table};
+use allot_core::diag::Diagnostic;
+use allot_core::engine::{client_roles, id_ranks, measures, Current, Options, Outcome};
+use allot_core::model::{EmpIx, RoleIx};
+use allot_core::{Compiled, Employee, How, Reason};
+use allot_io::sheet::Cell;
+use allot_io::{read_table, Encoding, SchemeFile, Sheet};
+use allot_rules::{civil_from_days, Type};
+use allot_store::{
+    Actor, Applied, Cause, Change, Changes, Close, Column, Imported, Link, Open, Row, SchemeVersion, Snapshot, Spell, Store, StoreError,
+    Subject,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::Loaded;
+
+/// What went wrong, for the user to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// Problems in an input file or the scheme, each located.
+    #[error("{}", allot_core::diag::render_all(.0))]
+    Input(Vec<Diagnostic>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn stored_types(cols: &[Column]) -> BTreeMap<String, Type> {
+    cols.iter().filter_map(|c| Type::parse(&c.ty).map(|t| (c.name.clone(), t))).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportReport {
+    pub subject: Subject,
+    pub rows: usize,
+    pub imported: Imported,
+    pub columns: Vec<Column>,
+    /// Problems that are not errors (e.g. unused columns of an employees file).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A table cell as stored JSON.
+fn cell_json(table: &Table, col: usize, row: u32, data: &Data) -> serde_json::Value {
+    use serde_json::Value as J;
+    if !table.present(col, row) {
+        return J::Null;
+    }
+    let r = row as usize;
+    match table.column(col) {
+        DataColumn::Number(v) => serde_json::Number::from_f64(v[r]).map_or(J::Null, J::Number),
+        DataColumn::Text(v) => v.get(r).map_or(J::Null, |s| J::String(data.dict.str(s).to_string())),
+        DataColumn::Bool(v) => J::Bool(v[r] == 1),
+        DataColumn::Date(v) => J::String(civil_from_days(v[r])),
+        DataColumn::List(v) => J::Array(data.lists.get(v[r]).iter().map(|s| J::String(data.dict.str(*s).to_string())).collect()),
+    }
+}
+
+/// The types declared for a subject: the store's (authoritative once a column is stored), then
+/// the active scheme's for columns the store does not have yet.
+fn declared_types(store: &mut dyn Store, subject: Subject) -> Result<BTreeMap<String, Type>, BookError> {
+    let mut declared = stored_types(&store.columns(subject)?);
+    if let Some(active) = store.active_scheme()? {
+        if let Ok(sf) = SchemeFile::parse(&active.text, "the active scheme") {
+            let from_scheme = if subject == Subject::Deal { sf.deal_columns } else { sf.columns };
+            for (k, v) in from_scheme {
+                declared.entry(k).or_insert(v);
+            }
+        }
+    }
+    Ok(declared)
+}
+
+/// Validates the whole file, then upserts it by id in one transaction. On any error nothing is
+/// imported and every error is returned, located by line and column.
+pub fn import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: Encoding, actor: &Actor) -> Result<ImportReport, BookError> {
+    let _span = tracing::info_span!("import", subject = subject.as_str()).entered();
+    let file = path.display().to_string();
+    let sheet = read_table(path, encoding).map_err(BookError::Input)?;
+    let mut warnings = Vec::new();
+    let (columns, rows) = match subject {
+        Subject::Client | Subject::Deal => {
+            let declared = declared_types(store, subject)?;
+            let mut data = Data::default();
+            if subject == Subject::Deal {
+                let snap = store.snapshot(0)?;
+                let mut known = Table::new(&[]);
+                for c in &snap.clients {
+                    let _ = known.begin_row(&c.id);
+                }
+                data.clients = known;
+                allot_io::tables::load_deals(&sheet, &declared, &mut data).map_err(BookError::Input)?;
+            } else {
+                allot_io::tables::load_clients(&sheet, &declared, &mut data).map_err(BookError::Input)?;
+            }
+            let table = if subject == Subject::Deal { &data.deals } else { &data.clients };
+            // Only the file's own columns: a column it lacks keeps its stored values.
+            let cols: Vec<(usize, Column)> = sheet
+                .headers
+                .iter()
+                .filter(|h| *h != "id" && !(subject == Subject::Deal && *h == "client_id"))
+                .filter_map(|h| table.column_index(h).map(|i| (i, Column { name: h.clone(), ty: table.column(i).ty().name().to_string() })))
+                .collect();
+            let mut rows = Vec::with_capacity(table.len());
+            for r in 0..table.len() as u32 {
+                let mut obj = serde_json::Map::with_capacity(cols.len());
+                for (i, c) in &cols {
+                    obj.insert(c.name.clone(), cell_json(table, *i, r, &data));
+                }
+                let client = (subject == Subject::Deal).then(|| data.clients.id(data.deal_client[r as usize]).to_string());
+                rows.push(Row { id: table.id(r).to_string(), attrs: serde_json::Value::Object(obj).to_string(), client });
+            }
+            (cols.into_iter().map(|c| c.1).collect::<Vec<_>>(), rows)
+        }
+        Subject::Employee => {
+            let employees = match allot_io::tables::load_employees(&sheet) {
+                Ok(e) => e,
+                Err(all) => {
+                    if all.iter().any(|d| d.is_error()) {
+                        return Err(BookError::Input(all));
+                    }
+                    warnings = all;
+                    allot_io::tables::load_employees(&sheet).unwrap_or_default()
+                }
+            };
+            // The employees loader warns about unused columns but succeeds; collect those too.
+            warnings.extend(unused_employee_columns(&sheet));
+            let present: Vec<&str> = EMPLOYEE_COLUMNS.iter().map(|(n, _)| *n).filter(|n| sheet.column(n).is_some()).collect();
+            let columns = EMPLOYEE_COLUMNS
+                .iter()
+                .filter(|(n, _)| present.contains(n))
+                .map(|(n, t)| Column { name: n.to_string(), ty: t.name().to_string() })
+                .collect();
+            let rows = employees.iter().map(|e| Row { id: e.id.clone(), attrs: employee_json(e, &present), client: None }).collect();
+            (columns, rows)
+        }
+    };
+    let imported = store.import(&allot_store::Import { subject, file: &file, columns: &columns, rows: &rows }, actor)?;
+    Ok(ImportReport { subject, rows: rows.len(), imported, columns, warnings })
+}
+
+const EMPLOYEE_COLUMNS: [(&str, Type); 8] = [
+    ("name", Type::Text),
+    ("position", Type::Text),
+    ("teams", Type::List),
+    ("skills", Type::List),
+    ("capacity", Type::Number),
+    ("active", Type::Bool),
+    ("absent_from", Type::Date),
+    ("absent_to", Type::Date),
+];
+
+fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {
+    sheet
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| *h != "id" && !EMPLOYEE_COLUMNS.iter().any(|(n, _)| n == h))
+        .map(|(i, h)| {
+            Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
+                .file(sheet.file.clone())
+                .at(1, i + 1)
+                .expected("id, name, position, teams, skills, capacity, active, absent_from, absent_to")
+        })
+        .collect()
+}
+
+fn employee_json(e: &Employee, present: &[&str]) -> String {
+    use serde_json::Value as J;
+    let mut obj = serde_json::Map::new();
+    let list = |v: &[String]| J::Array(v.iter().cloned().map(J::String).collect());
+    for &name in present {
+        let v = match name {
+            "name" => J::String(e.name.clone()),
+            "position" => e.position.clone().map_or(J::Null, J::String),
+            "teams" => list(&e.teams),
+            "skills" => list(&e.skills),
+            "capacity" => e.capacity.map_or(J::Null, J::from),
+            "active" => J::Bool(e.active),
+            "absent_from" => e.absent_from.map_or(J::Null, |d| J::String(civil_from_days(d))),
+            "absent_to" => e.absent_to.map_or(J::Null, |d| J::String(civil_from_days(d))),
+            _ => continue,
+        };
+        obj.insert(name.to_string(), v);
+    }
+    J::Object(obj).to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// From the store back to the engine's inputs
+
+fn json_cells(attrs: &str, columns: &[Column]) -> Result<Vec<Cell>, String> {
+    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(attrs).map_err(|e| e.to_string())?;
+    Ok(columns
+        .iter()
+        .map(|c| match obj.get(&c.name) {
+            None | Some(serde_json::Value::Null) => Cell::Empty,
+            Some(serde_json::Value::Number(n)) => n.as_f64().map_or(Cell::Empty, Cell::Number),
+            Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
+            Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
+            Some(serde_json::Value::Array(a)) => Cell::List(a.iter().filter_map(|x| x.as_str().map(String::from)).collect()),
+            Some(other) => Cell::Text(other.to_string()),
+        })
+        .collect())
+}
+
+fn sheet_of(
+    what: &str,
+    columns: &[Column],
+    rows: &[allot_store::Stored],
+    extra: Option<(&str, Vec<String>)>,
+) -> Result<Sheet, Vec<Diagnostic>> {
+    let mut headers = vec!["id".to_string()];
+    if let Some((name, _)) = &extra {
+        headers.push(name.to_string());
+    }
+    headers.extend(columns.iter().map(|c| c.name.clone()));
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let mut cells = vec![Cell::Text(r.id.clone())];
+        if let Some((_, values)) = &extra {
+            cells.push(Cell::Text(values[i].clone()));
+        }
+        let attrs =
+            json_cells(&r.attrs, columns).map_err(|e| vec![Diagnostic::error(format!("stored {what} `{}` is not readable: {e}", r.id))])?;
+        cells.extend(attrs);
+        out.push(cells);
+    }
+    Ok(Sheet::from_cells(&format!("the store's {what}s"), headers, out))
+}
+
+/// The store's state on a day, ready for the engine.
+pub struct Book {
+    pub snap: Snapshot,
+    pub loaded: Loaded,
+    /// Client row → store key (rows are in key order).
+    pub client_keys: Vec<i64>,
+    /// Employee index → store key.
+    pub employee_keys: Vec<i64>,
+    /// The scheme's text and where it came from.
+    pub scheme_text: String,
+    pub scheme_file: String,
+    /// The version the plan's links name, and whether it is a new one.
+    pub scheme_version: i64,
+    pub scheme_is_new: bool,
+}
+
+impl Book {
+    pub fn row_of_key(&self, key: i64) -> Option<u32> {
+        self.client_keys.binary_search(&key).ok().map(|r| r as u32)
+    }
+    pub fn emp_of_key(&self, key: i64) -> Option<EmpIx> {
+        self.employee_keys.iter().position(|&k| k == key).map(|i| i as EmpIx)
+    }
+    /// Links valid on the day (not the scheduled ones).
+    pub fn valid_links(&self) -> impl Iterator<Item = &Link> {
+        let d = self.snap.date;
+        self.snap.links.iter().filter(move |l| l.from <= d)
+    }
+}
+
+/// Reads the store as of `date` and builds the engine's inputs, with `scheme` (text, file name)
+/// or the active stored scheme.
+pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
+    let _span = tracing::info_span!("open_book").entered();
+    let snap = store.snapshot(date)?;
+    let (scheme_text, scheme_file) = match (scheme, &snap.scheme) {
+        (Some((t, f)), _) => (t.to_string(), f.to_string()),
+        (None, Some(v)) => (v.text.clone(), format!("scheme version {}", v.version)),
+        (None, None) => return Err(BookError::Refused("the store has no scheme yet: give one with --scheme FILE".into())),
+    };
+    let (scheme_version, scheme_is_new) = match &snap.scheme {
+        Some(v) if v.text == scheme_text => (v.version, false),
+        Some(v) => (v.version + 1, true),
+        None => (1, true),
+    };
+    let sf = SchemeFile::parse(&scheme_text, &scheme_file).map_err(BookError::Input)?;
+    let mut data = Data::default();
+    let mut declared = stored_types(&snap.client_columns);
+    for (k, v) in &sf.columns {
+        declared.entry(k.clone()).or_insert(*v);
+    }
+    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
+    allot_io::tables::load_clients(&sheet, &declared, &mut data).map_err(BookError::Input)?;
+    let by_key: HashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+    let deal_clients: Vec<String> = snap.deals.iter().map(|d| d.client.and_then(|k| by_key.get(&k)).unwrap_or(&"").to_string()).collect();
+    let mut deal_declared = stored_types(&snap.deal_columns);
+    for (k, v) in &sf.deal_columns {
+        deal_declared.entry(k.clone()).or_insert(*v);
+    }
+    if snap.deals.is_empty() {
+        let cols: Vec<(String, Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        data.deals = Table::new(&cols);
+    } else {
+        let sheet = sheet_of("deal", &snap.deal_columns, &snap.deals, Some(("client_id", deal_clients))).map_err(BookError::Input)?;
+        allot_io::tables::load_deals(&sheet, &deal_declared, &mut data).map_err(BookError::Input)?;
+    }
+    let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
+    let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
+    let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
+    let ix_of = |key: i64| employee_keys.iter().position(|&k| k == key);
+    // Registered leavers are inactive from their day; registered absences make the employee
+    // absent for the engine on the days they cover.
+    for l in &snap.leavers {
+        if let (true, Some(i)) = (l.on <= date, ix_of(l.employee)) {
+            employees[i].active = false;
+        }
+    }
+    for a in &snap.absences {
+        if let (true, Some(i)) = (a.first <= date && date <= a.last, ix_of(a.employee)) {
+            employees[i].absent_from = Some(a.first);
+            employees[i].absent_to = Some(a.last);
+        }
+    }
+    let scheme = sf.build(&data, employees).map_err(BookError::Input)?;
+    let client_keys: Vec<i64> = snap.clients.iter().map(|c| c.key).collect();
+    let pinned: BTreeSet<(i64, &str)> = snap.pins.iter().map(|p| (p.client, p.role.as_str())).collect();
+    let mut current = Vec::new();
+    for l in snap.links.iter().filter(|l| l.from <= date) {
+        let (Ok(row), Some(role), Some(emp)) = (client_keys.binary_search(&l.client), scheme.role(&l.role), ix_of(l.employee)) else {
+            continue;
+        };
+        // A cover holds until the absence ends, whatever the rules say.
+        let pinned = pinned.contains(&(l.client, l.role.as_str())) || l.cause == Cause::Cover;
+        current.push(Current { client: row as u32, role, employee: emp as EmpIx, pinned });
+    }
+    let compiled = Compiled::new(&scheme, &data);
+    let loaded = Loaded { scheme, data, compiled, current, warnings: vec![] };
+    Ok(Book { snap, loaded, client_keys, employee_keys, scheme_text, scheme_file, scheme_version, scheme_is_new })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    /// The day the plan takes effect.
+    pub date: i32,
+    /// A scheme (text, file name) to plan with instead of the active one.
+    pub scheme: Option<(String, String)>,
+    /// Ignore current (unpinned) links and distribute from scratch.
+    pub rebalance: bool,
+}
+
+/// One open of a plan, as the plan file keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedOpen {
+    pub client: i64,
+    pub role: String,
+    pub employee: i64,
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub cause: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absence: Option<i64>,
+}
+
+/// Gains and losses of one employee in one role.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    pub employee: String,
+    pub role: String,
+    pub clients_before: u64,
+    pub clients_after: u64,
+    pub gained: u64,
+    pub lost: u64,
+    pub potential_gained: f64,
+    pub potential_lost: f64,
+}
+
+/// (client, role) pairs that stay or become unassigned, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unassigned {
+    pub role: String,
+    pub reason: String,
+    pub count: u64,
+    pub examples: Vec<String>,
+}
+
+/// What a plan changes, for people.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub clients: u64,
+    /// Links opened by cause (`new`, `rule`, `leaver`, `cover`, ...).
+    pub moves_by_cause: BTreeMap<String, u64>,
+    /// Links closed with no successor (the pair becomes unassigned).
+    pub closed_unassigned: u64,
+    /// Moves decided by each rule (cause `rule`/`new`/`rebalance`), with what the scheme change
+    /// did to that rule.
+    pub moves_by_rule: Vec<(String, String, u64)>,
+    /// The scheme's changes against the active version (`rule x: changed`).
+    pub scheme_changes: Vec<String>,
+    pub employees: Vec<Delta>,
+    pub unassigned: Vec<Unassigned>,
+    pub notes: Vec<String>,
+}
+
+/// A plan: what to close and open, made on a revision; applied exactly, or refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The plan file format.
+    pub allot_plan: u32,
+    pub made_by: String,
+    pub made_at: String,
+    pub store: String,
+    pub base_revision: i64,
+    pub date: String,
+    pub rebalance: bool,
+    pub scheme_version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_scheme: Option<String>,
+    pub roles: Vec<String>,
+    pub closes: Vec<(i64, String)>,
+    pub opens: Vec<PlannedOpen>,
+    pub absences: Vec<i64>,
+    pub leavers: Vec<i64>,
+    pub summary: Summary,
+    /// FNV-1a 64 of the plan without this field: a file edited after planning is refused.
+    #[serde(default)]
+    pub digest: String,
+}
+
+const PLAN_FORMAT: u32 = 1;
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl Plan {
+    fn compute_digest(&self) -> String {
+        let mut copy = self.clone();
+        copy.digest.clear();
+        let text = serde_json::to_string(&copy).unwrap_or_default();
+        format!("{:016x}", fnv1a(text.as_bytes()))
+    }
+    pub fn seal(mut self) -> Plan {
+        self.digest = self.compute_digest();
+        self
+    }
+    /// Reads a plan file and checks it is whole and unedited.
+    pub fn parse(text: &str, file: &str) -> Result<Plan, BookError> {
+        let plan: Plan = serde_json::from_str(text).map_err(|e| {
+            BookError::Input(vec![Diagnostic::error(format!("not a plan file: {e}"))
+                .file(file)
+                .at(e.line(), e.column())
+                .expected("the JSON that `allot plan -o FILE` writes")])
+        })?;
+        if plan.allot_plan != PLAN_FORMAT {
+            return Err(BookError::Refused(format!("{file}: plan format {} is not {PLAN_FORMAT}; make a new plan", plan.allot_plan)));
+        }
+        if plan.digest != plan.compute_digest() {
+            return Err(BookError::Refused(format!(
+                "{file} was changed after it was made (its digest does not match); make a new plan with `allot plan`"
+            )));
+        }
+        Ok(plan)
+    }
+    pub fn moves(&self) -> usize {
+        self.opens.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.opens.is_empty() && self.closes.is_empty() && self.new_scheme.is_none() && self.absences.is_empty() && self.leavers.is_empty()
+    }
+}
+
+struct Pending<'a> {
+    /// Absences to arrange now, by employee index.
+    absences: HashMap<EmpIx, &'a allot_store::Absence>,
+    leavers: HashMap<EmpIx, &'a allot_store::Leaver>,
+}
+
+/// Computes the plan of `req.date`: the engine's assignments against the stored links.
+pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<Plan, BookError> {
+    let _span = tracing::info_span!("plan").entered();
+    let book = open_book(store, req.date, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
+    let d = req.date;
+    let snap = &book.snap;
+    // History is never rewritten: a plan cannot be dated before a change already applied.
+    if let Some(later) = snap.links.iter().filter(|l| l.from > d && !matches!(l.cause, Cause::Return)).map(|l| l.from).max() {
+        return Err(BookError::Refused(format!(
+            "the book already has changes dated {}; plan on that day or later (history is never rewritten)",
+            civil_from_days(later)
+        )));
+    }
+    let l = &book.loaded;
+    let scheme = &l.scheme;
+    let mut notes = Vec::new();
+    let mut pending = Pending { absences: HashMap::new(), leavers: HashMap::new() };
+    for a in snap.absences.iter().filter(|a| !a.applied) {
+        let Some(e) = book.emp_of_key(a.employee) else { continue };
+        let who = &scheme.employees[e as usize].id;
+        let (f, t) = (civil_from_days(a.first), civil_from_days(a.last));
+        if d < a.first {
+            notes.push(format!("{who} is registered absent from {f} to {t}: plan on or after {f} to arrange the cover"));
+        } else if d > a.last {
+            notes.push(format!("{who}'s absence from {f} to {t} ended before this plan's day: nothing to cover"));
+        } else {
+            pending.absences.insert(e, a);
+        }
+    }
+    for lv in snap.leavers.iter().filter(|x| !x.applied) {
+        let Some(e) = book.emp_of_key(lv.employee) else { continue };
+        let who = &scheme.employees[e as usize].id;
+        if d < lv.on {
+            notes.push(format!("{who} leaves on {}: plan on or after that day to hand their clients over", civil_from_days(lv.on)));
+        } else {
+            pending.leavers.insert(e, lv);
+        }
+    }
+    // An absent owner keeps clients by stickiness (S1.3); for an absence arranged now, their
+    // links are left out so that the rules pick the covers (the absentee is not eligible).
+    let current: Vec<Current> = l.current.iter().filter(|c| !pending.absences.contains_key(&c.employee)).copied().collect();
+    let outcome = allot_core::assign(scheme, &l.compiled, &l.data, &current, &Options { today: d, rebalance: req.rebalance, watch: None });
+    let scheme_changes = match &snap.scheme {
+        Some(active) if book.scheme_is_new => scheme_diff_lines(&active.text, &book.scheme_text),
+        _ => vec![],
+    };
+    let changed_rules: HashMap<String, String> = scheme_changes
+        .iter()
+        .filter_map(|s| s.strip_prefix("rule ").and_then(|r| r.split_once(": ")).map(|(id, what)| (id.to_string(), what.to_string())))
+        .collect();
+    let mut out = Diff::new(&book, &outcome, &pending, req.rebalance);
+    out.run();
+    let Diff { closes, opens, by_rule, unassigned, deltas, closed_unassigned, kept, .. } = out;
+    for ((role, why), n) in kept {
+        notes.push(format!("{n} {role} link(s) stay with their current employee because the rule's choice cannot take them ({why}); change the scheme to move them"));
+    }
+
+    let mut moves_by_cause: BTreeMap<String, u64> = BTreeMap::new();
+    for o in &opens {
+        *moves_by_cause.entry(o.cause.clone()).or_default() += 1;
+    }
+    let moves_by_rule = by_rule
+        .into_iter()
+        .map(|(rule, n)| {
+            let what =
+                changed_rules.get(&rule).cloned().unwrap_or_else(|| if book.scheme_is_new { "unchanged".into() } else { String::new() });
+            (rule, what, n)
+        })
+        .collect();
+    let summary = Summary {
+        clients: l.data.clients.len() as u64,
+        moves_by_cause,
+        closed_unassigned,
+        moves_by_rule,
+        scheme_changes,
+        employees: deltas,
+        unassigned,
+        notes,
+    };
+    let plan = Plan {
+        allot_plan: PLAN_FORMAT,
+        made_by: actor.by.clone(),
+        made_at: actor.at.clone(),
+        store: store.backend().to_string(),
+        base_revision: snap.revision,
+        date: civil_from_days(d),
+        rebalance: req.rebalance,
+        scheme_version: book.scheme_version,
+        new_scheme: book.scheme_is_new.then(|| book.scheme_text.clone()),
+        roles: scheme.roles.iter().map(|r| r.id.clone()).collect(),
+        closes: closes.into_iter().map(|c| (c.link, civil_from_days(c.at))).collect(),
+        opens,
+        absences: pending.absences.values().map(|a| a.id).collect::<BTreeSet<_>>().into_iter().collect(),
+        leavers: pending.leavers.values().map(|x| x.id).collect::<BTreeSet<_>>().into_iter().collect(),
+        summary,
+        digest: String::new(),
+    };
+    Ok(plan.seal())
+}
+
+/// Walks every (client, role) and writes down what changes.
+struct Diff<'a> {
+    book: &'a Book,
+    outcome: &'a Outcome,
+    pending: &'a Pending<'a>,
+    rebalance: bool,
+    closes: Vec<Close>,
+    opens: Vec<PlannedOpen>,
+    by_rule: BTreeMap<String, u64>,
+    unassigned: Vec<Unassigned>,
+    deltas: Vec<Delta>,
+    closed_unassigned: u64,
+    /// Pairs kept by their holder because the rule's target cannot take them: (role, why) → count.
+    kept: BTreeMap<(String, String), u64>,
+}
+
+impl<'a> Diff<'a> {
+    fn new(book: &'a Book, outcome: &'a Outcome, pending: &'a Pending<'a>, rebalance: bool) -> Diff<'a> {
+        Diff {
+            book,
+            outcome,
+            pending,
+            rebalance,
+            closes: vec![],
+            opens: vec![],
+            by_rule: BTreeMap::new(),
+            unassigned: vec![],
+            deltas: vec![],
+            closed_unassigned: 0,
+            kept: BTreeMap::new(),
+        }
+    }
+
+    fn run(&mut self) {
+        let book = self.book;
+        let scheme = &book.loaded.scheme;
+        let data = &book.loaded.data;
+        let d = book.snap.date;
+        let roles = client_roles(scheme);
+        let nr = roles.len();
+        let role_k: HashMap<RoleIx, usize> = roles.iter().enumerate().map(|(k, r)| (*r, k)).collect();
+        let (potential, _) = measures(scheme, data);
+        let ne = scheme.employees.len();
+
+        // The links valid on the day and the next scheduled start, per (client row, role).
+        let mut held: HashMap<(u32, RoleIx), &Link> = HashMap::new();
+        let mut next: HashMap<(u32, RoleIx), &Link> = HashMap::new();
+        let mut dropped_roles: BTreeMap<String, u64> = BTreeMap::new();
+        for link in &book.snap.links {
+            let Some(row) = book.row_of_key(link.client) else { continue };
+            let Some(role) = scheme.role(&link.role) else {
+                // A role the scheme no longer has: its links end today.
+                if link.from <= d {
+                    self.closes.push(Close { link: link.id, at: d });
+                    *dropped_roles.entry(link.role.clone()).or_default() += 1;
+                    self.closed_unassigned += 1;
+                }
+                continue;
+            };
+            if !role_k.contains_key(&role) {
+                if link.from <= d {
+                    self.closes.push(Close { link: link.id, at: d });
+                    *dropped_roles.entry(link.role.clone()).or_default() += 1;
+                    self.closed_unassigned += 1;
+                }
+                continue;
+            }
+            if link.from <= d {
+                held.insert((row, role), link);
+            } else {
+                next.entry((row, role)).or_insert(link);
+            }
+        }
+        let past: BTreeSet<(i64, &str)> = book.snap.past.iter().map(|(c, r)| (*c, r.as_str())).collect();
+        let ranks = id_ranks(scheme);
+        // Per (employee, role k): links before and after, gains and losses.
+        let mut before = vec![0u64; ne * nr];
+        let mut after = vec![0u64; ne * nr];
+        let mut gained = vec![(0u64, 0f64); ne * nr];
+        let mut lost = vec![(0u64, 0f64); ne * nr];
+        let mut unassigned: BTreeMap<(usize, String), (u64, Vec<String>)> = BTreeMap::new();
+        // Leavers' and absentees' pairs the rules could not place: handed to peers at the end.
+        let mut orphans: Vec<(u32, usize, &Link)> = Vec::new();
+        let d_text = civil_from_days(d);
+        let rule_id = |cell: &allot_core::Cell| cell.rule().map(|r| scheme.rules[r].id.clone());
+        for row in 0..data.clients.len() as u32 {
+            for (k, &role) in roles.iter().enumerate() {
+                let cell = self.outcome.cell(row, k);
+                let old = held.get(&(row, role)).copied();
+                let old_emp = old.and_then(|l| book.emp_of_key(l.employee));
+                if let Some(e) = old_emp {
+                    before[e as usize * nr + k] += 1;
+                }
+                let new_emp = cell.employee();
+                let nxt = next.get(&(row, role)).copied();
+                let p = potential.get(row as usize);
+                let role_id = &scheme.roles[role].id;
+                // The owner's absence is arranged now: a cover until the day after, then back.
+                if let (Some(link), Some(x)) = (old, old_emp) {
+                    if let Some(a) = self.pending.absences.get(&x) {
+                        if link.cause != Cause::Cover {
+                            let cover = a.cover.and_then(|k| book.emp_of_key(k)).or(new_emp.filter(|&n| n != x));
+                            match cover {
+                                Some(c) => {
+                                    self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut gained, &mut lost, &mut after);
+                                }
+                                None => orphans.push((row, k, link)),
+                            }
+                            continue;
+                        }
+                    }
+                }
+                if old_emp.is_some() && old_emp == new_emp {
+                    after[new_emp.unwrap_or(0) as usize * nr + k] += 1;
+                    continue;
+                }
+                let cause = match (old, old_emp) {
+                    (None, _) if !past.contains(&(book.client_keys[row as usize], role_id.as_str())) => Cause::New,
+                    (None, _) => Cause::Rule,
+                    (Some(_), Some(x)) if self.pending.leavers.contains_key(&x) || !scheme.employees[x as usize].active => Cause::Leaver,
+                    (Some(_), Some(x)) if scheme.employees[x as usize].absent_on(d) => Cause::Absence,
+                    _ if self.rebalance => Cause::Rebalance,
+                    _ => Cause::Rule,
+                };
+                match new_emp {
+                    Some(n) => {
+                        if let Some(link) = old {
+                            self.closes.push(Close { link: link.id, at: d });
+                        }
+                        if let Some(x) = old_emp {
+                            lost[x as usize * nr + k].0 += 1;
+                            lost[x as usize * nr + k].1 += p;
+                        }
+                        gained[n as usize * nr + k].0 += 1;
+                        gained[n as usize * nr + k].1 += p;
+                        after[n as usize * nr + k] += 1;
+                        let rule = rule_id(cell);
+                        if let Some(r) = &rule {
+                            *self.by_rule.entry(r.clone()).or_default() += 1;
+                        }
+                        self.opens.push(PlannedOpen {
+                            client: book.client_keys[row as usize],
+                            role: role_id.clone(),
+                            employee: book.employee_keys[n as usize],
+                            from: d_text.clone(),
+                            to: nxt.map(|l| civil_from_days(l.from)),
+                            cause: cause.as_str().into(),
+                            rule,
+                            note: String::new(),
+                            absence: None,
+                        });
+                    }
+                    None if cause == Cause::Leaver && old.is_some() => {
+                        if let Some(link) = old {
+                            orphans.push((row, k, link));
+                        }
+                    }
+                    // The rule's target cannot take it (the territory owner left, a pool is
+                    // full): a holder who still can keeps it, rather than nobody.
+                    None if old_emp.is_some_and(|x| {
+                        let e = &scheme.employees[x as usize];
+                        e.active && !e.absent_on(d) && !self.pending.leavers.contains_key(&x)
+                    }) && matches!(cell.how, How::Unassigned(Reason::Unavailable(..) | Reason::PoolExhausted { .. })) =>
+                    {
+                        let x = old_emp.unwrap_or(0);
+                        after[x as usize * nr + k] += 1;
+                        let why = match cell.how {
+                            How::Unassigned(r) => reason_text(scheme, data, &r),
+                            _ => String::new(),
+                        };
+                        *self.kept.entry((role_id.clone(), why)).or_default() += 1;
+                    }
+                    None => {
+                        if let Some(link) = old {
+                            self.closes.push(Close { link: link.id, at: d });
+                            self.closed_unassigned += 1;
+                            if let Some(x) = old_emp {
+                                lost[x as usize * nr + k].0 += 1;
+                                lost[x as usize * nr + k].1 += p;
+                            }
+                        }
+                        let why = match cell.how {
+                            How::Unassigned(r) => reason_text(scheme, data, &r),
+                            _ => reason_text(scheme, data, &Reason::NoRuleMatched),
+                        };
+                        let e = unassigned.entry((k, why)).or_default();
+                        e.0 += 1;
+                        if e.1.len() < 3 {
+                            e.1.push(data.clients.id(row).to_string());
+                        }
+                    }
+                }
+            }
+        }
+        // Orphans go to the peers of their owner (teammates who are active and present),
+        // largest potential first, each to the peer with the least potential in that role.
+        let mut load_p = vec![0f64; ne * nr];
+        for row in 0..data.clients.len() as u32 {
+            for k in 0..nr {
+                if let Some(e) = self.outcome.cell(row, k).employee() {
+                    load_p[e as usize * nr + k] += potential.get(row as usize);
+                }
+            }
+        }
+        orphans.sort_by(|a, b| potential.get(b.0 as usize).total_cmp(&potential.get(a.0 as usize)).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+        for (row, k, link) in orphans {
+            let role = roles[k];
+            let role_id = &scheme.roles[role].id;
+            let Some(x) = book.emp_of_key(link.employee) else { continue };
+            let p = potential.get(row as usize);
+            let peers = self.peers(x);
+            let pick = peers.iter().copied().min_by(|&a, &b| {
+                load_p[a as usize * nr + k].total_cmp(&load_p[b as usize * nr + k]).then(ranks[a as usize].cmp(&ranks[b as usize]))
+            });
+            let nxt = next.get(&(row, role)).copied();
+            match pick {
+                Some(c) => {
+                    load_p[c as usize * nr + k] += p;
+                    if let Some(a) = self.pending.absences.get(&x) {
+                        self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut gained, &mut lost, &mut after);
+                    } else {
+                        self.closes.push(Close { link: link.id, at: d });
+                        lost[x as usize * nr + k].0 += 1;
+                        lost[x as usize * nr + k].1 += p;
+                        gained[c as usize * nr + k].0 += 1;
+                        gained[c as usize * nr + k].1 += p;
+                        after[c as usize * nr + k] += 1;
+                        self.opens.push(PlannedOpen {
+                            client: link.client,
+                            role: role_id.clone(),
+                            employee: book.employee_keys[c as usize],
+                            from: d_text.clone(),
+                            to: nxt.map(|l| civil_from_days(l.from)),
+                            cause: Cause::Leaver.as_str().into(),
+                            rule: None,
+                            note: format!(
+                                "taken over from {} (a teammate; no rule names another employee)",
+                                scheme.employees[x as usize].id
+                            ),
+                            absence: None,
+                        });
+                    }
+                }
+                None => {
+                    // Nobody can take it: it stays with the owner (an absence) or ends (a leaver).
+                    let why = format!("nobody eligible to take over from {}", scheme.employees[x as usize].id);
+                    if self.pending.leavers.contains_key(&x) || !scheme.employees[x as usize].active {
+                        self.closes.push(Close { link: link.id, at: d });
+                        self.closed_unassigned += 1;
+                        lost[x as usize * nr + k].0 += 1;
+                        lost[x as usize * nr + k].1 += p;
+                    } else {
+                        after[x as usize * nr + k] += 1;
+                    }
+                    let e = unassigned.entry((k, why)).or_default();
+                    e.0 += 1;
+                    if e.1.len() < 3 {
+                        e.1.push(data.clients.id(row).to_string());
+                    }
+                }
+            }
+        }
+        // A leaver's scheduled links (a return from an absence) are cancelled.
+        for link in book.snap.links.iter().filter(|l| l.from > d) {
+            if let Some(x) = book.emp_of_key(link.employee) {
+                if self.pending.leavers.contains_key(&x) {
+                    self.closes.push(Close { link: link.id, at: link.from });
+                }
+            }
+        }
+        for (role, n) in dropped_roles {
+            self.unassigned.push(Unassigned {
+                role,
+                reason: "the role is no longer in the scheme; its links end".into(),
+                count: n,
+                examples: vec![],
+            });
+        }
+        for ((k, reason), (count, examples)) in unassigned {
+            self.unassigned.push(Unassigned { role: scheme.roles[roles[k]].id.clone(), reason, count, examples });
+        }
+        for e in 0..ne {
+            for (k, &role) in roles.iter().enumerate() {
+                let i = e * nr + k;
+                if before[i] == 0 && after[i] == 0 && gained[i].0 == 0 && lost[i].0 == 0 {
+                    continue;
+                }
+                self.deltas.push(Delta {
+                    employee: scheme.employees[e].id.clone(),
+                    role: scheme.roles[role].id.clone(),
+                    clients_before: before[i],
+                    clients_after: after[i],
+                    gained: gained[i].0,
+                    lost: lost[i].0,
+                    potential_gained: gained[i].1,
+                    potential_lost: lost[i].1,
+                });
+            }
+        }
+        self.deltas.sort_by(|a, b| a.employee.cmp(&b.employee).then(a.role.cmp(&b.role)));
+        self.closes.sort_by_key(|c| c.link);
+    }
+
+    /// Employees who may take over from `x`: active, present on the day, not leaving, sharing a
+    /// team with `x`.
+    fn peers(&self, x: EmpIx) -> Vec<EmpIx> {
+        let scheme = &self.book.loaded.scheme;
+        let d = self.book.snap.date;
+        let me = &scheme.employees[x as usize];
+        (0..scheme.employees.len() as EmpIx)
+            .filter(|&e| e != x)
+            .filter(|&e| {
+                let p = &scheme.employees[e as usize];
+                p.active
+                    && !p.absent_on(d)
+                    && !self.pending.leavers.contains_key(&e)
+                    && !self.pending.absences.contains_key(&e)
+                    && p.teams.iter().any(|t| me.teams.contains(t))
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cover(
+        &mut self,
+        link: &Link,
+        row: u32,
+        role_id: &str,
+        cover: EmpIx,
+        owner: EmpIx,
+        a: &allot_store::Absence,
+        nxt: Option<&Link>,
+        k: usize,
+        p: f64,
+        gained: &mut [(u64, f64)],
+        lost: &mut [(u64, f64)],
+        after: &mut [u64],
+    ) {
+        let book = self.book;
+        let scheme = &book.loaded.scheme;
+        let nr = self.outcome.roles.len();
+        let d = book.snap.date;
+        let back = a.last + 1;
+        let ends = nxt.map_or(back, |l| l.from.min(back));
+        self.closes.push(Close { link: link.id, at: d });
+        lost[owner as usize * nr + k].0 += 1;
+        lost[owner as usize * nr + k].1 += p;
+        gained[cover as usize * nr + k].0 += 1;
+        gained[cover as usize * nr + k].1 += p;
+        after[cover as usize * nr + k] += 1;
+        let owner_id = &scheme.employees[owner as usize].id;
+        self.opens.push(PlannedOpen {
+            client: book.client_keys[row as usize],
+            role: role_id.to_string(),
+            employee: book.employee_keys[cover as usize],
+            from: civil_from_days(d),
+            to: Some(civil_from_days(ends)),
+            cause: Cause::Cover.as_str().into(),
+            rule: None,
+            note: format!("covers for {owner_id}, absent {} to {}", civil_from_days(a.first), civil_from_days(a.last)),
+            absence: Some(a.id),
+        });
+        if nxt.is_none_or(|l| l.from > back) {
+            self.opens.push(PlannedOpen {
+                client: book.client_keys[row as usize],
+                role: role_id.to_string(),
+                employee: link.employee,
+                from: civil_from_days(back),
+                to: nxt.map(|l| civil_from_days(l.from)),
+                cause: Cause::Return.as_str().into(),
+                rule: link.rule.clone(),
+                note: format!("back from the absence of {} to {}", civil_from_days(a.first), civil_from_days(a.last)),
+                absence: Some(a.id),
+            });
+        }
+    }
+}
+
+/// The parts a new scheme changes against the active one, one line each (`rule x: changed`).
+pub fn scheme_diff_lines(active: &str, new: &str) -> Vec<String> {
+    let (Ok(a), Ok(b)) = (allot_io::scheme::outline(active), allot_io::scheme::outline(new)) else {
+        return vec!["the scheme text changed".into()];
+    };
+    let mut out = Vec::new();
+    for (k, v) in &b {
+        match a.get(k) {
+            None => out.push(format!("{k}: added")),
+            Some(old) if old != v => {
+                let what = if k.starts_with("rule ") && strip_priority(old) == strip_priority(v) { "moved in priority" } else { "changed" };
+                out.push(format!("{k}: {what}"));
+            }
+            _ => {}
+        }
+    }
+    for k in a.keys().filter(|k| !b.contains_key(*k)) {
+        out.push(format!("{k}: removed"));
+    }
+    out
+}
+
+fn strip_priority(s: &str) -> &str {
+    s.rsplit_once(" (priority ").map_or(s, |(a, _)| a)
+}
+
+/// A unified diff of two scheme texts.
+pub fn scheme_text_diff(active: &str, new: &str, active_name: &str, new_name: &str) -> String {
+    similar::TextDiff::from_lines(active, new).unified_diff().context_radius(2).header(active_name, new_name).to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apply
+
+/// Lands a saved plan exactly, all or nothing; the store refuses it if anything changed since.
+pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applied, BookError> {
+    let _span = tracing::info_span!("apply").entered();
+    let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| BookError::Refused(format!("the plan holds a bad date `{s}`")));
+    let mut closes = Vec::with_capacity(plan.closes.len());
+    for (link, at) in &plan.closes {
+        closes.push(Close { link: *link, at: day(at)? });
+    }
+    let mut opens = Vec::with_capacity(plan.opens.len());
+    for o in &plan.opens {
+        opens.push(Open {
+            client: o.client,
+            role: o.role.clone(),
+            employee: o.employee,
+            from: day(&o.from)?,
+            to: o.to.as_deref().map(day).transpose()?,
+            cause: Cause::parse(&o.cause).map_err(|_| BookError::Refused(format!("the plan holds an unknown cause `{}`", o.cause)))?,
+            rule: o.rule.clone(),
+            scheme: Some(plan.scheme_version),
+            note: o.note.clone(),
+            absence: o.absence,
+        });
+    }
+    let s = &plan.summary;
+    let causes: Vec<String> = s.moves_by_cause.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    let summary = format!(
+        "plan of {}: {} links opened ({}), {} closed{}",
+        plan.date,
+        plan.opens.len(),
+        if causes.is_empty() { "none".into() } else { causes.join(", ") },
+        plan.closes.len(),
+        if plan.new_scheme.is_some() { format!(", scheme version {}", plan.scheme_version) } else { String::new() }
+    );
+    let changes = Changes {
+        base: plan.base_revision,
+        scheme: plan.new_scheme.clone(),
+        roles: plan.roles.iter().map(|r| (r.clone(), false)).collect(),
+        closes,
+        opens,
+        absences: plan.absences.clone(),
+        leavers: plan.leavers.clone(),
+        summary,
+    };
+    Ok(store.apply(&changes, actor)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Questions and registrations
+
+/// Every link a client ever had.
+pub fn history(store: &mut dyn Store, client: &str) -> Result<Vec<Spell>, BookError> {
+    Ok(store.history(client)?)
+}
+
+/// The book on a day: every link, or one client's.
+pub fn owners_at(store: &mut dyn Store, date: i32, client: Option<&str>) -> Result<Vec<Spell>, BookError> {
+    Ok(store.owners_at(date, client)?)
+}
+
+/// An employee's clients on a day.
+pub fn book_of(store: &mut dyn Store, employee: &str, date: i32) -> Result<Vec<Spell>, BookError> {
+    Ok(store.book(employee, date)?)
+}
+
+/// Roles the active scheme knows (standard ones when there is no scheme yet).
+fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, BookError> {
+    let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
+    if let Some(active) = store.active_scheme()? {
+        if let Ok(outline) = allot_io::scheme::outline(&active.text) {
+            roles.extend(outline.keys().filter_map(|k| k.strip_prefix("role ")).map(String::from));
+        }
+    }
+    Ok(roles)
+}
+
+/// Pins a (client, role) to an employee; rules never move it until it is unpinned.
+pub fn pin(store: &mut dyn Store, req: &allot_store::PinRequest<'_>, actor: &Actor) -> Result<allot_store::Pinned, BookError> {
+    let roles = known_roles(store)?;
+    if !roles.iter().any(|r| r == req.role) {
+        let hint =
+            roles.iter().min_by_key(|r| strsim::levenshtein(r, req.role)).map(|r| format!(" (did you mean `{r}`?)")).unwrap_or_default();
+        return Err(BookError::Refused(format!("unknown role `{}`{hint}; roles: {}", req.role, roles.join(", "))));
+    }
+    if req.reason.trim().is_empty() {
+        return Err(BookError::Refused("a pin needs a reason (--reason \"…\"): history keeps it".into()));
+    }
+    Ok(store.pin(req, actor)?)
+}
+
+/// Registers an absence; the next plan on a day within it arranges the cover.
+pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cover: Option<&str>, actor: &Actor) -> Result<i64, BookError> {
+    if last < first {
+        return Err(BookError::Refused(format!(
+            "the absence ends ({}) before it starts ({})",
+            civil_from_days(last),
+            civil_from_days(first)
+        )));
+    }
+    if cover == Some(employee) {
+        return Err(BookError::Refused("an employee cannot cover their own absence".into()));
+    }
+    Ok(store.add_absence(employee, first, last, cover, actor)?)
+}
+
+/// Registers a leaver; the next plan on or after `on` hands their clients over for good.
+pub fn leave(store: &mut dyn Store, employee: &str, on: i32, actor: &Actor) -> Result<i64, BookError> {
+    Ok(store.add_leaver(employee, on, actor)?)
+}
+
+/// The change log.
+pub fn changes(store: &mut dyn Store) -> Result<Vec<Change>, BookError> {
+    Ok(store.changes()?)
+}
+
+/// The active scheme version.
+pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, BookError> {
+    Ok(store.active_scheme()?)
+}

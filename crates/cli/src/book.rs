@@ -1,0 +1,509 @@
+//! The store commands: import, plan, apply, the as-of questions, pins, absences, leavers and
+//! scheme versions. Wiring only; the work is in `allot_app::book` and `allot-store`.
+
+use std::path::PathBuf;
+
+use allot_app::book::{self, BookError, Plan, PlanRequest};
+use allot_store::{Actor, Location, PinRequest, Spell, Store, Subject};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::{parse_day, parse_encoding, today, write_atomically, Reported};
+use allot_io::Encoding;
+
+/// Prints to standard output; a reader that closed the pipe (`| head`) ends the command quietly.
+macro_rules! out {
+    ($($t:tt)*) => {
+        crate::emit(&format!($($t)*))?
+    };
+}
+macro_rules! outln {
+    () => { crate::emit("\n")? };
+    ($($t:tt)*) => {
+        crate::emit(&format!("{}\n", format!($($t)*)))?
+    };
+}
+
+/// Where the store is and who is acting.
+#[derive(Args, Clone)]
+pub struct StoreOpt {
+    /// The store: a SQLite file (created on first use) or a postgres:// URL.
+    #[arg(long, env = "ALLOT_DB", default_value = "allot.db", value_name = "FILE|URL")]
+    db: String,
+    /// Who makes the change, for the history (default: $ALLOT_USER, else $USER).
+    #[arg(long, env = "ALLOT_USER", value_name = "NAME")]
+    by: Option<String>,
+}
+
+impl StoreOpt {
+    fn open(&self) -> Result<Box<dyn Store>, Reported> {
+        allot_store::open(&Location::parse(&self.db)).map_err(|e| {
+            eprintln!("error: {e}");
+            Reported
+        })
+    }
+    fn actor(&self) -> Actor {
+        let by =
+            self.by.clone().or_else(|| std::env::var("USER").ok()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "unknown".into());
+        Actor { by, at: now_utc() }
+    }
+}
+
+/// The current time, UTC, RFC 3339 to the second.
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i32, secs % 86_400);
+    format!("{}T{:02}:{:02}:{:02}Z", allot_rules::civil_from_days(days), rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum What {
+    Clients,
+    Employees,
+    Deals,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// What the file holds.
+    what: What,
+    /// CSV, XLSX or JSON Lines with an `id` column (deals: also `client_id`).
+    file: PathBuf,
+    /// Text encoding of a CSV file: utf-8 (default) or cp1251.
+    #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+    encoding: Encoding,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Plan with this scheme (it becomes a new version when applied); default: the active one.
+    #[arg(long, value_name = "FILE")]
+    scheme: Option<PathBuf>,
+    /// The day the plan takes effect (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    date: Option<i32>,
+    /// Ignore current owners (pins and absence covers stay) and distribute from scratch.
+    #[arg(long)]
+    rebalance: bool,
+    /// Save the plan here, for `allot apply`.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print the plan's summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `allot plan -o FILE`.
+    plan: PathBuf,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The client's id.
+    client: String,
+    /// Print JSON Lines instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct OwnersArgs {
+    /// The day (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    at: Option<i32>,
+    /// Only this client.
+    #[arg(long, value_name = "ID")]
+    client: Option<String>,
+    /// Write the CSV here (default: standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct BookArgs {
+    /// The employee's id.
+    employee: String,
+    /// The day (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    at: Option<i32>,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct PinArgs {
+    client: String,
+    role: String,
+    employee: String,
+    /// Why (kept in the history).
+    #[arg(long)]
+    reason: String,
+    /// The day the pinned employee takes over, if someone else holds the client (default today).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    date: Option<i32>,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct UnpinArgs {
+    client: String,
+    role: String,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("how").args(["cover", "spread"]))]
+pub struct AbsentArgs {
+    employee: String,
+    /// First day of the absence (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    from: i32,
+    /// Last day of the absence (YYYY-MM-DD); the owner is back the day after.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    to: i32,
+    /// One employee covers every client.
+    #[arg(long, value_name = "EMPLOYEE")]
+    cover: Option<String>,
+    /// The rules pick the covers, balanced; teammates take what no rule can place (the default).
+    #[arg(long)]
+    spread: bool,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
+pub struct LeaveArgs {
+    employee: String,
+    /// The first day the employee no longer holds clients (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    on: i32,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Subcommand)]
+pub enum SchemeCommand {
+    /// What FILE changes against the active version: the parts (rules, territories, roles,
+    /// teams, settings), then the text.
+    Diff {
+        /// The scheme file (default: scheme.toml).
+        #[arg(default_value = "scheme.toml")]
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
+    /// Print a stored version (default: the active one).
+    Show {
+        #[arg(long)]
+        version: Option<i64>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
+    /// List the stored versions.
+    Log {
+        #[command(flatten)]
+        store: StoreOpt,
+    },
+}
+
+#[derive(Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+fn report(e: BookError) -> Reported {
+    match e {
+        BookError::Input(d) => {
+            crate::fail(&d);
+        }
+        other => eprintln!("error: {other}"),
+    }
+    Reported
+}
+
+fn read(path: &PathBuf) -> Result<String, Reported> {
+    std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        Reported
+    })
+}
+
+pub fn import(a: &ImportArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let subject = match a.what {
+        What::Clients => Subject::Client,
+        What::Employees => Subject::Employee,
+        What::Deals => Subject::Deal,
+    };
+    let r = book::import(store.as_mut(), subject, &a.file, a.encoding, &a.store.actor()).map_err(report)?;
+    for w in &r.warnings {
+        eprintln!("{w}");
+    }
+    outln!(
+        "imported {} {} rows from {}: {} new, {} updated (change {})",
+        r.rows,
+        subject.as_str(),
+        a.file.display(),
+        r.imported.inserted,
+        r.imported.updated,
+        r.imported.change
+    );
+    Ok(())
+}
+
+pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let scheme = match &a.scheme {
+        Some(p) => Some((read(p)?, p.display().to_string())),
+        None => None,
+    };
+    let req = PlanRequest { date: a.date.unwrap_or_else(today), scheme, rebalance: a.rebalance };
+    let plan = {
+        let spinner = crate::Spinner::new();
+        allot_app::Progress::stage(&spinner, "planning");
+        book::plan(store.as_mut(), &req, &a.store.actor()).map_err(report)?
+    };
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&plan.summary).unwrap_or_default());
+    } else {
+        out!("{}", allot_app::report::plan(&plan));
+    }
+    match &a.out {
+        Some(p) => {
+            write_atomically(p, |w| serde_json::to_writer(&mut *w, &plan).map_err(std::io::Error::other)).map_err(|e| {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                Reported
+            })?;
+            eprintln!("\nSaved the plan to {}. Apply it with: allot apply {}", p.display(), p.display());
+        }
+        None if !plan.is_empty() => {
+            eprintln!("\nNothing was written. To apply this plan, save it with -o FILE, then run allot apply FILE.")
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+pub fn apply(a: &ApplyArgs) -> Result<(), Reported> {
+    let text = read(&a.plan)?;
+    let plan = Plan::parse(&text, &a.plan.display().to_string()).map_err(report)?;
+    let mut store = a.store.open()?;
+    if plan.store != store.backend() {
+        eprintln!("note: the plan was made on a {} store; applying it to {}", plan.store, store.backend());
+    }
+    eprintln!("applying {} closes and {} opens of the plan of {} …", plan.closes.len(), plan.opens.len(), plan.date);
+    let done = book::apply(store.as_mut(), &plan, &a.store.actor()).map_err(report)?;
+    outln!(
+        "applied the plan of {}: {} links opened, {} closed{} (change {})",
+        plan.date,
+        done.opened,
+        done.closed,
+        done.scheme.map_or(String::new(), |v| format!(", scheme version {v} active")),
+        done.change
+    );
+    Ok(())
+}
+
+fn spells_json(rows: &[Spell]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let v = serde_json::json!({
+            "client": r.client, "role": r.role, "employee": r.employee,
+            "from": allot_rules::civil_from_days(r.from), "to": r.to.map(allot_rules::civil_from_days),
+            "cause": r.cause.as_str(), "rule": r.rule, "scheme": r.scheme, "note": r.note,
+            "opened_by": r.opened_by, "opened_at": r.opened_at, "closed_by": r.closed_by, "closed_at": r.closed_at,
+        });
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn history(a: &HistoryArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let rows = book::history(store.as_mut(), &a.client).map_err(report)?;
+    if a.json {
+        out!("{}", spells_json(&rows));
+    } else if rows.is_empty() {
+        outln!("{} has never had an employee", a.client);
+    } else {
+        out!("{}", allot_app::report::spells(&rows, false));
+    }
+    Ok(())
+}
+
+fn owners_csv(rows: &[Spell], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut csv = csv::Writer::from_writer(w);
+    csv.write_record(["client_id", "role", "employee_id", "since", "until", "cause", "rule", "scheme_version", "note"])?;
+    for r in rows {
+        csv.write_record([
+            r.client.as_str(),
+            &r.role,
+            &r.employee,
+            &allot_rules::civil_from_days(r.from),
+            &r.to.map(allot_rules::civil_from_days).unwrap_or_default(),
+            r.cause.as_str(),
+            r.rule.as_deref().unwrap_or(""),
+            &r.scheme.map(|v| v.to_string()).unwrap_or_default(),
+            &r.note,
+        ])?;
+    }
+    csv.flush()
+}
+
+pub fn owners(a: &OwnersArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let rows = book::owners_at(store.as_mut(), a.at.unwrap_or_else(today), a.client.as_deref()).map_err(report)?;
+    match &a.out {
+        Some(p) => write_atomically(p, |w| owners_csv(&rows, w)).map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            Reported
+        }),
+        None => match owners_csv(&rows, &mut std::io::stdout().lock()) {
+            Err(e) if crate::broken_pipe(&e) => Ok(()),
+            Err(e) => {
+                eprintln!("error: cannot write to standard output: {e}");
+                Err(Reported)
+            }
+            Ok(()) => Ok(()),
+        },
+    }
+}
+
+pub fn book_of(a: &BookArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let at = a.at.unwrap_or_else(today);
+    let rows = book::book_of(store.as_mut(), &a.employee, at).map_err(report)?;
+    outln!("{} holds {} (client, role) links on {}", a.employee, rows.len(), allot_rules::civil_from_days(at));
+    if !rows.is_empty() {
+        out!("{}", allot_app::report::spells(&rows, true));
+    }
+    Ok(())
+}
+
+pub fn pin(a: &PinArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let date = a.date.unwrap_or_else(today);
+    let req = PinRequest { client: &a.client, role: &a.role, employee: &a.employee, reason: &a.reason, date };
+    let done = book::pin(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
+    match &done.moved_from {
+        Some(old) => outln!(
+            "pinned {} {} to {} from {} (was {old}); rules will not move it",
+            a.client,
+            a.role,
+            a.employee,
+            allot_rules::civil_from_days(date)
+        ),
+        None => outln!("pinned {} {} to {}; rules will not move it", a.client, a.role, a.employee),
+    }
+    Ok(())
+}
+
+pub fn unpin(a: &UnpinArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    store.unpin(&a.client, &a.role, &a.store.actor()).map_err(|e| report(e.into()))?;
+    outln!("unpinned {} {}; the next plan may move it by the rules", a.client, a.role);
+    Ok(())
+}
+
+pub fn absent(a: &AbsentArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    book::absent(store.as_mut(), &a.employee, a.from, a.to, a.cover.as_deref(), &a.store.actor()).map_err(report)?;
+    let (f, t) = (allot_rules::civil_from_days(a.from), allot_rules::civil_from_days(a.to));
+    let how = a.cover.as_ref().map_or("spread over eligible peers".to_string(), |c| format!("covered by {c}"));
+    outln!(
+        "registered: {} absent {f} to {t}, {how}. Run `allot plan --date {f}` (or later) to see the cover; it ends by itself after {t}.",
+        a.employee
+    );
+    Ok(())
+}
+
+pub fn leave(a: &LeaveArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    book::leave(store.as_mut(), &a.employee, a.on, &a.store.actor()).map_err(report)?;
+    let on = allot_rules::civil_from_days(a.on);
+    outln!("registered: {} leaves on {on}. Run `allot plan --date {on}` (or later) to see who takes their clients.", a.employee);
+    Ok(())
+}
+
+pub fn scheme(c: &SchemeCommand) -> Result<(), Reported> {
+    match c {
+        SchemeCommand::Diff { file, store } => {
+            let mut s = store.open()?;
+            let text = read(file)?;
+            let active = book::active_scheme(s.as_mut()).map_err(report)?;
+            let (old, name) = match &active {
+                Some(v) => (v.text.clone(), format!("version {} (active)", v.version)),
+                None => (String::new(), "no active version".into()),
+            };
+            let parts = book::scheme_diff_lines(&old, &text);
+            if parts.is_empty() && old == text {
+                outln!("{} is the same as {name}", file.display());
+                return Ok(());
+            }
+            outln!("{} against {name}:", file.display());
+            for p in &parts {
+                outln!("  {p}");
+            }
+            outln!();
+            out!("{}", book::scheme_text_diff(&old, &text, &name, &file.display().to_string()));
+            outln!("\nRun `allot plan --scheme {}` to see which moves these changes cause.", file.display());
+        }
+        SchemeCommand::Show { version, store } => {
+            let mut s = store.open()?;
+            let all = s.schemes().map_err(|e| report(e.into()))?;
+            let pick = match version {
+                Some(v) => all.iter().find(|x| x.version == *v),
+                None => all.last(),
+            };
+            match pick {
+                Some(v) => out!("{}", v.text),
+                None => {
+                    eprintln!(
+                        "error: no such scheme version (stored: {})",
+                        all.iter().map(|v| v.version.to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                    return Err(Reported);
+                }
+            }
+        }
+        SchemeCommand::Log { store } => {
+            let mut s = store.open()?;
+            let all = s.schemes().map_err(|e| report(e.into()))?;
+            let changes = s.changes().map_err(|e| report(e.into()))?;
+            let applies: Vec<_> = changes.iter().filter(|c| c.kind == "apply" && c.summary.contains("scheme version")).collect();
+            for v in &all {
+                let when = applies.iter().find(|c| c.summary.ends_with(&format!("scheme version {}", v.version)));
+                outln!(
+                    "version {}  {} lines{}",
+                    v.version,
+                    v.text.lines().count(),
+                    when.map_or(String::new(), |c| format!("  applied by {} at {}", c.by, c.at))
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn log(a: &LogArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    for c in book::changes(store.as_mut()).map_err(report)? {
+        outln!("{c}");
+    }
+    Ok(())
+}
