@@ -284,7 +284,12 @@ pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
     }
     match &a.out {
         Some(p) => {
-            write_atomically(p, |w| serde_json::to_writer(&mut *w, &plan).map_err(std::io::Error::other)).map_err(|e| {
+            write_atomically(p, |w| {
+                let mut buf = std::io::BufWriter::new(w);
+                serde_json::to_writer(&mut buf, &plan).map_err(std::io::Error::other)?;
+                std::io::Write::flush(&mut buf)
+            })
+            .map_err(|e| {
                 eprintln!("error: cannot write {}: {e}", p.display());
                 Reported
             })?;

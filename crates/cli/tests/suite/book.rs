@@ -1,0 +1,392 @@
+//! The store commands (S1.1–S1.3), run as a user runs them, on SQLite and on PostgreSQL.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+use allot_store::testing;
+
+use super::{allot, example, root};
+
+/// One store in a scratch folder: SQLite in the folder, or a fresh PostgreSQL schema.
+struct Store {
+    dir: tempfile::TempDir,
+    db: String,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.pg {
+            testing::drop_schema(url, schema);
+        }
+    }
+}
+
+impl Store {
+    fn sqlite() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("allot.db").display().to_string();
+        Store { dir, db, pg: None }
+    }
+    fn postgres(url: &str) -> Store {
+        let schema = testing::fresh_schema();
+        allot_store::pg::PgStore::connect(url, Some(&schema)).unwrap();
+        Store { dir: tempfile::tempdir().unwrap(), db: testing::url_with_schema(url, &schema), pg: Some((url.to_string(), schema)) }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        allot().args(args).arg("--db").arg(&self.db).env("ALLOT_USER", "head-of-sales").output().unwrap()
+    }
+    /// Runs a command that must succeed; returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "allot {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    /// Runs a command that must fail; returns its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "allot {args:?} should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stderr).unwrap()
+    }
+    /// `(client, role) → employee` on a day.
+    fn owners(&self, date: &str) -> BTreeMap<(String, String), String> {
+        let out = self.ok(&["owners", "--at", date]);
+        let mut rdr = csv::Reader::from_reader(out.as_bytes());
+        rdr.records().map(|r| r.unwrap()).map(|r| ((r[0].to_string(), r[1].to_string()), r[2].to_string())).collect()
+    }
+    fn plan(&self, extra: &[&str]) -> (String, PathBuf) {
+        let file =
+            self.path(&format!("plan-{}.json", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let mut args = vec!["plan", "-o", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        (self.ok(&args), file)
+    }
+    fn apply(&self, plan: &Path) -> String {
+        self.ok(&["apply", plan.to_str().unwrap()])
+    }
+    /// The S3 example imported and its first plan applied on `date`.
+    fn s3(&self, date: &str) {
+        let e = example("s3");
+        self.ok(&["import", "employees", e.join("employees.csv").to_str().unwrap()]);
+        self.ok(&["import", "clients", e.join("clients.csv").to_str().unwrap()]);
+        let (_, p) = self.plan(&["--scheme", e.join("scheme.toml").to_str().unwrap(), "--date", date]);
+        self.apply(&p);
+    }
+}
+
+/// Runs `test` on SQLite and, when reachable (always under CI), on PostgreSQL.
+fn each(name: &str, test: impl Fn(&Store)) {
+    test(&Store::sqlite());
+    if let Some(url) = testing::postgres(name) {
+        test(&Store::postgres(&url));
+    }
+}
+
+fn sales(book: &BTreeMap<(String, String), String>, client: &str) -> String {
+    book.get(&(client.to_string(), "sales".to_string())).cloned().unwrap_or_default()
+}
+
+#[test]
+fn import_checks_the_whole_file_first_and_imports_nothing_on_any_error() {
+    each("import errors", |s| {
+        let bad = s.path("clients.csv");
+        std::fs::write(&bad, "id;city;potential\nc1;Москва;100\nc2;Казань;много\nc3;Уфа;5\nc1;Пермь;7\n").unwrap();
+        let err = s.fails(&["import", "clients", bad.to_str().unwrap()]);
+        assert!(err.contains("clients.csv:3:3"), "the bad number, by line and column:\n{err}");
+        assert!(err.contains("clients.csv:5:1") && err.contains("appears twice"), "the repeated id:\n{err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert_eq!(s.ok(&["log"]), "", "a refused import records nothing");
+        std::fs::write(&bad, "id;city;potential\nc1;Москва;100\nc2;Казань;1 500,50\n").unwrap();
+        let out = s.ok(&["import", "clients", bad.to_str().unwrap()]);
+        assert!(out.contains("2 client rows") && out.contains("2 new, 0 updated"), "{out}");
+        std::fs::write(&bad, "id;potential\nc2;7\nc3;8\n").unwrap();
+        let out = s.ok(&["import", "clients", bad.to_str().unwrap()]);
+        assert!(out.contains("1 new, 1 updated"), "upsert by id: {out}");
+        let log = s.ok(&["log"]);
+        assert_eq!(log.lines().count(), 2, "{log}");
+        assert!(log.contains("(import) by head-of-sales") && log.contains("clients.csv"), "who, when and the file: {log}");
+        // A column keeps its type: text where numbers are stored is refused, by cell.
+        std::fs::write(&bad, "id;potential\nc4;нет данных\n").unwrap();
+        let err = s.fails(&["import", "clients", bad.to_str().unwrap()]);
+        assert!(err.contains("clients.csv:2:2") && err.contains("must be number"), "{err}");
+    });
+}
+
+#[test]
+fn plan_writes_nothing_and_apply_lands_exactly_what_assign_computes() {
+    each("plan and apply", |s| {
+        let e = example("s3");
+        s.ok(&["import", "employees", e.join("employees.csv").to_str().unwrap()]);
+        s.ok(&["import", "clients", e.join("clients.csv").to_str().unwrap()]);
+        let before = s.ok(&["log"]);
+        let (shown, plan) = s.plan(&["--scheme", e.join("scheme.toml").to_str().unwrap(), "--date", "2026-01-12"]);
+        assert!(shown.contains("2006 links opened") && shown.contains("new 2006"), "{shown}");
+        assert!(shown.contains("ivanov") && shown.contains("0 → 760"), "per employee: {shown}");
+        assert_eq!(s.ok(&["log"]), before, "plan writes nothing");
+        assert!(s.owners("2026-01-12").is_empty());
+        let out = s.apply(&plan);
+        assert!(out.contains("2006 links opened") && out.contains("scheme version 1"), "{out}");
+        // The stored book is what `allot assign` decides on the same files and day.
+        let assigned = allot().args(["assign", "--dir", "examples/s3", "--date", "2026-01-12", "-q"]).output().unwrap();
+        let mut rdr = csv::Reader::from_reader(assigned.stdout.as_slice());
+        let expected: BTreeMap<(String, String), String> = rdr
+            .records()
+            .map(|r| r.unwrap())
+            .filter(|r| !r[2].is_empty())
+            .map(|r| ((r[0].to_string(), r[1].to_string()), r[2].to_string()))
+            .collect();
+        assert_eq!(s.owners("2026-01-12"), expected);
+        let (again, _) = s.plan(&["--date", "2026-01-13"]);
+        assert!(again.contains("Nothing to change"), "{again}");
+    });
+}
+
+#[test]
+fn as_of_questions_answer_across_several_applied_plans() {
+    each("as-of", |s| {
+        s.s3("2026-01-12");
+        // A new version of the scheme: Moscow VIPs by city, and the regional VIP rule renamed.
+        let text = std::fs::read_to_string(example("s3").join("scheme.toml")).unwrap();
+        let v2 = text
+            .replace(r#"when = 'significance == "vip" and region == "RU-MOW"'"#, r#"when = 'significance == "vip" and city == "Москва"'"#);
+        let v2 = v2.replace(r#"id = "vip-regions""#, r#"id = "vip-rest""#);
+        assert_ne!(v2, text);
+        let v2_path = s.path("scheme-v2.toml");
+        std::fs::write(&v2_path, &v2).unwrap();
+        let diff = s.ok(&["scheme", "diff", v2_path.to_str().unwrap()]);
+        assert!(
+            diff.contains("rule vip-moscow: changed")
+                && diff.contains("rule vip-rest: added")
+                && diff.contains("rule vip-regions: removed"),
+            "{diff}"
+        );
+        let (shown, plan) = s.plan(&["--scheme", v2_path.to_str().unwrap(), "--date", "2026-03-02"]);
+        assert!(
+            shown.contains("scheme version 2 (new)") && shown.contains("vip-rest (added)"),
+            "the plan says which change moves what: {shown}"
+        );
+        s.apply(&plan);
+        let jan = s.owners("2026-02-01");
+        let mar = s.owners("2026-03-02");
+        let moved: Vec<&(String, String)> = jan.keys().filter(|k| jan[*k] != mar[*k]).collect();
+        assert!(!moved.is_empty(), "the new scheme moved someone");
+        let client = &moved[0].0;
+        let history = s.ok(&["history", client, "--json"]);
+        let spells: Vec<serde_json::Value> = history.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(spells.len(), 2, "{history}");
+        assert_eq!(spells[0]["employee"], jan[moved[0]].as_str());
+        assert_eq!(
+            (spells[0]["from"].as_str(), spells[0]["to"].as_str(), spells[0]["scheme"].as_i64()),
+            (Some("2026-01-12"), Some("2026-03-02"), Some(1))
+        );
+        assert_eq!(spells[1]["employee"], mar[moved[0]].as_str());
+        assert_eq!((spells[1]["cause"].as_str(), spells[1]["scheme"].as_i64()), (Some("rule"), Some(2)));
+        assert_eq!(spells[1]["opened_by"], "head-of-sales");
+        // One client on a day, and an employee's book on a day.
+        let one = s.ok(&["owners", "--at", "2026-02-01", "--client", client]);
+        assert!(one.contains(&jan[moved[0]]), "{one}");
+        let book = s.ok(&["book", "ivanov", "--at", "2026-02-01"]);
+        let ivanov = jan.values().filter(|e| *e == "ivanov").count();
+        assert!(book.starts_with(&format!("ivanov holds {ivanov} (client, role) links on 2026-02-01")), "{book}");
+        assert_eq!(s.ok(&["scheme", "show", "--version", "1"]), text);
+        assert!(s.ok(&["scheme", "log"]).contains("version 2"));
+        assert!(s.fails(&["history", "c99999"]).contains("no client `c99999`"));
+        // History is never rewritten: a plan dated before the last change is refused.
+        let err = s.fails(&["plan", "--date", "2026-02-01"]);
+        assert!(err.contains("history is never rewritten"), "{err}");
+    });
+}
+
+#[test]
+fn a_plan_is_refused_when_the_store_changed_since_and_when_its_file_was_edited() {
+    each("stale plan", |s| {
+        s.s3("2026-01-12");
+        let (_, plan) = s.plan(&["--date", "2026-02-01", "--rebalance"]);
+        let text = std::fs::read_to_string(&plan).unwrap();
+        let edited = s.path("edited.json");
+        std::fs::write(&edited, text.replacen("\"rebalance\":true", "\"rebalance\":false", 1)).unwrap();
+        assert!(s.fails(&["apply", edited.to_str().unwrap()]).contains("was changed after it was made"));
+        s.ok(&["pin", "c00005", "sales", "ivanov", "--reason", "the director asked", "--date", "2026-01-20"]);
+        let before = s.owners("2026-02-01");
+        let err = s.fails(&["apply", plan.to_str().unwrap()]);
+        assert!(err.contains("changed since the plan was made") && err.contains("(pin)"), "says what changed: {err}");
+        assert_eq!(s.owners("2026-02-01"), before, "nothing landed");
+    });
+}
+
+#[test]
+fn rules_never_move_a_pinned_link_until_it_is_unpinned() {
+    each("pins", |s| {
+        s.s3("2026-01-12");
+        assert_eq!(sales(&s.owners("2026-01-12"), "c00001"), "novikov");
+        let out = s.ok(&["pin", "c00001", "sales", "ivanov", "--reason", "просьба директора", "--date", "2026-02-01"]);
+        assert!(out.contains("was novikov"), "{out}");
+        assert_eq!(sales(&s.owners("2026-02-01"), "c00001"), "ivanov");
+        assert_eq!(sales(&s.owners("2026-01-31"), "c00001"), "novikov", "the past stays");
+        let (shown, plan) = s.plan(&["--date", "2026-02-02", "--rebalance"]);
+        assert!(!shown.contains("c00001"), "{shown}");
+        s.apply(&plan);
+        assert_eq!(sales(&s.owners("2026-02-02"), "c00001"), "ivanov", "a rebalance keeps the pin");
+        assert!(s.fails(&["pin", "c00001", "slaes", "ivanov", "--reason", "x"]).contains("did you mean `sales`"));
+        s.ok(&["unpin", "c00001", "sales"]);
+        assert!(s.fails(&["unpin", "c00001", "sales"]).contains("no pin for"));
+        let (_, plan) = s.plan(&["--date", "2026-02-03"]);
+        s.apply(&plan);
+        assert_eq!(sales(&s.owners("2026-02-03"), "c00001"), "novikov", "unpinned, the rules decide again");
+        let h = s.ok(&["history", "c00001"]);
+        assert!(h.contains("pin") && h.contains("просьба директора"), "{h}");
+    });
+}
+
+#[test]
+fn an_absence_cover_ends_by_itself_and_the_owner_gets_every_client_back() {
+    each("absence", |s| {
+        s.s3("2026-01-12");
+        let jan = s.owners("2026-01-12");
+        let ivanovs: Vec<&(String, String)> = jan.keys().filter(|k| jan[*k] == "ivanov").collect();
+        assert_eq!(ivanovs.len(), 760);
+        s.ok(&["absent", "ivanov", "--from", "2026-07-01", "--to", "2026-07-14", "--cover", "smirnova"]);
+        assert!(s.fails(&["absent", "ivanov", "--from", "2026-07-10", "--to", "2026-07-20"]).contains("already registered"));
+        let (early, _) = s.plan(&["--date", "2026-06-30"]);
+        assert!(early.contains("plan on or after 2026-07-01"), "{early}");
+        let (shown, plan) = s.plan(&["--date", "2026-07-01"]);
+        assert!(shown.contains("cover 760") && shown.contains("return 760"), "{shown}");
+        s.apply(&plan);
+        let during = s.owners("2026-07-10");
+        let after = s.owners("2026-07-15");
+        for k in &ivanovs {
+            assert_eq!(during[*k], "smirnova");
+            assert_eq!(after[*k], "ivanov", "back by itself on the day after the absence");
+        }
+        // Everyone else's clients never moved.
+        for (k, e) in &jan {
+            if e != "ivanov" {
+                assert_eq!((&during[k], &after[k]), (e, e));
+            }
+        }
+        // A plan during the absence keeps the cover.
+        let (mid, _) = s.plan(&["--date", "2026-07-05"]);
+        assert!(mid.contains("Nothing to change"), "{mid}");
+        let h = s.ok(&["history", &ivanovs[0].0]);
+        assert!(h.contains("cover") && h.contains("covers for ivanov") && h.contains("return"), "{h}");
+    });
+}
+
+#[test]
+fn a_leaver_hands_every_client_to_teammates_balanced_and_nobody_else_moves() {
+    each("leaver", |s| {
+        s.s3("2026-01-12");
+        let before = s.owners("2026-01-12");
+        s.ok(&["leave", "popova", "--on", "2026-09-01"]);
+        let (shown, plan) = s.plan(&["--date", "2026-09-01"]);
+        assert!(shown.contains("leaver 281"), "{shown}");
+        s.apply(&plan);
+        let after = s.owners("2026-09-01");
+        let dealers = ["ivanov", "smirnova", "kuznetsov", "vasiliev", "petrova", "sokolov"];
+        let mut got: BTreeMap<&str, u32> = BTreeMap::new();
+        for (k, e) in &before {
+            if e == "popova" {
+                assert!(dealers.contains(&after[k].as_str()), "{k:?} went to {}", after[k]);
+                *got.entry(after[k].as_str()).or_default() += 1;
+            } else {
+                assert_eq!(&after[k], e, "{k:?} moved though its owner stays");
+            }
+        }
+        assert!(got.len() >= 2, "spread over several peers: {got:?}");
+        assert!(!after.values().any(|e| e == "popova"));
+        assert_eq!(s.owners("2026-08-31").values().filter(|e| *e == "popova").count(), 281, "the past stays");
+        // The next plan does not undo the hand-over, though the scheme still names popova.
+        let (next, _) = s.plan(&["--date", "2026-09-02"]);
+        assert!(next.contains("Nothing to change") && next.contains("popova is inactive"), "{next}");
+    });
+}
+
+/// Clients enough for the apply to take a while: `n` rows, deterministic.
+fn many_clients(path: &Path, n: usize) {
+    use std::fmt::Write;
+    let regions = ["RU-MOW", "RU-SPE", "RU-TA", "RU-SVE", "RU-NVS"];
+    let mut s = String::from("id,region,potential\n");
+    for i in 0..n {
+        let _ = writeln!(s, "k{i:07},{},{}", regions[i % regions.len()], (i * 7919 % 1000 + 1) * 1000);
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+/// S1.1–S1.3 and the store's integrity: SIGKILL in the middle of applying a 100,000-client plan
+/// leaves exactly the old book or exactly the new one, never a part.
+#[test]
+fn a_kill_in_the_middle_of_apply_leaves_the_old_book_or_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    many_clients(&clients, 100_000);
+    let employees = dir.path().join("employees.csv");
+    let mut e = String::from("id,name,teams\n");
+    for i in 0..20 {
+        e.push_str(&format!("m{i:02},Manager {i},sales\n"));
+    }
+    std::fs::write(&employees, e).unwrap();
+    let scheme = dir.path().join("scheme.toml");
+    std::fs::write(&scheme, "[[rules]]\nid = \"all\"\nrole = \"sales\"\nteam = \"sales\"\nstrategy = \"balance-potential\"\n").unwrap();
+    let date = "2026-05-01";
+    let prepare = |s: &Store| -> PathBuf {
+        s.ok(&["import", "employees", employees.to_str().unwrap()]);
+        s.ok(&["import", "clients", clients.to_str().unwrap()]);
+        s.plan(&["--scheme", scheme.to_str().unwrap(), "--date", date]).1
+    };
+    let kill_trials = |make: &dyn Fn() -> Store| {
+        // The whole book as it must be after the plan lands.
+        let reference = make();
+        let plan = prepare(&reference);
+        let start = std::time::Instant::now();
+        reference.apply(&plan);
+        let full = start.elapsed();
+        let new_book = reference.owners(date);
+        assert_eq!(new_book.len(), 100_000);
+        let mut old_seen = 0;
+        for fraction in [0.2, 0.5, 0.8] {
+            let s = make();
+            let plan = prepare(&s);
+            let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("allot"))
+                .current_dir(root())
+                .args(["apply", plan.to_str().unwrap(), "--db", &s.db])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Wait for the apply to start, then kill it part of the way through.
+            let mut line = String::new();
+            BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+            assert!(line.starts_with("applying"), "{line}");
+            std::thread::sleep(full.mul_f64(fraction));
+            let _ = child.kill(); // SIGKILL
+            child.wait().unwrap();
+            let book = s.owners(date);
+            let log = s.ok(&["log"]);
+            if book.is_empty() {
+                old_seen += 1;
+                assert!(!log.contains("(apply)"), "old book, so no apply recorded: {log}");
+                // The same plan still applies, in full.
+                s.apply(&plan);
+                assert_eq!(s.owners(date), new_book);
+            } else {
+                assert_eq!(book, new_book, "a partial book after a kill at {fraction} of the apply");
+                assert!(log.contains("(apply)"));
+            }
+        }
+        assert!(old_seen > 0, "no kill landed before the commit; the apply took {full:?}");
+    };
+    kill_trials(&Store::sqlite);
+    if let Some(url) = testing::postgres("kill test") {
+        kill_trials(&|| Store::postgres(&url));
+    }
+}
