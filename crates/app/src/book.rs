@@ -13,6 +13,8 @@
 //! the book reverts by itself, and the history on any date is right without another plan.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use allot_core::check::reason_text;
@@ -96,6 +98,27 @@ fn declared_types(store: &mut dyn Store, subject: Subject) -> Result<BTreeMap<St
 /// Validates the whole file, then upserts it by id in one transaction. On any error nothing is
 /// imported and every error is returned, located by line and column.
 pub fn import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: Encoding, actor: &Actor) -> Result<ImportReport, BookError> {
+    let prepared = prepare_import(store, subject, path, encoding)?;
+    commit_import(store, prepared, actor)
+}
+
+/// A file read and validated, ready to land.
+pub struct PreparedImport {
+    subject: Subject,
+    file: String,
+    columns: Vec<Column>,
+    rows: Vec<Row>,
+    warnings: Vec<Diagnostic>,
+}
+
+/// Lands a validated file in one transaction.
+pub fn commit_import(store: &mut dyn Store, p: PreparedImport, actor: &Actor) -> Result<ImportReport, BookError> {
+    let imported = store.import(&allot_store::Import { subject: p.subject, file: &p.file, columns: &p.columns, rows: &p.rows }, actor)?;
+    Ok(ImportReport { subject: p.subject, rows: p.rows.len(), imported, columns: p.columns, warnings: p.warnings })
+}
+
+/// Reads and validates a whole file against the store's column types; writes nothing.
+pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: Encoding) -> Result<PreparedImport, BookError> {
     let _span = tracing::info_span!("import", subject = subject.as_str()).entered();
     let file = path.display().to_string();
     let sheet = read_table(path, encoding).map_err(BookError::Input)?;
@@ -157,8 +180,7 @@ pub fn import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: En
             (columns, rows)
         }
     };
-    let imported = store.import(&allot_store::Import { subject, file: &file, columns: &columns, rows: &rows }, actor)?;
-    Ok(ImportReport { subject, rows: rows.len(), imported, columns, warnings })
+    Ok(PreparedImport { subject, file, columns, rows, warnings })
 }
 
 const EMPLOYEE_COLUMNS: [(&str, Type); 8] = [
@@ -211,19 +233,112 @@ fn employee_json(e: &Employee, present: &[&str]) -> String {
 // ---------------------------------------------------------------------------------------------
 // From the store back to the engine's inputs
 
-fn json_cells(attrs: &str, columns: &[Column]) -> Result<Vec<Cell>, String> {
-    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(attrs).map_err(|e| e.to_string())?;
-    Ok(columns
-        .iter()
-        .map(|c| match obj.get(&c.name) {
-            None | Some(serde_json::Value::Null) => Cell::Empty,
-            Some(serde_json::Value::Number(n)) => n.as_f64().map_or(Cell::Empty, Cell::Number),
-            Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
-            Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
-            Some(serde_json::Value::Array(a)) => Cell::List(a.iter().filter_map(|x| x.as_str().map(String::from)).collect()),
-            Some(other) => Cell::Text(other.to_string()),
-        })
-        .collect())
+/// Reads a stored attribute object straight into cells in column order (no intermediate map: a
+/// million clients are read in a fraction of the time).
+fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, String> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(attrs);
+    let cells = RowSeed { index, width }.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(cells)
+}
+
+struct RowSeed<'c> {
+    index: &'c FxHashMap<&'c str, usize>,
+    width: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Vec<Cell>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<Cell>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RowSeed<'_> {
+    type Value = Vec<Cell>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of attributes")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Vec<Cell>, A::Error> {
+        let mut cells = vec![Cell::Empty; self.width];
+        while let Some(col) = m.next_key_seed(KeySeed(self.index))? {
+            match col {
+                Some(i) => cells[i] = m.next_value::<WireCell>()?.0,
+                None => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(cells)
+    }
+}
+
+/// A key, looked up as it is read: the column's position, if it is one of the columns.
+struct KeySeed<'c>(&'c FxHashMap<&'c str, usize>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeySeed<'_> {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an attribute name")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.get(v).copied())
+    }
+}
+
+/// One stored attribute value as a cell.
+struct WireCell(Cell);
+
+impl<'de> Deserialize<'de> for WireCell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<WireCell, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = WireCell;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number, text, true/false, a list or null")
+            }
+            fn visit_unit<E>(self) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Empty))
+            }
+            fn visit_none<E>(self) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Empty))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Number(v as f64)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Number(v as f64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Number(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Text(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<WireCell, E> {
+                Ok(WireCell(Cell::Text(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<WireCell, A::Error> {
+                let mut items = Vec::new();
+                while let Some(x) = a.next_element::<String>()? {
+                    items.push(x);
+                }
+                Ok(WireCell(Cell::List(items)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn sheet_of(
@@ -237,14 +352,15 @@ fn sheet_of(
         headers.push(name.to_string());
     }
     headers.extend(columns.iter().map(|c| c.name.clone()));
+    let index: FxHashMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let mut cells = vec![Cell::Text(r.id.clone())];
         if let Some((_, values)) = &extra {
             cells.push(Cell::Text(values[i].clone()));
         }
-        let attrs =
-            json_cells(&r.attrs, columns).map_err(|e| vec![Diagnostic::error(format!("stored {what} `{}` is not readable: {e}", r.id))])?;
+        let attrs = json_cells(&r.attrs, &index, columns.len())
+            .map_err(|e| vec![Diagnostic::error(format!("stored {what} `{}` is not readable: {e}", r.id))])?;
         cells.extend(attrs);
         out.push(cells);
     }
@@ -259,6 +375,8 @@ pub struct Book {
     pub client_keys: Vec<i64>,
     /// Employee index → store key.
     pub employee_keys: Vec<i64>,
+    /// Store key → employee index.
+    employee_of_key: FxHashMap<i64, EmpIx>,
     /// The scheme's text and where it came from.
     pub scheme_text: String,
     pub scheme_file: String,
@@ -272,7 +390,7 @@ impl Book {
         self.client_keys.binary_search(&key).ok().map(|r| r as u32)
     }
     pub fn emp_of_key(&self, key: i64) -> Option<EmpIx> {
-        self.employee_keys.iter().position(|&k| k == key).map(|i| i as EmpIx)
+        self.employee_of_key.get(&key).copied()
     }
     /// Links valid on the day (not the scheduled ones).
     pub fn valid_links(&self) -> impl Iterator<Item = &Link> {
@@ -304,8 +422,12 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
     }
     let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
     allot_io::tables::load_clients(&sheet, &declared, &mut data).map_err(BookError::Input)?;
-    let by_key: HashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
-    let deal_clients: Vec<String> = snap.deals.iter().map(|d| d.client.and_then(|k| by_key.get(&k)).unwrap_or(&"").to_string()).collect();
+    let deal_clients: Vec<String> = if snap.deals.is_empty() {
+        vec![]
+    } else {
+        let by_key: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+        snap.deals.iter().map(|d| d.client.and_then(|k| by_key.get(&k)).unwrap_or(&"").to_string()).collect()
+    };
     let mut deal_declared = stored_types(&snap.deal_columns);
     for (k, v) in &sf.deal_columns {
         deal_declared.entry(k.clone()).or_insert(*v);
@@ -320,7 +442,8 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
     let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
-    let ix_of = |key: i64| employee_keys.iter().position(|&k| k == key);
+    let employee_of_key: FxHashMap<i64, EmpIx> = employee_keys.iter().enumerate().map(|(i, &k)| (k, i as EmpIx)).collect();
+    let ix_of = |key: i64| employee_of_key.get(&key).map(|&i| i as usize);
     // Registered leavers are inactive from their day; registered absences make the employee
     // absent for the engine on the days they cover.
     for l in &snap.leavers {
@@ -348,7 +471,7 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
     }
     let compiled = Compiled::new(&scheme, &data);
     let loaded = Loaded { scheme, data, compiled, current, warnings: vec![] };
-    Ok(Book { snap, loaded, client_keys, employee_keys, scheme_text, scheme_file, scheme_version, scheme_is_new })
+    Ok(Book { snap, loaded, client_keys, employee_keys, employee_of_key, scheme_text, scheme_file, scheme_version, scheme_is_new })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,14 +764,16 @@ impl<'a> Diff<'a> {
         let (potential, _) = measures(scheme, data);
         let ne = scheme.employees.len();
 
-        // The links valid on the day and the next scheduled start, per (client row, role).
-        let mut held: HashMap<(u32, RoleIx), &Link> = HashMap::new();
-        let mut next: HashMap<(u32, RoleIx), &Link> = HashMap::new();
+        // The link valid on the day and the next scheduled one, per (client row, role k).
+        let n = data.clients.len();
+        let mut held: Vec<Option<&Link>> = vec![None; n * nr];
+        let mut next: Vec<Option<&Link>> = vec![None; n * nr];
         let mut dropped_roles: BTreeMap<String, u64> = BTreeMap::new();
         for link in &book.snap.links {
             let Some(row) = book.row_of_key(link.client) else { continue };
-            let Some(role) = scheme.role(&link.role) else {
-                // A role the scheme no longer has: its links end today.
+            let k = scheme.role(&link.role).and_then(|r| role_k.get(&r).copied());
+            let Some(k) = k else {
+                // A role the scheme no longer has (or no longer assigns): its links end today.
                 if link.from <= d {
                     self.closes.push(Close { link: link.id, at: d });
                     *dropped_roles.entry(link.role.clone()).or_default() += 1;
@@ -656,18 +781,11 @@ impl<'a> Diff<'a> {
                 }
                 continue;
             };
-            if !role_k.contains_key(&role) {
-                if link.from <= d {
-                    self.closes.push(Close { link: link.id, at: d });
-                    *dropped_roles.entry(link.role.clone()).or_default() += 1;
-                    self.closed_unassigned += 1;
-                }
-                continue;
-            }
+            let i = row as usize * nr + k;
             if link.from <= d {
-                held.insert((row, role), link);
-            } else {
-                next.entry((row, role)).or_insert(link);
+                held[i] = Some(link);
+            } else if next[i].is_none_or(|n| link.from < n.from) {
+                next[i] = Some(link);
             }
         }
         let past: BTreeSet<(i64, &str)> = book.snap.past.iter().map(|(c, r)| (*c, r.as_str())).collect();
@@ -685,13 +803,13 @@ impl<'a> Diff<'a> {
         for row in 0..data.clients.len() as u32 {
             for (k, &role) in roles.iter().enumerate() {
                 let cell = self.outcome.cell(row, k);
-                let old = held.get(&(row, role)).copied();
+                let old = held[row as usize * nr + k];
                 let old_emp = old.and_then(|l| book.emp_of_key(l.employee));
                 if let Some(e) = old_emp {
                     before[e as usize * nr + k] += 1;
                 }
                 let new_emp = cell.employee();
-                let nxt = next.get(&(row, role)).copied();
+                let nxt = next[row as usize * nr + k];
                 let p = potential.get(row as usize);
                 let role_id = &scheme.roles[role].id;
                 // The owner's absence is arranged now: a cover until the day after, then back.
@@ -811,7 +929,7 @@ impl<'a> Diff<'a> {
             let pick = peers.iter().copied().min_by(|&a, &b| {
                 load_p[a as usize * nr + k].total_cmp(&load_p[b as usize * nr + k]).then(ranks[a as usize].cmp(&ranks[b as usize]))
             });
-            let nxt = next.get(&(row, role)).copied();
+            let nxt = next[row as usize * nr + k];
             match pick {
                 Some(c) => {
                     load_p[c as usize * nr + k] += p;
@@ -1065,6 +1183,7 @@ pub fn history(store: &mut dyn Store, client: &str) -> Result<Vec<Spell>, BookEr
 
 /// The book on a day: every link, or one client's.
 pub fn owners_at(store: &mut dyn Store, date: i32, client: Option<&str>) -> Result<Vec<Spell>, BookError> {
+    let _span = tracing::info_span!("owners_at").entered();
     Ok(store.owners_at(date, client)?)
 }
 

@@ -250,17 +250,86 @@ pub fn import(a: &ImportArgs) -> Result<(), Reported> {
         What::Deals => Subject::Deal,
     };
     let r = book::import(store.as_mut(), subject, &a.file, a.encoding, &a.store.actor()).map_err(report)?;
+    say_imported(&r, &a.file)
+}
+
+fn say_imported(r: &book::ImportReport, file: &std::path::Path) -> Result<(), Reported> {
     for w in &r.warnings {
         eprintln!("{w}");
     }
     outln!(
-        "imported {} {} rows from {}: {} new, {} updated (change {})",
+        "imported {} {} rows from {}: {} new, {} updated, {} unchanged (change {})",
         r.rows,
-        subject.as_str(),
-        a.file.display(),
+        r.subject.as_str(),
+        file.display(),
         r.imported.inserted,
         r.imported.updated,
+        r.imported.unchanged,
         r.imported.change
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    /// Folder holding scheme.toml, employees.*, clients.* and, if present, deals.*.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    dir: PathBuf,
+    /// The day the plan takes effect (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    date: Option<i32>,
+    /// Text encoding of CSV inputs: utf-8 (default) or cp1251.
+    #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+    encoding: Encoding,
+    /// Show the plan and write nothing (the imports included).
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+/// Brings the store up to date with a folder: import its files, plan with its scheme, apply.
+pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
+    let find = |stem: &str| crate::find(&a.dir, stem);
+    let scheme_path = a.dir.join("scheme.toml");
+    let scheme = read(&scheme_path)?;
+    let (Some(employees), Some(clients)) = (find("employees"), find("clients")) else {
+        eprintln!("error: {} needs employees.* and clients.* (csv, xlsx or jsonl) beside scheme.toml", a.dir.display());
+        return Err(Reported);
+    };
+    let mut store = a.store.open()?;
+    let actor = a.store.actor();
+    if a.dry_run {
+        eprintln!("dry run: the files are checked, the plan is shown against the store as it is, nothing is written");
+        book::prepare_import(store.as_mut(), Subject::Employee, &employees, a.encoding).map_err(report)?;
+        book::prepare_import(store.as_mut(), Subject::Client, &clients, a.encoding).map_err(report)?;
+    } else {
+        // Both files are checked before either lands.
+        let e = book::prepare_import(store.as_mut(), Subject::Employee, &employees, a.encoding).map_err(report)?;
+        let c = book::prepare_import(store.as_mut(), Subject::Client, &clients, a.encoding).map_err(report)?;
+        let r = book::commit_import(store.as_mut(), e, &actor).map_err(report)?;
+        say_imported(&r, &employees)?;
+        let r = book::commit_import(store.as_mut(), c, &actor).map_err(report)?;
+        say_imported(&r, &clients)?;
+        if let Some(deals) = find("deals") {
+            let r = book::import(store.as_mut(), Subject::Deal, &deals, a.encoding, &actor).map_err(report)?;
+            say_imported(&r, &deals)?;
+        }
+    }
+    let req =
+        PlanRequest { date: a.date.unwrap_or_else(today), scheme: Some((scheme, scheme_path.display().to_string())), rebalance: false };
+    let plan = book::plan(store.as_mut(), &req, &actor).map_err(report)?;
+    out!("{}", allot_app::report::plan(&plan));
+    if a.dry_run || plan.is_empty() {
+        return Ok(());
+    }
+    let done = book::apply(store.as_mut(), &plan, &actor).map_err(report)?;
+    outln!(
+        "\napplied: {} links opened, {} closed{} (change {}). Ask `allot history CLIENT`, `allot owners --at DATE` or `allot book EMPLOYEE`.",
+        done.opened,
+        done.closed,
+        done.scheme.map_or(String::new(), |v| format!(", scheme version {v} active")),
+        done.change
     );
     Ok(())
 }

@@ -59,6 +59,10 @@ enum Command {
     /// Measure the engine on generated data (see BENCHMARKS.md).
     #[command(after_help = "Example:\n  allot bench --clients 1000000 --rules 1000")]
     Bench(bench::BenchArgs),
+    /// Bring the store (./allot.db unless --db) up to date with a folder: import its employees,
+    /// clients and deals, plan with its scheme, show the plan and apply it.
+    #[command(after_help = "Examples:\n  allot sync --dir examples/s3\n  allot sync --dir examples/s3 --dry-run\n  allot history c00001")]
+    Sync(book::SyncArgs),
     /// Import clients, employees or deals into the store: the whole file is checked first; on any
     /// error nothing is imported. Rows are upserted by id in one transaction.
     #[command(
@@ -185,7 +189,7 @@ fn today() -> i32 {
 }
 
 /// The first existing file `stem.{csv,xlsx,jsonl}` in `dir`.
-fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
+pub(crate) fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
     ["csv", "xlsx", "jsonl", "ndjson"].iter().map(|e| dir.join(format!("{stem}.{e}"))).find(|p| p.exists())
 }
 
@@ -382,6 +386,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
             eprintln!("error: {m}");
             Reported
         })?,
+        Command::Sync(a) => book::sync(&a)?,
         Command::Import(a) => book::import(&a)?,
         Command::Plan(a) => book::plan(&a)?,
         Command::Apply(a) => book::apply(&a)?,
@@ -404,6 +409,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // With ALLOT_LOG=info, each use case's span reports its time when it closes.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -169,6 +169,8 @@ pub struct Imported {
     pub change: i64,
     pub inserted: u64,
     pub updated: u64,
+    /// Rows whose stored attributes were already what the file says.
+    pub unchanged: u64,
 }
 
 /// A stored client, employee or deal. `key` is the store's own integer key (stable forever).
@@ -269,8 +271,7 @@ pub struct Snapshot {
     pub employees: Vec<Stored>,
     pub deals: Vec<Stored>,
     pub scheme: Option<SchemeVersion>,
-    /// Links valid on `date`, and links that start after it (scheduled), in (client, role, from)
-    /// order.
+    /// Links valid on `date`, and links that start after it (scheduled), in no particular order.
     pub links: Vec<Link>,
     /// (client, role) pairs that had a link that ended on or before `date`.
     pub past: Vec<(i64, String)>,
@@ -456,6 +457,10 @@ pub(crate) fn day_text(d: Day) -> String {
 
 pub(crate) fn text_day(s: &str) -> Result<Day> {
     parse_iso_date(s).ok_or_else(|| StoreError::Db(format!("a stored date is not YYYY-MM-DD: `{s}`")))
+}
+
+pub(crate) fn import_summary(rows: usize, subject: &str, inserted: u64, updated: u64) -> String {
+    format!("{rows} {subject} rows: {inserted} new, {updated} updated, {} unchanged", rows as u64 - inserted - updated)
 }
 
 /// The error for a plan made at `planned` when the store is at `now`.

@@ -1,6 +1,9 @@
 //! The production store: PostgreSQL through the synchronous `postgres` client. Bulk writes bind
 //! whole columns as arrays (`unnest`), so a million rows are a few hundred statements.
 
+use std::collections::BTreeMap;
+
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Transaction};
 
 use crate::*;
@@ -41,6 +44,22 @@ fn quote_ident(s: &str) -> String {
 }
 
 fn migrate(client: &mut Client) -> Result<()> {
+    // The common case, up to date, costs one round trip and takes no lock. Dates are read as
+    // ISO text, whatever the server's default style.
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    let probe = client.simple_query("SET DateStyle TO ISO; SELECT coalesce(max(version), 0) FROM allot_migrations");
+    let current = match probe {
+        Ok(msgs) => msgs.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse::<i64>().ok()),
+            _ => None,
+        }),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if current.is_some_and(|v| v >= newest) {
+        return Ok(());
+    }
+    client.batch_execute("SET DateStyle TO ISO")?;
     let mut tx = client.transaction()?;
     // Two processes starting at once migrate one after the other.
     tx.batch_execute(
@@ -171,16 +190,19 @@ impl Store for PgStore {
                  SELECT u.id, c.key, jsonb_strip_nulls(coalesce(d.attrs, '{}'::jsonb) || u.attrs::jsonb), $4 \
                  FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, client, attrs) \
                  LEFT JOIN clients c ON c.id = u.client LEFT JOIN deals d ON d.id = u.id \
-                 ON CONFLICT (id) DO UPDATE SET client = EXCLUDED.client, attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by"
+                 ON CONFLICT (id) DO UPDATE SET client = EXCLUDED.client, attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by \
+                 WHERE deals.client IS DISTINCT FROM EXCLUDED.client OR deals.attrs IS DISTINCT FROM EXCLUDED.attrs"
                 .to_string(),
             _ => format!(
                 "INSERT INTO {table} (id, attrs, imported_by) \
                  SELECT u.id, jsonb_strip_nulls(coalesce(t.attrs, '{{}}'::jsonb) || u.attrs::jsonb), $3 \
                  FROM unnest($1::text[], $2::text[]) AS u(id, attrs) LEFT JOIN {table} t ON t.id = u.id \
-                 ON CONFLICT (id) DO UPDATE SET attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by"
+                 ON CONFLICT (id) DO UPDATE SET attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by \
+                 WHERE {table}.attrs IS DISTINCT FROM EXCLUDED.attrs"
             ),
         };
         let st = tx.prepare(&sql)?;
+        let mut touched = 0u64;
         for chunk in import.rows.chunks(CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
             let attrs: Vec<&str> = chunk.iter().map(|r| r.attrs.as_str()).collect();
@@ -191,7 +213,8 @@ impl Store for PgStore {
                 }
                 _ => tx.execute(&st, &[&ids, &attrs, &change]),
             };
-            res.map_err(|e| match e.code() {
+            // Rows inserted or changed; a row already so is not counted.
+            touched += res.map_err(|e| match e.code() {
                 Some(c) if *c == postgres::error::SqlState::NOT_NULL_VIOLATION => {
                     StoreError::Refused("a deal names a client that is not in the store".into())
                 }
@@ -200,11 +223,11 @@ impl Store for PgStore {
         }
         let after: i64 = tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?.get(0);
         let inserted = (after - before) as u64;
-        let updated = import.rows.len() as u64 - inserted;
-        let summary = format!("{} {subject} rows: {inserted} new, {updated} updated", import.rows.len());
+        let updated = touched - inserted;
+        let summary = import_summary(import.rows.len(), subject, inserted, updated);
         tx.execute("UPDATE changes SET summary = $1 WHERE id = $2", &[&summary, &change])?;
         tx.commit()?;
-        Ok(Imported { change, inserted, updated })
+        Ok(Imported { change, inserted, updated, unchanged: import.rows.len() as u64 - touched })
     }
 
     fn active_scheme(&mut self) -> Result<Option<SchemeVersion>> {
@@ -232,8 +255,14 @@ impl Store for PgStore {
             ..Default::default()
         };
         for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
-            for r in tx.query(&format!("SELECT key, id, attrs::text FROM {table} ORDER BY key"), &[])? {
+            // A sequential scan, sorted here: cheaper than the server's sort or index walk.
+            let mut rows = tx.query_raw(&format!("SELECT key, id, attrs::text FROM {table}"), std::iter::empty::<i64>())?;
+            while let Some(r) = rows.next()? {
                 out.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: None });
+            }
+            drop(rows);
+            if !out.is_sorted_by_key(|c| c.key) {
+                out.sort_unstable_by_key(|c| c.key);
             }
         }
         for r in tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? {
@@ -242,12 +271,13 @@ impl Store for PgStore {
         s.scheme = tx
             .query_opt("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", &[])?
             .map(|r| SchemeVersion { version: r.get(0), text: r.get(1) });
-        let rows = tx.query(
-            "SELECT id, client, role, employee, to_char(valid_from, 'YYYY-MM-DD'), to_char(valid_to, 'YYYY-MM-DD'), cause, rule, scheme, note, absence \
-             FROM links WHERE (valid_to IS NULL OR (valid_to > $1::text::date AND valid_to > valid_from)) ORDER BY client, role, valid_from, id",
-            &[&d],
+        // Streamed row by row, in no particular order (the plan indexes them itself).
+        let mut rows = tx.query_raw(
+            "SELECT id, client, role, employee, valid_from::text, valid_to::text, cause, rule, scheme, note, absence \
+             FROM links WHERE (valid_to IS NULL OR (valid_to > $1::text::date AND valid_to > valid_from))",
+            [&d],
         )?;
-        for r in rows {
+        while let Some(r) = rows.next()? {
             s.links.push(Link {
                 id: r.get(0),
                 client: r.get(1),
@@ -262,6 +292,7 @@ impl Store for PgStore {
                 absence: r.get(10),
             });
         }
+        drop(rows);
         s.past = tx
             .query(
                 "SELECT DISTINCT client, role FROM links WHERE valid_to IS NOT NULL AND valid_to <= $1::text::date AND valid_to > valid_from \
@@ -316,19 +347,26 @@ impl Store for PgStore {
         for (role, several) in &changes.roles {
             tx.execute("INSERT INTO roles (id, several) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", &[role, several])?;
         }
+        // Closes by day (a plan has one or two): `id = ANY(…)` walks the primary key, whatever the
+        // planner believes about the table's size.
         let close = tx.prepare(
-            "UPDATE links SET valid_to = u.at::date, closed_by = $3 FROM unnest($1::bigint[], $2::text[]) AS u(id, at) \
-             WHERE links.id = u.id AND links.valid_from <= u.at::date AND (links.valid_to IS NULL OR links.valid_to > u.at::date)",
+            "UPDATE links SET valid_to = $2::text::date, closed_by = $3 \
+             WHERE id = ANY($1::bigint[]) AND valid_from <= $2::text::date AND (valid_to IS NULL OR valid_to > $2::text::date)",
         )?;
-        for chunk in changes.closes.chunks(CHUNK) {
-            let ids: Vec<i64> = chunk.iter().map(|c| c.link).collect();
-            let ats: Vec<String> = chunk.iter().map(|c| day_text(c.at)).collect();
-            let n = tx.execute(&close, &[&ids, &ats, &change])?;
-            if n != chunk.len() as u64 {
-                return Err(StoreError::Refused(format!(
-                    "{} of the plan's links are not valid on their close day: the plan does not fit the store",
-                    chunk.len() as u64 - n
-                )));
+        let mut by_day: BTreeMap<Day, Vec<i64>> = BTreeMap::new();
+        for c in &changes.closes {
+            by_day.entry(c.at).or_default().push(c.link);
+        }
+        for (day, ids) in &by_day {
+            let at = day_text(*day);
+            for chunk in ids.chunks(CHUNK) {
+                let n = tx.execute(&close, &[&chunk, &at, &change])?;
+                if n != chunk.len() as u64 {
+                    return Err(StoreError::Refused(format!(
+                        "{} of the plan's links are not valid on {at}: the plan does not fit the store",
+                        chunk.len() as u64 - n
+                    )));
+                }
             }
         }
         let open = tx.prepare(
@@ -363,6 +401,10 @@ impl Store for PgStore {
             }
         }
         tx.commit()?;
+        if changes.opens.len() + changes.closes.len() > 100_000 {
+            // Fresh statistics after a bulk change keep the planner on the indexes.
+            self.client.batch_execute("ANALYZE links")?;
+        }
         Ok(Applied { change, closed: changes.closes.len() as u64, opened: changes.opens.len() as u64, scheme })
     }
 
@@ -487,12 +529,15 @@ impl Store for PgStore {
         let valid = "l.valid_from <= $1::text::date AND (l.valid_to IS NULL OR l.valid_to > $1::text::date)";
         match client {
             Some(c) => {
-                key_of(&mut self.client, "clients", "client", c)?;
-                spells(
+                let rows = spells(
                     &mut self.client,
                     &format!("{SPELL_SELECT} WHERE c.id = $2 AND {valid} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\""),
                     &[&d, &c],
-                )
+                )?;
+                if rows.is_empty() {
+                    key_of(&mut self.client, "clients", "client", c)?;
+                }
+                Ok(rows)
             }
             // COLLATE "C": the same byte order as SQLite, whatever the database's locale.
             None => spells(

@@ -22,6 +22,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(fail)?;
+        // Reads map the file instead of copying it page by page (a plan reads all of it).
+        conn.pragma_update(None, "mmap_size", 1i64 << 32).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(fail)?;
         migrate(&mut conn).map_err(|e| StoreError::Open { url: url.clone(), message: e.to_string() })?;
         Ok(SqliteStore { conn })
@@ -34,6 +36,12 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    // Up to date (the common case): no write lock, so opening never waits for a writer.
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    let current: Option<i64> = conn.query_row("SELECT coalesce(max(version), 0) FROM allot_migrations", [], |r| r.get(0)).ok();
+    if current.is_some_and(|v| v >= newest) {
+        return Ok(());
+    }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS allot_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )?;
@@ -188,40 +196,42 @@ impl Store for SqliteStore {
             Subject::Deal => "deals",
         };
         let before: i64 = tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        let mut touched = 0u64;
         {
             let mut st = match import.subject {
                 Subject::Deal => tx.prepare(
                     "INSERT INTO deals (id, client, attrs, imported_by) \
                      VALUES (?1, (SELECT key FROM clients WHERE id = ?2), json_patch('{}', ?3), ?4) \
-                     ON CONFLICT (id) DO UPDATE SET client = excluded.client, attrs = json_patch(deals.attrs, ?3), imported_by = ?4",
+                     ON CONFLICT (id) DO UPDATE SET client = excluded.client, attrs = json_patch(deals.attrs, ?3), imported_by = ?4 \
+                     WHERE deals.client IS NOT excluded.client OR deals.attrs IS NOT json_patch(deals.attrs, ?3)",
                 )?,
                 _ => tx.prepare(&format!(
                     "INSERT INTO {table} (id, attrs, imported_by) VALUES (?1, json_patch('{{}}', ?2), ?3) \
-                     ON CONFLICT (id) DO UPDATE SET attrs = json_patch({table}.attrs, ?2), imported_by = ?3"
+                     ON CONFLICT (id) DO UPDATE SET attrs = json_patch({table}.attrs, ?2), imported_by = ?3 \
+                     WHERE {table}.attrs IS NOT json_patch({table}.attrs, ?2)"
                 ))?,
             };
             for row in import.rows {
+                // 1 when the row was inserted or changed, 0 when it was already so.
                 let res = match import.subject {
                     Subject::Deal => st.execute(params![row.id, row.client, row.attrs, change]),
                     _ => st.execute(params![row.id, row.attrs, change]),
                 };
-                res.map_err(|e| match (import.subject, &e) {
+                touched += res.map_err(|e| match (import.subject, &e) {
                     (Subject::Deal, rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                         StoreError::NotFound { what: "client", id: row.client.clone().unwrap_or_default() }
                     }
                     _ => StoreError::from(e),
-                })?;
+                })? as u64;
             }
         }
         let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         let inserted = (after - before) as u64;
-        let updated = import.rows.len() as u64 - inserted;
-        tx.execute(
-            "UPDATE changes SET summary = ?1 WHERE id = ?2",
-            params![format!("{} {subject} rows: {inserted} new, {updated} updated", import.rows.len()), change],
-        )?;
+        let updated = touched - inserted;
+        let summary = import_summary(import.rows.len(), subject, inserted, updated);
+        tx.execute("UPDATE changes SET summary = ?1 WHERE id = ?2", params![summary, change])?;
         tx.commit()?;
-        Ok(Imported { change, inserted, updated })
+        Ok(Imported { change, inserted, updated, unchanged: import.rows.len() as u64 - touched })
     }
 
     fn active_scheme(&mut self) -> Result<Option<SchemeVersion>> {
@@ -273,7 +283,7 @@ impl Store for SqliteStore {
         {
             let mut st = tx.prepare(
                 "SELECT id, client, role, employee, valid_from, valid_to, cause, rule, scheme, note, absence FROM links \
-                 WHERE (valid_to IS NULL OR (valid_to > ?1 AND valid_to > valid_from)) ORDER BY client, role, valid_from, id",
+                 WHERE (valid_to IS NULL OR (valid_to > ?1 AND valid_to > valid_from))",
             )?;
             let mut rows = st.query([&d])?;
             while let Some(r) = rows.next()? {
@@ -485,8 +495,11 @@ impl Store for SqliteStore {
         let valid = "l.valid_from <= ?1 AND (l.valid_to IS NULL OR l.valid_to > ?1)";
         match client {
             Some(c) => {
-                key_of(&self.conn, "clients", "client", c)?;
-                spells(&self.conn, &format!("{SPELL_SELECT} WHERE c.id = ?2 AND {valid} ORDER BY l.role, e.id"), &[&d, &c])
+                let rows = spells(&self.conn, &format!("{SPELL_SELECT} WHERE c.id = ?2 AND {valid} ORDER BY l.role, e.id"), &[&d, &c])?;
+                if rows.is_empty() {
+                    key_of(&self.conn, "clients", "client", c)?;
+                }
+                Ok(rows)
             }
             None => spells(&self.conn, &format!("{SPELL_SELECT} WHERE {valid} ORDER BY c.id, l.role, e.id"), &[&d]),
         }

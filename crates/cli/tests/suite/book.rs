@@ -390,3 +390,19 @@ fn a_kill_in_the_middle_of_apply_leaves_the_old_book_or_the_new_one() {
         kill_trials(&|| Store::postgres(&url));
     }
 }
+
+/// The README's first command: the shipped example into the embedded store; a second run changes
+/// nothing.
+#[test]
+fn sync_brings_the_store_up_to_the_folder_and_a_second_run_changes_nothing() {
+    each("sync", |s| {
+        let first = s.ok(&["sync", "--dir", "examples/s3", "--date", "2026-01-12"]);
+        assert!(first.contains("2006 new") && first.contains("2006 links opened") && first.contains("applied:"), "{first}");
+        let again = s.ok(&["sync", "--dir", "examples/s3", "--date", "2026-01-13"]);
+        assert!(again.contains("0 new, 0 updated, 2006 unchanged") && again.contains("Nothing to change"), "{again}");
+        assert_eq!(sales(&s.owners("2026-01-13"), "c00001"), "novikov");
+        let dry = s.ok(&["sync", "--dir", "examples/s3", "--dry-run", "--date", "2026-01-14"]);
+        assert!(dry.contains("Plan for 2026-01-14"), "{dry}");
+        assert_eq!(s.ok(&["log"]).lines().count(), 5, "a dry run writes nothing");
+    });
+}
