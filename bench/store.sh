@@ -28,6 +28,13 @@ t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); printf '%.
 echo "backend $BACKEND, $N clients"
 "$A" import employees employees.csv >/dev/null
 echo "import clients:            $(t "$A" import clients clients.csv) s"
+# For scale: a raw bulk load of the same file (no checks, no types, no history), same backend.
+if [[ $BACKEND == sqlite ]]; then
+  echo "  raw: sqlite3 .import + unique index on id: $(t sqlite3 raw.db 'PRAGMA journal_mode=WAL' '.mode csv' '.import clients.csv clients' 'CREATE UNIQUE INDEX c_id ON clients(id)') s"
+else
+  psql "$DB" -qc "CREATE TABLE $SCHEMA.raw_clients (id text PRIMARY KEY, name text, region text, significance text, potential bigint)"
+  echo "  raw: psql \\copy into a keyed table:        $(t psql "$DB" -qc "\\copy $SCHEMA.raw_clients FROM 'clients.csv' CSV HEADER") s"
+fi
 echo "first plan (all new):      $(t "$A" plan --scheme scheme.toml --date 2026-01-01 -o first.json) s"
 echo "first apply:               $(t "$A" apply first.json) s"
 echo "re-import 1% moved:        $(t "$A" import clients moved.csv) s"
@@ -35,8 +42,8 @@ p=$(t "$A" plan --date 2026-02-01 -o moved.json)
 a=$(t "$A" apply moved.json)
 echo "plan 1% moved:             $p s"
 echo "apply 1% moved:            $a s"
-echo "plan + apply 1%:           $(echo "$p + $a" | bc) s ($(python3 -c "import json;p=json.load(open('moved.json'));print(len(p['opens']), 'links opened,', len(p['closes']), 'closed')"))"
-ONE=c00500007
+echo "plan + apply 1%:           $(printf '%.2f' "$(echo "$p + $a" | bc)") s ($(python3 -c "import json;p=json.load(open('moved.json'));print(len(p['opens']), 'links opened,', len(p['closes']), 'closed')"))"
+ONE=$(printf "c%08d" $(( N / 2 + 7 )))
 if command -v hyperfine >/dev/null; then
   hyperfine -N --warmup 3 --runs 20 --export-json owners.json "$A owners --at 2026-01-15 --client $ONE" >/dev/null
   echo "owners --at, one client:   $(python3 -c "import json;r=json.load(open('owners.json'))['results'][0];print(f\"{r['mean']*1000:.1f} ms mean, {r['max']*1000:.1f} ms max (whole command, 20 runs)\")")"
@@ -56,7 +63,7 @@ if [[ $BACKEND == sqlite ]]; then
   "$A" log >/dev/null  # the WAL is checkpointed when the last connection closes
   BYTES=$(stat -c %s "$WORK/allot.db")
 else
-  BYTES=$(psql "$DB" -Atc "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$SCHEMA' AND c.relkind = 'r'")
+  BYTES=$(psql "$DB" -Atc "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$SCHEMA' AND c.relkind = 'r' AND c.relname <> 'raw_clients'")
 fi
 echo "store size:                $((BYTES / 1048576)) MB for $N clients and $LINKS links"
 LB=$(python3 - "$WORK" "$BACKEND" "${DB:-}" "${SCHEMA:-}" <<'PY'

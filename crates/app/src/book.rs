@@ -720,6 +720,47 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     Ok(plan.seal())
 }
 
+/// Per (employee, role k): links held before and after the plan, and what moved.
+struct Tally {
+    nr: usize,
+    before: Vec<u64>,
+    after: Vec<u64>,
+    gained: Vec<(u64, f64)>,
+    lost: Vec<(u64, f64)>,
+}
+
+impl Tally {
+    fn new(employees: usize, nr: usize) -> Tally {
+        let n = employees * nr;
+        Tally { nr, before: vec![0; n], after: vec![0; n], gained: vec![(0, 0.0); n], lost: vec![(0, 0.0); n] }
+    }
+    fn at(&self, e: EmpIx, k: usize) -> usize {
+        e as usize * self.nr + k
+    }
+    fn held(&mut self, e: EmpIx, k: usize) {
+        let i = self.at(e, k);
+        self.before[i] += 1;
+    }
+    fn keeps(&mut self, e: EmpIx, k: usize) {
+        let i = self.at(e, k);
+        self.after[i] += 1;
+    }
+    /// A (client, role) of potential `p` leaves `from` (if anyone held it) for `to` (if anyone).
+    fn moves(&mut self, from: Option<EmpIx>, to: Option<EmpIx>, k: usize, p: f64) {
+        if let Some(x) = from {
+            let i = self.at(x, k);
+            self.lost[i].0 += 1;
+            self.lost[i].1 += p;
+        }
+        if let Some(n) = to {
+            let i = self.at(n, k);
+            self.gained[i].0 += 1;
+            self.gained[i].1 += p;
+            self.after[i] += 1;
+        }
+    }
+}
+
 /// Walks every (client, role) and writes down what changes.
 struct Diff<'a> {
     book: &'a Book,
@@ -791,10 +832,7 @@ impl<'a> Diff<'a> {
         let past: BTreeSet<(i64, &str)> = book.snap.past.iter().map(|(c, r)| (*c, r.as_str())).collect();
         let ranks = id_ranks(scheme);
         // Per (employee, role k): links before and after, gains and losses.
-        let mut before = vec![0u64; ne * nr];
-        let mut after = vec![0u64; ne * nr];
-        let mut gained = vec![(0u64, 0f64); ne * nr];
-        let mut lost = vec![(0u64, 0f64); ne * nr];
+        let mut tally = Tally::new(ne, nr);
         let mut unassigned: BTreeMap<(usize, String), (u64, Vec<String>)> = BTreeMap::new();
         // Leavers' and absentees' pairs the rules could not place: handed to peers at the end.
         let mut orphans: Vec<(u32, usize, &Link)> = Vec::new();
@@ -806,7 +844,7 @@ impl<'a> Diff<'a> {
                 let old = held[row as usize * nr + k];
                 let old_emp = old.and_then(|l| book.emp_of_key(l.employee));
                 if let Some(e) = old_emp {
-                    before[e as usize * nr + k] += 1;
+                    tally.held(e, k);
                 }
                 let new_emp = cell.employee();
                 let nxt = next[row as usize * nr + k];
@@ -819,7 +857,7 @@ impl<'a> Diff<'a> {
                             let cover = a.cover.and_then(|k| book.emp_of_key(k)).or(new_emp.filter(|&n| n != x));
                             match cover {
                                 Some(c) => {
-                                    self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut gained, &mut lost, &mut after);
+                                    self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut tally);
                                 }
                                 None => orphans.push((row, k, link)),
                             }
@@ -828,7 +866,7 @@ impl<'a> Diff<'a> {
                     }
                 }
                 if old_emp.is_some() && old_emp == new_emp {
-                    after[new_emp.unwrap_or(0) as usize * nr + k] += 1;
+                    tally.keeps(new_emp.unwrap_or(0), k);
                     continue;
                 }
                 let cause = match (old, old_emp) {
@@ -844,13 +882,7 @@ impl<'a> Diff<'a> {
                         if let Some(link) = old {
                             self.closes.push(Close { link: link.id, at: d });
                         }
-                        if let Some(x) = old_emp {
-                            lost[x as usize * nr + k].0 += 1;
-                            lost[x as usize * nr + k].1 += p;
-                        }
-                        gained[n as usize * nr + k].0 += 1;
-                        gained[n as usize * nr + k].1 += p;
-                        after[n as usize * nr + k] += 1;
+                        tally.moves(old_emp, Some(n), k, p);
                         let rule = rule_id(cell);
                         if let Some(r) = &rule {
                             *self.by_rule.entry(r.clone()).or_default() += 1;
@@ -880,7 +912,7 @@ impl<'a> Diff<'a> {
                     }) && matches!(cell.how, How::Unassigned(Reason::Unavailable(..) | Reason::PoolExhausted { .. })) =>
                     {
                         let x = old_emp.unwrap_or(0);
-                        after[x as usize * nr + k] += 1;
+                        tally.keeps(x, k);
                         let why = match cell.how {
                             How::Unassigned(r) => reason_text(scheme, data, &r),
                             _ => String::new(),
@@ -891,10 +923,7 @@ impl<'a> Diff<'a> {
                         if let Some(link) = old {
                             self.closes.push(Close { link: link.id, at: d });
                             self.closed_unassigned += 1;
-                            if let Some(x) = old_emp {
-                                lost[x as usize * nr + k].0 += 1;
-                                lost[x as usize * nr + k].1 += p;
-                            }
+                            tally.moves(old_emp, None, k, p);
                         }
                         let why = match cell.how {
                             How::Unassigned(r) => reason_text(scheme, data, &r),
@@ -934,14 +963,10 @@ impl<'a> Diff<'a> {
                 Some(c) => {
                     load_p[c as usize * nr + k] += p;
                     if let Some(a) = self.pending.absences.get(&x) {
-                        self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut gained, &mut lost, &mut after);
+                        self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut tally);
                     } else {
                         self.closes.push(Close { link: link.id, at: d });
-                        lost[x as usize * nr + k].0 += 1;
-                        lost[x as usize * nr + k].1 += p;
-                        gained[c as usize * nr + k].0 += 1;
-                        gained[c as usize * nr + k].1 += p;
-                        after[c as usize * nr + k] += 1;
+                        tally.moves(Some(x), Some(c), k, p);
                         self.opens.push(PlannedOpen {
                             client: link.client,
                             role: role_id.clone(),
@@ -964,10 +989,9 @@ impl<'a> Diff<'a> {
                     if self.pending.leavers.contains_key(&x) || !scheme.employees[x as usize].active {
                         self.closes.push(Close { link: link.id, at: d });
                         self.closed_unassigned += 1;
-                        lost[x as usize * nr + k].0 += 1;
-                        lost[x as usize * nr + k].1 += p;
+                        tally.moves(Some(x), None, k, p);
                     } else {
-                        after[x as usize * nr + k] += 1;
+                        tally.keeps(x, k);
                     }
                     let e = unassigned.entry((k, why)).or_default();
                     e.0 += 1;
@@ -999,18 +1023,19 @@ impl<'a> Diff<'a> {
         for e in 0..ne {
             for (k, &role) in roles.iter().enumerate() {
                 let i = e * nr + k;
-                if before[i] == 0 && after[i] == 0 && gained[i].0 == 0 && lost[i].0 == 0 {
+                let (before, after, gained, lost) = (tally.before[i], tally.after[i], tally.gained[i], tally.lost[i]);
+                if before == 0 && after == 0 && gained.0 == 0 && lost.0 == 0 {
                     continue;
                 }
                 self.deltas.push(Delta {
                     employee: scheme.employees[e].id.clone(),
                     role: scheme.roles[role].id.clone(),
-                    clients_before: before[i],
-                    clients_after: after[i],
-                    gained: gained[i].0,
-                    lost: lost[i].0,
-                    potential_gained: gained[i].1,
-                    potential_lost: lost[i].1,
+                    clients_before: before,
+                    clients_after: after,
+                    gained: gained.0,
+                    lost: lost.0,
+                    potential_gained: gained.1,
+                    potential_lost: lost.1,
                 });
             }
         }
@@ -1049,22 +1074,15 @@ impl<'a> Diff<'a> {
         nxt: Option<&Link>,
         k: usize,
         p: f64,
-        gained: &mut [(u64, f64)],
-        lost: &mut [(u64, f64)],
-        after: &mut [u64],
+        tally: &mut Tally,
     ) {
         let book = self.book;
         let scheme = &book.loaded.scheme;
-        let nr = self.outcome.roles.len();
         let d = book.snap.date;
         let back = a.last + 1;
         let ends = nxt.map_or(back, |l| l.from.min(back));
         self.closes.push(Close { link: link.id, at: d });
-        lost[owner as usize * nr + k].0 += 1;
-        lost[owner as usize * nr + k].1 += p;
-        gained[cover as usize * nr + k].0 += 1;
-        gained[cover as usize * nr + k].1 += p;
-        after[cover as usize * nr + k] += 1;
+        tally.moves(Some(owner), Some(cover), k, p);
         let owner_id = &scheme.employees[owner as usize].id;
         self.opens.push(PlannedOpen {
             client: book.client_keys[row as usize],
