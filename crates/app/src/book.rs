@@ -459,14 +459,15 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
     }
     let scheme = sf.build(&data, employees).map_err(BookError::Input)?;
     let client_keys: Vec<i64> = snap.clients.iter().map(|c| c.key).collect();
-    let pinned: BTreeSet<(i64, &str)> = snap.pins.iter().map(|p| (p.client, p.role.as_str())).collect();
+    let pinned: BTreeSet<(i64, &str, i64)> = snap.pins.iter().map(|p| (p.client, p.role.as_str(), p.employee)).collect();
     let mut current = Vec::new();
     for l in snap.links.iter().filter(|l| l.from <= date) {
         let (Ok(row), Some(role), Some(emp)) = (client_keys.binary_search(&l.client), scheme.role(&l.role), ix_of(l.employee)) else {
             continue;
         };
-        // A cover holds until the absence ends, whatever the rules say.
-        let pinned = pinned.contains(&(l.client, l.role.as_str())) || l.cause == Cause::Cover;
+        // A pin holds while its employee holds the link and has not left; a cover holds until
+        // the absence ends, whatever the rules say.
+        let pinned = (pinned.contains(&(l.client, l.role.as_str(), l.employee)) && scheme.employees[emp].active) || l.cause == Cause::Cover;
         current.push(Current { client: row as u32, role, employee: emp as EmpIx, pinned });
     }
     let compiled = Compiled::new(&scheme, &data);

@@ -279,6 +279,19 @@ fn an_absence_cover_ends_by_itself_and_the_owner_gets_every_client_back() {
         assert!(mid.contains("Nothing to change"), "{mid}");
         let h = s.ok(&["history", &ivanovs[0].0]);
         assert!(h.contains("cover") && h.contains("covers for ivanov") && h.contains("return"), "{h}");
+        // Spread: teammates who are present take the absentee's clients, balanced, then give them back.
+        s.ok(&["absent", "smirnova", "--from", "2026-08-03", "--to", "2026-08-05", "--spread"]);
+        let (_, plan) = s.plan(&["--date", "2026-08-03"]);
+        s.apply(&plan);
+        let (during, after) = (s.owners("2026-08-04"), s.owners("2026-08-06"));
+        let mut covers: BTreeMap<&str, u32> = BTreeMap::new();
+        for (k, e) in jan.iter().filter(|(_, e)| *e == "smirnova") {
+            assert_ne!(during[k], "smirnova");
+            *covers.entry(during[k].as_str()).or_default() += 1;
+            assert_eq!(&after[k], e);
+        }
+        assert!(covers.len() >= 3, "spread over several teammates: {covers:?}");
+        assert!(covers.keys().all(|c| ["ivanov", "kuznetsov", "popova", "vasiliev", "petrova", "sokolov"].contains(c)), "{covers:?}");
     });
 }
 
@@ -287,6 +300,9 @@ fn a_leaver_hands_every_client_to_teammates_balanced_and_nobody_else_moves() {
     each("leaver", |s| {
         s.s3("2026-01-12");
         let before = s.owners("2026-01-12");
+        // A pin to the leaver does not keep the client with someone who is gone.
+        let pinned = before.iter().find(|(_, e)| *e == "popova").map(|(k, _)| k.0.clone()).unwrap();
+        s.ok(&["pin", &pinned, "sales", "popova", "--reason", "the client's wish", "--date", "2026-02-01"]);
         s.ok(&["leave", "popova", "--on", "2026-09-01"]);
         let (shown, plan) = s.plan(&["--date", "2026-09-01"]);
         assert!(shown.contains("leaver 281"), "{shown}");
