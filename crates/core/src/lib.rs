@@ -21,6 +21,7 @@ pub mod diag;
 pub mod engine;
 pub mod explain;
 pub mod model;
+pub mod route;
 pub mod signature;
 pub mod stats;
 

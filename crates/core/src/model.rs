@@ -137,6 +137,20 @@ pub struct Rule {
     pub source: String,
     pub cond: Cond,
     pub target: Target,
+    /// Real-time routing only: the most items each pool member may take per day, week and month
+    /// in this rule's role.
+    pub caps: Caps,
+    /// Real-time routing only: the rule (index) whose target is tried when this one's cannot take
+    /// the item.
+    pub fallback: Option<usize>,
+}
+
+/// Caps on the items a pool member may take in a period; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub day: Option<u32>,
+    pub week: Option<u32>,
+    pub month: Option<u32>,
 }
 
 /// Everything a head of sales writes down: roles, teams, territories and rules. Rules are kept in

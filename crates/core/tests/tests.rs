@@ -11,6 +11,8 @@ use allot_rules::Type;
 mod check;
 #[path = "suite/props.rs"]
 mod props;
+#[path = "suite/route.rs"]
+mod route;
 
 /// A world: clients from a tiny table format, employees by id.
 /// Header cells are `name:type`; `-` is a missing cell; lists use `;`.
@@ -75,7 +77,17 @@ impl World {
     pub fn rule_on(&mut self, id: &str, role: &str, subject: Subject, cond: &str, target: Target) -> &mut Self {
         let c = allot_rules::compile_text(cond, &DataSchema { data: &self.data, subject }).unwrap_or_else(|e| panic!("{cond}: {e:?}"));
         let role = self.scheme.role(role).unwrap();
-        self.scheme.rules.push(Rule { origin: None, id: id.into(), role, subject, source: cond.into(), cond: c, target });
+        self.scheme.rules.push(Rule {
+            origin: None,
+            id: id.into(),
+            role,
+            subject,
+            source: cond.into(),
+            cond: c,
+            target,
+            caps: Default::default(),
+            fallback: None,
+        });
         self
     }
     pub fn territory(&mut self, id: &str, parent: Option<&str>, cond: &str, owners: &[(&str, &str)]) -> &mut Self {

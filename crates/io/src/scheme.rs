@@ -90,6 +90,18 @@ struct RuleDoc {
     #[serde(default)]
     weights: BTreeMap<String, Spanned<f64>>,
     territory_owner: Option<Spanned<bool>>,
+    /// Real-time routing: per-member caps in this role.
+    caps: Option<Spanned<CapsDoc>>,
+    /// Real-time routing: the rule to try when this one's target cannot take the item.
+    fallback: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct CapsDoc {
+    day: Option<u32>,
+    week: Option<u32>,
+    month: Option<u32>,
 }
 
 /// A parsed scheme file, not yet resolved against data.
@@ -348,6 +360,7 @@ impl SchemeFile {
         }
 
         let has_potential = data.clients.column_index(doc.measures.potential.as_deref().unwrap_or("potential")).is_some();
+        let mut fallbacks: Vec<(usize, Option<Spanned<String>>)> = Vec::new();
         for r in &doc.rules {
             let origin = Some(self.line_col(r));
             let r = r.get_ref();
@@ -457,8 +470,33 @@ impl SchemeFile {
                     strategy,
                 })
             };
+            let caps = r.caps.as_ref().map_or(Default::default(), |c| {
+                let c = *c.get_ref();
+                allot_core::model::Caps { day: c.day, week: c.week, month: c.month }
+            });
+            if let (Some(c), Some(Target::Employee(_) | Target::TerritoryOwner)) = (&r.caps, &target) {
+                errors.push(self.err(c, "caps apply to pools only").expected("caps on a rule with `team` or `employees`"));
+            }
             if let (Some(role), Some(target)) = (role, target) {
-                scheme.rules.push(Rule { origin, id, role, subject, source, cond, target });
+                fallbacks.push((scheme.rules.len(), r.fallback.clone()));
+                scheme.rules.push(Rule { origin, id, role, subject, source, cond, target, caps, fallback: None });
+            }
+        }
+        for (i, name) in fallbacks {
+            let Some(name) = name else { continue };
+            let found = scheme.rules.iter().position(|x| &x.id == name.get_ref());
+            match found {
+                Some(f) if f == i => errors.push(self.err(&name, "a rule cannot fall back to itself")),
+                Some(f) if scheme.rules[f].role != scheme.rules[i].role => errors.push(
+                    self.err(&name, format!("rule `{}` is for another role", name.get_ref()))
+                        .expected(format!("a rule of role `{}`", scheme.roles[scheme.rules[i].role].id)),
+                ),
+                Some(f) => scheme.rules[i].fallback = Some(f),
+                None => {
+                    let mut d = self.err(&name, format!("no rule `{}` to fall back to", name.get_ref())).expected("the id of another rule");
+                    d.help = suggest(name.get_ref(), scheme.rules.iter().map(|x| x.id.as_str()));
+                    errors.push(d);
+                }
             }
         }
         if errors.is_empty() {

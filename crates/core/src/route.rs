@@ -1,0 +1,262 @@
+//! Real-time routing of one item (a lead, a new client) as it arrives: for every role, the
+//! employee, the rule that decided, and why.
+//!
+//! Pools route by **weighted fair share**: every eligible member's entitlement grows by their
+//! share of each item (weight ÷ the eligible members' total weight, times the item's measure: 1
+//! for counting strategies, the potential or workload for the balancing ones), and the item goes
+//! to the member furthest below their entitlement; ties go to the member who has waited longest,
+//! then to the lower employee id. Absent, inactive and capped members are not eligible and earn no
+//! entitlement meanwhile, so nobody comes back to a flood. A member's caps per day, week and month
+//! (the rule's `caps`) are kept. When a rule's target cannot take the item, the rule's `fallback`
+//! is tried, and so on; at the end of the chain the role stays unassigned with the reason.
+//!
+//! The state of each pool ([`PoolState`]) is the caller's to load and keep; everything here is
+//! deterministic in the sequence of items.
+
+use std::collections::BTreeMap;
+
+use crate::data::{Data, RowRef};
+use crate::engine::{client_roles, id_ranks, match_rules, measures, territory_of, territory_owner, NONE};
+use crate::model::{Compiled, EmpIx, RoleIx, Scheme, Strategy, Target};
+
+/// One pool member's counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberState {
+    pub employee: String,
+    /// Items received, ever.
+    pub items: u64,
+    /// Measure received (items, potential or workload, as the rule balances).
+    pub received: f64,
+    /// Measure the member was entitled to while eligible.
+    pub entitled: f64,
+    /// The pool's sequence number of the last item received (0: never).
+    pub last_seq: u64,
+    /// Items in the current day, week (Monday-based) and month, and which they are.
+    pub day: i32,
+    pub day_items: u32,
+    pub week: i32,
+    pub week_items: u32,
+    pub month: i32,
+    pub month_items: u32,
+}
+
+impl MemberState {
+    /// Below the gap between entitlement and what was received, the member is owed the next item.
+    pub fn deficit(&self) -> f64 {
+        self.entitled - self.received
+    }
+}
+
+/// A pool's counters: members by employee id, and the number of items routed through it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoolState {
+    pub seq: u64,
+    pub members: BTreeMap<String, MemberState>,
+}
+
+/// The days of a period, for caps: (day, Monday-based week, month index).
+pub fn periods(day: i32) -> (i32, i32, i32) {
+    let civil = allot_rules::civil_from_days(day);
+    let y: i32 = civil[..4].parse().unwrap_or(1970);
+    let m: i32 = civil[5..7].parse().unwrap_or(1);
+    // 1970-01-01 was a Thursday.
+    (day, (day + 3).div_euclid(7), y * 12 + m - 1)
+}
+
+/// What routing decided for one role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub role: RoleIx,
+    pub employee: Option<EmpIx>,
+    /// The rule whose target took the item (after fallbacks).
+    pub rule: Option<usize>,
+    /// The rule that matched first, when a fallback took the item.
+    pub matched: Option<usize>,
+    pub why: String,
+}
+
+/// Routes row `row` of `data` (its only client, usually) on day `today`. `pools` holds the state of
+/// every pool rule by rule id (missing ones start empty) and is updated.
+pub fn route(
+    scheme: &Scheme,
+    compiled: &Compiled,
+    data: &Data,
+    row: u32,
+    today: i32,
+    pools: &mut BTreeMap<String, PoolState>,
+) -> Vec<Choice> {
+    let (roles, matched) = match_rules(scheme, compiled, data);
+    let nr = roles.len();
+    let rref = RowRef { data, client: row, deal: None };
+    let (territory, _) = territory_of(scheme, compiled, &rref);
+    let (potential, workload) = measures(scheme, data);
+    let ranks = id_ranks(scheme);
+    let mut out = Vec::with_capacity(nr);
+    for (k, &role) in roles.iter().enumerate() {
+        let first = matched[row as usize * nr + k];
+        if first == NONE {
+            out.push(Choice { role, employee: None, rule: None, matched: None, why: "no rule matched".into() });
+            continue;
+        }
+        let mut rule = first as usize;
+        let mut notes: Vec<String> = Vec::new();
+        let mut seen = vec![rule];
+        let choice = loop {
+            let r = &scheme.rules[rule];
+            let tried = match &r.target {
+                Target::Employee(e) => {
+                    available(scheme, *e, today).map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id)))
+                }
+                Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
+                    Some(e) => available(scheme, e, today).map(|()| {
+                        (
+                            e,
+                            format!(
+                                "rule `{}`: {} owns territory `{}`",
+                                r.id, scheme.employees[e as usize].id, scheme.territories[territory as usize].id
+                            ),
+                        )
+                    }),
+                    None if territory == NONE => Err("the client is in no territory".to_string()),
+                    None => Err(format!("territory `{}` has no owner for the role", scheme.territories[territory as usize].id)),
+                },
+                Target::Pool { members, strategy } => {
+                    let amount = match strategy {
+                        Strategy::BalancePotential => potential.get(row as usize).max(0.0),
+                        Strategy::BalanceWorkload => workload.get(row as usize).max(0.0),
+                        Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
+                    };
+                    let state = pools.entry(r.id.clone()).or_default();
+                    pick(scheme, r, members, amount, today, &ranks, state)
+                }
+            };
+            match tried {
+                Ok((e, why)) => {
+                    notes.push(why);
+                    break Choice {
+                        role,
+                        employee: Some(e),
+                        rule: Some(rule),
+                        matched: (rule != first as usize).then_some(first as usize),
+                        why: notes.join("; "),
+                    };
+                }
+                Err(why) => {
+                    notes.push(format!("rule `{}` could not take it: {why}", r.id));
+                    match r.fallback {
+                        Some(f) if !seen.contains(&f) => {
+                            seen.push(f);
+                            notes.push(format!("falling back to `{}`", scheme.rules[f].id));
+                            rule = f;
+                        }
+                        _ => break Choice { role, employee: None, rule: None, matched: Some(first as usize), why: notes.join("; ") },
+                    }
+                }
+            }
+        };
+        out.push(choice);
+    }
+    out
+}
+
+/// The roles `route` answers for, in order.
+pub fn routed_roles(scheme: &Scheme) -> Vec<RoleIx> {
+    client_roles(scheme)
+}
+
+fn available(scheme: &Scheme, e: EmpIx, today: i32) -> Result<(), String> {
+    let emp = &scheme.employees[e as usize];
+    if !emp.active {
+        Err(format!("{} is inactive", emp.id))
+    } else if emp.absent_on(today) {
+        Err(format!("{} is absent", emp.id))
+    } else {
+        Ok(())
+    }
+}
+
+fn pick(
+    scheme: &Scheme,
+    rule: &crate::model::Rule,
+    members: &[crate::model::Member],
+    amount: f64,
+    today: i32,
+    ranks: &[u32],
+    state: &mut PoolState,
+) -> Result<(EmpIx, String), String> {
+    let (day, week, month) = periods(today);
+    let caps = rule.caps;
+    let mut eligible: Vec<(EmpIx, f64)> = Vec::new();
+    let (mut absent, mut inactive, mut capped) = (0, 0, 0);
+    for m in members {
+        let emp = &scheme.employees[m.employee as usize];
+        let st = state.members.entry(emp.id.clone()).or_insert_with(|| MemberState { employee: emp.id.clone(), ..Default::default() });
+        // Periods roll over.
+        if st.day != day {
+            st.day = day;
+            st.day_items = 0;
+        }
+        if st.week != week {
+            st.week = week;
+            st.week_items = 0;
+        }
+        if st.month != month {
+            st.month = month;
+            st.month_items = 0;
+        }
+        if !emp.active {
+            inactive += 1;
+        } else if emp.absent_on(today) {
+            absent += 1;
+        } else if caps.day.is_some_and(|c| st.day_items >= c)
+            || caps.week.is_some_and(|c| st.week_items >= c)
+            || caps.month.is_some_and(|c| st.month_items >= c)
+        {
+            capped += 1;
+        } else if m.weight > 0.0 {
+            eligible.push((m.employee, m.weight));
+        }
+    }
+    if eligible.is_empty() {
+        return Err(format!("every member is unavailable ({absent} absent, {inactive} inactive, {capped} at their cap)"));
+    }
+    let total: f64 = eligible.iter().map(|e| e.1).sum();
+    for (e, w) in &eligible {
+        let st = state.members.get_mut(&scheme.employees[*e as usize].id).ok_or("pool state lost a member")?;
+        st.entitled += w / total * amount;
+    }
+    // Furthest below their share; ties (within rounding) to the longest waiting, then the lower id.
+    let key = |e: EmpIx| {
+        let st = &state.members[&scheme.employees[e as usize].id];
+        (st.deficit(), st.last_seq, ranks[e as usize])
+    };
+    let mut best = eligible[0].0;
+    for &(e, _) in &eligible[1..] {
+        let (d, seq, rank) = key(e);
+        let (bd, bseq, brank) = key(best);
+        let tol = 1e-9 * (1.0 + d.abs().max(bd.abs()));
+        let better = if (d - bd).abs() > tol { d > bd } else { (seq, rank) < (bseq, brank) };
+        if better {
+            best = e;
+        }
+    }
+    state.seq += 1;
+    let seq = state.seq;
+    let st = state.members.get_mut(&scheme.employees[best as usize].id).ok_or("pool state lost a member")?;
+    let why = format!(
+        "pool `{}`: {} was furthest below their share ({:.2} received of {:.2}) among {} eligible of {}",
+        rule.id,
+        st.employee,
+        st.received,
+        st.entitled,
+        eligible.len(),
+        members.len()
+    );
+    st.items += 1;
+    st.received += amount;
+    st.last_seq = seq;
+    st.day_items += 1;
+    st.week_items += 1;
+    st.month_items += 1;
+    Ok((best, why))
+}

@@ -1,0 +1,93 @@
+//! Real-time routing: weighted fair shares, caps, absence without a flood, fallbacks.
+
+use std::collections::BTreeMap;
+
+use allot_core::model::{Caps, Compiled, Strategy};
+use allot_core::route::{route, PoolState};
+
+use super::World;
+
+fn day(s: &str) -> i32 {
+    allot_rules::parse_iso_date(s).unwrap()
+}
+
+/// A pool of three with weights 3:2:1 for `sales`, and a named fallback employee.
+fn world() -> World {
+    let mut w = World::new("id,potential:number\nlead,100", &["anna", "boris", "vera", "queue"]);
+    let pool = w.pool(&[("anna", 3.0), ("boris", 2.0), ("vera", 1.0)], Strategy::BalanceCount);
+    w.rule("desk", "sales", "true", pool);
+    let queue = allot_core::Target::Employee(w.emp("queue"));
+    w.rule("queue", "sales", "false", queue);
+    w
+}
+
+fn run(w: &World, n: usize, days: &[(usize, &str)], pools: &mut BTreeMap<String, PoolState>) -> BTreeMap<String, u32> {
+    let compiled = Compiled::new(&w.scheme, &w.data);
+    let mut got = BTreeMap::new();
+    let mut today = day(days[0].1);
+    for i in 0..n {
+        if let Some((_, d)) = days.iter().find(|(at, _)| *at == i) {
+            today = day(d);
+        }
+        let c = route(&w.scheme, &compiled, &w.data, 0, today, pools);
+        let who = c[0].employee.map_or("-".to_string(), |e| w.scheme.employees[e as usize].id.clone());
+        *got.entry(who).or_default() += 1;
+    }
+    got
+}
+
+#[test]
+fn a_3_2_1_pool_gets_exactly_3_2_1_of_the_items() {
+    let w = world();
+    let mut pools = BTreeMap::new();
+    let got = run(&w, 6000, &[(0, "2026-03-02")], &mut pools);
+    assert_eq!(got, BTreeMap::from([("anna".into(), 3000), ("boris".into(), 2000), ("vera".into(), 1000)]));
+    // In every prefix of six the shares are exact too: the deficit rule never lets anyone run ahead.
+    let mut pools = BTreeMap::new();
+    let got = run(&w, 6, &[(0, "2026-03-02")], &mut pools);
+    assert_eq!(got, BTreeMap::from([("anna".into(), 3), ("boris".into(), 2), ("vera".into(), 1)]));
+    assert_eq!(pools["desk"].seq, 6);
+}
+
+#[test]
+fn a_daily_cap_is_kept_and_the_others_share_the_rest_by_weight() {
+    let mut w = world();
+    w.scheme.rules[0].caps = Caps { day: Some(1000), ..Default::default() };
+    w.scheme.rules[0].fallback = Some(1);
+    let mut pools = BTreeMap::new();
+    let got = run(&w, 3000, &[(0, "2026-03-02")], &mut pools);
+    // Until anna's cap (at item 2000: 1000/2000/... in 3:2:1), then boris and vera share 2:1, then
+    // boris reaches his cap too.
+    assert_eq!(got["anna"], 1000);
+    assert_eq!(got["boris"], 1000);
+    assert_eq!(got["vera"], 1000, "{got:?}");
+    // Everyone capped: the fallback rule takes the next one; a new day resets the caps.
+    let c = route(&w.scheme, &Compiled::new(&w.scheme, &w.data), &w.data, 0, day("2026-03-02"), &mut pools);
+    assert_eq!(c[0].employee, Some(w.emp("queue")));
+    assert!(c[0].why.contains("at their cap") && c[0].why.contains("falling back to `queue`"), "{}", c[0].why);
+    assert_eq!((c[0].rule, c[0].matched), (Some(1), Some(0)));
+    let next_day = run(&w, 3, &[(0, "2026-03-03")], &mut pools);
+    assert_eq!(next_day.get("queue"), None, "a new day resets the caps: {next_day:?}");
+}
+
+#[test]
+fn a_member_back_from_an_absence_is_not_flooded() {
+    let mut w = world();
+    w.employee("anna").absent_from = Some(day("2026-03-02"));
+    w.employee("anna").absent_to = Some(day("2026-03-08"));
+    let mut pools = BTreeMap::new();
+    let away = run(&w, 300, &[(0, "2026-03-02")], &mut pools);
+    assert_eq!(away.get("anna"), None);
+    assert_eq!((away["boris"], away["vera"]), (200, 100));
+    // Back on the 9th: the next 60 items go 3:2:1 again, not all to anna.
+    let back = run(&w, 60, &[(0, "2026-03-09")], &mut pools);
+    assert_eq!(back, BTreeMap::from([("anna".into(), 30), ("boris".into(), 20), ("vera".into(), 10)]));
+}
+
+#[test]
+fn routing_is_the_same_for_the_same_sequence() {
+    let w = world();
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    assert_eq!(run(&w, 777, &[(0, "2026-03-02")], &mut a), run(&w, 777, &[(0, "2026-03-02")], &mut b));
+    assert_eq!(a, b);
+}
