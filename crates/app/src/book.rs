@@ -153,7 +153,8 @@ pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, enco
                     obj.insert(c.name.clone(), cell_json(table, *i, r, &data));
                 }
                 let client = (subject == Subject::Deal).then(|| data.clients.id(data.deal_client[r as usize]).to_string());
-                rows.push(Row { id: table.id(r).to_string(), attrs: serde_json::Value::Object(obj).to_string(), client });
+                let keys = if subject == Subject::Client { client_keys(&obj) } else { vec![] };
+                rows.push(Row { id: table.id(r).to_string(), attrs: serde_json::Value::Object(obj).to_string(), client, keys });
             }
             (cols.into_iter().map(|c| c.1).collect::<Vec<_>>(), rows)
         }
@@ -176,11 +177,41 @@ pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, enco
                 .filter(|(n, _)| present.contains(n))
                 .map(|(n, t)| Column { name: n.to_string(), ty: t.name().to_string() })
                 .collect();
-            let rows = employees.iter().map(|e| Row { id: e.id.clone(), attrs: employee_json(e, &present), client: None }).collect();
+            let rows =
+                employees.iter().map(|e| Row { id: e.id.clone(), attrs: employee_json(e, &present), client: None, keys: vec![] }).collect();
             (columns, rows)
         }
     };
     Ok(PreparedImport { subject, file, columns, rows, warnings })
+}
+
+/// The keys that recognise a returning client (continuity): `inn` (tax number, digits),
+/// `email_domain` (from `email`, lower case; public mail services excluded) and `phone` (digits,
+/// a Russian leading 8 read as 7).
+pub fn client_keys(attrs: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    let text = |k: &str| match attrs.get(k) {
+        Some(serde_json::Value::String(s)) => Some(s.trim().to_string()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let mut keys = Vec::new();
+    if let Some(inn) = text("inn").map(|s| digits(&s)).filter(|d| d.len() >= 10) {
+        keys.push(("inn".to_string(), inn));
+    }
+    const PUBLIC: [&str; 8] = ["gmail.com", "mail.ru", "yandex.ru", "ya.ru", "bk.ru", "inbox.ru", "list.ru", "rambler.ru"];
+    if let Some(domain) = text("email").and_then(|e| e.rsplit_once('@').map(|(_, d)| d.to_lowercase())) {
+        if !domain.is_empty() && !PUBLIC.contains(&domain.as_str()) {
+            keys.push(("email_domain".to_string(), domain));
+        }
+    }
+    if let Some(mut phone) = text("phone").map(|s| digits(&s)).filter(|d| d.len() >= 7) {
+        if phone.len() == 11 && phone.starts_with('8') {
+            phone.replace_range(0..1, "7");
+        }
+        keys.push(("phone".to_string(), phone));
+    }
+    keys
 }
 
 const EMPLOYEE_COLUMNS: [(&str, Type); 8] = [
@@ -1264,4 +1295,36 @@ pub fn changes(store: &mut dyn Store) -> Result<Vec<Change>, BookError> {
 /// The active scheme version.
 pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, BookError> {
     Ok(store.active_scheme()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// What real-time routing needs
+
+/// The scheme and employees to route by, built from [`Store::people`]: the scheme is checked
+/// against the stored client columns (no clients are loaded), and `columns` are the attribute
+/// types a routed item may carry (stored, then declared by the scheme).
+pub struct RoutingParts {
+    pub scheme: allot_core::Scheme,
+    pub columns: Vec<(String, Type)>,
+    pub version: i64,
+    pub employee_keys: Vec<i64>,
+}
+
+pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
+    let Some(active) = &snap.scheme else {
+        return Err(BookError::Refused("the store has no scheme yet: apply a plan (allot plan --scheme FILE, allot apply) first".into()));
+    };
+    let sf = SchemeFile::parse(&active.text, &format!("scheme version {}", active.version)).map_err(BookError::Input)?;
+    let mut declared = stored_types(&snap.client_columns);
+    for (k, v) in &sf.columns {
+        declared.entry(k.clone()).or_insert(*v);
+    }
+    let columns: Vec<(String, Type)> = declared.into_iter().collect();
+    let deal_cols: Vec<(String, Type)> = sf.deal_columns.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let data = Data { clients: Table::new(&columns), deals: Table::new(&deal_cols), ..Default::default() };
+    let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
+    let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
+    let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
+    let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(BookError::Input)?;
+    Ok(RoutingParts { scheme, columns, version: active.version, employee_keys })
 }

@@ -35,13 +35,16 @@ pub struct StoreOpt {
 }
 
 impl StoreOpt {
-    fn open(&self) -> Result<Box<dyn Store>, Reported> {
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+    pub fn open(&self) -> Result<Box<dyn Store>, Reported> {
         allot_store::open(&Location::parse(&self.db)).map_err(|e| {
             eprintln!("error: {e}");
             Reported
         })
     }
-    fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor {
         let by =
             self.by.clone().or_else(|| std::env::var("USER").ok()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "unknown".into());
         Actor { by, at: now_utc() }

@@ -3,6 +3,7 @@
 mod bench;
 mod book;
 mod example;
+mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -110,6 +111,15 @@ enum Command {
     Scheme(book::SchemeCommand),
     /// The store's change log: imports, plans applied, pins, absences, leavers — who and when.
     Log(book::LogArgs),
+    /// Serve the HTTP API: route new leads in real time (POST /v1/route), read the book, plan and
+    /// apply. OpenAPI at /openapi.json, docs at /docs, metrics at /metrics.
+    #[command(
+        after_help = "Examples:\n  allot token create --scope router --label web-form\n  allot serve --listen 127.0.0.1:8080\n  curl -H \"Authorization: Bearer $TOKEN\" -d '{\"attributes\":{\"region\":\"RU-TA\"}}' http://127.0.0.1:8080/v1/route"
+    )]
+    Serve(serve::ServeArgs),
+    /// API tokens for `allot serve`.
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
 }
 
 #[derive(Args, Clone)]
@@ -267,7 +277,7 @@ fn broken_pipe(e: &std::io::Error) -> bool {
 
 /// Writes text to standard output. A closed pipe stops the command quietly (exit 0 would hide
 /// nothing: the reader asked for no more); any other failure is reported.
-fn emit(text: &str) -> Result<(), Reported> {
+pub(crate) fn emit(text: &str) -> Result<(), Reported> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Ok(()) => Ok(()),
         Err(e) if broken_pipe(&e) => std::process::exit(0),
@@ -399,6 +409,8 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Leave(a) => book::leave(&a)?,
         Command::Scheme(c) => book::scheme(&c)?,
         Command::Log(a) => book::log(&a)?,
+        Command::Serve(a) => serve::serve(&a)?,
+        Command::Token(c) => serve::token(&c)?,
     }
     Ok(())
 }

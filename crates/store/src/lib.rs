@@ -153,6 +153,9 @@ pub struct Row {
     pub id: String,
     pub attrs: String,
     pub client: Option<String>,
+    /// For clients: the keys a returning client is recognised by (`inn`, `email_domain`,
+    /// `phone`), with their values.
+    pub keys: Vec<(String, String)>,
 }
 
 /// A validated file to upsert by id.
@@ -365,8 +368,52 @@ pub struct Pinned {
     pub replaced_pin: bool,
 }
 
+/// An API token as stored (its secret is never stored, only a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: i64,
+    pub scope: String,
+    pub employee: Option<String>,
+    pub label: String,
+}
+
+/// The reads and writes of routing, inside the one transaction of a batch of routed items.
+pub trait RouteTx {
+    /// The change this batch records.
+    fn change(&self) -> i64;
+    /// The stored (request hash, response) of an idempotency key.
+    fn replay(&mut self, key: &str) -> Result<Option<(String, String)>>;
+    /// A client by `id` or by a key (`inn`, `email_domain`, `phone`): (key, id).
+    fn find_client(&mut self, kind: &str, value: &str) -> Result<Option<(i64, String)>>;
+    /// A client's links valid on a day: (role, employee key, rule).
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>>;
+    /// Every pool's stored state (rule id, JSON).
+    fn pools(&mut self) -> Result<Vec<(String, String)>>;
+    fn save_pool(&mut self, rule: &str, state: &str) -> Result<()>;
+    /// Adds (or updates) a client with its keys; returns its key.
+    fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64>;
+    fn open(&mut self, link: &Open) -> Result<()>;
+    /// Records the routed item and its answer (under its idempotency key, if any).
+    fn record(&mut self, key: Option<&str>, hash: &str, client: i64, response: &str) -> Result<()>;
+}
+
+/// The work of one routing batch, run inside its transaction.
+pub type RouteWork<'a> = dyn FnMut(&mut dyn RouteTx) -> Result<()> + 'a;
+
 /// The store port: the use cases of the CLI and the server, not generic CRUD.
 pub trait Store: Send {
+    /// Runs `work` in one transaction that records a `route` change; roles named by its links
+    /// are made known first. All or nothing.
+    fn route(&mut self, actor: &Actor, roles: &[String], work: &mut RouteWork<'_>) -> Result<i64>;
+    /// The newest change that is not a routing batch (a new scheme, an import, a pin ...): when it
+    /// moves, a server reloads what it routes by.
+    fn routing_revision(&mut self) -> Result<i64>;
+    /// A pool's stored state (JSON), if it has routed anything.
+    fn pool_state(&mut self, rule: &str) -> Result<Option<String>>;
+    /// Stores a token's hash with its scope; `employee` for `manager` and `employee` scopes.
+    fn add_token(&mut self, hash: &str, scope: &str, employee: Option<&str>, label: &str, actor: &Actor) -> Result<i64>;
+    /// The token with this hash, unless revoked.
+    fn token(&mut self, hash: &str) -> Result<Option<Token>>;
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The newest change id (0 for an empty store).
@@ -384,6 +431,9 @@ pub trait Store: Send {
     fn schemes(&mut self) -> Result<Vec<SchemeVersion>>;
     /// Everything a plan on `date` needs, read consistently.
     fn snapshot(&mut self, date: Day) -> Result<Snapshot>;
+    /// The snapshot without clients, deals and links: columns, employees, the active scheme,
+    /// pins, absences and leavers (what routing needs).
+    fn people(&mut self) -> Result<Snapshot>;
     /// Lands a plan all or nothing; refuses it when the store's revision is not `changes.base`.
     fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied>;
     fn pin(&mut self, pin: &PinRequest<'_>, actor: &Actor) -> Result<Pinned>;

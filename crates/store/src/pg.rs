@@ -8,7 +8,10 @@ use postgres::{Client, GenericClient, IsolationLevel, NoTls, Transaction};
 
 use crate::*;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "book", include_str!("../migrations/postgres/0001_book.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "book", include_str!("../migrations/postgres/0001_book.sql")),
+    (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
+];
 
 /// Rows per bulk statement.
 const CHUNK: usize = 20_000;
@@ -36,6 +39,96 @@ impl PgStore {
         // One writer at a time: the revision read next cannot go stale. Readers are not blocked.
         tx.batch_execute("LOCK TABLE changes IN EXCLUSIVE MODE")?;
         Ok(tx)
+    }
+
+    /// The snapshot; without `full`, no clients, deals or links (what routing needs).
+    fn read(&mut self, date: Day, full: bool) -> Result<Snapshot> {
+        let _span = tracing::info_span!("snapshot").entered();
+        let d = day_text(date);
+        let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let mut s = Snapshot {
+            revision: revision_of(&mut tx)?,
+            date,
+            client_columns: columns_of(&mut tx, Subject::Client)?,
+            deal_columns: columns_of(&mut tx, Subject::Deal)?,
+            employee_columns: columns_of(&mut tx, Subject::Employee)?,
+            ..Default::default()
+        };
+        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
+            if table == "clients" && !full {
+                continue;
+            }
+            // A sequential scan, sorted here: cheaper than the server's sort or index walk.
+            let mut rows = tx.query_raw(&format!("SELECT key, id, attrs::text FROM {table}"), std::iter::empty::<i64>())?;
+            while let Some(r) = rows.next()? {
+                out.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: None });
+            }
+            drop(rows);
+            if !out.is_sorted_by_key(|c| c.key) {
+                out.sort_unstable_by_key(|c| c.key);
+            }
+        }
+        for r in if full { tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? } else { vec![] } {
+            s.deals.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: Some(r.get(3)) });
+        }
+        s.scheme = tx
+            .query_opt("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", &[])?
+            .map(|r| SchemeVersion { version: r.get(0), text: r.get(1) });
+        // Streamed row by row, in no particular order (the plan indexes them itself).
+        let mut rows = tx.query_raw(
+            "SELECT id, client, role, employee, valid_from::text, valid_to::text, cause, rule, scheme, note, absence \
+             FROM links WHERE $2 AND (valid_to IS NULL OR (valid_to > $1::text::date AND valid_to > valid_from))",
+            [&d as &(dyn postgres::types::ToSql + Sync), &full],
+        )?;
+        while let Some(r) = rows.next()? {
+            s.links.push(Link {
+                id: r.get(0),
+                client: r.get(1),
+                role: r.get(2),
+                employee: r.get(3),
+                from: text_day(r.get::<_, &str>(4))?,
+                to: opt_day(r.get(5))?,
+                cause: Cause::parse(r.get(6))?,
+                rule: r.get(7),
+                scheme: r.get(8),
+                note: r.get(9),
+                absence: r.get(10),
+            });
+        }
+        drop(rows);
+        s.past = tx
+            .query(
+                "SELECT DISTINCT client, role FROM links WHERE $2 AND valid_to IS NOT NULL AND valid_to <= $1::text::date AND valid_to > valid_from \
+                 ORDER BY client, role",
+                &[&d, &full],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        s.pins = tx
+            .query("SELECT id, client, role, employee, reason FROM pins WHERE unpinned_by IS NULL ORDER BY id", &[])?
+            .iter()
+            .map(|r| Pin { id: r.get(0), client: r.get(1), role: r.get(2), employee: r.get(3), reason: r.get(4) })
+            .collect();
+        for r in tx.query(
+            "SELECT id, employee, to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD'), cover, applied_by IS NOT NULL \
+             FROM absences ORDER BY id",
+            &[],
+        )? {
+            s.absences.push(Absence {
+                id: r.get(0),
+                employee: r.get(1),
+                first: text_day(r.get::<_, &str>(2))?,
+                last: text_day(r.get::<_, &str>(3))?,
+                cover: r.get(4),
+                applied: r.get(5),
+            });
+        }
+        for r in tx.query("SELECT id, employee, to_char(left_on, 'YYYY-MM-DD'), applied_by IS NOT NULL FROM leavers ORDER BY id", &[])? {
+            s.leavers.push(Leaver { id: r.get(0), employee: r.get(1), on: text_day(r.get::<_, &str>(2))?, applied: r.get(3) });
+        }
+        tx.commit()?;
+        Ok(s)
     }
 }
 
@@ -139,9 +232,140 @@ fn spells(c: &mut impl GenericClient, sql: &str, params: &[&(dyn postgres::types
         .collect()
 }
 
+struct PgRouteTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    change: i64,
+}
+
+impl RouteTx for PgRouteTx<'_, '_> {
+    fn change(&self) -> i64 {
+        self.change
+    }
+    fn replay(&mut self, key: &str) -> Result<Option<(String, String)>> {
+        Ok(self.tx.query_opt("SELECT request_hash, response FROM routes WHERE idem_key = $1", &[&key])?.map(|r| (r.get(0), r.get(1))))
+    }
+    fn find_client(&mut self, kind: &str, value: &str) -> Result<Option<(i64, String)>> {
+        let row = if kind == "id" {
+            self.tx.query_opt("SELECT key, id FROM clients WHERE id = $1", &[&value])?
+        } else {
+            self.tx.query_opt(
+                "SELECT c.key, c.id FROM client_keys k JOIN clients c ON c.key = k.client WHERE k.kind = $1 AND k.value = $2",
+                &[&kind, &value],
+            )?
+        };
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>> {
+        let d = day_text(date);
+        let rows = self.tx.query(
+            "SELECT role, employee, rule FROM links WHERE client = $1 AND valid_from <= $2::text::date \
+             AND (valid_to IS NULL OR valid_to > $2::text::date) ORDER BY role COLLATE \"C\"",
+            &[&client, &d],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+    fn pools(&mut self) -> Result<Vec<(String, String)>> {
+        // Locked for the batch: two servers on one database take turns with each pool.
+        let rows = self.tx.query("SELECT rule, state FROM pools ORDER BY rule FOR UPDATE", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+    fn save_pool(&mut self, rule: &str, state: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO pools (rule, state, changed) VALUES ($1, $2, $3) ON CONFLICT (rule) DO UPDATE SET state = EXCLUDED.state, changed = EXCLUDED.changed",
+            &[&rule, &state, &self.change],
+        )?;
+        Ok(())
+    }
+    fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64> {
+        let key: i64 = self
+            .tx
+            .query_one(
+                "INSERT INTO clients (id, attrs, imported_by) VALUES ($1, jsonb_strip_nulls($2::text::jsonb), $3) \
+                 ON CONFLICT (id) DO UPDATE SET attrs = jsonb_strip_nulls(clients.attrs || $2::text::jsonb), imported_by = $3 RETURNING key",
+                &[&id, &attrs, &self.change],
+            )?
+            .get(0);
+        for (kind, value) in keys {
+            self.tx.execute(
+                "INSERT INTO client_keys (kind, value, client) VALUES ($1, $2, $3) ON CONFLICT (kind, value) DO UPDATE SET client = EXCLUDED.client",
+                &[kind, value, &key],
+            )?;
+        }
+        Ok(key)
+    }
+    fn open(&mut self, o: &Open) -> Result<()> {
+        let (from, to) = (day_text(o.from), o.to.map(day_text));
+        self.tx.execute(
+            "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
+             VALUES ($1, $2, (SELECT several FROM roles WHERE id = $2), $3, $4::text::date, $5::text::date, $6, $7, $8, $9, $10, $11, \
+             CASE WHEN $5::text IS NULL THEN NULL ELSE $11::bigint END)",
+            &[&o.client, &o.role, &o.employee, &from, &to, &o.cause.as_str(), &o.rule, &o.scheme, &o.note, &o.absence, &self.change],
+        )?;
+        Ok(())
+    }
+    fn record(&mut self, key: Option<&str>, hash: &str, client: i64, response: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES ($1, $2, $3, $4, $5)",
+            &[&key, &hash, &client, &response, &self.change],
+        )?;
+        Ok(())
+    }
+}
+
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn route(&mut self, actor: &Actor, roles: &[String], work: &mut RouteWork<'_>) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut tx, "route", actor, None, "")?;
+        for role in roles {
+            tx.execute("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", &[role])?;
+        }
+        work(&mut PgRouteTx { tx: &mut tx, change })?;
+        tx.execute(
+            "UPDATE changes SET summary = (SELECT count(*) FROM routes WHERE routed_by = $1)::text || ' items routed' WHERE id = $1",
+            &[&change],
+        )?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn routing_revision(&mut self) -> Result<i64> {
+        Ok(self.client.query_one("SELECT coalesce(max(id), 0)::bigint FROM changes WHERE kind <> 'route'", &[])?.get(0))
+    }
+
+    fn pool_state(&mut self, rule: &str) -> Result<Option<String>> {
+        Ok(self.client.query_opt("SELECT state FROM pools WHERE rule = $1", &[&rule])?.map(|r| r.get(0)))
+    }
+
+    fn add_token(&mut self, hash: &str, scope: &str, employee: Option<&str>, label: &str, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
+        let emp = match employee {
+            Some(e) => Some(key_of(&mut tx, "employees", "employee", e)?),
+            None => None,
+        };
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO tokens (hash, scope, employee, label, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[&hash, &scope, &emp, &label, &change],
+            )?
+            .get(0);
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn token(&mut self, hash: &str) -> Result<Option<Token>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT t.id, t.scope, e.id, t.label FROM tokens t LEFT JOIN employees e ON e.key = t.employee \
+                 WHERE t.hash = $1 AND t.revoked_by IS NULL",
+                &[&hash],
+            )?
+            .map(|r| Token { id: r.get(0), scope: r.get(1), employee: r.get(2), label: r.get(3) }))
     }
 
     fn revision(&mut self) -> Result<i64> {
@@ -221,6 +445,22 @@ impl Store for PgStore {
                 _ => StoreError::from(e),
             })?;
         }
+        let keyed: Vec<(&str, &str, &str)> =
+            import.rows.iter().flat_map(|r| r.keys.iter().map(move |(k, v)| (k.as_str(), v.as_str(), r.id.as_str()))).collect();
+        if import.subject == Subject::Client && !keyed.is_empty() {
+            let st = tx.prepare(
+                "INSERT INTO client_keys (kind, value, client) \
+                 SELECT DISTINCT ON (u.kind, u.value) u.kind, u.value, c.key FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(kind, value, id, n) \
+                 JOIN clients c ON c.id = u.id ORDER BY u.kind, u.value, u.n DESC \
+                 ON CONFLICT (kind, value) DO UPDATE SET client = EXCLUDED.client",
+            )?;
+            for chunk in keyed.chunks(CHUNK) {
+                let kinds: Vec<&str> = chunk.iter().map(|k| k.0).collect();
+                let values: Vec<&str> = chunk.iter().map(|k| k.1).collect();
+                let ids: Vec<&str> = chunk.iter().map(|k| k.2).collect();
+                tx.execute(&st, &[&kinds, &values, &ids])?;
+            }
+        }
         let after: i64 = tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?.get(0);
         let inserted = (after - before) as u64;
         let updated = touched - inserted;
@@ -243,89 +483,11 @@ impl Store for PgStore {
     }
 
     fn snapshot(&mut self, date: Day) -> Result<Snapshot> {
-        let _span = tracing::info_span!("snapshot").entered();
-        let d = day_text(date);
-        let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
-        let mut s = Snapshot {
-            revision: revision_of(&mut tx)?,
-            date,
-            client_columns: columns_of(&mut tx, Subject::Client)?,
-            deal_columns: columns_of(&mut tx, Subject::Deal)?,
-            employee_columns: columns_of(&mut tx, Subject::Employee)?,
-            ..Default::default()
-        };
-        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
-            // A sequential scan, sorted here: cheaper than the server's sort or index walk.
-            let mut rows = tx.query_raw(&format!("SELECT key, id, attrs::text FROM {table}"), std::iter::empty::<i64>())?;
-            while let Some(r) = rows.next()? {
-                out.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: None });
-            }
-            drop(rows);
-            if !out.is_sorted_by_key(|c| c.key) {
-                out.sort_unstable_by_key(|c| c.key);
-            }
-        }
-        for r in tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? {
-            s.deals.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: Some(r.get(3)) });
-        }
-        s.scheme = tx
-            .query_opt("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", &[])?
-            .map(|r| SchemeVersion { version: r.get(0), text: r.get(1) });
-        // Streamed row by row, in no particular order (the plan indexes them itself).
-        let mut rows = tx.query_raw(
-            "SELECT id, client, role, employee, valid_from::text, valid_to::text, cause, rule, scheme, note, absence \
-             FROM links WHERE (valid_to IS NULL OR (valid_to > $1::text::date AND valid_to > valid_from))",
-            [&d],
-        )?;
-        while let Some(r) = rows.next()? {
-            s.links.push(Link {
-                id: r.get(0),
-                client: r.get(1),
-                role: r.get(2),
-                employee: r.get(3),
-                from: text_day(r.get::<_, &str>(4))?,
-                to: opt_day(r.get(5))?,
-                cause: Cause::parse(r.get(6))?,
-                rule: r.get(7),
-                scheme: r.get(8),
-                note: r.get(9),
-                absence: r.get(10),
-            });
-        }
-        drop(rows);
-        s.past = tx
-            .query(
-                "SELECT DISTINCT client, role FROM links WHERE valid_to IS NOT NULL AND valid_to <= $1::text::date AND valid_to > valid_from \
-                 ORDER BY client, role",
-                &[&d],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        s.pins = tx
-            .query("SELECT id, client, role, employee, reason FROM pins WHERE unpinned_by IS NULL ORDER BY id", &[])?
-            .iter()
-            .map(|r| Pin { id: r.get(0), client: r.get(1), role: r.get(2), employee: r.get(3), reason: r.get(4) })
-            .collect();
-        for r in tx.query(
-            "SELECT id, employee, to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD'), cover, applied_by IS NOT NULL \
-             FROM absences ORDER BY id",
-            &[],
-        )? {
-            s.absences.push(Absence {
-                id: r.get(0),
-                employee: r.get(1),
-                first: text_day(r.get::<_, &str>(2))?,
-                last: text_day(r.get::<_, &str>(3))?,
-                cover: r.get(4),
-                applied: r.get(5),
-            });
-        }
-        for r in tx.query("SELECT id, employee, to_char(left_on, 'YYYY-MM-DD'), applied_by IS NOT NULL FROM leavers ORDER BY id", &[])? {
-            s.leavers.push(Leaver { id: r.get(0), employee: r.get(1), on: text_day(r.get::<_, &str>(2))?, applied: r.get(3) });
-        }
-        tx.commit()?;
-        Ok(s)
+        self.read(date, true)
+    }
+
+    fn people(&mut self) -> Result<Snapshot> {
+        self.read(0, false)
     }
 
     fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied> {

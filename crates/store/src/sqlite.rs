@@ -6,7 +6,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use crate::*;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "book", include_str!("../migrations/sqlite/0001_book.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "book", include_str!("../migrations/sqlite/0001_book.sql")),
+    (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
+];
 
 pub struct SqliteStore {
     conn: Connection,
@@ -32,6 +35,94 @@ impl SqliteStore {
     fn write(&mut self) -> Result<Transaction<'_>> {
         // IMMEDIATE takes the write lock first, so the revision read inside cannot go stale.
         Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// The snapshot; without `full`, no clients, deals or links (what routing needs).
+    fn read(&mut self, date: Day, full: bool) -> Result<Snapshot> {
+        let _span = tracing::info_span!("snapshot").entered();
+        let d = day_text(date);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut s = Snapshot {
+            revision: revision_of(&tx)?,
+            date,
+            client_columns: columns_of(&tx, Subject::Client)?,
+            deal_columns: columns_of(&tx, Subject::Deal)?,
+            employee_columns: columns_of(&tx, Subject::Employee)?,
+            ..Default::default()
+        };
+        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
+            if table == "clients" && !full {
+                continue;
+            }
+            let mut st = tx.prepare(&format!("SELECT key, id, attrs FROM {table} ORDER BY key"))?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                out.push(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: None });
+            }
+        }
+        {
+            let mut st = tx.prepare("SELECT key, id, attrs, client FROM deals WHERE ?1 ORDER BY key")?;
+            let mut rows = st.query([full])?;
+            while let Some(r) = rows.next()? {
+                s.deals.push(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: Some(r.get(3)?) });
+            }
+        }
+        s.scheme = tx
+            .query_row("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", [], |r| {
+                Ok(SchemeVersion { version: r.get(0)?, text: r.get(1)? })
+            })
+            .optional()?;
+        {
+            let mut st = tx.prepare(
+                "SELECT id, client, role, employee, valid_from, valid_to, cause, rule, scheme, note, absence FROM links \
+                 WHERE ?2 AND (valid_to IS NULL OR (valid_to > ?1 AND valid_to > valid_from))",
+            )?;
+            let mut rows = st.query(params![d, full])?;
+            while let Some(r) = rows.next()? {
+                s.links.push(Link {
+                    id: r.get(0)?,
+                    client: r.get(1)?,
+                    role: r.get(2)?,
+                    employee: r.get(3)?,
+                    from: text_day(&r.get::<_, String>(4)?)?,
+                    to: opt_day(r.get(5)?)?,
+                    cause: Cause::parse(&r.get::<_, String>(6)?)?,
+                    rule: r.get(7)?,
+                    scheme: r.get(8)?,
+                    note: r.get(9)?,
+                    absence: r.get(10)?,
+                });
+            }
+            let mut st = tx.prepare(
+                "SELECT DISTINCT client, role FROM links WHERE ?2 AND valid_to IS NOT NULL AND valid_to <= ?1 AND valid_to > valid_from \
+                 ORDER BY client, role",
+            )?;
+            let rows = st.query_map(params![d, full], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            s.past = rows.collect::<rusqlite::Result<_>>()?;
+            let mut st = tx.prepare("SELECT id, client, role, employee, reason FROM pins WHERE unpinned_by IS NULL ORDER BY id")?;
+            let rows = st
+                .query_map([], |r| Ok(Pin { id: r.get(0)?, client: r.get(1)?, role: r.get(2)?, employee: r.get(3)?, reason: r.get(4)? }))?;
+            s.pins = rows.collect::<rusqlite::Result<_>>()?;
+            let mut st = tx.prepare("SELECT id, employee, first_day, last_day, cover, applied_by IS NOT NULL FROM absences ORDER BY id")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                s.absences.push(Absence {
+                    id: r.get(0)?,
+                    employee: r.get(1)?,
+                    first: text_day(&r.get::<_, String>(2)?)?,
+                    last: text_day(&r.get::<_, String>(3)?)?,
+                    cover: r.get(4)?,
+                    applied: r.get(5)?,
+                });
+            }
+            let mut st = tx.prepare("SELECT id, employee, left_on, applied_by IS NOT NULL FROM leavers ORDER BY id")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                s.leavers.push(Leaver { id: r.get(0)?, employee: r.get(1)?, on: text_day(&r.get::<_, String>(2)?)?, applied: r.get(3)? });
+            }
+        }
+        tx.commit()?;
+        Ok(s)
     }
 }
 
@@ -150,9 +241,145 @@ fn link_at(tx: &Connection, client: i64, role: &str, date: &str) -> Result<(Held
     Ok((cur, next))
 }
 
+struct SqliteRouteTx<'a> {
+    tx: &'a Transaction<'a>,
+    change: i64,
+}
+
+impl RouteTx for SqliteRouteTx<'_> {
+    fn change(&self) -> i64 {
+        self.change
+    }
+    fn replay(&mut self, key: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT request_hash, response FROM routes WHERE idem_key = ?1")?
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+    fn find_client(&mut self, kind: &str, value: &str) -> Result<Option<(i64, String)>> {
+        let sql = if kind == "id" {
+            "SELECT key, id FROM clients WHERE id = ?2 AND ?1 = 'id'"
+        } else {
+            "SELECT c.key, c.id FROM client_keys k JOIN clients c ON c.key = k.client WHERE k.kind = ?1 AND k.value = ?2"
+        };
+        Ok(self.tx.prepare_cached(sql)?.query_row([kind, value], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    }
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT role, employee, rule FROM links WHERE client = ?1 AND valid_from <= ?2 AND (valid_to IS NULL OR valid_to > ?2) ORDER BY role",
+        )?;
+        let rows = st.query_map(params![client, day_text(date)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+    fn pools(&mut self) -> Result<Vec<(String, String)>> {
+        let mut st = self.tx.prepare_cached("SELECT rule, state FROM pools ORDER BY rule")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+    fn save_pool(&mut self, rule: &str, state: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO pools (rule, state, changed) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (rule) DO UPDATE SET state = excluded.state, changed = excluded.changed",
+            )?
+            .execute(params![rule, state, self.change])?;
+        Ok(())
+    }
+    fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO clients (id, attrs, imported_by) VALUES (?1, json_patch('{}', ?2), ?3) \
+                 ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3",
+            )?
+            .execute(params![id, attrs, self.change])?;
+        let key: i64 = self.tx.prepare_cached("SELECT key FROM clients WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
+        let mut k = self.tx.prepare_cached(
+            "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, ?3) ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
+        )?;
+        for (kind, value) in keys {
+            k.execute(params![kind, value, key])?;
+        }
+        Ok(key)
+    }
+    fn open(&mut self, o: &Open) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
+                 VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                 CASE WHEN ?5 IS NULL THEN NULL ELSE ?11 END)",
+            )?
+            .execute(params![
+                o.client,
+                o.role,
+                o.employee,
+                day_text(o.from),
+                o.to.map(day_text),
+                o.cause.as_str(),
+                o.rule,
+                o.scheme,
+                o.note,
+                o.absence,
+                self.change
+            ])?;
+        Ok(())
+    }
+    fn record(&mut self, key: Option<&str>, hash: &str, client: i64, response: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![key, hash, client, response, self.change])?;
+        Ok(())
+    }
+}
+
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn route(&mut self, actor: &Actor, roles: &[String], work: &mut RouteWork<'_>) -> Result<i64> {
+        let tx = self.write()?;
+        let change = add_change(&tx, "route", actor, None, "")?;
+        for role in roles {
+            tx.prepare_cached("INSERT INTO roles (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")?.execute([role])?;
+        }
+        work(&mut SqliteRouteTx { tx: &tx, change })?;
+        let n: i64 = tx.query_row("SELECT count(*) FROM routes WHERE routed_by = ?1", [change], |r| r.get(0))?;
+        tx.execute("UPDATE changes SET summary = ?1 WHERE id = ?2", params![format!("{n} items routed"), change])?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn routing_revision(&mut self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM changes WHERE kind <> 'route'", [], |r| r.get(0))?)
+    }
+
+    fn pool_state(&mut self, rule: &str) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT state FROM pools WHERE rule = ?1", [rule], |r| r.get(0)).optional()?)
+    }
+
+    fn add_token(&mut self, hash: &str, scope: &str, employee: Option<&str>, label: &str, actor: &Actor) -> Result<i64> {
+        let tx = self.write()?;
+        let change = add_change(&tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
+        let emp = employee.map(|e| key_of(&tx, "employees", "employee", e)).transpose()?;
+        tx.execute(
+            "INSERT INTO tokens (hash, scope, employee, label, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, scope, emp, label, change],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn token(&mut self, hash: &str) -> Result<Option<Token>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT t.id, t.scope, e.id, t.label FROM tokens t LEFT JOIN employees e ON e.key = t.employee \
+                 WHERE t.hash = ?1 AND t.revoked_by IS NULL",
+            )?
+            .query_row([hash], |r| Ok(Token { id: r.get(0)?, scope: r.get(1)?, employee: r.get(2)?, label: r.get(3)? }))
+            .optional()?)
     }
 
     fn revision(&mut self) -> Result<i64> {
@@ -223,6 +450,15 @@ impl Store for SqliteStore {
                     }
                     _ => StoreError::from(e),
                 })? as u64;
+                if !row.keys.is_empty() {
+                    let mut k = tx.prepare_cached(
+                        "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, (SELECT key FROM clients WHERE id = ?3)) \
+                         ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
+                    )?;
+                    for (kind, value) in &row.keys {
+                        k.execute(params![kind, value, row.id])?;
+                    }
+                }
             }
         }
         let after: i64 = tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
@@ -250,87 +486,11 @@ impl Store for SqliteStore {
     }
 
     fn snapshot(&mut self, date: Day) -> Result<Snapshot> {
-        let _span = tracing::info_span!("snapshot").entered();
-        let d = day_text(date);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let mut s = Snapshot {
-            revision: revision_of(&tx)?,
-            date,
-            client_columns: columns_of(&tx, Subject::Client)?,
-            deal_columns: columns_of(&tx, Subject::Deal)?,
-            employee_columns: columns_of(&tx, Subject::Employee)?,
-            ..Default::default()
-        };
-        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
-            let mut st = tx.prepare(&format!("SELECT key, id, attrs FROM {table} ORDER BY key"))?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                out.push(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: None });
-            }
-        }
-        {
-            let mut st = tx.prepare("SELECT key, id, attrs, client FROM deals ORDER BY key")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                s.deals.push(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: Some(r.get(3)?) });
-            }
-        }
-        s.scheme = tx
-            .query_row("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", [], |r| {
-                Ok(SchemeVersion { version: r.get(0)?, text: r.get(1)? })
-            })
-            .optional()?;
-        {
-            let mut st = tx.prepare(
-                "SELECT id, client, role, employee, valid_from, valid_to, cause, rule, scheme, note, absence FROM links \
-                 WHERE (valid_to IS NULL OR (valid_to > ?1 AND valid_to > valid_from))",
-            )?;
-            let mut rows = st.query([&d])?;
-            while let Some(r) = rows.next()? {
-                s.links.push(Link {
-                    id: r.get(0)?,
-                    client: r.get(1)?,
-                    role: r.get(2)?,
-                    employee: r.get(3)?,
-                    from: text_day(&r.get::<_, String>(4)?)?,
-                    to: opt_day(r.get(5)?)?,
-                    cause: Cause::parse(&r.get::<_, String>(6)?)?,
-                    rule: r.get(7)?,
-                    scheme: r.get(8)?,
-                    note: r.get(9)?,
-                    absence: r.get(10)?,
-                });
-            }
-            let mut st = tx.prepare(
-                "SELECT DISTINCT client, role FROM links WHERE valid_to IS NOT NULL AND valid_to <= ?1 AND valid_to > valid_from \
-                 ORDER BY client, role",
-            )?;
-            let rows = st.query_map([&d], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            s.past = rows.collect::<rusqlite::Result<_>>()?;
-            let mut st = tx.prepare("SELECT id, client, role, employee, reason FROM pins WHERE unpinned_by IS NULL ORDER BY id")?;
-            let rows = st
-                .query_map([], |r| Ok(Pin { id: r.get(0)?, client: r.get(1)?, role: r.get(2)?, employee: r.get(3)?, reason: r.get(4)? }))?;
-            s.pins = rows.collect::<rusqlite::Result<_>>()?;
-            let mut st = tx.prepare("SELECT id, employee, first_day, last_day, cover, applied_by IS NOT NULL FROM absences ORDER BY id")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                s.absences.push(Absence {
-                    id: r.get(0)?,
-                    employee: r.get(1)?,
-                    first: text_day(&r.get::<_, String>(2)?)?,
-                    last: text_day(&r.get::<_, String>(3)?)?,
-                    cover: r.get(4)?,
-                    applied: r.get(5)?,
-                });
-            }
-            let mut st = tx.prepare("SELECT id, employee, left_on, applied_by IS NOT NULL FROM leavers ORDER BY id")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                s.leavers.push(Leaver { id: r.get(0)?, employee: r.get(1)?, on: text_day(&r.get::<_, String>(2)?)?, applied: r.get(3)? });
-            }
-        }
-        tx.commit()?;
-        Ok(s)
+        self.read(date, true)
+    }
+
+    fn people(&mut self) -> Result<Snapshot> {
+        self.read(0, false)
     }
 
     fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied> {

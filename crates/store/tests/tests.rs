@@ -47,7 +47,7 @@ fn col(name: &str, ty: &str) -> Column {
 }
 
 fn row(id: &str, attrs: &str) -> Row {
-    Row { id: id.into(), attrs: attrs.into(), client: None }
+    Row { id: id.into(), attrs: attrs.into(), client: None, keys: vec![] }
 }
 
 fn import(s: &mut dyn Store, subject: Subject, columns: &[Column], rows: &[Row]) -> Imported {

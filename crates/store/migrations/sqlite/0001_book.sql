@@ -3,7 +3,7 @@
 
 CREATE TABLE changes (
     id      INTEGER PRIMARY KEY,
-    kind    TEXT NOT NULL CHECK (kind IN ('import', 'apply', 'pin', 'unpin', 'absence', 'leave')),
+    kind    TEXT NOT NULL CHECK (kind IN ('import', 'apply', 'pin', 'unpin', 'absence', 'leave', 'route', 'token')),
     made_by TEXT NOT NULL,
     made_at TEXT NOT NULL,
     file    TEXT,

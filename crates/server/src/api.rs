@@ -1,0 +1,471 @@
+//! The HTTP handlers, the access rules and the error codes.
+//!
+//! Every error is a JSON body `{"error": {"code", "message", "field"}}` with a stable `code`
+//! (the table is [`CODES`], also in the OpenAPI document) and a 4xx status for anything the
+//! caller can fix; 503 when the store cannot be reached. Handlers never panic on input.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Map, Value as J};
+use sha2::{Digest, Sha256};
+
+use crate::writer::{Job, RouteRequest};
+use crate::AppState;
+
+/// Stable error codes: (code, HTTP status, meaning).
+pub const CODES: &[(&str, u16, &str)] = &[
+    ("bad_json", 400, "the body is not JSON, or not the expected shape"),
+    ("body_too_large", 413, "the body is larger than the server accepts"),
+    ("missing_field", 422, "a required field is absent"),
+    ("wrong_type", 422, "a field has the wrong type"),
+    ("unknown_field", 422, "the body has a field the endpoint does not take"),
+    ("unknown_attribute", 422, "an attribute the store and the scheme do not know"),
+    ("bad_date", 422, "a date is not YYYY-MM-DD"),
+    ("bad_header", 400, "a header has a value that cannot be used"),
+    ("unauthorized", 401, "no token, or an unknown one"),
+    ("forbidden", 403, "the token's scope does not allow this"),
+    ("not_found", 404, "no such client, employee or pool"),
+    ("idempotency_conflict", 409, "the Idempotency-Key was used with a different request"),
+    ("stale_plan", 409, "the store changed since the plan was made"),
+    ("refused", 422, "the store refused the request (see the message)"),
+    ("unavailable", 503, "the store cannot be reached, or nothing to route by yet"),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, message: impl Into<String>, field: Option<&str>) -> ApiError {
+        let status = CODES.iter().find(|c| c.0 == code).map_or(400, |c| c.1);
+        ApiError { status, code, message: message.into(), field: field.map(String::from) }
+    }
+    pub fn conflict(code: &'static str, message: &str, field: &str) -> ApiError {
+        ApiError::new(code, message, Some(field))
+    }
+    pub fn unavailable(message: String) -> ApiError {
+        ApiError::new("unavailable", message, None)
+    }
+    pub fn store(e: allot_store::StoreError) -> ApiError {
+        use allot_store::StoreError as S;
+        match e {
+            S::NotFound { .. } => ApiError::new("not_found", e.to_string(), None),
+            S::Stale { .. } => ApiError::new("stale_plan", e.to_string(), None),
+            S::Refused(_) => ApiError::new("refused", e.to_string(), None),
+            S::Open { .. } | S::Db(_) => ApiError::new("unavailable", e.to_string(), None),
+        }
+    }
+    fn forbidden(what: &str) -> ApiError {
+        ApiError::new("forbidden", format!("this token's scope does not allow {what}"), None)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
+        (status, [("content-type", "application/json")], body.to_string()).into_response()
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access
+
+/// What a token may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Admin,
+    /// The clients of the manager's teams.
+    Manager {
+        employee: String,
+    },
+    /// The employee's own clients.
+    Employee {
+        employee: String,
+    },
+    /// Routing only.
+    Router,
+}
+
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) async fn authenticate(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(Scope, String), ApiError> {
+    let raw = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                "unauthorized",
+                "send `Authorization: Bearer <token>` (make one with `allot token create`)",
+                Some("Authorization"),
+            )
+        })?;
+    let hash = hash_token(raw);
+    if let Some(hit) = state.tokens.lock().map_err(|_| ApiError::unavailable("token cache".into()))?.get(&hash) {
+        return Ok(hit.clone());
+    }
+    let h = hash.clone();
+    let token = state.read(move |s| s.token(&h)).await?;
+    let token = token.ok_or_else(|| ApiError::new("unauthorized", "unknown or revoked token", Some("Authorization")))?;
+    let scope = match (token.scope.as_str(), token.employee) {
+        ("admin", _) => Scope::Admin,
+        ("router", _) => Scope::Router,
+        ("manager", Some(e)) => Scope::Manager { employee: e },
+        ("employee", Some(e)) => Scope::Employee { employee: e },
+        _ => return Err(ApiError::new("unauthorized", "a token without a usable scope", Some("Authorization"))),
+    };
+    let entry = (scope, token.label);
+    if let Ok(mut cache) = state.tokens.lock() {
+        cache.insert(hash, entry.clone());
+    }
+    Ok(entry)
+}
+
+/// The employees whose clients a scope may see: all (None), or a list.
+async fn visible_employees(state: &Arc<AppState>, scope: &Scope) -> Result<Option<Vec<String>>, ApiError> {
+    match scope {
+        Scope::Admin => Ok(None),
+        Scope::Router => Err(ApiError::forbidden("reading the book")),
+        Scope::Employee { employee } => Ok(Some(vec![employee.clone()])),
+        Scope::Manager { employee } => {
+            let me = employee.clone();
+            let snap = state.read(|s| s.people()).await?;
+            let teams_of = |attrs: &str| -> Vec<String> {
+                serde_json::from_str::<J>(attrs)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("teams").and_then(J::as_array).map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+                    })
+                    .unwrap_or_default()
+            };
+            let mine = snap.employees.iter().find(|e| e.id == me).map(|e| teams_of(&e.attrs)).unwrap_or_default();
+            let mut out: Vec<String> = snap
+                .employees
+                .iter()
+                .filter(|e| e.id == me || teams_of(&e.attrs).iter().any(|t| mine.contains(t)))
+                .map(|e| e.id.clone())
+                .collect();
+            out.sort();
+            Ok(Some(out))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+/// `POST /v1/route`.
+pub async fn route(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = std::time::Instant::now();
+    let r = route_inner(&state, &headers, &body).await;
+    state.metrics.route_seconds.observe(started.elapsed().as_secs_f64());
+    match r {
+        Ok((body, replayed)) => {
+            let mut resp = json_response(StatusCode::OK, body);
+            if replayed {
+                resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            state.metrics.routes.get_or_create(&crate::Outcome { outcome: if replayed { "replayed" } else { "routed" }.into() }).inc();
+            resp
+        }
+        Err(e) => {
+            state.metrics.routes.get_or_create(&crate::Outcome { outcome: e.code.into() }).inc();
+            e.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteBody {
+    id: Option<J>,
+    date: Option<J>,
+    attributes: Option<J>,
+}
+
+async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Result<(String, bool), ApiError> {
+    let (scope, label) = authenticate(state, headers).await?;
+    if !matches!(scope, Scope::Admin | Scope::Router) {
+        return Err(ApiError::forbidden("routing"));
+    }
+    let parsed: RouteBody = serde_json::from_slice(body).map_err(|e| {
+        let msg = e.to_string();
+        if let Some(f) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+            ApiError::new("unknown_field", format!("{msg}; expected id, date, attributes"), Some(f))
+        } else {
+            ApiError::new("bad_json", format!("the body is not a routing request: {msg}"), None)
+        }
+    })?;
+    let id = match parsed.id {
+        None | Some(J::Null) => None,
+        Some(J::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(_) => return Err(ApiError::new("wrong_type", "`id` must be a non-empty string", Some("id"))),
+    };
+    let date = match parsed.date {
+        None | Some(J::Null) => crate::today(),
+        Some(J::String(s)) => {
+            allot_rules::parse_iso_date(&s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("date")))?
+        }
+        Some(_) => return Err(ApiError::new("wrong_type", "`date` must be a string YYYY-MM-DD", Some("date"))),
+    };
+    let attrs = match parsed.attributes {
+        Some(J::Object(m)) => m,
+        None => {
+            return Err(ApiError::new("missing_field", "`attributes` is required: the lead's attributes as an object", Some("attributes")))
+        }
+        Some(_) => return Err(ApiError::new("wrong_type", "`attributes` must be an object", Some("attributes"))),
+    };
+    let attrs = check_attributes(state, attrs)?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(s) if !s.trim().is_empty() && s.len() <= 200 => Some(s.trim().to_string()),
+            _ => return Err(ApiError::new("bad_header", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key"))),
+        },
+    };
+    let hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let request = RouteRequest { id, attrs, idempotency_key, hash, date, by: format!("token:{label}") };
+    state.jobs.send(Job { request, reply: tx }).await.map_err(|_| ApiError::unavailable("the server is shutting down".into()))?;
+    rx.await.map_err(|_| ApiError::unavailable("the router stopped".into()))?
+}
+
+/// Attributes the store or the scheme know, with values of their type (a number where numbers are
+/// stored, ...). Keys used for continuity (`inn`, `email`, `phone`) and `name` are always welcome.
+fn check_attributes(state: &Arc<AppState>, attrs: Map<String, J>) -> Result<Map<String, J>, ApiError> {
+    let columns = state.columns.read().map_err(|_| ApiError::unavailable("columns".into()))?.clone();
+    let mut out = Map::new();
+    for (k, v) in attrs {
+        let field = format!("attributes.{k}");
+        let ty = columns.iter().find(|c| c.0 == k).map(|c| c.1);
+        let ty = match ty {
+            Some(t) => t,
+            None if ["inn", "email", "phone", "name"].contains(&k.as_str()) => allot_rules::Type::Text,
+            None if columns.is_empty() => allot_rules::Type::Text,
+            None => {
+                let known: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+                let hint = known
+                    .iter()
+                    .map(|c| (strsim::levenshtein(c, &k), *c))
+                    .filter(|(d, _)| *d <= 2)
+                    .min()
+                    .map_or(String::new(), |(_, c)| format!(" (did you mean `{c}`?)"));
+                return Err(ApiError::new(
+                    "unknown_attribute",
+                    format!("unknown attribute `{k}`{hint}; known: {}", known.join(", ")),
+                    Some(&field),
+                ));
+            }
+        };
+        use allot_rules::Type as T;
+        let ok = match (ty, &v) {
+            (_, J::Null) => true,
+            (T::Number, J::Number(_)) | (T::Bool, J::Bool(_)) | (T::Text, J::String(_)) => true,
+            (T::Text, J::Number(n)) => {
+                out.insert(k.clone(), J::String(n.to_string()));
+                continue;
+            }
+            (T::Date, J::String(s)) => allot_rules::parse_iso_date(s).is_some(),
+            (T::List, J::Array(a)) => a.iter().all(J::is_string),
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::new("wrong_type", format!("`{k}` must be {}", ty.name()), Some(&field)));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtQuery {
+    at: Option<String>,
+}
+
+fn day_of(q: &AtQuery) -> Result<i32, ApiError> {
+    match &q.at {
+        None => Ok(crate::today()),
+        Some(s) => allot_rules::parse_iso_date(s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("at"))),
+    }
+}
+
+fn spell_json(s: &allot_store::Spell) -> J {
+    json!({
+        "client": s.client, "role": s.role, "employee": s.employee,
+        "from": allot_rules::civil_from_days(s.from), "to": s.to.map(allot_rules::civil_from_days),
+        "cause": s.cause.as_str(), "rule": s.rule, "scheme_version": s.scheme, "note": s.note,
+        "opened_by": s.opened_by, "opened_at": s.opened_at, "closed_by": s.closed_by, "closed_at": s.closed_at,
+    })
+}
+
+/// A client's links are visible when one of its holders (now or on the day asked) is.
+async fn may_see_client(state: &Arc<AppState>, scope: &Scope, client: &str, spells: &[allot_store::Spell]) -> Result<(), ApiError> {
+    if let Some(allowed) = visible_employees(state, scope).await? {
+        let c = client.to_string();
+        let now = state.read(move |s| s.owners_at(crate::today(), Some(&c))).await?;
+        if !spells.iter().chain(now.iter()).any(|s| allowed.contains(&s.employee)) {
+            return Err(ApiError::forbidden("this client"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn owners(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> Result<Response, ApiError> {
+    let (scope, _) = authenticate(&state, &headers).await?;
+    let day = day_of(&q)?;
+    let c = id.clone();
+    let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
+    may_see_client(&state, &scope, &id, &rows).await?;
+    let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "owners": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+pub async fn history(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (scope, _) = authenticate(&state, &headers).await?;
+    let c = id.clone();
+    let rows = state.read(move |s| s.history(&c)).await?;
+    may_see_client(&state, &scope, &id, &rows).await?;
+    let body = json!({"client": id, "history": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+pub async fn book(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> Result<Response, ApiError> {
+    let (scope, _) = authenticate(&state, &headers).await?;
+    if let Some(allowed) = visible_employees(&state, &scope).await? {
+        if !allowed.contains(&id) {
+            return Err(ApiError::forbidden("this employee's book"));
+        }
+    }
+    let day = day_of(&q)?;
+    let e = id.clone();
+    let rows = state.read(move |s| s.book(&e, day)).await?;
+    let body = json!({"employee": id, "at": allot_rules::civil_from_days(day), "links": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// `GET /v1/pools/{rule}`: the fairness state of a pool — each member's weight, items, measure
+/// received and entitled, how far below their share, and the caps' counters.
+pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(rule): Path<String>) -> Result<Response, ApiError> {
+    let (scope, _) = authenticate(&state, &headers).await?;
+    let visible = visible_employees(&state, &scope).await?;
+    let r = rule.clone();
+    let (stored, people) = state.read(move |s| Ok((s.pool_state(&r)?, s.people()?))).await?;
+    let parts = allot_app::book::routing_parts(&people).map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let scheme = &parts.scheme;
+    let Some(def) = scheme.rules.iter().find(|x| x.id == rule) else {
+        return Err(ApiError::new("not_found", format!("no rule `{rule}` in the active scheme"), None));
+    };
+    let allot_core::Target::Pool { members, strategy } = &def.target else {
+        return Err(ApiError::new("not_found", format!("rule `{rule}` is not a pool"), None));
+    };
+    if let Some(allowed) = &visible {
+        if !members.iter().any(|m| allowed.contains(&scheme.employees[m.employee as usize].id)) {
+            return Err(ApiError::forbidden("this pool"));
+        }
+    }
+    let state_now = stored.as_deref().map(crate::writer::pool_from_json).unwrap_or_default();
+    let total: f64 = members.iter().map(|m| m.weight).sum();
+    let list: Vec<J> = members
+        .iter()
+        .map(|m| {
+            let id = &scheme.employees[m.employee as usize].id;
+            let st = state_now.members.get(id).cloned().unwrap_or_default();
+            json!({
+                "employee": id, "weight": m.weight, "target_share": if total > 0.0 { m.weight / total } else { 0.0 },
+                "items": st.items, "received": st.received, "entitled": st.entitled, "below_share_by": st.deficit(),
+                "last_item": st.last_seq, "today_items": st.day_items, "week_items": st.week_items, "month_items": st.month_items,
+            })
+        })
+        .collect();
+    let caps = json!({"day": def.caps.day, "week": def.caps.week, "month": def.caps.month});
+    let fallback = def.fallback.map(|f| scheme.rules[f].id.clone());
+    let body = json!({"pool": rule, "role": scheme.roles[def.role].id, "strategy": strategy.as_str(), "caps": caps, "fallback": fallback, "items": state_now.seq, "members": list});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan and apply (admin): the CLI's use cases.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    date: Option<String>,
+    #[serde(default)]
+    rebalance: bool,
+}
+
+pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let (scope, label) = authenticate(&state, &headers).await?;
+    if scope != Scope::Admin {
+        return Err(ApiError::forbidden("planning"));
+    }
+    let b: PlanBody = if body.is_empty() {
+        PlanBody { date: None, rebalance: false }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new("bad_json", e.to_string(), None))?
+    };
+    let date = match &b.date {
+        None => crate::today(),
+        Some(s) => {
+            allot_rules::parse_iso_date(s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("date")))?
+        }
+    };
+    let req = allot_app::book::PlanRequest { date, scheme: None, rebalance: b.rebalance };
+    let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
+    let plan = state.with_store(move |s| allot_app::book::plan(s, &req, &actor).map_err(book_error)).await?;
+    Ok(json_response(StatusCode::OK, serde_json::to_string(&plan).unwrap_or_default()))
+}
+
+pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let (scope, label) = authenticate(&state, &headers).await?;
+    if scope != Scope::Admin {
+        return Err(ApiError::forbidden("applying a plan"));
+    }
+    let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::new("bad_json", "the body is not UTF-8", None))?;
+    let plan = allot_app::book::Plan::parse(&text, "the request body").map_err(book_error)?;
+    let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
+    let done = state.with_store(move |s| allot_app::book::apply(s, &plan, &actor).map_err(book_error)).await?;
+    let body = json!({"change": done.change, "opened": done.opened, "closed": done.closed, "scheme_version": done.scheme});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+fn book_error(e: allot_app::book::BookError) -> ApiError {
+    use allot_app::book::BookError as B;
+    match e {
+        B::Store(s) => ApiError::store(s),
+        B::Input(d) => ApiError::new("refused", allot_core::diag::render_all(&d), None),
+        B::Refused(m) => ApiError::new("refused", m, None),
+    }
+}

@@ -1,0 +1,65 @@
+//! What the router routes by: the active scheme, the employees with their registered absences and
+//! leaving days, and the attribute types a routed item may carry. Reloaded when the store's
+//! routing revision moves (a new scheme, an import, an absence ...).
+
+use allot_app::book::routing_parts;
+use allot_core::Scheme;
+use allot_rules::Type;
+use allot_store::Store;
+
+pub struct Model {
+    pub scheme: Scheme,
+    pub columns: Vec<(String, Type)>,
+    pub version: i64,
+    pub employee_keys: Vec<i64>,
+    pub revision: i64,
+    /// The employees file's own values: active, absent from, absent to.
+    file: Vec<(bool, Option<i32>, Option<i32>)>,
+    /// Registered absences (employee index, first, last) and leavers (employee index, day).
+    absences: Vec<(usize, i32, i32)>,
+    leavers: Vec<(usize, i32)>,
+}
+
+impl Model {
+    pub fn load(store: &mut dyn Store) -> Result<Model, String> {
+        let revision = store.routing_revision().map_err(|e| e.to_string())?;
+        let snap = store.people().map_err(|e| e.to_string())?;
+        let parts = routing_parts(&snap).map_err(|e| e.to_string())?;
+        let ix = |key: i64| parts.employee_keys.iter().position(|&k| k == key);
+        let absences = snap.absences.iter().filter_map(|a| ix(a.employee).map(|i| (i, a.first, a.last))).collect();
+        let leavers = snap.leavers.iter().filter_map(|l| ix(l.employee).map(|i| (i, l.on))).collect();
+        let file = parts.scheme.employees.iter().map(|e| (e.active, e.absent_from, e.absent_to)).collect();
+        Ok(Model {
+            scheme: parts.scheme,
+            columns: parts.columns,
+            version: parts.version,
+            employee_keys: parts.employee_keys,
+            revision,
+            file,
+            absences,
+            leavers,
+        })
+    }
+
+    /// Sets every employee's availability as it is on `day`.
+    pub fn on(&mut self, day: i32) {
+        for (i, e) in self.scheme.employees.iter_mut().enumerate() {
+            let (active, from, to) = self.file[i];
+            e.active = active && !self.leavers.iter().any(|&(j, on)| j == i && on <= day);
+            match self.absences.iter().find(|&&(j, f, l)| j == i && f <= day && day <= l) {
+                Some(&(_, f, l)) => {
+                    e.absent_from = Some(f);
+                    e.absent_to = Some(l);
+                }
+                None => {
+                    e.absent_from = from;
+                    e.absent_to = to;
+                }
+            }
+        }
+    }
+
+    pub fn type_of(&self, name: &str) -> Option<Type> {
+        self.columns.iter().find(|c| c.0 == name).map(|c| c.1)
+    }
+}

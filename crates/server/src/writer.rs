@@ -1,0 +1,285 @@
+//! The router thread: one owner of the routing state, one store connection, **group commit**.
+//! Requests queue up while a batch commits; the next batch takes everything waiting (up to a
+//! limit) and routes it in one transaction, in arrival order, then answers each. Every answer is
+//! durable before it is sent, and a disk sync is shared by the whole batch.
+
+use std::collections::BTreeMap;
+
+use allot_core::data::{Data, Table, Value};
+use allot_core::route::{route, MemberState, PoolState};
+use allot_core::Compiled;
+use allot_rules::Type;
+use allot_store::{Actor, Cause, Open, RouteTx, Store, StoreError};
+use serde_json::{json, Map, Value as J};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::ApiError;
+use crate::model::Model;
+
+/// A validated routing request.
+#[derive(Debug, Clone)]
+pub struct RouteRequest {
+    pub id: Option<String>,
+    /// Typed attributes, canonical JSON (numbers, texts, booleans, ISO dates, lists).
+    pub attrs: Map<String, J>,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request body: a retried key must carry the same request.
+    pub hash: String,
+    pub date: i32,
+    pub by: String,
+}
+
+/// An answer: the response body and whether it is a replay of an earlier one.
+pub type Answer = Result<(String, bool), ApiError>;
+
+pub struct Job {
+    pub request: RouteRequest,
+    pub reply: oneshot::Sender<Answer>,
+}
+
+pub struct Writer {
+    pub store: Box<dyn Store>,
+    pub model: Option<Model>,
+    pub match_keys: Vec<String>,
+    pub max_batch: usize,
+    pub metrics: crate::Metrics,
+}
+
+impl Writer {
+    /// Runs until every sender is gone (the server shut down); answers everything it took.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.metrics.batch_size.observe(batch.len() as f64);
+            let answers = self.batch(&batch);
+            for (job, answer) in batch.into_iter().zip(answers) {
+                // The client may have gone; the item is routed and recorded all the same.
+                let _ = job.reply.send(answer);
+            }
+        }
+    }
+
+    fn reload(&mut self) -> Result<(), ApiError> {
+        let revision = self.store.routing_revision().map_err(ApiError::store)?;
+        if self.model.as_ref().is_none_or(|m| m.revision != revision) {
+            let m = Model::load(self.store.as_mut()).map_err(|e| ApiError::unavailable(format!("cannot route yet: {e}")))?;
+            tracing::info!(revision, version = m.version, "routing model loaded");
+            self.model = Some(m);
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, jobs: &[Job]) -> Vec<Answer> {
+        if let Err(e) = self.reload() {
+            return jobs.iter().map(|_| Err(e.clone())).collect();
+        }
+        let Some(model) = self.model.as_mut() else {
+            return jobs.iter().map(|_| Err(ApiError::unavailable("no routing model".into()))).collect();
+        };
+        let roles: Vec<String> = model.scheme.roles.iter().map(|r| r.id.clone()).collect();
+        let mut answers: Vec<Option<Answer>> = vec![None; jobs.len()];
+        let match_keys = self.match_keys.clone();
+        let by = jobs.first().map_or_else(|| "router".to_string(), |j| j.request.by.clone());
+        let actor = Actor { by, at: crate::now_utc() };
+        let result = self.store.route(&actor, &roles, &mut |tx: &mut dyn RouteTx| {
+            answers.iter_mut().for_each(|a| *a = None);
+            route_batch(model, &match_keys, jobs, tx, &mut answers)
+        });
+        match result {
+            Ok(_) => answers.into_iter().map(|a| a.unwrap_or_else(|| Err(ApiError::unavailable("not routed".into())))).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "a routing batch failed; nothing of it was written");
+                let e = ApiError::store(e);
+                jobs.iter().map(|_| Err(e.clone())).collect()
+            }
+        }
+    }
+}
+
+/// Builds one table of the batch's items so that the scheme's conditions compile once.
+fn batch_data(model: &Model, jobs: &[Job]) -> Data {
+    let mut data = Data::default();
+    let mut table = Table::with_capacity(&model.columns, jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let _ = table.begin_row(&format!("#{i}"));
+        for (c, (name, ty)) in model.columns.iter().enumerate() {
+            let v = job.request.attrs.get(name);
+            let list: Vec<&str>;
+            let value = match (ty, v) {
+                (Type::Number, Some(J::Number(n))) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+                (Type::Text, Some(J::String(s))) => Value::Text(s),
+                (Type::Bool, Some(J::Bool(b))) => Value::Bool(*b),
+                (Type::Date, Some(J::String(s))) => allot_rules::parse_iso_date(s).map_or(Value::Missing, Value::Date),
+                (Type::List, Some(J::Array(a))) => {
+                    list = a.iter().filter_map(|x| x.as_str()).collect();
+                    Value::List(list)
+                }
+                _ => Value::Missing,
+            };
+            table.push_cell(c, value, &mut data.dict, &mut data.lists);
+        }
+    }
+    data.clients = table;
+    data
+}
+
+fn pool_json(p: &PoolState) -> String {
+    let members: Map<String, J> = p
+        .members
+        .values()
+        .map(|m| {
+            (
+                m.employee.clone(),
+                json!({
+                    "items": m.items, "received": m.received, "entitled": m.entitled, "last_seq": m.last_seq,
+                    "day": m.day, "day_items": m.day_items, "week": m.week, "week_items": m.week_items,
+                    "month": m.month, "month_items": m.month_items,
+                }),
+            )
+        })
+        .collect();
+    json!({ "seq": p.seq, "members": members }).to_string()
+}
+
+pub fn pool_from_json(text: &str) -> PoolState {
+    let v: J = serde_json::from_str(text).unwrap_or(J::Null);
+    let num = |x: &J, k: &str| x.get(k).and_then(J::as_f64).unwrap_or(0.0);
+    let mut p = PoolState { seq: v.get("seq").and_then(J::as_u64).unwrap_or(0), members: BTreeMap::new() };
+    if let Some(J::Object(ms)) = v.get("members") {
+        for (id, m) in ms {
+            p.members.insert(
+                id.clone(),
+                MemberState {
+                    employee: id.clone(),
+                    items: num(m, "items") as u64,
+                    received: num(m, "received"),
+                    entitled: num(m, "entitled"),
+                    last_seq: num(m, "last_seq") as u64,
+                    day: num(m, "day") as i32,
+                    day_items: num(m, "day_items") as u32,
+                    week: num(m, "week") as i32,
+                    week_items: num(m, "week_items") as u32,
+                    month: num(m, "month") as i32,
+                    month_items: num(m, "month_items") as u32,
+                },
+            );
+        }
+    }
+    p
+}
+
+fn route_batch(
+    model: &mut Model,
+    match_keys: &[String],
+    jobs: &[Job],
+    tx: &mut dyn RouteTx,
+    answers: &mut [Option<Answer>],
+) -> Result<(), StoreError> {
+    let mut pools: BTreeMap<String, PoolState> = tx.pools()?.into_iter().map(|(rule, state)| (rule, pool_from_json(&state))).collect();
+    let before = pools.clone();
+    let data = batch_data(model, jobs);
+    let compiled = Compiled::new(&model.scheme, &data);
+    let change = tx.change();
+    for (i, job) in jobs.iter().enumerate() {
+        let r = &job.request;
+        if let Some(key) = &r.idempotency_key {
+            if let Some((hash, response)) = tx.replay(key)? {
+                answers[i] = Some(if hash == r.hash {
+                    Ok((response, true))
+                } else {
+                    Err(ApiError::conflict(
+                        "idempotency_conflict",
+                        "this Idempotency-Key was used with a different request",
+                        "Idempotency-Key",
+                    ))
+                });
+                continue;
+            }
+        }
+        model.on(r.date);
+        let date = allot_rules::civil_from_days(r.date);
+        // Continuity: a known client keeps its owners.
+        let keys = allot_app::book::client_keys(&r.attrs);
+        let mut found = None;
+        if let Some(id) = &r.id {
+            found = tx.find_client("id", id)?.map(|c| (c, "id".to_string()));
+        }
+        for kind in match_keys.iter().filter(|k| *k != "id") {
+            if found.is_some() {
+                break;
+            }
+            if let Some((_, v)) = keys.iter().find(|(k, _)| k == kind) {
+                found = tx.find_client(kind, v)?.map(|c| (c, kind.clone()));
+            }
+        }
+        let (client_key, client_id, roles, matched_by) = match found {
+            Some(((key, id), by)) => {
+                let owners = tx.owners(key, r.date)?;
+                let roles: Vec<J> = allot_core::route::routed_roles(&model.scheme)
+                    .into_iter()
+                    .map(|role| {
+                        let rid = &model.scheme.roles[role].id;
+                        match owners.iter().find(|o| &o.0 == rid) {
+                            Some((_, emp, rule)) => {
+                                let e = model.employee_keys.iter().position(|k| k == emp).map_or("?", |i| model.scheme.employees[i].id.as_str());
+                                json!({"role": rid, "employee": e, "rule": rule, "why": format!("an existing client (matched by {by}): its current owner")})
+                            }
+                            None => json!({"role": rid, "employee": null, "rule": null, "why": format!("an existing client (matched by {by}) with no employee in this role; the next plan assigns one")}),
+                        }
+                    })
+                    .collect();
+                (key, id, roles, Some(by))
+            }
+            None => {
+                let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
+                let choices = route(&model.scheme, &compiled, &data, i as u32, r.date, &mut pools);
+                let key = tx.add_client(&id, &J::Object(r.attrs.clone()).to_string(), &keys)?;
+                let mut roles = Vec::with_capacity(choices.len());
+                for c in &choices {
+                    let rid = &model.scheme.roles[c.role].id;
+                    let rule = c.rule.map(|x| model.scheme.rules[x].id.clone());
+                    if let Some(e) = c.employee {
+                        tx.open(&Open {
+                            client: key,
+                            role: rid.clone(),
+                            employee: model.employee_keys[e as usize],
+                            from: r.date,
+                            to: None,
+                            cause: Cause::New,
+                            rule: rule.clone(),
+                            scheme: Some(model.version),
+                            note: c.why.clone(),
+                            absence: None,
+                        })?;
+                    }
+                    let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
+                    roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.why}));
+                }
+                (key, id, roles, None)
+            }
+        };
+        let body = json!({
+            "client": client_id,
+            "new_client": matched_by.is_none(),
+            "matched_by": matched_by,
+            "date": date,
+            "scheme_version": model.version,
+            "roles": roles,
+        })
+        .to_string();
+        tx.record(r.idempotency_key.as_deref(), &r.hash, client_key, &body)?;
+        answers[i] = Some(Ok((body, false)));
+    }
+    for (rule, state) in &pools {
+        if before.get(rule) != Some(state) {
+            tx.save_pool(rule, &pool_json(state))?;
+        }
+    }
+    Ok(())
+}

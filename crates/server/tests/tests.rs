@@ -1,0 +1,396 @@
+//! `allot serve` over real HTTP on a real store (SQLite, and PostgreSQL when it answers; always
+//! under CI): fair shares under concurrency, idempotency, scopes, bad input.
+
+#![allow(clippy::unwrap_used)] // tests stop at the first surprise
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use allot_server::Config;
+use allot_store::{testing, Actor, Location, Subject};
+use serde_json::{json, Value as J};
+
+const SCHEME: &str = r#"
+[columns]
+source = "text"
+
+[[rules]]
+id = "desk"
+role = "sales"
+employees = ["anna", "boris", "vera"]
+strategy = "balance-count"
+weights = { anna = 3, boris = 2, vera = 1 }
+caps = { day = 3600 }
+"#;
+
+const EMPLOYEES: &str = "id,name,teams\nanna,Анна,desk\nboris,Борис,desk\nvera,Вера,desk\nmgr,Manager,desk\noutsider,Other,field\n";
+
+fn actor() -> Actor {
+    Actor { by: "test".into(), at: "2026-11-27T00:00:00Z".into() }
+}
+
+/// A store with the desk's employees and the scheme active; tokens by scope.
+struct World {
+    location: Location,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+    tokens: BTreeMap<&'static str, String>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.pg.clone() {
+            // The blocking client must not run on the test's async threads.
+            let _ = std::thread::spawn(move || testing::drop_schema(&url, &schema)).join();
+        }
+    }
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+fn world_blocking(pg: Option<&str>) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let (location, pgs) = match pg {
+        Some(url) => {
+            let schema = testing::fresh_schema();
+            allot_store::pg::PgStore::connect(url, Some(&schema)).unwrap();
+            (Location::Postgres(testing::url_with_schema(url, &schema)), Some((url.to_string(), schema)))
+        }
+        None => (Location::Sqlite(dir.path().join("allot.db")), None),
+    };
+    let mut store = allot_store::open(&location).unwrap();
+    let employees = dir.path().join("employees.csv");
+    std::fs::write(&employees, EMPLOYEES).unwrap();
+    allot_app::book::import(store.as_mut(), Subject::Employee, &employees, allot_io::Encoding::Utf8, &actor()).unwrap();
+    let req =
+        allot_app::book::PlanRequest { date: day("2026-03-01"), scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
+    let plan = allot_app::book::plan(store.as_mut(), &req, &actor()).unwrap();
+    allot_app::book::apply(store.as_mut(), &plan, &actor()).unwrap();
+    let mut tokens = BTreeMap::new();
+    for (name, scope, emp) in [
+        ("admin", "admin", None),
+        ("router", "router", None),
+        ("manager", "manager", Some("mgr")),
+        ("anna", "employee", Some("anna")),
+        ("outsider", "employee", Some("outsider")),
+    ] {
+        tokens.insert(name, allot_server::create_token(store.as_mut(), scope, emp, name, &actor()).unwrap());
+    }
+    World { location, _dir: dir, pg: pgs, tokens }
+}
+
+async fn world(pg: Option<&str>) -> World {
+    let pg = pg.map(String::from);
+    blocking(move || world_blocking(pg.as_deref())).await
+}
+
+fn day(s: &str) -> i32 {
+    allot_rules::parse_iso_date(s).unwrap()
+}
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<allot_server::Running>,
+}
+
+impl Server {
+    async fn start(w: &World) -> Server {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let config = Config { listen: "127.0.0.1:0".parse().unwrap(), store: w.location.clone(), ..Config::default() };
+        let running = allot_server::start(config, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+        Server { addr: running.addr, stop: Some(tx), running: Some(running) }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.running.take().unwrap().wait().await.unwrap();
+    }
+}
+
+fn lead(i: usize) -> J {
+    json!({"id": format!("lead{i:05}"), "date": "2026-03-02", "attributes": {"source": "web"}})
+}
+
+/// 10,000 requests from 64 concurrent clients: 9,000 leads, 1,000 of them sent twice with the same
+/// Idempotency-Key. Weights 3:2:1 and a cap of 3,600 a day: anna takes 3,600 (3:2:1 until her cap
+/// at item 7,200), then boris and vera share 2:1 until boris reaches 3,600 at item 9,000.
+async fn fair_and_exact(servers: &[Server], w: &World) {
+    let client = reqwest::Client::new();
+    let token = Arc::new(w.tokens["router"].clone());
+    let mut requests: Vec<(usize, bool)> = (0..9000).map(|i| (i, false)).collect();
+    requests.extend((0..9000).step_by(9).map(|i| (i, true)));
+    assert_eq!(requests.len(), 10_000);
+    let requests = Arc::new(requests);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answers = Arc::new(std::sync::Mutex::new(BTreeMap::<usize, Vec<String>>::new()));
+    let urls: Arc<Vec<String>> = Arc::new(servers.iter().map(|s| s.url("/v1/route")).collect());
+    let mut tasks = Vec::new();
+    for t in 0..64 {
+        let (client, token, requests, next, answers, urls) =
+            (client.clone(), token.clone(), requests.clone(), next.clone(), answers.clone(), urls.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(i, _retry)) = requests.get(n) else { break };
+                let url = &urls[(t + n) % urls.len()];
+                let resp = client
+                    .post(url)
+                    .bearer_auth(token.as_str())
+                    .header("Idempotency-Key", format!("key-{i}"))
+                    .json(&lead(i))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200);
+                let body = resp.text().await.unwrap();
+                answers.lock().unwrap().entry(i).or_default().push(body);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
+    assert_eq!(answers.len(), 9000, "no lead lost");
+    let mut shares: BTreeMap<String, u32> = BTreeMap::new();
+    for (i, bodies) in answers.iter() {
+        // A retry gets exactly the first answer.
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "lead {i}: {bodies:?}");
+        let v: J = serde_json::from_str(&bodies[0]).unwrap();
+        assert_eq!(v["client"], format!("lead{i:05}"));
+        *shares.entry(v["roles"][0]["employee"].as_str().unwrap_or("-").to_string()).or_default() += 1;
+    }
+    assert_eq!(shares, BTreeMap::from([("anna".into(), 3600), ("boris".into(), 3600), ("vera".into(), 1800)]));
+    // None assigned twice: one sales link per lead in the store, and the pool agrees.
+    let location = w.location.clone();
+    let book = blocking(move || allot_store::open(&location).unwrap().owners_at(day("2026-03-02"), None).unwrap()).await;
+    assert_eq!(book.len(), 9000);
+    let mut per: BTreeMap<String, u32> = BTreeMap::new();
+    for s in &book {
+        *per.entry(s.employee.clone()).or_default() += 1;
+    }
+    assert_eq!(per, shares);
+    let pool: J = client.get(servers[0].url("/v1/pools/desk")).bearer_auth(&w.tokens["admin"]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(pool["items"], 9000, "{pool}");
+    let today: BTreeMap<String, u64> = pool["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["employee"].as_str().unwrap().to_string(), m["today_items"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(today, BTreeMap::from([("anna".into(), 3600), ("boris".into(), 3600), ("vera".into(), 1800)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_routes_keep_exact_shares_caps_and_idempotency_on_sqlite() {
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    fair_and_exact(std::slice::from_ref(&s), &w).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_routes_on_postgres_with_one_server_and_with_two() {
+    let Some(url) = blocking(|| testing::postgres("concurrent routes")).await else { return };
+    let w = world(Some(&url)).await;
+    let s = Server::start(&w).await;
+    fair_and_exact(std::slice::from_ref(&s), &w).await;
+    s.stop().await;
+    // Two servers sharing one database take turns with the pool: still exact.
+    let w = world(Some(&url)).await;
+    let (a, b) = (Server::start(&w).await, Server::start(&w).await);
+    let both = [a, b];
+    fair_and_exact(&both, &w).await;
+    for s in both {
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scope_gets_403_and_no_data_outside_itself() {
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    let client = reqwest::Client::new();
+    // One routed lead, owned by someone on the desk; anna's own book.
+    let r = client.post(s.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(1)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let owner = r.json::<J>().await.unwrap()["roles"][0]["employee"].as_str().unwrap().to_string();
+    assert_eq!(owner, "anna", "the first item of a 3:2:1 pool goes to the heaviest weight");
+    let get = |path: &str, who: &str| {
+        let req = client.get(s.url(path)).bearer_auth(&w.tokens[who]);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let post = |path: &str, who: &str, body: J| {
+        let req = client.post(s.url(path)).bearer_auth(&w.tokens[who]).json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let owners = "/v1/clients/lead00001/owners?at=2026-03-02";
+    let history = "/v1/clients/lead00001/history";
+    let book = "/v1/employees/anna/book?at=2026-03-02";
+    let pool = "/v1/pools/desk";
+    // (endpoint, admin, router, manager (desk), anna (own), outsider)
+    let table: Vec<(&str, [u16; 5])> = vec![
+        (owners, [200, 403, 200, 200, 403]),
+        (history, [200, 403, 200, 200, 403]),
+        (book, [200, 403, 200, 200, 403]),
+        (pool, [200, 403, 200, 200, 403]),
+    ];
+    for (path, expected) in table {
+        let got = [
+            get(path, "admin").await,
+            get(path, "router").await,
+            get(path, "manager").await,
+            get(path, "anna").await,
+            get(path, "outsider").await,
+        ];
+        assert_eq!(got, expected, "{path}");
+    }
+    let route = [
+        post("/v1/route", "admin", lead(2)).await,
+        post("/v1/route", "router", lead(3)).await,
+        post("/v1/route", "manager", lead(4)).await,
+        post("/v1/route", "anna", lead(5)).await,
+        post("/v1/route", "outsider", lead(6)).await,
+    ];
+    assert_eq!(route, [200, 200, 403, 403, 403]);
+    let plan = [
+        post("/v1/plan", "admin", json!({"date": "2026-03-03"})).await,
+        post("/v1/plan", "router", json!({})).await,
+        post("/v1/plan", "manager", json!({})).await,
+        post("/v1/plan", "anna", json!({})).await,
+    ];
+    assert_eq!(plan, [200, 403, 403, 403]);
+    // A forbidden answer carries no data.
+    let r = client.get(s.url(owners)).bearer_auth(&w.tokens["outsider"]).send().await.unwrap();
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("anna") && body.contains("\"forbidden\""), "{body}");
+    // No token, a wrong token.
+    assert_eq!(client.get(s.url(owners)).send().await.unwrap().status(), 401);
+    assert_eq!(client.get(s.url(owners)).bearer_auth("allot_nope").send().await.unwrap().status(), 401);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_4xx_with_a_stable_code_and_the_field_and_writes_nothing() {
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    let client = reqwest::Client::new();
+    let send = |body: Vec<u8>, key: Option<&str>| {
+        let mut req =
+            client.post(s.url("/v1/route")).bearer_auth(&w.tokens["router"]).header("content-type", "application/json").body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<J>().await.unwrap_or(J::Null))
+        }
+    };
+    let cases: Vec<(Vec<u8>, u16, &str, Option<&str>)> = vec![
+        (b"{".to_vec(), 400, "bad_json", None),
+        (b"[]".to_vec(), 400, "bad_json", None),
+        (br#"{"attributes": {"source": "web"}, "priority": 1}"#.to_vec(), 422, "unknown_field", Some("priority")),
+        (br#"{"id": "x"}"#.to_vec(), 422, "missing_field", Some("attributes")),
+        (br#"{"attributes": 5}"#.to_vec(), 422, "wrong_type", Some("attributes")),
+        (br#"{"attributes": {"sourse": "web"}}"#.to_vec(), 422, "unknown_attribute", Some("attributes.sourse")),
+        (br#"{"attributes": {"source": 5}}"#.to_vec(), 200, "", None),
+        (br#"{"attributes": {"source": ["a"]}}"#.to_vec(), 422, "wrong_type", Some("attributes.source")),
+        (br#"{"id": 7, "attributes": {}}"#.to_vec(), 422, "wrong_type", Some("id")),
+        (br#"{"date": "02.03.2026", "attributes": {}}"#.to_vec(), 422, "bad_date", Some("date")),
+        (vec![b' '; 70_000], 413, "body_too_large", None),
+    ];
+    for (body, status, code, field) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).to_string();
+        let (got, json) = send(body, None).await;
+        assert_eq!(got, status, "{shown}: {json}");
+        if status != 200 {
+            assert_eq!(json["error"]["code"], code, "{shown}: {json}");
+            assert_eq!(json["error"]["field"].as_str(), field, "{shown}: {json}");
+        }
+    }
+    // The same key with another body is a conflict, and nothing new is routed.
+    assert_eq!(send(br#"{"id": "k1", "attributes": {}}"#.to_vec(), Some("same")).await.0, 200);
+    let (st, j) = send(br#"{"id": "k2", "attributes": {}}"#.to_vec(), Some("same")).await;
+    assert_eq!((st, j["error"]["code"].as_str()), (409, Some("idempotency_conflict")));
+    let location = w.location.clone();
+    assert!(blocking(move || allot_store::open(&location).unwrap().history("k2").is_err()).await, "the conflicting request routed nothing");
+    // Random bodies never get a 5xx.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let atoms = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"attributes\"",
+        "\"id\"",
+        ":",
+        ",",
+        "\"source\"",
+        "1",
+        "null",
+        "true",
+        "\"x\"",
+        "\"date\"",
+        "\"2026-03-02\"",
+        "\u{0}",
+        "\"\\u0000\"",
+    ];
+    for _ in 0..300 {
+        let mut body = String::new();
+        for _ in 0..(seed % 12 + 1) {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            body.push_str(atoms[(seed >> 33) as usize % atoms.len()]);
+        }
+        let (st, _) = send(body.clone().into_bytes(), None).await;
+        assert!(st < 500, "{body:?} got {st}");
+    }
+    // The documents.
+    let doc: J = client.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["paths"]["/v1/route"]["post"].is_object());
+    let html = client.get(s.url("/docs")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("/v1/pools/{rule}") && html.contains("idempotency_conflict"));
+    let metrics = client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("allot_routes_total") && metrics.contains("allot_route_batch_size"), "{metrics}");
+    assert_eq!(client.get(s.url("/health")).send().await.unwrap().status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_answers_every_request_it_accepted() {
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    let client = reqwest::Client::new();
+    let url = s.url("/v1/route");
+    let token = w.tokens["router"].clone();
+    let mut sent = Vec::new();
+    for i in 0..200 {
+        let req = client.post(&url).bearer_auth(&token).json(&lead(i));
+        sent.push(tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    s.stop().await;
+    let mut answered = 0;
+    for t in sent {
+        // Accepted requests are answered 200; the rest were never accepted (connection refused).
+        match t.await.unwrap() {
+            Ok(200) => answered += 1,
+            Ok(other) => panic!("an accepted request got {other}"),
+            Err(_) => {}
+        }
+    }
+    let location = w.location.clone();
+    let stored = blocking(move || allot_store::open(&location).unwrap().owners_at(day("2026-03-02"), None).unwrap().len()).await;
+    assert_eq!(stored, answered, "every answer is in the store, and nothing else");
+}
