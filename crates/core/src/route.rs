@@ -76,7 +76,8 @@ pub struct Choice {
 }
 
 /// Routes row `row` of `data` (its only client, usually) on day `today`. `pools` holds the state of
-/// every pool rule by rule id (missing ones start empty) and is updated.
+/// every pool rule by rule id (missing ones start empty) and is updated. For many rows of one
+/// table, make a [`Batch`] once instead.
 pub fn route(
     scheme: &Scheme,
     compiled: &Compiled,
@@ -85,78 +86,100 @@ pub fn route(
     today: i32,
     pools: &mut BTreeMap<String, PoolState>,
 ) -> Vec<Choice> {
-    let (roles, matched) = match_rules(scheme, compiled, data);
-    let nr = roles.len();
-    let rref = RowRef { data, client: row, deal: None };
-    let (territory, _) = territory_of(scheme, compiled, &rref);
-    let (potential, workload) = measures(scheme, data);
-    let ranks = id_ranks(scheme);
-    let mut out = Vec::with_capacity(nr);
-    for (k, &role) in roles.iter().enumerate() {
-        let first = matched[row as usize * nr + k];
-        if first == NONE {
-            out.push(Choice { role, employee: None, rule: None, matched: None, why: "no rule matched".into() });
-            continue;
-        }
-        let mut rule = first as usize;
-        let mut notes: Vec<String> = Vec::new();
-        let mut seen = vec![rule];
-        let choice = loop {
-            let r = &scheme.rules[rule];
-            let tried = match &r.target {
-                Target::Employee(e) => {
-                    available(scheme, *e, today).map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id)))
-                }
-                Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
-                    Some(e) => available(scheme, e, today).map(|()| {
-                        (
-                            e,
-                            format!(
-                                "rule `{}`: {} owns territory `{}`",
-                                r.id, scheme.employees[e as usize].id, scheme.territories[territory as usize].id
-                            ),
-                        )
-                    }),
-                    None if territory == NONE => Err("the client is in no territory".to_string()),
-                    None => Err(format!("territory `{}` has no owner for the role", scheme.territories[territory as usize].id)),
-                },
-                Target::Pool { members, strategy } => {
-                    let amount = match strategy {
-                        Strategy::BalancePotential => potential.get(row as usize).max(0.0),
-                        Strategy::BalanceWorkload => workload.get(row as usize).max(0.0),
-                        Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
-                    };
-                    let state = pools.entry(r.id.clone()).or_default();
-                    pick(scheme, r, members, amount, today, &ranks, state)
-                }
-            };
-            match tried {
-                Ok((e, why)) => {
-                    notes.push(why);
-                    break Choice {
-                        role,
-                        employee: Some(e),
-                        rule: Some(rule),
-                        matched: (rule != first as usize).then_some(first as usize),
-                        why: notes.join("; "),
-                    };
-                }
-                Err(why) => {
-                    notes.push(format!("rule `{}` could not take it: {why}", r.id));
-                    match r.fallback {
-                        Some(f) if !seen.contains(&f) => {
-                            seen.push(f);
-                            notes.push(format!("falling back to `{}`", scheme.rules[f].id));
-                            rule = f;
+    Batch::new(scheme, compiled, data).route(scheme, row, today, pools)
+}
+
+/// The rows of one table matched once, to be routed one by one in order. The scheme given to
+/// [`Batch::route`] must be the one it was made with (employees' availability may change).
+pub struct Batch<'a> {
+    compiled: &'a Compiled,
+    data: &'a Data,
+    roles: Vec<RoleIx>,
+    matched: Vec<u32>,
+    ranks: Vec<u32>,
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(scheme: &Scheme, compiled: &'a Compiled, data: &'a Data) -> Batch<'a> {
+        let (roles, matched) = match_rules(scheme, compiled, data);
+        Batch { compiled, data, roles, matched, ranks: id_ranks(scheme) }
+    }
+
+    /// Routes one row; see the module docs.
+    pub fn route(&self, scheme: &Scheme, row: u32, today: i32, pools: &mut BTreeMap<String, PoolState>) -> Vec<Choice> {
+        let (compiled, data) = (self.compiled, self.data);
+        let (roles, matched, ranks) = (&self.roles, &self.matched, &self.ranks);
+        let nr = roles.len();
+        let rref = RowRef { data, client: row, deal: None };
+        let (territory, _) = territory_of(scheme, compiled, &rref);
+        let (potential, workload) = measures(scheme, data);
+        let mut out = Vec::with_capacity(nr);
+        for (k, &role) in roles.iter().enumerate() {
+            let first = matched[row as usize * nr + k];
+            if first == NONE {
+                out.push(Choice { role, employee: None, rule: None, matched: None, why: "no rule matched".into() });
+                continue;
+            }
+            let mut rule = first as usize;
+            let mut notes: Vec<String> = Vec::new();
+            let mut seen = vec![rule];
+            let choice = loop {
+                let r = &scheme.rules[rule];
+                let tried = match &r.target {
+                    Target::Employee(e) => {
+                        available(scheme, *e, today).map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id)))
+                    }
+                    Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
+                        Some(e) => available(scheme, e, today).map(|()| {
+                            (
+                                e,
+                                format!(
+                                    "rule `{}`: {} owns territory `{}`",
+                                    r.id, scheme.employees[e as usize].id, scheme.territories[territory as usize].id
+                                ),
+                            )
+                        }),
+                        None if territory == NONE => Err("the client is in no territory".to_string()),
+                        None => Err(format!("territory `{}` has no owner for the role", scheme.territories[territory as usize].id)),
+                    },
+                    Target::Pool { members, strategy } => {
+                        let amount = match strategy {
+                            Strategy::BalancePotential => potential.get(row as usize).max(0.0),
+                            Strategy::BalanceWorkload => workload.get(row as usize).max(0.0),
+                            Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
+                        };
+                        let state = pools.entry(r.id.clone()).or_default();
+                        pick(scheme, r, members, amount, today, ranks, state)
+                    }
+                };
+                match tried {
+                    Ok((e, why)) => {
+                        notes.push(why);
+                        break Choice {
+                            role,
+                            employee: Some(e),
+                            rule: Some(rule),
+                            matched: (rule != first as usize).then_some(first as usize),
+                            why: notes.join("; "),
+                        };
+                    }
+                    Err(why) => {
+                        notes.push(format!("rule `{}` could not take it: {why}", r.id));
+                        match r.fallback {
+                            Some(f) if !seen.contains(&f) => {
+                                seen.push(f);
+                                notes.push(format!("falling back to `{}`", scheme.rules[f].id));
+                                rule = f;
+                            }
+                            _ => break Choice { role, employee: None, rule: None, matched: Some(first as usize), why: notes.join("; ") },
                         }
-                        _ => break Choice { role, employee: None, rule: None, matched: Some(first as usize), why: notes.join("; ") },
                     }
                 }
-            }
-        };
-        out.push(choice);
+            };
+            out.push(choice);
+        }
+        out
     }
-    out
 }
 
 /// The roles `route` answers for, in order.

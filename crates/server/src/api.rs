@@ -101,7 +101,17 @@ pub enum Scope {
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
 }
 
 pub(crate) async fn authenticate(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(Scope, String), ApiError> {
@@ -241,7 +251,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
             _ => return Err(ApiError::new("bad_header", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key"))),
         },
     };
-    let hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex(&Sha256::digest(body));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let request = RouteRequest { id, attrs, idempotency_key, hash, date, by: format!("token:{label}") };
     state.jobs.send(Job { request, reply: tx }).await.map_err(|_| ApiError::unavailable("the server is shutting down".into()))?;
@@ -251,7 +261,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
 /// Attributes the store or the scheme know, with values of their type (a number where numbers are
 /// stored, ...). Keys used for continuity (`inn`, `email`, `phone`) and `name` are always welcome.
 fn check_attributes(state: &Arc<AppState>, attrs: Map<String, J>) -> Result<Map<String, J>, ApiError> {
-    let columns = state.columns.read().map_err(|_| ApiError::unavailable("columns".into()))?.clone();
+    let columns: Arc<Vec<(String, allot_rules::Type)>> = state.columns.read().map_err(|_| ApiError::unavailable("columns".into()))?.clone();
     let mut out = Map::new();
     for (k, v) in attrs {
         let field = format!("attributes.{k}");

@@ -100,7 +100,7 @@ pub struct AppState {
     pub store: Location,
     pub jobs: mpsc::Sender<writer::Job>,
     /// Attribute types a routed item may carry (refreshed by the router).
-    pub columns: RwLock<Vec<(String, Type)>>,
+    pub columns: RwLock<Arc<Vec<(String, Type)>>>,
     pub tokens: Mutex<HashMap<String, (Scope, String)>>,
     readers: Mutex<Vec<Box<dyn Store>>>,
     pub metrics: Metrics,
@@ -226,7 +226,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let state = Arc::new(AppState {
         store: config.store.clone(),
         jobs: tx,
-        columns: RwLock::new(columns),
+        columns: RwLock::new(Arc::new(columns)),
         tokens: Mutex::new(HashMap::new()),
         readers: Mutex::new(Vec::new()),
         metrics,
@@ -245,7 +245,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
             let Some(refresher) = refresher.upgrade() else { break };
             if let Ok(Ok(m)) = refresher.read(|s| Ok(model::Model::load(s))).await {
                 if let Ok(mut c) = refresher.columns.write() {
-                    *c = m.columns;
+                    *c = Arc::new(m.columns);
                 }
             }
         }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use allot_core::data::{Data, Table, Value};
-use allot_core::route::{route, MemberState, PoolState};
+use allot_core::route::{Batch, MemberState, PoolState};
 use allot_core::Compiled;
 use allot_rules::Type;
 use allot_store::{Actor, Cause, Open, RouteTx, Store, StoreError};
@@ -186,6 +186,8 @@ fn route_batch(
     let data = batch_data(model, jobs);
     let compiled = Compiled::new(&model.scheme, &data);
     let change = tx.change();
+    // Matched once for the batch; availability follows each item's day.
+    let batch = Batch::new(&model.scheme, &compiled, &data);
     for (i, job) in jobs.iter().enumerate() {
         let r = &job.request;
         if let Some(key) = &r.idempotency_key {
@@ -238,7 +240,7 @@ fn route_batch(
             }
             None => {
                 let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
-                let choices = route(&model.scheme, &compiled, &data, i as u32, r.date, &mut pools);
+                let choices = batch.route(&model.scheme, i as u32, r.date, &mut pools);
                 let key = tx.add_client(&id, &J::Object(r.attrs.clone()).to_string(), &keys)?;
                 let mut roles = Vec::with_capacity(choices.len());
                 for c in &choices {

@@ -235,6 +235,7 @@ fn spells(c: &mut impl GenericClient, sql: &str, params: &[&(dyn postgres::types
 struct PgRouteTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
     change: i64,
+    recorded: u64,
 }
 
 impl RouteTx for PgRouteTx<'_, '_> {
@@ -308,6 +309,7 @@ impl RouteTx for PgRouteTx<'_, '_> {
             "INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES ($1, $2, $3, $4, $5)",
             &[&key, &hash, &client, &response, &self.change],
         )?;
+        self.recorded += 1;
         Ok(())
     }
 }
@@ -323,17 +325,16 @@ impl Store for PgStore {
         for role in roles {
             tx.execute("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", &[role])?;
         }
-        work(&mut PgRouteTx { tx: &mut tx, change })?;
-        tx.execute(
-            "UPDATE changes SET summary = (SELECT count(*) FROM routes WHERE routed_by = $1)::text || ' items routed' WHERE id = $1",
-            &[&change],
-        )?;
+        let mut rtx = PgRouteTx { tx: &mut tx, change, recorded: 0 };
+        work(&mut rtx)?;
+        let summary = format!("{} items routed", rtx.recorded);
+        tx.execute("UPDATE changes SET summary = $1 WHERE id = $2", &[&summary, &change])?;
         tx.commit()?;
         Ok(change)
     }
 
     fn routing_revision(&mut self) -> Result<i64> {
-        Ok(self.client.query_one("SELECT coalesce(max(id), 0)::bigint FROM changes WHERE kind <> 'route'", &[])?.get(0))
+        Ok(self.client.query_one("SELECT coalesce(max(id), 0)::bigint FROM changes WHERE kind IN ('import', 'apply', 'pin', 'unpin', 'absence', 'leave', 'token')", &[])?.get(0))
     }
 
     fn pool_state(&mut self, rule: &str) -> Result<Option<String>> {

@@ -27,6 +27,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(fail)?;
         // Reads map the file instead of copying it page by page (a plan reads all of it).
         conn.pragma_update(None, "mmap_size", 1i64 << 32).map_err(fail)?;
+        // Checkpoint the WAL every ~16 MB rather than every 4 MB: fewer syncs of the main file
+        // under a stream of small commits (routing), same durability.
+        conn.pragma_update(None, "wal_autocheckpoint", 4_000).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(fail)?;
         migrate(&mut conn).map_err(|e| StoreError::Open { url: url.clone(), message: e.to_string() })?;
         Ok(SqliteStore { conn })
@@ -244,6 +247,7 @@ fn link_at(tx: &Connection, client: i64, role: &str, date: &str) -> Result<(Held
 struct SqliteRouteTx<'a> {
     tx: &'a Transaction<'a>,
     change: i64,
+    recorded: u64,
 }
 
 impl RouteTx for SqliteRouteTx<'_> {
@@ -287,13 +291,13 @@ impl RouteTx for SqliteRouteTx<'_> {
         Ok(())
     }
     fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64> {
-        self.tx
+        let key: i64 = self
+            .tx
             .prepare_cached(
                 "INSERT INTO clients (id, attrs, imported_by) VALUES (?1, json_patch('{}', ?2), ?3) \
-                 ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3",
+                 ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3 RETURNING key",
             )?
-            .execute(params![id, attrs, self.change])?;
-        let key: i64 = self.tx.prepare_cached("SELECT key FROM clients WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
+            .query_row(params![id, attrs, self.change], |r| r.get(0))?;
         let mut k = self.tx.prepare_cached(
             "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, ?3) ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
         )?;
@@ -328,6 +332,7 @@ impl RouteTx for SqliteRouteTx<'_> {
         self.tx
             .prepare_cached("INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![key, hash, client, response, self.change])?;
+        self.recorded += 1;
         Ok(())
     }
 }
@@ -343,15 +348,20 @@ impl Store for SqliteStore {
         for role in roles {
             tx.prepare_cached("INSERT INTO roles (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")?.execute([role])?;
         }
-        work(&mut SqliteRouteTx { tx: &tx, change })?;
-        let n: i64 = tx.query_row("SELECT count(*) FROM routes WHERE routed_by = ?1", [change], |r| r.get(0))?;
-        tx.execute("UPDATE changes SET summary = ?1 WHERE id = ?2", params![format!("{n} items routed"), change])?;
+        let mut rtx = SqliteRouteTx { tx: &tx, change, recorded: 0 };
+        work(&mut rtx)?;
+        let n = rtx.recorded;
+        tx.prepare_cached("UPDATE changes SET summary = ?1 WHERE id = ?2")?.execute(params![format!("{n} items routed"), change])?;
         tx.commit()?;
         Ok(change)
     }
 
     fn routing_revision(&mut self) -> Result<i64> {
-        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM changes WHERE kind <> 'route'", [], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(id), 0) FROM changes WHERE kind IN ('import', 'apply', 'pin', 'unpin', 'absence', 'leave', 'token')",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     fn pool_state(&mut self, rule: &str) -> Result<Option<String>> {
