@@ -3,13 +3,14 @@
 //! limit) and routes it in one transaction, in arrival order, then answers each. Every answer is
 //! durable before it is sent, and a disk sync is shared by the whole batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use allot_core::data::{Data, Table, Value};
 use allot_core::route::{Batch, MemberState, PoolState};
 use allot_core::Compiled;
 use allot_rules::Type;
-use allot_store::{Actor, Cause, Open, RouteTx, Store, StoreError};
+
+use allot_store::{Actor, Cause, ClientRef, NewClient, Open, RouteTx, RouteWrites, Routed, Store, StoreError};
 use serde_json::{json, Map, Value as J};
 use tokio::sync::{mpsc, oneshot};
 
@@ -188,10 +189,36 @@ fn route_batch(
     let change = tx.change();
     // Matched once for the batch; availability follows each item's day.
     let batch = Batch::new(&model.scheme, &compiled, &data);
+
+    // Every read of the batch at once: stored answers, known clients by id and by key.
+    let idem: Vec<String> = jobs.iter().filter_map(|j| j.request.idempotency_key.clone()).collect();
+    let replays: HashMap<String, (String, String)> = tx.replays(&idem)?.into_iter().map(|(k, h, r)| (k, (h, r))).collect();
+    let ids: Vec<String> = jobs.iter().filter_map(|j| j.request.id.clone()).collect();
+    let mut known: HashMap<(String, String), (i64, String)> =
+        tx.find_clients("id", &ids)?.into_iter().map(|(v, key, id)| (("id".to_string(), v), (key, id))).collect();
+    let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| allot_app::book::client_keys(&j.request.attrs)).collect();
+    for kind in match_keys.iter().filter(|k| *k != "id") {
+        let values: Vec<String> = item_keys.iter().flatten().filter(|(k, _)| k == kind).map(|(_, v)| v.clone()).collect();
+        for (v, key, id) in tx.find_clients(kind, &values)? {
+            known.insert((kind.clone(), v), (key, id));
+        }
+    }
+
+    let mut writes = RouteWrites::default();
+    // Within the batch: keys already answered, and clients added (by id and by key).
+    let mut answered: HashMap<String, (String, usize)> = HashMap::new();
+    let mut added: HashMap<(String, String), usize> = HashMap::new();
+    let mut added_roles: Vec<(String, Vec<J>)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         let r = &job.request;
         if let Some(key) = &r.idempotency_key {
-            if let Some((hash, response)) = tx.replay(key)? {
+            let earlier = replays.get(key).map(|(h, resp)| (h.clone(), resp.clone())).or_else(|| {
+                answered.get(key).and_then(|(h, j)| match &answers[*j] {
+                    Some(Ok((resp, _))) => Some((h.clone(), resp.clone())),
+                    _ => None,
+                })
+            });
+            if let Some((hash, response)) = earlier {
                 answers[i] = Some(if hash == r.hash {
                     Ok((response, true))
                 } else {
@@ -206,65 +233,75 @@ fn route_batch(
         }
         model.on(r.date);
         let date = allot_rules::civil_from_days(r.date);
-        // Continuity: a known client keeps its owners.
-        let keys = allot_app::book::client_keys(&r.attrs);
-        let mut found = None;
-        if let Some(id) = &r.id {
-            found = tx.find_client("id", id)?.map(|c| (c, "id".to_string()));
-        }
-        for kind in match_keys.iter().filter(|k| *k != "id") {
-            if found.is_some() {
-                break;
-            }
-            if let Some((_, v)) = keys.iter().find(|(k, _)| k == kind) {
-                found = tx.find_client(kind, v)?.map(|c| (c, kind.clone()));
-            }
-        }
-        let (client_key, client_id, roles, matched_by) = match found {
-            Some(((key, id), by)) => {
-                let owners = tx.owners(key, r.date)?;
-                let roles: Vec<J> = allot_core::route::routed_roles(&model.scheme)
-                    .into_iter()
-                    .map(|role| {
-                        let rid = &model.scheme.roles[role].id;
-                        match owners.iter().find(|o| &o.0 == rid) {
-                            Some((_, emp, rule)) => {
-                                let e = model.employee_keys.iter().position(|k| k == emp).map_or("?", |i| model.scheme.employees[i].id.as_str());
-                                json!({"role": rid, "employee": e, "rule": rule, "why": format!("an existing client (matched by {by}): its current owner")})
-                            }
-                            None => json!({"role": rid, "employee": null, "rule": null, "why": format!("an existing client (matched by {by}) with no employee in this role; the next plan assigns one")}),
+        // Continuity: a known client (in the store, or added earlier in this batch) keeps its owners.
+        let lookups: Vec<(String, String)> =
+            r.id.iter()
+                .map(|id| ("id".to_string(), id.clone()))
+                .chain(match_keys.iter().filter(|k| *k != "id").filter_map(|kind| item_keys[i].iter().find(|(k, _)| k == kind).cloned()))
+                .collect();
+        let stored = lookups.iter().find_map(|l| known.get(l).map(|c| (c.clone(), l.0.clone())));
+        let in_batch = if stored.is_none() { lookups.iter().find_map(|l| added.get(l).map(|&n| (n, l.0.clone()))) } else { None };
+        let (client, client_id, roles, matched_by) = if let Some(((key, id), by)) = stored {
+            let owners = tx.owners(key, r.date)?;
+            let roles = allot_core::route::routed_roles(&model.scheme)
+                .into_iter()
+                .map(|role| {
+                    let rid = &model.scheme.roles[role].id;
+                    match owners.iter().find(|o| &o.0 == rid) {
+                        Some((_, emp, rule)) => {
+                            let e = model.employee_keys.iter().position(|k| k == emp).map_or("?", |i| model.scheme.employees[i].id.as_str());
+                            json!({"role": rid, "employee": e, "rule": rule, "why": format!("an existing client (matched by {by}): its current owner")})
                         }
-                    })
-                    .collect();
-                (key, id, roles, Some(by))
-            }
-            None => {
-                let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
-                let choices = batch.route(&model.scheme, i as u32, r.date, &mut pools);
-                let key = tx.add_client(&id, &J::Object(r.attrs.clone()).to_string(), &keys)?;
-                let mut roles = Vec::with_capacity(choices.len());
-                for c in &choices {
-                    let rid = &model.scheme.roles[c.role].id;
-                    let rule = c.rule.map(|x| model.scheme.rules[x].id.clone());
-                    if let Some(e) = c.employee {
-                        tx.open(&Open {
-                            client: key,
-                            role: rid.clone(),
-                            employee: model.employee_keys[e as usize],
-                            from: r.date,
-                            to: None,
-                            cause: Cause::New,
-                            rule: rule.clone(),
-                            scheme: Some(model.version),
-                            note: c.why.clone(),
-                            absence: None,
-                        })?;
+                        None => json!({"role": rid, "employee": null, "rule": null, "why": format!("an existing client (matched by {by}) with no employee in this role; the next plan assigns one")}),
                     }
-                    let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
-                    roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.why}));
-                }
-                (key, id, roles, None)
+                })
+                .collect::<Vec<J>>();
+            (ClientRef::Stored(key), id, roles, Some(by))
+        } else if let Some((n, by)) = in_batch {
+            let (id, earlier) = &added_roles[n];
+            let roles = earlier
+                .iter()
+                .map(|x| {
+                    let mut x = x.clone();
+                    x["why"] = J::String(format!("an existing client (matched by {by}): its current owner"));
+                    x
+                })
+                .collect();
+            (ClientRef::New(n), id.clone(), roles, Some(by))
+        } else {
+            let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
+            let choices = batch.route(&model.scheme, i as u32, r.date, &mut pools);
+            let n = writes.clients.len();
+            let attrs: Map<String, J> = r.attrs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            writes.clients.push(NewClient { id: id.clone(), attrs: J::Object(attrs).to_string(), keys: item_keys[i].clone() });
+            added.insert(("id".to_string(), id.clone()), n);
+            for k in &item_keys[i] {
+                added.entry(k.clone()).or_insert(n);
             }
+            let mut roles = Vec::with_capacity(choices.len());
+            for c in &choices {
+                let rid = &model.scheme.roles[c.role].id;
+                let rule = c.rule.map(|x| model.scheme.rules[x].id.clone());
+                if let Some(e) = c.employee {
+                    let open = Open {
+                        client: 0,
+                        role: rid.clone(),
+                        employee: model.employee_keys[e as usize],
+                        from: r.date,
+                        to: None,
+                        cause: Cause::New,
+                        rule: rule.clone(),
+                        scheme: Some(model.version),
+                        note: c.why.clone(),
+                        absence: None,
+                    };
+                    writes.links.push((ClientRef::New(n), open));
+                }
+                let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
+                roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.why}));
+            }
+            added_roles.push((id.clone(), roles.clone()));
+            (ClientRef::New(n), id, roles, None)
         };
         let body = json!({
             "client": client_id,
@@ -275,9 +312,13 @@ fn route_batch(
             "roles": roles,
         })
         .to_string();
-        tx.record(r.idempotency_key.as_deref(), &r.hash, client_key, &body)?;
+        writes.routed.push(Routed { key: r.idempotency_key.clone(), hash: r.hash.clone(), client, response: body.clone() });
+        if let Some(key) = &r.idempotency_key {
+            answered.insert(key.clone(), (r.hash.clone(), i));
+        }
         answers[i] = Some(Ok((body, false)));
     }
+    tx.write(&writes)?;
     for (rule, state) in &pools {
         if before.get(rule) != Some(state) {
             tx.save_pool(rule, &pool_json(state))?;

@@ -377,24 +377,56 @@ pub struct Token {
     pub label: String,
 }
 
-/// The reads and writes of routing, inside the one transaction of a batch of routed items.
+/// A client, stored or added by this batch (the index into [`RouteWrites::clients`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRef {
+    Stored(i64),
+    New(usize),
+}
+
+/// A client a routing batch adds.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: String,
+    /// Attributes as a JSON object without nulls.
+    pub attrs: String,
+    pub keys: Vec<(String, String)>,
+}
+
+/// One routed item's record: its idempotency key, request hash and answer.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub key: Option<String>,
+    pub hash: String,
+    pub client: ClientRef,
+    pub response: String,
+}
+
+/// Everything a routing batch writes, in bulk (a few statements however many items).
+#[derive(Debug, Clone, Default)]
+pub struct RouteWrites {
+    pub clients: Vec<NewClient>,
+    /// Links to open; `Open::client` is ignored, the [`ClientRef`] says whose.
+    pub links: Vec<(ClientRef, Open)>,
+    pub routed: Vec<Routed>,
+}
+
+/// The reads and writes of routing, inside the one transaction of a batch of routed items. Reads
+/// take every item's values at once, so a batch costs a few round trips, not a few per item.
 pub trait RouteTx {
     /// The change this batch records.
     fn change(&self) -> i64;
-    /// The stored (request hash, response) of an idempotency key.
-    fn replay(&mut self, key: &str) -> Result<Option<(String, String)>>;
-    /// A client by `id` or by a key (`inn`, `email_domain`, `phone`): (key, id).
-    fn find_client(&mut self, kind: &str, value: &str) -> Result<Option<(i64, String)>>;
+    /// Stored answers of idempotency keys: (key, request hash, response).
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<(String, String, String)>>;
+    /// Clients by `id` or by a key kind (`inn`, `email_domain`, `phone`): (value, key, id).
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>>;
     /// A client's links valid on a day: (role, employee key, rule).
     fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>>;
-    /// Every pool's stored state (rule id, JSON).
+    /// Every pool's stored state (rule id, JSON), locked for the batch.
     fn pools(&mut self) -> Result<Vec<(String, String)>>;
     fn save_pool(&mut self, rule: &str, state: &str) -> Result<()>;
-    /// Adds (or updates) a client with its keys; returns its key.
-    fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64>;
-    fn open(&mut self, link: &Open) -> Result<()>;
-    /// Records the routed item and its answer (under its idempotency key, if any).
-    fn record(&mut self, key: Option<&str>, hash: &str, client: i64, response: &str) -> Result<()>;
+    /// Adds the clients, then opens the links and records the items.
+    fn write(&mut self, w: &RouteWrites) -> Result<()>;
 }
 
 /// The work of one routing batch, run inside its transaction.

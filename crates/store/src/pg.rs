@@ -1,7 +1,7 @@
 //! The production store: PostgreSQL through the synchronous `postgres` client. Bulk writes bind
 //! whole columns as arrays (`unnest`), so a million rows are a few hundred statements.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Transaction};
@@ -13,11 +13,18 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
 ];
 
+/// Every write transaction starts so. One writer at a time: the revision read next cannot go
+/// stale (readers are not blocked). Bulk statements join arrays of unknown length to large
+/// tables; without this the planner hashes the whole table for a few rows.
+const WRITE_SETUP: &str = "LOCK TABLE changes IN EXCLUSIVE MODE; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
 /// Rows per bulk statement.
 const CHUNK: usize = 20_000;
 
 pub struct PgStore {
     client: Client,
+    /// Routing's statements, prepared once per connection (one round trip each use, not two).
+    statements: HashMap<String, postgres::Statement>,
 }
 
 impl PgStore {
@@ -31,13 +38,12 @@ impl PgStore {
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {q}; SET search_path TO {q}")).map_err(fail)?;
         }
         migrate(&mut client).map_err(|e| StoreError::Open { url: redact(url), message: e.to_string() })?;
-        Ok(PgStore { client })
+        Ok(PgStore { client, statements: HashMap::new() })
     }
 
     fn write(&mut self) -> Result<Transaction<'_>> {
         let mut tx = self.client.transaction()?;
-        // One writer at a time: the revision read next cannot go stale. Readers are not blocked.
-        tx.batch_execute("LOCK TABLE changes IN EXCLUSIVE MODE")?;
+        tx.batch_execute(WRITE_SETUP)?;
         Ok(tx)
     }
 
@@ -236,29 +242,58 @@ struct PgRouteTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
     change: i64,
     recorded: u64,
+    statements: &'a mut HashMap<String, postgres::Statement>,
+}
+
+type Params<'p> = [&'p (dyn postgres::types::ToSql + Sync)];
+
+impl PgRouteTx<'_, '_> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+    fn q(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<postgres::Row>> {
+        let st = self.statement(sql)?;
+        Ok(self.tx.query(&st, params)?)
+    }
+    fn x(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
+        let st = self.statement(sql)?;
+        Ok(self.tx.execute(&st, params)?)
+    }
 }
 
 impl RouteTx for PgRouteTx<'_, '_> {
     fn change(&self) -> i64 {
         self.change
     }
-    fn replay(&mut self, key: &str) -> Result<Option<(String, String)>> {
-        Ok(self.tx.query_opt("SELECT request_hash, response FROM routes WHERE idem_key = $1", &[&key])?.map(|r| (r.get(0), r.get(1))))
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<(String, String, String)>> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let rows = self.q("SELECT idem_key, request_hash, response FROM routes WHERE idem_key = ANY($1)", &[&keys])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
-    fn find_client(&mut self, kind: &str, value: &str) -> Result<Option<(i64, String)>> {
-        let row = if kind == "id" {
-            self.tx.query_opt("SELECT key, id FROM clients WHERE id = $1", &[&value])?
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>> {
+        if values.is_empty() {
+            return Ok(vec![]);
+        }
+        let rows = if kind == "id" {
+            self.q("SELECT id, key, id FROM clients WHERE id = ANY($1)", &[&values])?
         } else {
-            self.tx.query_opt(
-                "SELECT c.key, c.id FROM client_keys k JOIN clients c ON c.key = k.client WHERE k.kind = $1 AND k.value = $2",
-                &[&kind, &value],
+            self.q(
+                "SELECT k.value, c.key, c.id FROM client_keys k JOIN clients c ON c.key = k.client WHERE k.kind = $1 AND k.value = ANY($2)",
+                &[&kind, &values],
             )?
         };
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
     fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>> {
         let d = day_text(date);
-        let rows = self.tx.query(
+        let rows = self.q(
             "SELECT role, employee, rule FROM links WHERE client = $1 AND valid_from <= $2::text::date \
              AND (valid_to IS NULL OR valid_to > $2::text::date) ORDER BY role COLLATE \"C\"",
             &[&client, &d],
@@ -267,49 +302,88 @@ impl RouteTx for PgRouteTx<'_, '_> {
     }
     fn pools(&mut self) -> Result<Vec<(String, String)>> {
         // Locked for the batch: two servers on one database take turns with each pool.
-        let rows = self.tx.query("SELECT rule, state FROM pools ORDER BY rule FOR UPDATE", &[])?;
+        let rows = self.q("SELECT rule, state FROM pools ORDER BY rule FOR UPDATE", &[])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
     fn save_pool(&mut self, rule: &str, state: &str) -> Result<()> {
-        self.tx.execute(
+        let change = self.change;
+        self.x(
             "INSERT INTO pools (rule, state, changed) VALUES ($1, $2, $3) ON CONFLICT (rule) DO UPDATE SET state = EXCLUDED.state, changed = EXCLUDED.changed",
-            &[&rule, &state, &self.change],
+            &[&rule, &state, &change],
         )?;
         Ok(())
     }
-    fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64> {
-        let key: i64 = self
-            .tx
-            .query_one(
-                "INSERT INTO clients (id, attrs, imported_by) VALUES ($1, jsonb_strip_nulls($2::text::jsonb), $3) \
-                 ON CONFLICT (id) DO UPDATE SET attrs = jsonb_strip_nulls(clients.attrs || $2::text::jsonb), imported_by = $3 RETURNING key",
-                &[&id, &attrs, &self.change],
-            )?
-            .get(0);
-        for (kind, value) in keys {
-            self.tx.execute(
-                "INSERT INTO client_keys (kind, value, client) VALUES ($1, $2, $3) ON CONFLICT (kind, value) DO UPDATE SET client = EXCLUDED.client",
-                &[kind, value, &key],
+    fn write(&mut self, w: &RouteWrites) -> Result<()> {
+        let change = self.change;
+        let mut keys: Vec<i64> = Vec::with_capacity(w.clients.len());
+        if !w.clients.is_empty() {
+            let ids: Vec<&str> = w.clients.iter().map(|c| c.id.as_str()).collect();
+            let attrs: Vec<&str> = w.clients.iter().map(|c| c.attrs.as_str()).collect();
+            let rows = self.q(
+                "INSERT INTO clients (id, attrs, imported_by) \
+                 SELECT u.id, jsonb_strip_nulls(coalesce(t.attrs, '{}'::jsonb) || u.attrs::jsonb), $3 \
+                 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, attrs, n) LEFT JOIN clients t ON t.id = u.id ORDER BY u.n \
+                 ON CONFLICT (id) DO UPDATE SET attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by RETURNING id, key",
+                &[&ids, &attrs, &change],
+            )?;
+            let by_id: std::collections::HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+            for c in &w.clients {
+                keys.push(*by_id.get(&c.id).ok_or_else(|| StoreError::Db(format!("client `{}` was not written", c.id)))?);
+            }
+            let (mut kinds, mut values, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+            for (c, key) in w.clients.iter().zip(&keys) {
+                for (k, v) in &c.keys {
+                    kinds.push(k.as_str());
+                    values.push(v.as_str());
+                    owners.push(*key);
+                }
+            }
+            if !kinds.is_empty() {
+                self.x(
+                    "INSERT INTO client_keys (kind, value, client) \
+                     SELECT DISTINCT ON (kind, value) kind, value, client FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS u(kind, value, client, n) \
+                     ORDER BY kind, value, n DESC \
+                     ON CONFLICT (kind, value) DO UPDATE SET client = EXCLUDED.client",
+                    &[&kinds, &values, &owners],
+                )?;
+            }
+        }
+        let resolve = |c: ClientRef| match c {
+            ClientRef::Stored(k) => Ok(k),
+            ClientRef::New(i) => keys.get(i).copied().ok_or_else(|| StoreError::Db(format!("routing wrote no client {i}"))),
+        };
+        if !w.links.is_empty() {
+            let client: Vec<i64> = w.links.iter().map(|(c, _)| resolve(*c)).collect::<Result<_>>()?;
+            let role: Vec<&str> = w.links.iter().map(|(_, o)| o.role.as_str()).collect();
+            let employee: Vec<i64> = w.links.iter().map(|(_, o)| o.employee).collect();
+            let from: Vec<String> = w.links.iter().map(|(_, o)| day_text(o.from)).collect();
+            let to: Vec<Option<String>> = w.links.iter().map(|(_, o)| o.to.map(day_text)).collect();
+            let cause: Vec<&str> = w.links.iter().map(|(_, o)| o.cause.as_str()).collect();
+            let rule: Vec<Option<&str>> = w.links.iter().map(|(_, o)| o.rule.as_deref()).collect();
+            let scheme: Vec<Option<i64>> = w.links.iter().map(|(_, o)| o.scheme).collect();
+            let note: Vec<&str> = w.links.iter().map(|(_, o)| o.note.as_str()).collect();
+            let absence: Vec<Option<i64>> = w.links.iter().map(|(_, o)| o.absence).collect();
+            self.x(
+                "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
+                 SELECT u.client, u.role, r.several, u.employee, u.f::date, u.t::date, u.cause, u.rule, u.scheme, u.note, u.absence, $11, \
+                 CASE WHEN u.t IS NULL THEN NULL ELSE $11::bigint END \
+                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[]) \
+                 AS u(client, role, employee, f, t, cause, rule, scheme, note, absence) JOIN roles r ON r.id = u.role",
+                &[&client, &role, &employee, &from, &to, &cause, &rule, &scheme, &note, &absence, &change],
             )?;
         }
-        Ok(key)
-    }
-    fn open(&mut self, o: &Open) -> Result<()> {
-        let (from, to) = (day_text(o.from), o.to.map(day_text));
-        self.tx.execute(
-            "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
-             VALUES ($1, $2, (SELECT several FROM roles WHERE id = $2), $3, $4::text::date, $5::text::date, $6, $7, $8, $9, $10, $11, \
-             CASE WHEN $5::text IS NULL THEN NULL ELSE $11::bigint END)",
-            &[&o.client, &o.role, &o.employee, &from, &to, &o.cause.as_str(), &o.rule, &o.scheme, &o.note, &o.absence, &self.change],
-        )?;
-        Ok(())
-    }
-    fn record(&mut self, key: Option<&str>, hash: &str, client: i64, response: &str) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES ($1, $2, $3, $4, $5)",
-            &[&key, &hash, &client, &response, &self.change],
-        )?;
-        self.recorded += 1;
+        if !w.routed.is_empty() {
+            let key: Vec<Option<&str>> = w.routed.iter().map(|r| r.key.as_deref()).collect();
+            let hash: Vec<&str> = w.routed.iter().map(|r| r.hash.as_str()).collect();
+            let client: Vec<i64> = w.routed.iter().map(|r| resolve(r.client)).collect::<Result<_>>()?;
+            let response: Vec<&str> = w.routed.iter().map(|r| r.response.as_str()).collect();
+            self.x(
+                "INSERT INTO routes (idem_key, request_hash, client, response, routed_by) \
+                 SELECT k, h, c, r, $5 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(k, h, c, r)",
+                &[&key, &hash, &client, &response, &change],
+            )?;
+            self.recorded += w.routed.len() as u64;
+        }
         Ok(())
     }
 }
@@ -320,12 +394,14 @@ impl Store for PgStore {
     }
 
     fn route(&mut self, actor: &Actor, roles: &[String], work: &mut RouteWork<'_>) -> Result<i64> {
-        let mut tx = self.write()?;
+        // As `write`, with the statement cache borrowed beside the transaction.
+        let mut tx = self.client.transaction()?;
+        tx.batch_execute(WRITE_SETUP)?;
         let change = add_change(&mut tx, "route", actor, None, "")?;
         for role in roles {
             tx.execute("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", &[role])?;
         }
-        let mut rtx = PgRouteTx { tx: &mut tx, change, recorded: 0 };
+        let mut rtx = PgRouteTx { tx: &mut tx, change, recorded: 0, statements: &mut self.statements };
         work(&mut rtx)?;
         let summary = format!("{} items routed", rtx.recorded);
         tx.execute("UPDATE changes SET summary = $1 WHERE id = $2", &[&summary, &change])?;

@@ -254,20 +254,30 @@ impl RouteTx for SqliteRouteTx<'_> {
     fn change(&self) -> i64 {
         self.change
     }
-    fn replay(&mut self, key: &str) -> Result<Option<(String, String)>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT request_hash, response FROM routes WHERE idem_key = ?1")?
-            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<(String, String, String)>> {
+        let mut st = self.tx.prepare_cached("SELECT request_hash, response FROM routes WHERE idem_key = ?1")?;
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some((h, r)) = st.query_row([k], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                out.push((k.clone(), h, r));
+            }
+        }
+        Ok(out)
     }
-    fn find_client(&mut self, kind: &str, value: &str) -> Result<Option<(i64, String)>> {
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>> {
         let sql = if kind == "id" {
             "SELECT key, id FROM clients WHERE id = ?2 AND ?1 = 'id'"
         } else {
             "SELECT c.key, c.id FROM client_keys k JOIN clients c ON c.key = k.client WHERE k.kind = ?1 AND k.value = ?2"
         };
-        Ok(self.tx.prepare_cached(sql)?.query_row([kind, value], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+        let mut st = self.tx.prepare_cached(sql)?;
+        let mut out = Vec::new();
+        for v in values {
+            if let Some((key, id)) = st.query_row([kind, v.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).optional()? {
+                out.push((v.clone(), key, id));
+            }
+        }
+        Ok(out)
     }
     fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>> {
         let mut st = self.tx.prepare_cached(
@@ -290,31 +300,36 @@ impl RouteTx for SqliteRouteTx<'_> {
             .execute(params![rule, state, self.change])?;
         Ok(())
     }
-    fn add_client(&mut self, id: &str, attrs: &str, keys: &[(String, String)]) -> Result<i64> {
-        let key: i64 = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO clients (id, attrs, imported_by) VALUES (?1, json_patch('{}', ?2), ?3) \
+    fn write(&mut self, w: &RouteWrites) -> Result<()> {
+        let mut keys = Vec::with_capacity(w.clients.len());
+        {
+            let mut add = self.tx.prepare_cached(
+                "INSERT INTO clients (id, attrs, imported_by) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3 RETURNING key",
-            )?
-            .query_row(params![id, attrs, self.change], |r| r.get(0))?;
-        let mut k = self.tx.prepare_cached(
-            "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, ?3) ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
-        )?;
-        for (kind, value) in keys {
-            k.execute(params![kind, value, key])?;
+            )?;
+            let mut k = self.tx.prepare_cached(
+                "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, ?3) ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
+            )?;
+            for c in &w.clients {
+                let key: i64 = add.query_row(params![c.id, c.attrs, self.change], |r| r.get(0))?;
+                for (kind, value) in &c.keys {
+                    k.execute(params![kind, value, key])?;
+                }
+                keys.push(key);
+            }
         }
-        Ok(key)
-    }
-    fn open(&mut self, o: &Open) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
-                 VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-                 CASE WHEN ?5 IS NULL THEN NULL ELSE ?11 END)",
-            )?
-            .execute(params![
-                o.client,
+        let resolve = |c: ClientRef| match c {
+            ClientRef::Stored(k) => Ok(k),
+            ClientRef::New(i) => keys.get(i).copied().ok_or_else(|| StoreError::Db(format!("routing wrote no client {i}"))),
+        };
+        let mut open = self.tx.prepare_cached(
+            "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
+             VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+             CASE WHEN ?5 IS NULL THEN NULL ELSE ?11 END)",
+        )?;
+        for (c, o) in &w.links {
+            open.execute(params![
+                resolve(*c)?,
                 o.role,
                 o.employee,
                 day_text(o.from),
@@ -326,13 +341,14 @@ impl RouteTx for SqliteRouteTx<'_> {
                 o.absence,
                 self.change
             ])?;
-        Ok(())
-    }
-    fn record(&mut self, key: Option<&str>, hash: &str, client: i64, response: &str) -> Result<()> {
-        self.tx
-            .prepare_cached("INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![key, hash, client, response, self.change])?;
-        self.recorded += 1;
+        }
+        let mut rec = self
+            .tx
+            .prepare_cached("INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        for r in &w.routed {
+            rec.execute(params![r.key, r.hash, resolve(r.client)?, r.response, self.change])?;
+            self.recorded += 1;
+        }
         Ok(())
     }
 }
