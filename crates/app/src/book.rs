@@ -214,7 +214,10 @@ pub fn client_keys(attrs: &serde_json::Map<String, serde_json::Value>) -> Vec<(S
     keys
 }
 
-const EMPLOYEE_COLUMNS: [(&str, Type); 8] = [
+const EMPLOYEE_COLUMNS: [(&str, Type); 11] = [
+    ("hours", Type::Text),
+    ("timezone", Type::Text),
+    ("workdays", Type::Text),
     ("name", Type::Text),
     ("position", Type::Text),
     ("teams", Type::List),
@@ -235,7 +238,7 @@ fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {
             Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
                 .file(sheet.file.clone())
                 .at(1, i + 1)
-                .expected("id, name, position, teams, skills, capacity, active, absent_from, absent_to")
+                .expected("id, name, position, teams, skills, capacity, active, absent_from, absent_to, hours, timezone, workdays")
         })
         .collect()
 }
@@ -254,6 +257,17 @@ fn employee_json(e: &Employee, present: &[&str]) -> String {
             "active" => J::Bool(e.active),
             "absent_from" => e.absent_from.map_or(J::Null, |d| J::String(civil_from_days(d))),
             "absent_to" => e.absent_to.map_or(J::Null, |d| J::String(civil_from_days(d))),
+            "hours" => {
+                e.hours.map_or(J::Null, |h| J::String(format!("{:02}:{:02}-{:02}:{:02}", h.from / 60, h.from % 60, h.to / 60, h.to % 60)))
+            }
+            "timezone" => e.hours.map_or(J::Null, |h| {
+                let (sign, m) = if h.utc_offset < 0 { ('-', -h.utc_offset) } else { ('+', h.utc_offset) };
+                J::String(format!("{sign}{:02}:{:02}", m / 60, m % 60))
+            }),
+            "workdays" => e.hours.map_or(J::Null, |h| {
+                const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+                J::String((0..7).filter(|d| h.days & (1 << d) != 0).map(|d| DAYS[d]).collect::<Vec<_>>().join(","))
+            }),
             _ => continue,
         };
         obj.insert(name.to_string(), v);

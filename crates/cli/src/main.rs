@@ -416,14 +416,19 @@ fn run(cli: Cli) -> Result<(), Reported> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         // With ALLOT_LOG=info, each use case's span reports its time when it closes.
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .init();
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
+    // ALLOT_LOG_FORMAT=json: one JSON object per line, for a log collector (`allot serve`).
+    if std::env::var("ALLOT_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Reported) => ExitCode::from(1),

@@ -41,6 +41,39 @@ pub struct Employee {
     /// Absent on the days from..=to (either end open).
     pub absent_from: Option<i32>,
     pub absent_to: Option<i32>,
+    /// Working time, for real-time routing: `None` is any time.
+    pub hours: Option<WorkingHours>,
+}
+
+/// When an employee takes new items in real time: local hours on working days, at a fixed offset
+/// from UTC (Russia keeps no summer time; a zone with one needs its offset updated twice a year).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingHours {
+    /// Minutes after local midnight: from (inclusive) to (exclusive); `to < from` runs past midnight.
+    pub from: u16,
+    pub to: u16,
+    /// Minutes east of UTC.
+    pub utc_offset: i16,
+    /// Working days, bit 0 = Monday.
+    pub days: u8,
+}
+
+impl WorkingHours {
+    /// Whether `minute` (minutes since 1970-01-01 00:00 UTC) is working time.
+    pub fn at(&self, minute: i64) -> bool {
+        let local = minute + self.utc_offset as i64;
+        let (day, m) = (local.div_euclid(1440), local.rem_euclid(1440) as u16);
+        // 1970-01-01 was a Thursday (index 3 from Monday); a shift past midnight belongs to the
+        // day it started.
+        let (weekday, on) = if self.to < self.from && m < self.to {
+            ((day - 1 + 3).rem_euclid(7), true)
+        } else if self.to < self.from {
+            ((day + 3).rem_euclid(7), m >= self.from)
+        } else {
+            ((day + 3).rem_euclid(7), m >= self.from && m < self.to)
+        };
+        on && self.days & (1 << weekday) != 0
+    }
 }
 
 impl Employee {
@@ -55,6 +88,7 @@ impl Employee {
             active: true,
             absent_from: None,
             absent_to: None,
+            hours: None,
         }
     }
     pub fn absent_on(&self, day: i32) -> bool {

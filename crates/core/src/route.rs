@@ -5,8 +5,9 @@
 //! share of each item (weight ÷ the eligible members' total weight, times the item's measure: 1
 //! for counting strategies, the potential or workload for the balancing ones), and the item goes
 //! to the member furthest below their entitlement; ties go to the member who has waited longest,
-//! then to the lower employee id. Absent, inactive and capped members are not eligible and earn no
-//! entitlement meanwhile, so nobody comes back to a flood. A member's caps per day, week and month
+//! then to the lower employee id. Absent, inactive, off-duty (outside their working hours, when
+//! the time of the item is known) and capped members are not eligible and earn no entitlement
+//! meanwhile, so nobody comes back to a flood. A member's caps per day, week and month
 //! (the rule's `caps`) are kept. When a rule's target cannot take the item, the rule's `fallback`
 //! is tried, and so on; at the end of the chain the role stays unassigned with the reason.
 //!
@@ -86,7 +87,7 @@ pub fn route(
     today: i32,
     pools: &mut BTreeMap<String, PoolState>,
 ) -> Vec<Choice> {
-    Batch::new(scheme, compiled, data).route(scheme, row, today, pools)
+    Batch::new(scheme, compiled, data).route(scheme, row, today, None, pools)
 }
 
 /// The rows of one table matched once, to be routed one by one in order. The scheme given to
@@ -105,8 +106,16 @@ impl<'a> Batch<'a> {
         Batch { compiled, data, roles, matched, ranks: id_ranks(scheme) }
     }
 
-    /// Routes one row; see the module docs.
-    pub fn route(&self, scheme: &Scheme, row: u32, today: i32, pools: &mut BTreeMap<String, PoolState>) -> Vec<Choice> {
+    /// Routes one row on day `today`, at `minute` (since 1970-01-01 00:00 UTC) when known, which
+    /// also checks employees' working hours; see the module docs.
+    pub fn route(
+        &self,
+        scheme: &Scheme,
+        row: u32,
+        today: i32,
+        minute: Option<i64>,
+        pools: &mut BTreeMap<String, PoolState>,
+    ) -> Vec<Choice> {
         let (compiled, data) = (self.compiled, self.data);
         let (roles, matched, ranks) = (&self.roles, &self.matched, &self.ranks);
         let nr = roles.len();
@@ -126,11 +135,10 @@ impl<'a> Batch<'a> {
             let choice = loop {
                 let r = &scheme.rules[rule];
                 let tried = match &r.target {
-                    Target::Employee(e) => {
-                        available(scheme, *e, today).map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id)))
-                    }
+                    Target::Employee(e) => available(scheme, *e, today, minute)
+                        .map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id))),
                     Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
-                        Some(e) => available(scheme, e, today).map(|()| {
+                        Some(e) => available(scheme, e, today, minute).map(|()| {
                             (
                                 e,
                                 format!(
@@ -149,7 +157,7 @@ impl<'a> Batch<'a> {
                             Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
                         };
                         let state = pools.entry(r.id.clone()).or_default();
-                        pick(scheme, r, members, amount, today, ranks, state)
+                        pick(scheme, r, members, amount, (today, minute), ranks, state)
                     }
                 };
                 match tried {
@@ -187,15 +195,21 @@ pub fn routed_roles(scheme: &Scheme) -> Vec<RoleIx> {
     client_roles(scheme)
 }
 
-fn available(scheme: &Scheme, e: EmpIx, today: i32) -> Result<(), String> {
+fn available(scheme: &Scheme, e: EmpIx, today: i32, minute: Option<i64>) -> Result<(), String> {
     let emp = &scheme.employees[e as usize];
     if !emp.active {
         Err(format!("{} is inactive", emp.id))
     } else if emp.absent_on(today) {
         Err(format!("{} is absent", emp.id))
+    } else if off_duty(emp, minute) {
+        Err(format!("{} is off duty (outside their working hours)", emp.id))
     } else {
         Ok(())
     }
+}
+
+fn off_duty(emp: &crate::model::Employee, minute: Option<i64>) -> bool {
+    matches!((emp.hours, minute), (Some(h), Some(m)) if !h.at(m))
 }
 
 fn pick(
@@ -203,14 +217,14 @@ fn pick(
     rule: &crate::model::Rule,
     members: &[crate::model::Member],
     amount: f64,
-    today: i32,
+    (today, minute): (i32, Option<i64>),
     ranks: &[u32],
     state: &mut PoolState,
 ) -> Result<(EmpIx, String), String> {
     let (day, week, month) = periods(today);
     let caps = rule.caps;
     let mut eligible: Vec<(EmpIx, f64)> = Vec::new();
-    let (mut absent, mut inactive, mut capped) = (0, 0, 0);
+    let (mut absent, mut inactive, mut capped, mut off) = (0, 0, 0, 0);
     for m in members {
         let emp = &scheme.employees[m.employee as usize];
         let st = state.members.entry(emp.id.clone()).or_insert_with(|| MemberState { employee: emp.id.clone(), ..Default::default() });
@@ -231,6 +245,8 @@ fn pick(
             inactive += 1;
         } else if emp.absent_on(today) {
             absent += 1;
+        } else if off_duty(emp, minute) {
+            off += 1;
         } else if caps.day.is_some_and(|c| st.day_items >= c)
             || caps.week.is_some_and(|c| st.week_items >= c)
             || caps.month.is_some_and(|c| st.month_items >= c)
@@ -241,7 +257,7 @@ fn pick(
         }
     }
     if eligible.is_empty() {
-        return Err(format!("every member is unavailable ({absent} absent, {inactive} inactive, {capped} at their cap)"));
+        return Err(format!("every member is unavailable ({absent} absent, {inactive} inactive, {off} off duty, {capped} at their cap)"));
     }
     let total: f64 = eligible.iter().map(|e| e.1).sum();
     for (e, w) in &eligible {

@@ -314,7 +314,8 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
             .at(1, 1)
             .expected("columns id, name, position, teams, skills, capacity, active, absent_from, absent_to")]);
     };
-    const KNOWN: [&str; 9] = ["id", "name", "position", "teams", "skills", "capacity", "active", "absent_from", "absent_to"];
+    const KNOWN: [&str; 12] =
+        ["id", "name", "position", "teams", "skills", "capacity", "active", "absent_from", "absent_to", "hours", "timezone", "workdays"];
     for (i, h) in sheet.headers.iter().enumerate() {
         if !KNOWN.contains(&h.as_str()) {
             errors.push(
@@ -403,6 +404,38 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
         if let Some(Value::Date(d)) = absent_to {
             e.absent_to = Some(d);
         }
+        // Working time (real-time routing): hours, a UTC offset and working days.
+        let (hours, tz, days) = (text(col("hours")), text(col("timezone")), text(col("workdays")));
+        if hours.is_some() || tz.is_some() || days.is_some() {
+            let mut wh = allot_core::model::WorkingHours { from: 0, to: 1440, utc_offset: 0, days: 0b0001_1111 };
+            let mut bad = |name: &str, expected: &str, found: &str| {
+                let c = col(name).unwrap_or(0);
+                errors.push(sheet.at(
+                    r,
+                    c,
+                    Diagnostic::error(format!("`{name}` is not understood")).expected(expected).found(format!("{found:?}")),
+                ));
+            };
+            if let Some(h) = &hours {
+                match parse_hours(h) {
+                    Some((f, t)) => (wh.from, wh.to) = (f, t),
+                    None => bad("hours", "local working hours such as 09:00-18:00", h),
+                }
+            }
+            if let Some(z) = &tz {
+                match parse_utc_offset(z) {
+                    Some(o) => wh.utc_offset = o,
+                    None => bad("timezone", "an offset from UTC such as +03:00, UTC+5 or MSK", z),
+                }
+            }
+            if let Some(d) = &days {
+                match parse_workdays(d) {
+                    Some(b) => wh.days = b,
+                    None => bad("workdays", "days such as mon-fri, пн-пт or mon,wed,fri", d),
+                }
+            }
+            e.hours = Some(wh);
+        }
         if let (Some(f), Some(t)) = (e.absent_from, e.absent_to) {
             if f > t {
                 let c = col("absent_to").unwrap_or(0);
@@ -423,6 +456,69 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
         return Err(errors);
     }
     Ok(out)
+}
+
+/// `09:00-18:00`, `9-18` → minutes after midnight (from, to); `to` may be before `from` (a night
+/// shift). `24:00` is the end of the day.
+pub fn parse_hours(s: &str) -> Option<(u16, u16)> {
+    let (a, b) = s.trim().split_once('-')?;
+    let minute = |x: &str| -> Option<u16> {
+        let x = x.trim();
+        let (h, m) = x.split_once(':').unwrap_or((x, "0"));
+        let (h, m): (u16, u16) = (h.trim().parse().ok()?, m.trim().parse().ok()?);
+        (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+    };
+    let (f, t) = (minute(a)?, minute(b)?);
+    (f != t).then_some((f, t))
+}
+
+/// `+03:00`, `+3`, `UTC+5`, `GMT-1`, `MSK` → minutes east of UTC.
+pub fn parse_utc_offset(s: &str) -> Option<i16> {
+    let t = s.trim().to_uppercase();
+    if t == "MSK" || t == "МСК" {
+        return Some(180);
+    }
+    let t = t.strip_prefix("UTC").or_else(|| t.strip_prefix("GMT")).unwrap_or(&t);
+    if t.is_empty() {
+        return Some(0);
+    }
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i16, i16) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
+}
+
+/// `mon-fri`, `пн-пт`, `mon,wed,fri`, `sat;sun` → a bit per day (bit 0 = Monday).
+pub fn parse_workdays(s: &str) -> Option<u8> {
+    const EN: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    const RU: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
+    let day = |x: &str| -> Option<u8> {
+        let x = x.trim().to_lowercase();
+        let short: String = x.chars().take(if x.is_ascii() { 3 } else { 2 }).collect();
+        EN.iter().position(|d| *d == short).or_else(|| RU.iter().position(|d| *d == short)).map(|i| i as u8)
+    };
+    let mut bits = 0u8;
+    for part in s.split([',', ';', ' ']).filter(|p| !p.trim().is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (day(a)?, day(b)?);
+                let mut d = a;
+                loop {
+                    bits |= 1 << d;
+                    if d == b {
+                        break;
+                    }
+                    d = (d + 1) % 7;
+                }
+            }
+            None => bits |= 1 << day(part)?,
+        }
+    }
+    (bits != 0).then_some(bits)
 }
 
 /// Reads current assignments: `client_id,role,employee_id` and optionally `pinned` (an output of

@@ -219,7 +219,7 @@ fn employees_are_validated() {
 
     warning: column `salary` of the employees file is not used
       --> employees.csv:1:8
-      = expected id, name, position, teams, skills, capacity, active, absent_from, absent_to
+      = expected id, name, position, teams, skills, capacity, active, absent_from, absent_to, hours, timezone, workdays
     "#);
 }
 
@@ -366,4 +366,34 @@ fn rules_and_territories_remember_where_they_are_written() {
         assert!(*col >= 1 && *col <= text.chars().count() + 1);
     }
     assert!(origins[0].0 < origins[1].0);
+}
+
+#[test]
+fn working_hours_time_zones_and_days_are_read_and_bad_ones_located() {
+    use allot_io::tables::{parse_hours, parse_utc_offset, parse_workdays};
+    assert_eq!(parse_hours("09:00-18:00"), Some((540, 1080)));
+    assert_eq!(parse_hours("9-18"), Some((540, 1080)));
+    assert_eq!(parse_hours("22:00-06:00"), Some((1320, 360)));
+    assert_eq!(parse_hours("9-9"), None);
+    assert_eq!(parse_hours("25:00-26:00"), None);
+    assert_eq!(parse_utc_offset("+03:00"), Some(180));
+    assert_eq!(parse_utc_offset("UTC+5"), Some(300));
+    assert_eq!(parse_utc_offset("МСК"), Some(180));
+    assert_eq!(parse_utc_offset("-02:30"), Some(-150));
+    assert_eq!(parse_utc_offset("Europe/Moscow"), None);
+    assert_eq!(parse_workdays("mon-fri"), Some(0b0001_1111));
+    assert_eq!(parse_workdays("пн-пт"), Some(0b0001_1111));
+    assert_eq!(parse_workdays("sat,sun"), Some(0b0110_0000));
+    assert_eq!(parse_workdays("fri-mon"), Some(0b0111_0001), "Friday, Saturday, Sunday, Monday");
+    assert_eq!(parse_workdays("someday"), None);
+    let ok = load_employees(
+        &read_csv_text("id,name,hours,timezone,workdays\nivanov,Иванов,09:00-18:00,+03:00,пн-пт\npetrov,Петров,,,\n", "e.csv").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ok[0].hours, Some(allot_core::model::WorkingHours { from: 540, to: 1080, utc_offset: 180, days: 0b0001_1111 }));
+    assert_eq!(ok[1].hours, None);
+    let err = load_employees(&read_csv_text("id,hours,timezone\nivanov,9 to 6,Europe/Moscow\n", "e.csv").unwrap()).unwrap_err();
+    let text = render_all(&err);
+    assert!(text.contains("e.csv:2:2") && text.contains("`hours` is not understood"), "{text}");
+    assert!(text.contains("e.csv:2:3") && text.contains("+03:00, UTC+5 or MSK"), "{text}");
 }

@@ -208,7 +208,32 @@ pub async fn route(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
 struct RouteBody {
     id: Option<J>,
     date: Option<J>,
+    at: Option<J>,
     attributes: Option<J>,
+}
+
+/// `2026-03-02T10:15:00Z`, `2026-03-02T13:15+03:00` → (UTC day, minutes since 1970-01-01 UTC).
+fn parse_instant(s: &str) -> Option<(i32, i64)> {
+    let (date, rest) = s.trim().split_once(['T', ' '])?;
+    let day = allot_rules::parse_iso_date(date)?;
+    let (clock, offset) = if let Some(c) = rest.strip_suffix('Z').or_else(|| rest.strip_suffix('z')) {
+        (c, 0i64)
+    } else {
+        let i = rest.rfind(['+', '-'])?;
+        let (c, z) = rest.split_at(i);
+        let sign = if z.starts_with('-') { -1 } else { 1 };
+        let (h, m) = z[1..].split_once(':').unwrap_or((&z[1..], "0"));
+        (c, sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?))
+    };
+    let mut parts = clock.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let sec: f64 = parts.next().map_or(Some(0.0), |x| x.parse().ok())?;
+    if h > 23 || m > 59 || !(0.0..61.0).contains(&sec) {
+        return None;
+    }
+    let minute = day as i64 * 1440 + h * 60 + m - offset;
+    Some((minute.div_euclid(1440) as i32, minute))
 }
 
 async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Result<(String, bool), ApiError> {
@@ -219,7 +244,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     let parsed: RouteBody = serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
         if let Some(f) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-            ApiError::new("unknown_field", format!("{msg}; expected id, date, attributes"), Some(f))
+            ApiError::new("unknown_field", format!("{msg}; expected id, date, at, attributes"), Some(f))
         } else {
             ApiError::new("bad_json", format!("the body is not a routing request: {msg}"), None)
         }
@@ -229,12 +254,23 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
         Some(J::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Some(_) => return Err(ApiError::new("wrong_type", "`id` must be a non-empty string", Some("id"))),
     };
-    let date = match parsed.date {
-        None | Some(J::Null) => crate::today(),
-        Some(J::String(s)) => {
-            allot_rules::parse_iso_date(&s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("date")))?
+    // The time it arrives: `at` (an instant; working hours are checked), or a whole `date`, or now.
+    let (date, minute) = match (parsed.at, parsed.date) {
+        (Some(J::String(s)), _) => {
+            let (d, m) = parse_instant(&s)
+                .ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not a time such as 2026-03-02T10:15:00Z"), Some("at")))?;
+            (d, Some(m))
         }
-        Some(_) => return Err(ApiError::new("wrong_type", "`date` must be a string YYYY-MM-DD", Some("date"))),
+        (Some(J::Null) | None, Some(J::String(s))) => (
+            allot_rules::parse_iso_date(&s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("date")))?,
+            None,
+        ),
+        (Some(J::Null) | None, None | Some(J::Null)) => {
+            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+            (crate::today(), Some(secs / 60))
+        }
+        (Some(_), _) => return Err(ApiError::new("wrong_type", "`at` must be a string such as 2026-03-02T10:15:00Z", Some("at"))),
+        (_, Some(_)) => return Err(ApiError::new("wrong_type", "`date` must be a string YYYY-MM-DD", Some("date"))),
     };
     let attrs = match parsed.attributes {
         Some(J::Object(m)) => m,
@@ -253,7 +289,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     };
     let hash = hex(&Sha256::digest(body));
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let request = RouteRequest { id, attrs, idempotency_key, hash, date, by: format!("token:{label}") };
+    let request = RouteRequest { id, attrs, idempotency_key, hash, date, minute, by: format!("token:{label}") };
     state.jobs.send(Job { request, reply: tx }).await.map_err(|_| ApiError::unavailable("the server is shutting down".into()))?;
     rx.await.map_err(|_| ApiError::unavailable("the router stopped".into()))?
 }
@@ -354,6 +390,32 @@ pub async fn owners(
     let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
     may_see_client(&state, &scope, &id, &rows).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "owners": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// `GET /v1/clients/{id}/explain`: every rule tried for the client on a day, and why its employees
+/// are its employees (the engine's explanation over the stored book; it reads the whole store).
+pub async fn explain(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> Result<Response, ApiError> {
+    let (scope, _) = authenticate(&state, &headers).await?;
+    let day = day_of(&q)?;
+    let c = id.clone();
+    let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
+    may_see_client(&state, &scope, &id, &rows).await?;
+    let c = id.clone();
+    let text = state
+        .with_store(move |s| {
+            let book = allot_app::book::open_book(s, day, None).map_err(book_error)?;
+            let opts = allot_core::Options { today: day, ..Default::default() };
+            let x = allot_app::explain(&book.loaded, &c, false, &opts).map_err(|e| ApiError::new("not_found", e.to_string(), None))?;
+            Ok(allot_app::report::explanation(&book.loaded.scheme, &book.loaded.data, &x))
+        })
+        .await?;
+    let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "explanation": text});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
@@ -477,5 +539,20 @@ fn book_error(e: allot_app::book::BookError) -> ApiError {
         B::Store(s) => ApiError::store(s),
         B::Input(d) => ApiError::new("refused", allot_core::diag::render_all(&d), None),
         B::Refused(m) => ApiError::new("refused", m, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_instant;
+
+    #[test]
+    fn instants_are_read_in_utc_whatever_their_offset() {
+        let day = allot_rules::parse_iso_date("2026-03-02").unwrap_or(0);
+        assert_eq!(parse_instant("2026-03-02T10:15:00Z"), Some((day, day as i64 * 1440 + 615)));
+        assert_eq!(parse_instant("2026-03-02T13:15+03:00"), Some((day, day as i64 * 1440 + 615)));
+        assert_eq!(parse_instant("2026-03-02T01:00:00+03:00"), Some((day - 1, day as i64 * 1440 - 120)));
+        assert_eq!(parse_instant("2026-03-02T25:00Z"), None);
+        assert_eq!(parse_instant("2026-03-02"), None);
     }
 }

@@ -269,6 +269,7 @@ pub fn app(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/route", post(api::route))
         .route("/v1/clients/{id}/owners", get(api::owners))
         .route("/v1/clients/{id}/history", get(api::history))
+        .route("/v1/clients/{id}/explain", get(api::explain))
         .route("/v1/employees/{id}/book", get(api::book))
         .route("/v1/pools/{rule}", get(api::pool))
         .route("/v1/plan", post(api::plan))

@@ -43,7 +43,8 @@ pub fn document() -> J {
                     "type": "object", "additionalProperties": false, "required": ["attributes"],
                     "properties": {
                         "id": {"type": "string", "description": "the client's id; a known id keeps its current owners (continuity)"},
-                        "date": {"type": "string", "format": "date", "description": "the day it arrives (caps, absences); today by default"},
+                        "date": {"type": "string", "format": "date", "description": "the day it arrives (caps, absences); working hours are not checked"},
+                        "at": {"type": "string", "format": "date-time", "description": "the time it arrives, e.g. 2026-03-02T10:15:00Z: caps, absences and working hours; now by default"},
                         "attributes": {"type": "object", "description": "the lead's attributes, typed as the store's columns (numbers, texts, booleans, YYYY-MM-DD dates, lists of texts); `inn`, `email`, `phone` recognise a returning client"},
                     },
                 },
@@ -78,6 +79,8 @@ pub fn document() -> J {
                 "responses": {"200": {"description": "the links valid on the day"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/clients/{id}/history": {"get": {"summary": "Every owner a client ever had, with dates, causes and who made each change", "parameters": [id_param("client")],
                 "responses": {"200": {"description": "the links, by role and date"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
+            "/v1/clients/{id}/explain": {"get": {"summary": "Why a client's employees are its employees on a day: every rule tried, each test's value (reads the whole store)", "parameters": [id_param("client"), at_param()],
+                "responses": {"200": {"description": "the explanation as text in `explanation`"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/employees/{id}/book": {"get": {"summary": "An employee's clients on a day", "parameters": [id_param("employee"), at_param()],
                 "responses": {"200": {"description": "the employee's links valid on the day"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/pools/{rule}": {"get": {"summary": "A pool's fairness: each member's weight, target share, items, measure received and entitled, and caps' counters", "parameters": [id_param("rule")],

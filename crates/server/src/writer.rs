@@ -27,6 +27,8 @@ pub struct RouteRequest {
     /// SHA-256 of the request body: a retried key must carry the same request.
     pub hash: String,
     pub date: i32,
+    /// Minutes since 1970-01-01 UTC, when the time of day is known (working hours apply).
+    pub minute: Option<i64>,
     pub by: String,
 }
 
@@ -270,7 +272,7 @@ fn route_batch(
             (ClientRef::New(n), id.clone(), roles, Some(by))
         } else {
             let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
-            let choices = batch.route(&model.scheme, i as u32, r.date, &mut pools);
+            let choices = batch.route(&model.scheme, i as u32, r.date, r.minute, &mut pools);
             let n = writes.clients.len();
             let attrs: Map<String, J> = r.attrs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
             writes.clients.push(NewClient { id: id.clone(), attrs: J::Object(attrs).to_string(), keys: item_keys[i].clone() });

@@ -239,12 +239,14 @@ async fn every_scope_gets_403_and_no_data_outside_itself() {
     let history = "/v1/clients/lead00001/history";
     let book = "/v1/employees/anna/book?at=2026-03-02";
     let pool = "/v1/pools/desk";
+    let explain = "/v1/clients/lead00001/explain?at=2026-03-02";
     // (endpoint, admin, router, manager (desk), anna (own), outsider)
     let table: Vec<(&str, [u16; 5])> = vec![
         (owners, [200, 403, 200, 200, 403]),
         (history, [200, 403, 200, 200, 403]),
         (book, [200, 403, 200, 200, 403]),
         (pool, [200, 403, 200, 200, 403]),
+        (explain, [200, 403, 200, 200, 403]),
     ];
     for (path, expected) in table {
         let got = [
@@ -271,6 +273,8 @@ async fn every_scope_gets_403_and_no_data_outside_itself() {
         post("/v1/plan", "anna", json!({})).await,
     ];
     assert_eq!(plan, [200, 403, 403, 403]);
+    let x: J = client.get(s.url(explain)).bearer_auth(&w.tokens["admin"]).send().await.unwrap().json().await.unwrap();
+    assert!(x["explanation"].as_str().unwrap().contains("desk"), "{x}");
     // A forbidden answer carries no data.
     let r = client.get(s.url(owners)).bearer_auth(&w.tokens["outsider"]).send().await.unwrap();
     let body = r.text().await.unwrap();

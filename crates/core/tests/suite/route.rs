@@ -91,3 +91,35 @@ fn routing_is_the_same_for_the_same_sequence() {
     assert_eq!(run(&w, 777, &[(0, "2026-03-02")], &mut a), run(&w, 777, &[(0, "2026-03-02")], &mut b));
     assert_eq!(a, b);
 }
+
+#[test]
+fn off_duty_members_get_nothing_when_the_time_is_known() {
+    use allot_core::model::WorkingHours;
+    let mut w = world();
+    // anna works 09:00–18:00 Moscow time (UTC+3), Monday to Friday.
+    w.employee("anna").hours = Some(WorkingHours { from: 9 * 60, to: 18 * 60, utc_offset: 180, days: 0b0001_1111 });
+    let compiled = Compiled::new(&w.scheme, &w.data);
+    let batch = allot_core::route::Batch::new(&w.scheme, &compiled, &w.data);
+    let minute = |d: &str, h: i64, m: i64| day(d) as i64 * 1440 + h * 60 + m;
+    let who = |at: Option<i64>, pools: &mut BTreeMap<String, PoolState>| {
+        let c = batch.route(&w.scheme, 0, day("2026-03-02"), at, pools);
+        w.scheme.employees[c[0].employee.unwrap() as usize].id.clone()
+    };
+    // Monday 2026-03-02 05:59 UTC is 08:59 in Moscow: anna is not at work yet; 06:00 UTC she is.
+    let mut pools = BTreeMap::new();
+    assert_ne!(who(Some(minute("2026-03-02", 5, 59)), &mut pools), "anna");
+    let mut pools = BTreeMap::new();
+    assert_eq!(who(Some(minute("2026-03-02", 6, 0)), &mut pools), "anna");
+    // Saturday: off all day; a whole-day request (no time) does not look at hours.
+    let mut pools = BTreeMap::new();
+    assert_ne!(who(Some(minute("2026-03-07", 9, 0)), &mut pools), "anna");
+    let mut pools = BTreeMap::new();
+    assert_eq!(who(None, &mut pools), "anna");
+    // A night shift, 22:00–06:00 UTC on weekdays: Friday 23:30 is on, Saturday 02:00 belongs to
+    // Friday's shift, Saturday 23:30 is off.
+    let night = WorkingHours { from: 22 * 60, to: 6 * 60, utc_offset: 0, days: 0b0001_1111 };
+    assert!(night.at(minute("2026-03-06", 23, 30)));
+    assert!(night.at(minute("2026-03-07", 2, 0)));
+    assert!(!night.at(minute("2026-03-07", 23, 30)));
+    assert!(!night.at(minute("2026-03-06", 12, 0)));
+}
