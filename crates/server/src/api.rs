@@ -526,7 +526,12 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         return Err(ApiError::forbidden("applying a plan"));
     }
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::new("bad_json", "the body is not UTF-8", None))?;
-    let plan = allot_app::book::Plan::parse(&text, "the request body").map_err(book_error)?;
+    let plan = allot_app::book::Plan::parse(&text, "the request body").map_err(|e| match e {
+        allot_app::book::BookError::Input(d) => {
+            ApiError::new("bad_json", format!("not a plan: {}", allot_core::diag::render_all(&d)), None)
+        }
+        other => book_error(other),
+    })?;
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
     let done = state.with_store(move |s| allot_app::book::apply(s, &plan, &actor).map_err(book_error)).await?;
     let body = json!({"change": done.change, "opened": done.opened, "closed": done.closed, "scheme_version": done.scheme});

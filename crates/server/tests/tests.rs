@@ -273,6 +273,14 @@ async fn every_scope_gets_403_and_no_data_outside_itself() {
         post("/v1/plan", "anna", json!({})).await,
     ];
     assert_eq!(plan, [200, 403, 403, 403]);
+    // Apply: the admin's edited plan is refused as a bad request; every other scope is forbidden first.
+    let apply = [
+        post("/v1/apply", "admin", json!({"allot_plan": 1})).await,
+        post("/v1/apply", "router", json!({})).await,
+        post("/v1/apply", "manager", json!({})).await,
+        post("/v1/apply", "anna", json!({})).await,
+    ];
+    assert_eq!(apply, [400, 403, 403, 403]);
     let x: J = client.get(s.url(explain)).bearer_auth(&w.tokens["admin"]).send().await.unwrap().json().await.unwrap();
     assert!(x["explanation"].as_str().unwrap().contains("desk"), "{x}");
     // A forbidden answer carries no data.
