@@ -378,17 +378,28 @@ async fn may_see_client(state: &Arc<AppState>, scope: &Scope, client: &str, spel
     Ok(())
 }
 
+/// A client's links on the asked day, once the token may see the client.
+async fn visible_owners(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    id: &str,
+    q: &AtQuery,
+) -> Result<(i32, Vec<allot_store::Spell>), ApiError> {
+    let (scope, _) = authenticate(state, headers).await?;
+    let day = day_of(q)?;
+    let c = id.to_string();
+    let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
+    may_see_client(state, &scope, id, &rows).await?;
+    Ok((day, rows))
+}
+
 pub async fn owners(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> Result<Response, ApiError> {
-    let (scope, _) = authenticate(&state, &headers).await?;
-    let day = day_of(&q)?;
-    let c = id.clone();
-    let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
-    may_see_client(&state, &scope, &id, &rows).await?;
+    let (day, rows) = visible_owners(&state, &headers, &id, &q).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "owners": rows.iter().map(spell_json).collect::<Vec<_>>()});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
@@ -401,11 +412,7 @@ pub async fn explain(
     Path(id): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> Result<Response, ApiError> {
-    let (scope, _) = authenticate(&state, &headers).await?;
-    let day = day_of(&q)?;
-    let c = id.clone();
-    let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
-    may_see_client(&state, &scope, &id, &rows).await?;
+    let (day, _) = visible_owners(&state, &headers, &id, &q).await?;
     let c = id.clone();
     let text = state
         .with_store(move |s| {
