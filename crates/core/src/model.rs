@@ -174,6 +174,10 @@ pub struct Rule {
     /// Real-time routing only: the most items each pool member may take per day, week and month
     /// in this rule's role.
     pub caps: Caps,
+    /// Real-time routing only: how fast a member back from an absence (or off duty) catches up
+    /// what they missed, as extra share: 0.5 takes up to 1.5 times their share until caught up;
+    /// 0 (the default) forgives what was missed.
+    pub catch_up: f64,
     /// Real-time routing only: the rule (index) whose target is tried when this one's cannot take
     /// the item.
     pub fallback: Option<usize>,

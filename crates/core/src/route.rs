@@ -7,7 +7,8 @@
 //! to the member furthest below their entitlement; ties go to the member who has waited longest,
 //! then to the lower employee id. Absent, inactive, off-duty (outside their working hours, when
 //! the time of the item is known) and capped members are not eligible and earn no entitlement
-//! meanwhile, so nobody comes back to a flood. A member's caps per day, week and month
+//! meanwhile, so nobody comes back to a flood; with the rule's `catch_up` (say 0.5), what they
+//! missed is made up at most that much faster than their share (1.5 times) until it is. A member's caps per day, week and month
 //! (the rule's `caps`) are kept. When a rule's target cannot take the item, the rule's `fallback`
 //! is tried, and so on; at the end of the chain the role stays unassigned with the reason.
 //!
@@ -32,6 +33,9 @@ pub struct MemberState {
     pub entitled: f64,
     /// The pool's sequence number of the last item received (0: never).
     pub last_seq: u64,
+    /// Measure missed while away (absent or off duty), still to catch up (with the rule's
+    /// `catch_up`).
+    pub owed: f64,
     /// Items in the current day, week (Monday-based) and month, and which they are.
     pub day: i32,
     pub day_items: u32,
@@ -224,6 +228,7 @@ fn pick(
     let (day, week, month) = periods(today);
     let caps = rule.caps;
     let mut eligible: Vec<(EmpIx, f64)> = Vec::new();
+    let mut away: Vec<(EmpIx, f64)> = Vec::new();
     let (mut absent, mut inactive, mut capped, mut off) = (0, 0, 0, 0);
     for m in members {
         let emp = &scheme.employees[m.employee as usize];
@@ -245,8 +250,10 @@ fn pick(
             inactive += 1;
         } else if emp.absent_on(today) {
             absent += 1;
+            away.push((m.employee, m.weight));
         } else if off_duty(emp, minute) {
             off += 1;
+            away.push((m.employee, m.weight));
         } else if caps.day.is_some_and(|c| st.day_items >= c)
             || caps.week.is_some_and(|c| st.week_items >= c)
             || caps.month.is_some_and(|c| st.month_items >= c)
@@ -262,7 +269,23 @@ fn pick(
     let total: f64 = eligible.iter().map(|e| e.1).sum();
     for (e, w) in &eligible {
         let st = state.members.get_mut(&scheme.employees[*e as usize].id).ok_or("pool state lost a member")?;
-        st.entitled += w / total * amount;
+        let share = w / total * amount;
+        st.entitled += share;
+        // Catching up what was missed, at most `catch_up` times the share per item: no flood.
+        if rule.catch_up > 0.0 && st.owed > 0.0 {
+            let extra = st.owed.min(rule.catch_up * share);
+            st.entitled += extra;
+            st.owed -= extra;
+        }
+    }
+    if rule.catch_up > 0.0 {
+        // What those away would have had, were they here.
+        let all = total + away.iter().map(|a| a.1).sum::<f64>();
+        for (e, w) in &away {
+            if let Some(st) = state.members.get_mut(&scheme.employees[*e as usize].id) {
+                st.owed += w / all * amount;
+            }
+        }
     }
     // Furthest below their share; ties (within rounding) to the longest waiting, then the lower id.
     let key = |e: EmpIx| {

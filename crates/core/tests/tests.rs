@@ -86,6 +86,7 @@ impl World {
             cond: c,
             target,
             caps: Default::default(),
+            catch_up: 0.0,
             fallback: None,
         });
         self

@@ -92,6 +92,8 @@ struct RuleDoc {
     territory_owner: Option<Spanned<bool>>,
     /// Real-time routing: per-member caps in this role.
     caps: Option<Spanned<CapsDoc>>,
+    /// Real-time routing: extra share a returning member catches up at.
+    catch_up: Option<Spanned<f64>>,
     /// Real-time routing: the rule to try when this one's target cannot take the item.
     fallback: Option<Spanned<String>>,
 }
@@ -479,7 +481,17 @@ impl SchemeFile {
             }
             if let (Some(role), Some(target)) = (role, target) {
                 fallbacks.push((scheme.rules.len(), r.fallback.clone()));
-                scheme.rules.push(Rule { origin, id, role, subject, source, cond, target, caps, fallback: None });
+                let catch_up = r.catch_up.as_ref().map_or(0.0, |c| *c.get_ref());
+                if let Some(c) = &r.catch_up {
+                    if !(0.0..=10.0).contains(c.get_ref()) {
+                        errors.push(
+                            self.err(c, "catch_up must be between 0 and 10")
+                                .expected("e.g. 0.5: up to 1.5 times the share until caught up")
+                                .found(c.get_ref().to_string()),
+                        );
+                    }
+                }
+                scheme.rules.push(Rule { origin, id, role, subject, source, cond, target, caps, catch_up, fallback: None });
             }
         }
         for (i, name) in fallbacks {

@@ -318,7 +318,7 @@ role = "sales"
 #[test]
 fn toml_mistakes_are_located() {
     insta::assert_snapshot!(check_scheme("[[rules]]\nid = \"a\"\nrole = \"sales\"\nemploye = \"ivanov\"\n"), @r#"
-    error: the scheme is not valid: unknown field `employe`, expected one of `id`, `role`, `on`, `when`, `employee`, `team`, `employees`, `skills`, `strategy`, `weights`, `territory_owner`, `caps`, `fallback`
+    error: the scheme is not valid: unknown field `employe`, expected one of `id`, `role`, `on`, `when`, `employee`, `team`, `employees`, `skills`, `strategy`, `weights`, `territory_owner`, `caps`, `catch_up`, `fallback`
       --> scheme.toml:4:1
       |
     4 | employe = "ivanov"

@@ -484,7 +484,7 @@ pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(r
             json!({
                 "employee": id, "weight": m.weight, "target_share": if total > 0.0 { m.weight / total } else { 0.0 },
                 "items": st.items, "received": st.received, "entitled": st.entitled, "below_share_by": st.deficit(),
-                "last_item": st.last_seq, "today_items": st.day_items, "week_items": st.week_items, "month_items": st.month_items,
+                "last_item": st.last_seq, "owed": st.owed, "today_items": st.day_items, "week_items": st.week_items, "month_items": st.month_items,
             })
         })
         .collect();

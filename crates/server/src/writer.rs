@@ -140,7 +140,7 @@ fn pool_json(p: &PoolState) -> String {
             (
                 m.employee.clone(),
                 json!({
-                    "items": m.items, "received": m.received, "entitled": m.entitled, "last_seq": m.last_seq,
+                    "items": m.items, "received": m.received, "entitled": m.entitled, "last_seq": m.last_seq, "owed": m.owed,
                     "day": m.day, "day_items": m.day_items, "week": m.week, "week_items": m.week_items,
                     "month": m.month, "month_items": m.month_items,
                 }),
@@ -164,6 +164,7 @@ pub fn pool_from_json(text: &str) -> PoolState {
                     received: num(m, "received"),
                     entitled: num(m, "entitled"),
                     last_seq: num(m, "last_seq") as u64,
+                    owed: num(m, "owed"),
                     day: num(m, "day") as i32,
                     day_items: num(m, "day_items") as u32,
                     week: num(m, "week") as i32,

@@ -123,3 +123,25 @@ fn off_duty_members_get_nothing_when_the_time_is_known() {
     assert!(!night.at(minute("2026-03-07", 23, 30)));
     assert!(!night.at(minute("2026-03-06", 12, 0)));
 }
+
+#[test]
+fn with_catch_up_a_returning_member_makes_up_what_was_missed_at_a_bounded_rate() {
+    let mut w = world();
+    w.scheme.rules[0].catch_up = 0.5;
+    w.employee("anna").absent_from = Some(day("2026-03-02"));
+    w.employee("anna").absent_to = Some(day("2026-03-08"));
+    let mut pools = BTreeMap::new();
+    let away = run(&w, 300, &[(0, "2026-03-02")], &mut pools);
+    assert_eq!(away.get("anna"), None);
+    let owed = pools["desk"].members["anna"].owed;
+    assert!((owed - 150.0).abs() < 1e-6, "half of 300 items were hers: {owed}");
+    // Back: more than her share (30 of 60), at most 1.5 times it (45), and the debt shrinks.
+    let back = run(&w, 60, &[(0, "2026-03-09")], &mut pools);
+    assert!(back["anna"] > 30 && back["anna"] <= 45, "{back:?}");
+    assert!(pools["desk"].members["anna"].owed < owed);
+    // Once caught up, 3:2:1 again.
+    let _ = run(&w, 600, &[(0, "2026-03-09")], &mut pools);
+    assert!(pools["desk"].members["anna"].owed < 1e-9);
+    let later = run(&w, 60, &[(0, "2026-03-10")], &mut pools);
+    assert!((29..=31).contains(&later["anna"]), "{later:?}");
+}
