@@ -1320,6 +1320,8 @@ pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, Boo
 pub struct RoutingParts {
     pub scheme: allot_core::Scheme,
     pub columns: Vec<(String, Type)>,
+    /// The attribute types a routed deal may carry.
+    pub deal_columns: Vec<(String, Type)>,
     pub version: i64,
     pub employee_keys: Vec<i64>,
 }
@@ -1334,11 +1336,15 @@ pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
         declared.entry(k.clone()).or_insert(*v);
     }
     let columns: Vec<(String, Type)> = declared.into_iter().collect();
-    let deal_cols: Vec<(String, Type)> = sf.deal_columns.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut deal_declared = stored_types(&snap.deal_columns);
+    for (k, v) in &sf.deal_columns {
+        deal_declared.entry(k.clone()).or_insert(*v);
+    }
+    let deal_cols: Vec<(String, Type)> = deal_declared.into_iter().collect();
     let data = Data { clients: Table::new(&columns), deals: Table::new(&deal_cols), ..Default::default() };
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
     let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
     let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(BookError::Input)?;
-    Ok(RoutingParts { scheme, columns, version: active.version, employee_keys })
+    Ok(RoutingParts { scheme, columns, deal_columns: deal_cols, version: active.version, employee_keys })
 }

@@ -121,77 +121,151 @@ impl<'a> Batch<'a> {
         pools: &mut BTreeMap<String, PoolState>,
     ) -> Vec<Choice> {
         let (compiled, data) = (self.compiled, self.data);
-        let (roles, matched, ranks) = (&self.roles, &self.matched, &self.ranks);
-        let nr = roles.len();
+        let nr = self.roles.len();
         let rref = RowRef { data, client: row, deal: None };
         let (territory, _) = territory_of(scheme, compiled, &rref);
         let (potential, workload) = measures(scheme, data);
-        let mut out = Vec::with_capacity(nr);
-        for (k, &role) in roles.iter().enumerate() {
-            let first = matched[row as usize * nr + k];
-            if first == NONE {
-                out.push(Choice { role, employee: None, rule: None, matched: None, why: "no rule matched".into() });
-                continue;
-            }
-            let mut rule = first as usize;
-            let mut notes: Vec<String> = Vec::new();
-            let mut seen = vec![rule];
-            let choice = loop {
-                let r = &scheme.rules[rule];
-                let tried = match &r.target {
-                    Target::Employee(e) => available(scheme, *e, today, minute)
-                        .map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id))),
-                    Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
-                        Some(e) => available(scheme, e, today, minute).map(|()| {
-                            (
-                                e,
-                                format!(
-                                    "rule `{}`: {} owns territory `{}`",
-                                    r.id, scheme.employees[e as usize].id, scheme.territories[territory as usize].id
-                                ),
-                            )
-                        }),
-                        None if territory == NONE => Err("the client is in no territory".to_string()),
-                        None => Err(format!("territory `{}` has no owner for the role", scheme.territories[territory as usize].id)),
-                    },
-                    Target::Pool { members, strategy } => {
-                        let amount = match strategy {
-                            Strategy::BalancePotential => potential.get(row as usize).max(0.0),
-                            Strategy::BalanceWorkload => workload.get(row as usize).max(0.0),
-                            Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
-                        };
-                        let state = pools.entry(r.id.clone()).or_default();
-                        pick(scheme, r, members, amount, (today, minute), ranks, state)
-                    }
-                };
-                match tried {
-                    Ok((e, why)) => {
-                        notes.push(why);
-                        break Choice {
+        let amount = |strategy: Strategy| match strategy {
+            Strategy::BalancePotential => potential.get(row as usize).max(0.0),
+            Strategy::BalanceWorkload => workload.get(row as usize).max(0.0),
+            Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
+        };
+        let at = Moment { today, minute, territory };
+        self.roles
+            .iter()
+            .enumerate()
+            .map(|(k, &role)| match self.matched[row as usize * nr + k] {
+                NONE => Choice { role, employee: None, rule: None, matched: None, why: "no rule matched".into() },
+                first => self.decide(scheme, role, first as usize, &amount, &at, pools),
+            })
+            .collect()
+    }
+
+    /// Routes deal `deal` (of client row `data.deal_client[deal]`) for every role: the first deal
+    /// rule that holds decides; a role no deal rule covers goes to `via_client` — the client's own
+    /// employee in that role, with the rule that made them so (MISSION.md S4.4).
+    pub fn route_deal(
+        &self,
+        scheme: &Scheme,
+        deal: u32,
+        today: i32,
+        minute: Option<i64>,
+        via_client: &dyn Fn(RoleIx) -> Option<(EmpIx, String)>,
+        pools: &mut BTreeMap<String, PoolState>,
+    ) -> Vec<Choice> {
+        let (compiled, data) = (self.compiled, self.data);
+        let client = data.deal_client[deal as usize];
+        let rref = RowRef { data, client, deal: Some(deal) };
+        let (territory, _) = territory_of(scheme, compiled, &rref);
+        let amounts = crate::deals::amounts(scheme, data);
+        let amount = |strategy: Strategy| match strategy {
+            Strategy::BalanceCount | Strategy::RoundRobin => 1.0,
+            _ => amounts.get(deal as usize).copied().unwrap_or(0.0).max(0.0),
+        };
+        let at = Moment { today, minute, territory };
+        scheme
+            .active_roles()
+            .into_iter()
+            .map(|role| {
+                let hit = (0..scheme.rules.len()).find(|&r| {
+                    let rule = &scheme.rules[r];
+                    rule.role == role
+                        && rule.subject == crate::data::Subject::Deal
+                        && compiled.rules[r].eval(&rref) == allot_rules::Tri::True
+                });
+                match hit {
+                    Some(r) => self.decide(scheme, role, r, &amount, &at, pools),
+                    None => match via_client(role) {
+                        Some((e, how)) => Choice {
                             role,
                             employee: Some(e),
-                            rule: Some(rule),
-                            matched: (rule != first as usize).then_some(first as usize),
-                            why: notes.join("; "),
-                        };
-                    }
-                    Err(why) => {
-                        notes.push(format!("rule `{}` could not take it: {why}", r.id));
-                        match r.fallback {
-                            Some(f) if !seen.contains(&f) => {
-                                seen.push(f);
-                                notes.push(format!("falling back to `{}`", scheme.rules[f].id));
-                                rule = f;
-                            }
-                            _ => break Choice { role, employee: None, rule: None, matched: Some(first as usize), why: notes.join("; ") },
-                        }
-                    }
+                            rule: None,
+                            matched: None,
+                            why: format!("no deal rule for the role: the client's employee ({how})"),
+                        },
+                        None => Choice {
+                            role,
+                            employee: None,
+                            rule: None,
+                            matched: None,
+                            why: "no deal rule for the role, and the client has no employee in it".into(),
+                        },
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The rule `first` and its fallbacks, until one's target can take the item.
+    fn decide(
+        &self,
+        scheme: &Scheme,
+        role: RoleIx,
+        first: usize,
+        amount: &dyn Fn(Strategy) -> f64,
+        at: &Moment,
+        pools: &mut BTreeMap<String, PoolState>,
+    ) -> Choice {
+        let Moment { today, minute, territory } = *at;
+        let mut rule = first;
+        let mut notes: Vec<String> = Vec::new();
+        let mut seen = vec![rule];
+        loop {
+            let r = &scheme.rules[rule];
+            let tried = match &r.target {
+                Target::Employee(e) => available(scheme, *e, today, minute)
+                    .map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id))),
+                Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
+                    Some(e) => available(scheme, e, today, minute).map(|()| {
+                        (
+                            e,
+                            format!(
+                                "rule `{}`: {} owns territory `{}`",
+                                r.id, scheme.employees[e as usize].id, scheme.territories[territory as usize].id
+                            ),
+                        )
+                    }),
+                    None if territory == NONE => Err("the client is in no territory".to_string()),
+                    None => Err(format!("territory `{}` has no owner for the role", scheme.territories[territory as usize].id)),
+                },
+                Target::Pool { members, strategy } => {
+                    let state = pools.entry(r.id.clone()).or_default();
+                    pick(scheme, r, members, amount(*strategy), (today, minute), &self.ranks, state)
                 }
             };
-            out.push(choice);
+            match tried {
+                Ok((e, why)) => {
+                    notes.push(why);
+                    return Choice {
+                        role,
+                        employee: Some(e),
+                        rule: Some(rule),
+                        matched: (rule != first).then_some(first),
+                        why: notes.join("; "),
+                    };
+                }
+                Err(why) => {
+                    notes.push(format!("rule `{}` could not take it: {why}", r.id));
+                    match r.fallback {
+                        Some(f) if !seen.contains(&f) => {
+                            seen.push(f);
+                            notes.push(format!("falling back to `{}`", scheme.rules[f].id));
+                            rule = f;
+                        }
+                        _ => return Choice { role, employee: None, rule: None, matched: Some(first), why: notes.join("; ") },
+                    }
+                }
+            }
         }
-        out
     }
+}
+
+/// When an item arrives, and where its client is.
+#[derive(Clone, Copy)]
+struct Moment {
+    today: i32,
+    minute: Option<i64>,
+    territory: u32,
 }
 
 /// The roles `route` answers for, in order.

@@ -30,6 +30,8 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("unauthorized", 401, "no token, or an unknown one"),
     ("forbidden", 403, "the token's scope does not allow this"),
     ("not_found", 404, "no such client, employee or pool"),
+    ("unknown_client", 422, "a deal names a client the store does not have"),
+    ("duplicate_id", 409, "a deal with this id is stored already"),
     ("idempotency_conflict", 409, "the Idempotency-Key was used with a different request"),
     ("stale_plan", 409, "the store changed since the plan was made"),
     ("refused", 422, "the store refused the request (see the message)"),
@@ -207,6 +209,8 @@ pub async fn route(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
 #[serde(deny_unknown_fields)]
 struct RouteBody {
     id: Option<J>,
+    /// For a deal: the id of its (stored) client.
+    client: Option<J>,
     date: Option<J>,
     at: Option<J>,
     attributes: Option<J>,
@@ -244,7 +248,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     let parsed: RouteBody = serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
         if let Some(f) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-            ApiError::new("unknown_field", format!("{msg}; expected id, date, at, attributes"), Some(f))
+            ApiError::new("unknown_field", format!("{msg}; expected id, client, date, at, attributes"), Some(f))
         } else {
             ApiError::new("bad_json", format!("the body is not a routing request: {msg}"), None)
         }
@@ -279,7 +283,15 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
         }
         Some(_) => return Err(ApiError::new("wrong_type", "`attributes` must be an object", Some("attributes"))),
     };
-    let attrs = check_attributes(state, attrs)?;
+    let deal_of = match parsed.client {
+        None | Some(J::Null) => None,
+        Some(J::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(_) => {
+            return Err(ApiError::new("wrong_type", "`client` must be the id of a stored client (the deal's client)", Some("client")))
+        }
+    };
+    let columns = if deal_of.is_some() { &state.deal_columns } else { &state.columns };
+    let attrs = check_attributes(columns, attrs, deal_of.is_none())?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -289,22 +301,26 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     };
     let hash = hex(&Sha256::digest(body));
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let request = RouteRequest { id, attrs, idempotency_key, hash, date, minute, by: format!("token:{label}") };
+    let request = RouteRequest { id, deal_of, attrs, idempotency_key, hash, date, minute, by: format!("token:{label}") };
     state.jobs.send(Job { request, reply: tx }).await.map_err(|_| ApiError::unavailable("the server is shutting down".into()))?;
     rx.await.map_err(|_| ApiError::unavailable("the router stopped".into()))?
 }
 
 /// Attributes the store or the scheme know, with values of their type (a number where numbers are
 /// stored, ...). Keys used for continuity (`inn`, `email`, `phone`) and `name` are always welcome.
-fn check_attributes(state: &Arc<AppState>, attrs: Map<String, J>) -> Result<Map<String, J>, ApiError> {
-    let columns: Arc<Vec<(String, allot_rules::Type)>> = state.columns.read().map_err(|_| ApiError::unavailable("columns".into()))?.clone();
+fn check_attributes(
+    columns: &std::sync::RwLock<Arc<Vec<(String, allot_rules::Type)>>>,
+    attrs: Map<String, J>,
+    client: bool,
+) -> Result<Map<String, J>, ApiError> {
+    let columns: Arc<Vec<(String, allot_rules::Type)>> = columns.read().map_err(|_| ApiError::unavailable("columns".into()))?.clone();
     let mut out = Map::new();
     for (k, v) in attrs {
         let field = format!("attributes.{k}");
         let ty = columns.iter().find(|c| c.0 == k).map(|c| c.1);
         let ty = match ty {
             Some(t) => t,
-            None if ["inn", "email", "phone", "name"].contains(&k.as_str()) => allot_rules::Type::Text,
+            None if client && ["inn", "email", "phone", "name"].contains(&k.as_str()) => allot_rules::Type::Text,
             None if columns.is_empty() => allot_rules::Type::Text,
             None => {
                 let known: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();

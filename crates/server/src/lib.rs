@@ -101,6 +101,8 @@ pub struct AppState {
     pub jobs: mpsc::Sender<writer::Job>,
     /// Attribute types a routed item may carry (refreshed by the router).
     pub columns: RwLock<Arc<Vec<(String, Type)>>>,
+    /// Attribute types a routed deal may carry.
+    pub deal_columns: RwLock<Arc<Vec<(String, Type)>>>,
     pub tokens: Mutex<HashMap<String, (Scope, String)>>,
     readers: Mutex<Vec<Box<dyn Store>>>,
     pub metrics: Metrics,
@@ -218,6 +220,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     .await
     .map_err(|e| e.to_string())??;
     let columns = model.as_ref().map(|m| m.columns.clone()).unwrap_or_default();
+    let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_default();
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let (tx, rx) = mpsc::channel::<writer::Job>(65_536);
@@ -227,6 +230,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         store: config.store.clone(),
         jobs: tx,
         columns: RwLock::new(Arc::new(columns)),
+        deal_columns: RwLock::new(Arc::new(deal_columns)),
         tokens: Mutex::new(HashMap::new()),
         readers: Mutex::new(Vec::new()),
         metrics,
@@ -246,6 +250,9 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
             if let Ok(Ok(m)) = refresher.read(|s| Ok(model::Model::load(s))).await {
                 if let Ok(mut c) = refresher.columns.write() {
                     *c = Arc::new(m.columns);
+                }
+                if let Ok(mut c) = refresher.deal_columns.write() {
+                    *c = Arc::new(m.deal_columns);
                 }
             }
         }

@@ -10,6 +10,7 @@ use allot_store::Store;
 pub struct Model {
     pub scheme: Scheme,
     pub columns: Vec<(String, Type)>,
+    pub deal_columns: Vec<(String, Type)>,
     pub version: i64,
     pub employee_keys: Vec<i64>,
     pub revision: i64,
@@ -32,6 +33,7 @@ impl Model {
         Ok(Model {
             scheme: parts.scheme,
             columns: parts.columns,
+            deal_columns: parts.deal_columns,
             version: parts.version,
             employee_keys: parts.employee_keys,
             revision,

@@ -42,10 +42,11 @@ pub fn document() -> J {
                 "RouteRequest": {
                     "type": "object", "additionalProperties": false, "required": ["attributes"],
                     "properties": {
-                        "id": {"type": "string", "description": "the client's id; a known id keeps its current owners (continuity)"},
+                        "id": {"type": "string", "description": "the client's id (a known id keeps its current owners: continuity), or the deal's id"},
+                        "client": {"type": "string", "description": "for a deal: its stored client's id; deal rules decide, the client's owners take the other roles (MISSION.md S4.4)"},
                         "date": {"type": "string", "format": "date", "description": "the day it arrives (caps, absences); working hours are not checked"},
                         "at": {"type": "string", "format": "date-time", "description": "the time it arrives, e.g. 2026-03-02T10:15:00Z: caps, absences and working hours; now by default"},
-                        "attributes": {"type": "object", "description": "the lead's attributes, typed as the store's columns (numbers, texts, booleans, YYYY-MM-DD dates, lists of texts); `inn`, `email`, `phone` recognise a returning client"},
+                        "attributes": {"type": "object", "description": "the lead's (or deal's) attributes, typed as the store's columns (numbers, texts, booleans, YYYY-MM-DD dates, lists of texts); `inn`, `email`, `phone` recognise a returning client"},
                     },
                 },
                 "RouteResponse": {

@@ -10,7 +10,7 @@ use allot_core::route::{Batch, MemberState, PoolState};
 use allot_core::Compiled;
 use allot_rules::Type;
 
-use allot_store::{Actor, Cause, ClientRef, NewClient, Open, RouteTx, RouteWrites, Routed, Store, StoreError};
+use allot_store::{Actor, Cause, ClientRef, NewClient, NewDeal, Open, RouteTx, RouteWrites, Routed, Store, StoreError};
 use serde_json::{json, Map, Value as J};
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,6 +21,8 @@ use crate::model::Model;
 #[derive(Debug, Clone)]
 pub struct RouteRequest {
     pub id: Option<String>,
+    /// For a deal: its client's id (the client must be stored).
+    pub deal_of: Option<String>,
     /// Typed attributes, canonical JSON (numbers, texts, booleans, ISO dates, lists).
     pub attrs: Map<String, J>,
     pub idempotency_key: Option<String>,
@@ -105,31 +107,50 @@ impl Writer {
     }
 }
 
-/// Builds one table of the batch's items so that the scheme's conditions compile once.
-fn batch_data(model: &Model, jobs: &[Job]) -> Data {
+/// A typed cell from a JSON value of a column of type `ty`.
+fn push_json(table: &mut Table, c: usize, ty: Type, v: Option<&J>, data: &mut Data) {
+    let list: Vec<&str>;
+    let value = match (ty, v) {
+        (Type::Number, Some(J::Number(n))) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+        (Type::Text, Some(J::String(s))) => Value::Text(s),
+        (Type::Bool, Some(J::Bool(b))) => Value::Bool(*b),
+        (Type::Date, Some(J::String(s))) => allot_rules::parse_iso_date(s).map_or(Value::Missing, Value::Date),
+        (Type::List, Some(J::Array(a))) => {
+            list = a.iter().filter_map(|x| x.as_str()).collect();
+            Value::List(list)
+        }
+        _ => Value::Missing,
+    };
+    table.push_cell(c, value, &mut data.dict, &mut data.lists);
+}
+
+/// Builds one table of the batch's items so that the scheme's conditions compile once: a client
+/// row per item (a lead's own attributes, or a deal's stored client), and a deal row per deal.
+/// Returns the deal row of each item that is a deal.
+fn batch_data(model: &Model, jobs: &[Job], deal_clients: &HashMap<usize, Map<String, J>>) -> (Data, Vec<Option<u32>>) {
     let mut data = Data::default();
     let mut table = Table::with_capacity(&model.columns, jobs.len());
+    let mut deals = Table::new(&model.deal_columns);
+    let mut deal_rows = vec![None; jobs.len()];
     for (i, job) in jobs.iter().enumerate() {
         let _ = table.begin_row(&format!("#{i}"));
+        let client = deal_clients.get(&i).unwrap_or(&job.request.attrs);
         for (c, (name, ty)) in model.columns.iter().enumerate() {
-            let v = job.request.attrs.get(name);
-            let list: Vec<&str>;
-            let value = match (ty, v) {
-                (Type::Number, Some(J::Number(n))) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
-                (Type::Text, Some(J::String(s))) => Value::Text(s),
-                (Type::Bool, Some(J::Bool(b))) => Value::Bool(*b),
-                (Type::Date, Some(J::String(s))) => allot_rules::parse_iso_date(s).map_or(Value::Missing, Value::Date),
-                (Type::List, Some(J::Array(a))) => {
-                    list = a.iter().filter_map(|x| x.as_str()).collect();
-                    Value::List(list)
+            push_json(&mut table, c, *ty, client.get(name), &mut data);
+        }
+        if deal_clients.contains_key(&i) {
+            if let Ok(d) = deals.begin_row(&format!("#{i}")) {
+                for (c, (name, ty)) in model.deal_columns.iter().enumerate() {
+                    push_json(&mut deals, c, *ty, job.request.attrs.get(name), &mut data);
                 }
-                _ => Value::Missing,
-            };
-            table.push_cell(c, value, &mut data.dict, &mut data.lists);
+                data.deal_client.push(i as u32);
+                deal_rows[i] = Some(d);
+            }
         }
     }
     data.clients = table;
-    data
+    data.deals = deals;
+    (data, deal_rows)
 }
 
 fn pool_json(p: &PoolState) -> String {
@@ -187,11 +208,7 @@ fn route_batch(
 ) -> Result<(), StoreError> {
     let mut pools: BTreeMap<String, PoolState> = tx.pools()?.into_iter().map(|(rule, state)| (rule, pool_from_json(&state))).collect();
     let before = pools.clone();
-    let data = batch_data(model, jobs);
-    let compiled = Compiled::new(&model.scheme, &data);
     let change = tx.change();
-    // Matched once for the batch; availability follows each item's day.
-    let batch = Batch::new(&model.scheme, &compiled, &data);
 
     // Every read of the batch at once: stored answers, known clients by id and by key.
     let idem: Vec<String> = jobs.iter().filter_map(|j| j.request.idempotency_key.clone()).collect();
@@ -206,6 +223,29 @@ fn route_batch(
             known.insert((kind.clone(), v), (key, id));
         }
     }
+
+    // Deals: their clients must be stored; their attributes feed `client.x` conditions.
+    let deal_client_ids: Vec<String> = jobs.iter().filter_map(|j| j.request.deal_of.clone()).collect();
+    let deal_clients_found: HashMap<String, (i64, String)> =
+        tx.find_clients("id", &deal_client_ids)?.into_iter().map(|(v, key, id)| (v, (key, id))).collect();
+    let keys: Vec<i64> = deal_clients_found.values().map(|c| c.0).collect();
+    let attrs_of: HashMap<i64, Map<String, J>> = tx
+        .client_attrs(&keys)?
+        .into_iter()
+        .filter_map(|(k, text)| serde_json::from_str::<Map<String, J>>(&text).ok().map(|m| (k, m)))
+        .collect();
+    let mut deal_clients: HashMap<usize, Map<String, J>> = HashMap::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if let Some((key, _)) = j.request.deal_of.as_ref().and_then(|c| deal_clients_found.get(c)) {
+            deal_clients.insert(i, attrs_of.get(key).cloned().unwrap_or_default());
+        }
+    }
+    let deal_ids: Vec<String> = jobs.iter().filter(|j| j.request.deal_of.is_some()).filter_map(|j| j.request.id.clone()).collect();
+    let mut deals_taken: std::collections::HashSet<String> = tx.find_deals(&deal_ids)?.into_iter().collect();
+    let (data, deal_rows) = batch_data(model, jobs, &deal_clients);
+    let compiled = Compiled::new(&model.scheme, &data);
+    // Matched once for the batch; availability follows each item's day.
+    let batch = Batch::new(&model.scheme, &compiled, &data);
 
     let mut writes = RouteWrites::default();
     // Within the batch: keys already answered, and clients added (by id and by key).
@@ -236,6 +276,26 @@ fn route_batch(
         }
         model.on(r.date);
         let date = allot_rules::civil_from_days(r.date);
+        if let Some(client) = &r.deal_of {
+            answers[i] = Some(route_deal(
+                model,
+                &batch,
+                tx,
+                job,
+                client,
+                &deal_clients_found,
+                deal_rows[i],
+                &mut deals_taken,
+                &mut pools,
+                &mut writes,
+                change,
+                i,
+            )?);
+            if let (Some(key), Some(Ok(_))) = (&r.idempotency_key, &answers[i]) {
+                answered.insert(key.clone(), (r.hash.clone(), i));
+            }
+            continue;
+        }
         // Continuity: a known client (in the store, or added earlier in this batch) keeps its owners.
         let lookups: Vec<(String, String)> =
             r.id.iter()
@@ -328,4 +388,67 @@ fn route_batch(
         }
     }
     Ok(())
+}
+
+/// Routes one deal: deal rules first, its client's owners for the other roles (S4.4).
+#[allow(clippy::too_many_arguments)]
+fn route_deal(
+    model: &Model,
+    batch: &Batch<'_>,
+    tx: &mut dyn RouteTx,
+    job: &Job,
+    client: &str,
+    found: &HashMap<String, (i64, String)>,
+    deal_row: Option<u32>,
+    taken: &mut std::collections::HashSet<String>,
+    pools: &mut BTreeMap<String, PoolState>,
+    writes: &mut RouteWrites,
+    change: i64,
+    i: usize,
+) -> Result<Answer, StoreError> {
+    let r = &job.request;
+    let (Some((key, client_id)), Some(d)) = (found.get(client), deal_row) else {
+        return Ok(Err(ApiError::new(
+            "unknown_client",
+            format!("no client `{client}` in the store: a deal needs its client"),
+            Some("client"),
+        )));
+    };
+    let id = r.id.clone().unwrap_or_else(|| format!("deal-{change}-{i}"));
+    if !taken.insert(id.clone()) {
+        return Ok(Err(ApiError::new("duplicate_id", format!("a deal `{id}` is stored already"), Some("id"))));
+    }
+    let owners = tx.owners(*key, r.date)?;
+    let via = |role: allot_core::model::RoleIx| {
+        let rid = &model.scheme.roles[role].id;
+        owners.iter().find(|o| &o.0 == rid).and_then(|(_, emp, rule)| {
+            let e = model.employee_keys.iter().position(|k| k == emp)? as u32;
+            Some((e, rule.as_ref().map_or_else(|| "held".to_string(), |x| format!("rule `{x}`"))))
+        })
+    };
+    let choices = batch.route_deal(&model.scheme, d, r.date, r.minute, &via, pools);
+    let attrs: Map<String, J> = r.attrs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    writes.deals.push(NewDeal { id: id.clone(), client: *key, attrs: J::Object(attrs).to_string() });
+    let roles: Vec<J> = choices
+        .iter()
+        .map(|c| {
+            let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
+            json!({"role": model.scheme.roles[c.role].id, "employee": employee, "rule": c.rule.map(|x| model.scheme.rules[x].id.clone()), "why": c.why})
+        })
+        .collect();
+    let body = json!({
+        "deal": id,
+        "client": client_id,
+        "date": allot_rules::civil_from_days(r.date),
+        "scheme_version": model.version,
+        "roles": roles,
+    })
+    .to_string();
+    writes.routed.push(Routed {
+        key: r.idempotency_key.clone(),
+        hash: r.hash.clone(),
+        client: ClientRef::Stored(*key),
+        response: body.clone(),
+    });
+    Ok(Ok((body, false)))
 }

@@ -15,6 +15,17 @@ const SCHEME: &str = r#"
 [columns]
 source = "text"
 
+[deal_columns]
+amount = "number"
+
+# MISSION.md S4.4: small deals are administered by vera; their other roles follow the client.
+[[rules]]
+id = "small-deals"
+role = "admin"
+on = "deal"
+when = "amount < 1000"
+employee = "vera"
+
 [[rules]]
 id = "desk"
 role = "sales"
@@ -405,4 +416,40 @@ async fn a_shutdown_answers_every_request_it_accepted() {
     let location = w.location.clone();
     let stored = blocking(move || allot_store::open(&location).unwrap().owners_at(day("2026-03-02"), None).unwrap().len()).await;
     assert_eq!(stored, answered, "every answer is in the store, and nothing else");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deals_go_by_deal_rules_then_to_their_clients_owners() {
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    let client = reqwest::Client::new();
+    let send = |body: J| {
+        let req = client.post(s.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<J>().await.unwrap())
+        }
+    };
+    let (st, lead) = send(lead(1)).await;
+    assert_eq!((st, lead["roles"][0]["employee"].as_str()), (200, Some("anna")));
+    let role = |v: &J, r: &str| v["roles"].as_array().unwrap().iter().find(|x| x["role"] == r).cloned().unwrap_or(J::Null);
+    let (st, small) = send(json!({"id": "d1", "client": "lead00001", "date": "2026-03-02", "attributes": {"amount": 500}})).await;
+    assert_eq!(st, 200, "{small}");
+    assert_eq!(small["deal"], "d1");
+    assert_eq!(role(&small, "admin")["employee"], "vera", "{small}");
+    assert_eq!(role(&small, "sales")["employee"], "anna", "the client's own employee: {small}");
+    let (st, big) = send(json!({"id": "d2", "client": "lead00001", "date": "2026-03-02", "attributes": {"amount": 5000}})).await;
+    assert_eq!(st, 200);
+    assert_eq!(role(&big, "admin")["employee"], J::Null, "no deal rule, and the client has no administrator: {big}");
+    let (st, e) = send(json!({"id": "d1", "client": "lead00001", "attributes": {"amount": 1}})).await;
+    assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (409, Some("duplicate_id"), Some("id")));
+    let (st, e) = send(json!({"client": "nobody", "attributes": {"amount": 1}})).await;
+    assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("unknown_client"), Some("client")));
+    let (st, e) = send(json!({"client": "lead00001", "attributes": {"amout": 1}})).await;
+    assert_eq!((st, e["error"]["code"].as_str()), (422, Some("unknown_attribute")));
+    // The deals are stored with their client.
+    let location = w.location.clone();
+    let deals = blocking(move || allot_store::open(&location).unwrap().snapshot(day("2026-03-02")).unwrap().deals.len()).await;
+    assert_eq!(deals, 2);
+    s.stop().await;
 }

@@ -402,10 +402,20 @@ pub struct Routed {
     pub response: String,
 }
 
+/// A deal a routing batch adds, for a stored client.
+#[derive(Debug, Clone)]
+pub struct NewDeal {
+    pub id: String,
+    pub client: i64,
+    /// Attributes as a JSON object without nulls.
+    pub attrs: String,
+}
+
 /// Everything a routing batch writes, in bulk (a few statements however many items).
 #[derive(Debug, Clone, Default)]
 pub struct RouteWrites {
     pub clients: Vec<NewClient>,
+    pub deals: Vec<NewDeal>,
     /// Links to open; `Open::client` is ignored, the [`ClientRef`] says whose.
     pub links: Vec<(ClientRef, Open)>,
     pub routed: Vec<Routed>,
@@ -422,6 +432,10 @@ pub trait RouteTx {
     fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>>;
     /// A client's links valid on a day: (role, employee key, rule).
     fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>>;
+    /// Stored clients' attributes (JSON), by key.
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<(i64, String)>>;
+    /// Which of these deal ids are stored already.
+    fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>>;
     /// Every pool's stored state (rule id, JSON), locked for the batch.
     fn pools(&mut self) -> Result<Vec<(String, String)>>;
     fn save_pool(&mut self, rule: &str, state: &str) -> Result<()>;

@@ -300,6 +300,20 @@ impl RouteTx for PgRouteTx<'_, '_> {
         )?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<(i64, String)>> {
+        if clients.is_empty() {
+            return Ok(vec![]);
+        }
+        let rows = self.q("SELECT key, attrs::text FROM clients WHERE key = ANY($1)", &[&clients])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+    fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let rows = self.q("SELECT id FROM deals WHERE id = ANY($1)", &[&ids])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
     fn pools(&mut self) -> Result<Vec<(String, String)>> {
         // Locked for the batch: two servers on one database take turns with each pool.
         let rows = self.q("SELECT rule, state FROM pools ORDER BY rule FOR UPDATE", &[])?;
@@ -352,6 +366,16 @@ impl RouteTx for PgRouteTx<'_, '_> {
             ClientRef::Stored(k) => Ok(k),
             ClientRef::New(i) => keys.get(i).copied().ok_or_else(|| StoreError::Db(format!("routing wrote no client {i}"))),
         };
+        if !w.deals.is_empty() {
+            let ids: Vec<&str> = w.deals.iter().map(|d| d.id.as_str()).collect();
+            let clients: Vec<i64> = w.deals.iter().map(|d| d.client).collect();
+            let attrs: Vec<&str> = w.deals.iter().map(|d| d.attrs.as_str()).collect();
+            self.x(
+                "INSERT INTO deals (id, client, attrs, imported_by) SELECT u.id, u.client, u.attrs::jsonb, $4 \
+                 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(id, client, attrs)",
+                &[&ids, &clients, &attrs, &change],
+            )?;
+        }
         if !w.links.is_empty() {
             let client: Vec<i64> = w.links.iter().map(|(c, _)| resolve(*c)).collect::<Result<_>>()?;
             let role: Vec<&str> = w.links.iter().map(|(_, o)| o.role.as_str()).collect();

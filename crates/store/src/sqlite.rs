@@ -286,6 +286,26 @@ impl RouteTx for SqliteRouteTx<'_> {
         let rows = st.query_map(params![client, day_text(date)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<(i64, String)>> {
+        let mut st = self.tx.prepare_cached("SELECT key, attrs FROM clients WHERE key = ?1")?;
+        let mut out = Vec::new();
+        for c in clients {
+            if let Some(row) = st.query_row([c], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+    fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>> {
+        let mut st = self.tx.prepare_cached("SELECT id FROM deals WHERE id = ?1")?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(found) = st.query_row([id], |r| r.get(0)).optional()? {
+                out.push(found);
+            }
+        }
+        Ok(out)
+    }
     fn pools(&mut self) -> Result<Vec<(String, String)>> {
         let mut st = self.tx.prepare_cached("SELECT rule, state FROM pools ORDER BY rule")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -322,6 +342,10 @@ impl RouteTx for SqliteRouteTx<'_> {
             ClientRef::Stored(k) => Ok(k),
             ClientRef::New(i) => keys.get(i).copied().ok_or_else(|| StoreError::Db(format!("routing wrote no client {i}"))),
         };
+        let mut deal = self.tx.prepare_cached("INSERT INTO deals (id, client, attrs, imported_by) VALUES (?1, ?2, ?3, ?4)")?;
+        for d in &w.deals {
+            deal.execute(params![d.id, d.client, d.attrs, self.change])?;
+        }
         let mut open = self.tx.prepare_cached(
             "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
              VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
