@@ -23,6 +23,9 @@ pub struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 65_536)]
     body_limit: usize,
+    /// Threads for HTTP (default: the cores but one, which is left to the router thread).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -60,7 +63,9 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         max_batch: a.max_batch.max(1),
         body_limit: a.body_limit,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().map_err(|e| {
         eprintln!("error: cannot start the runtime: {e}");
         Reported
     })?;

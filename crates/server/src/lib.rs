@@ -194,16 +194,24 @@ pub struct Running {
     pub addr: SocketAddr,
     pub done: tokio::task::JoinHandle<Result<(), String>>,
     router: std::thread::JoinHandle<()>,
+    checkpointing: Arc<std::sync::atomic::AtomicBool>,
+    checkpointer: std::thread::JoinHandle<()>,
 }
 
 impl Running {
     /// Waits for the server to stop and the router to answer everything it took.
     pub async fn wait(self) -> Result<(), String> {
         let r = self.done.await.map_err(|e| e.to_string())?;
-        tokio::task::spawn_blocking(move || self.router.join())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|_| "the router thread failed".to_string())?;
+        let (router, flag, checkpointer) = (self.router, self.checkpointing, self.checkpointer);
+        tokio::task::spawn_blocking(move || {
+            let routed = router.join();
+            flag.store(false, std::sync::atomic::Ordering::Relaxed);
+            let _ = checkpointer.join();
+            routed
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|_| "the router thread failed".to_string())?;
         r
     }
 }
@@ -214,6 +222,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let location = config.store.clone();
     let (store, model) = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let mut store = allot_store::open(&location).map_err(|e| e.to_string())?;
+        store.defer_checkpoints().map_err(|e| e.to_string())?;
         let model = model::Model::load(store.as_mut()).ok();
         Ok((store, model))
     })
@@ -226,6 +235,23 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let (tx, rx) = mpsc::channel::<writer::Job>(65_536);
     let w = writer::Writer { store, model, match_keys: config.match_keys.clone(), max_batch: config.max_batch, metrics: metrics.clone() };
     let router = std::thread::Builder::new().name("allot-router".into()).spawn(move || w.run(rx)).map_err(|e| e.to_string())?;
+    // Checkpoints on their own connection and thread, so that commits never wait for them.
+    let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let running = checkpointing.clone();
+    let location = config.store.clone();
+    let checkpointer = std::thread::Builder::new()
+        .name("allot-checkpoint".into())
+        .spawn(move || {
+            let Ok(mut store) = allot_store::open(&location) else { return };
+            while running.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if let Err(e) = store.checkpoint() {
+                    tracing::warn!(error = %e, "checkpoint");
+                }
+            }
+            let _ = store.checkpoint();
+        })
+        .map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {
         store: config.store.clone(),
         jobs: tx,
@@ -263,7 +289,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         drop(state);
         r
     });
-    Ok(Running { addr, done, router })
+    Ok(Running { addr, done, router, checkpointing, checkpointer })
 }
 
 /// The routes.

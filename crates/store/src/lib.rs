@@ -451,6 +451,17 @@ pub trait Store: Send {
     /// Runs `work` in one transaction that records a `route` change; roles named by its links
     /// are made known first. All or nothing.
     fn route(&mut self, actor: &Actor, roles: &[String], work: &mut RouteWork<'_>) -> Result<i64>;
+    /// For a connection that commits a stream of small transactions (the router): leave copying
+    /// the log back into the database to [`Store::checkpoint`] on another connection, so commits
+    /// never wait for it. A no-op where the database does this itself (PostgreSQL).
+    fn defer_checkpoints(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Copies what it can of the log back into the database without blocking writers (SQLite's
+    /// passive checkpoint); a no-op on PostgreSQL.
+    fn checkpoint(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// The newest change that is not a routing batch (a new scheme, an import, a pin ...): when it
     /// moves, a server reloads what it routes by.
     fn routing_revision(&mut self) -> Result<i64>;

@@ -396,6 +396,17 @@ impl Store for SqliteStore {
         Ok(change)
     }
 
+    fn defer_checkpoints(&mut self) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        // PASSIVE: copies the frames no reader needs, never waits for (or blocks) the writer.
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     fn routing_revision(&mut self) -> Result<i64> {
         Ok(self.conn.query_row(
             "SELECT coalesce(max(id), 0) FROM changes WHERE kind IN ('import', 'apply', 'pin', 'unpin', 'absence', 'leave', 'token')",
