@@ -730,8 +730,13 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     let moves_by_rule = by_rule
         .into_iter()
         .map(|(rule, n)| {
-            let what =
-                changed_rules.get(&rule).cloned().unwrap_or_else(|| if book.scheme_is_new { "unchanged".into() } else { String::new() });
+            let what = changed_rules.get(&rule).cloned().unwrap_or_else(|| {
+                if book.scheme_is_new && snap.scheme.is_some() {
+                    "unchanged".into()
+                } else {
+                    String::new()
+                }
+            });
             (rule, what, n)
         })
         .collect();
