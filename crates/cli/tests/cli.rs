@@ -9,6 +9,8 @@ use assert_cmd::Command;
 
 #[path = "suite/book.rs"]
 mod book;
+#[path = "suite/serve.rs"]
+mod serve;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

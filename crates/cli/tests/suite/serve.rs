@@ -1,0 +1,121 @@
+//! Two `allot serve` processes sharing one PostgreSQL: 10,000 routing requests from 64 concurrent
+//! clients keep exact shares, caps and idempotency (issue #4). PostgreSQL only: SQLite is one
+//! process's file.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use allot_store::testing;
+
+use super::{allot, root};
+
+const SCHEME: &str = "[columns]\nsource = \"text\"\n\n[[rules]]\nid = \"desk\"\nrole = \"sales\"\nemployees = [\"anna\", \"boris\", \"vera\"]\nstrategy = \"balance-count\"\nweights = { anna = 3, boris = 2, vera = 1 }\ncaps = { day = 3600 }\n";
+
+/// One HTTP/1.1 request on its own connection; (status, body).
+fn post(port: u16, token: &str, key: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!(
+        "POST /v1/route HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Servers(Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn two_server_processes_on_one_postgres_keep_exact_shares_caps_and_idempotency() {
+    let Some(url) = testing::postgres("two server processes") else { return };
+    let schema = testing::fresh_schema();
+    allot_store::pg::PgStore::connect(&url, Some(&schema)).unwrap();
+    let db = testing::url_with_schema(&url, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("employees.csv"), "id,name\nanna,Анна\nboris,Борис\nvera,Вера\n").unwrap();
+    std::fs::write(site.join("clients.csv"), "id,source\n").unwrap();
+    std::fs::write(site.join("scheme.toml"), SCHEME).unwrap();
+    let run = |args: &[&str]| {
+        let out = allot().args(args).arg("--db").arg(&db).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["sync", "--dir", site.to_str().unwrap(), "--date", "2026-03-01"]);
+    let token = run(&["token", "create", "--scope", "router", "--label", "two"]).trim().to_string();
+    let ports = [free_port(), free_port()];
+    let mut servers = Servers(vec![]);
+    for p in ports {
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("allot"))
+            .current_dir(root())
+            .args(["serve", "--listen", &format!("127.0.0.1:{p}"), "--db", &db])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        servers.0.push(child);
+    }
+    for p in ports {
+        let up = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            TcpStream::connect(("127.0.0.1", p)).is_ok()
+        });
+        assert!(up, "server on {p} did not start");
+    }
+    // 9,000 leads and 1,000 of them again with the same key: 10,000 requests.
+    let mut requests: Vec<usize> = (0..9000).collect();
+    requests.extend((0..9000).step_by(9));
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let answers = Arc::new(Mutex::new(BTreeMap::<usize, Vec<String>>::new()));
+    let threads: Vec<_> = (0..64)
+        .map(|t| {
+            let (requests, next, answers, token) = (requests.clone(), next.clone(), answers.clone(), token.clone());
+            std::thread::spawn(move || loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = requests.get(n) else { break };
+                let body = format!(r#"{{"id": "lead{i:05}", "date": "2026-03-02", "attributes": {{"source": "web"}}}}"#);
+                let (status, answer) = post(ports[(t + n) % 2], &token, &format!("key-{i}"), &body);
+                assert_eq!(status, 200, "{answer}");
+                answers.lock().unwrap().entry(i).or_default().push(answer);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let answers = answers.lock().unwrap();
+    assert_eq!(answers.len(), 9000, "no lead lost");
+    let mut shares: BTreeMap<String, u32> = BTreeMap::new();
+    for (i, bodies) in answers.iter() {
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "lead {i}: a retry got another answer: {bodies:?}");
+        let v: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+        *shares.entry(v["roles"][0]["employee"].as_str().unwrap_or("-").to_string()).or_default() += 1;
+    }
+    assert_eq!(shares, BTreeMap::from([("anna".into(), 3600), ("boris".into(), 3600), ("vera".into(), 1800)]));
+    drop(servers);
+    let book = run(&["owners", "--at", "2026-03-02"]);
+    assert_eq!(book.lines().count() - 1, 9000, "one link per lead, none twice");
+    testing::drop_schema(&url, &schema);
+}
