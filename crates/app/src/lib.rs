@@ -5,6 +5,7 @@
 //! port that front ends implement; it knows no command-line flags and no HTTP.
 
 pub mod book;
+pub mod clock;
 pub mod report;
 
 use std::path::{Path, PathBuf};

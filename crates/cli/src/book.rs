@@ -47,15 +47,8 @@ impl StoreOpt {
     pub fn actor(&self) -> Actor {
         let by =
             self.by.clone().or_else(|| std::env::var("USER").ok()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "unknown".into());
-        Actor { by, at: now_utc() }
+        Actor { by, at: allot_app::clock::now_utc() }
     }
-}
-
-/// The current time, UTC, RFC 3339 to the second.
-fn now_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = ((secs / 86_400) as i32, secs % 86_400);
-    format!("{}T{:02}:{:02}:{:02}Z", allot_rules::civil_from_days(days), rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[derive(Clone, Copy, ValueEnum)]

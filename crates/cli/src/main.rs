@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use allot_app::clock::today;
 use allot_app::{Inputs, Loaded, Progress};
 use allot_core::diag::{render_all, Diagnostic};
 use allot_core::Options;
@@ -191,11 +192,6 @@ fn parse_encoding(s: &str) -> Result<Encoding, String> {
 
 fn parse_day(s: &str) -> Result<i32, String> {
     allot_rules::parse_iso_date(s).ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))
-}
-
-fn today() -> i32 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    (secs / 86_400) as i32
 }
 
 /// The first existing file `stem.{csv,xlsx,jsonl}` in `dir`.

@@ -270,8 +270,8 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
             None,
         ),
         (Some(J::Null) | None, None | Some(J::Null)) => {
-            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-            (crate::today(), Some(secs / 60))
+            let minute = allot_app::clock::minute();
+            (minute.div_euclid(1440) as i32, Some(minute))
         }
         (Some(_), _) => return Err(ApiError::new("wrong_type", "`at` must be a string such as 2026-03-02T10:15:00Z", Some("at"))),
         (_, Some(_)) => return Err(ApiError::new("wrong_type", "`date` must be a string YYYY-MM-DD", Some("date"))),

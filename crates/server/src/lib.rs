@@ -151,16 +151,7 @@ impl Drop for AppState {
     }
 }
 
-pub fn today() -> i32 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    (secs / 86_400) as i32
-}
-
-pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = ((secs / 86_400) as i32, secs % 86_400);
-    format!("{}T{:02}:{:02}:{:02}Z", allot_rules::civil_from_days(days), rem / 3600, rem % 3600 / 60, rem % 60)
-}
+pub use allot_app::clock::{now_utc, today};
 
 /// A new API token: 32 random bytes from the OS, hex, with a recognisable prefix. Only its hash
 /// is stored.
