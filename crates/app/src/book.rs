@@ -46,8 +46,14 @@ pub enum BookError {
     Refused(String),
 }
 
-fn stored_types(cols: &[Column]) -> BTreeMap<String, Type> {
-    cols.iter().filter_map(|c| Type::parse(&c.ty).map(|t| (c.name.clone(), t))).collect()
+/// Attribute types: the store's (authoritative once a column is stored), then the scheme's for
+/// columns the store does not have yet.
+fn declared(stored: &[Column], scheme: &BTreeMap<String, Type>) -> BTreeMap<String, Type> {
+    let mut out: BTreeMap<String, Type> = stored.iter().filter_map(|c| Type::parse(&c.ty).map(|t| (c.name.clone(), t))).collect();
+    for (k, v) in scheme {
+        out.entry(k.clone()).or_insert(*v);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,19 +86,15 @@ fn cell_json(table: &Table, col: usize, row: u32, data: &Data) -> serde_json::Va
     }
 }
 
-/// The types declared for a subject: the store's (authoritative once a column is stored), then
-/// the active scheme's for columns the store does not have yet.
+/// The types declared for a subject, by the store and the active scheme.
 fn declared_types(store: &mut dyn Store, subject: Subject) -> Result<BTreeMap<String, Type>, BookError> {
-    let mut declared = stored_types(&store.columns(subject)?);
-    if let Some(active) = store.active_scheme()? {
-        if let Ok(sf) = SchemeFile::parse(&active.text, "the active scheme") {
-            let from_scheme = if subject == Subject::Deal { sf.deal_columns } else { sf.columns };
-            for (k, v) in from_scheme {
-                declared.entry(k).or_insert(v);
-            }
-        }
-    }
-    Ok(declared)
+    let stored = store.columns(subject)?;
+    let scheme = match store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok()) {
+        Some(sf) if subject == Subject::Deal => sf.deal_columns,
+        Some(sf) => sf.columns,
+        None => BTreeMap::new(),
+    };
+    Ok(declared(&stored, &scheme))
 }
 
 /// Validates the whole file, then upserts it by id in one transaction. On any error nothing is
@@ -159,18 +161,9 @@ pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, enco
             (cols.into_iter().map(|c| c.1).collect::<Vec<_>>(), rows)
         }
         Subject::Employee => {
-            let employees = match allot_io::tables::load_employees(&sheet) {
-                Ok(e) => e,
-                Err(all) => {
-                    if all.iter().any(|d| d.is_error()) {
-                        return Err(BookError::Input(all));
-                    }
-                    warnings = all;
-                    allot_io::tables::load_employees(&sheet).unwrap_or_default()
-                }
-            };
-            // The employees loader warns about unused columns but succeeds; collect those too.
-            warnings.extend(unused_employee_columns(&sheet));
+            let employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
+            // The loader succeeds despite unused columns; say which they were.
+            warnings = allot_io::tables::unused_employee_columns(&sheet);
             let present: Vec<&str> = EMPLOYEE_COLUMNS.iter().map(|(n, _)| *n).filter(|n| sheet.column(n).is_some()).collect();
             let columns = EMPLOYEE_COLUMNS
                 .iter()
@@ -214,6 +207,7 @@ pub fn client_keys(attrs: &serde_json::Map<String, serde_json::Value>) -> Vec<(S
     keys
 }
 
+/// How the columns of `allot_io::tables::EMPLOYEE_COLUMNS` (but `id`) are stored.
 const EMPLOYEE_COLUMNS: [(&str, Type); 11] = [
     ("hours", Type::Text),
     ("timezone", Type::Text),
@@ -227,21 +221,6 @@ const EMPLOYEE_COLUMNS: [(&str, Type); 11] = [
     ("absent_from", Type::Date),
     ("absent_to", Type::Date),
 ];
-
-fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {
-    sheet
-        .headers
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| *h != "id" && !EMPLOYEE_COLUMNS.iter().any(|(n, _)| n == h))
-        .map(|(i, h)| {
-            Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
-                .file(sheet.file.clone())
-                .at(1, i + 1)
-                .expected("id, name, position, teams, skills, capacity, active, absent_from, absent_to, hours, timezone, workdays")
-        })
-        .collect()
-}
 
 fn employee_json(e: &Employee, present: &[&str]) -> String {
     use serde_json::Value as J;
@@ -461,22 +440,15 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
     };
     let sf = SchemeFile::parse(&scheme_text, &scheme_file).map_err(BookError::Input)?;
     let mut data = Data::default();
-    let mut declared = stored_types(&snap.client_columns);
-    for (k, v) in &sf.columns {
-        declared.entry(k.clone()).or_insert(*v);
-    }
     let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
-    allot_io::tables::load_clients(&sheet, &declared, &mut data).map_err(BookError::Input)?;
+    allot_io::tables::load_clients(&sheet, &declared(&snap.client_columns, &sf.columns), &mut data).map_err(BookError::Input)?;
     let deal_clients: Vec<String> = if snap.deals.is_empty() {
         vec![]
     } else {
         let by_key: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
         snap.deals.iter().map(|d| d.client.and_then(|k| by_key.get(&k)).unwrap_or(&"").to_string()).collect()
     };
-    let mut deal_declared = stored_types(&snap.deal_columns);
-    for (k, v) in &sf.deal_columns {
-        deal_declared.entry(k.clone()).or_insert(*v);
-    }
+    let deal_declared = declared(&snap.deal_columns, &sf.deal_columns);
     if snap.deals.is_empty() {
         let cols: Vec<(String, Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
         data.deals = Table::new(&cols);
@@ -1336,16 +1308,8 @@ pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
         return Err(BookError::Refused("the store has no scheme yet: apply a plan (allot plan --scheme FILE, allot apply) first".into()));
     };
     let sf = SchemeFile::parse(&active.text, &format!("scheme version {}", active.version)).map_err(BookError::Input)?;
-    let mut declared = stored_types(&snap.client_columns);
-    for (k, v) in &sf.columns {
-        declared.entry(k.clone()).or_insert(*v);
-    }
-    let columns: Vec<(String, Type)> = declared.into_iter().collect();
-    let mut deal_declared = stored_types(&snap.deal_columns);
-    for (k, v) in &sf.deal_columns {
-        deal_declared.entry(k.clone()).or_insert(*v);
-    }
-    let deal_cols: Vec<(String, Type)> = deal_declared.into_iter().collect();
+    let columns: Vec<(String, Type)> = declared(&snap.client_columns, &sf.columns).into_iter().collect();
+    let deal_cols: Vec<(String, Type)> = declared(&snap.deal_columns, &sf.deal_columns).into_iter().collect();
     let data = Data { clients: Table::new(&columns), deals: Table::new(&deal_cols), ..Default::default() };
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;

@@ -303,6 +303,26 @@ pub fn load_deals(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut D
     Ok(())
 }
 
+/// The columns of an employees file.
+pub const EMPLOYEE_COLUMNS: [&str; 12] =
+    ["id", "name", "position", "teams", "skills", "capacity", "active", "absent_from", "absent_to", "hours", "timezone", "workdays"];
+
+/// A warning for every column of an employees file that is not one of [`EMPLOYEE_COLUMNS`].
+pub fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {
+    sheet
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !EMPLOYEE_COLUMNS.contains(&h.as_str()))
+        .map(|(i, h)| {
+            Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
+                .file(sheet.file.clone())
+                .at(1, i + 1)
+                .expected(EMPLOYEE_COLUMNS.join(", "))
+        })
+        .collect()
+}
+
 /// Reads employees: `id`, `name`, `position`, `teams`, `skills`, `capacity`, `active`,
 /// `absent_from`, `absent_to`.
 pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
@@ -314,18 +334,7 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
             .at(1, 1)
             .expected("columns id, name, position, teams, skills, capacity, active, absent_from, absent_to")]);
     };
-    const KNOWN: [&str; 12] =
-        ["id", "name", "position", "teams", "skills", "capacity", "active", "absent_from", "absent_to", "hours", "timezone", "workdays"];
-    for (i, h) in sheet.headers.iter().enumerate() {
-        if !KNOWN.contains(&h.as_str()) {
-            errors.push(
-                Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
-                    .file(sheet.file.clone())
-                    .at(1, i + 1)
-                    .expected(KNOWN.join(", ")),
-            );
-        }
-    }
+    errors.extend(unused_employee_columns(sheet));
     let mut out: Vec<Employee> = Vec::with_capacity(sheet.len());
     let mut seen: std::collections::HashMap<String, u64> = Default::default();
     for r in 0..sheet.len() {
