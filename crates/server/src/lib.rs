@@ -219,6 +219,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     })
     .await
     .map_err(|e| e.to_string())??;
+    let loaded_revision = model.as_ref().map(|m| m.revision);
     let columns = model.as_ref().map(|m| m.columns.clone()).unwrap_or_default();
     let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_default();
     let mut registry = Registry::default();
@@ -259,12 +260,19 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     tracing::info!(%addr, store = %config.store, "serving");
     // Columns follow the router's model: refreshed in the background.
     let refresher = Arc::downgrade(&state);
+    let mut seen = loaded_revision;
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             // Only while the server lives: a strong reference here would keep the router waiting.
             let Some(refresher) = refresher.upgrade() else { break };
+            // One cheap query; the model is rebuilt only when something it depends on changed.
+            let Ok(now) = refresher.read(|s| s.routing_revision()).await else { continue };
+            if Some(now) == seen {
+                continue;
+            }
             if let Ok(Ok(m)) = refresher.read(|s| Ok(model::Model::load(s))).await {
+                seen = Some(m.revision);
                 if let Ok(mut c) = refresher.columns.write() {
                     *c = Arc::new(m.columns);
                 }
