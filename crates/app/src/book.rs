@@ -1317,3 +1317,23 @@ pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
     let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(BookError::Input)?;
     Ok(RoutingParts { scheme, columns, deal_columns: deal_cols, version: active.version, employee_keys })
 }
+
+/// (client id, employee id, pinned).
+pub type OwnerRow = (String, String, bool);
+
+/// The stored clients on `date` as a sheet (every attribute a column), and the current design of
+/// `role`: (client id, employee id, pinned). For `allot balance --from-store`.
+pub fn clients_and_owners(store: &mut dyn Store, date: i32, role: &str) -> Result<(Sheet, Vec<OwnerRow>), BookError> {
+    let snap = store.snapshot(date)?;
+    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
+    let client: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+    let employee: FxHashMap<i64, &str> = snap.employees.iter().map(|e| (e.key, e.id.as_str())).collect();
+    let pinned: rustc_hash::FxHashSet<i64> = snap.pins.iter().filter(|p| p.role == role).map(|p| p.client).collect();
+    let owners = snap
+        .links
+        .iter()
+        .filter(|l| l.role == role && l.from <= date)
+        .filter_map(|l| Some((client.get(&l.client)?.to_string(), employee.get(&l.employee)?.to_string(), pinned.contains(&l.client))))
+        .collect();
+    Ok((sheet, owners))
+}

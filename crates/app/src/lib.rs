@@ -6,7 +6,9 @@
 
 pub mod book;
 pub mod clock;
+pub mod map;
 pub mod report;
+pub mod territory;
 
 use std::path::{Path, PathBuf};
 

@@ -221,7 +221,7 @@ pub struct LogArgs {
     store: StoreOpt,
 }
 
-fn report(e: BookError) -> Reported {
+pub(crate) fn report(e: BookError) -> Reported {
     match e {
         BookError::Input(d) => {
             crate::fail(&d);

@@ -1,5 +1,6 @@
 //! `allot`: the command line. Argument parsing and wiring only; the work is in `allot-app`.
 
+mod balance;
 mod bench;
 mod book;
 mod example;
@@ -58,6 +59,12 @@ enum Command {
     /// (sales manager and service engineer) or s4-phone-desk.
     #[command(after_help = "Example:\n  allot example s3 --out /tmp/s3 && allot assign --dir /tmp/s3")]
     Example(example::ExampleArgs),
+    /// Cut territories of equal potential (and workload, count) that are compact and, on request,
+    /// contiguous; or re-balance a current design moving as little as the tolerance needs (S2.1, S1.3).
+    #[command(
+        after_help = "Examples:\n  allot balance --clients clients.csv -k 7 --contiguous -o design.csv --map map.svg --map map.png --chart totals.svg\n  allot balance --clients examples/s3/clients.csv --unit region --employees examples/s3/employees.csv --team dealers --contiguous --tolerance 5 --scheme-out territories.toml\n  allot balance --clients clients.csv -k 7 --current last-year.csv --contiguous -o design.csv\n  allot balance --from-store --rebalance --employees examples/s3/employees.csv --team dealers\n\nSee docs/balance.md for the method, the figures and their meaning."
+    )]
+    Balance(Box<balance::BalanceArgs>),
     /// Measure the engine on generated data (see BENCHMARKS.md).
     #[command(after_help = "Example:\n  allot bench --clients 1000000 --rules 1000")]
     Bench(bench::BenchArgs),
@@ -388,6 +395,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
             eprintln!("error: {m}");
             Reported
         })?,
+        Command::Balance(b) => balance::run(&b)?,
         Command::Bench(b) => bench::run(&b).map_err(|m| {
             eprintln!("error: {m}");
             Reported

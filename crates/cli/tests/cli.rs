@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+#[path = "suite/balance.rs"]
+mod balance;
 #[path = "suite/book.rs"]
 mod book;
 #[path = "suite/serve.rs"]
@@ -255,9 +257,10 @@ fn the_shipped_examples_are_what_the_generator_makes() {
 fn help_lists_every_command_with_an_example() {
     let out = allot().arg("--help").output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    for cmd in
-        ["check", "assign", "explain", "example", "bench", "import", "plan", "apply", "history", "owners", "book", "pin", "absent", "leave"]
-    {
+    for cmd in [
+        "check", "assign", "explain", "example", "balance", "bench", "import", "plan", "apply", "history", "owners", "book", "pin",
+        "absent", "leave",
+    ] {
         assert!(s.contains(&format!("  {cmd} ")), "{cmd} missing from --help");
         let sub = allot().args([cmd, "--help"]).output().unwrap();
         assert!(String::from_utf8_lossy(&sub.stdout).contains("Example"), "{cmd} --help has no example");

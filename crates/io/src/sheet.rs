@@ -42,6 +42,7 @@ pub enum Cell {
 
 /// CSV fields of all rows in one text buffer: a million rows are three allocations, not two
 /// million.
+#[derive(Clone)]
 struct CsvRows {
     buf: String,
     /// End offset in `buf` of every field, row after row.
@@ -58,12 +59,14 @@ impl CsvRows {
     }
 }
 
+#[derive(Clone)]
 enum Rows {
     Csv(CsvRows),
     Typed(Vec<Vec<Cell>>),
 }
 
 /// A read table: headers, rows, and where each row starts in the file.
+#[derive(Clone)]
 pub struct Sheet {
     pub file: String,
     pub headers: Vec<String>,

@@ -1,0 +1,249 @@
+//! Pictures of a territory design: a map (clients coloured by territory, centres marked, Albers
+//! conic projection fitted to the data) and a bar chart of totals against the target band. Each
+//! is drawn once as a list of shapes and written as SVG (with labels) or PNG (tiny-skia).
+
+use std::fmt::Write as _;
+
+use allot_territory::geo::{Albers, Vec3};
+
+use crate::territory::Design;
+
+enum Shape {
+    Dot { x: f64, y: f64, r: f64, fill: [u8; 3] },
+    Rect { x: f64, y: f64, w: f64, h: f64, fill: [u8; 3], opacity: f64 },
+    Line { x1: f64, y1: f64, x2: f64, y2: f64, stroke: [u8; 3], width: f64 },
+    Label { x: f64, y: f64, size: f64, text: String, anchor: &'static str },
+}
+
+struct Scene {
+    width: f64,
+    height: f64,
+    shapes: Vec<Shape>,
+}
+
+/// Distinct colours (Okabe–Ito-like hues, then lighter and darker turns for many territories).
+fn colour(t: usize) -> [u8; 3] {
+    const BASE: [[u8; 3]; 10] = [
+        [230, 159, 0],
+        [86, 180, 233],
+        [0, 158, 115],
+        [213, 94, 0],
+        [0, 114, 178],
+        [204, 121, 167],
+        [120, 94, 240],
+        [153, 153, 51],
+        [68, 170, 153],
+        [170, 68, 85],
+    ];
+    let b = BASE[t % BASE.len()];
+    let turn = (t / BASE.len()) % 3;
+    let f = |c: u8| -> u8 {
+        match turn {
+            0 => c,
+            1 => (c as f64 * 0.6) as u8,
+            _ => (c as f64 + (255.0 - c as f64) * 0.45) as u8,
+        }
+    };
+    [f(b[0]), f(b[1]), f(b[2])]
+}
+
+fn map_scene(d: &Design) -> Scene {
+    let pts: &[Vec3] = &d.client_pos;
+    let proj = Albers::fit(pts);
+    let xy: Vec<(f64, f64)> = pts.iter().map(|&p| proj.project(p)).collect();
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in &xy {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let (sw, sh) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
+    let width = 1200.0;
+    let margin = 30.0;
+    let scale = (width - 2.0 * margin) / sw;
+    let height = (sh * scale + 2.0 * margin + 30.0).clamp(200.0, 1600.0);
+    let scale = scale.min((height - 2.0 * margin - 30.0) / sh);
+    let at = |(x, y): (f64, f64)| (margin + (x - x0) * scale, height - margin - (y - y0) * scale);
+    let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w: width, h: height, fill: [255, 255, 255], opacity: 1.0 }];
+    let many = pts.len() > 5000;
+    let w0 = d.problem.criteria.first().map(|c| c.values.clone());
+    // Client weights: each client's share of its unit's primary value is unknown here, so dots
+    // are sized by their unit's weight spread over its clients.
+    let max_w = w0
+        .as_ref()
+        .map(|w| d.units.iter().enumerate().map(|(u, unit)| w[u] / unit.rows.len().max(1) as f64).fold(0.0, f64::max))
+        .unwrap_or(1.0)
+        .max(1e-12);
+    for (r, &p) in xy.iter().enumerate() {
+        let u = d.client_unit[r] as usize;
+        let t = d.solution.territory[u] as usize;
+        let (x, y) = at(p);
+        let radius = if many {
+            1.2
+        } else {
+            let wr = w0.as_ref().map(|w| w[u] / d.units[u].rows.len().max(1) as f64).unwrap_or(1.0);
+            1.5 + 5.0 * (wr / max_w).sqrt()
+        };
+        shapes.push(Shape::Dot { x, y, r: radius, fill: colour(t) });
+    }
+    for (t, f) in d.figures.per_territory.iter().enumerate() {
+        let c = allot_territory::geo::unit(f.centre.0, f.centre.1);
+        let (x, y) = at(proj.project(c));
+        shapes.push(Shape::Dot { x, y, r: 6.0, fill: [0, 0, 0] });
+        shapes.push(Shape::Dot { x, y, r: 3.5, fill: colour(t) });
+        shapes.push(Shape::Label {
+            x: x + 8.0,
+            y: y - 6.0,
+            size: 13.0,
+            text: f.owner.clone().unwrap_or_else(|| f.id.clone()),
+            anchor: "start",
+        });
+    }
+    let title = format!(
+        "{} territories, {} spread {:.2}%, {} extra piece(s)",
+        d.figures.territories,
+        d.figures.criteria.first().map(|c| c.name.as_str()).unwrap_or("units"),
+        d.figures.criteria.first().map(|c| c.deviation * 100.0).unwrap_or(0.0),
+        d.figures.pieces
+    );
+    shapes.push(Shape::Label { x: margin, y: 22.0, size: 16.0, text: title, anchor: "start" });
+    Scene { width, height, shapes }
+}
+
+fn chart_scene(d: &Design) -> Scene {
+    let f = &d.figures;
+    let k = f.per_territory.len().max(1);
+    let (width, height) = ((80.0 + 36.0 * k as f64).clamp(480.0, 2400.0), 420.0);
+    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 90.0);
+    let c0 = f.criteria.first();
+    let totals: Vec<f64> = f.per_territory.iter().map(|t| t.totals.first().copied().unwrap_or(t.units as f64)).collect();
+    let targets: Vec<f64> =
+        f.per_territory.iter().zip(&totals).map(|(t, x)| x / (1.0 + t.deviations.first().copied().unwrap_or(0.0))).collect();
+    let top_value = totals.iter().chain(&targets).fold(0.0f64, |a, &b| a.max(b)).max(1e-12) * 1.1;
+    let y_of = |v: f64| height - bottom - (v / top_value) * (height - top - bottom);
+    let bw = (width - left - right) / k as f64;
+    let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w: width, h: height, fill: [255, 255, 255], opacity: 1.0 }];
+    let tol = c0.and_then(|c| c.tolerance).unwrap_or(0.0);
+    for (t, (&x, &target)) in totals.iter().zip(&targets).enumerate() {
+        let bx = left + t as f64 * bw;
+        // The tolerance band around the target, then the bar.
+        let (lo, hi) = (y_of(target * (1.0 + tol)), y_of(target * (1.0 - tol)));
+        shapes.push(Shape::Rect { x: bx, y: lo, w: bw, h: (hi - lo).max(1.0), fill: [120, 120, 120], opacity: 0.35 });
+        shapes.push(Shape::Rect {
+            x: bx + bw * 0.15,
+            y: y_of(x),
+            w: bw * 0.7,
+            h: height - bottom - y_of(x),
+            fill: colour(t),
+            opacity: 1.0,
+        });
+        shapes.push(Shape::Line { x1: bx, y1: y_of(target), x2: bx + bw, y2: y_of(target), stroke: [0, 0, 0], width: 1.0 });
+        let name = f.per_territory[t].owner.clone().unwrap_or_else(|| f.per_territory[t].id.clone());
+        shapes.push(Shape::Label { x: bx + bw / 2.0, y: height - bottom + 16.0, size: 11.0, text: name, anchor: "middle" });
+        let dev = f.per_territory[t].deviations.first().copied().unwrap_or(0.0);
+        shapes.push(Shape::Label {
+            x: bx + bw / 2.0,
+            y: y_of(x) - 4.0,
+            size: 10.0,
+            text: format!("{:+.1}%", dev * 100.0),
+            anchor: "middle",
+        });
+    }
+    shapes.push(Shape::Line { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: [0, 0, 0], width: 1.0 });
+    let title =
+        format!("{} per territory: target (line) and ±{:.1}% band (grey)", c0.map(|c| c.name.as_str()).unwrap_or("units"), tol * 100.0);
+    shapes.push(Shape::Label { x: left, y: 24.0, size: 15.0, text: title, anchor: "start" });
+    Scene { width, height, shapes }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn svg(scene: &Scene) -> String {
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" viewBox=\"0 0 {:.0} {:.0}\" font-family=\"sans-serif\">\n",
+        scene.width, scene.height, scene.width, scene.height
+    );
+    for sh in &scene.shapes {
+        let _ = match sh {
+            Shape::Dot { x, y, r, fill } => {
+                writeln!(s, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r:.1}\" fill=\"rgb({},{},{})\"/>", fill[0], fill[1], fill[2])
+            }
+            Shape::Rect { x, y, w, h, fill, opacity } => writeln!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"rgb({},{},{})\" fill-opacity=\"{opacity:.2}\"/>",
+                fill[0], fill[1], fill[2]
+            ),
+            Shape::Line { x1, y1, x2, y2, stroke, width } => writeln!(
+                s,
+                "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"rgb({},{},{})\" stroke-width=\"{width:.1}\"/>",
+                stroke[0], stroke[1], stroke[2]
+            ),
+            Shape::Label { x, y, size, text, anchor } => writeln!(
+                s,
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"{size:.0}\" text-anchor=\"{anchor}\" paint-order=\"stroke\" stroke=\"white\" stroke-width=\"3\">{}</text>",
+                escape(text)
+            ),
+        };
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// PNG: the same shapes, rasterised; labels are left to the SVG (no font is shipped).
+fn png(scene: &Scene) -> Result<Vec<u8>, String> {
+    use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
+    let mut pm = Pixmap::new(scene.width.round() as u32, scene.height.round() as u32).ok_or("the picture has no size")?;
+    let paint = |c: [u8; 3], a: f64| {
+        let mut p = Paint::default();
+        p.set_color(Color::from_rgba8(c[0], c[1], c[2], (a * 255.0).round() as u8));
+        p.anti_alias = true;
+        p
+    };
+    for sh in &scene.shapes {
+        match sh {
+            Shape::Dot { x, y, r, fill } => {
+                if let Some(path) = PathBuilder::from_circle(*x as f32, *y as f32, *r as f32) {
+                    pm.fill_path(&path, &paint(*fill, 1.0), FillRule::Winding, Transform::identity(), None);
+                }
+            }
+            Shape::Rect { x, y, w, h, fill, opacity } => {
+                if let Some(rect) = Rect::from_xywh(*x as f32, *y as f32, *w as f32, *h as f32) {
+                    pm.fill_rect(rect, &paint(*fill, *opacity), Transform::identity(), None);
+                }
+            }
+            Shape::Line { x1, y1, x2, y2, stroke, width } => {
+                let mut pb = PathBuilder::new();
+                pb.move_to(*x1 as f32, *y1 as f32);
+                pb.line_to(*x2 as f32, *y2 as f32);
+                if let Some(path) = pb.finish() {
+                    let st = Stroke { width: *width as f32, ..Stroke::default() };
+                    pm.stroke_path(&path, &paint(*stroke, 1.0), &st, Transform::identity(), None);
+                }
+            }
+            Shape::Label { .. } => {}
+        }
+    }
+    pm.encode_png().map_err(|e| format!("cannot encode the PNG: {e}"))
+}
+
+/// The picture in the format the file name asks for (`.svg` or `.png`).
+fn render(scene: &Scene, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("svg") => Ok(svg(scene).into_bytes()),
+        Some("png") => png(scene),
+        _ => Err(format!("{}: a picture must be .svg or .png", path.display())),
+    }
+}
+
+/// The map of a design, as the file name's format.
+pub fn map(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    render(&map_scene(d), path)
+}
+
+/// The bar chart of totals per territory, as the file name's format.
+pub fn chart(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    render(&chart_scene(d), path)
+}

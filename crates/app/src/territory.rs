@@ -1,0 +1,870 @@
+//! `allot balance` (issue #5): from a sheet of clients to a territory design and its figures.
+//! Reads the columns, builds units and the neighbour graph, runs `allot-territory`, and renders
+//! the outputs: the design as CSV, as scheme territories, the report, JSON figures.
+
+#![allow(clippy::needless_range_loop)] // rows, units and territories are parallel arrays
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use allot_core::diag::Diagnostic;
+use allot_io::sheet::{CellRef, Sheet};
+use allot_territory::geo::{dist, unit, Vec3};
+use allot_territory::{measure, solve, Criterion, Graph, Observer, Problem, Settings, Solution, Stop};
+
+/// One balancing criterion: a numeric column of the clients, or `count` (one per client).
+#[derive(Clone, Debug, PartialEq)]
+pub struct By {
+    pub column: String,
+    pub tolerance: f64,
+}
+
+/// Who owns the territories: an employees sheet (id; optional weight or fte, lat and lon of home).
+pub struct Owners {
+    pub ids: Vec<String>,
+    pub weights: Vec<f64>,
+    pub homes: Vec<Option<Vec3>>,
+}
+
+pub struct Request {
+    pub clients: Sheet,
+    /// Group clients by this column into units that stay whole (a city, a region).
+    pub unit: Option<String>,
+    pub by: Vec<By>,
+    pub territories: Option<usize>,
+    pub owners: Option<Owners>,
+    /// Current design: (client or unit id, territory or owner id, fixed).
+    pub current: Option<Vec<(String, String, bool, Diagnostic)>>,
+    /// Given unit adjacencies (a, b); otherwise built from the points.
+    pub adjacency: Option<Vec<(String, String, Diagnostic)>>,
+    pub settings: Settings,
+}
+
+/// A unit: one client, or all clients sharing the unit column's value.
+pub struct Unit {
+    pub id: String,
+    pub rows: Vec<usize>,
+    pub pos: Vec3,
+}
+
+pub struct Design {
+    pub units: Vec<Unit>,
+    pub unit_column: Option<String>,
+    /// Client positions (for the map) and each client's unit.
+    pub client_pos: Vec<Vec3>,
+    pub client_unit: Vec<u32>,
+    pub labels: Vec<String>,
+    pub owners: Option<Vec<String>>,
+    pub problem: Problem,
+    pub solution: Solution,
+    pub figures: Figures,
+    pub rebalanced: bool,
+}
+
+/// The figures of a design, per criterion and overall (ANCHORS.md's measures).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Figures {
+    pub units: usize,
+    pub clients: usize,
+    pub territories: usize,
+    pub criteria: Vec<CriterionFigures>,
+    /// Σ potential × km to each territory's potential-weighted centroid.
+    pub compactness: f64,
+    /// Σ km to each territory's unweighted centroid.
+    pub compactness_unweighted: f64,
+    /// Mean potential-weighted distance to the centroid, km.
+    pub mean_distance_km: f64,
+    /// Σ_t min over unit sites of Σ potential × km (for up to 20,000 units).
+    pub p_median: Option<f64>,
+    /// Extra connected pieces over the neighbour graph (0 = every territory contiguous).
+    pub pieces: usize,
+    pub contiguous_required: bool,
+    pub moves: Option<MoveFigures>,
+    pub giants: Vec<String>,
+    pub restarts: usize,
+    pub stopped: String,
+    pub seconds: f64,
+    pub per_territory: Vec<TerritoryFigures>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CriterionFigures {
+    pub name: String,
+    pub tolerance: Option<f64>,
+    pub total: f64,
+    /// max |x_t − target_t| / target_t.
+    pub deviation: f64,
+    /// The same without the territories of giants.
+    pub giant_free_deviation: f64,
+    /// No design can do better than this.
+    pub lower_bound: f64,
+    pub met: bool,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MoveFigures {
+    pub potential_share: f64,
+    pub clients: usize,
+    pub client_share: f64,
+    pub units: usize,
+    /// The least potential share any design within the tolerance must move.
+    pub lower_bound: f64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TerritoryFigures {
+    pub id: String,
+    pub owner: Option<String>,
+    pub units: usize,
+    pub clients: usize,
+    pub totals: Vec<f64>,
+    pub deviations: Vec<f64>,
+    pub mean_distance_km: f64,
+    pub pieces: usize,
+    pub centre: (f64, f64),
+}
+
+fn number(sheet: &Sheet, row: usize, col: usize, what: &str) -> Result<Option<f64>, Diagnostic> {
+    let bad = |found: &str| {
+        sheet.at(
+            row,
+            col,
+            Diagnostic::error(format!("`{found}` is not a number")).help(format!("{what} must be a number, e.g. 1250.5 or 1 250,5")),
+        )
+    };
+    match sheet.cell(row, col) {
+        CellRef::Empty => Ok(None),
+        CellRef::Number(x) => Ok(Some(x)),
+        CellRef::Text(t) => {
+            let clean: String = t.trim().chars().filter(|c| !c.is_whitespace() && *c != '\u{a0}').collect::<String>().replace(',', ".");
+            clean.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some).ok_or_else(|| bad(t))
+        }
+        CellRef::Bool(b) => Err(bad(&b.to_string())),
+        CellRef::Date(_) | CellRef::List(_) => Err(bad("a date or list")),
+    }
+}
+
+fn text(sheet: &Sheet, row: usize, col: usize) -> Option<String> {
+    match sheet.cell(row, col) {
+        CellRef::Empty => None,
+        CellRef::Text(t) => Some(t.trim().to_string()),
+        CellRef::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Some(format!("{}", x as i64)),
+        CellRef::Number(x) => Some(x.to_string()),
+        CellRef::Bool(b) => Some(b.to_string()),
+        CellRef::Date(d) => Some(allot_rules::civil_from_days(d)),
+        CellRef::List(l) => Some(l.join(";")),
+    }
+}
+
+fn column(sheet: &Sheet, names: &[&str], what: &str) -> Result<usize, Diagnostic> {
+    names.iter().find_map(|n| sheet.column(n)).ok_or_else(|| {
+        let mut d = Diagnostic::error(format!("{} has no `{}` column ({what})", sheet.file, names[0]))
+            .help(format!("the columns are: {}", sheet.headers.join(", ")));
+        if let Some(s) = sheet.headers.iter().find(|h| strsim::levenshtein(&h.to_lowercase(), names[0]) <= 2) {
+            d = d.help(format!("did you mean `{s}`? the columns are: {}", sheet.headers.join(", ")));
+        }
+        d
+    })
+}
+
+/// Reads the owners sheet: `id`, optional `weight` (or `fte`), `lat`/`lon` (or `home_lat`/`home_lon`),
+/// `active` (false rows are skipped) and, with `team`, only members of that team (`teams` column).
+pub fn read_owners(sheet: &Sheet, team: Option<&str>) -> Result<Owners, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let id = column(sheet, &["id"], "the employee's id").map_err(|d| vec![d])?;
+    let weight = sheet.column("weight").or_else(|| sheet.column("fte"));
+    let lat = sheet.column("home_lat").or_else(|| sheet.column("lat"));
+    let lon = sheet.column("home_lon").or_else(|| sheet.column("lon"));
+    let active = sheet.column("active");
+    let teams = sheet.column("teams");
+    if team.is_some() && teams.is_none() {
+        return Err(vec![Diagnostic::error(format!("{} has no `teams` column, so --team cannot pick owners", sheet.file))]);
+    }
+    let mut out = Owners { ids: Vec::new(), weights: Vec::new(), homes: Vec::new() };
+    for r in 0..sheet.len() {
+        if let Some(c) = active {
+            if matches!(text(sheet, r, c).as_deref().map(str::to_lowercase).as_deref(), Some("false" | "0" | "no" | "нет")) {
+                continue;
+            }
+        }
+        if let (Some(team), Some(c)) = (team, teams) {
+            let list = text(sheet, r, c).unwrap_or_default();
+            if !list.split([';', ',']).any(|t| t.trim() == team) {
+                continue;
+            }
+        }
+        let Some(name) = text(sheet, r, id) else {
+            errors.push(sheet.at(r, id, Diagnostic::error("the employee's id is empty")));
+            continue;
+        };
+        let w = match weight.map(|c| number(sheet, r, c, "weight")).transpose() {
+            Ok(w) => w.flatten().unwrap_or(1.0),
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        if w <= 0.0 {
+            errors.push(sheet.at(
+                r,
+                weight.unwrap_or(id),
+                Diagnostic::error(format!("weight {w} is not positive")).help("a part-time owner has e.g. 0.5"),
+            ));
+            continue;
+        }
+        let home = match (lat, lon) {
+            (Some(a), Some(b)) => match (number(sheet, r, a, "lat"), number(sheet, r, b, "lon")) {
+                (Ok(Some(la)), Ok(Some(lo))) => Some(unit(la, lo)),
+                (Ok(None), Ok(None)) => None,
+                (Err(d), _) | (_, Err(d)) => {
+                    errors.push(d);
+                    None
+                }
+                _ => {
+                    errors.push(sheet.at(r, a, Diagnostic::error("a home needs both lat and lon")));
+                    None
+                }
+            },
+            _ => None,
+        };
+        out.ids.push(name);
+        out.weights.push(w);
+        out.homes.push(home);
+    }
+    if errors.is_empty() && out.ids.is_empty() {
+        errors.push(Diagnostic::error(format!(
+            "{} names no active owner{}",
+            sheet.file,
+            team.map(|t| format!(" in team `{t}`")).unwrap_or_default()
+        )));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Builds the problem from the request, solves it, and measures the result.
+pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagnostic>> {
+    let started = std::time::Instant::now();
+    let sheet = &req.clients;
+    let mut errors = Vec::new();
+    let id_col = column(sheet, &["id", "client_id"], "the client's id").map_err(|d| vec![d])?;
+    let lat_col = column(sheet, &["lat", "latitude", "широта"], "latitude in degrees");
+    let lon_col = column(sheet, &["lon", "lng", "longitude", "долгота"], "longitude in degrees");
+    let (lat_col, lon_col) = match (lat_col, lon_col) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => return Err([a.err(), b.err()].into_iter().flatten().collect()),
+    };
+    let unit_col = match &req.unit {
+        Some(u) => Some(column(sheet, &[u.as_str()], "the unit each client belongs to").map_err(|d| vec![d])?),
+        None => None,
+    };
+    let by_cols: Vec<Option<usize>> = req
+        .by
+        .iter()
+        .map(|b| if b.column == "count" { Ok(None) } else { column(sheet, &[b.column.as_str()], "a number to balance").map(Some) })
+        .collect::<Result<_, _>>()
+        .map_err(|d| vec![d])?;
+    let n = sheet.len();
+    let mut client_pos = Vec::with_capacity(n);
+    let mut values = vec![vec![0.0; n]; req.by.len()];
+    let mut ids: Vec<String> = Vec::with_capacity(n);
+    for r in 0..n {
+        let id = text(sheet, r, id_col).unwrap_or_default();
+        if id.is_empty() {
+            errors.push(sheet.at(r, id_col, Diagnostic::error("the client's id is empty")));
+        }
+        ids.push(id);
+        let mut coord = |c: usize, lo: f64, hi: f64, what: &str| match number(sheet, r, c, what) {
+            Ok(Some(x)) if (lo..=hi).contains(&x) => x,
+            Ok(Some(x)) => {
+                errors.push(sheet.at(
+                    r,
+                    c,
+                    Diagnostic::error(format!("{what} {x} is out of range")).help(format!("expected degrees from {lo} to {hi}")),
+                ));
+                0.0
+            }
+            Ok(None) => {
+                errors.push(sheet.at(
+                    r,
+                    c,
+                    Diagnostic::error(format!("{what} is empty")).help("every client needs a position to be placed in a territory"),
+                ));
+                0.0
+            }
+            Err(d) => {
+                errors.push(d);
+                0.0
+            }
+        };
+        let la = coord(lat_col, -90.0, 90.0, "latitude");
+        let lo = coord(lon_col, -180.0, 360.0, "longitude");
+        client_pos.push(unit(la, lo));
+        for (b, col) in by_cols.iter().enumerate() {
+            values[b][r] = match col {
+                None => 1.0,
+                Some(c) => match number(sheet, r, *c, &req.by[b].column) {
+                    Ok(Some(x)) if x >= 0.0 => x,
+                    Ok(Some(x)) => {
+                        errors.push(sheet.at(
+                            r,
+                            *c,
+                            Diagnostic::error(format!("{} {x} is negative", req.by[b].column)).help("expected a number ≥ 0"),
+                        ));
+                        0.0
+                    }
+                    Ok(None) => 0.0,
+                    Err(d) => {
+                        errors.push(d);
+                        0.0
+                    }
+                },
+            };
+        }
+        if errors.len() >= 50 {
+            break;
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Units: one per client, or one per value of the unit column (first-seen order).
+    let mut units: Vec<Unit> = Vec::new();
+    let mut client_unit = vec![0u32; n];
+    let mut index: BTreeMap<String, u32> = BTreeMap::new();
+    for r in 0..n {
+        let key = match unit_col {
+            Some(c) => match text(sheet, r, c) {
+                Some(v) => v,
+                None => {
+                    errors
+                        .push(sheet.at(r, c, Diagnostic::error("the unit is empty")).help("every client must name the unit it belongs to"));
+                    continue;
+                }
+            },
+            None => ids[r].clone(),
+        };
+        let u = *index.entry(key.clone()).or_insert_with(|| {
+            units.push(Unit { id: key.clone(), rows: Vec::new(), pos: [0.0; 3] });
+            (units.len() - 1) as u32
+        });
+        if unit_col.is_none() && !units[u as usize].rows.is_empty() {
+            errors.push(sheet.at(r, id_col, Diagnostic::error(format!("client `{key}` appears twice"))));
+        }
+        units[u as usize].rows.push(r);
+        client_unit[r] = u;
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let w0: Vec<f64> = values.first().cloned().unwrap_or_else(|| vec![1.0; n]);
+    for u in &mut units {
+        let c = allot_territory::geo::centroid(u.rows.iter().map(|&r| (client_pos[r], w0[r] + 1e-9)));
+        u.pos = c.unwrap_or(client_pos[u.rows[0]]);
+    }
+    let nu = units.len();
+    let criteria: Vec<Criterion> = req
+        .by
+        .iter()
+        .enumerate()
+        .map(|(b, by)| Criterion {
+            name: by.column.clone(),
+            values: units.iter().map(|u| u.rows.iter().map(|&r| values[b][r]).sum()).collect(),
+            tolerance: Some(by.tolerance),
+        })
+        .collect();
+    // Territories: the owners, or `k` numbered ones.
+    let (labels, owners, shares, homes) = match (&req.owners, req.territories) {
+        (Some(o), _) => (o.ids.clone(), Some(o.ids.clone()), o.weights.clone(), o.homes.clone()),
+        (None, Some(k)) => ((1..=k).map(|t| format!("t{t:0w$}", w = k.to_string().len())).collect(), None, vec![1.0; k], vec![None; k]),
+        (None, None) => {
+            return Err(vec![Diagnostic::error("say how many territories (--territories K) or who owns them (--employees FILE)")])
+        }
+    };
+    let k = labels.len();
+    if k > nu {
+        return Err(vec![Diagnostic::error(format!("{k} territories asked for, but there are only {nu} units to share"))]);
+    }
+    // The current design, by territory label or owner id; unknown labels are new territories
+    // only when no owners are given.
+    let label_of: BTreeMap<&str, u32> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect();
+    let mut current: Option<Vec<Option<u32>>> = None;
+    let mut fixed = vec![None; nu];
+    if let Some(rows) = &req.current {
+        let mut cur = vec![None; nu];
+        let mut extra: BTreeMap<String, u32> = BTreeMap::new();
+        let mut used = false;
+        for (id, terr, fix, at) in rows {
+            let Some(&u) = index.get(id.as_str()).or_else(|| ids.iter().position(|x| x == id).map(|r| &client_unit[r])) else {
+                errors.push(at.clone().message_prefix(format!("`{id}` is neither a client nor a unit of the clients file")));
+                continue;
+            };
+            let t = match label_of.get(terr.as_str()) {
+                Some(&t) => t,
+                None if owners.is_none() => {
+                    let next = extra.len() as u32;
+                    *extra.entry(terr.clone()).or_insert(next)
+                }
+                None => {
+                    errors.push(at.clone().message_prefix(format!("`{terr}` is not one of the owners ({})", labels.join(", "))));
+                    continue;
+                }
+            };
+            cur[u as usize] = Some(t);
+            used = true;
+            if *fix {
+                fixed[u as usize] = Some(t);
+            }
+        }
+        // Territories named in the current file but not asked for, when counting by number:
+        // the file's own labels in their order of appearance map onto t1..tk.
+        if owners.is_none() && !extra.is_empty() {
+            let mut names: Vec<(&String, &u32)> = extra.iter().collect();
+            names.sort_by_key(|x| *x.1);
+            if names.len() > k {
+                errors.push(
+                    Diagnostic::error(format!("the current design has {} territories but {k} were asked for", names.len()))
+                        .help("give --territories with the current design's count, or re-balance into as many territories"),
+                );
+            }
+            let mut sorted: Vec<String> = names.iter().map(|x| x.0.clone()).collect();
+            sorted.sort_by_key(|a| natural(a));
+            let remap: BTreeMap<u32, u32> =
+                names.iter().map(|(name, &i)| (i, sorted.iter().position(|s| s == *name).unwrap_or(0) as u32)).collect();
+            for c in cur.iter_mut().chain(fixed.iter_mut()).flatten() {
+                if let Some(&m) = remap.get(c) {
+                    *c = m;
+                }
+            }
+        }
+        if used {
+            current = Some(cur);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let pos: Vec<Vec3> = units.iter().map(|u| u.pos).collect();
+    let graph = match &req.adjacency {
+        Some(pairs) => {
+            let mut edges = Vec::new();
+            for (a, b, at) in pairs {
+                match (index.get(a.as_str()), index.get(b.as_str())) {
+                    (Some(&x), Some(&y)) => edges.push((x, y)),
+                    _ => {
+                        let missing = if index.contains_key(a.as_str()) { b } else { a };
+                        errors.push(at.clone().message_prefix(format!("`{missing}` is not a unit of the clients file")));
+                    }
+                }
+            }
+            Graph::from_edges(nu, edges)
+        }
+        None if unit_col.is_some() => Graph::delaunay(&client_pos).quotient(&client_unit, nu),
+        None => Graph::delaunay(&pos),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let rebalanced = current.is_some();
+    let problem = Problem { pos, criteria, graph, shares, homes, fixed, current };
+    let solution = solve(&problem, &req.settings, observer).map_err(|e| vec![Diagnostic::error(e.to_string())])?;
+    let mut d = Design {
+        units,
+        unit_column: req.unit.clone(),
+        client_pos,
+        client_unit,
+        labels,
+        owners,
+        problem,
+        solution,
+        figures: empty_figures(),
+        rebalanced,
+    };
+    if d.owners.is_none() && !d.rebalanced {
+        relabel_west_to_east(&mut d);
+    }
+    d.figures = figures(&d, req.settings.contiguous, started.elapsed().as_secs_f64());
+    Ok(d)
+}
+
+/// `t2` before `t10`.
+fn natural(s: &str) -> (String, u64, String) {
+    let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
+    (s.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(), digits.parse().unwrap_or(0), s.to_string())
+}
+
+/// Numbered territories read west to east, so that t1 is the westernmost: stable and readable.
+fn relabel_west_to_east(d: &mut Design) {
+    let k = d.labels.len();
+    let lon = |t: usize| {
+        let (_, lo) = allot_territory::geo::lat_lon(d.solution.centres[t]);
+        // Russia crosses the antimeridian: Chukotka's −170° is east of Kamchatka's 160°.
+        if lo < -100.0 {
+            lo + 360.0
+        } else {
+            lo
+        }
+    };
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| lon(a).total_cmp(&lon(b)).then(a.cmp(&b)));
+    let mut new_of = vec![0u32; k];
+    for (new, &old) in order.iter().enumerate() {
+        new_of[old] = new as u32;
+    }
+    for t in d.solution.territory.iter_mut() {
+        *t = new_of[*t as usize];
+    }
+    d.solution.centres = order.iter().map(|&o| d.solution.centres[o]).collect();
+}
+
+fn empty_figures() -> Figures {
+    Figures {
+        units: 0,
+        clients: 0,
+        territories: 0,
+        criteria: vec![],
+        compactness: 0.0,
+        compactness_unweighted: 0.0,
+        mean_distance_km: 0.0,
+        p_median: None,
+        pieces: 0,
+        contiguous_required: false,
+        moves: None,
+        giants: vec![],
+        restarts: 0,
+        stopped: String::new(),
+        seconds: 0.0,
+        per_territory: vec![],
+    }
+}
+
+fn figures(d: &Design, contiguous: bool, seconds: f64) -> Figures {
+    let p = &d.problem;
+    let k = d.labels.len();
+    let a = &d.solution.territory;
+    let ones = vec![1.0; a.len()];
+    let w = p.criteria.first().map(|c| &c.values).unwrap_or(&ones);
+    let criteria: Vec<CriterionFigures> = p
+        .criteria
+        .iter()
+        .map(|c| {
+            let tot = measure::totals(a, &c.values, k);
+            let tg = measure::targets(&c.values, &p.shares);
+            let dev = measure::deviation(&tot, &tg, &vec![false; k]);
+            let lb = if c.name == "count" && d.unit_column.is_none() {
+                measure::count_lower_bound(a.len(), k)
+            } else {
+                measure::deviation_lower_bound(&c.values, k)
+            };
+            CriterionFigures {
+                name: c.name.clone(),
+                tolerance: c.tolerance,
+                total: c.values.iter().sum(),
+                deviation: dev,
+                giant_free_deviation: measure::giant_free_deviation(a, &c.values, k),
+                lower_bound: lb,
+                met: c.tolerance.is_none_or(|t| dev <= t + 1e-12),
+            }
+        })
+        .collect();
+    let comp = measure::compactness(&p.pos, a, w, k);
+    let total_w: f64 = w.iter().sum();
+    let per_piece = measure::pieces_per_territory(&p.graph, a, k);
+    let moves = p.current.as_ref().map(|cur| {
+        let m = measure::moves(a, cur, w, k, false);
+        let clients_moved: usize = (0..a.len()).filter(|&u| cur[u].is_some_and(|c| c != a[u])).map(|u| d.units[u].rows.len()).sum();
+        let clients_total: usize = (0..a.len()).filter(|&u| cur[u].is_some()).map(|u| d.units[u].rows.len()).sum();
+        let tol = p.criteria.first().and_then(|c| c.tolerance).unwrap_or(0.0);
+        MoveFigures {
+            potential_share: m.weight_share,
+            clients: clients_moved,
+            client_share: if clients_total > 0 { clients_moved as f64 / clients_total as f64 } else { 0.0 },
+            units: m.units,
+            lower_bound: measure::rebalance_lower_bound(cur, w, &p.shares, tol),
+        }
+    });
+    let mut per_territory = Vec::with_capacity(k);
+    let mut members = vec![Vec::new(); k];
+    for (u, &t) in a.iter().enumerate() {
+        members[t as usize].push(u);
+    }
+    for t in 0..k {
+        let totals: Vec<f64> = p.criteria.iter().map(|c| members[t].iter().map(|&u| c.values[u]).sum()).collect();
+        let deviations: Vec<f64> = p
+            .criteria
+            .iter()
+            .zip(&totals)
+            .map(|(c, x)| {
+                let tg = measure::targets(&c.values, &p.shares)[t];
+                if tg > 0.0 {
+                    x / tg - 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let wsum: f64 = members[t].iter().map(|&u| w[u]).sum();
+        let centre = allot_territory::geo::centroid(members[t].iter().map(|&u| (p.pos[u], w[u] + 1e-9))).unwrap_or(d.solution.centres[t]);
+        let md = if wsum > 0.0 { members[t].iter().map(|&u| w[u] * dist(p.pos[u], centre)).sum::<f64>() / wsum } else { 0.0 };
+        per_territory.push(TerritoryFigures {
+            id: d.labels[t].clone(),
+            owner: d.owners.as_ref().map(|o| o[t].clone()),
+            units: members[t].len(),
+            clients: members[t].iter().map(|&u| d.units[u].rows.len()).sum(),
+            totals,
+            deviations,
+            mean_distance_km: md,
+            pieces: per_piece[t],
+            centre: allot_territory::geo::lat_lon(centre),
+        });
+    }
+    Figures {
+        units: a.len(),
+        clients: d.client_pos.len(),
+        territories: k,
+        criteria,
+        compactness: comp,
+        compactness_unweighted: measure::compactness(&p.pos, a, &ones, k),
+        mean_distance_km: if total_w > 0.0 { comp / total_w } else { 0.0 },
+        p_median: (a.len() <= 20_000).then(|| measure::p_median_cost(&p.pos, a, w, k)),
+        pieces: per_piece.iter().map(|c| c.saturating_sub(1)).sum(),
+        contiguous_required: contiguous,
+        moves,
+        giants: d.solution.giants.iter().map(|&g| d.units[g as usize].id.clone()).collect(),
+        restarts: d.solution.restarts,
+        stopped: match d.solution.stop {
+            Stop::Done => "done",
+            Stop::TimeLimit => "time limit",
+            Stop::Interrupted => "interrupted",
+            Stop::MoveCap => "move cap",
+        }
+        .into(),
+        seconds,
+        per_territory,
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+fn big(x: f64) -> String {
+    let s = format!("{:.0}", x.round());
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 && c != '-' && !out.ends_with('-') {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The report a person reads: per territory totals and deviations, then the verdict per criterion,
+/// compactness, contiguity, moves, and what could not be met and why.
+pub fn report(d: &Design) -> String {
+    let f = &d.figures;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} {} units{} into {} territories{}",
+        if d.rebalanced { "Re-balanced" } else { "Divided" },
+        f.units,
+        if d.unit_column.is_some() { format!(" ({} clients)", f.clients) } else { String::new() },
+        f.territories,
+        if f.contiguous_required { ", contiguous" } else { "" }
+    );
+    let mut header = format!("{:<14} {:>6} {:>8}", "territory", "units", "clients");
+    for c in &f.criteria {
+        let _ = write!(header, " {:>16} {:>8}", c.name, "dev");
+    }
+    let _ = write!(header, " {:>9} {:>6}", "mean km", "pieces");
+    let _ = writeln!(s, "{header}");
+    for t in &f.per_territory {
+        let name = match &t.owner {
+            Some(o) if *o != t.id => format!("{} ({o})", t.id),
+            _ => t.id.clone(),
+        };
+        let mut line = format!("{:<14} {:>6} {:>8}", name, t.units, t.clients);
+        for (x, dv) in t.totals.iter().zip(&t.deviations) {
+            let _ = write!(line, " {:>16} {:>+7.2}%", big(*x), dv * 100.0);
+        }
+        let _ = write!(line, " {:>9.0} {:>6}", t.mean_distance_km, t.pieces);
+        let _ = writeln!(s, "{line}");
+    }
+    s.push('\n');
+    for c in &f.criteria {
+        let tol = c.tolerance.map(pct).unwrap_or_else(|| "—".into());
+        let verdict = if c.met { "within tolerance" } else { "NOT within tolerance" };
+        let _ = writeln!(s, "{:<12} spread {} (tolerance {tol}): {verdict}", c.name, pct(c.deviation));
+        if c.tolerance.is_some_and(|t| c.lower_bound > t) {
+            let _ = writeln!(
+                s,
+                "             the tolerance is impossible: no design can spread less than {} ({}); without the giants' territories the spread is {}",
+                pct(c.lower_bound),
+                if f.giants.is_empty() {
+                    "units cannot be split".to_string()
+                } else {
+                    format!("{} alone exceed the mean", f.giants.join(", "))
+                },
+                pct(c.giant_free_deviation)
+            );
+        } else if !c.met {
+            let _ = writeln!(
+                s,
+                "             best reachable found: {}; the bound is {} — try without --contiguous, with a larger --time-limit or more --restarts",
+                pct(c.deviation),
+                pct(c.lower_bound)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "compactness  {} potential·km to the centroids (mean {:.0} km per unit of potential){}",
+        big(f.compactness),
+        f.mean_distance_km,
+        f.p_median.map(|p| format!("; p-median cost {p:.4e}")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "contiguity   {}",
+        if f.pieces == 0 {
+            "every territory is one connected piece".to_string()
+        } else {
+            format!(
+                "{} extra piece(s){}",
+                f.pieces,
+                if f.contiguous_required { " (fixed units or the graph leave no other way)" } else { " (add --contiguous to forbid)" }
+            )
+        }
+    );
+    if let Some(m) = &f.moves {
+        let _ = writeln!(
+            s,
+            "moves        {} of the potential and {} clients ({}) change territory; any design within tolerance must move at least {}",
+            pct(m.potential_share),
+            m.clients,
+            pct(m.client_share),
+            pct(m.lower_bound)
+        );
+    }
+    if !f.giants.is_empty() {
+        let _ = writeln!(s, "giants       {} each got a territory of their own", f.giants.join(", "));
+    }
+    let _ = writeln!(s, "search       {} restart(s), {}, {:.2} s", f.restarts, f.stopped, f.seconds);
+    s
+}
+
+/// The design as CSV: unit (or client) → territory and owner.
+pub fn write_csv(d: &Design, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let key = d.unit_column.clone().unwrap_or_else(|| "id".into());
+    let mut header = vec![key, "territory".to_string()];
+    if d.owners.is_some() {
+        header.push("employee".into());
+    }
+    if d.unit_column.is_some() {
+        header.push("clients".into());
+    }
+    out.write_record(&header)?;
+    for (u, unit) in d.units.iter().enumerate() {
+        let t = d.solution.territory[u] as usize;
+        let mut row = vec![unit.id.clone(), d.labels[t].clone()];
+        if let Some(o) = &d.owners {
+            row.push(o[t].clone());
+        }
+        if d.unit_column.is_some() {
+            row.push(unit.rows.len().to_string());
+        }
+        out.write_record(&row)?;
+    }
+    out.flush()
+}
+
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The design as scheme territories (`[[territories]]` with `attribute` and `values`), owned in
+/// `role` when owners are known: paste or `include` them into a scheme and `allot assign` runs on it.
+pub fn scheme_toml(d: &Design, role: &str, parent: Option<&str>, names: &dyn Fn(usize) -> Option<String>) -> String {
+    // Single clients are named through a `territory` column (see `write_clients`); units by
+    // their own column.
+    let attr = d.unit_column.clone().unwrap_or_else(|| "territory".into());
+    let mut s = format!(
+        "# Territories cut by `allot balance` ({} units, {} territories{}).\n",
+        d.units.len(),
+        d.labels.len(),
+        d.figures.criteria.first().map(|c| format!(", {} spread {}", c.name, pct(c.deviation))).unwrap_or_default()
+    );
+    for t in 0..d.labels.len() {
+        let mut vals: Vec<&str> = if d.unit_column.is_some() {
+            d.units.iter().enumerate().filter(|(u, _)| d.solution.territory[*u] as usize == t).map(|(_, x)| x.id.as_str()).collect()
+        } else {
+            vec![d.labels[t].as_str()]
+        };
+        vals.sort_by_key(|a| natural(a));
+        let _ = write!(s, "\n[[territories]]\nid = {}\n", toml_str(&d.labels[t]));
+        if let Some(n) = names(t) {
+            let _ = writeln!(s, "name = {}", toml_str(&n));
+        }
+        if let Some(p) = parent {
+            let _ = writeln!(s, "parent = {}", toml_str(p));
+        }
+        let _ = writeln!(s, "attribute = {}", toml_str(&attr));
+        let _ = writeln!(s, "values = [{}]", vals.iter().map(|v| toml_str(v)).collect::<Vec<_>>().join(", "));
+        if let Some(o) = &d.owners {
+            let _ = writeln!(s, "owners = {{ {role} = {} }}", toml_str(&o[t]));
+        }
+    }
+    s
+}
+
+/// Prefixing a located diagnostic's message (the location is kept).
+trait Prefix {
+    fn message_prefix(self, m: String) -> Diagnostic;
+}
+
+impl Prefix for Diagnostic {
+    fn message_prefix(mut self, m: String) -> Diagnostic {
+        self.message = m;
+        self
+    }
+}
+
+/// The clients sheet with a `territory` column (added, or replaced): with `scheme_toml`'s
+/// territories, `allot assign --clients` runs on the design directly.
+pub fn write_clients(d: &Design, sheet: &Sheet, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let replace = sheet.column("territory");
+    let mut header = sheet.headers.clone();
+    if replace.is_none() {
+        header.push("territory".into());
+    }
+    out.write_record(&header)?;
+    for r in 0..sheet.len() {
+        let t = d.solution.territory[d.client_unit[r] as usize] as usize;
+        let mut row: Vec<String> = (0..sheet.headers.len()).map(|c| text(sheet, r, c).unwrap_or_default()).collect();
+        match replace {
+            Some(c) => row[c] = d.labels[t].clone(),
+            None => row.push(d.labels[t].clone()),
+        }
+        out.write_record(&row)?;
+    }
+    out.flush()
+}

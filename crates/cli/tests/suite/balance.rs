@@ -1,0 +1,148 @@
+//! `allot balance` as a user runs it (issue #5): files in, design, scheme, pictures, figures out;
+//! bad input refused with its place.
+
+use super::allot;
+
+/// A `;`-separated file with decimal commas, as Excel saves it in Russia: 40 clients in two
+/// clusters (west and east), potentials 1..=4.
+fn clients_csv() -> String {
+    let mut s = String::from("id;lat;lon;potential;workload;region\n");
+    for i in 0..40 {
+        let (lat, lon) = if i < 20 {
+            (55.0 + (i % 5) as f64 * 0.3, 37.0 + (i / 5) as f64 * 0.4)
+        } else {
+            (56.0 + (i % 5) as f64 * 0.3, 49.0 + (i / 5) as f64 * 0.4)
+        };
+        let region = format!("R{}", i / 4);
+        s.push_str(&format!(
+            "к{i:02};{};{};{};{};{region}\n",
+            format!("{lat:.2}").replace('.', ","),
+            format!("{lon:.2}").replace('.', ","),
+            1 + i % 4,
+            2
+        ));
+    }
+    s
+}
+
+#[test]
+fn balance_writes_a_design_a_scheme_pictures_and_figures_that_assign_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, clients_csv()).unwrap();
+    std::fs::write(dir.path().join("employees.csv"), "id,name,teams,weight\nanna,Анна,field,1\nboris,Борис,field,1\n").unwrap();
+    let out = allot()
+        .args(["balance", "--contiguous", "--role", "sales", "--clients"])
+        .arg(&clients)
+        .arg("--employees")
+        .arg(dir.path().join("employees.csv"))
+        .arg("-o")
+        .arg(dir.path().join("design.csv"))
+        .arg("--clients-out")
+        .arg(dir.path().join("clients-with-territory.csv"))
+        .arg("--scheme-out")
+        .arg(dir.path().join("territories.toml"))
+        .args(["--map"])
+        .arg(dir.path().join("map.svg"))
+        .args(["--map"])
+        .arg(dir.path().join("map.png"))
+        .args(["--chart"])
+        .arg(dir.path().join("chart.png"))
+        .args(["--json"])
+        .arg(dir.path().join("figures.json"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("within tolerance"), "{report}");
+    // The design: every client once, two owners, potentials equal within 1% (total 100 → 50 each).
+    let design = std::fs::read_to_string(dir.path().join("design.csv")).unwrap();
+    assert_eq!(design.lines().next().unwrap(), "id,territory,employee");
+    assert_eq!(design.lines().count(), 41);
+    let figures: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("figures.json")).unwrap()).unwrap();
+    assert!(figures["criteria"][0]["deviation"].as_f64().unwrap() <= 0.01);
+    assert_eq!(figures["pieces"], 0);
+    assert!(std::fs::read_to_string(dir.path().join("map.svg")).unwrap().starts_with("<svg"));
+    assert_eq!(&std::fs::read(dir.path().join("map.png")).unwrap()[1..4], b"PNG");
+    assert_eq!(&std::fs::read(dir.path().join("chart.png")).unwrap()[1..4], b"PNG");
+    // The scheme form runs as it is: territories owned in `sales`, one rule.
+    let scheme = std::fs::read_to_string(dir.path().join("territories.toml")).unwrap()
+        + "\n[[rules]]\nid = \"by-territory\"\nrole = \"sales\"\nterritory_owner = true\n";
+    std::fs::write(dir.path().join("scheme.toml"), scheme).unwrap();
+    std::fs::rename(dir.path().join("clients-with-territory.csv"), dir.path().join("clients.csv")).unwrap();
+    let out = allot().args(["assign", "-q", "--dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let assigned = String::from_utf8_lossy(&out.stdout);
+    for line in design.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert!(assigned.contains(&format!("{},sales,{},", f[0], f[2])), "{line} not assigned as designed");
+    }
+}
+
+#[test]
+fn balance_by_units_keeps_each_unit_whole_and_same_seed_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, clients_csv()).unwrap();
+    let run = || {
+        let out = allot()
+            .args(["balance", "-k", "2", "--unit", "region", "--tolerance", "10", "-q", "--clients"])
+            .arg(&clients)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let a = run();
+    assert_eq!(a, run());
+    let text = String::from_utf8(a).unwrap();
+    assert_eq!(text.lines().next().unwrap(), "region,territory,clients");
+    assert_eq!(text.lines().count(), 11, "{text}");
+}
+
+#[test]
+fn balance_rebalances_a_current_design_and_reports_the_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, clients_csv()).unwrap();
+    // Last year's design: the west cluster plus two eastern clients in t1, the rest in t2.
+    let mut cur = String::from("id,territory\n");
+    for i in 0..40 {
+        cur.push_str(&format!("к{i:02},{}\n", if i < 22 { "t1" } else { "t2" }));
+    }
+    std::fs::write(dir.path().join("current.csv"), cur).unwrap();
+    let out = allot()
+        .args(["balance", "-k", "2", "--tolerance", "0", "--json"])
+        .arg(dir.path().join("f.json"))
+        .arg("--clients")
+        .arg(&clients)
+        .arg("--current")
+        .arg(dir.path().join("current.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("f.json")).unwrap()).unwrap();
+    // t1 holds 50 + clients 20 and 21 (potentials 1 and 2) = 53 of 100: exactly 3 must move.
+    assert!((f["moves"]["lower_bound"].as_f64().unwrap() - 0.03).abs() < 1e-9, "{f}");
+    assert!((f["moves"]["potential_share"].as_f64().unwrap() - 0.03).abs() < 1e-9, "{f}");
+    assert_eq!(f["criteria"][0]["deviation"].as_f64().unwrap(), 0.0);
+}
+
+#[test]
+fn balance_refuses_bad_input_with_its_place_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, "id,lat,lon,potential\na,55.7,37.6,100\nb,55.8,37.7,много\nc,95,37.7,5\n").unwrap();
+    let out = allot().args(["balance", "-k", "2", "-o"]).arg(dir.path().join("d.csv")).arg("--clients").arg(&clients).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("clients.csv:3:4"), "{err}");
+    assert!(err.contains("`много` is not a number"), "{err}");
+    assert!(err.contains("clients.csv:4:2") && err.contains("latitude 95 is out of range"), "{err}");
+    assert!(!dir.path().join("d.csv").exists());
+    // A missing column names the columns there are.
+    std::fs::write(&clients, "id,lat,lon,potental\na,55.7,37.6,100\n").unwrap();
+    let out = allot().args(["balance", "-k", "1", "--clients"]).arg(&clients).args(["--by", "potential"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `potental`?"), "{}", String::from_utf8_lossy(&out.stderr));
+}
