@@ -591,21 +591,10 @@ fn figures(d: &Design, contiguous: bool, seconds: f64) -> Figures {
     for (u, &t) in a.iter().enumerate() {
         members[t as usize].push(u);
     }
+    let targets: Vec<Vec<f64>> = p.criteria.iter().map(|c| measure::targets(&c.values, &p.shares)).collect();
     for t in 0..k {
         let totals: Vec<f64> = p.criteria.iter().map(|c| members[t].iter().map(|&u| c.values[u]).sum()).collect();
-        let deviations: Vec<f64> = p
-            .criteria
-            .iter()
-            .zip(&totals)
-            .map(|(c, x)| {
-                let tg = measure::targets(&c.values, &p.shares)[t];
-                if tg > 0.0 {
-                    x / tg - 1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let deviations: Vec<f64> = targets.iter().zip(&totals).map(|(tg, x)| if tg[t] > 0.0 { x / tg[t] - 1.0 } else { 0.0 }).collect();
         let wsum: f64 = members[t].iter().map(|&u| w[u]).sum();
         let centre = allot_territory::geo::centroid(members[t].iter().map(|&u| (p.pos[u], w[u] + 1e-9))).unwrap_or(d.solution.centres[t]);
         let md = if wsum > 0.0 { members[t].iter().map(|&u| w[u] * dist(p.pos[u], centre)).sum::<f64>() / wsum } else { 0.0 };

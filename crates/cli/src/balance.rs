@@ -296,21 +296,21 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         let text = serde_json::to_string_pretty(&d.figures).unwrap_or_default();
         write_atomically(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
     }
-    if !a.quiet {
-        let r = territory::report(&d);
-        if a.out.is_some() || a.scheme_out.is_some() {
-            crate::emit(&r)?;
-        } else {
-            // Without -o the design itself goes to standard output; the report to standard error.
-            let mut buf = Vec::new();
-            territory::write_csv(&d, &mut buf).map_err(|e| io_fail(&PathBuf::from("standard output"), e))?;
-            crate::emit(&String::from_utf8_lossy(&buf))?;
-            eprint!("{r}");
-        }
-    } else if a.out.is_none() && a.scheme_out.is_none() {
+    // Without -o or --scheme-out the design itself goes to standard output, and the report to
+    // standard error.
+    let design_to_stdout = a.out.is_none() && a.scheme_out.is_none();
+    if design_to_stdout {
         let mut buf = Vec::new();
         territory::write_csv(&d, &mut buf).map_err(|e| io_fail(&PathBuf::from("standard output"), e))?;
         crate::emit(&String::from_utf8_lossy(&buf))?;
+    }
+    if !a.quiet {
+        let r = territory::report(&d);
+        if design_to_stdout {
+            eprint!("{r}");
+        } else {
+            crate::emit(&r)?;
+        }
     }
     if d.figures.criteria.iter().any(|c| !c.met) {
         eprintln!("note: not every tolerance was met (see the report); the design is the best found");

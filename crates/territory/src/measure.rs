@@ -104,6 +104,12 @@ pub fn p_median_cost(pos: &[Vec3], territory: &[u32], w: &[f64], k: usize) -> f6
 
 /// Extra connected pieces over the graph: Σ_t (pieces of t − 1); 0 = every territory contiguous.
 pub fn pieces(graph: &Graph, territory: &[u32], k: usize) -> usize {
+    pieces_per_territory(graph, territory, k).iter().map(|c| c.saturating_sub(1)).sum()
+}
+
+/// Pieces per territory (connected components over the graph; 0 for an empty territory), in one
+/// pass over the units.
+pub fn pieces_per_territory(graph: &Graph, territory: &[u32], k: usize) -> Vec<usize> {
     let n = territory.len();
     let mut seen = vec![false; n];
     let mut count = vec![0usize; k];
@@ -124,39 +130,7 @@ pub fn pieces(graph: &Graph, territory: &[u32], k: usize) -> usize {
             }
         }
     }
-    count.iter().map(|c| c.saturating_sub(1)).sum()
-}
-
-/// Pieces per territory (connected components; 0 for an empty territory).
-pub fn pieces_per_territory(graph: &Graph, territory: &[u32], k: usize) -> Vec<usize> {
-    let mut out = vec![0usize; k];
-    for t in 0..k as u32 {
-        let only: Vec<u32> = territory.iter().map(|&x| if x == t { 0 } else { 1 }).collect();
-        let has = only.contains(&0);
-        if has {
-            // Components of territory t = pieces of the 0-class in a 2-colouring.
-            let mut seen = vec![false; territory.len()];
-            let mut c = 0;
-            for s in 0..territory.len() {
-                if only[s] != 0 || seen[s] {
-                    continue;
-                }
-                c += 1;
-                seen[s] = true;
-                let mut stack = vec![s as u32];
-                while let Some(x) = stack.pop() {
-                    for &y in graph.neighbours(x as usize) {
-                        if only[y as usize] == 0 && !seen[y as usize] {
-                            seen[y as usize] = true;
-                            stack.push(y);
-                        }
-                    }
-                }
-            }
-            out[t as usize] = c;
-        }
-    }
-    out
+    count
 }
 
 /// Moves against a current design: the weight and the units whose territory differs after the

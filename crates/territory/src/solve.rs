@@ -578,16 +578,17 @@ impl<'c, 'p> State<'c, 'p> {
                     cands.push((self.delta_viol(i, s as usize), self.delta_cost(i, s as usize), i as u32, s));
                 }
             }
-            let mut seen_in: Vec<u32> = Vec::new();
+            // Each neighbour once: stamped with this step's generation.
+            let gen = self.next_gen();
             for m in 0..self.members[worst].len() {
                 let i = self.members[worst][m] as usize;
                 for &j in ctx.p.graph.neighbours(i) {
                     let j = j as usize;
                     let s = self.a[j] as usize;
-                    if s == worst || ctx.fixed[j].is_some() || seen_in.contains(&(j as u32)) {
+                    if s == worst || ctx.fixed[j].is_some() || self.stamp[j] == gen {
                         continue;
                     }
-                    seen_in.push(j as u32);
+                    self.stamp[j] = gen;
                     cands.push((self.delta_viol(j, worst), self.delta_cost(j, worst), j as u32, worst as u32));
                 }
             }
@@ -741,7 +742,7 @@ impl<'c, 'p> State<'c, 'p> {
     }
 
     fn recentre(&mut self) {
-        self.centres = centres_of(self.ctx, &self.a, &self.members, &self.centres);
+        self.centres = centres_of(self.ctx, &self.members, &self.centres);
         self.find_near();
     }
 
@@ -761,7 +762,7 @@ impl<'c, 'p> State<'c, 'p> {
 
 /// Each territory's centre: the owner's home; else the median at a unit site (when affordable)
 /// or the weighted spherical centroid.
-fn centres_of(ctx: &Ctx, _a: &[u32], members: &[Vec<u32>], old: &[Vec3]) -> Vec<Vec3> {
+fn centres_of(ctx: &Ctx, members: &[Vec<u32>], old: &[Vec3]) -> Vec<Vec3> {
     (0..ctx.k)
         .into_par_iter()
         .map(|t| {
@@ -1061,10 +1062,14 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
     let no_weights = Vec::new();
     let w = problem.criteria.first().map(|c| &c.values).unwrap_or(&no_weights);
     let giants = if w.is_empty() { Vec::new() } else { giants(w, k) };
-    let mut plain = problem.clone();
-    if plain.criteria.is_empty() {
-        plain.criteria.push(Criterion { name: "units".into(), values: vec![1.0; problem.pos.len()], tolerance: None });
-    }
+    // Without criteria, every unit weighs 1 (a copy is made only then).
+    let plain: std::borrow::Cow<Problem> = if problem.criteria.is_empty() {
+        let mut p = problem.clone();
+        p.criteria.push(Criterion { name: "units".into(), values: vec![1.0; problem.pos.len()], tolerance: None });
+        std::borrow::Cow::Owned(p)
+    } else {
+        std::borrow::Cow::Borrowed(problem)
+    };
     let ctx = Ctx::new(&plain, settings, &giants);
     if let Some(cur) = &plain.current {
         return Ok(rebalance(&ctx, cur, settings, deadline, giants));
@@ -1102,7 +1107,7 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
             for (i, &t) in a.iter().enumerate() {
                 members[t as usize].push(i as u32);
             }
-            centres = centres_of(&ctx, &a, &members, &centres);
+            centres = centres_of(&ctx, &members, &centres);
             if changed * 1000 <= ctx.n {
                 break;
             }
@@ -1158,7 +1163,7 @@ fn rebalance(ctx: &Ctx, current: &[Option<u32>], settings: &Settings, deadline: 
             members[t as usize].push(i as u32);
         }
     }
-    let centres = centres_of(ctx, &[], &members, &vec![ctx.p.pos[0]; k]);
+    let centres = centres_of(ctx, &members, &vec![ctx.p.pos[0]; k]);
     let a: Vec<u32> = (0..ctx.n)
         .map(|i| {
             ctx.fixed[i].or(current[i]).unwrap_or_else(|| {
