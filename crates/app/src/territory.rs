@@ -697,7 +697,7 @@ pub fn report(d: &Design) -> String {
                 if f.giants.is_empty() {
                     "units cannot be split".to_string()
                 } else {
-                    format!("{} alone exceed the mean", f.giants.join(", "))
+                    giants_phrase(&f.giants)
                 },
                 pct(c.giant_free_deviation)
             );
@@ -741,7 +741,8 @@ pub fn report(d: &Design) -> String {
         );
     }
     if !f.giants.is_empty() {
-        let _ = writeln!(s, "giants       {} each got a territory of their own", f.giants.join(", "));
+        let own = if f.giants.len() == 1 { "got a territory of its own" } else { "each got a territory of their own" };
+        let _ = writeln!(s, "giants       {} {own}", f.giants.join(", "));
     }
     let _ = writeln!(s, "search       {} restart(s), {}, {:.2} s", f.restarts, f.stopped, f.seconds);
     s
@@ -789,6 +790,11 @@ fn toml_str(s: &str) -> String {
     out
 }
 
+/// "X alone exceeds the mean" / "X, Y alone exceed the mean".
+fn giants_phrase(giants: &[String]) -> String {
+    format!("{} alone exceed{} the mean", giants.join(", "), if giants.len() == 1 { "s" } else { "" })
+}
+
 /// The design as scheme territories (`[[territories]]` with `attribute` and `values`), owned in
 /// `role` when owners are known: paste or `include` them into a scheme and `allot assign` runs on it.
 pub fn scheme_toml(d: &Design, role: &str, parent: Option<&str>, names: &dyn Fn(usize) -> Option<String>) -> String {
@@ -799,7 +805,21 @@ pub fn scheme_toml(d: &Design, role: &str, parent: Option<&str>, names: &dyn Fn(
         "# Territories cut by `allot balance` ({} units, {} territories{}).\n",
         d.units.len(),
         d.labels.len(),
-        d.figures.criteria.first().map(|c| format!(", {} spread {}", c.name, pct(c.deviation))).unwrap_or_default()
+        d.figures
+            .criteria
+            .first()
+            .map(|c| match d.figures.giants.is_empty() {
+                true => format!(", {} spread {}", c.name, pct(c.deviation)),
+                false => format!(
+                    ", {} spread {}; {}, without {} {}",
+                    c.name,
+                    pct(c.deviation),
+                    giants_phrase(&d.figures.giants),
+                    if d.figures.giants.len() == 1 { "it" } else { "them" },
+                    pct(c.giant_free_deviation)
+                ),
+            })
+            .unwrap_or_default()
     );
     for t in 0..d.labels.len() {
         let mut vals: Vec<&str> = if d.unit_column.is_some() {

@@ -95,29 +95,12 @@ pub fn places() -> Vec<Place> {
         .collect()
 }
 
-/// (iso, name_ru, federal district in English).
-pub fn regions() -> Vec<(String, String, String)> {
-    REGIONS
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.to_string(), f.get(2)?.to_string(), f.get(3)?.to_string()))
-        })
-        .collect()
-}
+/// The seven dealer managers of S3, each owning one territory cut by `allot balance`.
+pub const DEALERS: [&str; 7] = ["ivanov", "smirnova", "kuznetsov", "popova", "vasiliev", "petrova", "sokolov"];
 
-/// The seven dealer territories of S3: the federal districts, with the Southern and the North
-/// Caucasian joined as they were until 2010. (id, Russian name, districts, dealer manager).
-pub const DEALER_GROUPS: [(&str, &str, &[&str], &str); 7] = [
-    ("central", "Центр", &["Central"], "ivanov"),
-    ("northwest", "Северо-Запад", &["Northwestern"], "smirnova"),
-    ("south", "Юг и Северный Кавказ", &["Southern", "North Caucasian"], "kuznetsov"),
-    ("volga", "Поволжье", &["Volga"], "popova"),
-    ("ural", "Урал", &["Ural"], "vasiliev"),
-    ("siberia", "Сибирь", &["Siberian"], "petrova"),
-    ("far-east", "Дальний Восток", &["Far Eastern"], "sokolov"),
-];
+/// The S3 balance: regions stay whole, potential within 5% where the map allows it (Moscow alone
+/// outweighs a seventh of the country and becomes a territory of its own).
+pub const S3_TOLERANCE: f64 = 0.05;
 
 const S3_EMPLOYEES: &str = "\
 id,name,position,teams,skills,capacity,active
@@ -289,25 +272,92 @@ pub fn s3_clients(n: usize, seed: u64) -> String {
     out
 }
 
-pub fn s3_scheme() -> String {
-    let regions = regions();
+/// Russian plural of «регион» after a number.
+fn regions_word(n: usize) -> &'static str {
+    match (n % 10, n % 100) {
+        (_, 11..=14) => "регионов",
+        (1, _) => "регион",
+        (2..=4, _) => "региона",
+        _ => "регионов",
+    }
+}
+
+/// S3's seven dealer territories (S2.1), cut by `allot balance`'s engine out of Russia's federal
+/// subjects: the clients the dealer managers serve (not VIP, not Moscow's government sector),
+/// regions kept whole and contiguous, equal potential within `S3_TOLERANCE`. A region without
+/// dealer clients yet joins as a unit of no weight, so every region has a dealer manager.
+/// Returns the `[[territories]]` of the scheme.
+pub fn s3_dealer_territories(clients_csv: &str) -> Result<String, String> {
+    use allot_app::territory::{design, scheme_toml, By, Owners, Request};
+    let mut rd = csv::Reader::from_reader(clients_csv.as_bytes());
+    let headers = rd.headers().map_err(|e| e.to_string())?.clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).ok_or_else(|| format!("the S3 clients have no `{n}` column"));
+    let (sig, own, reg, pot, lat, lon) =
+        (col("significance")?, col("ownership")?, col("region")?, col("potential")?, col("lat")?, col("lon")?);
+    let mut text = String::from("id,region,potential,lat,lon\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, r) in rd.records().enumerate() {
+        let r = r.map_err(|e| format!("S3 clients, row {}: {e}", i + 2))?;
+        seen.insert(r[reg].to_string());
+        let dealer = &r[sig] != "vip" && !(&r[own] == "government" && &r[reg] == "RU-MOW");
+        if dealer {
+            let _ = writeln!(text, "{},{},{},{},{}", &r[0], &r[reg], &r[pot], &r[lat], &r[lon]);
+        }
+    }
+    let regions: Vec<Vec<String>> =
+        REGIONS.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).filter(|f: &Vec<String>| f.len() >= 9).collect();
+    for f in &regions {
+        if !seen.contains(&f[0]) {
+            let _ = writeln!(text, "region-{0},{0},0,{1},{2}", f[0], f[7], f[8]);
+        }
+    }
+    let clients = allot_io::sheet::read_csv_text(&text, "S3 dealer clients").map_err(|d| format!("{d:?}"))?;
+    let owners = Owners {
+        ids: DEALERS.iter().map(|s| s.to_string()).collect(),
+        weights: vec![1.0; DEALERS.len()],
+        homes: vec![None; DEALERS.len()],
+    };
+    let settings = allot_territory::Settings { contiguous: true, seed: 1, restarts: 16, ..Default::default() };
+    let req = Request {
+        clients,
+        unit: Some("region".into()),
+        by: vec![By { column: "potential".into(), tolerance: S3_TOLERANCE }],
+        territories: None,
+        owners: Some(owners),
+        current: None,
+        adjacency: None,
+        settings,
+    };
+    let mut d = design(req, &()).map_err(|d| format!("{d:?}"))?;
+    // Name each territory after its region of largest potential.
+    let weight = &d.problem.criteria[0].values;
+    let names: Vec<String> = (0..d.labels.len())
+        .map(|t| {
+            let units: Vec<usize> = (0..d.units.len()).filter(|&u| d.solution.territory[u] as usize == t).collect();
+            let top = units.iter().copied().max_by(|&a, &b| weight[a].total_cmp(&weight[b]).then(d.units[b].id.cmp(&d.units[a].id)));
+            let name = top.and_then(|u| regions.iter().find(|f| f[0] == d.units[u].id)).map(|f| f[2].clone()).unwrap_or_default();
+            match units.len() {
+                0 | 1 => name,
+                n => format!("{name} и ещё {} {}", n - 1, regions_word(n - 1)),
+            }
+        })
+        .collect();
+    d.labels = d.labels.iter().map(|o| format!("dealers-{o}")).collect();
+    Ok(scheme_toml(&d, "sales", Some("russia"), &|t| names.get(t).cloned()))
+}
+
+pub fn s3_scheme(clients_csv: &str) -> Result<String, String> {
     let mut s = String::from(
         "# MISSION.md S3: a wholesale seller of digital equipment, sales department of 10.\n\
          # Principles combined (S2.7): territory (S2.1), significance (S2.4), ownership (S2.6).\n\
-         # Generated by `allot example s3`; region lists from GeoNames (CC BY 4.0).\n\n\
+         # Generated by `allot example s3`; regions from GeoNames (CC BY 4.0).\n\n\
          name = \"Оптовая торговля цифровой техникой: отдел продаж из 10 человек\"\n\n\
          [columns]\nsignificance = \"text\"\nownership = \"text\"\n\n\
-         # The whole country, then the seven dealer territories (S2.1), each owned by one dealer manager.\n\
-         [[territories]]\nid = \"russia\"\nname = \"Россия\"\nwhere = \"true\"\n",
+         # The whole country, then the seven dealer territories (S2.1), each owned by one dealer manager:\n\
+         # whole regions, contiguous, of equal dealer-client potential, cut by `allot balance`.\n\
+         [[territories]]\nid = \"russia\"\nname = \"Россия\"\nwhere = \"true\"\n\n",
     );
-    for (id, name, districts, owner) in DEALER_GROUPS {
-        let codes: Vec<String> = regions.iter().filter(|r| districts.contains(&r.2.as_str())).map(|r| format!("\"{}\"", r.0)).collect();
-        let _ = write!(
-            s,
-            "\n[[territories]]\nid = \"{id}\"\nname = \"{name}\"\nparent = \"russia\"\nattribute = \"region\"\nvalues = [{}]\nowners = {{ sales = \"{owner}\" }}\n",
-            codes.join(", ")
-        );
-    }
+    s.push_str(&s3_dealer_territories(clients_csv)?);
     s.push_str(
         "\n# First match wins, per role. A Moscow VIP government client meets `gov-moscow` first.\n\
          [[rules]]\nid = \"gov-moscow\"\nrole = \"sales\"\nwhen = 'ownership == \"government\" and region == \"RU-MOW\"'\nemployee = \"fedorova\"\n\n\
@@ -316,7 +366,7 @@ pub fn s3_scheme() -> String {
          # Everyone else: the dealer manager who owns the client's territory.\n\
          [[rules]]\nid = \"dealers\"\nrole = \"sales\"\nterritory_owner = true\n",
     );
-    s
+    Ok(s)
 }
 
 const S4_SERVICE_EMPLOYEES: &str = "\
@@ -442,6 +492,13 @@ const S3_README: &str = "# Example S3: the 10-person sales department\n\n\
 MISSION.md S3: a wholesale seller of digital equipment; 7 managers selling to dealers, each pinned to\n\
 one of 7 region groups; 2 VIP managers (Moscow, all other regions); 1 government-sector manager for\n\
 Moscow. Principles combined: territory, significance, ownership (S2.1, S2.4, S2.6, S2.7).\n\n\
+The 7 region groups in `scheme.toml` are cut by the `allot balance` engine (issue #5): the dealer\n\
+managers' clients (not VIP, not Moscow's government sector), whole federal subjects as units,\n\
+contiguous, equal potential within 5%. Moscow alone holds more than a seventh of that potential, so\n\
+it is a territory of its own and the header comment of the territories says so; the other six are\n\
+within 5% of each other. A region without dealer clients yet still belongs to a territory. To cut\n\
+your own: `allot balance --clients dealer-clients.csv --unit region --employees dealers.csv\n\
+--tolerance 5 --contiguous --scheme-out territories.toml` (see docs/balance.md).\n\n\
 ```sh\nallot check   --dir examples/s3\nallot assign  --dir examples/s3 -o /tmp/s3-assignments.csv\nallot explain --dir examples/s3 c00003   # a Moscow VIP government client\n```\n\n\
 Clients are generated by `allot example s3 --out examples/s3` (seed 2026) over Russia's towns.\n\
 Place names, regions and populations: GeoNames (geonames.org), CC BY 4.0.\n";
@@ -462,12 +519,15 @@ saves them in Russia.\n\n\
 /// The files of an example: (name, content).
 pub fn files(name: &str, clients: Option<usize>, seed: u64) -> Result<Vec<(&'static str, String)>, String> {
     Ok(match name {
-        "s3" => vec![
-            ("README.md", S3_README.into()),
-            ("scheme.toml", s3_scheme()),
-            ("employees.csv", S3_EMPLOYEES.into()),
-            ("clients.csv", s3_clients(clients.unwrap_or(2_000), seed)),
-        ],
+        "s3" => {
+            let s3 = s3_clients(clients.unwrap_or(2_000), seed);
+            vec![
+                ("README.md", S3_README.into()),
+                ("scheme.toml", s3_scheme(&s3)?),
+                ("employees.csv", S3_EMPLOYEES.into()),
+                ("clients.csv", s3),
+            ]
+        }
         "s4-service" => vec![
             ("README.md", S4_SERVICE_README.into()),
             ("scheme.toml", s4_service_scheme()),

@@ -60,11 +60,76 @@ fn s3_moscow_vip_government_client_goes_to_whichever_the_scheme_says_first() {
     assert_eq!(sales(&a, "c00004"), "mikhailova", "a Moscow VIP that is not government");
 }
 
+fn t_owner(t: &[(String, Vec<String>, String)], region: &str) -> String {
+    t.iter().find(|x| x.1.iter().any(|r| r == region)).map(|x| x.2.clone()).unwrap_or_default()
+}
+
+/// The dealer territories of the shipped S3 scheme: (territory id, regions, owner).
+fn s3_dealer_territories() -> Vec<(String, Vec<String>, String)> {
+    let scheme = std::fs::read_to_string(example("s3/scheme.toml")).unwrap();
+    let quoted = |l: &str| l.split('"').skip(1).step_by(2).map(str::to_string).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    for block in scheme.split("[[territories]]").skip(1) {
+        let line = |key: &str| block.lines().find(|l| l.starts_with(key)).map(quoted).unwrap_or_default();
+        let id = line("id =").remove(0);
+        if id.starts_with("dealers-") {
+            out.push((id, line("values ="), line("owners =").remove(0)));
+        }
+    }
+    out
+}
+
+#[test]
+fn s3_dealer_territories_are_cut_by_balance() {
+    // S3, S2.1: seven dealer territories of whole regions, one per dealer manager, covering Russia.
+    let t = s3_dealer_territories();
+    assert_eq!(t.len(), 7, "{t:?}");
+    let owners: std::collections::BTreeSet<&String> = t.iter().map(|x| &x.2).collect();
+    assert_eq!(owners.len(), 7, "one territory per dealer manager");
+    let regions: Vec<&String> = t.iter().flat_map(|x| &x.1).collect();
+    let distinct: std::collections::BTreeSet<&String> = regions.iter().copied().collect();
+    assert_eq!(regions.len(), distinct.len(), "a region is in one territory only");
+    let all = std::fs::read_to_string("../../data/ru/regions.csv").unwrap().lines().count() - 1;
+    assert_eq!(distinct.len(), all, "every federal subject has a dealer manager");
+    // Moscow alone outweighs a seventh of the dealer potential: it is a territory of its own, and
+    // the other six are within the example's 5% of their mean.
+    assert!(t.iter().any(|x| x.1 == ["RU-MOW"]), "{t:?}");
+    let clients = std::fs::read_to_string(example("s3/clients.csv")).unwrap();
+    let mut rd = csv::Reader::from_reader(clients.as_bytes());
+    let mut potential: HashMap<String, f64> = HashMap::new();
+    for r in rd.records() {
+        let r = r.unwrap();
+        if &r[5] != "vip" && !(&r[7] == "government" && &r[3] == "RU-MOW") {
+            *potential.entry(r[3].to_string()).or_default() += r[9].parse::<f64>().unwrap();
+        }
+    }
+    let totals: Vec<f64> =
+        t.iter().filter(|x| x.1 != ["RU-MOW"]).map(|x| x.1.iter().map(|r| potential.get(r).copied().unwrap_or(0.0)).sum()).collect();
+    let mean = totals.iter().sum::<f64>() / totals.len() as f64;
+    for x in &totals {
+        assert!((x / mean - 1.0).abs() <= 0.05, "{totals:?}");
+    }
+}
+
 #[test]
 fn s3_other_clients_go_to_the_dealer_manager_of_their_territory() {
     let a = assign(&["--dir", "examples/s3"]);
-    assert_eq!(sales(&a, "c00005"), "petrova", "Novosibirsk is in Siberia");
-    assert_eq!(sales(&a, "c00006"), "vasiliev", "a government school in Yekaterinburg: not Moscow, so the Ural dealer manager");
+    let owner_of = |region: &str| t_owner(&s3_dealer_territories(), region);
+    assert_eq!(sales(&a, "c00005"), owner_of("RU-NVS"), "Novosibirsk: the owner of its territory");
+    assert_eq!(sales(&a, "c00006"), owner_of("RU-SVE"), "a government school in Yekaterinburg: not Moscow, so its dealer manager");
+    // Every dealer client (not VIP, not Moscow's government sector) goes to its region's owner.
+    let clients = std::fs::read_to_string(example("s3/clients.csv")).unwrap();
+    let mut rd = csv::Reader::from_reader(clients.as_bytes());
+    let t = s3_dealer_territories();
+    let mut dealers = 0;
+    for r in rd.records() {
+        let r = r.unwrap();
+        if &r[5] != "vip" && !(&r[7] == "government" && &r[3] == "RU-MOW") {
+            assert_eq!(sales(&a, &r[0]), t_owner(&t, &r[3]), "{}", &r[0]);
+            dealers += 1;
+        }
+    }
+    assert!(dealers > 1_500, "{dealers}");
     // Every client has exactly one seller, and all ten employees are used.
     let n = std::fs::read_to_string(example("s3/clients.csv")).unwrap().lines().count() - 1;
     assert_eq!(a.len(), n);
@@ -151,7 +216,7 @@ fn explain_shows_every_rule_tried_and_why() {
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r#"
     client c00004: name=АО «Меридиан-Трейд», city=Москва, region=RU-MOW, industry=торговля, significance=vip, channel=dealer, ownership=commercial, products=компьютеры;сети, potential=61000000, workload=3, lat=55.74624, lon=37.62817
-    territory: russia › central
+    territory: russia › dealers-ivanov
 
     role sales → mikhailova Михайлова Ольга (named by rule)
       client rule gov-moscow           no

@@ -131,7 +131,12 @@ fn plan_writes_nothing_and_apply_lands_exactly_what_assign_computes() {
         let before = s.ok(&["log"]);
         let (shown, plan) = s.plan(&["--scheme", e.join("scheme.toml").to_str().unwrap(), "--date", "2026-01-12"]);
         assert!(shown.contains("2006 links opened") && shown.contains("new 2006"), "{shown}");
-        assert!(shown.contains("ivanov") && shown.contains("0 → 760"), "per employee: {shown}");
+        let ivanov = allot()
+            .args(["assign", "--dir", "examples/s3", "--date", "2026-01-12", "-q"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.split(',').nth(2) == Some("ivanov")).count())
+            .unwrap();
+        assert!(ivanov > 100 && shown.contains(&format!("0 → {ivanov}")), "per employee, ivanov 0 → {ivanov}: {shown}");
         assert_eq!(s.ok(&["log"]), before, "plan writes nothing");
         assert!(s.owners("2026-01-12").is_empty());
         let out = s.apply(&plan);
@@ -254,13 +259,14 @@ fn an_absence_cover_ends_by_itself_and_the_owner_gets_every_client_back() {
         s.s3("2026-01-12");
         let jan = s.owners("2026-01-12");
         let ivanovs: Vec<&(String, String)> = jan.keys().filter(|k| jan[*k] == "ivanov").collect();
-        assert_eq!(ivanovs.len(), 760);
+        let n = ivanovs.len();
+        assert!(n > 100, "{n}");
         s.ok(&["absent", "ivanov", "--from", "2026-07-01", "--to", "2026-07-14", "--cover", "smirnova"]);
         assert!(s.fails(&["absent", "ivanov", "--from", "2026-07-10", "--to", "2026-07-20"]).contains("already registered"));
         let (early, _) = s.plan(&["--date", "2026-06-30"]);
         assert!(early.contains("plan on or after 2026-07-01"), "{early}");
         let (shown, plan) = s.plan(&["--date", "2026-07-01"]);
-        assert!(shown.contains("cover 760") && shown.contains("return 760"), "{shown}");
+        assert!(shown.contains(&format!("cover {n}")) && shown.contains(&format!("return {n}")), "{shown}");
         s.apply(&plan);
         let during = s.owners("2026-07-10");
         let after = s.owners("2026-07-15");
