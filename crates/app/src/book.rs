@@ -1322,18 +1322,38 @@ pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
 pub type OwnerRow = (String, String, bool);
 
 /// The stored clients on `date` as a sheet (every attribute a column), and the current design of
-/// `role`: (client id, employee id, pinned). For `allot balance --from-store`.
-pub fn clients_and_owners(store: &mut dyn Store, date: i32, role: &str) -> Result<(Sheet, Vec<OwnerRow>), BookError> {
-    let snap = store.snapshot(date)?;
-    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
-    let client: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+/// `role`: (client id, employee id, pinned). For `allot balance --from-store`. With `only`, the
+/// clients owned in `role` by someone else are left out (their count is returned): re-balancing
+/// the dealer managers' territories leaves the VIP managers' clients alone. Clients without an
+/// owner in `role` are always in.
+pub fn clients_and_owners(
+    store: &mut dyn Store,
+    date: i32,
+    role: &str,
+    only: Option<&[String]>,
+) -> Result<(Sheet, Vec<OwnerRow>, usize), BookError> {
+    let mut snap = store.snapshot(date)?;
     let employee: FxHashMap<i64, &str> = snap.employees.iter().map(|e| (e.key, e.id.as_str())).collect();
-    let pinned: rustc_hash::FxHashSet<i64> = snap.pins.iter().filter(|p| p.role == role).map(|p| p.client).collect();
-    let owners = snap
+    let owner: FxHashMap<i64, &str> = snap
         .links
         .iter()
         .filter(|l| l.role == role && l.from <= date)
-        .filter_map(|l| Some((client.get(&l.client)?.to_string(), employee.get(&l.employee)?.to_string(), pinned.contains(&l.client))))
+        .filter_map(|l| Some((l.client, *employee.get(&l.employee)?)))
         .collect();
-    Ok((sheet, owners))
+    let before = snap.clients.len();
+    if let Some(only) = only {
+        let keep = |c: &allot_store::Stored| owner.get(&c.key).is_none_or(|e| only.iter().any(|o| o == e));
+        snap.clients.retain(keep);
+    }
+    let left_out = before - snap.clients.len();
+    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
+    let client: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+    let pinned: rustc_hash::FxHashSet<i64> = snap.pins.iter().filter(|p| p.role == role).map(|p| p.client).collect();
+    let owners = owner
+        .iter()
+        .filter_map(|(c, e)| Some((client.get(c)?.to_string(), e.to_string(), pinned.contains(c))))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok((sheet, owners, left_out))
 }

@@ -107,8 +107,9 @@ pub struct MoveFigures {
     pub clients: usize,
     pub client_share: f64,
     pub units: usize,
-    /// The least potential share any design within the tolerance must move.
-    pub lower_bound: f64,
+    /// The least potential share any design within the tolerance must move; none when giants make
+    /// the tolerance unreachable.
+    pub lower_bound: Option<f64>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -583,7 +584,7 @@ fn figures(d: &Design, contiguous: bool, seconds: f64) -> Figures {
             clients: clients_moved,
             client_share: if clients_total > 0 { clients_moved as f64 / clients_total as f64 } else { 0.0 },
             units: m.units,
-            lower_bound: measure::rebalance_lower_bound(cur, w, &p.shares, tol),
+            lower_bound: d.solution.giants.is_empty().then(|| measure::rebalance_lower_bound(cur, w, &p.shares, tol)),
         }
     });
     let mut per_territory = Vec::with_capacity(k);
@@ -733,11 +734,14 @@ pub fn report(d: &Design) -> String {
     if let Some(m) = &f.moves {
         let _ = writeln!(
             s,
-            "moves        {} of the potential and {} clients ({}) change territory; any design within tolerance must move at least {}",
+            "moves        {} of the potential and {} clients ({}) change territory; {}",
             pct(m.potential_share),
             m.clients,
             pct(m.client_share),
-            pct(m.lower_bound)
+            match m.lower_bound {
+                Some(b) => format!("any design within tolerance must move at least {}", pct(b)),
+                None => "no design meets the tolerance (giants), so there is no least move to compare with".into(),
+            }
         );
     }
     if !f.giants.is_empty() {

@@ -170,13 +170,21 @@ impl Observer for Watch {
 }
 
 pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
+    let owners = match &a.employees {
+        Some(p) => Some(territory::read_owners(&read(p, a.encoding)?, a.team.as_deref()).map_err(|d| fail(&d))?),
+        None => None,
+    };
     let (clients, stored) = if a.from_store {
         let mut store = allot_store::open(&allot_store::Location::parse(&a.db)).map_err(|e| {
             eprintln!("error: {e}");
             Reported
         })?;
-        let (sheet, owners) =
-            allot_app::book::clients_and_owners(store.as_mut(), allot_app::clock::today(), &a.role).map_err(crate::book::report)?;
+        let only = owners.as_ref().map(|o| o.ids.as_slice());
+        let (sheet, owners, left_out) =
+            allot_app::book::clients_and_owners(store.as_mut(), allot_app::clock::today(), &a.role, only).map_err(crate::book::report)?;
+        if left_out > 0 && !a.quiet {
+            eprintln!("note: {left_out} stored clients owned in role {} by someone not in --employees are left out", a.role);
+        }
         (sheet, Some(owners))
     } else {
         let path = a.clients.as_ref().ok_or_else(|| {
@@ -204,10 +212,6 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         };
         by.push(By { column: col, tolerance: tol });
     }
-    let owners = match &a.employees {
-        Some(p) => Some(territory::read_owners(&read(p, a.encoding)?, a.team.as_deref()).map_err(|d| fail(&d))?),
-        None => None,
-    };
     let current = match (&a.current, stored) {
         (Some(p), _) => {
             Some(pairs(&read(p, a.encoding)?, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?)

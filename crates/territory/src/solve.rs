@@ -556,6 +556,7 @@ impl<'c, 'p> State<'c, 'p> {
         let mut tabu = vec![false; ctx.n];
         let mut targets = Vec::new();
         let max_steps = 20 * ctx.n + 1000;
+        let several = ctx.tol.iter().filter(|t| t.is_some()).count() > 1;
         for step in 0..max_steps {
             if step % 64 == 0 && deadline.is_some_and(|d| Instant::now() > d) {
                 return Err(Stop::TimeLimit);
@@ -627,6 +628,11 @@ impl<'c, 'p> State<'c, 'p> {
             if hit_cap {
                 return Err(Stop::MoveCap);
             }
+            // Several criteria: a move that helps one band hurts another, so first try exchanging
+            // a unit of `worst` with one of a neighbouring territory.
+            if several && self.swap(worst, &cands, &capped) {
+                continue;
+            }
             // No move helps directly: push weight towards (or pull it from) the nearest territory
             // with room, through a neighbour; each unit moves at most once this way.
             let over = (0..ctx.tol.len()).any(|c| ctx.tol[c].is_some_and(|tol| self.total(c, worst) > ctx.tgt[c][worst] * (1.0 + tol)));
@@ -654,12 +660,68 @@ impl<'c, 'p> State<'c, 'p> {
                     break;
                 }
             }
+            // No push either (coarse units): an exchange is the last resort (on small instances;
+            // on large ones the next round's contiguity fix and repair do better for the time).
+            if !moved && !several && ctx.n <= 20_000 && self.swap(worst, &cands, &capped) {
+                continue;
+            }
             if !moved {
                 tracing::debug!(territory = worst, violation = v, "repair stalled: no move keeps contiguity");
                 return Ok(false);
             }
         }
         Ok(self.total_viol() <= 0.0)
+    }
+
+    /// The best exchange of a unit of `worst` (moving to `s`) with a unit of `s` (moving to
+    /// `worst`) among the candidate moves, if it lowers the two territories' violation; both
+    /// territories stay as connected as they were. Evaluates at most `SWAP_PAIRS` pairs.
+    fn swap(&mut self, worst: usize, cands: &[(f64, f64, u32, u32)], capped: &dyn Fn(&Self, usize, usize) -> bool) -> bool {
+        const SWAP_PAIRS: usize = 200_000;
+        let ctx = self.ctx;
+        let crit = &ctx.p.criteria;
+        let (outs, ins): (Vec<_>, Vec<_>) = cands.iter().partition(|c| self.a[c.2 as usize] as usize == worst);
+        let mut best: Option<(f64, u32, u32)> = None;
+        let mut tried = 0;
+        for &&(_, dci, i, s) in &outs {
+            for &&(_, dcj, j, _) in ins.iter().filter(|c| self.a[c.2 as usize] == s) {
+                tried += 1;
+                if tried > SWAP_PAIRS {
+                    break;
+                }
+                let (i, j, su) = (i as usize, j as usize, s as usize);
+                let d = |c: usize| crit[c].values[j] - crit[c].values[i];
+                let dv = ctx.viol(worst, |c| self.total(c, worst) + d(c)) + ctx.viol(su, |c| self.total(c, su) - d(c))
+                    - self.viol(worst)
+                    - self.viol(su);
+                if dv >= -1e-12 {
+                    continue;
+                }
+                let score = (dv, dci + dcj);
+                if best.map_or(true, |b| score.0 < b.0 - 1e-12) {
+                    best = Some((score.0, i as u32, j as u32));
+                }
+            }
+        }
+        let Some((_, i, j)) = best else { return false };
+        let (i, j, s) = (i as usize, j as usize, self.a[j as usize] as usize);
+        if capped(self, i, s) || capped(self, j, worst) || !self.removable(i) {
+            return false;
+        }
+        // With contiguity, each unit must still touch its new territory once the other has left.
+        let touches = |st: &Self, x: usize, t: usize, not: usize| {
+            !ctx.contiguous || ctx.p.graph.neighbours(x).iter().any(|&y| y as usize != not && st.a[y as usize] as usize == t)
+        };
+        if !touches(self, i, s, j) || !touches(self, j, worst, i) {
+            return false;
+        }
+        self.move_unit(i, s);
+        if !self.removable(j) {
+            self.move_unit(i, worst);
+            return false;
+        }
+        self.move_unit(j, worst);
+        true
     }
 
     /// Hops in the territory graph from each territory to the nearest one with room for more

@@ -146,3 +146,50 @@ fn balance_refuses_bad_input_with_its_place_and_writes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `potental`?"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn balance_meets_several_criteria_at_once_where_single_moves_cannot() {
+    // Issue #5, point 1: potential, count and workload, each with its own tolerance. Two clusters
+    // of 20 clients, potentials chosen so that 4 territories of exactly 10 clients and exactly 25
+    // of potential exist but a potential-only design has other counts.
+    let mut s = String::from("id,lat,lon,potential,workload\n");
+    for i in 0..40u32 {
+        let (lat, lon) = if i < 20 {
+            (55.0 + (i % 5) as f64 * 0.3, 37.0 + (i / 5) as f64 * 0.4)
+        } else {
+            (56.0 + (i % 5) as f64 * 0.3, 49.0 + (i / 5) as f64 * 0.4)
+        };
+        let potential = if i < 20 { 1 + (i * i) % 7 } else { 1 + i % 3 - (i == 39) as u32 };
+        s.push_str(&format!("c{i:02},{lat:.2},{lon:.2},{potential},{}\n", 1 + (i * 5) % 4));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.csv"), s).unwrap();
+    let run = |by: &[&str]| -> serde_json::Value {
+        let json = dir.path().join("f.json");
+        let out = allot()
+            .args(["balance", "-k", "4", "-q", "--contiguous", "-o"])
+            .arg(dir.path().join("d.csv"))
+            .arg("--json")
+            .arg(&json)
+            .arg("--clients")
+            .arg(dir.path().join("c.csv"))
+            .args(by.iter().flat_map(|b| ["--by", b]))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+    };
+    let counts =
+        |f: &serde_json::Value| f["per_territory"].as_array().unwrap().iter().map(|t| t["clients"].as_u64().unwrap()).collect::<Vec<_>>();
+    let alone = run(&["potential:1"]);
+    assert_eq!(alone["criteria"][0]["deviation"].as_f64(), Some(0.0), "{alone}");
+    assert_ne!(counts(&alone), [10, 10, 10, 10], "potential alone does not equalise counts here");
+    let f = run(&["potential:1", "count:0", "workload:5"]);
+    let names: Vec<&str> = f["criteria"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["potential", "count", "workload"]);
+    for c in f["criteria"].as_array().unwrap() {
+        assert!(c["met"].as_bool().unwrap() && c["deviation"].as_f64().unwrap() <= c["tolerance"].as_f64().unwrap() + 1e-12, "{f}");
+    }
+    assert_eq!(counts(&f), [10, 10, 10, 10]);
+    assert_eq!(f["pieces"].as_u64(), Some(0), "{f}");
+}

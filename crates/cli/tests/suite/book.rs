@@ -429,3 +429,44 @@ fn sync_brings_the_store_up_to_the_folder_and_a_second_run_changes_nothing() {
         assert_eq!(s.ok(&["log"]).lines().count(), 5, "a dry run writes nothing");
     });
 }
+
+#[test]
+fn balance_from_the_store_rebalances_the_stored_owners_and_keeps_pins() {
+    each("balance from store", |s| {
+        // S1.3, issue #5: the stored design of the dealer managers is the current one.
+        s.s3("2026-01-12");
+        let e = example("s3");
+        let clients = std::fs::read_to_string(e.join("clients.csv")).unwrap();
+        let mut rd = csv::Reader::from_reader(clients.as_bytes());
+        let others = rd.records().map(|r| r.unwrap()).filter(|r| &r[5] == "vip" || (&r[7] == "government" && &r[3] == "RU-MOW")).count();
+        let emp = e.join("employees.csv");
+        let base = ["balance", "--from-store", "--rebalance", "--employees", emp.to_str().unwrap(), "--team", "dealers"];
+        // By whole regions, the stored design is the scheme's, cut by balance: nothing needs to move,
+        // and Moscow is a giant, so no bound on the moves applies.
+        let (json, design) = (s.path("f.json"), s.path("d.csv"));
+        let mut args = base.to_vec();
+        args.extend(["--unit", "region", "--tolerance", "5", "--contiguous", "--json", json.to_str().unwrap(), "-o"]);
+        args.push(design.to_str().unwrap());
+        let out = s.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains(&format!("note: {others} stored clients owned in role sales")), "VIP and government clients left out: {err}");
+        let f: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(f["clients"].as_u64().unwrap() as usize, 2006 - others, "{f}");
+        assert_eq!(f["giants"], serde_json::json!(["RU-MOW"]), "{f}");
+        assert!(f["moves"]["lower_bound"].is_null(), "{f}");
+        assert_eq!(f["pieces"].as_u64(), Some(0), "{f}");
+        // Single clients, 2%: Moscow's surplus has to go; a pinned client stays where it was pinned.
+        s.ok(&["pin", "c00005", "sales", "ivanov", "--reason", "the client's wish", "--date", "2026-02-01"]);
+        let mut args = base.to_vec();
+        args.extend(["--tolerance", "2", "--json", json.to_str().unwrap(), "-o", design.to_str().unwrap(), "-q"]);
+        s.ok(&args);
+        let f: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(f["criteria"][0]["deviation"].as_f64().unwrap() <= 0.02 + 1e-9, "{f}");
+        let (moved, bound) = (f["moves"]["potential_share"].as_f64().unwrap(), f["moves"]["lower_bound"].as_f64().unwrap());
+        assert!(bound > 0.05 && moved >= bound - 1e-9, "moved {moved}, bound {bound}");
+        let design = std::fs::read_to_string(&design).unwrap();
+        assert!(design.lines().any(|l| l == "c00005,ivanov,ivanov"), "the pin holds");
+        assert_eq!(design.lines().count() - 1, 2006 - others);
+    });
+}
