@@ -193,3 +193,42 @@ fn balance_meets_several_criteria_at_once_where_single_moves_cannot() {
     assert_eq!(counts(&f), [10, 10, 10, 10]);
     assert_eq!(f["pieces"].as_u64(), Some(0), "{f}");
 }
+
+#[test]
+fn balance_follows_a_given_adjacency_file_for_contiguity() {
+    // Issue #5, point 2: the neighbour graph from a file of unit adjacencies. Ten regions of equal
+    // potential (10 each); the file chains them R0-R5-R1-R6-R2-R7-R3-R8-R4-R9, across the two
+    // clusters, so the only contiguous halves are the two ends of the chain — not west and east.
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, clients_csv()).unwrap();
+    let chain = ["R0", "R5", "R1", "R6", "R2", "R7", "R3", "R8", "R4", "R9"];
+    let mut adj = String::from("a;b\n");
+    for w in chain.windows(2) {
+        adj.push_str(&format!("{};{}\n", w[0], w[1]));
+    }
+    let adjacency = dir.path().join("adjacency.csv");
+    std::fs::write(&adjacency, &adj).unwrap();
+    let run = |adjacency: &std::path::Path| {
+        allot()
+            .args(["balance", "-k", "2", "--unit", "region", "--tolerance", "0", "--contiguous", "-q", "--clients"])
+            .arg(&clients)
+            .arg("--adjacency")
+            .arg(adjacency)
+            .output()
+            .unwrap()
+    };
+    let out = run(&adjacency);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let of = |r: &str| text.lines().find(|l| l.starts_with(&format!("{r},"))).unwrap().split(',').nth(1).unwrap().to_string();
+    for half in [&chain[..5], &chain[5..]] {
+        assert!(half.iter().all(|r| of(r) == of(half[0])), "{half:?} together: {text}");
+    }
+    assert_ne!(of("R0"), of("R9"), "{text}");
+    // An adjacency naming an unknown unit is refused with its line.
+    std::fs::write(&adjacency, format!("{adj}R9;R77\n")).unwrap();
+    let out = run(&adjacency);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("adjacency.csv:11") && err.contains("R77"), "{err}");
+}
