@@ -61,6 +61,32 @@ pub struct Design {
     pub rebalanced: bool,
 }
 
+/// The clients of `sheet` for which `expr` — a condition in the scheme's language, e.g.
+/// `significance != "vip"` — holds (a missing value does not hold). Errors point into `--where`.
+pub fn select_clients(sheet: &Sheet, expr: &str) -> Result<Sheet, Vec<Diagnostic>> {
+    use allot_core::data::{Data, DataSchema, RowRef, Subject};
+    let mut data = Data::default();
+    allot_io::tables::load_clients(sheet, &BTreeMap::new(), &mut data)?;
+    let cond = allot_rules::compile_text(expr, &DataSchema { data: &data, subject: Subject::Client }).map_err(|es| {
+        es.into_iter()
+            .map(|e| {
+                let mut d = Diagnostic::error(e.message).file("--where").span_in(expr, e.span.start, e.span.end.max(e.span.start + 1));
+                d.expected = e.expected;
+                d.found = e.found;
+                d.help = e.help;
+                d
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let m = allot_rules::Matcher::compile(&cond, &data.dict);
+    let keep: Vec<usize> =
+        (0..sheet.len()).filter(|&r| m.eval(&RowRef { data: &data, client: r as u32, deal: None }) == allot_rules::Tri::True).collect();
+    if keep.is_empty() {
+        return Err(vec![Diagnostic::error(format!("no client of {} meets --where `{expr}`", sheet.file))]);
+    }
+    Ok(sheet.select(&keep))
+}
+
 /// The figures of a design, per criterion and overall (ANCHORS.md's measures).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Figures {
@@ -145,7 +171,8 @@ fn number(sheet: &Sheet, row: usize, col: usize, what: &str) -> Result<Option<f6
     }
 }
 
-fn text(sheet: &Sheet, row: usize, col: usize) -> Option<String> {
+/// A cell as text (numbers without a needless fraction, dates as ISO), or none when empty.
+pub fn cell_text(sheet: &Sheet, row: usize, col: usize) -> Option<String> {
     match sheet.cell(row, col) {
         CellRef::Empty => None,
         CellRef::Text(t) => Some(t.trim().to_string()),
@@ -184,17 +211,17 @@ pub fn read_owners(sheet: &Sheet, team: Option<&str>) -> Result<Owners, Vec<Diag
     let mut out = Owners { ids: Vec::new(), weights: Vec::new(), homes: Vec::new() };
     for r in 0..sheet.len() {
         if let Some(c) = active {
-            if matches!(text(sheet, r, c).as_deref().map(str::to_lowercase).as_deref(), Some("false" | "0" | "no" | "нет")) {
+            if matches!(cell_text(sheet, r, c).as_deref().map(str::to_lowercase).as_deref(), Some("false" | "0" | "no" | "нет")) {
                 continue;
             }
         }
         if let (Some(team), Some(c)) = (team, teams) {
-            let list = text(sheet, r, c).unwrap_or_default();
+            let list = cell_text(sheet, r, c).unwrap_or_default();
             if !list.split([';', ',']).any(|t| t.trim() == team) {
                 continue;
             }
         }
-        let Some(name) = text(sheet, r, id) else {
+        let Some(name) = cell_text(sheet, r, id) else {
             errors.push(sheet.at(r, id, Diagnostic::error("the employee's id is empty")));
             continue;
         };
@@ -273,7 +300,7 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
     let mut values = vec![vec![0.0; n]; req.by.len()];
     let mut ids: Vec<String> = Vec::with_capacity(n);
     for r in 0..n {
-        let id = text(sheet, r, id_col).unwrap_or_default();
+        let id = cell_text(sheet, r, id_col).unwrap_or_default();
         if id.is_empty() {
             errors.push(sheet.at(r, id_col, Diagnostic::error("the client's id is empty")));
         }
@@ -338,7 +365,7 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
     let mut index: BTreeMap<String, u32> = BTreeMap::new();
     for r in 0..n {
         let key = match unit_col {
-            Some(c) => match text(sheet, r, c) {
+            Some(c) => match cell_text(sheet, r, c) {
                 Some(v) => v,
                 None => {
                     errors
@@ -872,7 +899,7 @@ pub fn write_clients(d: &Design, sheet: &Sheet, w: &mut dyn std::io::Write) -> s
     out.write_record(&header)?;
     for r in 0..sheet.len() {
         let t = d.solution.territory[d.client_unit[r] as usize] as usize;
-        let mut row: Vec<String> = (0..sheet.headers.len()).map(|c| text(sheet, r, c).unwrap_or_default()).collect();
+        let mut row: Vec<String> = (0..sheet.headers.len()).map(|c| cell_text(sheet, r, c).unwrap_or_default()).collect();
         match replace {
             Some(c) => row[c] = d.labels[t].clone(),
             None => row.push(d.labels[t].clone()),

@@ -22,6 +22,10 @@ pub struct BalanceArgs {
     /// Read the clients (and, with --rebalance, the current owners in --role) from the store.
     #[arg(long, conflicts_with = "clients")]
     from_store: bool,
+    /// Only the clients this condition holds for, in the scheme's language, e.g.
+    /// 'significance != "vip"'; the others are left out (also from --current).
+    #[arg(long = "where", value_name = "CONDITION")]
+    filter: Option<String>,
     /// The store (with --from-store): a SQLite file or postgres://…
     #[arg(long, env = "ALLOT_DB", default_value = "allot.db", value_name = "URL|FILE")]
     db: String,
@@ -193,6 +197,23 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         })?;
         (read(path, a.encoding)?, None)
     };
+    // --where: the clients left out, so that rows naming them in the current design go too.
+    let (clients, left_out): (_, std::collections::HashSet<String>) = match &a.filter {
+        Some(expr) => {
+            let kept = territory::select_clients(&clients, expr).map_err(|d| fail(&d))?;
+            let ids = |s: &allot_io::sheet::Sheet| -> std::collections::HashSet<String> {
+                let c = s.column("id").unwrap_or(0);
+                (0..s.len()).filter_map(|r| allot_app::territory::cell_text(s, r, c)).collect()
+            };
+            let (all, kept_ids) = (ids(&clients), ids(&kept));
+            if !a.quiet {
+                eprintln!("--where keeps {} of {} clients", kept.len(), clients.len());
+            }
+            (kept, all.difference(&kept_ids).cloned().collect())
+        }
+        None => (clients, Default::default()),
+    };
+    let stored = stored.map(|o| o.into_iter().filter(|r| !left_out.contains(&r.0)).collect::<Vec<_>>());
     let mut by = Vec::new();
     let specs = if a.by.is_empty() {
         vec![if clients.column("potential").is_some() { "potential".to_string() } else { "count".to_string() }]
@@ -214,7 +235,8 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     }
     let current = match (&a.current, stored) {
         (Some(p), _) => {
-            Some(pairs(&read(p, a.encoding)?, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?)
+            let rows = pairs(&read(p, a.encoding)?, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?;
+            Some(rows.into_iter().filter(|r| !left_out.contains(&r.0)).collect())
         }
         (None, Some(owners)) if a.rebalance => {
             Some(owners.into_iter().map(|(c, e, f)| (c, e, f, Diagnostic::error("").file("the store"))).collect())

@@ -124,6 +124,31 @@ impl Sheet {
             None => d,
         }
     }
+    /// The given rows only, in that order, each keeping its place in the file (for messages).
+    pub fn select(&self, rows: &[usize]) -> Sheet {
+        let typed = rows
+            .iter()
+            .map(|&r| {
+                (0..self.headers.len())
+                    .map(|c| match self.cell(r, c) {
+                        CellRef::Empty => Cell::Empty,
+                        CellRef::Text(t) => Cell::Text(t.to_string()),
+                        CellRef::Number(n) => Cell::Number(n),
+                        CellRef::Bool(b) => Cell::Bool(b),
+                        CellRef::Date(d) => Cell::Date(d),
+                        CellRef::List(l) => Cell::List(l.to_vec()),
+                    })
+                    .collect()
+            })
+            .collect();
+        Sheet {
+            file: self.file.clone(),
+            headers: self.headers.clone(),
+            rows: Rows::Typed(typed),
+            lines: rows.iter().map(|&r| self.lines[r]).collect(),
+            spreadsheet: self.spreadsheet,
+        }
+    }
     /// Builds a sheet from typed rows (used by tests and generators).
     pub fn from_cells(file: &str, headers: Vec<String>, rows: Vec<Vec<Cell>>) -> Sheet {
         let lines = (2..rows.len() as u64 + 2).collect();

@@ -232,3 +232,22 @@ fn balance_follows_a_given_adjacency_file_for_contiguity() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("adjacency.csv:11") && err.contains("R77"), "{err}");
 }
+
+#[test]
+fn balance_where_keeps_only_the_clients_a_condition_holds_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, clients_csv()).unwrap();
+    let run = |cond: &str| allot().args(["balance", "-k", "2", "--where", cond, "--clients"]).arg(&clients).output().unwrap();
+    // Potentials cycle 1..=4: `potential >= 3` keeps 20 clients (7 of potential each pair, 70 in all).
+    let out = run("potential >= 3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let design = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(design.lines().count() - 1, 20, "{design}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--where keeps 20 of 40 clients"));
+    let bad = run("potentail >= 3");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("--where:1:1") && err.contains("did you mean `potential`"), "{err}");
+    let none = run("potential > 100");
+    assert!(!none.status.success() && String::from_utf8_lossy(&none.stderr).contains("no client"), "nothing to balance is an error");
+}
