@@ -8,6 +8,7 @@
 //! - [`explain`]: why a client (or deal) is whose, rule by rule.
 //! - [`check`]: what is wrong or suspicious in a scheme, against the data.
 //! - [`stats`]: load per employee and balance figures per role.
+//! - [`credit`]: sales credit per role and holder, exact to the kopeck (largest remainder).
 //! - [`diag`]: located, user-facing messages shared by every input reader.
 //!
 //! Invariants: no IO, no clock (the day is an input), no global RNG, no async. Same input, same
@@ -15,6 +16,7 @@
 //! that went through the readers of `allot-io`.
 
 pub mod check;
+pub mod credit;
 pub mod data;
 pub mod deals;
 pub mod diag;

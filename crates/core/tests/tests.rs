@@ -9,6 +9,8 @@ use allot_rules::Type;
 
 #[path = "suite/check.rs"]
 mod check;
+#[path = "suite/credit.rs"]
+mod credit;
 #[path = "suite/props.rs"]
 mod props;
 #[path = "suite/route.rs"]
