@@ -505,6 +505,9 @@ pub trait Store: Send {
     fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>>;
     /// An employee's links valid on `date`.
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>>;
+    /// Every link valid on some day of `first..=last`, by client, role, start (for crediting
+    /// sales to whoever held each role over a period).
+    fn spells_between(&mut self, first: Day, last: Day) -> Result<Vec<Spell>>;
 }
 
 /// Where the store is: a PostgreSQL URL, or a SQLite file (`sqlite:PATH` or a plain path).

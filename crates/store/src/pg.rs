@@ -787,6 +787,18 @@ impl Store for PgStore {
         spells(&mut self.client, &format!("{SPELL_SELECT} WHERE c.id = $1 ORDER BY l.role COLLATE \"C\", l.valid_from, l.id"), &[&client])
     }
 
+    fn spells_between(&mut self, first: Day, last: Day) -> Result<Vec<Spell>> {
+        let (f, l) = (day_text(first), day_text(last));
+        spells(
+            &mut self.client,
+            &format!(
+                "{SPELL_SELECT} WHERE l.valid_from <= $2::text::date AND (l.valid_to IS NULL OR l.valid_to > $1::text::date) \
+                 ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", l.valid_from, l.id"
+            ),
+            &[&f, &l],
+        )
+    }
+
     fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>> {
         let d = day_text(date);
         let valid = "l.valid_from <= $1::text::date AND (l.valid_to IS NULL OR l.valid_to > $1::text::date)";

@@ -726,6 +726,15 @@ impl Store for SqliteStore {
         }
     }
 
+    fn spells_between(&mut self, first: Day, last: Day) -> Result<Vec<Spell>> {
+        let (f, l) = (day_text(first), day_text(last));
+        spells(
+            &self.conn,
+            &format!("{SPELL_SELECT} WHERE l.valid_from <= ?2 AND (l.valid_to IS NULL OR l.valid_to > ?1) ORDER BY c.id, l.role, l.valid_from, l.id"),
+            &[&f, &l],
+        )
+    }
+
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>> {
         key_of(&self.conn, "employees", "employee", employee)?;
         let d = day_text(date);

@@ -201,6 +201,20 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         assert_eq!(s.owners_at(day("2026-02-01"), Some("c1")).unwrap()[0].employee, "ivanov");
         assert!(matches!(s.history("nobody"), Err(StoreError::NotFound { .. })));
         assert!(matches!(s.book("nobody", 0), Err(StoreError::NotFound { .. })));
+        // Spells over a period (for sales credit): whatever was valid on some day of it.
+        let mut between = |a: &str, b: &str| -> Vec<(String, String, i32)> {
+            s.spells_between(day(a), day(b)).unwrap().into_iter().map(|x| (x.client, x.employee, x.from)).collect()
+        };
+        assert_eq!(between("2026-01-01", "2026-01-09"), vec![]);
+        assert_eq!(
+            between("2026-02-20", "2026-03-01"),
+            vec![
+                ("c1".into(), "ivanov".into(), day("2026-01-10")),
+                ("c1".into(), "petrov".into(), day("2026-03-01")),
+                ("c2".into(), "ivanov".into(), day("2026-01-10"))
+            ]
+        );
+        assert_eq!(between("2026-03-01", "2026-12-31").iter().filter(|x| x.1 == "ivanov").count(), 1, "c1's ivanov spell ended");
         assert_eq!(s.schemes().unwrap().len(), 1);
     });
 }
