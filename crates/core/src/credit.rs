@@ -10,6 +10,26 @@
 //! Overlay credit (a VIP head also credited with 10% of their region's sales) is computed the same
 //! way but kept apart: it is not part of the 100%.
 
+/// The scheme's credit section: the policy and the share rules, first match wins per deal.
+#[derive(Debug, Clone)]
+pub struct CreditScheme {
+    pub policy: Policy,
+    pub rules: Vec<CreditRule>,
+}
+
+/// One `[[credit.shares]]`: for the deals its condition holds for, revenue shares per role
+/// (summing to exactly 100%) and overlay shares kept apart. Shares are in basis points.
+#[derive(Debug, Clone)]
+pub struct CreditRule {
+    /// Where it is written (line, column of the scheme file), for messages.
+    pub origin: Option<(usize, usize)>,
+    /// The condition as written (empty: every deal).
+    pub source: String,
+    pub cond: allot_rules::Cond,
+    pub revenue: Vec<(crate::model::RoleIx, u32)>,
+    pub overlay: Vec<(crate::model::RoleIx, u32)>,
+}
+
 /// Who held a role for a client, over which days (`until` exclusive; `None`: still holds it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenure {

@@ -208,6 +208,8 @@ pub struct Scheme {
     pub workload: Option<String>,
     /// Deal column holding the amount that deal pools balance (default `amount`).
     pub amount: Option<String>,
+    /// How sales are credited to the people who held each role (issue #6), if the scheme says.
+    pub credit: Option<crate::credit::CreditScheme>,
     /// Employee id → index, made on first lookup (ids never change once the scheme is built).
     employee_index: std::sync::OnceLock<rustc_hash::FxHashMap<String, EmpIx>>,
 }

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use allot_core::credit::{CreditRule, CreditScheme, Policy};
 use allot_core::data::{Data, DataSchema, Subject};
 use allot_core::diag::Diagnostic;
-use allot_core::model::{Employee, Member, Role, Rule, Scheme, Strategy, Target, Territory};
+use allot_core::model::{Employee, Member, Role, RoleIx, Rule, Scheme, Strategy, Target, Territory};
 use allot_rules::Type;
 use serde::Deserialize;
 use toml::Spanned;
@@ -33,6 +34,25 @@ struct Doc {
     territories: Vec<Spanned<TerritoryDoc>>,
     #[serde(default)]
     rules: Vec<Spanned<RuleDoc>>,
+    credit: Option<Spanned<CreditDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditDoc {
+    policy: Option<Spanned<String>>,
+    #[serde(default)]
+    shares: Vec<Spanned<SharesDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharesDoc {
+    when: Option<Spanned<String>>,
+    #[serde(default)]
+    revenue: BTreeMap<String, Spanned<f64>>,
+    #[serde(default)]
+    overlay: BTreeMap<String, Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -511,11 +531,83 @@ impl SchemeFile {
                 }
             }
         }
+        if let Some(c) = &doc.credit {
+            scheme.credit = Some(self.credit(c, data, &scheme, &mut errors));
+        }
         if errors.is_empty() {
             Ok(scheme)
         } else {
             Err(errors)
         }
+    }
+
+    /// The `[credit]` section: a policy and `[[credit.shares]]`, each with revenue shares per role
+    /// that sum to exactly 100% (to the basis point) and overlay shares of at most 100% each.
+    fn credit(&self, c: &Spanned<CreditDoc>, data: &Data, scheme: &Scheme, errors: &mut Vec<Diagnostic>) -> CreditScheme {
+        let doc = c.get_ref();
+        let policy = match doc.policy.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("sale-date") => Policy::SaleDate,
+            Some("time-in-role") => Policy::TimeInRole,
+            Some(other) => {
+                let p = doc.policy.as_ref().expect("matched Some");
+                let mut d = self.err(p, format!("unknown credit policy `{other}`")).expected("\"sale-date\" or \"time-in-role\"");
+                d.help = suggest(other, ["sale-date", "time-in-role"]);
+                errors.push(d);
+                Policy::SaleDate
+            }
+        };
+        if doc.shares.is_empty() {
+            errors.push(
+                self.err(c, "the credit section has no shares")
+                    .help("add [[credit.shares]] with revenue = { sales = 70, account = 20, service = 10 }"),
+            );
+        }
+        let mut rules = Vec::new();
+        for sh in &doc.shares {
+            let origin = Some(self.line_col(sh));
+            let r = sh.get_ref();
+            let (source, cond) = match &r.when {
+                Some(w) => (w.get_ref().clone(), self.condition(w, data, Subject::Deal, errors)),
+                None => (String::new(), allot_rules::Cond::Const(true)),
+            };
+            let mut shares = |map: &BTreeMap<String, Spanned<f64>>, what: &str| -> Vec<(RoleIx, u32)> {
+                let mut out = Vec::new();
+                for (role, pct) in map {
+                    let v = *pct.get_ref();
+                    let bp = v * 100.0;
+                    if !(0.0..=100.0).contains(&v) || (bp - bp.round()).abs() > 1e-6 {
+                        errors.push(
+                            self.err(pct, format!("`{v}` is not a share of {what} credit"))
+                                .expected("a percentage from 0 to 100 with at most two decimals, e.g. 70 or 33.33"),
+                        );
+                        continue;
+                    }
+                    match scheme.role(role) {
+                        Some(ix) => out.push((ix, bp.round() as u32)),
+                        None => {
+                            let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
+                            let mut d = self
+                                .err(pct, format!("unknown role `{role}` in {what} credit"))
+                                .expected(format!("one of {}", ids.join(", ")));
+                            d.help = suggest(role, ids.iter().copied());
+                            errors.push(d);
+                        }
+                    }
+                }
+                out
+            };
+            let revenue = shares(&r.revenue, "revenue");
+            let overlay = shares(&r.overlay, "overlay");
+            let total: u32 = revenue.iter().map(|x| x.1).sum();
+            if total != 10_000 && r.revenue.len() == revenue.len() {
+                errors.push(
+                    self.err(sh, format!("revenue shares sum to {}%, not 100%", total as f64 / 100.0))
+                        .help("revenue credit splits each sale exactly; put extra credit (e.g. a VIP head's) in `overlay`"),
+                );
+            }
+            rules.push(CreditRule { origin, source, cond, revenue, overlay });
+        }
+        CreditScheme { policy, rules }
     }
 }
 

@@ -397,3 +397,47 @@ fn working_hours_time_zones_and_days_are_read_and_bad_ones_located() {
     assert!(text.contains("e.csv:2:2") && text.contains("`hours` is not understood"), "{text}");
     assert!(text.contains("e.csv:2:3") && text.contains("+03:00, UTC+5 or MSK"), "{text}");
 }
+
+#[test]
+fn credit_shares_are_read_in_basis_points_and_checked_to_sum_to_100() {
+    // Issue #6, point 2: shares per role, revenue exactly 100%, overlay apart, conditions as in rules.
+    let toml = r#"
+[credit]
+policy = "time-in-role"
+
+[[credit.shares]]
+when = 'client.significance == "vip"'
+revenue = { sales = 33.33, account = 66.67 }
+overlay = { lead = 10 }
+
+[[credit.shares]]
+revenue = { sales = 70, account = 20, service = 10 }
+"#;
+    let sf = SchemeFile::parse(toml, "scheme.toml").unwrap();
+    let emps = load_employees(&read_csv_text("id,name\nivanov,Иванов\n", "e.csv").unwrap()).unwrap();
+    let scheme = sf.build(&clients_for_scheme(), emps).unwrap();
+    let credit = scheme.credit.as_ref().unwrap();
+    assert_eq!(credit.policy, allot_core::credit::Policy::TimeInRole);
+    let named = |v: &[(usize, u32)]| v.iter().map(|(r, bp)| (scheme.roles[*r].id.clone(), *bp)).collect::<Vec<_>>();
+    assert_eq!(named(&credit.rules[0].revenue), [("account".to_string(), 6667), ("sales".to_string(), 3333)]);
+    assert_eq!(named(&credit.rules[0].overlay), [("lead".to_string(), 1000)]);
+    assert_eq!(credit.rules[0].source, r#"client.significance == "vip""#);
+    assert_eq!(credit.rules[1].revenue.iter().map(|x| x.1).sum::<u32>(), 10_000);
+
+    let bad = check_scheme(
+        r#"
+[credit]
+policy = "sale-day"
+
+[[credit.shares]]
+revenue = { sales = 70, acount = 20, service = 10.005 }
+
+[[credit.shares]]
+revenue = { sales = 70, account = 20 }
+"#,
+    );
+    assert!(bad.contains("unknown credit policy `sale-day`") && bad.contains("did you mean `sale-date`?"), "{bad}");
+    assert!(bad.contains("unknown role `acount`") && bad.contains("did you mean `account`?"), "{bad}");
+    assert!(bad.contains("`10.005` is not a share of revenue credit"), "{bad}");
+    assert!(bad.contains("revenue shares sum to 90%, not 100%") && bad.contains("scheme.toml:8:1"), "{bad}");
+}
