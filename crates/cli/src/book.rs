@@ -127,6 +127,25 @@ pub struct OwnersArgs {
 }
 
 #[derive(Args)]
+pub struct CreditArgs {
+    /// The first sale date of the period (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    from: i32,
+    /// The last sale date of the period (YYYY-MM-DD); today by default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    to: Option<i32>,
+    /// Credit by this scheme's [credit] section instead of the active scheme's.
+    #[arg(long, value_name = "FILE")]
+    scheme: Option<PathBuf>,
+    /// Write every credited part as CSV here (deal, client, date, kind, role, employee, amount in
+    /// kopecks, currency).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
 pub struct BookArgs {
     /// The employee's id.
     employee: String,
@@ -452,6 +471,24 @@ pub fn owners(a: &OwnersArgs) -> Result<(), Reported> {
             Ok(()) => Ok(()),
         },
     }
+}
+
+pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
+    let mut store = a.store.open()?;
+    let scheme = match &a.scheme {
+        Some(p) => Some((read(p)?, p.display().to_string())),
+        None => None,
+    };
+    let req = allot_app::credit::CreditRequest { first: a.from, last: a.to.unwrap_or_else(today), scheme };
+    let c = allot_app::credit::credit(store.as_mut(), &req).map_err(report)?;
+    if let Some(p) = &a.out {
+        write_atomically(p, |w| allot_app::credit::write_csv(&c, w)).map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            Reported
+        })?;
+    }
+    out!("{}", allot_app::credit::summary(&c));
+    Ok(())
 }
 
 pub fn book_of(a: &BookArgs) -> Result<(), Reported> {

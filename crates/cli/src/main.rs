@@ -95,6 +95,10 @@ enum Command {
         after_help = "Examples:\n  allot owners --at 2026-06-30 -o book-2026-06-30.csv\n  allot owners --at 2026-06-30 --client c00042"
     )]
     Owners(book::OwnersArgs),
+    /// Credit the stored sales of a period to whoever held each role, by the scheme's [credit]
+    /// section: exact to the kopeck; sales that cannot be credited are listed with the reason.
+    #[command(after_help = "Example:\n  allot credit --from 2026-01-01 --to 2026-03-31 -o credit-q1.csv")]
+    Credit(book::CreditArgs),
     /// An employee's clients on a day.
     #[command(after_help = "Example:\n  allot book ivanov --at 2026-06-30")]
     Book(book::BookArgs),
@@ -406,6 +410,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Apply(a) => book::apply(&a)?,
         Command::History(a) => book::history(&a)?,
         Command::Owners(a) => book::owners(&a)?,
+        Command::Credit(a) => book::credit(&a)?,
         Command::Book(a) => book::book_of(&a)?,
         Command::Pin(a) => book::pin(&a)?,
         Command::Unpin(a) => book::unpin(&a)?,

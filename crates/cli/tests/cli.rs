@@ -323,8 +323,8 @@ fn help_lists_every_command_with_an_example() {
     let out = allot().arg("--help").output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "check", "assign", "explain", "example", "balance", "bench", "import", "plan", "apply", "history", "owners", "book", "pin",
-        "absent", "leave",
+        "check", "assign", "explain", "example", "balance", "bench", "import", "plan", "apply", "history", "owners", "credit", "book",
+        "pin", "absent", "leave",
     ] {
         assert!(s.contains(&format!("  {cmd} ")), "{cmd} missing from --help");
         let sub = allot().args([cmd, "--help"]).output().unwrap();

@@ -470,3 +470,81 @@ fn balance_from_the_store_rebalances_the_stored_owners_and_keeps_pins() {
         assert_eq!(design.lines().count() - 1, 2006 - others);
     });
 }
+
+#[test]
+fn credit_splits_each_sale_by_role_and_holder_to_the_kopeck_under_both_policies() {
+    each("credit", |s| {
+        // Issue #6, points 2, 3 and 6, hand-checked: c1's sales pass from anna to vera on 1 Feb.
+        let w = |name: &str, text: &str| {
+            std::fs::write(s.path(name), text).unwrap();
+            s.path(name).display().to_string()
+        };
+        let emps = w("e.csv", "id,name\nanna,Анна\nboris,Борис\nvera,Вера\nsergey,Сергей\nhead,Глава\n");
+        let clients = w("c.csv", "id,region\nc1,A\nc2,B\n");
+        let rules = "[[rules]]\nid = \"a\"\nrole = \"sales\"\nwhen = 'region == \"A\"'\nemployee = \"anna\"\n\n\
+                     [[rules]]\nid = \"b\"\nrole = \"sales\"\nemployee = \"boris\"\n\n\
+                     [[rules]]\nid = \"svc\"\nrole = \"service\"\nemployee = \"sergey\"\n\n\
+                     [[rules]]\nid = \"acc\"\nrole = \"account\"\nemployee = \"head\"\n\n";
+        let credit =
+            "[credit]\npolicy = \"sale-date\"\n\n[[credit.shares]]\nrevenue = { sales = 70, service = 30 }\noverlay = { account = 10 }\n";
+        let scheme = w("scheme.toml", &format!("{rules}{credit}"));
+        s.ok(&["import", "employees", &emps]);
+        s.ok(&["import", "clients", &clients]);
+        let (_, plan) = s.plan(&["--scheme", &scheme, "--date", "2026-01-01"]);
+        s.apply(&plan);
+        s.ok(&["pin", "c1", "sales", "vera", "--reason", "hand-over", "--date", "2026-02-01"]);
+        let deals = w(
+            "d.csv",
+            "id,client_id,date,opened,amount,currency\n\
+             d1,c1,2026-01-20,2026-01-01,100000,RUB\n\
+             d2,c1,2026-02-10,2026-01-22,100001,RUB\n\
+             d3,c2,2026-02-15,,50,USD\n\
+             d4,c2,2026-03-01,,-5,RUB\n\
+             d5,c2,2025-12-01,,1000,RUB\n\
+             d6,c2,2026-01-05,,12.5,RUB\n",
+        );
+        s.ok(&["import", "deals", &deals]);
+        let run = |extra: &[&str]| -> (String, Vec<String>) {
+            let out = s.path("credit.csv");
+            let mut args = vec!["credit", "--from", "2026-01-01", "--to", "2026-03-31", "-o", out.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let shown = s.ok(&args);
+            (shown, std::fs::read_to_string(&out).unwrap().lines().skip(1).map(str::to_string).collect())
+        };
+        let (shown, at_sale) = run(&[]);
+        let d2: Vec<&String> = at_sale.iter().filter(|l| l.starts_with("d2,")).collect();
+        // 70% of 100 001 kopecks is 70 000.7 and 30% is 30 000.3: the kopeck goes to sales.
+        assert_eq!(
+            d2,
+            [
+                "d2,c1,2026-02-10,revenue,sales,vera,70001,RUB",
+                "d2,c1,2026-02-10,revenue,service,sergey,30000,RUB",
+                "d2,c1,2026-02-10,overlay,account,head,10000,RUB"
+            ]
+        );
+        assert!(at_sale.contains(&"d1,c1,2026-01-20,revenue,sales,anna,70000,RUB".to_string()), "{at_sale:?}");
+        assert!(at_sale.contains(&"d3,c2,2026-02-15,revenue,sales,boris,35,USD".to_string()), "{at_sale:?}");
+        assert!(!at_sale.iter().any(|l| l.starts_with("d5,")), "d5 is before the period");
+        assert!(shown.contains("3 sales credited") && shown.contains("2 not credited"), "{shown}");
+        assert!(shown.contains("d4") && shown.contains("negative") && shown.contains("d6") && shown.contains("whole number"), "{shown}");
+        // Currencies are never added up: boris's dollars are a line of their own.
+        assert!(shown.lines().any(|l| l.starts_with("boris") && l.contains("USD") && l.contains("0,35")), "{shown}");
+        // By time in role: d2 ran 22 Jan – 10 Feb, 10 days each; the tied kopeck goes to anna (id order).
+        let by_time = w("scheme-time.toml", &format!("{rules}{}", credit.replace("sale-date", "time-in-role")));
+        let (_, split) = run(&["--scheme", &by_time]);
+        let d2: Vec<&String> = split.iter().filter(|l| l.starts_with("d2,") && l.contains(",sales,")).collect();
+        assert_eq!(d2, ["d2,c1,2026-02-10,revenue,sales,anna,35001,RUB", "d2,c1,2026-02-10,revenue,sales,vera,35000,RUB"]);
+        // Revenue credit adds up to each credited sale exactly.
+        for (deal, amount) in [("d1", 100_000), ("d2", 100_001), ("d3", 50)] {
+            let sum: i64 = split
+                .iter()
+                .filter(|l| l.starts_with(&format!("{deal},")) && l.contains(",revenue,"))
+                .map(|l| l.split(',').nth(6).unwrap().parse::<i64>().unwrap())
+                .sum();
+            assert_eq!(sum, amount, "{deal}");
+        }
+        // A scheme without [credit] is refused with what to add.
+        let err = s.fails(&["credit", "--from", "2026-01-01", "--scheme", &w("plain.toml", rules)]);
+        assert!(err.contains("has no [credit] section"), "{err}");
+    });
+}
