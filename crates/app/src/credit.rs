@@ -11,7 +11,7 @@ use allot_rules::{Matcher, Tri};
 use allot_store::Store;
 use rustc_hash::FxHashMap;
 
-use crate::book::{open_book, BookError};
+use crate::book::{open_book, Book, BookError};
 
 /// What to credit: the sales dated `first..=last`, by the active scheme or `scheme` (text, file).
 pub struct CreditRequest {
@@ -57,6 +57,13 @@ const OPENED: &str = "opened";
 const CURRENCY: &str = "currency";
 
 pub fn credit(store: &mut dyn Store, req: &CreditRequest) -> Result<Credited, BookError> {
+    let book = open_period(store, req)?;
+    credit_in(store, &book, req)
+}
+
+/// The book as of the period's last day, with the request's scheme; a period that ends before it
+/// starts is refused.
+pub fn open_period(store: &mut dyn Store, req: &CreditRequest) -> Result<Book, BookError> {
     if req.first > req.last {
         return Err(BookError::Refused(format!(
             "the period ends ({}) before it starts ({})",
@@ -64,7 +71,11 @@ pub fn credit(store: &mut dyn Store, req: &CreditRequest) -> Result<Credited, Bo
             allot_rules::civil_from_days(req.first)
         )));
     }
-    let book = open_book(store, req.last, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
+    open_book(store, req.last, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))
+}
+
+/// Credits the period's sales of an opened book (see [`open_period`]).
+pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Result<Credited, BookError> {
     let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
     let Some(cs) = &scheme.credit else {
         return Err(BookError::Refused(format!(
@@ -208,18 +219,11 @@ pub fn write_csv(c: &Credited, w: &mut dyn std::io::Write) -> std::io::Result<()
     out.flush()
 }
 
-/// Kopecks as roubles with a thin space between thousands: 1234567 → "12 345,67".
+/// Kopecks as roubles, digits grouped as in the other reports: 1234567 → "12 345,67".
 pub fn money(minor: i64) -> String {
-    let (sign, abs) = (if minor < 0 { "-" } else { "" }, minor.unsigned_abs());
-    let units = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
-            grouped.push(' ');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}{grouped},{:02}", abs % 100)
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!("{sign}{},{:02}", crate::report::group((abs / 100) as f64), abs % 100)
 }
 
 /// Revenue credit by role, overlay credit, and the sales an employee was credited for.

@@ -6,6 +6,7 @@
 
 pub mod book;
 pub mod clock;
+pub mod contribution;
 pub mod credit;
 pub mod map;
 pub mod report;

@@ -1,6 +1,7 @@
 //! Pictures of a territory design: a map (clients coloured by territory, centres marked, Albers
 //! conic projection fitted to the data) and a bar chart of totals against the target band. Each
-//! is drawn once as a list of shapes and written as SVG (with labels) or PNG (tiny-skia).
+//! is drawn once as a list of shapes and written as SVG (with labels) or PNG (tiny-skia). The
+//! contribution charts (`contribution.rs`) are drawn with the same shapes.
 
 use std::fmt::Write as _;
 
@@ -8,21 +9,21 @@ use allot_territory::geo::{Albers, Vec3};
 
 use crate::territory::Design;
 
-enum Shape {
+pub(crate) enum Shape {
     Dot { x: f64, y: f64, r: f64, fill: [u8; 3] },
     Rect { x: f64, y: f64, w: f64, h: f64, fill: [u8; 3], opacity: f64 },
     Line { x1: f64, y1: f64, x2: f64, y2: f64, stroke: [u8; 3], width: f64 },
     Label { x: f64, y: f64, size: f64, text: String, anchor: &'static str },
 }
 
-struct Scene {
-    width: f64,
-    height: f64,
-    shapes: Vec<Shape>,
+pub(crate) struct Scene {
+    pub width: f64,
+    pub height: f64,
+    pub shapes: Vec<Shape>,
 }
 
 /// Distinct colours (Okabe–Ito-like hues, then lighter and darker turns for many territories).
-fn colour(t: usize) -> [u8; 3] {
+pub(crate) fn colour(t: usize) -> [u8; 3] {
     const BASE: [[u8; 3]; 10] = [
         [230, 159, 0],
         [86, 180, 233],
@@ -230,7 +231,7 @@ fn png(scene: &Scene) -> Result<Vec<u8>, String> {
 }
 
 /// The picture in the format the file name asks for (`.svg` or `.png`).
-fn render(scene: &Scene, path: &std::path::Path) -> Result<Vec<u8>, String> {
+pub(crate) fn render(scene: &Scene, path: &std::path::Path) -> Result<Vec<u8>, String> {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("svg") => Ok(svg(scene).into_bytes()),
         Some("png") => png(scene),

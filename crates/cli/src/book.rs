@@ -146,6 +146,37 @@ pub struct CreditArgs {
 }
 
 #[derive(Args)]
+pub struct ReportArgs {
+    /// The first sale date of the period (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    from: i32,
+    /// The last sale date of the period, and the day holdings are counted (YYYY-MM-DD); today by
+    /// default.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    to: Option<i32>,
+    /// Use this scheme's [credit] section instead of the active scheme's.
+    #[arg(long, value_name = "FILE")]
+    scheme: Option<PathBuf>,
+    /// Only credit in this currency (needed when the period's sales have several).
+    #[arg(long, value_name = "CODE")]
+    currency: Option<String>,
+    /// Write the table here: .csv or .xlsx (with number formats and a balance sheet).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Draw potential held and revenue credited per employee of --role (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    load_chart: Option<PathBuf>,
+    /// Draw credited revenue against potential, one point per employee of --role (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    revenue_chart: Option<PathBuf>,
+    /// The role the charts show.
+    #[arg(long, default_value = "sales")]
+    role: String,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
 pub struct BookArgs {
     /// The employee's id.
     employee: String,
@@ -488,6 +519,52 @@ pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
         })?;
     }
     out!("{}", allot_app::credit::summary(&c));
+    Ok(())
+}
+
+pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
+    use allot_app::contribution as c;
+    let mut store = a.store.open()?;
+    let scheme = match &a.scheme {
+        Some(p) => Some((read(p)?, p.display().to_string())),
+        None => None,
+    };
+    let period = allot_app::credit::CreditRequest { first: a.from, last: a.to.unwrap_or_else(today), scheme };
+    let r = c::report(store.as_mut(), &c::ReportRequest { period, currency: a.currency.clone() }).map_err(report)?;
+    let fail = |p: &PathBuf, e: String| {
+        eprintln!("error: cannot write {}: {e}", p.display());
+        Reported
+    };
+    // Everything is drawn first; files are written only when all of them could be.
+    let mut files: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
+    if let Some(p) = &a.out {
+        let bytes = match p.extension().and_then(|x| x.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("xlsx") => c::xlsx(&r).map_err(|e| fail(p, e))?,
+            Some("csv") => {
+                let mut buf = Vec::new();
+                c::write_csv(&r, &mut buf).map_err(|e| fail(p, e.to_string()))?;
+                buf
+            }
+            _ => {
+                eprintln!("error: {}: expected a .csv or .xlsx file name", p.display());
+                return Err(Reported);
+            }
+        };
+        files.push((p, bytes));
+    }
+    for (p, draw) in [(&a.load_chart, c::load_chart as fn(&_, &str, &std::path::Path) -> _), (&a.revenue_chart, c::revenue_chart)] {
+        if let Some(p) = p {
+            let bytes = draw(&r, &a.role, p).map_err(|e| {
+                eprintln!("error: {e}");
+                Reported
+            })?;
+            files.push((p, bytes));
+        }
+    }
+    for (p, bytes) in files {
+        write_atomically(p, |w| w.write_all(&bytes)).map_err(|e| fail(p, e.to_string()))?;
+    }
+    out!("{}", c::text(&r));
     Ok(())
 }
 

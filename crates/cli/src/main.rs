@@ -99,6 +99,12 @@ enum Command {
     /// section: exact to the kopeck; sales that cannot be credited are listed with the reason.
     #[command(after_help = "Example:\n  allot credit --from 2026-01-01 --to 2026-03-31 -o credit-q1.csv")]
     Credit(book::CreditArgs),
+    /// Who carries what and who contributed what: per role and employee, clients, potential and
+    /// workload held, revenue credited, realisation, and the balance of the distribution.
+    #[command(
+        after_help = "Examples:\n  allot report --from 2026-01-01 --to 2026-03-31\n  allot report --from 2026-01-01 --to 2026-03-31 -o q1.xlsx --revenue-chart q1.svg"
+    )]
+    Report(book::ReportArgs),
     /// An employee's clients on a day.
     #[command(after_help = "Example:\n  allot book ivanov --at 2026-06-30")]
     Book(book::BookArgs),
@@ -411,6 +417,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::History(a) => book::history(&a)?,
         Command::Owners(a) => book::owners(&a)?,
         Command::Credit(a) => book::credit(&a)?,
+        Command::Report(a) => book::contribution(&a)?,
         Command::Book(a) => book::book_of(&a)?,
         Command::Pin(a) => book::pin(&a)?,
         Command::Unpin(a) => book::unpin(&a)?,

@@ -22,12 +22,15 @@ pub struct Spread {
     pub ratio: f64,
     /// Coefficient of variation: standard deviation / mean (0 when the mean is 0).
     pub cv: f64,
+    /// Gini coefficient: 0 when everyone holds the same, towards 1 when one holds everything
+    /// (0 when nobody holds anything).
+    pub gini: f64,
 }
 
 impl Spread {
     pub fn of(values: &[f64]) -> Spread {
         if values.is_empty() {
-            return Spread { min: 0.0, max: 0.0, ratio: 1.0, cv: 0.0 };
+            return Spread { min: 0.0, max: 0.0, ratio: 1.0, cv: 0.0, gini: 0.0 };
         }
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -42,7 +45,16 @@ impl Spread {
             max / min
         };
         let cv = if mean == 0.0 { 0.0 } else { var.sqrt() / mean };
-        Spread { min, max, ratio, cv }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let total: f64 = sorted.iter().sum();
+        let gini = if total == 0.0 {
+            0.0
+        } else {
+            let ranked: f64 = sorted.iter().enumerate().map(|(i, v)| (i as f64 + 1.0) * v).sum();
+            2.0 * ranked / (n * total) - (n + 1.0) / n
+        };
+        Spread { min, max, ratio, cv, gini }
     }
 }
 
@@ -89,4 +101,17 @@ pub fn loads(scheme: &Scheme, data: &Data, outcome: &Outcome) -> Vec<RoleLoad> {
             RoleLoad { role, clients: f(|l| l.clients as f64), potential: f(|l| l.potential), workload: f(|l| l.workload), employees }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spread;
+
+    #[test]
+    fn gini_is_zero_when_equal_and_grows_with_concentration() {
+        assert_eq!(Spread::of(&[3.0, 3.0, 3.0, 3.0]).gini, 0.0);
+        assert!((Spread::of(&[0.0, 0.0, 0.0, 4.0]).gini - 0.75).abs() < 1e-12);
+        assert!((Spread::of(&[3.0, 1.0, 2.0]).gini - 2.0 / 9.0).abs() < 1e-12);
+        assert_eq!(Spread::of(&[0.0, 0.0]).gini, 0.0);
+    }
 }

@@ -471,39 +471,50 @@ fn balance_from_the_store_rebalances_the_stored_owners_and_keeps_pins() {
     });
 }
 
+/// The credit world of issue #6, hand-checked: c1's sales pass from anna to vera on 1 Feb; six
+/// deals (two RUB on c1, one USD on c2, a negative, one before the period, a fractional).
+/// Returns the rules and the [credit] section of its scheme.
+fn credit_world(s: &Store) -> (String, &'static str) {
+    let w = |name: &str, text: &str| write(s, name, text);
+    let emps = w("e.csv", "id,name\nanna,Анна\nboris,Борис\nvera,Вера\nsergey,Сергей\nhead,Глава\n");
+    let clients = w("c.csv", "id,region,potential,workload\nc1,A,5000,3\nc2,B,2000,1\n");
+    let rules = "[[rules]]\nid = \"a\"\nrole = \"sales\"\nwhen = 'region == \"A\"'\nemployee = \"anna\"\n\n\
+                 [[rules]]\nid = \"b\"\nrole = \"sales\"\nemployee = \"boris\"\n\n\
+                 [[rules]]\nid = \"svc\"\nrole = \"service\"\nemployee = \"sergey\"\n\n\
+                 [[rules]]\nid = \"acc\"\nrole = \"account\"\nemployee = \"head\"\n\n";
+    let credit =
+        "[credit]\npolicy = \"sale-date\"\n\n[[credit.shares]]\nrevenue = { sales = 70, service = 30 }\noverlay = { account = 10 }\n";
+    let scheme = w("scheme.toml", &format!("{rules}{credit}"));
+    s.ok(&["import", "employees", &emps]);
+    s.ok(&["import", "clients", &clients]);
+    let (_, plan) = s.plan(&["--scheme", &scheme, "--date", "2026-01-01"]);
+    s.apply(&plan);
+    s.ok(&["pin", "c1", "sales", "vera", "--reason", "hand-over", "--date", "2026-02-01"]);
+    let deals = w(
+        "d.csv",
+        "id,client_id,date,opened,amount,currency\n\
+         d1,c1,2026-01-20,2026-01-01,100000,RUB\n\
+         d2,c1,2026-02-10,2026-01-22,100001,RUB\n\
+         d3,c2,2026-02-15,,50,USD\n\
+         d4,c2,2026-03-01,,-5,RUB\n\
+         d5,c2,2025-12-01,,1000,RUB\n\
+         d6,c2,2026-01-05,,12.5,RUB\n",
+    );
+    s.ok(&["import", "deals", &deals]);
+    (rules.to_string(), credit)
+}
+
+fn write(s: &Store, name: &str, text: &str) -> String {
+    std::fs::write(s.path(name), text).unwrap();
+    s.path(name).display().to_string()
+}
+
 #[test]
 fn credit_splits_each_sale_by_role_and_holder_to_the_kopeck_under_both_policies() {
     each("credit", |s| {
-        // Issue #6, points 2, 3 and 6, hand-checked: c1's sales pass from anna to vera on 1 Feb.
-        let w = |name: &str, text: &str| {
-            std::fs::write(s.path(name), text).unwrap();
-            s.path(name).display().to_string()
-        };
-        let emps = w("e.csv", "id,name\nanna,Анна\nboris,Борис\nvera,Вера\nsergey,Сергей\nhead,Глава\n");
-        let clients = w("c.csv", "id,region\nc1,A\nc2,B\n");
-        let rules = "[[rules]]\nid = \"a\"\nrole = \"sales\"\nwhen = 'region == \"A\"'\nemployee = \"anna\"\n\n\
-                     [[rules]]\nid = \"b\"\nrole = \"sales\"\nemployee = \"boris\"\n\n\
-                     [[rules]]\nid = \"svc\"\nrole = \"service\"\nemployee = \"sergey\"\n\n\
-                     [[rules]]\nid = \"acc\"\nrole = \"account\"\nemployee = \"head\"\n\n";
-        let credit =
-            "[credit]\npolicy = \"sale-date\"\n\n[[credit.shares]]\nrevenue = { sales = 70, service = 30 }\noverlay = { account = 10 }\n";
-        let scheme = w("scheme.toml", &format!("{rules}{credit}"));
-        s.ok(&["import", "employees", &emps]);
-        s.ok(&["import", "clients", &clients]);
-        let (_, plan) = s.plan(&["--scheme", &scheme, "--date", "2026-01-01"]);
-        s.apply(&plan);
-        s.ok(&["pin", "c1", "sales", "vera", "--reason", "hand-over", "--date", "2026-02-01"]);
-        let deals = w(
-            "d.csv",
-            "id,client_id,date,opened,amount,currency\n\
-             d1,c1,2026-01-20,2026-01-01,100000,RUB\n\
-             d2,c1,2026-02-10,2026-01-22,100001,RUB\n\
-             d3,c2,2026-02-15,,50,USD\n\
-             d4,c2,2026-03-01,,-5,RUB\n\
-             d5,c2,2025-12-01,,1000,RUB\n\
-             d6,c2,2026-01-05,,12.5,RUB\n",
-        );
-        s.ok(&["import", "deals", &deals]);
+        // Issue #6, points 2, 3 and 6.
+        let (rules, credit) = credit_world(s);
+        let w = |name: &str, text: &str| write(s, name, text);
         let run = |extra: &[&str]| -> (String, Vec<String>) {
             let out = s.path("credit.csv");
             let mut args = vec!["credit", "--from", "2026-01-01", "--to", "2026-03-31", "-o", out.to_str().unwrap()];
@@ -544,7 +555,65 @@ fn credit_splits_each_sale_by_role_and_holder_to_the_kopeck_under_both_policies(
             assert_eq!(sum, amount, "{deal}");
         }
         // A scheme without [credit] is refused with what to add.
-        let err = s.fails(&["credit", "--from", "2026-01-01", "--scheme", &w("plain.toml", rules)]);
+        let err = s.fails(&["credit", "--from", "2026-01-01", "--scheme", &w("plain.toml", &rules)]);
         assert!(err.contains("has no [credit] section"), "{err}");
+    });
+}
+
+#[test]
+fn report_shows_who_carries_what_and_contributed_what_in_a_table_a_workbook_and_charts() {
+    each("report", |s| {
+        // Issue #6, points 4-6, on the hand-checked credit world.
+        credit_world(s);
+        let err = s.fails(&["report", "--from", "2026-01-01", "--to", "2026-03-31"]);
+        assert!(err.contains("several currencies (RUB, USD)") && err.contains("--currency"), "{err}");
+        let (xlsx, svg, png) = (s.path("q1.xlsx"), s.path("rev.svg"), s.path("load.png"));
+        let shown = s.ok(&[
+            "report",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-03-31",
+            "--currency",
+            "RUB",
+            "-o",
+            xlsx.to_str().unwrap(),
+            "--revenue-chart",
+            svg.to_str().unwrap(),
+            "--load-chart",
+            png.to_str().unwrap(),
+        ]);
+        // vera holds c1 (potential 5 000) on 31 March and was credited 700,01 for d2: 14.00%.
+        let line = |who: &str| shown.lines().find(|l| l.trim_start().starts_with(who)).unwrap_or_default().to_string();
+        let vera = line("vera");
+        assert!(vera.contains("5 000") && vera.contains("700,01") && vera.contains("14.00%"), "{shown}");
+        // anna holds nothing any more but keeps the credit of d1.
+        assert!(line("anna").contains("700,00") && line("anna").split_whitespace().nth(2) == Some("0"), "{shown}");
+        // Balance of sales: potentials 5 000 and 2 000 → max/min 2.50, Gini (2·(2000+2·5000))/(2·7000) − 3/2 = 0.214.
+        assert!(shown.contains("potential max/min 2.50 cv 0.429 gini 0.214"), "{shown}");
+        assert!(shown.contains("not credited (2)") && shown.contains("negative"), "{shown}");
+        // The workbook, read back: a header row, money in roubles, realisation as a fraction.
+        use calamine::{Data, Reader};
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+        assert_eq!(wb.sheet_names(), ["contribution", "balance"]);
+        let range = wb.worksheet_range("contribution").unwrap();
+        let rows: Vec<&[Data]> = range.rows().collect();
+        assert_eq!(rows[0][0], Data::String("role".into()));
+        assert_eq!(rows[0][7], Data::String("revenue_credit (RUB)".into()));
+        let vera = rows.iter().find(|r| r[1] == Data::String("vera".into())).unwrap();
+        assert_eq!((vera[3].clone(), vera[7].clone()), (Data::Float(1.0), Data::Float(700.01)));
+        assert!(matches!(vera[9], Data::Float(x) if (x - 700.01 / 5000.0).abs() < 1e-12), "{:?}", vera[9]);
+        // The charts, read back: one point per sales employee in the SVG; a real PNG image.
+        let svg = std::fs::read_to_string(&svg).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+        assert!(svg.contains(">vera<") && svg.contains("revenue credited, RUB"), "{svg}");
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+        let reader = decoder.read_info().unwrap();
+        assert!(reader.info().width >= 480 && reader.info().height == 420, "{:?}", reader.info().size());
+        // A role nobody holds is refused for a chart, and nothing is written.
+        let none = s.path("none.svg");
+        let err =
+            s.fails(&["report", "--from", "2026-01-01", "--currency", "RUB", "--role", "lead", "--load-chart", none.to_str().unwrap()]);
+        assert!(err.contains("role `lead`") && !none.exists(), "{err}");
     });
 }

@@ -1,0 +1,368 @@
+//! `allot report` (issue #6, MISSION.md S1.2, S2.1): per role and employee, what they hold (clients,
+//! potential, workload on the period's last day) and what they were credited with (revenue and
+//! overlay credit of the period's sales), realisation = credited revenue / potential, and the
+//! balance of the distribution per role (max/min, coefficient of variation, Gini). Written as a
+//! terminal table, CSV, XLSX, and charts (load per employee; credited revenue against potential).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use allot_core::stats::Spread;
+use allot_store::Store;
+
+use crate::book::BookError;
+use crate::credit::{credit_in, money, open_period, CreditRequest, Uncredited};
+use crate::map::{colour, render, Scene, Shape};
+
+pub struct ReportRequest {
+    pub period: CreditRequest,
+    /// Only credit in this currency; required when the period's sales have several.
+    pub currency: Option<String>,
+}
+
+/// One employee in one role.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Row {
+    pub role: String,
+    pub employee: String,
+    pub name: String,
+    pub clients: u64,
+    pub potential: f64,
+    pub workload: f64,
+    /// Sales credited in the role.
+    pub deals: usize,
+    /// Minor units (kopecks).
+    pub revenue: i64,
+    pub overlay: i64,
+    /// Credited revenue (in major units) per unit of potential; none without potential.
+    pub realisation: Option<f64>,
+}
+
+/// The balance of one role's distribution over its employees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Balance {
+    pub role: String,
+    pub clients: Spread,
+    pub potential: Spread,
+    pub workload: Spread,
+}
+
+pub struct Report {
+    pub first: i32,
+    pub last: i32,
+    pub currency: String,
+    pub rows: Vec<Row>,
+    pub balance: Vec<Balance>,
+    pub uncredited: Vec<Uncredited>,
+    /// Revenue credit nobody held the role for, per role (minor units).
+    pub unassigned: BTreeMap<String, i64>,
+}
+
+pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, BookError> {
+    let book = open_period(store, &req.period)?;
+    let credited = credit_in(store, &book, &req.period)?;
+    let currencies: BTreeSet<&str> = credited.lines.iter().map(|l| l.currency.as_str()).collect();
+    let currency = match (&req.currency, currencies.len()) {
+        (Some(c), _) => c.clone(),
+        (None, 0) => String::new(),
+        (None, 1) => currencies.iter().next().map(|c| c.to_string()).unwrap_or_default(),
+        (None, _) => {
+            return Err(BookError::Refused(format!(
+                "the period's sales are in several currencies ({}); amounts of different currencies are never added: \
+                 choose one with --currency",
+                currencies.iter().map(|c| if c.is_empty() { "(none)" } else { c }).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    };
+    let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
+    let measure = |name: Option<&str>, default: &str| data.clients.column_index(name.unwrap_or(default));
+    let (pot, wl) = (measure(scheme.potential.as_deref(), "potential"), measure(scheme.workload.as_deref(), "workload"));
+    let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+    let blank = |role: &str, e: &str| Row {
+        role: role.to_string(),
+        employee: e.to_string(),
+        name: scheme.employee(e).map(|x| scheme.employees[x as usize].name.clone()).unwrap_or_default(),
+        clients: 0,
+        potential: 0.0,
+        workload: 0.0,
+        deals: 0,
+        revenue: 0,
+        overlay: 0,
+        realisation: None,
+    };
+    for c in &book.loaded.current {
+        let (role, e) = (&scheme.roles[c.role].id, &scheme.employees[c.employee as usize].id);
+        let r = rows.entry((role.clone(), e.clone())).or_insert_with(|| blank(role, e));
+        r.clients += 1;
+        r.potential += pot.and_then(|p| data.clients.number(p, c.client)).unwrap_or(0.0);
+        r.workload += wl.and_then(|w| data.clients.number(w, c.client)).unwrap_or(0.0);
+    }
+    let mut unassigned: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deals: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
+    for l in credited.lines.iter().filter(|l| l.currency == currency) {
+        if l.employee.is_empty() {
+            if l.kind == "revenue" {
+                *unassigned.entry(l.role.clone()).or_default() += l.amount;
+            }
+            continue;
+        }
+        let key = (l.role.clone(), l.employee.clone());
+        let r = rows.entry(key.clone()).or_insert_with(|| blank(&l.role, &l.employee));
+        match l.kind {
+            "revenue" => r.revenue += l.amount,
+            _ => r.overlay += l.amount,
+        }
+        deals.entry(key).or_default().insert(l.deal.as_str());
+    }
+    let mut out: Vec<Row> = rows
+        .into_iter()
+        .map(|(k, mut r)| {
+            r.deals = deals.get(&k).map_or(0, |d| d.len());
+            r.realisation = (r.potential > 0.0).then(|| r.revenue as f64 / 100.0 / r.potential);
+            r
+        })
+        .collect();
+    // Roles in the scheme's order, then employees by id.
+    let order = |role: &str| scheme.role(role).unwrap_or(usize::MAX);
+    out.sort_by(|a, b| order(&a.role).cmp(&order(&b.role)).then_with(|| a.employee.cmp(&b.employee)));
+    let mut balance = Vec::new();
+    let mut roles: Vec<&str> = out.iter().map(|r| r.role.as_str()).collect();
+    roles.dedup();
+    for role in roles {
+        // Balance is about what people hold: those holding clients in the role.
+        let of = |f: fn(&Row) -> f64| out.iter().filter(|r| r.role == role && r.clients > 0).map(f).collect::<Vec<f64>>();
+        balance.push(Balance {
+            role: role.to_string(),
+            clients: Spread::of(&of(|r| r.clients as f64)),
+            potential: Spread::of(&of(|r| r.potential)),
+            workload: Spread::of(&of(|r| r.workload)),
+        });
+    }
+    Ok(Report { first: req.period.first, last: req.period.last, currency, rows: out, balance, uncredited: credited.uncredited, unassigned })
+}
+
+fn ratio(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        "∞".into()
+    }
+}
+
+fn spread(s: &Spread) -> String {
+    format!("max/min {} cv {:.3} gini {:.3}", ratio(s.ratio), s.cv, s.gini)
+}
+
+/// The report as a person reads it in a terminal.
+pub fn text(r: &Report) -> String {
+    let mut s = String::new();
+    let cur = if r.currency.is_empty() { String::new() } else { format!(" ({})", r.currency) };
+    let _ = writeln!(
+        s,
+        "Contribution {} – {}{cur}: holdings on {}, credit of the period's sales",
+        allot_rules::civil_from_days(r.first),
+        allot_rules::civil_from_days(r.last),
+        allot_rules::civil_from_days(r.last)
+    );
+    let mut role = "";
+    for row in &r.rows {
+        if row.role != role {
+            role = &row.role;
+            let _ = writeln!(
+                s,
+                "\nrole {role}\n  {:<28} {:>7} {:>16} {:>9} {:>6} {:>18} {:>14} {:>11}",
+                "employee", "clients", "potential", "workload", "deals", "revenue credit", "overlay", "realisation"
+            );
+        }
+        let who = format!("{} {}", row.employee, row.name);
+        let _ = writeln!(
+            s,
+            "  {:<28} {:>7} {:>16} {:>9} {:>6} {:>18} {:>14} {:>11}",
+            who.trim(),
+            row.clients,
+            crate::report::group(row.potential),
+            crate::report::group(row.workload),
+            row.deals,
+            money(row.revenue),
+            money(row.overlay),
+            row.realisation.map(|x| format!("{:.2}%", x * 100.0)).unwrap_or_else(|| "—".into())
+        );
+        if let (Some(b), true) =
+            (r.balance.iter().find(|b| b.role == row.role), r.rows.iter().rev().find(|x| x.role == row.role) == Some(row))
+        {
+            let _ = writeln!(
+                s,
+                "  balance: clients {} · potential {} · workload {}",
+                spread(&b.clients),
+                spread(&b.potential),
+                spread(&b.workload)
+            );
+            if let Some(u) = r.unassigned.get(&row.role) {
+                let _ = writeln!(s, "  unassigned revenue credit (nobody held the role): {}", money(*u));
+            }
+        }
+    }
+    if !r.uncredited.is_empty() {
+        let _ = writeln!(s, "\nnot credited ({}):", r.uncredited.len());
+        for u in &r.uncredited {
+            let _ = writeln!(s, "  {:<16} {}", u.deal, u.reason);
+        }
+    }
+    s
+}
+
+const HEADERS: [&str; 10] =
+    ["role", "employee_id", "name", "clients", "potential", "workload", "deals", "revenue_credit", "overlay_credit", "realisation"];
+
+/// The rows as CSV; money in major units with two decimals (a dot), the currency in the header.
+pub fn write_csv(r: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let mut h: Vec<String> = HEADERS.iter().map(|s| s.to_string()).collect();
+    if !r.currency.is_empty() {
+        h[7] = format!("revenue_credit_{}", r.currency);
+        h[8] = format!("overlay_credit_{}", r.currency);
+    }
+    out.write_record(&h)?;
+    let major = |m: i64| format!("{}{}.{:02}", if m < 0 { "-" } else { "" }, m.unsigned_abs() / 100, m.unsigned_abs() % 100);
+    for row in &r.rows {
+        out.write_record([
+            row.role.clone(),
+            row.employee.clone(),
+            row.name.clone(),
+            row.clients.to_string(),
+            row.potential.to_string(),
+            row.workload.to_string(),
+            row.deals.to_string(),
+            major(row.revenue),
+            major(row.overlay),
+            row.realisation.map(|x| format!("{x:.6}")).unwrap_or_default(),
+        ])?;
+    }
+    out.flush()
+}
+
+/// The rows as an XLSX workbook: a bold, frozen header row, money with two decimals and thousands
+/// separators, realisation as a percentage; a second sheet with the balance per role.
+pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let e = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let money_fmt = Format::new().set_num_format("#,##0.00");
+    let int_fmt = Format::new().set_num_format("#,##0");
+    let pct_fmt = Format::new().set_num_format("0.00%");
+    let sheet = wb.add_worksheet();
+    sheet.set_name("contribution").map_err(e)?;
+    for (c, h) in HEADERS.iter().enumerate() {
+        let h = match (c, r.currency.is_empty()) {
+            (7 | 8, false) => format!("{h} ({})", r.currency),
+            _ => h.to_string(),
+        };
+        sheet.write_string_with_format(0, c as u16, h, &bold).map_err(e)?;
+    }
+    for (i, row) in r.rows.iter().enumerate() {
+        let y = i as u32 + 1;
+        sheet.write_string(y, 0, &row.role).map_err(e)?;
+        sheet.write_string(y, 1, &row.employee).map_err(e)?;
+        sheet.write_string(y, 2, &row.name).map_err(e)?;
+        sheet.write_number_with_format(y, 3, row.clients as f64, &int_fmt).map_err(e)?;
+        sheet.write_number_with_format(y, 4, row.potential, &int_fmt).map_err(e)?;
+        sheet.write_number_with_format(y, 5, row.workload, &int_fmt).map_err(e)?;
+        sheet.write_number_with_format(y, 6, row.deals as f64, &int_fmt).map_err(e)?;
+        sheet.write_number_with_format(y, 7, row.revenue as f64 / 100.0, &money_fmt).map_err(e)?;
+        sheet.write_number_with_format(y, 8, row.overlay as f64 / 100.0, &money_fmt).map_err(e)?;
+        if let Some(x) = row.realisation {
+            sheet.write_number_with_format(y, 9, x, &pct_fmt).map_err(e)?;
+        }
+    }
+    sheet.set_freeze_panes(1, 0).map_err(e)?;
+    sheet.autofit();
+    let b = wb.add_worksheet();
+    b.set_name("balance").map_err(e)?;
+    let heads = ["role", "measure", "min", "max", "max/min", "cv", "gini"];
+    for (c, h) in heads.iter().enumerate() {
+        b.write_string_with_format(0, c as u16, *h, &bold).map_err(e)?;
+    }
+    let mut y = 1;
+    for bal in &r.balance {
+        for (m, s) in [("clients", &bal.clients), ("potential", &bal.potential), ("workload", &bal.workload)] {
+            b.write_string(y, 0, &bal.role).map_err(e)?;
+            b.write_string(y, 1, m).map_err(e)?;
+            b.write_number(y, 2, s.min).map_err(e)?;
+            b.write_number(y, 3, s.max).map_err(e)?;
+            if s.ratio.is_finite() {
+                b.write_number(y, 4, s.ratio).map_err(e)?;
+            }
+            b.write_number(y, 5, s.cv).map_err(e)?;
+            b.write_number(y, 6, s.gini).map_err(e)?;
+            y += 1;
+        }
+    }
+    b.set_freeze_panes(1, 0).map_err(e)?;
+    b.autofit();
+    wb.save_to_buffer().map_err(e)
+}
+
+/// Bars of potential held per employee of `role`, each with its credited revenue marked.
+pub fn load_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let rows: Vec<&Row> = r.rows.iter().filter(|x| x.role == role).collect();
+    if rows.is_empty() {
+        return Err(format!("nobody holds or was credited in role `{role}` in this report"));
+    }
+    let k = rows.len();
+    let (width, height) = ((80.0 + 44.0 * k as f64).clamp(480.0, 2400.0), 420.0);
+    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 90.0);
+    let top_value = rows.iter().map(|x| x.potential.max(x.revenue as f64 / 100.0)).fold(0.0f64, f64::max).max(1e-12) * 1.1;
+    let y_of = |v: f64| height - bottom - (v / top_value) * (height - top - bottom);
+    let bw = (width - left - right) / k as f64;
+    let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w: width, h: height, fill: [255, 255, 255], opacity: 1.0 }];
+    for (i, row) in rows.iter().enumerate() {
+        let bx = left + i as f64 * bw;
+        let y = y_of(row.potential);
+        shapes.push(Shape::Rect { x: bx + bw * 0.15, y, w: bw * 0.7, h: height - bottom - y, fill: colour(i), opacity: 1.0 });
+        let ry = y_of(row.revenue as f64 / 100.0);
+        shapes.push(Shape::Line { x1: bx + bw * 0.1, y1: ry, x2: bx + bw * 0.9, y2: ry, stroke: [0, 0, 0], width: 2.0 });
+        shapes.push(Shape::Label { x: bx + bw / 2.0, y: height - bottom + 16.0, size: 11.0, text: row.employee.clone(), anchor: "middle" });
+    }
+    shapes.push(Shape::Line { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: [0, 0, 0], width: 1.0 });
+    let title = format!("role {role}: potential held (bars) and revenue credited (black line) per employee");
+    shapes.push(Shape::Label { x: left, y: 24.0, size: 15.0, text: title, anchor: "start" });
+    render(&Scene { width, height, shapes }, path)
+}
+
+/// One point per employee of `role`: potential held (x) against credited revenue (y), with the
+/// line of the role's overall realisation.
+pub fn revenue_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let rows: Vec<&Row> = r.rows.iter().filter(|x| x.role == role).collect();
+    if rows.is_empty() {
+        return Err(format!("nobody holds or was credited in role `{role}` in this report"));
+    }
+    let (width, height, m) = (720.0, 520.0, 70.0);
+    let xs: Vec<f64> = rows.iter().map(|x| x.potential).collect();
+    let ys: Vec<f64> = rows.iter().map(|x| x.revenue as f64 / 100.0).collect();
+    let (xmax, ymax) =
+        (xs.iter().fold(0.0f64, |a, &b| a.max(b)).max(1e-12) * 1.1, ys.iter().fold(0.0f64, |a, &b| a.max(b)).max(1e-12) * 1.1);
+    let at = |x: f64, y: f64| (m + x / xmax * (width - 2.0 * m), height - m - y / ymax * (height - 2.0 * m));
+    let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w: width, h: height, fill: [255, 255, 255], opacity: 1.0 }];
+    let (o, xe, ye) = (at(0.0, 0.0), at(xmax, 0.0), at(0.0, ymax));
+    shapes.push(Shape::Line { x1: o.0, y1: o.1, x2: xe.0, y2: xe.1, stroke: [0, 0, 0], width: 1.0 });
+    shapes.push(Shape::Line { x1: o.0, y1: o.1, x2: ye.0, y2: ye.1, stroke: [0, 0, 0], width: 1.0 });
+    let (sx, sy): (f64, f64) = (xs.iter().sum(), ys.iter().sum());
+    if sx > 0.0 {
+        // The role's overall realisation: where an employee would sit selling as the role does.
+        let k = sy / sx;
+        let (x_end, y_end) = if k * xmax <= ymax { (xmax, k * xmax) } else { (ymax / k, ymax) };
+        let end = at(x_end, y_end);
+        shapes.push(Shape::Line { x1: o.0, y1: o.1, x2: end.0, y2: end.1, stroke: [150, 150, 150], width: 1.0 });
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let (x, y) = at(xs[i], ys[i]);
+        shapes.push(Shape::Dot { x, y, r: 6.0, fill: colour(i) });
+        shapes.push(Shape::Label { x: x + 8.0, y: y - 6.0, size: 11.0, text: row.employee.clone(), anchor: "start" });
+    }
+    shapes.push(Shape::Label { x: width / 2.0, y: height - 20.0, size: 12.0, text: "potential held".into(), anchor: "middle" });
+    let cur = if r.currency.is_empty() { String::new() } else { format!(", {}", r.currency) };
+    let title = format!("role {role}: revenue credited{cur} against potential (grey: the role's realisation)");
+    shapes.push(Shape::Label { x: m, y: 28.0, size: 15.0, text: title, anchor: "start" });
+    render(&Scene { width, height, shapes }, path)
+}
