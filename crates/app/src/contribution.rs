@@ -10,21 +10,55 @@ use std::fmt::Write as _;
 use allot_core::stats::Spread;
 use allot_store::Store;
 
-use crate::book::BookError;
-use crate::credit::{credit_in, money, open_period, CreditRequest, Uncredited};
+use allot_core::data::RowRef;
+
+use crate::book::{Book, BookError};
+use crate::credit::{credit_in, money, open_period, CreditLine, CreditRequest, Uncredited};
 use crate::map::{colour, render, Scene, Shape};
+
+/// What the rows are: employees, or groups of them (S2: territory, a client column such as
+/// significance or industry — a segment —, or team).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Group {
+    Employee,
+    Team,
+    Territory,
+    Column(String),
+}
+
+impl Group {
+    pub fn parse(s: &str) -> Group {
+        match s {
+            "employee" => Group::Employee,
+            "team" => Group::Team,
+            "territory" => Group::Territory,
+            other => Group::Column(other.to_string()),
+        }
+    }
+    fn heading(&self) -> &str {
+        match self {
+            Group::Employee => "employee",
+            Group::Team => "team",
+            Group::Territory => "territory",
+            Group::Column(c) => c,
+        }
+    }
+}
 
 pub struct ReportRequest {
     pub period: CreditRequest,
+    pub group: Group,
     /// Only credit in this currency; required when the period's sales have several.
     pub currency: Option<String>,
 }
 
-/// One employee in one role.
+/// One employee (or group) in one role.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Row {
     pub role: String,
+    /// The employee id, or the group's key (team, territory, segment value).
     pub employee: String,
+    /// The employee's name (empty for groups).
     pub name: String,
     pub clients: u64,
     pub potential: f64,
@@ -48,6 +82,7 @@ pub struct Balance {
 }
 
 pub struct Report {
+    pub group: Group,
     pub first: i32,
     pub last: i32,
     pub currency: String,
@@ -75,13 +110,81 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
         }
     };
     let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
+    let by_employee = |_: u32, e: &str| vec![e.to_string()];
+    let (people, unassigned) = accumulate(&book, &credited.lines, &currency, &by_employee, true);
+    let mut balance = Vec::new();
+    let mut roles: Vec<&str> = people.iter().map(|r| r.role.as_str()).collect();
+    roles.dedup();
+    for role in roles {
+        // Balance is about what people hold: those holding clients in the role.
+        let of = |f: fn(&Row) -> f64| people.iter().filter(|r| r.role == role && r.clients > 0).map(f).collect::<Vec<f64>>();
+        balance.push(Balance {
+            role: role.to_string(),
+            clients: Spread::of(&of(|r| r.clients as f64)),
+            potential: Spread::of(&of(|r| r.potential)),
+            workload: Spread::of(&of(|r| r.workload)),
+        });
+    }
+    let rows = match &req.group {
+        Group::Employee => people,
+        Group::Team => {
+            let teams = |_: u32, e: &str| -> Vec<String> {
+                let t = scheme.employee(e).map(|x| scheme.employees[x as usize].teams.clone()).unwrap_or_default();
+                if t.is_empty() {
+                    vec!["(no team)".into()]
+                } else {
+                    t
+                }
+            };
+            accumulate(&book, &credited.lines, &currency, &teams, false).0
+        }
+        Group::Territory => {
+            let terr = |client: u32, _: &str| -> Vec<String> {
+                let row = RowRef { data, client, deal: None };
+                let (t, _) = allot_core::engine::territory_of(scheme, &book.loaded.compiled, &row);
+                vec![scheme.territories.get(t as usize).map_or_else(|| "(no territory)".into(), |t| t.id.clone())]
+            };
+            accumulate(&book, &credited.lines, &currency, &terr, false).0
+        }
+        Group::Column(col) => {
+            let Some(c) = data.clients.column_index(col) else {
+                let names: Vec<&str> = data.clients.columns().map(|c| c.0).collect();
+                return Err(BookError::Refused(format!("the clients have no column `{col}` to group by; they have: {}", names.join(", "))));
+            };
+            let seg = |client: u32, _: &str| vec![data.clients.display(c, client, data).unwrap_or_else(|| "(empty)".into())];
+            accumulate(&book, &credited.lines, &currency, &seg, false).0
+        }
+    };
+    Ok(Report {
+        group: req.group.clone(),
+        first: req.period.first,
+        last: req.period.last,
+        currency,
+        rows,
+        balance,
+        uncredited: credited.uncredited,
+        unassigned,
+    })
+}
+
+/// Sums holdings (the book on the last day) and credit (the period's lines in `currency`) per
+/// role and group; `key` gives the groups of a (client row, employee id) — an employee may be in
+/// several teams. Also returns the revenue credit nobody held the role for.
+fn accumulate(
+    book: &Book,
+    lines: &[CreditLine],
+    currency: &str,
+    key: &dyn Fn(u32, &str) -> Vec<String>,
+    named: bool,
+) -> (Vec<Row>, BTreeMap<String, i64>) {
+    let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
     let measure = |name: Option<&str>, default: &str| data.clients.column_index(name.unwrap_or(default));
     let (pot, wl) = (measure(scheme.potential.as_deref(), "potential"), measure(scheme.workload.as_deref(), "workload"));
     let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
-    let blank = |role: &str, e: &str| Row {
+    let blank = |role: &str, k: &str| Row {
         role: role.to_string(),
-        employee: e.to_string(),
-        name: scheme.employee(e).map(|x| scheme.employees[x as usize].name.clone()).unwrap_or_default(),
+        employee: k.to_string(),
+        name: if named { scheme.employee(k).map(|x| scheme.employees[x as usize].name.clone()).unwrap_or_default() } else { String::new() },
         clients: 0,
         potential: 0.0,
         workload: 0.0,
@@ -92,27 +195,31 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
     };
     for c in &book.loaded.current {
         let (role, e) = (&scheme.roles[c.role].id, &scheme.employees[c.employee as usize].id);
-        let r = rows.entry((role.clone(), e.clone())).or_insert_with(|| blank(role, e));
-        r.clients += 1;
-        r.potential += pot.and_then(|p| data.clients.number(p, c.client)).unwrap_or(0.0);
-        r.workload += wl.and_then(|w| data.clients.number(w, c.client)).unwrap_or(0.0);
+        for k in key(c.client, e) {
+            let r = rows.entry((role.clone(), k.clone())).or_insert_with(|| blank(role, &k));
+            r.clients += 1;
+            r.potential += pot.and_then(|p| data.clients.number(p, c.client)).unwrap_or(0.0);
+            r.workload += wl.and_then(|w| data.clients.number(w, c.client)).unwrap_or(0.0);
+        }
     }
     let mut unassigned: BTreeMap<String, i64> = BTreeMap::new();
     let mut deals: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
-    for l in credited.lines.iter().filter(|l| l.currency == currency) {
+    for l in lines.iter().filter(|l| l.currency == currency) {
         if l.employee.is_empty() {
             if l.kind == "revenue" {
                 *unassigned.entry(l.role.clone()).or_default() += l.amount;
             }
             continue;
         }
-        let key = (l.role.clone(), l.employee.clone());
-        let r = rows.entry(key.clone()).or_insert_with(|| blank(&l.role, &l.employee));
-        match l.kind {
-            "revenue" => r.revenue += l.amount,
-            _ => r.overlay += l.amount,
+        let client = data.clients.row_of(&l.client).unwrap_or(0);
+        for k in key(client, &l.employee) {
+            let r = rows.entry((l.role.clone(), k.clone())).or_insert_with(|| blank(&l.role, &k));
+            match l.kind {
+                "revenue" => r.revenue += l.amount,
+                _ => r.overlay += l.amount,
+            }
+            deals.entry((l.role.clone(), k)).or_default().insert(l.deal.as_str());
         }
-        deals.entry(key).or_default().insert(l.deal.as_str());
     }
     let mut out: Vec<Row> = rows
         .into_iter()
@@ -122,23 +229,10 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
             r
         })
         .collect();
-    // Roles in the scheme's order, then employees by id.
+    // Roles in the scheme's order, then groups by id.
     let order = |role: &str| scheme.role(role).unwrap_or(usize::MAX);
     out.sort_by(|a, b| order(&a.role).cmp(&order(&b.role)).then_with(|| a.employee.cmp(&b.employee)));
-    let mut balance = Vec::new();
-    let mut roles: Vec<&str> = out.iter().map(|r| r.role.as_str()).collect();
-    roles.dedup();
-    for role in roles {
-        // Balance is about what people hold: those holding clients in the role.
-        let of = |f: fn(&Row) -> f64| out.iter().filter(|r| r.role == role && r.clients > 0).map(f).collect::<Vec<f64>>();
-        balance.push(Balance {
-            role: role.to_string(),
-            clients: Spread::of(&of(|r| r.clients as f64)),
-            potential: Spread::of(&of(|r| r.potential)),
-            workload: Spread::of(&of(|r| r.workload)),
-        });
-    }
-    Ok(Report { first: req.period.first, last: req.period.last, currency, rows: out, balance, uncredited: credited.uncredited, unassigned })
+    (out, unassigned)
 }
 
 fn ratio(x: f64) -> String {
@@ -171,7 +265,14 @@ pub fn text(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "\nrole {role}\n  {:<28} {:>7} {:>16} {:>9} {:>6} {:>18} {:>14} {:>11}",
-                "employee", "clients", "potential", "workload", "deals", "revenue credit", "overlay", "realisation"
+                r.group.heading(),
+                "clients",
+                "potential",
+                "workload",
+                "deals",
+                "revenue credit",
+                "overlay",
+                "realisation"
             );
         }
         let who = format!("{} {}", row.employee, row.name);
@@ -192,7 +293,7 @@ pub fn text(r: &Report) -> String {
         {
             let _ = writeln!(
                 s,
-                "  balance: clients {} · potential {} · workload {}",
+                "  balance over the employees: clients {} · potential {} · workload {}",
                 spread(&b.clients),
                 spread(&b.potential),
                 spread(&b.workload)
@@ -218,6 +319,9 @@ const HEADERS: [&str; 10] =
 pub fn write_csv(r: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let mut h: Vec<String> = HEADERS.iter().map(|s| s.to_string()).collect();
+    if r.group != Group::Employee {
+        h[1] = r.group.heading().to_string();
+    }
     if !r.currency.is_empty() {
         h[7] = format!("revenue_credit_{}", r.currency);
         h[8] = format!("overlay_credit_{}", r.currency);
@@ -256,6 +360,7 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
     for (c, h) in HEADERS.iter().enumerate() {
         let h = match (c, r.currency.is_empty()) {
             (7 | 8, false) => format!("{h} ({})", r.currency),
+            (1, _) if r.group != Group::Employee => r.group.heading().to_string(),
             _ => h.to_string(),
         };
         sheet.write_string_with_format(0, c as u16, h, &bold).map_err(e)?;

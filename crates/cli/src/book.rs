@@ -157,6 +157,10 @@ pub struct ReportArgs {
     /// Use this scheme's [credit] section instead of the active scheme's.
     #[arg(long, value_name = "FILE")]
     scheme: Option<PathBuf>,
+    /// Rows per employee, team, territory, or a client column (a segment: significance,
+    /// industry, ownership, channel, …).
+    #[arg(long, default_value = "employee", value_name = "employee|team|territory|COLUMN")]
+    per: String,
     /// Only credit in this currency (needed when the period's sales have several).
     #[arg(long, value_name = "CODE")]
     currency: Option<String>,
@@ -530,7 +534,8 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
         None => None,
     };
     let period = allot_app::credit::CreditRequest { first: a.from, last: a.to.unwrap_or_else(today), scheme };
-    let r = c::report(store.as_mut(), &c::ReportRequest { period, currency: a.currency.clone() }).map_err(report)?;
+    let r = c::report(store.as_mut(), &c::ReportRequest { period, group: c::Group::parse(&a.per), currency: a.currency.clone() })
+        .map_err(report)?;
     let fail = |p: &PathBuf, e: String| {
         eprintln!("error: cannot write {}: {e}", p.display());
         Reported

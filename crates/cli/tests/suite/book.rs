@@ -610,6 +610,13 @@ fn report_shows_who_carries_what_and_contributed_what_in_a_table_a_workbook_and_
         let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
         let reader = decoder.read_info().unwrap();
         assert!(reader.info().width >= 480 && reader.info().height == 420, "{:?}", reader.info().size());
+        // Per segment (a client column): region A's sales credit is d1 + d2's sales parts.
+        let by = |what: &str| s.ok(&["report", "--from", "2026-01-01", "--to", "2026-03-31", "--currency", "RUB", "--per", what]);
+        let regions = by("region");
+        let a = regions.lines().find(|l| l.trim_start().starts_with("A ")).unwrap_or_default();
+        assert!(a.contains("1 400,01") && a.contains("28.00%"), "{regions}");
+        assert!(by("team").contains("(no team)") && by("territory").contains("(no territory)"));
+        assert!(s.fails(&["report", "--from", "2026-01-01", "--currency", "RUB", "--per", "regoin"]).contains("no column `regoin`"));
         // A role nobody holds is refused for a chart, and nothing is written.
         let none = s.path("none.svg");
         let err =
