@@ -140,6 +140,7 @@ pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Res
         });
     }
     let mut lines = Vec::new();
+    let mut parts = Vec::new();
     let mut sales = 0;
     for (row, d, o) in todo {
         let id = deals.id(row);
@@ -180,15 +181,15 @@ pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Res
                 .unwrap_or_else(|| tenures.get(&(client, scheme.roles[r].id.as_str())).unwrap_or(&none))
         };
         for (kind, shares) in [("revenue", &cs.rules[rule].revenue), ("overlay", &cs.rules[rule].overlay)] {
-            let rs: Vec<RoleShare> =
-                shares.iter().map(|&(r, bp)| RoleShare { role: scheme.roles[r].id.as_str(), basis_points: bp, tenures: held(r) }).collect();
-            for c in credit_sale(a, d, o, &rs, cs.policy) {
+            let rs: Vec<RoleShare> = shares.iter().map(|&(r, bp)| RoleShare { basis_points: bp, tenures: held(r) }).collect();
+            credit_sale(a, d, o, &rs, cs.policy, &mut parts);
+            for c in parts.drain(..) {
                 lines.push(CreditLine {
                     deal: id.into(),
                     client: client.into(),
                     date: d,
                     kind,
-                    role: c.role,
+                    role: scheme.roles[shares[c.share].0].id.clone(),
                     employee: c.employee.unwrap_or_default(),
                     amount: c.amount,
                     currency: cur.clone(),

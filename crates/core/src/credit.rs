@@ -31,17 +31,18 @@ pub struct CreditRule {
 }
 
 /// Who held a role for a client, over which days (`until` exclusive; `None`: still holds it).
+/// `E` is the employee's key: an id, or an index where millions of sales are credited.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tenure {
-    pub employee: String,
+pub struct Tenure<E = String> {
+    pub employee: E,
     pub from: i32,
     pub until: Option<i32>,
 }
 
-impl Tenure {
+impl<E> Tenure<E> {
     /// Days of `[start, end]` (both inclusive) this tenure covers.
     fn days_within(&self, start: i32, end: i32) -> i64 {
-        let lo = self.from.max(start) as i64;
+        let lo = (self.from as i64).max(start as i64);
         let hi = self.until.map_or(end as i64 + 1, |u| (u as i64).min(end as i64 + 1));
         (hi - lo).max(0)
     }
@@ -59,12 +60,12 @@ pub enum Policy {
     TimeInRole,
 }
 
-/// One credited line of a sale.
+/// One credited part of a sale: the index of its role share, who (`None`: the role had no
+/// holder then — the part is unassigned, never dropped), how much.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credit {
-    pub role: String,
-    /// `None`: the role had no holder then; the part is reported as unassigned, never dropped.
-    pub employee: Option<String>,
+pub struct Credit<E = String> {
+    pub share: usize,
+    pub employee: Option<E>,
     pub amount: i64,
 }
 
@@ -73,91 +74,118 @@ pub struct Credit {
 /// smaller key. Zero total weight gives everything to no one (an empty result) — the caller
 /// decides what that means. Amounts may be negative (a refund splits like a sale).
 pub fn split<K: Ord + Clone>(amount: i64, weights: &[(K, u64)]) -> Vec<(K, i64)> {
+    let mut out = Vec::with_capacity(weights.len());
+    split_into(amount, weights, &mut out);
+    out
+}
+
+/// [`split`] into a reused buffer (cleared first).
+pub fn split_into<K: Ord + Clone>(amount: i64, weights: &[(K, u64)], out: &mut Vec<(K, i64)>) {
+    out.clear();
     let total: u128 = weights.iter().map(|w| w.1 as u128).sum();
     if total == 0 {
-        return Vec::new();
+        return;
     }
     let (sign, abs) = (amount.signum(), amount.unsigned_abs() as u128);
-    let mut parts: Vec<(K, u128, u128)> = weights
-        .iter()
-        .map(|(k, w)| {
-            let exact = abs * (*w as u128);
-            (k.clone(), exact / total, exact % total)
-        })
-        .collect();
-    let given: u128 = parts.iter().map(|p| p.1).sum();
-    let mut left = abs - given; // < number of parts
-    let mut order: Vec<usize> = (0..parts.len()).filter(|&i| weights[i].1 > 0).collect();
-    order.sort_by(|&a, &b| parts[b].2.cmp(&parts[a].2).then_with(|| parts[a].0.cmp(&parts[b].0)));
-    for &i in &order {
-        if left == 0 {
-            break;
+    let mut left = abs;
+    let mut best: Vec<(u128, usize)> = Vec::new();
+    for (i, (k, w)) in weights.iter().enumerate() {
+        let exact = abs * (*w as u128);
+        let q = exact / total;
+        left -= q;
+        out.push((k.clone(), q as i64));
+        if *w > 0 {
+            best.push((exact % total, i));
         }
-        parts[i].1 += 1;
-        left -= 1;
     }
-    parts.into_iter().map(|(k, q, _)| (k, sign * q as i64)).collect()
+    // `left` < number of parts: one kopeck each to the largest remainders, ties to the smaller key.
+    if left > 0 {
+        best.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| weights[a.1].0.cmp(&weights[b.1].0)));
+        for &(_, i) in best.iter().take(left as usize) {
+            out[i].1 += 1;
+        }
+    }
+    for o in out.iter_mut() {
+        o.1 *= sign;
+    }
 }
 
 /// A role's share of a sale, in basis points (70% = 7000), and who held the role for the client.
-pub struct RoleShare<'a> {
-    pub role: &'a str,
+pub struct RoleShare<'a, E = String> {
     pub basis_points: u32,
-    pub tenures: &'a [Tenure],
+    pub tenures: &'a [Tenure<E>],
 }
 
-/// Credits one sale: `amount` over `shares` (which should sum to 10,000 basis points for revenue
-/// credit; overlay credit may not), then each role's part over its holders by `policy`. `opened`
-/// is the deal's first day (for [`Policy::TimeInRole`]; without it the sale date alone counts).
-/// The lines are ordered by role, then employee; the unassigned part of a role comes last in it.
-pub fn credit_sale(amount: i64, sale_date: i32, opened: Option<i32>, shares: &[RoleShare], policy: Policy) -> Vec<Credit> {
-    let weights: Vec<(&str, u64)> = shares.iter().map(|s| (s.role, s.basis_points as u64)).collect();
-    let total_bp: u64 = weights.iter().map(|w| w.1).sum();
+/// Credits one sale into `out` (cleared first): `amount` over `shares` (which should sum to 10,000
+/// basis points for revenue credit; overlay credit may not), then each role's part over its
+/// holders by `policy`. `opened` is the deal's first day (for [`Policy::TimeInRole`]; without it
+/// the sale date alone counts). Lines come by share, then employee; a role's unassigned part last.
+pub fn credit_sale<E: Ord + Clone>(
+    amount: i64,
+    sale_date: i32,
+    opened: Option<i32>,
+    shares: &[RoleShare<E>],
+    policy: Policy,
+    out: &mut Vec<Credit<E>>,
+) {
+    out.clear();
+    let total_bp: u64 = shares.iter().map(|s| s.basis_points as u64).sum();
     // Up to 100%, one exact split (the rest, if any, is nobody's); overlay shares beyond 100% in
     // all are each exact on their own.
-    let by_role: Vec<i64> = if total_bp <= 10_000 {
-        let mut w = weights.clone();
-        w.push(("", 10_000 - total_bp));
-        split(amount, &w).into_iter().take(shares.len()).map(|x| x.1).collect()
+    let mut parts: Vec<(usize, i64)> = Vec::with_capacity(shares.len() + 1);
+    if total_bp <= 10_000 {
+        let mut w: Vec<(usize, u64)> = shares.iter().enumerate().map(|(i, s)| (i, s.basis_points as u64)).collect();
+        w.push((usize::MAX, 10_000 - total_bp));
+        split_into(amount, &w, &mut parts);
+        parts.truncate(shares.len());
     } else {
-        weights.iter().map(|&(r, bp)| split(amount, &[(r, bp), ("", 10_000u64.saturating_sub(bp))])[0].1).collect()
+        for (i, s) in shares.iter().enumerate() {
+            let bp = s.basis_points as u64;
+            parts.push((i, split(amount, &[(0, bp), (1, 10_000u64.saturating_sub(bp))])[0].1));
+        }
+    }
+    let start = match policy {
+        Policy::SaleDate => sale_date,
+        Policy::TimeInRole => opened.unwrap_or(sale_date).min(sale_date),
     };
-    let mut out = Vec::new();
-    for (s, part) in shares.iter().zip(by_role) {
-        let start = match policy {
-            Policy::SaleDate => sale_date,
-            Policy::TimeInRole => opened.unwrap_or(sale_date).min(sale_date),
-        };
-        let mut days: Vec<(String, u64)> = Vec::new();
+    let mut weights: Vec<(Option<E>, u64)> = Vec::new();
+    let mut lines: Vec<(Option<E>, i64)> = Vec::new();
+    for ((i, part), s) in parts.into_iter().zip(shares) {
+        weights.clear();
         for t in s.tenures {
             let d = match policy {
                 Policy::SaleDate => t.holds_on(sale_date) as i64,
                 Policy::TimeInRole => t.days_within(start, sale_date),
             };
             if d > 0 {
-                match days.iter_mut().find(|x| x.0 == t.employee) {
+                match weights.iter_mut().find(|x| x.0.as_ref() == Some(&t.employee)) {
                     Some(x) => x.1 += d as u64,
-                    None => days.push((t.employee.clone(), d as u64)),
+                    None => weights.push((Some(t.employee.clone()), d as u64)),
                 }
             }
         }
         // Days nobody held the role are the unassigned part's weight.
-        let covered: u64 = days.iter().map(|d| d.1).sum();
-        let span = (sale_date - start) as u64 + 1;
+        let covered: u64 = weights.iter().map(|d| d.1).sum();
+        let span = (sale_date as i64 - start as i64) as u64 + 1;
         let vacant = span.saturating_sub(covered);
-        let mut weights: Vec<(Option<String>, u64)> = days.into_iter().map(|(e, d)| (Some(e), d)).collect();
         weights.sort();
         if vacant > 0 || weights.is_empty() {
             weights.push((None, vacant.max(1)));
         }
-        out.extend(split(part, &weights).into_iter().map(|(employee, amount)| Credit { role: s.role.to_string(), employee, amount }));
+        split_into(part, &weights, &mut lines);
+        out.extend(lines.drain(..).map(|(employee, amount)| Credit { share: i, employee, amount }));
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn credit(amount: i64, day: i32, opened: Option<i32>, shares: &[RoleShare], policy: Policy) -> Vec<Credit> {
+        let mut out = Vec::new();
+        credit_sale(amount, day, opened, shares, policy, &mut out);
+        out
+    }
 
     #[test]
     fn thirds_of_a_hundred_kopecks_go_to_the_smaller_ids_first() {
@@ -170,27 +198,27 @@ mod tests {
     #[test]
     fn a_role_changing_hands_mid_deal() {
         // Ivanov held sales until day 10 (exclusive), Petrov since; the deal ran days 1..=20.
-        let sales =
-            [Tenure { employee: "ivanov".into(), from: 0, until: Some(10) }, Tenure { employee: "petrov".into(), from: 10, until: None }];
-        let shares = [RoleShare { role: "sales", basis_points: 10_000, tenures: &sales }];
-        let at = credit_sale(100_000, 20, Some(1), &shares, Policy::SaleDate);
-        assert_eq!(at, vec![Credit { role: "sales".into(), employee: Some("petrov".into()), amount: 100_000 }]);
+        let sales = [
+            Tenure { employee: "ivanov".to_string(), from: 0, until: Some(10) },
+            Tenure { employee: "petrov".to_string(), from: 10, until: None },
+        ];
+        let shares = [RoleShare { basis_points: 10_000, tenures: &sales }];
+        let at = credit(100_000, 20, Some(1), &shares, Policy::SaleDate);
+        assert_eq!(at, vec![Credit { share: 0, employee: Some("petrov".to_string()), amount: 100_000 }]);
         // 9 days (1..=9) and 11 days (10..=20) of 20.
-        let split = credit_sale(100_000, 20, Some(1), &shares, Policy::TimeInRole);
+        let by_time = credit(100_000, 20, Some(1), &shares, Policy::TimeInRole);
         assert_eq!(
-            split.iter().map(|c| (c.employee.as_deref().unwrap(), c.amount)).collect::<Vec<_>>(),
+            by_time.iter().map(|c| (c.employee.as_deref().unwrap(), c.amount)).collect::<Vec<_>>(),
             [("ivanov", 45_000), ("petrov", 55_000)]
         );
     }
 
     #[test]
     fn a_vacant_role_is_unassigned_not_lost() {
-        let shares = [
-            RoleShare { role: "sales", basis_points: 7_000, tenures: &[Tenure { employee: "e1".into(), from: 0, until: None }] },
-            RoleShare { role: "service", basis_points: 3_000, tenures: &[] },
-        ];
-        let c = credit_sale(999, 5, None, &shares, Policy::SaleDate);
+        let held = [Tenure { employee: "e1".to_string(), from: 0, until: None }];
+        let shares = [RoleShare { basis_points: 7_000, tenures: &held }, RoleShare { basis_points: 3_000, tenures: &[] }];
+        let c = credit(999, 5, None, &shares, Policy::SaleDate);
         assert_eq!(c.iter().map(|c| c.amount).sum::<i64>(), 999);
-        assert_eq!(c[1], Credit { role: "service".into(), employee: None, amount: 300 });
+        assert_eq!(c[1], Credit { share: 1, employee: None, amount: 300 });
     }
 }
