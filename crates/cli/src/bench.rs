@@ -25,6 +25,10 @@ pub struct BenchArgs {
     /// Runs per measurement; the best is reported, as the anchors do.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Instead: credit generated sales against a generated ownership history (issue #6), with
+    /// --clients clients (the first count) and this many sales.
+    #[arg(long, value_name = "SALES")]
+    credit: Option<usize>,
 }
 
 /// Reads a raw little-endian column in 1 MB blocks (no whole-file buffer next to the result).
@@ -128,6 +132,9 @@ fn best(repeat: usize, mut f: impl FnMut()) -> f64 {
 
 pub fn run(a: &BenchArgs) -> Result<(), String> {
     println!("{{\"threads\": {}}}", rayon::current_num_threads());
+    if let Some(sales) = a.credit {
+        return credit(a.clients.first().copied().unwrap_or(1_000_000), sales, a.repeat);
+    }
     for &n in &a.clients {
         let t = Instant::now();
         let (data, id_mod) = load_clients(&a.data.join(format!("clients_{n}")))?;
@@ -210,6 +217,104 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
                 id_mod.len(),
                 ratios.len()
             );
+        }
+    }
+    Ok(())
+}
+
+/// Crediting `sales` sales against the history of `clients` clients (issue #6, point 7): three
+/// roles (sales 70%, account 20%, service 10%) plus a 10% overlay; every client's sales role
+/// changed hands once or twice during the year, the others are held all year. Generated in
+/// memory (a fixed seed), credited by both policies; the time is the crediting alone, the result
+/// materialised as per-employee totals, and every sale's parts are checked to add up.
+fn credit(clients: usize, sales: usize, repeat: usize) -> Result<(), String> {
+    use allot_core::credit::{credit_sale, Policy, RoleShare, Tenure};
+    use rayon::prelude::*;
+    let employees = (clients / 1_000).max(10) as u32;
+    let mut rng = crate::example::Rng::new(2026);
+    let t = Instant::now();
+    // history[c] = [sales tenures.., account, service]; the year is days 0..365.
+    let history: Vec<[Vec<Tenure<u32>>; 3]> = (0..clients)
+        .map(|_| {
+            let mut sales = Vec::new();
+            let mut from = -400;
+            for _ in 0..1 + rng.below(2) {
+                let until = 30 + rng.below(300) as i32;
+                let until = until.max(from + 1);
+                sales.push(Tenure { employee: rng.below(employees as usize) as u32, from, until: Some(until) });
+                from = until;
+            }
+            sales.push(Tenure { employee: rng.below(employees as usize) as u32, from, until: None });
+            let all_year = |e: u32| vec![Tenure { employee: e, from: -400, until: None }];
+            [sales, all_year(rng.below(employees as usize) as u32), all_year(rng.below(employees as usize) as u32)]
+        })
+        .collect();
+    // (client, sale day, opened, amount in kopecks)
+    let deals: Vec<(u32, i32, i32, i64)> = (0..sales)
+        .map(|_| {
+            let day = rng.below(365) as i32;
+            (rng.below(clients) as u32, day, day - rng.below(90) as i32, 1 + rng.below(5_000_000) as i64)
+        })
+        .collect();
+    let gen_s = t.elapsed().as_secs_f64();
+    let data_mb = rss_mb();
+    reset_peak();
+    for policy in [Policy::SaleDate, Policy::TimeInRole] {
+        let mut totals = vec![0i64; employees as usize + 1];
+        let mut checked = 0usize;
+        let secs = best(repeat, || {
+            let chunks: Vec<(Vec<i64>, usize)> = deals
+                .par_chunks(1 << 16)
+                .map(|chunk| {
+                    let mut local = vec![0i64; employees as usize + 1];
+                    let (mut out, mut over) = (Vec::new(), Vec::new());
+                    let mut ok = 0;
+                    for &(c, day, opened, amount) in chunk {
+                        let h = &history[c as usize];
+                        let revenue = [
+                            RoleShare { basis_points: 7_000, tenures: &h[0] },
+                            RoleShare { basis_points: 2_000, tenures: &h[1] },
+                            RoleShare { basis_points: 1_000, tenures: &h[2] },
+                        ];
+                        credit_sale(amount, day, Some(opened), &revenue, policy, &mut out);
+                        credit_sale(amount, day, Some(opened), &[RoleShare { basis_points: 1_000, tenures: &h[1] }], policy, &mut over);
+                        let mut sum = 0;
+                        for l in out.iter().chain(&over) {
+                            local[l.employee.map_or(employees as usize, |e| e as usize)] += l.amount;
+                        }
+                        for l in &out {
+                            sum += l.amount;
+                        }
+                        ok += (sum == amount) as usize;
+                    }
+                    (local, ok)
+                })
+                .collect();
+            totals = vec![0i64; employees as usize + 1];
+            checked = 0;
+            for (local, ok) in chunks {
+                for (t, l) in totals.iter_mut().zip(local) {
+                    *t += l;
+                }
+                checked += ok;
+            }
+        });
+        let revenue: i64 = deals.iter().map(|d| d.3).sum();
+        println!(
+            "{{\"bench\": \"credit\", \"policy\": \"{}\", \"clients\": {clients}, \"sales\": {sales}, \"employees\": {employees}, \
+             \"seconds\": {secs:.3}, \"sales_per_second\": {:.0}, \"exact_sales\": {checked}, \"revenue\": {revenue}, \
+             \"credited_with_overlay\": {}, \"unassigned\": {}, \"generate_seconds\": {gen_s:.2}, \"data_mb\": {data_mb:.0}, \"peak_mb\": {:.0}}}",
+            match policy {
+                Policy::SaleDate => "sale-date",
+                Policy::TimeInRole => "time-in-role",
+            },
+            sales as f64 / secs,
+            totals.iter().sum::<i64>(),
+            totals[employees as usize],
+            peak_rss_mb()
+        );
+        if checked != sales {
+            return Err(format!("{} of {sales} sales were not credited exactly", sales - checked));
         }
     }
     Ok(())
