@@ -356,3 +356,19 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+#[test]
+fn the_credit_benchmark_checks_every_sale_is_exact() {
+    // BENCHMARKS §7 at a small size: the run itself fails if a sale's parts do not add up.
+    let out = allot().args(["bench", "--credit", "20000", "--clients", "2000", "--repeat", "1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let runs: Vec<serde_json::Value> = text.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(runs.len(), 2, "{text}");
+    for r in runs {
+        assert_eq!(r["exact_sales"], 20000);
+        // Revenue credit is the whole revenue; overlay adds 10% of it, give or take a kopeck a sale.
+        let (revenue, with_overlay) = (r["revenue"].as_i64().unwrap(), r["credited_with_overlay"].as_i64().unwrap());
+        assert!((with_overlay - revenue - revenue / 10).abs() <= 20000, "{r}");
+    }
+}

@@ -426,7 +426,7 @@ fn sync_brings_the_store_up_to_the_folder_and_a_second_run_changes_nothing() {
         assert_eq!(sales(&s.owners("2026-01-13"), "c00001"), "novikov");
         let dry = s.ok(&["sync", "--dir", "examples/s3", "--dry-run", "--date", "2026-01-14"]);
         assert!(dry.contains("Plan for 2026-01-14"), "{dry}");
-        assert_eq!(s.ok(&["log"]).lines().count(), 5, "a dry run writes nothing");
+        assert_eq!(s.ok(&["log"]).lines().count(), 7, "two syncs (three imports each, one apply), and a dry run writes nothing");
     });
 }
 
@@ -622,5 +622,27 @@ fn report_shows_who_carries_what_and_contributed_what_in_a_table_a_workbook_and_
         let err =
             s.fails(&["report", "--from", "2026-01-01", "--currency", "RUB", "--role", "lead", "--load-chart", none.to_str().unwrap()]);
         assert!(err.contains("role `lead`") && !none.exists(), "{err}");
+    });
+}
+
+#[test]
+fn the_s3_readme_shows_the_report_and_chart_allot_makes() {
+    each("s3 report", |s| {
+        // Issue #6: the shipped example's README shows a report excerpt and a chart; both are what
+        // `allot sync` and `allot report` make from the example's files.
+        s.ok(&["sync", "--dir", "examples/s3", "--date", "2026-01-12"]);
+        let chart = s.path("revenue.svg");
+        let shown = s.ok(&["report", "--from", "2026-01-12", "--to", "2026-06-30", "--revenue-chart", chart.to_str().unwrap()]);
+        let readme = std::fs::read_to_string(example("s3").join("README.md")).unwrap();
+        let excerpt = readme.split("```\nrole sales\n").nth(1).and_then(|r| r.split("```").next()).unwrap();
+        for line in excerpt.lines().filter(|l| !l.trim().is_empty() && l.trim() != "…") {
+            assert!(shown.lines().any(|l| l == line), "README line not in the report:\n{line}\n---\n{shown}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(&chart).unwrap(),
+            std::fs::read_to_string(example("s3").join("revenue-2026h1.svg")).unwrap(),
+            "regenerate examples/s3/revenue-2026h1.svg with the README's commands"
+        );
+        assert!(!shown.contains("not credited"), "every example sale is credited: {shown}");
     });
 }
