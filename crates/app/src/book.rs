@@ -453,7 +453,15 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
         let cols: Vec<(String, Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
         data.deals = Table::new(&cols);
     } else {
-        let sheet = sheet_of("deal", &snap.deal_columns, &snap.deals, Some(("client_id", deal_clients))).map_err(BookError::Input)?;
+        // Deals routed over HTTP carry the scheme's declared deal columns without the store having
+        // registered them (imports register columns; routing does not): read those too.
+        let mut columns = snap.deal_columns.clone();
+        for (name, ty) in &deal_declared {
+            if !columns.iter().any(|c| &c.name == name) {
+                columns.push(Column { name: name.clone(), ty: ty.name().to_string() });
+            }
+        }
+        let sheet = sheet_of("deal", &columns, &snap.deals, Some(("client_id", deal_clients))).map_err(BookError::Input)?;
         allot_io::tables::load_deals(&sheet, &deal_declared, &mut data).map_err(BookError::Input)?;
     }
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;

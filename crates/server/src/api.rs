@@ -470,6 +470,61 @@ pub async fn book(
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    per: Option<String>,
+    currency: Option<String>,
+}
+
+fn spread_json(s: &allot_core::stats::Spread) -> J {
+    json!({"min": s.min, "max": s.max, "max_over_min": s.ratio.is_finite().then_some(s.ratio), "cv": s.cv, "gini": s.gini})
+}
+
+/// `GET /v1/report?from=&to=&per=&currency=`: issue #6's contribution report as JSON — per role
+/// and employee (or team, territory, client column) holdings on `to`, credit of the period's
+/// sales, realisation; the balance per role (admin). Managers and employees see their rows only.
+pub async fn report(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ReportQuery>) -> Result<Response, ApiError> {
+    use allot_app::contribution::{report, Group, ReportRequest};
+    let (scope, _) = authenticate(&state, &headers).await?;
+    let visible = visible_employees(&state, &scope).await?;
+    let day = |v: &Option<String>, field: &str| -> Result<Option<i32>, ApiError> {
+        v.as_ref()
+            .map(|s| {
+                allot_rules::parse_iso_date(s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some(field)))
+            })
+            .transpose()
+    };
+    let first =
+        day(&q.from, "from")?.ok_or_else(|| ApiError::new("missing_field", "give the period's first day as `from`", Some("from")))?;
+    let last = day(&q.to, "to")?.unwrap_or_else(crate::today);
+    let group = Group::parse(q.per.as_deref().unwrap_or("employee"));
+    if visible.is_some() && group != Group::Employee {
+        return Err(ApiError::forbidden("reports per team, territory or segment"));
+    }
+    let req = ReportRequest { period: allot_app::credit::CreditRequest { first, last, scheme: None }, group, currency: q.currency };
+    let r = state.with_store(move |s| report(s, &req).map_err(book_error)).await?;
+    let rows: Vec<&allot_app::contribution::Row> =
+        r.rows.iter().filter(|row| visible.as_ref().is_none_or(|v| v.contains(&row.employee))).collect();
+    let mut body = json!({
+        "from": allot_rules::civil_from_days(r.first), "to": allot_rules::civil_from_days(r.last),
+        "currency": r.currency, "per": q.per.as_deref().unwrap_or("employee"),
+        "rows": rows,
+        "uncredited": r.uncredited.iter().map(|u| json!({"deal": u.deal, "reason": u.reason})).collect::<Vec<_>>(),
+    });
+    if visible.is_none() {
+        body["balance"] = r
+            .balance
+            .iter()
+            .map(|b| json!({"role": b.role, "clients": spread_json(&b.clients), "potential": spread_json(&b.potential), "workload": spread_json(&b.workload)}))
+            .collect();
+        body["unassigned"] = json!(r.unassigned);
+    }
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
 /// `GET /v1/pools/{rule}`: the fairness state of a pool — each member's weight, items, measure
 /// received and entitled, how far below their share, and the caps' counters.
 pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(rule): Path<String>) -> Result<Response, ApiError> {

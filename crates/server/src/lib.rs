@@ -304,6 +304,7 @@ pub fn app(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/clients/{id}/explain", get(api::explain))
         .route("/v1/employees/{id}/book", get(api::book))
         .route("/v1/pools/{rule}", get(api::pool))
+        .route("/v1/report", get(api::report))
         .route("/v1/plan", post(api::plan))
         .route("/v1/apply", post(api::apply))
         .fallback(|| async { ApiError::new("not_found", "no such endpoint; see /docs", None) })

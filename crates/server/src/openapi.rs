@@ -86,6 +86,13 @@ pub fn document() -> J {
                 "responses": {"200": {"description": "the employee's links valid on the day"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/pools/{rule}": {"get": {"summary": "A pool's fairness: each member's weight, target share, items, measure received and entitled, and caps' counters", "parameters": [id_param("rule")],
                 "responses": {"200": {"description": "the pool's state"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
+            "/v1/report": {"get": {"summary": "Contribution (issue #6): per role and employee (or per team, territory, client column) holdings on `to`, credit of the period's sales, realisation; balance per role (admin). Managers and employees get their rows only",
+                "parameters": [
+                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}, "description": "the period's first sale date"},
+                    {"name": "to", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "description": "the period's last sale date and the day holdings are counted; today by default"},
+                    {"name": "per", "in": "query", "required": false, "schema": {"type": "string"}, "description": "employee (default), team, territory, or a client column (admin)"},
+                    {"name": "currency", "in": "query", "required": false, "schema": {"type": "string"}, "description": "needed when the period's sales have several currencies"}],
+                "responses": {"200": {"description": "rows, uncredited sales, and (admin) balance and unassigned credit"}, "401": error_ref(), "403": error_ref(), "422": error_ref()}}},
             "/v1/plan": {"post": {"summary": "Plan the book of a day against the active scheme (admin); writes nothing",
                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"date": {"type": "string", "format": "date"}, "rebalance": {"type": "boolean"}}}}}},
                 "responses": {"200": {"description": "the plan, as `allot plan -o` writes it"}, "401": error_ref(), "403": error_ref(), "422": error_ref()}}},

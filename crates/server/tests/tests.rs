@@ -17,6 +17,13 @@ source = "text"
 
 [deal_columns]
 amount = "number"
+date = "date"
+currency = "text"
+
+# Issue #6: the seller gets each sale.
+[credit]
+[[credit.shares]]
+revenue = { sales = 100 }
 
 # MISSION.md S4.4: small deals are administered by vera; their other roles follow the client.
 [[rules]]
@@ -451,5 +458,47 @@ async fn deals_go_by_deal_rules_then_to_their_clients_owners() {
     let location = w.location.clone();
     let deals = blocking(move || allot_store::open(&location).unwrap().snapshot(day("2026-03-02")).unwrap().deals.len()).await;
     assert_eq!(deals, 2);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_credits_sales_over_http_and_each_scope_sees_its_own_rows() {
+    // Issue #6, point 4: the same report through the HTTP API.
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    let client = reqwest::Client::new();
+    let r = client.post(s.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(1)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let sale = json!({"id": "s1", "client": "lead00001", "attributes": {"amount": 100001, "date": "2026-03-10", "currency": "RUB"}});
+    let r = client.post(s.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&sale).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let get = |path: &str, who: &str| {
+        let req = client.get(s.url(path)).bearer_auth(&w.tokens[who]);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<J>().await.unwrap_or(J::Null))
+        }
+    };
+    let path = "/v1/report?from=2026-03-01&to=2026-03-31";
+    let (st, all) = get(path, "admin").await;
+    assert_eq!(st, 200, "{all}");
+    let anna = all["rows"].as_array().unwrap().iter().find(|r| r["role"] == "sales" && r["employee"] == "anna").cloned().unwrap();
+    assert_eq!((anna["revenue"].as_i64(), anna["deals"].as_u64(), anna["clients"].as_u64()), (Some(100_001), Some(1), Some(1)), "{all}");
+    assert_eq!(all["currency"], "RUB");
+    assert!(all["balance"].as_array().is_some_and(|b| !b.is_empty()), "{all}");
+    // anna sees her own rows only, and no balance; the outsider sees none; the router may not ask.
+    let (st, own) = get(path, "anna").await;
+    assert_eq!(st, 200);
+    assert!(own["rows"].as_array().unwrap().iter().all(|r| r["employee"] == "anna") && own.get("balance").is_none(), "{own}");
+    let (_, none) = get(path, "outsider").await;
+    assert_eq!(none["rows"].as_array().map(Vec::len), Some(0), "{none}");
+    assert_eq!(get(path, "router").await.0, 403);
+    assert_eq!(get("/v1/report?from=2026-03-01&per=team", "manager").await.0, 403);
+    assert_eq!(get("/v1/report?from=2026-03-01&per=team", "admin").await.0, 200);
+    // Bad input: a 422 that names the field.
+    let (st, e) = get("/v1/report?from=2026-13-01", "admin").await;
+    assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("bad_date"), Some("from")));
+    let (st, e) = get("/v1/report", "admin").await;
+    assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("missing_field"), Some("from")));
     s.stop().await;
 }
