@@ -554,6 +554,14 @@ fn credit_splits_each_sale_by_role_and_holder_to_the_kopeck_under_both_policies(
                 .sum();
             assert_eq!(sum, amount, "{deal}");
         }
+        // A sale from before the history (d5, December 2025: nobody held any role yet) is credited
+        // as unassigned, in full, not dropped.
+        let early_csv = s.path("early.csv");
+        let shown = s.ok(&["credit", "--from", "2025-12-01", "--to", "2026-03-31", "-o", early_csv.to_str().unwrap()]);
+        let early: Vec<String> = std::fs::read_to_string(&early_csv).unwrap().lines().map(str::to_string).collect();
+        let d5: Vec<&String> = early.iter().filter(|l| l.starts_with("d5,") && l.contains(",revenue,")).collect();
+        assert_eq!(d5, ["d5,c2,2025-12-01,revenue,sales,,700,RUB", "d5,c2,2025-12-01,revenue,service,,300,RUB"]);
+        assert!(shown.contains("(unassigned)"), "{shown}");
         // A scheme without [credit] is refused with what to add.
         let err = s.fails(&["credit", "--from", "2026-01-01", "--scheme", &w("plain.toml", &rules)]);
         assert!(err.contains("has no [credit] section"), "{err}");
