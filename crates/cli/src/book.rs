@@ -126,17 +126,31 @@ pub struct OwnersArgs {
     store: StoreOpt,
 }
 
+/// The sales period of `allot credit` and `allot report`, and the scheme to credit by.
 #[derive(Args)]
-pub struct CreditArgs {
+pub struct PeriodOpt {
     /// The first sale date of the period (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     from: i32,
-    /// The last sale date of the period (YYYY-MM-DD); today by default.
+    /// The last sale date of the period, and the day holdings are counted (YYYY-MM-DD); today by
+    /// default.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     to: Option<i32>,
     /// Credit by this scheme's [credit] section instead of the active scheme's.
     #[arg(long, value_name = "FILE")]
     scheme: Option<PathBuf>,
+}
+
+impl PeriodOpt {
+    fn request(&self) -> Result<allot_app::credit::CreditRequest, Reported> {
+        Ok(allot_app::credit::CreditRequest { first: self.from, last: self.to.unwrap_or_else(today), scheme: scheme_arg(&self.scheme)? })
+    }
+}
+
+#[derive(Args)]
+pub struct CreditArgs {
+    #[command(flatten)]
+    period: PeriodOpt,
     /// Write every credited part as CSV here (deal, client, date, kind, role, employee, amount in
     /// kopecks, currency).
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -147,16 +161,8 @@ pub struct CreditArgs {
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// The first sale date of the period (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE", value_parser = parse_day)]
-    from: i32,
-    /// The last sale date of the period, and the day holdings are counted (YYYY-MM-DD); today by
-    /// default.
-    #[arg(long, value_name = "DATE", value_parser = parse_day)]
-    to: Option<i32>,
-    /// Use this scheme's [credit] section instead of the active scheme's.
-    #[arg(long, value_name = "FILE")]
-    scheme: Option<PathBuf>,
+    #[command(flatten)]
+    period: PeriodOpt,
     /// Rows per employee, team, territory, or a client column (a segment: significance,
     /// industry, ownership, channel, …).
     #[arg(long, default_value = "employee", value_name = "employee|team|territory|COLUMN")]
@@ -384,12 +390,14 @@ pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
     Ok(())
 }
 
+/// A `--scheme FILE` as (text, file name) for the use cases; none: the store's active scheme.
+fn scheme_arg(p: &Option<PathBuf>) -> Result<Option<(String, String)>, Reported> {
+    p.as_ref().map(|p| Ok((read(p)?, p.display().to_string()))).transpose()
+}
+
 pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    let scheme = match &a.scheme {
-        Some(p) => Some((read(p)?, p.display().to_string())),
-        None => None,
-    };
+    let scheme = scheme_arg(&a.scheme)?;
     let req = PlanRequest { date: a.date.unwrap_or_else(today), scheme, rebalance: a.rebalance };
     let plan = {
         let spinner = crate::Spinner::new();
@@ -510,12 +518,7 @@ pub fn owners(a: &OwnersArgs) -> Result<(), Reported> {
 
 pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    let scheme = match &a.scheme {
-        Some(p) => Some((read(p)?, p.display().to_string())),
-        None => None,
-    };
-    let req = allot_app::credit::CreditRequest { first: a.from, last: a.to.unwrap_or_else(today), scheme };
-    let c = allot_app::credit::credit(store.as_mut(), &req).map_err(report)?;
+    let c = allot_app::credit::credit(store.as_mut(), &a.period.request()?).map_err(report)?;
     if let Some(p) = &a.out {
         write_atomically(p, |w| allot_app::credit::write_csv(&c, w)).map_err(|e| {
             eprintln!("error: cannot write {}: {e}", p.display());
@@ -529,11 +532,7 @@ pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
 pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
     use allot_app::contribution as c;
     let mut store = a.store.open()?;
-    let scheme = match &a.scheme {
-        Some(p) => Some((read(p)?, p.display().to_string())),
-        None => None,
-    };
-    let period = allot_app::credit::CreditRequest { first: a.from, last: a.to.unwrap_or_else(today), scheme };
+    let period = a.period.request()?;
     let r = c::report(store.as_mut(), &c::ReportRequest { period, group: c::Group::parse(&a.per), currency: a.currency.clone() })
         .map_err(report)?;
     let fail = |p: &PathBuf, e: String| {
