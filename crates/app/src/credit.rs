@@ -55,6 +55,7 @@ pub struct Credited {
 const DATE: &str = "date";
 const OPENED: &str = "opened";
 const CURRENCY: &str = "currency";
+const STAGE: &str = "stage";
 
 pub fn credit(store: &mut dyn Store, req: &CreditRequest) -> Result<Credited, BookError> {
     let book = open_period(store, req)?;
@@ -92,7 +93,7 @@ pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Res
     let Some(date) = col(DATE) else {
         return Err(BookError::Refused("the stored deals have no `date` column (the sale date)".into()));
     };
-    let (opened, currency) = (col(OPENED), col(CURRENCY));
+    let (opened, currency, stage) = (col(OPENED), col(CURRENCY), col(STAGE));
     let explicit: Vec<(usize, usize)> =
         scheme.roles.iter().enumerate().filter_map(|(r, role)| col(&format!("owner_{}", role.id)).map(|c| (r, c))).collect();
     let day = |c: usize, row: u32| -> Result<Option<i32>, String> {
@@ -126,6 +127,17 @@ pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Res
         };
         if d < req.first || d > req.last {
             continue;
+        }
+        if let Some(c) = stage {
+            match deals.display(c, row, data) {
+                Some(st) if cs.stages.iter().any(|x| *x == st) => {}
+                st => {
+                    let said = st.map_or_else(|| "no stage".to_string(), |s| format!("stage `{s}`"));
+                    let reason = format!("{said} is not a sale ([credit] stages = {:?})", cs.stages);
+                    uncredited.push(Uncredited { deal: id, reason });
+                    continue;
+                }
+            }
         }
         todo.push((row, d, o));
     }

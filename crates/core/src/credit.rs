@@ -15,6 +15,9 @@
 pub struct CreditScheme {
     pub policy: Policy,
     pub rules: Vec<CreditRule>,
+    /// Deals whose `stage` is one of these are sales (when the deals have a `stage` column);
+    /// the others are listed as not credited.
+    pub stages: Vec<String>,
 }
 
 /// One `[[credit.shares]]`: for the deals its condition holds for, revenue shares per role

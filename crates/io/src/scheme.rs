@@ -41,6 +41,7 @@ struct Doc {
 #[serde(deny_unknown_fields)]
 struct CreditDoc {
     policy: Option<Spanned<String>>,
+    stages: Option<Vec<String>>,
     #[serde(default)]
     shares: Vec<Spanned<SharesDoc>>,
 }
@@ -607,7 +608,11 @@ impl SchemeFile {
             }
             rules.push(CreditRule { origin, source, cond, revenue, overlay });
         }
-        CreditScheme { policy, rules }
+        let stages = doc.stages.clone().unwrap_or_else(|| vec!["won".to_string()]);
+        if stages.is_empty() {
+            errors.push(self.err(c, "`stages` is empty: no deal could be a sale").help("e.g. stages = [\"won\"]"));
+        }
+        CreditScheme { policy, rules, stages }
     }
 }
 

@@ -654,3 +654,25 @@ fn the_s3_readme_shows_the_report_and_chart_allot_makes() {
         assert!(!shown.contains("not credited"), "every example sale is credited: {shown}");
     });
 }
+
+#[test]
+fn only_deals_at_a_sale_stage_are_credited_and_the_others_are_listed() {
+    each("credit stages", |s| {
+        let (rules, credit) = credit_world(s);
+        // Deals with a `stage`: only those at one of [credit] `stages` (default "won") are sales.
+        let more =
+            write(s, "d2.csv", "id,client_id,date,amount,currency,stage\nd7,c2,2026-02-01,1000,RUB,won\nd8,c2,2026-02-02,2000,RUB,lost\n");
+        s.ok(&["import", "deals", &more]);
+        let out = s.path("c.csv");
+        let shown = s.ok(&["credit", "--from", "2026-01-01", "--to", "2026-03-31", "-o", out.to_str().unwrap()]);
+        let csv = std::fs::read_to_string(&out).unwrap();
+        assert!(csv.contains("d7,c2,2026-02-01,revenue,sales,boris,700,RUB"), "{csv}");
+        assert!(!csv.contains("d8,") && shown.contains("d8") && shown.contains("stage `lost` is not a sale"), "{shown}");
+        assert!(shown.contains("no stage is not a sale"), "deals without a stage are listed too: {shown}");
+        // A scheme can name its own stages, as exported from the CRM.
+        let scheme =
+            write(s, "stages.toml", &format!("{rules}{}", credit.replace("[credit]\n", "[credit]\nstages = [\"won\", \"lost\"]\n")));
+        let shown = s.ok(&["credit", "--from", "2026-01-01", "--to", "2026-03-31", "--scheme", &scheme]);
+        assert!(!shown.contains("stage `lost`"), "{shown}");
+    });
+}
