@@ -130,7 +130,7 @@ pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Res
         }
         if let Some(c) = stage {
             match deals.display(c, row, data) {
-                Some(st) if cs.stages.iter().any(|x| *x == st) => {}
+                Some(st) if cs.stages.contains(&st) => {}
                 st => {
                     let said = st.map_or_else(|| "no stage".to_string(), |s| format!("stage `{s}`"));
                     let reason = format!("{said} is not a sale ([credit] stages = {:?})", cs.stages);
