@@ -56,6 +56,19 @@ fn declared(stored: &[Column], scheme: &BTreeMap<String, Type>) -> BTreeMap<Stri
     out
 }
 
+/// The columns to read back from the store: the stored ones in their order, then those the scheme
+/// declares that the store has not registered — rows routed over HTTP carry them, but only imports
+/// register columns.
+fn readable(stored: &[Column], scheme: &BTreeMap<String, Type>) -> Vec<Column> {
+    let mut out = stored.to_vec();
+    for (name, ty) in scheme {
+        if !stored.iter().any(|c| &c.name == name) {
+            out.push(Column { name: name.clone(), ty: ty.name().to_string() });
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // Import
 
@@ -440,7 +453,8 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
     };
     let sf = SchemeFile::parse(&scheme_text, &scheme_file).map_err(BookError::Input)?;
     let mut data = Data::default();
-    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
+    let client_columns = readable(&snap.client_columns, &sf.columns);
+    let sheet = sheet_of("client", &client_columns, &snap.clients, None).map_err(BookError::Input)?;
     allot_io::tables::load_clients(&sheet, &declared(&snap.client_columns, &sf.columns), &mut data).map_err(BookError::Input)?;
     let deal_clients: Vec<String> = if snap.deals.is_empty() {
         vec![]
@@ -453,14 +467,7 @@ pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>)
         let cols: Vec<(String, Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
         data.deals = Table::new(&cols);
     } else {
-        // Deals routed over HTTP carry the scheme's declared deal columns without the store having
-        // registered them (imports register columns; routing does not): read those too.
-        let mut columns = snap.deal_columns.clone();
-        for (name, ty) in &deal_declared {
-            if !columns.iter().any(|c| &c.name == name) {
-                columns.push(Column { name: name.clone(), ty: ty.name().to_string() });
-            }
-        }
+        let columns = readable(&snap.deal_columns, &sf.deal_columns);
         let sheet = sheet_of("deal", &columns, &snap.deals, Some(("client_id", deal_clients))).map_err(BookError::Input)?;
         allot_io::tables::load_deals(&sheet, &deal_declared, &mut data).map_err(BookError::Input)?;
     }

@@ -139,11 +139,14 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
             accumulate(&book, &credited.lines, &currency, &teams, false).0
         }
         Group::Territory => {
-            let terr = |client: u32, _: &str| -> Vec<String> {
-                let row = RowRef { data, client, deal: None };
-                let (t, _) = allot_core::engine::territory_of(scheme, &book.loaded.compiled, &row);
-                vec![scheme.territories.get(t as usize).map_or_else(|| "(no territory)".into(), |t| t.id.clone())]
-            };
+            // Each client's territory once (it is asked for every link and every credited part).
+            let of: Vec<&str> = (0..data.clients.len() as u32)
+                .map(|client| {
+                    let (t, _) = allot_core::engine::territory_of(scheme, &book.loaded.compiled, &RowRef { data, client, deal: None });
+                    scheme.territories.get(t as usize).map_or("(no territory)", |t| t.id.as_str())
+                })
+                .collect();
+            let terr = |client: u32, _: &str| vec![of[client as usize].to_string()];
             accumulate(&book, &credited.lines, &currency, &terr, false).0
         }
         Group::Column(col) => {
@@ -211,8 +214,7 @@ fn accumulate(
             }
             continue;
         }
-        let client = data.clients.row_of(&l.client).unwrap_or(0);
-        for k in key(client, &l.employee) {
+        for k in key(l.client_row, &l.employee) {
             let r = rows.entry((l.role.clone(), k.clone())).or_insert_with(|| blank(&l.role, &k));
             match l.kind {
                 "revenue" => r.revenue += l.amount,
@@ -408,12 +410,18 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
     wb.save_to_buffer().map_err(e)
 }
 
-/// Bars of potential held per employee of `role`, each with its credited revenue marked.
-pub fn load_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+/// The rows of `role`, for a chart; none is an error (an empty chart helps nobody).
+fn role_rows<'r>(r: &'r Report, role: &str) -> Result<Vec<&'r Row>, String> {
     let rows: Vec<&Row> = r.rows.iter().filter(|x| x.role == role).collect();
     if rows.is_empty() {
         return Err(format!("nobody holds or was credited in role `{role}` in this report"));
     }
+    Ok(rows)
+}
+
+/// Bars of potential held per employee of `role`, each with its credited revenue marked.
+pub fn load_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let rows = role_rows(r, role)?;
     let k = rows.len();
     let (width, height) = ((80.0 + 44.0 * k as f64).clamp(480.0, 2400.0), 420.0);
     let (left, right, top, bottom) = (70.0, 20.0, 40.0, 90.0);
@@ -438,10 +446,7 @@ pub fn load_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<
 /// One point per employee of `role`: potential held (x) against credited revenue (y), with the
 /// line of the role's overall realisation.
 pub fn revenue_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let rows: Vec<&Row> = r.rows.iter().filter(|x| x.role == role).collect();
-    if rows.is_empty() {
-        return Err(format!("nobody holds or was credited in role `{role}` in this report"));
-    }
+    let rows = role_rows(r, role)?;
     let (width, height, m) = (720.0, 520.0, 70.0);
     let xs: Vec<f64> = rows.iter().map(|x| x.potential).collect();
     let ys: Vec<f64> = rows.iter().map(|x| x.revenue as f64 / 100.0).collect();

@@ -25,6 +25,8 @@ pub struct CreditRequest {
 pub struct CreditLine {
     pub deal: String,
     pub client: String,
+    /// The client's row in the book's data (reports group by its attributes).
+    pub client_row: u32,
     pub date: i32,
     /// `revenue` (the parts of a sale add up to it) or `overlay` (extra, kept apart).
     pub kind: &'static str,
@@ -199,6 +201,7 @@ pub fn credit_in(store: &mut dyn Store, book: &Book, req: &CreditRequest) -> Res
                 lines.push(CreditLine {
                     deal: id.into(),
                     client: client.into(),
+                    client_row,
                     date: d,
                     kind,
                     role: scheme.roles[shares[c.share].0].id.clone(),

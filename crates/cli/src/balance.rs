@@ -133,13 +133,7 @@ fn pairs(sheet: &allot_io::sheet::Sheet, first: &[&str], second: &[&str]) -> Res
         return Err(Reported);
     };
     let flag = sheet.column("fixed").or_else(|| sheet.column("pinned"));
-    let cell = |r: usize, c: usize| match sheet.cell(r, c) {
-        allot_io::sheet::CellRef::Text(t) => t.trim().to_string(),
-        allot_io::sheet::CellRef::Number(x) if x.fract() == 0.0 => format!("{}", x as i64),
-        allot_io::sheet::CellRef::Number(x) => x.to_string(),
-        allot_io::sheet::CellRef::Bool(b) => b.to_string(),
-        _ => String::new(),
-    };
+    let cell = |r: usize, c: usize| territory::cell_text(sheet, r, c).unwrap_or_default();
     let mut out = Vec::with_capacity(sheet.len());
     let mut errors = Vec::new();
     for r in 0..sheet.len() {
@@ -203,7 +197,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
             let kept = territory::select_clients(&clients, expr).map_err(|d| fail(&d))?;
             let ids = |s: &allot_io::sheet::Sheet| -> std::collections::HashSet<String> {
                 let c = s.column("id").unwrap_or(0);
-                (0..s.len()).filter_map(|r| allot_app::territory::cell_text(s, r, c)).collect()
+                (0..s.len()).filter_map(|r| territory::cell_text(s, r, c)).collect()
             };
             let (all, kept_ids) = (ids(&clients), ids(&kept));
             if !a.quiet {
