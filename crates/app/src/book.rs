@@ -48,7 +48,7 @@ pub enum BookError {
 
 /// Attribute types: the store's (authoritative once a column is stored), then the scheme's for
 /// columns the store does not have yet.
-fn declared(stored: &[Column], scheme: &BTreeMap<String, Type>) -> BTreeMap<String, Type> {
+pub(crate) fn declared(stored: &[Column], scheme: &BTreeMap<String, Type>) -> BTreeMap<String, Type> {
     let mut out: BTreeMap<String, Type> = stored.iter().filter_map(|c| Type::parse(&c.ty).map(|t| (c.name.clone(), t))).collect();
     for (k, v) in scheme {
         out.entry(k.clone()).or_insert(*v);
@@ -272,42 +272,61 @@ fn employee_json(e: &Employee, present: &[&str]) -> String {
 
 /// Reads a stored attribute object straight into cells in column order (no intermediate map: a
 /// million clients are read in a fraction of the time).
-fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, String> {
+pub(crate) fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, String> {
+    struct Cells(Vec<Cell>);
+    impl AttrSink for Cells {
+        fn put<'de, A: serde::de::MapAccess<'de>>(&mut self, slot: usize, m: &mut A) -> Result<(), A::Error> {
+            self.0[slot] = m.next_value::<WireCell>()?.0;
+            Ok(())
+        }
+    }
+    let mut cells = Cells(vec![Cell::Empty; width]);
+    read_attrs(attrs, index, &mut cells)?;
+    Ok(cells.0)
+}
+
+/// Where the attributes of a stored row go, by their positions in `index`.
+pub(crate) trait AttrSink {
+    /// Takes the value of the attribute at `slot` from `m`.
+    fn put<'de, A: serde::de::MapAccess<'de>>(&mut self, slot: usize, m: &mut A) -> Result<(), A::Error>;
+}
+
+/// Walks a stored attribute object once, handing the values of `index`'s attributes to `sink`
+/// and skipping the others unread.
+pub(crate) fn read_attrs(attrs: &str, index: &FxHashMap<&str, usize>, sink: &mut impl AttrSink) -> Result<(), String> {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(attrs);
-    let cells = RowSeed { index, width }.deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    Ok(cells)
+    AttrsSeed { index, sink }.deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())
 }
 
-struct RowSeed<'c> {
+struct AttrsSeed<'c, S> {
     index: &'c FxHashMap<&'c str, usize>,
-    width: usize,
+    sink: &'c mut S,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for RowSeed<'_> {
-    type Value = Vec<Cell>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<Cell>, D::Error> {
+impl<'de, S: AttrSink> serde::de::DeserializeSeed<'de> for AttrsSeed<'_, S> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for RowSeed<'_> {
-    type Value = Vec<Cell>;
+impl<'de, S: AttrSink> serde::de::Visitor<'de> for AttrsSeed<'_, S> {
+    type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an object of attributes")
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Vec<Cell>, A::Error> {
-        let mut cells = vec![Cell::Empty; self.width];
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         while let Some(col) = m.next_key_seed(KeySeed(self.index))? {
             match col {
-                Some(i) => cells[i] = m.next_value::<WireCell>()?.0,
+                Some(i) => self.sink.put(i, &mut m)?,
                 None => {
                     m.next_value::<serde::de::IgnoredAny>()?;
                 }
             }
         }
-        Ok(cells)
+        Ok(())
     }
 }
 
@@ -440,7 +459,17 @@ impl Book {
 /// or the active stored scheme.
 pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
     let _span = tracing::info_span!("open_book").entered();
-    let snap = store.snapshot(date)?;
+    book_from(store.snapshot(date)?, date, scheme)
+}
+
+/// [`open_book`] with an empty deals table (of the declared columns): for reading the deals one
+/// chunk at a time afterwards ([`Store::read_sales`]).
+pub(crate) fn open_book_without_deals(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
+    let _span = tracing::info_span!("open_book").entered();
+    book_from(store.snapshot_without_deals(date)?, date, scheme)
+}
+
+fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
     let (scheme_text, scheme_file) = match (scheme, &snap.scheme) {
         (Some((t, f)), _) => (t.to_string(), f.to_string()),
         (None, Some(v)) => (v.text.clone(), format!("scheme version {}", v.version)),

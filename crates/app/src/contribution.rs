@@ -4,7 +4,9 @@
 //! balance of the distribution per role (max/min, coefficient of variation, Gini). Written as a
 //! terminal table, CSV, XLSX, and charts (load per employee; credited revenue against potential).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
 use allot_core::stats::Spread;
@@ -13,7 +15,7 @@ use allot_store::Store;
 use allot_core::data::RowRef;
 
 use crate::book::{Book, BookError};
-use crate::credit::{credit_in, money, open_period, CreditLine, CreditRequest, Uncredited};
+use crate::credit::{credit_sales, money, not_credited, open_period, CreditRequest, Sale, Uncredited};
 use crate::map::{colour, render, Scene, Shape};
 
 /// What the rows are: employees, or groups of them (S2: territory, a client column such as
@@ -94,30 +96,40 @@ pub struct Report {
 }
 
 pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, BookError> {
-    let book = open_period(store, &req.period)?;
-    let credited = credit_in(store, &book, &req.period)?;
-    let currencies: BTreeSet<&str> = credited.lines.iter().map(|l| l.currency.as_str()).collect();
-    let currency = match (&req.currency, currencies.len()) {
+    let mut book = open_period(store, &req.period)?;
+    let mut people = Groups::new(&book, &Group::Employee)?;
+    let mut groups = match req.group {
+        Group::Employee => None,
+        ref g => Some(Groups::new(&book, g)?),
+    };
+    let (mut by_employee, mut by_group) = (Credited::default(), Credited::default());
+    let outcome = credit_sales(store, &mut book, &req.period, &mut |sale| {
+        by_employee.add(sale, &mut people);
+        if let Some(g) = groups.as_mut() {
+            by_group.add(sale, g);
+        }
+    })?;
+    let currency = match (&req.currency, by_employee.currencies.len()) {
         (Some(c), _) => c.clone(),
         (None, 0) => String::new(),
-        (None, 1) => currencies.iter().next().map(|c| c.to_string()).unwrap_or_default(),
+        (None, 1) => by_employee.currencies[0].clone(),
         (None, _) => {
+            let mut seen: Vec<&str> = by_employee.currencies.iter().map(|c| if c.is_empty() { "(none)" } else { c.as_str() }).collect();
+            seen.sort();
             return Err(BookError::Refused(format!(
                 "the period's sales are in several currencies ({}); amounts of different currencies are never added: \
                  choose one with --currency",
-                currencies.iter().map(|c| if c.is_empty() { "(none)" } else { c }).collect::<Vec<_>>().join(", ")
-            )))
+                seen.join(", ")
+            )));
         }
     };
-    let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
-    let by_employee = |_: u32, e: &str| vec![e.to_string()];
-    let (people, unassigned) = accumulate(&book, &credited.lines, &currency, &by_employee, true);
+    let (all, unassigned) = accumulate(&book, &by_employee, &currency, &mut people, true);
     let mut balance = Vec::new();
-    let mut roles: Vec<&str> = people.iter().map(|r| r.role.as_str()).collect();
+    let mut roles: Vec<&str> = all.iter().map(|r| r.role.as_str()).collect();
     roles.dedup();
     for role in roles {
         // Balance is about what people hold: those holding clients in the role.
-        let of = |f: fn(&Row) -> f64| people.iter().filter(|r| r.role == role && r.clients > 0).map(f).collect::<Vec<f64>>();
+        let of = |f: fn(&Row) -> f64| all.iter().filter(|r| r.role == role && r.clients > 0).map(f).collect::<Vec<f64>>();
         balance.push(Balance {
             role: role.to_string(),
             clients: Spread::of(&of(|r| r.clients as f64)),
@@ -125,38 +137,9 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
             workload: Spread::of(&of(|r| r.workload)),
         });
     }
-    let rows = match &req.group {
-        Group::Employee => people,
-        Group::Team => {
-            let teams = |_: u32, e: &str| -> Vec<String> {
-                let t = scheme.employee(e).map(|x| scheme.employees[x as usize].teams.clone()).unwrap_or_default();
-                if t.is_empty() {
-                    vec!["(no team)".into()]
-                } else {
-                    t
-                }
-            };
-            accumulate(&book, &credited.lines, &currency, &teams, false).0
-        }
-        Group::Territory => {
-            // Each client's territory once (it is asked for every link and every credited part).
-            let of: Vec<&str> = (0..data.clients.len() as u32)
-                .map(|client| {
-                    let (t, _) = allot_core::engine::territory_of(scheme, &book.loaded.compiled, &RowRef { data, client, deal: None });
-                    scheme.territories.get(t as usize).map_or("(no territory)", |t| t.id.as_str())
-                })
-                .collect();
-            let terr = |client: u32, _: &str| vec![of[client as usize].to_string()];
-            accumulate(&book, &credited.lines, &currency, &terr, false).0
-        }
-        Group::Column(col) => {
-            let Some(c) = data.clients.column_index(col) else {
-                let names: Vec<&str> = data.clients.columns().map(|c| c.0).collect();
-                return Err(BookError::Refused(format!("the clients have no column `{col}` to group by; they have: {}", names.join(", "))));
-            };
-            let seg = |client: u32, _: &str| vec![data.clients.display(c, client, data).unwrap_or_else(|| "(empty)".into())];
-            accumulate(&book, &credited.lines, &currency, &seg, false).0
-        }
+    let rows = match groups.as_mut() {
+        None => all,
+        Some(g) => accumulate(&book, &by_group, &currency, g, false).0,
     };
     Ok(Report {
         group: req.group.clone(),
@@ -165,21 +148,145 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
         currency,
         rows,
         balance,
-        uncredited: credited.uncredited,
+        uncredited: outcome.uncredited,
         unassigned,
     })
 }
 
-/// Sums holdings (the book on the last day) and credit (the period's lines in `currency`) per
-/// role and group; `key` gives the groups of a (client row, employee id) — an employee may be in
-/// several teams. Also returns the revenue credit nobody held the role for.
-fn accumulate(
-    book: &Book,
-    lines: &[CreditLine],
-    currency: &str,
-    key: &dyn Fn(u32, &str) -> Vec<String>,
-    named: bool,
-) -> (Vec<Row>, BTreeMap<String, i64>) {
+const NO_TEAM: &str = "(no team)";
+
+/// The groups a report's rows are (employees, teams, territories, values of a client column),
+/// interned; which ones a holding or a credited part counts for.
+struct Groups {
+    group: Group,
+    names: Vec<String>,
+    ix: FxHashMap<String, u32>,
+    /// For territories and client columns: each client row's group.
+    by_client: Vec<u32>,
+    /// For teams: each employee's groups.
+    by_employee: FxHashMap<String, Vec<u32>>,
+}
+
+impl Groups {
+    fn new(book: &Book, group: &Group) -> Result<Groups, BookError> {
+        let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
+        let mut g =
+            Groups { group: group.clone(), names: vec![], ix: FxHashMap::default(), by_client: vec![], by_employee: FxHashMap::default() };
+        match group {
+            Group::Employee => {}
+            Group::Team => {
+                for e in &scheme.employees {
+                    let v: Vec<u32> =
+                        if e.teams.is_empty() { vec![g.intern(NO_TEAM)] } else { e.teams.iter().map(|t| g.intern(t)).collect() };
+                    g.by_employee.insert(e.id.clone(), v);
+                }
+            }
+            Group::Territory => {
+                for client in 0..data.clients.len() as u32 {
+                    let (t, _) = allot_core::engine::territory_of(scheme, &book.loaded.compiled, &RowRef { data, client, deal: None });
+                    let name = scheme.territories.get(t as usize).map_or("(no territory)", |t| t.id.as_str());
+                    let i = g.intern(name);
+                    g.by_client.push(i);
+                }
+            }
+            Group::Column(col) => {
+                let Some(c) = data.clients.column_index(col) else {
+                    let names: Vec<&str> = data.clients.columns().map(|c| c.0).collect();
+                    return Err(BookError::Refused(format!(
+                        "the clients have no column `{col}` to group by; they have: {}",
+                        names.join(", ")
+                    )));
+                };
+                for client in 0..data.clients.len() as u32 {
+                    let name = data.clients.display(c, client, data).unwrap_or_else(|| "(empty)".into());
+                    let i = g.intern(&name);
+                    g.by_client.push(i);
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.ix.get(name) {
+            return i;
+        }
+        self.names.push(name.to_string());
+        self.ix.insert(name.to_string(), self.names.len() as u32 - 1);
+        self.names.len() as u32 - 1
+    }
+
+    /// The groups of a client's holding or credit by `employee` (an employee may be in several teams).
+    fn of(&mut self, client: u32, employee: &str, out: &mut Vec<u32>) {
+        out.clear();
+        match self.group {
+            Group::Employee => out.push(self.intern(employee)),
+            Group::Territory | Group::Column(_) => out.push(self.by_client[client as usize]),
+            Group::Team => match self.by_employee.get(employee) {
+                Some(v) => out.extend_from_slice(v),
+                None => out.push(self.intern(NO_TEAM)), // an explicit owner outside the scheme
+            },
+        }
+    }
+}
+
+/// Credit of a period's sales summed per (role, group, currency) as the sales stream by; a sale
+/// counts once per (role, group) however many parts it has there.
+#[derive(Default)]
+struct Credited {
+    currencies: Vec<String>,
+    /// (role, group, currency) → revenue credit, overlay credit, sales.
+    sums: FxHashMap<(u32, u32, u32), (i64, i64, usize)>,
+    /// (role, currency) → revenue credit nobody held the role for.
+    unassigned: FxHashMap<(u32, u32), i64>,
+    roles: Vec<String>,
+    scratch: Vec<u32>,
+    seen: Vec<(u32, u32)>,
+}
+
+impl Credited {
+    fn index(list: &mut Vec<String>, s: &str) -> u32 {
+        match list.iter().position(|x| x == s) {
+            Some(i) => i as u32,
+            None => {
+                list.push(s.to_string());
+                list.len() as u32 - 1
+            }
+        }
+    }
+
+    fn add(&mut self, sale: &Sale<'_>, groups: &mut Groups) {
+        let cur = Credited::index(&mut self.currencies, sale.currency);
+        self.seen.clear();
+        for p in sale.parts {
+            let role = Credited::index(&mut self.roles, p.role);
+            if p.employee.is_empty() {
+                if p.kind == "revenue" {
+                    *self.unassigned.entry((role, cur)).or_default() += p.amount;
+                }
+                continue;
+            }
+            let mut scratch = std::mem::take(&mut self.scratch);
+            groups.of(sale.client_row, p.employee, &mut scratch);
+            for &g in &scratch {
+                let e = self.sums.entry((role, g, cur)).or_default();
+                match p.kind {
+                    "revenue" => e.0 += p.amount,
+                    _ => e.1 += p.amount,
+                }
+                if !self.seen.contains(&(role, g)) {
+                    self.seen.push((role, g));
+                    e.2 += 1;
+                }
+            }
+            self.scratch = scratch;
+        }
+    }
+}
+
+/// Sums holdings (the book on the last day) and the credit in `currency` per role and group.
+/// Also returns the revenue credit nobody held the role for.
+fn accumulate(book: &Book, credited: &Credited, currency: &str, groups: &mut Groups, named: bool) -> (Vec<Row>, BTreeMap<String, i64>) {
     let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
     let measure = |name: Option<&str>, default: &str| data.clients.column_index(name.unwrap_or(default));
     let (pot, wl) = (measure(scheme.potential.as_deref(), "potential"), measure(scheme.workload.as_deref(), "workload"));
@@ -196,37 +303,38 @@ fn accumulate(
         overlay: 0,
         realisation: None,
     };
+    let mut of = Vec::new();
     for c in &book.loaded.current {
         let (role, e) = (&scheme.roles[c.role].id, &scheme.employees[c.employee as usize].id);
-        for k in key(c.client, e) {
-            let r = rows.entry((role.clone(), k.clone())).or_insert_with(|| blank(role, &k));
+        groups.of(c.client, e, &mut of);
+        for &g in &of {
+            let k = &groups.names[g as usize];
+            let r = rows.entry((role.clone(), k.clone())).or_insert_with(|| blank(role, k));
             r.clients += 1;
             r.potential += pot.and_then(|p| data.clients.number(p, c.client)).unwrap_or(0.0);
             r.workload += wl.and_then(|w| data.clients.number(w, c.client)).unwrap_or(0.0);
         }
     }
-    let mut unassigned: BTreeMap<String, i64> = BTreeMap::new();
-    let mut deals: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
-    for l in lines.iter().filter(|l| l.currency == currency) {
-        if l.employee.is_empty() {
-            if l.kind == "revenue" {
-                *unassigned.entry(l.role.clone()).or_default() += l.amount;
-            }
+    let cur = credited.currencies.iter().position(|c| c == currency).map(|c| c as u32);
+    for (&(role, g, c), &(revenue, overlay, deals)) in &credited.sums {
+        if Some(c) != cur {
             continue;
         }
-        for k in key(l.client_row, &l.employee) {
-            let r = rows.entry((l.role.clone(), k.clone())).or_insert_with(|| blank(&l.role, &k));
-            match l.kind {
-                "revenue" => r.revenue += l.amount,
-                _ => r.overlay += l.amount,
-            }
-            deals.entry((l.role.clone(), k)).or_default().insert(l.deal.as_str());
-        }
+        let (role, k) = (&credited.roles[role as usize], &groups.names[g as usize]);
+        let r = rows.entry((role.clone(), k.clone())).or_insert_with(|| blank(role, k));
+        r.revenue += revenue;
+        r.overlay += overlay;
+        r.deals += deals;
     }
+    let unassigned: BTreeMap<String, i64> = credited
+        .unassigned
+        .iter()
+        .filter(|((_, c), _)| Some(*c) == cur)
+        .map(|((role, _), &a)| (credited.roles[*role as usize].clone(), a))
+        .collect();
     let mut out: Vec<Row> = rows
-        .into_iter()
-        .map(|(k, mut r)| {
-            r.deals = deals.get(&k).map_or(0, |d| d.len());
+        .into_values()
+        .map(|mut r| {
             r.realisation = (r.potential > 0.0).then(|| r.revenue as f64 / 100.0 / r.potential);
             r
         })
@@ -305,12 +413,7 @@ pub fn text(r: &Report) -> String {
             }
         }
     }
-    if !r.uncredited.is_empty() {
-        let _ = writeln!(s, "\nnot credited ({}):", r.uncredited.len());
-        for u in &r.uncredited {
-            let _ = writeln!(s, "  {:<16} {}", u.deal, u.reason);
-        }
-    }
+    not_credited(&r.uncredited, &mut s);
     s
 }
 

@@ -1,6 +1,6 @@
 //! Pictures of a territory design: a map (clients coloured by territory, centres marked, Albers
 //! conic projection fitted to the data) and a bar chart of totals against the target band. Each
-//! is drawn once as a list of shapes and written as SVG (with labels) or PNG (tiny-skia). The
+//! is drawn once as a list of shapes and written as SVG or PNG (tiny-skia, labels in a bitmap font). The
 //! contribution charts (`contribution.rs`) are drawn with the same shapes.
 
 use std::fmt::Write as _;
@@ -193,7 +193,88 @@ fn svg(scene: &Scene) -> String {
     s
 }
 
-/// PNG: the same shapes, rasterised; labels are left to the SVG (no font is shipped).
+/// A pixmap as embedded-graphics' drawing target, for the labels.
+struct Canvas<'a>(&'a mut tiny_skia::Pixmap);
+
+impl embedded_graphics::geometry::OriginDimensions for Canvas<'_> {
+    fn size(&self) -> embedded_graphics::geometry::Size {
+        embedded_graphics::geometry::Size::new(self.0.width(), self.0.height())
+    }
+}
+
+impl embedded_graphics::draw_target::DrawTarget for Canvas<'_> {
+    type Color = embedded_graphics::pixelcolor::Rgb888;
+    type Error = std::convert::Infallible;
+    fn draw_iter<I: IntoIterator<Item = embedded_graphics::Pixel<Self::Color>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+        use embedded_graphics::pixelcolor::RgbColor;
+        let (w, h) = (self.0.width() as i32, self.0.height() as i32);
+        let px = self.0.pixels_mut();
+        for embedded_graphics::Pixel(p, c) in pixels {
+            if (0..w).contains(&p.x) && (0..h).contains(&p.y) {
+                if let Some(c) = tiny_skia::PremultipliedColorU8::from_rgba(c.r(), c.g(), c.b(), 255) {
+                    px[(p.y * w + p.x) as usize] = c;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The few characters of our labels that ISO 8859-5 (Latin and Cyrillic) has not, in its terms.
+fn latin_cyrillic(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '–' | '—' | '−' => out.push('-'),
+            '·' | '•' => out.push('.'),
+            '×' => out.push('x'),
+            '≤' => out.push_str("<="),
+            '≥' => out.push_str(">="),
+            '±' => out.push_str("+/-"),
+            '…' => out.push_str("..."),
+            '«' | '»' | '“' | '”' => out.push('"'),
+            '\u{202f}' | '\u{2009}' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A label in a bitmap font near `size` px (smaller when the text would not fit the picture's
+/// width), black on a white halo as in the SVG.
+fn png_label(pm: &mut tiny_skia::Pixmap, x: f64, y: f64, size: f64, text: &str, anchor: &str) {
+    use embedded_graphics::mono_font::iso_8859_5::{FONT_10X20, FONT_6X10, FONT_7X13, FONT_9X15};
+    use embedded_graphics::mono_font::{MonoFont, MonoTextStyle};
+    use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
+    use embedded_graphics::prelude::{Drawable, Point};
+    use embedded_graphics::text::{Alignment, Baseline, Text, TextStyleBuilder};
+    let text = latin_cyrillic(text);
+    let width = pm.width() as f64;
+    let room = match anchor {
+        "middle" => 2.0 * x.min(width - x),
+        "end" => x,
+        _ => width - x,
+    } - 4.0;
+    const FONTS: [(f64, &MonoFont<'static>); 4] = [(17.0, &FONT_10X20), (14.0, &FONT_9X15), (11.5, &FONT_7X13), (0.0, &FONT_6X10)];
+    let chars = text.chars().count() as f64;
+    let fits = |f: &MonoFont<'_>| chars * (f.character_size.width + f.character_spacing) as f64 <= room;
+    let start = FONTS.iter().position(|(min, _)| size >= *min).unwrap_or(FONTS.len() - 1);
+    let font = FONTS[start..].iter().map(|f| f.1).find(|f| fits(f)).unwrap_or(&FONT_6X10);
+    let alignment = match anchor {
+        "middle" => Alignment::Center,
+        "end" => Alignment::Right,
+        _ => Alignment::Left,
+    };
+    let style = TextStyleBuilder::new().alignment(alignment).baseline(Baseline::Alphabetic).build();
+    let at = Point::new(x.round() as i32, y.round() as i32);
+    let mut canvas = Canvas(pm);
+    for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+        let _ = Text::with_text_style(&text, at + Point::new(dx, dy), MonoTextStyle::new(font, Rgb888::WHITE), style).draw(&mut canvas);
+    }
+    let _ = Text::with_text_style(&text, at, MonoTextStyle::new(font, Rgb888::BLACK), style).draw(&mut canvas);
+}
+
+/// PNG: the same shapes, rasterised (tiny-skia), labels in a bitmap font (embedded-graphics).
 fn png(scene: &Scene) -> Result<Vec<u8>, String> {
     use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
     let mut pm = Pixmap::new(scene.width.round() as u32, scene.height.round() as u32).ok_or("the picture has no size")?;
@@ -224,7 +305,7 @@ fn png(scene: &Scene) -> Result<Vec<u8>, String> {
                     pm.stroke_path(&path, &paint(*stroke, 1.0), &st, Transform::identity(), None);
                 }
             }
-            Shape::Label { .. } => {}
+            Shape::Label { x, y, size, text, anchor } => png_label(&mut pm, *x, *y, *size, text, anchor),
         }
     }
     pm.encode_png().map_err(|e| format!("cannot encode the PNG: {e}"))

@@ -228,7 +228,7 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
 /// memory (a fixed seed), credited by both policies; the time is the crediting alone, the result
 /// materialised as per-employee totals, and every sale's parts are checked to add up.
 fn credit(clients: usize, sales: usize, repeat: usize) -> Result<(), String> {
-    use allot_core::credit::{credit_sale, Policy, RoleShare, Tenure};
+    use allot_core::credit::{Crediting, Policy, RoleShare, Tenure};
     use rayon::prelude::*;
     let employees = (clients / 1_000).max(10) as u32;
     let mut rng = crate::example::Rng::new(2026);
@@ -267,7 +267,7 @@ fn credit(clients: usize, sales: usize, repeat: usize) -> Result<(), String> {
                 .par_chunks(1 << 16)
                 .map(|chunk| {
                     let mut local = vec![0i64; employees as usize + 1];
-                    let (mut out, mut over) = (Vec::new(), Vec::new());
+                    let (mut out, mut over, mut crediting) = (Vec::new(), Vec::new(), Crediting::default());
                     let mut ok = 0;
                     for &(c, day, opened, amount) in chunk {
                         let h = &history[c as usize];
@@ -276,8 +276,15 @@ fn credit(clients: usize, sales: usize, repeat: usize) -> Result<(), String> {
                             RoleShare { basis_points: 2_000, tenures: &h[1] },
                             RoleShare { basis_points: 1_000, tenures: &h[2] },
                         ];
-                        credit_sale(amount, day, Some(opened), &revenue, policy, &mut out);
-                        credit_sale(amount, day, Some(opened), &[RoleShare { basis_points: 1_000, tenures: &h[1] }], policy, &mut over);
+                        crediting.credit(amount, day, Some(opened), &revenue, policy, &mut out);
+                        crediting.credit(
+                            amount,
+                            day,
+                            Some(opened),
+                            &[RoleShare { basis_points: 1_000, tenures: &h[1] }],
+                            policy,
+                            &mut over,
+                        );
                         let mut sum = 0;
                         for l in out.iter().chain(&over) {
                             local[l.employee.map_or(employees as usize, |e| e as usize)] += l.amount;

@@ -155,6 +155,9 @@ pub struct CreditArgs {
     /// kopecks, currency).
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Write the deals of the period that were not credited, with the reason, as CSV here.
+    #[arg(long, value_name = "FILE")]
+    uncredited: Option<PathBuf>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -182,6 +185,9 @@ pub struct ReportArgs {
     /// The role the charts show.
     #[arg(long, default_value = "sales")]
     role: String,
+    /// Write the deals of the period that were not credited, with the reason, as CSV here.
+    #[arg(long, value_name = "FILE")]
+    uncredited: Option<PathBuf>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -517,16 +523,54 @@ pub fn owners(a: &OwnersArgs) -> Result<(), Reported> {
 }
 
 pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
+    use allot_app::credit::{credit_sales, open_period, CsvLines, Summary};
     let mut store = a.store.open()?;
-    let c = allot_app::credit::credit(store.as_mut(), &a.period.request()?).map_err(report)?;
-    if let Some(p) = &a.out {
-        write_atomically(p, |w| allot_app::credit::write_csv(&c, w)).map_err(|e| {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            Reported
-        })?;
-    }
-    out!("{}", allot_app::credit::summary(&c));
+    let req = a.period.request()?;
+    let mut book = open_period(store.as_mut(), &req).map_err(report)?;
+    let mut summary = Summary::default();
+    // The lines stream to the file as the sales are credited; the file appears only when all went well.
+    let outcome = match &a.out {
+        None => credit_sales(store.as_mut(), &mut book, &req, &mut |s| summary.add(s)).map_err(report)?,
+        Some(p) => {
+            let mut outcome = None;
+            let written = write_atomically(p, |w| {
+                let mut lines = CsvLines::new(w)?;
+                let credited = credit_sales(store.as_mut(), &mut book, &req, &mut |s| {
+                    summary.add(s);
+                    lines.add(s);
+                });
+                lines.finish()?;
+                let credited = credited.map_err(|e| {
+                    let message = e.to_string();
+                    outcome = Some(Err(e));
+                    std::io::Error::other(message)
+                })?;
+                outcome = Some(Ok(credited));
+                Ok(())
+            });
+            match (outcome, written) {
+                (Some(Err(e)), _) => return Err(report(e)),
+                (_, Err(e)) => {
+                    eprintln!("error: cannot write {}: {e}", p.display());
+                    return Err(Reported);
+                }
+                (Some(Ok(o)), Ok(())) => o,
+                (None, Ok(())) => unreachable!("the file is written only after crediting"),
+            }
+        }
+    };
+    write_uncredited(a.uncredited.as_ref(), &outcome.uncredited)?;
+    out!("{}", summary.text(&outcome));
     Ok(())
+}
+
+/// `--uncredited FILE`: every deal not credited, with the reason.
+fn write_uncredited(path: Option<&PathBuf>, list: &[allot_app::credit::Uncredited]) -> Result<(), Reported> {
+    let Some(p) = path else { return Ok(()) };
+    write_atomically(p, |w| allot_app::credit::write_uncredited(list, w)).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", p.display());
+        Reported
+    })
 }
 
 pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
@@ -568,6 +612,7 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
     for (p, bytes) in files {
         write_atomically(p, |w| w.write_all(&bytes)).map_err(|e| fail(p, e.to_string()))?;
     }
+    write_uncredited(a.uncredited.as_ref(), &r.uncredited)?;
     out!("{}", c::text(&r));
     Ok(())
 }

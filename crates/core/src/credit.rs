@@ -84,14 +84,19 @@ pub fn split<K: Ord + Clone>(amount: i64, weights: &[(K, u64)]) -> Vec<(K, i64)>
 
 /// [`split`] into a reused buffer (cleared first).
 pub fn split_into<K: Ord + Clone>(amount: i64, weights: &[(K, u64)], out: &mut Vec<(K, i64)>) {
+    split_with(amount, weights, out, &mut Vec::new());
+}
+
+/// [`split_into`] with the remainders' buffer reused too.
+fn split_with<K: Ord + Clone>(amount: i64, weights: &[(K, u64)], out: &mut Vec<(K, i64)>, best: &mut Vec<(u128, usize)>) {
     out.clear();
+    best.clear();
     let total: u128 = weights.iter().map(|w| w.1 as u128).sum();
     if total == 0 {
         return;
     }
     let (sign, abs) = (amount.signum(), amount.unsigned_abs() as u128);
     let mut left = abs;
-    let mut best: Vec<(u128, usize)> = Vec::new();
     for (i, (k, w)) in weights.iter().enumerate() {
         let exact = abs * (*w as u128);
         let q = exact / total;
@@ -131,52 +136,82 @@ pub fn credit_sale<E: Ord + Clone>(
     policy: Policy,
     out: &mut Vec<Credit<E>>,
 ) {
-    out.clear();
-    let total_bp: u64 = shares.iter().map(|s| s.basis_points as u64).sum();
-    // Up to 100%, one exact split (the rest, if any, is nobody's); overlay shares beyond 100% in
-    // all are each exact on their own.
-    let mut parts: Vec<(usize, i64)> = Vec::with_capacity(shares.len() + 1);
-    if total_bp <= 10_000 {
-        let mut w: Vec<(usize, u64)> = shares.iter().enumerate().map(|(i, s)| (i, s.basis_points as u64)).collect();
-        w.push((usize::MAX, 10_000 - total_bp));
-        split_into(amount, &w, &mut parts);
-        parts.truncate(shares.len());
-    } else {
-        for (i, s) in shares.iter().enumerate() {
-            let bp = s.basis_points as u64;
-            parts.push((i, split(amount, &[(0, bp), (1, 10_000u64.saturating_sub(bp))])[0].1));
-        }
+    Crediting::default().credit(amount, sale_date, opened, shares, policy, out)
+}
+
+/// [`credit_sale`] for many sales: the working buffers are kept from one sale to the next.
+pub struct Crediting<E> {
+    parts: Vec<(usize, i64)>,
+    roles: Vec<(usize, u64)>,
+    weights: Vec<(Option<E>, u64)>,
+    lines: Vec<(Option<E>, i64)>,
+    best: Vec<(u128, usize)>,
+}
+
+impl<E> Default for Crediting<E> {
+    fn default() -> Self {
+        Crediting { parts: Vec::new(), roles: Vec::new(), weights: Vec::new(), lines: Vec::new(), best: Vec::new() }
     }
-    let start = match policy {
-        Policy::SaleDate => sale_date,
-        Policy::TimeInRole => opened.unwrap_or(sale_date).min(sale_date),
-    };
-    let mut weights: Vec<(Option<E>, u64)> = Vec::new();
-    let mut lines: Vec<(Option<E>, i64)> = Vec::new();
-    for ((i, part), s) in parts.into_iter().zip(shares) {
-        weights.clear();
-        for t in s.tenures {
-            let d = match policy {
-                Policy::SaleDate => t.holds_on(sale_date) as i64,
-                Policy::TimeInRole => t.days_within(start, sale_date),
-            };
-            if d > 0 {
-                match weights.iter_mut().find(|x| x.0.as_ref() == Some(&t.employee)) {
-                    Some(x) => x.1 += d as u64,
-                    None => weights.push((Some(t.employee.clone()), d as u64)),
-                }
+}
+
+impl<E: Ord + Clone> Crediting<E> {
+    /// See [`credit_sale`].
+    pub fn credit(
+        &mut self,
+        amount: i64,
+        sale_date: i32,
+        opened: Option<i32>,
+        shares: &[RoleShare<E>],
+        policy: Policy,
+        out: &mut Vec<Credit<E>>,
+    ) {
+        out.clear();
+        let Crediting { parts, roles, weights, lines, best } = self;
+        let total_bp: u64 = shares.iter().map(|s| s.basis_points as u64).sum();
+        // Up to 100%, one exact split (the rest, if any, is nobody's); overlay shares beyond 100% in
+        // all are each exact on their own.
+        if total_bp <= 10_000 {
+            roles.clear();
+            roles.extend(shares.iter().enumerate().map(|(i, s)| (i, s.basis_points as u64)));
+            roles.push((usize::MAX, 10_000 - total_bp));
+            split_with(amount, roles, parts, best);
+            parts.truncate(shares.len());
+        } else {
+            parts.clear();
+            for (i, s) in shares.iter().enumerate() {
+                let bp = s.basis_points as u64;
+                parts.push((i, split(amount, &[(0, bp), (1, 10_000u64.saturating_sub(bp))])[0].1));
             }
         }
-        // Days nobody held the role are the unassigned part's weight.
-        let covered: u64 = weights.iter().map(|d| d.1).sum();
-        let span = (sale_date as i64 - start as i64) as u64 + 1;
-        let vacant = span.saturating_sub(covered);
-        weights.sort();
-        if vacant > 0 || weights.is_empty() {
-            weights.push((None, vacant.max(1)));
+        let start = match policy {
+            Policy::SaleDate => sale_date,
+            Policy::TimeInRole => opened.unwrap_or(sale_date).min(sale_date),
+        };
+        for (&(i, part), s) in parts.iter().zip(shares) {
+            weights.clear();
+            for t in s.tenures {
+                let d = match policy {
+                    Policy::SaleDate => t.holds_on(sale_date) as i64,
+                    Policy::TimeInRole => t.days_within(start, sale_date),
+                };
+                if d > 0 {
+                    match weights.iter_mut().find(|x| x.0.as_ref() == Some(&t.employee)) {
+                        Some(x) => x.1 += d as u64,
+                        None => weights.push((Some(t.employee.clone()), d as u64)),
+                    }
+                }
+            }
+            // Days nobody held the role are the unassigned part's weight.
+            let covered: u64 = weights.iter().map(|d| d.1).sum();
+            let span = (sale_date as i64 - start as i64) as u64 + 1;
+            let vacant = span.saturating_sub(covered);
+            weights.sort();
+            if vacant > 0 || weights.is_empty() {
+                weights.push((None, vacant.max(1)));
+            }
+            split_with(part, weights, lines, best);
+            out.extend(lines.drain(..).map(|(employee, amount)| Credit { share: i, employee, amount }));
         }
-        split_into(part, &weights, &mut lines);
-        out.extend(lines.drain(..).map(|(employee, amount)| Credit { share: i, employee, amount }));
     }
 }
 

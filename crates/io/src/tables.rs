@@ -10,7 +10,7 @@ use allot_core::data::{Data, Table, Value};
 use allot_core::diag::Diagnostic;
 use allot_core::model::{Employee, Scheme};
 use allot_core::Current;
-use allot_rules::Type;
+use allot_rules::{Sym, Type};
 
 use crate::sheet::{CellRef, Sheet};
 
@@ -166,6 +166,38 @@ fn owned_text(c: CellRef<'_>) -> Option<String> {
     }
 }
 
+/// Converts `cell` to `ty` and appends it to column `col` of `table` (missing, and the error, when
+/// it is not one): what reading a file does for every cell, for readers that build a table row by row.
+pub fn push_typed(
+    table: &mut Table,
+    col: usize,
+    cell: CellRef<'_>,
+    ty: Type,
+    data: &mut Data,
+    scratch: &mut Vec<Sym>,
+) -> Result<(), String> {
+    // Only a non-text spreadsheet cell in a text column needs a new string.
+    let owned = if ty == Type::Text { owned_text(cell) } else { None };
+    let cell = match &owned {
+        Some(s) => CellRef::Text(s),
+        None => cell,
+    };
+    let v = match (ty, cell) {
+        (Type::List, CellRef::Text(s)) => {
+            scratch.clear();
+            scratch.extend(split_list_iter(s).map(|item| data.dict.intern(item)));
+            Ok(Value::Syms(scratch))
+        }
+        _ => cell_value(cell, ty),
+    };
+    let (v, result) = match v {
+        Ok(v) => (v, Ok(())),
+        Err(found) => (Value::Missing, Err(found)),
+    };
+    table.push_cell(col, v, &mut data.dict, &mut data.lists);
+    result
+}
+
 /// Reads rows of `sheet` into a table. `skip` names columns that are not attributes (besides id).
 fn load_table(
     sheet: &Sheet,
@@ -227,28 +259,15 @@ fn load_table(
             }
         };
         for (j, (c, name, ty)) in cols.iter().enumerate() {
-            let raw = sheet.cell(r, *c);
-            // Only a non-text spreadsheet cell in a text column needs a new string.
-            let owned = if *ty == Type::Text { owned_text(raw) } else { None };
-            let cell = match &owned {
-                Some(s) => CellRef::Text(s),
-                None => raw,
+            let pushed = if added {
+                push_typed(&mut table, j, sheet.cell(r, *c), *ty, data, &mut scratch)
+            } else {
+                // A row whose id came twice is checked, not kept.
+                push_typed(&mut Table::new(&[(name.clone(), *ty)]), 0, sheet.cell(r, *c), *ty, data, &mut scratch)
             };
-            let v = match (ty, cell) {
-                (Type::List, CellRef::Text(s)) => {
-                    scratch.clear();
-                    scratch.extend(split_list_iter(s).map(|item| data.dict.intern(item)));
-                    Ok(Value::Syms(&scratch))
-                }
-                _ => cell_value(cell, *ty),
-            };
-            let v = v.unwrap_or_else(|found| {
+            if let Err(found) = pushed {
                 let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found);
                 errors.push(sheet.at(r, *c, d));
-                Value::Missing
-            });
-            if added {
-                table.push_cell(j, v, &mut data.dict, &mut data.lists);
             }
         }
         if added {
@@ -269,6 +288,18 @@ pub fn load_clients(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut
     }
     data.clients = table;
     Ok(())
+}
+
+/// Reads rows into a table of their own, typed as `declared` says (ids unique, no other column
+/// skipped): for reading stored rows a chunk at a time into tables of one shape.
+pub fn load_rows(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Data) -> Result<Table, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let (table, _) = load_table(sheet, declared, &[], data, &mut errors);
+    if errors.is_empty() {
+        Ok(table)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Reads deals into `data.deals`; every deal's `client_id` must name a loaded client.

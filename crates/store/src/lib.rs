@@ -186,6 +186,41 @@ pub struct Stored {
     pub client: Option<i64>,
 }
 
+/// Who held a role for a client over which days, by store keys (what crediting sales needs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub client: i64,
+    pub role: String,
+    pub employee: i64,
+    pub from: Day,
+    /// First day no longer held; `None`: still held.
+    pub to: Option<Day>,
+}
+
+/// What [`Store::read_sales`] reads: first every holding, then every deal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SalesRow<'a> {
+    Held(Holding),
+    /// A stored deal: its id, its client's key, its attributes (JSON).
+    Deal {
+        id: &'a str,
+        client: i64,
+        attrs: &'a str,
+    },
+}
+
+pub type SalesVisit<'a> = dyn FnMut(SalesRow<'_>) + 'a;
+
+/// What a snapshot reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Columns, employees, the scheme, pins, absences and leavers (what routing needs).
+    People,
+    /// Everything but the deals.
+    WithoutDeals,
+    Everything,
+}
+
 /// A (client, role, employee) link as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -488,6 +523,8 @@ pub trait Store: Send {
     fn schemes(&mut self) -> Result<Vec<SchemeVersion>>;
     /// Everything a plan on `date` needs, read consistently.
     fn snapshot(&mut self, date: Day) -> Result<Snapshot>;
+    /// [`Store::snapshot`] without the deals, for reading them one at a time ([`Store::read_sales`]).
+    fn snapshot_without_deals(&mut self, date: Day) -> Result<Snapshot>;
     /// The snapshot without clients, deals and links: columns, employees, the active scheme,
     /// pins, absences and leavers (what routing needs).
     fn people(&mut self) -> Result<Snapshot>;
@@ -505,9 +542,12 @@ pub trait Store: Send {
     fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>>;
     /// An employee's links valid on `date`.
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>>;
-    /// Every link valid on some day of `first..=last`, by client, role, start (for crediting
-    /// sales to whoever held each role over a period).
-    fn spells_between(&mut self, first: Day, last: Day) -> Result<Vec<Spell>>;
+    /// What crediting a period's sales reads, in one transaction and without holding every deal:
+    /// every link valid on some day of `first..=last` (`first` `None`: from the beginning), in no
+    /// particular order, then every stored deal in key order, one [`SalesRow`] at a time. Returns
+    /// the revision it read, so that the caller can tell whether the store changed since its
+    /// snapshot.
+    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64>;
 }
 
 /// Where the store is: a PostgreSQL URL, or a SQLite file (`sqlite:PATH` or a plain path).

@@ -47,9 +47,9 @@ impl PgStore {
         Ok(tx)
     }
 
-    /// The snapshot; without `full`, no clients, deals or links (what routing needs).
-    fn read(&mut self, date: Day, full: bool) -> Result<Snapshot> {
+    fn read(&mut self, date: Day, what: Reading) -> Result<Snapshot> {
         let _span = tracing::info_span!("snapshot").entered();
+        let full = what != Reading::People;
         let d = day_text(date);
         let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
         let mut s = Snapshot {
@@ -74,7 +74,8 @@ impl PgStore {
                 out.sort_unstable_by_key(|c| c.key);
             }
         }
-        for r in if full { tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? } else { vec![] } {
+        let deals = what == Reading::Everything;
+        for r in if deals { tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? } else { vec![] } {
             s.deals.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: Some(r.get(3)) });
         }
         s.scheme = tx
@@ -83,7 +84,7 @@ impl PgStore {
         // Streamed row by row, in no particular order (the plan indexes them itself).
         let mut rows = tx.query_raw(
             "SELECT id, client, role, employee, valid_from::text, valid_to::text, cause, rule, scheme, note, absence \
-             FROM links WHERE $2 AND (valid_to IS NULL OR (valid_to > $1::text::date AND valid_to > valid_from))",
+             FROM links WHERE $2 AND (valid_to IS NULL OR (($1::text IS NULL OR valid_to > $1::text::date) AND valid_to > valid_from))",
             [&d as &(dyn postgres::types::ToSql + Sync), &full],
         )?;
         while let Some(r) = rows.next()? {
@@ -584,11 +585,15 @@ impl Store for PgStore {
     }
 
     fn snapshot(&mut self, date: Day) -> Result<Snapshot> {
-        self.read(date, true)
+        self.read(date, Reading::Everything)
+    }
+
+    fn snapshot_without_deals(&mut self, date: Day) -> Result<Snapshot> {
+        self.read(date, Reading::WithoutDeals)
     }
 
     fn people(&mut self) -> Result<Snapshot> {
-        self.read(0, false)
+        self.read(0, Reading::People)
     }
 
     fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied> {
@@ -787,16 +792,33 @@ impl Store for PgStore {
         spells(&mut self.client, &format!("{SPELL_SELECT} WHERE c.id = $1 ORDER BY l.role COLLATE \"C\", l.valid_from, l.id"), &[&client])
     }
 
-    fn spells_between(&mut self, first: Day, last: Day) -> Result<Vec<Spell>> {
-        let (f, l) = (day_text(first), day_text(last));
-        spells(
-            &mut self.client,
-            &format!(
-                "{SPELL_SELECT} WHERE l.valid_from <= $2::text::date AND (l.valid_to IS NULL OR l.valid_to > $1::text::date) \
-                 ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", l.valid_from, l.id"
-            ),
-            &[&f, &l],
-        )
+    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {
+        let _span = tracing::info_span!("read_sales").entered();
+        let (f, l) = (first.map(day_text), day_text(last));
+        let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let revision = revision_of(&mut tx)?;
+        let mut rows = tx.query_raw(
+            "SELECT client, role, employee, to_char(valid_from, 'YYYY-MM-DD'), to_char(valid_to, 'YYYY-MM-DD') FROM links \
+             WHERE valid_from <= $2::text::date AND (valid_to IS NULL OR (($1::text IS NULL OR valid_to > $1::text::date) AND valid_to > valid_from))",
+            [&f as &(dyn postgres::types::ToSql + Sync), &l],
+        )?;
+        while let Some(r) = rows.next()? {
+            visit(SalesRow::Held(Holding {
+                client: r.get(0),
+                role: r.get(1),
+                employee: r.get(2),
+                from: text_day(r.get::<_, &str>(3))?,
+                to: r.get::<_, Option<&str>>(4).map(text_day).transpose()?,
+            }));
+        }
+        drop(rows);
+        let mut rows = tx.query_raw("SELECT id, client, attrs::text FROM deals ORDER BY key", std::iter::empty::<i64>())?;
+        while let Some(r) = rows.next()? {
+            visit(SalesRow::Deal { id: r.get(0), client: r.get(1), attrs: r.get(2) });
+        }
+        drop(rows);
+        tx.commit()?;
+        Ok(revision)
     }
 
     fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>> {

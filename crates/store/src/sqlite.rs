@@ -40,9 +40,9 @@ impl SqliteStore {
         Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
-    /// The snapshot; without `full`, no clients, deals or links (what routing needs).
-    fn read(&mut self, date: Day, full: bool) -> Result<Snapshot> {
+    fn read(&mut self, date: Day, what: Reading) -> Result<Snapshot> {
         let _span = tracing::info_span!("snapshot").entered();
+        let full = what != Reading::People;
         let d = day_text(date);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let mut s = Snapshot {
@@ -65,7 +65,7 @@ impl SqliteStore {
         }
         {
             let mut st = tx.prepare("SELECT key, id, attrs, client FROM deals WHERE ?1 ORDER BY key")?;
-            let mut rows = st.query([full])?;
+            let mut rows = st.query([what == Reading::Everything])?;
             while let Some(r) = rows.next()? {
                 s.deals.push(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: Some(r.get(3)?) });
             }
@@ -78,7 +78,7 @@ impl SqliteStore {
         {
             let mut st = tx.prepare(
                 "SELECT id, client, role, employee, valid_from, valid_to, cause, rule, scheme, note, absence FROM links \
-                 WHERE ?2 AND (valid_to IS NULL OR (valid_to > ?1 AND valid_to > valid_from))",
+                 WHERE ?2 AND (valid_to IS NULL OR ((?1 IS NULL OR valid_to > ?1) AND valid_to > valid_from))",
             )?;
             let mut rows = st.query(params![d, full])?;
             while let Some(r) = rows.next()? {
@@ -187,6 +187,11 @@ fn columns_of(conn: &Connection, subject: Subject) -> Result<Vec<Column>> {
     let mut st = conn.prepare_cached("SELECT name, type FROM attributes WHERE subject = ?1 ORDER BY position")?;
     let rows = st.query_map([subject.as_str()], |r| Ok(Column { name: r.get(0)?, ty: r.get(1)? }))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A text cell, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    Ok(r.get_ref(i)?.as_str()?)
 }
 
 fn opt_day(s: Option<String>) -> Result<Option<Day>> {
@@ -547,11 +552,15 @@ impl Store for SqliteStore {
     }
 
     fn snapshot(&mut self, date: Day) -> Result<Snapshot> {
-        self.read(date, true)
+        self.read(date, Reading::Everything)
+    }
+
+    fn snapshot_without_deals(&mut self, date: Day) -> Result<Snapshot> {
+        self.read(date, Reading::WithoutDeals)
     }
 
     fn people(&mut self) -> Result<Snapshot> {
-        self.read(0, false)
+        self.read(0, Reading::People)
     }
 
     fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied> {
@@ -726,13 +735,34 @@ impl Store for SqliteStore {
         }
     }
 
-    fn spells_between(&mut self, first: Day, last: Day) -> Result<Vec<Spell>> {
-        let (f, l) = (day_text(first), day_text(last));
-        spells(
-            &self.conn,
-            &format!("{SPELL_SELECT} WHERE l.valid_from <= ?2 AND (l.valid_to IS NULL OR l.valid_to > ?1) ORDER BY c.id, l.role, l.valid_from, l.id"),
-            &[&f, &l],
-        )
+    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {
+        let _span = tracing::info_span!("read_sales").entered();
+        let (f, l) = (first.map(day_text), day_text(last));
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let revision = revision_of(&tx)?;
+        {
+            let mut st = tx.prepare(
+                "SELECT client, role, employee, valid_from, valid_to FROM links \
+                 WHERE valid_from <= ?2 AND (valid_to IS NULL OR ((?1 IS NULL OR valid_to > ?1) AND valid_to > valid_from))",
+            )?;
+            let mut rows = st.query(params![f, l])?;
+            while let Some(r) = rows.next()? {
+                visit(SalesRow::Held(Holding {
+                    client: r.get(0)?,
+                    role: r.get(1)?,
+                    employee: r.get(2)?,
+                    from: text_day(text(r, 3)?)?,
+                    to: r.get_ref(4)?.as_str_or_null().map_err(rusqlite::Error::from)?.map(text_day).transpose()?,
+                }));
+            }
+            let mut st = tx.prepare("SELECT id, client, attrs FROM deals ORDER BY key")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                visit(SalesRow::Deal { id: text(r, 0)?, client: r.get(1)?, attrs: text(r, 2)? });
+            }
+        }
+        tx.commit()?;
+        Ok(revision)
     }
 
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>> {

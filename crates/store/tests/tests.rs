@@ -201,20 +201,49 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         assert_eq!(s.owners_at(day("2026-02-01"), Some("c1")).unwrap()[0].employee, "ivanov");
         assert!(matches!(s.history("nobody"), Err(StoreError::NotFound { .. })));
         assert!(matches!(s.book("nobody", 0), Err(StoreError::NotFound { .. })));
-        // Spells over a period (for sales credit): whatever was valid on some day of it.
-        let mut between = |a: &str, b: &str| -> Vec<(String, String, i32)> {
-            s.spells_between(day(a), day(b)).unwrap().into_iter().map(|x| (x.client, x.employee, x.from)).collect()
+        // What crediting a period's sales reads: whatever was held on some day of it (by keys),
+        // and every deal in key order.
+        let snap = s.snapshot(0).unwrap();
+        let now = snap.revision + 1; // the deals' import below
+        let name = |rows: &[allot_store::Stored], key: i64| rows.iter().find(|r| r.key == key).unwrap().id.clone();
+        let key = |id: &str| snap.clients.iter().find(|c| c.id == id).unwrap().key;
+        let deals = [("d2", "c2", r#"{"amount":500}"#), ("d1", "c1", r#"{"amount":100}"#)];
+        let rows: Vec<Row> = deals.iter().map(|d| Row { client: Some(d.1.into()), ..row(d.0, d.2) }).collect();
+        import(s, Subject::Deal, &[col("amount", "number")], &rows);
+        let mut read = |a: Option<&str>, b: &str| {
+            let (mut held, mut seen) = (Vec::new(), Vec::new());
+            let revision = s
+                .read_sales(a.map(day), day(b), &mut |row| match row {
+                    SalesRow::Held(h) => {
+                        assert!(seen.is_empty(), "every holding comes before the deals");
+                        held.push(h)
+                    }
+                    // PostgreSQL keeps JSON its own way (`{"amount": 500}`).
+                    SalesRow::Deal { id, client, attrs } => seen.push((id.to_string(), client, attrs.replace(" ", ""))),
+                })
+                .unwrap();
+            let mut held: Vec<(String, String, String, i32)> =
+                held.into_iter().map(|h| (name(&snap.clients, h.client), h.role, name(&snap.employees, h.employee), h.from)).collect();
+            held.sort();
+            (held, seen, revision)
         };
-        assert_eq!(between("2026-01-01", "2026-01-09"), vec![]);
+        let (held, seen, revision) = read(Some("2026-01-01"), "2026-01-09");
+        assert_eq!(held, vec![]);
+        assert_eq!(revision, now);
         assert_eq!(
-            between("2026-02-20", "2026-03-01"),
-            vec![
-                ("c1".into(), "ivanov".into(), day("2026-01-10")),
-                ("c1".into(), "petrov".into(), day("2026-03-01")),
-                ("c2".into(), "ivanov".into(), day("2026-01-10"))
-            ]
+            seen,
+            deals.iter().map(|d| (d.0.to_string(), key(d.1), d.2.to_string())).collect::<Vec<_>>(),
+            "every deal, in key order"
         );
-        assert_eq!(between("2026-03-01", "2026-12-31").iter().filter(|x| x.1 == "ivanov").count(), 1, "c1's ivanov spell ended");
+        let sales = |c: &str, e: &str, from: &str| (c.to_string(), "sales".to_string(), e.to_string(), day(from));
+        assert_eq!(
+            read(Some("2026-02-20"), "2026-03-01").0,
+            vec![sales("c1", "ivanov", "2026-01-10"), sales("c1", "petrov", "2026-03-01"), sales("c2", "ivanov", "2026-01-10")]
+        );
+        assert_eq!(read(Some("2026-03-01"), "2026-12-31").0.iter().filter(|x| x.2 == "ivanov").count(), 1, "c1's ivanov spell ended");
+        // From the beginning: c1's ivanov spell ended on 1 March, so only then does it count.
+        assert_eq!(read(None, "2026-03-01").0.len(), 3);
+        assert_eq!(read(Some("2026-03-01"), "2026-03-01").0.len(), 2);
         assert_eq!(s.schemes().unwrap().len(), 1);
     });
 }

@@ -616,8 +616,19 @@ fn report_shows_who_carries_what_and_contributed_what_in_a_table_a_workbook_and_
         assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
         assert!(svg.contains(">vera<") && svg.contains("revenue credited, RUB"), "{svg}");
         let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
-        let reader = decoder.read_info().unwrap();
+        let mut reader = decoder.read_info().unwrap();
         assert!(reader.info().width >= 480 && reader.info().height == 420, "{:?}", reader.info().size());
+        // Its labels are drawn: dark pixels where the title (above the bars) and the employees'
+        // ids (under the axis) are, and nothing else is drawn there.
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!(frame.color_type, png::ColorType::Rgba);
+        let dark = |rows: std::ops::Range<usize>| -> usize {
+            let w = frame.width as usize;
+            rows.flat_map(|y| (0..w).map(move |x| (y * w + x) * 4)).filter(|&i| pixels[i..i + 3].iter().all(|&c| c < 80)).count()
+        };
+        assert!(dark(8..30) > 200, "the title: {} dark pixels", dark(8..30));
+        assert!(dark(336..352) > 60, "the employees' ids: {} dark pixels", dark(336..352));
         // Per segment (a client column): region A's sales credit is d1 + d2's sales parts.
         let by = |what: &str| s.ok(&["report", "--from", "2026-01-01", "--to", "2026-03-31", "--currency", "RUB", "--per", what]);
         let regions = by("region");
