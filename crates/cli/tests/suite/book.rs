@@ -645,6 +645,67 @@ fn report_shows_who_carries_what_and_contributed_what_in_a_table_a_workbook_and_
 }
 
 #[test]
+fn a_share_can_depend_on_the_deal_and_an_explicit_owner_takes_the_role() {
+    each("credit conditions", |s| {
+        // Issue #6, point 2: shares chosen by a condition on the deal (and its client), and
+        // `owner_<role>` naming who gets a role's credit whatever the book says.
+        let (rules, _) = credit_world(s);
+        let more = write(s, "d9.csv", "id,client_id,date,amount,currency,owner_sales\nd9,c1,2026-02-20,1000,RUB,boris\n");
+        s.ok(&["import", "deals", &more]);
+        let credit = "[credit]\n\n[[credit.shares]]\nwhen = 'amount >= 100000 and client.region == \"A\"'\n\
+                      revenue = { sales = 50, service = 50 }\n\n[[credit.shares]]\nrevenue = { sales = 70, service = 30 }\n";
+        let scheme = write(s, "cond.toml", &format!("{rules}{credit}"));
+        let out = s.path("cond.csv");
+        s.ok(&["credit", "--from", "2026-01-01", "--to", "2026-03-31", "--scheme", &scheme, "-o", out.to_str().unwrap()]);
+        let lines: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().skip(1).map(str::to_string).collect();
+        let of = |deal: &str| -> Vec<&str> { lines.iter().filter(|l| l.starts_with(&format!("{deal},"))).map(|l| l.as_str()).collect() };
+        // d2 (100 001 kopecks on region A) is split half and half: the odd kopeck to the first share.
+        assert_eq!(of("d2"), ["d2,c1,2026-02-10,revenue,sales,vera,50001,RUB", "d2,c1,2026-02-10,revenue,service,sergey,50000,RUB"]);
+        // d3 (50 cents on region B) takes the other share.
+        assert_eq!(of("d3"), ["d3,c2,2026-02-15,revenue,sales,boris,35,USD", "d3,c2,2026-02-15,revenue,service,sergey,15,USD"]);
+        // d9 is c1's (vera holds sales on 20 February) but names boris as its sales owner.
+        assert_eq!(of("d9"), ["d9,c1,2026-02-20,revenue,sales,boris,700,RUB", "d9,c1,2026-02-20,revenue,service,sergey,300,RUB"]);
+    });
+}
+
+#[test]
+fn many_sales_are_credited_exactly_in_the_stores_order_and_the_same_each_time() {
+    each("credit many", |s| {
+        // More deals than one chunk (32,768), so that chunks and both halves of each are crossed.
+        credit_world(s);
+        let n = 40_000;
+        let mut csv = String::from("id,client_id,date,opened,amount,currency\n");
+        let amount = |i: i64| (i * 7919) % 1_000_003 + 1;
+        for i in 0..n {
+            csv += &format!("m{i:05},c{},2026-{:02}-{:02},2026-01-01,{},RUB\n", 1 + i % 2, 1 + (i % 3), 1 + (i % 28), amount(i));
+        }
+        s.ok(&["import", "deals", &write(s, "many.csv", &csv)]);
+        let run = |name: &str| -> (String, String) {
+            let out = s.path(name);
+            let shown = s.ok(&["credit", "--from", "2026-01-01", "--to", "2026-03-31", "-o", out.to_str().unwrap()]);
+            (shown, std::fs::read_to_string(&out).unwrap())
+        };
+        let (shown, first) = run("many-1.csv");
+        assert!(shown.contains(&format!("{} sales credited", n + 3)), "{shown}");
+        let mut revenue: std::collections::BTreeMap<i64, i64> = Default::default();
+        let mut order = Vec::new();
+        for l in first.lines().skip(1).filter(|l| l.starts_with('m')) {
+            let f: Vec<&str> = l.split(',').collect();
+            let i: i64 = f[0][1..].parse().unwrap();
+            if order.last() != Some(&i) {
+                order.push(i);
+            }
+            if f[3] == "revenue" {
+                *revenue.entry(i).or_default() += f[6].parse::<i64>().unwrap();
+            }
+        }
+        assert_eq!(order, (0..n).collect::<Vec<_>>(), "every sale once, in the order the store keeps the deals");
+        assert!(revenue.iter().all(|(&i, &r)| r == amount(i)), "revenue parts add up to each sale");
+        assert_eq!(run("many-2.csv").1, first, "byte for byte the same");
+    });
+}
+
+#[test]
 fn the_s3_readme_shows_the_report_and_chart_allot_makes() {
     each("s3 report", |s| {
         // Issue #6: the shipped example's README shows a report excerpt and a chart; both are what
