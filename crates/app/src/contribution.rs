@@ -17,6 +17,7 @@ use allot_core::data::RowRef;
 use crate::book::{Book, BookError};
 use crate::credit::{credit_sales, money, not_credited, open_period, CreditRequest, Sale, Uncredited};
 use crate::map::{colour, render, Scene, Shape};
+use crate::Names;
 
 /// What the rows are: employees, or groups of them (S2: territory, a client column such as
 /// significance or industry — a segment —, or team).
@@ -159,8 +160,7 @@ const NO_TEAM: &str = "(no team)";
 /// interned; which ones a holding or a credited part counts for.
 struct Groups {
     group: Group,
-    names: Vec<String>,
-    ix: FxHashMap<String, u32>,
+    names: Names,
     /// For territories and client columns: each client row's group.
     by_client: Vec<u32>,
     /// For teams: each employee's groups.
@@ -170,14 +170,16 @@ struct Groups {
 impl Groups {
     fn new(book: &Book, group: &Group) -> Result<Groups, BookError> {
         let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
-        let mut g =
-            Groups { group: group.clone(), names: vec![], ix: FxHashMap::default(), by_client: vec![], by_employee: FxHashMap::default() };
+        let mut g = Groups { group: group.clone(), names: Names::default(), by_client: vec![], by_employee: FxHashMap::default() };
         match group {
             Group::Employee => {}
             Group::Team => {
                 for e in &scheme.employees {
-                    let v: Vec<u32> =
-                        if e.teams.is_empty() { vec![g.intern(NO_TEAM)] } else { e.teams.iter().map(|t| g.intern(t)).collect() };
+                    let v: Vec<u32> = if e.teams.is_empty() {
+                        vec![g.names.intern(NO_TEAM)]
+                    } else {
+                        e.teams.iter().map(|t| g.names.intern(t)).collect()
+                    };
                     g.by_employee.insert(e.id.clone(), v);
                 }
             }
@@ -185,7 +187,7 @@ impl Groups {
                 for client in 0..data.clients.len() as u32 {
                     let (t, _) = allot_core::engine::territory_of(scheme, &book.loaded.compiled, &RowRef { data, client, deal: None });
                     let name = scheme.territories.get(t as usize).map_or("(no territory)", |t| t.id.as_str());
-                    let i = g.intern(name);
+                    let i = g.names.intern(name);
                     g.by_client.push(i);
                 }
             }
@@ -199,7 +201,7 @@ impl Groups {
                 };
                 for client in 0..data.clients.len() as u32 {
                     let name = data.clients.display(c, client, data).unwrap_or_else(|| "(empty)".into());
-                    let i = g.intern(&name);
+                    let i = g.names.intern(&name);
                     g.by_client.push(i);
                 }
             }
@@ -207,24 +209,15 @@ impl Groups {
         Ok(g)
     }
 
-    fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.ix.get(name) {
-            return i;
-        }
-        self.names.push(name.to_string());
-        self.ix.insert(name.to_string(), self.names.len() as u32 - 1);
-        self.names.len() as u32 - 1
-    }
-
     /// The groups of a client's holding or credit by `employee` (an employee may be in several teams).
     fn of(&mut self, client: u32, employee: &str, out: &mut Vec<u32>) {
         out.clear();
         match self.group {
-            Group::Employee => out.push(self.intern(employee)),
+            Group::Employee => out.push(self.names.intern(employee)),
             Group::Territory | Group::Column(_) => out.push(self.by_client[client as usize]),
             Group::Team => match self.by_employee.get(employee) {
                 Some(v) => out.extend_from_slice(v),
-                None => out.push(self.intern(NO_TEAM)), // an explicit owner outside the scheme
+                None => out.push(self.names.intern(NO_TEAM)), // an explicit owner outside the scheme
             },
         }
     }
@@ -308,8 +301,8 @@ fn accumulate(book: &Book, credited: &Credited, currency: &str, groups: &mut Gro
         let (role, e) = (&scheme.roles[c.role].id, &scheme.employees[c.employee as usize].id);
         groups.of(c.client, e, &mut of);
         for &g in &of {
-            let k = &groups.names[g as usize];
-            let r = rows.entry((role.clone(), k.clone())).or_insert_with(|| blank(role, k));
+            let k = groups.names.name(g);
+            let r = rows.entry((role.clone(), k.to_string())).or_insert_with(|| blank(role, k));
             r.clients += 1;
             r.potential += pot.and_then(|p| data.clients.number(p, c.client)).unwrap_or(0.0);
             r.workload += wl.and_then(|w| data.clients.number(w, c.client)).unwrap_or(0.0);
@@ -320,8 +313,8 @@ fn accumulate(book: &Book, credited: &Credited, currency: &str, groups: &mut Gro
         if Some(c) != cur {
             continue;
         }
-        let (role, k) = (&credited.roles[role as usize], &groups.names[g as usize]);
-        let r = rows.entry((role.clone(), k.clone())).or_insert_with(|| blank(role, k));
+        let (role, k) = (&credited.roles[role as usize], groups.names.name(g));
+        let r = rows.entry((role.clone(), k.to_string())).or_insert_with(|| blank(role, k));
         r.revenue += revenue;
         r.overlay += overlay;
         r.deals += deals;

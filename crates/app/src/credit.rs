@@ -18,6 +18,7 @@ use allot_store::{Holding, SalesRow, Store, StoreError};
 use rustc_hash::FxHashMap;
 
 use crate::book::{open_book_without_deals, AttrSink, Book, BookError};
+use crate::Names;
 
 /// What to credit: the sales dated `first..=last`, by the active scheme or `scheme` (text, file).
 pub struct CreditRequest {
@@ -277,8 +278,7 @@ enum Msg {
 /// Who held each role of each client over the period, by client row and role, employees as
 /// indices into `people` (employees in id order first, so that ties go to the smaller id).
 struct Holders {
-    people: Vec<String>,
-    person: FxHashMap<String, u32>,
+    people: Names,
     /// Tenures by (client row × roles + role), in `tenures[start[i]..start[i + 1]]`.
     start: Vec<u32>,
     tenures: Vec<Tenure<u32>>,
@@ -287,12 +287,14 @@ struct Holders {
 impl Holders {
     fn new(book: &Book, held: Vec<Holding>) -> Holders {
         let scheme = &book.loaded.scheme;
-        let mut people: Vec<String> = scheme.employees.iter().map(|e| e.id.clone()).collect();
-        people.sort();
-        people.dedup();
-        let person: FxHashMap<String, u32> = people.iter().enumerate().map(|(i, p)| (p.clone(), i as u32)).collect();
+        let mut ids: Vec<&str> = scheme.employees.iter().map(|e| e.id.as_str()).collect();
+        ids.sort_unstable();
+        let mut people = Names::default();
+        ids.into_iter().for_each(|id| {
+            people.intern(id);
+        });
         let by_key: FxHashMap<i64, u32> =
-            book.employee_keys.iter().enumerate().map(|(i, &k)| (k, person[&scheme.employees[i].id])).collect();
+            book.employee_keys.iter().enumerate().filter_map(|(i, &k)| Some((k, people.get(&scheme.employees[i].id)?))).collect();
         let roles = scheme.roles.len();
         let mut keyed: Vec<(usize, Tenure<u32>)> = held
             .into_iter()
@@ -309,21 +311,12 @@ impl Holders {
         for i in 1..start.len() {
             start[i] += start[i - 1];
         }
-        Holders { people, person, start, tenures: keyed.into_iter().map(|(_, t)| t).collect() }
+        Holders { people, start, tenures: keyed.into_iter().map(|(_, t)| t).collect() }
     }
 
     fn of(&self, client_row: u32, role: usize, roles: usize) -> &[Tenure<u32>] {
         let slot = client_row as usize * roles + role;
         &self.tenures[self.start[slot] as usize..self.start[slot + 1] as usize]
-    }
-
-    fn intern(&mut self, who: &str) -> u32 {
-        if let Some(&i) = self.person.get(who) {
-            return i;
-        }
-        self.people.push(who.to_string());
-        self.person.insert(who.to_string(), self.people.len() as u32 - 1);
-        self.people.len() as u32 - 1
     }
 }
 
@@ -438,7 +431,7 @@ fn credit_stream(
         owners.clear();
         for row in 0..n {
             for &(_, c) in &reading.explicit {
-                owners.push(data.deals.display(c, row, data).map_or(u32::MAX, |who| holders.intern(&who)));
+                owners.push(data.deals.display(c, row, data).map_or(u32::MAX, |who| holders.people.intern(&who)));
             }
         }
         let ctx = Rows {
@@ -589,7 +582,7 @@ impl<'a> Rows<'a> {
             out.extend(parts.iter().map(|c| Part {
                 kind,
                 role: self.scheme.roles[shares[c.share].0].id.as_str(),
-                employee: c.employee.map_or("", |e| holders.people[e as usize].as_str()),
+                employee: c.employee.map_or("", |e| holders.people.name(e)),
                 amount: c.amount,
             }));
         }

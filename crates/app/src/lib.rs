@@ -14,6 +14,8 @@ pub mod territory;
 
 use std::path::{Path, PathBuf};
 
+use rustc_hash::FxHashMap;
+
 use allot_core::data::{Data, Table};
 use allot_core::deals::{assign_deals, DealOutcome};
 use allot_core::diag::Diagnostic;
@@ -157,5 +159,29 @@ pub fn explain(l: &Loaded, id: &str, deal: bool, opts: &Options) -> Result<Expla
         let c = l.data.clients.row_of(id).ok_or_else(|| ExplainError::NoClient(id.into()))?;
         let o = allot_core::assign(&l.scheme, &l.compiled, &l.data, &l.current, &Options { watch: Some(c), ..opts.clone() });
         Ok(explain_client(&l.scheme, &l.compiled, &l.data, &o, c))
+    }
+}
+
+/// Names numbered densely in the order they are first seen (employees, groups of a report).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    list: Vec<String>,
+    index: FxHashMap<String, u32>,
+}
+
+impl Names {
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.list.push(name.to_string());
+        self.index.insert(name.to_string(), self.list.len() as u32 - 1);
+        self.list.len() as u32 - 1
+    }
+    pub(crate) fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+    pub(crate) fn name(&self, i: u32) -> &str {
+        &self.list[i as usize]
     }
 }

@@ -124,22 +124,7 @@ pub struct RoleShare<'a, E = String> {
     pub tenures: &'a [Tenure<E>],
 }
 
-/// Credits one sale into `out` (cleared first): `amount` over `shares` (which should sum to 10,000
-/// basis points for revenue credit; overlay credit may not), then each role's part over its
-/// holders by `policy`. `opened` is the deal's first day (for [`Policy::TimeInRole`]; without it
-/// the sale date alone counts). Lines come by share, then employee; a role's unassigned part last.
-pub fn credit_sale<E: Ord + Clone>(
-    amount: i64,
-    sale_date: i32,
-    opened: Option<i32>,
-    shares: &[RoleShare<E>],
-    policy: Policy,
-    out: &mut Vec<Credit<E>>,
-) {
-    Crediting::default().credit(amount, sale_date, opened, shares, policy, out)
-}
-
-/// [`credit_sale`] for many sales: the working buffers are kept from one sale to the next.
+/// The credit engine; its working buffers are kept from one sale to the next.
 pub struct Crediting<E> {
     parts: Vec<(usize, i64)>,
     roles: Vec<(usize, u64)>,
@@ -155,7 +140,10 @@ impl<E> Default for Crediting<E> {
 }
 
 impl<E: Ord + Clone> Crediting<E> {
-    /// See [`credit_sale`].
+    /// Credits one sale into `out` (cleared first): `amount` over `shares` (which should sum to 10,000
+    /// basis points for revenue credit; overlay credit may not), then each role's part over its
+    /// holders by `policy`. `opened` is the deal's first day (for [`Policy::TimeInRole`]; without it
+    /// the sale date alone counts). Lines come by share, then employee; a role's unassigned part last.
     pub fn credit(
         &mut self,
         amount: i64,
@@ -221,7 +209,7 @@ mod tests {
 
     fn credit(amount: i64, day: i32, opened: Option<i32>, shares: &[RoleShare], policy: Policy) -> Vec<Credit> {
         let mut out = Vec::new();
-        credit_sale(amount, day, opened, shares, policy, &mut out);
+        Crediting::default().credit(amount, day, opened, shares, policy, &mut out);
         out
     }
 

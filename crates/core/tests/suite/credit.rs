@@ -1,7 +1,7 @@
 //! Sales credit (issue #6, point 3): exact to the kopeck, by largest remainder, for any sale and
 //! any shares; ties by id, so order of input does not matter.
 
-use allot_core::credit::{credit_sale, split, Policy, RoleShare, Tenure};
+use allot_core::credit::{split, Crediting, Policy, RoleShare, Tenure};
 use proptest::prelude::*;
 
 fn weights() -> impl Strategy<Value = Vec<(String, u64)>> {
@@ -65,7 +65,7 @@ proptest! {
         ];
         let mut lines = Vec::new();
         for policy in [Policy::SaleDate, Policy::TimeInRole] {
-            credit_sale(amount, opened + len, Some(opened), &shares, policy, &mut lines);
+            Crediting::default().credit(amount, opened + len, Some(opened), &shares, policy, &mut lines);
             prop_assert_eq!(lines.iter().map(|l| l.amount).sum::<i64>(), amount, "{:?}", lines);
             let role = |r: usize| lines.iter().filter(|l| l.share == r).map(|l| l.amount).sum::<i64>();
             prop_assert!((role(0) as f64 - amount as f64 * sales_bp as f64 / 1e4).abs() < 1.0);
@@ -83,7 +83,7 @@ fn overlay_credit_is_kept_apart_and_may_exceed_the_sale() {
     let region = [Tenure { employee: "region".to_string(), from: 0, until: None }];
     let overlay = [RoleShare { basis_points: 6_000, tenures: &head }, RoleShare { basis_points: 5_000, tenures: &region }];
     let mut lines = Vec::new();
-    credit_sale(1_001, 3, None, &overlay, Policy::SaleDate, &mut lines);
+    Crediting::default().credit(1_001, 3, None, &overlay, Policy::SaleDate, &mut lines);
     // 600.6 and 500.5 kopecks: each rounds on its own, a tie towards the credited person.
     assert_eq!(lines.iter().map(|l| (l.employee.as_deref().unwrap(), l.amount)).collect::<Vec<_>>(), [("head", 601), ("region", 501)]);
 }
