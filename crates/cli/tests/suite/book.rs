@@ -741,6 +741,13 @@ fn only_deals_at_a_sale_stage_are_credited_and_the_others_are_listed() {
         assert!(csv.contains("d7,c2,2026-02-01,revenue,sales,boris,700,RUB"), "{csv}");
         assert!(!csv.contains("d8,") && shown.contains("d8") && shown.contains("stage `lost` is not a sale"), "{shown}");
         assert!(shown.contains("no stage is not a sale"), "deals without a stage are listed too: {shown}");
+        // All of them, for a file: deal and reason, the same as the terminal lists.
+        let list = s.path("uncredited.csv");
+        s.ok(&["credit", "--from", "2026-01-01", "--to", "2026-03-31", "--uncredited", list.to_str().unwrap()]);
+        let list = std::fs::read_to_string(&list).unwrap();
+        assert_eq!(list.lines().next(), Some("deal_id,reason"));
+        assert!(list.lines().any(|l| l.starts_with("d8,") && l.contains("stage `lost` is not a sale")), "{list}");
+        assert_eq!(list.lines().count() - 1, shown.lines().filter(|l| l.starts_with("  d")).count(), "{list}\n{shown}");
         // A scheme can name its own stages, as exported from the CRM.
         let scheme =
             write(s, "stages.toml", &format!("{rules}{}", credit.replace("[credit]\n", "[credit]\nstages = [\"won\", \"lost\"]\n")));
