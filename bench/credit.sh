@@ -13,15 +13,7 @@ M=${2:-1000000}
 WORK=${WORK:-/tmp/allot-credit-bench}
 A="$PWD/target/release/allot"
 cargo build --release --quiet
-if [[ "${DB:-}" == postgres* ]]; then
-  SCHEMA=allot_bench
-  export ALLOT_DB="$DB?options=-csearch_path%3D$SCHEMA"
-  BACKEND=postgres
-else
-  export ALLOT_DB="$WORK/allot.db"
-  BACKEND=sqlite
-fi
-export ALLOT_USER=bench
+source bench/store_env.sh
 # One run: seconds and peak MB.
 once() {
   local s e
@@ -36,7 +28,7 @@ if [[ "${REUSE:-}" != 1 ]]; then
   rm -rf "$WORK"; mkdir -p "$WORK"
   python3 bench/store_data.py "$N" "$WORK"
   python3 bench/credit_data.py "$N" "$M" "$WORK"
-  [[ $BACKEND == postgres ]] && psql "$DB" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
+  fresh_store
   cd "$WORK"
   "$A" import employees employees.csv >/dev/null
   "$A" import clients clients.csv >/dev/null

@@ -13,17 +13,9 @@ A="$PWD/target/release/allot"
 cargo build --release --quiet
 rm -rf "$WORK"; mkdir -p "$WORK"
 python3 bench/store_data.py "$N" "$WORK"
+source bench/store_env.sh
+fresh_store
 cd "$WORK"
-if [[ "${DB:-}" == postgres* ]]; then
-  SCHEMA=allot_bench
-  psql "$DB" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
-  export ALLOT_DB="$DB?options=-csearch_path%3D$SCHEMA"
-  BACKEND=postgres
-else
-  export ALLOT_DB="$WORK/allot.db"
-  BACKEND=sqlite
-fi
-export ALLOT_USER=bench
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); printf '%.2f' "$(echo "$e - $s" | bc)"; }
 echo "backend $BACKEND, $N clients"
 "$A" import employees employees.csv >/dev/null

@@ -274,9 +274,23 @@ fn employee_json(e: &Employee, present: &[&str]) -> String {
 /// million clients are read in a fraction of the time).
 pub(crate) fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, String> {
     struct Cells(Vec<Cell>);
+    /// Each text its own string.
+    struct Owned;
+    impl TextSink for Owned {
+        type Text = String;
+        fn text(&mut self, s: &str) -> String {
+            s.to_string()
+        }
+    }
     impl AttrSink for Cells {
         fn put<'de, A: serde::de::MapAccess<'de>>(&mut self, slot: usize, m: &mut A) -> Result<(), A::Error> {
-            self.0[slot] = m.next_value::<WireCell>()?.0;
+            self.0[slot] = match m.next_value_seed(WireSeed(&mut Owned))? {
+                Wire::Empty => Cell::Empty,
+                Wire::Text(s) => Cell::Text(s),
+                Wire::Number(n) => Cell::Number(n),
+                Wire::Bool(b) => Cell::Bool(b),
+                Wire::List(l) => Cell::List(l),
+            };
             Ok(())
         }
     }
@@ -350,50 +364,65 @@ impl serde::de::Visitor<'_> for KeySeed<'_> {
     }
 }
 
-/// One stored attribute value as a cell.
-struct WireCell(Cell);
+/// One stored attribute value (JSON null, true/false, a number, text, a list of texts), its text
+/// kept where a [`TextSink`] puts it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Wire<T> {
+    Empty,
+    Text(T),
+    Number(f64),
+    Bool(bool),
+    List(Vec<String>),
+}
 
-impl<'de> Deserialize<'de> for WireCell {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<WireCell, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = WireCell;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number, text, true/false, a list or null")
-            }
-            fn visit_unit<E>(self) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Empty))
-            }
-            fn visit_none<E>(self) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Empty))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Number(v as f64)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Number(v as f64)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Number(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Text(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<WireCell, E> {
-                Ok(WireCell(Cell::Text(v)))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<WireCell, A::Error> {
-                let mut items = Vec::new();
-                while let Some(x) = a.next_element::<String>()? {
-                    items.push(x);
-                }
-                Ok(WireCell(Cell::List(items)))
-            }
+/// Where the text of a stored value goes: a string of its own, or a shared buffer.
+pub(crate) trait TextSink {
+    type Text;
+    fn text(&mut self, s: &str) -> Self::Text;
+}
+
+/// Reads one stored value, its text into the sink.
+pub(crate) struct WireSeed<'a, S>(pub &'a mut S);
+
+impl<'de, S: TextSink> serde::de::DeserializeSeed<'de> for WireSeed<'_, S> {
+    type Value = Wire<S::Text>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: TextSink> serde::de::Visitor<'de> for WireSeed<'_, S> {
+    type Value = Wire<S::Text>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a number, text, true/false, a list or null")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Wire::Empty)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Wire::Empty)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Wire::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Wire::Number(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Wire::Number(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Wire::Number(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Wire::Text(self.0.text(v)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(x) = a.next_element::<String>()? {
+            items.push(x);
         }
-        d.deserialize_any(V)
+        Ok(Wire::List(items))
     }
 }
 

@@ -110,12 +110,12 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
             by_group.add(sale, g);
         }
     })?;
-    let currency = match (&req.currency, by_employee.currencies.len()) {
+    let currency = match (&req.currency, by_employee.currencies.all()) {
         (Some(c), _) => c.clone(),
-        (None, 0) => String::new(),
-        (None, 1) => by_employee.currencies[0].clone(),
-        (None, _) => {
-            let mut seen: Vec<&str> = by_employee.currencies.iter().map(|c| if c.is_empty() { "(none)" } else { c.as_str() }).collect();
+        (None, []) => String::new(),
+        (None, [one]) => one.clone(),
+        (None, several) => {
+            let mut seen: Vec<&str> = several.iter().map(|c| if c.is_empty() { "(none)" } else { c.as_str() }).collect();
             seen.sort();
             return Err(BookError::Refused(format!(
                 "the period's sales are in several currencies ({}); amounts of different currencies are never added: \
@@ -227,32 +227,22 @@ impl Groups {
 /// counts once per (role, group) however many parts it has there.
 #[derive(Default)]
 struct Credited {
-    currencies: Vec<String>,
+    currencies: Names,
     /// (role, group, currency) → revenue credit, overlay credit, sales.
     sums: FxHashMap<(u32, u32, u32), (i64, i64, usize)>,
     /// (role, currency) → revenue credit nobody held the role for.
     unassigned: FxHashMap<(u32, u32), i64>,
-    roles: Vec<String>,
+    roles: Names,
     scratch: Vec<u32>,
     seen: Vec<(u32, u32)>,
 }
 
 impl Credited {
-    fn index(list: &mut Vec<String>, s: &str) -> u32 {
-        match list.iter().position(|x| x == s) {
-            Some(i) => i as u32,
-            None => {
-                list.push(s.to_string());
-                list.len() as u32 - 1
-            }
-        }
-    }
-
     fn add(&mut self, sale: &Sale<'_>, groups: &mut Groups) {
-        let cur = Credited::index(&mut self.currencies, sale.currency);
+        let cur = self.currencies.intern(sale.currency);
         self.seen.clear();
         for p in sale.parts {
-            let role = Credited::index(&mut self.roles, p.role);
+            let role = self.roles.intern(p.role);
             if p.employee.is_empty() {
                 if p.kind == "revenue" {
                     *self.unassigned.entry((role, cur)).or_default() += p.amount;
@@ -308,13 +298,13 @@ fn accumulate(book: &Book, credited: &Credited, currency: &str, groups: &mut Gro
             r.workload += wl.and_then(|w| data.clients.number(w, c.client)).unwrap_or(0.0);
         }
     }
-    let cur = credited.currencies.iter().position(|c| c == currency).map(|c| c as u32);
+    let cur = credited.currencies.get(currency);
     for (&(role, g, c), &(revenue, overlay, deals)) in &credited.sums {
         if Some(c) != cur {
             continue;
         }
-        let (role, k) = (&credited.roles[role as usize], groups.names.name(g));
-        let r = rows.entry((role.clone(), k.to_string())).or_insert_with(|| blank(role, k));
+        let (role, k) = (credited.roles.name(role), groups.names.name(g));
+        let r = rows.entry((role.to_string(), k.to_string())).or_insert_with(|| blank(role, k));
         r.revenue += revenue;
         r.overlay += overlay;
         r.deals += deals;
@@ -323,7 +313,7 @@ fn accumulate(book: &Book, credited: &Credited, currency: &str, groups: &mut Gro
         .unassigned
         .iter()
         .filter(|((_, c), _)| Some(*c) == cur)
-        .map(|((role, _), &a)| (credited.roles[*role as usize].clone(), a))
+        .map(|((role, _), &a)| (credited.roles.name(*role).to_string(), a))
         .collect();
     let mut out: Vec<Row> = rows
         .into_values()

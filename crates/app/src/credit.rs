@@ -17,7 +17,7 @@ use allot_rules::{Matcher, Tri, Type};
 use allot_store::{Holding, SalesRow, Store, StoreError};
 use rustc_hash::FxHashMap;
 
-use crate::book::{open_book_without_deals, AttrSink, Book, BookError};
+use crate::book::{open_book_without_deals, AttrSink, Book, BookError, TextSink, Wire, WireSeed};
 use crate::Names;
 
 /// What to credit: the sales dated `first..=last`, by the active scheme or `scheme` (text, file).
@@ -106,12 +106,12 @@ struct Reading {
     stage: Option<usize>,
     /// (role, column) of `owner_<role>` columns.
     explicit: Vec<(usize, usize)>,
-    /// Column name → position, for the columns to pick out of each deal's attributes.
-    wanted: FxHashMap<String, usize>,
+    /// The columns to pick out of each deal's attributes.
+    wanted: Vec<usize>,
 }
 
 impl Reading {
-    fn of(book: &Book) -> Result<Reading, BookError> {
+    fn of(book: &Book, cs: &CreditScheme) -> Result<Reading, BookError> {
         let (scheme, deals) = (&book.loaded.scheme, &book.loaded.data.deals);
         let col = |n: &str| deals.column_index(n);
         let amount_col = scheme.amount.as_deref().unwrap_or("amount");
@@ -123,20 +123,12 @@ impl Reading {
         };
         let explicit: Vec<(usize, usize)> =
             scheme.roles.iter().enumerate().filter_map(|(r, role)| col(&format!("owner_{}", role.id)).map(|c| (r, c))).collect();
-        let mut wanted: FxHashMap<String, usize> = FxHashMap::default();
-        let mut want = |c: usize| {
-            wanted.insert(deals.column_name(c).to_string(), c);
-        };
-        [Some(amount), Some(date), col(OPENED), col(CURRENCY), col(STAGE)].into_iter().flatten().for_each(&mut want);
-        explicit.iter().for_each(|&(_, c)| want(c));
-        let cs = scheme.credit.as_ref().expect("open_period refuses a scheme without [credit]");
-        for rule in &cs.rules {
-            for t in rule.cond.tests() {
-                if let (false, Some(c)) = (t.name.starts_with("client."), col(&t.name)) {
-                    want(c);
-                }
-            }
-        }
+        let mut wanted: Vec<usize> = [Some(amount), Some(date), col(OPENED), col(CURRENCY), col(STAGE)].into_iter().flatten().collect();
+        wanted.extend(explicit.iter().map(|&(_, c)| c));
+        let conditions = cs.rules.iter().flat_map(|r| r.cond.tests());
+        wanted.extend(conditions.filter(|t| !t.name.starts_with("client.")).filter_map(|t| col(&t.name)));
+        wanted.sort_unstable();
+        wanted.dedup();
         Ok(Reading { amount, date, opened: col(OPENED), currency: col(CURRENCY), stage: col(STAGE), explicit, wanted })
     }
 }
@@ -154,14 +146,7 @@ struct Chunk {
 }
 
 /// One stored attribute value, its text in the chunk's `text`.
-#[derive(Debug, Clone, PartialEq)]
-enum Raw {
-    Empty,
-    Text(u32, u32),
-    Number(f64),
-    Bool(bool),
-    List(Vec<String>),
-}
+type Raw = Wire<(u32, u32)>;
 
 impl Chunk {
     fn clear(&mut self) {
@@ -182,7 +167,7 @@ impl Chunk {
     fn push(&mut self, id: &str, client: i64, attrs: &str, wanted: &FxHashMap<&str, usize>, width: usize) {
         let (text, cells) = (self.text.len(), self.cells.len());
         let id_at = self.push_text(id);
-        self.cells.resize(cells + width, Raw::Empty);
+        self.cells.resize(cells + width, Wire::Empty);
         let mut sink = Sink { chunk: self, base: cells };
         match crate::book::read_attrs(attrs, wanted, &mut sink) {
             Ok(()) => {
@@ -199,15 +184,22 @@ impl Chunk {
 
     fn cell<'a>(&'a self, c: &'a Raw) -> CellRef<'a> {
         match c {
-            Raw::Empty => CellRef::Empty,
-            Raw::Text(a, b) => match &self.text[*a as usize..*b as usize] {
+            Wire::Empty => CellRef::Empty,
+            Wire::Text((a, b)) => match &self.text[*a as usize..*b as usize] {
                 t if t.trim().is_empty() => CellRef::Empty,
                 t => CellRef::Text(t),
             },
-            Raw::Number(n) => CellRef::Number(*n),
-            Raw::Bool(b) => CellRef::Bool(*b),
-            Raw::List(l) => CellRef::List(l),
+            Wire::Number(n) => CellRef::Number(*n),
+            Wire::Bool(b) => CellRef::Bool(*b),
+            Wire::List(l) => CellRef::List(l),
         }
+    }
+}
+
+impl TextSink for Chunk {
+    type Text = (u32, u32);
+    fn text(&mut self, s: &str) -> (u32, u32) {
+        self.push_text(s)
     }
 }
 
@@ -219,54 +211,9 @@ struct Sink<'a> {
 
 impl AttrSink for Sink<'_> {
     fn put<'de, A: serde::de::MapAccess<'de>>(&mut self, slot: usize, m: &mut A) -> Result<(), A::Error> {
-        let raw = m.next_value_seed(RawSeed(self.chunk))?;
+        let raw = m.next_value_seed(WireSeed(&mut *self.chunk))?;
         self.chunk.cells[self.base + slot] = raw;
         Ok(())
-    }
-}
-
-struct RawSeed<'a>(&'a mut Chunk);
-
-impl<'de> serde::de::DeserializeSeed<'de> for RawSeed<'_> {
-    type Value = Raw;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for RawSeed<'_> {
-    type Value = Raw;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a number, text, true/false, a list or null")
-    }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Empty)
-    }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Empty)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Number(v as f64))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-        Ok(Raw::Number(v as f64))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Number(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        let (a, b) = self.0.push_text(v);
-        Ok(Raw::Text(a, b))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-        let mut items = Vec::new();
-        while let Some(s) = seq.next_element::<String>()? {
-            items.push(s);
-        }
-        Ok(Raw::List(items))
     }
 }
 
@@ -331,9 +278,9 @@ pub fn credit_sales(
 ) -> Result<Outcome, BookError> {
     let _span = tracing::info_span!("credit_sales").entered();
     let cs = book.loaded.scheme.credit.clone().ok_or_else(|| BookError::Refused("the scheme has no [credit] section".into()))?;
-    let reading = Reading::of(book)?;
+    let reading = Reading::of(book, &cs)?;
     let shape: Vec<(String, Type)> = book.loaded.data.deals.columns().map(|(n, t)| (n.to_string(), t)).collect();
-    let index: FxHashMap<&str, usize> = reading.wanted.iter().map(|(n, &c)| (n.as_str(), c)).collect();
+    let index: FxHashMap<&str, usize> = reading.wanted.iter().map(|&c| (shape[c].0.as_str(), c)).collect();
     let width = shape.len();
     // By time in role a deal's history reaches back to when it was opened, which may be before
     // the period; at the sale date only the period's own days count.
@@ -646,7 +593,7 @@ pub fn money(minor: i64) -> String {
 /// Revenue credit by role, overlay credit, and the sales an employee was credited for.
 #[derive(Default)]
 struct Tally {
-    roles: BTreeMap<String, i64>,
+    roles: FxHashMap<u32, i64>,
     overlay: i64,
     sales: usize,
 }
@@ -655,28 +602,21 @@ struct Tally {
 /// sale at a time.
 #[derive(Default)]
 pub struct Summary {
-    by: FxHashMap<String, FxHashMap<String, Tally>>,
+    /// (employee, currency) → tally, by the names below.
+    by: FxHashMap<(u32, u32), Tally>,
+    employees: Names,
+    currencies: Names,
+    roles: Names,
 }
 
 impl Summary {
     pub fn add(&mut self, s: &Sale<'_>) {
+        let cur = self.currencies.intern(s.currency);
         for (i, p) in s.parts.iter().enumerate() {
-            let who = if p.employee.is_empty() { "(unassigned)" } else { p.employee };
-            let of = match self.by.get_mut(who) {
-                Some(x) => x,
-                None => self.by.entry(who.to_string()).or_default(),
-            };
-            let t = match of.get_mut(s.currency) {
-                Some(x) => x,
-                None => of.entry(s.currency.to_string()).or_default(),
-            };
+            let who = self.employees.intern(if p.employee.is_empty() { "(unassigned)" } else { p.employee });
+            let t = self.by.entry((who, cur)).or_default();
             match p.kind {
-                "revenue" => match t.roles.get_mut(p.role) {
-                    Some(x) => *x += p.amount,
-                    None => {
-                        t.roles.insert(p.role.to_string(), p.amount);
-                    }
-                },
+                "revenue" => *t.roles.entry(self.roles.intern(p.role)).or_default() += p.amount,
                 _ => t.overlay += p.amount,
             }
             // A sale counts once per employee, however many parts they have of it.
@@ -700,11 +640,12 @@ impl Summary {
         );
         let _ = writeln!(s, "{:<24} {:>4} {:>18} {:>18}  {:>6}  by role", "employee", "cur", "revenue credit", "overlay", "sales");
         let mut by: Vec<(&str, &str, &Tally)> =
-            self.by.iter().flat_map(|(e, of)| of.iter().map(move |(c, t)| (e.as_str(), c.as_str(), t))).collect();
+            self.by.iter().map(|(&(e, c), t)| (self.employees.name(e), self.currencies.name(c), t)).collect();
         by.sort_by_key(|x| (x.0, x.1));
         for (e, cur, t) in by {
             let total: i64 = t.roles.values().sum();
-            let parts: Vec<String> = t.roles.iter().map(|(r, a)| format!("{r} {}", money(*a))).collect();
+            let roles: BTreeMap<&str, i64> = t.roles.iter().map(|(&r, &a)| (self.roles.name(r), a)).collect();
+            let parts: Vec<String> = roles.iter().map(|(r, a)| format!("{r} {}", money(*a))).collect();
             let _ = writeln!(s, "{e:<24} {cur:>4} {:>18} {:>18}  {:>6}  {}", money(total), money(t.overlay), t.sales, parts.join(", "));
         }
         not_credited(&o.uncredited, &mut s);

@@ -184,4 +184,8 @@ impl Names {
     pub(crate) fn name(&self, i: u32) -> &str {
         &self.list[i as usize]
     }
+    /// Every name, in number order.
+    pub(crate) fn all(&self) -> &[String] {
+        &self.list
+    }
 }

@@ -532,30 +532,31 @@ pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
     let outcome = match &a.out {
         None => credit_sales(store.as_mut(), &mut book, &req, &mut |s| summary.add(s)).map_err(report)?,
         Some(p) => {
-            let mut outcome = None;
+            // Crediting fails → the writer is told so, and no file appears.
+            let mut credited = None;
             let written = write_atomically(p, |w| {
                 let mut lines = CsvLines::new(w)?;
-                let credited = credit_sales(store.as_mut(), &mut book, &req, &mut |s| {
+                let result = credit_sales(store.as_mut(), &mut book, &req, &mut |s| {
                     summary.add(s);
                     lines.add(s);
                 });
                 lines.finish()?;
-                let credited = credited.map_err(|e| {
-                    let message = e.to_string();
-                    outcome = Some(Err(e));
-                    std::io::Error::other(message)
-                })?;
-                outcome = Some(Ok(credited));
-                Ok(())
+                let failed = result.is_err();
+                credited = Some(result);
+                if failed {
+                    Err(std::io::Error::other("the sales were not credited"))
+                } else {
+                    Ok(())
+                }
             });
-            match (outcome, written) {
+            match (credited, written) {
                 (Some(Err(e)), _) => return Err(report(e)),
-                (_, Err(e)) => {
-                    eprintln!("error: cannot write {}: {e}", p.display());
+                (Some(Ok(o)), Ok(())) => o,
+                (_, written) => {
+                    let why = written.err().map_or_else(String::new, |e| format!(": {e}"));
+                    eprintln!("error: cannot write {}{why}", p.display());
                     return Err(Reported);
                 }
-                (Some(Ok(o)), Ok(())) => o,
-                (None, Ok(())) => unreachable!("the file is written only after crediting"),
             }
         }
     };
