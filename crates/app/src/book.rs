@@ -24,7 +24,8 @@ use allot_core::engine::{client_roles, id_ranks, measures, Current, Options, Out
 use allot_core::model::{EmpIx, RoleIx};
 use allot_core::{Compiled, Employee, How, Reason};
 use allot_io::sheet::Cell;
-use allot_io::{read_table, Encoding, SchemeFile, Sheet};
+use allot_io::values::ValueMaps;
+use allot_io::{read_table, Encodings, SchemeFile, Sheet};
 use allot_rules::{civil_from_days, Type};
 use allot_store::{
     Actor, Applied, Cause, Change, Changes, Close, Column, Imported, Link, Open, Row, SchemeVersion, Snapshot, Spell, Store, StoreError,
@@ -44,6 +45,9 @@ pub enum BookError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    /// What was asked about is not in the store.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// Attribute types: the store's (authoritative once a column is stored), then the scheme's for
@@ -100,19 +104,26 @@ fn cell_json(table: &Table, col: usize, row: u32, data: &Data) -> serde_json::Va
 }
 
 /// The types declared for a subject, by the store and the active scheme.
-fn declared_types(store: &mut dyn Store, subject: Subject) -> Result<BTreeMap<String, Type>, BookError> {
+fn declared_types(store: &mut dyn Store, subject: Subject, active: Option<&SchemeFile>) -> Result<BTreeMap<String, Type>, BookError> {
     let stored = store.columns(subject)?;
-    let scheme = match store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok()) {
-        Some(sf) if subject == Subject::Deal => sf.deal_columns,
-        Some(sf) => sf.columns,
-        None => BTreeMap::new(),
+    let empty = BTreeMap::new();
+    let scheme = match active {
+        Some(sf) if subject == Subject::Deal => &sf.deal_columns,
+        Some(sf) => &sf.columns,
+        None => &empty,
     };
-    Ok(declared(&stored, &scheme))
+    Ok(declared(&stored, scheme))
 }
 
 /// Validates the whole file, then upserts it by id in one transaction. On any error nothing is
 /// imported and every error is returned, located by line and column.
-pub fn import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: Encoding, actor: &Actor) -> Result<ImportReport, BookError> {
+pub fn import(
+    store: &mut dyn Store,
+    subject: Subject,
+    path: &Path,
+    encoding: &Encodings,
+    actor: &Actor,
+) -> Result<ImportReport, BookError> {
     let prepared = prepare_import(store, subject, path, encoding)?;
     commit_import(store, prepared, actor)
 }
@@ -133,14 +144,24 @@ pub fn commit_import(store: &mut dyn Store, p: PreparedImport, actor: &Actor) ->
 }
 
 /// Reads and validates a whole file against the store's column types; writes nothing.
-pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: Encoding) -> Result<PreparedImport, BookError> {
+pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: &Encodings) -> Result<PreparedImport, BookError> {
     let _span = tracing::info_span!("import", subject = subject.as_str()).entered();
     let file = path.display().to_string();
-    let sheet = read_table(path, encoding).map_err(BookError::Input)?;
-    let mut warnings = Vec::new();
+    let mut sheet = read_table(path, encoding.for_file(path)).map_err(BookError::Input)?;
+    let mut warnings: Vec<Diagnostic> = Vec::new();
+    // The active scheme's `[columns]` name the file's headers and `[values]` normalise its values.
+    let active = store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok());
+    let builtin = ValueMaps::builtin();
+    let values = active.as_ref().map_or(&builtin, |sf| &sf.values);
+    if let (Some(sf), Subject::Client | Subject::Deal) = (&active, subject) {
+        let renamed = sf.rename_headers(&mut sheet, subject == Subject::Deal);
+        if !renamed.is_empty() {
+            return Err(BookError::Input(renamed));
+        }
+    }
     let (columns, rows) = match subject {
         Subject::Client | Subject::Deal => {
-            let declared = declared_types(store, subject)?;
+            let declared = declared_types(store, subject, active.as_ref())?;
             let mut data = Data::default();
             if subject == Subject::Deal {
                 let snap = store.snapshot(0)?;
@@ -149,16 +170,20 @@ pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, enco
                     let _ = known.begin_row(&c.id);
                 }
                 data.clients = known;
-                allot_io::tables::load_deals(&sheet, &declared, &mut data).map_err(BookError::Input)?;
+                warnings = allot_io::tables::load_deals(&sheet, &declared, values, &mut data).map_err(BookError::Input)?;
             } else {
-                allot_io::tables::load_clients(&sheet, &declared, &mut data).map_err(BookError::Input)?;
+                warnings = allot_io::tables::load_clients(&sheet, &declared, values, &mut data).map_err(BookError::Input)?;
             }
             let table = if subject == Subject::Deal { &data.deals } else { &data.clients };
             // Only the file's own columns: a column it lacks keeps its stored values.
+            let id_col = allot_io::tables::key_column(&sheet, "id");
+            let client_col = allot_io::tables::key_column(&sheet, "client_id");
             let cols: Vec<(usize, Column)> = sheet
                 .headers
                 .iter()
-                .filter(|h| *h != "id" && !(subject == Subject::Deal && *h == "client_id"))
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != id_col && !(subject == Subject::Deal && Some(*i) == client_col))
+                .map(|(_, h)| h)
                 .filter_map(|h| table.column_index(h).map(|i| (i, Column { name: h.clone(), ty: table.column(i).ty().name().to_string() })))
                 .collect();
             let mut rows = Vec::with_capacity(table.len());
@@ -176,7 +201,8 @@ pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, enco
         Subject::Employee => {
             let employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
             // The loader succeeds despite unused columns; say which they were.
-            warnings = allot_io::tables::unused_employee_columns(&sheet);
+            warnings.extend(allot_io::tables::no_rows(&sheet, "employees"));
+            warnings.extend(allot_io::tables::unused_employee_columns(&sheet));
             let present: Vec<&str> = EMPLOYEE_COLUMNS.iter().map(|(n, _)| *n).filter(|n| sheet.column(n).is_some()).collect();
             let columns = EMPLOYEE_COLUMNS
                 .iter()
@@ -513,7 +539,9 @@ fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<
     let mut data = Data::default();
     let client_columns = readable(&snap.client_columns, &sf.columns);
     let sheet = sheet_of("client", &client_columns, &snap.clients, None).map_err(BookError::Input)?;
-    allot_io::tables::load_clients(&sheet, &declared(&snap.client_columns, &sf.columns), &mut data).map_err(BookError::Input)?;
+    // Stored values were normalised when they were imported or routed.
+    allot_io::tables::load_clients(&sheet, &declared(&snap.client_columns, &sf.columns), &ValueMaps::none(), &mut data)
+        .map_err(BookError::Input)?;
     let deal_clients: Vec<String> = if snap.deals.is_empty() {
         vec![]
     } else {
@@ -527,7 +555,7 @@ fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<
     } else {
         let columns = readable(&snap.deal_columns, &sf.deal_columns);
         let sheet = sheet_of("deal", &columns, &snap.deals, Some(("client_id", deal_clients))).map_err(BookError::Input)?;
-        allot_io::tables::load_deals(&sheet, &deal_declared, &mut data).map_err(BookError::Input)?;
+        allot_io::tables::load_deals(&sheet, &deal_declared, &ValueMaps::none(), &mut data).map_err(BookError::Input)?;
     }
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
@@ -1306,6 +1334,74 @@ pub fn book_of(store: &mut dyn Store, employee: &str, date: i32) -> Result<Vec<S
     Ok(store.book(employee, date)?)
 }
 
+/// The attributes a person needs to recognise a client in a list: its name and the segmentation
+/// attributes of MISSION.md S2 with its potential, those it has.
+pub const KEY_ATTRIBUTES: [&str; 7] = ["name", "region", "industry", "significance", "channel", "ownership", "potential"];
+
+/// A client as a list shows it: id, name and [`KEY_ATTRIBUTES`] (as text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Summaries of stored clients, by id (those not stored are left out).
+pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMap<String, ClientSummary>, BookError> {
+    let mut out = BTreeMap::new();
+    for (id, attrs) in store.client_attributes(ids)? {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => n.as_f64().map(allot_core::data::fmt_number),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            serde_json::Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")),
+            _ => None,
+        };
+        let name = map.get("name").and_then(text);
+        let attributes = KEY_ATTRIBUTES[1..].iter().filter_map(|k| map.get(*k).and_then(text).map(|v| (k.to_string(), v))).collect();
+        out.insert(id.clone(), ClientSummary { id, name, attributes });
+    }
+    Ok(out)
+}
+
+/// Explains a stored client on a day: every rule tried and why its employees are its employees,
+/// then the attributes stored with the client that no column declares (a routed lead's extra
+/// form fields), so that nothing sent is invisible.
+pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<String, BookError> {
+    let book = open_book(store, day, None)?;
+    let opts = Options { today: day, ..Default::default() };
+    let x = crate::explain(&book.loaded, id, false, &opts)
+        .map_err(|e| BookError::NotFound(e.to_string().replace("the clients file", "the store")))?;
+    let mut text = crate::report::explanation(&book.loaded.scheme, &book.loaded.data, &x);
+    if let Some((_, attrs)) = store.client_attributes(&[id.to_string()])?.pop() {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
+        let table = &book.loaded.data.clients;
+        let other: Vec<String> = map
+            .iter()
+            .filter(|(k, v)| table.column_index(k).is_none() && !v.is_null())
+            .map(|(k, v)| format!("{}={}", k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect();
+        if !other.is_empty() {
+            text.push_str(&format!("\nstored, not used by the scheme: {}\n", other.join(", ")));
+        }
+    }
+    Ok(text)
+}
+
+/// An employee's clients on a day with what identifies each (name, region, potential ...).
+pub fn book_with_clients(
+    store: &mut dyn Store,
+    employee: &str,
+    date: i32,
+) -> Result<(Vec<Spell>, BTreeMap<String, ClientSummary>), BookError> {
+    let rows = store.book(employee, date)?;
+    let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
+    ids.dedup();
+    let clients = client_summaries(store, &ids)?;
+    Ok((rows, clients))
+}
+
 /// Roles the active scheme knows (standard ones when there is no scheme yet).
 fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, BookError> {
     let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
@@ -1372,6 +1468,8 @@ pub struct RoutingParts {
     pub columns: Vec<(String, Type)>,
     /// The attribute types a routed deal may carry.
     pub deal_columns: Vec<(String, Type)>,
+    /// The value dictionaries a routed item's attributes are normalised with (regions, `[values]`).
+    pub values: ValueMaps,
     pub version: i64,
     pub employee_keys: Vec<i64>,
 }
@@ -1388,7 +1486,7 @@ pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
     let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
     let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(BookError::Input)?;
-    Ok(RoutingParts { scheme, columns, deal_columns: deal_cols, version: active.version, employee_keys })
+    Ok(RoutingParts { scheme, columns, deal_columns: deal_cols, values: sf.values.clone(), version: active.version, employee_keys })
 }
 
 /// (client id, employee id, pinned).

@@ -21,7 +21,8 @@ use allot_core::deals::{assign_deals, DealOutcome};
 use allot_core::diag::Diagnostic;
 use allot_core::explain::{explain_client, explain_deal, Explanation};
 use allot_core::{Compiled, Current, Options, Outcome, Scheme};
-use allot_io::{read_table, Encoding, SchemeFile};
+use allot_io::values::ValueMaps;
+use allot_io::{read_table, Encoding, Encodings, SchemeFile, Sheet};
 
 /// Reports the stages of long work; front ends draw it (or not).
 pub trait Progress {
@@ -42,7 +43,7 @@ pub struct Inputs {
     pub employees: PathBuf,
     pub deals: Option<PathBuf>,
     pub current: Option<PathBuf>,
-    pub encoding: Encoding,
+    pub encodings: Encodings,
 }
 
 /// Everything loaded and validated.
@@ -61,54 +62,134 @@ fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
     allot_io::sheet::decode(&bytes, &file, Encoding::Utf8).map_err(|d| vec![d])
 }
 
-/// Loads and validates every input. All problems of all files are returned at once.
+/// Reads a table and gives its headers the names the scheme's `[columns]` maps them to.
+fn read_sheet(path: &Path, inputs: &Inputs, sf: Option<&SchemeFile>, deals: bool) -> Result<Sheet, Vec<Diagnostic>> {
+    let mut sheet = read_table(path, inputs.encodings.for_file(path))?;
+    if let Some(sf) = sf {
+        let errors = sf.rename_headers(&mut sheet, deals);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+    }
+    Ok(sheet)
+}
+
+/// Problems found while loading, errors apart from warnings.
+#[derive(Default)]
+struct Found {
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    /// Whether every file's header could be read (the scheme is checked against them).
+    headers_read: bool,
+}
+
+impl Found {
+    fn add(&mut self, found: Vec<Diagnostic>) {
+        let (err, warn): (Vec<_>, Vec<_>) = found.into_iter().partition(|d| d.is_error());
+        self.errors.extend(err);
+        self.warnings.extend(warn);
+    }
+}
+
+/// Reads the clients (or deals) file into `data`; returns its columns without rows, for checking
+/// the scheme when some cell is bad.
+#[allow(clippy::too_many_arguments)]
+fn read_subject(
+    path: &Path,
+    inputs: &Inputs,
+    sf: Option<&SchemeFile>,
+    deals: bool,
+    declared: &std::collections::BTreeMap<String, allot_rules::Type>,
+    values: &ValueMaps,
+    data: &mut Data,
+    found: &mut Found,
+) -> Table {
+    match read_sheet(path, inputs, sf, deals) {
+        Ok(sheet) => {
+            let shape = Table::new(&allot_io::tables::shape(&sheet, declared, deals));
+            let loaded = if deals {
+                allot_io::tables::load_deals(&sheet, declared, values, data)
+            } else {
+                allot_io::tables::load_clients(&sheet, declared, values, data)
+            };
+            found.add(match loaded {
+                Ok(w) | Err(w) => w,
+            });
+            shape
+        }
+        Err(e) => {
+            found.headers_read = false;
+            found.add(e);
+            Table::default()
+        }
+    }
+}
+
+/// Loads and validates every input. All problems of all files are returned at once: the scheme is
+/// checked against the files' columns even when some of their cells are bad, so a typo in a
+/// condition is reported beside a bad number (issue #14).
 pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diagnostic>> {
     let _span = tracing::info_span!("load").entered();
-    let mut errors: Vec<Diagnostic> = Vec::new();
-    let mut warnings = Vec::new();
+    let mut found = Found { headers_read: true, ..Found::default() };
     progress.stage("reading the scheme");
     let sf = read_text(&inputs.scheme).and_then(|t| SchemeFile::parse(&t, &inputs.scheme.display().to_string()));
     let sf = match sf {
         Ok(sf) => Some(sf),
         Err(e) => {
-            errors.extend(e);
+            found.add(e);
             None
         }
     };
     let empty = Default::default();
     let declared = sf.as_ref().map_or(&empty, |s| &s.columns);
     let deal_declared = sf.as_ref().map_or(&empty, |s| &s.deal_columns);
-
+    let builtin = ValueMaps::builtin();
+    let values = sf.as_ref().map_or(&builtin, |s| &s.values);
+    // What the scheme is checked against when a file has bad cells: each file's columns, no rows.
     let mut data = Data::default();
+    let mut shapes = Data::default();
     progress.stage("reading clients");
-    match read_table(&inputs.clients, inputs.encoding).and_then(|sheet| allot_io::tables::load_clients(&sheet, declared, &mut data)) {
-        Ok(()) => {}
-        Err(e) => errors.extend(e),
-    }
+    shapes.clients = read_subject(&inputs.clients, inputs, sf.as_ref(), false, declared, values, &mut data, &mut found);
     progress.stage("reading employees");
-    let employees = match read_table(&inputs.employees, inputs.encoding).and_then(|s| allot_io::tables::load_employees(&s)) {
-        Ok(e) => e,
+    let mut check_employees = vec![];
+    let employees = match read_table(&inputs.employees, inputs.encodings.for_file(&inputs.employees)) {
+        Ok(sheet) => {
+            found.warnings.extend(allot_io::tables::no_rows(&sheet, "employees"));
+            match allot_io::tables::load_employees(&sheet) {
+                Ok(e) => e,
+                Err(e) => {
+                    check_employees = allot_io::tables::employees_for_check(&sheet);
+                    found.add(e);
+                    vec![]
+                }
+            }
+        }
         Err(e) => {
-            let (err, warn): (Vec<_>, Vec<_>) = e.into_iter().partition(|d| d.is_error());
-            errors.extend(err);
-            warnings.extend(warn);
+            found.headers_read = false;
+            found.add(e);
             vec![]
         }
     };
     match &inputs.deals {
         Some(p) => {
             progress.stage("reading deals");
-            if let Err(e) = read_table(p, inputs.encoding).and_then(|s| allot_io::tables::load_deals(&s, deal_declared, &mut data)) {
-                errors.extend(e);
-            }
+            shapes.deals = read_subject(p, inputs, sf.as_ref(), true, deal_declared, values, &mut data, &mut found);
         }
         None => {
             // No deals: deal rules are still type-checked against the declared deal columns.
             let cols: Vec<(String, allot_rules::Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
             data.deals = Table::new(&cols);
+            shapes.deals = Table::new(&cols);
         }
     }
+    let Found { mut errors, warnings, headers_read } = found;
     if !errors.is_empty() {
+        if let (Some(sf), true) = (&sf, headers_read) {
+            let employees = if check_employees.is_empty() { employees } else { check_employees };
+            if let Err(e) = sf.build(&shapes, employees) {
+                errors.extend(e.into_iter().filter(|d| d.is_error()));
+            }
+        }
         return Err(errors);
     }
     let Some(sf) = sf else { return Err(errors) };
@@ -117,7 +198,7 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     let current = match &inputs.current {
         Some(p) => {
             progress.stage("reading current assignments");
-            read_table(p, inputs.encoding).and_then(|s| allot_io::tables::load_current(&s, &data, &scheme))?
+            read_table(p, inputs.encodings.for_file(p)).and_then(|s| allot_io::tables::load_current(&s, &data, &scheme))?
         }
         None => vec![],
     };

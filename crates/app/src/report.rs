@@ -309,3 +309,47 @@ pub fn spells(rows: &[allot_store::Spell], client_column: bool) -> String {
     }
     out
 }
+
+/// An employee's book as rows (the first is the header): each client with its name and key
+/// attributes, then the link. The text table and the CSV of `allot book` are made from it.
+pub fn book_rows(
+    rows: &[allot_store::Spell],
+    clients: &std::collections::BTreeMap<String, crate::book::ClientSummary>,
+) -> Vec<Vec<String>> {
+    let mut extra: Vec<&str> = Vec::new();
+    for c in clients.values() {
+        for (k, _) in &c.attributes {
+            if !extra.contains(&k.as_str()) {
+                extra.push(k);
+            }
+        }
+    }
+    extra.sort_by_key(|k| crate::book::KEY_ATTRIBUTES.iter().position(|x| x == k));
+    let mut header: Vec<String> = vec!["client_id".into(), "name".into()];
+    header.extend(extra.iter().map(|s| s.to_string()));
+    header.extend(["role", "since", "cause", "rule"].iter().map(|s| s.to_string()));
+    let mut table: Vec<Vec<String>> = vec![header];
+    for r in rows {
+        let c = clients.get(&r.client);
+        let mut row = vec![r.client.clone(), c.and_then(|c| c.name.clone()).unwrap_or_default()];
+        for k in &extra {
+            row.push(c.and_then(|c| c.attributes.iter().find(|a| a.0 == *k)).map_or(String::new(), |a| a.1.clone()));
+        }
+        row.extend([r.role.clone(), allot_rules::civil_from_days(r.from), r.cause.to_string(), r.rule.clone().unwrap_or_default()]);
+        table.push(row);
+    }
+    table
+}
+
+/// An employee's book as a text table ([`book_rows`]).
+pub fn book(rows: &[allot_store::Spell], clients: &std::collections::BTreeMap<String, crate::book::ClientSummary>) -> String {
+    let mut out = String::new();
+    let table = book_rows(rows, clients);
+    let n = table[0].len();
+    let widths: Vec<usize> = (0..n).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in &table {
+        let cells: Vec<String> = (0..n).map(|c| format!("{:<w$}", row[c], w = widths[c])).collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}

@@ -66,7 +66,7 @@ pub struct Design {
 pub fn select_clients(sheet: &Sheet, expr: &str) -> Result<Sheet, Vec<Diagnostic>> {
     use allot_core::data::{Data, DataSchema, RowRef, Subject};
     let mut data = Data::default();
-    allot_io::tables::load_clients(sheet, &BTreeMap::new(), &mut data)?;
+    allot_io::tables::load_clients(sheet, &BTreeMap::new(), &allot_io::values::ValueMaps::builtin(), &mut data)?;
     let cond = allot_rules::compile_text(expr, &DataSchema { data: &data, subject: Subject::Client }).map_err(|es| {
         es.into_iter()
             .map(|e| {

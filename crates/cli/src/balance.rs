@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use allot_app::territory::{self, By, Request};
 use allot_core::diag::Diagnostic;
-use allot_io::Encoding;
+use allot_io::Encodings;
 use allot_territory::{Observer, Settings};
 use clap::Args;
 
-use crate::{fail, write_atomically, Reported};
+use crate::{fail, write_output, Reported};
 
 #[derive(Args)]
 pub struct BalanceArgs {
@@ -103,9 +103,10 @@ pub struct BalanceArgs {
     /// Write every figure as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Text encoding of CSV inputs: utf-8 (default) or cp1251.
-    #[arg(long, default_value = "utf-8", value_parser = crate::parse_encoding)]
-    encoding: Encoding,
+    /// Text encoding of CSV inputs that are not UTF-8: cp1251 for every file, or per file as
+    /// `clients=cp1251` (repeatable). UTF-8, with or without a BOM, is recognised on its own.
+    #[arg(long, value_name = "[FILE=]ENCODING", value_parser = crate::parse_encoding)]
+    encoding: Vec<Encodings>,
     /// Do not print the report.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -119,8 +120,8 @@ fn percent(s: &str) -> Result<f64, String> {
     }
 }
 
-fn read(path: &std::path::Path, enc: Encoding) -> Result<allot_io::sheet::Sheet, Reported> {
-    allot_io::read_table(path, enc).map_err(|d| fail(&d))
+fn read(path: &std::path::Path, enc: &[Encodings]) -> Result<allot_io::sheet::Sheet, Reported> {
+    allot_io::read_table(path, Encodings::merge(enc).for_file(path)).map_err(|d| fail(&d))
 }
 
 /// Rows of a two-or-three column file with located diagnostics: (first, second, flag, where).
@@ -169,7 +170,7 @@ impl Observer for Watch {
 
 pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     let owners = match &a.employees {
-        Some(p) => Some(territory::read_owners(&read(p, a.encoding)?, a.team.as_deref()).map_err(|d| fail(&d))?),
+        Some(p) => Some(territory::read_owners(&read(p, &a.encoding)?, a.team.as_deref()).map_err(|d| fail(&d))?),
         None => None,
     };
     let (clients, stored) = if a.from_store {
@@ -189,7 +190,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
             eprintln!("error: give --clients FILE or --from-store");
             Reported
         })?;
-        (read(path, a.encoding)?, None)
+        (read(path, &a.encoding)?, None)
     };
     // --where: the clients left out, so that rows naming them in the current design go too.
     let (clients, left_out): (_, std::collections::HashSet<String>) = match &a.filter {
@@ -229,7 +230,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     }
     let current = match (&a.current, stored) {
         (Some(p), _) => {
-            let rows = pairs(&read(p, a.encoding)?, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?;
+            let rows = pairs(&read(p, &a.encoding)?, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?;
             Some(rows.into_iter().filter(|r| !left_out.contains(&r.0)).collect())
         }
         (None, Some(owners)) if a.rebalance => {
@@ -239,7 +240,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     };
     let adjacency = match &a.adjacency {
         Some(p) => Some(
-            pairs(&read(p, a.encoding)?, &["a", "unit"], &["b", "neighbour", "neighbor"])?
+            pairs(&read(p, &a.encoding)?, &["a", "unit"], &["b", "neighbour", "neighbor"])?
                 .into_iter()
                 .map(|(x, y, _, d)| (x, y, d))
                 .collect(),
@@ -294,14 +295,14 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         Reported
     };
     if let Some(p) = &a.out {
-        write_atomically(p, |w| territory::write_csv(&d, w)).map_err(|e| io_fail(p, e))?;
+        write_output(p, |w| territory::write_csv(&d, w)).map_err(|e| io_fail(p, e))?;
     }
     if let (Some(p), Some(sheet)) = (&a.clients_out, &sheet_copy) {
-        write_atomically(p, |w| territory::write_clients(&d, sheet, w)).map_err(|e| io_fail(p, e))?;
+        write_output(p, |w| territory::write_clients(&d, sheet, w)).map_err(|e| io_fail(p, e))?;
     }
     if let Some(p) = &a.scheme_out {
         let text = territory::scheme_toml(&d, &a.role, a.parent.as_deref(), &|_| None);
-        write_atomically(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
+        write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
     }
     for (paths, draw) in [(&a.map, allot_app::map::map as fn(&_, &_) -> _), (&a.chart, allot_app::map::chart)] {
         for p in paths {
@@ -309,12 +310,12 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
                 eprintln!("error: {m}");
                 Reported
             })?;
-            write_atomically(p, |w| w.write_all(&bytes)).map_err(|e| io_fail(p, e))?;
+            write_output(p, |w| w.write_all(&bytes)).map_err(|e| io_fail(p, e))?;
         }
     }
     if let Some(p) = &a.json {
         let text = serde_json::to_string_pretty(&d.figures).unwrap_or_default();
-        write_atomically(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
+        write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
     }
     // Without -o or --scheme-out the design itself goes to standard output, and the report to
     // standard error.

@@ -7,8 +7,8 @@ use allot_app::book::{self, BookError, Plan, PlanRequest};
 use allot_store::{Actor, Location, PinRequest, Spell, Store, Subject};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::{parse_day, parse_encoding, today, write_atomically, Reported};
-use allot_io::Encoding;
+use crate::{parse_day, parse_encoding, today, write_output, Reported};
+use allot_io::Encodings;
 
 /// Prints to standard output; a reader that closed the pipe (`| head`) ends the command quietly.
 macro_rules! out {
@@ -45,9 +45,30 @@ impl StoreOpt {
         })
     }
     pub fn actor(&self) -> Actor {
-        let by =
-            self.by.clone().or_else(|| std::env::var("USER").ok()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "unknown".into());
+        let by = self
+            .by
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok().filter(|s| !s.trim().is_empty()))
+            .or_else(os_account)
+            .unwrap_or_else(|| "unknown".into());
         Actor { by, at: allot_app::clock::now_utc() }
+    }
+}
+
+/// The name of the operating-system account running allot, when `$USER` is not set (a service, a
+/// container, cron): the account of this process's user id in /etc/passwd.
+fn os_account() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 2 && f[2] == uid).map(|f| f[0].to_string())
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME").ok()
     }
 }
 
@@ -64,9 +85,10 @@ pub struct ImportArgs {
     what: What,
     /// CSV, XLSX or JSON Lines with an `id` column (deals: also `client_id`).
     file: PathBuf,
-    /// Text encoding of a CSV file: utf-8 (default) or cp1251.
-    #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
-    encoding: Encoding,
+    /// Text encoding of a CSV file that is not UTF-8: cp1251 (1C, old Excel). UTF-8, with or
+    /// without a BOM, is recognised on its own.
+    #[arg(long, value_name = "[FILE=]ENCODING", value_parser = parse_encoding)]
+    encoding: Vec<Encodings>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -199,6 +221,9 @@ pub struct BookArgs {
     /// The day (YYYY-MM-DD); today by default.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     at: Option<i32>,
+    /// Write the list as CSV (client_id, name, region, potential ..., role, since, cause, rule).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -311,7 +336,7 @@ pub fn import(a: &ImportArgs) -> Result<(), Reported> {
         What::Employees => Subject::Employee,
         What::Deals => Subject::Deal,
     };
-    let r = book::import(store.as_mut(), subject, &a.file, a.encoding, &a.store.actor()).map_err(report)?;
+    let r = book::import(store.as_mut(), subject, &a.file, &Encodings::merge(&a.encoding), &a.store.actor()).map_err(report)?;
     say_imported(&r, &a.file)
 }
 
@@ -340,9 +365,10 @@ pub struct SyncArgs {
     /// The day the plan takes effect (YYYY-MM-DD); today by default.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     date: Option<i32>,
-    /// Text encoding of CSV inputs: utf-8 (default) or cp1251.
-    #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
-    encoding: Encoding,
+    /// Text encoding of CSV inputs that are not UTF-8: cp1251 for every file, or per file as
+    /// `clients=cp1251` (repeatable). UTF-8, with or without a BOM, is recognised on its own.
+    #[arg(long, value_name = "[FILE=]ENCODING", value_parser = parse_encoding)]
+    encoding: Vec<Encodings>,
     /// Show the plan and write nothing (the imports included).
     #[arg(long)]
     dry_run: bool,
@@ -363,18 +389,18 @@ pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
     let actor = a.store.actor();
     if a.dry_run {
         eprintln!("dry run: the files are checked, the plan is shown against the store as it is, nothing is written");
-        book::prepare_import(store.as_mut(), Subject::Employee, &employees, a.encoding).map_err(report)?;
-        book::prepare_import(store.as_mut(), Subject::Client, &clients, a.encoding).map_err(report)?;
+        book::prepare_import(store.as_mut(), Subject::Employee, &employees, &Encodings::merge(&a.encoding)).map_err(report)?;
+        book::prepare_import(store.as_mut(), Subject::Client, &clients, &Encodings::merge(&a.encoding)).map_err(report)?;
     } else {
         // Both files are checked before either lands.
-        let e = book::prepare_import(store.as_mut(), Subject::Employee, &employees, a.encoding).map_err(report)?;
-        let c = book::prepare_import(store.as_mut(), Subject::Client, &clients, a.encoding).map_err(report)?;
+        let e = book::prepare_import(store.as_mut(), Subject::Employee, &employees, &Encodings::merge(&a.encoding)).map_err(report)?;
+        let c = book::prepare_import(store.as_mut(), Subject::Client, &clients, &Encodings::merge(&a.encoding)).map_err(report)?;
         let r = book::commit_import(store.as_mut(), e, &actor).map_err(report)?;
         say_imported(&r, &employees)?;
         let r = book::commit_import(store.as_mut(), c, &actor).map_err(report)?;
         say_imported(&r, &clients)?;
         if let Some(deals) = find("deals") {
-            let r = book::import(store.as_mut(), Subject::Deal, &deals, a.encoding, &actor).map_err(report)?;
+            let r = book::import(store.as_mut(), Subject::Deal, &deals, &Encodings::merge(&a.encoding), &actor).map_err(report)?;
             say_imported(&r, &deals)?;
         }
     }
@@ -417,7 +443,7 @@ pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
     }
     match &a.out {
         Some(p) => {
-            write_atomically(p, |w| {
+            write_output(p, |w| {
                 let mut buf = std::io::BufWriter::new(w);
                 serde_json::to_writer(&mut buf, &plan).map_err(std::io::Error::other)?;
                 std::io::Write::flush(&mut buf)
@@ -507,7 +533,7 @@ pub fn owners(a: &OwnersArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
     let rows = book::owners_at(store.as_mut(), a.at.unwrap_or_else(today), a.client.as_deref()).map_err(report)?;
     match &a.out {
-        Some(p) => write_atomically(p, |w| owners_csv(&rows, w)).map_err(|e| {
+        Some(p) => write_output(p, |w| owners_csv(&rows, w)).map_err(|e| {
             eprintln!("error: cannot write {}: {e}", p.display());
             Reported
         }),
@@ -534,7 +560,7 @@ pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
         Some(p) => {
             // Crediting fails → the writer is told so, and no file appears.
             let mut credited = None;
-            let written = write_atomically(p, |w| {
+            let written = write_output(p, |w| {
                 let mut lines = CsvLines::new(w)?;
                 let result = credit_sales(store.as_mut(), &mut book, &req, &mut |s| {
                     summary.add(s);
@@ -568,7 +594,7 @@ pub fn credit(a: &CreditArgs) -> Result<(), Reported> {
 /// `--uncredited FILE`: every deal not credited, with the reason.
 fn write_uncredited(path: Option<&PathBuf>, list: &[allot_app::credit::Uncredited]) -> Result<(), Reported> {
     let Some(p) = path else { return Ok(()) };
-    write_atomically(p, |w| allot_app::credit::write_uncredited(list, w)).map_err(|e| {
+    write_output(p, |w| allot_app::credit::write_uncredited(list, w)).map_err(|e| {
         eprintln!("error: cannot write {}: {e}", p.display());
         Reported
     })
@@ -611,7 +637,7 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
         }
     }
     for (p, bytes) in files {
-        write_atomically(p, |w| w.write_all(&bytes)).map_err(|e| fail(p, e.to_string()))?;
+        write_output(p, |w| w.write_all(&bytes)).map_err(|e| fail(p, e.to_string()))?;
     }
     write_uncredited(a.uncredited.as_ref(), &r.uncredited)?;
     out!("{}", c::text(&r));
@@ -621,10 +647,24 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
 pub fn book_of(a: &BookArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
     let at = a.at.unwrap_or_else(today);
-    let rows = book::book_of(store.as_mut(), &a.employee, at).map_err(report)?;
+    let (rows, clients) = book::book_with_clients(store.as_mut(), &a.employee, at).map_err(report)?;
+    if let Some(p) = &a.out {
+        let table = allot_app::report::book_rows(&rows, &clients);
+        return write_output(p, |w| {
+            let mut csv = csv::Writer::from_writer(w);
+            for row in &table {
+                csv.write_record(row)?;
+            }
+            csv.flush()
+        })
+        .map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            Reported
+        });
+    }
     outln!("{} holds {} (client, role) links on {}", a.employee, rows.len(), allot_rules::civil_from_days(at));
     if !rows.is_empty() {
-        out!("{}", allot_app::report::spells(&rows, true));
+        out!("{}", allot_app::report::book(&rows, &clients));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ mod balance;
 mod bench;
 mod book;
 mod example;
+mod output;
 mod serve;
 
 use std::io::Write;
@@ -15,8 +16,9 @@ use allot_app::{Inputs, Loaded, Progress};
 use allot_core::diag::{render_all, Diagnostic};
 use allot_core::Options;
 use allot_io::write::Format;
-use allot_io::Encoding;
+use allot_io::Encodings;
 use clap::{Args, Parser, Subcommand};
+pub(crate) use output::write_output;
 
 /// mimalloc keeps freed memory for reuse instead of handing every large block back to the kernel.
 /// With glibc's allocator, each run at ten million clients page-faults its buffers anew:
@@ -52,7 +54,7 @@ enum Command {
     Assign(AssignArgs),
     /// Explain, rule by rule, why a client (or with --deal, a deal) is whose.
     #[command(
-        after_help = "Examples:\n  allot explain --dir examples/s3 c00042\n  allot explain --dir examples/s4-phone-desk --deal d003"
+        after_help = "Examples:\n  allot explain --dir examples/s3 c00042\n  allot explain --dir examples/s4-phone-desk --deal d003\n  allot explain --db allot.db c00042              # a stored client, by the active scheme"
     )]
     Explain(ExplainArgs),
     /// Write a runnable example of MISSION.md: s3 (the 10-person department), s4-service
@@ -160,9 +162,10 @@ struct Common {
     /// Current assignments `client_id,role,employee_id[,pinned]`: clients keep valid owners.
     #[arg(long, value_name = "FILE")]
     current: Option<PathBuf>,
-    /// Text encoding of CSV inputs: utf-8 (default; a BOM is fine) or cp1251 (1C, old Excel).
-    #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
-    encoding: Encoding,
+    /// Text encoding of CSV inputs that are not UTF-8: cp1251 (1C, old Excel) for every file, or
+    /// per file as `clients=cp1251` (repeatable). UTF-8, with or without a BOM, is recognised on its own.
+    #[arg(long, value_name = "[FILE=]ENCODING", value_parser = parse_encoding)]
+    encoding: Vec<Encodings>,
     /// The day absences are judged on (YYYY-MM-DD); today by default.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     date: Option<i32>,
@@ -201,10 +204,14 @@ struct ExplainArgs {
     /// Ignore current owners, as `assign --rebalance` does.
     #[arg(long)]
     rebalance: bool,
+    /// Explain a client of the store (a SQLite file or a postgres:// URL) by its stored data and
+    /// active scheme, on --date (today by default), instead of the files.
+    #[arg(long, value_name = "FILE|URL")]
+    db: Option<String>,
 }
 
-fn parse_encoding(s: &str) -> Result<Encoding, String> {
-    Encoding::parse(s).ok_or_else(|| format!("unknown encoding `{s}`; expected utf-8 or cp1251"))
+fn parse_encoding(s: &str) -> Result<Encodings, String> {
+    Encodings::parse(&[s.to_string()])
 }
 
 fn parse_day(s: &str) -> Result<i32, String> {
@@ -242,7 +249,7 @@ impl Common {
             employees: pick(&self.employees, "employees", true)?.unwrap_or_default(),
             deals: pick(&self.deals, "deals", false)?,
             current: pick(&self.current, "current", false)?,
-            encoding: self.encoding,
+            encodings: Encodings::merge(&self.encoding),
         })
     }
     fn options(&self) -> Options {
@@ -281,7 +288,7 @@ impl Drop for Spinner {
 struct Reported;
 
 /// Whether a write failed because the reader went away (`| head`), directly or inside a CSV error.
-fn broken_pipe(e: &std::io::Error) -> bool {
+pub(crate) fn broken_pipe(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::BrokenPipe
         || e.get_ref()
             .and_then(|inner| inner.downcast_ref::<csv::Error>())
@@ -316,16 +323,6 @@ fn load(common: &Common, spinner: &Spinner) -> Result<Loaded, Reported> {
     allot_app::load(&inputs, spinner).map_err(|d| fail(&d))
 }
 
-/// Writes to `path` through a temporary file renamed into place, so a failure leaves no half file.
-fn write_atomically(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    f(tmp.as_file_mut())?;
-    tmp.as_file_mut().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 fn run(cli: Cli) -> Result<(), Reported> {
     let io_fail = |what: &str, e: std::io::Error| {
         eprintln!("error: cannot write {what}: {e}");
@@ -356,7 +353,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
             let format = if a.json { Format::Json } else { Format::Csv };
             let write = |w: &mut dyn Write| allot_io::write::write_assignments(w, &l.scheme, &l.data, &done.clients, format);
             match &a.out {
-                Some(p) => write_atomically(p, write).map_err(|e| io_fail(&p.display().to_string(), e))?,
+                Some(p) => write_output(p, write).map_err(|e| io_fail(&p.display().to_string(), e))?,
                 // A reader that stops early (`| head`) is not an error: stop quietly.
                 None => match write(&mut std::io::stdout().lock()) {
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
@@ -364,7 +361,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 },
             }
             if let (Some(p), Some(d)) = (&a.deals_out, &done.deals) {
-                write_atomically(p, |w| allot_io::write::write_deal_assignments(w, &l.scheme, &l.data, d, format))
+                write_output(p, |w| allot_io::write::write_deal_assignments(w, &l.scheme, &l.data, d, format))
                     .map_err(|e| io_fail(&p.display().to_string(), e))?;
             } else if a.deals_out.is_some() {
                 eprintln!("note: --deals-out given but no deals were loaded (--deals FILE)");
@@ -376,6 +373,19 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 let loads = allot_core::stats::loads(&l.scheme, &l.data, &done.clients);
                 eprint!("{}", allot_app::report::loads(&l.scheme, &loads));
             }
+        }
+        Command::Explain(x) if x.db.is_some() => {
+            if x.deal {
+                eprintln!("error: --deal explains a deal of the files; with --db give a client's id");
+                return Err(Reported);
+            }
+            let db = x.db.as_deref().unwrap_or_default();
+            let mut store = allot_store::open(&allot_store::Location::parse(db)).map_err(|e| {
+                eprintln!("error: {e}");
+                Reported
+            })?;
+            let text = allot_app::book::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today)).map_err(book::report)?;
+            emit(&text)?;
         }
         Command::Explain(x) => {
             let l = {

@@ -11,6 +11,10 @@ use assert_cmd::Command;
 mod balance;
 #[path = "suite/book.rs"]
 mod book;
+#[path = "suite/exports.rs"]
+mod exports;
+#[path = "suite/readme.rs"]
+mod readme;
 #[path = "suite/serve.rs"]
 mod serve;
 

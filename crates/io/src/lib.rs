@@ -8,7 +8,8 @@
 pub mod scheme;
 pub mod sheet;
 pub mod tables;
+pub mod values;
 pub mod write;
 
 pub use scheme::SchemeFile;
-pub use sheet::{read_table, Encoding, Sheet};
+pub use sheet::{read_table, Encoding, Encodings, Sheet};

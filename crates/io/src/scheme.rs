@@ -16,14 +16,19 @@ use allot_rules::Type;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::sheet::Sheet;
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Doc {
     name: Option<String>,
     #[serde(default)]
-    columns: BTreeMap<String, Spanned<String>>,
+    columns: BTreeMap<String, Spanned<ColumnDoc>>,
     #[serde(default)]
-    deal_columns: BTreeMap<String, Spanned<String>>,
+    deal_columns: BTreeMap<String, Spanned<ColumnDoc>>,
+    /// Value dictionaries per column: what the file says → what the scheme uses.
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     measures: Measures,
     #[serde(default)]
@@ -35,6 +40,23 @@ struct Doc {
     #[serde(default)]
     rules: Vec<Spanned<RuleDoc>>,
     credit: Option<Spanned<CreditDoc>>,
+}
+
+/// An entry of `[columns]`: a type (`"number"`), the file's header that holds the attribute
+/// (`"Регион"`), or both (`{ from = "Регион", type = "text" }`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ColumnDoc {
+    Word(String),
+    Table(ColumnTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnTable {
+    from: Option<String>,
+    #[serde(rename = "type")]
+    ty: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +160,12 @@ pub struct SchemeFile {
     pub columns: BTreeMap<String, Type>,
     /// Declared types of deal columns.
     pub deal_columns: BTreeMap<String, Type>,
+    /// Client attributes read from a header of another name: (attribute, header, where in the scheme).
+    renames: Vec<(String, String, std::ops::Range<usize>)>,
+    /// The same for deals.
+    deal_renames: Vec<(String, String, std::ops::Range<usize>)>,
+    /// Value dictionaries of client columns (the built-in regions and the scheme's `[values]`).
+    pub values: crate::values::ValueMaps,
 }
 
 fn suggest<'a>(name: &str, options: impl IntoIterator<Item = &'a str>) -> Option<String> {
@@ -165,30 +193,107 @@ impl SchemeFile {
         })?;
         let mut errors = Vec::new();
         let mut declared = [BTreeMap::new(), BTreeMap::new()];
-        for (table, out) in [&doc.columns, &doc.deal_columns].into_iter().zip(declared.iter_mut()) {
-            for (name, ty) in table {
-                match Type::parse(ty.get_ref()) {
-                    Some(t) => {
-                        out.insert(name.clone(), t);
+        let mut renames = [Vec::new(), Vec::new()];
+        for ((table, out), ren) in [&doc.columns, &doc.deal_columns].into_iter().zip(declared.iter_mut()).zip(renames.iter_mut()) {
+            for (name, entry) in table {
+                let span = entry.span();
+                let (from, ty) = match entry.get_ref() {
+                    // A word is a type when it names one, else the header that holds the column.
+                    ColumnDoc::Word(w) if Type::parse(w).is_some() => (None, Some(w)),
+                    ColumnDoc::Word(w) => (Some(w), None),
+                    ColumnDoc::Table(t) => (t.from.as_ref(), t.ty.as_ref()),
+                };
+                if let Some(ty) = ty {
+                    match Type::parse(ty) {
+                        Some(t) => {
+                            out.insert(name.clone(), t);
+                        }
+                        None => errors.push(
+                            Diagnostic::error(format!("unknown type `{ty}` for column `{name}`"))
+                                .file(file)
+                                .span_in(text, span.start, span.end)
+                                .expected("one of number, text, bool, date, list"),
+                        ),
                     }
-                    None => errors.push(
-                        Diagnostic::error(format!("unknown type `{}` for column `{name}`", ty.get_ref()))
-                            .file(file)
-                            .span_in(text, ty.span().start, ty.span().end)
-                            .expected("one of number, text, bool, date, list"),
-                    ),
+                }
+                if let Some(from) = from {
+                    if from.trim().is_empty() {
+                        errors.push(
+                            Diagnostic::error(format!("column `{name}` is read from an empty header name"))
+                                .file(file)
+                                .span_in(text, span.start, span.end)
+                                .expected("a type (number, text, bool, date, list) or the file's header, e.g. region = \"Регион\""),
+                        );
+                    } else {
+                        ren.push((name.clone(), from.trim().to_string(), span));
+                    }
                 }
             }
         }
+        let mut maps = BTreeMap::new();
+        for (column, pairs) in &doc.values {
+            maps.insert(column.clone(), crate::values::ValueMap::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        }
         let [columns, deal_columns] = declared;
+        let [renames, deal_renames] = renames;
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        let mut sf = SchemeFile { file: file.into(), text: text.into(), line_starts, doc: Doc::default(), columns, deal_columns };
+        let mut sf = SchemeFile {
+            file: file.into(),
+            text: text.into(),
+            line_starts,
+            doc: Doc::default(),
+            columns,
+            deal_columns,
+            renames,
+            deal_renames,
+            values: crate::values::ValueMaps::with(maps),
+        };
         sf.doc = doc;
         if errors.is_empty() {
             Ok(sf)
         } else {
             Err(errors)
         }
+    }
+
+    /// Gives the file's headers the attribute names `[columns]` (or `[deal_columns]`) maps them to:
+    /// `region = "Регион"` reads the column headed `Регион` (in any case) as `region`. A header
+    /// that is neither in the file nor already named as the attribute is an error located in the
+    /// scheme, with the file's nearest header.
+    pub fn rename_headers(&self, sheet: &mut Sheet, deals: bool) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        for (attr, from, span) in if deals { &self.deal_renames } else { &self.renames } {
+            let at = sheet
+                .headers
+                .iter()
+                .position(|h| h == from)
+                .or_else(|| sheet.headers.iter().position(|h| crate::values::key(h) == crate::values::key(from)));
+            match at {
+                Some(i) => {
+                    if let Some(j) = sheet.headers.iter().position(|h| h == attr).filter(|&j| j != i) {
+                        errors.push(
+                            Diagnostic::error(format!("`{attr}` would be read from two columns of {}", sheet.file))
+                                .file(self.file.clone())
+                                .span_in(&self.text, span.start, span.end)
+                                .expected(format!("one column for `{attr}`"))
+                                .found(format!("columns {} (`{from}`) and {} (`{attr}`)", i + 1, j + 1)),
+                        );
+                    } else {
+                        sheet.headers[i] = attr.clone();
+                    }
+                }
+                None if sheet.headers.iter().any(|h| h == attr) => {}
+                None => {
+                    let mut d = Diagnostic::error(format!("column `{from}` is not in {}", sheet.file))
+                        .file(self.file.clone())
+                        .span_in(&self.text, span.start, span.end)
+                        .expected(format!("a header of the file: {}", sheet.headers.join(", ")));
+                    d.help = suggest(from, sheet.headers.iter().map(String::as_str));
+                    errors.push(d);
+                }
+            }
+        }
+        errors
     }
 
     /// Byte offset in the file where the text of a string value starts.

@@ -28,6 +28,60 @@ impl Encoding {
     }
 }
 
+/// The encodings a run was asked to read with: one for every file, and one per file named by its
+/// stem (`--encoding clients=cp1251`), which wins over the first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Encodings {
+    pub all: Encoding,
+    pub files: Vec<(String, Encoding)>,
+}
+
+impl Encodings {
+    /// Reads the values of `--encoding`: `cp1251` (every file) or `clients=cp1251` (one file).
+    pub fn parse(values: &[String]) -> Result<Encodings, String> {
+        let mut out = Encodings::default();
+        for v in values {
+            let (file, name) = match v.split_once('=') {
+                Some((f, n)) => (Some(f.trim()), n),
+                None => (None, v.as_str()),
+            };
+            let enc = Encoding::parse(name.trim()).ok_or_else(|| {
+                format!(
+                    "unknown encoding `{}`; expected utf-8 or cp1251, for every file or as FILE=ENCODING (e.g. clients=cp1251)",
+                    name.trim()
+                )
+            })?;
+            match file {
+                Some("") => return Err(format!("`{v}` names no file; expected e.g. clients=cp1251")),
+                Some(f) => out.files.push((f.to_string(), enc)),
+                None => out.all = enc,
+            }
+        }
+        Ok(out)
+    }
+    /// Several `--encoding` values in the order given (each parsed on its own by [`Encodings::parse`]).
+    pub fn merge(list: &[Encodings]) -> Encodings {
+        let mut out = Encodings::default();
+        for e in list {
+            if e.files.is_empty() {
+                out.all = e.all;
+            }
+            out.files.extend(e.files.iter().cloned());
+        }
+        out
+    }
+    /// One encoding for every file.
+    pub fn all(enc: Encoding) -> Encodings {
+        Encodings { all: enc, files: vec![] }
+    }
+    /// The encoding for a file: the one named for it (by stem or file name), else the general one.
+    pub fn for_file(&self, path: &Path) -> Encoding {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("");
+        self.files.iter().rev().find(|(f, _)| f == stem || f == name).map_or(self.all, |(_, e)| *e)
+    }
+}
+
 /// A cell as read, before it is given a type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -156,33 +210,50 @@ impl Sheet {
     }
 }
 
-/// Decodes file bytes: drops a UTF-8 BOM; with `Utf8`, invalid bytes are an error that says where
-/// and suggests `--encoding cp1251`.
+/// Decodes file bytes. UTF-8 is recognised on its own (with or without a byte-order mark): a file
+/// that is valid UTF-8 is read as UTF-8 whatever was asked, so a UTF-8 file beside Windows-1251
+/// ones is never garbled. Otherwise `Utf8` refuses the file at the first bad byte (line, column,
+/// byte) and suggests `--encoding cp1251`; `Cp1251` decodes it, refusing the one byte Windows-1251
+/// leaves undefined (0x98) by line and column.
 pub fn decode(bytes: &[u8], file: &str, enc: Encoding) -> Result<String, Diagnostic> {
+    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let e = match std::str::from_utf8(b) {
+        Ok(s) => return Ok(s.to_owned()),
+        Err(e) => e,
+    };
+    let at = |bad: usize| {
+        let good = String::from_utf8_lossy(&b[..bad]);
+        LineIndex::new(&good).line_col(&good, good.len())
+    };
     match enc {
         Encoding::Utf8 => {
-            let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            match std::str::from_utf8(b) {
-                Ok(s) => Ok(s.to_owned()),
-                Err(e) => {
-                    let good = &b[..e.valid_up_to()];
-                    let line = good.iter().filter(|&&c| c == b'\n').count() + 1;
-                    let col =
-                        String::from_utf8_lossy(&good[good.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)..]).chars().count() + 1;
-                    Err(Diagnostic::error("the file is not valid UTF-8")
-                        .file(file)
-                        .at(line, col)
-                        .expected("UTF-8 text")
-                        .found(format!("byte 0x{:02X}", b[e.valid_up_to()]))
-                        .help("files exported from 1C or old Excel are often Windows-1251: add `--encoding cp1251`"))
-                }
-            }
+            let (line, col) = at(e.valid_up_to());
+            Err(Diagnostic::error("the file is not valid UTF-8")
+                .file(file)
+                .at(line, col)
+                .expected("UTF-8 text")
+                .found(format!("byte 0x{:02X} at byte offset {}", b[e.valid_up_to()], e.valid_up_to()))
+                .help(format!("files exported from 1C or old Excel are often Windows-1251: add `--encoding cp1251` (or `--encoding {}=cp1251` for this file alone)", file_stem(file))))
         }
         Encoding::Cp1251 => {
-            let (text, _, _) = encoding_rs::WINDOWS_1251.decode(bytes);
+            if let Some(bad) = b.iter().position(|&c| c == 0x98) {
+                let (line, col) = at(bad.min(b.len()));
+                return Err(Diagnostic::error("the file is not valid Windows-1251 either")
+                    .file(file)
+                    .at(line, col)
+                    .expected("Windows-1251 or UTF-8 text")
+                    .found(format!("byte 0x98 at byte offset {bad}, which Windows-1251 does not define"))
+                    .help("save the file again as UTF-8 or Windows-1251 (in Excel: \"CSV UTF-8\")"));
+            }
+            let (text, _, _) = encoding_rs::WINDOWS_1251.decode(b);
             Ok(text.into_owned())
         }
     }
+}
+
+/// `clients` of `path/to/clients.csv`: how `--encoding NAME=…` names a file.
+pub fn file_stem(file: &str) -> String {
+    Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or(file).to_string()
 }
 
 /// The delimiter of a CSV text: whichever of `;` `,` tab occurs most in the header line outside
@@ -193,7 +264,7 @@ pub fn detect_delimiter(text: &str) -> u8 {
     for c in text.chars() {
         match c {
             '"' => quoted = !quoted,
-            '\n' if !quoted => break,
+            '\n' | '\r' if !quoted => break,
             ',' if !quoted => counts[0] += 1,
             ';' if !quoted => counts[1] += 1,
             '\t' if !quoted => counts[2] += 1,
@@ -223,13 +294,61 @@ fn header_problems(file: &str, headers: &[String], line: usize) -> Vec<Diagnosti
     out
 }
 
+/// Where each line of a text starts, whatever ends its lines: `\n` (Unix), `\r\n` (Windows, Excel,
+/// 1C) or a lone `\r` (old Mac exports). The CSV reader's own line count is off by one after each
+/// CRLF, so every line number in a message comes from here, by the record's byte offset.
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let b = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
+        LineIndex(starts)
+    }
+    /// The 1-based line holding byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&s| s <= offset).max(1)
+    }
+    /// The 1-based line and column (in characters) of byte `offset` of `text`.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let line = self.line(offset);
+        let start = self.0[line - 1];
+        (line, text.get(start..offset.min(text.len())).map_or(1, |t| t.chars().count() + 1))
+    }
+}
+
+/// The lines of a text, split at `\n`, `\r\n` or a lone `\r`.
+pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        match s.find(['\n', '\r']) {
+            Some(i) => {
+                let skip = if s[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&s[i + skip..]);
+                Some(&s[..i])
+            }
+            None => {
+                rest = None;
+                (!s.is_empty()).then_some(s)
+            }
+        }
+    })
+}
+
 /// Reads CSV text.
 pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
+    let index = LineIndex::new(text);
     let delim = detect_delimiter(text);
     let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(text.as_bytes());
     let headers: Vec<String> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
-        Err(e) => return Err(vec![csv_error(file, &e)]),
+        Err(e) => return Err(vec![csv_error(file, &e, &index)]),
     };
     if headers.iter().all(|h| h.is_empty()) {
         return Err(vec![Diagnostic::error("the file is empty")
@@ -245,7 +364,7 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
         match rdr.read_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line());
+                let line = rec.position().map_or(0, |p| index.line(record_start(text, p.byte() as usize)) as u64);
                 if rec.iter().all(|f| f.trim().is_empty()) {
                     continue; // blank line, or a row of empty cells as Excel leaves at the end
                 }
@@ -272,7 +391,7 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
                 lines.push(line);
             }
             Err(e) => {
-                errors.push(csv_error(file, &e));
+                errors.push(csv_error(file, &e, &index));
                 break;
             }
         }
@@ -283,10 +402,21 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
     Ok(Sheet { file: file.into(), headers, rows: Rows::Csv(rows), lines, spreadsheet: false })
 }
 
-fn csv_error(file: &str, e: &csv::Error) -> Diagnostic {
+/// Where a record really starts: after a CRLF the CSV reader places it on the `\n`, which belongs
+/// to the line before. A record never starts with a line end (blank lines are no records).
+fn record_start(text: &str, byte: usize) -> usize {
+    let b = text.as_bytes();
+    let mut at = byte;
+    while at < b.len() && (b[at] == b'\n' || b[at] == b'\r') {
+        at += 1;
+    }
+    at
+}
+
+fn csv_error(file: &str, e: &csv::Error, index: &LineIndex) -> Diagnostic {
     let d = Diagnostic::error(format!("cannot read CSV: {e}")).file(file);
     match e.position() {
-        Some(p) => d.at(p.line() as usize, 1),
+        Some(p) => d.at(index.line(p.byte() as usize), 1),
         None => d,
     }
 }
@@ -297,7 +427,7 @@ pub fn read_jsonl_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>>
     let mut objects = Vec::new();
     let mut lines = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in split_lines(text).enumerate() {
         let line_no = i + 1;
         if line.trim().is_empty() {
             continue;
@@ -329,7 +459,8 @@ pub fn read_jsonl_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>>
             let cell = match map.get(h) {
                 None | Some(serde_json::Value::Null) => Cell::Empty,
                 Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
-                Some(serde_json::Value::Number(n)) => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
+                // As written, so that the typed reader refuses what an f64 would round or overflow.
+                Some(serde_json::Value::Number(n)) => Cell::Text(n.to_string()),
                 Some(serde_json::Value::Bool(b)) => Cell::Bool(*b),
                 Some(serde_json::Value::Array(a)) => {
                     let mut items = Vec::new();

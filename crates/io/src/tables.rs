@@ -13,6 +13,8 @@ use allot_core::Current;
 use allot_rules::{Sym, Type};
 
 use crate::sheet::{CellRef, Sheet};
+use crate::values::{Lookup, ValueMaps};
+use std::collections::HashMap;
 
 /// Types of the well-known client and deal columns.
 pub fn well_known(name: &str) -> Option<Type> {
@@ -25,28 +27,87 @@ pub fn well_known(name: &str) -> Option<Type> {
     })
 }
 
-/// Parses a number as people type it: `1234.5`, `1 234,5` (Russian Excel), `1,234.5`.
-pub fn parse_number(s: &str) -> Option<f64> {
+/// The largest size a number may have: 10^15 keeps kopecks exact in an f64 and keeps sums and
+/// spreads of millions of values finite.
+pub const MAX_NUMBER: f64 = 1e15;
+/// The most significant digits a number may be written with and still be kept exactly.
+pub const MAX_DIGITS: usize = 15;
+
+/// Why a cell is not a number allot can keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a number at all.
+    NotANumber,
+    /// More significant digits than an f64 keeps exactly (so the value would be rounded silently).
+    TooPrecise(usize),
+    /// Larger than [`MAX_NUMBER`] (or beyond an f64 altogether).
+    TooLarge,
+}
+
+impl NumberError {
+    /// What a message says was found, for the cell text `s`.
+    pub fn found(self, s: &str) -> String {
+        match self {
+            NumberError::NotANumber => format!("text {s:?}"),
+            NumberError::TooPrecise(n) => {
+                format!("{s:?}, {n} significant digits: more than {MAX_DIGITS} cannot be kept exactly and would be rounded")
+            }
+            NumberError::TooLarge => format!("{s:?}, too large: numbers must be below 10^15"),
+        }
+    }
+}
+
+/// Checks that a number read from a spreadsheet or JSON is finite and within [`MAX_NUMBER`].
+pub fn check_number(x: f64) -> Result<f64, NumberError> {
+    if x.is_finite() && x.abs() < MAX_NUMBER {
+        Ok(x)
+    } else {
+        Err(NumberError::TooLarge)
+    }
+}
+
+/// Significant digits of a plain decimal mantissa (`-0012.3400e5` → 4): leading zeros and zeros
+/// ending a fraction do not count.
+fn significant_digits(t: &str) -> usize {
+    let mantissa = t.split(['e', 'E']).next().unwrap_or("");
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let first = digits.iter().position(|&d| d != b'0');
+    let Some(first) = first else { return 0 };
+    let last = if mantissa.contains('.') { digits.iter().rposition(|&d| d != b'0').unwrap_or(first) } else { digits.len() - 1 };
+    last + 1 - first
+}
+
+/// Reads a number as people type it: `1234.5`, `1 234,5` (Russian Excel), `1,234.5`, `2.5e3`.
+/// Refuses what would not be kept exactly (more than 15 significant digits) or is too large.
+pub fn read_number(s: &str) -> Result<f64, NumberError> {
     let s = s.trim();
     // Fast path, no allocation: plain digits with an optional sign and decimal point.
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
-        return s.parse::<f64>().ok();
-    }
-    let t: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '_')).collect();
-    if t.is_empty() {
-        return None;
-    }
-    let t = match (t.rfind(','), t.rfind('.')) {
-        (Some(c), Some(d)) if d > c => t.replace(',', ""),
-        (Some(_), Some(_)) => t.replace('.', "").replace(',', "."),
-        (Some(_), None) if t.matches(',').count() == 1 => t.replace(',', "."),
-        (Some(_), None) => return None,
-        _ => t,
+    let t: std::borrow::Cow<'_, str> = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+        s.into()
+    } else {
+        let t: String = s.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '_')).collect();
+        match (t.rfind(','), t.rfind('.')) {
+            (Some(c), Some(d)) if d > c => t.replace(',', "").into(),
+            (Some(_), Some(_)) => t.replace('.', "").replace(',', ".").into(),
+            (Some(_), None) if t.matches(',').count() == 1 => t.replace(',', ".").into(),
+            (Some(_), None) => return Err(NumberError::NotANumber),
+            _ => t.into(),
+        }
     };
-    if !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
-        return None;
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+        return Err(NumberError::NotANumber);
     }
-    t.parse::<f64>().ok().filter(|x| x.is_finite())
+    let x: f64 = t.parse().map_err(|_| NumberError::NotANumber)?;
+    let digits = significant_digits(&t);
+    if digits > MAX_DIGITS {
+        return Err(NumberError::TooPrecise(digits));
+    }
+    check_number(x)
+}
+
+/// [`read_number`], when only whether it is a number matters.
+pub fn parse_number(s: &str) -> Option<f64> {
+    read_number(s).ok()
 }
 
 pub fn parse_bool(s: &str) -> Option<bool> {
@@ -131,8 +192,8 @@ fn id_text(c: CellRef<'_>) -> Option<String> {
 fn cell_value<'a>(c: CellRef<'a>, ty: Type) -> Result<Value<'a>, String> {
     Ok(match (ty, c) {
         (_, CellRef::Empty) => Value::Missing,
-        (Type::Number, CellRef::Number(n)) => Value::Number(n),
-        (Type::Number, CellRef::Text(s)) => Value::Number(parse_number(s).ok_or_else(|| format!("text {s:?}"))?),
+        (Type::Number, CellRef::Number(n)) => Value::Number(check_number(n).map_err(|e| e.found(&allot_core::data::fmt_number(n)))?),
+        (Type::Number, CellRef::Text(s)) => Value::Number(read_number(s).map_err(|e| e.found(s))?),
         (Type::Bool, CellRef::Bool(b)) => Value::Bool(b),
         (Type::Bool, CellRef::Text(s)) => Value::Bool(parse_bool(s).ok_or_else(|| format!("{s:?}"))?),
         (Type::Bool, CellRef::Number(n)) if n == 0.0 || n == 1.0 => Value::Bool(n == 1.0),
@@ -198,15 +259,134 @@ pub fn push_typed(
     result
 }
 
+/// A column's dictionary at work over one file: each distinct written value looked up once, and
+/// the values it could not place (for the warning), with the row each was first seen on.
+struct Normaliser<'v> {
+    seen: HashMap<String, Option<&'v str>>,
+    known: usize,
+    unknown: Vec<(String, usize)>,
+    warns: Option<&'v crate::values::ValueMap>,
+}
+
+impl<'v> Normaliser<'v> {
+    fn map<'c>(&mut self, maps: &'v ValueMaps, column: &str, written: &'c str, row: usize) -> Option<&'v str> {
+        if let Some(v) = self.seen.get(written) {
+            if v.is_some() {
+                self.known += 1;
+            }
+            return *v;
+        }
+        let v = match maps.lookup(column, written) {
+            Lookup::Known(v) => {
+                self.known += 1;
+                Some(v)
+            }
+            Lookup::Unknown(w) => {
+                if w.is_some() {
+                    self.warns = w;
+                    self.unknown.push((written.to_string(), row));
+                }
+                None
+            }
+        };
+        self.seen.insert(written.to_string(), v);
+        v
+    }
+    /// A warning per value the dictionary could not place, when the column otherwise holds values
+    /// it knows (a column of other codes altogether is left alone).
+    fn warnings(&self, sheet: &Sheet, col: usize, out: &mut Vec<Diagnostic>) {
+        let Some(map) = self.warns.filter(|_| self.known > 0) else { return };
+        for (value, row) in self.unknown.iter().take(20) {
+            let mut d = Diagnostic::warning(format!("region {value:?} is not a region of Russia allot knows; it is kept as written"))
+                .expected("an ISO code such as RU-TA or a name such as Татарстан, Респ. Татарстан, г. Москва");
+            let near = map.nearest(value);
+            if !near.is_empty() {
+                d = d.help(format!("did you mean {}?", near.join(", ")));
+            }
+            out.push(sheet.at(*row, col, d));
+        }
+        if self.unknown.len() > 20 {
+            out.push(
+                Diagnostic::warning(format!("{} more region values are not regions of Russia allot knows", self.unknown.len() - 20))
+                    .file(sheet.file.clone()),
+            );
+        }
+    }
+}
+
+/// The column holding a key (`id`, `client_id`): by its exact name, else by the same name in
+/// another case (`ID`, as a Bitrix24 export writes it).
+pub fn key_column(sheet: &Sheet, name: &str) -> Option<usize> {
+    sheet.column(name).or_else(|| sheet.headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name)))
+}
+
+/// The attribute columns of a sheet with their types: declared, well known by name, or inferred
+/// from the values (an inferred type fits every value, so only the first two can refuse a cell).
+fn typed_columns(sheet: &Sheet, id_col: usize, declared: &BTreeMap<String, Type>, skip: &[&str]) -> Vec<(usize, String, Type)> {
+    sheet
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| *i != id_col && !skip.iter().any(|k| h.eq_ignore_ascii_case(k)))
+        .map(|(i, h)| (i, h.clone(), declared.get(h).copied().or_else(|| well_known(h)).unwrap_or_else(|| infer(sheet, i))))
+        .collect()
+}
+
+/// The table's columns: the sheet's, then those declared that the sheet lacks (all missing).
+fn shape_of(cols: &[(usize, String, Type)], declared: &BTreeMap<String, Type>, skip: &[&str]) -> Vec<(String, Type)> {
+    let mut schema: Vec<(String, Type)> = cols.iter().map(|c| (c.1.clone(), c.2)).collect();
+    for (name, ty) in declared {
+        if !schema.iter().any(|c| &c.0 == name) && name != "id" && !skip.contains(&name.as_str()) {
+            schema.push((name.clone(), *ty)); // declared but absent: every cell missing
+        }
+    }
+    schema
+}
+
+/// The columns and types a sheet's rows would be read with, without reading the rows: what the
+/// scheme is checked against when some cell is bad, so that its errors are reported too.
+pub fn shape(sheet: &Sheet, declared: &BTreeMap<String, Type>, deals: bool) -> Vec<(String, Type)> {
+    let skip: &[&str] = if deals { &["client_id"] } else { &[] };
+    let id_col = key_column(sheet, "id").unwrap_or(usize::MAX);
+    shape_of(&typed_columns(sheet, id_col, declared, skip), declared, skip)
+}
+
+/// Employees as far as the scheme needs them (id, name, teams, skills), read leniently from a file
+/// that has bad cells elsewhere: the scheme's references are checked against them.
+pub fn employees_for_check(sheet: &Sheet) -> Vec<Employee> {
+    let Some(id_col) = key_column(sheet, "id") else { return vec![] };
+    let list = |r: usize, name: &str| -> Vec<String> {
+        match sheet.column(name).map(|c| sheet.cell(r, c)) {
+            Some(CellRef::Text(s)) => split_list(s).into_iter().map(String::from).collect(),
+            Some(CellRef::List(l)) => l.to_vec(),
+            _ => vec![],
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    (0..sheet.len())
+        .filter_map(|r| {
+            let id = id_text(sheet.cell(r, id_col))?;
+            seen.insert(id.clone()).then(|| {
+                let mut e = Employee::new(&id, &id);
+                e.teams = list(r, "teams");
+                e.skills = list(r, "skills");
+                e
+            })
+        })
+        .collect()
+}
+
 /// Reads rows of `sheet` into a table. `skip` names columns that are not attributes (besides id).
 fn load_table(
     sheet: &Sheet,
     declared: &BTreeMap<String, Type>,
+    values: &ValueMaps,
     skip: &[&str],
     data: &mut Data,
     errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
 ) -> (Table, Vec<usize>) {
-    let Some(id_col) = sheet.column("id") else {
+    let Some(id_col) = key_column(sheet, "id") else {
         errors.push(
             Diagnostic::error("the file has no `id` column")
                 .file(sheet.file.clone())
@@ -216,22 +396,18 @@ fn load_table(
         );
         return (Table::default(), vec![]);
     };
-    let cols: Vec<(usize, String, Type)> = sheet
-        .headers
-        .iter()
-        .enumerate()
-        .filter(|(i, h)| *i != id_col && !skip.contains(&h.as_str()))
-        .map(|(i, h)| (i, h.clone(), declared.get(h).copied().or_else(|| well_known(h)).unwrap_or_else(|| infer(sheet, i))))
-        .collect();
-    let mut schema: Vec<(String, Type)> = cols.iter().map(|c| (c.1.clone(), c.2)).collect();
-    for (name, ty) in declared {
-        if !schema.iter().any(|c| &c.0 == name) && name != "id" && !skip.contains(&name.as_str()) {
-            schema.push((name.clone(), *ty)); // declared but absent: every cell missing
-        }
-    }
+    let cols = typed_columns(sheet, id_col, declared, skip);
+    let schema = shape_of(&cols, declared, skip);
     let mut table = Table::with_capacity(&schema, sheet.len());
     let mut rows = Vec::with_capacity(sheet.len());
     let mut scratch: Vec<allot_rules::Sym> = Vec::new();
+    // Dictionaries of the text columns that have one.
+    let mut normalisers: Vec<Option<Normaliser<'_>>> = cols
+        .iter()
+        .map(|(_, name, ty)| {
+            (*ty == Type::Text && values.has(name)).then(|| Normaliser { seen: HashMap::new(), known: 0, unknown: vec![], warns: None })
+        })
+        .collect();
     for r in 0..sheet.len() {
         let id: std::borrow::Cow<'_, str> = match sheet.cell(r, id_col) {
             CellRef::Text(s) => s.trim().into(),
@@ -259,11 +435,17 @@ fn load_table(
             }
         };
         for (j, (c, name, ty)) in cols.iter().enumerate() {
+            let mut cell = sheet.cell(r, *c);
+            if let (Some(n), CellRef::Text(t)) = (normalisers[j].as_mut(), cell) {
+                if let Some(v) = n.map(values, name, t.trim(), r) {
+                    cell = CellRef::Text(v);
+                }
+            }
             let pushed = if added {
-                push_typed(&mut table, j, sheet.cell(r, *c), *ty, data, &mut scratch)
+                push_typed(&mut table, j, cell, *ty, data, &mut scratch)
             } else {
                 // A row whose id came twice is checked, not kept.
-                push_typed(&mut Table::new(&[(name.clone(), *ty)]), 0, sheet.cell(r, *c), *ty, data, &mut scratch)
+                push_typed(&mut Table::new(&[(name.clone(), *ty)]), 0, cell, *ty, data, &mut scratch)
             };
             if let Err(found) = pushed {
                 let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found);
@@ -276,25 +458,48 @@ fn load_table(
             }
         }
     }
+    for (j, n) in normalisers.iter().enumerate() {
+        if let Some(n) = n {
+            n.warnings(sheet, cols[j].0, warnings);
+        }
+    }
     (table, rows)
 }
 
-/// Reads clients into `data.clients`.
-pub fn load_clients(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Data) -> Result<(), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    let (table, _) = load_table(sheet, declared, &[], data, &mut errors);
+/// Reads clients into `data.clients`, with each column's dictionary (see [`crate::values`]).
+/// Returns the warnings (values a dictionary could not place, an empty file).
+pub fn load_clients(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    values: &ValueMaps,
+    data: &mut Data,
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let (table, _) = load_table(sheet, declared, values, &[], data, &mut errors, &mut warnings);
     if !errors.is_empty() {
         return Err(errors);
     }
+    warnings.extend(no_rows(sheet, "clients"));
     data.clients = table;
-    Ok(())
+    Ok(warnings)
+}
+
+/// A warning for a file with a header and no rows.
+pub fn no_rows(sheet: &Sheet, what: &str) -> Option<Diagnostic> {
+    sheet.is_empty().then(|| {
+        Diagnostic::warning(format!("the file has a header but no {what}"))
+            .file(sheet.file.clone())
+            .at(1, 1)
+            .expected(format!("a row per {}", what.trim_end_matches('s')))
+            .found("the header row alone")
+    })
 }
 
 /// Reads rows into a table of their own, typed as `declared` says (ids unique, no other column
 /// skipped): for reading stored rows a chunk at a time into tables of one shape.
 pub fn load_rows(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Data) -> Result<Table, Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    let (table, _) = load_table(sheet, declared, &[], data, &mut errors);
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let (table, _) = load_table(sheet, declared, &ValueMaps::none(), &[], data, &mut errors, &mut warnings);
     if errors.is_empty() {
         Ok(table)
     } else {
@@ -303,15 +508,20 @@ pub fn load_rows(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Da
 }
 
 /// Reads deals into `data.deals`; every deal's `client_id` must name a loaded client.
-pub fn load_deals(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Data) -> Result<(), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    let Some(cc) = sheet.column("client_id") else {
+pub fn load_deals(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    values: &ValueMaps,
+    data: &mut Data,
+) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let Some(cc) = key_column(sheet, "client_id") else {
         return Err(vec![Diagnostic::error("the deals file has no `client_id` column")
             .file(sheet.file.clone())
             .at(1, 1)
             .expected("columns id, client_id, amount, date and any attributes")]);
     };
-    let (table, rows) = load_table(sheet, declared, &["client_id"], data, &mut errors);
+    let (table, rows) = load_table(sheet, declared, values, &["client_id"], data, &mut errors, &mut warnings);
     let mut deal_client = Vec::with_capacity(rows.len());
     for &r in &rows {
         match id_text(sheet.cell(r, cc)).and_then(|id| data.clients.row_of(&id)) {
@@ -329,9 +539,10 @@ pub fn load_deals(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut D
     if !errors.is_empty() {
         return Err(errors);
     }
+    warnings.extend(no_rows(sheet, "deals"));
     data.deals = table;
     data.deal_client = deal_client;
-    Ok(())
+    Ok(warnings)
 }
 
 /// The columns of an employees file.
@@ -344,7 +555,7 @@ pub fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {
         .headers
         .iter()
         .enumerate()
-        .filter(|(_, h)| !EMPLOYEE_COLUMNS.contains(&h.as_str()))
+        .filter(|(i, h)| !EMPLOYEE_COLUMNS.contains(&h.as_str()) && Some(*i) != key_column(sheet, "id"))
         .map(|(i, h)| {
             Diagnostic::warning(format!("column `{h}` of the employees file is not used"))
                 .file(sheet.file.clone())
@@ -359,7 +570,7 @@ pub fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {
 pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let col = |n: &str| sheet.column(n);
-    let Some(id_col) = col("id") else {
+    let Some(id_col) = key_column(sheet, "id") else {
         return Err(vec![Diagnostic::error("the employees file has no `id` column")
             .file(sheet.file.clone())
             .at(1, 1)

@@ -9,6 +9,7 @@ use allot_core::data::Data;
 use allot_core::diag::render_all;
 use allot_io::sheet::{decode, read_csv_text, read_jsonl_text, Encoding};
 use allot_io::tables::{load_clients, load_employees, parse_number};
+use allot_io::values::ValueMaps;
 use allot_io::{read_table, SchemeFile};
 use allot_rules::Type;
 
@@ -19,8 +20,8 @@ fn check_csv(text: &str) -> String {
         Err(e) => return render_all(&e),
     };
     let mut data = Data::default();
-    match load_clients(&sheet, &BTreeMap::new(), &mut data) {
-        Ok(()) => dump(&data),
+    match load_clients(&sheet, &BTreeMap::new(), &ValueMaps::builtin(), &mut data) {
+        Ok(_) => dump(&data),
         Err(e) => render_all(&e),
     }
 }
@@ -75,8 +76,8 @@ fn windows_1251_files_read_with_the_encoding_flag_and_are_refused_without_it() {
     insta::assert_snapshot!(err.to_string(), @r"
     error: the file is not valid UTF-8
       --> 1c-export.csv:1:4
-      = help: files exported from 1C or old Excel are often Windows-1251: add `--encoding cp1251`
-      = expected UTF-8 text, found byte 0xF0
+      = help: files exported from 1C or old Excel are often Windows-1251: add `--encoding cp1251` (or `--encoding 1c-export=cp1251` for this file alone)
+      = expected UTF-8 text, found byte 0xF0 at byte offset 3
     ");
     let text = decode(&bytes, "1c-export.csv", Encoding::Cp1251).unwrap();
     assert_eq!(check_csv(&text), "к1: регион:text=Москва\n");
@@ -109,7 +110,7 @@ fn every_bad_cell_is_reported_with_line_and_column_in_one_run() {
 
     error: `potential` must be number
       --> clients.csv:6:3 (column `potential`)
-      = expected a number such as 1500 or 1 500,50, found text "1e999"
+      = expected a number such as 1500 or 1 500,50, found "1e999", too large: numbers must be below 10^15
     "#);
 }
 
@@ -148,7 +149,7 @@ fn numbers_are_read_as_people_type_them() {
 fn json_lines_keep_their_types() {
     let s = read_jsonl_text("{\"id\":\"c1\",\"potential\":10,\"vip\":true,\"products\":[\"a\",\"b\"]}\n\n{\"id\":\"c2\",\"region\":\"RU-TA\",\"potential\":null}\n", "c.jsonl").unwrap();
     let mut data = Data::default();
-    load_clients(&s, &BTreeMap::new(), &mut data).unwrap();
+    load_clients(&s, &BTreeMap::new(), &ValueMaps::builtin(), &mut data).unwrap();
     insta::assert_snapshot!(dump(&data), @r"
     c1: potential:number=10, vip:bool=true, products:list=a;b, region:text=<missing>
     c2: potential:number=<missing>, vip:bool=<missing>, products:list=<missing>, region:text=RU-TA
@@ -183,7 +184,7 @@ fn xlsx_first_sheet_is_read_with_numbers_dates_and_cyrillic() {
     wb.save(&path).unwrap();
     let sheet = read_table(&path, Encoding::Utf8).unwrap();
     let mut data = Data::default();
-    let err = load_clients(&sheet, &BTreeMap::new(), &mut data).unwrap_err();
+    let err = load_clients(&sheet, &BTreeMap::new(), &ValueMaps::builtin(), &mut data).unwrap_err();
     let rendered = render_all(&err).replace(&path.display().to_string(), "clients.xlsx");
     insta::assert_snapshot!(rendered, @r#"
     error: `potential` must be number
@@ -193,7 +194,7 @@ fn xlsx_first_sheet_is_read_with_numbers_dates_and_cyrillic() {
     let mut declared = BTreeMap::new();
     declared.insert("potential".to_string(), Type::Text);
     let mut data = Data::default();
-    load_clients(&sheet, &declared, &mut data).unwrap();
+    load_clients(&sheet, &declared, &ValueMaps::builtin(), &mut data).unwrap();
     insta::assert_snapshot!(dump(&data), @r"
     1001: регион:text=Москва, potential:text=1500.5, since:date=2024-03-01
     к2: регион:text=<missing>, potential:text=не число, since:date=<missing>
@@ -226,7 +227,7 @@ fn employees_are_validated() {
 fn clients_for_scheme() -> Data {
     let s = read_csv_text("id,region,significance,potential\nc1,RU-MOW,vip,10\n", "clients.csv").unwrap();
     let mut data = Data::default();
-    load_clients(&s, &BTreeMap::new(), &mut data).unwrap();
+    load_clients(&s, &BTreeMap::new(), &ValueMaps::builtin(), &mut data).unwrap();
     data
 }
 
@@ -340,11 +341,16 @@ fn the_shipped_examples_load() {
         let dir = root.join(ex);
         let sf = SchemeFile::parse(&std::fs::read_to_string(dir.join("scheme.toml")).unwrap(), "scheme.toml").unwrap();
         let mut data = Data::default();
-        load_clients(&read_table(&dir.join("clients.csv"), Encoding::Utf8).unwrap(), &sf.columns, &mut data).unwrap();
+        load_clients(&read_table(&dir.join("clients.csv"), Encoding::Utf8).unwrap(), &sf.columns, &sf.values, &mut data).unwrap();
         let emps = load_employees(&read_table(&dir.join("employees.csv"), Encoding::Utf8).unwrap()).unwrap();
         if dir.join("deals.csv").exists() {
-            allot_io::tables::load_deals(&read_table(&dir.join("deals.csv"), Encoding::Utf8).unwrap(), &sf.deal_columns, &mut data)
-                .unwrap();
+            allot_io::tables::load_deals(
+                &read_table(&dir.join("deals.csv"), Encoding::Utf8).unwrap(),
+                &sf.deal_columns,
+                &sf.values,
+                &mut data,
+            )
+            .unwrap();
         }
         sf.build(&data, emps).unwrap_or_else(|e| panic!("{ex}: {}", render_all(&e)));
     }
@@ -440,4 +446,162 @@ revenue = { sales = 70, account = 20 }
     assert!(bad.contains("unknown role `acount`") && bad.contains("did you mean `account`?"), "{bad}");
     assert!(bad.contains("`10.005` is not a share of revenue credit"), "{bad}");
     assert!(bad.contains("revenue shares sum to 90%, not 100%") && bad.contains("scheme.toml:8:1"), "{bad}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files as CRMs and people export them (issue #14)
+
+/// The line each error names, for a file whose lines end with `eol`.
+fn error_lines(text: &str) -> Vec<String> {
+    let out = check_csv(text);
+    out.lines().filter(|l| l.contains("--> clients.csv:")).map(|l| l.trim().trim_start_matches("--> ").to_string()).collect()
+}
+
+#[test]
+fn line_numbers_are_exact_for_lf_crlf_and_lone_cr_files_with_quoted_line_breaks() {
+    // Line 2 holds a quoted line break, so the bad potential of c3 stands on line 5 and c4's on 6.
+    for eol in ["\n", "\r\n", "\r"] {
+        let text = ["id,name,potential", "c1,\"two", "lines\",10", "c2,b,20", "c3,c,много", "c4,d,1e400", ""].join(eol);
+        assert_eq!(error_lines(&text), vec!["clients.csv:5:3 (column `potential`)", "clients.csv:6:3 (column `potential`)"], "{eol:?}");
+    }
+    // A duplicate id names both lines, CRLF included.
+    let out = check_csv("id,potential\r\nc1,1\r\nc2,2\r\nc1,3\r\n");
+    assert!(out.contains("clients.csv:4:1") && out.contains("the same id on line 2"), "{out}");
+    // A bad value on line 2 points at line 2, not at the header.
+    assert_eq!(error_lines("id,potential\r\nc1,x\r\n"), vec!["clients.csv:2:2 (column `potential`)"]);
+}
+
+#[test]
+fn json_lines_count_lone_cr_and_crlf_line_ends() {
+    let text = "{\"id\":\"c1\"}\r{\"id\":\"c2\"}\r\n{\"id\":\r";
+    let err = render_all(&read_jsonl_text(text, "leads.jsonl").err().unwrap());
+    assert!(err.contains("leads.jsonl:3:"), "{err}");
+}
+
+#[test]
+fn numbers_that_cannot_be_kept_exactly_are_located_errors() {
+    // More than 15 significant digits, overflow and an exponent beyond an f64: each refused, by line.
+    let long = "1".repeat(300);
+    let out = check_csv(&format!("id;potential\nc1;{long}\nc2;123456789012345678901234567\nc3;1e400\nc4;2.5e3\nc5;1 234,50\n"));
+    assert!(out.contains("clients.csv:2:2") && out.contains("300 significant digits"), "{out}");
+    assert!(out.contains("clients.csv:3:2") && out.contains("27 significant digits"), "{out}");
+    assert!(out.contains("clients.csv:4:2") && out.contains("too large"), "{out}");
+    assert!(!out.contains("clients.csv:5:") && !out.contains("clients.csv:6:"), "2.5e3 and 1 234,50 are numbers: {out}");
+    assert_eq!(parse_number("2.5e3"), Some(2500.0));
+    assert_eq!(parse_number("123456789012345"), Some(123456789012345.0), "15 digits are kept");
+    assert_eq!(parse_number("1234567890123456"), None, "16 are not");
+    assert_eq!(parse_number("0.000000000000000000001"), Some(1e-21), "leading zeros are not significant");
+    // A column of 20-digit account numbers is text, not a number rounded silently.
+    let out = check_csv("id,account\nc1,40702810900000012345\n");
+    assert!(out.contains("account:text=40702810900000012345"), "{out}");
+    // JSON numbers are held to the same rule.
+    let sheet = read_jsonl_text("{\"id\":\"c1\",\"potential\":123456789012345678901234567}\n", "c.jsonl").unwrap();
+    let err = load_clients(&sheet, &BTreeMap::new(), &ValueMaps::builtin(), &mut Data::default()).unwrap_err();
+    assert!(render_all(&err).contains("significant digits"), "{}", render_all(&err));
+}
+
+#[test]
+fn utf8_is_recognised_whatever_encoding_is_asked_and_cp1251_is_read_only_where_it_is() {
+    let utf8 = "id;name\nivanova;Григорьева\n".as_bytes();
+    // Asked for cp1251 (as for a folder of 1C files), a UTF-8 file is still read as UTF-8: never garbled.
+    assert_eq!(decode(utf8, "employees.csv", Encoding::Cp1251).unwrap(), "id;name\nivanova;Григорьева\n");
+    let (cp, _, _) = encoding_rs::WINDOWS_1251.encode("id;регион\nк1;Москва\n");
+    assert_eq!(decode(&cp, "clients.csv", Encoding::Cp1251).unwrap(), "id;регион\nк1;Москва\n");
+    // A byte Windows-1251 leaves undefined is refused by line and byte.
+    let mut bad = cp.to_vec();
+    bad.extend_from_slice(b"\xEA2;\x98\n");
+    let err = decode(&bad, "clients.csv", Encoding::Cp1251).unwrap_err().to_string();
+    assert!(err.contains("clients.csv:3:4") && err.contains("byte 0x98"), "{err}");
+    // Per file: `clients=cp1251` reads the clients file so and leaves the others UTF-8.
+    let enc = allot_io::Encodings::merge(&[allot_io::Encodings::parse(&["clients=cp1251".into()]).unwrap()]);
+    assert_eq!(enc.for_file(Path::new("data/clients.csv")), Encoding::Cp1251);
+    assert_eq!(enc.for_file(Path::new("data/employees.csv")), Encoding::Utf8);
+    assert!(allot_io::Encodings::parse(&["clients=koi8".into()]).unwrap_err().contains("unknown encoding `koi8`"));
+}
+
+#[test]
+fn region_names_short_forms_and_codes_become_iso_codes() {
+    let m = allot_io::values::regions();
+    for (written, code) in [
+        ("Татарстан", "RU-TA"),
+        ("Респ. Татарстан", "RU-TA"),
+        ("Республика Татарстан", "RU-TA"),
+        ("татарстан респ", "RU-TA"),
+        ("RU-TA", "RU-TA"),
+        ("ru-ta", "RU-TA"),
+        ("Москва", "RU-MOW"),
+        ("г. Москва", "RU-MOW"),
+        ("Московская обл.", "RU-MOS"),
+        ("Санкт-Петербург", "RU-SPE"),
+        ("Алтайский край", "RU-ALT"),
+        ("Республика Алтай", "RU-AL"),
+        ("ХМАО — Югра", "RU-KHM"),
+        ("Ханты-Мансийский АО", "RU-KHM"),
+        ("Чувашия", "RU-CU"),
+        ("Чувашская Респ.", "RU-CU"),
+        ("Республика Саха (Якутия)", "RU-SA"),
+        ("Северная Осетия", "RU-SE"),
+        ("Орловская область", "RU-ORL"),
+        ("Приморский край", "RU-PRI"),
+        ("Tatarstan", "RU-TA"),
+        ("Moscow Oblast", "RU-MOS"),
+        ("Еврейская АО", "RU-YEV"),
+    ] {
+        assert_eq!(m.get(written), Some(code), "{written}");
+    }
+    // ё and е are one letter; every one of the 83 subjects is known by its Russian name.
+    assert_eq!(m.get("Орёл"), None, "a town is not a region");
+    let regions = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ru/regions.csv")).unwrap();
+    for line in regions.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(m.get(f[2]), Some(f[0]), "{}", f[2]);
+        assert_eq!(m.get(&f[2].replace('е', "ё")), Some(f[0]), "{}", f[2]);
+    }
+    // In a file: names become codes; an unknown one is a warning with the nearest names.
+    let sheet = read_csv_text("id;region\nc1;Татарстан\nc2;г. Москва\nc3;Татарстн\n", "clients.csv").unwrap();
+    let mut data = Data::default();
+    let warnings = load_clients(&sheet, &BTreeMap::new(), &ValueMaps::builtin(), &mut data).unwrap();
+    assert!(dump(&data).contains("c1: region:text=RU-TA") && dump(&data).contains("c2: region:text=RU-MOW"), "{}", dump(&data));
+    let w = render_all(&warnings);
+    assert!(w.contains("clients.csv:4:2") && w.contains("Республика Татарстан (RU-TA)"), "{w}");
+    // A column of other region codes altogether is left alone, without warnings.
+    let sheet = read_csv_text("id;region\nc1;north\nc2;south\n", "clients.csv").unwrap();
+    assert!(load_clients(&sheet, &BTreeMap::new(), &ValueMaps::builtin(), &mut Data::default()).unwrap().is_empty());
+}
+
+#[test]
+fn a_scheme_renames_export_headers_and_maps_values_of_its_own() {
+    let scheme = r#"
+[columns]
+id = "ID"
+region = "Регион"
+industry = { from = "Сфера деятельности", type = "text" }
+potential = "number"
+
+[values.industry]
+"ИТ" = "it"
+"Информационные технологии" = "it"
+
+[[rules]]
+id = "it"
+role = "sales"
+when = 'industry == "it" and `Тип компании` == "Клиент"'
+employee = "ivanov"
+"#;
+    let sf = SchemeFile::parse(scheme, "scheme.toml").unwrap();
+    let mut sheet =
+        read_csv_text("ID;Название компании;Регион;Сфера деятельности;Тип компании;potential\r\n7;ООО Ромашка;Татарстан;информационные технологии;Клиент;1 500\r\n", "export.csv").unwrap();
+    assert!(sf.rename_headers(&mut sheet, false).is_empty());
+    assert_eq!(sheet.headers, ["id", "Название компании", "region", "industry", "Тип компании", "potential"]);
+    let mut data = Data::default();
+    load_clients(&sheet, &sf.columns, &sf.values, &mut data).unwrap();
+    assert!(dump(&data).contains("region:text=RU-TA") && dump(&data).contains("industry:text=it"), "{}", dump(&data));
+    assert_eq!(data.clients.id(0), "7", "`ID` is the id column");
+    let emps = load_employees(&read_csv_text("id,name\nivanov,Иванов\n", "employees.csv").unwrap()).unwrap();
+    let s = sf.build(&data, emps).unwrap();
+    assert_eq!(s.rules.len(), 1, "a header with spaces is named in backticks");
+    // A header the file lacks is an error in the scheme, with the file's nearest header.
+    let mut sheet = read_csv_text("ID;Регон\n1;Татарстан\n", "export.csv").unwrap();
+    let err = render_all(&sf.rename_headers(&mut sheet, false));
+    assert!(err.contains("column `Регион` is not in export.csv") && err.contains("did you mean `Регон`?"), "{err}");
 }

@@ -277,7 +277,11 @@ fn resolve(path: &str, span: Span, schema: &dyn Schema, errors: &mut Vec<Error>)
             let mut e = Error::new(span, format!("unknown attribute `{path}`"))
                 .expected("the name of a column of the data or an attribute declared in the scheme");
             if let Some(s) = suggest(path, schema) {
-                e = e.help(format!("did you mean `{s}`?"));
+                e = e.help(if syntax::is_plain_name(&s) {
+                    format!("did you mean `{s}`?")
+                } else {
+                    format!("did you mean `{s}`? A name with spaces or symbols is written in backticks: `{s}` == \"…\"")
+                });
             }
             errors.push(e);
             None

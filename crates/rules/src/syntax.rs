@@ -20,6 +20,7 @@
 //! number    := "-"? digits ( "." digits )?
 //! date      := digit{4} "-" digit{2} "-" digit{2}
 //! ident     := (letter | "_") (letter | digit | "_")*   (any Unicode letter, so Cyrillic names work)
+//!            | "`" any character but "`" ... "`"     (a header as written: `Сфера деятельности`)
 //! ```
 //!
 //! Keywords (`and or not in contains is missing true false`) are matched case-insensitively.
@@ -109,6 +110,23 @@ fn describe(t: &Tok) -> String {
         Tok::RBracket => "`]`".into(),
         Tok::Comma => "`,`".into(),
         Tok::Dot => "`.`".into(),
+    }
+}
+
+/// Whether a name can be written bare in a condition (else it goes in backticks).
+pub fn is_plain_name(name: &str) -> bool {
+    let mut cs = name.chars();
+    cs.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && cs.all(|c| c.is_alphanumeric() || c == '_')
+        && !["and", "or", "not", "in", "contains", "is", "missing", "true", "false"].contains(&name.to_lowercase().as_str())
+}
+
+/// A name as it is written in a condition: bare, or in backticks when it holds spaces or symbols.
+pub fn write_name(name: &str) -> String {
+    if is_plain_name(name) {
+        name.to_string()
+    } else {
+        format!("`{name}`")
     }
 }
 
@@ -231,6 +249,21 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
                     j += 1;
                 }
                 out.push((Tok::Str(s), Span::new(start, end_of(j + 1))));
+                i = j + 1;
+                continue;
+            }
+            '`' => {
+                // A quoted name: any column header as people write it (`Сфера деятельности`).
+                let Some(len) = chars[i + 1..].iter().position(|c| c.1 == '`') else {
+                    return Err(Error::new(Span::new(start, src.len()), "unterminated name in backticks").expected("a closing `"));
+                };
+                let j = i + 1 + len;
+                let name = &src[end_of(i + 1)..chars[j].0];
+                if name.trim().is_empty() {
+                    return Err(Error::new(Span::new(start, end_of(j + 1)), "empty name in backticks")
+                        .expected("a column name between the backticks"));
+                }
+                out.push((Tok::Ident(name.to_string()), Span::new(start, end_of(j + 1))));
                 i = j + 1;
                 continue;
             }

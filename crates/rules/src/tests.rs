@@ -239,3 +239,17 @@ fn the_fuzz_corpus_replays_without_a_panic() {
     }
     assert!(n >= 8, "the corpus at {} has {n} entries", dir.display());
 }
+
+#[test]
+fn names_in_backticks_hold_spaces_and_symbols() {
+    use crate::syntax::{lex, write_name, Tok};
+    let toks: Vec<Tok> =
+        lex("`Сфера деятельности` == \"ИТ\" and client.`Тип (CRM)` is missing").unwrap().into_iter().map(|t| t.0).collect();
+    assert_eq!(toks[0], Tok::Ident("Сфера деятельности".into()));
+    assert_eq!(toks[6], Tok::Ident("Тип (CRM)".into()));
+    assert!(lex("`open").unwrap_err().message.contains("unterminated name"));
+    assert!(lex("`` == 1").unwrap_err().message.contains("empty name"));
+    assert_eq!(write_name("region"), "region");
+    assert_eq!(write_name("Сфера деятельности"), "`Сфера деятельности`");
+    assert_eq!(write_name("in"), "`in`", "a keyword as a column name needs backticks too");
+}

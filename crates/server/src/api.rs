@@ -24,7 +24,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("missing_field", 422, "a required field is absent"),
     ("wrong_type", 422, "a field has the wrong type"),
     ("unknown_field", 422, "the body has a field the endpoint does not take"),
-    ("unknown_attribute", 422, "an attribute the store and the scheme do not know"),
+    ("bad_value", 422, "a value out of bounds: too long or too many, a NUL character, a number that cannot be kept exactly"),
     ("bad_date", 422, "a date is not YYYY-MM-DD"),
     ("bad_header", 400, "a header has a value that cannot be used"),
     ("unauthorized", 401, "no token, or an unknown one"),
@@ -291,7 +291,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
         }
     };
     let columns = if deal_of.is_some() { &state.deal_columns } else { &state.columns };
-    let attrs = check_attributes(columns, attrs, deal_of.is_none())?;
+    let attrs = check_attributes(state, columns, attrs)?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -306,41 +306,93 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     rx.await.map_err(|_| ApiError::unavailable("the router stopped".into()))?
 }
 
-/// Attributes the store or the scheme know, with values of their type (a number where numbers are
-/// stored, ...). Keys used for continuity (`inn`, `email`, `phone`) and `name` are always welcome.
+/// Most attributes one routed item may carry, and the longest name, text and list.
+pub const MAX_ATTRIBUTES: usize = 200;
+pub const MAX_NAME: usize = 200;
+pub const MAX_TEXT: usize = 10_000;
+pub const MAX_LIST: usize = 1_000;
+
+/// Checks a text value: bounded, no NUL (which PostgreSQL cannot store) — issue #13's isolation.
+fn check_text(s: &str, field: &str) -> Result<(), ApiError> {
+    if s.contains('\0') {
+        return Err(ApiError::new("bad_value", format!("`{field}` holds a NUL character"), Some(field)));
+    }
+    if s.chars().count() > MAX_TEXT {
+        return Err(ApiError::new("bad_value", format!("`{field}` is longer than {MAX_TEXT} characters"), Some(field)));
+    }
+    Ok(())
+}
+
+/// The attributes of a routed item, checked: declared ones (by the store or the scheme) must have
+/// a value of their type; undeclared ones are kept as they are (a web form's extra field never
+/// loses the lead: issue #14), as long as they are texts, numbers, booleans or lists of texts.
+/// Numbers must be kept exactly (at most 15 significant digits, below 10^15); texts are bounded
+/// and hold no NUL; values of a column with a dictionary (`region`) are normalised.
 fn check_attributes(
+    state: &AppState,
     columns: &std::sync::RwLock<Arc<Vec<(String, allot_rules::Type)>>>,
     attrs: Map<String, J>,
-    client: bool,
 ) -> Result<Map<String, J>, ApiError> {
+    use allot_rules::Type as T;
     let columns: Arc<Vec<(String, allot_rules::Type)>> = columns.read().map_err(|_| ApiError::unavailable("columns".into()))?.clone();
+    let values = state.values.read().map_err(|_| ApiError::unavailable("values".into()))?.clone();
+    if attrs.len() > MAX_ATTRIBUTES {
+        return Err(ApiError::new("bad_value", format!("more than {MAX_ATTRIBUTES} attributes"), Some("attributes")));
+    }
     let mut out = Map::new();
     for (k, v) in attrs {
         let field = format!("attributes.{k}");
-        let ty = columns.iter().find(|c| c.0 == k).map(|c| c.1);
-        let ty = match ty {
-            Some(t) => t,
-            None if client && ["inn", "email", "phone", "name"].contains(&k.as_str()) => allot_rules::Type::Text,
-            None if columns.is_empty() => allot_rules::Type::Text,
-            None => {
-                let known: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
-                let hint = known
-                    .iter()
-                    .map(|c| (strsim::levenshtein(c, &k), *c))
-                    .filter(|(d, _)| *d <= 2)
-                    .min()
-                    .map_or(String::new(), |(_, c)| format!(" (did you mean `{c}`?)"));
-                return Err(ApiError::new(
-                    "unknown_attribute",
-                    format!("unknown attribute `{k}`{hint}; known: {}", known.join(", ")),
-                    Some(&field),
-                ));
+        if k.trim().is_empty() || k.chars().count() > MAX_NAME || k.contains('\0') {
+            return Err(ApiError::new(
+                "bad_value",
+                format!("an attribute name must be 1 to {MAX_NAME} characters, without NUL"),
+                Some(&field),
+            ));
+        }
+        let declared = columns.iter().find(|c| c.0 == k).map(|c| c.1);
+        match &v {
+            J::String(s) => check_text(s, &field)?,
+            J::Array(a) if a.len() > MAX_LIST => {
+                return Err(ApiError::new("bad_value", format!("`{k}` holds more than {MAX_LIST} items"), Some(&field)))
             }
+            J::Array(a) => {
+                for item in a {
+                    match item {
+                        J::String(s) => check_text(s, &field)?,
+                        _ => return Err(ApiError::new("wrong_type", format!("`{k}` must be a list of texts"), Some(&field))),
+                    }
+                }
+            }
+            J::Number(n) => {
+                if let Err(e) = allot_io::tables::read_number(&n.to_string()) {
+                    return Err(ApiError::new("bad_value", format!("`{k}` is {}", e.found(&n.to_string())), Some(&field)));
+                }
+            }
+            J::Object(_) => {
+                return Err(ApiError::new(
+                    "wrong_type",
+                    format!("`{k}` must be a text, a number, true/false or a list of texts"),
+                    Some(&field),
+                ))
+            }
+            J::Null | J::Bool(_) => {}
+        }
+        let Some(ty) = declared else {
+            // Undeclared: kept as sent, with a region (or a `[values]` column) normalised all the same.
+            let v = match v {
+                J::String(s) => J::String(allot_io::values::normalise(&values, &k, s.trim()).to_string()),
+                other => other,
+            };
+            out.insert(k, v);
+            continue;
         };
-        use allot_rules::Type as T;
         let ok = match (ty, &v) {
             (_, J::Null) => true,
-            (T::Number, J::Number(_)) | (T::Bool, J::Bool(_)) | (T::Text, J::String(_)) => true,
+            (T::Number, J::Number(_)) | (T::Bool, J::Bool(_)) => true,
+            (T::Text, J::String(s)) => {
+                out.insert(k.clone(), J::String(allot_io::values::normalise(&values, &k, s.trim()).to_string()));
+                continue;
+            }
             (T::Text, J::Number(n)) => {
                 out.insert(k.clone(), J::String(n.to_string()));
                 continue;
@@ -430,14 +482,7 @@ pub async fn explain(
 ) -> Result<Response, ApiError> {
     let (day, _) = visible_owners(&state, &headers, &id, &q).await?;
     let c = id.clone();
-    let text = state
-        .with_store(move |s| {
-            let book = allot_app::book::open_book(s, day, None).map_err(book_error)?;
-            let opts = allot_core::Options { today: day, ..Default::default() };
-            let x = allot_app::explain(&book.loaded, &c, false, &opts).map_err(|e| ApiError::new("not_found", e.to_string(), None))?;
-            Ok(allot_app::report::explanation(&book.loaded.scheme, &book.loaded.data, &x))
-        })
-        .await?;
+    let text = state.with_store(move |s| allot_app::book::explain_stored(s, &c, day).map_err(book_error)).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "explanation": text});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
@@ -465,8 +510,19 @@ pub async fn book(
     }
     let day = day_of(&q)?;
     let e = id.clone();
-    let rows = state.read(move |s| s.book(&e, day)).await?;
-    let body = json!({"employee": id, "at": allot_rules::civil_from_days(day), "links": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    let (rows, clients) = state.with_store(move |s| allot_app::book::book_with_clients(s, &e, day).map_err(book_error)).await?;
+    let links: Vec<J> = rows
+        .iter()
+        .map(|r| {
+            let mut j = spell_json(r);
+            if let (Some(c), J::Object(o)) = (clients.get(&r.client), &mut j) {
+                o.insert("client_name".into(), json!(c.name));
+                o.insert("client_attributes".into(), J::Object(c.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
+            }
+            j
+        })
+        .collect();
+    let body = json!({"employee": id, "at": allot_rules::civil_from_days(day), "links": links});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
@@ -622,6 +678,7 @@ fn book_error(e: allot_app::book::BookError) -> ApiError {
         B::Store(s) => ApiError::store(s),
         B::Input(d) => ApiError::new("refused", allot_core::diag::render_all(&d), None),
         B::Refused(m) => ApiError::new("refused", m, None),
+        B::NotFound(m) => ApiError::new("not_found", m, None),
     }
 }
 

@@ -103,6 +103,8 @@ pub struct AppState {
     pub columns: RwLock<Arc<Vec<(String, Type)>>>,
     /// Attribute types a routed deal may carry.
     pub deal_columns: RwLock<Arc<Vec<(String, Type)>>>,
+    /// Value dictionaries routed attributes are normalised with (regions, the scheme's `[values]`).
+    pub values: RwLock<Arc<allot_io::values::ValueMaps>>,
     pub tokens: Mutex<HashMap<String, (Scope, String)>>,
     readers: Mutex<Vec<Box<dyn Store>>>,
     pub metrics: Metrics,
@@ -221,7 +223,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     .map_err(|e| e.to_string())??;
     let loaded_revision = model.as_ref().map(|m| m.revision);
     let columns = model.as_ref().map(|m| m.columns.clone()).unwrap_or_default();
-    let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_default();
+    let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_else(Vec::new);
+    let values = model.as_ref().map_or_else(allot_io::values::ValueMaps::builtin, |m| m.values.clone());
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let (tx, rx) = mpsc::channel::<writer::Job>(65_536);
@@ -249,6 +252,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         jobs: tx,
         columns: RwLock::new(Arc::new(columns)),
         deal_columns: RwLock::new(Arc::new(deal_columns)),
+        values: RwLock::new(Arc::new(values)),
         tokens: Mutex::new(HashMap::new()),
         readers: Mutex::new(Vec::new()),
         metrics,
@@ -278,6 +282,9 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
                 }
                 if let Ok(mut c) = refresher.deal_columns.write() {
                     *c = Arc::new(m.deal_columns);
+                }
+                if let Ok(mut v) = refresher.values.write() {
+                    *v = Arc::new(m.values);
                 }
             }
         }

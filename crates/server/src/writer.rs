@@ -373,6 +373,7 @@ fn route_batch(
             "date": date,
             "scheme_version": model.version,
             "roles": roles,
+            "unused_attributes": unused_attributes(&model.columns, &r.attrs),
         })
         .to_string();
         writes.routed.push(Routed { key: r.idempotency_key.clone(), hash: r.hash.clone(), client, response: body.clone() });
@@ -388,6 +389,16 @@ fn route_batch(
         }
     }
     Ok(())
+}
+
+/// The attributes of a routed item that no column declares: stored with it, read by no rule, and
+/// named in the answer so that an integration sees a misspelt field at once (issue #14).
+fn unused_attributes(columns: &[(String, allot_rules::Type)], attrs: &Map<String, J>) -> Vec<String> {
+    attrs
+        .keys()
+        .filter(|k| !columns.iter().any(|c| &c.0 == *k) && !["inn", "email", "phone", "name"].contains(&k.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// Routes one deal: deal rules first, its client's owners for the other roles (S4.4).
@@ -442,6 +453,7 @@ fn route_deal(
         "date": allot_rules::civil_from_days(r.date),
         "scheme_version": model.version,
         "roles": roles,
+        "unused_attributes": unused_attributes(&model.deal_columns, &r.attrs),
     })
     .to_string();
     writes.routed.push(Routed {

@@ -83,7 +83,7 @@ fn world_blocking(pg: Option<&str>) -> World {
     let mut store = allot_store::open(&location).unwrap();
     let employees = dir.path().join("employees.csv");
     std::fs::write(&employees, EMPLOYEES).unwrap();
-    allot_app::book::import(store.as_mut(), Subject::Employee, &employees, allot_io::Encoding::Utf8, &actor()).unwrap();
+    allot_app::book::import(store.as_mut(), Subject::Employee, &employees, &allot_io::Encodings::default(), &actor()).unwrap();
     let req =
         allot_app::book::PlanRequest { date: day("2026-03-01"), scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
     let plan = allot_app::book::plan(store.as_mut(), &req, &actor()).unwrap();
@@ -334,7 +334,11 @@ async fn bad_input_gets_a_4xx_with_a_stable_code_and_the_field_and_writes_nothin
         (br#"{"attributes": {"source": "web"}, "priority": 1}"#.to_vec(), 422, "unknown_field", Some("priority")),
         (br#"{"id": "x"}"#.to_vec(), 422, "missing_field", Some("attributes")),
         (br#"{"attributes": 5}"#.to_vec(), 422, "wrong_type", Some("attributes")),
-        (br#"{"attributes": {"sourse": "web"}}"#.to_vec(), 422, "unknown_attribute", Some("attributes.sourse")),
+        // An undeclared attribute is kept, never a lost lead (issue #14); the answer names it.
+        (br#"{"attributes": {"sourse": "web"}}"#.to_vec(), 200, "", None),
+        (br#"{"attributes": {"region": {"code": "RU-TA"}}}"#.to_vec(), 422, "wrong_type", Some("attributes.region")),
+        (br#"{"attributes": {"note": "a\u0000b"}}"#.to_vec(), 422, "bad_value", Some("attributes.note")),
+        (br#"{"attributes": {"potential": 123456789012345678901234567}}"#.to_vec(), 422, "bad_value", Some("attributes.potential")),
         (br#"{"attributes": {"source": 5}}"#.to_vec(), 200, "", None),
         (br#"{"attributes": {"source": ["a"]}}"#.to_vec(), 422, "wrong_type", Some("attributes.source")),
         (br#"{"id": 7, "attributes": {}}"#.to_vec(), 422, "wrong_type", Some("id")),
@@ -398,6 +402,33 @@ async fn bad_input_gets_a_4xx_with_a_stable_code_and_the_field_and_writes_nothin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_from_a_web_form_keeps_its_extra_fields_and_its_region_name_becomes_a_code() {
+    // Issue #14, items 6 and 7: a form field the scheme does not declare is stored with the lead and
+    // shown by explain; "Республика Татарстан" is stored as RU-TA; the book lists the client's name.
+    let w = world(None).await;
+    let s = Server::start(&w).await;
+    let client = reqwest::Client::new();
+    let body = json!({"id": "form1", "date": "2026-03-02",
+        "attributes": {"source": "web", "name": "ООО «Ромашка»", "region": "Республика Татарстан", "utm_campaign": "весна"}});
+    let r: J = client.post(s.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["new_client"], true, "{r}");
+    assert_eq!(r["unused_attributes"], json!(["region", "utm_campaign"]), "{r}");
+    let get = |path: String| {
+        let req = client.get(s.url(&path)).bearer_auth(&w.tokens["admin"]);
+        async move { req.send().await.unwrap().json::<J>().await.unwrap() }
+    };
+    let x = get("/v1/clients/form1/explain?at=2026-03-02".into()).await;
+    let text = x["explanation"].as_str().unwrap_or_default();
+    assert!(text.contains("stored, not used by the scheme: name=ООО «Ромашка», region=RU-TA, utm_campaign=весна"), "{x}");
+    let owner = r["roles"][0]["employee"].as_str().unwrap().to_string();
+    let b = get(format!("/v1/employees/{owner}/book?at=2026-03-02")).await;
+    let link = b["links"].as_array().unwrap().iter().find(|l| l["client"] == "form1").cloned().unwrap_or(J::Null);
+    assert_eq!(link["client_name"], "ООО «Ромашка»", "{b}");
+    assert_eq!(link["client_attributes"]["region"], "RU-TA", "{b}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_answers_every_request_it_accepted() {
     let w = world(None).await;
     let s = Server::start(&w).await;
@@ -452,12 +483,13 @@ async fn deals_go_by_deal_rules_then_to_their_clients_owners() {
     assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (409, Some("duplicate_id"), Some("id")));
     let (st, e) = send(json!({"client": "nobody", "attributes": {"amount": 1}})).await;
     assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("unknown_client"), Some("client")));
-    let (st, e) = send(json!({"client": "lead00001", "attributes": {"amout": 1}})).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (422, Some("unknown_attribute")));
+    // A misspelt attribute no longer loses the deal: it is stored, and the answer names it.
+    let (st, e) = send(json!({"client": "lead00001", "date": "2026-03-02", "attributes": {"amout": 1}})).await;
+    assert_eq!((st, e["unused_attributes"].clone()), (200, json!(["amout"])), "{e}");
     // The deals are stored with their client.
     let location = w.location.clone();
     let deals = blocking(move || allot_store::open(&location).unwrap().snapshot(day("2026-03-02")).unwrap().deals.len()).await;
-    assert_eq!(deals, 2);
+    assert_eq!(deals, 3);
     s.stop().await;
 }
 

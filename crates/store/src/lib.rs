@@ -542,6 +542,8 @@ pub trait Store: Send {
     fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>>;
     /// An employee's links valid on `date`.
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>>;
+    /// Stored clients' attributes (JSON text) by id, for the ids that are stored.
+    fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
     /// What crediting a period's sales reads, in one transaction and without holding every deal:
     /// every link valid on some day of `first..=last` (`first` `None`: from the beginning), in no
     /// particular order, then every stored deal in key order, one [`SalesRow`] at a time. Returns

@@ -857,4 +857,8 @@ impl Store for PgStore {
             &[&d, &employee],
         )
     }
+    fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        let rows = self.client.query("SELECT id, attrs::text FROM clients WHERE id = ANY($1) ORDER BY id COLLATE \"C\"", &[&ids])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }

@@ -776,4 +776,14 @@ impl Store for SqliteStore {
             &[&d, &employee],
         )
     }
+    fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare_cached("SELECT attrs FROM clients WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(attrs) = st.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+                out.push((id.clone(), attrs));
+            }
+        }
+        Ok(out)
+    }
 }

@@ -402,3 +402,21 @@ fn reopening_the_store_keeps_everything_and_migrates_once() {
     assert_eq!(s.snapshot(0).unwrap().clients.len(), 3);
     assert_eq!(s.changes().unwrap().len(), 2);
 }
+
+#[test]
+fn client_attributes_are_read_by_id_for_the_ids_stored() {
+    each("client_attributes_are_read_by_id_for_the_ids_stored", |s| {
+        seed(s);
+        let got = s.client_attributes(&["c2".into(), "nobody".into(), "c1".into()]).unwrap();
+        let mut ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["c1", "c2"], "an unknown id is left out");
+        let c1 = &got.iter().find(|(id, _)| id == "c1").unwrap().1;
+        assert_eq!(
+            serde_json_lite(c1),
+            [("city".to_string(), "\"Москва\"".to_string()), ("potential".to_string(), "100".to_string())],
+            "{c1}"
+        );
+        assert!(s.client_attributes(&[]).unwrap().is_empty());
+    });
+}
