@@ -145,12 +145,27 @@ pub fn commit_import(store: &mut dyn Store, p: PreparedImport, actor: &Actor) ->
 
 /// Reads and validates a whole file against the store's column types; writes nothing.
 pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: &Encodings) -> Result<PreparedImport, BookError> {
+    prepare_import_with(store, subject, path, encoding, None)
+}
+
+/// [`prepare_import`] with the scheme that is about to be applied (`allot sync`), whose `[columns]`
+/// and `[values]` read the file, instead of the store's active one.
+pub fn prepare_import_with(
+    store: &mut dyn Store,
+    subject: Subject,
+    path: &Path,
+    encoding: &Encodings,
+    scheme: Option<(&str, &str)>,
+) -> Result<PreparedImport, BookError> {
     let _span = tracing::info_span!("import", subject = subject.as_str()).entered();
     let file = path.display().to_string();
     let mut sheet = read_table(path, encoding.for_file(path)).map_err(BookError::Input)?;
     let mut warnings: Vec<Diagnostic> = Vec::new();
-    // The active scheme's `[columns]` name the file's headers and `[values]` normalise its values.
-    let active = store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok());
+    // The scheme's `[columns]` name the file's headers and `[values]` normalise its values.
+    let active = match scheme {
+        Some((text, name)) => Some(SchemeFile::parse(text, name).map_err(BookError::Input)?),
+        None => store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok()),
+    };
     let builtin = ValueMaps::builtin();
     let values = active.as_ref().map_or(&builtin, |sf| &sf.values);
     if let (Some(sf), Subject::Client | Subject::Deal) = (&active, subject) {

@@ -387,20 +387,25 @@ pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
     };
     let mut store = a.store.open()?;
     let actor = a.store.actor();
+    let enc = Encodings::merge(&a.encoding);
+    let name = scheme_path.display().to_string();
+    // The folder's scheme reads its files (`[columns]`, `[values]`), even before it is active.
+    let prepare = |store: &mut dyn Store, subject: Subject, path: &std::path::Path| {
+        book::prepare_import_with(store, subject, path, &enc, Some((&scheme, &name))).map_err(report)
+    };
+    // Both files are checked before either lands.
+    let e = prepare(store.as_mut(), Subject::Employee, &employees)?;
+    let c = prepare(store.as_mut(), Subject::Client, &clients)?;
     if a.dry_run {
         eprintln!("dry run: the files are checked, the plan is shown against the store as it is, nothing is written");
-        book::prepare_import(store.as_mut(), Subject::Employee, &employees, &Encodings::merge(&a.encoding)).map_err(report)?;
-        book::prepare_import(store.as_mut(), Subject::Client, &clients, &Encodings::merge(&a.encoding)).map_err(report)?;
     } else {
-        // Both files are checked before either lands.
-        let e = book::prepare_import(store.as_mut(), Subject::Employee, &employees, &Encodings::merge(&a.encoding)).map_err(report)?;
-        let c = book::prepare_import(store.as_mut(), Subject::Client, &clients, &Encodings::merge(&a.encoding)).map_err(report)?;
         let r = book::commit_import(store.as_mut(), e, &actor).map_err(report)?;
         say_imported(&r, &employees)?;
         let r = book::commit_import(store.as_mut(), c, &actor).map_err(report)?;
         say_imported(&r, &clients)?;
         if let Some(deals) = find("deals") {
-            let r = book::import(store.as_mut(), Subject::Deal, &deals, &Encodings::merge(&a.encoding), &actor).map_err(report)?;
+            let d = prepare(store.as_mut(), Subject::Deal, &deals)?;
+            let r = book::commit_import(store.as_mut(), d, &actor).map_err(report)?;
             say_imported(&r, &deals)?;
         }
     }

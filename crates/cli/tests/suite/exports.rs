@@ -143,6 +143,19 @@ fn a_bitrix24_export_is_read_as_it_is_with_a_columns_section() {
     ] {
         assert!(csv.contains(row), "{row} missing:\n{csv}");
     }
+    // `sync` reads the export by the folder's scheme before that scheme is active.
+    let store = tempfile::tempdir().unwrap();
+    let out = allot()
+        .args(["sync", "--encoding", "clients=cp1251", "--date", "2026-01-01", "--dir"])
+        .arg(example("crm-export"))
+        .arg("--db")
+        .arg(store.path().join("allot.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let book = allot().args(["book", "ivanov", "--at", "2026-06-01", "--db"]).arg(store.path().join("allot.db")).output().unwrap();
+    let book = String::from_utf8_lossy(&book.stdout);
+    assert!(book.contains("ООО «Ромашка»") && book.contains("RU-TA"), "{book}");
     // Without the section the export is refused with a located reason, not misread.
     let dir = tempfile::tempdir().unwrap();
     for f in ["clients.csv", "employees.csv"] {
