@@ -23,6 +23,16 @@ pub struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 65_536)]
     body_limit: usize,
+    /// Connections open at once; more wait in the kernel's queue until one closes.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+    /// Seconds for a request's headers to arrive (and for an idle connection to send its next
+    /// request) before the connection is closed.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    header_timeout: f64,
+    /// Seconds for a request's body to arrive before the request is answered 408.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    body_timeout: f64,
     /// Threads for HTTP (default: the cores but one, which is left to the router thread).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -44,6 +54,24 @@ pub enum TokenCommand {
         /// A name for the token, kept in the history of what it does.
         #[arg(long, default_value = "api")]
         label: String,
+        /// The day the token stops working (YYYY-MM-DD; it works through the day before).
+        #[arg(long, value_name = "DATE", value_parser = crate::parse_day)]
+        expires: Option<i32>,
+        #[command(flatten)]
+        store: StoreOpt,
+    },
+    /// Every token: id, scope, employee, label, who made it and when, expiry, revocation. Never the
+    /// secret (only its hash is stored).
+    List {
+        #[command(flatten)]
+        store: StoreOpt,
+    },
+    /// Revoke a token by its id (from `allot token list`): refused within a second by every server
+    /// sharing the store.
+    #[command(after_help = "Example:\n  allot token list\n  allot token revoke 3")]
+    Revoke {
+        /// The token's id.
+        id: i64,
         #[command(flatten)]
         store: StoreOpt,
     },
@@ -62,6 +90,9 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         match_keys: a.match_keys.clone(),
         max_batch: a.max_batch.max(1),
         body_limit: a.body_limit,
+        max_connections: a.max_connections.max(1),
+        header_timeout: seconds(a.header_timeout, "--header-timeout")?,
+        body_timeout: seconds(a.body_timeout, "--body-timeout")?,
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);
@@ -83,6 +114,15 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
             Reported
         })
     })
+}
+
+fn seconds(x: f64, flag: &str) -> Result<std::time::Duration, Reported> {
+    if x.is_finite() && x > 0.0 && x <= 3600.0 {
+        Ok(std::time::Duration::from_secs_f64(x))
+    } else {
+        eprintln!("error: {flag} takes seconds between 0 and 3600, such as 10 or 0.5");
+        Err(Reported)
+    }
 }
 
 async fn shutdown_signal() {
@@ -109,15 +149,54 @@ async fn shutdown_signal() {
 
 pub fn token(c: &TokenCommand) -> Result<(), Reported> {
     match c {
-        TokenCommand::Create { scope, employee, label, store } => {
+        TokenCommand::Create { scope, employee, label, expires, store } => {
             let mut s = store.open()?;
-            let token = allot_server::create_token(s.as_mut(), scope, employee.as_deref(), label, &store.actor()).map_err(|e| {
-                eprintln!("error: {e}");
-                Reported
-            })?;
+            if let Some(d) = expires.filter(|&d| d <= allot_app::clock::today()) {
+                eprintln!("error: --expires {} is not after today; the token would never work", allot_rules::civil_from_days(d));
+                return Err(Reported);
+            }
+            let token =
+                allot_server::create_token(s.as_mut(), scope, employee.as_deref(), label, *expires, &store.actor()).map_err(|e| {
+                    eprintln!("error: {e}");
+                    Reported
+                })?;
             crate::emit(&format!("{token}\n"))?;
             eprintln!("a {scope} token `{label}`: keep it now, it is not shown again (only its hash is stored)");
             Ok(())
+        }
+        TokenCommand::List { store } => {
+            let mut s = store.open()?;
+            let list = s.tokens().map_err(|e| {
+                eprintln!("error: {e}");
+                Reported
+            })?;
+            let today = allot_app::clock::today();
+            let mut out = String::from("id  scope     employee      label                 made by / at                         state\n");
+            for t in &list {
+                let state = match (&t.revoked, t.token.expires) {
+                    (Some((by, at)), _) => format!("revoked by {by} at {at}"),
+                    (None, Some(e)) if e <= today => format!("expired {}", allot_rules::civil_from_days(e)),
+                    (None, Some(e)) => format!("works until {}", allot_rules::civil_from_days(e - 1)),
+                    (None, None) => "works".into(),
+                };
+                out.push_str(&format!(
+                    "{:<3} {:<9} {:<13} {:<21} {:<36} {state}\n",
+                    t.token.id,
+                    t.token.scope,
+                    t.token.employee.as_deref().unwrap_or("-"),
+                    t.token.label,
+                    format!("{} {}", t.created_by, t.created_at)
+                ));
+            }
+            crate::emit(&out)
+        }
+        TokenCommand::Revoke { id, store } => {
+            let mut s = store.open()?;
+            let change = s.revoke_token(*id, &store.actor()).map_err(|e| {
+                eprintln!("error: {e}");
+                Reported
+            })?;
+            crate::emit(&format!("token {id} revoked (change {change}); servers refuse it within a second\n"))
         }
     }
 }

@@ -27,6 +27,12 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("bad_value", 422, "a value out of bounds: too long or too many, a NUL character, a number that cannot be kept exactly"),
     ("bad_date", 422, "a date is not YYYY-MM-DD"),
     ("bad_header", 400, "a header has a value that cannot be used"),
+    ("bad_request", 400, "the request line, path or query cannot be read"),
+    ("method_not_allowed", 405, "the endpoint does not take this method"),
+    ("timeout", 408, "the request's body did not arrive in time"),
+    ("uri_too_long", 414, "the path and query are too long"),
+    ("headers_too_large", 431, "the request's headers are too large"),
+    ("client_exists", 409, "the id names a stored client, whose owners a router token may not read"),
     ("unauthorized", 401, "no token, or an unknown one"),
     ("forbidden", 403, "the token's scope does not allow this"),
     ("not_found", 404, "no such client, employee or pool"),
@@ -44,12 +50,16 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// The store connection it came from is lost: drop it, and a retry on a new one may work.
+    pub lost: bool,
 }
 
 impl ApiError {
+    /// An error with a code of [`CODES`]; a code missing there is a bug, answered as 500 in debug
+    /// builds' tests (a test of the table guards it) rather than silently as 400.
     pub fn new(code: &'static str, message: impl Into<String>, field: Option<&str>) -> ApiError {
-        let status = CODES.iter().find(|c| c.0 == code).map_or(400, |c| c.1);
-        ApiError { status, code, message: message.into(), field: field.map(String::from) }
+        let status = CODES.iter().find(|c| c.0 == code).map_or(500, |c| c.1);
+        ApiError { status, code, message: message.into(), field: field.map(String::from), lost: false }
     }
     pub fn conflict(code: &'static str, message: &str, field: &str) -> ApiError {
         ApiError::new(code, message, Some(field))
@@ -57,13 +67,22 @@ impl ApiError {
     pub fn unavailable(message: String) -> ApiError {
         ApiError::new("unavailable", message, None)
     }
+    /// The answer for a store error. What the database said is logged, never sent: it may name
+    /// the store's URL, tables or values (issue #13).
     pub fn store(e: allot_store::StoreError) -> ApiError {
         use allot_store::StoreError as S;
         match e {
             S::NotFound { .. } => ApiError::new("not_found", e.to_string(), None),
             S::Stale { .. } => ApiError::new("stale_plan", e.to_string(), None),
             S::Refused(_) => ApiError::new("refused", e.to_string(), None),
-            S::Open { .. } | S::Db(_) => ApiError::new("unavailable", e.to_string(), None),
+            S::Open { .. } | S::Connection(_) => {
+                tracing::warn!(error = %e, "the store cannot be reached");
+                ApiError { lost: true, ..ApiError::unavailable("the store cannot be reached; retry shortly".into()) }
+            }
+            S::Db(_) => {
+                tracing::error!(error = %e, "the database refused a request");
+                ApiError::unavailable("the store could not do this; the error is logged on the server".into())
+            }
         }
     }
     fn forbidden(what: &str) -> ApiError {
@@ -75,7 +94,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
         let body = json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
-        (status, [("content-type", "application/json")], body.to_string()).into_response()
+        let mut resp = (status, [("content-type", "application/json")], body.to_string()).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is passing: the store reconnects, a queue drains.
+            resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        }
+        resp
     }
 }
 
@@ -116,39 +140,68 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Who a request is: the token's scope, its label (for the history) and its id (idempotency keys
+/// are kept per token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub scope: Scope,
+    pub label: String,
+    pub token: i64,
+}
+
+/// How long a token's answer (known, unknown, revoked) is trusted before the store is asked again:
+/// a revocation takes effect within it on every server sharing the store.
+pub const TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most tokens remembered at once; past it the expired ones go, then all.
+const TOKEN_CACHE: usize = 10_000;
+
+/// Checks the `Authorization: Bearer <token>` header (the scheme's name in any case, RFC 7235).
+/// Known tokens and unknown ones alike are remembered for [`TOKEN_TTL`], so a flood of random
+/// tokens costs one bounded lookup each and at most the reader pool's connections.
 pub(crate) async fn authenticate(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(Scope, String), ApiError> {
-    let raw = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                "unauthorized",
-                "send `Authorization: Bearer <token>` (make one with `allot token create`)",
-                Some("Authorization"),
-            )
-        })?;
+    caller(state, headers).await.map(|c| (c.scope, c.label))
+}
+
+pub(crate) async fn caller(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let unauthorized = || {
+        ApiError::new("unauthorized", "send `Authorization: Bearer <token>` (make one with `allot token create`)", Some("Authorization"))
+    };
+    let value = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let (scheme, raw) = value.trim().split_once(' ').ok_or_else(unauthorized)?;
+    let raw = raw.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || raw.is_empty() || raw.len() > 200 {
+        return Err(unauthorized());
+    }
     let hash = hash_token(raw);
-    if let Some(hit) = state.tokens.lock().map_err(|_| ApiError::unavailable("token cache".into()))?.get(&hash) {
-        return Ok(hit.clone());
+    let now = std::time::Instant::now();
+    if let Some((hit, until)) = state.tokens.lock().map_err(|_| ApiError::unavailable("token cache".into()))?.get(&hash) {
+        if *until > now {
+            return hit.clone().ok_or_else(|| ApiError::new("unauthorized", "unknown, revoked or expired token", Some("Authorization")));
+        }
     }
     let h = hash.clone();
     let token = state.read(move |s| s.token(&h)).await?;
-    let token = token.ok_or_else(|| ApiError::new("unauthorized", "unknown or revoked token", Some("Authorization")))?;
-    let scope = match (token.scope.as_str(), token.employee) {
-        ("admin", _) => Scope::Admin,
-        ("router", _) => Scope::Router,
-        ("manager", Some(e)) => Scope::Manager { employee: e },
-        ("employee", Some(e)) => Scope::Employee { employee: e },
-        _ => return Err(ApiError::new("unauthorized", "a token without a usable scope", Some("Authorization"))),
-    };
-    let entry = (scope, token.label);
+    let today = crate::today();
+    let found = token.filter(|t| t.expires.is_none_or(|e| today < e)).and_then(|t| {
+        let scope = match (t.scope.as_str(), t.employee) {
+            ("admin", _) => Scope::Admin,
+            ("router", _) => Scope::Router,
+            ("manager", Some(e)) => Scope::Manager { employee: e },
+            ("employee", Some(e)) => Scope::Employee { employee: e },
+            _ => return None,
+        };
+        Some(Caller { scope, label: t.label, token: t.id })
+    });
     if let Ok(mut cache) = state.tokens.lock() {
-        cache.insert(hash, entry.clone());
+        if cache.len() >= TOKEN_CACHE {
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() >= TOKEN_CACHE {
+                cache.clear();
+            }
+        }
+        cache.insert(hash, (found.clone(), now + TOKEN_TTL));
     }
-    Ok(entry)
+    found.ok_or_else(|| ApiError::new("unauthorized", "unknown, revoked or expired token", Some("Authorization")))
 }
 
 /// The employees whose clients a scope may see: all (None), or a list.

@@ -32,7 +32,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
-use crate::api::{ApiError, Scope};
+use crate::api::ApiError;
 
 /// How to serve.
 #[derive(Debug, Clone)]
@@ -45,6 +45,13 @@ pub struct Config {
     pub max_batch: usize,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// Connections open at once; a further one waits in the kernel's queue until one closes.
+    pub max_connections: usize,
+    /// Time for a request's headers to arrive (and for an idle kept-alive connection to send the
+    /// next request); a slower connection is closed.
+    pub header_timeout: std::time::Duration,
+    /// Time for a request's body to arrive; a slower request gets 408.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -55,6 +62,9 @@ impl Default for Config {
             match_keys: vec!["id".into(), "inn".into(), "email_domain".into(), "phone".into()],
             max_batch: 512,
             body_limit: 64 * 1024,
+            max_connections: 1024,
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -77,6 +87,12 @@ pub struct Metrics {
     pub route_seconds: Histogram,
     pub batch_size: Histogram,
     pub requests: Family<Endpoint, Counter>,
+    /// Store connections found lost (reader or router).
+    pub connections_lost: Counter,
+    /// The router thread's store connection reopened after a loss.
+    pub reconnects: Counter,
+    /// Routing batches the store refused as a whole, then routed item by item.
+    pub batches_split: Counter,
 }
 
 impl Metrics {
@@ -86,11 +102,21 @@ impl Metrics {
             route_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             requests: Family::default(),
+            connections_lost: Counter::default(),
+            reconnects: Counter::default(),
+            batches_split: Counter::default(),
         };
         registry.register("allot_routes", "Routing requests by outcome (routed, replayed, or an error code)", m.routes.clone());
         registry.register("allot_route_seconds", "Time to answer a routing request, durable", m.route_seconds.clone());
         registry.register("allot_route_batch_size", "Routed items committed together", m.batch_size.clone());
         registry.register("allot_http_requests", "HTTP requests by path and status", m.requests.clone());
+        registry.register("allot_store_connections_lost", "Store connections found lost (reader or router)", m.connections_lost.clone());
+        registry.register("allot_store_reconnects", "The router's store connection reopened after a loss", m.reconnects.clone());
+        registry.register(
+            "allot_route_batches_split",
+            "Routing batches the store refused whole, routed again item by item",
+            m.batches_split.clone(),
+        );
         m
     }
 }
@@ -105,40 +131,88 @@ pub struct AppState {
     pub deal_columns: RwLock<Arc<Vec<(String, Type)>>>,
     /// Value dictionaries routed attributes are normalised with (regions, the scheme's `[values]`).
     pub values: RwLock<Arc<allot_io::values::ValueMaps>>,
-    pub tokens: Mutex<HashMap<String, (Scope, String)>>,
+    /// Token hashes seen lately: the caller, or none for an unknown one, and until when to trust it.
+    pub tokens: Mutex<HashMap<String, (Option<api::Caller>, std::time::Instant)>>,
     readers: Mutex<Vec<Box<dyn Store>>>,
+    /// Permits for reader connections ([`MAX_READERS`]).
+    reader_slots: Arc<tokio::sync::Semaphore>,
+    /// Permits for reads of the whole book ([`MAX_HEAVY`]).
+    heavy: tokio::sync::Semaphore,
+    /// Whether the router thread holds a working store connection (for `/health`).
+    pub router_up: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Metrics,
     registry: Registry,
 }
+
+/// Store connections for reads, at most this many at once (the router has its own): a flood of
+/// requests waits for one instead of opening more (issue #13).
+pub const MAX_READERS: usize = 8;
+/// Reads of the whole book (report, plan, apply) at once: the rest wait, so that routing keeps
+/// its share of the cores.
+pub const MAX_HEAVY: usize = 1;
+/// How long a request waits for a reader connection before it is answered 503.
+const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl AppState {
     /// Runs `f` with a store connection on a blocking thread.
     pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut dyn Store) -> allot_store::Result<T> + Send + 'static,
+        f: impl Fn(&mut dyn Store) -> allot_store::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         self.with_store(move |s| f(s).map_err(ApiError::store)).await
     }
 
+    /// Runs `f` with one of at most [`MAX_READERS`] pooled connections. A connection whose store
+    /// went away (a database restart, a terminated session) is dropped, never pooled again, and
+    /// `f` is tried once more on a new one: a read is safe to repeat.
     pub async fn with_store<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
+        f: impl Fn(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let permit = tokio::time::timeout(READER_WAIT, self.reader_slots.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::unavailable("every store connection is busy; retry shortly".into()))?
+            .map_err(|_| ApiError::unavailable("the server is stopping".into()))?;
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            let pooled = me.readers.lock().ok().and_then(|mut r| r.pop());
-            let mut store = match pooled {
-                Some(s) => s,
-                None => allot_store::open(&me.store).map_err(ApiError::store)?,
-            };
-            let out = f(store.as_mut());
-            if let Ok(mut r) = me.readers.lock() {
-                r.push(store);
+            let _permit = permit;
+            let mut last = None;
+            for attempt in 0..2 {
+                let pooled = if attempt == 0 { me.readers.lock().ok().and_then(|mut r| r.pop()) } else { None };
+                let mut store = match pooled {
+                    Some(s) => s,
+                    None => match allot_store::open(&me.store) {
+                        Ok(s) => s,
+                        Err(e) => return Err(ApiError::store(e)),
+                    },
+                };
+                match f(store.as_mut()) {
+                    Err(e) if e.lost => {
+                        me.metrics.connections_lost.inc();
+                        tracing::warn!(attempt, "a reader connection to the store was lost; it is dropped");
+                        last = Some(e);
+                    }
+                    out => {
+                        if let Ok(mut r) = me.readers.lock() {
+                            r.push(store);
+                        }
+                        return out;
+                    }
+                }
             }
-            out
+            Err(last.unwrap_or_else(|| ApiError::unavailable("the store cannot be reached; retry shortly".into())))
         })
         .await
         .map_err(|_| ApiError::unavailable("a worker failed".into()))?
+    }
+
+    /// [`AppState::with_store`] for a read of the whole book: one at a time ([`MAX_HEAVY`]).
+    pub async fn with_whole_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl Fn(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _turn = self.heavy.acquire().await.map_err(|_| ApiError::unavailable("the server is stopping".into()))?;
+        self.with_store(f).await
     }
 }
 
@@ -169,6 +243,7 @@ pub fn create_token(
     scope: &str,
     employee: Option<&str>,
     label: &str,
+    expires: Option<i32>,
     actor: &allot_store::Actor,
 ) -> Result<String, String> {
     if !["admin", "manager", "employee", "router"].contains(&scope) {
@@ -178,7 +253,7 @@ pub fn create_token(
         return Err(format!("a {scope} token needs --employee ID (whose clients it may see)"));
     }
     let token = new_token()?;
-    store.add_token(&api::hash_token(&token), scope, employee, label, actor).map_err(|e| e.to_string())?;
+    store.add_token(&api::hash_token(&token), scope, employee, label, expires, actor).map_err(|e| e.to_string())?;
     Ok(token)
 }
 
@@ -228,7 +303,18 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let (tx, rx) = mpsc::channel::<writer::Job>(65_536);
-    let w = writer::Writer { store, model, match_keys: config.match_keys.clone(), max_batch: config.max_batch, metrics: metrics.clone() };
+    let router_up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let w = writer::Writer {
+        store: Some(store),
+        location: config.store.clone(),
+        model,
+        match_keys: config.match_keys.clone(),
+        max_batch: config.max_batch,
+        metrics: metrics.clone(),
+        up: router_up.clone(),
+        retry_at: std::time::Instant::now(),
+        backoff: std::time::Duration::from_millis(50),
+    };
     let router = std::thread::Builder::new().name("allot-router".into()).spawn(move || w.run(rx)).map_err(|e| e.to_string())?;
     // Checkpoints on their own connection and thread, so that commits never wait for them.
     let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -255,10 +341,13 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         values: RwLock::new(Arc::new(values)),
         tokens: Mutex::new(HashMap::new()),
         readers: Mutex::new(Vec::new()),
+        reader_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
+        heavy: tokio::sync::Semaphore::new(MAX_HEAVY),
+        router_up: router_up.clone(),
         metrics,
         registry,
     });
-    let app = app(state.clone(), config.body_limit);
+    let app = app(state.clone(), &config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, store = %config.store, "serving");
@@ -289,17 +378,66 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
             }
         }
     });
+    let limits = config.clone();
     let done = tokio::spawn(async move {
         // Dropping the state's sender (with the app) lets the router finish its queue and stop.
-        let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string());
+        let r = serve_bounded(listener, app, &limits, shutdown).await;
         drop(state);
         r
     });
     Ok(Running { addr, done, router, checkpointing, checkpointer })
 }
 
+/// Serves connections until `shutdown`, then lets every open one finish what it accepted.
+/// At most `max_connections` are open at once (a permit each; the next waits in the kernel's
+/// queue), and hyper closes one whose headers do not arrive within `header_timeout`.
+async fn serve_bounded(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), String> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.map_err(|e| e.to_string())?,
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken: wait a
+                    // little rather than spin.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+        let conn = builder.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
 /// The routes.
-pub fn app(state: Arc<AppState>, body_limit: usize) -> Router {
+pub fn app(state: Arc<AppState>, config: &Config) -> Router {
+    let body_limit = config.body_limit;
+    let body_timeout = config.body_timeout;
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -316,8 +454,43 @@ pub fn app(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/apply", post(api::apply))
         .fallback(|| async { ApiError::new("not_found", "no such endpoint; see /docs", None) })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(move |req, next| bounded_body(req, next, body_limit, body_timeout)))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Reads a request's whole body within `timeout` and `limit` before the handler runs: a client
+/// that sends its body slowly gets 408 and its connection back, never a worker held for minutes.
+async fn bounded_body(req: axum::extract::Request, next: axum::middleware::Next, limit: usize, timeout: std::time::Duration) -> Response {
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => ApiError::new("timeout", format!("the body did not arrive within {} s", timeout.as_secs_f64()), None).into_response(),
+        Ok(Err(_)) => ApiError::new("body_too_large", format!("the body is larger than {limit} bytes, or broke off"), None).into_response(),
+        Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+    }
+}
+
+/// The JSON error for a response that left the router as plain text or empty (a rejected path,
+/// query or method): every error a client gets has the same shape.
+async fn as_json_error(resp: Response) -> Response {
+    let status = resp.status();
+    let code = match status.as_u16() {
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        413 => "body_too_large",
+        414 => "uri_too_long",
+        431 => "headers_too_large",
+        422 => "bad_json",
+        s if s >= 500 => "unavailable",
+        _ => "bad_request",
+    };
+    let text =
+        axum::body::to_bytes(resp.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let mut e = ApiError::new(code, message, None);
+    e.status = status.as_u16();
+    e.into_response()
 }
 
 /// Counts every request by path and status, turns the body limit's plain-text 413 into the
@@ -327,8 +500,8 @@ async fn observe(State(state): State<Arc<AppState>>, req: axum::extract::Request
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && resp.headers().get("content-type").is_none_or(|c| c != "application/json") {
-        resp = ApiError::new("body_too_large", "the body is larger than the server accepts", None).into_response();
+    if resp.status().as_u16() >= 400 && resp.headers().get("content-type").is_none_or(|c| c != "application/json") {
+        resp = as_json_error(resp).await;
     }
     let status = resp.status().as_u16();
     state.metrics.requests.get_or_create(&Endpoint { path: path.clone(), status }).inc();
@@ -336,13 +509,33 @@ async fn observe(State(state): State<Arc<AppState>>, req: axum::extract::Request
     resp
 }
 
+/// `/health`: 200 only when the store answers and takes writes. Otherwise 503 with what is wrong:
+/// `unreachable`, `read_only` or `schema_newer` (a newer allot migrated the store), and whether the
+/// router's own connection is up (it reconnects at its next request).
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    match state.read(|s| s.revision()).await {
-        Ok(rev) => {
-            ([("content-type", "application/json")], serde_json::json!({"status": "ok", "revision": rev}).to_string()).into_response()
+    let router = if state.router_up.load(std::sync::atomic::Ordering::Relaxed) { "connected" } else { "reconnecting" };
+    let (status, body) = match state.read(|s| s.health()).await {
+        Ok(h) if h.writable => (StatusCode::OK, serde_json::json!({"status": "ok", "revision": h.revision, "router": router})),
+        Ok(h) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "read_only", "message": "the store refuses writes (a read-only file or file system, or a standby server): routing fails", "revision": h.revision, "router": router}),
+        ),
+        Err(_) => {
+            // Why: opened afresh, the store says whether it is gone or newer than this binary.
+            let location = state.store.clone();
+            let why = tokio::task::spawn_blocking(move || allot_store::open(&location).err().map(|e| e.to_string())).await.ok().flatten();
+            let (status, message) = match why {
+                Some(m) if m.contains("newer allot") => ("schema_newer", "the store was migrated by a newer allot; run that version"),
+                _ => ("unreachable", "the store cannot be reached"),
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": status, "message": message, "router": router}))
         }
-        Err(e) => e.into_response(),
+    };
+    let mut resp = (status, [("content-type", "application/json")], body.to_string()).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
     }
+    resp
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

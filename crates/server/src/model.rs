@@ -22,11 +22,27 @@ pub struct Model {
     leavers: Vec<(usize, i32)>,
 }
 
+/// Why the model could not be loaded: the store (perhaps a lost connection), or what it holds.
+#[derive(Debug)]
+pub enum LoadError {
+    Store(allot_store::StoreError),
+    Scheme(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Store(e) => write!(f, "{e}"),
+            LoadError::Scheme(m) => f.write_str(m),
+        }
+    }
+}
+
 impl Model {
-    pub fn load(store: &mut dyn Store) -> Result<Model, String> {
-        let revision = store.routing_revision().map_err(|e| e.to_string())?;
-        let snap = store.people().map_err(|e| e.to_string())?;
-        let parts = routing_parts(&snap).map_err(|e| e.to_string())?;
+    pub fn load(store: &mut dyn Store) -> Result<Model, LoadError> {
+        let revision = store.routing_revision().map_err(LoadError::Store)?;
+        let snap = store.people().map_err(LoadError::Store)?;
+        let parts = routing_parts(&snap).map_err(|e| LoadError::Scheme(e.to_string()))?;
         let ix = |key: i64| parts.employee_keys.iter().position(|&k| k == key);
         let absences = snap.absences.iter().filter_map(|a| ix(a.employee).map(|i| (i, a.first, a.last))).collect();
         let leavers = snap.leavers.iter().filter_map(|l| ix(l.employee).map(|i| (i, l.on))).collect();

@@ -96,7 +96,7 @@ fn world_blocking(pg: Option<&str>) -> World {
         ("anna", "employee", Some("anna")),
         ("outsider", "employee", Some("outsider")),
     ] {
-        tokens.insert(name, allot_server::create_token(store.as_mut(), scope, emp, name, &actor()).unwrap());
+        tokens.insert(name, allot_server::create_token(store.as_mut(), scope, emp, name, None, &actor()).unwrap());
     }
     World { location, _dir: dir, pg: pgs, tokens }
 }

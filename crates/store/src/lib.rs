@@ -42,8 +42,19 @@ pub enum StoreError {
     Refused(String),
     #[error("cannot open the store `{url}`: {message}")]
     Open { url: String, message: String },
+    /// The connection to the database is gone (the server restarted, or terminated it): a new
+    /// connection may succeed where this one cannot.
+    #[error("the connection to the database was lost: {0}")]
+    Connection(String),
     #[error("the database refused: {0}")]
     Db(String),
+}
+
+impl StoreError {
+    /// Whether the connection is unusable and should be replaced (not returned to a pool).
+    pub fn is_connection(&self) -> bool {
+        matches!(self, StoreError::Connection(_) | StoreError::Open { .. })
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -56,6 +67,13 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        // A closed socket, or the server telling this session to go (pg_terminate_backend, a
+        // shutdown, a restart): the connection is lost, not the request wrong.
+        let lost = [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW, SqlState::CONNECTION_FAILURE];
+        if e.is_closed() || e.code().is_some_and(|c| lost.contains(c)) || (e.as_db_error().is_none() && e.code().is_none()) {
+            return StoreError::Connection(e.to_string());
+        }
         // The server's message (with its detail) says more than the client's summary.
         match e.as_db_error() {
             Some(db) => StoreError::Db(match db.detail() {
@@ -410,6 +428,27 @@ pub struct Token {
     pub scope: String,
     pub employee: Option<String>,
     pub label: String,
+    /// The day it stops working (exclusive), if it expires.
+    pub expires: Option<Day>,
+}
+
+/// A token as `allot token list` shows it (never its secret, which is not stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenInfo {
+    pub token: Token,
+    pub created_by: String,
+    pub created_at: String,
+    /// Who revoked it and when, if it is revoked.
+    pub revoked: Option<(String, String)>,
+}
+
+/// What `/health` reports of the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub revision: i64,
+    /// Whether a write would be accepted (a read-only file, a standby server, a read-only
+    /// transaction default refuse every route).
+    pub writable: bool,
 }
 
 /// A client, stored or added by this batch (the index into [`RouteWrites::clients`]).
@@ -503,7 +542,25 @@ pub trait Store: Send {
     /// A pool's stored state (JSON), if it has routed anything.
     fn pool_state(&mut self, rule: &str) -> Result<Option<String>>;
     /// Stores a token's hash with its scope; `employee` for `manager` and `employee` scopes.
-    fn add_token(&mut self, hash: &str, scope: &str, employee: Option<&str>, label: &str, actor: &Actor) -> Result<i64>;
+    fn add_token(
+        &mut self,
+        hash: &str,
+        scope: &str,
+        employee: Option<&str>,
+        label: &str,
+        expires: Option<Day>,
+        actor: &Actor,
+    ) -> Result<i64>;
+    /// Every token, newest last, revoked ones included.
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>>;
+    /// Revokes a token by id (a change of the book, kind `token`); refused if it is revoked already.
+    fn revoke_token(&mut self, id: i64, actor: &Actor) -> Result<i64>;
+    /// Keeps a plan's JSON under an id, for applying it by that id later.
+    fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()>;
+    /// A kept plan's JSON.
+    fn plan_body(&mut self, id: &str) -> Result<Option<String>>;
+    /// The store's state for a health check: reachable (this answers), revision, writable.
+    fn health(&mut self) -> Result<Health>;
     /// The token with this hash, unless revoked.
     fn token(&mut self, hash: &str) -> Result<Option<Token>>;
     /// `sqlite` or `postgres`.
@@ -601,6 +658,22 @@ pub fn open(location: &Location) -> Result<Box<dyn Store>> {
         Location::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
         Location::Postgres(url) => Box::new(pg::PgStore::connect(url, None)?),
     })
+}
+
+/// The error for a store whose schema a newer allot wrote: refused, never opened half-understood.
+pub(crate) fn newer_schema(found: i64, known: i64) -> StoreError {
+    StoreError::Refused(format!(
+        "the store was written by a newer allot (schema version {found}; this allot knows up to {known}): use that version or newer"
+    ))
+}
+
+/// A token's label, when it can be revoked: it exists and is not revoked yet.
+pub(crate) fn check_revocable(id: i64, found: Option<(String, Option<i64>)>) -> Result<String> {
+    match found {
+        None => Err(StoreError::NotFound { what: "token", id: id.to_string() }),
+        Some((label, Some(_))) => Err(StoreError::Refused(format!("token {id} (`{label}`) is revoked already"))),
+        Some((label, None)) => Ok(label),
+    }
 }
 
 pub(crate) fn day_text(d: Day) -> String {

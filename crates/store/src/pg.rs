@@ -11,6 +11,7 @@ use crate::*;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "book", include_str!("../migrations/postgres/0001_book.sql")),
     (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
+    (3, "operations", include_str!("../migrations/postgres/0003_operations.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go
@@ -156,6 +157,9 @@ fn migrate(client: &mut Client) -> Result<()> {
         Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => None,
         Err(e) => return Err(e.into()),
     };
+    if let Some(v) = current.filter(|&v| v > newest) {
+        return Err(crate::newer_schema(v, newest));
+    }
     if current.is_some_and(|v| v >= newest) {
         return Ok(());
     }
@@ -442,17 +446,26 @@ impl Store for PgStore {
         Ok(self.client.query_opt("SELECT state FROM pools WHERE rule = $1", &[&rule])?.map(|r| r.get(0)))
     }
 
-    fn add_token(&mut self, hash: &str, scope: &str, employee: Option<&str>, label: &str, actor: &Actor) -> Result<i64> {
+    fn add_token(
+        &mut self,
+        hash: &str,
+        scope: &str,
+        employee: Option<&str>,
+        label: &str,
+        expires: Option<Day>,
+        actor: &Actor,
+    ) -> Result<i64> {
         let mut tx = self.write()?;
         let change = add_change(&mut tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
         let emp = match employee {
             Some(e) => Some(key_of(&mut tx, "employees", "employee", e)?),
             None => None,
         };
+        let expires = expires.map(day_text);
         let id: i64 = tx
             .query_one(
-                "INSERT INTO tokens (hash, scope, employee, label, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                &[&hash, &scope, &emp, &label, &change],
+                "INSERT INTO tokens (hash, scope, employee, label, created_by, expires_on) VALUES ($1, $2, $3, $4, $5, $6::text::date) RETURNING id",
+                &[&hash, &scope, &emp, &label, &change, &expires],
             )?
             .get(0);
         tx.commit()?;
@@ -460,14 +473,57 @@ impl Store for PgStore {
     }
 
     fn token(&mut self, hash: &str) -> Result<Option<Token>> {
-        Ok(self
-            .client
-            .query_opt(
-                "SELECT t.id, t.scope, e.id, t.label FROM tokens t LEFT JOIN employees e ON e.key = t.employee \
-                 WHERE t.hash = $1 AND t.revoked_by IS NULL",
-                &[&hash],
-            )?
-            .map(|r| Token { id: r.get(0), scope: r.get(1), employee: r.get(2), label: r.get(3) }))
+        let row = self.client.query_opt(
+            "SELECT t.id, t.scope, e.id, t.label, to_char(t.expires_on, 'YYYY-MM-DD') FROM tokens t LEFT JOIN employees e ON e.key = t.employee \
+             WHERE t.hash = $1 AND t.revoked_by IS NULL",
+            &[&hash],
+        )?;
+        row.map(|r| Ok(Token { id: r.get(0), scope: r.get(1), employee: r.get(2), label: r.get(3), expires: opt_day(r.get(4))? }))
+            .transpose()
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>> {
+        let rows = self.client.query(
+            "SELECT t.id, t.scope, e.id, t.label, to_char(t.expires_on, 'YYYY-MM-DD'), c.made_by, c.made_at, r.made_by, r.made_at FROM tokens t \
+             LEFT JOIN employees e ON e.key = t.employee JOIN changes c ON c.id = t.created_by LEFT JOIN changes r ON r.id = t.revoked_by \
+             ORDER BY t.id",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let token = Token { id: r.get(0), scope: r.get(1), employee: r.get(2), label: r.get(3), expires: opt_day(r.get(4))? };
+                let revoked = r.get::<_, Option<String>>(7).zip(r.get::<_, Option<String>>(8));
+                Ok(TokenInfo { token, created_by: r.get(5), created_at: r.get(6), revoked })
+            })
+            .collect()
+    }
+
+    fn revoke_token(&mut self, id: i64, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let found = tx.query_opt("SELECT label, revoked_by FROM tokens WHERE id = $1", &[&id])?.map(|r| (r.get(0), r.get(1)));
+        let label = crate::check_revocable(id, found)?;
+        let change = add_change(&mut tx, "token", actor, None, &format!("token `{label}` revoked"))?;
+        tx.execute("UPDATE tokens SET revoked_by = $1 WHERE id = $2", &[&change, &id])?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()> {
+        self.client
+            .execute("INSERT INTO plans (id, body, made_by, made_at) VALUES ($1, $2, $3, $4)", &[&id, &body, &actor.by, &actor.at])?;
+        Ok(())
+    }
+
+    fn plan_body(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(self.client.query_opt("SELECT body FROM plans WHERE id = $1", &[&id])?.map(|r| r.get(0)))
+    }
+
+    fn health(&mut self) -> Result<Health> {
+        let revision = revision_of(&mut self.client)?;
+        // A standby, or a session whose transactions default to read-only, refuses every write.
+        let r = self.client.query_one("SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'", &[])?;
+        let (standby, read_only): (bool, bool) = (r.get(0), r.get(1));
+        Ok(Health { revision, writable: !standby && !read_only })
     }
 
     fn revision(&mut self) -> Result<i64> {

@@ -9,6 +9,7 @@ use crate::*;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "book", include_str!("../migrations/sqlite/0001_book.sql")),
     (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
+    (3, "operations", include_str!("../migrations/sqlite/0003_operations.sql")),
 ];
 
 pub struct SqliteStore {
@@ -133,6 +134,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     // Up to date (the common case): no write lock, so opening never waits for a writer.
     let newest = MIGRATIONS.last().map_or(0, |m| m.0);
     let current: Option<i64> = conn.query_row("SELECT coalesce(max(version), 0) FROM allot_migrations", [], |r| r.get(0)).ok();
+    if let Some(v) = current.filter(|&v| v > newest) {
+        return Err(crate::newer_schema(v, newest));
+    }
     if current.is_some_and(|v| v >= newest) {
         return Ok(());
     }
@@ -424,13 +428,21 @@ impl Store for SqliteStore {
         Ok(self.conn.query_row("SELECT state FROM pools WHERE rule = ?1", [rule], |r| r.get(0)).optional()?)
     }
 
-    fn add_token(&mut self, hash: &str, scope: &str, employee: Option<&str>, label: &str, actor: &Actor) -> Result<i64> {
+    fn add_token(
+        &mut self,
+        hash: &str,
+        scope: &str,
+        employee: Option<&str>,
+        label: &str,
+        expires: Option<Day>,
+        actor: &Actor,
+    ) -> Result<i64> {
         let tx = self.write()?;
         let change = add_change(&tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
         let emp = employee.map(|e| key_of(&tx, "employees", "employee", e)).transpose()?;
         tx.execute(
-            "INSERT INTO tokens (hash, scope, employee, label, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![hash, scope, emp, label, change],
+            "INSERT INTO tokens (hash, scope, employee, label, created_by, expires_on) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![hash, scope, emp, label, change, expires.map(day_text)],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -438,14 +450,70 @@ impl Store for SqliteStore {
     }
 
     fn token(&mut self, hash: &str) -> Result<Option<Token>> {
-        Ok(self
+        let row = self
             .conn
             .prepare_cached(
-                "SELECT t.id, t.scope, e.id, t.label FROM tokens t LEFT JOIN employees e ON e.key = t.employee \
+                "SELECT t.id, t.scope, e.id, t.label, t.expires_on FROM tokens t LEFT JOIN employees e ON e.key = t.employee \
                  WHERE t.hash = ?1 AND t.revoked_by IS NULL",
             )?
-            .query_row([hash], |r| Ok(Token { id: r.get(0)?, scope: r.get(1)?, employee: r.get(2)?, label: r.get(3)? }))
-            .optional()?)
+            .query_row([hash], |r| {
+                Ok((Token { id: r.get(0)?, scope: r.get(1)?, employee: r.get(2)?, label: r.get(3)?, expires: None }, r.get(4)?))
+            })
+            .optional()?;
+        row.map(|(t, e): (Token, Option<String>)| Ok(Token { expires: opt_day(e)?, ..t })).transpose()
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>> {
+        let mut st = self.conn.prepare(
+            "SELECT t.id, t.scope, e.id, t.label, t.expires_on, c.made_by, c.made_at, r.made_by, r.made_at FROM tokens t \
+             LEFT JOIN employees e ON e.key = t.employee JOIN changes c ON c.id = t.created_by LEFT JOIN changes r ON r.id = t.revoked_by \
+             ORDER BY t.id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                Token { id: r.get(0)?, scope: r.get(1)?, employee: r.get(2)?, label: r.get(3)?, expires: None },
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (t, expires, by, at, rby, rat) = row?;
+            out.push(TokenInfo { token: Token { expires: opt_day(expires)?, ..t }, created_by: by, created_at: at, revoked: rby.zip(rat) });
+        }
+        Ok(out)
+    }
+
+    fn revoke_token(&mut self, id: i64, actor: &Actor) -> Result<i64> {
+        let tx = self.write()?;
+        let found: Option<(String, Option<i64>)> =
+            tx.query_row("SELECT label, revoked_by FROM tokens WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let label = crate::check_revocable(id, found)?;
+        let change = add_change(&tx, "token", actor, None, &format!("token `{label}` revoked"))?;
+        tx.execute("UPDATE tokens SET revoked_by = ?1 WHERE id = ?2", params![change, id])?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()> {
+        self.conn
+            .execute("INSERT INTO plans (id, body, made_by, made_at) VALUES (?1, ?2, ?3, ?4)", params![id, body, actor.by, actor.at])?;
+        Ok(())
+    }
+
+    fn plan_body(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT body FROM plans WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    fn health(&mut self) -> Result<Health> {
+        let revision = revision_of(&self.conn)?;
+        // A file the process may not write is opened read-only by SQLite; a full or read-only file
+        // system refuses the write lock.
+        let writable = !self.conn.is_readonly(rusqlite::MAIN_DB)? && self.conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK").is_ok();
+        Ok(Health { revision, writable })
     }
 
     fn revision(&mut self) -> Result<i64> {
