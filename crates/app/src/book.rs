@@ -1383,23 +1383,55 @@ pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMa
 /// Explains a stored client on a day: every rule tried and why its employees are its employees,
 /// then the attributes stored with the client that no column declares (a routed lead's extra
 /// form fields), so that nothing sent is invisible.
+///
+/// Bounded by the client, not the book (issue #13): the routing model (scheme, employees, their
+/// absences on the day), the client's own attributes and its links on the day — never every client.
+/// The explanation is the engine's over that one client: rules, territory, and its current
+/// owners kept (or pinned) as the book keeps them.
 pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<String, BookError> {
-    let book = open_book(store, day, None)?;
+    let mut model = crate::routing::Model::load(store).map_err(|e| match e {
+        crate::routing::LoadError::Store(s) => BookError::Store(s),
+        crate::routing::LoadError::Scheme(m) => BookError::Refused(m),
+    })?;
+    model.on(day);
+    let Some((_, attrs)) = store.client_attributes(&[id.to_string()])?.pop() else {
+        return Err(BookError::NotFound(format!("no client with id `{id}` in the store")));
+    };
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
+    let mut data = Data::default();
+    let mut table = Table::with_capacity(&model.columns, 1);
+    let _ = table.begin_row(id);
+    for (c, (name, ty)) in model.columns.iter().enumerate() {
+        crate::routing::push_json(&mut table, c, *ty, map.get(name), &mut data);
+    }
+    data.clients = table;
+    data.deals = Table::new(&model.deal_columns);
+    let scheme = model.scheme;
+    let current = store
+        .owners_at(day, Some(id))?
+        .iter()
+        .filter_map(|s| {
+            Some(Current {
+                client: 0,
+                role: scheme.role(&s.role)?,
+                employee: scheme.employee(&s.employee)?,
+                pinned: matches!(s.cause, Cause::Pin | Cause::Cover),
+            })
+        })
+        .collect();
+    let compiled = Compiled::new(&scheme, &data);
+    let loaded = Loaded { scheme, data, compiled, current, warnings: vec![] };
     let opts = Options { today: day, ..Default::default() };
-    let x = crate::explain(&book.loaded, id, false, &opts)
+    let x = crate::explain(&loaded, id, false, &opts)
         .map_err(|e| BookError::NotFound(e.to_string().replace("the clients file", "the store")))?;
-    let mut text = crate::report::explanation(&book.loaded.scheme, &book.loaded.data, &x);
-    if let Some((_, attrs)) = store.client_attributes(&[id.to_string()])?.pop() {
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
-        let table = &book.loaded.data.clients;
-        let other: Vec<String> = map
-            .iter()
-            .filter(|(k, v)| table.column_index(k).is_none() && !v.is_null())
-            .map(|(k, v)| format!("{}={}", k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect();
-        if !other.is_empty() {
-            text.push_str(&format!("\nstored, not used by the scheme: {}\n", other.join(", ")));
-        }
+    let mut text = crate::report::explanation(&loaded.scheme, &loaded.data, &x);
+    let other: Vec<String> = map
+        .iter()
+        .filter(|(k, v)| loaded.data.clients.column_index(k).is_none() && !v.is_null())
+        .map(|(k, v)| format!("{}={}", k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    if !other.is_empty() {
+        text.push_str(&format!("\nstored, not used by the scheme: {}\n", other.join(", ")));
     }
     Ok(text)
 }

@@ -142,6 +142,8 @@ struct Chunk {
     ids: Vec<(u32, u32)>,
     cells: Vec<Raw>,
     clients: Vec<i64>,
+    /// Whether each deal came in through routing.
+    routed: Vec<bool>,
     unreadable: Vec<Uncredited>,
 }
 
@@ -154,6 +156,7 @@ impl Chunk {
         self.ids.clear();
         self.cells.clear();
         self.clients.clear();
+        self.routed.clear();
         self.unreadable.clear();
     }
 
@@ -164,7 +167,7 @@ impl Chunk {
     }
 
     /// Appends a deal: its id, client and the wanted attributes picked out of its JSON.
-    fn push(&mut self, id: &str, client: i64, attrs: &str, wanted: &FxHashMap<&str, usize>, width: usize) {
+    fn push(&mut self, id: &str, client: i64, attrs: &str, routed: bool, wanted: &FxHashMap<&str, usize>, width: usize) {
         let (text, cells) = (self.text.len(), self.cells.len());
         let id_at = self.push_text(id);
         self.cells.resize(cells + width, Wire::Empty);
@@ -173,6 +176,7 @@ impl Chunk {
             Ok(()) => {
                 self.ids.push(id_at);
                 self.clients.push(client);
+                self.routed.push(routed);
             }
             Err(e) => {
                 self.text.truncate(text);
@@ -300,12 +304,12 @@ pub fn credit_sales(
             let mut gone = false;
             let revision = store.read_sales(since, req.last, &mut |row| match row {
                 SalesRow::Held(h) => held.push(h),
-                SalesRow::Deal { id, client, attrs } => {
+                SalesRow::Deal { id, client, attrs, routed } => {
                     if !deals_begun {
                         deals_begun = true;
                         gone |= tx.send(Msg::Held(std::mem::take(&mut held))).is_err();
                     }
-                    chunk.push(id, client, attrs, &index, width);
+                    chunk.push(id, client, attrs, routed, &index, width);
                     if chunk.ids.len() == CHUNK && !gone {
                         let next = back.try_recv().unwrap_or_default();
                         gone |= tx.send(Msg::Deals(std::mem::replace(&mut chunk, next))).is_err();
@@ -345,7 +349,7 @@ fn credit_stream(
     };
     let mut holders = Holders::new(book, held);
     let roles = book.loaded.scheme.roles.len();
-    let (mut rows, mut owners, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rows, mut owners, mut scratch, mut routed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut bad = Vec::<(u32, String)>::new();
     while let Ok(Msg::Deals(mut chunk)) = rx.recv() {
         out.uncredited.append(&mut chunk.unreadable);
@@ -354,6 +358,7 @@ fn credit_stream(
         let mut deals = Table::with_capacity(shape, chunk.ids.len());
         bad.clear();
         rows.clear();
+        routed.clear();
         for (i, &(a, b)) in chunk.ids.iter().enumerate() {
             let id = &chunk.text[a as usize..b as usize];
             if deals.begin_row(id).is_err() {
@@ -361,6 +366,7 @@ fn credit_stream(
                 continue;
             }
             rows.push(book.client_keys.binary_search(&chunk.clients[i]).map_or(u32::MAX, |r| r as u32));
+            routed.push(chunk.routed[i]);
             for (c, (name, ty)) in shape.iter().enumerate() {
                 let raw = &chunk.cells[i * shape.len() + c];
                 if let Err(found) = allot_io::tables::push_typed(&mut deals, c, chunk.cell(raw), *ty, &mut loaded.data, &mut scratch) {
@@ -394,6 +400,7 @@ fn credit_stream(
             client_rows: &rows,
             owners: &owners,
             bad: &bad,
+            routed: &routed,
         };
         let (first, second) = rayon::join(|| ctx.credit(0..n / 2), || ctx.credit(n / 2..n));
         for half in [first, second] {
@@ -450,6 +457,8 @@ struct Rows<'a> {
     owners: &'a [u32],
     /// Deals with a value not of its column's type, by row.
     bad: &'a [(u32, String)],
+    /// Whether each deal (by row) came in through routing.
+    routed: &'a [bool],
 }
 
 impl<'a> Rows<'a> {
@@ -488,6 +497,11 @@ impl<'a> Rows<'a> {
         };
         if d < self.req.first || d > self.req.last {
             return Done::Outside;
+        }
+        if self.routed[row as usize] && !cs.routed_sales {
+            return Done::Refused(
+                "routed over HTTP (POST /v1/route): a lead in progress, not a sale ([credit] routed_sales = false)".into(),
+            );
         }
         if let Some(c) = reading.stage {
             let st = text_of(data, c, row);

@@ -10,6 +10,7 @@ pub mod contribution;
 pub mod credit;
 pub mod map;
 pub mod report;
+pub mod routing;
 pub mod territory;
 
 use std::path::{Path, PathBuf};

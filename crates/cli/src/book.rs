@@ -307,6 +307,17 @@ pub enum SchemeCommand {
 }
 
 #[derive(Args)]
+pub struct RedateArgs {
+    /// The client's id.
+    client: String,
+    /// The day its links start on (YYYY-MM-DD), not after today.
+    #[arg(value_parser = parse_day)]
+    day: i32,
+    #[command(flatten)]
+    store: StoreOpt,
+}
+
+#[derive(Args)]
 pub struct LogArgs {
     #[command(flatten)]
     store: StoreOpt,
@@ -671,6 +682,17 @@ pub fn book_of(a: &BookArgs) -> Result<(), Reported> {
     if !rows.is_empty() {
         out!("{}", allot_app::report::book(&rows, &clients));
     }
+    Ok(())
+}
+
+pub fn redate(a: &RedateArgs) -> Result<(), Reported> {
+    if a.day > today() {
+        eprintln!("error: {} is after today; a routed client is redated to today or earlier", allot_rules::civil_from_days(a.day));
+        return Err(Reported);
+    }
+    let mut store = a.store.open()?;
+    let (change, moved) = store.redate_routed(&a.client, a.day, &a.store.actor()).map_err(|e| report(e.into()))?;
+    outln!("{}: {moved} link(s) now start on {} (change {change})", a.client, allot_rules::civil_from_days(a.day));
     Ok(())
 }
 

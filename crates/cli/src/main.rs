@@ -131,6 +131,11 @@ enum Command {
     Scheme(book::SchemeCommand),
     /// The store's change log: imports, plans applied, pins, absences, leavers — who and when.
     Log(book::LogArgs),
+    /// Correct a routed lead dated wrongly ahead (e.g. 9999-12-31 by an integration, before routed
+    /// dates were checked): its links start on DATE instead. Only a client whose every link routing
+    /// opened and none is closed; the correction is recorded in the change log.
+    #[command(after_help = "Example:\n  allot redate lead-4711 2026-11-29")]
+    Redate(book::RedateArgs),
     /// Serve the HTTP API: route new leads in real time (POST /v1/route), read the book, plan and
     /// apply. OpenAPI at /openapi.json, docs at /docs, metrics at /metrics.
     #[command(
@@ -435,6 +440,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Leave(a) => book::leave(&a)?,
         Command::Scheme(c) => book::scheme(&c)?,
         Command::Log(a) => book::log(&a)?,
+        Command::Redate(a) => book::redate(&a)?,
         Command::Serve(a) => serve::serve(&a)?,
         Command::Token(c) => serve::token(&c)?,
     }

@@ -93,6 +93,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         max_connections: a.max_connections.max(1),
         header_timeout: seconds(a.header_timeout, "--header-timeout")?,
         body_timeout: seconds(a.body_timeout, "--body-timeout")?,
+        ..Config::default()
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);

@@ -18,6 +18,9 @@ pub struct CreditScheme {
     /// Deals whose `stage` is one of these are sales (when the deals have a `stage` column);
     /// the others are listed as not credited.
     pub stages: Vec<String>,
+    /// Whether deals routed over HTTP (`POST /v1/route`) are sales. By default they are leads in
+    /// progress: an integration's router token cannot make revenue (issue #13).
+    pub routed_sales: bool,
 }
 
 /// One `[[credit.shares]]`: for the deals its condition holds for, revenue shares per role

@@ -64,6 +64,8 @@ struct ColumnTable {
 struct CreditDoc {
     policy: Option<Spanned<String>>,
     stages: Option<Vec<String>>,
+    /// Whether deals routed over HTTP count as sales.
+    routed_sales: Option<bool>,
     #[serde(default)]
     shares: Vec<Spanned<SharesDoc>>,
 }
@@ -717,7 +719,7 @@ impl SchemeFile {
         if stages.is_empty() {
             errors.push(self.err(c, "`stages` is empty: no deal could be a sale").help("e.g. stages = [\"won\"]"));
         }
-        CreditScheme { policy, rules, stages }
+        CreditScheme { policy, rules, stages, routed_sales: doc.routed_sales.unwrap_or(false) }
     }
 }
 

@@ -32,7 +32,6 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("timeout", 408, "the request's body did not arrive in time"),
     ("uri_too_long", 414, "the path and query are too long"),
     ("headers_too_large", 431, "the request's headers are too large"),
-    ("client_exists", 409, "the id names a stored client, whose owners a router token may not read"),
     ("unauthorized", 401, "no token, or an unknown one"),
     ("forbidden", 403, "the token's scope does not allow this"),
     ("not_found", 404, "no such client, employee or pool"),
@@ -280,7 +279,12 @@ fn parse_instant(s: &str) -> Option<(i32, i64)> {
         let (c, z) = rest.split_at(i);
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let (h, m) = z[1..].split_once(':').unwrap_or((&z[1..], "0"));
-        (c, sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?))
+        let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+        // UTC offsets run from -12:00 to +14:00; ±18:00 is what ISO 8601 readers accept.
+        if h > 18 || m > 59 || h * 60 + m > 18 * 60 {
+            return None;
+        }
+        (c, sign * (h * 60 + m))
     };
     let mut parts = clock.split(':');
     let h: i64 = parts.next()?.parse().ok()?;
@@ -293,8 +297,39 @@ fn parse_instant(s: &str) -> Option<(i32, i64)> {
     Some((minute.div_euclid(1440) as i32, minute))
 }
 
+/// The first day a routed item may be dated: no CRM holds leads from before 1900.
+pub fn first_day() -> i32 {
+    allot_rules::days_from_civil(1900, 1, 1).unwrap_or(i32::MIN)
+}
+
+/// The last day a routed item may be dated: the server's today (UTC). An item dated ahead would
+/// open links after today and so block every plan until that day (issue #13).
+pub fn last_day() -> i32 {
+    crate::today()
+}
+
+/// How far ahead of the server's clock an `at` instant may be (the caller's clock runs fast): such
+/// an item is routed as of now.
+const CLOCK_SKEW_MINUTES: i64 = 5;
+
+/// Checks a routed item's day: within [`first_day`] and [`last_day`].
+fn check_day(day: i32, field: &str) -> Result<i32, ApiError> {
+    if day < first_day() || day > last_day() {
+        return Err(ApiError::new(
+            "bad_date",
+            format!(
+                "`{field}` is {}: a routed item is dated from 1900-01-01 to today ({}, the server's day in UTC); send `at` with a UTC offset, or no date, for now",
+                allot_rules::civil_from_days(day),
+                allot_rules::civil_from_days(last_day())
+            ),
+            Some(field),
+        ));
+    }
+    Ok(day)
+}
+
 async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) -> Result<(String, bool), ApiError> {
-    let (scope, label) = authenticate(state, headers).await?;
+    let Caller { scope, label, token } = caller(state, headers).await?;
     if !matches!(scope, Scope::Admin | Scope::Router) {
         return Err(ApiError::forbidden("routing"));
     }
@@ -314,12 +349,22 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     // The time it arrives: `at` (an instant; working hours are checked), or a whole `date`, or now.
     let (date, minute) = match (parsed.at, parsed.date) {
         (Some(J::String(s)), _) => {
-            let (d, m) = parse_instant(&s)
-                .ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not a time such as 2026-03-02T10:15:00Z"), Some("at")))?;
-            (d, Some(m))
+            let (d, m) = parse_instant(&s).ok_or_else(|| {
+                ApiError::new("bad_date", format!("`{s}` is not a time such as 2026-03-02T10:15:00Z (offsets up to ±18:00)"), Some("at"))
+            })?;
+            let now = allot_app::clock::minute();
+            if m > now && m <= now + CLOCK_SKEW_MINUTES {
+                (now.div_euclid(1440) as i32, Some(now))
+            } else {
+                (check_day(d, "at")?, Some(m))
+            }
         }
         (Some(J::Null) | None, Some(J::String(s))) => (
-            allot_rules::parse_iso_date(&s).ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("date")))?,
+            check_day(
+                allot_rules::parse_iso_date(&s)
+                    .ok_or_else(|| ApiError::new("bad_date", format!("`{s}` is not YYYY-MM-DD"), Some("date")))?,
+                "date",
+            )?,
             None,
         ),
         (Some(J::Null) | None, None | Some(J::Null)) => {
@@ -348,13 +393,15 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
-            Ok(s) if !s.trim().is_empty() && s.len() <= 200 => Some(s.trim().to_string()),
+            // Kept per token: one integration cannot claim (or read back) another's key.
+            Ok(s) if !s.trim().is_empty() && s.len() <= 200 => Some(format!("{token}:{}", s.trim())),
             _ => return Err(ApiError::new("bad_header", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key"))),
         },
     };
     let hash = hex(&Sha256::digest(body));
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let request = RouteRequest { id, deal_of, attrs, idempotency_key, hash, date, minute, by: format!("token:{label}") };
+    let router = scope == Scope::Router;
+    let request = RouteRequest { id, deal_of, attrs, idempotency_key, hash, date, minute, by: format!("token:{label}"), router };
     state.jobs.send(Job { request, reply: tx }).await.map_err(|_| ApiError::unavailable("the server is shutting down".into()))?;
     rx.await.map_err(|_| ApiError::unavailable("the router stopped".into()))?
 }
@@ -450,7 +497,8 @@ fn check_attributes(
                 out.insert(k.clone(), J::String(n.to_string()));
                 continue;
             }
-            (T::Date, J::String(s)) => allot_rules::parse_iso_date(s).is_some(),
+            (T::Date, J::String(s)) => allot_rules::parse_iso_date(s)
+                .is_some_and(|d| (first_day()..=allot_rules::days_from_civil(2200, 12, 31).unwrap_or(i32::MAX)).contains(&d)),
             (T::List, J::Array(a)) => a.iter().all(J::is_string),
             _ => false,
         };
@@ -614,16 +662,17 @@ pub async fn report(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         return Err(ApiError::forbidden("reports per team, territory or segment"));
     }
     let req = ReportRequest { period: allot_app::credit::CreditRequest { first, last, scheme: None }, group, currency: q.currency };
-    let r = state.with_store(move |s| report(s, &req).map_err(book_error)).await?;
+    let r = state.with_whole_store(move |s| report(s, &req).map_err(book_error)).await?;
     let rows: Vec<&allot_app::contribution::Row> =
         r.rows.iter().filter(|row| visible.as_ref().is_none_or(|v| v.contains(&row.employee))).collect();
     let mut body = json!({
         "from": allot_rules::civil_from_days(r.first), "to": allot_rules::civil_from_days(r.last),
         "currency": r.currency, "per": q.per.as_deref().unwrap_or("employee"),
         "rows": rows,
-        "uncredited": r.uncredited.iter().map(|u| json!({"deal": u.deal, "reason": u.reason})).collect::<Vec<_>>(),
     });
     if visible.is_none() {
+        // Every deal of the period that was not credited is the whole book's: admin only.
+        body["uncredited"] = r.uncredited.iter().map(|u| json!({"deal": u.deal, "reason": u.reason})).collect();
         body["balance"] = r
             .balance
             .iter()
@@ -703,8 +752,27 @@ pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     };
     let req = allot_app::book::PlanRequest { date, scheme: None, rebalance: b.rebalance };
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
-    let plan = state.with_store(move |s| allot_app::book::plan(s, &req, &actor).map_err(book_error)).await?;
-    Ok(json_response(StatusCode::OK, serde_json::to_string(&plan).unwrap_or_default()))
+    let id = crate::new_token().map_err(ApiError::unavailable)?.replacen("allot_", "plan_", 1)[..21].to_string();
+    let plan_id = id.clone();
+    // The plan is kept in the store: `POST /v1/apply {"plan": id}` applies it, however large it
+    // is (a whole book's rebalance is megabytes), from any server sharing the store.
+    let body = state
+        .with_whole_store(move |s| {
+            let plan = allot_app::book::plan(s, &req, &actor).map_err(book_error)?;
+            let text = serde_json::to_string(&plan).map_err(|e| ApiError::unavailable(e.to_string()))?;
+            s.save_plan(&plan_id, &text, &actor).map_err(ApiError::store)?;
+            Ok(text)
+        })
+        .await?;
+    // The plan's own JSON, with its id first.
+    Ok(json_response(StatusCode::OK, format!("{{\"plan_id\":\"{id}\",{}", body.strip_prefix('{').unwrap_or(&body))))
+}
+
+/// The body of `POST /v1/apply`: a plan by the id `POST /v1/plan` gave it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyById {
+    plan: String,
 }
 
 pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
@@ -713,6 +781,17 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         return Err(ApiError::forbidden("applying a plan"));
     }
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::new("bad_json", "the body is not UTF-8", None))?;
+    // `{"plan": "plan_…"}` names a plan kept by `POST /v1/plan`; otherwise the body is a plan.
+    let text = match serde_json::from_str::<ApplyById>(&text) {
+        Ok(by_id) => {
+            let id = by_id.plan.clone();
+            state
+                .read(move |s| s.plan_body(&id))
+                .await?
+                .ok_or_else(|| ApiError::new("not_found", format!("no plan `{}`; make one with POST /v1/plan", by_id.plan), Some("plan")))?
+        }
+        Err(_) => text,
+    };
     let plan = allot_app::book::Plan::parse(&text, "the request body").map_err(|e| match e {
         allot_app::book::BookError::Input(d) => {
             ApiError::new("bad_json", format!("not a plan: {}", allot_core::diag::render_all(&d)), None)
@@ -720,7 +799,7 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         other => book_error(other),
     })?;
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
-    let done = state.with_store(move |s| allot_app::book::apply(s, &plan, &actor).map_err(book_error)).await?;
+    let done = state.with_whole_store(move |s| allot_app::book::apply(s, &plan, &actor).map_err(book_error)).await?;
     let body = json!({"change": done.change, "opened": done.opened, "closed": done.closed, "scheme_version": done.scheme});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
@@ -737,7 +816,27 @@ fn book_error(e: allot_app::book::BookError) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_instant;
+    use super::{parse_instant, ApiError, CODES};
+
+    #[test]
+    fn store_errors_never_carry_the_database_s_words_to_a_client() {
+        use allot_store::StoreError as S;
+        for e in [
+            S::Open { url: "postgres://app:secret@db.internal/prod".into(), message: "connection refused".into() },
+            S::Connection("terminating connection due to administrator command".into()),
+            S::Db("duplicate key value violates unique constraint \"clients_id_key\"".into()),
+        ] {
+            let a = ApiError::store(e);
+            assert_eq!((a.status, a.code), (503, "unavailable"));
+            for leak in ["postgres://", "secret", "constraint", "administrator"] {
+                assert!(!a.message.contains(leak), "{}", a.message);
+            }
+        }
+        // Every code an error is made with is in the table (an unknown one would be a 500).
+        for code in ["bad_value", "timeout", "method_not_allowed", "bad_request", "refused"] {
+            assert!(CODES.iter().any(|c| c.0 == code), "{code}");
+        }
+    }
 
     #[test]
     fn instants_are_read_in_utc_whatever_their_offset() {

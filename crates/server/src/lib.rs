@@ -52,6 +52,8 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// Time for a request's body to arrive; a slower request gets 408.
     pub body_timeout: std::time::Duration,
+    /// SQLite: the write-ahead log's bound in frames, past which the router checkpoints it.
+    pub wal_frames_limit: i64,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             max_connections: 1024,
             header_timeout: std::time::Duration::from_secs(10),
             body_timeout: std::time::Duration::from_secs(10),
+            wal_frames_limit: allot_store::sqlite::WAL_FRAMES_LIMIT,
         }
     }
 }
@@ -304,6 +307,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let metrics = Metrics::new(&mut registry);
     let (tx, rx) = mpsc::channel::<writer::Job>(65_536);
     let router_up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Set by the checkpointer when the log has grown past its bound; the router checkpoints then.
+    let wal_full = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let w = writer::Writer {
         store: Some(store),
         location: config.store.clone(),
@@ -314,23 +319,41 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         up: router_up.clone(),
         retry_at: std::time::Instant::now(),
         backoff: std::time::Duration::from_millis(50),
+        wal_full: wal_full.clone(),
     };
     let router = std::thread::Builder::new().name("allot-router".into()).spawn(move || w.run(rx)).map_err(|e| e.to_string())?;
     // Checkpoints on their own connection and thread, so that commits never wait for them.
     let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let running = checkpointing.clone();
     let location = config.store.clone();
+    let wal_full_set = wal_full;
+    let wal_limit = config.wal_frames_limit;
     let checkpointer = std::thread::Builder::new()
         .name("allot-checkpoint".into())
         .spawn(move || {
-            let Ok(mut store) = allot_store::open(&location) else { return };
+            let mut store = None;
             while running.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(200));
-                if let Err(e) = store.checkpoint() {
-                    tracing::warn!(error = %e, "checkpoint");
+                // Reopened if lost, like every connection of the server.
+                if store.is_none() {
+                    store = allot_store::open(&location).ok();
+                }
+                match store.as_mut().map(|s| s.checkpoint()) {
+                    Some(Ok(frames)) if frames > wal_limit => {
+                        wal_full_set.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "checkpoint");
+                        if e.is_connection() {
+                            store = None;
+                        }
+                    }
+                    _ => {}
                 }
             }
-            let _ = store.checkpoint();
+            if let Some(s) = store.as_mut() {
+                let _ = s.checkpoint();
+            }
         })
         .map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {

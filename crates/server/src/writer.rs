@@ -5,17 +5,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use allot_core::data::{Data, Table, Value};
+use allot_core::data::{Data, Table};
 use allot_core::route::{Batch, MemberState, PoolState};
 use allot_core::Compiled;
-use allot_rules::Type;
 
 use allot_store::{Actor, Cause, ClientRef, NewClient, NewDeal, Open, RouteTx, RouteWrites, Routed, Store, StoreError};
 use serde_json::{json, Map, Value as J};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::ApiError;
-use crate::model::Model;
+use crate::model::{push_json, Model};
 
 /// A validated routing request.
 #[derive(Debug, Clone)]
@@ -32,6 +31,8 @@ pub struct RouteRequest {
     /// Minutes since 1970-01-01 UTC, when the time of day is known (working hours apply).
     pub minute: Option<i64>,
     pub by: String,
+    /// Sent with a router token, which may route but not read a stored client's owners.
+    pub router: bool,
 }
 
 /// An answer: the response body and whether it is a replay of an earlier one.
@@ -56,6 +57,9 @@ pub struct Writer {
     /// When to try reconnecting next, and the wait after that (doubling to [`MAX_BACKOFF`]).
     pub retry_at: std::time::Instant,
     pub backoff: std::time::Duration,
+    /// Set when SQLite's log has grown past its bound: the router checkpoints it between two
+    /// batches so that it starts over (see `Store::checkpoint`).
+    pub wal_full: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The longest wait between two attempts to reopen a lost store connection.
@@ -135,6 +139,14 @@ impl Writer {
     }
 
     fn batch(&mut self, jobs: &[Job]) -> Vec<Answer> {
+        if self.wal_full.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            if let Some(s) = self.store.as_mut() {
+                match s.checkpoint() {
+                    Ok(frames) => tracing::debug!(frames, "the router checkpointed the log so that it starts over"),
+                    Err(e) => tracing::warn!(error = %e, "checkpoint"),
+                }
+            }
+        }
         if let Err(e) = self.reload() {
             self.lost(&e);
             return jobs.iter().map(|_| Err(e.clone())).collect();
@@ -182,23 +194,6 @@ impl Writer {
             }
         }
     }
-}
-
-/// A typed cell from a JSON value of a column of type `ty`.
-fn push_json(table: &mut Table, c: usize, ty: Type, v: Option<&J>, data: &mut Data) {
-    let list: Vec<&str>;
-    let value = match (ty, v) {
-        (Type::Number, Some(J::Number(n))) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
-        (Type::Text, Some(J::String(s))) => Value::Text(s),
-        (Type::Bool, Some(J::Bool(b))) => Value::Bool(*b),
-        (Type::Date, Some(J::String(s))) => allot_rules::parse_iso_date(s).map_or(Value::Missing, Value::Date),
-        (Type::List, Some(J::Array(a))) => {
-            list = a.iter().filter_map(|x| x.as_str()).collect();
-            Value::List(list)
-        }
-        _ => Value::Missing,
-    };
-    table.push_cell(c, value, &mut data.dict, &mut data.lists);
 }
 
 /// Builds one table of the batch's items so that the scheme's conditions compile once: a client
@@ -381,7 +376,16 @@ fn route_batch(
                 .collect();
         let stored = lookups.iter().find_map(|l| known.get(l).map(|c| (c.clone(), l.0.clone())));
         let in_batch = if stored.is_none() { lookups.iter().find_map(|l| added.get(l).map(|&n| (n, l.0.clone()))) } else { None };
-        let (client, client_id, roles, matched_by) = if let Some(((key, id), by)) = stored {
+        let (client, client_id, roles, matched_by) = if let Some(((key, id), by)) = stored.clone().filter(|(_, by)| by == "id" && r.router)
+        {
+            // A router token names a stored client by its id: routed to its owners as any return,
+            // but a router may not read who they are (issue #13: GET owners is 403 for it too).
+            let roles = allot_core::route::routed_roles(&model.scheme)
+                .into_iter()
+                .map(|role| json!({"role": model.scheme.roles[role].id, "why": "a stored client (matched by id): it stays with its owners, whom a router token may not read"}))
+                .collect::<Vec<J>>();
+            (ClientRef::Stored(key), id, roles, Some(by))
+        } else if let Some(((key, id), by)) = stored {
             let owners = tx.owners(key, r.date)?;
             let roles = allot_core::route::routed_roles(&model.scheme)
                 .into_iter()

@@ -219,11 +219,13 @@ pub struct Holding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SalesRow<'a> {
     Held(Holding),
-    /// A stored deal: its id, its client's key, its attributes (JSON).
+    /// A stored deal: its id, its client's key, its attributes (JSON), and whether it came in
+    /// through routing (`POST /v1/route`) rather than an import.
     Deal {
         id: &'a str,
         client: i64,
         attrs: &'a str,
+        routed: bool,
     },
 }
 
@@ -532,9 +534,16 @@ pub trait Store: Send {
         Ok(())
     }
     /// Copies what it can of the log back into the database without blocking writers (SQLite's
-    /// passive checkpoint); a no-op on PostgreSQL.
-    fn checkpoint(&mut self) -> Result<()> {
-        Ok(())
+    /// passive checkpoint) and returns the log's length in frames; a no-op on PostgreSQL (0).
+    ///
+    /// Under a steady stream of commits a log checkpointed from another connection is never found
+    /// wholly copied when the next commit starts, so it never starts over and grows without end
+    /// (950 MB in 20 s was seen: issue #13). Past `sqlite::WAL_FRAMES_LIMIT` the writer calls this
+    /// on its own connection between two transactions: nothing is written meanwhile, the copy
+    /// completes (little is left: the other connection copied the rest), and the next commit
+    /// starts the log over; `journal_size_limit` then cuts the file back.
+    fn checkpoint(&mut self) -> Result<i64> {
+        Ok(0)
     }
     /// The newest change that is not a routing batch (a new scheme, an import, a pin ...): when it
     /// moves, a server reloads what it routes by.
@@ -561,6 +570,11 @@ pub trait Store: Send {
     fn plan_body(&mut self, id: &str) -> Result<Option<String>>;
     /// The store's state for a health check: reachable (this answers), revision, writable.
     fn health(&mut self) -> Result<Health>;
+    /// Corrects a client that routing dated wrongly ahead (before routed dates were checked): its
+    /// links that start after `day` start on `day`. Only for a client whose every link routing
+    /// opened and none is closed — anything else is history, never rewritten. Returns the change
+    /// recorded (kind `route`) and the links moved.
+    fn redate_routed(&mut self, client: &str, day: Day, actor: &Actor) -> Result<(i64, usize)>;
     /// The token with this hash, unless revoked.
     fn token(&mut self, hash: &str) -> Result<Option<Token>>;
     /// `sqlite` or `postgres`.
@@ -665,6 +679,19 @@ pub(crate) fn newer_schema(found: i64, known: i64) -> StoreError {
     StoreError::Refused(format!(
         "the store was written by a newer allot (schema version {found}; this allot knows up to {known}): use that version or newer"
     ))
+}
+
+/// Whether a client's links may be redated: (links in all, links routing did not open or that are closed).
+pub(crate) fn check_redatable(client: &str, links: i64, other: i64) -> Result<()> {
+    if links == 0 {
+        return Err(StoreError::Refused(format!("client `{client}` has no links to redate")));
+    }
+    if other > 0 {
+        return Err(StoreError::Refused(format!(
+            "client `{client}` has links that a plan, a pin or an import made, or that are closed: its history is kept as it is"
+        )));
+    }
+    Ok(())
 }
 
 /// A token's label, when it can be revoked: it exists and is not revoked yet.

@@ -518,6 +518,22 @@ impl Store for PgStore {
         Ok(self.client.query_opt("SELECT body FROM plans WHERE id = $1", &[&id])?.map(|r| r.get(0)))
     }
 
+    fn redate_routed(&mut self, client: &str, day: Day, actor: &Actor) -> Result<(i64, usize)> {
+        let mut tx = self.write()?;
+        let key = key_of(&mut tx, "clients", "client", client)?;
+        let r = tx.query_one(
+            "SELECT count(*), count(*) FILTER (WHERE c.kind <> 'route' OR l.valid_to IS NOT NULL) FROM links l JOIN changes c ON c.id = l.opened_by WHERE l.client = $1",
+            &[&key],
+        )?;
+        crate::check_redatable(client, r.get(0), r.get(1))?;
+        let d = day_text(day);
+        let change = add_change(&mut tx, "route", actor, None, &format!("client `{client}`: routed links redated to {d}"))?;
+        let moved =
+            tx.execute("UPDATE links SET valid_from = $2::text::date WHERE client = $1 AND valid_from > $2::text::date", &[&key, &d])?;
+        tx.commit()?;
+        Ok((change, moved as usize))
+    }
+
     fn health(&mut self) -> Result<Health> {
         let revision = revision_of(&mut self.client)?;
         // A standby, or a session whose transactions default to read-only, refuses every write.
@@ -868,9 +884,13 @@ impl Store for PgStore {
             }));
         }
         drop(rows);
-        let mut rows = tx.query_raw("SELECT id, client, attrs::text FROM deals ORDER BY key", std::iter::empty::<i64>())?;
+        // The changes that routed (few beside millions of deals): a set, not a join per deal.
+        let routes: std::collections::HashSet<i64> =
+            tx.query("SELECT id FROM changes WHERE kind = 'route'", &[])?.iter().map(|r| r.get(0)).collect();
+        let mut rows = tx.query_raw("SELECT id, client, attrs::text, imported_by FROM deals ORDER BY key", std::iter::empty::<i64>())?;
         while let Some(r) = rows.next()? {
-            visit(SalesRow::Deal { id: r.get(0), client: r.get(1), attrs: r.get(2) });
+            let routed = routes.contains(&r.get::<_, i64>(3));
+            visit(SalesRow::Deal { id: r.get(0), client: r.get(1), attrs: r.get(2), routed });
         }
         drop(rows);
         tx.commit()?;

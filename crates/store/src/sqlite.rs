@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "operations", include_str!("../migrations/sqlite/0003_operations.sql")),
 ];
 
+/// Frames (pages of 4 KiB) the write-ahead log may grow to before the writer itself checkpoints
+/// it, so that it starts over: 64 MiB (see [`Store::checkpoint`]).
+pub const WAL_FRAMES_LIMIT: i64 = 16_384;
+
 pub struct SqliteStore {
     conn: Connection,
 }
@@ -31,6 +35,8 @@ impl SqliteStore {
         // Checkpoint the WAL every ~16 MB rather than every 4 MB: fewer syncs of the main file
         // under a stream of small commits (routing), same durability.
         conn.pragma_update(None, "wal_autocheckpoint", 4_000).map_err(fail)?;
+        // After a checkpoint starts the log over, the file is cut back to this size.
+        conn.pragma_update(None, "journal_size_limit", WAL_FRAMES_LIMIT * 4096).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(fail)?;
         migrate(&mut conn).map_err(|e| StoreError::Open { url: url.clone(), message: e.to_string() })?;
         Ok(SqliteStore { conn })
@@ -410,10 +416,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn checkpoint(&mut self) -> Result<()> {
+    fn checkpoint(&mut self) -> Result<i64> {
         // PASSIVE: copies the frames no reader needs, never waits for (or blocks) the writer.
-        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+        Ok(self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?)
     }
 
     fn routing_revision(&mut self) -> Result<i64> {
@@ -506,6 +511,22 @@ impl Store for SqliteStore {
 
     fn plan_body(&mut self, id: &str) -> Result<Option<String>> {
         Ok(self.conn.query_row("SELECT body FROM plans WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    fn redate_routed(&mut self, client: &str, day: Day, actor: &Actor) -> Result<(i64, usize)> {
+        let tx = self.write()?;
+        let key = key_of(&tx, "clients", "client", client)?;
+        let (links, other): (i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(c.kind <> 'route' OR l.valid_to IS NOT NULL), 0) FROM links l JOIN changes c ON c.id = l.opened_by WHERE l.client = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        crate::check_redatable(client, links, other)?;
+        let d = day_text(day);
+        let change = add_change(&tx, "route", actor, None, &format!("client `{client}`: routed links redated to {d}"))?;
+        let moved = tx.execute("UPDATE links SET valid_from = ?2 WHERE client = ?1 AND valid_from > ?2", params![key, d])?;
+        tx.commit()?;
+        Ok((change, moved))
     }
 
     fn health(&mut self) -> Result<Health> {
@@ -823,10 +844,14 @@ impl Store for SqliteStore {
                     to: r.get_ref(4)?.as_str_or_null().map_err(rusqlite::Error::from)?.map(text_day).transpose()?,
                 }));
             }
-            let mut st = tx.prepare("SELECT id, client, attrs FROM deals ORDER BY key")?;
+            // The changes that routed (few beside millions of deals): a set, not a join per deal.
+            let mut st = tx.prepare("SELECT id FROM changes WHERE kind = 'route'")?;
+            let routes: std::collections::HashSet<i64> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut st = tx.prepare("SELECT id, client, attrs, imported_by FROM deals ORDER BY key")?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
-                visit(SalesRow::Deal { id: text(r, 0)?, client: r.get(1)?, attrs: text(r, 2)? });
+                let routed = routes.contains(&r.get::<_, i64>(3)?);
+                visit(SalesRow::Deal { id: text(r, 0)?, client: r.get(1)?, attrs: text(r, 2)?, routed });
             }
         }
         tx.commit()?;

@@ -219,7 +219,10 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
                         held.push(h)
                     }
                     // PostgreSQL keeps JSON its own way (`{"amount": 500}`).
-                    SalesRow::Deal { id, client, attrs } => seen.push((id.to_string(), client, attrs.replace(" ", ""))),
+                    SalesRow::Deal { id, client, attrs, routed } => {
+                        assert!(!routed, "imported deals are not routed ones");
+                        seen.push((id.to_string(), client, attrs.replace(" ", "")))
+                    }
                 })
                 .unwrap();
             let mut held: Vec<(String, String, String, i32)> =
@@ -419,4 +422,87 @@ fn client_attributes_are_read_by_id_for_the_ids_stored() {
         );
         assert!(s.client_attributes(&[]).unwrap().is_empty());
     });
+}
+
+#[test]
+fn tokens_are_listed_revoked_once_and_expire_on_their_day() {
+    each("tokens_are_listed_revoked_once_and_expire_on_their_day", |s| {
+        seed(s);
+        let a = s.add_token("h1", "admin", None, "ops", None, &actor()).unwrap();
+        let b = s.add_token("h2", "employee", Some("ivanov"), "ivanov-phone", Some(day("2027-01-01")), &actor()).unwrap();
+        assert_eq!(s.token("h2").unwrap().unwrap().expires, Some(day("2027-01-01")));
+        let listed = s.tokens().unwrap();
+        assert_eq!(listed.iter().map(|t| t.token.id).collect::<Vec<_>>(), [a, b]);
+        assert_eq!(listed[1].token.employee.as_deref(), Some("ivanov"));
+        assert_eq!((listed[0].created_by.as_str(), listed[0].revoked.is_none()), ("ops@example", true));
+        s.revoke_token(a, &actor()).unwrap();
+        assert!(s.token("h1").unwrap().is_none(), "a revoked token is not found");
+        assert!(matches!(s.revoke_token(a, &actor()), Err(StoreError::Refused(_))), "revoked once");
+        assert!(matches!(s.revoke_token(999, &actor()), Err(StoreError::NotFound { .. })));
+        assert!(s.tokens().unwrap()[0].revoked.is_some());
+    });
+}
+
+#[test]
+fn plans_are_kept_by_id_and_health_says_the_store_takes_writes() {
+    each("plans_are_kept_by_id_and_health_says_the_store_takes_writes", |s| {
+        seed(s);
+        s.save_plan("plan_1", "{\"a\":1}", &actor()).unwrap();
+        assert_eq!(s.plan_body("plan_1").unwrap().as_deref(), Some("{\"a\":1}"));
+        assert_eq!(s.plan_body("plan_2").unwrap(), None);
+        assert!(s.save_plan("plan_1", "{}", &actor()).is_err(), "an id is kept once");
+        let h = s.health().unwrap();
+        assert!(h.writable);
+        assert_eq!(h.revision, s.revision().unwrap());
+    });
+}
+
+#[test]
+fn only_a_routed_client_is_redated_and_only_forward_links_move() {
+    each("only_a_routed_client_is_redated_and_only_forward_links_move", |s| {
+        seed(s);
+        let snap = s.snapshot(0).unwrap();
+        let ivanov = key(&snap.employees, "ivanov");
+        // c1 has a link a plan made: its history is kept as it is.
+        let c1 = key(&snap.clients, "c1");
+        s.apply(&changes(snap.revision, vec![], vec![open(c1, "sales", ivanov, "2026-01-01", Cause::Rule)]), &actor()).unwrap();
+        assert!(matches!(s.redate_routed("c1", day("2026-01-01"), &actor()), Err(StoreError::Refused(_))));
+        // A lead routed far ahead is brought back to the day given.
+        let far = day("9999-12-31");
+        s.route(&actor(), &["sales".to_string()], &mut |tx| {
+            let o = Open { from: far, ..open(0, "sales", ivanov, "2026-01-01", Cause::New) };
+            tx.write(&RouteWrites {
+                clients: vec![NewClient { id: "lead".into(), attrs: "{}".into(), keys: vec![] }],
+                links: vec![(ClientRef::New(0), o)],
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        let (_, moved) = s.redate_routed("lead", day("2026-03-02"), &actor()).unwrap();
+        assert_eq!(moved, 1);
+        assert_eq!(s.history("lead").unwrap()[0].from, day("2026-03-02"));
+        assert!(matches!(s.redate_routed("nobody", day("2026-03-02"), &actor()), Err(StoreError::NotFound { .. })));
+    });
+}
+
+#[test]
+fn a_store_migrated_by_a_newer_allot_is_refused_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("allot.db");
+    drop(sqlite::SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("INSERT INTO allot_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01')", [])
+        .unwrap();
+    let err = sqlite::SqliteStore::open(&path).err().unwrap().to_string();
+    assert!(err.contains("newer allot") && err.contains("999"), "{err}");
+    if let Some(url) = testing::postgres("newer schema") {
+        let schema = testing::fresh_schema();
+        drop(pg::PgStore::connect(&url, Some(&schema)).unwrap());
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("INSERT INTO \"{schema}\".allot_migrations (version, name) VALUES (999, 'future')")).unwrap();
+        let err = pg::PgStore::connect(&url, Some(&schema)).err().unwrap().to_string();
+        testing::drop_schema(&url, &schema);
+        assert!(err.contains("newer allot") && err.contains("999"), "{err}");
+    }
 }

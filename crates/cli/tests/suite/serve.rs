@@ -119,3 +119,31 @@ fn two_server_processes_on_one_postgres_keep_exact_shares_caps_and_idempotency()
     assert_eq!(book.lines().count() - 1, 9000, "one link per lead, none twice");
     testing::drop_schema(&url, &schema);
 }
+
+#[test]
+fn tokens_are_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allot.db");
+    let run = |args: &[&str]| {
+        let out = allot().args(args).arg("--db").arg(&db).env("ALLOT_USER", "ops").output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (ok, token, _) = run(&["token", "create", "--scope", "router", "--label", "web-form", "--expires", "2099-01-01"]);
+    assert!(ok && token.starts_with("allot_"), "{token}");
+    let (ok, list, _) = run(&["token", "list"]);
+    assert!(ok && list.contains("router") && list.contains("web-form") && list.contains("works until 2098-12-31"), "{list}");
+    assert!(!list.contains(token.trim()), "the secret is never listed");
+    let (ok, out, _) = run(&["token", "revoke", "1"]);
+    assert!(ok && out.contains("token 1 revoked"), "{out}");
+    let (_, list, _) = run(&["token", "list"]);
+    assert!(list.contains("revoked by ops"), "{list}");
+    let (ok, _, err) = run(&["token", "revoke", "1"]);
+    assert!(!ok && err.contains("revoked already"), "{err}");
+    let (ok, _, err) = run(&["token", "create", "--scope", "router", "--expires", "2020-01-01"]);
+    assert!(!ok && err.contains("not after today"), "{err}");
+    // `redate` refuses a day ahead and a client it does not know.
+    let (ok, _, err) = run(&["redate", "lead-1", "2999-01-01"]);
+    assert!(!ok && err.contains("after today"), "{err}");
+    let (ok, _, err) = run(&["redate", "lead-1", "2026-01-01"]);
+    assert!(!ok && err.contains("no client `lead-1`"), "{err}");
+}
