@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Seconds for a request's body to arrive before the request is answered 408.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     body_timeout: f64,
+    /// SQLite: megabytes the write-ahead log may grow to before the router checkpoints it so that
+    /// it starts over.
+    #[arg(long, default_value_t = 64, value_name = "MB")]
+    wal_limit: u32,
     /// Threads for HTTP (default: the cores but one, which is left to the router thread).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -93,7 +97,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         max_connections: a.max_connections.max(1),
         header_timeout: seconds(a.header_timeout, "--header-timeout")?,
         body_timeout: seconds(a.body_timeout, "--body-timeout")?,
-        ..Config::default()
+        wal_frames_limit: i64::from(a.wal_limit.max(1)) * 256,
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);

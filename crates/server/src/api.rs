@@ -583,7 +583,7 @@ pub async fn explain(
 ) -> Result<Response, ApiError> {
     let (day, _) = visible_owners(&state, &headers, &id, &q).await?;
     let c = id.clone();
-    let text = state.with_store(move |s| allot_app::book::explain_stored(s, &c, day).map_err(book_error)).await?;
+    let text = state.with_whole_store(move |s| allot_app::book::explain_stored(s, &c, day).map_err(book_error)).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "explanation": text});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

@@ -140,7 +140,7 @@ pub struct AppState {
     /// Permits for reader connections ([`MAX_READERS`]).
     reader_slots: Arc<tokio::sync::Semaphore>,
     /// Permits for reads of the whole book ([`MAX_HEAVY`]).
-    heavy: tokio::sync::Semaphore,
+    heavy: Arc<tokio::sync::Semaphore>,
     /// Whether the router thread holds a working store connection (for `/health`).
     pub router_up: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Metrics,
@@ -209,13 +209,23 @@ impl AppState {
         .map_err(|_| ApiError::unavailable("a worker failed".into()))?
     }
 
-    /// [`AppState::with_store`] for a read of the whole book: one at a time ([`MAX_HEAVY`]).
+    /// [`AppState::with_store`] for a read of the whole book: one at a time ([`MAX_HEAVY`]), and
+    /// the next only after a pause twice as long as this one took, so that back-to-back whole-book
+    /// reads take at most a third of a core and routing keeps the rest (issue #13: 8 clients asking
+    /// for reports without pause cut routing by a third; with the pause, see BENCHMARKS.md §4).
     pub async fn with_whole_store<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl Fn(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _turn = self.heavy.acquire().await.map_err(|_| ApiError::unavailable("the server is stopping".into()))?;
-        self.with_store(f).await
+        let turn = self.heavy.clone().acquire_owned().await.map_err(|_| ApiError::unavailable("the server is stopping".into()))?;
+        let started = std::time::Instant::now();
+        let out = self.with_store(f).await;
+        let took = started.elapsed();
+        tokio::spawn(async move {
+            tokio::time::sleep(took * 2).await;
+            drop(turn);
+        });
+        out
     }
 }
 
@@ -332,13 +342,21 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         .name("allot-checkpoint".into())
         .spawn(move || {
             let mut store = None;
+            let mut pause = std::time::Duration::from_millis(200);
             while running.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::thread::sleep(pause);
                 // Reopened if lost, like every connection of the server.
                 if store.is_none() {
                     store = allot_store::open(&location).ok();
                 }
-                match store.as_mut().map(|s| s.checkpoint()) {
+                let done = store.as_mut().map(|s| s.checkpoint());
+                // Near the bound, copy often: what is left for the router's own checkpoint (which
+                // holds up one batch) is then only what was committed in the last few milliseconds.
+                pause = std::time::Duration::from_millis(match &done {
+                    Some(Ok(frames)) if *frames > wal_limit / 2 => 10,
+                    _ => 200,
+                });
+                match done {
                     Some(Ok(frames)) if frames > wal_limit => {
                         wal_full_set.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
@@ -365,7 +383,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         tokens: Mutex::new(HashMap::new()),
         readers: Mutex::new(Vec::new()),
         reader_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
-        heavy: tokio::sync::Semaphore::new(MAX_HEAVY),
+        heavy: Arc::new(tokio::sync::Semaphore::new(MAX_HEAVY)),
         router_up: router_up.clone(),
         metrics,
         registry,

@@ -25,7 +25,7 @@ pub fn document() -> J {
         "info": {
             "title": "allot",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Route new leads to the responsible employees in real time, and read the book of business: who holds which client in which role, on any day, and why. Every /v1 call needs `Authorization: Bearer <token>` (`allot token create`). Scopes: admin (everything), manager (the clients of their teams), employee (their own clients), router (POST /v1/route only).",
+            "description": "Route new leads to the responsible employees in real time, and read the book of business: who holds which client in which role, on any day, and why. Every /v1 call needs `Authorization: Bearer <token>` (`allot token create`; `allot token list` and `allot token revoke` — a revocation takes effect within a second on every server). Scopes: admin (everything), manager (the clients of their teams), employee (their own clients), router (POST /v1/route only: it is not told a stored client's owners, and the deals it routes are no sales unless the scheme's [credit] says routed_sales = true). Every error is JSON in the shape of components.schemas.Error; a 503 carries Retry-After.",
         },
         "components": {
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
@@ -44,9 +44,9 @@ pub fn document() -> J {
                     "properties": {
                         "id": {"type": "string", "description": "the client's id (a known id keeps its current owners: continuity), or the deal's id"},
                         "client": {"type": "string", "description": "for a deal: its stored client's id; deal rules decide, the client's owners take the other roles (MISSION.md S4.4)"},
-                        "date": {"type": "string", "format": "date", "description": "the day it arrives (caps, absences); working hours are not checked"},
-                        "at": {"type": "string", "format": "date-time", "description": "the time it arrives, e.g. 2026-03-02T10:15:00Z: caps, absences and working hours; now by default"},
-                        "attributes": {"type": "object", "description": "the lead's (or deal's) attributes, typed as the store's columns (numbers, texts, booleans, YYYY-MM-DD dates, lists of texts); `inn`, `email`, `phone` recognise a returning client"},
+                        "date": {"type": "string", "format": "date", "description": "the day it arrives (caps, absences), from 1900-01-01 to the server's today (UTC); working hours are not checked"},
+                        "at": {"type": "string", "format": "date-time", "description": "the time it arrives, e.g. 2026-03-02T10:15:00Z, offsets within ±18:00, not after now: caps, absences and working hours; now by default"},
+                        "attributes": {"type": "object", "description": "the lead's (or deal's) attributes: declared ones typed as the store's columns (numbers of at most 15 significant digits, texts, booleans, YYYY-MM-DD dates, lists of texts); undeclared ones are kept as sent and named in `unused_attributes`; `region` names become ISO codes; `inn`, `email`, `phone` recognise a returning client. At most 200 attributes, texts of at most 10,000 characters, no NUL"},
                     },
                 },
                 "RouteResponse": {
@@ -54,6 +54,7 @@ pub fn document() -> J {
                     "properties": {
                         "client": {"type": "string"}, "new_client": {"type": "boolean"}, "matched_by": {"type": ["string", "null"]},
                         "date": {"type": "string"}, "scheme_version": {"type": "integer"},
+                        "unused_attributes": {"type": "array", "items": {"type": "string"}, "description": "attributes stored with the item that no column declares (a misspelt field shows here)"},
                         "roles": {"type": "array", "items": {"type": "object", "properties": {
                             "role": {"type": "string"}, "employee": {"type": ["string", "null"]}, "rule": {"type": ["string", "null"]}, "why": {"type": "string"}}}},
                     },
@@ -67,7 +68,7 @@ pub fn document() -> J {
         },
         "security": [{"token": []}],
         "paths": {
-            "/health": {"get": {"summary": "The server and its store answer", "security": [], "responses": {"200": {"description": "ok, with the store's revision"}, "503": error_ref()}}},
+            "/health": {"get": {"summary": "The server and its store answer and take writes", "security": [], "responses": {"200": {"description": "`status`: ok, with the store's revision and whether the router's connection is up"}, "503": {"description": "`status`: unreachable, read_only or schema_newer, with a message"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "OpenMetrics text"}}}},
             "/v1/route": {"post": {
                 "summary": "Route a new lead, deal or client: for every role the employee, the rule and why; durable before the answer",
@@ -80,7 +81,7 @@ pub fn document() -> J {
                 "responses": {"200": {"description": "the links valid on the day"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/clients/{id}/history": {"get": {"summary": "Every owner a client ever had, with dates, causes and who made each change", "parameters": [id_param("client")],
                 "responses": {"200": {"description": "the links, by role and date"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
-            "/v1/clients/{id}/explain": {"get": {"summary": "Why a client's employees are its employees on a day: every rule tried, each test's value (reads the whole store)", "parameters": [id_param("client"), at_param()],
+            "/v1/clients/{id}/explain": {"get": {"summary": "Why a client's employees are its employees on a day: every rule tried, each test's value (the client's own data and links; one such read at a time)", "parameters": [id_param("client"), at_param()],
                 "responses": {"200": {"description": "the explanation as text in `explanation`"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/employees/{id}/book": {"get": {"summary": "An employee's clients on a day", "parameters": [id_param("employee"), at_param()],
                 "responses": {"200": {"description": "the employee's links valid on the day"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
@@ -95,9 +96,11 @@ pub fn document() -> J {
                 "responses": {"200": {"description": "rows, uncredited sales, and (admin) balance and unassigned credit"}, "401": error_ref(), "403": error_ref(), "422": error_ref()}}},
             "/v1/plan": {"post": {"summary": "Plan the book of a day against the active scheme (admin); writes nothing",
                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"date": {"type": "string", "format": "date"}, "rebalance": {"type": "boolean"}}}}}},
-                "responses": {"200": {"description": "the plan, as `allot plan -o` writes it"}, "401": error_ref(), "403": error_ref(), "422": error_ref()}}},
+                "responses": {"200": {"description": "the plan, as `allot plan -o` writes it, with `plan_id` first: the server keeps it for POST /v1/apply"}, "401": error_ref(), "403": error_ref(), "422": error_ref()}}},
             "/v1/apply": {"post": {"summary": "Apply a plan exactly, all or nothing (admin); refused if the store changed since",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
+                    {"type": "object", "properties": {"plan": {"type": "string", "description": "the `plan_id` POST /v1/plan gave (however large the plan)"}}, "required": ["plan"], "additionalProperties": false},
+                    {"type": "object", "description": "a plan as `allot plan -o` writes it (within the body limit)"}]}}}},
                 "responses": {"200": {"description": "applied"}, "401": error_ref(), "403": error_ref(), "409": error_ref(), "422": error_ref()}}},
         },
     })
