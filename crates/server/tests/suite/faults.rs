@@ -34,15 +34,21 @@ async fn stored(w: &World, ids: Vec<String>) -> usize {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn routing_resumes_by_itself_after_postgres_terminates_its_sessions_and_loses_no_answered_route() {
-    let Some(url) = blocking(|| testing::postgres("reconnect")).await else { return };
-    let mut w = world(Some(&url)).await;
-    // The server's sessions carry the test's name, so that only they are cut.
+/// A PostgreSQL world whose server sessions carry the test schema's name as their application
+/// name, so that a test can find (and cut, or count) exactly them.
+async fn named_world(url: &str) -> (World, String) {
+    let mut w = world(Some(url)).await;
     let name = w.pg.as_ref().unwrap().1.clone();
     if let Location::Postgres(u) = &w.location {
         w.location = Location::Postgres(format!("{u}&application_name={name}"));
     }
+    (w, name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_resumes_by_itself_after_postgres_terminates_its_sessions_and_loses_no_answered_route() {
+    let Some(url) = blocking(|| testing::postgres("reconnect")).await else { return };
+    let (w, name) = named_world(&url).await;
     let s = Server::start(&w).await;
     let client = reqwest::Client::new();
     let token = w.tokens["router"].clone();
@@ -238,11 +244,7 @@ async fn a_router_token_cannot_date_items_ahead_and_a_wrongly_dated_one_is_corre
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unknown_tokens_keeps_postgres_connections_bounded() {
     let Some(url) = blocking(|| testing::postgres("unknown tokens")).await else { return };
-    let mut w = world(Some(&url)).await;
-    let name = w.pg.as_ref().unwrap().1.clone();
-    if let Location::Postgres(u) = &w.location {
-        w.location = Location::Postgres(format!("{u}&application_name={name}"));
-    }
+    let (w, name) = named_world(&url).await;
     let s = Server::start(&w).await;
     let client = reqwest::Client::new();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
