@@ -462,7 +462,13 @@ async fn serve_bounded(
         };
         let _ = stream.set_nodelay(true);
         let mut builder = hyper::server::conn::http1::Builder::new();
-        builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+        // hyper answers requests past its own limits itself, in plain text; its limits are set well
+        // above ours (see `bounded_head`), which answer in JSON.
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_headers(MAX_HEADERS * 4)
+            .max_buf_size(MAX_HEAD_BYTES * 4);
         let conn = builder.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -496,8 +502,33 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .fallback(|| async { ApiError::new("not_found", "no such endpoint; see /docs", None) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(move |req, next| bounded_body(req, next, body_limit, body_timeout)))
+        .layer(axum::middleware::from_fn(bounded_head))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Most headers a request may carry, and most bytes of its path and query, and of its head.
+pub const MAX_HEADERS: usize = 100;
+pub const MAX_URI: usize = 8 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Refuses, in the JSON error shape, a request whose path and query or headers are too large.
+async fn bounded_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI {
+        return ApiError::new("uri_too_long", format!("the path and query are {uri} bytes; at most {MAX_URI}"), None).into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEAD_BYTES {
+        return ApiError::new(
+            "headers_too_large",
+            format!("{} headers of {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEAD_BYTES} bytes", headers.len()),
+            None,
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Reads a request's whole body within `timeout` and `limit` before the handler runs: a client

@@ -500,6 +500,7 @@ async fn plans_apply_by_id_and_every_error_has_the_json_shape() {
         ("GET", "/v1/report?from=2026-01-01&bogus=1", 400, "bad_request"),
         ("GET", "/v1/report?from=2026-01-01&from=2026-02-01", 400, "bad_request"),
         ("GET", "/nowhere", 404, "not_found"),
+        ("GET", &format!("/v1/clients/{}/owners", "x".repeat(9000)), 414, "uri_too_long"),
     ] {
         let r = client.request(method.parse().unwrap(), s.url(path)).bearer_auth(&admin).send().await.unwrap();
         assert_eq!(r.status().as_u16(), status, "{path}");
@@ -507,6 +508,13 @@ async fn plans_apply_by_id_and_every_error_has_the_json_shape() {
         let e: J = r.json().await.unwrap();
         assert_eq!(e["error"]["code"], code, "{path}: {e}");
     }
+    let mut many = client.get(s.url("/health"));
+    for i in 0..150 {
+        many = many.header(format!("x-h{i}"), "v");
+    }
+    let r = many.send().await.unwrap();
+    assert_eq!(r.status(), 431);
+    assert_eq!(r.json::<J>().await.unwrap()["error"]["code"], "headers_too_large");
     s.stop().await;
 }
 
