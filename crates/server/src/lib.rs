@@ -143,6 +143,8 @@ pub struct AppState {
     heavy: Arc<tokio::sync::Semaphore>,
     /// Whether the router thread holds a working store connection (for `/health`).
     pub router_up: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the store refused the router's latest transaction (for `/health`).
+    pub writes_failing: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Metrics,
     registry: Registry,
 }
@@ -317,6 +319,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let metrics = Metrics::new(&mut registry);
     let (tx, rx) = mpsc::channel::<writer::Job>(65_536);
     let router_up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writes_failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Set by the checkpointer when the log has grown past its bound; the router checkpoints then.
     let wal_full = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let w = writer::Writer {
@@ -330,6 +333,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         retry_at: std::time::Instant::now(),
         backoff: std::time::Duration::from_millis(50),
         wal_full: wal_full.clone(),
+        writes_failing: writes_failing.clone(),
     };
     let router = std::thread::Builder::new().name("allot-router".into()).spawn(move || w.run(rx)).map_err(|e| e.to_string())?;
     // Checkpoints on their own connection and thread, so that commits never wait for them.
@@ -385,6 +389,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         reader_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
         heavy: Arc::new(tokio::sync::Semaphore::new(MAX_HEAVY)),
         router_up: router_up.clone(),
+        writes_failing,
         metrics,
         registry,
     });
@@ -582,11 +587,17 @@ async fn observe(State(state): State<Arc<AppState>>, req: axum::extract::Request
 }
 
 /// `/health`: 200 only when the store answers and takes writes. Otherwise 503 with what is wrong:
-/// `unreachable`, `read_only` or `schema_newer` (a newer allot migrated the store), and whether the
-/// router's own connection is up (it reconnects at its next request).
+/// `unreachable`, `read_only`, `writes_failing` (the store refused the router's latest
+/// transaction) or `schema_newer` (a newer allot migrated the store), and whether the router's own
+/// connection is up (it reconnects at its next request).
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let router = if state.router_up.load(std::sync::atomic::Ordering::Relaxed) { "connected" } else { "reconnecting" };
+    let failing = state.writes_failing.load(std::sync::atomic::Ordering::Relaxed);
     let (status, body) = match state.read(|s| s.health()).await {
+        Ok(h) if h.writable && failing => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "writes_failing", "message": "the store refused the latest routing transaction (a read-only or full file or disk?); the reason is logged", "revision": h.revision, "router": router}),
+        ),
         Ok(h) if h.writable => (StatusCode::OK, serde_json::json!({"status": "ok", "revision": h.revision, "router": router})),
         Ok(h) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -60,6 +60,8 @@ pub struct Writer {
     /// Set when SQLite's log has grown past its bound: the router checkpoints it between two
     /// batches so that it starts over (see `Store::checkpoint`).
     pub wal_full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the latest routing transaction was refused by the store (for `/health`).
+    pub writes_failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The longest wait between two attempts to reopen a lost store connection.
@@ -187,8 +189,15 @@ impl Writer {
             route_batch(model, &match_keys, jobs, tx, &mut answers)
         });
         match result {
-            Ok(_) => Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| Err(ApiError::unavailable("not routed".into())))).collect()),
+            Ok(_) => {
+                self.writes_failing.store(false, std::sync::atomic::Ordering::Relaxed);
+                Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| Err(ApiError::unavailable("not routed".into())))).collect())
+            }
             Err(e) => {
+                // A refusal of a batch of one is the store's (read-only, full) unless the next succeeds.
+                if !e.is_connection() && jobs.len() == 1 {
+                    self.writes_failing.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 tracing::error!(error = %e, items = jobs.len(), "a routing batch failed; nothing of it was written");
                 Err(ApiError::store(e))
             }
