@@ -504,7 +504,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/v1/report", get(api::report))
         .route("/v1/plan", post(api::plan))
         .route("/v1/apply", post(api::apply))
-        .fallback(|| async { ApiError::new("not_found", "no such endpoint; see /docs", None) })
+        .fallback(|| async { ApiError::new(crate::api::Code::NotFound, "no such endpoint; see /docs", None) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(move |req, next| bounded_body(req, next, body_limit, body_timeout)))
         .layer(axum::middleware::from_fn(bounded_head))
@@ -521,13 +521,14 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 async fn bounded_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri > MAX_URI {
-        return ApiError::new("uri_too_long", format!("the path and query are {uri} bytes; at most {MAX_URI}"), None).into_response();
+        return ApiError::new(crate::api::Code::UriTooLong, format!("the path and query are {uri} bytes; at most {MAX_URI}"), None)
+            .into_response();
     }
     let headers = req.headers();
     let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if headers.len() > MAX_HEADERS || bytes > MAX_HEAD_BYTES {
         return ApiError::new(
-            "headers_too_large",
+            crate::api::Code::HeadersTooLarge,
             format!("{} headers of {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEAD_BYTES} bytes", headers.len()),
             None,
         )
@@ -541,8 +542,10 @@ async fn bounded_head(req: axum::extract::Request, next: axum::middleware::Next)
 async fn bounded_body(req: axum::extract::Request, next: axum::middleware::Next, limit: usize, timeout: std::time::Duration) -> Response {
     let (parts, body) = req.into_parts();
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Err(_) => ApiError::new("timeout", format!("the body did not arrive within {} s", timeout.as_secs_f64()), None).into_response(),
-        Ok(Err(_)) => ApiError::new("body_too_large", format!("the body is larger than {limit} bytes, or broke off"), None).into_response(),
+        Err(_) => ApiError::new(crate::api::Code::Timeout, format!("the body did not arrive within {} s", timeout.as_secs_f64()), None)
+            .into_response(),
+        Ok(Err(_)) => ApiError::new(crate::api::Code::BodyTooLarge, format!("the body is larger than {limit} bytes, or broke off"), None)
+            .into_response(),
         Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
     }
 }
@@ -551,16 +554,17 @@ async fn bounded_body(req: axum::extract::Request, next: axum::middleware::Next,
 /// query or method): every error a client gets has the same shape.
 async fn as_json_error(resp: Response) -> Response {
     let status = resp.status();
+    use crate::api::Code;
     let code = match status.as_u16() {
-        404 => "not_found",
-        405 => "method_not_allowed",
-        408 => "timeout",
-        413 => "body_too_large",
-        414 => "uri_too_long",
-        431 => "headers_too_large",
-        422 => "bad_json",
-        s if s >= 500 => "unavailable",
-        _ => "bad_request",
+        404 => Code::NotFound,
+        405 => Code::MethodNotAllowed,
+        408 => Code::Timeout,
+        413 => Code::BodyTooLarge,
+        414 => Code::UriTooLong,
+        431 => Code::HeadersTooLarge,
+        422 => Code::BadJson,
+        s if s >= 500 => Code::Unavailable,
+        _ => Code::BadRequest,
     };
     let text =
         axum::body::to_bytes(resp.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value as J};
 
-use crate::api::CODES;
+use crate::api::Code;
 
 fn error_ref() -> J {
     json!({"description": "an error; see the codes in components.schemas.Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
@@ -19,7 +19,7 @@ fn id_param(what: &str) -> J {
 
 /// The API, described.
 pub fn document() -> J {
-    let codes: Vec<J> = CODES.iter().map(|(c, s, m)| json!({"code": c, "status": s, "meaning": m})).collect();
+    let codes: Vec<J> = Code::ALL.iter().map(|c| json!({"code": c.as_str(), "status": c.status(), "meaning": c.meaning()})).collect();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -33,7 +33,7 @@ pub fn document() -> J {
                 "Error": {
                     "type": "object",
                     "properties": {"error": {"type": "object", "properties": {
-                        "code": {"type": "string", "enum": CODES.iter().map(|c| c.0).collect::<Vec<_>>()},
+                        "code": {"type": "string", "enum": Code::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
                         "message": {"type": "string"},
                         "field": {"type": ["string", "null"], "description": "the offending field, e.g. attributes.potential or Idempotency-Key"},
                     }, "required": ["code", "message"]}},
@@ -150,8 +150,8 @@ pub fn html() -> String {
         }
     }
     out.push_str("<h2>Error codes</h2><table><tr><th>code</th><th>status</th><th>meaning</th></tr>");
-    for (c, s, m) in CODES {
-        out.push_str(&format!("<tr><td><code>{c}</code></td><td>{s}</td><td>{}</td></tr>", esc(m)));
+    for c in Code::ALL {
+        out.push_str(&format!("<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>", c.as_str(), c.status(), esc(c.meaning())));
     }
     out.push_str("</table></body></html>");
     out

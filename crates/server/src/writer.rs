@@ -167,7 +167,7 @@ impl Writer {
                 jobs.chunks(1).flat_map(|one| self.batch(one)).collect()
             }
             Err(_) => vec![Err(ApiError::new(
-                "refused",
+                crate::api::Code::Refused,
                 "the store could not record this item (the reason is logged on the server); nothing of it was written",
                 None,
             ))],
@@ -347,7 +347,7 @@ fn route_batch(
                     Ok((response, true))
                 } else {
                     Err(ApiError::conflict(
-                        "idempotency_conflict",
+                        crate::api::Code::IdempotencyConflict,
                         "this Idempotency-Key was used with a different request",
                         "Idempotency-Key",
                     ))
@@ -510,14 +510,14 @@ fn route_deal(
     let r = &job.request;
     let (Some((key, client_id)), Some(d)) = (found.get(client), deal_row) else {
         return Ok(Err(ApiError::new(
-            "unknown_client",
+            crate::api::Code::UnknownClient,
             format!("no client `{client}` in the store: a deal needs its client"),
             Some("client"),
         )));
     };
     let id = r.id.clone().unwrap_or_else(|| format!("deal-{change}-{i}"));
     if !taken.insert(id.clone()) {
-        return Ok(Err(ApiError::new("duplicate_id", format!("a deal `{id}` is stored already"), Some("id"))));
+        return Ok(Err(ApiError::new(crate::api::Code::DuplicateId, format!("a deal `{id}` is stored already"), Some("id"))));
     }
     let owners = tx.owners(*key, r.date)?;
     let via = |role: allot_core::model::RoleIx| {
