@@ -21,3 +21,8 @@ pub fn now_utc() -> String {
     let (days, rem) = ((secs / 86_400) as i32, secs % 86_400);
     format!("{}T{:02}:{:02}:{:02}Z", allot_rules::civil_from_days(days), rem / 3600, rem % 3600 / 60, rem % 60)
 }
+
+/// A monotonic instant, for time limits (territory design takes this clock as its own).
+pub fn instant() -> std::time::Instant {
+    std::time::Instant::now()
+}

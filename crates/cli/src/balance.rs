@@ -259,7 +259,10 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         contiguous: a.contiguous,
         seed: a.seed,
         restarts,
-        time_limit: Some(Duration::from_secs_f64(a.time_limit.max(0.0))),
+        time_limit: Some(allot_territory::TimeLimit {
+            limit: Duration::from_secs_f64(a.time_limit.max(0.0)),
+            clock: allot_app::clock::instant,
+        }),
         max_moved_share: a.max_moved,
         max_moved_units: a.max_moved_units,
     };

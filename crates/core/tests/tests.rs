@@ -7,6 +7,8 @@ use allot_core::engine::{Current, How, Options, Outcome, Reason, Unavailable};
 use allot_core::model::{Compiled, Employee, Member, Rule, Scheme, Strategy, Target, Territory};
 use allot_rules::Type;
 
+#[path = "suite/architecture.rs"]
+mod architecture;
 #[path = "suite/check.rs"]
 mod check;
 #[path = "suite/credit.rs"]

@@ -826,7 +826,14 @@ pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(r
             return Err(ApiError::forbidden("this pool"));
         }
     }
-    let state_now = stored.as_deref().map(crate::writer::pool_from_json).unwrap_or_default();
+    let state_now = match stored.as_deref().map(crate::writer::pool_from_json) {
+        None => Default::default(),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            tracing::error!(pool = %rule, error = %e, "a pool's stored state");
+            return Err(ApiError::unavailable(format!("the stored state of pool `{rule}` cannot be read; the error is logged")));
+        }
+    };
     let total: f64 = members.iter().map(|m| m.weight).sum();
     let list: Vec<J> = members
         .iter()

@@ -234,50 +234,80 @@ fn batch_data(model: &Model, jobs: &[Job], deal_clients: &HashMap<usize, Map<Str
     (data, deal_rows)
 }
 
+/// A pool's state as stored (JSON): the sequence number and each member's counters.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolWire {
+    seq: u64,
+    members: BTreeMap<String, MemberWire>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberWire {
+    items: u64,
+    received: f64,
+    entitled: f64,
+    last_seq: u64,
+    owed: f64,
+    day: i32,
+    day_items: u32,
+    week: i32,
+    week_items: u32,
+    month: i32,
+    month_items: u32,
+}
+
 fn pool_json(p: &PoolState) -> String {
-    let members: Map<String, J> = p
+    let members = p
         .members
         .values()
         .map(|m| {
-            (
-                m.employee.clone(),
-                json!({
-                    "items": m.items, "received": m.received, "entitled": m.entitled, "last_seq": m.last_seq, "owed": m.owed,
-                    "day": m.day, "day_items": m.day_items, "week": m.week, "week_items": m.week_items,
-                    "month": m.month, "month_items": m.month_items,
-                }),
-            )
+            let w = MemberWire {
+                items: m.items,
+                received: m.received,
+                entitled: m.entitled,
+                last_seq: m.last_seq,
+                owed: m.owed,
+                day: m.day,
+                day_items: m.day_items,
+                week: m.week,
+                week_items: m.week_items,
+                month: m.month,
+                month_items: m.month_items,
+            };
+            (m.employee.clone(), w)
         })
         .collect();
-    json!({ "seq": p.seq, "members": members }).to_string()
+    serde_json::to_string(&PoolWire { seq: p.seq, members }).unwrap_or_default()
 }
 
-pub fn pool_from_json(text: &str) -> PoolState {
-    let v: J = serde_json::from_str(text).unwrap_or(J::Null);
-    let num = |x: &J, k: &str| x.get(k).and_then(J::as_f64).unwrap_or(0.0);
-    let mut p = PoolState { seq: v.get("seq").and_then(J::as_u64).unwrap_or(0), members: BTreeMap::new() };
-    if let Some(J::Object(ms)) = v.get("members") {
-        for (id, m) in ms {
-            p.members.insert(
-                id.clone(),
-                MemberState {
-                    employee: id.clone(),
-                    items: num(m, "items") as u64,
-                    received: num(m, "received"),
-                    entitled: num(m, "entitled"),
-                    last_seq: num(m, "last_seq") as u64,
-                    owed: num(m, "owed"),
-                    day: num(m, "day") as i32,
-                    day_items: num(m, "day_items") as u32,
-                    week: num(m, "week") as i32,
-                    week_items: num(m, "week_items") as u32,
-                    month: num(m, "month") as i32,
-                    month_items: num(m, "month_items") as u32,
-                },
-            );
-        }
-    }
-    p
+/// A pool's stored state. Unreadable state is an error, never a silent reset of everyone's
+/// fairness counters to zero (issue #15).
+pub fn pool_from_json(text: &str) -> Result<PoolState, String> {
+    let w: PoolWire = serde_json::from_str(text).map_err(|e| format!("the stored pool state is unreadable: {e}"))?;
+    let members = w
+        .members
+        .into_iter()
+        .map(|(id, m)| {
+            let state = MemberState {
+                employee: id.clone(),
+                items: m.items,
+                received: m.received,
+                entitled: m.entitled,
+                last_seq: m.last_seq,
+                owed: m.owed,
+                day: m.day,
+                day_items: m.day_items,
+                week: m.week,
+                week_items: m.week_items,
+                month: m.month,
+                month_items: m.month_items,
+            };
+            (id, state)
+        })
+        .collect();
+    Ok(PoolState { seq: w.seq, members })
 }
 
 fn route_batch(
@@ -287,7 +317,11 @@ fn route_batch(
     tx: &mut dyn RouteTx,
     answers: &mut [Option<Answer>],
 ) -> Result<(), StoreError> {
-    let mut pools: BTreeMap<String, PoolState> = tx.pools()?.into_iter().map(|(rule, state)| (rule, pool_from_json(&state))).collect();
+    let mut pools = BTreeMap::new();
+    for (rule, state) in tx.pools()? {
+        let p = pool_from_json(&state).map_err(|e| allot_store::StoreError::Refused(format!("pool `{rule}`: {e}")))?;
+        pools.insert(rule, p);
+    }
     let before = pools.clone();
     let change = tx.change();
 
@@ -553,4 +587,21 @@ fn route_deal(
         response: body.clone(),
     });
     Ok(Ok((body, false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pool_from_json, pool_json};
+
+    #[test]
+    fn a_pool_state_reads_back_exactly_and_garbage_is_an_error_not_zeros() {
+        let text = r#"{"seq":7,"members":{"anna":{"items":3,"received":3.5,"entitled":3.0,"last_seq":7,"owed":0.25,"day":20514,"day_items":2,"week":2930,"week_items":3,"month":674,"month_items":3}}}"#;
+        let p = pool_from_json(text).unwrap_or_default();
+        assert_eq!((p.seq, p.members["anna"].items, p.members["anna"].owed), (7, 3, 0.25));
+        assert_eq!(pool_json(&p), text, "written back byte for byte");
+        for bad in ["", "null", "{\"seq\": -1, \"members\": {}}", "{\"seq\": 1}", "{\"seq\": 1, \"members\": {\"a\": {\"items\": \"x\"}}}"]
+        {
+            assert!(pool_from_json(bad).is_err(), "{bad}");
+        }
+    }
 }

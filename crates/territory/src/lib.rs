@@ -18,4 +18,4 @@ pub mod solve;
 
 pub use geo::Vec3;
 pub use graph::Graph;
-pub use solve::{solve, Criterion, Observer, Problem, ProblemError, Settings, Solution, Stop};
+pub use solve::{solve, Criterion, Observer, Problem, ProblemError, Settings, Solution, Stop, TimeLimit};

@@ -65,11 +65,33 @@ pub struct Settings {
     pub seed: u64,
     /// Designs tried from different starting centres; the best is kept.
     pub restarts: usize,
-    pub time_limit: Option<Duration>,
+    /// How long the design may take, by the caller's clock (this crate reads none).
+    pub time_limit: Option<TimeLimit>,
     /// Re-balancing: the most primary weight (share of the total) that may leave its current territory.
     pub max_moved_share: Option<f64>,
     /// Re-balancing: the most units that may leave their current territory.
     pub max_moved_units: Option<usize>,
+}
+
+/// A time limit and the clock it is measured by: the caller's (`allot-app::clock::instant`), so
+/// that this crate stays pure computation and a test can give a clock of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct TimeLimit {
+    pub limit: Duration,
+    pub clock: fn() -> Instant,
+}
+
+/// When a design must stop.
+#[derive(Clone, Copy, Debug)]
+struct Deadline {
+    at: Instant,
+    clock: fn() -> Instant,
+}
+
+impl Deadline {
+    fn passed(&self) -> bool {
+        (self.clock)() > self.at
+    }
 }
 
 impl Default for Settings {
@@ -548,7 +570,7 @@ impl<'c, 'p> State<'c, 'p> {
 
     /// Moves boundary units until every territory is within every tolerance, or no move helps.
     /// Returns whether it got there.
-    fn repair(&mut self, settings: &Settings, deadline: Option<Instant>) -> Result<bool, Stop> {
+    fn repair(&mut self, settings: &Settings, deadline: Option<Deadline>) -> Result<bool, Stop> {
         let ctx = self.ctx;
         let total_w: f64 = ctx.w.iter().sum::<f64>().max(1e-12);
         let norm = ctx.tgt.first().map(|t| t.iter().sum::<f64>() / ctx.k as f64).unwrap_or(1.0).max(1e-12) * ctx.scale;
@@ -558,7 +580,7 @@ impl<'c, 'p> State<'c, 'p> {
         let max_steps = 20 * ctx.n + 1000;
         let several = ctx.tol.iter().filter(|t| t.is_some()).count() > 1;
         for step in 0..max_steps {
-            if step % 64 == 0 && deadline.is_some_and(|d| Instant::now() > d) {
+            if step % 64 == 0 && deadline.is_some_and(|d| d.passed()) {
                 return Err(Stop::TimeLimit);
             }
             let Some((worst, v)) = (0..ctx.k).map(|t| (t, self.viol(t))).max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))) else {
@@ -1148,8 +1170,7 @@ fn allocate(ctx: &Ctx, cands: &Cands, u: &mut [f64], sweeps: usize) -> Vec<u32> 
 /// Designs territories from scratch, or re-balances `problem.current` when it is given.
 pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) -> Result<Solution, ProblemError> {
     problem.validate()?;
-    let start = Instant::now();
-    let deadline = settings.time_limit.map(|l| start + l);
+    let deadline = settings.time_limit.map(|t| Deadline { at: (t.clock)() + t.limit, clock: t.clock });
     let k = problem.shares.len();
     let no_weights = Vec::new();
     let w = problem.criteria.first().map(|c| &c.values).unwrap_or(&no_weights);
@@ -1176,7 +1197,7 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
             stop = Stop::Interrupted;
             break;
         }
-        if r > 0 && deadline.is_some_and(|d| Instant::now() > d) {
+        if r > 0 && deadline.is_some_and(|d| d.passed()) {
             stop = Stop::TimeLimit;
             break;
         }
@@ -1193,7 +1214,7 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
         for it in 0..iterations {
             let cands = candidates(&ctx, &centres, 10);
             let next = allocate(&ctx, &cands, &mut u, if it == 0 { first } else { later });
-            tracing::debug!(restart = r, iteration = it, elapsed = ?start.elapsed(), "allocated");
+            tracing::debug!(restart = r, iteration = it, "allocated");
             let changed = if a.is_empty() { ctx.n } else { a.iter().zip(&next).filter(|(x, y)| x != y).count() };
             a = next;
             let mut members = vec![Vec::new(); k];
@@ -1206,7 +1227,7 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
             }
         }
         let mut s = State::new(&ctx, a, centres);
-        tracing::debug!(restart = r, elapsed = ?start.elapsed(), violation = s.total_viol(), "location-allocation done");
+        tracing::debug!(restart = r, violation = s.total_viol(), "location-allocation done");
         let mut finished = true;
         for round in 0..8 {
             if ctx.contiguous {
@@ -1220,7 +1241,7 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
                     break;
                 }
             }
-            tracing::debug!(restart = r, round, elapsed = ?start.elapsed(), violation = s.total_viol(), cost = s.cost(), "repaired");
+            tracing::debug!(restart = r, round, violation = s.total_viol(), cost = s.cost(), "repaired");
             let before = s.cost();
             s.improve(8);
             s.recentre();
@@ -1247,7 +1268,7 @@ pub fn solve(problem: &Problem, settings: &Settings, observer: &dyn Observer) ->
     Ok(Solution { territory, centres, giants, restarts: done, stop, stalled })
 }
 
-fn rebalance(ctx: &Ctx, current: &[Option<u32>], settings: &Settings, deadline: Option<Instant>, giants: Vec<u32>) -> Solution {
+fn rebalance(ctx: &Ctx, current: &[Option<u32>], settings: &Settings, deadline: Option<Deadline>, giants: Vec<u32>) -> Solution {
     let k = ctx.k;
     // Units without a current territory (new clients) start in the nearest current centre.
     let mut members = vec![Vec::new(); k];

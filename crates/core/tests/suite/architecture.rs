@@ -1,0 +1,58 @@
+//! ARCHITECTURE.md's "pure core", checked: the rules language, the engine and territory design
+//! depend on no IO crate and read no clock, no file and no network.
+
+use std::path::Path;
+
+const PURE: [&str; 3] = ["rules", "core", "territory"];
+const IO_CRATES: [&str; 12] = [
+    "tokio",
+    "rusqlite",
+    "postgres",
+    "axum",
+    "hyper",
+    "reqwest",
+    "sqlx",
+    "allot-io",
+    "allot-store",
+    "allot-app",
+    "allot-server",
+    "calamine",
+];
+const IMPURE_CALLS: [&str; 6] = ["Instant::now", "SystemTime::now", "std::fs::", "std::net::", "std::env::var", "thread_rng"];
+
+fn crates() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn the_pure_crates_depend_on_no_io_crate() {
+    for c in PURE {
+        let manifest = std::fs::read_to_string(crates().join(c).join("Cargo.toml")).unwrap_or_default();
+        let deps = manifest.split("[dependencies]").nth(1).unwrap_or("").split("\n[").next().unwrap_or("");
+        for line in deps.lines() {
+            let name = line.split(['=', ' ']).next().unwrap_or("").trim();
+            assert!(!IO_CRATES.contains(&name), "crates/{c} depends on {name}");
+        }
+    }
+}
+
+#[test]
+fn the_pure_crates_read_no_clock_file_or_network() {
+    for c in PURE {
+        let dir = crates().join(c).join("src");
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+                if e.is_dir() {
+                    stack.push(e);
+                } else if e.extension().is_some_and(|x| x == "rs") && !e.ends_with("tests.rs") {
+                    // (unit tests in src/tests.rs may read their fixtures)
+                    let text = std::fs::read_to_string(&e).unwrap_or_default();
+                    for call in IMPURE_CALLS {
+                        assert!(!text.contains(call), "{} calls {call}", e.display());
+                    }
+                }
+            }
+        }
+    }
+}
