@@ -506,3 +506,70 @@ fn a_store_migrated_by_a_newer_allot_is_refused_on_open() {
         assert!(err.contains("newer allot") && err.contains("999"), "{err}");
     }
 }
+
+#[test]
+fn routing_reads_and_writes_every_kind_of_row_in_one_transaction() {
+    each("routing_reads_and_writes_every_kind_of_row_in_one_transaction", |s| {
+        seed(s);
+        s.defer_checkpoints().unwrap();
+        let before = s.routing_revision().unwrap();
+        let ivanov = key(&s.people().unwrap().employees, "ivanov");
+        assert!(s.people().unwrap().clients.is_empty(), "people() reads no clients");
+        // A first batch: a new client with an INN, its link, its answer under a key, a pool state.
+        let first = s
+            .route(&actor(), &["sales".to_string()], &mut |tx| {
+                assert!(tx.change() > 0);
+                assert!(tx.pools()?.is_empty());
+                let w = RouteWrites {
+                    clients: vec![NewClient {
+                        id: "lead1".into(),
+                        attrs: r#"{"inn":"7701234567"}"#.into(),
+                        keys: vec![("inn".into(), "7701234567".into())],
+                    }],
+                    links: vec![(ClientRef::New(0), open(0, "sales", ivanov, "2026-03-02", Cause::New))],
+                    routed: vec![Routed {
+                        key: Some("t1:k".into()),
+                        hash: "h".into(),
+                        client: ClientRef::New(0),
+                        response: "{\"a\":1}".into(),
+                    }],
+                    ..Default::default()
+                };
+                tx.write(&w)?;
+                tx.save_pool("desk", "{\"seq\":1}")
+            })
+            .unwrap();
+        assert!(first > 0);
+        assert_eq!(s.routing_revision().unwrap(), before, "a routing batch is not what routing reloads for");
+        assert_eq!(s.pool_state("desk").unwrap().as_deref(), Some("{\"seq\":1}"));
+        // A second batch reads all of it back.
+        s.route(&actor(), &["sales".to_string()], &mut |tx| {
+            assert_eq!(
+                tx.replays(&["t1:k".to_string(), "t2:k".to_string()])?,
+                vec![("t1:k".to_string(), "h".to_string(), "{\"a\":1}".to_string())]
+            );
+            let found = tx.find_clients("inn", &["7701234567".to_string(), "0000".to_string()])?;
+            assert_eq!(found.len(), 1);
+            let (value, client, id) = found[0].clone();
+            assert_eq!((value.as_str(), id.as_str()), ("7701234567", "lead1"));
+            assert_eq!(tx.find_clients("id", &["lead1".to_string()])?[0].1, client);
+            assert_eq!(tx.owners(client, day("2026-03-02"))?, vec![("sales".to_string(), ivanov, Some("r1".to_string()))]);
+            assert!(tx.owners(client, day("2026-03-01"))?.is_empty(), "not before its first day");
+            let attrs = tx.client_attrs(&[client])?;
+            assert_eq!(attrs.len(), 1);
+            assert!(attrs[0].1.contains("7701234567"));
+            assert_eq!(tx.pools()?, vec![("desk".to_string(), "{\"seq\":1}".to_string())]);
+            tx.write(&RouteWrites { deals: vec![NewDeal { id: "d1".into(), client, attrs: "{}".into() }], ..Default::default() })?;
+            assert_eq!(tx.find_deals(&["d1".to_string(), "d2".to_string()])?, vec!["d1".to_string()]);
+            Ok(())
+        })
+        .unwrap();
+        assert!(s.checkpoint().is_ok());
+        assert!(["sqlite", "postgres"].contains(&s.backend()));
+        // The deal is there for the credit's reader, and the book without deals is the same book.
+        let snap = s.snapshot_without_deals(day("2026-03-02")).unwrap();
+        assert!(snap.deals.is_empty() && snap.clients.iter().any(|c| c.id == "lead1"));
+        assert!(s.columns(Subject::Client).unwrap().iter().any(|c| c.name == "city"));
+        assert!(s.active_scheme().unwrap().is_none());
+    });
+}
