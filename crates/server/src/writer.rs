@@ -318,36 +318,36 @@ fn route_batch(
     answers: &mut [Option<Answer>],
 ) -> Result<(), StoreError> {
     let mut pools = BTreeMap::new();
-    for (rule, state) in tx.pools()? {
-        let p = pool_from_json(&state).map_err(|e| allot_store::StoreError::Refused(format!("pool `{rule}`: {e}")))?;
-        pools.insert(rule, p);
+    for row in tx.pools()? {
+        let p = pool_from_json(&row.state).map_err(|e| allot_store::StoreError::Refused(format!("pool `{}`: {e}", row.rule)))?;
+        pools.insert(row.rule, p);
     }
     let before = pools.clone();
     let change = tx.change();
 
     // Every read of the batch at once: stored answers, known clients by id and by key.
     let idem: Vec<String> = jobs.iter().filter_map(|j| j.request.idempotency_key.clone()).collect();
-    let replays: HashMap<String, (String, String)> = tx.replays(&idem)?.into_iter().map(|(k, h, r)| (k, (h, r))).collect();
+    let replays: HashMap<String, (String, String)> = tx.replays(&idem)?.into_iter().map(|r| (r.key, (r.hash, r.response))).collect();
     let ids: Vec<String> = jobs.iter().filter_map(|j| j.request.id.clone()).collect();
     let mut known: HashMap<(String, String), (i64, String)> =
-        tx.find_clients("id", &ids)?.into_iter().map(|(v, key, id)| (("id".to_string(), v), (key, id))).collect();
+        tx.find_clients("id", &ids)?.into_iter().map(|c| (("id".to_string(), c.value), (c.key, c.id))).collect();
     let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| allot_app::book::client_keys(&j.request.attrs)).collect();
     for kind in match_keys.iter().filter(|k| *k != "id") {
         let values: Vec<String> = item_keys.iter().flatten().filter(|(k, _)| k == kind).map(|(_, v)| v.clone()).collect();
-        for (v, key, id) in tx.find_clients(kind, &values)? {
-            known.insert((kind.clone(), v), (key, id));
+        for c in tx.find_clients(kind, &values)? {
+            known.insert((kind.clone(), c.value), (c.key, c.id));
         }
     }
 
     // Deals: their clients must be stored; their attributes feed `client.x` conditions.
     let deal_client_ids: Vec<String> = jobs.iter().filter_map(|j| j.request.deal_of.clone()).collect();
     let deal_clients_found: HashMap<String, (i64, String)> =
-        tx.find_clients("id", &deal_client_ids)?.into_iter().map(|(v, key, id)| (v, (key, id))).collect();
+        tx.find_clients("id", &deal_client_ids)?.into_iter().map(|c| (c.value, (c.key, c.id))).collect();
     let keys: Vec<i64> = deal_clients_found.values().map(|c| c.0).collect();
     let attrs_of: HashMap<i64, Map<String, J>> = tx
         .client_attrs(&keys)?
         .into_iter()
-        .filter_map(|(k, text)| serde_json::from_str::<Map<String, J>>(&text).ok().map(|m| (k, m)))
+        .filter_map(|c| serde_json::from_str::<Map<String, J>>(&c.attrs).ok().map(|m| (c.key, m)))
         .collect();
     let mut deal_clients: HashMap<usize, Map<String, J>> = HashMap::new();
     for (i, j) in jobs.iter().enumerate() {
@@ -434,8 +434,8 @@ fn route_batch(
                 .into_iter()
                 .map(|role| {
                     let rid = &model.scheme.roles[role].id;
-                    match owners.iter().find(|o| &o.0 == rid) {
-                        Some((_, emp, rule)) => {
+                    match owners.iter().find(|o| &o.role == rid) {
+                        Some(allot_store::Holder { employee: emp, rule, .. }) => {
                             let e = model.employee_keys.iter().position(|k| k == emp).map_or("?", |i| model.scheme.employees[i].id.as_str());
                             json!({"role": rid, "employee": e, "rule": rule, "why": format!("an existing client (matched by {by}): its current owner")})
                         }
@@ -556,9 +556,9 @@ fn route_deal(
     let owners = tx.owners(*key, r.date)?;
     let via = |role: allot_core::model::RoleIx| {
         let rid = &model.scheme.roles[role].id;
-        owners.iter().find(|o| &o.0 == rid).and_then(|(_, emp, rule)| {
-            let e = model.employee_keys.iter().position(|k| k == emp)? as u32;
-            Some((e, rule.as_ref().map_or_else(|| "held".to_string(), |x| format!("rule `{x}`"))))
+        owners.iter().find(|o| &o.role == rid).and_then(|o| {
+            let e = model.employee_keys.iter().position(|k| *k == o.employee)? as u32;
+            Some((e, o.rule.as_ref().map_or_else(|| "held".to_string(), |x| format!("rule `{x}`"))))
         })
     };
     let choices = batch.route_deal(&model.scheme, d, r.date, r.minute, &via, pools);

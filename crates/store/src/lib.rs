@@ -497,23 +497,63 @@ pub struct RouteWrites {
     pub routed: Vec<Routed>,
 }
 
+/// A stored answer of an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub key: String,
+    /// SHA-256 of the request that was answered: a retry must carry the same one.
+    pub hash: String,
+    pub response: String,
+}
+
+/// A stored client found by a key (`id`, `inn`, `email_domain`, `phone`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundClient {
+    /// The value looked up.
+    pub value: String,
+    pub key: i64,
+    pub id: String,
+}
+
+/// A client's holder of a role on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub role: String,
+    pub employee: i64,
+    pub rule: Option<String>,
+}
+
+/// A stored client's attributes (JSON), by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAttrs {
+    pub key: i64,
+    pub attrs: String,
+}
+
+/// A pool's stored state (JSON), by its rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolRow {
+    pub rule: String,
+    pub state: String,
+}
+
 /// The reads and writes of routing, inside the one transaction of a batch of routed items. Reads
 /// take every item's values at once, so a batch costs a few round trips, not a few per item.
 pub trait RouteTx {
     /// The change this batch records.
     fn change(&self) -> i64;
-    /// Stored answers of idempotency keys: (key, request hash, response).
-    fn replays(&mut self, keys: &[String]) -> Result<Vec<(String, String, String)>>;
-    /// Clients by `id` or by a key kind (`inn`, `email_domain`, `phone`): (value, key, id).
-    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>>;
-    /// A client's links valid on a day: (role, employee key, rule).
-    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>>;
+    /// Stored answers of idempotency keys.
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<Replay>>;
+    /// Clients by `id` or by a key kind (`inn`, `email_domain`, `phone`).
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<FoundClient>>;
+    /// A client's links valid on a day.
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<Holder>>;
     /// Stored clients' attributes (JSON), by key.
-    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<(i64, String)>>;
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<ClientAttrs>>;
     /// Which of these deal ids are stored already.
     fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>>;
     /// Every pool's stored state (rule id, JSON), locked for the batch.
-    fn pools(&mut self) -> Result<Vec<(String, String)>>;
+    fn pools(&mut self) -> Result<Vec<PoolRow>>;
     fn save_pool(&mut self, rule: &str, state: &str) -> Result<()>;
     /// Adds the clients, then opens the links and records the items.
     fn write(&mut self, w: &RouteWrites) -> Result<()>;

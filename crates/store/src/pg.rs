@@ -275,14 +275,14 @@ impl RouteTx for PgRouteTx<'_, '_> {
     fn change(&self) -> i64 {
         self.change
     }
-    fn replays(&mut self, keys: &[String]) -> Result<Vec<(String, String, String)>> {
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<Replay>> {
         if keys.is_empty() {
             return Ok(vec![]);
         }
         let rows = self.q("SELECT idem_key, request_hash, response FROM routes WHERE idem_key = ANY($1)", &[&keys])?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows.iter().map(|r| Replay { key: r.get(0), hash: r.get(1), response: r.get(2) }).collect())
     }
-    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>> {
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<FoundClient>> {
         if values.is_empty() {
             return Ok(vec![]);
         }
@@ -294,23 +294,23 @@ impl RouteTx for PgRouteTx<'_, '_> {
                 &[&kind, &values],
             )?
         };
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows.iter().map(|r| FoundClient { value: r.get(0), key: r.get(1), id: r.get(2) }).collect())
     }
-    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>> {
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<Holder>> {
         let d = day_text(date);
         let rows = self.q(
             "SELECT role, employee, rule FROM links WHERE client = $1 AND valid_from <= $2::text::date \
              AND (valid_to IS NULL OR valid_to > $2::text::date) ORDER BY role COLLATE \"C\"",
             &[&client, &d],
         )?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows.iter().map(|r| Holder { role: r.get(0), employee: r.get(1), rule: r.get(2) }).collect())
     }
-    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<(i64, String)>> {
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<ClientAttrs>> {
         if clients.is_empty() {
             return Ok(vec![]);
         }
         let rows = self.q("SELECT key, attrs::text FROM clients WHERE key = ANY($1)", &[&clients])?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(rows.iter().map(|r| ClientAttrs { key: r.get(0), attrs: r.get(1) }).collect())
     }
     fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>> {
         if ids.is_empty() {
@@ -319,10 +319,10 @@ impl RouteTx for PgRouteTx<'_, '_> {
         let rows = self.q("SELECT id FROM deals WHERE id = ANY($1)", &[&ids])?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
-    fn pools(&mut self) -> Result<Vec<(String, String)>> {
+    fn pools(&mut self) -> Result<Vec<PoolRow>> {
         // Locked for the batch: two servers on one database take turns with each pool.
         let rows = self.q("SELECT rule, state FROM pools ORDER BY rule FOR UPDATE", &[])?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(rows.iter().map(|r| PoolRow { rule: r.get(0), state: r.get(1) }).collect())
     }
     fn save_pool(&mut self, rule: &str, state: &str) -> Result<()> {
         let change = self.change;

@@ -269,17 +269,17 @@ impl RouteTx for SqliteRouteTx<'_> {
     fn change(&self) -> i64 {
         self.change
     }
-    fn replays(&mut self, keys: &[String]) -> Result<Vec<(String, String, String)>> {
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<Replay>> {
         let mut st = self.tx.prepare_cached("SELECT request_hash, response FROM routes WHERE idem_key = ?1")?;
         let mut out = Vec::new();
         for k in keys {
             if let Some((h, r)) = st.query_row([k], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
-                out.push((k.clone(), h, r));
+                out.push(Replay { key: k.clone(), hash: h, response: r });
             }
         }
         Ok(out)
     }
-    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<(String, i64, String)>> {
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<FoundClient>> {
         let sql = if kind == "id" {
             "SELECT key, id FROM clients WHERE id = ?2 AND ?1 = 'id'"
         } else {
@@ -289,23 +289,24 @@ impl RouteTx for SqliteRouteTx<'_> {
         let mut out = Vec::new();
         for v in values {
             if let Some((key, id)) = st.query_row([kind, v.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).optional()? {
-                out.push((v.clone(), key, id));
+                out.push(FoundClient { value: v.clone(), key, id });
             }
         }
         Ok(out)
     }
-    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<(String, i64, Option<String>)>> {
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<Holder>> {
         let mut st = self.tx.prepare_cached(
             "SELECT role, employee, rule FROM links WHERE client = ?1 AND valid_from <= ?2 AND (valid_to IS NULL OR valid_to > ?2) ORDER BY role",
         )?;
-        let rows = st.query_map(params![client, day_text(date)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows =
+            st.query_map(params![client, day_text(date)], |r| Ok(Holder { role: r.get(0)?, employee: r.get(1)?, rule: r.get(2)? }))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<(i64, String)>> {
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<ClientAttrs>> {
         let mut st = self.tx.prepare_cached("SELECT key, attrs FROM clients WHERE key = ?1")?;
         let mut out = Vec::new();
         for c in clients {
-            if let Some(row) = st.query_row([c], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+            if let Some(row) = st.query_row([c], |r| Ok(ClientAttrs { key: r.get(0)?, attrs: r.get(1)? })).optional()? {
                 out.push(row);
             }
         }
@@ -321,9 +322,9 @@ impl RouteTx for SqliteRouteTx<'_> {
         }
         Ok(out)
     }
-    fn pools(&mut self) -> Result<Vec<(String, String)>> {
+    fn pools(&mut self) -> Result<Vec<PoolRow>> {
         let mut st = self.tx.prepare_cached("SELECT rule, state FROM pools ORDER BY rule")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = st.query_map([], |r| Ok(PoolRow { rule: r.get(0)?, state: r.get(1)? }))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
     fn save_pool(&mut self, rule: &str, state: &str) -> Result<()> {

@@ -544,21 +544,22 @@ fn routing_reads_and_writes_every_kind_of_row_in_one_transaction() {
         assert_eq!(s.pool_state("desk").unwrap().as_deref(), Some("{\"seq\":1}"));
         // A second batch reads all of it back.
         s.route(&actor(), &["sales".to_string()], &mut |tx| {
-            assert_eq!(
-                tx.replays(&["t1:k".to_string(), "t2:k".to_string()])?,
-                vec![("t1:k".to_string(), "h".to_string(), "{\"a\":1}".to_string())]
-            );
+            let replay = Replay { key: "t1:k".into(), hash: "h".into(), response: "{\"a\":1}".into() };
+            assert_eq!(tx.replays(&["t1:k".to_string(), "t2:k".to_string()])?, vec![replay]);
             let found = tx.find_clients("inn", &["7701234567".to_string(), "0000".to_string()])?;
             assert_eq!(found.len(), 1);
-            let (value, client, id) = found[0].clone();
-            assert_eq!((value.as_str(), id.as_str()), ("7701234567", "lead1"));
-            assert_eq!(tx.find_clients("id", &["lead1".to_string()])?[0].1, client);
-            assert_eq!(tx.owners(client, day("2026-03-02"))?, vec![("sales".to_string(), ivanov, Some("r1".to_string()))]);
+            let client = found[0].key;
+            assert_eq!((found[0].value.as_str(), found[0].id.as_str()), ("7701234567", "lead1"));
+            assert_eq!(tx.find_clients("id", &["lead1".to_string()])?[0].key, client);
+            assert_eq!(
+                tx.owners(client, day("2026-03-02"))?,
+                vec![Holder { role: "sales".into(), employee: ivanov, rule: Some("r1".into()) }]
+            );
             assert!(tx.owners(client, day("2026-03-01"))?.is_empty(), "not before its first day");
             let attrs = tx.client_attrs(&[client])?;
             assert_eq!(attrs.len(), 1);
-            assert!(attrs[0].1.contains("7701234567"));
-            assert_eq!(tx.pools()?, vec![("desk".to_string(), "{\"seq\":1}".to_string())]);
+            assert!(attrs[0].key == client && attrs[0].attrs.contains("7701234567"));
+            assert_eq!(tx.pools()?, vec![PoolRow { rule: "desk".into(), state: "{\"seq\":1}".into() }]);
             tx.write(&RouteWrites { deals: vec![NewDeal { id: "d1".into(), client, attrs: "{}".into() }], ..Default::default() })?;
             assert_eq!(tx.find_deals(&["d1".to_string(), "d2".to_string()])?, vec!["d1".to_string()]);
             Ok(())
