@@ -1,0 +1,49 @@
+//! Apply: a saved plan landed exactly, all or nothing.
+
+use super::*;
+
+/// Lands a saved plan exactly, all or nothing; the store refuses it if anything changed since.
+pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applied, BookError> {
+    let _span = tracing::info_span!("apply").entered();
+    let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| BookError::Refused(format!("the plan holds a bad date `{s}`")));
+    let mut closes = Vec::with_capacity(plan.closes.len());
+    for (link, at) in &plan.closes {
+        closes.push(Close { link: *link, at: day(at)? });
+    }
+    let mut opens = Vec::with_capacity(plan.opens.len());
+    for o in &plan.opens {
+        opens.push(Open {
+            client: o.client,
+            role: o.role.clone(),
+            employee: o.employee,
+            from: day(&o.from)?,
+            to: o.to.as_deref().map(day).transpose()?,
+            cause: Cause::parse(&o.cause).map_err(|_| BookError::Refused(format!("the plan holds an unknown cause `{}`", o.cause)))?,
+            rule: o.rule.clone(),
+            scheme: Some(plan.scheme_version),
+            note: o.note.clone(),
+            absence: o.absence,
+        });
+    }
+    let s = &plan.summary;
+    let causes: Vec<String> = s.moves_by_cause.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    let summary = format!(
+        "plan of {}: {} links opened ({}), {} closed{}",
+        plan.date,
+        plan.opens.len(),
+        if causes.is_empty() { "none".into() } else { causes.join(", ") },
+        plan.closes.len(),
+        if plan.new_scheme.is_some() { format!(", scheme version {}", plan.scheme_version) } else { String::new() }
+    );
+    let changes = Changes {
+        base: plan.base_revision,
+        scheme: plan.new_scheme.clone(),
+        roles: plan.roles.iter().map(|r| (r.clone(), false)).collect(),
+        closes,
+        opens,
+        absences: plan.absences.clone(),
+        leavers: plan.leavers.clone(),
+        summary,
+    };
+    Ok(store.apply(&changes, actor)?)
+}

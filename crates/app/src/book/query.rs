@@ -1,0 +1,175 @@
+//! Questions (history, owners on a day, an employee's book, explanations) and registrations (pins,
+//! absences, leavers).
+
+use super::*;
+
+/// Every link a client ever had.
+pub fn history(store: &mut dyn Store, client: &str) -> Result<Vec<Spell>, BookError> {
+    Ok(store.history(client)?)
+}
+
+/// The book on a day: every link, or one client's.
+pub fn owners_at(store: &mut dyn Store, date: i32, client: Option<&str>) -> Result<Vec<Spell>, BookError> {
+    let _span = tracing::info_span!("owners_at").entered();
+    Ok(store.owners_at(date, client)?)
+}
+
+/// An employee's clients on a day.
+pub fn book_of(store: &mut dyn Store, employee: &str, date: i32) -> Result<Vec<Spell>, BookError> {
+    Ok(store.book(employee, date)?)
+}
+
+/// The attributes a person needs to recognise a client in a list: its name and the segmentation
+/// attributes of MISSION.md S2 with its potential, those it has.
+pub const KEY_ATTRIBUTES: [&str; 7] = ["name", "region", "industry", "significance", "channel", "ownership", "potential"];
+
+/// A client as a list shows it: id, name and [`KEY_ATTRIBUTES`] (as text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Summaries of stored clients, by id (those not stored are left out).
+pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMap<String, ClientSummary>, BookError> {
+    let mut out = BTreeMap::new();
+    for (id, attrs) in store.client_attributes(ids)? {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => n.as_f64().map(allot_core::data::fmt_number),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            serde_json::Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")),
+            _ => None,
+        };
+        let name = map.get("name").and_then(text);
+        let attributes = KEY_ATTRIBUTES[1..].iter().filter_map(|k| map.get(*k).and_then(text).map(|v| (k.to_string(), v))).collect();
+        out.insert(id.clone(), ClientSummary { id, name, attributes });
+    }
+    Ok(out)
+}
+
+/// Explains a stored client on a day: every rule tried and why its employees are its employees,
+/// then the attributes stored with the client that no column declares (a routed lead's extra
+/// form fields), so that nothing sent is invisible.
+///
+/// Bounded by the client, not the book (issue #13): the routing model (scheme, employees, their
+/// absences on the day), the client's own attributes and its links on the day — never every client.
+/// The explanation is the engine's over that one client: rules, territory, and its current
+/// owners kept (or pinned) as the book keeps them.
+pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<String, BookError> {
+    let mut model = crate::routing::Model::load(store).map_err(|e| match e {
+        crate::routing::LoadError::Store(s) => BookError::Store(s),
+        crate::routing::LoadError::Scheme(m) => BookError::Refused(m),
+    })?;
+    model.on(day);
+    let Some((_, attrs)) = store.client_attributes(&[id.to_string()])?.pop() else {
+        return Err(BookError::NotFound(format!("no client with id `{id}` in the store")));
+    };
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
+    let mut data = Data::default();
+    let mut table = Table::with_capacity(&model.columns, 1);
+    let _ = table.begin_row(id);
+    for (c, (name, ty)) in model.columns.iter().enumerate() {
+        crate::routing::push_json(&mut table, c, *ty, map.get(name), &mut data);
+    }
+    data.clients = table;
+    data.deals = Table::new(&model.deal_columns);
+    let scheme = model.scheme;
+    let current = store
+        .owners_at(day, Some(id))?
+        .iter()
+        .filter_map(|s| {
+            Some(Current {
+                client: 0,
+                role: scheme.role(&s.role)?,
+                employee: scheme.employee(&s.employee)?,
+                pinned: matches!(s.cause, Cause::Pin | Cause::Cover),
+            })
+        })
+        .collect();
+    let compiled = Compiled::new(&scheme, &data);
+    let loaded = Loaded { scheme, data, compiled, current, warnings: vec![] };
+    let opts = Options { today: day, ..Default::default() };
+    let x = crate::explain(&loaded, id, false, &opts)
+        .map_err(|e| BookError::NotFound(e.to_string().replace("the clients file", "the store")))?;
+    let mut text = crate::report::explanation(&loaded.scheme, &loaded.data, &x);
+    let other: Vec<String> = map
+        .iter()
+        .filter(|(k, v)| loaded.data.clients.column_index(k).is_none() && !v.is_null())
+        .map(|(k, v)| format!("{}={}", k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    if !other.is_empty() {
+        text.push_str(&format!("\nstored, not used by the scheme: {}\n", other.join(", ")));
+    }
+    Ok(text)
+}
+
+/// An employee's clients on a day with what identifies each (name, region, potential ...).
+pub fn book_with_clients(
+    store: &mut dyn Store,
+    employee: &str,
+    date: i32,
+) -> Result<(Vec<Spell>, BTreeMap<String, ClientSummary>), BookError> {
+    let rows = store.book(employee, date)?;
+    let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
+    ids.dedup();
+    let clients = client_summaries(store, &ids)?;
+    Ok((rows, clients))
+}
+
+/// Roles the active scheme knows (standard ones when there is no scheme yet).
+pub(crate) fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, BookError> {
+    let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
+    if let Some(active) = store.active_scheme()? {
+        if let Ok(outline) = allot_io::scheme::outline(&active.text) {
+            roles.extend(outline.keys().filter_map(|k| k.strip_prefix("role ")).map(String::from));
+        }
+    }
+    Ok(roles)
+}
+
+/// Pins a (client, role) to an employee; rules never move it until it is unpinned.
+pub fn pin(store: &mut dyn Store, req: &allot_store::PinRequest<'_>, actor: &Actor) -> Result<allot_store::Pinned, BookError> {
+    let roles = known_roles(store)?;
+    if !roles.iter().any(|r| r == req.role) {
+        let hint =
+            roles.iter().min_by_key(|r| strsim::levenshtein(r, req.role)).map(|r| format!(" (did you mean `{r}`?)")).unwrap_or_default();
+        return Err(BookError::Refused(format!("unknown role `{}`{hint}; roles: {}", req.role, roles.join(", "))));
+    }
+    if req.reason.trim().is_empty() {
+        return Err(BookError::Refused("a pin needs a reason (--reason \"…\"): history keeps it".into()));
+    }
+    Ok(store.pin(req, actor)?)
+}
+
+/// Registers an absence; the next plan on a day within it arranges the cover.
+pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cover: Option<&str>, actor: &Actor) -> Result<i64, BookError> {
+    if last < first {
+        return Err(BookError::Refused(format!(
+            "the absence ends ({}) before it starts ({})",
+            civil_from_days(last),
+            civil_from_days(first)
+        )));
+    }
+    if cover == Some(employee) {
+        return Err(BookError::Refused("an employee cannot cover their own absence".into()));
+    }
+    Ok(store.add_absence(employee, first, last, cover, actor)?)
+}
+
+/// Registers a leaver; the next plan on or after `on` hands their clients over for good.
+pub fn leave(store: &mut dyn Store, employee: &str, on: i32, actor: &Actor) -> Result<i64, BookError> {
+    Ok(store.add_leaver(employee, on, actor)?)
+}
+
+/// The change log.
+pub fn changes(store: &mut dyn Store) -> Result<Vec<Change>, BookError> {
+    Ok(store.changes()?)
+}
+
+/// The active scheme version.
+pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, BookError> {
+    Ok(store.active_scheme()?)
+}
