@@ -1,0 +1,80 @@
+//! The use cases of `allot-app`, called as a front end calls them (the CLI and the server only
+//! parse, authenticate, call and render): loading with every problem at once, the book over time
+//! in a SQLite store, the explanation of one stored client, and the routing model on a day.
+
+#![allow(clippy::unwrap_used)] // tests stop at the first surprise
+
+use std::path::Path;
+
+use allot_app::book::{self, PlanRequest};
+use allot_app::{Inputs, Silent};
+use allot_io::Encodings;
+use allot_store::{Actor, Location, Subject};
+
+const SCHEME: &str = "[[territories]]\nid = \"volga\"\nattribute = \"region\"\nvalues = [\"RU-TA\"]\nowners = { sales = \"ivanov\" }\n\n\
+                      [[rules]]\nid = \"by-territory\"\nrole = \"sales\"\nterritory_owner = true\n";
+
+fn actor() -> Actor {
+    Actor { by: "test".into(), at: "2026-11-29T00:00:00Z".into() }
+}
+
+fn files(dir: &Path, clients: &str) -> Inputs {
+    std::fs::write(dir.join("scheme.toml"), SCHEME).unwrap();
+    std::fs::write(dir.join("clients.csv"), clients).unwrap();
+    std::fs::write(dir.join("employees.csv"), "id,name\nivanov,Иванов\npetrova,Петрова\n").unwrap();
+    Inputs {
+        scheme: dir.join("scheme.toml"),
+        clients: dir.join("clients.csv"),
+        employees: dir.join("employees.csv"),
+        deals: None,
+        current: None,
+        encodings: Encodings::default(),
+    }
+}
+
+#[test]
+fn load_returns_the_data_s_and_the_scheme_s_problems_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = files(dir.path(), "id;region;potential\nc1;Татарстан;много\n");
+    std::fs::write(dir.path().join("scheme.toml"), SCHEME.replace("attribute = \"region\"", "attribute = \"regoin\"")).unwrap();
+    let Err(errors) = allot_app::load(&inputs, &Silent) else { panic!("the bad number and the typo are errors") };
+    let text = allot_core::diag::render_all(&errors);
+    assert!(text.contains("`potential` must be number") && text.contains("regoin"), "{text}");
+    // Fixed, the region name is read as its code and the client goes to the territory's owner.
+    let inputs = files(dir.path(), "id;region;potential\nc1;Татарстан;1 500\n");
+    let l = allot_app::load(&inputs, &Silent).unwrap();
+    let done = allot_app::assign(&l, &allot_core::Options { today: 20_000, ..Default::default() });
+    assert_eq!(done.clients.cells[0].employee().map(|e| l.scheme.employees[e as usize].id.as_str()), Some("ivanov"));
+}
+
+#[test]
+fn the_book_imports_plans_applies_and_explains_one_stored_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = files(dir.path(), "id,name,region,potential\nc1,ООО Ромашка,Республика Татарстан,100\nc2,ИП Петров,RU-MOW,50\n");
+    let mut store = allot_store::open(&Location::Sqlite(dir.path().join("allot.db"))).unwrap();
+    let enc = Encodings::default();
+    book::import(store.as_mut(), Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
+    let r = book::import(store.as_mut(), Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
+    assert_eq!(r.rows, 2);
+    let day = allot_rules::parse_iso_date("2026-03-02").unwrap();
+    let req = PlanRequest { date: day, scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
+    let plan = book::plan(store.as_mut(), &req, &actor()).unwrap();
+    assert_eq!(plan.opens.len(), 1, "c1 is in the territory; c2 is in none");
+    book::apply(store.as_mut(), &plan, &actor()).unwrap();
+    // The stored client is explained from its own row and links, with its name and region code.
+    let text = book::explain_stored(store.as_mut(), "c1", day).unwrap();
+    assert!(text.contains("region=RU-TA") && text.contains("role sales → ivanov"), "{text}");
+    assert!(matches!(book::explain_stored(store.as_mut(), "c9", day), Err(book::BookError::NotFound(_))));
+    // An employee's book names each client.
+    let (rows, clients) = book::book_with_clients(store.as_mut(), "ivanov", day).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(clients["c1"].name.as_deref(), Some("ООО Ромашка"));
+    // The routing model on a day knows an absence registered for it.
+    book::absent(store.as_mut(), "ivanov", day, day + 6, None, &actor()).unwrap();
+    let mut model = allot_app::routing::Model::load(store.as_mut()).unwrap();
+    model.on(day + 1);
+    let ivanov = model.scheme.employee("ivanov").unwrap() as usize;
+    assert_eq!((model.scheme.employees[ivanov].absent_from, model.scheme.employees[ivanov].absent_to), (Some(day), Some(day + 6)));
+    model.on(day + 7);
+    assert_eq!(model.scheme.employees[ivanov].absent_from, None, "back after the absence");
+}
