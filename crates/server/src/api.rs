@@ -882,7 +882,7 @@ pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     };
     let req = allot_app::book::PlanRequest { date, scheme: None, rebalance: b.rebalance };
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
-    let id = crate::new_token().map_err(ApiError::unavailable)?.replacen("allot_", "plan_", 1)[..21].to_string();
+    let id = crate::new_token().map_err(|e| ApiError::unavailable(e.to_string()))?.replacen("allot_", "plan_", 1)[..21].to_string();
     let plan_id = id.clone();
     // The plan is kept in the store: `POST /v1/apply {"plan": id}` applies it, however large it
     // is (a whole book's rebalance is megabytes), from any server sharing the store.

@@ -244,11 +244,29 @@ impl Drop for AppState {
 
 pub use allot_app::clock::{now_utc, today};
 
+/// Why the server or a token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] allot_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("unknown scope `{0}`; expected admin, manager, employee or router")]
+    UnknownScope(String),
+    #[error("a {0} token needs --employee ID (whose clients it may see)")]
+    NeedsEmployee(String),
+    #[error("no randomness from the OS: {0}")]
+    Randomness(String),
+    /// A thread or task of the server could not start or ended in a panic.
+    #[error("the server's {0} failed")]
+    Worker(&'static str),
+}
+
 /// A new API token: 32 random bytes from the OS, hex, with a recognisable prefix. Only its hash
 /// is stored.
-pub fn new_token() -> Result<String, String> {
+pub fn new_token() -> Result<String, ServeError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness from the OS: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| ServeError::Randomness(e.to_string()))?;
     Ok(format!("allot_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
@@ -260,22 +278,22 @@ pub fn create_token(
     label: &str,
     expires: Option<i32>,
     actor: &allot_store::Actor,
-) -> Result<String, String> {
+) -> Result<String, ServeError> {
     if !["admin", "manager", "employee", "router"].contains(&scope) {
-        return Err(format!("unknown scope `{scope}`; expected admin, manager, employee or router"));
+        return Err(ServeError::UnknownScope(scope.into()));
     }
     if matches!(scope, "manager" | "employee") && employee.is_none() {
-        return Err(format!("a {scope} token needs --employee ID (whose clients it may see)"));
+        return Err(ServeError::NeedsEmployee(scope.into()));
     }
     let token = new_token()?;
-    store.add_token(&api::hash_token(&token), scope, employee, label, expires, actor).map_err(|e| e.to_string())?;
+    store.add_token(&api::hash_token(&token), scope, employee, label, expires, actor)?;
     Ok(token)
 }
 
 /// The running server's handle: its address, and the task to await.
 pub struct Running {
     pub addr: SocketAddr,
-    pub done: tokio::task::JoinHandle<Result<(), String>>,
+    pub done: tokio::task::JoinHandle<Result<(), ServeError>>,
     router: std::thread::JoinHandle<()>,
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
     checkpointer: std::thread::JoinHandle<()>,
@@ -283,8 +301,8 @@ pub struct Running {
 
 impl Running {
     /// Waits for the server to stop and the router to answer everything it took.
-    pub async fn wait(self) -> Result<(), String> {
-        let r = self.done.await.map_err(|e| e.to_string())?;
+    pub async fn wait(self) -> Result<(), ServeError> {
+        let r = self.done.await.map_err(|_| ServeError::Worker("HTTP task"))?;
         let (router, flag, checkpointer) = (self.router, self.checkpointing, self.checkpointer);
         tokio::task::spawn_blocking(move || {
             let routed = router.join();
@@ -293,24 +311,24 @@ impl Running {
             routed
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|_| "the router thread failed".to_string())?;
+        .map_err(|_| ServeError::Worker("shutdown task"))?
+        .map_err(|_| ServeError::Worker("router thread"))?;
         r
     }
 }
 
 /// Binds, starts the router thread and serves until `shutdown` resolves.
-pub async fn start(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<Running, String> {
+pub async fn start(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<Running, ServeError> {
     // The store's clients block (PostgreSQL's runs its own small runtime): open off the async threads.
     let location = config.store.clone();
-    let (store, model) = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let mut store = allot_store::open(&location).map_err(|e| e.to_string())?;
-        store.defer_checkpoints().map_err(|e| e.to_string())?;
+    let (store, model) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+        let mut store = allot_store::open(&location)?;
+        store.defer_checkpoints()?;
         let model = model::Model::load(store.as_mut()).ok();
         Ok((store, model))
     })
     .await
-    .map_err(|e| e.to_string())??;
+    .map_err(|_| ServeError::Worker("start-up task"))??;
     let loaded_revision = model.as_ref().map(|m| m.revision);
     let columns = model.as_ref().map(|m| m.columns.clone()).unwrap_or_default();
     let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_else(Vec::new);
@@ -335,7 +353,10 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         wal_full: wal_full.clone(),
         writes_failing: writes_failing.clone(),
     };
-    let router = std::thread::Builder::new().name("allot-router".into()).spawn(move || w.run(rx)).map_err(|e| e.to_string())?;
+    let router = std::thread::Builder::new()
+        .name("allot-router".into())
+        .spawn(move || w.run(rx))
+        .map_err(|_| ServeError::Worker("router thread"))?;
     // Checkpoints on their own connection and thread, so that commits never wait for them.
     let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let running = checkpointing.clone();
@@ -377,7 +398,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
                 let _ = s.checkpoint();
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ServeError::Worker("checkpoint thread"))?;
     let state = Arc::new(AppState {
         store: config.store.clone(),
         jobs: tx,
@@ -394,8 +415,9 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         registry,
     });
     let app = app(state.clone(), &config);
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
     tracing::info!(%addr, store = %config.store, "serving");
     // Columns follow the router's model: refreshed in the background.
     let refresher = Arc::downgrade(&state);
@@ -442,14 +464,14 @@ async fn serve_bounded(
     app: Router,
     limits: &Config,
     shutdown: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p.map_err(|e| e.to_string())?,
+            p = slots.clone().acquire_owned() => p.map_err(|_| ServeError::Worker("connection slots"))?,
             () = &mut shutdown => break,
         };
         let stream = tokio::select! {

@@ -284,8 +284,8 @@ fn pool_json(p: &PoolState) -> String {
 
 /// A pool's stored state. Unreadable state is an error, never a silent reset of everyone's
 /// fairness counters to zero (issue #15).
-pub fn pool_from_json(text: &str) -> Result<PoolState, String> {
-    let w: PoolWire = serde_json::from_str(text).map_err(|e| format!("the stored pool state is unreadable: {e}"))?;
+pub fn pool_from_json(text: &str) -> Result<PoolState, serde_json::Error> {
+    let w: PoolWire = serde_json::from_str(text)?;
     let members = w
         .members
         .into_iter()
@@ -319,7 +319,8 @@ fn route_batch(
 ) -> Result<(), StoreError> {
     let mut pools = BTreeMap::new();
     for row in tx.pools()? {
-        let p = pool_from_json(&row.state).map_err(|e| allot_store::StoreError::Refused(format!("pool `{}`: {e}", row.rule)))?;
+        let p = pool_from_json(&row.state)
+            .map_err(|e| allot_store::StoreError::Refused(format!("the stored state of pool `{}` is unreadable: {e}", row.rule)))?;
         pools.insert(row.rule, p);
     }
     let before = pools.clone();
