@@ -10,6 +10,7 @@
 //! every request it accepted.
 
 pub mod api;
+pub mod error;
 pub mod model;
 pub mod openapi;
 pub mod writer;
@@ -32,7 +33,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 /// How to serve.
 #[derive(Debug, Clone)]
@@ -526,7 +527,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/v1/report", get(api::report))
         .route("/v1/plan", post(api::plan))
         .route("/v1/apply", post(api::apply))
-        .fallback(|| async { ApiError::new(crate::api::Code::NotFound, "no such endpoint; see /docs", None) })
+        .fallback(|| async { ApiError::new(crate::error::Code::NotFound, "no such endpoint; see /docs", None) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(move |req, next| bounded_body(req, next, body_limit, body_timeout)))
         .layer(axum::middleware::from_fn(bounded_head))
@@ -543,14 +544,14 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 async fn bounded_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri > MAX_URI {
-        return ApiError::new(crate::api::Code::UriTooLong, format!("the path and query are {uri} bytes; at most {MAX_URI}"), None)
+        return ApiError::new(crate::error::Code::UriTooLong, format!("the path and query are {uri} bytes; at most {MAX_URI}"), None)
             .into_response();
     }
     let headers = req.headers();
     let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if headers.len() > MAX_HEADERS || bytes > MAX_HEAD_BYTES {
         return ApiError::new(
-            crate::api::Code::HeadersTooLarge,
+            crate::error::Code::HeadersTooLarge,
             format!("{} headers of {bytes} bytes; at most {MAX_HEADERS} headers and {MAX_HEAD_BYTES} bytes", headers.len()),
             None,
         )
@@ -564,9 +565,9 @@ async fn bounded_head(req: axum::extract::Request, next: axum::middleware::Next)
 async fn bounded_body(req: axum::extract::Request, next: axum::middleware::Next, limit: usize, timeout: std::time::Duration) -> Response {
     let (parts, body) = req.into_parts();
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Err(_) => ApiError::new(crate::api::Code::Timeout, format!("the body did not arrive within {} s", timeout.as_secs_f64()), None)
+        Err(_) => ApiError::new(crate::error::Code::Timeout, format!("the body did not arrive within {} s", timeout.as_secs_f64()), None)
             .into_response(),
-        Ok(Err(_)) => ApiError::new(crate::api::Code::BodyTooLarge, format!("the body is larger than {limit} bytes, or broke off"), None)
+        Ok(Err(_)) => ApiError::new(crate::error::Code::BodyTooLarge, format!("the body is larger than {limit} bytes, or broke off"), None)
             .into_response(),
         Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
     }
@@ -576,7 +577,7 @@ async fn bounded_body(req: axum::extract::Request, next: axum::middleware::Next,
 /// query or method): every error a client gets has the same shape.
 async fn as_json_error(resp: Response) -> Response {
     let status = resp.status();
-    use crate::api::Code;
+    use crate::error::Code;
     let code = match status.as_u16() {
         404 => Code::NotFound,
         405 => Code::MethodNotAllowed,

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value as J};
 
-use crate::api::Code;
+use crate::error::Code;
 
 fn error_ref() -> J {
     json!({"description": "an error; see the codes in components.schemas.Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})

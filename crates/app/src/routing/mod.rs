@@ -10,6 +10,9 @@ use serde_json::Value as J;
 
 use crate::book::routing_parts;
 
+mod batch;
+pub use batch::{pool_from_json, pool_json, route_batch, Answer as BatchAnswer, Refusal, RouteRequest};
+
 pub struct Model {
     pub scheme: Scheme,
     pub columns: Vec<(String, Type)>,
