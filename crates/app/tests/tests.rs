@@ -78,3 +78,40 @@ fn the_book_imports_plans_applies_and_explains_one_stored_client() {
     model.on(day + 7);
     assert_eq!(model.scheme.employees[ivanov].absent_from, None, "back after the absence");
 }
+
+#[test]
+fn sync_checks_everything_first_and_a_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = files(dir.path(), "ID;Регион\nc1;Татарстан\n");
+    let mut store = allot_store::open(&Location::Sqlite(dir.path().join("allot.db"))).unwrap();
+    let day = allot_rules::parse_iso_date("2026-03-02").unwrap();
+    let mut req = book::SyncRequest {
+        scheme: (format!("[columns]\nregion = \"Регион\"\n\n{SCHEME}"), "scheme.toml".into()),
+        employees: inputs.employees.clone(),
+        clients: inputs.clients.clone(),
+        deals: None,
+        encodings: Encodings::default(),
+        date: day,
+        dry_run: true,
+    };
+    // Against an empty store a dry run cannot plan (no employees are stored yet) and writes nothing.
+    assert!(book::sync(store.as_mut(), &req, &actor()).is_err());
+    assert_eq!(store.revision().unwrap(), 0, "a dry run writes nothing");
+    req.dry_run = false;
+    let done = book::sync(store.as_mut(), &req, &actor()).unwrap();
+    assert_eq!(done.imported.len(), 2);
+    assert_eq!(done.applied.map(|a| a.opened), Some(1), "the export's `Регион` read by the folder's [columns] before the scheme is active");
+    // A second client, tried dry: the plan shows it, nothing lands.
+    std::fs::write(&inputs.clients, "ID;Регион\nc1;Татарстан\nc2;Респ. Татарстан\n").unwrap();
+    req.dry_run = true;
+    let before = store.revision().unwrap();
+    let dry = book::sync(store.as_mut(), &req, &actor()).unwrap();
+    assert!(dry.imported.is_empty() && dry.applied.is_none());
+    assert_eq!(store.revision().unwrap(), before, "a dry run writes nothing");
+    req.dry_run = false;
+    // A bad file stops it before anything lands.
+    std::fs::write(&inputs.employees, "id,name,capacity\nivanov,Иванов,много\n").unwrap();
+    let before = store.revision().unwrap();
+    assert!(book::sync(store.as_mut(), &req, &actor()).is_err());
+    assert_eq!(store.revision().unwrap(), before);
+}

@@ -397,44 +397,32 @@ pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
         return Err(Reported);
     };
     let mut store = a.store.open()?;
-    let actor = a.store.actor();
-    let enc = Encodings::merge(&a.encoding);
-    let name = scheme_path.display().to_string();
-    // The folder's scheme reads its files (`[columns]`, `[values]`), even before it is active.
-    let prepare = |store: &mut dyn Store, subject: Subject, path: &std::path::Path| {
-        book::prepare_import_with(store, subject, path, &enc, Some((&scheme, &name))).map_err(report)
+    let req = book::SyncRequest {
+        scheme: (scheme, scheme_path.display().to_string()),
+        employees,
+        clients,
+        deals: find("deals"),
+        encodings: Encodings::merge(&a.encoding),
+        date: a.date.unwrap_or_else(today),
+        dry_run: a.dry_run,
     };
-    // Both files are checked before either lands.
-    let e = prepare(store.as_mut(), Subject::Employee, &employees)?;
-    let c = prepare(store.as_mut(), Subject::Client, &clients)?;
+    let done = book::sync(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
     if a.dry_run {
         eprintln!("dry run: the files are checked, the plan is shown against the store as it is, nothing is written");
-    } else {
-        let r = book::commit_import(store.as_mut(), e, &actor).map_err(report)?;
-        say_imported(&r, &employees)?;
-        let r = book::commit_import(store.as_mut(), c, &actor).map_err(report)?;
-        say_imported(&r, &clients)?;
-        if let Some(deals) = find("deals") {
-            let d = prepare(store.as_mut(), Subject::Deal, &deals)?;
-            let r = book::commit_import(store.as_mut(), d, &actor).map_err(report)?;
-            say_imported(&r, &deals)?;
-        }
     }
-    let req =
-        PlanRequest { date: a.date.unwrap_or_else(today), scheme: Some((scheme, scheme_path.display().to_string())), rebalance: false };
-    let plan = book::plan(store.as_mut(), &req, &actor).map_err(report)?;
-    out!("{}", allot_app::report::plan(&plan));
-    if a.dry_run || plan.is_empty() {
-        return Ok(());
+    for (file, r) in &done.imported {
+        say_imported(r, file)?;
     }
-    let done = book::apply(store.as_mut(), &plan, &actor).map_err(report)?;
-    outln!(
-        "\napplied: {} links opened, {} closed{} (change {}). Ask `allot history CLIENT`, `allot owners --at DATE` or `allot book EMPLOYEE`.",
-        done.opened,
-        done.closed,
-        done.scheme.map_or(String::new(), |v| format!(", scheme version {v} active")),
-        done.change
-    );
+    out!("{}", allot_app::report::plan(&done.plan));
+    if let Some(applied) = &done.applied {
+        outln!(
+            "\napplied: {} links opened, {} closed{} (change {}). Ask `allot history CLIENT`, `allot owners --at DATE` or `allot book EMPLOYEE`.",
+            applied.opened,
+            applied.closed,
+            applied.scheme.map_or(String::new(), |v| format!(", scheme version {v} active")),
+            applied.change
+        );
+    }
     Ok(())
 }
 

@@ -79,6 +79,7 @@ mod open;
 mod parts;
 mod plan;
 mod query;
+mod sync;
 mod wire;
 
 pub use apply::*;
@@ -87,4 +88,5 @@ pub use open::*;
 pub use parts::*;
 pub use plan::*;
 pub use query::*;
+pub use sync::*;
 pub(crate) use wire::*;
