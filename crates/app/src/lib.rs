@@ -80,8 +80,8 @@ fn read_sheet(path: &Path, inputs: &Inputs, sf: Option<&SchemeFile>, deals: bool
 struct Found {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-    /// Whether every file's header could be read (the scheme is checked against them).
-    headers_read: bool,
+    /// Whether some file could not be read at all (then the scheme cannot be checked against it).
+    unreadable: bool,
 }
 
 impl Found {
@@ -92,8 +92,8 @@ impl Found {
     }
 }
 
-/// Reads the clients (or deals) file into `data`; returns its columns without rows, for checking
-/// the scheme when some cell is bad.
+/// Reads the clients (or deals) file into `data`; when some cell is bad, returns the file's
+/// columns without rows, to check the scheme against (typing them again only then).
 #[allow(clippy::too_many_arguments)]
 fn read_subject(
     path: &Path,
@@ -104,24 +104,29 @@ fn read_subject(
     values: &ValueMaps,
     data: &mut Data,
     found: &mut Found,
-) -> Table {
+) -> Option<Table> {
     match read_sheet(path, inputs, sf, deals) {
         Ok(sheet) => {
-            let shape = Table::new(&allot_io::tables::shape(&sheet, declared, deals));
             let loaded = if deals {
                 allot_io::tables::load_deals(&sheet, declared, values, data)
             } else {
                 allot_io::tables::load_clients(&sheet, declared, values, data)
             };
-            found.add(match loaded {
-                Ok(w) | Err(w) => w,
-            });
-            shape
+            match loaded {
+                Ok(w) => {
+                    found.add(w);
+                    None
+                }
+                Err(e) => {
+                    found.add(e);
+                    Some(Table::new(&allot_io::tables::shape(&sheet, declared, deals)))
+                }
+            }
         }
         Err(e) => {
-            found.headers_read = false;
+            found.unreadable = true;
             found.add(e);
-            Table::default()
+            None
         }
     }
 }
@@ -131,7 +136,7 @@ fn read_subject(
 /// condition is reported beside a bad number (issue #14).
 pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diagnostic>> {
     let _span = tracing::info_span!("load").entered();
-    let mut found = Found { headers_read: true, ..Found::default() };
+    let mut found = Found::default();
     progress.stage("reading the scheme");
     let sf = read_text(&inputs.scheme).and_then(|t| SchemeFile::parse(&t, &inputs.scheme.display().to_string()));
     let sf = match sf {
@@ -146,11 +151,9 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     let deal_declared = sf.as_ref().map_or(&empty, |s| &s.deal_columns);
     let builtin = ValueMaps::builtin();
     let values = sf.as_ref().map_or(&builtin, |s| &s.values);
-    // What the scheme is checked against when a file has bad cells: each file's columns, no rows.
     let mut data = Data::default();
-    let mut shapes = Data::default();
     progress.stage("reading clients");
-    shapes.clients = read_subject(&inputs.clients, inputs, sf.as_ref(), false, declared, values, &mut data, &mut found);
+    let bad_clients = read_subject(&inputs.clients, inputs, sf.as_ref(), false, declared, values, &mut data, &mut found);
     progress.stage("reading employees");
     let mut check_employees = vec![];
     let employees = match read_table(&inputs.employees, inputs.encodings.for_file(&inputs.employees)) {
@@ -166,26 +169,35 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
             }
         }
         Err(e) => {
-            found.headers_read = false;
+            found.unreadable = true;
             found.add(e);
             vec![]
         }
     };
-    match &inputs.deals {
+    let bad_deals = match &inputs.deals {
         Some(p) => {
             progress.stage("reading deals");
-            shapes.deals = read_subject(p, inputs, sf.as_ref(), true, deal_declared, values, &mut data, &mut found);
+            read_subject(p, inputs, sf.as_ref(), true, deal_declared, values, &mut data, &mut found)
         }
         None => {
             // No deals: deal rules are still type-checked against the declared deal columns.
             let cols: Vec<(String, allot_rules::Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
             data.deals = Table::new(&cols);
-            shapes.deals = Table::new(&cols);
+            None
         }
-    }
-    let Found { mut errors, warnings, headers_read } = found;
+    };
+    let Found { mut errors, warnings, unreadable } = found;
     if !errors.is_empty() {
-        if let (Some(sf), true) = (&sf, headers_read) {
+        if let (Some(sf), false) = (&sf, unreadable) {
+            // What the scheme is checked against: a file with bad cells by its columns alone, a
+            // good one as it was read.
+            let mut shapes = std::mem::take(&mut data);
+            if let Some(t) = bad_clients {
+                shapes.clients = t;
+            }
+            if let Some(t) = bad_deals {
+                shapes.deals = t;
+            }
             let employees = if check_employees.is_empty() { employees } else { check_employees };
             if let Err(e) = sf.build(&shapes, employees) {
                 errors.extend(e.into_iter().filter(|d| d.is_error()));

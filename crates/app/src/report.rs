@@ -301,10 +301,18 @@ pub fn spells(rows: &[allot_store::Spell], client_column: bool) -> String {
             r.note.clone(),
         ]);
     }
-    let skip = usize::from(!client_column);
-    let widths: Vec<usize> = (0..header.len()).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    for row in &table {
-        let cells: Vec<String> = (skip..header.len()).map(|c| format!("{:<w$}", row[c], w = widths[c])).collect();
+    out.push_str(&aligned(&table, usize::from(!client_column)));
+    out
+}
+
+/// Rows of cells as text columns two spaces apart, each as wide as its widest cell, from column
+/// `skip` on.
+fn aligned(table: &[Vec<String>], skip: usize) -> String {
+    let mut out = String::new();
+    let n = table.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..n).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in table {
+        let cells: Vec<String> = (skip..n).map(|c| format!("{:<w$}", row[c], w = widths[c])).collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
@@ -343,13 +351,5 @@ pub fn book_rows(
 
 /// An employee's book as a text table ([`book_rows`]).
 pub fn book(rows: &[allot_store::Spell], clients: &std::collections::BTreeMap<String, crate::book::ClientSummary>) -> String {
-    let mut out = String::new();
-    let table = book_rows(rows, clients);
-    let n = table[0].len();
-    let widths: Vec<usize> = (0..n).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    for row in &table {
-        let cells: Vec<String> = (0..n).map(|c| format!("{:<w$}", row[c], w = widths[c])).collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
-    out
+    aligned(&book_rows(rows, clients), 0)
 }

@@ -70,11 +70,23 @@ pub fn check_number(x: f64) -> Result<f64, NumberError> {
 /// ending a fraction do not count.
 fn significant_digits(t: &str) -> usize {
     let mantissa = t.split(['e', 'E']).next().unwrap_or("");
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let first = digits.iter().position(|&d| d != b'0');
-    let Some(first) = first else { return 0 };
-    let last = if mantissa.contains('.') { digits.iter().rposition(|&d| d != b'0').unwrap_or(first) } else { digits.len() - 1 };
-    last + 1 - first
+    let fraction = mantissa.contains('.');
+    // (digits seen since the first non-zero one, up to the last non-zero one when in a fraction)
+    let (mut counted, mut pending) = (0, 0);
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if b != b'0' {
+            counted += pending + 1;
+            pending = 0;
+        } else if counted > 0 {
+            pending += 1;
+        }
+    }
+    // Zeros after the last non-zero digit count in a whole number (1000), not in a fraction (1.500).
+    if fraction {
+        counted
+    } else {
+        counted + pending
+    }
 }
 
 /// Reads a number as people type it: `1234.5`, `1 234,5` (Russian Excel), `1,234.5`, `2.5e3`.
@@ -177,6 +189,15 @@ fn infer(sheet: &Sheet, col: usize) -> Type {
         _ if boolean => Type::Bool,
         _ if date => Type::Date,
         _ => Type::Text,
+    }
+}
+
+/// A list cell's items (`a; b` or `a|b` in text, or a spreadsheet's list), none when empty.
+fn list_items(c: Option<CellRef<'_>>) -> Vec<String> {
+    match c {
+        Some(CellRef::Text(s)) => split_list(s).into_iter().map(String::from).collect(),
+        Some(CellRef::List(l)) => l.to_vec(),
+        _ => vec![],
     }
 }
 
@@ -355,13 +376,7 @@ pub fn shape(sheet: &Sheet, declared: &BTreeMap<String, Type>, deals: bool) -> V
 /// that has bad cells elsewhere: the scheme's references are checked against them.
 pub fn employees_for_check(sheet: &Sheet) -> Vec<Employee> {
     let Some(id_col) = key_column(sheet, "id") else { return vec![] };
-    let list = |r: usize, name: &str| -> Vec<String> {
-        match sheet.column(name).map(|c| sheet.cell(r, c)) {
-            Some(CellRef::Text(s)) => split_list(s).into_iter().map(String::from).collect(),
-            Some(CellRef::List(l)) => l.to_vec(),
-            _ => vec![],
-        }
-    };
+    let list = |r: usize, name: &str| list_items(sheet.column(name).map(|c| sheet.cell(r, c)));
     let mut seen = std::collections::HashSet::new();
     (0..sheet.len())
         .filter_map(|r| {
@@ -598,13 +613,7 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
                 other => owned_text(other),
             })
         };
-        let list = |c: Option<usize>| -> Vec<String> {
-            match c.map(|c| sheet.cell(r, c)) {
-                Some(CellRef::Text(s)) => split_list(s).into_iter().map(String::from).collect(),
-                Some(CellRef::List(l)) => l.to_vec(),
-                _ => vec![],
-            }
-        };
+        let list = |c: Option<usize>| list_items(c.map(|c| sheet.cell(r, c)));
         let mut e = Employee::new(&id, &text(col("name")).unwrap_or_else(|| id.clone()));
         e.position = text(col("position"));
         e.teams = list(col("teams"));

@@ -93,9 +93,11 @@ pub fn prepare_import_with(
     let mut sheet = read_table(path, encoding.for_file(path)).map_err(BookError::Input)?;
     let mut warnings: Vec<Diagnostic> = Vec::new();
     // The scheme's `[columns]` name the file's headers and `[values]` normalise its values.
-    let active = match scheme {
-        Some((text, name)) => Some(SchemeFile::parse(text, name).map_err(BookError::Input)?),
-        None => store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok()),
+    // (An employees file has fixed columns: no scheme reads it.)
+    let active = match (subject, scheme) {
+        (Subject::Employee, _) => None,
+        (_, Some((text, name))) => Some(SchemeFile::parse(text, name).map_err(BookError::Input)?),
+        (_, None) => store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok()),
     };
     let builtin = ValueMaps::builtin();
     let values = active.as_ref().map_or(&builtin, |sf| &sf.values);

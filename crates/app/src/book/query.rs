@@ -31,20 +31,25 @@ pub struct ClientSummary {
     pub attributes: Vec<(String, String)>,
 }
 
+/// A stored attribute's value as a person reads it: numbers as allot prints them, lists joined by
+/// `; `, nothing for null or an object.
+fn attr_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => n.as_f64().map(allot_core::data::fmt_number),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")),
+        _ => None,
+    }
+}
+
 /// Summaries of stored clients, by id (those not stored are left out).
 pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMap<String, ClientSummary>, BookError> {
     let mut out = BTreeMap::new();
     for (id, attrs) in store.client_attributes(ids)? {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
-        let text = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => n.as_f64().map(allot_core::data::fmt_number),
-            serde_json::Value::Bool(b) => Some(b.to_string()),
-            serde_json::Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")),
-            _ => None,
-        };
-        let name = map.get("name").and_then(text);
-        let attributes = KEY_ATTRIBUTES[1..].iter().filter_map(|k| map.get(*k).and_then(text).map(|v| (k.to_string(), v))).collect();
+        let name = map.get("name").and_then(attr_text);
+        let attributes = KEY_ATTRIBUTES[1..].iter().filter_map(|k| map.get(*k).and_then(attr_text).map(|v| (k.to_string(), v))).collect();
         out.insert(id.clone(), ClientSummary { id, name, attributes });
     }
     Ok(out)
@@ -97,8 +102,8 @@ pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<Strin
     let mut text = crate::report::explanation(&loaded.scheme, &loaded.data, &x);
     let other: Vec<String> = map
         .iter()
-        .filter(|(k, v)| loaded.data.clients.column_index(k).is_none() && !v.is_null())
-        .map(|(k, v)| format!("{}={}", k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .filter(|(k, _)| loaded.data.clients.column_index(k).is_none())
+        .filter_map(|(k, v)| attr_text(v).map(|t| format!("{k}={t}")))
         .collect();
     if !other.is_empty() {
         text.push_str(&format!("\nstored, not used by the scheme: {}\n", other.join(", ")));
