@@ -251,7 +251,7 @@ impl Holders {
             .into_iter()
             .filter_map(|h| {
                 let (row, role, employee) = (book.row_of_key(h.client)?, scheme.role(&h.role)?, *by_key.get(&h.employee)?);
-                Some((row as usize * roles + role, Tenure { employee, from: h.from, until: h.to }))
+                Some((row as usize * roles + role, Tenure { employee, from: h.from.0, until: h.to.map(|d| d.0) }))
             })
             .collect();
         keyed.sort_unstable_by_key(|(slot, t)| (*slot, t.from, t.employee));
@@ -302,7 +302,7 @@ pub fn credit_sales(
             let (mut held, mut chunk) = (Vec::new(), Chunk::default());
             let mut deals_begun = false;
             let mut gone = false;
-            let revision = store.read_sales(since, req.last, &mut |row| match row {
+            let revision = store.read_sales(since.map(allot_store::Day), allot_store::Day(req.last), &mut |row| match row {
                 SalesRow::Held(h) => held.push(h),
                 SalesRow::Deal { id, client, attrs, routed } => {
                     if !deals_begun {

@@ -292,8 +292,8 @@ pub fn spells(rows: &[allot_store::Spell], client_column: bool) -> String {
             r.client.clone(),
             r.role.clone(),
             r.employee.clone(),
-            allot_rules::civil_from_days(r.from),
-            r.to.map_or("…".into(), allot_rules::civil_from_days),
+            r.from.to_string(),
+            r.to.map_or("…".into(), |d| d.to_string()),
             r.cause.to_string(),
             r.rule.clone().unwrap_or_default(),
             r.scheme.map_or(String::new(), |v| format!("v{v}")),
@@ -343,7 +343,7 @@ pub fn book_rows(
         for k in &extra {
             row.push(c.and_then(|c| c.attributes.iter().find(|a| a.0 == *k)).map_or(String::new(), |a| a.1.clone()));
         }
-        row.extend([r.role.clone(), allot_rules::civil_from_days(r.from), r.cause.to_string(), r.rule.clone().unwrap_or_default()]);
+        row.extend([r.role.clone(), r.from.to_string(), r.cause.to_string(), r.rule.clone().unwrap_or_default()]);
         table.push(row);
     }
     table

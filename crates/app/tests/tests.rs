@@ -115,3 +115,53 @@ fn sync_checks_everything_first_and_a_dry_run_writes_nothing() {
     assert!(book::sync(store.as_mut(), &req, &actor()).is_err());
     assert_eq!(store.revision().unwrap(), before);
 }
+
+/// Runs `test` on a fresh SQLite store and, where PostgreSQL answers, on a fresh schema of it.
+fn each_store(name: &str, test: impl Fn(&mut dyn allot_store::Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    test(allot_store::open(&Location::Sqlite(dir.path().join("allot.db"))).unwrap().as_mut());
+    if let Some(url) = allot_store::testing::postgres(name) {
+        let schema = allot_store::testing::fresh_schema();
+        let mut store = allot_store::pg::PgStore::connect(&url, Some(&schema)).unwrap();
+        test(&mut store);
+        drop(store);
+        allot_store::testing::drop_schema(&url, &schema);
+    }
+}
+
+#[test]
+fn a_pin_moves_the_link_at_once_and_history_says_so() {
+    // S1.1: a manual pin wins over the rules from its day on, and history says who pinned and why.
+    each_store("a_pin_moves_the_link_at_once_and_history_says_so", |store| {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = files(dir.path(), "id,region\nc1,RU-TA\n");
+        let enc = Encodings::default();
+        book::import(store, Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
+        book::import(store, Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
+        let day = allot_store::Day::parse("2026-03-02").unwrap();
+        let req = PlanRequest { date: day.0, scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
+        let plan = book::plan(store, &req, &actor()).unwrap();
+        book::apply(store, &plan, &actor()).unwrap();
+        let pin = |employee, reason, date| allot_store::PinRequest { client: "c1", role: "sales", employee, reason, date };
+        let on = allot_store::Day(day.0 + 5);
+        let p = book::pin(store, &pin("petrova", "asked for by the client", on), &actor()).unwrap();
+        assert_eq!(p.moved_from.as_deref(), Some("ivanov"));
+        assert!(!p.replaced_pin);
+        let h = store.history("c1").unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!((h[0].to, h[1].from), (Some(on), on), "ivanov's link ends the day petrova's starts");
+        assert_eq!(
+            (h[1].employee.as_str(), h[1].cause, h[1].note.as_str()),
+            ("petrova", allot_store::Cause::Pin, "asked for by the client")
+        );
+        // Pinning to the holder moves nothing; it replaces the pin.
+        let same = book::pin(store, &pin("petrova", "again", allot_store::Day(on.0 + 1)), &actor()).unwrap();
+        assert!(same.replaced_pin && same.moved_from.is_none());
+        assert_eq!(store.history("c1").unwrap().len(), 2);
+        assert!(matches!(
+            book::pin(store, &pin("nobody", "x", on), &actor()),
+            Err(book::BookError::Store(allot_store::StoreError::NotFound { what: "employee", .. }))
+        ));
+        assert!(book::pin(store, &pin("petrova", " ", on), &actor()).is_err(), "a pin needs a reason");
+    });
+}

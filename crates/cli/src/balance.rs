@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use allot_app::territory::{self, By, Request};
-use allot_core::diag::Diagnostic;
+use allot_app::balance::{self, BalanceError, BalanceRequest, Balanced, Clients};
+use allot_app::territory;
 use allot_io::Encodings;
-use allot_territory::{Observer, Settings};
+use allot_territory::Observer;
 use clap::Args;
 
 use crate::{fail, write_output, Reported};
@@ -113,44 +113,11 @@ pub struct BalanceArgs {
 }
 
 fn percent(s: &str) -> Result<f64, String> {
-    let t = s.trim().trim_end_matches('%').replace(',', ".");
-    match t.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x / 100.0),
-        _ => Err(format!("`{s}` is not a percentage; expected e.g. 1 or 2.5%")),
-    }
+    allot_app::balance::percent(s)
 }
 
 fn read(path: &std::path::Path, enc: &[Encodings]) -> Result<allot_io::sheet::Sheet, Reported> {
     allot_io::read_table(path, Encodings::merge(enc).for_file(path)).map_err(|d| fail(&d))
-}
-
-/// Rows of a two-or-three column file with located diagnostics: (first, second, flag, where).
-fn pairs(sheet: &allot_io::sheet::Sheet, first: &[&str], second: &[&str]) -> Result<Vec<(String, String, bool, Diagnostic)>, Reported> {
-    let pick = |names: &[&str], fallback: usize| {
-        names.iter().find_map(|n| sheet.column(n)).or((sheet.headers.len() > fallback).then_some(fallback))
-    };
-    let (Some(a), Some(b)) = (pick(first, 0), pick(second, 1)) else {
-        eprintln!("error: {} needs two columns ({} and {})", sheet.file, first[0], second[0]);
-        return Err(Reported);
-    };
-    let flag = sheet.column("fixed").or_else(|| sheet.column("pinned"));
-    let cell = |r: usize, c: usize| territory::cell_text(sheet, r, c).unwrap_or_default();
-    let mut out = Vec::with_capacity(sheet.len());
-    let mut errors = Vec::new();
-    for r in 0..sheet.len() {
-        let (x, y) = (cell(r, a), cell(r, b));
-        if x.is_empty() || y.is_empty() {
-            errors.push(sheet.at(r, if x.is_empty() { a } else { b }, Diagnostic::error("empty cell").help("every row needs both values")));
-            continue;
-        }
-        let fixed = flag.is_some_and(|c| matches!(cell(r, c).to_lowercase().as_str(), "true" | "1" | "yes" | "да"));
-        out.push((x, y, fixed, sheet.at(r, a, Diagnostic::error(""))));
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(fail(&errors))
-    }
 }
 
 struct Watch {
@@ -173,98 +140,41 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         Some(p) => Some(territory::read_owners(&read(p, &a.encoding)?, a.team.as_deref()).map_err(|d| fail(&d))?),
         None => None,
     };
-    let (clients, stored) = if a.from_store {
-        let mut store = allot_store::open(&allot_store::Location::parse(&a.db)).map_err(|e| {
+    let mut store = None;
+    if a.from_store {
+        store = Some(allot_store::open(&allot_store::Location::parse(&a.db)).map_err(|e| {
             eprintln!("error: {e}");
             Reported
-        })?;
-        let only = owners.as_ref().map(|o| o.ids.as_slice());
-        let (sheet, owners, left_out) =
-            allot_app::book::clients_and_owners(store.as_mut(), allot_app::clock::today(), &a.role, only).map_err(crate::book::report)?;
-        if left_out > 0 && !a.quiet {
-            eprintln!("note: {left_out} stored clients owned in role {} by someone not in --employees are left out", a.role);
-        }
-        (sheet, Some(owners))
-    } else {
-        let path = a.clients.as_ref().ok_or_else(|| {
-            eprintln!("error: give --clients FILE or --from-store");
-            Reported
-        })?;
-        (read(path, &a.encoding)?, None)
-    };
-    // --where: the clients left out, so that rows naming them in the current design go too.
-    let (clients, left_out): (_, std::collections::HashSet<String>) = match &a.filter {
-        Some(expr) => {
-            let kept = territory::select_clients(&clients, expr).map_err(|d| fail(&d))?;
-            let ids = |s: &allot_io::sheet::Sheet| -> std::collections::HashSet<String> {
-                let c = s.column("id").unwrap_or(0);
-                (0..s.len()).filter_map(|r| territory::cell_text(s, r, c)).collect()
-            };
-            let (all, kept_ids) = (ids(&clients), ids(&kept));
-            if !a.quiet {
-                eprintln!("--where keeps {} of {} clients", kept.len(), clients.len());
-            }
-            (kept, all.difference(&kept_ids).cloned().collect())
-        }
-        None => (clients, Default::default()),
-    };
-    let stored = stored.map(|o| o.into_iter().filter(|r| !left_out.contains(&r.0)).collect::<Vec<_>>());
-    let mut by = Vec::new();
-    let specs = if a.by.is_empty() {
-        vec![if clients.column("potential").is_some() { "potential".to_string() } else { "count".to_string() }]
-    } else {
-        a.by.clone()
-    };
-    for (i, spec) in specs.iter().enumerate() {
-        let (col, tol) = match spec.split_once(':') {
-            Some((c, t)) => (
-                c.trim().to_string(),
-                percent(t).map_err(|m| {
-                    eprintln!("error: --by {spec}: {m}");
-                    Reported
-                })?,
-            ),
-            None => (spec.trim().to_string(), if i == 0 { a.tolerance } else { 0.05 }),
-        };
-        by.push(By { column: col, tolerance: tol });
+        })?);
     }
-    let current = match (&a.current, stored) {
-        (Some(p), _) => {
-            let rows = pairs(&read(p, &a.encoding)?, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?;
-            Some(rows.into_iter().filter(|r| !left_out.contains(&r.0)).collect())
+    let clients = match store.as_mut() {
+        Some(store) => Clients::Store { store: store.as_mut(), role: &a.role, date: allot_app::clock::today() },
+        None => {
+            let path = a.clients.as_ref().ok_or_else(|| {
+                eprintln!("error: give --clients FILE or --from-store");
+                Reported
+            })?;
+            Clients::Sheet(read(path, &a.encoding)?)
         }
-        (None, Some(owners)) if a.rebalance => {
-            Some(owners.into_iter().map(|(c, e, f)| (c, e, f, Diagnostic::error("").file("the store"))).collect())
-        }
-        _ => None,
     };
-    let adjacency = match &a.adjacency {
-        Some(p) => Some(
-            pairs(&read(p, &a.encoding)?, &["a", "unit"], &["b", "neighbour", "neighbor"])?
-                .into_iter()
-                .map(|(x, y, _, d)| (x, y, d))
-                .collect(),
-        ),
-        None => None,
-    };
-    let n = clients.len();
-    let restarts = a.restarts.unwrap_or(if n <= 5_000 {
-        8
-    } else if n <= 50_000 {
-        3
-    } else {
-        1
-    });
-    let settings = Settings {
+    let req = BalanceRequest {
+        clients,
+        filter: a.filter.as_deref(),
+        owners,
+        territories: a.territories,
+        unit: a.unit.clone(),
+        by: &a.by,
+        tolerance: a.tolerance,
+        current: a.current.as_deref().map(|p| read(p, &a.encoding)).transpose()?,
+        rebalance: a.rebalance,
+        adjacency: a.adjacency.as_deref().map(|p| read(p, &a.encoding)).transpose()?,
         contiguous: a.contiguous,
         seed: a.seed,
-        restarts,
-        time_limit: Some(allot_territory::TimeLimit {
-            limit: Duration::from_secs_f64(a.time_limit.max(0.0)),
-            clock: allot_app::clock::instant,
-        }),
+        restarts: a.restarts,
+        time_limit: Duration::from_secs_f64(a.time_limit.max(0.0)),
         max_moved_share: a.max_moved,
         max_moved_units: a.max_moved_units,
+        keep_clients: a.clients_out.is_some(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -281,18 +191,28 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
             }
         });
     }
-    let bar = indicatif::ProgressBar::with_draw_target(Some(restarts as u64), indicatif::ProgressDrawTarget::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} designing: restart {pos}/{len} ({elapsed})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let watch = Watch { bar, stop };
-    let sheet_copy = a.clients_out.as_ref().map(|_| clients.clone());
-    let req = Request { clients, unit: a.unit.clone(), by, territories: a.territories, owners, current, adjacency, settings };
-    let result = territory::design(req, &watch);
+    let result = balance::balance(req, &watch);
     watch.bar.finish_and_clear();
-    let d = result.map_err(|e| fail(&e))?;
+    let Balanced { design: d, clients: sheet_copy, notes } = result.map_err(|e| match e {
+        BalanceError::Input(d) => fail(&d),
+        BalanceError::Book(e) => crate::book::report(e),
+        BalanceError::Refused(m) => {
+            eprintln!("error: {m}");
+            Reported
+        }
+    })?;
+    if !a.quiet {
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+    }
     let io_fail = |what: &PathBuf, e: std::io::Error| {
         eprintln!("error: cannot write {}: {e}", what.display());
         Reported

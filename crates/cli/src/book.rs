@@ -491,7 +491,7 @@ fn spells_json(rows: &[Spell]) -> String {
     for r in rows {
         let v = serde_json::json!({
             "client": r.client, "role": r.role, "employee": r.employee,
-            "from": allot_rules::civil_from_days(r.from), "to": r.to.map(allot_rules::civil_from_days),
+            "from": r.from.to_string(), "to": r.to.map(|d| d.to_string()),
             "cause": r.cause.as_str(), "rule": r.rule, "scheme": r.scheme, "note": r.note,
             "opened_by": r.opened_by, "opened_at": r.opened_at, "closed_by": r.closed_by, "closed_at": r.closed_at,
         });
@@ -522,8 +522,8 @@ fn owners_csv(rows: &[Spell], w: &mut dyn std::io::Write) -> std::io::Result<()>
             r.client.as_str(),
             &r.role,
             &r.employee,
-            &allot_rules::civil_from_days(r.from),
-            &r.to.map(allot_rules::civil_from_days).unwrap_or_default(),
+            &r.from.to_string(),
+            &r.to.map(|d| d.to_string()).unwrap_or_default(),
             r.cause.as_str(),
             r.rule.as_deref().unwrap_or(""),
             &r.scheme.map(|v| v.to_string()).unwrap_or_default(),
@@ -679,7 +679,7 @@ pub fn redate(a: &RedateArgs) -> Result<(), Reported> {
         return Err(Reported);
     }
     let mut store = a.store.open()?;
-    let (change, moved) = store.redate_routed(&a.client, a.day, &a.store.actor()).map_err(|e| report(e.into()))?;
+    let (change, moved) = store.redate_routed(&a.client, allot_store::Day(a.day), &a.store.actor()).map_err(|e| report(e.into()))?;
     outln!("{}: {moved} link(s) now start on {} (change {change})", a.client, allot_rules::civil_from_days(a.day));
     Ok(())
 }
@@ -687,7 +687,7 @@ pub fn redate(a: &RedateArgs) -> Result<(), Reported> {
 pub fn pin(a: &PinArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
     let date = a.date.unwrap_or_else(today);
-    let req = PinRequest { client: &a.client, role: &a.role, employee: &a.employee, reason: &a.reason, date };
+    let req = PinRequest { client: &a.client, role: &a.role, employee: &a.employee, reason: &a.reason, date: allot_store::Day(date) };
     let done = book::pin(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
     match &done.moved_from {
         Some(old) => outln!(

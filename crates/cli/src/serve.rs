@@ -180,8 +180,8 @@ pub fn token(c: &TokenCommand) -> Result<(), Reported> {
             for t in &list {
                 let state = match (&t.revoked, t.token.expires) {
                     (Some((by, at)), _) => format!("revoked by {by} at {at}"),
-                    (None, Some(e)) if e <= today => format!("expired {}", allot_rules::civil_from_days(e)),
-                    (None, Some(e)) => format!("works until {}", allot_rules::civil_from_days(e - 1)),
+                    (None, Some(e)) if e <= allot_store::Day(today) => format!("expired {e}"),
+                    (None, Some(e)) => format!("works until {}", allot_rules::civil_from_days(e.0 - 1)),
                     (None, None) => "works".into(),
                 };
                 out.push_str(&format!(

@@ -103,7 +103,7 @@ pub(crate) async fn caller(state: &Arc<AppState>, headers: &HeaderMap) -> Result
     let h = hash.clone();
     let token = state.read(move |s| s.token(&h)).await?;
     let today = crate::today();
-    let found = token.filter(|t| t.expires.is_none_or(|e| today < e)).and_then(|t| {
+    let found = token.filter(|t| t.expires.is_none_or(|e| today < e.0)).and_then(|t| {
         let scope = match (t.scope.as_str(), t.employee) {
             ("admin", _) => Scope::Admin,
             ("router", _) => Scope::Router,
@@ -458,7 +458,7 @@ fn day_of(q: &AtQuery) -> Result<i32, ApiError> {
 fn spell_json(s: &allot_store::Spell) -> J {
     json!({
         "client": s.client, "role": s.role, "employee": s.employee,
-        "from": allot_rules::civil_from_days(s.from), "to": s.to.map(allot_rules::civil_from_days),
+        "from": s.from.to_string(), "to": s.to.map(|d| d.to_string()),
         "cause": s.cause.as_str(), "rule": s.rule, "scheme_version": s.scheme, "note": s.note,
         "opened_by": s.opened_by, "opened_at": s.opened_at, "closed_by": s.closed_by, "closed_at": s.closed_at,
     })
@@ -468,7 +468,7 @@ fn spell_json(s: &allot_store::Spell) -> J {
 async fn may_see_client(state: &Arc<AppState>, scope: &Scope, client: &str, spells: &[allot_store::Spell]) -> Result<(), ApiError> {
     if let Some(allowed) = visible_employees(state, scope).await? {
         let c = client.to_string();
-        let now = state.read(move |s| s.owners_at(crate::today(), Some(&c))).await?;
+        let now = state.read(move |s| s.owners_at(allot_store::Day(crate::today()), Some(&c))).await?;
         if !spells.iter().chain(now.iter()).any(|s| allowed.contains(&s.employee)) {
             return Err(ApiError::forbidden("this client"));
         }
@@ -486,7 +486,7 @@ async fn visible_owners(
     let (scope, _) = authenticate(state, headers).await?;
     let day = day_of(q)?;
     let c = id.to_string();
-    let rows = state.read(move |s| s.owners_at(day, Some(&c))).await?;
+    let rows = state.read(move |s| s.owners_at(allot_store::Day(day), Some(&c))).await?;
     may_see_client(state, &scope, id, &rows).await?;
     Ok((day, rows))
 }

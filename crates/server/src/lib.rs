@@ -287,7 +287,7 @@ pub fn create_token(
         return Err(ServeError::NeedsEmployee(scope.into()));
     }
     let token = new_token()?;
-    store.add_token(&api::hash_token(&token), scope, employee, label, expires, actor)?;
+    store.add_token(&api::hash_token(&token), scope, employee, label, expires.map(allot_store::Day), actor)?;
     Ok(token)
 }
 

@@ -208,7 +208,7 @@ async fn fair_and_exact(servers: &[Server], w: &World) {
     assert_eq!(shares, BTreeMap::from([("anna".into(), 3600), ("boris".into(), 3600), ("vera".into(), 1800)]));
     // None assigned twice: one sales link per lead in the store, and the pool agrees.
     let location = w.location.clone();
-    let book = blocking(move || allot_store::open(&location).unwrap().owners_at(day("2026-03-02"), None).unwrap()).await;
+    let book = blocking(move || allot_store::open(&location).unwrap().owners_at(allot_store::Day(day("2026-03-02")), None).unwrap()).await;
     assert_eq!(book.len(), 9000);
     let mut per: BTreeMap<String, u32> = BTreeMap::new();
     for s in &book {
@@ -468,7 +468,8 @@ async fn a_shutdown_answers_every_request_it_accepted() {
         }
     }
     let location = w.location.clone();
-    let stored = blocking(move || allot_store::open(&location).unwrap().owners_at(day("2026-03-02"), None).unwrap().len()).await;
+    let stored =
+        blocking(move || allot_store::open(&location).unwrap().owners_at(allot_store::Day(day("2026-03-02")), None).unwrap().len()).await;
     assert_eq!(stored, answered, "every answer is in the store, and nothing else");
 }
 
@@ -504,7 +505,8 @@ async fn deals_go_by_deal_rules_then_to_their_clients_owners() {
     assert_eq!((st, e["unused_attributes"].clone()), (200, json!(["amout"])), "{e}");
     // The deals are stored with their client.
     let location = w.location.clone();
-    let deals = blocking(move || allot_store::open(&location).unwrap().snapshot(day("2026-03-02")).unwrap().deals.len()).await;
+    let deals =
+        blocking(move || allot_store::open(&location).unwrap().snapshot(allot_store::Day(day("2026-03-02"))).unwrap().deals.len()).await;
     assert_eq!(deals, 3);
     s.stop().await;
 }

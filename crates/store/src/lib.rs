@@ -22,14 +22,31 @@
 //! computed on and lands it all or nothing.
 
 pub mod pg;
+mod shared;
+mod sql;
 pub mod sqlite;
 
 use std::fmt;
 
 pub use allot_rules::{civil_from_days, parse_iso_date};
 
-/// Days since 1970-01-01.
-pub type Day = i32;
+/// A calendar day, as days since 1970-01-01. PostgreSQL keeps it as a `date`, SQLite as
+/// `YYYY-MM-DD` text; [`sql`] converts both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Day(pub i32);
+
+impl Day {
+    /// `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Day> {
+        parse_iso_date(s).map(Day)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&civil_from_days(self.0))
+    }
+}
 
 /// Store errors. `Stale`, `NotFound` and `Refused` are the user's to fix; `Db` is the database's.
 #[derive(Debug, thiserror::Error)]
@@ -403,7 +420,7 @@ pub struct Spell {
     pub closed_at: Option<String>,
 }
 
-/// A manual pin request.
+/// A manual pin request, by the ids a person gives.
 #[derive(Debug, Clone)]
 pub struct PinRequest<'a> {
     pub client: &'a str,
@@ -412,6 +429,38 @@ pub struct PinRequest<'a> {
     pub reason: &'a str,
     /// The day the pinned employee takes over if someone else holds the link.
     pub date: Day,
+}
+
+/// The link a pin would replace: its id and its employee's key and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLink {
+    pub link: i64,
+    pub employee: i64,
+    pub employee_id: String,
+}
+
+/// What a pin is decided from ([`Store::pin_site`]): the client's and the employee's keys, who
+/// holds the role on the day, when a link scheduled after the day starts, the active scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinSite {
+    pub client: i64,
+    pub employee: i64,
+    pub held: Option<HeldLink>,
+    pub next: Option<Day>,
+    pub scheme: Option<i64>,
+}
+
+/// A pin as `allot-app` decided it: the pin to record and, when it moves the link, the link it
+/// closes and the one it opens. The store refuses it if the close no longer fits.
+#[derive(Debug, Clone)]
+pub struct PinLanding<'a> {
+    pub request: &'a PinRequest<'a>,
+    pub client: i64,
+    pub employee: i64,
+    pub close: Option<Close>,
+    pub open: Option<Open>,
+    /// The employee who held the link before, when the pin moves it.
+    pub moved_from: Option<String>,
 }
 
 /// What a pin changed.
@@ -641,7 +690,10 @@ pub trait Store: Send {
     fn people(&mut self) -> Result<Snapshot>;
     /// Lands a plan all or nothing; refuses it when the store's revision is not `changes.base`.
     fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied>;
-    fn pin(&mut self, pin: &PinRequest<'_>, actor: &Actor) -> Result<Pinned>;
+    /// What a pin is decided from (the client and employee must be stored).
+    fn pin_site(&mut self, pin: &PinRequest<'_>) -> Result<PinSite>;
+    /// Records a pin (replacing the role's active pin) and lands the close and open it carries.
+    fn pin(&mut self, pin: &PinLanding<'_>, actor: &Actor) -> Result<Pinned>;
     fn unpin(&mut self, client: &str, role: &str, actor: &Actor) -> Result<i64>;
     /// Registers an absence (the next plan arranges the cover).
     fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64>;
@@ -721,43 +773,8 @@ pub(crate) fn newer_schema(found: i64, known: i64) -> StoreError {
     ))
 }
 
-/// Whether a client's links may be redated: (links in all, links routing did not open or that are closed).
-pub(crate) fn check_redatable(client: &str, links: i64, other: i64) -> Result<()> {
-    if links == 0 {
-        return Err(StoreError::Refused(format!("client `{client}` has no links to redate")));
-    }
-    if other > 0 {
-        return Err(StoreError::Refused(format!(
-            "client `{client}` has links that a plan, a pin or an import made, or that are closed: its history is kept as it is"
-        )));
-    }
-    Ok(())
-}
-
-/// A token's label, when it can be revoked: it exists and is not revoked yet.
-pub(crate) fn check_revocable(id: i64, found: Option<(String, Option<i64>)>) -> Result<String> {
-    match found {
-        None => Err(StoreError::NotFound { what: "token", id: id.to_string() }),
-        Some((label, Some(_))) => Err(StoreError::Refused(format!("token {id} (`{label}`) is revoked already"))),
-        Some((label, None)) => Ok(label),
-    }
-}
-
-pub(crate) fn day_text(d: Day) -> String {
-    civil_from_days(d)
-}
-
 pub(crate) fn text_day(s: &str) -> Result<Day> {
-    parse_iso_date(s).ok_or_else(|| StoreError::Db(format!("a stored date is not YYYY-MM-DD: `{s}`")))
-}
-
-pub(crate) fn import_summary(rows: usize, subject: &str, inserted: u64, updated: u64) -> String {
-    format!("{rows} {subject} rows: {inserted} new, {updated} updated, {} unchanged", rows as u64 - inserted - updated)
-}
-
-/// The error for a plan made at `planned` when the store is at `now`.
-pub(crate) fn refuse_stale(planned: i64, now: i64, last: Option<Change>) -> StoreError {
-    StoreError::Stale { planned, now, last: last.map_or_else(|| "nothing recorded".into(), |c| c.to_string()) }
+    Day::parse(s).ok_or_else(|| StoreError::Db(format!("a stored date is not YYYY-MM-DD: `{s}`")))
 }
 
 #[cfg(test)]

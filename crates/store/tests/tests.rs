@@ -35,7 +35,7 @@ fn each(name: &str, test: impl Fn(&mut dyn Store)) {
 }
 
 fn day(s: &str) -> Day {
-    parse_iso_date(s).unwrap()
+    Day::parse(s).unwrap()
 }
 
 fn actor() -> Actor {
@@ -151,7 +151,7 @@ fn a_column_cannot_change_its_type() {
             .unwrap_err();
         assert!(err.to_string().contains("holds number"), "{err}");
         assert_eq!(s.revision().unwrap(), before, "a refused import records nothing");
-        assert_eq!(s.snapshot(0).unwrap().clients.len(), 3);
+        assert_eq!(s.snapshot(Day(0)).unwrap().clients.len(), 3);
     });
 }
 
@@ -200,10 +200,10 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         assert_eq!(book, vec!["c2"]);
         assert_eq!(s.owners_at(day("2026-02-01"), Some("c1")).unwrap()[0].employee, "ivanov");
         assert!(matches!(s.history("nobody"), Err(StoreError::NotFound { .. })));
-        assert!(matches!(s.book("nobody", 0), Err(StoreError::NotFound { .. })));
+        assert!(matches!(s.book("nobody", Day(0)), Err(StoreError::NotFound { .. })));
         // What crediting a period's sales reads: whatever was held on some day of it (by keys),
         // and every deal in key order.
-        let snap = s.snapshot(0).unwrap();
+        let snap = s.snapshot(Day(0)).unwrap();
         let now = snap.revision + 1; // the deals' import below
         let name = |rows: &[allot_store::Stored], key: i64| rows.iter().find(|r| r.key == key).unwrap().id.clone();
         let key = |id: &str| snap.clients.iter().find(|c| c.id == id).unwrap().key;
@@ -225,7 +225,7 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
                     }
                 })
                 .unwrap();
-            let mut held: Vec<(String, String, String, i32)> =
+            let mut held: Vec<(String, String, String, Day)> =
                 held.into_iter().map(|h| (name(&snap.clients, h.client), h.role, name(&snap.employees, h.employee), h.from)).collect();
             held.sort();
             (held, seen, revision)
@@ -298,36 +298,48 @@ fn the_database_allows_one_open_link_per_client_and_role_and_lands_nothing_on_fa
 }
 
 #[test]
-fn a_pin_moves_the_link_at_once_and_history_says_so() {
+fn a_pin_lands_as_decided_and_a_close_that_no_longer_fits_is_refused() {
     each("pins", |s| {
         seed(s);
         let snap = s.snapshot(day("2026-01-10")).unwrap();
-        let (c1, iv) = (key(&snap.clients, "c1"), key(&snap.employees, "ivanov"));
+        let (c1, iv, pe) = (key(&snap.clients, "c1"), key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
         s.apply(&changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]), &actor()).unwrap();
-        let p = s
-            .pin(
-                &PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "asked for by the client", date: day("2026-02-01") },
-                &actor(),
-            )
-            .unwrap();
+        let req =
+            PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "asked for by the client", date: day("2026-02-01") };
+        let site = s.pin_site(&req).unwrap();
+        let held = site.held.clone().unwrap();
+        assert_eq!((site.client, site.employee, held.employee, held.employee_id.as_str(), site.next), (c1, pe, iv, "ivanov", None));
+        let mut moved = open(c1, "sales", pe, "2026-02-01", Cause::Pin);
+        moved.note = req.reason.into();
+        let landing = PinLanding {
+            request: &req,
+            client: c1,
+            employee: pe,
+            close: Some(Close { link: held.link, at: req.date }),
+            open: Some(moved),
+            moved_from: Some("ivanov".into()),
+        };
+        let p = s.pin(&landing, &actor()).unwrap();
         assert_eq!(p.moved_from.as_deref(), Some("ivanov"));
         assert!(!p.replaced_pin);
         let h = s.history("c1").unwrap();
         assert_eq!(h.len(), 2);
         assert_eq!((h[1].employee.as_str(), h[1].cause, h[1].note.as_str()), ("petrov", Cause::Pin, "asked for by the client"));
-        let snap = s.snapshot(day("2026-02-02")).unwrap();
-        assert_eq!(snap.pins.len(), 1);
-        // Pinning to the holder moves nothing.
-        let same = s
-            .pin(&PinRequest { client: "c1", role: "sales", employee: "petrov", reason: "again", date: day("2026-02-03") }, &actor())
-            .unwrap();
-        assert!(same.replaced_pin && same.moved_from.is_none());
+        assert_eq!(s.snapshot(day("2026-02-02")).unwrap().pins.len(), 1);
+        // The same landing again no longer fits (ivanov's link is closed): refused, nothing lands.
+        let before = s.revision().unwrap();
+        assert!(matches!(s.pin(&landing, &actor()), Err(StoreError::Refused(_))));
+        assert_eq!(s.revision().unwrap(), before);
+        // A pin that moves nothing records the pin alone, replacing the active one.
+        let again = PinRequest { reason: "again", date: day("2026-02-03"), ..req.clone() };
+        let same = PinLanding { request: &again, client: c1, employee: pe, close: None, open: None, moved_from: None };
+        assert!(s.pin(&same, &actor()).unwrap().replaced_pin);
         assert_eq!(s.history("c1").unwrap().len(), 2);
         s.unpin("c1", "sales", &actor()).unwrap();
         assert!(s.snapshot(day("2026-02-02")).unwrap().pins.is_empty());
         assert!(matches!(s.unpin("c1", "sales", &actor()), Err(StoreError::NotFound { .. })));
         assert!(matches!(
-            s.pin(&PinRequest { client: "c1", role: "sales", employee: "nobody", reason: "x", date: 0 }, &actor()),
+            s.pin_site(&PinRequest { client: "c1", role: "sales", employee: "nobody", reason: "x", date: Day(0) }),
             Err(StoreError::NotFound { what: "employee", .. })
         ));
     });
@@ -402,7 +414,7 @@ fn reopening_the_store_keeps_everything_and_migrates_once() {
         seed(&mut s);
     }
     let mut s = sqlite::SqliteStore::open(&path).unwrap();
-    assert_eq!(s.snapshot(0).unwrap().clients.len(), 3);
+    assert_eq!(s.snapshot(Day(0)).unwrap().clients.len(), 3);
     assert_eq!(s.changes().unwrap().len(), 2);
 }
 
@@ -461,7 +473,7 @@ fn plans_are_kept_by_id_and_health_says_the_store_takes_writes() {
 fn only_a_routed_client_is_redated_and_only_forward_links_move() {
     each("only_a_routed_client_is_redated_and_only_forward_links_move", |s| {
         seed(s);
-        let snap = s.snapshot(0).unwrap();
+        let snap = s.snapshot(Day(0)).unwrap();
         let ivanov = key(&snap.employees, "ivanov");
         // c1 has a link a plan made: its history is kept as it is.
         let c1 = key(&snap.clients, "c1");

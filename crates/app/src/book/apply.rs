@@ -8,7 +8,7 @@ pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applie
     let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| BookError::Refused(format!("the plan holds a bad date `{s}`")));
     let mut closes = Vec::with_capacity(plan.closes.len());
     for (link, at) in &plan.closes {
-        closes.push(Close { link: *link, at: day(at)? });
+        closes.push(Close { link: *link, at: allot_store::Day(day(at)?) });
     }
     let mut opens = Vec::with_capacity(plan.opens.len());
     for o in &plan.opens {
@@ -16,8 +16,8 @@ pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applie
             client: o.client,
             role: o.role.clone(),
             employee: o.employee,
-            from: day(&o.from)?,
-            to: o.to.as_deref().map(day).transpose()?,
+            from: allot_store::Day(day(&o.from)?),
+            to: o.to.as_deref().map(day).transpose()?.map(allot_store::Day),
             cause: Cause::parse(&o.cause).map_err(|_| BookError::Refused(format!("the plan holds an unknown cause `{}`", o.cause)))?,
             rule: o.rule.clone(),
             scheme: Some(plan.scheme_version),

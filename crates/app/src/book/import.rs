@@ -112,7 +112,7 @@ pub fn prepare_import_with(
             let declared = declared_types(store, subject, active.as_ref())?;
             let mut data = Data::default();
             if subject == Subject::Deal {
-                let snap = store.snapshot(0)?;
+                let snap = store.snapshot(allot_store::Day(0))?;
                 let mut known = Table::new(&[]);
                 for c in &snap.clients {
                     let _ = known.begin_row(&c.id);

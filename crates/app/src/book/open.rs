@@ -38,14 +38,14 @@ impl Book {
 /// or the active stored scheme.
 pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
     let _span = tracing::info_span!("open_book").entered();
-    book_from(store.snapshot(date)?, date, scheme)
+    book_from(store.snapshot(allot_store::Day(date))?, date, scheme)
 }
 
 /// [`open_book`] with an empty deals table (of the declared columns): for reading the deals one
 /// chunk at a time afterwards ([`Store::read_sales`]).
 pub(crate) fn open_book_without_deals(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
     let _span = tracing::info_span!("open_book").entered();
-    book_from(store.snapshot_without_deals(date)?, date, scheme)
+    book_from(store.snapshot_without_deals(allot_store::Day(date))?, date, scheme)
 }
 
 pub(crate) fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
@@ -89,21 +89,21 @@ pub(crate) fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>)
     // Registered leavers are inactive from their day; registered absences make the employee
     // absent for the engine on the days they cover.
     for l in &snap.leavers {
-        if let (true, Some(i)) = (l.on <= date, ix_of(l.employee)) {
+        if let (true, Some(i)) = (l.on <= allot_store::Day(date), ix_of(l.employee)) {
             employees[i].active = false;
         }
     }
     for a in &snap.absences {
-        if let (true, Some(i)) = (a.first <= date && date <= a.last, ix_of(a.employee)) {
-            employees[i].absent_from = Some(a.first);
-            employees[i].absent_to = Some(a.last);
+        if let (true, Some(i)) = (a.first.0 <= date && date <= a.last.0, ix_of(a.employee)) {
+            employees[i].absent_from = Some(a.first.0);
+            employees[i].absent_to = Some(a.last.0);
         }
     }
     let scheme = sf.build(&data, employees).map_err(BookError::Input)?;
     let client_keys: Vec<i64> = snap.clients.iter().map(|c| c.key).collect();
     let pinned: BTreeSet<(i64, &str, i64)> = snap.pins.iter().map(|p| (p.client, p.role.as_str(), p.employee)).collect();
     let mut current = Vec::new();
-    for l in snap.links.iter().filter(|l| l.from <= date) {
+    for l in snap.links.iter().filter(|l| l.from <= allot_store::Day(date)) {
         let (Ok(row), Some(role), Some(emp)) = (client_keys.binary_search(&l.client), scheme.role(&l.role), ix_of(l.employee)) else {
             continue;
         };

@@ -45,12 +45,12 @@ pub fn clients_and_owners(
     role: &str,
     only: Option<&[String]>,
 ) -> Result<(Sheet, Vec<OwnerRow>, usize), BookError> {
-    let mut snap = store.snapshot(date)?;
+    let mut snap = store.snapshot(allot_store::Day(date))?;
     let employee: FxHashMap<i64, &str> = snap.employees.iter().map(|e| (e.key, e.id.as_str())).collect();
     let owner: FxHashMap<i64, &str> = snap
         .links
         .iter()
-        .filter(|l| l.role == role && l.from <= date)
+        .filter(|l| l.role == role && l.from <= allot_store::Day(date))
         .filter_map(|l| Some((l.client, *employee.get(&l.employee)?)))
         .collect();
     let before = snap.clients.len();

@@ -153,10 +153,10 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     let d = req.date;
     let snap = &book.snap;
     // History is never rewritten: a plan cannot be dated before a change already applied.
-    if let Some(later) = snap.links.iter().filter(|l| l.from > d && !matches!(l.cause, Cause::Return)).map(|l| l.from).max() {
+    if let Some(later) = snap.links.iter().filter(|l| l.from.0 > d && !matches!(l.cause, Cause::Return)).map(|l| l.from).max() {
         return Err(BookError::Refused(format!(
             "the book already has changes dated {}; plan on that day or later (history is never rewritten)",
-            civil_from_days(later)
+            later
         )));
     }
     let l = &book.loaded;
@@ -166,10 +166,10 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     for a in snap.absences.iter().filter(|a| !a.applied) {
         let Some(e) = book.emp_of_key(a.employee) else { continue };
         let who = &scheme.employees[e as usize].id;
-        let (f, t) = (civil_from_days(a.first), civil_from_days(a.last));
-        if d < a.first {
+        let (f, t) = (a.first, a.last);
+        if d < a.first.0 {
             notes.push(format!("{who} is registered absent from {f} to {t}: plan on or after {f} to arrange the cover"));
-        } else if d > a.last {
+        } else if d > a.last.0 {
             notes.push(format!("{who}'s absence from {f} to {t} ended before this plan's day: nothing to cover"));
         } else {
             pending.absences.insert(e, a);
@@ -178,8 +178,8 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     for lv in snap.leavers.iter().filter(|x| !x.applied) {
         let Some(e) = book.emp_of_key(lv.employee) else { continue };
         let who = &scheme.employees[e as usize].id;
-        if d < lv.on {
-            notes.push(format!("{who} leaves on {}: plan on or after that day to hand their clients over", civil_from_days(lv.on)));
+        if d < lv.on.0 {
+            notes.push(format!("{who} leaves on {}: plan on or after that day to hand their clients over", lv.on));
         } else {
             pending.leavers.insert(e, lv);
         }
@@ -241,7 +241,7 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
         scheme_version: book.scheme_version,
         new_scheme: book.scheme_is_new.then(|| book.scheme_text.clone()),
         roles: scheme.roles.iter().map(|r| r.id.clone()).collect(),
-        closes: closes.into_iter().map(|c| (c.link, civil_from_days(c.at))).collect(),
+        closes: closes.into_iter().map(|c| (c.link, c.at.to_string())).collect(),
         opens,
         absences: pending.absences.values().map(|a| a.id).collect::<BTreeSet<_>>().into_iter().collect(),
         leavers: pending.leavers.values().map(|x| x.id).collect::<BTreeSet<_>>().into_iter().collect(),
@@ -329,7 +329,7 @@ impl<'a> Diff<'a> {
         let book = self.book;
         let scheme = &book.loaded.scheme;
         let data = &book.loaded.data;
-        let d = book.snap.date;
+        let d = book.snap.date.0;
         let roles = client_roles(scheme);
         let nr = roles.len();
         let role_k: HashMap<RoleIx, usize> = roles.iter().enumerate().map(|(k, r)| (*r, k)).collect();
@@ -346,15 +346,15 @@ impl<'a> Diff<'a> {
             let k = scheme.role(&link.role).and_then(|r| role_k.get(&r).copied());
             let Some(k) = k else {
                 // A role the scheme no longer has (or no longer assigns): its links end today.
-                if link.from <= d {
-                    self.closes.push(Close { link: link.id, at: d });
+                if link.from <= allot_store::Day(d) {
+                    self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                     *dropped_roles.entry(link.role.clone()).or_default() += 1;
                     self.closed_unassigned += 1;
                 }
                 continue;
             };
             let i = row as usize * nr + k;
-            if link.from <= d {
+            if link.from <= allot_store::Day(d) {
                 held[i] = Some(link);
             } else if next[i].is_none_or(|n| link.from < n.from) {
                 next[i] = Some(link);
@@ -411,7 +411,7 @@ impl<'a> Diff<'a> {
                 match new_emp {
                     Some(n) => {
                         if let Some(link) = old {
-                            self.closes.push(Close { link: link.id, at: d });
+                            self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                         }
                         tally.moves(old_emp, Some(n), k, p);
                         let rule = rule_id(cell);
@@ -423,7 +423,7 @@ impl<'a> Diff<'a> {
                             role: role_id.clone(),
                             employee: book.employee_keys[n as usize],
                             from: d_text.clone(),
-                            to: nxt.map(|l| civil_from_days(l.from)),
+                            to: nxt.map(|l| l.from.to_string()),
                             cause: cause.as_str().into(),
                             rule,
                             note: String::new(),
@@ -452,7 +452,7 @@ impl<'a> Diff<'a> {
                     }
                     None => {
                         if let Some(link) = old {
-                            self.closes.push(Close { link: link.id, at: d });
+                            self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                             self.closed_unassigned += 1;
                             tally.moves(old_emp, None, k, p);
                         }
@@ -496,14 +496,14 @@ impl<'a> Diff<'a> {
                     if let Some(a) = self.pending.absences.get(&x) {
                         self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut tally);
                     } else {
-                        self.closes.push(Close { link: link.id, at: d });
+                        self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                         tally.moves(Some(x), Some(c), k, p);
                         self.opens.push(PlannedOpen {
                             client: link.client,
                             role: role_id.clone(),
                             employee: book.employee_keys[c as usize],
                             from: d_text.clone(),
-                            to: nxt.map(|l| civil_from_days(l.from)),
+                            to: nxt.map(|l| l.from.to_string()),
                             cause: Cause::Leaver.as_str().into(),
                             rule: None,
                             note: format!(
@@ -518,7 +518,7 @@ impl<'a> Diff<'a> {
                     // Nobody can take it: it stays with the owner (an absence) or ends (a leaver).
                     let why = format!("nobody eligible to take over from {}", scheme.employees[x as usize].id);
                     if self.pending.leavers.contains_key(&x) || !scheme.employees[x as usize].active {
-                        self.closes.push(Close { link: link.id, at: d });
+                        self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                         self.closed_unassigned += 1;
                         tally.moves(Some(x), None, k, p);
                     } else {
@@ -533,7 +533,7 @@ impl<'a> Diff<'a> {
             }
         }
         // A leaver's scheduled links (a return from an absence) are cancelled.
-        for link in book.snap.links.iter().filter(|l| l.from > d) {
+        for link in book.snap.links.iter().filter(|l| l.from > allot_store::Day(d)) {
             if let Some(x) = book.emp_of_key(link.employee) {
                 if self.pending.leavers.contains_key(&x) {
                     self.closes.push(Close { link: link.id, at: link.from });
@@ -578,7 +578,7 @@ impl<'a> Diff<'a> {
     /// team with `x`.
     fn peers(&self, x: EmpIx) -> Vec<EmpIx> {
         let scheme = &self.book.loaded.scheme;
-        let d = self.book.snap.date;
+        let d = self.book.snap.date.0;
         let me = &scheme.employees[x as usize];
         (0..scheme.employees.len() as EmpIx)
             .filter(|&e| e != x)
@@ -609,10 +609,10 @@ impl<'a> Diff<'a> {
     ) {
         let book = self.book;
         let scheme = &book.loaded.scheme;
-        let d = book.snap.date;
-        let back = a.last + 1;
-        let ends = nxt.map_or(back, |l| l.from.min(back));
-        self.closes.push(Close { link: link.id, at: d });
+        let d = book.snap.date.0;
+        let back = a.last.0 + 1;
+        let ends = nxt.map_or(back, |l| l.from.0.min(back));
+        self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
         tally.moves(Some(owner), Some(cover), k, p);
         let owner_id = &scheme.employees[owner as usize].id;
         self.opens.push(PlannedOpen {
@@ -623,19 +623,19 @@ impl<'a> Diff<'a> {
             to: Some(civil_from_days(ends)),
             cause: Cause::Cover.as_str().into(),
             rule: None,
-            note: format!("covers for {owner_id}, absent {} to {}", civil_from_days(a.first), civil_from_days(a.last)),
+            note: format!("covers for {owner_id}, absent {} to {}", a.first, a.last),
             absence: Some(a.id),
         });
-        if nxt.is_none_or(|l| l.from > back) {
+        if nxt.is_none_or(|l| l.from > allot_store::Day(back)) {
             self.opens.push(PlannedOpen {
                 client: book.client_keys[row as usize],
                 role: role_id.to_string(),
                 employee: link.employee,
                 from: civil_from_days(back),
-                to: nxt.map(|l| civil_from_days(l.from)),
+                to: nxt.map(|l| l.from.to_string()),
                 cause: Cause::Return.as_str().into(),
                 rule: link.rule.clone(),
-                note: format!("back from the absence of {} to {}", civil_from_days(a.first), civil_from_days(a.last)),
+                note: format!("back from the absence of {} to {}", a.first, a.last),
                 absence: Some(a.id),
             });
         }

@@ -11,12 +11,12 @@ pub fn history(store: &mut dyn Store, client: &str) -> Result<Vec<Spell>, BookEr
 /// The book on a day: every link, or one client's.
 pub fn owners_at(store: &mut dyn Store, date: i32, client: Option<&str>) -> Result<Vec<Spell>, BookError> {
     let _span = tracing::info_span!("owners_at").entered();
-    Ok(store.owners_at(date, client)?)
+    Ok(store.owners_at(allot_store::Day(date), client)?)
 }
 
 /// An employee's clients on a day.
 pub fn book_of(store: &mut dyn Store, employee: &str, date: i32) -> Result<Vec<Spell>, BookError> {
-    Ok(store.book(employee, date)?)
+    Ok(store.book(employee, allot_store::Day(date))?)
 }
 
 /// The attributes a person needs to recognise a client in a list: its name and the segmentation
@@ -83,7 +83,7 @@ pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<Strin
     data.deals = Table::new(&model.deal_columns);
     let scheme = model.scheme;
     let current = store
-        .owners_at(day, Some(id))?
+        .owners_at(allot_store::Day(day), Some(id))?
         .iter()
         .filter_map(|s| {
             Some(Current {
@@ -117,7 +117,7 @@ pub fn book_with_clients(
     employee: &str,
     date: i32,
 ) -> Result<(Vec<Spell>, BTreeMap<String, ClientSummary>), BookError> {
-    let rows = store.book(employee, date)?;
+    let rows = store.book(employee, allot_store::Day(date))?;
     let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
     ids.dedup();
     let clients = client_summaries(store, &ids)?;
@@ -146,7 +146,35 @@ pub fn pin(store: &mut dyn Store, req: &allot_store::PinRequest<'_>, actor: &Act
     if req.reason.trim().is_empty() {
         return Err(BookError::Refused("a pin needs a reason (--reason \"…\"): history keeps it".into()));
     }
-    Ok(store.pin(req, actor)?)
+    let site = store.pin_site(req)?;
+    Ok(store.pin(&pin_landing(req, site), actor)?)
+}
+
+/// What a pin does to the links (S1.1): when someone else holds the role on the pin's day, their
+/// link ends that day and the pinned employee's starts, up to a link scheduled after it; when the
+/// pinned employee holds it already, only the pin is recorded.
+fn pin_landing<'a>(req: &'a allot_store::PinRequest<'a>, site: allot_store::PinSite) -> allot_store::PinLanding<'a> {
+    let moves = site.held.as_ref().map(|h| h.employee) != Some(site.employee);
+    let (mut close, mut open, mut moved_from) = (None, None, None);
+    if moves {
+        if let Some(h) = site.held {
+            close = Some(allot_store::Close { link: h.link, at: req.date });
+            moved_from = Some(h.employee_id);
+        }
+        open = Some(allot_store::Open {
+            client: site.client,
+            role: req.role.to_string(),
+            employee: site.employee,
+            from: req.date,
+            to: site.next,
+            cause: allot_store::Cause::Pin,
+            rule: None,
+            scheme: site.scheme,
+            note: req.reason.to_string(),
+            absence: None,
+        });
+    }
+    allot_store::PinLanding { request: req, client: site.client, employee: site.employee, close, open, moved_from }
 }
 
 /// Registers an absence; the next plan on a day within it arranges the cover.
@@ -161,12 +189,12 @@ pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cove
     if cover == Some(employee) {
         return Err(BookError::Refused("an employee cannot cover their own absence".into()));
     }
-    Ok(store.add_absence(employee, first, last, cover, actor)?)
+    Ok(store.add_absence(employee, allot_store::Day(first), allot_store::Day(last), cover, actor)?)
 }
 
 /// Registers a leaver; the next plan on or after `on` hands their clients over for good.
 pub fn leave(store: &mut dyn Store, employee: &str, on: i32, actor: &Actor) -> Result<i64, BookError> {
-    Ok(store.add_leaver(employee, on, actor)?)
+    Ok(store.add_leaver(employee, allot_store::Day(on), actor)?)
 }
 
 /// The change log.

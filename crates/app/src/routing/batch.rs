@@ -277,7 +277,7 @@ pub fn route_batch(
                 .collect::<Vec<J>>();
             (ClientRef::Stored(key), id, roles, Some(by))
         } else if let Some(((key, id), by)) = stored {
-            let owners = tx.owners(key, r.date)?;
+            let owners = tx.owners(key, allot_store::Day(r.date))?;
             let roles = allot_core::route::routed_roles(&model.scheme)
                 .into_iter()
                 .map(|role| {
@@ -322,7 +322,7 @@ pub fn route_batch(
                         client: 0,
                         role: rid.clone(),
                         employee: model.employee_keys[e as usize],
-                        from: r.date,
+                        from: allot_store::Day(r.date),
                         to: None,
                         cause: Cause::New,
                         rule: rule.clone(),
@@ -396,7 +396,7 @@ fn route_deal(
     if !taken.insert(id.clone()) {
         return Ok(Err(Refusal::DuplicateId(id)));
     }
-    let owners = tx.owners(*key, r.date)?;
+    let owners = tx.owners(*key, allot_store::Day(r.date))?;
     let via = |role: allot_core::model::RoleIx| {
         let rid = &model.scheme.roles[role].id;
         owners.iter().find(|o| &o.role == rid).and_then(|o| {

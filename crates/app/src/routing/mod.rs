@@ -50,8 +50,8 @@ impl Model {
         let snap = store.people().map_err(LoadError::Store)?;
         let parts = routing_parts(&snap).map_err(|e| LoadError::Scheme(e.to_string()))?;
         let ix = |key: i64| parts.employee_keys.iter().position(|&k| k == key);
-        let absences = snap.absences.iter().filter_map(|a| ix(a.employee).map(|i| (i, a.first, a.last))).collect();
-        let leavers = snap.leavers.iter().filter_map(|l| ix(l.employee).map(|i| (i, l.on))).collect();
+        let absences = snap.absences.iter().filter_map(|a| ix(a.employee).map(|i| (i, a.first.0, a.last.0))).collect();
+        let leavers = snap.leavers.iter().filter_map(|l| ix(l.employee).map(|i| (i, l.on.0))).collect();
         let file = parts.scheme.employees.iter().map(|e| (e.active, e.absent_from, e.absent_to)).collect();
         Ok(Model {
             scheme: parts.scheme,

@@ -210,7 +210,7 @@ async fn a_router_token_cannot_date_items_ahead_and_a_wrongly_dated_one_is_corre
             client: 0,
             role: "sales".into(),
             employee: anna,
-            from: far,
+            from: allot_store::Day(far),
             to: None,
             cause: allot_store::Cause::New,
             rule: Some("desk".into()),
@@ -234,7 +234,7 @@ async fn a_router_token_cannot_date_items_ahead_and_a_wrongly_dated_one_is_corre
             &actor(),
         );
         assert!(plan.is_err_and(|e| e.to_string().contains("9999-12-31")), "the far item blocks plans");
-        let (_, moved) = store.redate_routed("ahead", day("2026-03-02"), &actor()).unwrap();
+        let (_, moved) = store.redate_routed("ahead", allot_store::Day(day("2026-03-02")), &actor()).unwrap();
         assert_eq!(moved, 1);
         let plan = allot_app::book::plan(
             store.as_mut(),
@@ -243,7 +243,7 @@ async fn a_router_token_cannot_date_items_ahead_and_a_wrongly_dated_one_is_corre
         );
         assert!(plan.is_ok(), "plans work again: {:?}", plan.err());
         // A client with history other than routing's is refused.
-        assert!(store.redate_routed("nobody", day("2026-03-02"), &actor()).is_err());
+        assert!(store.redate_routed("nobody", allot_store::Day(day("2026-03-02")), &actor()).is_err());
     })
     .await;
 }

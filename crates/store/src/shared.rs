@@ -1,0 +1,637 @@
+//! The store's logic, written once over [`Db`] for both backends: every [`Store`] and [`RouteTx`]
+//! method, its checks and its messages. A backend ([`Backend`], [`Tx`]) supplies only what differs
+//! in kind, not in spelling: opening a write transaction, the bulk paths (an import's rows, a
+//! plan's closes and opens, a routing batch's clients, deals and records), the snapshot and the
+//! sales stream read row by row, and what "writable" means.
+
+use crate::sql::{params, Db, SqlRow};
+use crate::*;
+
+/// A write transaction: one writer at a time, so the revision read inside cannot go stale.
+pub(crate) trait Tx: Db {
+    fn commit(self: Box<Self>) -> Result<()>;
+    /// Upserts an import's rows by id (attributes merge); the rows inserted or changed.
+    fn upsert_rows(&mut self, import: &Import<'_>, change: i64) -> Result<u64>;
+    /// Closes links on their day; refused unless each is valid on it.
+    fn close_links(&mut self, closes: &[Close], change: i64) -> Result<()>;
+    /// Opens links (roles known already); a link with an end is closed by the same change.
+    fn open_links(&mut self, opens: &[Open], change: i64) -> Result<()>;
+    /// Adds (or merges) a routing batch's clients and their keys; their keys in order.
+    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<i64>>;
+    fn add_deals(&mut self, deals: &[NewDeal], change: i64) -> Result<()>;
+    /// Records routed items: (idempotency key, request hash, client key, response).
+    fn record_routes(&mut self, routed: &[(Option<&str>, &str, i64, &str)], change: i64) -> Result<()>;
+}
+
+/// One database: what differs between SQLite and PostgreSQL beyond the spelling of a statement.
+pub(crate) trait Backend: Send {
+    const NAME: &'static str;
+    /// The connection outside a transaction (each statement commits on its own).
+    fn db(&mut self) -> &mut dyn Db;
+    fn write(&mut self) -> Result<Box<dyn Tx + '_>>;
+    /// A snapshot read in one transaction.
+    fn read(&mut self, date: Day, what: Reading) -> Result<Snapshot>;
+    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64>;
+    /// Whether a write would be accepted now.
+    fn writable(&mut self) -> Result<bool>;
+    fn defer_checkpoints(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn checkpoint(&mut self) -> Result<i64> {
+        Ok(0)
+    }
+    /// After a plan of `rows` closes and opens landed.
+    fn after_apply(&mut self, _rows: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn add_change(db: &mut (impl Db + ?Sized), kind: &str, actor: &Actor, file: Option<&str>, summary: &str) -> Result<i64> {
+    db.one(
+        "INSERT INTO changes (kind, made_by, made_at, file, summary) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        params![kind, &actor.by, &actor.at, file, summary],
+    )?
+    .int(0)
+}
+
+fn set_summary(db: &mut (impl Db + ?Sized), change: i64, summary: &str) -> Result<()> {
+    db.exec("UPDATE changes SET summary = $1 WHERE id = $2", params![summary, change])?;
+    Ok(())
+}
+
+pub(crate) fn revision_of(db: &mut (impl Db + ?Sized)) -> Result<i64> {
+    db.one("SELECT coalesce(max(id), 0) FROM changes", &[])?.int(0)
+}
+
+const CHANGE_SELECT: &str = "SELECT id, kind, made_by, made_at, file, summary FROM changes";
+
+fn change_row(mut r: SqlRow) -> Result<Change> {
+    Ok(Change { id: r.int(0)?, kind: r.text(1)?, by: r.text(2)?, at: r.text(3)?, file: r.opt_text(4)?, summary: r.text(5)? })
+}
+
+fn key_of(db: &mut (impl Db + ?Sized), table: &'static str, what: &'static str, id: &str) -> Result<i64> {
+    let sql = format!("SELECT key FROM {table} WHERE id = $1");
+    db.row(&sql, params![id])?.map(|mut r| r.int(0)).transpose()?.ok_or_else(|| StoreError::NotFound { what, id: id.to_string() })
+}
+
+fn employee_key(db: &mut (impl Db + ?Sized), id: &str) -> Result<i64> {
+    key_of(db, "employees", "employee", id)
+}
+
+fn client_key(db: &mut (impl Db + ?Sized), id: &str) -> Result<i64> {
+    key_of(db, "clients", "client", id)
+}
+
+pub(crate) fn columns_of(db: &mut (impl Db + ?Sized), subject: Subject) -> Result<Vec<Column>> {
+    db.rows("SELECT name, type FROM attributes WHERE subject = $1 ORDER BY position", params![subject.as_str()])?
+        .into_iter()
+        .map(|mut r| Ok(Column { name: r.text(0)?, ty: r.text(1)? }))
+        .collect()
+}
+
+fn scheme_row(mut r: SqlRow) -> Result<SchemeVersion> {
+    Ok(SchemeVersion { version: r.int(0)?, text: r.text(1)? })
+}
+
+pub(crate) fn active_scheme(db: &mut (impl Db + ?Sized)) -> Result<Option<SchemeVersion>> {
+    db.row("SELECT version, text FROM schemes ORDER BY version DESC LIMIT 1", &[])?.map(scheme_row).transpose()
+}
+
+/// Registers a file's columns, refusing one whose type differs from the stored one.
+fn register_columns(db: &mut (impl Db + ?Sized), subject: Subject, columns: &[Column]) -> Result<()> {
+    let subject = subject.as_str();
+    for c in columns {
+        db.exec(
+            "INSERT INTO attributes (subject, name, type, position) \
+             VALUES ($1, $2, $3, (SELECT coalesce(max(position), -1) + 1 FROM attributes WHERE subject = $1)) \
+             ON CONFLICT (subject, name) DO NOTHING",
+            params![subject, &c.name, &c.ty],
+        )?;
+        let stored = db.one("SELECT type FROM attributes WHERE subject = $1 AND name = $2", params![subject, &c.name])?.text(0)?;
+        if stored != c.ty {
+            return Err(StoreError::Refused(format!("column `{}` holds {} in the store; the file's values are {}", c.name, stored, c.ty)));
+        }
+    }
+    Ok(())
+}
+
+fn add_role(db: &mut (impl Db + ?Sized), role: &str, several: bool) -> Result<()> {
+    db.exec("INSERT INTO roles (id, several) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", params![role, several])?;
+    Ok(())
+}
+
+/// The table of a subject's rows.
+pub(crate) fn table_of(subject: Subject) -> &'static str {
+    match subject {
+        Subject::Client => "clients",
+        Subject::Employee => "employees",
+        Subject::Deal => "deals",
+    }
+}
+
+const SPELL_SELECT: &str = "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to, l.cause, l.rule, l.scheme, l.note, \
+     o.made_by, o.made_at, x.made_by, x.made_at \
+     FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
+     JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by";
+
+/// Valid on the day `$1`.
+const VALID_ON: &str = "l.valid_from <= $1 AND (l.valid_to IS NULL OR l.valid_to > $1)";
+
+fn spells(db: &mut (impl Db + ?Sized), sql: &str, params: &[crate::sql::Param<'_>]) -> Result<Vec<Spell>> {
+    db.rows(sql, params)?
+        .into_iter()
+        .map(|mut r| {
+            Ok(Spell {
+                client: r.text(0)?,
+                role: r.text(1)?,
+                employee: r.text(2)?,
+                from: r.day(3)?,
+                to: r.opt_day(4)?,
+                cause: Cause::parse(&r.text(5)?)?,
+                rule: r.opt_text(6)?,
+                scheme: r.opt_int(7)?,
+                note: r.text(8)?,
+                opened_by: r.text(9)?,
+                opened_at: r.text(10)?,
+                closed_by: r.opt_text(11)?,
+                closed_at: r.opt_text(12)?,
+            })
+        })
+        .collect()
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.scope, e.id, t.label, t.expires_on";
+const TOKEN_FROM: &str = "tokens t LEFT JOIN employees e ON e.key = t.employee";
+
+fn token_row(r: &mut SqlRow) -> Result<Token> {
+    Ok(Token { id: r.int(0)?, scope: r.text(1)?, employee: r.opt_text(2)?, label: r.text(3)?, expires: r.opt_day(4)? })
+}
+
+/// The reads and writes of one routing batch, inside its transaction.
+struct Routing<'a> {
+    tx: &'a mut dyn Tx,
+    change: i64,
+    recorded: usize,
+}
+
+impl RouteTx for Routing<'_> {
+    fn change(&self) -> i64 {
+        self.change
+    }
+    fn replays(&mut self, keys: &[String]) -> Result<Vec<Replay>> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        self.tx
+            .rows("SELECT idem_key, request_hash, response FROM routes WHERE idem_key = ANY($1)", params![keys])?
+            .into_iter()
+            .map(|mut r| Ok(Replay { key: r.text(0)?, hash: r.text(1)?, response: r.text(2)? }))
+            .collect()
+    }
+    fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<FoundClient>> {
+        if values.is_empty() {
+            return Ok(vec![]);
+        }
+        let rows = if kind == "id" {
+            self.tx.rows("SELECT id, key, id FROM clients WHERE id = ANY($1)", params![values])?
+        } else {
+            self.tx.rows(
+                "SELECT k.value, c.key, c.id FROM client_keys k JOIN clients c ON c.key = k.client WHERE k.kind = $1 AND k.value = ANY($2)",
+                params![kind, values],
+            )?
+        };
+        rows.into_iter().map(|mut r| Ok(FoundClient { value: r.text(0)?, key: r.int(1)?, id: r.text(2)? })).collect()
+    }
+    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<Holder>> {
+        self.tx
+            .rows(
+                "SELECT role, employee, rule FROM links WHERE client = $2 AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) \
+                 ORDER BY role COLLATE \"C\"",
+                params![date, client],
+            )?
+            .into_iter()
+            .map(|mut r| Ok(Holder { role: r.text(0)?, employee: r.int(1)?, rule: r.opt_text(2)? }))
+            .collect()
+    }
+    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<ClientAttrs>> {
+        if clients.is_empty() {
+            return Ok(vec![]);
+        }
+        self.tx
+            .rows("SELECT key, CAST(attrs AS TEXT) FROM clients WHERE key = ANY($1)", params![clients])?
+            .into_iter()
+            .map(|mut r| Ok(ClientAttrs { key: r.int(0)?, attrs: r.text(1)? }))
+            .collect()
+    }
+    fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.tx.rows("SELECT id FROM deals WHERE id = ANY($1)", params![ids])?.into_iter().map(|mut r| r.text(0)).collect()
+    }
+    fn pools(&mut self) -> Result<Vec<PoolRow>> {
+        // Locked for the batch: two servers on one database take turns with each pool.
+        self.tx
+            .rows("SELECT rule, state FROM pools ORDER BY rule COLLATE \"C\" FOR UPDATE", &[])?
+            .into_iter()
+            .map(|mut r| Ok(PoolRow { rule: r.text(0)?, state: r.text(1)? }))
+            .collect()
+    }
+    fn save_pool(&mut self, rule: &str, state: &str) -> Result<()> {
+        self.tx.exec(
+            "INSERT INTO pools (rule, state, changed) VALUES ($1, $2, $3) \
+             ON CONFLICT (rule) DO UPDATE SET state = EXCLUDED.state, changed = EXCLUDED.changed",
+            params![rule, state, self.change],
+        )?;
+        Ok(())
+    }
+    fn write(&mut self, w: &RouteWrites) -> Result<()> {
+        let keys = if w.clients.is_empty() { vec![] } else { self.tx.add_clients(&w.clients, self.change)? };
+        let resolve = |c: ClientRef| match c {
+            ClientRef::Stored(k) => Ok(k),
+            ClientRef::New(i) => keys.get(i).copied().ok_or_else(|| StoreError::Db(format!("routing wrote no client {i}"))),
+        };
+        if !w.deals.is_empty() {
+            self.tx.add_deals(&w.deals, self.change)?;
+        }
+        if !w.links.is_empty() {
+            let opens = w.links.iter().map(|(c, o)| Ok(Open { client: resolve(*c)?, ..o.clone() })).collect::<Result<Vec<_>>>()?;
+            self.tx.open_links(&opens, self.change)?;
+        }
+        if !w.routed.is_empty() {
+            let routed = w
+                .routed
+                .iter()
+                .map(|r| Ok((r.key.as_deref(), r.hash.as_str(), resolve(r.client)?, r.response.as_str())))
+                .collect::<Result<Vec<_>>>()?;
+            self.tx.record_routes(&routed, self.change)?;
+            self.recorded += routed.len();
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Store for B {
+    fn backend(&self) -> &'static str {
+        B::NAME
+    }
+
+    fn route(&mut self, actor: &Actor, roles: &[String], work: &mut RouteWork<'_>) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut *tx, "route", actor, None, "")?;
+        for role in roles {
+            tx.exec("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", params![role])?;
+        }
+        let mut routing = Routing { tx: &mut *tx, change, recorded: 0 };
+        work(&mut routing)?;
+        let n = routing.recorded;
+        set_summary(&mut *tx, change, &format!("{n} items routed"))?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn defer_checkpoints(&mut self) -> Result<()> {
+        Backend::defer_checkpoints(self)
+    }
+
+    fn checkpoint(&mut self) -> Result<i64> {
+        Backend::checkpoint(self)
+    }
+
+    fn routing_revision(&mut self) -> Result<i64> {
+        self.db()
+            .one(
+                "SELECT coalesce(max(id), 0) FROM changes WHERE kind IN ('import', 'apply', 'pin', 'unpin', 'absence', 'leave', 'token')",
+                &[],
+            )?
+            .int(0)
+    }
+
+    fn pool_state(&mut self, rule: &str) -> Result<Option<String>> {
+        self.db().row("SELECT state FROM pools WHERE rule = $1", params![rule])?.map(|mut r| r.text(0)).transpose()
+    }
+
+    fn add_token(
+        &mut self,
+        hash: &str,
+        scope: &str,
+        employee: Option<&str>,
+        label: &str,
+        expires: Option<Day>,
+        actor: &Actor,
+    ) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut *tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
+        let emp = employee.map(|e| employee_key(&mut *tx, e)).transpose()?;
+        let id = tx
+            .one(
+                "INSERT INTO tokens (hash, scope, employee, label, created_by, expires_on) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                params![hash, scope, emp, label, change, expires],
+            )?
+            .int(0)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS}, c.made_by, c.made_at, r.made_by, r.made_at FROM {TOKEN_FROM} \
+             JOIN changes c ON c.id = t.created_by LEFT JOIN changes r ON r.id = t.revoked_by ORDER BY t.id"
+        );
+        self.db()
+            .rows(&sql, &[])?
+            .into_iter()
+            .map(|mut r| {
+                let token = token_row(&mut r)?;
+                let revoked = r.opt_text(7)?.zip(r.opt_text(8)?);
+                Ok(TokenInfo { token, created_by: r.text(5)?, created_at: r.text(6)?, revoked })
+            })
+            .collect()
+    }
+
+    fn revoke_token(&mut self, id: i64, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let found = tx.row("SELECT label, revoked_by FROM tokens WHERE id = $1", params![id])?;
+        let Some(mut found) = found else { return Err(StoreError::NotFound { what: "token", id: id.to_string() }) };
+        let label = found.text(0)?;
+        if found.opt_int(1)?.is_some() {
+            return Err(StoreError::Refused(format!("token {id} (`{label}`) is revoked already")));
+        }
+        let change = add_change(&mut *tx, "token", actor, None, &format!("token `{label}` revoked"))?;
+        tx.exec("UPDATE tokens SET revoked_by = $1 WHERE id = $2", params![change, id])?;
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()> {
+        self.db()
+            .exec("INSERT INTO plans (id, body, made_by, made_at) VALUES ($1, $2, $3, $4)", params![id, body, &actor.by, &actor.at])?;
+        Ok(())
+    }
+
+    fn plan_body(&mut self, id: &str) -> Result<Option<String>> {
+        self.db().row("SELECT body FROM plans WHERE id = $1", params![id])?.map(|mut r| r.text(0)).transpose()
+    }
+
+    fn health(&mut self) -> Result<Health> {
+        let revision = revision_of(self.db())?;
+        Ok(Health { revision, writable: self.writable()? })
+    }
+
+    fn redate_routed(&mut self, client: &str, day: Day, actor: &Actor) -> Result<(i64, usize)> {
+        let mut tx = self.write()?;
+        let key = client_key(&mut *tx, client)?;
+        let mut r = tx.one(
+            "SELECT count(*), coalesce(sum(CASE WHEN c.kind <> 'route' OR l.valid_to IS NOT NULL THEN 1 ELSE 0 END), 0) \
+             FROM links l JOIN changes c ON c.id = l.opened_by WHERE l.client = $1",
+            params![key],
+        )?;
+        if r.int(0)? == 0 {
+            return Err(StoreError::Refused(format!("client `{client}` has no links to redate")));
+        }
+        if r.int(1)? > 0 {
+            return Err(StoreError::Refused(format!(
+                "client `{client}` has links that a plan, a pin or an import made, or that are closed: its history is kept as it is"
+            )));
+        }
+        let change = add_change(&mut *tx, "route", actor, None, &format!("client `{client}`: routed links redated to {day}"))?;
+        let moved = tx.exec("UPDATE links SET valid_from = $2 WHERE client = $1 AND valid_from > $2", params![key, day])?;
+        tx.commit()?;
+        Ok((change, moved as usize))
+    }
+
+    fn token(&mut self, hash: &str) -> Result<Option<Token>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.hash = $1 AND t.revoked_by IS NULL");
+        self.db().row(&sql, params![hash])?.map(|mut r| token_row(&mut r)).transpose()
+    }
+
+    fn revision(&mut self) -> Result<i64> {
+        revision_of(self.db())
+    }
+
+    fn changes(&mut self) -> Result<Vec<Change>> {
+        self.db().rows(&format!("{CHANGE_SELECT} ORDER BY id"), &[])?.into_iter().map(change_row).collect()
+    }
+
+    fn columns(&mut self, subject: Subject) -> Result<Vec<Column>> {
+        columns_of(self.db(), subject)
+    }
+
+    fn import(&mut self, import: &Import<'_>, actor: &Actor) -> Result<Imported> {
+        let _span = tracing::info_span!("import", subject = import.subject.as_str(), rows = import.rows.len()).entered();
+        let mut tx = self.write()?;
+        let change = add_change(&mut *tx, "import", actor, Some(import.file), "")?;
+        register_columns(&mut *tx, import.subject, import.columns)?;
+        let count = format!("SELECT count(*) FROM {}", table_of(import.subject));
+        let before = tx.one(&count, &[])?.int(0)?;
+        let touched = tx.upsert_rows(import, change)?;
+        let inserted = (tx.one(&count, &[])?.int(0)? - before) as u64;
+        let updated = touched - inserted;
+        let rows = import.rows.len() as u64;
+        let summary = format!("{rows} {} rows: {inserted} new, {updated} updated, {} unchanged", import.subject.as_str(), rows - touched);
+        set_summary(&mut *tx, change, &summary)?;
+        tx.commit()?;
+        Ok(Imported { change, inserted, updated, unchanged: rows - touched })
+    }
+
+    fn active_scheme(&mut self) -> Result<Option<SchemeVersion>> {
+        active_scheme(self.db())
+    }
+
+    fn schemes(&mut self) -> Result<Vec<SchemeVersion>> {
+        self.db().rows("SELECT version, text FROM schemes ORDER BY version", &[])?.into_iter().map(scheme_row).collect()
+    }
+
+    fn snapshot(&mut self, date: Day) -> Result<Snapshot> {
+        self.read(date, Reading::Everything)
+    }
+
+    fn snapshot_without_deals(&mut self, date: Day) -> Result<Snapshot> {
+        self.read(date, Reading::WithoutDeals)
+    }
+
+    fn people(&mut self) -> Result<Snapshot> {
+        self.read(Day(0), Reading::People)
+    }
+
+    fn apply(&mut self, changes: &Changes, actor: &Actor) -> Result<Applied> {
+        let _span = tracing::info_span!("apply", closes = changes.closes.len(), opens = changes.opens.len()).entered();
+        let mut tx = self.write()?;
+        let now = revision_of(&mut *tx)?;
+        if now != changes.base {
+            let last = tx.row(&format!("{CHANGE_SELECT} ORDER BY id DESC LIMIT 1"), &[])?.map(change_row).transpose()?;
+            let last = last.map_or_else(|| "nothing recorded".into(), |c| c.to_string());
+            return Err(StoreError::Stale { planned: changes.base, now, last });
+        }
+        let change = add_change(&mut *tx, "apply", actor, None, &changes.summary)?;
+        let scheme = match &changes.scheme {
+            Some(text) => {
+                let v = tx.one("SELECT coalesce(max(version), 0) + 1 FROM schemes", &[])?.int(0)?;
+                tx.exec("INSERT INTO schemes (version, text, applied_by) VALUES ($1, $2, $3)", params![v, text, change])?;
+                Some(v)
+            }
+            None => None,
+        };
+        for (role, several) in &changes.roles {
+            add_role(&mut *tx, role, *several)?;
+        }
+        tx.close_links(&changes.closes, change)?;
+        tx.open_links(&changes.opens, change)?;
+        for (table, ids) in [("absences", &changes.absences), ("leavers", &changes.leavers)] {
+            let sql = format!("UPDATE {table} SET applied_by = $1 WHERE id = $2 AND applied_by IS NULL");
+            for &id in ids {
+                if tx.exec(&sql, params![change, id])? != 1 {
+                    return Err(StoreError::Refused(format!("{table} entry {id} is unknown or already carried out")));
+                }
+            }
+        }
+        tx.commit()?;
+        self.after_apply(changes.opens.len() + changes.closes.len())?;
+        Ok(Applied { change, closed: changes.closes.len() as u64, opened: changes.opens.len() as u64, scheme })
+    }
+
+    fn pin_site(&mut self, pin: &PinRequest<'_>) -> Result<PinSite> {
+        let db = self.db();
+        let client = client_key(db, pin.client)?;
+        let employee = employee_key(db, pin.employee)?;
+        let held = db
+            .row(
+                "SELECT l.id, l.employee, e.id FROM links l JOIN employees e ON e.key = l.employee \
+                 WHERE l.client = $2 AND l.role = $3 AND l.valid_from <= $1 AND (l.valid_to IS NULL OR l.valid_to > $1) \
+                 ORDER BY l.valid_from DESC, l.id DESC LIMIT 1",
+                params![pin.date, client, pin.role],
+            )?
+            .map(|mut r| Ok::<_, StoreError>(HeldLink { link: r.int(0)?, employee: r.int(1)?, employee_id: r.text(2)? }))
+            .transpose()?;
+        let next = db
+            .one(
+                "SELECT min(valid_from) FROM links WHERE client = $2 AND role = $3 AND valid_from > $1 \
+                 AND (valid_to IS NULL OR valid_to > valid_from)",
+                params![pin.date, client, pin.role],
+            )?
+            .opt_day(0)?;
+        let scheme = active_scheme(db)?.map(|s| s.version);
+        Ok(PinSite { client, employee, held, next, scheme })
+    }
+
+    fn pin(&mut self, pin: &PinLanding<'_>, actor: &Actor) -> Result<Pinned> {
+        let req = pin.request;
+        let mut tx = self.write()?;
+        let summary = format!("{} {} → {}: {}", req.client, req.role, req.employee, req.reason);
+        let change = add_change(&mut *tx, "pin", actor, None, &summary)?;
+        tx.exec("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", params![req.role])?;
+        let replaced = tx.exec(
+            "UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL",
+            params![change, pin.client, req.role],
+        )?;
+        tx.exec(
+            "INSERT INTO pins (client, role, employee, reason, pinned_by) VALUES ($1, $2, $3, $4, $5)",
+            params![pin.client, req.role, pin.employee, req.reason, change],
+        )?;
+        if let Some(close) = &pin.close {
+            tx.close_links(std::slice::from_ref(close), change)?;
+        }
+        if let Some(open) = &pin.open {
+            tx.open_links(std::slice::from_ref(open), change)?;
+        }
+        tx.commit()?;
+        Ok(Pinned { change, moved_from: pin.moved_from.clone(), replaced_pin: replaced > 0 })
+    }
+
+    fn unpin(&mut self, client: &str, role: &str, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut *tx, "unpin", actor, None, &format!("{client} {role}"))?;
+        let key = client_key(&mut *tx, client)?;
+        let n = tx
+            .exec("UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL", params![change, key, role])?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "pin for", id: format!("{client} in role {role}") });
+        }
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let summary = format!("{employee} absent {first} to {last}{}", cover.map_or(String::new(), |c| format!(", covered by {c}")));
+        let change = add_change(&mut *tx, "absence", actor, None, &summary)?;
+        let key = employee_key(&mut *tx, employee)?;
+        let cover = cover.map(|c| employee_key(&mut *tx, c)).transpose()?;
+        let clash = tx.row(
+            "SELECT first_day, last_day FROM absences WHERE employee = $1 AND first_day <= $3 AND last_day >= $2 LIMIT 1",
+            params![key, first, last],
+        )?;
+        if let Some(mut r) = clash {
+            return Err(StoreError::Refused(format!("{employee} is already registered as absent from {} to {}", r.day(0)?, r.day(1)?)));
+        }
+        let id = tx
+            .one(
+                "INSERT INTO absences (employee, first_day, last_day, cover, registered_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                params![key, first, last, cover, change],
+            )?
+            .int(0)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        let change = add_change(&mut *tx, "leave", actor, None, &format!("{employee} leaves on {on}"))?;
+        let key = employee_key(&mut *tx, employee)?;
+        if let Some(mut r) = tx.row("SELECT left_on FROM leavers WHERE employee = $1", params![key])? {
+            return Err(StoreError::Refused(format!("{employee} is already registered as leaving on {}", r.day(0)?)));
+        }
+        let id = tx
+            .one("INSERT INTO leavers (employee, left_on, registered_by) VALUES ($1, $2, $3) RETURNING id", params![key, on, change])?
+            .int(0)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn history(&mut self, client: &str) -> Result<Vec<Spell>> {
+        let db = self.db();
+        client_key(db, client)?;
+        spells(db, &format!("{SPELL_SELECT} WHERE c.id = $1 ORDER BY l.role COLLATE \"C\", l.valid_from, l.id"), params![client])
+    }
+
+    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>> {
+        let db = self.db();
+        match client {
+            Some(c) => {
+                let sql = format!("{SPELL_SELECT} WHERE c.id = $2 AND {VALID_ON} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\"");
+                let rows = spells(db, &sql, params![date, c])?;
+                if rows.is_empty() {
+                    client_key(db, c)?;
+                }
+                Ok(rows)
+            }
+            // COLLATE "C": byte order, whatever the database's locale.
+            None => {
+                let sql = format!("{SPELL_SELECT} WHERE {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", e.id COLLATE \"C\"");
+                spells(db, &sql, params![date])
+            }
+        }
+    }
+
+    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>> {
+        let db = self.db();
+        employee_key(db, employee)?;
+        let sql = format!("{SPELL_SELECT} WHERE e.id = $2 AND {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\"");
+        spells(db, &sql, params![date, employee])
+    }
+
+    fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.db()
+            .rows("SELECT id, CAST(attrs AS TEXT) FROM clients WHERE id = ANY($1) ORDER BY id COLLATE \"C\"", params![ids])?
+            .into_iter()
+            .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
+    }
+
+    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {
+        Backend::read_sales(self, first, last, visit)
+    }
+}
