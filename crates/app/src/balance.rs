@@ -77,12 +77,17 @@ impl From<Vec<Diagnostic>> for BalanceError {
     }
 }
 
+/// Text that is not a percentage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a percentage; expected e.g. 1 or 2.5%")]
+pub struct NotAPercentage(pub String);
+
 /// A percentage as people write it (`1`, `2.5%`, `2,5`), as a share.
-pub fn percent(s: &str) -> Result<f64, String> {
+pub fn percent(s: &str) -> Result<f64, NotAPercentage> {
     let t = s.trim().trim_end_matches('%').replace(',', ".");
     match t.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x / 100.0),
-        _ => Err(format!("`{s}` is not a percentage; expected e.g. 1 or 2.5%")),
+        _ => Err(NotAPercentage(s.to_string())),
     }
 }
 

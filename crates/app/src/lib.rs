@@ -9,7 +9,6 @@ pub mod book;
 pub mod clock;
 pub mod contribution;
 pub mod credit;
-pub mod map;
 pub mod report;
 pub mod routing;
 pub mod territory;

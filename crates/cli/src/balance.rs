@@ -113,7 +113,7 @@ pub struct BalanceArgs {
 }
 
 fn percent(s: &str) -> Result<f64, String> {
-    allot_app::balance::percent(s)
+    allot_app::balance::percent(s).map_err(|e| e.to_string())
 }
 
 fn read(path: &std::path::Path, enc: &[Encodings]) -> Result<allot_io::sheet::Sheet, Reported> {
@@ -227,7 +227,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
         let text = territory::scheme_toml(&d, &a.role, a.parent.as_deref(), &|_| None);
         write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
     }
-    for (paths, draw) in [(&a.map, allot_app::map::map as fn(&_, &_) -> _), (&a.chart, allot_app::map::chart)] {
+    for (paths, draw) in [(&a.map, allot_render::map as fn(&_, &_) -> _), (&a.chart, allot_render::chart)] {
         for p in paths {
             let bytes = draw(&d, p.as_path()).map_err(|m| {
                 eprintln!("error: {m}");

@@ -95,7 +95,7 @@ fn load_clients(dir: &Path) -> Result<(Data, Vec<u16>), String> {
         vec![region, industry, product, channel, ownership, vip, tags, potential],
         ids.iter().map(|i| i.to_string()),
     )
-    .map_err(|id| format!("repeated client id {id}"))?;
+    .map_err(|e| format!("repeated client id {}", e.0))?;
     let id_mod = ids.iter().map(|i| i.rem_euclid(1000) as u16).collect();
     Ok((data, id_mod))
 }

@@ -618,7 +618,7 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
     let mut files: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
     if let Some(p) = &a.out {
         let bytes = match p.extension().and_then(|x| x.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("xlsx") => c::xlsx(&r).map_err(|e| fail(p, e))?,
+            Some("xlsx") => allot_render::contribution::xlsx(&r).map_err(|e| fail(p, e.to_string()))?,
             Some("csv") => {
                 let mut buf = Vec::new();
                 c::write_csv(&r, &mut buf).map_err(|e| fail(p, e.to_string()))?;
@@ -631,7 +631,10 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
         };
         files.push((p, bytes));
     }
-    for (p, draw) in [(&a.load_chart, c::load_chart as fn(&_, &str, &std::path::Path) -> _), (&a.revenue_chart, c::revenue_chart)] {
+    for (p, draw) in [
+        (&a.load_chart, allot_render::contribution::load_chart as fn(&_, &str, &std::path::Path) -> _),
+        (&a.revenue_chart, allot_render::contribution::revenue_chart),
+    ] {
         if let Some(p) = p {
             let bytes = draw(&r, &a.role, p).map_err(|e| {
                 eprintln!("error: {e}");

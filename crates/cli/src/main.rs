@@ -216,7 +216,7 @@ struct ExplainArgs {
 }
 
 fn parse_encoding(s: &str) -> Result<Encodings, String> {
-    Encodings::parse(&[s.to_string()])
+    Encodings::parse(&[s.to_string()]).map_err(|e| e.to_string())
 }
 
 fn parse_day(s: &str) -> Result<i32, String> {

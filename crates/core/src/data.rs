@@ -282,6 +282,18 @@ impl Ids {
     }
 }
 
+/// An id that appears twice in one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateId(pub String);
+
+impl std::fmt::Display for DuplicateId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "id `{}` appears twice", self.0)
+    }
+}
+
+impl std::error::Error for DuplicateId {}
+
 /// Rows with a unique text id and typed attribute columns.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -332,7 +344,7 @@ impl Table {
         names: Vec<String>,
         columns: Vec<Column>,
         ids: impl ExactSizeIterator<Item = S>,
-    ) -> Result<Table, String> {
+    ) -> Result<Table, DuplicateId> {
         let n = ids.len();
         let mut t = Table {
             ids: Ids { buf: String::with_capacity(n * 8), ends: Vec::with_capacity(n), index: hashbrown::HashTable::with_capacity(n) },
@@ -340,7 +352,7 @@ impl Table {
             columns,
         };
         for id in ids {
-            t.ids.insert(id.as_ref()).map_err(|_| id.as_ref().to_string())?;
+            t.ids.insert(id.as_ref()).map_err(|_| DuplicateId(id.as_ref().to_string()))?;
         }
         Ok(t)
     }

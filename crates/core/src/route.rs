@@ -225,8 +225,8 @@ impl<'a> Batch<'a> {
                             ),
                         )
                     }),
-                    None if territory == NONE => Err("the client is in no territory".to_string()),
-                    None => Err(format!("territory `{}` has no owner for the role", scheme.territories[territory as usize].id)),
+                    None if territory == NONE => Err(Unavailable::NoTerritory),
+                    None => Err(Unavailable::NoOwner(scheme.territories[territory as usize].id.clone())),
                 },
                 Target::Pool { members, strategy } => {
                     let state = pools.entry(r.id.clone()).or_default();
@@ -273,14 +273,49 @@ pub fn routed_roles(scheme: &Scheme) -> Vec<RoleIx> {
     client_roles(scheme)
 }
 
-fn available(scheme: &Scheme, e: EmpIx, today: i32, minute: Option<i64>) -> Result<(), String> {
+/// Why a rule's target could not take a routed item (said in its explanation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unavailable {
+    Inactive(String),
+    Absent(String),
+    OffDuty(String),
+    NoTerritory,
+    NoOwner(String),
+    NoMember {
+        absent: usize,
+        inactive: usize,
+        off: usize,
+        capped: usize,
+    },
+    /// The pool's state lost a member it was just given (a fault of this code, said rather than
+    /// panicked).
+    StateLost,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::Inactive(e) => write!(f, "{e} is inactive"),
+            Unavailable::Absent(e) => write!(f, "{e} is absent"),
+            Unavailable::OffDuty(e) => write!(f, "{e} is off duty (outside their working hours)"),
+            Unavailable::NoTerritory => f.write_str("the client is in no territory"),
+            Unavailable::NoOwner(t) => write!(f, "territory `{t}` has no owner for the role"),
+            Unavailable::NoMember { absent, inactive, off, capped } => {
+                write!(f, "every member is unavailable ({absent} absent, {inactive} inactive, {off} off duty, {capped} at their cap)")
+            }
+            Unavailable::StateLost => f.write_str("pool state lost a member"),
+        }
+    }
+}
+
+fn available(scheme: &Scheme, e: EmpIx, today: i32, minute: Option<i64>) -> Result<(), Unavailable> {
     let emp = &scheme.employees[e as usize];
     if !emp.active {
-        Err(format!("{} is inactive", emp.id))
+        Err(Unavailable::Inactive(emp.id.clone()))
     } else if emp.absent_on(today) {
-        Err(format!("{} is absent", emp.id))
+        Err(Unavailable::Absent(emp.id.clone()))
     } else if off_duty(emp, minute) {
-        Err(format!("{} is off duty (outside their working hours)", emp.id))
+        Err(Unavailable::OffDuty(emp.id.clone()))
     } else {
         Ok(())
     }
@@ -298,7 +333,7 @@ fn pick(
     (today, minute): (i32, Option<i64>),
     ranks: &[u32],
     state: &mut PoolState,
-) -> Result<(EmpIx, String), String> {
+) -> Result<(EmpIx, String), Unavailable> {
     let (day, week, month) = periods(today);
     let caps = rule.caps;
     let mut eligible: Vec<(EmpIx, f64)> = Vec::new();
@@ -338,11 +373,11 @@ fn pick(
         }
     }
     if eligible.is_empty() {
-        return Err(format!("every member is unavailable ({absent} absent, {inactive} inactive, {off} off duty, {capped} at their cap)"));
+        return Err(Unavailable::NoMember { absent, inactive, off, capped });
     }
     let total: f64 = eligible.iter().map(|e| e.1).sum();
     for (e, w) in &eligible {
-        let st = state.members.get_mut(&scheme.employees[*e as usize].id).ok_or("pool state lost a member")?;
+        let st = state.members.get_mut(&scheme.employees[*e as usize].id).ok_or(Unavailable::StateLost)?;
         let share = w / total * amount;
         st.entitled += share;
         // Catching up what was missed, at most `catch_up` times the share per item: no flood.
@@ -378,7 +413,7 @@ fn pick(
     }
     state.seq += 1;
     let seq = state.seq;
-    let st = state.members.get_mut(&scheme.employees[best as usize].id).ok_or("pool state lost a member")?;
+    let st = state.members.get_mut(&scheme.employees[best as usize].id).ok_or(Unavailable::StateLost)?;
     let why = format!(
         "pool `{}`: {} was furthest below their share ({:.2} received of {:.2}) among {} eligible of {}",
         rule.id,

@@ -727,8 +727,8 @@ impl SchemeFile {
 /// priority position, since order decides), `territory <id>`, `role <id>`, `team <id>`, and the
 /// settings (`columns`, `deal_columns`, `measures`, `name`). Comparing two outlines says what a
 /// new scheme version changes.
-pub fn outline(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let doc: toml::Table = toml::from_str(text).map_err(|e| e.message().trim().to_string())?;
+pub fn outline(text: &str) -> Result<BTreeMap<String, String>, toml::de::Error> {
+    let doc: toml::Table = toml::from_str(text)?;
     let mut out = BTreeMap::new();
     for (key, value) in &doc {
         match (key.as_str(), value) {

@@ -36,23 +36,39 @@ pub struct Encodings {
     pub files: Vec<(String, Encoding)>,
 }
 
+/// A value of `--encoding` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodingError {
+    Unknown(String),
+    /// `=cp1251`: a file's encoding without the file.
+    NoFile(String),
+}
+
+impl std::fmt::Display for EncodingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodingError::Unknown(name) => {
+                write!(f, "unknown encoding `{name}`; expected utf-8 or cp1251, for every file or as FILE=ENCODING (e.g. clients=cp1251)")
+            }
+            EncodingError::NoFile(v) => write!(f, "`{v}` names no file; expected e.g. clients=cp1251"),
+        }
+    }
+}
+
+impl std::error::Error for EncodingError {}
+
 impl Encodings {
     /// Reads the values of `--encoding`: `cp1251` (every file) or `clients=cp1251` (one file).
-    pub fn parse(values: &[String]) -> Result<Encodings, String> {
+    pub fn parse(values: &[String]) -> Result<Encodings, EncodingError> {
         let mut out = Encodings::default();
         for v in values {
             let (file, name) = match v.split_once('=') {
                 Some((f, n)) => (Some(f.trim()), n),
                 None => (None, v.as_str()),
             };
-            let enc = Encoding::parse(name.trim()).ok_or_else(|| {
-                format!(
-                    "unknown encoding `{}`; expected utf-8 or cp1251, for every file or as FILE=ENCODING (e.g. clients=cp1251)",
-                    name.trim()
-                )
-            })?;
+            let enc = Encoding::parse(name.trim()).ok_or_else(|| EncodingError::Unknown(name.trim().to_string()))?;
             match file {
-                Some("") => return Err(format!("`{v}` names no file; expected e.g. clients=cp1251")),
+                Some("") => return Err(EncodingError::NoFile(v.clone())),
                 Some(f) => out.files.push((f.to_string(), enc)),
                 None => out.all = enc,
             }

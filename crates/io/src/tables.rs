@@ -210,21 +210,35 @@ fn id_text(c: CellRef<'_>) -> Option<String> {
     }
 }
 
-fn cell_value<'a>(c: CellRef<'a>, ty: Type) -> Result<Value<'a>, String> {
+/// A cell that is not of its column's type: what it holds, as a person reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadCell(pub String);
+
+impl std::fmt::Display for BadCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadCell {}
+
+fn cell_value<'a>(c: CellRef<'a>, ty: Type) -> Result<Value<'a>, BadCell> {
     Ok(match (ty, c) {
         (_, CellRef::Empty) => Value::Missing,
-        (Type::Number, CellRef::Number(n)) => Value::Number(check_number(n).map_err(|e| e.found(&allot_core::data::fmt_number(n)))?),
-        (Type::Number, CellRef::Text(s)) => Value::Number(read_number(s).map_err(|e| e.found(s))?),
+        (Type::Number, CellRef::Number(n)) => {
+            Value::Number(check_number(n).map_err(|e| BadCell(e.found(&allot_core::data::fmt_number(n))))?)
+        }
+        (Type::Number, CellRef::Text(s)) => Value::Number(read_number(s).map_err(|e| BadCell(e.found(s)))?),
         (Type::Bool, CellRef::Bool(b)) => Value::Bool(b),
-        (Type::Bool, CellRef::Text(s)) => Value::Bool(parse_bool(s).ok_or_else(|| format!("{s:?}"))?),
+        (Type::Bool, CellRef::Text(s)) => Value::Bool(parse_bool(s).ok_or_else(|| BadCell(format!("{s:?}")))?),
         (Type::Bool, CellRef::Number(n)) if n == 0.0 || n == 1.0 => Value::Bool(n == 1.0),
         (Type::Date, CellRef::Date(d)) => Value::Date(d),
-        (Type::Date, CellRef::Text(s)) => Value::Date(parse_date(s).ok_or_else(|| format!("{s:?}"))?),
+        (Type::Date, CellRef::Text(s)) => Value::Date(parse_date(s).ok_or_else(|| BadCell(format!("{s:?}")))?),
         (Type::Text, CellRef::Text(s)) => Value::Text(s.trim()),
-        (Type::Text, CellRef::Number(_) | CellRef::Bool(_) | CellRef::Date(_)) => return Err("a non-text cell".into()),
+        (Type::Text, CellRef::Number(_) | CellRef::Bool(_) | CellRef::Date(_)) => return Err(BadCell("a non-text cell".into())),
         (Type::List, CellRef::Text(s)) => Value::List(split_list(s)),
         (Type::List, CellRef::List(l)) => Value::List(l.iter().map(|s| s.as_str()).collect()),
-        (_, other) => return Err(format!("{other:?}")),
+        (_, other) => return Err(BadCell(format!("{other:?}"))),
     })
 }
 
@@ -257,7 +271,7 @@ pub fn push_typed(
     ty: Type,
     data: &mut Data,
     scratch: &mut Vec<Sym>,
-) -> Result<(), String> {
+) -> Result<(), BadCell> {
     // Only a non-text spreadsheet cell in a text column needs a new string.
     let owned = if ty == Type::Text { owned_text(cell) } else { None };
     let cell = match &owned {
@@ -463,7 +477,7 @@ fn load_table(
                 push_typed(&mut Table::new(&[(name.clone(), *ty)]), 0, cell, *ty, data, &mut scratch)
             };
             if let Err(found) = pushed {
-                let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found);
+                let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found.0);
                 errors.push(sheet.at(r, *c, d));
             }
         }
@@ -626,7 +640,7 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
                     errors.push(sheet.at(
                         r,
                         c,
-                        Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(ty)).found(found),
+                        Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(ty)).found(found.0),
                     ));
                     None
                 }

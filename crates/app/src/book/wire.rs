@@ -4,7 +4,7 @@ use super::*;
 
 /// Reads a stored attribute object straight into cells in column order (no intermediate map: a
 /// million clients are read in a fraction of the time).
-pub(crate) fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, String> {
+pub(crate) fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, serde_json::Error> {
     struct Cells(Vec<Cell>);
     /// Each text its own string.
     struct Owned;
@@ -39,11 +39,11 @@ pub(crate) trait AttrSink {
 
 /// Walks a stored attribute object once, handing the values of `index`'s attributes to `sink`
 /// and skipping the others unread.
-pub(crate) fn read_attrs(attrs: &str, index: &FxHashMap<&str, usize>, sink: &mut impl AttrSink) -> Result<(), String> {
+pub(crate) fn read_attrs(attrs: &str, index: &FxHashMap<&str, usize>, sink: &mut impl AttrSink) -> Result<(), serde_json::Error> {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(attrs);
-    AttrsSeed { index, sink }.deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())
+    AttrsSeed { index, sink }.deserialize(&mut de)?;
+    de.end()
 }
 
 pub(crate) struct AttrsSeed<'c, S> {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 const PURE: [&str; 3] = ["rules", "core", "territory"];
-const IO_CRATES: [&str; 12] = [
+const IO_CRATES: [&str; 13] = [
     "tokio",
     "rusqlite",
     "postgres",
@@ -15,6 +15,7 @@ const IO_CRATES: [&str; 12] = [
     "allot-io",
     "allot-store",
     "allot-app",
+    "allot-render",
     "allot-server",
     "calamine",
 ];
@@ -54,5 +55,27 @@ fn the_pure_crates_read_no_clock_file_or_network() {
                 }
             }
         }
+    }
+}
+
+/// The layers of ARCHITECTURE.md, lowest first: a crate may depend only on crates of lower layers.
+const LAYERS: [(&str, u8); 9] =
+    [("rules", 0), ("territory", 0), ("core", 1), ("store", 1), ("io", 2), ("app", 3), ("render", 4), ("server", 4), ("cli", 5)];
+
+#[test]
+fn no_crate_depends_on_a_crate_above_it() {
+    let layer = |name: &str| LAYERS.iter().find(|(c, _)| *c == name).map(|l| l.1);
+    for (c, mine) in LAYERS {
+        let manifest = std::fs::read_to_string(crates().join(c).join("Cargo.toml")).unwrap_or_default();
+        let deps = manifest.split("[dependencies]").nth(1).unwrap_or("").split("\n[").next().unwrap_or("");
+        for line in deps.lines() {
+            let Some(dep) = line.split(['=', ' ']).next().unwrap_or("").trim().strip_prefix("allot-") else { continue };
+            let theirs = layer(dep).unwrap_or_else(|| panic!("crates/{c} depends on allot-{dep}, which no layer lists"));
+            assert!(theirs < mine, "crates/{c} (layer {mine}) depends on allot-{dep} (layer {theirs})");
+        }
+    }
+    // Every crate of the workspace has a layer.
+    for e in std::fs::read_dir(crates()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()) {
+        assert!(layer(&e).is_some(), "crates/{e} has no layer in ARCHITECTURE.md's drawing (and this test's)");
     }
 }

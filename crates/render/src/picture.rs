@@ -7,23 +7,25 @@ use std::fmt::Write as _;
 
 use allot_territory::geo::{Albers, Vec3};
 
-use crate::territory::Design;
+use allot_app::territory::Design;
 
-pub(crate) enum Shape {
+use crate::RenderError;
+
+pub enum Shape {
     Dot { x: f64, y: f64, r: f64, fill: [u8; 3] },
     Rect { x: f64, y: f64, w: f64, h: f64, fill: [u8; 3], opacity: f64 },
     Line { x1: f64, y1: f64, x2: f64, y2: f64, stroke: [u8; 3], width: f64 },
     Label { x: f64, y: f64, size: f64, text: String, anchor: &'static str },
 }
 
-pub(crate) struct Scene {
+pub struct Scene {
     pub width: f64,
     pub height: f64,
     pub shapes: Vec<Shape>,
 }
 
 /// Distinct colours (Okabe–Ito-like hues, then lighter and darker turns for many territories).
-pub(crate) fn colour(t: usize) -> [u8; 3] {
+pub fn colour(t: usize) -> [u8; 3] {
     const BASE: [[u8; 3]; 10] = [
         [230, 159, 0],
         [86, 180, 233],
@@ -275,9 +277,9 @@ fn png_label(pm: &mut tiny_skia::Pixmap, x: f64, y: f64, size: f64, text: &str, 
 }
 
 /// PNG: the same shapes, rasterised (tiny-skia), labels in a bitmap font (embedded-graphics).
-fn png(scene: &Scene) -> Result<Vec<u8>, String> {
+fn png(scene: &Scene) -> Result<Vec<u8>, RenderError> {
     use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
-    let mut pm = Pixmap::new(scene.width.round() as u32, scene.height.round() as u32).ok_or("the picture has no size")?;
+    let mut pm = Pixmap::new(scene.width.round() as u32, scene.height.round() as u32).ok_or(RenderError::Empty)?;
     let paint = |c: [u8; 3], a: f64| {
         let mut p = Paint::default();
         p.set_color(Color::from_rgba8(c[0], c[1], c[2], (a * 255.0).round() as u8));
@@ -308,24 +310,24 @@ fn png(scene: &Scene) -> Result<Vec<u8>, String> {
             Shape::Label { x, y, size, text, anchor } => png_label(&mut pm, *x, *y, *size, text, anchor),
         }
     }
-    pm.encode_png().map_err(|e| format!("cannot encode the PNG: {e}"))
+    pm.encode_png().map_err(|e| RenderError::Png(e.to_string()))
 }
 
 /// The picture in the format the file name asks for (`.svg` or `.png`).
-pub(crate) fn render(scene: &Scene, path: &std::path::Path) -> Result<Vec<u8>, String> {
+pub fn render(scene: &Scene, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("svg") => Ok(svg(scene).into_bytes()),
         Some("png") => png(scene),
-        _ => Err(format!("{}: a picture must be .svg or .png", path.display())),
+        _ => Err(RenderError::Format(path.to_path_buf())),
     }
 }
 
 /// The map of a design, as the file name's format.
-pub fn map(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, String> {
+pub fn map(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
     render(&map_scene(d), path)
 }
 
 /// The bar chart of totals per territory, as the file name's format.
-pub fn chart(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, String> {
+pub fn chart(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
     render(&chart_scene(d), path)
 }
