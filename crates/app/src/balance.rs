@@ -11,7 +11,7 @@ use allot_io::sheet::Sheet;
 use allot_store::Store;
 use allot_territory::{Observer, Settings, TimeLimit};
 
-use crate::book::BookError;
+use crate::stored::AppError;
 use crate::territory::{self, By, Design, Owners, Request};
 
 /// Where the clients are.
@@ -66,7 +66,7 @@ pub enum BalanceError {
     #[error("{}", allot_core::diag::render_all(.0))]
     Input(Vec<Diagnostic>),
     #[error(transparent)]
-    Book(#[from] BookError),
+    App(#[from] AppError),
     #[error("{0}")]
     Refused(String),
 }
@@ -158,7 +158,7 @@ pub fn balance(req: BalanceRequest<'_>, observer: &dyn Observer) -> Result<Balan
         Clients::Sheet(s) => (s, None),
         Clients::Store { store, role, date } => {
             let only = req.owners.as_ref().map(|o| o.ids.as_slice());
-            let (sheet, owners, left_out) = crate::book::clients_and_owners(store, date, role, only)?;
+            let (sheet, owners, left_out) = crate::stored::clients_and_owners(store, date, role, only)?;
             if left_out > 0 {
                 notes.push(format!("{left_out} stored clients owned in role {role} by someone not in --employees are left out"));
             }

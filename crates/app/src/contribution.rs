@@ -14,8 +14,8 @@ use allot_store::Store;
 
 use allot_core::data::RowRef;
 
-use crate::book::{Book, BookError};
 use crate::credit::{credit_sales, money, not_credited, open_period, CreditRequest, Sale, Uncredited};
+use crate::stored::{AppError, State};
 use crate::Names;
 
 /// What the rows are: employees, or groups of them (S2: territory, a client column such as
@@ -95,7 +95,7 @@ pub struct Report {
     pub unassigned: BTreeMap<String, i64>,
 }
 
-pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, BookError> {
+pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, AppError> {
     let mut book = open_period(store, &req.period)?;
     let mut people = Groups::new(&book, &Group::Employee)?;
     let mut groups = match req.group {
@@ -116,7 +116,7 @@ pub fn report(store: &mut dyn Store, req: &ReportRequest) -> Result<Report, Book
         (None, several) => {
             let mut seen: Vec<&str> = several.iter().map(|c| if c.is_empty() { "(none)" } else { c.as_str() }).collect();
             seen.sort();
-            return Err(BookError::Refused(format!(
+            return Err(AppError::Refused(format!(
                 "the period's sales are in several currencies ({}); amounts of different currencies are never added: \
                  choose one with --currency",
                 seen.join(", ")
@@ -167,7 +167,7 @@ struct Groups {
 }
 
 impl Groups {
-    fn new(book: &Book, group: &Group) -> Result<Groups, BookError> {
+    fn new(book: &State, group: &Group) -> Result<Groups, AppError> {
         let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
         let mut g = Groups { group: group.clone(), names: Names::default(), by_client: vec![], by_employee: FxHashMap::default() };
         match group {
@@ -193,7 +193,7 @@ impl Groups {
             Group::Column(col) => {
                 let Some(c) = data.clients.column_index(col) else {
                     let names: Vec<&str> = data.clients.columns().map(|c| c.0).collect();
-                    return Err(BookError::Refused(format!(
+                    return Err(AppError::Refused(format!(
                         "the clients have no column `{col}` to group by; they have: {}",
                         names.join(", ")
                     )));
@@ -268,7 +268,7 @@ impl Credited {
 
 /// Sums holdings (the book on the last day) and the credit in `currency` per role and group.
 /// Also returns the revenue credit nobody held the role for.
-fn accumulate(book: &Book, credited: &Credited, currency: &str, groups: &mut Groups, named: bool) -> (Vec<Row>, BTreeMap<String, i64>) {
+fn accumulate(book: &State, credited: &Credited, currency: &str, groups: &mut Groups, named: bool) -> (Vec<Row>, BTreeMap<String, i64>) {
     let (scheme, data) = (&book.loaded.scheme, &book.loaded.data);
     let measure = |name: Option<&str>, default: &str| data.clients.column_index(name.unwrap_or(default));
     let (pot, wl) = (measure(scheme.potential.as_deref(), "potential"), measure(scheme.workload.as_deref(), "workload"));

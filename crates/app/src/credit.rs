@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::mpsc;
 
-use allot_core::credit::{Credit, CreditScheme, Crediting, Policy, RoleShare, Tenure};
+use allot_core::credit::{Credit, CreditScheme, Crediting, LinkSpan, Policy, RoleShare};
 use allot_core::data::{RowRef, Table};
 use allot_io::sheet::CellRef;
 use allot_rules::{Matcher, Tri, Type};
-use allot_store::{Holding, SalesRow, Store, StoreError};
+use allot_store::{SalesRow, Store, StoreError};
 use rustc_hash::FxHashMap;
 
-use crate::book::{open_book_without_deals, AttrSink, Book, BookError, TextSink, Wire, WireSeed};
+use crate::stored::{open_state_without_deals, AppError, AttrSink, State, TextSink, Wire, WireSeed};
 use crate::Names;
 
 /// What to credit: the sales dated `first..=last`, by the active scheme or `scheme` (text, file).
@@ -78,17 +78,17 @@ const CHUNK: usize = 1 << 15;
 
 /// The book as of the period's last day, with the request's scheme, without its deals (they are
 /// read one chunk at a time by [`credit_sales`]); a period that ends before it starts is refused.
-pub fn open_period(store: &mut dyn Store, req: &CreditRequest) -> Result<Book, BookError> {
+pub fn open_period(store: &mut dyn Store, req: &CreditRequest) -> Result<State, AppError> {
     if req.first > req.last {
-        return Err(BookError::Refused(format!(
+        return Err(AppError::Refused(format!(
             "the period ends ({}) before it starts ({})",
             allot_rules::civil_from_days(req.last),
             allot_rules::civil_from_days(req.first)
         )));
     }
-    let book = open_book_without_deals(store, req.last, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
+    let book = open_state_without_deals(store, req.last, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
     if book.loaded.scheme.credit.is_none() {
-        return Err(BookError::Refused(format!(
+        return Err(AppError::Refused(format!(
             "{} has no [credit] section: add one to say how sales are credited (docs/scheme.md, Credit)",
             book.scheme_file
         )));
@@ -111,15 +111,15 @@ struct Reading {
 }
 
 impl Reading {
-    fn of(book: &Book, cs: &CreditScheme) -> Result<Reading, BookError> {
+    fn of(book: &State, cs: &CreditScheme) -> Result<Reading, AppError> {
         let (scheme, deals) = (&book.loaded.scheme, &book.loaded.data.deals);
         let col = |n: &str| deals.column_index(n);
         let amount_col = scheme.amount.as_deref().unwrap_or("amount");
         let Some(amount) = col(amount_col) else {
-            return Err(BookError::Refused(format!("the stored deals have no `{amount_col}` column (the amount in kopecks)")));
+            return Err(AppError::Refused(format!("the stored deals have no `{amount_col}` column (the amount in kopecks)")));
         };
         let Some(date) = col(DATE) else {
-            return Err(BookError::Refused("the stored deals have no `date` column (the sale date)".into()));
+            return Err(AppError::Refused("the stored deals have no `date` column (the sale date)".into()));
         };
         let explicit: Vec<(usize, usize)> =
             scheme.roles.iter().enumerate().filter_map(|(r, role)| col(&format!("owner_{}", role.id)).map(|c| (r, c))).collect();
@@ -172,7 +172,7 @@ impl Chunk {
         let id_at = self.push_text(id);
         self.cells.resize(cells + width, Wire::Empty);
         let mut sink = Sink { chunk: self, base: cells };
-        match crate::book::read_attrs(attrs, wanted, &mut sink) {
+        match crate::stored::read_attrs(attrs, wanted, &mut sink) {
             Ok(()) => {
                 self.ids.push(id_at);
                 self.clients.push(client);
@@ -222,7 +222,7 @@ impl AttrSink for Sink<'_> {
 }
 
 enum Msg {
-    Held(Vec<Holding>),
+    Links(Vec<allot_store::LinkSpan>),
     Deals(Chunk),
 }
 
@@ -230,13 +230,13 @@ enum Msg {
 /// indices into `people` (employees in id order first, so that ties go to the smaller id).
 struct Holders {
     people: Names,
-    /// Tenures by (client row × roles + role), in `tenures[start[i]..start[i + 1]]`.
+    /// Spans by (client row × roles + role), in `spans[start[i]..start[i + 1]]`.
     start: Vec<u32>,
-    tenures: Vec<Tenure<u32>>,
+    spans: Vec<LinkSpan<u32>>,
 }
 
 impl Holders {
-    fn new(book: &Book, held: Vec<Holding>) -> Holders {
+    fn new(book: &State, held: Vec<allot_store::LinkSpan>) -> Holders {
         let scheme = &book.loaded.scheme;
         let mut ids: Vec<&str> = scheme.employees.iter().map(|e| e.id.as_str()).collect();
         ids.sort_unstable();
@@ -247,11 +247,11 @@ impl Holders {
         let by_key: FxHashMap<i64, u32> =
             book.employee_keys.iter().enumerate().filter_map(|(i, &k)| Some((k, people.get(&scheme.employees[i].id)?))).collect();
         let roles = scheme.roles.len();
-        let mut keyed: Vec<(usize, Tenure<u32>)> = held
+        let mut keyed: Vec<(usize, LinkSpan<u32>)> = held
             .into_iter()
             .filter_map(|h| {
                 let (row, role, employee) = (book.row_of_key(h.client)?, scheme.role(&h.role)?, *by_key.get(&h.employee)?);
-                Some((row as usize * roles + role, Tenure { employee, from: h.from.0, until: h.to.map(|d| d.0) }))
+                Some((row as usize * roles + role, LinkSpan { employee, from: h.from.0, until: h.to.map(|d| d.0) }))
             })
             .collect();
         keyed.sort_unstable_by_key(|(slot, t)| (*slot, t.from, t.employee));
@@ -262,12 +262,12 @@ impl Holders {
         for i in 1..start.len() {
             start[i] += start[i - 1];
         }
-        Holders { people, start, tenures: keyed.into_iter().map(|(_, t)| t).collect() }
+        Holders { people, start, spans: keyed.into_iter().map(|(_, t)| t).collect() }
     }
 
-    fn of(&self, client_row: u32, role: usize, roles: usize) -> &[Tenure<u32>] {
+    fn of(&self, client_row: u32, role: usize, roles: usize) -> &[LinkSpan<u32>] {
         let slot = client_row as usize * roles + role;
-        &self.tenures[self.start[slot] as usize..self.start[slot + 1] as usize]
+        &self.spans[self.start[slot] as usize..self.start[slot + 1] as usize]
     }
 }
 
@@ -276,12 +276,12 @@ impl Holders {
 /// opened (it is refused otherwise: run again).
 pub fn credit_sales(
     store: &mut dyn Store,
-    book: &mut Book,
+    book: &mut State,
     req: &CreditRequest,
     visit: &mut dyn FnMut(&Sale<'_>),
-) -> Result<Outcome, BookError> {
+) -> Result<Outcome, AppError> {
     let _span = tracing::info_span!("credit_sales").entered();
-    let cs = book.loaded.scheme.credit.clone().ok_or_else(|| BookError::Refused("the scheme has no [credit] section".into()))?;
+    let cs = book.loaded.scheme.credit.clone().ok_or_else(|| AppError::Refused("the scheme has no [credit] section".into()))?;
     let reading = Reading::of(book, &cs)?;
     let shape: Vec<(String, Type)> = book.loaded.data.deals.columns().map(|(n, t)| (n.to_string(), t)).collect();
     let index: FxHashMap<&str, usize> = reading.wanted.iter().map(|&c| (shape[c].0.as_str(), c)).collect();
@@ -297,17 +297,17 @@ pub fn credit_sales(
     // Chunks go back to the reader once credited, so that their buffers are filled again rather
     // than allocated anew.
     let (back_tx, back) = mpsc::channel::<Chunk>();
-    std::thread::scope(|scope| -> Result<Outcome, BookError> {
+    std::thread::scope(|scope| -> Result<Outcome, AppError> {
         let reader = scope.spawn(move || -> Result<i64, StoreError> {
             let (mut held, mut chunk) = (Vec::new(), Chunk::default());
             let mut deals_begun = false;
             let mut gone = false;
             let revision = store.read_sales(since.map(allot_store::Day), allot_store::Day(req.last), &mut |row| match row {
-                SalesRow::Held(h) => held.push(h),
+                SalesRow::Link(h) => held.push(h),
                 SalesRow::Deal { id, client, attrs, routed } => {
                     if !deals_begun {
                         deals_begun = true;
-                        gone |= tx.send(Msg::Held(std::mem::take(&mut held))).is_err();
+                        gone |= tx.send(Msg::Links(std::mem::take(&mut held))).is_err();
                     }
                     chunk.push(id, client, attrs, routed, &index, width);
                     if chunk.ids.len() == CHUNK && !gone {
@@ -317,15 +317,15 @@ pub fn credit_sales(
                 }
             })?;
             if !deals_begun {
-                let _ = tx.send(Msg::Held(held));
+                let _ = tx.send(Msg::Links(held));
             }
             let _ = tx.send(Msg::Deals(chunk));
             Ok(revision)
         });
         let credited = credit_stream(book, req, (&cs, &reading, &shape), (rx, back_tx), visit);
-        let revision = reader.join().map_err(|_| BookError::Refused("reading the store's deals failed".into()))??;
+        let revision = reader.join().map_err(|_| AppError::Refused("reading the store's deals failed".into()))??;
         if revision != book.snap.revision {
-            return Err(BookError::Refused(format!(
+            return Err(AppError::Refused(format!(
                 "the store changed while the sales were read (revision {} → {revision}): run the command again",
                 book.snap.revision
             )));
@@ -337,14 +337,14 @@ pub fn credit_sales(
 /// The consuming side of [`credit_sales`]: types each chunk, credits its sales of the period on
 /// both cores, and hands them to `visit` in the store's order.
 fn credit_stream(
-    book: &mut Book,
+    book: &mut State,
     req: &CreditRequest,
     (cs, reading, shape): (&CreditScheme, &Reading, &[(String, Type)]),
     (rx, back): (mpsc::Receiver<Msg>, mpsc::Sender<Chunk>),
     visit: &mut dyn FnMut(&Sale<'_>),
-) -> Result<Outcome, BookError> {
+) -> Result<Outcome, AppError> {
     let mut out = Outcome { sales: 0, policy: cs.policy, uncredited: Vec::new() };
-    let Ok(Msg::Held(held)) = rx.recv() else {
+    let Ok(Msg::Links(held)) = rx.recv() else {
         return Ok(out); // the reader failed; its error is reported
     };
     let mut holders = Holders::new(book, held);
@@ -529,16 +529,16 @@ impl<'a> Rows<'a> {
         };
         let holders = self.holders;
         let owners = &self.owners[row as usize * reading.explicit.len()..][..reading.explicit.len()];
-        let explicit: Vec<(usize, [Tenure<u32>; 1])> = (reading.explicit.iter().zip(owners))
+        let explicit: Vec<(usize, [LinkSpan<u32>; 1])> = (reading.explicit.iter().zip(owners))
             .filter(|(_, &who)| who != u32::MAX)
-            .map(|(&(r, _), &who)| (r, [Tenure { employee: who, from: i32::MIN, until: None }]))
+            .map(|(&(r, _), &who)| (r, [LinkSpan { employee: who, from: i32::MIN, until: None }]))
             .collect();
-        let held = |r: usize| -> &[Tenure<u32>] {
+        let held = |r: usize| -> &[LinkSpan<u32>] {
             explicit.iter().find(|x| x.0 == r).map(|x| &x.1[..]).unwrap_or_else(|| holders.of(client_row, r, self.roles))
         };
         let start = out.len();
         for (kind, shares) in [("revenue", &cs.rules[rule].revenue), ("overlay", &cs.rules[rule].overlay)] {
-            let rs: Vec<RoleShare<u32>> = shares.iter().map(|&(r, bp)| RoleShare { basis_points: bp, tenures: held(r) }).collect();
+            let rs: Vec<RoleShare<u32>> = shares.iter().map(|&(r, bp)| RoleShare { basis_points: bp, spans: held(r) }).collect();
             crediting.credit(a, d, o, &rs, cs.policy, parts);
             out.extend(parts.iter().map(|c| Part {
                 kind,

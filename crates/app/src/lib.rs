@@ -5,12 +5,12 @@
 //! port that front ends implement; it knows no command-line flags and no HTTP.
 
 pub mod balance;
-pub mod book;
 pub mod clock;
 pub mod contribution;
 pub mod credit;
 pub mod report;
 pub mod routing;
+pub mod stored;
 pub mod territory;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ use allot_core::data::{Data, Table};
 use allot_core::deals::{assign_deals, DealOutcome};
 use allot_core::diag::Diagnostic;
 use allot_core::explain::{explain_client, explain_deal, Explanation};
-use allot_core::{Compiled, Current, Options, Outcome, Scheme};
+use allot_core::{Compiled, CurrentLink, Options, Outcome, Scheme};
 use allot_io::values::ValueMaps;
 use allot_io::{read_table, Encoding, Encodings, SchemeFile, Sheet};
 
@@ -52,7 +52,7 @@ pub struct Loaded {
     pub scheme: Scheme,
     pub data: Data,
     pub compiled: Compiled,
-    pub current: Vec<Current>,
+    pub current: Vec<CurrentLink>,
     /// Problems that are not errors (e.g. unused columns).
     pub warnings: Vec<Diagnostic>,
 }

@@ -199,7 +199,7 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
 }
 
 /// What a plan would change, as a head of sales reads it before applying.
-pub fn plan(p: &crate::book::Plan) -> String {
+pub fn plan(p: &crate::stored::Plan) -> String {
     let s = &p.summary;
     let mut out = String::new();
     let scheme = if p.new_scheme.is_some() {
@@ -236,7 +236,7 @@ pub fn plan(p: &crate::book::Plan) -> String {
             .collect();
         let _ = writeln!(out, "  by rule: {}", rules.join(", "));
     }
-    let moved: Vec<&crate::book::Delta> = s.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
+    let moved: Vec<&crate::stored::Delta> = s.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
     if !moved.is_empty() {
         let _ = writeln!(out, "\nPer employee and role (clients before → after, gained, lost, potential gained, lost):");
         let w = moved.iter().map(|d| d.employee.chars().count()).max().unwrap_or(0);
@@ -283,7 +283,7 @@ pub fn plan(p: &crate::book::Plan) -> String {
 }
 
 /// A client's (or an employee's) links as a table: role, employee, from, to, cause, rule, who.
-pub fn spells(rows: &[allot_store::Spell], client_column: bool) -> String {
+pub fn link_entries(rows: &[allot_store::LinkEntry], client_column: bool) -> String {
     let mut out = String::new();
     let header = ["client", "role", "employee", "from", "to", "cause", "rule", "scheme", "opened by", "note"];
     let mut table: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
@@ -321,8 +321,8 @@ fn aligned(table: &[Vec<String>], skip: usize) -> String {
 /// An employee's book as rows (the first is the header): each client with its name and key
 /// attributes, then the link. The text table and the CSV of `allot book` are made from it.
 pub fn book_rows(
-    rows: &[allot_store::Spell],
-    clients: &std::collections::BTreeMap<String, crate::book::ClientSummary>,
+    rows: &[allot_store::LinkEntry],
+    clients: &std::collections::BTreeMap<String, crate::stored::ClientSummary>,
 ) -> Vec<Vec<String>> {
     let mut extra: Vec<&str> = Vec::new();
     for c in clients.values() {
@@ -332,7 +332,7 @@ pub fn book_rows(
             }
         }
     }
-    extra.sort_by_key(|k| crate::book::KEY_ATTRIBUTES.iter().position(|x| x == k));
+    extra.sort_by_key(|k| crate::stored::KEY_ATTRIBUTES.iter().position(|x| x == k));
     let mut header: Vec<String> = vec!["client_id".into(), "name".into()];
     header.extend(extra.iter().map(|s| s.to_string()));
     header.extend(["role", "since", "cause", "rule"].iter().map(|s| s.to_string()));
@@ -350,6 +350,6 @@ pub fn book_rows(
 }
 
 /// An employee's book as a text table ([`book_rows`]).
-pub fn book(rows: &[allot_store::Spell], clients: &std::collections::BTreeMap<String, crate::book::ClientSummary>) -> String {
+pub fn book(rows: &[allot_store::LinkEntry], clients: &std::collections::BTreeMap<String, crate::stored::ClientSummary>) -> String {
     aligned(&book_rows(rows, clients), 0)
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use allot_app::book::{self, PlanRequest};
+use allot_app::stored::{self, PlanRequest};
 use allot_app::{Inputs, Silent};
 use allot_io::Encodings;
 use allot_store::{Actor, Location, Subject};
@@ -53,24 +53,24 @@ fn the_book_imports_plans_applies_and_explains_one_stored_client() {
     let inputs = files(dir.path(), "id,name,region,potential\nc1,ООО Ромашка,Республика Татарстан,100\nc2,ИП Петров,RU-MOW,50\n");
     let mut store = allot_store::open(&Location::Sqlite(dir.path().join("allot.db"))).unwrap();
     let enc = Encodings::default();
-    book::import(store.as_mut(), Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
-    let r = book::import(store.as_mut(), Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
+    stored::import(store.as_mut(), Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
+    let r = stored::import(store.as_mut(), Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
     assert_eq!(r.rows, 2);
     let day = allot_rules::parse_iso_date("2026-03-02").unwrap();
     let req = PlanRequest { date: day, scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
-    let plan = book::plan(store.as_mut(), &req, &actor()).unwrap();
+    let plan = stored::plan(store.as_mut(), &req, &actor()).unwrap();
     assert_eq!(plan.opens.len(), 1, "c1 is in the territory; c2 is in none");
-    book::apply(store.as_mut(), &plan, &actor()).unwrap();
+    stored::apply(store.as_mut(), &plan, &actor()).unwrap();
     // The stored client is explained from its own row and links, with its name and region code.
-    let text = book::explain_stored(store.as_mut(), "c1", day).unwrap();
+    let text = stored::explain_stored(store.as_mut(), "c1", day).unwrap();
     assert!(text.contains("region=RU-TA") && text.contains("role sales → ivanov"), "{text}");
-    assert!(matches!(book::explain_stored(store.as_mut(), "c9", day), Err(book::BookError::NotFound(_))));
+    assert!(matches!(stored::explain_stored(store.as_mut(), "c9", day), Err(stored::AppError::NotFound(_))));
     // An employee's book names each client.
-    let (rows, clients) = book::book_with_clients(store.as_mut(), "ivanov", day).unwrap();
+    let (rows, clients) = stored::book_with_clients(store.as_mut(), "ivanov", day).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(clients["c1"].name.as_deref(), Some("ООО Ромашка"));
     // The routing model on a day knows an absence registered for it.
-    book::absent(store.as_mut(), "ivanov", day, day + 6, None, &actor()).unwrap();
+    stored::absent(store.as_mut(), "ivanov", day, day + 6, None, &actor()).unwrap();
     let mut model = allot_app::routing::Model::load(store.as_mut()).unwrap();
     model.on(day + 1);
     let ivanov = model.scheme.employee("ivanov").unwrap() as usize;
@@ -85,7 +85,7 @@ fn sync_checks_everything_first_and_a_dry_run_writes_nothing() {
     let inputs = files(dir.path(), "ID;Регион\nc1;Татарстан\n");
     let mut store = allot_store::open(&Location::Sqlite(dir.path().join("allot.db"))).unwrap();
     let day = allot_rules::parse_iso_date("2026-03-02").unwrap();
-    let mut req = book::SyncRequest {
+    let mut req = stored::SyncRequest {
         scheme: (format!("[columns]\nregion = \"Регион\"\n\n{SCHEME}"), "scheme.toml".into()),
         employees: inputs.employees.clone(),
         clients: inputs.clients.clone(),
@@ -95,24 +95,24 @@ fn sync_checks_everything_first_and_a_dry_run_writes_nothing() {
         dry_run: true,
     };
     // Against an empty store a dry run cannot plan (no employees are stored yet) and writes nothing.
-    assert!(book::sync(store.as_mut(), &req, &actor()).is_err());
+    assert!(stored::sync(store.as_mut(), &req, &actor()).is_err());
     assert_eq!(store.revision().unwrap(), 0, "a dry run writes nothing");
     req.dry_run = false;
-    let done = book::sync(store.as_mut(), &req, &actor()).unwrap();
+    let done = stored::sync(store.as_mut(), &req, &actor()).unwrap();
     assert_eq!(done.imported.len(), 2);
     assert_eq!(done.applied.map(|a| a.opened), Some(1), "the export's `Регион` read by the folder's [columns] before the scheme is active");
     // A second client, tried dry: the plan shows it, nothing lands.
     std::fs::write(&inputs.clients, "ID;Регион\nc1;Татарстан\nc2;Респ. Татарстан\n").unwrap();
     req.dry_run = true;
     let before = store.revision().unwrap();
-    let dry = book::sync(store.as_mut(), &req, &actor()).unwrap();
+    let dry = stored::sync(store.as_mut(), &req, &actor()).unwrap();
     assert!(dry.imported.is_empty() && dry.applied.is_none());
     assert_eq!(store.revision().unwrap(), before, "a dry run writes nothing");
     req.dry_run = false;
     // A bad file stops it before anything lands.
     std::fs::write(&inputs.employees, "id,name,capacity\nivanov,Иванов,много\n").unwrap();
     let before = store.revision().unwrap();
-    assert!(book::sync(store.as_mut(), &req, &actor()).is_err());
+    assert!(stored::sync(store.as_mut(), &req, &actor()).is_err());
     assert_eq!(store.revision().unwrap(), before);
 }
 
@@ -136,15 +136,15 @@ fn a_pin_moves_the_link_at_once_and_history_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let inputs = files(dir.path(), "id,region\nc1,RU-TA\n");
         let enc = Encodings::default();
-        book::import(store, Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
-        book::import(store, Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
+        stored::import(store, Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
+        stored::import(store, Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
         let day = allot_store::Day::parse("2026-03-02").unwrap();
         let req = PlanRequest { date: day.0, scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
-        let plan = book::plan(store, &req, &actor()).unwrap();
-        book::apply(store, &plan, &actor()).unwrap();
+        let plan = stored::plan(store, &req, &actor()).unwrap();
+        stored::apply(store, &plan, &actor()).unwrap();
         let pin = |employee, reason, date| allot_store::PinRequest { client: "c1", role: "sales", employee, reason, date };
         let on = allot_store::Day(day.0 + 5);
-        let p = book::pin(store, &pin("petrova", "asked for by the client", on), &actor()).unwrap();
+        let p = stored::pin(store, &pin("petrova", "asked for by the client", on), &actor()).unwrap();
         assert_eq!(p.moved_from.as_deref(), Some("ivanov"));
         assert!(!p.replaced_pin);
         let h = store.history("c1").unwrap();
@@ -155,13 +155,13 @@ fn a_pin_moves_the_link_at_once_and_history_says_so() {
             ("petrova", allot_store::Cause::Pin, "asked for by the client")
         );
         // Pinning to the holder moves nothing; it replaces the pin.
-        let same = book::pin(store, &pin("petrova", "again", allot_store::Day(on.0 + 1)), &actor()).unwrap();
+        let same = stored::pin(store, &pin("petrova", "again", allot_store::Day(on.0 + 1)), &actor()).unwrap();
         assert!(same.replaced_pin && same.moved_from.is_none());
         assert_eq!(store.history("c1").unwrap().len(), 2);
         assert!(matches!(
-            book::pin(store, &pin("nobody", "x", on), &actor()),
-            Err(book::BookError::Store(allot_store::StoreError::NotFound { what: "employee", .. }))
+            stored::pin(store, &pin("nobody", "x", on), &actor()),
+            Err(stored::AppError::Store(allot_store::StoreError::NotFound { what: "employee", .. }))
         ));
-        assert!(book::pin(store, &pin("petrova", " ", on), &actor()).is_err(), "a pin needs a reason");
+        assert!(stored::pin(store, &pin("petrova", " ", on), &actor()).is_err(), "a pin needs a reason");
     });
 }

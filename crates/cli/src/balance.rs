@@ -202,7 +202,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     watch.bar.finish_and_clear();
     let Balanced { design: d, clients: sheet_copy, notes } = result.map_err(|e| match e {
         BalanceError::Input(d) => fail(&d),
-        BalanceError::Book(e) => crate::book::report(e),
+        BalanceError::App(e) => crate::stored::report(e),
         BalanceError::Refused(m) => {
             eprintln!("error: {m}");
             Reported

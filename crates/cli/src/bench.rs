@@ -228,24 +228,24 @@ pub fn run(a: &BenchArgs) -> Result<(), String> {
 /// memory (a fixed seed), credited by both policies; the time is the crediting alone, the result
 /// materialised as per-employee totals, and every sale's parts are checked to add up.
 fn credit(clients: usize, sales: usize, repeat: usize) -> Result<(), String> {
-    use allot_core::credit::{Crediting, Policy, RoleShare, Tenure};
+    use allot_core::credit::{Crediting, LinkSpan, Policy, RoleShare};
     use rayon::prelude::*;
     let employees = (clients / 1_000).max(10) as u32;
     let mut rng = crate::example::Rng::new(2026);
     let t = Instant::now();
-    // history[c] = [sales tenures.., account, service]; the year is days 0..365.
-    let history: Vec<[Vec<Tenure<u32>>; 3]> = (0..clients)
+    // history[c] = [sales spans.., account, service]; the year is days 0..365.
+    let history: Vec<[Vec<LinkSpan<u32>>; 3]> = (0..clients)
         .map(|_| {
             let mut sales = Vec::new();
             let mut from = -400;
             for _ in 0..1 + rng.below(2) {
                 let until = 30 + rng.below(300) as i32;
                 let until = until.max(from + 1);
-                sales.push(Tenure { employee: rng.below(employees as usize) as u32, from, until: Some(until) });
+                sales.push(LinkSpan { employee: rng.below(employees as usize) as u32, from, until: Some(until) });
                 from = until;
             }
-            sales.push(Tenure { employee: rng.below(employees as usize) as u32, from, until: None });
-            let all_year = |e: u32| vec![Tenure { employee: e, from: -400, until: None }];
+            sales.push(LinkSpan { employee: rng.below(employees as usize) as u32, from, until: None });
+            let all_year = |e: u32| vec![LinkSpan { employee: e, from: -400, until: None }];
             [sales, all_year(rng.below(employees as usize) as u32), all_year(rng.below(employees as usize) as u32)]
         })
         .collect();
@@ -272,19 +272,12 @@ fn credit(clients: usize, sales: usize, repeat: usize) -> Result<(), String> {
                     for &(c, day, opened, amount) in chunk {
                         let h = &history[c as usize];
                         let revenue = [
-                            RoleShare { basis_points: 7_000, tenures: &h[0] },
-                            RoleShare { basis_points: 2_000, tenures: &h[1] },
-                            RoleShare { basis_points: 1_000, tenures: &h[2] },
+                            RoleShare { basis_points: 7_000, spans: &h[0] },
+                            RoleShare { basis_points: 2_000, spans: &h[1] },
+                            RoleShare { basis_points: 1_000, spans: &h[2] },
                         ];
                         crediting.credit(amount, day, Some(opened), &revenue, policy, &mut out);
-                        crediting.credit(
-                            amount,
-                            day,
-                            Some(opened),
-                            &[RoleShare { basis_points: 1_000, tenures: &h[1] }],
-                            policy,
-                            &mut over,
-                        );
+                        crediting.credit(amount, day, Some(opened), &[RoleShare { basis_points: 1_000, spans: &h[1] }], policy, &mut over);
                         let mut sum = 0;
                         for l in out.iter().chain(&over) {
                             local[l.employee.map_or(employees as usize, |e| e as usize)] += l.amount;

@@ -2,10 +2,10 @@
 
 mod balance;
 mod bench;
-mod book;
 mod example;
 mod output;
 mod serve;
+mod stored;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,69 +73,69 @@ enum Command {
     /// Bring the store (./allot.db unless --db) up to date with a folder: import its employees,
     /// clients and deals, plan with its scheme, show the plan and apply it.
     #[command(after_help = "Examples:\n  allot sync --dir examples/s3\n  allot sync --dir examples/s3 --dry-run\n  allot history c00001")]
-    Sync(book::SyncArgs),
+    Sync(stored::SyncArgs),
     /// Import clients, employees or deals into the store: the whole file is checked first; on any
     /// error nothing is imported. Rows are upserted by id in one transaction.
     #[command(
         after_help = "Examples:\n  allot import employees examples/s3/employees.csv\n  allot import clients examples/s3/clients.csv\n  allot import clients export-1c.csv --encoding cp1251\n\nThe store is ./allot.db unless --db (or ALLOT_DB) says otherwise, e.g. postgres://user@host/db."
     )]
-    Import(book::ImportArgs),
+    Import(stored::ImportArgs),
     /// Compute the assignments of a day from the stored data and scheme, and show what would
     /// change against the stored links — per employee, by cause, by rule. Writes nothing to the store.
     #[command(
         after_help = "Examples:\n  allot plan --scheme examples/s3/scheme.toml -o plan.json\n  allot plan --date 2027-01-01 -o plan.json\n  allot apply plan.json"
     )]
-    Plan(book::PlanArgs),
+    Plan(stored::PlanArgs),
     /// Apply a saved plan exactly, all or nothing; refused if the store changed since it was made.
     #[command(after_help = "Example:\n  allot plan -o plan.json && allot apply plan.json")]
-    Apply(book::ApplyArgs),
+    Apply(stored::ApplyArgs),
     /// Every employee a client ever had, per role, with dates, causes and who made each change.
     #[command(after_help = "Example:\n  allot history c00042")]
-    History(book::HistoryArgs),
+    History(stored::HistoryArgs),
     /// The whole book on a day as CSV: client, role, employee, since, cause, rule.
     #[command(
         after_help = "Examples:\n  allot owners --at 2026-06-30 -o book-2026-06-30.csv\n  allot owners --at 2026-06-30 --client c00042"
     )]
-    Owners(book::OwnersArgs),
+    Owners(stored::OwnersArgs),
     /// Credit the stored sales of a period to whoever held each role, by the scheme's [credit]
     /// section: exact to the kopeck; sales that cannot be credited are listed with the reason.
     #[command(after_help = "Example:\n  allot credit --from 2026-01-01 --to 2026-03-31 -o credit-q1.csv")]
-    Credit(book::CreditArgs),
+    Credit(stored::CreditArgs),
     /// Who carries what and who contributed what: per role and employee, clients, potential and
     /// workload held, revenue credited, realisation, and the balance of the distribution.
     #[command(
         after_help = "Examples:\n  allot report --from 2026-01-01 --to 2026-03-31\n  allot report --from 2026-01-01 --to 2026-03-31 -o q1.xlsx --revenue-chart q1.svg"
     )]
-    Report(book::ReportArgs),
+    Report(stored::ReportArgs),
     /// An employee's clients on a day.
     #[command(after_help = "Example:\n  allot book ivanov --at 2026-06-30")]
-    Book(book::BookArgs),
+    Book(stored::BookArgs),
     /// Pin a client's role to an employee (moved at once if someone else holds it); rules never
     /// move a pinned link.
     #[command(after_help = "Example:\n  allot pin c00042 sales ivanov --reason \"the director asked for Ivanov\"")]
-    Pin(book::PinArgs),
+    Pin(stored::PinArgs),
     /// Remove a pin; the next plan may move the client by the rules.
-    Unpin(book::UnpinArgs),
+    Unpin(stored::UnpinArgs),
     /// Register an absence. The next plan within it hands the employee's clients to a cover
     /// until it ends; they come back by themselves the day after.
     #[command(
         after_help = "Examples:\n  allot absent ivanov --from 2026-07-01 --to 2026-07-14 --cover petrov\n  allot absent ivanov --from 2026-07-01 --to 2026-07-14 --spread\n  allot plan --date 2026-07-01 -o plan.json && allot apply plan.json"
     )]
-    Absent(book::AbsentArgs),
+    Absent(stored::AbsentArgs),
     /// Register a leaver. The next plan on or after that day hands their clients over for good,
     /// balanced over eligible peers; everyone else keeps their clients.
     #[command(after_help = "Example:\n  allot leave ivanov --on 2026-09-01 && allot plan --date 2026-09-01 -o plan.json")]
-    Leave(book::LeaveArgs),
+    Leave(stored::LeaveArgs),
     /// Scheme versions: diff a file against the active one, show or list the stored versions.
     #[command(subcommand)]
-    Scheme(book::SchemeCommand),
+    Scheme(stored::SchemeCommand),
     /// The store's change log: imports, plans applied, pins, absences, leavers — who and when.
-    Log(book::LogArgs),
+    Log(stored::LogArgs),
     /// Correct a routed lead dated wrongly ahead (e.g. 9999-12-31 by an integration, before routed
     /// dates were checked): its links start on DATE instead. Only a client whose every link routing
     /// opened and none is closed; the correction is recorded in the change log.
     #[command(after_help = "Example:\n  allot redate lead-4711 2026-11-29")]
-    Redate(book::RedateArgs),
+    Redate(stored::RedateArgs),
     /// Serve the HTTP API: route new leads in real time (POST /v1/route), read the book, plan and
     /// apply. OpenAPI at /openapi.json, docs at /docs, metrics at /metrics.
     #[command(
@@ -389,7 +389,8 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 eprintln!("error: {e}");
                 Reported
             })?;
-            let text = allot_app::book::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today)).map_err(book::report)?;
+            let text =
+                allot_app::stored::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today)).map_err(stored::report)?;
             emit(&text)?;
         }
         Command::Explain(x) => {
@@ -425,22 +426,22 @@ fn run(cli: Cli) -> Result<(), Reported> {
             eprintln!("error: {m}");
             Reported
         })?,
-        Command::Sync(a) => book::sync(&a)?,
-        Command::Import(a) => book::import(&a)?,
-        Command::Plan(a) => book::plan(&a)?,
-        Command::Apply(a) => book::apply(&a)?,
-        Command::History(a) => book::history(&a)?,
-        Command::Owners(a) => book::owners(&a)?,
-        Command::Credit(a) => book::credit(&a)?,
-        Command::Report(a) => book::contribution(&a)?,
-        Command::Book(a) => book::book_of(&a)?,
-        Command::Pin(a) => book::pin(&a)?,
-        Command::Unpin(a) => book::unpin(&a)?,
-        Command::Absent(a) => book::absent(&a)?,
-        Command::Leave(a) => book::leave(&a)?,
-        Command::Scheme(c) => book::scheme(&c)?,
-        Command::Log(a) => book::log(&a)?,
-        Command::Redate(a) => book::redate(&a)?,
+        Command::Sync(a) => stored::sync(&a)?,
+        Command::Import(a) => stored::import(&a)?,
+        Command::Plan(a) => stored::plan(&a)?,
+        Command::Apply(a) => stored::apply(&a)?,
+        Command::History(a) => stored::history(&a)?,
+        Command::Owners(a) => stored::owners(&a)?,
+        Command::Credit(a) => stored::credit(&a)?,
+        Command::Report(a) => stored::contribution(&a)?,
+        Command::Book(a) => stored::book_of(&a)?,
+        Command::Pin(a) => stored::pin(&a)?,
+        Command::Unpin(a) => stored::unpin(&a)?,
+        Command::Absent(a) => stored::absent(&a)?,
+        Command::Leave(a) => stored::leave(&a)?,
+        Command::Scheme(c) => stored::scheme(&c)?,
+        Command::Log(a) => stored::log(&a)?,
+        Command::Redate(a) => stored::redate(&a)?,
         Command::Serve(a) => serve::serve(&a)?,
         Command::Token(c) => serve::token(&c)?,
     }

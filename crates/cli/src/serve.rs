@@ -6,7 +6,7 @@ use allot_server::Config;
 use allot_store::Location;
 use clap::{Args, Subcommand};
 
-use crate::book::StoreOpt;
+use crate::stored::StoreOpt;
 use crate::Reported;
 
 #[derive(Args)]

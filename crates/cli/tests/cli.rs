@@ -9,14 +9,14 @@ use assert_cmd::Command;
 
 #[path = "suite/balance.rs"]
 mod balance;
-#[path = "suite/book.rs"]
-mod book;
 #[path = "suite/exports.rs"]
 mod exports;
 #[path = "suite/readme.rs"]
 mod readme;
 #[path = "suite/serve.rs"]
 mod serve;
+#[path = "suite/book.rs"]
+mod stored;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

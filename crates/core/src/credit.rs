@@ -39,13 +39,13 @@ pub struct CreditRule {
 /// Who held a role for a client, over which days (`until` exclusive; `None`: still holds it).
 /// `E` is the employee's key: an id, or an index where millions of sales are credited.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tenure<E = String> {
+pub struct LinkSpan<E = String> {
     pub employee: E,
     pub from: i32,
     pub until: Option<i32>,
 }
 
-impl<E> Tenure<E> {
+impl<E> LinkSpan<E> {
     /// Days of `[start, end]` (both inclusive) this tenure covers.
     fn days_within(&self, start: i32, end: i32) -> i64 {
         let lo = (self.from as i64).max(start as i64);
@@ -124,7 +124,7 @@ fn split_with<K: Ord + Clone>(amount: i64, weights: &[(K, u64)], out: &mut Vec<(
 /// A role's share of a sale, in basis points (70% = 7000), and who held the role for the client.
 pub struct RoleShare<'a, E = String> {
     pub basis_points: u32,
-    pub tenures: &'a [Tenure<E>],
+    pub spans: &'a [LinkSpan<E>],
 }
 
 /// The credit engine; its working buffers are kept from one sale to the next.
@@ -180,7 +180,7 @@ impl<E: Ord + Clone> Crediting<E> {
         };
         for (&(i, part), s) in parts.iter().zip(shares) {
             weights.clear();
-            for t in s.tenures {
+            for t in s.spans {
                 let d = match policy {
                     Policy::SaleDate => t.holds_on(sale_date) as i64,
                     Policy::TimeInRole => t.days_within(start, sale_date),
@@ -228,10 +228,10 @@ mod tests {
     fn a_role_changing_hands_mid_deal() {
         // Ivanov held sales until day 10 (exclusive), Petrov since; the deal ran days 1..=20.
         let sales = [
-            Tenure { employee: "ivanov".to_string(), from: 0, until: Some(10) },
-            Tenure { employee: "petrov".to_string(), from: 10, until: None },
+            LinkSpan { employee: "ivanov".to_string(), from: 0, until: Some(10) },
+            LinkSpan { employee: "petrov".to_string(), from: 10, until: None },
         ];
-        let shares = [RoleShare { basis_points: 10_000, tenures: &sales }];
+        let shares = [RoleShare { basis_points: 10_000, spans: &sales }];
         let at = credit(100_000, 20, Some(1), &shares, Policy::SaleDate);
         assert_eq!(at, vec![Credit { share: 0, employee: Some("petrov".to_string()), amount: 100_000 }]);
         // 9 days (1..=9) and 11 days (10..=20) of 20.
@@ -244,8 +244,8 @@ mod tests {
 
     #[test]
     fn a_vacant_role_is_unassigned_not_lost() {
-        let held = [Tenure { employee: "e1".to_string(), from: 0, until: None }];
-        let shares = [RoleShare { basis_points: 7_000, tenures: &held }, RoleShare { basis_points: 3_000, tenures: &[] }];
+        let held = [LinkSpan { employee: "e1".to_string(), from: 0, until: None }];
+        let shares = [RoleShare { basis_points: 7_000, spans: &held }, RoleShare { basis_points: 3_000, spans: &[] }];
         let c = credit(999, 5, None, &shares, Policy::SaleDate);
         assert_eq!(c.iter().map(|c| c.amount).sum::<i64>(), 999);
         assert_eq!(c[1], Credit { share: 1, employee: None, amount: 300 });

@@ -32,7 +32,7 @@ pub const NONE: u32 = u32::MAX;
 
 /// A current link, from the current assignments file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Current {
+pub struct CurrentLink {
     pub client: u32,
     pub role: RoleIx,
     pub employee: EmpIx,
@@ -508,7 +508,7 @@ pub fn measures<'a>(scheme: &Scheme, data: &'a Data) -> (Measure<'a>, Measure<'a
 }
 
 /// Runs the engine over every client. See the module docs for the order of work.
-pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[Current], opts: &Options) -> Outcome {
+pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[CurrentLink], opts: &Options) -> Outcome {
     let _span = tracing::info_span!("assign", clients = data.clients.len(), rules = scheme.rules.len()).entered();
     let roles = client_roles(scheme);
     let nr = roles.len();

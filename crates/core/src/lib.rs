@@ -28,5 +28,5 @@ pub mod signature;
 pub mod stats;
 
 pub use data::{Data, Subject, Table, Value};
-pub use engine::{assign, Cell, Current, How, Options, Outcome, Reason};
+pub use engine::{assign, Cell, CurrentLink, How, Options, Outcome, Reason};
 pub use model::{Compiled, Employee, Role, Rule, Scheme, Strategy, Target, Territory};

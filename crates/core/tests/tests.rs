@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests stop at the first surprise
 
 use allot_core::data::{Data, DataSchema, Subject, Table, Value};
-use allot_core::engine::{Current, How, Options, Outcome, Reason, Unavailable};
+use allot_core::engine::{CurrentLink, How, Options, Outcome, Reason, Unavailable};
 use allot_core::model::{Compiled, Employee, Member, Rule, Scheme, Strategy, Target, Territory};
 use allot_rules::Type;
 
@@ -110,7 +110,7 @@ impl World {
         });
         self
     }
-    pub fn run(&self, current: &[Current], opts: &Options) -> Outcome {
+    pub fn run(&self, current: &[CurrentLink], opts: &Options) -> Outcome {
         let compiled = Compiled::new(&self.scheme, &self.data);
         allot_core::assign(&self.scheme, &compiled, &self.data, current, opts)
     }
@@ -127,10 +127,10 @@ impl World {
     pub fn owners(&self, o: &Outcome, role: &str) -> Vec<String> {
         (0..self.data.clients.len() as u32).map(|c| self.owner(o, self.data.clients.id(c), role)).collect()
     }
-    pub fn current(&self, links: &[(&str, &str, &str, bool)]) -> Vec<Current> {
+    pub fn current(&self, links: &[(&str, &str, &str, bool)]) -> Vec<CurrentLink> {
         links
             .iter()
-            .map(|(c, r, e, pinned)| Current {
+            .map(|(c, r, e, pinned)| CurrentLink {
                 client: self.data.clients.row_of(c).unwrap(),
                 role: self.scheme.role(r).unwrap(),
                 employee: self.emp(e),

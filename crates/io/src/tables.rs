@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use allot_core::data::{Data, Table, Value};
 use allot_core::diag::Diagnostic;
 use allot_core::model::{Employee, Scheme};
-use allot_core::Current;
+use allot_core::CurrentLink;
 use allot_rules::{Sym, Type};
 
 use crate::sheet::{CellRef, Sheet};
@@ -797,7 +797,7 @@ pub fn parse_workdays(s: &str) -> Option<u8> {
 
 /// Reads current assignments: `client_id,role,employee_id` and optionally `pinned` (an output of
 /// `allot assign` is accepted as is; its unassigned rows are skipped).
-pub fn load_current(sheet: &Sheet, data: &Data, scheme: &Scheme) -> Result<Vec<Current>, Vec<Diagnostic>> {
+pub fn load_current(sheet: &Sheet, data: &Data, scheme: &Scheme) -> Result<Vec<CurrentLink>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let need = ["client_id", "role", "employee_id"];
     let cols: Vec<Option<usize>> = need.iter().map(|n| sheet.column(n)).collect();
@@ -875,7 +875,7 @@ pub fn load_current(sheet: &Sheet, data: &Data, scheme: &Scheme) -> Result<Vec<C
                 );
                 continue;
             }
-            out.push(Current { client, role, employee, pinned });
+            out.push(CurrentLink { client, role, employee, pinned });
         }
     }
     if !errors.is_empty() {

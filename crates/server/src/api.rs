@@ -455,7 +455,7 @@ fn day_of(q: &AtQuery) -> Result<i32, ApiError> {
     }
 }
 
-fn spell_json(s: &allot_store::Spell) -> J {
+fn entry_json(s: &allot_store::LinkEntry) -> J {
     json!({
         "client": s.client, "role": s.role, "employee": s.employee,
         "from": s.from.to_string(), "to": s.to.map(|d| d.to_string()),
@@ -465,7 +465,7 @@ fn spell_json(s: &allot_store::Spell) -> J {
 }
 
 /// A client's links are visible when one of its holders (now or on the day asked) is.
-async fn may_see_client(state: &Arc<AppState>, scope: &Scope, client: &str, spells: &[allot_store::Spell]) -> Result<(), ApiError> {
+async fn may_see_client(state: &Arc<AppState>, scope: &Scope, client: &str, spells: &[allot_store::LinkEntry]) -> Result<(), ApiError> {
     if let Some(allowed) = visible_employees(state, scope).await? {
         let c = client.to_string();
         let now = state.read(move |s| s.owners_at(allot_store::Day(crate::today()), Some(&c))).await?;
@@ -482,7 +482,7 @@ async fn visible_owners(
     headers: &HeaderMap,
     id: &str,
     q: &AtQuery,
-) -> Result<(i32, Vec<allot_store::Spell>), ApiError> {
+) -> Result<(i32, Vec<allot_store::LinkEntry>), ApiError> {
     let (scope, _) = authenticate(state, headers).await?;
     let day = day_of(q)?;
     let c = id.to_string();
@@ -498,7 +498,7 @@ pub async fn owners(
     Query(q): Query<AtQuery>,
 ) -> Result<Response, ApiError> {
     let (day, rows) = visible_owners(&state, &headers, &id, &q).await?;
-    let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "owners": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "owners": rows.iter().map(entry_json).collect::<Vec<_>>()});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
@@ -512,7 +512,7 @@ pub async fn explain(
 ) -> Result<Response, ApiError> {
     let (day, _) = visible_owners(&state, &headers, &id, &q).await?;
     let c = id.clone();
-    let text = state.with_whole_store(move |s| allot_app::book::explain_stored(s, &c, day).map_err(book_error)).await?;
+    let text = state.with_whole_store(move |s| allot_app::stored::explain_stored(s, &c, day).map_err(book_error)).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "explanation": text});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
@@ -522,7 +522,7 @@ pub async fn history(State(state): State<Arc<AppState>>, headers: HeaderMap, Pat
     let c = id.clone();
     let rows = state.read(move |s| s.history(&c)).await?;
     may_see_client(&state, &scope, &id, &rows).await?;
-    let body = json!({"client": id, "history": rows.iter().map(spell_json).collect::<Vec<_>>()});
+    let body = json!({"client": id, "history": rows.iter().map(entry_json).collect::<Vec<_>>()});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
@@ -540,11 +540,11 @@ pub async fn book(
     }
     let day = day_of(&q)?;
     let e = id.clone();
-    let (rows, clients) = state.with_store(move |s| allot_app::book::book_with_clients(s, &e, day).map_err(book_error)).await?;
+    let (rows, clients) = state.with_store(move |s| allot_app::stored::book_with_clients(s, &e, day).map_err(book_error)).await?;
     let links: Vec<J> = rows
         .iter()
         .map(|r| {
-            let mut j = spell_json(r);
+            let mut j = entry_json(r);
             if let (Some(c), J::Object(o)) = (clients.get(&r.client), &mut j) {
                 o.insert("client_name".into(), json!(c.name));
                 o.insert("client_attributes".into(), J::Object(c.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
@@ -619,7 +619,7 @@ pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(r
     let visible = visible_employees(&state, &scope).await?;
     let r = rule.clone();
     let (stored, people) = state.read(move |s| Ok((s.pool_state(&r)?, s.people()?))).await?;
-    let parts = allot_app::book::routing_parts(&people).map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let parts = allot_app::stored::routing_parts(&people).map_err(|e| ApiError::unavailable(e.to_string()))?;
     let scheme = &parts.scheme;
     let Some(def) = scheme.rules.iter().find(|x| x.id == rule) else {
         return Err(ApiError::new(Code::NotFound, format!("no rule `{rule}` in the active scheme"), None));
@@ -686,7 +686,7 @@ pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
             allot_rules::parse_iso_date(s).ok_or_else(|| ApiError::new(Code::BadDate, format!("`{s}` is not YYYY-MM-DD"), Some("date")))?
         }
     };
-    let req = allot_app::book::PlanRequest { date, scheme: None, rebalance: b.rebalance };
+    let req = allot_app::stored::PlanRequest { date, scheme: None, rebalance: b.rebalance };
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
     let id = crate::new_token().map_err(|e| ApiError::unavailable(e.to_string()))?.replacen("allot_", "plan_", 1)[..21].to_string();
     let plan_id = id.clone();
@@ -694,7 +694,7 @@ pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     // is (a whole book's rebalance is megabytes), from any server sharing the store.
     let body = state
         .with_whole_store(move |s| {
-            let plan = allot_app::book::plan(s, &req, &actor).map_err(book_error)?;
+            let plan = allot_app::stored::plan(s, &req, &actor).map_err(book_error)?;
             let text = serde_json::to_string(&plan).map_err(|e| ApiError::unavailable(e.to_string()))?;
             s.save_plan(&plan_id, &text, &actor).map_err(ApiError::store)?;
             Ok(text)
@@ -727,20 +727,20 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         }
         Err(_) => text,
     };
-    let plan = allot_app::book::Plan::parse(&text, "the request body").map_err(|e| match e {
-        allot_app::book::BookError::Input(d) => {
+    let plan = allot_app::stored::Plan::parse(&text, "the request body").map_err(|e| match e {
+        allot_app::stored::AppError::Input(d) => {
             ApiError::new(Code::BadJson, format!("not a plan: {}", allot_core::diag::render_all(&d)), None)
         }
         other => book_error(other),
     })?;
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
-    let done = state.with_whole_store(move |s| allot_app::book::apply(s, &plan, &actor).map_err(book_error)).await?;
+    let done = state.with_whole_store(move |s| allot_app::stored::apply(s, &plan, &actor).map_err(book_error)).await?;
     let body = json!({"change": done.change, "opened": done.opened, "closed": done.closed, "scheme_version": done.scheme});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
-fn book_error(e: allot_app::book::BookError) -> ApiError {
-    use allot_app::book::BookError as B;
+fn book_error(e: allot_app::stored::AppError) -> ApiError {
+    use allot_app::stored::AppError as B;
     match e {
         B::Store(s) => ApiError::store(s),
         B::Input(d) => ApiError::new(Code::Refused, allot_core::diag::render_all(&d), None),

@@ -90,11 +90,11 @@ fn world_of(pg: Option<&str>, scheme: &str) -> World {
     let mut store = allot_store::open(&location).unwrap();
     let employees = dir.path().join("employees.csv");
     std::fs::write(&employees, EMPLOYEES).unwrap();
-    allot_app::book::import(store.as_mut(), Subject::Employee, &employees, &allot_io::Encodings::default(), &actor()).unwrap();
+    allot_app::stored::import(store.as_mut(), Subject::Employee, &employees, &allot_io::Encodings::default(), &actor()).unwrap();
     let req =
-        allot_app::book::PlanRequest { date: day("2026-03-01"), scheme: Some((scheme.into(), "scheme.toml".into())), rebalance: false };
-    let plan = allot_app::book::plan(store.as_mut(), &req, &actor()).unwrap();
-    allot_app::book::apply(store.as_mut(), &plan, &actor()).unwrap();
+        allot_app::stored::PlanRequest { date: day("2026-03-01"), scheme: Some((scheme.into(), "scheme.toml".into())), rebalance: false };
+    let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
+    allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
     let mut tokens = BTreeMap::new();
     for (name, scope, emp) in [
         ("admin", "admin", None),

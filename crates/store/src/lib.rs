@@ -1,4 +1,4 @@
-//! The book of business on disk: clients, employees and deals as imported, every scheme version,
+//! Responsibility kept on disk: clients, employees and deals as imported, every scheme version,
 //! and every (client, role, employee) link with the dates it was valid, its cause and the change
 //! that made it (S1.1–S1.3: responsibility kept over time, every change previewed, "who was
 //! responsible for client X in role R on date D, and why?" answerable forever).
@@ -223,7 +223,7 @@ pub struct Stored {
 
 /// Who held a role for a client over which days, by store keys (what crediting sales needs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holding {
+pub struct LinkSpan {
     pub client: i64,
     pub role: String,
     pub employee: i64,
@@ -235,7 +235,7 @@ pub struct Holding {
 /// What [`Store::read_sales`] reads: first every holding, then every deal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SalesRow<'a> {
-    Held(Holding),
+    Link(LinkSpan),
     /// A stored deal: its id, its client's key, its attributes (JSON), and whether it came in
     /// through routing (`POST /v1/route`) rather than an import.
     Deal {
@@ -404,7 +404,7 @@ pub struct Applied {
 
 /// A link as history shows it: with ids, not keys, and who made and ended it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spell {
+pub struct LinkEntry {
     pub client: String,
     pub role: String,
     pub employee: String,
@@ -700,11 +700,11 @@ pub trait Store: Send {
     /// Registers a leaver (the next plan on or after `on` hands their clients over).
     fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64>;
     /// Every link the client ever had, by role and date.
-    fn history(&mut self, client: &str) -> Result<Vec<Spell>>;
+    fn history(&mut self, client: &str) -> Result<Vec<LinkEntry>>;
     /// Links valid on `date`: all of them, or one client's.
-    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>>;
+    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<LinkEntry>>;
     /// An employee's links valid on `date`.
-    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>>;
+    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<LinkEntry>>;
     /// Stored clients' attributes (JSON text) by id, for the ids that are stored.
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
     /// What crediting a period's sales reads, in one transaction and without holding every deal:

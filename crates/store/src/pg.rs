@@ -454,7 +454,7 @@ impl Backend for PgStore {
             [&f as &(dyn postgres::types::ToSql + Sync), &l],
         )?;
         while let Some(r) = rows.next()? {
-            visit(SalesRow::Held(Holding {
+            visit(SalesRow::Link(LinkSpan {
                 client: r.get(0),
                 role: r.get(1),
                 employee: r.get(2),

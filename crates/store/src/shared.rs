@@ -129,7 +129,7 @@ pub(crate) fn table_of(subject: Subject) -> &'static str {
     }
 }
 
-const SPELL_SELECT: &str = "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to, l.cause, l.rule, l.scheme, l.note, \
+const ENTRY_SELECT: &str = "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to, l.cause, l.rule, l.scheme, l.note, \
      o.made_by, o.made_at, x.made_by, x.made_at \
      FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
      JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by";
@@ -137,11 +137,11 @@ const SPELL_SELECT: &str = "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to,
 /// Valid on the day `$1`.
 const VALID_ON: &str = "l.valid_from <= $1 AND (l.valid_to IS NULL OR l.valid_to > $1)";
 
-fn spells(db: &mut (impl Db + ?Sized), sql: &str, params: &[crate::sql::Param<'_>]) -> Result<Vec<Spell>> {
+fn link_entries(db: &mut (impl Db + ?Sized), sql: &str, params: &[crate::sql::Param<'_>]) -> Result<Vec<LinkEntry>> {
     db.rows(sql, params)?
         .into_iter()
         .map(|mut r| {
-            Ok(Spell {
+            Ok(LinkEntry {
                 client: r.text(0)?,
                 role: r.text(1)?,
                 employee: r.text(2)?,
@@ -588,18 +588,18 @@ impl<B: Backend> Store for B {
         Ok(id)
     }
 
-    fn history(&mut self, client: &str) -> Result<Vec<Spell>> {
+    fn history(&mut self, client: &str) -> Result<Vec<LinkEntry>> {
         let db = self.db();
         client_key(db, client)?;
-        spells(db, &format!("{SPELL_SELECT} WHERE c.id = $1 ORDER BY l.role COLLATE \"C\", l.valid_from, l.id"), params![client])
+        link_entries(db, &format!("{ENTRY_SELECT} WHERE c.id = $1 ORDER BY l.role COLLATE \"C\", l.valid_from, l.id"), params![client])
     }
 
-    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<Spell>> {
+    fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<LinkEntry>> {
         let db = self.db();
         match client {
             Some(c) => {
-                let sql = format!("{SPELL_SELECT} WHERE c.id = $2 AND {VALID_ON} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\"");
-                let rows = spells(db, &sql, params![date, c])?;
+                let sql = format!("{ENTRY_SELECT} WHERE c.id = $2 AND {VALID_ON} ORDER BY l.role COLLATE \"C\", e.id COLLATE \"C\"");
+                let rows = link_entries(db, &sql, params![date, c])?;
                 if rows.is_empty() {
                     client_key(db, c)?;
                 }
@@ -607,17 +607,17 @@ impl<B: Backend> Store for B {
             }
             // COLLATE "C": byte order, whatever the database's locale.
             None => {
-                let sql = format!("{SPELL_SELECT} WHERE {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", e.id COLLATE \"C\"");
-                spells(db, &sql, params![date])
+                let sql = format!("{ENTRY_SELECT} WHERE {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\", e.id COLLATE \"C\"");
+                link_entries(db, &sql, params![date])
             }
         }
     }
 
-    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<Spell>> {
+    fn book(&mut self, employee: &str, date: Day) -> Result<Vec<LinkEntry>> {
         let db = self.db();
         employee_key(db, employee)?;
-        let sql = format!("{SPELL_SELECT} WHERE e.id = $2 AND {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\"");
-        spells(db, &sql, params![date, employee])
+        let sql = format!("{ENTRY_SELECT} WHERE e.id = $2 AND {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\"");
+        link_entries(db, &sql, params![date, employee])
     }
 
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {

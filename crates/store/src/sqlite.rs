@@ -357,7 +357,7 @@ impl Backend for SqliteStore {
             )?;
             let mut rows = st.query(params![f, l])?;
             while let Some(r) = rows.next()? {
-                visit(SalesRow::Held(Holding {
+                visit(SalesRow::Link(LinkSpan {
                     client: r.get(0)?,
                     role: r.get(1)?,
                     employee: r.get(2)?,

@@ -214,7 +214,7 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
             let (mut held, mut seen) = (Vec::new(), Vec::new());
             let revision = s
                 .read_sales(a.map(day), day(b), &mut |row| match row {
-                    SalesRow::Held(h) => {
+                    SalesRow::Link(h) => {
                         assert!(seen.is_empty(), "every holding comes before the deals");
                         held.push(h)
                     }

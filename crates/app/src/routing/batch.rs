@@ -187,7 +187,7 @@ pub fn route_batch(
     let ids: Vec<String> = jobs.iter().filter_map(|j| j.id.clone()).collect();
     let mut known: HashMap<(String, String), (i64, String)> =
         tx.find_clients("id", &ids)?.into_iter().map(|c| (("id".to_string(), c.value), (c.key, c.id))).collect();
-    let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| crate::book::client_keys(&j.attrs)).collect();
+    let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| crate::stored::client_keys(&j.attrs)).collect();
     for kind in match_keys.iter().filter(|k| *k != "id") {
         let values: Vec<String> = item_keys.iter().flatten().filter(|(k, _)| k == kind).map(|(_, v)| v.clone()).collect();
         for c in tx.find_clients(kind, &values)? {

@@ -8,7 +8,7 @@ use allot_rules::Type;
 use allot_store::Store;
 use serde_json::Value as J;
 
-use crate::book::routing_parts;
+use crate::stored::routing_parts;
 
 mod batch;
 pub use batch::{pool_from_json, pool_json, route_batch, Answer as BatchAnswer, Refusal, RouteRequest};

@@ -1,7 +1,7 @@
 //! Sales credit (issue #6, point 3): exact to the kopeck, by largest remainder, for any sale and
 //! any shares; ties by id, so order of input does not matter.
 
-use allot_core::credit::{split, Crediting, Policy, RoleShare, Tenure};
+use allot_core::credit::{split, Crediting, LinkSpan, Policy, RoleShare};
 use proptest::prelude::*;
 
 fn weights() -> impl Strategy<Value = Vec<(String, u64)>> {
@@ -51,17 +51,17 @@ proptest! {
         let mut days: Vec<i32> = changes.clone();
         days.sort();
         days.dedup();
-        let mut sales: Vec<Tenure> = Vec::new();
+        let mut sales: Vec<LinkSpan> = Vec::new();
         let mut from = 0;
         for (i, d) in days.iter().enumerate() {
-            sales.push(Tenure { employee: format!("s{i}"), from, until: Some(*d) });
+            sales.push(LinkSpan { employee: format!("s{i}"), from, until: Some(*d) });
             from = *d;
         }
-        sales.push(Tenure { employee: "s-last".into(), from, until: None });
-        let service = [Tenure { employee: "svc".into(), from: 0, until: vacant_from }];
+        sales.push(LinkSpan { employee: "s-last".into(), from, until: None });
+        let service = [LinkSpan { employee: "svc".into(), from: 0, until: vacant_from }];
         let shares = [
-            RoleShare { basis_points: sales_bp, tenures: &sales },
-            RoleShare { basis_points: 10_000 - sales_bp, tenures: &service },
+            RoleShare { basis_points: sales_bp, spans: &sales },
+            RoleShare { basis_points: 10_000 - sales_bp, spans: &service },
         ];
         let mut lines = Vec::new();
         for policy in [Policy::SaleDate, Policy::TimeInRole] {
@@ -79,9 +79,9 @@ proptest! {
 #[test]
 fn overlay_credit_is_kept_apart_and_may_exceed_the_sale() {
     // A VIP head credited 60% and a regional head 50% on top of revenue credit: 110% in all.
-    let head = [Tenure { employee: "head".to_string(), from: 0, until: None }];
-    let region = [Tenure { employee: "region".to_string(), from: 0, until: None }];
-    let overlay = [RoleShare { basis_points: 6_000, tenures: &head }, RoleShare { basis_points: 5_000, tenures: &region }];
+    let head = [LinkSpan { employee: "head".to_string(), from: 0, until: None }];
+    let region = [LinkSpan { employee: "region".to_string(), from: 0, until: None }];
+    let overlay = [RoleShare { basis_points: 6_000, spans: &head }, RoleShare { basis_points: 5_000, spans: &region }];
     let mut lines = Vec::new();
     Crediting::default().credit(1_001, 3, None, &overlay, Policy::SaleDate, &mut lines);
     // 600.6 and 500.5 kopecks: each rounds on its own, a tie towards the credited person.

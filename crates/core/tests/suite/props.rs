@@ -3,7 +3,7 @@
 //! input gives the same output.
 
 use allot_core::data::{DataSchema, Subject};
-use allot_core::engine::{Current, How, Options};
+use allot_core::engine::{CurrentLink, How, Options};
 use allot_core::model::{Compiled, Strategy as Strat, Target};
 use allot_rules::{Matcher, Tri};
 use proptest::prelude::*;
@@ -96,13 +96,13 @@ fn world(s: &Spec) -> World {
     w
 }
 
-fn current(w: &World, s: &Spec) -> Vec<Current> {
+fn current(w: &World, s: &Spec) -> Vec<CurrentLink> {
     let mut seen = std::collections::HashSet::new();
     s.current
         .iter()
         .filter(|(c, _, _, _)| *c < w.data.clients.len())
         .filter(|(c, r, _, _)| seen.insert((*c, *r)))
-        .map(|&(c, r, e, pinned)| Current {
+        .map(|&(c, r, e, pinned)| CurrentLink {
             client: c as u32,
             role: w.scheme.role(["sales", "service"][r]).unwrap(),
             employee: e as u32,

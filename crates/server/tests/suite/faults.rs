@@ -228,17 +228,17 @@ async fn a_router_token_cannot_date_items_ahead_and_a_wrongly_dated_one_is_corre
                 tx.write(&w)
             })
             .unwrap();
-        let plan = allot_app::book::plan(
+        let plan = allot_app::stored::plan(
             store.as_mut(),
-            &allot_app::book::PlanRequest { date: day("2026-03-02"), scheme: None, rebalance: false },
+            &allot_app::stored::PlanRequest { date: day("2026-03-02"), scheme: None, rebalance: false },
             &actor(),
         );
         assert!(plan.is_err_and(|e| e.to_string().contains("9999-12-31")), "the far item blocks plans");
         let (_, moved) = store.redate_routed("ahead", allot_store::Day(day("2026-03-02")), &actor()).unwrap();
         assert_eq!(moved, 1);
-        let plan = allot_app::book::plan(
+        let plan = allot_app::stored::plan(
             store.as_mut(),
-            &allot_app::book::PlanRequest { date: day("2026-03-02"), scheme: None, rebalance: false },
+            &allot_app::stored::PlanRequest { date: day("2026-03-02"), scheme: None, rebalance: false },
             &actor(),
         );
         assert!(plan.is_ok(), "plans work again: {:?}", plan.err());

@@ -4,18 +4,18 @@
 use super::*;
 
 /// Every link a client ever had.
-pub fn history(store: &mut dyn Store, client: &str) -> Result<Vec<Spell>, BookError> {
+pub fn history(store: &mut dyn Store, client: &str) -> Result<Vec<LinkEntry>, AppError> {
     Ok(store.history(client)?)
 }
 
 /// The book on a day: every link, or one client's.
-pub fn owners_at(store: &mut dyn Store, date: i32, client: Option<&str>) -> Result<Vec<Spell>, BookError> {
+pub fn owners_at(store: &mut dyn Store, date: i32, client: Option<&str>) -> Result<Vec<LinkEntry>, AppError> {
     let _span = tracing::info_span!("owners_at").entered();
     Ok(store.owners_at(allot_store::Day(date), client)?)
 }
 
 /// An employee's clients on a day.
-pub fn book_of(store: &mut dyn Store, employee: &str, date: i32) -> Result<Vec<Spell>, BookError> {
+pub fn book_of(store: &mut dyn Store, employee: &str, date: i32) -> Result<Vec<LinkEntry>, AppError> {
     Ok(store.book(employee, allot_store::Day(date))?)
 }
 
@@ -44,7 +44,7 @@ fn attr_text(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Summaries of stored clients, by id (those not stored are left out).
-pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMap<String, ClientSummary>, BookError> {
+pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMap<String, ClientSummary>, AppError> {
     let mut out = BTreeMap::new();
     for (id, attrs) in store.client_attributes(ids)? {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
@@ -63,14 +63,14 @@ pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMa
 /// absences on the day), the client's own attributes and its links on the day — never every client.
 /// The explanation is the engine's over that one client: rules, territory, and its current
 /// owners kept (or pinned) as the book keeps them.
-pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<String, BookError> {
+pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<String, AppError> {
     let mut model = crate::routing::Model::load(store).map_err(|e| match e {
-        crate::routing::LoadError::Store(s) => BookError::Store(s),
-        crate::routing::LoadError::Scheme(m) => BookError::Refused(m),
+        crate::routing::LoadError::Store(s) => AppError::Store(s),
+        crate::routing::LoadError::Scheme(m) => AppError::Refused(m),
     })?;
     model.on(day);
     let Some((_, attrs)) = store.client_attributes(&[id.to_string()])?.pop() else {
-        return Err(BookError::NotFound(format!("no client with id `{id}` in the store")));
+        return Err(AppError::NotFound(format!("no client with id `{id}` in the store")));
     };
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&attrs).unwrap_or_default();
     let mut data = Data::default();
@@ -86,7 +86,7 @@ pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<Strin
         .owners_at(allot_store::Day(day), Some(id))?
         .iter()
         .filter_map(|s| {
-            Some(Current {
+            Some(CurrentLink {
                 client: 0,
                 role: scheme.role(&s.role)?,
                 employee: scheme.employee(&s.employee)?,
@@ -98,7 +98,7 @@ pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<Strin
     let loaded = Loaded { scheme, data, compiled, current, warnings: vec![] };
     let opts = Options { today: day, ..Default::default() };
     let x = crate::explain(&loaded, id, false, &opts)
-        .map_err(|e| BookError::NotFound(e.to_string().replace("the clients file", "the store")))?;
+        .map_err(|e| AppError::NotFound(e.to_string().replace("the clients file", "the store")))?;
     let mut text = crate::report::explanation(&loaded.scheme, &loaded.data, &x);
     let other: Vec<String> = map
         .iter()
@@ -116,7 +116,7 @@ pub fn book_with_clients(
     store: &mut dyn Store,
     employee: &str,
     date: i32,
-) -> Result<(Vec<Spell>, BTreeMap<String, ClientSummary>), BookError> {
+) -> Result<(Vec<LinkEntry>, BTreeMap<String, ClientSummary>), AppError> {
     let rows = store.book(employee, allot_store::Day(date))?;
     let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
     ids.dedup();
@@ -125,7 +125,7 @@ pub fn book_with_clients(
 }
 
 /// Roles the active scheme knows (standard ones when there is no scheme yet).
-pub(crate) fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, BookError> {
+pub(crate) fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, AppError> {
     let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
     if let Some(active) = store.active_scheme()? {
         if let Ok(outline) = allot_io::scheme::outline(&active.text) {
@@ -136,15 +136,15 @@ pub(crate) fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, BookErro
 }
 
 /// Pins a (client, role) to an employee; rules never move it until it is unpinned.
-pub fn pin(store: &mut dyn Store, req: &allot_store::PinRequest<'_>, actor: &Actor) -> Result<allot_store::Pinned, BookError> {
+pub fn pin(store: &mut dyn Store, req: &allot_store::PinRequest<'_>, actor: &Actor) -> Result<allot_store::Pinned, AppError> {
     let roles = known_roles(store)?;
     if !roles.iter().any(|r| r == req.role) {
         let hint =
             roles.iter().min_by_key(|r| strsim::levenshtein(r, req.role)).map(|r| format!(" (did you mean `{r}`?)")).unwrap_or_default();
-        return Err(BookError::Refused(format!("unknown role `{}`{hint}; roles: {}", req.role, roles.join(", "))));
+        return Err(AppError::Refused(format!("unknown role `{}`{hint}; roles: {}", req.role, roles.join(", "))));
     }
     if req.reason.trim().is_empty() {
-        return Err(BookError::Refused("a pin needs a reason (--reason \"…\"): history keeps it".into()));
+        return Err(AppError::Refused("a pin needs a reason (--reason \"…\"): history keeps it".into()));
     }
     let site = store.pin_site(req)?;
     Ok(store.pin(&pin_landing(req, site), actor)?)
@@ -178,31 +178,31 @@ fn pin_landing<'a>(req: &'a allot_store::PinRequest<'a>, site: allot_store::PinS
 }
 
 /// Registers an absence; the next plan on a day within it arranges the cover.
-pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cover: Option<&str>, actor: &Actor) -> Result<i64, BookError> {
+pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cover: Option<&str>, actor: &Actor) -> Result<i64, AppError> {
     if last < first {
-        return Err(BookError::Refused(format!(
+        return Err(AppError::Refused(format!(
             "the absence ends ({}) before it starts ({})",
             civil_from_days(last),
             civil_from_days(first)
         )));
     }
     if cover == Some(employee) {
-        return Err(BookError::Refused("an employee cannot cover their own absence".into()));
+        return Err(AppError::Refused("an employee cannot cover their own absence".into()));
     }
     Ok(store.add_absence(employee, allot_store::Day(first), allot_store::Day(last), cover, actor)?)
 }
 
 /// Registers a leaver; the next plan on or after `on` hands their clients over for good.
-pub fn leave(store: &mut dyn Store, employee: &str, on: i32, actor: &Actor) -> Result<i64, BookError> {
+pub fn leave(store: &mut dyn Store, employee: &str, on: i32, actor: &Actor) -> Result<i64, AppError> {
     Ok(store.add_leaver(employee, allot_store::Day(on), actor)?)
 }
 
 /// The change log.
-pub fn changes(store: &mut dyn Store) -> Result<Vec<Change>, BookError> {
+pub fn changes(store: &mut dyn Store) -> Result<Vec<Change>, AppError> {
     Ok(store.changes()?)
 }
 
 /// The active scheme version.
-pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, BookError> {
+pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, AppError> {
     Ok(store.active_scheme()?)
 }

@@ -16,18 +16,18 @@ pub struct RoutingParts {
     pub employee_keys: Vec<i64>,
 }
 
-pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, BookError> {
+pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, AppError> {
     let Some(active) = &snap.scheme else {
-        return Err(BookError::Refused("the store has no scheme yet: apply a plan (allot plan --scheme FILE, allot apply) first".into()));
+        return Err(AppError::Refused("the store has no scheme yet: apply a plan (allot plan --scheme FILE, allot apply) first".into()));
     };
-    let sf = SchemeFile::parse(&active.text, &format!("scheme version {}", active.version)).map_err(BookError::Input)?;
+    let sf = SchemeFile::parse(&active.text, &format!("scheme version {}", active.version)).map_err(AppError::Input)?;
     let columns: Vec<(String, Type)> = declared(&snap.client_columns, &sf.columns).into_iter().collect();
     let deal_cols: Vec<(String, Type)> = declared(&snap.deal_columns, &sf.deal_columns).into_iter().collect();
     let data = Data { clients: Table::new(&columns), deals: Table::new(&deal_cols), ..Default::default() };
-    let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
-    let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
+    let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(AppError::Input)?;
+    let mut employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
     let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
-    let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(BookError::Input)?;
+    let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(AppError::Input)?;
     Ok(RoutingParts { scheme, columns, deal_columns: deal_cols, values: sf.values.clone(), version: active.version, employee_keys })
 }
 
@@ -44,7 +44,7 @@ pub fn clients_and_owners(
     date: i32,
     role: &str,
     only: Option<&[String]>,
-) -> Result<(Sheet, Vec<OwnerRow>, usize), BookError> {
+) -> Result<(Sheet, Vec<OwnerRow>, usize), AppError> {
     let mut snap = store.snapshot(allot_store::Day(date))?;
     let employee: FxHashMap<i64, &str> = snap.employees.iter().map(|e| (e.key, e.id.as_str())).collect();
     let owner: FxHashMap<i64, &str> = snap
@@ -59,7 +59,7 @@ pub fn clients_and_owners(
         snap.clients.retain(keep);
     }
     let left_out = before - snap.clients.len();
-    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(BookError::Input)?;
+    let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(AppError::Input)?;
     let client: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
     let pinned: rustc_hash::FxHashSet<i64> = snap.pins.iter().filter(|p| p.role == role).map(|p| p.client).collect();
     let owners = owner

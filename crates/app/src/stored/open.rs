@@ -1,9 +1,9 @@
-//! The book on a day: the store's snapshot turned into the engine's inputs.
+//! The state on a day ([`State`]): the store's snapshot turned into the engine's inputs.
 
 use super::*;
 
 /// The store's state on a day, ready for the engine.
-pub struct Book {
+pub struct State {
     pub snap: Snapshot,
     pub loaded: Loaded,
     /// Client row → store key (rows are in key order).
@@ -20,7 +20,7 @@ pub struct Book {
     pub scheme_is_new: bool,
 }
 
-impl Book {
+impl State {
     pub fn row_of_key(&self, key: i64) -> Option<u32> {
         self.client_keys.binary_search(&key).ok().map(|r| r as u32)
     }
@@ -36,36 +36,36 @@ impl Book {
 
 /// Reads the store as of `date` and builds the engine's inputs, with `scheme` (text, file name)
 /// or the active stored scheme.
-pub fn open_book(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
-    let _span = tracing::info_span!("open_book").entered();
-    book_from(store.snapshot(allot_store::Day(date))?, date, scheme)
+pub fn open_state(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<State, AppError> {
+    let _span = tracing::info_span!("open_state").entered();
+    state_from(store.snapshot(allot_store::Day(date))?, date, scheme)
 }
 
-/// [`open_book`] with an empty deals table (of the declared columns): for reading the deals one
+/// [`open_state`] with an empty deals table (of the declared columns): for reading the deals one
 /// chunk at a time afterwards ([`Store::read_sales`]).
-pub(crate) fn open_book_without_deals(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
-    let _span = tracing::info_span!("open_book").entered();
-    book_from(store.snapshot_without_deals(allot_store::Day(date))?, date, scheme)
+pub(crate) fn open_state_without_deals(store: &mut dyn Store, date: i32, scheme: Option<(&str, &str)>) -> Result<State, AppError> {
+    let _span = tracing::info_span!("open_state").entered();
+    state_from(store.snapshot_without_deals(allot_store::Day(date))?, date, scheme)
 }
 
-pub(crate) fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<Book, BookError> {
+pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<State, AppError> {
     let (scheme_text, scheme_file) = match (scheme, &snap.scheme) {
         (Some((t, f)), _) => (t.to_string(), f.to_string()),
         (None, Some(v)) => (v.text.clone(), format!("scheme version {}", v.version)),
-        (None, None) => return Err(BookError::Refused("the store has no scheme yet: give one with --scheme FILE".into())),
+        (None, None) => return Err(AppError::Refused("the store has no scheme yet: give one with --scheme FILE".into())),
     };
     let (scheme_version, scheme_is_new) = match &snap.scheme {
         Some(v) if v.text == scheme_text => (v.version, false),
         Some(v) => (v.version + 1, true),
         None => (1, true),
     };
-    let sf = SchemeFile::parse(&scheme_text, &scheme_file).map_err(BookError::Input)?;
+    let sf = SchemeFile::parse(&scheme_text, &scheme_file).map_err(AppError::Input)?;
     let mut data = Data::default();
     let client_columns = readable(&snap.client_columns, &sf.columns);
-    let sheet = sheet_of("client", &client_columns, &snap.clients, None).map_err(BookError::Input)?;
+    let sheet = sheet_of("client", &client_columns, &snap.clients, None).map_err(AppError::Input)?;
     // Stored values were normalised when they were imported or routed.
     allot_io::tables::load_clients(&sheet, &declared(&snap.client_columns, &sf.columns), &ValueMaps::none(), &mut data)
-        .map_err(BookError::Input)?;
+        .map_err(AppError::Input)?;
     let deal_clients: Vec<String> = if snap.deals.is_empty() {
         vec![]
     } else {
@@ -78,11 +78,11 @@ pub(crate) fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>)
         data.deals = Table::new(&cols);
     } else {
         let columns = readable(&snap.deal_columns, &sf.deal_columns);
-        let sheet = sheet_of("deal", &columns, &snap.deals, Some(("client_id", deal_clients))).map_err(BookError::Input)?;
-        allot_io::tables::load_deals(&sheet, &deal_declared, &ValueMaps::none(), &mut data).map_err(BookError::Input)?;
+        let sheet = sheet_of("deal", &columns, &snap.deals, Some(("client_id", deal_clients))).map_err(AppError::Input)?;
+        allot_io::tables::load_deals(&sheet, &deal_declared, &ValueMaps::none(), &mut data).map_err(AppError::Input)?;
     }
-    let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(BookError::Input)?;
-    let mut employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
+    let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(AppError::Input)?;
+    let mut employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
     let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
     let employee_of_key: FxHashMap<i64, EmpIx> = employee_keys.iter().enumerate().map(|(i, &k)| (k, i as EmpIx)).collect();
     let ix_of = |key: i64| employee_of_key.get(&key).map(|&i| i as usize);
@@ -99,7 +99,7 @@ pub(crate) fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>)
             employees[i].absent_to = Some(a.last.0);
         }
     }
-    let scheme = sf.build(&data, employees).map_err(BookError::Input)?;
+    let scheme = sf.build(&data, employees).map_err(AppError::Input)?;
     let client_keys: Vec<i64> = snap.clients.iter().map(|c| c.key).collect();
     let pinned: BTreeSet<(i64, &str, i64)> = snap.pins.iter().map(|p| (p.client, p.role.as_str(), p.employee)).collect();
     let mut current = Vec::new();
@@ -110,9 +110,9 @@ pub(crate) fn book_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>)
         // A pin holds while its employee holds the link and has not left; a cover holds until
         // the absence ends, whatever the rules say.
         let pinned = (pinned.contains(&(l.client, l.role.as_str(), l.employee)) && scheme.employees[emp].active) || l.cause == Cause::Cover;
-        current.push(Current { client: row as u32, role, employee: emp as EmpIx, pinned });
+        current.push(CurrentLink { client: row as u32, role, employee: emp as EmpIx, pinned });
     }
     let compiled = Compiled::new(&scheme, &data);
     let loaded = Loaded { scheme, data, compiled, current, warnings: vec![] };
-    Ok(Book { snap, loaded, client_keys, employee_keys, employee_of_key, scheme_text, scheme_file, scheme_version, scheme_is_new })
+    Ok(State { snap, loaded, client_keys, employee_keys, employee_of_key, scheme_text, scheme_file, scheme_version, scheme_is_new })
 }

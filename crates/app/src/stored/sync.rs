@@ -34,7 +34,7 @@ pub struct Synced {
 /// Imports the folder's files, plans with its scheme and applies the plan. The employees and
 /// clients files are both checked before either lands; the folder's `[columns]` and `[values]`
 /// read them even before its scheme is active.
-pub fn sync(store: &mut dyn Store, req: &SyncRequest, actor: &Actor) -> Result<Synced, BookError> {
+pub fn sync(store: &mut dyn Store, req: &SyncRequest, actor: &Actor) -> Result<Synced, AppError> {
     let scheme = Some((req.scheme.0.as_str(), req.scheme.1.as_str()));
     let e = prepare_import_with(store, Subject::Employee, &req.employees, &req.encodings, scheme)?;
     let c = prepare_import_with(store, Subject::Client, &req.clients, &req.encodings, scheme)?;

@@ -1,4 +1,4 @@
-//! The book of business over time (S1.1–S1.3): import files into the store, plan the
+//! The use cases over the store (S1.1–S1.3): import files into the store, plan the
 //! assignments of a day against the stored ones, apply a saved plan all or nothing, pins,
 //! absences with a cover that ends by itself, leavers, and the as-of questions.
 //!
@@ -20,7 +20,7 @@ use std::path::Path;
 use allot_core::check::reason_text;
 use allot_core::data::{Column as DataColumn, Data, Table};
 use allot_core::diag::Diagnostic;
-use allot_core::engine::{client_roles, id_ranks, measures, Current, Options, Outcome};
+use allot_core::engine::{client_roles, id_ranks, measures, CurrentLink, Options, Outcome};
 use allot_core::model::{EmpIx, RoleIx};
 use allot_core::{Compiled, Employee, How, Reason};
 use allot_io::sheet::Cell;
@@ -28,8 +28,8 @@ use allot_io::values::ValueMaps;
 use allot_io::{read_table, Encodings, SchemeFile, Sheet};
 use allot_rules::{civil_from_days, Type};
 use allot_store::{
-    Actor, Applied, Cause, Change, Changes, Close, Column, Imported, Link, Open, Row, SchemeVersion, Snapshot, Spell, Store, StoreError,
-    Subject,
+    Actor, Applied, Cause, Change, Changes, Close, Column, Imported, Link, LinkEntry, Open, Row, SchemeVersion, Snapshot, Store,
+    StoreError, Subject,
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +37,7 @@ use crate::Loaded;
 
 /// What went wrong, for the user to fix.
 #[derive(Debug, thiserror::Error)]
-pub enum BookError {
+pub enum AppError {
     /// Problems in an input file or the scheme, each located.
     #[error("{}", allot_core::diag::render_all(.0))]
     Input(Vec<Diagnostic>),

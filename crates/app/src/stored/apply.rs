@@ -3,9 +3,9 @@
 use super::*;
 
 /// Lands a saved plan exactly, all or nothing; the store refuses it if anything changed since.
-pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applied, BookError> {
+pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applied, AppError> {
     let _span = tracing::info_span!("apply").entered();
-    let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| BookError::Refused(format!("the plan holds a bad date `{s}`")));
+    let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| AppError::Refused(format!("the plan holds a bad date `{s}`")));
     let mut closes = Vec::with_capacity(plan.closes.len());
     for (link, at) in &plan.closes {
         closes.push(Close { link: *link, at: allot_store::Day(day(at)?) });
@@ -18,7 +18,7 @@ pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applie
             employee: o.employee,
             from: allot_store::Day(day(&o.from)?),
             to: o.to.as_deref().map(day).transpose()?.map(allot_store::Day),
-            cause: Cause::parse(&o.cause).map_err(|_| BookError::Refused(format!("the plan holds an unknown cause `{}`", o.cause)))?,
+            cause: Cause::parse(&o.cause).map_err(|_| AppError::Refused(format!("the plan holds an unknown cause `{}`", o.cause)))?,
             rule: o.rule.clone(),
             scheme: Some(plan.scheme_version),
             note: o.note.clone(),

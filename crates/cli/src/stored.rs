@@ -1,10 +1,10 @@
 //! The store commands: import, plan, apply, the as-of questions, pins, absences, leavers and
-//! scheme versions. Wiring only; the work is in `allot_app::book` and `allot-store`.
+//! scheme versions. Wiring only; the work is in `allot_app::stored` and `allot-store`.
 
 use std::path::PathBuf;
 
-use allot_app::book::{self, BookError, Plan, PlanRequest};
-use allot_store::{Actor, Location, PinRequest, Spell, Store, Subject};
+use allot_app::stored::{self, AppError, Plan, PlanRequest};
+use allot_store::{Actor, LinkEntry, Location, PinRequest, Store, Subject};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::{parse_day, parse_encoding, today, write_output, Reported};
@@ -323,9 +323,9 @@ pub struct LogArgs {
     store: StoreOpt,
 }
 
-pub(crate) fn report(e: BookError) -> Reported {
+pub(crate) fn report(e: AppError) -> Reported {
     match e {
-        BookError::Input(d) => {
+        AppError::Input(d) => {
             crate::fail(&d);
         }
         other => eprintln!("error: {other}"),
@@ -347,11 +347,11 @@ pub fn import(a: &ImportArgs) -> Result<(), Reported> {
         What::Employees => Subject::Employee,
         What::Deals => Subject::Deal,
     };
-    let r = book::import(store.as_mut(), subject, &a.file, &Encodings::merge(&a.encoding), &a.store.actor()).map_err(report)?;
+    let r = stored::import(store.as_mut(), subject, &a.file, &Encodings::merge(&a.encoding), &a.store.actor()).map_err(report)?;
     say_imported(&r, &a.file)
 }
 
-fn say_imported(r: &book::ImportReport, file: &std::path::Path) -> Result<(), Reported> {
+fn say_imported(r: &stored::ImportReport, file: &std::path::Path) -> Result<(), Reported> {
     for w in &r.warnings {
         eprintln!("{w}");
     }
@@ -397,7 +397,7 @@ pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
         return Err(Reported);
     };
     let mut store = a.store.open()?;
-    let req = book::SyncRequest {
+    let req = stored::SyncRequest {
         scheme: (scheme, scheme_path.display().to_string()),
         employees,
         clients,
@@ -406,7 +406,7 @@ pub fn sync(a: &SyncArgs) -> Result<(), Reported> {
         date: a.date.unwrap_or_else(today),
         dry_run: a.dry_run,
     };
-    let done = book::sync(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
+    let done = stored::sync(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
     if a.dry_run {
         eprintln!("dry run: the files are checked, the plan is shown against the store as it is, nothing is written");
     }
@@ -438,7 +438,7 @@ pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
     let plan = {
         let spinner = crate::Spinner::new();
         allot_app::Progress::stage(&spinner, "planning");
-        book::plan(store.as_mut(), &req, &a.store.actor()).map_err(report)?
+        stored::plan(store.as_mut(), &req, &a.store.actor()).map_err(report)?
     };
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&plan.summary).unwrap_or_default());
@@ -474,7 +474,7 @@ pub fn apply(a: &ApplyArgs) -> Result<(), Reported> {
         eprintln!("note: the plan was made on a {} store; applying it to {}", plan.store, store.backend());
     }
     eprintln!("applying {} closes and {} opens of the plan of {} …", plan.closes.len(), plan.opens.len(), plan.date);
-    let done = book::apply(store.as_mut(), &plan, &a.store.actor()).map_err(report)?;
+    let done = stored::apply(store.as_mut(), &plan, &a.store.actor()).map_err(report)?;
     outln!(
         "applied the plan of {}: {} links opened, {} closed{} (change {})",
         plan.date,
@@ -486,7 +486,7 @@ pub fn apply(a: &ApplyArgs) -> Result<(), Reported> {
     Ok(())
 }
 
-fn spells_json(rows: &[Spell]) -> String {
+fn spells_json(rows: &[LinkEntry]) -> String {
     let mut out = String::new();
     for r in rows {
         let v = serde_json::json!({
@@ -503,18 +503,18 @@ fn spells_json(rows: &[Spell]) -> String {
 
 pub fn history(a: &HistoryArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    let rows = book::history(store.as_mut(), &a.client).map_err(report)?;
+    let rows = stored::history(store.as_mut(), &a.client).map_err(report)?;
     if a.json {
         out!("{}", spells_json(&rows));
     } else if rows.is_empty() {
         outln!("{} has never had an employee", a.client);
     } else {
-        out!("{}", allot_app::report::spells(&rows, false));
+        out!("{}", allot_app::report::link_entries(&rows, false));
     }
     Ok(())
 }
 
-fn owners_csv(rows: &[Spell], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+fn owners_csv(rows: &[LinkEntry], w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut csv = csv::Writer::from_writer(w);
     csv.write_record(["client_id", "role", "employee_id", "since", "until", "cause", "rule", "scheme_version", "note"])?;
     for r in rows {
@@ -535,7 +535,7 @@ fn owners_csv(rows: &[Spell], w: &mut dyn std::io::Write) -> std::io::Result<()>
 
 pub fn owners(a: &OwnersArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    let rows = book::owners_at(store.as_mut(), a.at.unwrap_or_else(today), a.client.as_deref()).map_err(report)?;
+    let rows = stored::owners_at(store.as_mut(), a.at.unwrap_or_else(today), a.client.as_deref()).map_err(report)?;
     match &a.out {
         Some(p) => write_output(p, |w| owners_csv(&rows, w)).map_err(|e| {
             eprintln!("error: cannot write {}: {e}", p.display());
@@ -654,7 +654,7 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
 pub fn book_of(a: &BookArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
     let at = a.at.unwrap_or_else(today);
-    let (rows, clients) = book::book_with_clients(store.as_mut(), &a.employee, at).map_err(report)?;
+    let (rows, clients) = stored::book_with_clients(store.as_mut(), &a.employee, at).map_err(report)?;
     if let Some(p) = &a.out {
         let table = allot_app::report::book_rows(&rows, &clients);
         return write_output(p, |w| {
@@ -691,7 +691,7 @@ pub fn pin(a: &PinArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
     let date = a.date.unwrap_or_else(today);
     let req = PinRequest { client: &a.client, role: &a.role, employee: &a.employee, reason: &a.reason, date: allot_store::Day(date) };
-    let done = book::pin(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
+    let done = stored::pin(store.as_mut(), &req, &a.store.actor()).map_err(report)?;
     match &done.moved_from {
         Some(old) => outln!(
             "pinned {} {} to {} from {} (was {old}); rules will not move it",
@@ -714,7 +714,7 @@ pub fn unpin(a: &UnpinArgs) -> Result<(), Reported> {
 
 pub fn absent(a: &AbsentArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    book::absent(store.as_mut(), &a.employee, a.from, a.to, a.cover.as_deref(), &a.store.actor()).map_err(report)?;
+    stored::absent(store.as_mut(), &a.employee, a.from, a.to, a.cover.as_deref(), &a.store.actor()).map_err(report)?;
     let (f, t) = (allot_rules::civil_from_days(a.from), allot_rules::civil_from_days(a.to));
     let how = a.cover.as_ref().map_or("spread over eligible peers".to_string(), |c| format!("covered by {c}"));
     outln!(
@@ -726,7 +726,7 @@ pub fn absent(a: &AbsentArgs) -> Result<(), Reported> {
 
 pub fn leave(a: &LeaveArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    book::leave(store.as_mut(), &a.employee, a.on, &a.store.actor()).map_err(report)?;
+    stored::leave(store.as_mut(), &a.employee, a.on, &a.store.actor()).map_err(report)?;
     let on = allot_rules::civil_from_days(a.on);
     outln!("registered: {} leaves on {on}. Run `allot plan --date {on}` (or later) to see who takes their clients.", a.employee);
     Ok(())
@@ -737,12 +737,12 @@ pub fn scheme(c: &SchemeCommand) -> Result<(), Reported> {
         SchemeCommand::Diff { file, store } => {
             let mut s = store.open()?;
             let text = read(file)?;
-            let active = book::active_scheme(s.as_mut()).map_err(report)?;
+            let active = stored::active_scheme(s.as_mut()).map_err(report)?;
             let (old, name) = match &active {
                 Some(v) => (v.text.clone(), format!("version {} (active)", v.version)),
                 None => (String::new(), "no active version".into()),
             };
-            let parts = book::scheme_diff_lines(&old, &text);
+            let parts = stored::scheme_diff_lines(&old, &text);
             if parts.is_empty() && old == text {
                 outln!("{} is the same as {name}", file.display());
                 return Ok(());
@@ -752,7 +752,7 @@ pub fn scheme(c: &SchemeCommand) -> Result<(), Reported> {
                 outln!("  {p}");
             }
             outln!();
-            out!("{}", book::scheme_text_diff(&old, &text, &name, &file.display().to_string()));
+            out!("{}", stored::scheme_text_diff(&old, &text, &name, &file.display().to_string()));
             outln!("\nRun `allot plan --scheme {}` to see which moves these changes cause.", file.display());
         }
         SchemeCommand::Show { version, store } => {
@@ -794,7 +794,7 @@ pub fn scheme(c: &SchemeCommand) -> Result<(), Reported> {
 
 pub fn log(a: &LogArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    for c in book::changes(store.as_mut()).map_err(report)? {
+    for c in stored::changes(store.as_mut()).map_err(report)? {
         outln!("{c}");
     }
     Ok(())

@@ -35,7 +35,7 @@ pub(crate) fn declared_types(
     store: &mut dyn Store,
     subject: Subject,
     active: Option<&SchemeFile>,
-) -> Result<BTreeMap<String, Type>, BookError> {
+) -> Result<BTreeMap<String, Type>, AppError> {
     let stored = store.columns(subject)?;
     let empty = BTreeMap::new();
     let scheme = match active {
@@ -48,13 +48,7 @@ pub(crate) fn declared_types(
 
 /// Validates the whole file, then upserts it by id in one transaction. On any error nothing is
 /// imported and every error is returned, located by line and column.
-pub fn import(
-    store: &mut dyn Store,
-    subject: Subject,
-    path: &Path,
-    encoding: &Encodings,
-    actor: &Actor,
-) -> Result<ImportReport, BookError> {
+pub fn import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: &Encodings, actor: &Actor) -> Result<ImportReport, AppError> {
     let prepared = prepare_import(store, subject, path, encoding)?;
     commit_import(store, prepared, actor)
 }
@@ -69,13 +63,13 @@ pub struct PreparedImport {
 }
 
 /// Lands a validated file in one transaction.
-pub fn commit_import(store: &mut dyn Store, p: PreparedImport, actor: &Actor) -> Result<ImportReport, BookError> {
+pub fn commit_import(store: &mut dyn Store, p: PreparedImport, actor: &Actor) -> Result<ImportReport, AppError> {
     let imported = store.import(&allot_store::Import { subject: p.subject, file: &p.file, columns: &p.columns, rows: &p.rows }, actor)?;
     Ok(ImportReport { subject: p.subject, rows: p.rows.len(), imported, columns: p.columns, warnings: p.warnings })
 }
 
 /// Reads and validates a whole file against the store's column types; writes nothing.
-pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: &Encodings) -> Result<PreparedImport, BookError> {
+pub fn prepare_import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: &Encodings) -> Result<PreparedImport, AppError> {
     prepare_import_with(store, subject, path, encoding, None)
 }
 
@@ -87,16 +81,16 @@ pub fn prepare_import_with(
     path: &Path,
     encoding: &Encodings,
     scheme: Option<(&str, &str)>,
-) -> Result<PreparedImport, BookError> {
+) -> Result<PreparedImport, AppError> {
     let _span = tracing::info_span!("import", subject = subject.as_str()).entered();
     let file = path.display().to_string();
-    let mut sheet = read_table(path, encoding.for_file(path)).map_err(BookError::Input)?;
+    let mut sheet = read_table(path, encoding.for_file(path)).map_err(AppError::Input)?;
     let mut warnings: Vec<Diagnostic> = Vec::new();
     // The scheme's `[columns]` name the file's headers and `[values]` normalise its values.
     // (An employees file has fixed columns: no scheme reads it.)
     let active = match (subject, scheme) {
         (Subject::Employee, _) => None,
-        (_, Some((text, name))) => Some(SchemeFile::parse(text, name).map_err(BookError::Input)?),
+        (_, Some((text, name))) => Some(SchemeFile::parse(text, name).map_err(AppError::Input)?),
         (_, None) => store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok()),
     };
     let builtin = ValueMaps::builtin();
@@ -104,7 +98,7 @@ pub fn prepare_import_with(
     if let (Some(sf), Subject::Client | Subject::Deal) = (&active, subject) {
         let renamed = sf.rename_headers(&mut sheet, subject == Subject::Deal);
         if !renamed.is_empty() {
-            return Err(BookError::Input(renamed));
+            return Err(AppError::Input(renamed));
         }
     }
     let (columns, rows) = match subject {
@@ -118,9 +112,9 @@ pub fn prepare_import_with(
                     let _ = known.begin_row(&c.id);
                 }
                 data.clients = known;
-                warnings = allot_io::tables::load_deals(&sheet, &declared, values, &mut data).map_err(BookError::Input)?;
+                warnings = allot_io::tables::load_deals(&sheet, &declared, values, &mut data).map_err(AppError::Input)?;
             } else {
-                warnings = allot_io::tables::load_clients(&sheet, &declared, values, &mut data).map_err(BookError::Input)?;
+                warnings = allot_io::tables::load_clients(&sheet, &declared, values, &mut data).map_err(AppError::Input)?;
             }
             let table = if subject == Subject::Deal { &data.deals } else { &data.clients };
             // Only the file's own columns: a column it lacks keeps its stored values.
@@ -147,7 +141,7 @@ pub fn prepare_import_with(
             (cols.into_iter().map(|c| c.1).collect::<Vec<_>>(), rows)
         }
         Subject::Employee => {
-            let employees = allot_io::tables::load_employees(&sheet).map_err(BookError::Input)?;
+            let employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
             // The loader succeeds despite unused columns; say which they were.
             warnings.extend(allot_io::tables::no_rows(&sheet, "employees"));
             warnings.extend(allot_io::tables::unused_employee_columns(&sheet));

@@ -115,18 +115,18 @@ impl Plan {
         self
     }
     /// Reads a plan file and checks it is whole and unedited.
-    pub fn parse(text: &str, file: &str) -> Result<Plan, BookError> {
+    pub fn parse(text: &str, file: &str) -> Result<Plan, AppError> {
         let plan: Plan = serde_json::from_str(text).map_err(|e| {
-            BookError::Input(vec![Diagnostic::error(format!("not a plan file: {e}"))
+            AppError::Input(vec![Diagnostic::error(format!("not a plan file: {e}"))
                 .file(file)
                 .at(e.line(), e.column())
                 .expected("the JSON that `allot plan -o FILE` writes")])
         })?;
         if plan.allot_plan != PLAN_FORMAT {
-            return Err(BookError::Refused(format!("{file}: plan format {} is not {PLAN_FORMAT}; make a new plan", plan.allot_plan)));
+            return Err(AppError::Refused(format!("{file}: plan format {} is not {PLAN_FORMAT}; make a new plan", plan.allot_plan)));
         }
         if plan.digest != plan.compute_digest() {
-            return Err(BookError::Refused(format!(
+            return Err(AppError::Refused(format!(
                 "{file} was changed after it was made (its digest does not match); make a new plan with `allot plan`"
             )));
         }
@@ -147,14 +147,14 @@ pub(crate) struct Pending<'a> {
 }
 
 /// Computes the plan of `req.date`: the engine's assignments against the stored links.
-pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<Plan, BookError> {
+pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<Plan, AppError> {
     let _span = tracing::info_span!("plan").entered();
-    let book = open_book(store, req.date, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
+    let book = open_state(store, req.date, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
     let d = req.date;
     let snap = &book.snap;
     // History is never rewritten: a plan cannot be dated before a change already applied.
     if let Some(later) = snap.links.iter().filter(|l| l.from.0 > d && !matches!(l.cause, Cause::Return)).map(|l| l.from).max() {
-        return Err(BookError::Refused(format!(
+        return Err(AppError::Refused(format!(
             "the book already has changes dated {}; plan on that day or later (history is never rewritten)",
             later
         )));
@@ -186,7 +186,7 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     }
     // An absent owner keeps clients by stickiness (S1.3); for an absence arranged now, their
     // links are left out so that the rules pick the covers (the absentee is not eligible).
-    let current: Vec<Current> = l.current.iter().filter(|c| !pending.absences.contains_key(&c.employee)).copied().collect();
+    let current: Vec<CurrentLink> = l.current.iter().filter(|c| !pending.absences.contains_key(&c.employee)).copied().collect();
     let outcome = allot_core::assign(scheme, &l.compiled, &l.data, &current, &Options { today: d, rebalance: req.rebalance, watch: None });
     let scheme_changes = match &snap.scheme {
         Some(active) if book.scheme_is_new => scheme_diff_lines(&active.text, &book.scheme_text),
@@ -294,7 +294,7 @@ impl Tally {
 
 /// Walks every (client, role) and writes down what changes.
 pub(crate) struct Diff<'a> {
-    book: &'a Book,
+    book: &'a State,
     outcome: &'a Outcome,
     pending: &'a Pending<'a>,
     rebalance: bool,
@@ -309,7 +309,7 @@ pub(crate) struct Diff<'a> {
 }
 
 impl<'a> Diff<'a> {
-    fn new(book: &'a Book, outcome: &'a Outcome, pending: &'a Pending<'a>, rebalance: bool) -> Diff<'a> {
+    fn new(book: &'a State, outcome: &'a Outcome, pending: &'a Pending<'a>, rebalance: bool) -> Diff<'a> {
         Diff {
             book,
             outcome,
