@@ -141,7 +141,7 @@ struct Chunk {
     /// Each deal's id in `text`.
     ids: Vec<(u32, u32)>,
     cells: Vec<Raw>,
-    clients: Vec<i64>,
+    clients: Vec<allot_store::ClientKey>,
     /// Whether each deal came in through routing.
     routed: Vec<bool>,
     unreadable: Vec<Uncredited>,
@@ -167,7 +167,7 @@ impl Chunk {
     }
 
     /// Appends a deal: its id, client and the wanted attributes picked out of its JSON.
-    fn push(&mut self, id: &str, client: i64, attrs: &str, routed: bool, wanted: &FxHashMap<&str, usize>, width: usize) {
+    fn push(&mut self, id: &str, client: allot_store::ClientKey, attrs: &str, routed: bool, wanted: &FxHashMap<&str, usize>, width: usize) {
         let (text, cells) = (self.text.len(), self.cells.len());
         let id_at = self.push_text(id);
         self.cells.resize(cells + width, Wire::Empty);
@@ -244,7 +244,7 @@ impl Holders {
         ids.into_iter().for_each(|id| {
             people.intern(id);
         });
-        let by_key: FxHashMap<i64, u32> =
+        let by_key: FxHashMap<allot_store::EmployeeKey, u32> =
             book.employee_keys.iter().enumerate().filter_map(|(i, &k)| Some((k, people.get(&scheme.employees[i].id)?))).collect();
         let roles = scheme.roles.len();
         let mut keyed: Vec<(usize, LinkSpan<u32>)> = held

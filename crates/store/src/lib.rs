@@ -48,6 +48,76 @@ impl fmt::Display for Day {
     }
 }
 
+/// The store's own integer keys, one type per table, so that a client's key can never be passed
+/// where an employee's is meant. Stable forever; never shown to a person (ids are).
+macro_rules! key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<$name> for sql::Param<'_> {
+            fn from(k: $name) -> Self {
+                sql::Param::Int(k.0)
+            }
+        }
+
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(v).map($name)
+            }
+        }
+
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.0.into())
+            }
+        }
+
+        impl<'a> postgres::types::FromSql<'a> for $name {
+            fn from_sql(ty: &postgres::types::Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                i64::from_sql(ty, raw).map($name)
+            }
+            fn accepts(ty: &postgres::types::Type) -> bool {
+                <i64 as postgres::types::FromSql>::accepts(ty)
+            }
+        }
+
+        impl postgres::types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &postgres::types::Type,
+                out: &mut bytes::BytesMut,
+            ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+            fn accepts(ty: &postgres::types::Type) -> bool {
+                <i64 as postgres::types::ToSql>::accepts(ty)
+            }
+            postgres::types::to_sql_checked!();
+        }
+    };
+}
+
+key!(
+    /// A stored client's key.
+    ClientKey
+);
+key!(
+    /// A stored employee's key.
+    EmployeeKey
+);
+key!(
+    /// A link's id.
+    LinkId
+);
+
 /// Store errors. `Stale`, `NotFound` and `Refused` are the user's to fix; `Db` is the database's.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -213,20 +283,20 @@ pub struct Imported {
 
 /// A stored client, employee or deal. `key` is the store's own integer key (stable forever).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub key: i64,
+pub struct Stored<K = i64> {
+    pub key: K,
     pub id: String,
     pub attrs: String,
     /// For deals: the client's key.
-    pub client: Option<i64>,
+    pub client: Option<ClientKey>,
 }
 
 /// Who held a role for a client over which days, by store keys (what crediting sales needs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkSpan {
-    pub client: i64,
+    pub client: ClientKey,
     pub role: String,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     pub from: Day,
     /// First day no longer held; `None`: still held.
     pub to: Option<Day>,
@@ -240,7 +310,7 @@ pub enum SalesRow<'a> {
     /// through routing (`POST /v1/route`) rather than an import.
     Deal {
         id: &'a str,
-        client: i64,
+        client: ClientKey,
         attrs: &'a str,
         routed: bool,
     },
@@ -261,10 +331,10 @@ pub(crate) enum Reading {
 /// A (client, role, employee) link as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
-    pub id: i64,
-    pub client: i64,
+    pub id: LinkId,
+    pub client: ClientKey,
     pub role: String,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     pub from: Day,
     pub to: Option<Day>,
     pub cause: Cause,
@@ -277,27 +347,27 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     pub id: i64,
-    pub client: i64,
+    pub client: ClientKey,
     pub role: String,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Absence {
     pub id: i64,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     pub first: Day,
     pub last: Day,
     /// The one employee who covers; none means: spread over eligible peers.
-    pub cover: Option<i64>,
+    pub cover: Option<EmployeeKey>,
     pub applied: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaver {
     pub id: i64,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     /// The first day the employee no longer holds clients.
     pub on: Day,
     pub applied: bool,
@@ -342,14 +412,14 @@ pub struct Snapshot {
     pub deal_columns: Vec<Column>,
     pub employee_columns: Vec<Column>,
     /// In key order.
-    pub clients: Vec<Stored>,
-    pub employees: Vec<Stored>,
+    pub clients: Vec<Stored<ClientKey>>,
+    pub employees: Vec<Stored<EmployeeKey>>,
     pub deals: Vec<Stored>,
     pub scheme: Option<SchemeVersion>,
     /// Links valid on `date`, and links that start after it (scheduled), in no particular order.
     pub links: Vec<Link>,
     /// (client, role) pairs that had a link that ended on or before `date`.
-    pub past: Vec<(i64, String)>,
+    pub past: Vec<(ClientKey, String)>,
     pub pins: Vec<Pin>,
     pub absences: Vec<Absence>,
     pub leavers: Vec<Leaver>,
@@ -358,16 +428,16 @@ pub struct Snapshot {
 /// Close a link: it stops being valid on `at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Close {
-    pub link: i64,
+    pub link: LinkId,
     pub at: Day,
 }
 
 /// Open a link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Open {
-    pub client: i64,
+    pub client: ClientKey,
     pub role: String,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     pub from: Day,
     pub to: Option<Day>,
     pub cause: Cause,
@@ -434,8 +504,8 @@ pub struct PinRequest<'a> {
 /// The link a pin would replace: its id and its employee's key and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldLink {
-    pub link: i64,
-    pub employee: i64,
+    pub link: LinkId,
+    pub employee: EmployeeKey,
     pub employee_id: String,
 }
 
@@ -443,8 +513,8 @@ pub struct HeldLink {
 /// holds the role on the day, when a link scheduled after the day starts, the active scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinSite {
-    pub client: i64,
-    pub employee: i64,
+    pub client: ClientKey,
+    pub employee: EmployeeKey,
     pub held: Option<HeldLink>,
     pub next: Option<Day>,
     pub scheme: Option<i64>,
@@ -455,8 +525,8 @@ pub struct PinSite {
 #[derive(Debug, Clone)]
 pub struct PinLanding<'a> {
     pub request: &'a PinRequest<'a>,
-    pub client: i64,
-    pub employee: i64,
+    pub client: ClientKey,
+    pub employee: EmployeeKey,
     pub close: Option<Close>,
     pub open: Option<Open>,
     /// The employee who held the link before, when the pin moves it.
@@ -505,7 +575,7 @@ pub struct Health {
 /// A client, stored or added by this batch (the index into [`RouteWrites::clients`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientRef {
-    Stored(i64),
+    Stored(ClientKey),
     New(usize),
 }
 
@@ -531,7 +601,7 @@ pub struct Routed {
 #[derive(Debug, Clone)]
 pub struct NewDeal {
     pub id: String,
-    pub client: i64,
+    pub client: ClientKey,
     /// Attributes as a JSON object without nulls.
     pub attrs: String,
 }
@@ -560,7 +630,7 @@ pub struct Replay {
 pub struct FoundClient {
     /// The value looked up.
     pub value: String,
-    pub key: i64,
+    pub key: ClientKey,
     pub id: String,
 }
 
@@ -568,14 +638,14 @@ pub struct FoundClient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub role: String,
-    pub employee: i64,
+    pub employee: EmployeeKey,
     pub rule: Option<String>,
 }
 
 /// A stored client's attributes (JSON), by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientAttrs {
-    pub key: i64,
+    pub key: ClientKey,
     pub attrs: String,
 }
 
@@ -596,9 +666,9 @@ pub trait RouteTx {
     /// Clients by `id` or by a key kind (`inn`, `email_domain`, `phone`).
     fn find_clients(&mut self, kind: &str, values: &[String]) -> Result<Vec<FoundClient>>;
     /// A client's links valid on a day.
-    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<Holder>>;
+    fn owners(&mut self, client: ClientKey, date: Day) -> Result<Vec<Holder>>;
     /// Stored clients' attributes (JSON), by key.
-    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<ClientAttrs>>;
+    fn client_attrs(&mut self, clients: &[ClientKey]) -> Result<Vec<ClientAttrs>>;
     /// Which of these deal ids are stored already.
     fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>>;
     /// Every pool's stored state (rule id, JSON), locked for the batch.

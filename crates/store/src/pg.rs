@@ -61,20 +61,10 @@ impl PgStore {
             scheme: shared::active_scheme(&mut db)?,
             ..Default::default()
         };
-        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
-            if table == "clients" && !full {
-                continue;
-            }
-            // A sequential scan, sorted here: cheaper than the server's sort or index walk.
-            let mut rows = db.tx.query_raw(&format!("SELECT key, id, attrs::text FROM {table}"), std::iter::empty::<i64>())?;
-            while let Some(r) = rows.next()? {
-                out.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: None });
-            }
-            drop(rows);
-            if !out.is_sorted_by_key(|c| c.key) {
-                out.sort_unstable_by_key(|c| c.key);
-            }
+        if full {
+            s.clients = stored_rows(&mut db.tx, "clients")?;
         }
+        s.employees = stored_rows(&mut db.tx, "employees")?;
         let deals = what == Reading::Everything;
         for r in if deals { db.tx.query("SELECT key, id, attrs::text, client FROM deals ORDER BY key", &[])? } else { vec![] } {
             s.deals.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: Some(r.get(3)) });
@@ -137,6 +127,21 @@ impl PgStore {
         db.tx.commit()?;
         Ok(s)
     }
+}
+
+/// A table's rows in key order: a sequential scan, sorted here (cheaper than the server's sort or
+/// index walk).
+fn stored_rows<K: for<'a> postgres::types::FromSql<'a> + Ord + Copy>(tx: &mut Transaction<'_>, table: &str) -> Result<Vec<Stored<K>>> {
+    let mut out = Vec::new();
+    let mut rows = tx.query_raw(&format!("SELECT key, id, attrs::text FROM {table}"), std::iter::empty::<i64>())?;
+    while let Some(r) = rows.next()? {
+        out.push(Stored { key: r.get(0), id: r.get(1), attrs: r.get(2), client: None });
+    }
+    drop(rows);
+    if !out.is_sorted_by_key(|c| c.key) {
+        out.sort_unstable_by_key(|c| c.key);
+    }
+    Ok(out)
 }
 
 fn quote_ident(s: &str) -> String {
@@ -297,7 +302,7 @@ impl Tx for PgTx<'_> {
         )?;
         let mut by_day: BTreeMap<Day, Vec<i64>> = BTreeMap::new();
         for c in closes {
-            by_day.entry(c.at).or_default().push(c.link);
+            by_day.entry(c.at).or_default().push(c.link.0);
         }
         for (&day, ids) in &by_day {
             for chunk in ids.chunks(CHUNK) {
@@ -324,9 +329,9 @@ impl Tx for PgTx<'_> {
              AS u(client, role, employee, f, t, cause, rule, scheme, note, absence) JOIN roles r ON r.id = u.role",
         )?;
         for chunk in opens.chunks(CHUNK) {
-            let client: Vec<i64> = chunk.iter().map(|o| o.client).collect();
+            let client: Vec<i64> = chunk.iter().map(|o| o.client.0).collect();
             let role: Vec<&str> = chunk.iter().map(|o| o.role.as_str()).collect();
-            let employee: Vec<i64> = chunk.iter().map(|o| o.employee).collect();
+            let employee: Vec<i64> = chunk.iter().map(|o| o.employee.0).collect();
             let from: Vec<String> = chunk.iter().map(|o| o.from.to_string()).collect();
             let to: Vec<Option<String>> = chunk.iter().map(|o| o.to.map(|d| d.to_string())).collect();
             let cause: Vec<&str> = chunk.iter().map(|o| o.cause.as_str()).collect();
@@ -342,7 +347,7 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<i64>> {
+    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<ClientKey>> {
         let ids: Vec<&str> = clients.iter().map(|c| c.id.as_str()).collect();
         let attrs: Vec<&str> = clients.iter().map(|c| c.attrs.as_str()).collect();
         let st = prepared(
@@ -354,11 +359,11 @@ impl Tx for PgTx<'_> {
              ON CONFLICT (id) DO UPDATE SET attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by RETURNING id, key",
         )?;
         let rows = self.tx.query(&st, &[&ids, &attrs, &change])?;
-        let by_id: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let by_id: HashMap<String, ClientKey> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         let keys = clients
             .iter()
             .map(|c| by_id.get(&c.id).copied().ok_or_else(|| StoreError::Db(format!("client `{}` was not written", c.id))))
-            .collect::<Result<Vec<i64>>>()?;
+            .collect::<Result<Vec<ClientKey>>>()?;
         let (mut kinds, mut values, mut owners) = (Vec::new(), Vec::new(), Vec::new());
         for (c, key) in clients.iter().zip(&keys) {
             for (k, v) in &c.keys {
@@ -383,7 +388,7 @@ impl Tx for PgTx<'_> {
 
     fn add_deals(&mut self, deals: &[NewDeal], change: i64) -> Result<()> {
         let ids: Vec<&str> = deals.iter().map(|d| d.id.as_str()).collect();
-        let clients: Vec<i64> = deals.iter().map(|d| d.client).collect();
+        let clients: Vec<i64> = deals.iter().map(|d| d.client.0).collect();
         let attrs: Vec<&str> = deals.iter().map(|d| d.attrs.as_str()).collect();
         let st = prepared(
             &mut self.tx,
@@ -395,10 +400,10 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn record_routes(&mut self, routed: &[(Option<&str>, &str, i64, &str)], change: i64) -> Result<()> {
+    fn record_routes(&mut self, routed: &[(Option<&str>, &str, ClientKey, &str)], change: i64) -> Result<()> {
         let key: Vec<Option<&str>> = routed.iter().map(|r| r.0).collect();
         let hash: Vec<&str> = routed.iter().map(|r| r.1).collect();
-        let client: Vec<i64> = routed.iter().map(|r| r.2).collect();
+        let client: Vec<i64> = routed.iter().map(|r| r.2 .0).collect();
         let response: Vec<&str> = routed.iter().map(|r| r.3).collect();
         let st = prepared(
             &mut self.tx,

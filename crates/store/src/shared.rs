@@ -17,10 +17,10 @@ pub(crate) trait Tx: Db {
     /// Opens links (roles known already); a link with an end is closed by the same change.
     fn open_links(&mut self, opens: &[Open], change: i64) -> Result<()>;
     /// Adds (or merges) a routing batch's clients and their keys; their keys in order.
-    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<i64>>;
+    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<ClientKey>>;
     fn add_deals(&mut self, deals: &[NewDeal], change: i64) -> Result<()>;
     /// Records routed items: (idempotency key, request hash, client key, response).
-    fn record_routes(&mut self, routed: &[(Option<&str>, &str, i64, &str)], change: i64) -> Result<()>;
+    fn record_routes(&mut self, routed: &[(Option<&str>, &str, ClientKey, &str)], change: i64) -> Result<()>;
 }
 
 /// One database: what differs between SQLite and PostgreSQL beyond the spelling of a statement.
@@ -74,12 +74,12 @@ fn key_of(db: &mut (impl Db + ?Sized), table: &'static str, what: &'static str, 
     db.row(&sql, params![id])?.map(|mut r| r.int(0)).transpose()?.ok_or_else(|| StoreError::NotFound { what, id: id.to_string() })
 }
 
-fn employee_key(db: &mut (impl Db + ?Sized), id: &str) -> Result<i64> {
-    key_of(db, "employees", "employee", id)
+fn employee_key(db: &mut (impl Db + ?Sized), id: &str) -> Result<EmployeeKey> {
+    key_of(db, "employees", "employee", id).map(EmployeeKey)
 }
 
-fn client_key(db: &mut (impl Db + ?Sized), id: &str) -> Result<i64> {
-    key_of(db, "clients", "client", id)
+fn client_key(db: &mut (impl Db + ?Sized), id: &str) -> Result<ClientKey> {
+    key_of(db, "clients", "client", id).map(ClientKey)
 }
 
 pub(crate) fn columns_of(db: &mut (impl Db + ?Sized), subject: Subject) -> Result<Vec<Column>> {
@@ -200,9 +200,9 @@ impl RouteTx for Routing<'_> {
                 params![kind, values],
             )?
         };
-        rows.into_iter().map(|mut r| Ok(FoundClient { value: r.text(0)?, key: r.int(1)?, id: r.text(2)? })).collect()
+        rows.into_iter().map(|mut r| Ok(FoundClient { value: r.text(0)?, key: ClientKey(r.int(1)?), id: r.text(2)? })).collect()
     }
-    fn owners(&mut self, client: i64, date: Day) -> Result<Vec<Holder>> {
+    fn owners(&mut self, client: ClientKey, date: Day) -> Result<Vec<Holder>> {
         self.tx
             .rows(
                 "SELECT role, employee, rule FROM links WHERE client = $2 AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) \
@@ -210,17 +210,18 @@ impl RouteTx for Routing<'_> {
                 params![date, client],
             )?
             .into_iter()
-            .map(|mut r| Ok(Holder { role: r.text(0)?, employee: r.int(1)?, rule: r.opt_text(2)? }))
+            .map(|mut r| Ok(Holder { role: r.text(0)?, employee: EmployeeKey(r.int(1)?), rule: r.opt_text(2)? }))
             .collect()
     }
-    fn client_attrs(&mut self, clients: &[i64]) -> Result<Vec<ClientAttrs>> {
+    fn client_attrs(&mut self, clients: &[ClientKey]) -> Result<Vec<ClientAttrs>> {
         if clients.is_empty() {
             return Ok(vec![]);
         }
+        let clients: Vec<i64> = clients.iter().map(|c| c.0).collect();
         self.tx
-            .rows("SELECT key, CAST(attrs AS TEXT) FROM clients WHERE key = ANY($1)", params![clients])?
+            .rows("SELECT key, CAST(attrs AS TEXT) FROM clients WHERE key = ANY($1)", params![&clients[..]])?
             .into_iter()
-            .map(|mut r| Ok(ClientAttrs { key: r.int(0)?, attrs: r.text(1)? }))
+            .map(|mut r| Ok(ClientAttrs { key: ClientKey(r.int(0)?), attrs: r.text(1)? }))
             .collect()
     }
     fn find_deals(&mut self, ids: &[String]) -> Result<Vec<String>> {
@@ -501,7 +502,9 @@ impl<B: Backend> Store for B {
                  ORDER BY l.valid_from DESC, l.id DESC LIMIT 1",
                 params![pin.date, client, pin.role],
             )?
-            .map(|mut r| Ok::<_, StoreError>(HeldLink { link: r.int(0)?, employee: r.int(1)?, employee_id: r.text(2)? }))
+            .map(|mut r| {
+                Ok::<_, StoreError>(HeldLink { link: LinkId(r.int(0)?), employee: EmployeeKey(r.int(1)?), employee_id: r.text(2)? })
+            })
             .transpose()?;
         let next = db
             .one(

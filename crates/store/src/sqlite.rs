@@ -59,16 +59,10 @@ impl SqliteStore {
             employee_columns: shared::columns_of(&mut Lite(&tx), Subject::Employee)?,
             ..Default::default()
         };
-        for (table, out) in [("clients", &mut s.clients), ("employees", &mut s.employees)] {
-            if table == "clients" && !full {
-                continue;
-            }
-            let mut st = tx.prepare(&format!("SELECT key, id, attrs FROM {table} ORDER BY key"))?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                out.push(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: None });
-            }
+        if full {
+            s.clients = stored_rows(&tx, "clients")?;
         }
+        s.employees = stored_rows(&tx, "employees")?;
         {
             let mut st = tx.prepare("SELECT key, id, attrs, client FROM deals WHERE ?1 ORDER BY key")?;
             let mut rows = st.query([what == Reading::Everything])?;
@@ -129,6 +123,13 @@ impl SqliteStore {
         tx.commit()?;
         Ok(s)
     }
+}
+
+/// A table's rows in key order.
+fn stored_rows<K: rusqlite::types::FromSql>(tx: &Connection, table: &str) -> Result<Vec<Stored<K>>> {
+    let mut st = tx.prepare(&format!("SELECT key, id, attrs FROM {table} ORDER BY key"))?;
+    let rows = st.query_map([], |r| Ok(Stored { key: r.get(0)?, id: r.get(1)?, attrs: r.get(2)?, client: None }))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -275,7 +276,7 @@ impl Tx for LiteTx<'_> {
         Ok(())
     }
 
-    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<i64>> {
+    fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<ClientKey>> {
         let mut add = self.0.prepare_cached(
             "INSERT INTO clients (id, attrs, imported_by) VALUES (?1, ?2, ?3) \
              ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3 RETURNING key",
@@ -285,7 +286,7 @@ impl Tx for LiteTx<'_> {
         )?;
         let mut keys = Vec::with_capacity(clients.len());
         for c in clients {
-            let key: i64 = add.query_row(params![c.id, c.attrs, change], |r| r.get(0))?;
+            let key: ClientKey = add.query_row(params![c.id, c.attrs, change], |r| r.get(0))?;
             for (kind, value) in &c.keys {
                 k.execute(params![kind, value, key])?;
             }
@@ -302,7 +303,7 @@ impl Tx for LiteTx<'_> {
         Ok(())
     }
 
-    fn record_routes(&mut self, routed: &[(Option<&str>, &str, i64, &str)], change: i64) -> Result<()> {
+    fn record_routes(&mut self, routed: &[(Option<&str>, &str, ClientKey, &str)], change: i64) -> Result<()> {
         let mut st = self
             .0
             .prepare_cached("INSERT INTO routes (idem_key, request_hash, client, response, routed_by) VALUES (?1, ?2, ?3, ?4, ?5)")?;

@@ -69,11 +69,11 @@ fn seed(s: &mut dyn Store) {
     );
 }
 
-fn key(snap: &[Stored], id: &str) -> i64 {
+fn key<K: Copy>(snap: &[Stored<K>], id: &str) -> K {
     snap.iter().find(|c| c.id == id).unwrap().key
 }
 
-fn open(client: i64, role: &str, employee: i64, from: &str, cause: Cause) -> Open {
+fn open(client: ClientKey, role: &str, employee: EmployeeKey, from: &str, cause: Cause) -> Open {
     Open {
         client,
         role: role.into(),
@@ -205,7 +205,9 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         // and every deal in key order.
         let snap = s.snapshot(Day(0)).unwrap();
         let now = snap.revision + 1; // the deals' import below
-        let name = |rows: &[allot_store::Stored], key: i64| rows.iter().find(|r| r.key == key).unwrap().id.clone();
+        fn name<K: PartialEq>(rows: &[Stored<K>], key: K) -> String {
+            rows.iter().find(|r| r.key == key).unwrap().id.clone()
+        }
         let key = |id: &str| snap.clients.iter().find(|c| c.id == id).unwrap().key;
         let deals = [("d2", "c2", r#"{"amount":500}"#), ("d1", "c1", r#"{"amount":100}"#)];
         let rows: Vec<Row> = deals.iter().map(|d| Row { client: Some(d.1.into()), ..row(d.0, d.2) }).collect();
@@ -284,7 +286,7 @@ fn the_database_allows_one_open_link_per_client_and_role_and_lands_nothing_on_fa
         assert_eq!(s.revision().unwrap(), snap.revision);
         assert_eq!(owners(s, "2026-02-01"), vec![]);
         // A foreign key: no such employee.
-        let bad = changes(snap.revision, vec![], vec![open(c1, "sales", 999_999, "2026-01-10", Cause::New)]);
+        let bad = changes(snap.revision, vec![], vec![open(c1, "sales", EmployeeKey(999_999), "2026-01-10", Cause::New)]);
         assert!(matches!(s.apply(&bad, &actor()), Err(StoreError::Db(_))));
         // A link cannot end before it starts.
         let good = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-01-10", Cause::New)]);
@@ -482,7 +484,7 @@ fn only_a_routed_client_is_redated_and_only_forward_links_move() {
         // A lead routed far ahead is brought back to the day given.
         let far = day("9999-12-31");
         s.route(&actor(), &["sales".to_string()], &mut |tx| {
-            let o = Open { from: far, ..open(0, "sales", ivanov, "2026-01-01", Cause::New) };
+            let o = Open { from: far, ..open(ClientKey(0), "sales", ivanov, "2026-01-01", Cause::New) };
             tx.write(&RouteWrites {
                 clients: vec![NewClient { id: "lead".into(), attrs: "{}".into(), keys: vec![] }],
                 links: vec![(ClientRef::New(0), o)],
@@ -538,7 +540,7 @@ fn routing_reads_and_writes_every_kind_of_row_in_one_transaction() {
                         attrs: r#"{"inn":"7701234567"}"#.into(),
                         keys: vec![("inn".into(), "7701234567".into())],
                     }],
-                    links: vec![(ClientRef::New(0), open(0, "sales", ivanov, "2026-03-02", Cause::New))],
+                    links: vec![(ClientRef::New(0), open(ClientKey(0), "sales", ivanov, "2026-03-02", Cause::New))],
                     routed: vec![Routed {
                         key: Some("t1:k".into()),
                         hash: "h".into(),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use allot_core::data::{Data, Table};
 use allot_core::route::{Batch, MemberState, PoolState};
 use allot_core::Compiled;
-use allot_store::{Cause, ClientRef, NewClient, NewDeal, Open, RouteTx, RouteWrites, Routed, StoreError};
+use allot_store::{Cause, ClientKey, ClientRef, NewClient, NewDeal, Open, RouteTx, RouteWrites, Routed, StoreError};
 use serde_json::{json, Map, Value as J};
 
 use super::{push_json, Model};
@@ -185,7 +185,7 @@ pub fn route_batch(
     let idem: Vec<String> = jobs.iter().filter_map(|j| j.idempotency_key.clone()).collect();
     let replays: HashMap<String, (String, String)> = tx.replays(&idem)?.into_iter().map(|r| (r.key, (r.hash, r.response))).collect();
     let ids: Vec<String> = jobs.iter().filter_map(|j| j.id.clone()).collect();
-    let mut known: HashMap<(String, String), (i64, String)> =
+    let mut known: HashMap<(String, String), (ClientKey, String)> =
         tx.find_clients("id", &ids)?.into_iter().map(|c| (("id".to_string(), c.value), (c.key, c.id))).collect();
     let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| crate::stored::client_keys(&j.attrs)).collect();
     for kind in match_keys.iter().filter(|k| *k != "id") {
@@ -197,10 +197,10 @@ pub fn route_batch(
 
     // Deals: their clients must be stored; their attributes feed `client.x` conditions.
     let deal_client_ids: Vec<String> = jobs.iter().filter_map(|j| j.deal_of.clone()).collect();
-    let deal_clients_found: HashMap<String, (i64, String)> =
+    let deal_clients_found: HashMap<String, (ClientKey, String)> =
         tx.find_clients("id", &deal_client_ids)?.into_iter().map(|c| (c.value, (c.key, c.id))).collect();
-    let keys: Vec<i64> = deal_clients_found.values().map(|c| c.0).collect();
-    let attrs_of: HashMap<i64, Map<String, J>> = tx
+    let keys: Vec<ClientKey> = deal_clients_found.values().map(|c| c.0).collect();
+    let attrs_of: HashMap<ClientKey, Map<String, J>> = tx
         .client_attrs(&keys)?
         .into_iter()
         .filter_map(|c| serde_json::from_str::<Map<String, J>>(&c.attrs).ok().map(|m| (c.key, m)))
@@ -319,7 +319,7 @@ pub fn route_batch(
                 let rule = c.rule.map(|x| model.scheme.rules[x].id.clone());
                 if let Some(e) = c.employee {
                     let open = Open {
-                        client: 0,
+                        client: ClientKey(0),
                         role: rid.clone(),
                         employee: model.employee_keys[e as usize],
                         from: allot_store::Day(r.date),
@@ -381,7 +381,7 @@ fn route_deal(
     tx: &mut dyn RouteTx,
     r: &RouteRequest,
     client: &str,
-    found: &HashMap<String, (i64, String)>,
+    found: &HashMap<String, (ClientKey, String)>,
     deal_row: Option<u32>,
     taken: &mut std::collections::HashSet<String>,
     pools: &mut BTreeMap<String, PoolState>,

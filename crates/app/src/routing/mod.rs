@@ -19,7 +19,7 @@ pub struct Model {
     pub deal_columns: Vec<(String, Type)>,
     pub values: allot_io::values::ValueMaps,
     pub version: i64,
-    pub employee_keys: Vec<i64>,
+    pub employee_keys: Vec<allot_store::EmployeeKey>,
     pub revision: i64,
     /// The employees file's own values: active, absent from, absent to.
     file: Vec<(bool, Option<i32>, Option<i32>)>,
@@ -49,7 +49,7 @@ impl Model {
         let revision = store.routing_revision().map_err(LoadError::Store)?;
         let snap = store.people().map_err(LoadError::Store)?;
         let parts = routing_parts(&snap).map_err(|e| LoadError::Scheme(e.to_string()))?;
-        let ix = |key: i64| parts.employee_keys.iter().position(|&k| k == key);
+        let ix = |key: allot_store::EmployeeKey| parts.employee_keys.iter().position(|&k| k == key);
         let absences = snap.absences.iter().filter_map(|a| ix(a.employee).map(|i| (i, a.first.0, a.last.0))).collect();
         let leavers = snap.leavers.iter().filter_map(|l| ix(l.employee).map(|i| (i, l.on.0))).collect();
         let file = parts.scheme.employees.iter().map(|e| (e.active, e.absent_from, e.absent_to)).collect();

@@ -8,14 +8,14 @@ pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applie
     let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| AppError::Refused(format!("the plan holds a bad date `{s}`")));
     let mut closes = Vec::with_capacity(plan.closes.len());
     for (link, at) in &plan.closes {
-        closes.push(Close { link: *link, at: allot_store::Day(day(at)?) });
+        closes.push(Close { link: allot_store::LinkId(*link), at: allot_store::Day(day(at)?) });
     }
     let mut opens = Vec::with_capacity(plan.opens.len());
     for o in &plan.opens {
         opens.push(Open {
-            client: o.client,
+            client: allot_store::ClientKey(o.client),
             role: o.role.clone(),
-            employee: o.employee,
+            employee: allot_store::EmployeeKey(o.employee),
             from: allot_store::Day(day(&o.from)?),
             to: o.to.as_deref().map(day).transpose()?.map(allot_store::Day),
             cause: Cause::parse(&o.cause).map_err(|_| AppError::Refused(format!("the plan holds an unknown cause `{}`", o.cause)))?,

@@ -28,8 +28,8 @@ use allot_io::values::ValueMaps;
 use allot_io::{read_table, Encodings, SchemeFile, Sheet};
 use allot_rules::{civil_from_days, Type};
 use allot_store::{
-    Actor, Applied, Cause, Change, Changes, Close, Column, Imported, Link, LinkEntry, Open, Row, SchemeVersion, Snapshot, Store,
-    StoreError, Subject,
+    Actor, Applied, Cause, Change, Changes, ClientKey, Close, Column, EmployeeKey, Imported, Link, LinkEntry, Open, Row, SchemeVersion,
+    Snapshot, Store, StoreError, Subject,
 };
 use serde::{Deserialize, Serialize};
 

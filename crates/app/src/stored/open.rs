@@ -7,11 +7,11 @@ pub struct State {
     pub snap: Snapshot,
     pub loaded: Loaded,
     /// Client row → store key (rows are in key order).
-    pub client_keys: Vec<i64>,
+    pub client_keys: Vec<ClientKey>,
     /// Employee index → store key.
-    pub employee_keys: Vec<i64>,
+    pub employee_keys: Vec<EmployeeKey>,
     /// Store key → employee index.
-    employee_of_key: FxHashMap<i64, EmpIx>,
+    employee_of_key: FxHashMap<EmployeeKey, EmpIx>,
     /// The scheme's text and where it came from.
     pub scheme_text: String,
     pub scheme_file: String,
@@ -21,10 +21,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn row_of_key(&self, key: i64) -> Option<u32> {
+    pub fn row_of_key(&self, key: ClientKey) -> Option<u32> {
         self.client_keys.binary_search(&key).ok().map(|r| r as u32)
     }
-    pub fn emp_of_key(&self, key: i64) -> Option<EmpIx> {
+    pub fn emp_of_key(&self, key: EmployeeKey) -> Option<EmpIx> {
         self.employee_of_key.get(&key).copied()
     }
     /// Links valid on the day (not the scheduled ones).
@@ -69,7 +69,7 @@ pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>
     let deal_clients: Vec<String> = if snap.deals.is_empty() {
         vec![]
     } else {
-        let by_key: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+        let by_key: FxHashMap<ClientKey, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
         snap.deals.iter().map(|d| d.client.and_then(|k| by_key.get(&k)).unwrap_or(&"").to_string()).collect()
     };
     let deal_declared = declared(&snap.deal_columns, &sf.deal_columns);
@@ -83,9 +83,9 @@ pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>
     }
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(AppError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
-    let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
-    let employee_of_key: FxHashMap<i64, EmpIx> = employee_keys.iter().enumerate().map(|(i, &k)| (k, i as EmpIx)).collect();
-    let ix_of = |key: i64| employee_of_key.get(&key).map(|&i| i as usize);
+    let employee_keys: Vec<EmployeeKey> = snap.employees.iter().map(|e| e.key).collect();
+    let employee_of_key: FxHashMap<EmployeeKey, EmpIx> = employee_keys.iter().enumerate().map(|(i, &k)| (k, i as EmpIx)).collect();
+    let ix_of = |key: EmployeeKey| employee_of_key.get(&key).map(|&i| i as usize);
     // Registered leavers are inactive from their day; registered absences make the employee
     // absent for the engine on the days they cover.
     for l in &snap.leavers {
@@ -100,8 +100,8 @@ pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>
         }
     }
     let scheme = sf.build(&data, employees).map_err(AppError::Input)?;
-    let client_keys: Vec<i64> = snap.clients.iter().map(|c| c.key).collect();
-    let pinned: BTreeSet<(i64, &str, i64)> = snap.pins.iter().map(|p| (p.client, p.role.as_str(), p.employee)).collect();
+    let client_keys: Vec<ClientKey> = snap.clients.iter().map(|c| c.key).collect();
+    let pinned: BTreeSet<(ClientKey, &str, EmployeeKey)> = snap.pins.iter().map(|p| (p.client, p.role.as_str(), p.employee)).collect();
     let mut current = Vec::new();
     for l in snap.links.iter().filter(|l| l.from <= allot_store::Day(date)) {
         let (Ok(row), Some(role), Some(emp)) = (client_keys.binary_search(&l.client), scheme.role(&l.role), ix_of(l.employee)) else {

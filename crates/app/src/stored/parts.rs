@@ -13,7 +13,7 @@ pub struct RoutingParts {
     /// The value dictionaries a routed item's attributes are normalised with (regions, `[values]`).
     pub values: ValueMaps,
     pub version: i64,
-    pub employee_keys: Vec<i64>,
+    pub employee_keys: Vec<EmployeeKey>,
 }
 
 pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, AppError> {
@@ -26,7 +26,7 @@ pub fn routing_parts(snap: &Snapshot) -> Result<RoutingParts, AppError> {
     let data = Data { clients: Table::new(&columns), deals: Table::new(&deal_cols), ..Default::default() };
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(AppError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
-    let employee_keys: Vec<i64> = snap.employees.iter().map(|e| e.key).collect();
+    let employee_keys: Vec<EmployeeKey> = snap.employees.iter().map(|e| e.key).collect();
     let scheme = sf.build(&data, std::mem::take(&mut employees)).map_err(AppError::Input)?;
     Ok(RoutingParts { scheme, columns, deal_columns: deal_cols, values: sf.values.clone(), version: active.version, employee_keys })
 }
@@ -46,8 +46,8 @@ pub fn clients_and_owners(
     only: Option<&[String]>,
 ) -> Result<(Sheet, Vec<OwnerRow>, usize), AppError> {
     let mut snap = store.snapshot(allot_store::Day(date))?;
-    let employee: FxHashMap<i64, &str> = snap.employees.iter().map(|e| (e.key, e.id.as_str())).collect();
-    let owner: FxHashMap<i64, &str> = snap
+    let employee: FxHashMap<EmployeeKey, &str> = snap.employees.iter().map(|e| (e.key, e.id.as_str())).collect();
+    let owner: FxHashMap<ClientKey, &str> = snap
         .links
         .iter()
         .filter(|l| l.role == role && l.from <= allot_store::Day(date))
@@ -55,13 +55,13 @@ pub fn clients_and_owners(
         .collect();
     let before = snap.clients.len();
     if let Some(only) = only {
-        let keep = |c: &allot_store::Stored| owner.get(&c.key).is_none_or(|e| only.iter().any(|o| o == e));
+        let keep = |c: &allot_store::Stored<ClientKey>| owner.get(&c.key).is_none_or(|e| only.iter().any(|o| o == e));
         snap.clients.retain(keep);
     }
     let left_out = before - snap.clients.len();
     let sheet = sheet_of("client", &snap.client_columns, &snap.clients, None).map_err(AppError::Input)?;
-    let client: FxHashMap<i64, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
-    let pinned: rustc_hash::FxHashSet<i64> = snap.pins.iter().filter(|p| p.role == role).map(|p| p.client).collect();
+    let client: FxHashMap<ClientKey, &str> = snap.clients.iter().map(|c| (c.key, c.id.as_str())).collect();
+    let pinned: rustc_hash::FxHashSet<ClientKey> = snap.pins.iter().filter(|p| p.role == role).map(|p| p.client).collect();
     let owners = owner
         .iter()
         .filter_map(|(c, e)| Some((client.get(c)?.to_string(), e.to_string(), pinned.contains(c))))

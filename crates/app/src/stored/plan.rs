@@ -241,7 +241,7 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
         scheme_version: book.scheme_version,
         new_scheme: book.scheme_is_new.then(|| book.scheme_text.clone()),
         roles: scheme.roles.iter().map(|r| r.id.clone()).collect(),
-        closes: closes.into_iter().map(|c| (c.link, c.at.to_string())).collect(),
+        closes: closes.into_iter().map(|c| (c.link.0, c.at.to_string())).collect(),
         opens,
         absences: pending.absences.values().map(|a| a.id).collect::<BTreeSet<_>>().into_iter().collect(),
         leavers: pending.leavers.values().map(|x| x.id).collect::<BTreeSet<_>>().into_iter().collect(),
@@ -360,7 +360,7 @@ impl<'a> Diff<'a> {
                 next[i] = Some(link);
             }
         }
-        let past: BTreeSet<(i64, &str)> = book.snap.past.iter().map(|(c, r)| (*c, r.as_str())).collect();
+        let past: BTreeSet<(ClientKey, &str)> = book.snap.past.iter().map(|(c, r)| (*c, r.as_str())).collect();
         let ranks = id_ranks(scheme);
         // Per (employee, role k): links before and after, gains and losses.
         let mut tally = Tally::new(ne, nr);
@@ -419,9 +419,9 @@ impl<'a> Diff<'a> {
                             *self.by_rule.entry(r.clone()).or_default() += 1;
                         }
                         self.opens.push(PlannedOpen {
-                            client: book.client_keys[row as usize],
+                            client: book.client_keys[row as usize].0,
                             role: role_id.clone(),
-                            employee: book.employee_keys[n as usize],
+                            employee: book.employee_keys[n as usize].0,
                             from: d_text.clone(),
                             to: nxt.map(|l| l.from.to_string()),
                             cause: cause.as_str().into(),
@@ -499,9 +499,9 @@ impl<'a> Diff<'a> {
                         self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                         tally.moves(Some(x), Some(c), k, p);
                         self.opens.push(PlannedOpen {
-                            client: link.client,
+                            client: link.client.0,
                             role: role_id.clone(),
-                            employee: book.employee_keys[c as usize],
+                            employee: book.employee_keys[c as usize].0,
                             from: d_text.clone(),
                             to: nxt.map(|l| l.from.to_string()),
                             cause: Cause::Leaver.as_str().into(),
@@ -616,9 +616,9 @@ impl<'a> Diff<'a> {
         tally.moves(Some(owner), Some(cover), k, p);
         let owner_id = &scheme.employees[owner as usize].id;
         self.opens.push(PlannedOpen {
-            client: book.client_keys[row as usize],
+            client: book.client_keys[row as usize].0,
             role: role_id.to_string(),
-            employee: book.employee_keys[cover as usize],
+            employee: book.employee_keys[cover as usize].0,
             from: civil_from_days(d),
             to: Some(civil_from_days(ends)),
             cause: Cause::Cover.as_str().into(),
@@ -628,9 +628,9 @@ impl<'a> Diff<'a> {
         });
         if nxt.is_none_or(|l| l.from > allot_store::Day(back)) {
             self.opens.push(PlannedOpen {
-                client: book.client_keys[row as usize],
+                client: book.client_keys[row as usize].0,
                 role: role_id.to_string(),
-                employee: link.employee,
+                employee: link.employee.0,
                 from: civil_from_days(back),
                 to: nxt.map(|l| l.from.to_string()),
                 cause: Cause::Return.as_str().into(),

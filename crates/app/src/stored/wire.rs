@@ -158,10 +158,10 @@ impl<'de, S: TextSink> serde::de::Visitor<'de> for WireSeed<'_, S> {
     }
 }
 
-pub(crate) fn sheet_of(
+pub(crate) fn sheet_of<K>(
     what: &str,
     columns: &[Column],
-    rows: &[allot_store::Stored],
+    rows: &[allot_store::Stored<K>],
     extra: Option<(&str, Vec<String>)>,
 ) -> Result<Sheet, Vec<Diagnostic>> {
     let mut headers = vec!["id".to_string()];

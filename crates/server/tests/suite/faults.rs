@@ -207,7 +207,7 @@ async fn a_router_token_cannot_date_items_ahead_and_a_wrongly_dated_one_is_corre
         // Routed as an old server did: a new client and its link from 9999-12-31.
         let anna = store.people().unwrap().employees.iter().find(|e| e.id == "anna").unwrap().key;
         let open = allot_store::Open {
-            client: 0,
+            client: allot_store::ClientKey(0),
             role: "sales".into(),
             employee: anna,
             from: allot_store::Day(far),
