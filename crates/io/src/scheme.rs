@@ -341,7 +341,8 @@ impl SchemeFile {
         (line, self.text.get(start..at).map_or(1, |t| t.chars().count() + 1))
     }
 
-    /// Resolves the scheme against the loaded data and employees.
+    /// Resolves the scheme against the loaded data and employees: roles, measures, teams,
+    /// territories, rules and their fallbacks, credit — every problem of every part at once.
     pub fn build(&self, data: &Data, employees: Vec<Employee>) -> Result<Scheme, Vec<Diagnostic>> {
         let doc = &self.doc;
         let mut errors = Vec::new();
@@ -351,6 +352,46 @@ impl SchemeFile {
         scheme.potential = doc.measures.potential.clone();
         scheme.workload = doc.measures.workload.clone();
         scheme.amount = doc.measures.amount.clone();
+        self.roles(&mut scheme, &mut errors);
+        self.measures(data, &mut errors);
+        let teams = self.teams(&scheme, &mut errors);
+        self.territories(data, &mut scheme, &mut errors);
+        let fallbacks = self.rules(data, &teams, &mut scheme, &mut errors);
+        self.fallbacks(fallbacks, &mut scheme, &mut errors);
+        if let Some(c) = &doc.credit {
+            scheme.credit = Some(self.credit(c, data, &scheme, &mut errors));
+        }
+        if errors.is_empty() {
+            Ok(scheme)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn role_of(&self, s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme) -> Option<usize> {
+        let r = scheme.role(s.get_ref());
+        if r.is_none() {
+            let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
+            let mut d = self.err(s, format!("unknown role `{}`", s.get_ref())).expected(format!("one of {}", ids.join(", ")));
+            d.help = suggest(s.get_ref(), ids.iter().copied());
+            errors.push(d);
+        }
+        r
+    }
+
+    fn emp_of(&self, s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme) -> Option<u32> {
+        let e = scheme.employee(s.get_ref());
+        if e.is_none() {
+            let mut d = self.err(s, format!("unknown employee `{}`", s.get_ref())).expected("the id of an employee in the employees file");
+            d.help = suggest(s.get_ref(), scheme.employees.iter().map(|e| e.id.as_str()));
+            errors.push(d);
+        }
+        e
+    }
+
+    /// The scheme's own roles beside the five of S4.2.
+    fn roles(&self, scheme: &mut Scheme, errors: &mut Vec<Diagnostic>) {
+        let doc = &self.doc;
         for r in &doc.roles {
             let r = r.get_ref();
             if scheme.role(r.id.get_ref()).is_some() {
@@ -362,39 +403,23 @@ impl SchemeFile {
             }
             scheme.roles.push(Role { id: r.id.get_ref().clone(), name: r.name.clone().unwrap_or_else(|| r.id.get_ref().clone()) });
         }
-        for (name, _) in [(&doc.measures.potential, ()), (&doc.measures.workload, ())] {
-            if let Some(n) = name {
-                if data.clients.column_index(n).is_none() {
-                    errors.push(
-                        Diagnostic::error(format!("measure column `{n}` is not in the clients file"))
-                            .file(self.file.clone())
-                            .field("measures"),
-                    );
-                }
+    }
+
+    /// The measure columns must be in the clients file.
+    fn measures(&self, data: &Data, errors: &mut Vec<Diagnostic>) {
+        let doc = &self.doc;
+        for n in [&doc.measures.potential, &doc.measures.workload].into_iter().flatten() {
+            if data.clients.column_index(n).is_none() {
+                errors.push(
+                    Diagnostic::error(format!("measure column `{n}` is not in the clients file")).file(self.file.clone()).field("measures"),
+                );
             }
         }
-        let role_of = |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<usize> {
-            let r = scheme.role(s.get_ref());
-            if r.is_none() {
-                let ids: Vec<&str> = scheme.roles.iter().map(|r| r.id.as_str()).collect();
-                let mut d = self.err(s, format!("unknown role `{}`", s.get_ref())).expected(format!("one of {}", ids.join(", ")));
-                d.help = suggest(s.get_ref(), ids.iter().copied());
-                errors.push(d);
-            }
-            r
-        };
-        let emp_of = |s: &Spanned<String>, errors: &mut Vec<Diagnostic>, scheme: &Scheme| -> Option<u32> {
-            let e = scheme.employee(s.get_ref());
-            if e.is_none() {
-                let mut d =
-                    self.err(s, format!("unknown employee `{}`", s.get_ref())).expected("the id of an employee in the employees file");
-                d.help = suggest(s.get_ref(), scheme.employees.iter().map(|e| e.id.as_str()));
-                errors.push(d);
-            }
-            e
-        };
+    }
 
-        // Teams: members named in the scheme, plus employees whose `teams` column names the team.
+    /// Teams: members named in the scheme, plus employees whose `teams` column names the team.
+    fn teams(&self, scheme: &Scheme, errors: &mut Vec<Diagnostic>) -> BTreeMap<String, Vec<u32>> {
+        let doc = &self.doc;
         let mut teams: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for t in &doc.teams {
             let t = t.get_ref();
@@ -404,7 +429,7 @@ impl SchemeFile {
             }
             let mut members = Vec::new();
             for m in &t.members {
-                if let Some(e) = emp_of(m, &mut errors, &scheme) {
+                if let Some(e) = self.emp_of(m, errors, scheme) {
                     members.push(e);
                 }
             }
@@ -419,6 +444,12 @@ impl SchemeFile {
             }
         }
 
+        teams
+    }
+
+    /// The territory hierarchy with its owners per role (S2.1).
+    fn territories(&self, data: &Data, scheme: &mut Scheme, errors: &mut Vec<Diagnostic>) {
+        let doc = &self.doc;
         for t in &doc.territories {
             let origin = Some(self.line_col(t));
             let t = t.get_ref();
@@ -438,7 +469,7 @@ impl SchemeFile {
                 found
             });
             let (source, cond) = match (&t.cond, &t.attribute, &t.values) {
-                (Some(w), None, None) => (w.get_ref().clone(), self.condition(w, data, Subject::Client, &mut errors)),
+                (Some(w), None, None) => (w.get_ref().clone(), self.condition(w, data, Subject::Client, errors)),
                 (None, Some(a), Some(vals)) => {
                     let src = format!("{} in [{}]", a.get_ref(), vals.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "));
                     let schema = DataSchema { data, subject: Subject::Client };
@@ -474,7 +505,7 @@ impl SchemeFile {
                     d.help = suggest(role, ids.iter().copied());
                     errors.push(d);
                 }
-                if let (Some(r), Some(e)) = (r, emp_of(emp, &mut errors, &scheme)) {
+                if let (Some(r), Some(e)) = (r, self.emp_of(emp, errors, scheme)) {
                     owners.push((r, e));
                 }
             }
@@ -488,7 +519,17 @@ impl SchemeFile {
                 owners,
             });
         }
+    }
 
+    /// The rules in priority order; returns each kept rule's position with the fallback it names.
+    fn rules(
+        &self,
+        data: &Data,
+        teams: &BTreeMap<String, Vec<u32>>,
+        scheme: &mut Scheme,
+        errors: &mut Vec<Diagnostic>,
+    ) -> Vec<(usize, Option<Spanned<String>>)> {
+        let doc = &self.doc;
         let has_potential = data.clients.column_index(doc.measures.potential.as_deref().unwrap_or("potential")).is_some();
         let mut fallbacks: Vec<(usize, Option<Spanned<String>>)> = Vec::new();
         for r in &doc.rules {
@@ -498,7 +539,7 @@ impl SchemeFile {
             if scheme.rules.iter().any(|x| x.id == id) {
                 errors.push(self.err(&r.id, format!("rule `{id}` is defined twice")).expected("a unique id for every rule"));
             }
-            let role = role_of(&r.role, &mut errors, &scheme);
+            let role = self.role_of(&r.role, errors, scheme);
             let subject = match r.on.as_ref().map(|s| s.get_ref().as_str()) {
                 None | Some("client") => Subject::Client,
                 Some("deal") => Subject::Deal,
@@ -511,7 +552,7 @@ impl SchemeFile {
                 }
             };
             let (source, cond) = match &r.when {
-                Some(w) => (w.get_ref().clone(), self.condition(w, data, subject, &mut errors)),
+                Some(w) => (w.get_ref().clone(), self.condition(w, data, subject, errors)),
                 None => ("true".to_string(), allot_rules::Cond::Const(true)),
             };
             let pool_given = r.team.is_some() || r.employees.is_some();
@@ -534,72 +575,7 @@ impl SchemeFile {
                     }
                 }
             }
-            let target = if let Some(e) = &r.employee {
-                emp_of(e, &mut errors, &scheme).map(Target::Employee)
-            } else if owner_given {
-                Some(Target::TerritoryOwner)
-            } else {
-                let mut members: Vec<u32> = Vec::new();
-                if let Some(t) = &r.team {
-                    match teams.get(t.get_ref()) {
-                        Some(m) => members.extend(m),
-                        None => {
-                            let mut d = self
-                                .err(t, format!("unknown team `{}`", t.get_ref()))
-                                .expected("a team of the scheme's [[teams]] or of the employees' `teams` column");
-                            d.help = suggest(t.get_ref(), teams.keys().map(|k| k.as_str()));
-                            errors.push(d);
-                        }
-                    }
-                }
-                for e in r.employees.iter().flatten() {
-                    if let Some(e) = emp_of(e, &mut errors, &scheme) {
-                        if !members.contains(&e) {
-                            members.push(e);
-                        }
-                    }
-                }
-                if let Some(skills) = &r.skills {
-                    members.retain(|&e| skills.iter().all(|s| scheme.employees[e as usize].skills.contains(s)));
-                }
-                let strategy = match &r.strategy {
-                    None if has_potential || subject == Subject::Deal => Strategy::BalancePotential,
-                    None => Strategy::BalanceCount,
-                    Some(s) => match Strategy::parse(s.get_ref()) {
-                        Some(st) => st,
-                        None => {
-                            let names = Strategy::ALL.map(|(n, _)| n);
-                            let mut d =
-                                self.err(s, format!("unknown strategy `{}`", s.get_ref())).expected(format!("one of {}", names.join(", ")));
-                            d.help = suggest(s.get_ref(), names);
-                            errors.push(d);
-                            Strategy::BalanceCount
-                        }
-                    },
-                };
-                for (name, w) in &r.weights {
-                    let ok = scheme.employee(name).is_some_and(|e| members.contains(&e));
-                    if !ok {
-                        errors.push(
-                            self.err(w, format!("weight for `{name}`, who is not a member of this pool"))
-                                .expected("weights only for the pool's members"),
-                        );
-                    }
-                    if !(w.get_ref().is_finite() && *w.get_ref() >= 0.0) {
-                        errors.push(self.err(w, "a weight must be a number of 0 or more").found(w.get_ref().to_string()));
-                    }
-                }
-                Some(Target::Pool {
-                    members: members
-                        .into_iter()
-                        .map(|e| Member {
-                            employee: e,
-                            weight: r.weights.get(&scheme.employees[e as usize].id).map_or(1.0, |w| *w.get_ref()),
-                        })
-                        .collect(),
-                    strategy,
-                })
-            };
+            let target = self.rule_target(r, subject, has_potential, teams, scheme, errors);
             let caps = r.caps.as_ref().map_or(Default::default(), |c| {
                 let c = *c.get_ref();
                 allot_core::model::Caps { day: c.day, week: c.week, month: c.month }
@@ -622,6 +598,88 @@ impl SchemeFile {
                 scheme.rules.push(Rule { origin, id, role, subject, source, cond, target, caps, catch_up, fallback: None });
             }
         }
+        fallbacks
+    }
+
+    /// A rule's one target: an employee, the territory's owner, or a pool with its strategy,
+    /// weights and skills.
+    fn rule_target(
+        &self,
+        r: &RuleDoc,
+        subject: Subject,
+        has_potential: bool,
+        teams: &BTreeMap<String, Vec<u32>>,
+        scheme: &Scheme,
+        errors: &mut Vec<Diagnostic>,
+    ) -> Option<Target> {
+        let owner_given = r.territory_owner.as_ref().is_some_and(|b| *b.get_ref());
+        if let Some(e) = &r.employee {
+            self.emp_of(e, errors, scheme).map(Target::Employee)
+        } else if owner_given {
+            Some(Target::TerritoryOwner)
+        } else {
+            let mut members: Vec<u32> = Vec::new();
+            if let Some(t) = &r.team {
+                match teams.get(t.get_ref()) {
+                    Some(m) => members.extend(m),
+                    None => {
+                        let mut d = self
+                            .err(t, format!("unknown team `{}`", t.get_ref()))
+                            .expected("a team of the scheme's [[teams]] or of the employees' `teams` column");
+                        d.help = suggest(t.get_ref(), teams.keys().map(|k| k.as_str()));
+                        errors.push(d);
+                    }
+                }
+            }
+            for e in r.employees.iter().flatten() {
+                if let Some(e) = self.emp_of(e, errors, scheme) {
+                    if !members.contains(&e) {
+                        members.push(e);
+                    }
+                }
+            }
+            if let Some(skills) = &r.skills {
+                members.retain(|&e| skills.iter().all(|s| scheme.employees[e as usize].skills.contains(s)));
+            }
+            let strategy = match &r.strategy {
+                None if has_potential || subject == Subject::Deal => Strategy::BalancePotential,
+                None => Strategy::BalanceCount,
+                Some(s) => match Strategy::parse(s.get_ref()) {
+                    Some(st) => st,
+                    None => {
+                        let names = Strategy::ALL.map(|(n, _)| n);
+                        let mut d =
+                            self.err(s, format!("unknown strategy `{}`", s.get_ref())).expected(format!("one of {}", names.join(", ")));
+                        d.help = suggest(s.get_ref(), names);
+                        errors.push(d);
+                        Strategy::BalanceCount
+                    }
+                },
+            };
+            for (name, w) in &r.weights {
+                let ok = scheme.employee(name).is_some_and(|e| members.contains(&e));
+                if !ok {
+                    errors.push(
+                        self.err(w, format!("weight for `{name}`, who is not a member of this pool"))
+                            .expected("weights only for the pool's members"),
+                    );
+                }
+                if !(w.get_ref().is_finite() && *w.get_ref() >= 0.0) {
+                    errors.push(self.err(w, "a weight must be a number of 0 or more").found(w.get_ref().to_string()));
+                }
+            }
+            Some(Target::Pool {
+                members: members
+                    .into_iter()
+                    .map(|e| Member { employee: e, weight: r.weights.get(&scheme.employees[e as usize].id).map_or(1.0, |w| *w.get_ref()) })
+                    .collect(),
+                strategy,
+            })
+        }
+    }
+
+    /// Each rule's fallback: another rule of the same role.
+    fn fallbacks(&self, fallbacks: Vec<(usize, Option<Spanned<String>>)>, scheme: &mut Scheme, errors: &mut Vec<Diagnostic>) {
         for (i, name) in fallbacks {
             let Some(name) = name else { continue };
             let found = scheme.rules.iter().position(|x| &x.id == name.get_ref());
@@ -638,14 +696,6 @@ impl SchemeFile {
                     errors.push(d);
                 }
             }
-        }
-        if let Some(c) = &doc.credit {
-            scheme.credit = Some(self.credit(c, data, &scheme, &mut errors));
-        }
-        if errors.is_empty() {
-            Ok(scheme)
-        } else {
-            Err(errors)
         }
     }
 
