@@ -277,24 +277,109 @@ pub fn read_owners(sheet: &Sheet, team: Option<&str>) -> Result<Owners, Vec<Diag
 pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagnostic>> {
     let started = std::time::Instant::now();
     let sheet = &req.clients;
-    let mut errors = Vec::new();
-    let id_col = column(sheet, &["id", "client_id"], "the client's id").map_err(|d| vec![d])?;
-    let lat_col = column(sheet, &["lat", "latitude", "широта"], "latitude in degrees");
-    let lon_col = column(sheet, &["lon", "lng", "longitude", "долгота"], "longitude in degrees");
-    let (lat_col, lon_col) = match (lat_col, lon_col) {
-        (Ok(a), Ok(b)) => (a, b),
-        (a, b) => return Err([a.err(), b.err()].into_iter().flatten().collect()),
-    };
-    let unit_col = match &req.unit {
-        Some(u) => Some(column(sheet, &[u.as_str()], "the unit each client belongs to").map_err(|d| vec![d])?),
-        None => None,
-    };
-    let by_cols: Vec<Option<usize>> = req
+    let cols = Columns::find(&req)?;
+    let Points { ids, client_pos, values } = read_points(&req, &cols)?;
+    let (mut units, client_unit, index) = group_units(sheet, &cols, &ids)?;
+    let n = sheet.len();
+    let w0: Vec<f64> = values.first().cloned().unwrap_or_else(|| vec![1.0; n]);
+    for u in &mut units {
+        let c = allot_territory::geo::centroid(u.rows.iter().map(|&r| (client_pos[r], w0[r] + 1e-9)));
+        u.pos = c.unwrap_or(client_pos[u.rows[0]]);
+    }
+    let nu = units.len();
+    let criteria: Vec<Criterion> = req
         .by
         .iter()
-        .map(|b| if b.column == "count" { Ok(None) } else { column(sheet, &[b.column.as_str()], "a number to balance").map(Some) })
-        .collect::<Result<_, _>>()
-        .map_err(|d| vec![d])?;
+        .enumerate()
+        .map(|(b, by)| Criterion {
+            name: by.column.clone(),
+            values: units.iter().map(|u| u.rows.iter().map(|&r| values[b][r]).sum()).collect(),
+            tolerance: Some(by.tolerance),
+        })
+        .collect();
+    // Territories: the owners, or `k` numbered ones.
+    let (labels, owners, shares, homes) = match (&req.owners, req.territories) {
+        (Some(o), _) => (o.ids.clone(), Some(o.ids.clone()), o.weights.clone(), o.homes.clone()),
+        (None, Some(k)) => ((1..=k).map(|t| format!("t{t:0w$}", w = k.to_string().len())).collect(), None, vec![1.0; k], vec![None; k]),
+        (None, None) => {
+            return Err(vec![Diagnostic::error("say how many territories (--territories K) or who owns them (--employees FILE)")])
+        }
+    };
+    let k = labels.len();
+    if k > nu {
+        return Err(vec![Diagnostic::error(format!("{k} territories asked for, but there are only {nu} units to share"))]);
+    }
+    let (current, fixed) = read_current(&req, &labels, owners.is_some(), (&index, &ids, &client_unit), nu)?;
+    let pos: Vec<Vec3> = units.iter().map(|u| u.pos).collect();
+    let graph = neighbours(&req, &index, &client_pos, &client_unit, cols.unit.is_some(), &pos)?;
+    let rebalanced = current.is_some();
+    let problem = Problem { pos, criteria, graph, shares, homes, fixed, current };
+    let solution = solve(&problem, &req.settings, observer).map_err(|e| vec![Diagnostic::error(e.to_string())])?;
+    let mut d = Design {
+        units,
+        unit_column: req.unit.clone(),
+        client_pos,
+        client_unit,
+        labels,
+        owners,
+        problem,
+        solution,
+        figures: empty_figures(),
+        rebalanced,
+    };
+    if d.owners.is_none() && !d.rebalanced {
+        relabel_west_to_east(&mut d);
+    }
+    d.figures = figures(&d, req.settings.contiguous, started.elapsed().as_secs_f64());
+    Ok(d)
+}
+
+/// The columns `design` reads: id, position, the unit, the criteria (`None`: count).
+struct Columns {
+    id: usize,
+    lat: usize,
+    lon: usize,
+    unit: Option<usize>,
+    by: Vec<Option<usize>>,
+}
+
+impl Columns {
+    fn find(req: &Request) -> Result<Columns, Vec<Diagnostic>> {
+        let sheet = &req.clients;
+        let id = column(sheet, &["id", "client_id"], "the client's id").map_err(|d| vec![d])?;
+        let lat = column(sheet, &["lat", "latitude", "широта"], "latitude in degrees");
+        let lon = column(sheet, &["lon", "lng", "longitude", "долгота"], "longitude in degrees");
+        let (lat, lon) = match (lat, lon) {
+            (Ok(a), Ok(b)) => (a, b),
+            (a, b) => return Err([a.err(), b.err()].into_iter().flatten().collect()),
+        };
+        let unit = match &req.unit {
+            Some(u) => Some(column(sheet, &[u.as_str()], "the unit each client belongs to").map_err(|d| vec![d])?),
+            None => None,
+        };
+        let by: Vec<Option<usize>> = req
+            .by
+            .iter()
+            .map(|b| if b.column == "count" { Ok(None) } else { column(sheet, &[b.column.as_str()], "a number to balance").map(Some) })
+            .collect::<Result<_, _>>()
+            .map_err(|d| vec![d])?;
+        Ok(Columns { id, lat, lon, unit, by })
+    }
+}
+
+/// Each client's id, position and criteria values.
+struct Points {
+    ids: Vec<String>,
+    client_pos: Vec<Vec3>,
+    /// Per criterion, per client.
+    values: Vec<Vec<f64>>,
+}
+
+/// Reads every client's position and values; up to 50 located errors.
+fn read_points(req: &Request, cols: &Columns) -> Result<Points, Vec<Diagnostic>> {
+    let sheet = &req.clients;
+    let (id_col, lat_col, lon_col, by_cols) = (cols.id, cols.lat, cols.lon, &cols.by);
+    let mut errors = Vec::new();
     let n = sheet.len();
     let mut client_pos = Vec::with_capacity(n);
     let mut values = vec![vec![0.0; n]; req.by.len()];
@@ -359,7 +444,21 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Units: one per client, or one per value of the unit column (first-seen order).
+    Ok(Points { ids, client_pos, values })
+}
+
+/// The units, each client's unit, and the units by id.
+type Grouped = (Vec<Unit>, Vec<u32>, BTreeMap<String, u32>);
+
+/// Each unit's current territory (if a current design is given), and the units fixed to one.
+type CurrentDesign = (Option<Vec<Option<u32>>>, Vec<Option<u32>>);
+
+/// Units: one per client, or one per value of the unit column (first-seen order); each client's
+/// unit; units by id.
+fn group_units(sheet: &Sheet, cols: &Columns, ids: &[String]) -> Result<Grouped, Vec<Diagnostic>> {
+    let (id_col, unit_col) = (cols.id, cols.unit);
+    let n = sheet.len();
+    let mut errors = Vec::new();
     let mut units: Vec<Unit> = Vec::new();
     let mut client_unit = vec![0u32; n];
     let mut index: BTreeMap<String, u32> = BTreeMap::new();
@@ -388,36 +487,20 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
     if !errors.is_empty() {
         return Err(errors);
     }
-    let w0: Vec<f64> = values.first().cloned().unwrap_or_else(|| vec![1.0; n]);
-    for u in &mut units {
-        let c = allot_territory::geo::centroid(u.rows.iter().map(|&r| (client_pos[r], w0[r] + 1e-9)));
-        u.pos = c.unwrap_or(client_pos[u.rows[0]]);
-    }
-    let nu = units.len();
-    let criteria: Vec<Criterion> = req
-        .by
-        .iter()
-        .enumerate()
-        .map(|(b, by)| Criterion {
-            name: by.column.clone(),
-            values: units.iter().map(|u| u.rows.iter().map(|&r| values[b][r]).sum()).collect(),
-            tolerance: Some(by.tolerance),
-        })
-        .collect();
-    // Territories: the owners, or `k` numbered ones.
-    let (labels, owners, shares, homes) = match (&req.owners, req.territories) {
-        (Some(o), _) => (o.ids.clone(), Some(o.ids.clone()), o.weights.clone(), o.homes.clone()),
-        (None, Some(k)) => ((1..=k).map(|t| format!("t{t:0w$}", w = k.to_string().len())).collect(), None, vec![1.0; k], vec![None; k]),
-        (None, None) => {
-            return Err(vec![Diagnostic::error("say how many territories (--territories K) or who owns them (--employees FILE)")])
-        }
-    };
+    Ok((units, client_unit, index))
+}
+
+/// The current design, by territory label or owner id: each unit's territory and the fixed ones.
+/// Unknown labels are new territories only when no owners are given.
+fn read_current(
+    req: &Request,
+    labels: &[String],
+    owned: bool,
+    (index, ids, client_unit): (&BTreeMap<String, u32>, &[String], &[u32]),
+    nu: usize,
+) -> Result<CurrentDesign, Vec<Diagnostic>> {
     let k = labels.len();
-    if k > nu {
-        return Err(vec![Diagnostic::error(format!("{k} territories asked for, but there are only {nu} units to share"))]);
-    }
-    // The current design, by territory label or owner id; unknown labels are new territories
-    // only when no owners are given.
+    let mut errors = Vec::new();
     let label_of: BTreeMap<&str, u32> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i as u32)).collect();
     let mut current: Option<Vec<Option<u32>>> = None;
     let mut fixed = vec![None; nu];
@@ -432,7 +515,7 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
             };
             let t = match label_of.get(terr.as_str()) {
                 Some(&t) => t,
-                None if owners.is_none() => {
+                None if !owned => {
                     let next = extra.len() as u32;
                     *extra.entry(terr.clone()).or_insert(next)
                 }
@@ -449,7 +532,7 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
         }
         // Territories named in the current file but not asked for, when counting by number:
         // the file's own labels in their order of appearance map onto t1..tk.
-        if owners.is_none() && !extra.is_empty() {
+        if !owned && !extra.is_empty() {
             let mut names: Vec<(&String, &u32)> = extra.iter().collect();
             names.sort_by_key(|x| *x.1);
             if names.len() > k {
@@ -475,7 +558,21 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
     if !errors.is_empty() {
         return Err(errors);
     }
-    let pos: Vec<Vec3> = units.iter().map(|u| u.pos).collect();
+    Ok((current, fixed))
+}
+
+/// The units' neighbour graph: the adjacency file, or Delaunay over the points (of clients,
+/// merged into their units).
+fn neighbours(
+    req: &Request,
+    index: &BTreeMap<String, u32>,
+    client_pos: &[Vec3],
+    client_unit: &[u32],
+    grouped: bool,
+    pos: &[Vec3],
+) -> Result<Graph, Vec<Diagnostic>> {
+    let nu = pos.len();
+    let mut errors = Vec::new();
     let graph = match &req.adjacency {
         Some(pairs) => {
             let mut edges = Vec::new();
@@ -490,32 +587,13 @@ pub fn design(req: Request, observer: &dyn Observer) -> Result<Design, Vec<Diagn
             }
             Graph::from_edges(nu, edges)
         }
-        None if unit_col.is_some() => Graph::delaunay(&client_pos).quotient(&client_unit, nu),
-        None => Graph::delaunay(&pos),
+        None if grouped => Graph::delaunay(client_pos).quotient(client_unit, nu),
+        None => Graph::delaunay(pos),
     };
     if !errors.is_empty() {
         return Err(errors);
     }
-    let rebalanced = current.is_some();
-    let problem = Problem { pos, criteria, graph, shares, homes, fixed, current };
-    let solution = solve(&problem, &req.settings, observer).map_err(|e| vec![Diagnostic::error(e.to_string())])?;
-    let mut d = Design {
-        units,
-        unit_column: req.unit.clone(),
-        client_pos,
-        client_unit,
-        labels,
-        owners,
-        problem,
-        solution,
-        figures: empty_figures(),
-        rebalanced,
-    };
-    if d.owners.is_none() && !d.rebalanced {
-        relabel_west_to_east(&mut d);
-    }
-    d.figures = figures(&d, req.settings.contiguous, started.elapsed().as_secs_f64());
-    Ok(d)
+    Ok(graph)
 }
 
 /// `t2` before `t10`.

@@ -213,39 +213,16 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
             eprintln!("note: {n}");
         }
     }
-    let io_fail = |what: &PathBuf, e: std::io::Error| {
-        eprintln!("error: cannot write {}: {e}", what.display());
-        Reported
-    };
-    if let Some(p) = &a.out {
-        write_output(p, |w| territory::write_csv(&d, w)).map_err(|e| io_fail(p, e))?;
-    }
-    if let (Some(p), Some(sheet)) = (&a.clients_out, &sheet_copy) {
-        write_output(p, |w| territory::write_clients(&d, sheet, w)).map_err(|e| io_fail(p, e))?;
-    }
-    if let Some(p) = &a.scheme_out {
-        let text = territory::scheme_toml(&d, &a.role, a.parent.as_deref(), &|_| None);
-        write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
-    }
-    for (paths, draw) in [(&a.map, allot_render::map as fn(&_, &_) -> _), (&a.chart, allot_render::chart)] {
-        for p in paths {
-            let bytes = draw(&d, p.as_path()).map_err(|m| {
-                eprintln!("error: {m}");
-                Reported
-            })?;
-            write_output(p, |w| w.write_all(&bytes)).map_err(|e| io_fail(p, e))?;
-        }
-    }
-    if let Some(p) = &a.json {
-        let text = serde_json::to_string_pretty(&d.figures).unwrap_or_default();
-        write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
-    }
+    write_files(a, &d, sheet_copy.as_ref())?;
     // Without -o or --scheme-out the design itself goes to standard output, and the report to
     // standard error.
     let design_to_stdout = a.out.is_none() && a.scheme_out.is_none();
     if design_to_stdout {
         let mut buf = Vec::new();
-        territory::write_csv(&d, &mut buf).map_err(|e| io_fail(&PathBuf::from("standard output"), e))?;
+        territory::write_csv(&d, &mut buf).map_err(|e| {
+            eprintln!("error: cannot write the design: {e}");
+            Reported
+        })?;
         crate::emit(&String::from_utf8_lossy(&buf))?;
     }
     if !a.quiet {
@@ -258,6 +235,39 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     }
     if d.figures.criteria.iter().any(|c| !c.met) {
         eprintln!("note: not every tolerance was met (see the report); the design is the best found");
+    }
+    Ok(())
+}
+
+/// Writes the files asked for: the design, the clients with their territory, the territories as
+/// a scheme, maps and charts, the figures as JSON.
+fn write_files(a: &BalanceArgs, d: &territory::Design, sheet_copy: Option<&allot_io::sheet::Sheet>) -> Result<(), Reported> {
+    let io_fail = |what: &PathBuf, e: std::io::Error| {
+        eprintln!("error: cannot write {}: {e}", what.display());
+        Reported
+    };
+    if let Some(p) = &a.out {
+        write_output(p, |w| territory::write_csv(d, w)).map_err(|e| io_fail(p, e))?;
+    }
+    if let (Some(p), Some(sheet)) = (&a.clients_out, sheet_copy) {
+        write_output(p, |w| territory::write_clients(d, sheet, w)).map_err(|e| io_fail(p, e))?;
+    }
+    if let Some(p) = &a.scheme_out {
+        let text = territory::scheme_toml(d, &a.role, a.parent.as_deref(), &|_| None);
+        write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
+    }
+    for (paths, draw) in [(&a.map, allot_render::map as fn(&_, &_) -> _), (&a.chart, allot_render::chart)] {
+        for p in paths {
+            let bytes = draw(d, p.as_path()).map_err(|m| {
+                eprintln!("error: {m}");
+                Reported
+            })?;
+            write_output(p, |w| w.write_all(&bytes)).map_err(|e| io_fail(p, e))?;
+        }
+    }
+    if let Some(p) = &a.json {
+        let text = serde_json::to_string_pretty(&d.figures).unwrap_or_default();
+        write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
     }
     Ok(())
 }

@@ -508,6 +508,10 @@ pub fn measures<'a>(scheme: &Scheme, data: &'a Data) -> (Measure<'a>, Measure<'a
 }
 
 /// Runs the engine over every client. See the module docs for the order of work.
+///
+/// Kept as one function, on purpose: its phases (2. pins, 3. sticky, 4. fixed targets, 5. pools,
+/// each marked below) share the cells, the loads and the matched rules in a fixed order, and this
+/// is the hot path of a ten-million-client run; the pools' own work is in [`Pool`].
 pub fn assign(scheme: &Scheme, compiled: &Compiled, data: &Data, current: &[CurrentLink], opts: &Options) -> Outcome {
     let _span = tracing::info_span!("assign", clients = data.clients.len(), rules = scheme.rules.len()).entered();
     let roles = client_roles(scheme);

@@ -680,36 +680,14 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
         }
         // Working time (real-time routing): hours, a UTC offset and working days.
         let (hours, tz, days) = (text(col("hours")), text(col("timezone")), text(col("workdays")));
-        if hours.is_some() || tz.is_some() || days.is_some() {
-            let mut wh = allot_core::model::WorkingHours { from: 0, to: 1440, utc_offset: 0, days: 0b0001_1111 };
-            let mut bad = |name: &str, expected: &str, found: &str| {
-                let c = col(name).unwrap_or(0);
-                errors.push(sheet.at(
-                    r,
-                    c,
-                    Diagnostic::error(format!("`{name}` is not understood")).expected(expected).found(format!("{found:?}")),
-                ));
-            };
-            if let Some(h) = &hours {
-                match parse_hours(h) {
-                    Some((f, t)) => (wh.from, wh.to) = (f, t),
-                    None => bad("hours", "local working hours such as 09:00-18:00", h),
-                }
-            }
-            if let Some(z) = &tz {
-                match parse_utc_offset(z) {
-                    Some(o) => wh.utc_offset = o,
-                    None => bad("timezone", "an offset from UTC such as +03:00, UTC+5 or MSK", z),
-                }
-            }
-            if let Some(d) = &days {
-                match parse_workdays(d) {
-                    Some(b) => wh.days = b,
-                    None => bad("workdays", "days such as mon-fri, пн-пт or mon,wed,fri", d),
-                }
-            }
-            e.hours = Some(wh);
-        }
+        e.hours = working_hours(hours.as_deref(), tz.as_deref(), days.as_deref(), &mut |name, expected, found| {
+            let c = col(name).unwrap_or(0);
+            errors.push(sheet.at(
+                r,
+                c,
+                Diagnostic::error(format!("`{name}` is not understood")).expected(expected).found(format!("{found:?}")),
+            ));
+        });
         if let (Some(f), Some(t)) = (e.absent_from, e.absent_to) {
             if f > t {
                 let c = col("absent_to").unwrap_or(0);
@@ -730,6 +708,40 @@ pub fn load_employees(sheet: &Sheet) -> Result<Vec<Employee>, Vec<Diagnostic>> {
         return Err(errors);
     }
     Ok(out)
+}
+
+/// An employee's working time from the `hours`, `timezone` and `workdays` cells (none given: none;
+/// any given: the others default to the whole day, UTC and Monday to Friday). What cannot be read
+/// is reported through `bad(column, expected, found)`.
+fn working_hours(
+    hours: Option<&str>,
+    tz: Option<&str>,
+    days: Option<&str>,
+    bad: &mut dyn FnMut(&str, &str, &str),
+) -> Option<allot_core::model::WorkingHours> {
+    if hours.is_none() && tz.is_none() && days.is_none() {
+        return None;
+    }
+    let mut wh = allot_core::model::WorkingHours { from: 0, to: 1440, utc_offset: 0, days: 0b0001_1111 };
+    if let Some(h) = hours {
+        match parse_hours(h) {
+            Some((f, t)) => (wh.from, wh.to) = (f, t),
+            None => bad("hours", "local working hours such as 09:00-18:00", h),
+        }
+    }
+    if let Some(z) = tz {
+        match parse_utc_offset(z) {
+            Some(o) => wh.utc_offset = o,
+            None => bad("timezone", "an offset from UTC such as +03:00, UTC+5 or MSK", z),
+        }
+    }
+    if let Some(d) = days {
+        match parse_workdays(d) {
+            Some(b) => wh.days = b,
+            None => bad("workdays", "days such as mon-fri, пн-пт or mon,wed,fri", d),
+        }
+    }
+    Some(wh)
 }
 
 /// `09:00-18:00`, `9-18` → minutes after midnight (from, to); `to` may be before `from` (a night

@@ -289,6 +289,8 @@ fn resolve(path: &str, span: Span, schema: &dyn Schema, errors: &mut Vec<Error>)
     }
 }
 
+/// Type-checks one node and compiles it. Long by nature, and kept whole: one arm per kind of
+/// node, each short, and the arms read best side by side (the same checks for `=`, `in`, `has`).
 fn check_node(expr: &Expr, schema: &dyn Schema, errors: &mut Vec<Error>) -> Cond {
     match expr {
         Expr::Lit(Lit::Bool(b), _) => Cond::Const(*b),

@@ -176,6 +176,8 @@ pub fn parse_iso_date(s: &str) -> Option<i32> {
     days_from_civil(y, m, d)
 }
 
+/// The tokens of a condition with their spans. One state machine over the characters, kept whole:
+/// each arm is one kind of token, and splitting it would scatter the position bookkeeping.
 pub fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Error> {
     let mut out = Vec::new();
     let chars: Vec<(usize, char)> = src.char_indices().collect();

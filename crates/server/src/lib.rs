@@ -318,6 +318,78 @@ impl Running {
     }
 }
 
+/// The checkpointer: copies the SQLite log back into the database every 200 ms on its own
+/// connection (often near the bound), and tells the router when the log is past it.
+fn spawn_checkpointer(
+    location: allot_store::Location,
+    wal_limit: i64,
+    running: Arc<std::sync::atomic::AtomicBool>,
+    wal_full_set: Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("allot-checkpoint".into()).spawn(move || {
+        let mut store = None;
+        let mut pause = std::time::Duration::from_millis(200);
+        while running.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(pause);
+            // Reopened if lost, like every connection of the server.
+            if store.is_none() {
+                store = allot_store::open(&location).ok();
+            }
+            let done = store.as_mut().map(|s| s.checkpoint());
+            // Near the bound, copy often: what is left for the router's own checkpoint (which
+            // holds up one batch) is then only what was committed in the last few milliseconds.
+            pause = std::time::Duration::from_millis(match &done {
+                Some(Ok(frames)) if *frames > wal_limit / 2 => 10,
+                _ => 200,
+            });
+            match done {
+                Some(Ok(frames)) if frames > wal_limit => {
+                    wal_full_set.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "checkpoint");
+                    if e.is_connection() {
+                        store = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = store.as_mut() {
+            let _ = s.checkpoint();
+        }
+    })
+}
+
+/// Every 2 s, while the server lives: when something routing depends on changed, the columns,
+/// deal columns and value maps that requests are checked against are reloaded.
+fn spawn_refresher(refresher: std::sync::Weak<AppState>, mut seen: Option<i64>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            // Only while the server lives: a strong reference here would keep the router waiting.
+            let Some(refresher) = refresher.upgrade() else { break };
+            // One cheap query; the model is rebuilt only when something it depends on changed.
+            let Ok(now) = refresher.read(|s| s.routing_revision()).await else { continue };
+            if Some(now) == seen {
+                continue;
+            }
+            if let Ok(Ok(m)) = refresher.read(|s| Ok(model::Model::load(s))).await {
+                seen = Some(m.revision);
+                if let Ok(mut c) = refresher.columns.write() {
+                    *c = Arc::new(m.columns);
+                }
+                if let Ok(mut c) = refresher.deal_columns.write() {
+                    *c = Arc::new(m.deal_columns);
+                }
+                if let Ok(mut v) = refresher.values.write() {
+                    *v = Arc::new(m.values);
+                }
+            }
+        }
+    });
+}
+
 /// Binds, starts the router thread and serves until `shutdown` resolves.
 pub async fn start(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<Running, ServeError> {
     // The store's clients block (PostgreSQL's runs its own small runtime): open off the async threads.
@@ -360,45 +432,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         .map_err(|_| ServeError::Worker("router thread"))?;
     // Checkpoints on their own connection and thread, so that commits never wait for them.
     let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let running = checkpointing.clone();
-    let location = config.store.clone();
-    let wal_full_set = wal_full;
-    let wal_limit = config.wal_frames_limit;
-    let checkpointer = std::thread::Builder::new()
-        .name("allot-checkpoint".into())
-        .spawn(move || {
-            let mut store = None;
-            let mut pause = std::time::Duration::from_millis(200);
-            while running.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(pause);
-                // Reopened if lost, like every connection of the server.
-                if store.is_none() {
-                    store = allot_store::open(&location).ok();
-                }
-                let done = store.as_mut().map(|s| s.checkpoint());
-                // Near the bound, copy often: what is left for the router's own checkpoint (which
-                // holds up one batch) is then only what was committed in the last few milliseconds.
-                pause = std::time::Duration::from_millis(match &done {
-                    Some(Ok(frames)) if *frames > wal_limit / 2 => 10,
-                    _ => 200,
-                });
-                match done {
-                    Some(Ok(frames)) if frames > wal_limit => {
-                        wal_full_set.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "checkpoint");
-                        if e.is_connection() {
-                            store = None;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(s) = store.as_mut() {
-                let _ = s.checkpoint();
-            }
-        })
+    let checkpointer = spawn_checkpointer(config.store.clone(), config.wal_frames_limit, checkpointing.clone(), wal_full)
         .map_err(|_| ServeError::Worker("checkpoint thread"))?;
     let state = Arc::new(AppState {
         store: config.store.clone(),
@@ -421,32 +455,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
     tracing::info!(%addr, store = %config.store, "serving");
     // Columns follow the router's model: refreshed in the background.
-    let refresher = Arc::downgrade(&state);
-    let mut seen = loaded_revision;
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            // Only while the server lives: a strong reference here would keep the router waiting.
-            let Some(refresher) = refresher.upgrade() else { break };
-            // One cheap query; the model is rebuilt only when something it depends on changed.
-            let Ok(now) = refresher.read(|s| s.routing_revision()).await else { continue };
-            if Some(now) == seen {
-                continue;
-            }
-            if let Ok(Ok(m)) = refresher.read(|s| Ok(model::Model::load(s))).await {
-                seen = Some(m.revision);
-                if let Ok(mut c) = refresher.columns.write() {
-                    *c = Arc::new(m.columns);
-                }
-                if let Ok(mut c) = refresher.deal_columns.write() {
-                    *c = Arc::new(m.deal_columns);
-                }
-                if let Ok(mut v) = refresher.values.write() {
-                    *v = Arc::new(m.values);
-                }
-            }
-        }
-    });
+    spawn_refresher(Arc::downgrade(&state), loaded_revision);
     let limits = config.clone();
     let done = tokio::spawn(async move {
         // Dropping the state's sender (with the app) lets the router finish its queue and stop.

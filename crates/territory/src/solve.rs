@@ -569,7 +569,8 @@ impl<'c, 'p> State<'c, 'p> {
     }
 
     /// Moves boundary units until every territory is within every tolerance, or no move helps.
-    /// Returns whether it got there.
+    /// Returns whether it got there. Kept whole (a little over 120 lines): one loop whose single
+    /// moves, pair exchanges and stopping tests share the move bookkeeping.
     fn repair(&mut self, settings: &Settings, deadline: Option<Deadline>) -> Result<bool, Stop> {
         let ctx = self.ctx;
         let total_w: f64 = ctx.w.iter().sum::<f64>().max(1e-12);

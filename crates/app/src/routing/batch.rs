@@ -181,38 +181,7 @@ pub fn route_batch(
     let before = pools.clone();
     let change = tx.change();
 
-    // Every read of the batch at once: stored answers, known clients by id and by key.
-    let idem: Vec<String> = jobs.iter().filter_map(|j| j.idempotency_key.clone()).collect();
-    let replays: HashMap<String, (String, String)> = tx.replays(&idem)?.into_iter().map(|r| (r.key, (r.hash, r.response))).collect();
-    let ids: Vec<String> = jobs.iter().filter_map(|j| j.id.clone()).collect();
-    let mut known: HashMap<(String, String), (ClientKey, String)> =
-        tx.find_clients("id", &ids)?.into_iter().map(|c| (("id".to_string(), c.value), (c.key, c.id))).collect();
-    let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| crate::stored::client_keys(&j.attrs)).collect();
-    for kind in match_keys.iter().filter(|k| *k != "id") {
-        let values: Vec<String> = item_keys.iter().flatten().filter(|(k, _)| k == kind).map(|(_, v)| v.clone()).collect();
-        for c in tx.find_clients(kind, &values)? {
-            known.insert((kind.clone(), c.value), (c.key, c.id));
-        }
-    }
-
-    // Deals: their clients must be stored; their attributes feed `client.x` conditions.
-    let deal_client_ids: Vec<String> = jobs.iter().filter_map(|j| j.deal_of.clone()).collect();
-    let deal_clients_found: HashMap<String, (ClientKey, String)> =
-        tx.find_clients("id", &deal_client_ids)?.into_iter().map(|c| (c.value, (c.key, c.id))).collect();
-    let keys: Vec<ClientKey> = deal_clients_found.values().map(|c| c.0).collect();
-    let attrs_of: HashMap<ClientKey, Map<String, J>> = tx
-        .client_attrs(&keys)?
-        .into_iter()
-        .filter_map(|c| serde_json::from_str::<Map<String, J>>(&c.attrs).ok().map(|m| (c.key, m)))
-        .collect();
-    let mut deal_clients: HashMap<usize, Map<String, J>> = HashMap::new();
-    for (i, j) in jobs.iter().enumerate() {
-        if let Some((key, _)) = j.deal_of.as_ref().and_then(|c| deal_clients_found.get(c)) {
-            deal_clients.insert(i, attrs_of.get(key).cloned().unwrap_or_default());
-        }
-    }
-    let deal_ids: Vec<String> = jobs.iter().filter(|j| j.deal_of.is_some()).filter_map(|j| j.id.clone()).collect();
-    let mut deals_taken: std::collections::HashSet<String> = tx.find_deals(&deal_ids)?.into_iter().collect();
+    let Reads { replays, known, item_keys, deal_clients_found, deal_clients, mut deals_taken } = Reads::of(tx, jobs, match_keys)?;
     let (data, deal_rows) = batch_data(model, jobs, &deal_clients);
     let compiled = Compiled::new(&model.scheme, &data);
     // Matched once for the batch; availability follows each item's day.
@@ -271,27 +240,10 @@ pub fn route_batch(
         {
             // A router token names a stored client by its id: routed to its owners as any return,
             // but a router may not read who they are (issue #13: GET owners is 403 for it too).
-            let roles = allot_core::route::routed_roles(&model.scheme)
-                .into_iter()
-                .map(|role| json!({"role": model.scheme.roles[role].id, "why": "a stored client (matched by id): it stays with its owners, whom a router token may not read"}))
-                .collect::<Vec<J>>();
-            (ClientRef::Stored(key), id, roles, Some(by))
+            (ClientRef::Stored(key), id, router_roles(model), Some(by))
         } else if let Some(((key, id), by)) = stored {
             let owners = tx.owners(key, allot_store::Day(r.date))?;
-            let roles = allot_core::route::routed_roles(&model.scheme)
-                .into_iter()
-                .map(|role| {
-                    let rid = &model.scheme.roles[role].id;
-                    match owners.iter().find(|o| &o.role == rid) {
-                        Some(allot_store::Holder { employee: emp, rule, .. }) => {
-                            let e = model.employee_keys.iter().position(|k| k == emp).map_or("?", |i| model.scheme.employees[i].id.as_str());
-                            json!({"role": rid, "employee": e, "rule": rule, "why": format!("an existing client (matched by {by}): its current owner")})
-                        }
-                        None => json!({"role": rid, "employee": null, "rule": null, "why": format!("an existing client (matched by {by}) with no employee in this role; the next plan assigns one")}),
-                    }
-                })
-                .collect::<Vec<J>>();
-            (ClientRef::Stored(key), id, roles, Some(by))
+            (ClientRef::Stored(key), id, owners_roles(model, &owners, &by), Some(by))
         } else if let Some((n, by)) = in_batch {
             let (id, earlier) = &added_roles[n];
             let roles = earlier
@@ -304,38 +256,8 @@ pub fn route_batch(
                 .collect();
             (ClientRef::New(n), id.clone(), roles, Some(by))
         } else {
-            let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
-            let choices = batch.route(&model.scheme, i as u32, r.date, r.minute, &mut pools);
-            let n = writes.clients.len();
-            let attrs: Map<String, J> = r.attrs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
-            writes.clients.push(NewClient { id: id.clone(), attrs: J::Object(attrs).to_string(), keys: item_keys[i].clone() });
-            added.insert(("id".to_string(), id.clone()), n);
-            for k in &item_keys[i] {
-                added.entry(k.clone()).or_insert(n);
-            }
-            let mut roles = Vec::with_capacity(choices.len());
-            for c in &choices {
-                let rid = &model.scheme.roles[c.role].id;
-                let rule = c.rule.map(|x| model.scheme.rules[x].id.clone());
-                if let Some(e) = c.employee {
-                    let open = Open {
-                        client: ClientKey(0),
-                        role: rid.clone(),
-                        employee: model.employee_keys[e as usize],
-                        from: allot_store::Day(r.date),
-                        to: None,
-                        cause: Cause::New,
-                        rule: rule.clone(),
-                        scheme: Some(model.version),
-                        note: c.why.clone(),
-                        absence: None,
-                    };
-                    writes.links.push((ClientRef::New(n), open));
-                }
-                let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
-                roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.why}));
-            }
-            added_roles.push((id.clone(), roles.clone()));
+            let lead = Lead { request: r, item: i, change, keys: &item_keys[i] };
+            let (n, id, roles) = new_lead(model, &batch, &lead, &mut pools, &mut writes, &mut added, &mut added_roles);
             (ClientRef::New(n), id, roles, None)
         };
         let body = json!({
@@ -361,6 +283,135 @@ pub fn route_batch(
         }
     }
     Ok(())
+}
+
+/// Everything a batch reads before routing: stored answers of idempotency keys, known clients by
+/// id and by key, deals' clients with their attributes, deal ids already stored.
+struct Reads {
+    replays: HashMap<String, (String, String)>,
+    known: HashMap<(String, String), (ClientKey, String)>,
+    item_keys: Vec<Vec<(String, String)>>,
+    deal_clients_found: HashMap<String, (ClientKey, String)>,
+    deal_clients: HashMap<usize, Map<String, J>>,
+    deals_taken: std::collections::HashSet<String>,
+}
+
+impl Reads {
+    fn of(tx: &mut dyn RouteTx, jobs: &[&RouteRequest], match_keys: &[String]) -> Result<Reads, StoreError> {
+        // Every read of the batch at once: stored answers, known clients by id and by key.
+        let idem: Vec<String> = jobs.iter().filter_map(|j| j.idempotency_key.clone()).collect();
+        let replays: HashMap<String, (String, String)> = tx.replays(&idem)?.into_iter().map(|r| (r.key, (r.hash, r.response))).collect();
+        let ids: Vec<String> = jobs.iter().filter_map(|j| j.id.clone()).collect();
+        let mut known: HashMap<(String, String), (ClientKey, String)> =
+            tx.find_clients("id", &ids)?.into_iter().map(|c| (("id".to_string(), c.value), (c.key, c.id))).collect();
+        let item_keys: Vec<Vec<(String, String)>> = jobs.iter().map(|j| crate::stored::client_keys(&j.attrs)).collect();
+        for kind in match_keys.iter().filter(|k| *k != "id") {
+            let values: Vec<String> = item_keys.iter().flatten().filter(|(k, _)| k == kind).map(|(_, v)| v.clone()).collect();
+            for c in tx.find_clients(kind, &values)? {
+                known.insert((kind.clone(), c.value), (c.key, c.id));
+            }
+        }
+
+        // Deals: their clients must be stored; their attributes feed `client.x` conditions.
+        let deal_client_ids: Vec<String> = jobs.iter().filter_map(|j| j.deal_of.clone()).collect();
+        let deal_clients_found: HashMap<String, (ClientKey, String)> =
+            tx.find_clients("id", &deal_client_ids)?.into_iter().map(|c| (c.value, (c.key, c.id))).collect();
+        let keys: Vec<ClientKey> = deal_clients_found.values().map(|c| c.0).collect();
+        let attrs_of: HashMap<ClientKey, Map<String, J>> = tx
+            .client_attrs(&keys)?
+            .into_iter()
+            .filter_map(|c| serde_json::from_str::<Map<String, J>>(&c.attrs).ok().map(|m| (c.key, m)))
+            .collect();
+        let mut deal_clients: HashMap<usize, Map<String, J>> = HashMap::new();
+        for (i, j) in jobs.iter().enumerate() {
+            if let Some((key, _)) = j.deal_of.as_ref().and_then(|c| deal_clients_found.get(c)) {
+                deal_clients.insert(i, attrs_of.get(key).cloned().unwrap_or_default());
+            }
+        }
+        let deal_ids: Vec<String> = jobs.iter().filter(|j| j.deal_of.is_some()).filter_map(|j| j.id.clone()).collect();
+        let deals_taken: std::collections::HashSet<String> = tx.find_deals(&deal_ids)?.into_iter().collect();
+        Ok(Reads { replays, known, item_keys, deal_clients_found, deal_clients, deals_taken })
+    }
+}
+
+/// A stored client named by a router token: routed to its owners, whom a router may not read.
+fn router_roles(model: &Model) -> Vec<J> {
+    allot_core::route::routed_roles(&model.scheme)
+        .into_iter()
+        .map(|role| json!({"role": model.scheme.roles[role].id, "why": "a stored client (matched by id): it stays with its owners, whom a router token may not read"}))
+        .collect()
+}
+
+/// A stored client's owners per routed role (continuity).
+fn owners_roles(model: &Model, owners: &[allot_store::Holder], by: &str) -> Vec<J> {
+    allot_core::route::routed_roles(&model.scheme)
+        .into_iter()
+        .map(|role| {
+            let rid = &model.scheme.roles[role].id;
+            match owners.iter().find(|o| &o.role == rid) {
+                Some(allot_store::Holder { employee: emp, rule, .. }) => {
+                    let e = model.employee_keys.iter().position(|k| k == emp).map_or("?", |i| model.scheme.employees[i].id.as_str());
+                    json!({"role": rid, "employee": e, "rule": rule, "why": format!("an existing client (matched by {by}): its current owner")})
+                }
+                None => json!({"role": rid, "employee": null, "rule": null, "why": format!("an existing client (matched by {by}) with no employee in this role; the next plan assigns one")}),
+            }
+        })
+        .collect()
+}
+
+/// One new lead of the batch.
+struct Lead<'r> {
+    request: &'r RouteRequest,
+    item: usize,
+    change: i64,
+    keys: &'r [(String, String)],
+}
+
+/// Routes a new lead by the scheme's rules and pools: its client and links join the batch's
+/// writes; returns its index among the added clients, its id and its roles.
+fn new_lead(
+    model: &Model,
+    batch: &Batch,
+    lead: &Lead<'_>,
+    pools: &mut BTreeMap<String, PoolState>,
+    writes: &mut RouteWrites,
+    added: &mut HashMap<(String, String), usize>,
+    added_roles: &mut Vec<(String, Vec<J>)>,
+) -> (usize, String, Vec<J>) {
+    let (r, i, change) = (lead.request, lead.item, lead.change);
+    let id = r.id.clone().unwrap_or_else(|| format!("lead-{change}-{i}"));
+    let choices = batch.route(&model.scheme, i as u32, r.date, r.minute, pools);
+    let n = writes.clients.len();
+    let attrs: Map<String, J> = r.attrs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    writes.clients.push(NewClient { id: id.clone(), attrs: J::Object(attrs).to_string(), keys: lead.keys.to_vec() });
+    added.insert(("id".to_string(), id.clone()), n);
+    for k in lead.keys {
+        added.entry(k.clone()).or_insert(n);
+    }
+    let mut roles = Vec::with_capacity(choices.len());
+    for c in &choices {
+        let rid = &model.scheme.roles[c.role].id;
+        let rule = c.rule.map(|x| model.scheme.rules[x].id.clone());
+        if let Some(e) = c.employee {
+            let open = Open {
+                client: ClientKey(0),
+                role: rid.clone(),
+                employee: model.employee_keys[e as usize],
+                from: allot_store::Day(r.date),
+                to: None,
+                cause: Cause::New,
+                rule: rule.clone(),
+                scheme: Some(model.version),
+                note: c.why.clone(),
+                absence: None,
+            };
+            writes.links.push((ClientRef::New(n), open));
+        }
+        let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
+        roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.why}));
+    }
+    added_roles.push((id.clone(), roles.clone()));
+    (n, id, roles)
 }
 
 /// The attributes of a routed item that no column declares: stored with it, read by no rule, and

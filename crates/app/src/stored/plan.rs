@@ -292,6 +292,25 @@ impl Tally {
     }
 }
 
+/// What the passes of [`Diff::run`] share.
+struct Pass<'a> {
+    nr: usize,
+    d: i32,
+    d_text: String,
+    roles: Vec<RoleIx>,
+    potential: allot_core::engine::Measure<'a>,
+    /// Per (client row × roles + role): the link valid on the day, and the next scheduled one.
+    held: Vec<Option<&'a Link>>,
+    next: Vec<Option<&'a Link>>,
+    /// Links of roles the scheme no longer assigns, closed, by role.
+    dropped_roles: BTreeMap<String, u64>,
+    tally: Tally,
+    /// (role k, why) → (count, a few example client ids).
+    unassigned: BTreeMap<(usize, String), (u64, Vec<String>)>,
+    /// Leavers' and absentees' pairs the rules could not place: handed to peers at the end.
+    orphans: Vec<(u32, usize, &'a Link)>,
+}
+
 /// Walks every (client, role) and writes down what changes.
 pub(crate) struct Diff<'a> {
     book: &'a State,
@@ -325,7 +344,19 @@ impl<'a> Diff<'a> {
         }
     }
 
+    /// Compares the engine's outcome with the stored links, cell by cell: what stays, what moves
+    /// and why, covers for absences, hand-overs from leavers, what stays unassigned.
     fn run(&mut self) {
+        let mut pass = self.index_links();
+        self.compare(&mut pass);
+        self.hand_over(&mut pass);
+        self.cancel_scheduled_of_leavers(pass.d);
+        self.summarise(pass);
+    }
+
+    /// The link valid on the day and the next scheduled one, per (client row, role); links of a
+    /// role the scheme no longer assigns end on the day.
+    fn index_links(&mut self) -> Pass<'a> {
         let book = self.book;
         let scheme = &book.loaded.scheme;
         let data = &book.loaded.data;
@@ -335,8 +366,6 @@ impl<'a> Diff<'a> {
         let role_k: HashMap<RoleIx, usize> = roles.iter().enumerate().map(|(k, r)| (*r, k)).collect();
         let (potential, _) = measures(scheme, data);
         let ne = scheme.employees.len();
-
-        // The link valid on the day and the next scheduled one, per (client row, role k).
         let n = data.clients.len();
         let mut held: Vec<Option<&Link>> = vec![None; n * nr];
         let mut next: Vec<Option<&Link>> = vec![None; n * nr];
@@ -360,14 +389,30 @@ impl<'a> Diff<'a> {
                 next[i] = Some(link);
             }
         }
+        Pass {
+            nr,
+            d,
+            d_text: civil_from_days(d),
+            roles,
+            potential,
+            held,
+            next,
+            dropped_roles,
+            // Per (employee, role k): links before and after, gains and losses.
+            tally: Tally::new(ne, nr),
+            unassigned: BTreeMap::new(),
+            orphans: Vec::new(),
+        }
+    }
+
+    /// Each (client, role): kept, moved (with its cause), covered, orphaned or unassigned.
+    fn compare(&mut self, pass: &mut Pass<'a>) {
+        let book = self.book;
+        let scheme = &book.loaded.scheme;
+        let data = &book.loaded.data;
+        let (nr, d) = (pass.nr, pass.d);
+        let Pass { roles, d_text, potential, held, next, tally, unassigned, orphans, .. } = pass;
         let past: BTreeSet<(ClientKey, &str)> = book.snap.past.iter().map(|(c, r)| (*c, r.as_str())).collect();
-        let ranks = id_ranks(scheme);
-        // Per (employee, role k): links before and after, gains and losses.
-        let mut tally = Tally::new(ne, nr);
-        let mut unassigned: BTreeMap<(usize, String), (u64, Vec<String>)> = BTreeMap::new();
-        // Leavers' and absentees' pairs the rules could not place: handed to peers at the end.
-        let mut orphans: Vec<(u32, usize, &Link)> = Vec::new();
-        let d_text = civil_from_days(d);
         let rule_id = |cell: &allot_core::Cell| cell.rule().map(|r| scheme.rules[r].id.clone());
         for row in 0..data.clients.len() as u32 {
             for (k, &role) in roles.iter().enumerate() {
@@ -388,7 +433,7 @@ impl<'a> Diff<'a> {
                             let cover = a.cover.and_then(|k| book.emp_of_key(k)).or(new_emp.filter(|&n| n != x));
                             match cover {
                                 Some(c) => {
-                                    self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut tally);
+                                    self.cover(link, row, role_id, c, x, a, nxt, k, p, tally);
                                 }
                                 None => orphans.push((row, k, link)),
                             }
@@ -469,8 +514,20 @@ impl<'a> Diff<'a> {
                 }
             }
         }
-        // Orphans go to the peers of their owner (teammates who are active and present),
-        // largest potential first, each to the peer with the least potential in that role.
+    }
+
+    /// Leavers' and absentees' pairs the rules could not place go to the peers of their owner
+    /// (teammates who are active and present), largest potential first, each to the peer with the
+    /// least potential in that role.
+    fn hand_over(&mut self, pass: &mut Pass<'a>) {
+        let book = self.book;
+        let scheme = &book.loaded.scheme;
+        let data = &book.loaded.data;
+        let (nr, d) = (pass.nr, pass.d);
+        let ne = scheme.employees.len();
+        let ranks = id_ranks(scheme);
+        let Pass { roles, d_text, potential, next, tally, unassigned, orphans, .. } = pass;
+        let orphans = std::mem::take(orphans);
         let mut load_p = vec![0f64; ne * nr];
         for row in 0..data.clients.len() as u32 {
             for k in 0..nr {
@@ -479,6 +536,7 @@ impl<'a> Diff<'a> {
                 }
             }
         }
+        let mut orphans = orphans;
         orphans.sort_by(|a, b| potential.get(b.0 as usize).total_cmp(&potential.get(a.0 as usize)).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
         for (row, k, link) in orphans {
             let role = roles[k];
@@ -494,7 +552,7 @@ impl<'a> Diff<'a> {
                 Some(c) => {
                     load_p[c as usize * nr + k] += p;
                     if let Some(a) = self.pending.absences.get(&x) {
-                        self.cover(link, row, role_id, c, x, a, nxt, k, p, &mut tally);
+                        self.cover(link, row, role_id, c, x, a, nxt, k, p, tally);
                     } else {
                         self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                         tally.moves(Some(x), Some(c), k, p);
@@ -532,7 +590,11 @@ impl<'a> Diff<'a> {
                 }
             }
         }
-        // A leaver's scheduled links (a return from an absence) are cancelled.
+    }
+
+    /// A leaver's scheduled links (a return from an absence) are cancelled.
+    fn cancel_scheduled_of_leavers(&mut self, d: i32) {
+        let book = self.book;
         for link in book.snap.links.iter().filter(|l| l.from > allot_store::Day(d)) {
             if let Some(x) = book.emp_of_key(link.employee) {
                 if self.pending.leavers.contains_key(&x) {
@@ -540,6 +602,13 @@ impl<'a> Diff<'a> {
                 }
             }
         }
+    }
+
+    /// What stays unassigned and why, and each employee's gains and losses per role.
+    fn summarise(&mut self, pass: Pass<'a>) {
+        let scheme = &self.book.loaded.scheme;
+        let ne = scheme.employees.len();
+        let Pass { roles, nr, dropped_roles, unassigned, tally, .. } = pass;
         for (role, n) in dropped_roles {
             self.unassigned.push(Unassigned {
                 role,
