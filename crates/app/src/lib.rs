@@ -12,6 +12,7 @@ pub mod report;
 pub mod routing;
 pub mod stored;
 pub mod territory;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 

@@ -165,3 +165,37 @@ fn a_pin_moves_the_link_at_once_and_history_says_so() {
         assert!(stored::pin(store, &pin("petrova", " ", on), &actor()).is_err(), "a pin needs a reason");
     });
 }
+
+#[test]
+fn tokens_are_made_with_a_scope_listed_with_their_state_and_revoked_once() {
+    each_store("tokens_are_made_with_a_scope_listed_with_their_state_and_revoked_once", |store| {
+        use allot_app::tokens::{self, TokenError, TokenRequest, TokenState};
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = files(dir.path(), "id\nc1\n");
+        stored::import(store, Subject::Employee, &inputs.employees, &Encodings::default(), &actor()).unwrap();
+        let today = allot_store::Day::parse("2026-11-29").unwrap();
+        let req = |scope, employee, expires: Option<&str>| TokenRequest {
+            scope,
+            employee,
+            label: "t",
+            expires: expires.map(|d| allot_store::Day::parse(d).unwrap()),
+            today,
+        };
+        assert!(matches!(tokens::create(store, &req("root", None, None), &actor()), Err(TokenError::UnknownScope(_))));
+        assert!(matches!(tokens::create(store, &req("employee", None, None), &actor()), Err(TokenError::NeedsEmployee(_))));
+        assert!(matches!(tokens::create(store, &req("admin", None, Some("2026-11-29")), &actor()), Err(TokenError::ExpiresBeforeUse(_))));
+        assert_eq!(store.revision().unwrap(), 1, "a refused token records nothing");
+        let admin = tokens::create(store, &req("admin", None, Some("2026-12-01")), &actor()).unwrap();
+        let own = tokens::create(store, &req("employee", Some("ivanov"), None), &actor()).unwrap();
+        assert!(admin.starts_with("allot_") && admin.len() == 70 && admin != own);
+        assert_eq!(tokens::find(store, &own, today).unwrap().and_then(|t| t.employee).as_deref(), Some("ivanov"));
+        assert!(tokens::find(store, &admin, allot_store::Day(today.0 + 2)).unwrap().is_none(), "expired on its day");
+        let states: Vec<TokenState> = tokens::list(store, today).unwrap().into_iter().map(|(_, s)| s).collect();
+        assert_eq!(states, [TokenState::WorksUntil(allot_store::Day(today.0 + 1)), TokenState::Works]);
+        let id = tokens::list(store, today).unwrap()[1].0.token.id;
+        tokens::revoke(store, id, &actor()).unwrap();
+        assert!(tokens::revoke(store, id, &actor()).is_err(), "revoked once");
+        assert!(tokens::find(store, &own, today).unwrap().is_none());
+        assert!(matches!(tokens::list(store, today).unwrap()[1].1, TokenState::Revoked { .. }));
+    });
+}

@@ -1,5 +1,6 @@
 //! `allot serve` and `allot token`: wiring only; the server is `allot-server`.
 
+use allot_app::tokens::{self, TokenRequest, TokenState};
 use std::net::SocketAddr;
 
 use allot_server::Config;
@@ -156,33 +157,29 @@ pub fn token(c: &TokenCommand) -> Result<(), Reported> {
     match c {
         TokenCommand::Create { scope, employee, label, expires, store } => {
             let mut s = store.open()?;
-            if let Some(d) = expires.filter(|&d| d <= allot_app::clock::today()) {
-                eprintln!("error: --expires {} is not after today; the token would never work", allot_rules::civil_from_days(d));
-                return Err(Reported);
-            }
-            let token =
-                allot_server::create_token(s.as_mut(), scope, employee.as_deref(), label, *expires, &store.actor()).map_err(|e| {
-                    eprintln!("error: {e}");
-                    Reported
-                })?;
+            let today = allot_store::Day(allot_app::clock::today());
+            let req = TokenRequest { scope, employee: employee.as_deref(), label, expires: expires.map(allot_store::Day), today };
+            let token = tokens::create(s.as_mut(), &req, &store.actor()).map_err(|e| {
+                eprintln!("error: {e}");
+                Reported
+            })?;
             crate::emit(&format!("{token}\n"))?;
             eprintln!("a {scope} token `{label}`: keep it now, it is not shown again (only its hash is stored)");
             Ok(())
         }
         TokenCommand::List { store } => {
             let mut s = store.open()?;
-            let list = s.tokens().map_err(|e| {
+            let list = tokens::list(s.as_mut(), allot_store::Day(allot_app::clock::today())).map_err(|e| {
                 eprintln!("error: {e}");
                 Reported
             })?;
-            let today = allot_app::clock::today();
             let mut out = String::from("id  scope     employee      label                 made by / at                         state\n");
-            for t in &list {
-                let state = match (&t.revoked, t.token.expires) {
-                    (Some((by, at)), _) => format!("revoked by {by} at {at}"),
-                    (None, Some(e)) if e <= allot_store::Day(today) => format!("expired {e}"),
-                    (None, Some(e)) => format!("works until {}", allot_rules::civil_from_days(e.0 - 1)),
-                    (None, None) => "works".into(),
+            for (t, state) in &list {
+                let state = match state {
+                    TokenState::Revoked { by, at } => format!("revoked by {by} at {at}"),
+                    TokenState::Expired(e) => format!("expired {e}"),
+                    TokenState::WorksUntil(e) => format!("works until {e}"),
+                    TokenState::Works => "works".into(),
                 };
                 out.push_str(&format!(
                     "{:<3} {:<9} {:<13} {:<21} {:<36} {state}\n",
@@ -197,7 +194,7 @@ pub fn token(c: &TokenCommand) -> Result<(), Reported> {
         }
         TokenCommand::Revoke { id, store } => {
             let mut s = store.open()?;
-            let change = s.revoke_token(*id, &store.actor()).map_err(|e| {
+            let change = tokens::revoke(s.as_mut(), *id, &store.actor()).map_err(|e| {
                 eprintln!("error: {e}");
                 Reported
             })?;

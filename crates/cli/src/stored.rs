@@ -677,12 +677,9 @@ pub fn book_of(a: &BookArgs) -> Result<(), Reported> {
 }
 
 pub fn redate(a: &RedateArgs) -> Result<(), Reported> {
-    if a.day > today() {
-        eprintln!("error: {} is after today; a routed client is redated to today or earlier", allot_rules::civil_from_days(a.day));
-        return Err(Reported);
-    }
+    stored::redate_day(a.day, today()).map_err(report)?;
     let mut store = a.store.open()?;
-    let (change, moved) = store.redate_routed(&a.client, allot_store::Day(a.day), &a.store.actor()).map_err(|e| report(e.into()))?;
+    let (change, moved) = stored::redate(store.as_mut(), &a.client, a.day, today(), &a.store.actor()).map_err(report)?;
     outln!("{}: {moved} link(s) now start on {} (change {change})", a.client, allot_rules::civil_from_days(a.day));
     Ok(())
 }
@@ -707,7 +704,7 @@ pub fn pin(a: &PinArgs) -> Result<(), Reported> {
 
 pub fn unpin(a: &UnpinArgs) -> Result<(), Reported> {
     let mut store = a.store.open()?;
-    store.unpin(&a.client, &a.role, &a.store.actor()).map_err(|e| report(e.into()))?;
+    stored::unpin(store.as_mut(), &a.client, &a.role, &a.store.actor()).map_err(report)?;
     outln!("unpinned {} {}; the next plan may move it by the rules", a.client, a.role);
     Ok(())
 }

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as J};
-use sha2::{Digest, Sha256};
 
 pub use crate::error::{ApiError, Code};
 use crate::writer::{Job, RouteRequest};
@@ -39,20 +38,6 @@ pub enum Scope {
     },
     /// Routing only.
     Router,
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }
 
 /// Who a request is: the token's scope, its label (for the history) and its id (idempotency keys
@@ -91,7 +76,7 @@ pub(crate) async fn caller(state: &Arc<AppState>, headers: &HeaderMap) -> Result
     if !scheme.eq_ignore_ascii_case("bearer") || raw.is_empty() || raw.len() > 200 {
         return Err(unauthorized());
     }
-    let hash = hash_token(raw);
+    let hash = allot_app::tokens::hash(raw);
     let now = std::time::Instant::now();
     if let Some((hit, until)) = state.tokens.lock().map_err(|_| ApiError::unavailable("token cache".into()))?.get(&hash) {
         if *until > now {
@@ -325,7 +310,7 @@ async fn route_inner(state: &Arc<AppState>, headers: &HeaderMap, body: &[u8]) ->
             }
         },
     };
-    let hash = hex(&Sha256::digest(body));
+    let hash = allot_app::tokens::sha256_hex(body);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let router = scope == Scope::Router;
     let request = RouteRequest { id, deal_of, attrs, idempotency_key, hash, date, minute, by: format!("token:{label}"), router };
@@ -688,7 +673,7 @@ pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     };
     let req = allot_app::stored::PlanRequest { date, scheme: None, rebalance: b.rebalance };
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
-    let id = crate::new_token().map_err(|e| ApiError::unavailable(e.to_string()))?.replacen("allot_", "plan_", 1)[..21].to_string();
+    let id = allot_app::tokens::new_secret("plan").map_err(|e| ApiError::unavailable(e.to_string()))?[..21].to_string();
     let plan_id = id.clone();
     // The plan is kept in the store: `POST /v1/apply {"plan": id}` applies it, however large it
     // is (a whole book's rebalance is megabytes), from any server sharing the store.

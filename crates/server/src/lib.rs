@@ -252,43 +252,9 @@ pub enum ServeError {
     Store(#[from] allot_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("unknown scope `{0}`; expected admin, manager, employee or router")]
-    UnknownScope(String),
-    #[error("a {0} token needs --employee ID (whose clients it may see)")]
-    NeedsEmployee(String),
-    #[error("no randomness from the OS: {0}")]
-    Randomness(String),
     /// A thread or task of the server could not start or ended in a panic.
     #[error("the server's {0} failed")]
     Worker(&'static str),
-}
-
-/// A new API token: 32 random bytes from the OS, hex, with a recognisable prefix. Only its hash
-/// is stored.
-pub fn new_token() -> Result<String, ServeError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ServeError::Randomness(e.to_string()))?;
-    Ok(format!("allot_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
-}
-
-/// Stores a token for `scope` and returns its secret (shown once).
-pub fn create_token(
-    store: &mut dyn Store,
-    scope: &str,
-    employee: Option<&str>,
-    label: &str,
-    expires: Option<i32>,
-    actor: &allot_store::Actor,
-) -> Result<String, ServeError> {
-    if !["admin", "manager", "employee", "router"].contains(&scope) {
-        return Err(ServeError::UnknownScope(scope.into()));
-    }
-    if matches!(scope, "manager" | "employee") && employee.is_none() {
-        return Err(ServeError::NeedsEmployee(scope.into()));
-    }
-    let token = new_token()?;
-    store.add_token(&api::hash_token(&token), scope, employee, label, expires.map(allot_store::Day), actor)?;
-    Ok(token)
 }
 
 /// The running server's handle: its address, and the task to await.

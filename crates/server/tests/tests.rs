@@ -51,6 +51,17 @@ fn actor() -> Actor {
     Actor { by: "test".into(), at: "2026-11-27T00:00:00Z".into() }
 }
 
+/// A token as `allot token create` asks for one; made "in 1970", so that a test may make one that
+/// expires today.
+fn token_request<'a>(
+    scope: &'a str,
+    employee: Option<&'a str>,
+    label: &'a str,
+    expires: Option<i32>,
+) -> allot_app::tokens::TokenRequest<'a> {
+    allot_app::tokens::TokenRequest { scope, employee, label, expires: expires.map(allot_store::Day), today: allot_store::Day(0) }
+}
+
 /// A store with the desk's employees and the scheme active; tokens by scope.
 struct World {
     location: Location,
@@ -103,7 +114,7 @@ fn world_of(pg: Option<&str>, scheme: &str) -> World {
         ("anna", "employee", Some("anna")),
         ("outsider", "employee", Some("outsider")),
     ] {
-        tokens.insert(name, allot_server::create_token(store.as_mut(), scope, emp, name, None, &actor()).unwrap());
+        tokens.insert(name, allot_app::tokens::create(store.as_mut(), &token_request(scope, emp, name, None), &actor()).unwrap());
     }
     World { location, _dir: dir, pg: pgs, tokens }
 }

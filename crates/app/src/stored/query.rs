@@ -177,6 +177,26 @@ fn pin_landing<'a>(req: &'a allot_store::PinRequest<'a>, site: allot_store::PinS
     allot_store::PinLanding { request: req, client: site.client, employee: site.employee, close, open, moved_from }
 }
 
+/// Ends the pin of (client, role); the next plan may move the link by the rules.
+pub fn unpin(store: &mut dyn Store, client: &str, role: &str, actor: &Actor) -> Result<i64, AppError> {
+    Ok(store.unpin(client, role, actor)?)
+}
+
+/// Corrects a routed client dated ahead (issue #13): its routed links start on `day`, today or
+/// earlier. Returns the change and the links moved.
+pub fn redate(store: &mut dyn Store, client: &str, day: i32, today: i32, actor: &Actor) -> Result<(i64, usize), AppError> {
+    redate_day(day, today)?;
+    Ok(store.redate_routed(client, allot_store::Day(day), actor)?)
+}
+
+/// A routed client is redated to today or earlier (checked before a front end opens the store).
+pub fn redate_day(day: i32, today: i32) -> Result<(), AppError> {
+    if day > today {
+        return Err(AppError::Refused(format!("{} is after today; a routed client is redated to today or earlier", civil_from_days(day))));
+    }
+    Ok(())
+}
+
 /// Registers an absence; the next plan on a day within it arranges the cover.
 pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cover: Option<&str>, actor: &Actor) -> Result<i64, AppError> {
     if last < first {

@@ -428,7 +428,8 @@ async fn a_revoked_or_expired_token_is_refused_within_a_second_on_every_server()
         let location = w.location.clone();
         let expired = blocking(move || {
             let mut s = allot_store::open(&location).unwrap();
-            allot_server::create_token(s.as_mut(), "admin", None, "old", Some(allot_server::today()), &actor()).unwrap()
+            allot_app::tokens::create(s.as_mut(), &crate::token_request("admin", None, "old", Some(allot_server::today())), &actor())
+                .unwrap()
         })
         .await;
         let r = client.get(a.url("/v1/pools/desk")).header("Authorization", format!("Bearer {expired}")).send().await.unwrap();
