@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 N=${1:-100000}
 M=${2:-1000000}
 WORK=${WORK:-/tmp/allot-credit-bench}
-A="$PWD/target/release/allot"
-cargo build --release --quiet
+# ALLOT_BIN=path runs another build (e.g. the one before a change) on the same data.
+A="${ALLOT_BIN:-$PWD/target/release/allot}"
+[[ -n "${ALLOT_BIN:-}" ]] || cargo build --release --quiet
 source bench/store_env.sh
 # One run: seconds and peak MB.
 once() {

@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 WORK=${WORK:-/tmp/allot-store-bench}
-A="$PWD/target/release/allot"
-cargo build --release --quiet
+# ALLOT_BIN=path runs another build (e.g. the one before a change) on the same data.
+A="${ALLOT_BIN:-$PWD/target/release/allot}"
+[[ -n "${ALLOT_BIN:-}" ]] || cargo build --release --quiet
 rm -rf "$WORK"; mkdir -p "$WORK"
 python3 bench/store_data.py "$N" "$WORK"
 source bench/store_env.sh

@@ -87,7 +87,9 @@ pub fn create(store: &mut dyn Store, req: &TokenRequest<'_>, actor: &Actor) -> R
         return Err(TokenError::ExpiresBeforeUse(d));
     }
     let secret = new_secret("allot")?;
-    store.add_token(&hash(&secret), req.scope, req.employee, req.label, req.expires, actor)?;
+    let token =
+        allot_store::NewToken { hash: &hash(&secret), scope: req.scope, employee: req.employee, label: req.label, expires: req.expires };
+    store.add_token(&token, actor)?;
     Ok(secret)
 }
 

@@ -542,6 +542,17 @@ pub struct Pinned {
     pub replaced_pin: bool,
 }
 
+/// A token to store: the hash of its secret (never the secret), its scope, whose clients a
+/// `manager` or `employee` token sees, a label, and the first day it no longer works.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub hash: &'a str,
+    pub scope: &'a str,
+    pub employee: Option<&'a str>,
+    pub label: &'a str,
+    pub expires: Option<Day>,
+}
+
 /// An API token as stored (its secret is never stored, only a hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -709,16 +720,8 @@ pub trait Store: Send {
     fn routing_revision(&mut self) -> Result<i64>;
     /// A pool's stored state (JSON), if it has routed anything.
     fn pool_state(&mut self, rule: &str) -> Result<Option<String>>;
-    /// Stores a token's hash with its scope; `employee` for `manager` and `employee` scopes.
-    fn add_token(
-        &mut self,
-        hash: &str,
-        scope: &str,
-        employee: Option<&str>,
-        label: &str,
-        expires: Option<Day>,
-        actor: &Actor,
-    ) -> Result<i64>;
+    /// Stores a token's hash with its scope; its id.
+    fn add_token(&mut self, token: &NewToken<'_>, actor: &Actor) -> Result<i64>;
     /// Every token, newest last, revoked ones included.
     fn tokens(&mut self) -> Result<Vec<TokenInfo>>;
     /// Revokes a token by id (a change of the book, kind `token`); refused if it is revoked already.

@@ -312,15 +312,8 @@ impl<B: Backend> Store for B {
         self.db().row("SELECT state FROM pools WHERE rule = $1", params![rule])?.map(|mut r| r.text(0)).transpose()
     }
 
-    fn add_token(
-        &mut self,
-        hash: &str,
-        scope: &str,
-        employee: Option<&str>,
-        label: &str,
-        expires: Option<Day>,
-        actor: &Actor,
-    ) -> Result<i64> {
+    fn add_token(&mut self, t: &NewToken<'_>, actor: &Actor) -> Result<i64> {
+        let NewToken { hash, scope, employee, label, expires } = *t;
         let mut tx = self.write()?;
         let change = add_change(&mut *tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
         let emp = employee.map(|e| employee_key(&mut *tx, e)).transpose()?;

@@ -442,8 +442,19 @@ fn client_attributes_are_read_by_id_for_the_ids_stored() {
 fn tokens_are_listed_revoked_once_and_expire_on_their_day() {
     each("tokens_are_listed_revoked_once_and_expire_on_their_day", |s| {
         seed(s);
-        let a = s.add_token("h1", "admin", None, "ops", None, &actor()).unwrap();
-        let b = s.add_token("h2", "employee", Some("ivanov"), "ivanov-phone", Some(day("2027-01-01")), &actor()).unwrap();
+        let a = s.add_token(&NewToken { hash: "h1", scope: "admin", employee: None, label: "ops", expires: None }, &actor()).unwrap();
+        let b = s
+            .add_token(
+                &NewToken {
+                    hash: "h2",
+                    scope: "employee",
+                    employee: Some("ivanov"),
+                    label: "ivanov-phone",
+                    expires: Some(day("2027-01-01")),
+                },
+                &actor(),
+            )
+            .unwrap();
         assert_eq!(s.token("h2").unwrap().unwrap().expires, Some(day("2027-01-01")));
         let listed = s.tokens().unwrap();
         assert_eq!(listed.iter().map(|t| t.token.id).collect::<Vec<_>>(), [a, b]);
