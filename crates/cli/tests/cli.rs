@@ -15,7 +15,7 @@ mod exports;
 mod readme;
 #[path = "suite/serve.rs"]
 mod serve;
-#[path = "suite/book.rs"]
+#[path = "suite/stored.rs"]
 mod stored;
 
 fn root() -> PathBuf {

@@ -204,14 +204,24 @@ fn bind<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn postgres::types::ToSql + Sy
     params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
 }
 
+/// Rows as the server sends them, one at a time.
+fn stream(mut rows: postgres::RowIter<'_>, visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()> {
+    let mut row = SqlRow(Vec::new());
+    while let Some(r) = rows.next()? {
+        pg_row(&r, &mut row)?;
+        visit(&mut row)?;
+    }
+    Ok(())
+}
+
 impl Db for PgTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         let st = prepared(&mut self.tx, self.statements, sql)?;
         Ok(self.tx.execute(&st, &bind(params))?)
     }
-    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>> {
+    fn each(&mut self, sql: &str, params: &[Param<'_>], visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()> {
         let st = prepared(&mut self.tx, self.statements, sql)?;
-        self.tx.query(&st, &bind(params))?.iter().map(pg_row).collect()
+        stream(self.tx.query_raw(&st, bind(params))?, visit)
     }
 }
 
@@ -220,9 +230,9 @@ impl Db for PgStore {
         let st = prepared(&mut self.client, &mut self.statements, sql)?;
         Ok(self.client.execute(&st, &bind(params))?)
     }
-    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>> {
+    fn each(&mut self, sql: &str, params: &[Param<'_>], visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()> {
         let st = prepared(&mut self.client, &mut self.statements, sql)?;
-        self.client.query(&st, &bind(params))?.iter().map(pg_row).collect()
+        stream(self.client.query_raw(&st, bind(params))?, visit)
     }
 }
 

@@ -138,26 +138,26 @@ const ENTRY_SELECT: &str = "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to,
 const VALID_ON: &str = "l.valid_from <= $1 AND (l.valid_to IS NULL OR l.valid_to > $1)";
 
 fn link_entries(db: &mut (impl Db + ?Sized), sql: &str, params: &[crate::sql::Param<'_>]) -> Result<Vec<LinkEntry>> {
-    db.rows(sql, params)?
-        .into_iter()
-        .map(|mut r| {
-            Ok(LinkEntry {
-                client: r.text(0)?,
-                role: r.text(1)?,
-                employee: r.text(2)?,
-                from: r.day(3)?,
-                to: r.opt_day(4)?,
-                cause: Cause::parse(&r.text(5)?)?,
-                rule: r.opt_text(6)?,
-                scheme: r.opt_int(7)?,
-                note: r.text(8)?,
-                opened_by: r.text(9)?,
-                opened_at: r.text(10)?,
-                closed_by: r.opt_text(11)?,
-                closed_at: r.opt_text(12)?,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    db.each(sql, params, &mut |r| {
+        out.push(LinkEntry {
+            client: r.text(0)?,
+            role: r.text(1)?,
+            employee: r.text(2)?,
+            from: r.day(3)?,
+            to: r.opt_day(4)?,
+            cause: Cause::parse(&r.text(5)?)?,
+            rule: r.opt_text(6)?,
+            scheme: r.opt_int(7)?,
+            note: r.text(8)?,
+            opened_by: r.text(9)?,
+            opened_at: r.text(10)?,
+            closed_by: r.opt_text(11)?,
+            closed_at: r.opt_text(12)?,
+        });
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 const TOKEN_COLUMNS: &str = "t.id, t.scope, e.id, t.label, t.expires_on";

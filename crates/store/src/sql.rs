@@ -133,8 +133,18 @@ impl SqlRow {
 pub(crate) trait Db {
     /// Runs a statement; the rows it changed.
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64>;
+    /// Hands each row of a query to `visit`, one at a time, in one reused [`SqlRow`] (a whole
+    /// book is millions of rows: none is collected here).
+    fn each(&mut self, sql: &str, params: &[Param<'_>], visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()>;
     /// Every row of a query.
-    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>>;
+    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>> {
+        let mut out = Vec::new();
+        self.each(sql, params, &mut |r| {
+            out.push(SqlRow(std::mem::take(&mut r.0)));
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// The first row, if any.
     fn row(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<SqlRow>> {
         Ok(self.rows(sql, params)?.into_iter().next())
@@ -225,18 +235,6 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-impl rusqlite::types::FromSql for Value {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        use rusqlite::types::{FromSqlError, ValueRef};
-        Ok(match v {
-            ValueRef::Null => Value::Null,
-            ValueRef::Integer(i) => Value::Int(i),
-            ValueRef::Text(t) => Value::Text(std::str::from_utf8(t).map_err(|e| FromSqlError::Other(Box::new(e)))?.to_string()),
-            ValueRef::Real(_) | ValueRef::Blob(_) => return Err(FromSqlError::InvalidType),
-        })
-    }
-}
-
 /// Days from 1970-01-01 to 2000-01-01, PostgreSQL's day zero.
 const PG_DAY_ZERO: i32 = 10_957;
 
@@ -287,14 +285,31 @@ impl<'a> postgres::types::FromSql<'a> for Value {
     }
 }
 
-/// A PostgreSQL row as cells.
-pub(crate) fn pg_row(r: &postgres::Row) -> Result<SqlRow> {
-    (0..r.len()).map(|i| r.try_get::<_, Value>(i).map_err(StoreError::from)).collect::<Result<_>>().map(SqlRow)
+/// Fills `out` with a PostgreSQL row's cells.
+pub(crate) fn pg_row(r: &postgres::Row, out: &mut SqlRow) -> Result<()> {
+    out.0.clear();
+    for i in 0..r.len() {
+        out.0.push(r.try_get::<_, Value>(i)?);
+    }
+    Ok(())
 }
 
-/// A SQLite row as cells.
-pub(crate) fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SqlRow> {
-    (0..r.as_ref().column_count()).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<_>>().map(SqlRow)
+/// Fills `out` with a SQLite row's cells (read by reference: a whole book is tens of millions of
+/// cells, and this is the only conversion each goes through).
+pub(crate) fn sqlite_row(r: &rusqlite::Row<'_>, out: &mut SqlRow) -> Result<()> {
+    use rusqlite::types::ValueRef;
+    out.0.clear();
+    for i in 0..r.as_ref().column_count() {
+        out.0.push(match r.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Int(v),
+            ValueRef::Text(t) => {
+                Value::Text(std::str::from_utf8(t).map_err(|e| StoreError::Db(format!("column {i} is not UTF-8 text: {e}")))?.to_owned())
+            }
+            ValueRef::Real(_) | ValueRef::Blob(_) => return Err(StoreError::Db(format!("column {i} is neither a number nor text"))),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -169,10 +169,15 @@ impl Db for Lite<'_> {
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         Ok(self.0.prepare_cached(&sqlite_dialect(sql))?.execute(rusqlite::params_from_iter(params))? as u64)
     }
-    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>> {
+    fn each(&mut self, sql: &str, params: &[Param<'_>], visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()> {
         let mut st = self.0.prepare_cached(&sqlite_dialect(sql))?;
-        let rows = st.query_map(rusqlite::params_from_iter(params), sqlite_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut rows = st.query(rusqlite::params_from_iter(params))?;
+        let mut row = SqlRow(Vec::new());
+        while let Some(r) = rows.next()? {
+            sqlite_row(r, &mut row)?;
+            visit(&mut row)?;
+        }
+        Ok(())
     }
 }
 
@@ -180,8 +185,8 @@ impl Db for Connection {
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         Lite(self).exec(sql, params)
     }
-    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>> {
-        Lite(self).rows(sql, params)
+    fn each(&mut self, sql: &str, params: &[Param<'_>], visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()> {
+        Lite(self).each(sql, params, visit)
     }
 }
 
@@ -191,8 +196,8 @@ impl Db for LiteTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         Lite(&self.0).exec(sql, params)
     }
-    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<SqlRow>> {
-        Lite(&self.0).rows(sql, params)
+    fn each(&mut self, sql: &str, params: &[Param<'_>], visit: &mut dyn FnMut(&mut SqlRow) -> Result<()>) -> Result<()> {
+        Lite(&self.0).each(sql, params, visit)
     }
 }
 
