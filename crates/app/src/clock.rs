@@ -15,9 +15,18 @@ pub fn minute() -> i64 {
     (seconds() / 60) as i64
 }
 
+/// Seconds since 1970-01-01 00:00 UTC.
+pub fn now_seconds() -> u64 {
+    seconds()
+}
+
 /// Now, UTC, RFC 3339 to the second.
 pub fn now_utc() -> String {
-    let secs = seconds();
+    rfc3339(seconds())
+}
+
+/// A moment (seconds since 1970, UTC) as RFC 3339 to the second; such texts sort as the moments do.
+pub fn rfc3339(secs: u64) -> String {
     let (days, rem) = ((secs / 86_400) as i32, secs % 86_400);
     format!("{}T{:02}:{:02}:{:02}Z", allot_rules::civil_from_days(days), rem / 3600, rem % 3600 / 60, rem % 60)
 }

@@ -13,6 +13,7 @@ pub mod routing;
 pub mod stored;
 pub mod territory;
 pub mod tokens;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 

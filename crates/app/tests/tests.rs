@@ -199,3 +199,56 @@ fn tokens_are_made_with_a_scope_listed_with_their_state_and_revoked_once() {
         assert!(matches!(tokens::list(store, today).unwrap()[1].1, TokenState::Revoked { .. }));
     });
 }
+
+#[test]
+fn a_user_signs_in_is_locked_out_after_failures_and_a_session_ends() {
+    // Issue #16: sign-in with argon2id passwords, a growing lock-out, sessions with CSRF tokens.
+    each_store("a_user_signs_in_is_locked_out_after_failures_and_a_session_ends", |store| {
+        use allot_app::users::{self, UserError, UserRequest};
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = files(dir.path(), "id\nc1\n");
+        stored::import(store, Subject::Employee, &inputs.employees, &Encodings::default(), &actor()).unwrap();
+        let req = |login, role, employee, password| UserRequest { login, role, employee, password };
+        assert!(matches!(users::add(store, &req("a", "root", None, "long enough pass"), &actor()), Err(UserError::UnknownRole(_))));
+        assert!(matches!(users::add(store, &req("a", "employee", None, "long enough pass"), &actor()), Err(UserError::NeedsEmployee(_))));
+        assert!(matches!(users::add(store, &req("a", "admin", None, "short"), &actor()), Err(UserError::WeakPassword)));
+        users::add(store, &req("ivanov", "employee", Some("ivanov"), "правильный пароль"), &actor()).unwrap();
+        let stored = store.user("ivanov").unwrap().unwrap();
+        assert!(stored.password.starts_with("$argon2id$") && !stored.password.contains("правильный"), "only the hash is kept");
+        let now = 1_796_000_000; // 2026-11-29
+        let ok = users::sign_in(store, "ivanov", "правильный пароль", now).unwrap();
+        assert!(ok.secret.starts_with("session_") && ok.csrf.starts_with("csrf_") && ok.secret != ok.csrf);
+        assert_eq!(
+            users::session(store, &ok.secret, now + 60).unwrap().map(|s| (s.user.login, s.csrf)),
+            Some(("ivanov".into(), ok.csrf.clone()))
+        );
+        assert!(users::session(store, &ok.secret, now + users::SESSION_SECONDS).unwrap().is_none(), "a session expires");
+        assert!(users::session(store, "session_guess", now).unwrap().is_none());
+        assert!(users::sign_out(store, &ok.secret, now + 1).unwrap());
+        assert!(users::session(store, &ok.secret, now + 2).unwrap().is_none(), "signed out");
+        // Unknown login and wrong password say the same.
+        assert!(matches!(users::sign_in(store, "nobody", "x", now), Err(UserError::BadCredentials)));
+        for _ in 0..users::FREE_FAILURES - 1 {
+            assert!(matches!(users::sign_in(store, "ivanov", "wrong", now), Err(UserError::BadCredentials)));
+        }
+        // The fifth failure locks for 30 s; meanwhile even the right password is refused.
+        assert!(matches!(users::sign_in(store, "ivanov", "wrong", now), Err(UserError::Locked { .. })));
+        assert!(matches!(users::sign_in(store, "ivanov", "правильный пароль", now + 29), Err(UserError::Locked { .. })));
+        // After it, a wrong password locks for twice as long; then the right one signs in and clears it.
+        assert!(
+            matches!(users::sign_in(store, "ivanov", "wrong", now + 31), Err(UserError::Locked { until }) if until == allot_app::clock::rfc3339(now + 31 + 60))
+        );
+        assert!(users::sign_in(store, "ivanov", "правильный пароль", now + 92).is_ok());
+        assert_eq!(store.user("ivanov").unwrap().unwrap().failures, 0);
+        assert_eq!(
+            (users::lock_seconds(4), users::lock_seconds(5), users::lock_seconds(7), users::lock_seconds(40)),
+            (None, Some(30), Some(120), Some(3600))
+        );
+        // Changing one's password needs the old one; disabling ends sign-in.
+        assert!(matches!(users::change_password(store, "ivanov", "wrong", "новый пароль 2026", &actor()), Err(UserError::BadCredentials)));
+        users::change_password(store, "ivanov", "правильный пароль", "новый пароль 2026", &actor()).unwrap();
+        assert!(users::sign_in(store, "ivanov", "новый пароль 2026", now + 200).is_ok());
+        users::disable(store, "ivanov", &actor()).unwrap();
+        assert!(matches!(users::sign_in(store, "ivanov", "новый пароль 2026", now + 300), Err(UserError::BadCredentials)));
+    });
+}

@@ -6,6 +6,7 @@ mod example;
 mod output;
 mod serve;
 mod stored;
+mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -145,6 +146,9 @@ enum Command {
     /// API tokens for `allot serve`.
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// The people who sign in to the workspace: add, list, disable, set a password.
+    #[command(subcommand)]
+    User(users::UserCommand),
 }
 
 #[derive(Args, Clone)]
@@ -444,6 +448,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Redate(a) => stored::redate(&a)?,
         Command::Serve(a) => serve::serve(&a)?,
         Command::Token(c) => serve::token(&c)?,
+        Command::User(c) => users::user(&c)?,
     }
     Ok(())
 }

@@ -574,6 +574,58 @@ pub struct TokenInfo {
     pub revoked: Option<(String, String)>,
 }
 
+/// A person who signs in to the workspace (issue #16), as the store keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    /// The employee they are (an admin may be nobody's employee).
+    pub employee: Option<String>,
+    /// `admin`, `manager` or `employee`: the API's scopes.
+    pub role: String,
+    /// The password's argon2id hash (PHC string); never the password.
+    pub password: String,
+    pub created_by: String,
+    pub created_at: String,
+    /// Who last changed the password, and when.
+    pub changed: Option<(String, String)>,
+    /// Who disabled the user, and when.
+    pub disabled: Option<(String, String)>,
+    /// Failed sign-ins in a row.
+    pub failures: i64,
+    /// No sign-in until then (RFC 3339, UTC).
+    pub locked_until: Option<String>,
+}
+
+/// A user to add.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub login: &'a str,
+    pub employee: Option<&'a str>,
+    pub role: &'a str,
+    /// The argon2id hash (PHC string).
+    pub password: &'a str,
+}
+
+/// A session to keep: the SHA-256 of the cookie's secret, its user, its CSRF token and its times
+/// (RFC 3339, UTC).
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user: i64,
+    pub csrf: &'a str,
+    pub created_at: &'a str,
+    pub expires_at: &'a str,
+}
+
+/// A live session and its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+    pub expires_at: String,
+}
+
 /// What `/health` reports of the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Health {
@@ -726,6 +778,23 @@ pub trait Store: Send {
     fn tokens(&mut self) -> Result<Vec<TokenInfo>>;
     /// Revokes a token by id (a change of the book, kind `token`); refused if it is revoked already.
     fn revoke_token(&mut self, id: i64, actor: &Actor) -> Result<i64>;
+    /// Adds a user (refused when the login is taken; the employee must be stored).
+    fn add_user(&mut self, user: &NewUser<'_>, actor: &Actor) -> Result<i64>;
+    /// Every user, by login.
+    fn users(&mut self) -> Result<Vec<User>>;
+    /// A user by login.
+    fn user(&mut self, login: &str) -> Result<Option<User>>;
+    /// Replaces a user's password hash, clears their lock-out, and ends their sessions.
+    fn set_password(&mut self, login: &str, password: &str, actor: &Actor) -> Result<()>;
+    /// Disables a user and ends their sessions (refused when disabled already).
+    fn disable_user(&mut self, login: &str, actor: &Actor) -> Result<()>;
+    /// Records the outcome of a sign-in: failures in a row and the lock-out they earned.
+    fn record_sign_in(&mut self, user: i64, failures: i64, locked_until: Option<&str>) -> Result<()>;
+    fn add_session(&mut self, session: &NewSession<'_>) -> Result<()>;
+    /// The session with this id if it is live at `now`: not ended, not expired, its user enabled.
+    fn session(&mut self, id: &str, now: &str) -> Result<Option<Session>>;
+    /// Ends a session; whether it was live.
+    fn end_session(&mut self, id: &str, at: &str) -> Result<bool>;
     /// Keeps a plan's JSON under an id, for applying it by that id later.
     fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()>;
     /// A kept plan's JSON.

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "book", include_str!("../migrations/postgres/0001_book.sql")),
     (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
     (3, "operations", include_str!("../migrations/postgres/0003_operations.sql")),
+    (4, "people", include_str!("../migrations/postgres/0004_people.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go

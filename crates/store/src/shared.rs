@@ -167,6 +167,34 @@ fn token_row(r: &mut SqlRow) -> Result<Token> {
     Ok(Token { id: r.int(0)?, scope: r.text(1)?, employee: r.opt_text(2)?, label: r.text(3)?, expires: r.opt_day(4)? })
 }
 
+const USER_SELECT: &str = "SELECT u.id, u.login, e.id, u.role, u.password, u.created_by, u.created_at, u.changed_by, u.changed_at, \
+     u.disabled_by, u.disabled_at, u.failures, u.locked_until FROM users u LEFT JOIN employees e ON e.key = u.employee";
+
+fn user_row(r: &mut SqlRow) -> Result<User> {
+    Ok(User {
+        id: r.int(0)?,
+        login: r.text(1)?,
+        employee: r.opt_text(2)?,
+        role: r.text(3)?,
+        password: r.text(4)?,
+        created_by: r.text(5)?,
+        created_at: r.text(6)?,
+        changed: r.opt_text(7)?.zip(r.opt_text(8)?),
+        disabled: r.opt_text(9)?.zip(r.opt_text(10)?),
+        failures: r.int(11)?,
+        locked_until: r.opt_text(12)?,
+    })
+}
+
+fn user_by_login(db: &mut (impl Db + ?Sized), login: &str) -> Result<Option<User>> {
+    db.row(&format!("{USER_SELECT} WHERE u.login = $1"), params![login])?.map(|mut r| user_row(&mut r)).transpose()
+}
+
+fn end_sessions_of(db: &mut (impl Db + ?Sized), user: i64, at: &str) -> Result<()> {
+    db.exec("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL", params![user, at])?;
+    Ok(())
+}
+
 /// The reads and writes of one routing batch, inside its transaction.
 struct Routing<'a> {
     tx: &'a mut dyn Tx,
@@ -355,6 +383,83 @@ impl<B: Backend> Store for B {
         tx.exec("UPDATE tokens SET revoked_by = $1 WHERE id = $2", params![change, id])?;
         tx.commit()?;
         Ok(change)
+    }
+
+    fn add_user(&mut self, u: &NewUser<'_>, actor: &Actor) -> Result<i64> {
+        let mut tx = self.write()?;
+        if user_by_login(&mut *tx, u.login)?.is_some() {
+            return Err(StoreError::Refused(format!("a user `{}` exists already", u.login)));
+        }
+        let employee = u.employee.map(|e| employee_key(&mut *tx, e)).transpose()?;
+        let id = tx
+            .one(
+                "INSERT INTO users (login, employee, role, password, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                params![u.login, employee, u.role, u.password, &actor.by, &actor.at],
+            )?
+            .int(0)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn users(&mut self) -> Result<Vec<User>> {
+        self.db().rows(&format!("{USER_SELECT} ORDER BY u.login COLLATE \"C\""), &[])?.iter_mut().map(user_row).collect()
+    }
+
+    fn user(&mut self, login: &str) -> Result<Option<User>> {
+        user_by_login(self.db(), login)
+    }
+
+    fn set_password(&mut self, login: &str, password: &str, actor: &Actor) -> Result<()> {
+        let mut tx = self.write()?;
+        let user = user_by_login(&mut *tx, login)?.ok_or_else(|| StoreError::NotFound { what: "user", id: login.to_string() })?;
+        tx.exec(
+            "UPDATE users SET password = $2, changed_by = $3, changed_at = $4, failures = 0, locked_until = NULL WHERE id = $1",
+            params![user.id, password, &actor.by, &actor.at],
+        )?;
+        end_sessions_of(&mut *tx, user.id, &actor.at)?;
+        tx.commit()
+    }
+
+    fn disable_user(&mut self, login: &str, actor: &Actor) -> Result<()> {
+        let mut tx = self.write()?;
+        let user = user_by_login(&mut *tx, login)?.ok_or_else(|| StoreError::NotFound { what: "user", id: login.to_string() })?;
+        if let Some((by, at)) = &user.disabled {
+            return Err(StoreError::Refused(format!("user `{login}` was disabled already (by {by} at {at})")));
+        }
+        tx.exec("UPDATE users SET disabled_by = $2, disabled_at = $3 WHERE id = $1", params![user.id, &actor.by, &actor.at])?;
+        end_sessions_of(&mut *tx, user.id, &actor.at)?;
+        tx.commit()
+    }
+
+    fn record_sign_in(&mut self, user: i64, failures: i64, locked_until: Option<&str>) -> Result<()> {
+        self.db().exec("UPDATE users SET failures = $2, locked_until = $3 WHERE id = $1", params![user, failures, locked_until])?;
+        Ok(())
+    }
+
+    fn add_session(&mut self, s: &NewSession<'_>) -> Result<()> {
+        self.db().exec(
+            "INSERT INTO sessions (id, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            params![s.id, s.user, s.csrf, s.created_at, s.expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn session(&mut self, id: &str, now: &str) -> Result<Option<Session>> {
+        let db = self.db();
+        let Some(mut r) = db.row(
+            "SELECT user_id, csrf, expires_at FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2",
+            params![id, now],
+        )?
+        else {
+            return Ok(None);
+        };
+        let (user, csrf, expires_at) = (r.int(0)?, r.text(1)?, r.text(2)?);
+        let user = db.row(&format!("{USER_SELECT} WHERE u.id = $1 AND u.disabled_by IS NULL"), params![user])?;
+        user.map(|mut u| Ok(Session { user: user_row(&mut u)?, csrf, expires_at })).transpose()
+    }
+
+    fn end_session(&mut self, id: &str, at: &str) -> Result<bool> {
+        Ok(self.db().exec("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", params![id, at])? == 1)
     }
 
     fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()> {

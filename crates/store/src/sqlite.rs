@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "book", include_str!("../migrations/sqlite/0001_book.sql")),
     (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
     (3, "operations", include_str!("../migrations/sqlite/0003_operations.sql")),
+    (4, "people", include_str!("../migrations/sqlite/0004_people.sql")),
 ];
 
 /// Frames (pages of 4 KiB) the write-ahead log may grow to before the writer itself checkpoints

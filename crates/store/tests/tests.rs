@@ -599,3 +599,51 @@ fn routing_reads_and_writes_every_kind_of_row_in_one_transaction() {
         assert!(s.active_scheme().unwrap().is_none());
     });
 }
+
+#[test]
+fn users_and_sessions_are_kept_checked_and_ended() {
+    // Issue #16: the workspace's people. The store keeps and checks; the app decides.
+    each("users_and_sessions_are_kept_checked_and_ended", |s| {
+        seed(s);
+        let phc = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        let boss = NewUser { login: "boss", employee: None, role: "admin", password: phc };
+        let id = s.add_user(&boss, &actor()).unwrap();
+        assert!(matches!(s.add_user(&boss, &actor()), Err(StoreError::Refused(_))), "a login is taken once");
+        let ghost = NewUser { login: "ghost", employee: Some("nobody"), role: "employee", password: phc };
+        assert!(matches!(s.add_user(&ghost, &actor()), Err(StoreError::NotFound { what: "employee", .. })));
+        let no_employee = NewUser { login: "x", employee: None, role: "manager", password: phc };
+        assert!(s.add_user(&no_employee, &actor()).is_err(), "a manager is one of the employees");
+        let plain = NewUser { login: "y", employee: None, role: "admin", password: "secret" };
+        assert!(s.add_user(&plain, &actor()).is_err(), "a password is never kept as text");
+        s.add_user(&NewUser { login: "ivanov", employee: Some("ivanov"), role: "employee", password: phc }, &actor()).unwrap();
+        let all = s.users().unwrap();
+        assert_eq!(
+            all.iter().map(|u| (u.login.as_str(), u.employee.as_deref())).collect::<Vec<_>>(),
+            [("boss", None), ("ivanov", Some("ivanov"))]
+        );
+        // Sessions: live until they expire or end.
+        let at = "2026-11-29T10:00:00Z";
+        let session =
+            |id: &'static str, user: i64, expires_at: &'static str| NewSession { id, user, csrf: "c", created_at: at, expires_at };
+        s.add_session(&session("s1", id, "2026-11-29T22:00:00Z")).unwrap();
+        assert_eq!(s.session("s1", "2026-11-29T21:59:59Z").unwrap().map(|x| x.user.login), Some("boss".to_string()));
+        assert!(s.session("s1", "2026-11-29T22:00:00Z").unwrap().is_none(), "expired at its time");
+        assert!(s.end_session("s1", at).unwrap());
+        assert!(!s.end_session("s1", at).unwrap(), "ended once");
+        assert!(s.session("s1", at).unwrap().is_none());
+        // A lock-out is recorded; a new password lifts it and ends every session.
+        s.add_session(&session("s2", id, "2026-11-30T00:00:00Z")).unwrap();
+        s.record_sign_in(id, 6, Some("2026-11-29T10:01:00Z")).unwrap();
+        assert_eq!(s.user("boss").unwrap().map(|u| (u.failures, u.locked_until)), Some((6, Some("2026-11-29T10:01:00Z".to_string()))));
+        s.set_password("boss", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3", &actor()).unwrap();
+        let boss = s.user("boss").unwrap().unwrap();
+        assert_eq!((boss.failures, boss.locked_until.as_deref(), boss.changed.is_some()), (0, None, true));
+        assert!(s.session("s2", at).unwrap().is_none(), "a new password ends the sessions");
+        // Disabled: no session is live, and it is disabled once.
+        s.add_session(&session("s3", id, "2026-11-30T00:00:00Z")).unwrap();
+        s.disable_user("boss", &actor()).unwrap();
+        assert!(s.session("s3", at).unwrap().is_none());
+        assert!(matches!(s.disable_user("boss", &actor()), Err(StoreError::Refused(_))));
+        assert!(matches!(s.set_password("nobody", phc, &actor()), Err(StoreError::NotFound { what: "user", .. })));
+    });
+}

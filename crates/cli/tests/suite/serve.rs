@@ -147,3 +147,38 @@ fn tokens_are_listed_and_revoked_from_the_command_line() {
     let (ok, _, err) = run(&["redate", "lead-1", "2026-01-01"]);
     assert!(!ok && err.contains("no client `lead-1`"), "{err}");
 }
+
+#[test]
+fn users_are_added_listed_given_a_password_and_disabled_from_the_command_line() {
+    // Issue #16: `allot user add|list|disable|passwd`; passwords only ever on standard input.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allot.db");
+    std::fs::write(dir.path().join("employees.csv"), "id,name\nivanova,Иванова\n").unwrap();
+    let run = |args: &[&str], stdin: &str| -> Result<String, String> {
+        let out =
+            allot().args(args).arg("--db").arg(&db).env("ALLOT_USER", "ops").current_dir(dir.path()).write_stdin(stdin).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+        if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(stderr)
+        }
+    };
+    run(&["import", "employees", "employees.csv"], "").unwrap();
+    let out = run(&["user", "add", "ivanova", "--role", "manager", "--employee", "ivanova"], "пароль-менеджера-1\n").unwrap();
+    assert!(out.contains("user `ivanova` (manager) added"), "{out}");
+    let err = run(&["user", "add", "boss", "--role", "admin"], "").unwrap_err();
+    assert!(err.contains("standard input"), "{err}");
+    let err = run(&["user", "add", "boss", "--role", "admin"], "short\n").unwrap_err();
+    assert!(err.contains("too short"), "{err}");
+    let err = run(&["user", "add", "ivanova", "--role", "manager", "--employee", "ivanova"], "пароль-менеджера-1\n").unwrap_err();
+    assert!(err.contains("exists already"), "{err}");
+    let list = run(&["user", "list"], "").unwrap();
+    assert!(list.contains("ivanova") && list.contains("manager") && list.contains("active") && !list.contains("пароль"), "{list}");
+    run(&["user", "passwd", "ivanova"], "новый-пароль-2026\n").unwrap();
+    run(&["user", "disable", "ivanova"], "").unwrap();
+    let list = run(&["user", "list"], "").unwrap();
+    assert!(list.contains("disabled by ops"), "{list}");
+    let err = run(&["user", "disable", "nobody"], "").unwrap_err();
+    assert!(err.contains("no user `nobody`"), "{err}");
+}
