@@ -1,0 +1,38 @@
+# The workspace in English. Every key of ru.ftl is here too (a test fails otherwise).
+
+app-name = allot
+lang-name = English
+lang-switch = Русский
+
+sign-in-title = Sign in
+sign-in-login = Login
+sign-in-password = Password
+sign-in-submit = Sign in
+sign-in-wrong = Wrong login or password.
+sign-in-locked = Too many failed attempts. Try again after { $until }.
+sign-out = Sign out
+signed-in-as = Signed in as { $login }
+
+nav-home = Home
+nav-my-clients = My clients
+
+role-admin = head of sales
+role-manager = team manager
+role-employee = employee
+
+my-clients-title = My clients
+my-clients-count = { $count ->
+    [one] { $shown } client
+   *[other] { $shown } clients
+}
+my-clients-none = You hold no clients yet.
+column-client = Client
+column-name = Name
+column-role = Role
+column-since = Since
+column-why = Why
+as-of = as of { $date }
+
+error-forbidden = This page is not yours to see.
+error-not-found = There is no such page.
+error-csrf = The form has expired: reload the page and try again.

@@ -1,0 +1,40 @@
+# The workspace in Russian: the language it is used in first. Every key here is in en.ftl too
+# (a test fails otherwise). Numbers, dates and money come already formatted (allot_i18n::format).
+
+app-name = allot
+lang-name = Русский
+lang-switch = English
+
+sign-in-title = Вход
+sign-in-login = Логин
+sign-in-password = Пароль
+sign-in-submit = Войти
+sign-in-wrong = Неверный логин или пароль.
+sign-in-locked = Слишком много неудачных попыток. Попробуйте снова после { $until }.
+sign-out = Выйти
+signed-in-as = Вы вошли как { $login }
+
+nav-home = Главная
+nav-my-clients = Мои клиенты
+
+role-admin = руководитель отдела продаж
+role-manager = руководитель группы
+role-employee = сотрудник
+
+my-clients-title = Мои клиенты
+my-clients-count = { $count ->
+    [one] { $shown } клиент
+    [few] { $shown } клиента
+   *[many] { $shown } клиентов
+}
+my-clients-none = У вас пока нет клиентов.
+column-client = Клиент
+column-name = Название
+column-role = Роль
+column-since = С какого дня
+column-why = Почему
+as-of = на { $date }
+
+error-forbidden = Эта страница вам недоступна.
+error-not-found = Такой страницы нет.
+error-csrf = Форма устарела: обновите страницу и попробуйте ещё раз.

@@ -1,0 +1,187 @@
+//! What a person reads, in Russian (first) and English: one Fluent catalogue per language
+//! (`locales/ru.ftl`, `locales/en.ftl`, embedded), and the formats of numbers, money and dates
+//! each language writes — 1 234 567,89 ₽ and 29.11.2026 in Russian, 1,234,567.89 and 2026-11-29
+//! in English. Pure: no IO, no clock; the language is the caller's choice (a header, a switch,
+//! `--lang`, the environment).
+
+use std::sync::OnceLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+
+pub mod format;
+
+/// A language of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lang {
+    #[default]
+    Ru,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Ru, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
+    /// `ru`, `en`, `ru-RU`, `en_US.UTF-8` …; none of ours: `None`.
+    pub fn parse(s: &str) -> Option<Lang> {
+        let base = s.trim().split(['-', '_', '.', ';']).next()?.to_ascii_lowercase();
+        match base.as_str() {
+            "ru" => Some(Lang::Ru),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The best of ours for an `Accept-Language` header (by its q-values, in order among equals);
+    /// Russian when it names neither.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, usize, Lang)> = None;
+        for (i, part) in header.split(',').enumerate() {
+            let mut it = part.split(';');
+            let Some(lang) = it.next().and_then(Lang::parse) else { continue };
+            let q = it.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(bq, bi, _)| q > bq || (q == bq && i < bi)) {
+                best = Some((q, i, lang));
+            }
+        }
+        best.map_or(Lang::Ru, |b| b.2)
+    }
+
+    /// The language of a locale environment (`LC_ALL`, `LC_MESSAGES`, `LANG`, given by the caller
+    /// in that order); Russian when none is ours.
+    pub fn from_locale<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Lang {
+        values.into_iter().flatten().find_map(Lang::parse).unwrap_or_default()
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Lang::Ru => include_str!("../locales/ru.ftl"),
+            Lang::En => include_str!("../locales/en.ftl"),
+        }
+    }
+
+    fn bundle(self) -> &'static FluentBundle<FluentResource> {
+        static RU: OnceLock<FluentBundle<FluentResource>> = OnceLock::new();
+        static EN: OnceLock<FluentBundle<FluentResource>> = OnceLock::new();
+        let cell = match self {
+            Lang::Ru => &RU,
+            Lang::En => &EN,
+        };
+        cell.get_or_init(|| {
+            let id = self.code().parse().unwrap_or_default();
+            let mut bundle = FluentBundle::new_concurrent(vec![id]);
+            // No bidi isolation marks: the texts go into HTML and files, not mixed-direction UI.
+            bundle.set_use_isolating(false);
+            // The catalogue is part of the binary and checked by the tests; a broken entry shows
+            // as its key (see `text`), never as a panic.
+            let resource = FluentResource::try_new(self.source().to_string()).unwrap_or_else(|(partial, _)| partial);
+            let _ = bundle.add_resource(resource);
+            bundle
+        })
+    }
+
+    /// The message `key` with `args`; the key itself when the catalogue lacks it (a test keeps
+    /// that from shipping).
+    pub fn text(self, key: &str, args: &[(&str, Arg<'_>)]) -> String {
+        let bundle = self.bundle();
+        let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else { return key.to_string() };
+        let mut fa = FluentArgs::new();
+        for (name, value) in args {
+            match value {
+                Arg::Text(s) => fa.set(*name, FluentValue::from(*s)),
+                Arg::Count(n) => fa.set(*name, FluentValue::from(*n)),
+            }
+        }
+        let mut errors = Vec::new();
+        bundle.format_pattern(pattern, Some(&fa), &mut errors).into_owned()
+    }
+
+    /// A message without arguments.
+    pub fn t(self, key: &str) -> String {
+        self.text(key, &[])
+    }
+}
+
+/// An argument of a message: a text (already formatted), or a count that chooses the plural form.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    Count(i64),
+}
+
+/// Every message key of a language's catalogue, in file order.
+pub fn keys(lang: Lang) -> Vec<&'static str> {
+    lang.source()
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
+        .filter_map(|l| l.split_once(" =").map(|(k, _)| k.trim()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_in_both_languages_and_every_entry_parses() {
+        for lang in Lang::ALL {
+            let parsed = FluentResource::try_new(lang.source().to_string());
+            assert!(parsed.is_ok(), "{}.ftl does not parse: {:?}", lang.code(), parsed.err().map(|e| e.1));
+        }
+        let (ru, en) = (keys(Lang::Ru), keys(Lang::En));
+        let missing_en: Vec<_> = ru.iter().filter(|k| !en.contains(k)).collect();
+        let missing_ru: Vec<_> = en.iter().filter(|k| !ru.contains(k)).collect();
+        assert!(missing_en.is_empty() && missing_ru.is_empty(), "missing in en.ftl: {missing_en:?}; missing in ru.ftl: {missing_ru:?}");
+        assert!(ru.len() > 20);
+        for lang in Lang::ALL {
+            for k in keys(lang) {
+                assert_ne!(
+                    lang.text(
+                        k,
+                        &[
+                            ("count", Arg::Count(1)),
+                            ("shown", Arg::Text("1")),
+                            ("login", Arg::Text("x")),
+                            ("until", Arg::Text("x")),
+                            ("date", Arg::Text("x"))
+                        ]
+                    ),
+                    k,
+                    "{k} in {}",
+                    lang.code()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn russian_counts_take_their_three_forms() {
+        let n = |count: i64| Lang::Ru.text("my-clients-count", &[("count", Arg::Count(count)), ("shown", Arg::Text(&count.to_string()))]);
+        assert_eq!(
+            [n(1), n(2), n(5), n(11), n(21), n(22), n(25), n(111)],
+            ["1 клиент", "2 клиента", "5 клиентов", "11 клиентов", "21 клиент", "22 клиента", "25 клиентов", "111 клиентов"]
+        );
+        let e = |count: i64| Lang::En.text("my-clients-count", &[("count", Arg::Count(count)), ("shown", Arg::Text(&count.to_string()))]);
+        assert_eq!([e(1), e(2), e(21)], ["1 client", "2 clients", "21 clients"]);
+        assert_eq!(Lang::Ru.text("signed-in-as", &[("login", Arg::Text("ivanova"))]), "Вы вошли как ivanova");
+        assert_eq!(Lang::Ru.t("no-such-key"), "no-such-key");
+    }
+
+    #[test]
+    fn the_language_comes_from_a_header_or_the_locale() {
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,ru;q=0.8"), Lang::En);
+        assert_eq!(Lang::from_accept_language("de-DE, ru;q=0.5, en;q=0.4"), Lang::Ru);
+        assert_eq!(Lang::from_accept_language("fr, de"), Lang::Ru);
+        assert_eq!(Lang::from_accept_language("en;q=0, ru;q=0.1"), Lang::Ru);
+        assert_eq!(Lang::from_locale([None, Some("C"), Some("en_US.UTF-8")]), Lang::En);
+        assert_eq!(Lang::from_locale([Some("ru_RU.UTF-8")]), Lang::Ru);
+        assert_eq!(Lang::from_locale([None]), Lang::Ru);
+    }
+}
