@@ -724,7 +724,7 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
-fn book_error(e: allot_app::stored::AppError) -> ApiError {
+pub(crate) fn book_error(e: allot_app::stored::AppError) -> ApiError {
     use allot_app::stored::AppError as B;
     match e {
         B::Store(s) => ApiError::store(s),

@@ -13,6 +13,7 @@ pub mod api;
 pub mod error;
 pub mod model;
 pub mod openapi;
+pub mod web;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -502,6 +503,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/v1/report", get(api::report))
         .route("/v1/plan", post(api::plan))
         .route("/v1/apply", post(api::apply))
+        .merge(web::routes())
         .fallback(|| async { ApiError::new(crate::error::Code::NotFound, "no such endpoint; see /docs", None) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(move |req, next| bounded_body(req, next, body_limit, body_timeout)))

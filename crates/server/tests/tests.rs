@@ -564,3 +564,134 @@ async fn the_report_credits_sales_over_http_and_each_scope_sees_its_own_rows() {
     assert_eq!((st, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("missing_field"), Some("from")));
     s.stop().await;
 }
+
+/// A form body, percent-encoded.
+fn form(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>()
+    };
+    fields.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The value a response sets for cookie `name`, with the whole `Set-Cookie` line.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        let value = line.strip_prefix(&format!("{name}="))?.split(';').next()?.to_string();
+        Some((value, line.to_string()))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workspace_signs_people_in_in_their_language_and_shows_each_their_own_clients() {
+    // Issue #16, in part: sign-in, sessions, CSRF, Russian first, My clients.
+    let w = world(None).await;
+    let location = w.location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        for (login, employee) in [("anna", "anna"), ("outsider", "outsider")] {
+            let req = allot_app::users::UserRequest {
+                login, employee: Some(employee), role: "employee", password: "пароль-на-весь-день"
+            };
+            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
+        }
+    })
+    .await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for i in 0..6 {
+        let r = http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // The form, in Russian unless the browser asks for English, with its double-submit token.
+    let r = http.get(server.url("/sign-in")).header("accept-language", "ru-RU,ru;q=0.9").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (csrf, line) = set_cookie(&r, "allot_csrf").unwrap();
+    assert!(line.contains("HttpOnly") && line.contains("SameSite=Lax") && !line.contains("Secure"), "{line}");
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(r#"<html lang="ru">"#) && body.contains("Вход") && body.contains(&csrf) && body.contains(r#"<label for="login">"#),
+        "{body}"
+    );
+    let en = http.get(server.url("/sign-in")).header("accept-language", "en-GB,en;q=0.8").send().await.unwrap().text().await.unwrap();
+    assert!(en.contains(r#"<html lang="en">"#) && en.contains("Sign in") && !en.contains("Вход"));
+    let sign_in = |login: &'static str, password: &'static str, token: String, cookie: Option<String>| {
+        let mut req = http.post(server.url("/sign-in")).header("content-type", "application/x-www-form-urlencoded").body(form(&[
+            ("login", login),
+            ("password", password),
+            ("csrf", &token),
+        ]));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    // No token cookie: another site's form; refused.
+    assert_eq!(sign_in("anna", "пароль-на-весь-день", csrf.clone(), None).await.unwrap().status(), 403);
+    let cookie = format!("allot_csrf={csrf}");
+    let wrong = sign_in("anna", "не тот пароль", csrf.clone(), Some(cookie.clone())).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let text = wrong.text().await.unwrap();
+    assert!(text.contains("Неверный логин или пароль") && !text.contains("не тот пароль"), "{text}");
+    let ok = sign_in("anna", "пароль-на-весь-день", csrf.clone(), Some(cookie.clone())).await.unwrap();
+    assert_eq!((ok.status().as_u16(), ok.headers()["location"].to_str().unwrap()), (303, "/my-clients"));
+    let (session, line) = set_cookie(&ok, "allot_session").unwrap();
+    assert!(session.starts_with("session_") && line.contains("HttpOnly") && line.contains("SameSite=Lax"), "{line}");
+    // My clients: anna's three of the six leads (3:2:1), in Russian, with Russian dates.
+    let mine = |cookie: String, query: &'static str| http.get(server.url(&format!("/my-clients{query}"))).header("cookie", cookie).send();
+    let r = mine(format!("allot_session={session}"), "").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("3 клиента") && page.contains("02.03.2026") && page.contains("desk"), "{page}");
+    let held: Vec<String> = (0..6).map(|i| format!("lead{i:05}")).filter(|id| page.contains(id.as_str())).collect();
+    assert_eq!(held.len(), 3, "only anna's own clients: {page}");
+    // Search, by any part of the id, whatever its case.
+    let query = format!("?q={}", held[1].to_uppercase());
+    let one = http
+        .get(server.url(&format!("/my-clients{query}")))
+        .header("cookie", format!("allot_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(one.contains("1 клиент,") && one.contains(&held[1]) && !one.contains(&held[0]) && !one.contains(&held[2]), "{one}");
+    // The switch: English from then on.
+    let r = http.get(server.url("/lang/en")).header("referer", server.url("/my-clients")).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/my-clients"));
+    let (lang, _) = set_cookie(&r, "allot_lang").unwrap();
+    let page = mine(format!("allot_session={session}; allot_lang={lang}"), "").await.unwrap().text().await.unwrap();
+    assert!(page.contains("3 clients") && page.contains("2026-03-02") && page.contains("Sign out"), "{page}");
+    // Someone else sees only their own: none.
+    let other = sign_in("outsider", "пароль-на-весь-день", csrf.clone(), Some(cookie.clone())).await.unwrap();
+    let (other_session, _) = set_cookie(&other, "allot_session").unwrap();
+    let page = mine(format!("allot_session={other_session}"), "").await.unwrap().text().await.unwrap();
+    assert!(page.contains("У вас пока нет клиентов") && !page.contains("lead0000"), "{page}");
+    // Without a session: to the form. Signing out needs the session's token, and ends it.
+    let r = mine(String::new(), "").await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/sign-in"));
+    let out = |token: &str| {
+        http.post(server.url("/sign-out"))
+            .header("cookie", format!("allot_session={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", token)]))
+            .send()
+    };
+    assert_eq!(out("forged").await.unwrap().status(), 403);
+    let token = page_csrf(&mine(format!("allot_session={session}"), "").await.unwrap().text().await.unwrap());
+    let r = out(&token).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(set_cookie(&r, "allot_session").is_some_and(|(v, line)| v.is_empty() && line.contains("Max-Age=0")));
+    let r = mine(format!("allot_session={session}"), "").await.unwrap();
+    assert_eq!(r.headers()["location"].to_str().unwrap(), "/sign-in", "the session ended");
+    // Behind a TLS proxy the cookies are Secure.
+    let r = http.get(server.url("/sign-in")).header("x-forwarded-proto", "https").send().await.unwrap();
+    assert!(set_cookie(&r, "allot_csrf").is_some_and(|(_, line)| line.contains("; Secure")));
+    server.stop().await;
+}
+
+/// The CSRF token of a page's sign-out form.
+fn page_csrf(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    page[at..].split('"').next().unwrap().to_string()
+}

@@ -1,0 +1,351 @@
+//! The workspace (issue #16, in progress): server-rendered pages beside the JSON API, in Russian
+//! first and English (`allot-i18n`), for the people `allot user add` makes. So far: sign-in and
+//! sign-out, and "My clients". No script, no font and nothing from another host: the pages work
+//! offline.
+//!
+//! Sessions: the cookie `allot_session` holds a random secret (HttpOnly, SameSite=Lax, Secure when
+//! the request came over HTTPS as a proxy says with `X-Forwarded-Proto`); the store keeps only its
+//! hash. Every form that changes something carries the session's CSRF token; the sign-in form,
+//! which has no session yet, carries a token that must match the `allot_csrf` cookie (double
+//! submit), so that no other site can sign a browser in.
+
+use std::sync::Arc;
+
+use allot_app::users::{self, UserError};
+use allot_i18n::format;
+use allot_i18n::{Arg, Lang};
+use allot_store::Session;
+use axum::extract::{Form, Query, State};
+use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+const SESSION_COOKIE: &str = "allot_session";
+const CSRF_COOKIE: &str = "allot_csrf";
+const LANG_COOKIE: &str = "allot_lang";
+/// Rows of a table page.
+pub const PAGE: usize = 50;
+
+/// The workspace's routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/my-clients", get(my_clients))
+        .route("/lang/{code}", get(switch_language))
+}
+
+/// A cookie of the request.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// The reader's language: the switch's cookie, else Accept-Language (Russian when neither says).
+fn lang(headers: &HeaderMap) -> Lang {
+    cookie(headers, LANG_COOKIE)
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| Lang::from_accept_language(headers.get("accept-language").and_then(|v| v.to_str().ok()).unwrap_or("")))
+}
+
+fn https(headers: &HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS; `max_age` 0 deletes.
+fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if https(headers) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("allot_invalid=; Max-Age=0"))
+}
+
+/// A query value, percent-encoded (UTF-8).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")))]).into_response()
+}
+
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (status, [(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], markup.into_string()).into_response()
+}
+
+const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}\
+header{display:flex;gap:1.2em;align-items:center;padding:.6em 1.2em;background:#1d2430;color:#fff}\
+header a{color:#fff}header form{margin-left:auto}main{max-width:72em;margin:1.5em auto;padding:0 1.2em}\
+table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid #dde}\
+th{background:#eef1f5}.error{color:#a00;font-weight:600}label{display:block;margin:.6em 0 .2em}\
+input{font:inherit;padding:.35em .5em}button{font:inherit;padding:.35em .9em}form.sign-in{max-width:22em}";
+
+/// The frame of every page: the language, the header with navigation, the user and sign-out.
+fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    let other = match lang {
+        Lang::Ru => Lang::En,
+        Lang::En => Lang::Ru,
+    };
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (lang.t("app-name")) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    strong { (lang.t("app-name")) }
+                    @if session.is_some() {
+                        a href="/my-clients" { (lang.t("nav-my-clients")) }
+                    }
+                    a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
+                    @if let Some(s) = session {
+                        form method="post" action="/sign-out" {
+                            span { (lang.text("signed-in-as", &[("login", Arg::Text(&s.user.login))])) " " }
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button type="submit" { (lang.t("sign-out")) }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The session of the request's cookie, if live.
+async fn session(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
+    let Some(secret) = cookie(headers, SESSION_COOKIE).map(str::to_string) else { return Ok(None) };
+    let now = allot_app::clock::now_seconds();
+    state.read(move |s| users::session(s, &secret, now)).await
+}
+
+/// A page a person cannot be given (the store is down, …): said in their language, never the
+/// database's words.
+fn trouble(lang: Lang, e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let body = html! { p.error { (e.message) } };
+    page(status, layout(lang, &lang.t("error-not-found"), None, body))
+}
+
+async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match session(&state, &headers).await {
+        Ok(Some(_)) => redirect("/my-clients"),
+        Ok(None) => redirect("/sign-in"),
+        Err(e) => trouble(lang(&headers), &e),
+    }
+}
+
+fn sign_in_form(lang: Lang, csrf: &str, login: &str, error: Option<&str>) -> Markup {
+    let body = html! {
+        h1 { (lang.t("sign-in-title")) }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.sign-in method="post" action="/sign-in" {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="login" { (lang.t("sign-in-login")) }
+            input #login name="login" autocomplete="username" required value=(login) autofocus;
+            label for="password" { (lang.t("sign-in-password")) }
+            input #password name="password" type="password" autocomplete="current-password" required;
+            p { button type="submit" { (lang.t("sign-in-submit")) } }
+        }
+    };
+    layout(lang, &lang.t("sign-in-title"), None, body)
+}
+
+/// The sign-in form, with a fresh double-submit token (or the one the browser has).
+async fn sign_in_page(headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    let csrf = match cookie(&headers, CSRF_COOKIE) {
+        Some(c) if c.strip_prefix("login_").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())) => c.to_string(),
+        _ => match allot_app::tokens::new_secret("login") {
+            Ok(c) => c,
+            Err(e) => return trouble(lang, &ApiError::unavailable(e.to_string())),
+        },
+    };
+    let mut r = page(StatusCode::OK, sign_in_form(lang, &csrf, "", None));
+    r.headers_mut().append(SET_COOKIE, set_cookie(&headers, CSRF_COOKIE, &csrf, 3600));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<SignInForm>) -> Response {
+    let lang = lang(&headers);
+    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    if expected.is_empty() || f.csrf != expected {
+        return page(StatusCode::FORBIDDEN, sign_in_form(lang, expected, &f.login, Some(&lang.t("error-csrf"))));
+    }
+    let (login, password) = (f.login.clone(), f.password.clone());
+    let now = allot_app::clock::now_seconds();
+    let done = state
+        .with_store(move |s| match users::sign_in(s, &login, &password, now) {
+            Ok(signed) => Ok(Ok(signed)),
+            Err(UserError::Store(e)) => Err(ApiError::store(e)),
+            Err(e) => Ok(Err(e)),
+        })
+        .await;
+    match done {
+        Ok(Ok(signed)) => {
+            let mut r = redirect("/my-clients");
+            r.headers_mut().append(SET_COOKIE, set_cookie(&headers, SESSION_COOKIE, &signed.secret, users::SESSION_SECONDS));
+            r
+        }
+        Ok(Err(UserError::Locked { until })) => {
+            let message = lang.text("sign-in-locked", &[("until", Arg::Text(&until))]);
+            page(StatusCode::TOO_MANY_REQUESTS, sign_in_form(lang, expected, &f.login, Some(&message)))
+        }
+        Ok(Err(_)) => page(StatusCode::UNAUTHORIZED, sign_in_form(lang, expected, &f.login, Some(&lang.t("sign-in-wrong")))),
+        Err(e) => trouble(lang, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let lang = lang(&headers);
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect("/sign-in"),
+        Err(e) => return trouble(lang, &e),
+    };
+    if f.csrf != s.csrf {
+        return page(StatusCode::FORBIDDEN, layout(lang, &lang.t("error-csrf"), Some(&s), html! { p.error { (lang.t("error-csrf")) } }));
+    }
+    let secret = cookie(&headers, SESSION_COOKIE).unwrap_or("").to_string();
+    let now = allot_app::clock::now_seconds();
+    if let Err(e) = state.read(move |st| users::sign_out(st, &secret, now)).await {
+        return trouble(lang, &e);
+    }
+    let mut r = redirect("/sign-in");
+    r.headers_mut().append(SET_COOKIE, set_cookie(&headers, SESSION_COOKIE, "", 0));
+    r
+}
+
+async fn switch_language(headers: HeaderMap, axum::extract::Path(code): axum::extract::Path<String>) -> Response {
+    let lang = Lang::parse(&code).unwrap_or_default();
+    let back = headers
+        .get("referer")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("://").map(|i| &r[i + 3..]).and_then(|rest| rest.find('/').map(|j| rest[j..].to_string())))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".into());
+    let mut r = redirect(&back);
+    r.headers_mut().append(SET_COOKIE, set_cookie(&headers, LANG_COOKIE, lang.code(), 365 * 86_400));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: usize,
+}
+
+/// The clients the signed-in person holds today, per role: search by id or name, pages of
+/// [`PAGE`].
+async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    let lang = lang(&headers);
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect("/sign-in"),
+        Err(e) => return trouble(lang, &e),
+    };
+    let today = allot_app::clock::today();
+    let rows = match s.user.employee.clone() {
+        None => Vec::new(),
+        Some(e) => {
+            match state.with_store(move |st| allot_app::stored::book_with_clients(st, &e, today).map_err(crate::api::book_error)).await {
+                Ok((links, clients)) => links
+                    .into_iter()
+                    .map(|l| {
+                        let name = clients.get(&l.client).and_then(|c| c.name.clone()).unwrap_or_default();
+                        (l, name)
+                    })
+                    .collect(),
+                Err(e) => return trouble(lang, &e),
+            }
+        }
+    };
+    let needle = q.q.trim().to_lowercase();
+    let found: Vec<_> = rows
+        .iter()
+        .filter(|(l, name)| needle.is_empty() || l.client.to_lowercase().contains(&needle) || name.to_lowercase().contains(&needle))
+        .collect();
+    let pages = found.len().div_ceil(PAGE).max(1);
+    let page_no = q.page.min(pages - 1);
+    let shown = &found[(page_no * PAGE).min(found.len())..((page_no + 1) * PAGE).min(found.len())];
+    let count = lang.text(
+        "my-clients-count",
+        &[("count", Arg::Count(found.len() as i64)), ("shown", Arg::Text(&format::integer(lang, found.len() as i64)))],
+    );
+    let body = html! {
+        h1 { (lang.t("my-clients-title")) }
+        p { (count) ", " (lang.text("as-of", &[("date", Arg::Text(&format::date(lang, today)))])) }
+        form method="get" action="/my-clients" role="search" {
+            label for="q" { (lang.t("column-client")) }
+            input #q type="search" name="q" value=(q.q);
+        }
+        @if found.is_empty() {
+            p { (lang.t("my-clients-none")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("column-client")) }
+                    th scope="col" { (lang.t("column-name")) }
+                    th scope="col" { (lang.t("column-role")) }
+                    th scope="col" { (lang.t("column-since")) }
+                    th scope="col" { (lang.t("column-why")) }
+                } }
+                tbody {
+                    @for (l, name) in shown {
+                        tr {
+                            td { (l.client) }
+                            td { (name) }
+                            td { (l.role) }
+                            td { (format::date(lang, l.from.0)) }
+                            td { (l.rule.as_deref().unwrap_or(l.cause.as_str())) }
+                        }
+                    }
+                }
+            }
+            @if pages > 1 {
+                nav { @for p in 0..pages {
+                    @if p == page_no { strong { (p + 1) } " " } @else { a href={ "/my-clients?page=" (p) "&q=" (url_encode(&q.q)) } { (p + 1) } " " }
+                } }
+            }
+        }
+    };
+    page(StatusCode::OK, layout(lang, &lang.t("my-clients-title"), Some(&s), body))
+}
