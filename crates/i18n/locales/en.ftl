@@ -31,6 +31,19 @@ column-name = Name
 column-role = Role
 column-since = Since
 column-why = Why
+
+client-title = Client { $id }
+client-attributes = The client's data
+client-owners-now = Responsible now
+client-no-owners = Nobody is responsible for the client now.
+client-history = History
+client-explanation = Why
+column-employee = Employee
+column-to = Until
+column-cause = Cause
+column-by = Changed by
+column-attribute = Field
+column-value = Value
 as-of = as of { $date }
 
 error-forbidden = This page is not yours to see.

@@ -33,6 +33,19 @@ column-name = Название
 column-role = Роль
 column-since = С какого дня
 column-why = Почему
+
+client-title = Клиент { $id }
+client-attributes = Данные клиента
+client-owners-now = Ответственные сейчас
+client-no-owners = Сейчас за клиентом никто не закреплён.
+client-history = История
+client-explanation = Почему так
+column-employee = Сотрудник
+column-to = По какой день
+column-cause = Причина
+column-by = Кто изменил
+column-attribute = Поле
+column-value = Значение
 as-of = на { $date }
 
 error-forbidden = Эта страница вам недоступна.

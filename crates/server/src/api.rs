@@ -111,7 +111,7 @@ pub(crate) async fn caller(state: &Arc<AppState>, headers: &HeaderMap) -> Result
 }
 
 /// The employees whose clients a scope may see: all (None), or a list.
-async fn visible_employees(state: &Arc<AppState>, scope: &Scope) -> Result<Option<Vec<String>>, ApiError> {
+pub(crate) async fn visible_employees(state: &Arc<AppState>, scope: &Scope) -> Result<Option<Vec<String>>, ApiError> {
     match scope {
         Scope::Admin => Ok(None),
         Scope::Router => Err(ApiError::forbidden("reading the book")),
@@ -450,7 +450,12 @@ fn entry_json(s: &allot_store::LinkEntry) -> J {
 }
 
 /// A client's links are visible when one of its holders (now or on the day asked) is.
-async fn may_see_client(state: &Arc<AppState>, scope: &Scope, client: &str, spells: &[allot_store::LinkEntry]) -> Result<(), ApiError> {
+pub(crate) async fn may_see_client(
+    state: &Arc<AppState>,
+    scope: &Scope,
+    client: &str,
+    spells: &[allot_store::LinkEntry],
+) -> Result<(), ApiError> {
     if let Some(allowed) = visible_employees(state, scope).await? {
         let c = client.to_string();
         let now = state.read(move |s| s.owners_at(allot_store::Day(crate::today()), Some(&c))).await?;

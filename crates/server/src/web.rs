@@ -24,6 +24,7 @@ use axum::Router;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
+use crate::api::Scope;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -40,6 +41,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/my-clients", get(my_clients))
+        .route("/clients/{id}", get(client_card))
         .route("/lang/{code}", get(switch_language))
 }
 
@@ -331,7 +333,7 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
                 tbody {
                     @for (l, name) in shown {
                         tr {
-                            td { (l.client) }
+                            td { a href={ "/clients/" (url_encode(&l.client)) } { (l.client) } }
                             td { (name) }
                             td { (l.role) }
                             td { (format::date(lang, l.from.0)) }
@@ -348,4 +350,103 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         }
     };
     page(StatusCode::OK, layout(lang, &lang.t("my-clients-title"), Some(&s), body))
+}
+
+/// What a signed-in person may see: the API's scope of the same name.
+fn scope_of(s: &Session) -> Scope {
+    match (s.user.role.as_str(), s.user.employee.clone()) {
+        ("manager", Some(employee)) => Scope::Manager { employee },
+        ("employee", Some(employee)) => Scope::Employee { employee },
+        ("admin", _) => Scope::Admin,
+        // A manager or employee without an employee sees nobody's clients.
+        _ => Scope::Employee { employee: String::new() },
+    }
+}
+
+fn refused(lang: Lang, s: &Session, status: StatusCode, key: &str) -> Response {
+    page(status, layout(lang, &lang.t(key), Some(s), html! { p.error role="alert" { (lang.t(key)) } }))
+}
+
+/// A client's card: its data, who is responsible now, the whole history with causes and who made
+/// each change, and why. Only for those who may see the client (as the API's scopes): anybody
+/// else gets 403 and nothing of the client.
+async fn client_card(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let lang = lang(&headers);
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect("/sign-in"),
+        Err(e) => return trouble(lang, &e),
+    };
+    let c = id.clone();
+    let history = match state.read(move |st| st.history(&c)).await {
+        Ok(h) => h,
+        Err(e) if e.status == 404 => return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found"),
+        Err(e) => return trouble(lang, &e),
+    };
+    match crate::api::may_see_client(&state, &scope_of(&s), &id, &history).await {
+        Ok(()) => {}
+        Err(e) if e.status == 403 => return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"),
+        Err(e) => return trouble(lang, &e),
+    }
+    let today = allot_app::clock::today();
+    let (c1, c2, c3) = (id.clone(), id.clone(), id.clone());
+    let owners = match state.read(move |st| st.owners_at(allot_store::Day(today), Some(&c1))).await {
+        Ok(o) => o,
+        Err(e) => return trouble(lang, &e),
+    };
+    let attrs = match state.read(move |st| st.client_attributes(std::slice::from_ref(&c2))).await {
+        Ok(mut a) => a.pop().map(|(_, json)| json).unwrap_or_default(),
+        Err(e) => return trouble(lang, &e),
+    };
+    let attributes: Vec<(String, String)> = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&attrs) {
+        Ok(m) => m.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect(),
+        Err(_) => Vec::new(),
+    };
+    let explanation = state
+        .with_whole_store(move |st| allot_app::stored::explain_stored(st, &c3, today).map_err(crate::api::book_error))
+        .await
+        .unwrap_or_default();
+    let day = |d: Option<allot_store::Day>| d.map_or_else(|| "…".to_string(), |d| format::date(lang, d.0));
+    let title = lang.text("client-title", &[("id", Arg::Text(&id))]);
+    let body = html! {
+        h1 { (title) }
+        h2 { (lang.t("client-attributes")) }
+        table {
+            thead { tr { th scope="col" { (lang.t("column-attribute")) } th scope="col" { (lang.t("column-value")) } } }
+            tbody { @for (k, v) in &attributes { tr { td { (k) } td { (v) } } } }
+        }
+        h2 { (lang.t("client-owners-now")) }
+        @if owners.is_empty() {
+            p { (lang.t("client-no-owners")) }
+        } @else {
+            table {
+                thead { tr { th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-since")) } th scope="col" { (lang.t("column-why")) } } }
+                tbody { @for o in &owners { tr {
+                    td { (o.role) } td { (o.employee) } td { (format::date(lang, o.from.0)) } td { (o.rule.as_deref().unwrap_or(o.cause.as_str())) }
+                } } }
+            }
+        }
+        h2 { (lang.t("client-history")) }
+        table {
+            thead { tr {
+                th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-employee")) }
+                th scope="col" { (lang.t("column-since")) } th scope="col" { (lang.t("column-to")) }
+                th scope="col" { (lang.t("column-cause")) } th scope="col" { (lang.t("column-by")) }
+            } }
+            tbody { @for h in &history { tr {
+                td { (h.role) } td { (h.employee) } td { (day(Some(h.from))) } td { (day(h.to)) }
+                td { (h.cause.as_str()) @if let Some(r) = &h.rule { " (" (r) ")" } @if !h.note.is_empty() { ": " (h.note) } }
+                td { (h.opened_by) " · " (h.opened_at) }
+            } } }
+        }
+        @if !explanation.is_empty() {
+            h2 { (lang.t("client-explanation")) }
+            pre { (explanation) }
+        }
+    };
+    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
 }

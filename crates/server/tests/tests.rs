@@ -695,3 +695,73 @@ fn page_csrf(page: &str) -> String {
     let at = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
     page[at..].split('"').next().unwrap().to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_else() {
+    // Issue #16: the same access rules as the API's scopes, on every page; a refusal shows nothing
+    // of the client.
+    let w = world(None).await;
+    let location = w.location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        for (login, role, employee) in [
+            ("anna", "employee", Some("anna")),
+            ("outsider", "employee", Some("outsider")),
+            ("mgr", "manager", Some("mgr")),
+            ("boss", "admin", None),
+        ] {
+            let req = allot_app::users::UserRequest { login, employee, role, password: "пароль-на-весь-день" };
+            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
+        }
+    })
+    .await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut owner = BTreeMap::new();
+    for i in 0..6 {
+        let r: J =
+            http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap().json().await.unwrap();
+        owner.insert(format!("lead{i:05}"), r["roles"][0]["employee"].as_str().unwrap().to_string());
+    }
+    let token = http.get(server.url("/sign-in")).send().await.unwrap();
+    let (csrf, _) = set_cookie(&token, "allot_csrf").unwrap();
+    let mut sessions = BTreeMap::new();
+    for login in ["anna", "outsider", "mgr", "boss"] {
+        let r = http
+            .post(server.url("/sign-in"))
+            .header("cookie", format!("allot_csrf={csrf}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("login", login), ("password", "пароль-на-весь-день"), ("csrf", &csrf)]))
+            .send()
+            .await
+            .unwrap();
+        sessions.insert(login, set_cookie(&r, "allot_session").unwrap().0);
+    }
+    let card = |login: &'static str, client: String| {
+        let cookie = format!("allot_session={}", sessions[login]);
+        let url = server.url(&format!("/clients/{client}"));
+        let http = http.clone();
+        async move {
+            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let annas = owner.iter().find(|(_, e)| *e == "anna").unwrap().0.clone();
+    let boris = owner.iter().find(|(_, e)| *e == "boris").unwrap().0.clone();
+    let (status, page) = card("anna", annas.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Клиент ") && page.contains("source") && page.contains("web") && page.contains("История") && page.contains("desk"),
+        "{page}"
+    );
+    let (status, page) = card("anna", boris.clone()).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("недоступна") && !page.contains(&boris) && !page.contains("boris") && !page.contains("web"), "{page}");
+    assert_eq!(card("outsider", annas.clone()).await.0, 403, "another team's employee");
+    assert_eq!(card("mgr", boris.clone()).await.0, 200, "the desk's manager sees the desk's clients");
+    assert_eq!(card("boss", boris.clone()).await.0, 200, "the head of sales sees every client");
+    assert_eq!(card("boss", "nobody".into()).await.0, 404);
+    let r = http.get(server.url(&format!("/clients/{annas}"))).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/sign-in"), "no session, no card");
+    server.stop().await;
+}
