@@ -44,6 +44,15 @@ column-cause = Cause
 column-by = Changed by
 column-attribute = Field
 column-value = Value
+
+cause-new = a new client
+cause-rule = by a rule
+cause-pin = pinned by hand
+cause-cover = cover during an absence
+cause-return = back after an absence
+cause-leaver = the previous owner left
+cause-absence = the previous owner was absent
+cause-rebalance = a rebalance
 as-of = as of { $date }
 
 error-forbidden = This page is not yours to see.

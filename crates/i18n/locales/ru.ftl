@@ -46,6 +46,15 @@ column-cause = Причина
 column-by = Кто изменил
 column-attribute = Поле
 column-value = Значение
+
+cause-new = новый клиент
+cause-rule = по правилу
+cause-pin = закреплён вручную
+cause-cover = замещение на время отсутствия
+cause-return = возвращение после отсутствия
+cause-leaver = прежний ответственный ушёл
+cause-absence = прежний ответственный отсутствовал
+cause-rebalance = перераспределение
 as-of = на { $date }
 
 error-forbidden = Эта страница вам недоступна.

@@ -352,6 +352,14 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
     page(StatusCode::OK, layout(lang, &lang.t("my-clients-title"), Some(&s), body))
 }
 
+/// A recorded moment (RFC 3339, UTC) as the language writes a date, with the time (UTC).
+fn moment(lang: Lang, at: &str) -> String {
+    match (at.get(..10).and_then(allot_rules::parse_iso_date), at.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{} {hm} UTC", format::date(lang, d)),
+        _ => at.to_string(),
+    }
+}
+
 /// What a signed-in person may see: the API's scope of the same name.
 fn scope_of(s: &Session) -> Scope {
     match (s.user.role.as_str(), s.user.employee.clone()) {
@@ -439,8 +447,8 @@ async fn client_card(
             } }
             tbody { @for h in &history { tr {
                 td { (h.role) } td { (h.employee) } td { (day(Some(h.from))) } td { (day(h.to)) }
-                td { (h.cause.as_str()) @if let Some(r) = &h.rule { " (" (r) ")" } @if !h.note.is_empty() { ": " (h.note) } }
-                td { (h.opened_by) " · " (h.opened_at) }
+                td { (lang.t(&format!("cause-{}", h.cause.as_str()))) @if let Some(r) = &h.rule { " (" (r) ")" } @if !h.note.is_empty() { ": " (h.note) } }
+                td { (h.opened_by) " · " (moment(lang, &h.opened_at)) }
             } } }
         }
         @if !explanation.is_empty() {

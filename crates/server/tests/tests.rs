@@ -14,6 +14,9 @@ use serde_json::{json, Value as J};
 #[path = "suite/faults.rs"]
 mod faults;
 
+#[path = "suite/browser.rs"]
+mod browser;
+
 const SCHEME: &str = r#"
 [columns]
 source = "text"

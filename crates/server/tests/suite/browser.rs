@@ -1,0 +1,158 @@
+//! The workspace in a real browser (issue #16): headless Chromium driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`; `.ci/run` installs them when missing) through a real
+//! `allot serve`. Without chromedriver a developer's run skips with a notice; CI fails.
+//!
+//! Every screen is photographed into `target/browser-shots/` and checked not blank; with
+//! `ALLOT_SCREENSHOTS=docs` the same pictures are written to `docs/screens/` for the README.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use super::*;
+
+/// A chromedriver process, stopped when dropped.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver on a free port, or says why not: under CI that is a failure.
+pub fn chromedriver(test: &str) -> Option<Driver> {
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+    let child = match Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_some() => panic!("CI runs the browser tests, but chromedriver does not start: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED in a browser: {test} (chromedriver does not start: {e}; apt-get install chromium chromium-driver)");
+            return None;
+        }
+    };
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..100 {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Some(Driver { child, url: format!("http://{addr}") });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("chromedriver did not listen on {addr}");
+}
+
+/// A headless Chromium session.
+pub async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        // A Russian user's browser: it asks for Russian pages.
+        json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,800", "--lang=ru-RU"],
+            "prefs": {"intl.accept_languages": "ru-RU,ru"}
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.unwrap()
+}
+
+fn shots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-shots")
+}
+
+/// Photographs the page as `name`.png, checks it is not blank (more than a few colours), and
+/// keeps it (in `docs/screens/` too with `ALLOT_SCREENSHOTS=docs`).
+pub async fn photograph(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    let pixmap = tiny_skia::Pixmap::decode_png(&png).unwrap();
+    let colours: std::collections::HashSet<&[u8]> = pixmap.data().chunks(4).collect();
+    assert!(colours.len() > 8, "{name}: the screen is blank ({} colours)", colours.len());
+    std::fs::create_dir_all(shots()).unwrap();
+    std::fs::write(shots().join(format!("{name}.png")), &png).unwrap();
+    if std::env::var("ALLOT_SCREENSHOTS").as_deref() == Ok("docs") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screens");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(format!("{name}.png")), &png).unwrap();
+    }
+}
+
+async fn path(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_string()
+}
+
+async fn body_text(client: &Client) -> String {
+    client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+}
+
+use std::path::Path;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesperson_signs_in_by_keyboard_finds_a_client_its_history_and_why_switches_language_and_signs_out() {
+    let Some(driver) = chromedriver("a_salesperson_signs_in_by_keyboard…") else { return };
+    let w = world(None).await;
+    let location = w.location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        let req =
+            allot_app::users::UserRequest {
+                login: "anna", employee: Some("anna"), role: "employee", password: "пароль-на-весь-день"
+            };
+        allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
+    })
+    .await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::new();
+    for i in 0..6 {
+        http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap();
+    }
+    let c = browser(&driver).await;
+    // The root sends a stranger to the sign-in form, in Russian.
+    c.goto(&server.url("/")).await.unwrap();
+    assert_eq!(path(&c).await, "/sign-in");
+    for label in ["label[for=login]", "label[for=password]"] {
+        assert!(!c.find(Locator::Css(label)).await.unwrap().text().await.unwrap().is_empty(), "{label} has a label");
+    }
+    photograph(&c, "sign-in-ru").await;
+    // Keyboard only: the login field has the focus; Tab to the password; Enter submits.
+    let focused = c.active_element().await.unwrap();
+    assert_eq!(focused.attr("name").await.unwrap().as_deref(), Some("login"));
+    focused.send_keys("anna").await.unwrap();
+    focused.send_keys(&char::from(Key::Tab).to_string()).await.unwrap();
+    let password = c.active_element().await.unwrap();
+    assert_eq!(password.attr("name").await.unwrap().as_deref(), Some("password"));
+    password.send_keys(&format!("пароль-на-весь-день{}", char::from(Key::Enter))).await.unwrap();
+    assert_eq!(path(&c).await, "/my-clients");
+    let text = body_text(&c).await;
+    assert!(text.contains("Мои клиенты") && text.contains("3 клиента") && text.contains("02.03.2026"), "{text}");
+    photograph(&c, "my-clients-ru").await;
+    // A client: its card, with its history and why.
+    let first = c.find(Locator::Css("tbody a")).await.unwrap();
+    let client = first.text().await.unwrap();
+    first.click().await.unwrap();
+    assert_eq!(path(&c).await, format!("/clients/{client}"));
+    let text = body_text(&c).await;
+    assert!(text.contains("История") && text.contains("Ответственные сейчас") && text.contains("anna"), "{text}");
+    photograph(&c, "client-card-ru").await;
+    // The language switch keeps the page.
+    c.find(Locator::Css("a[lang=en]")).await.unwrap().click().await.unwrap();
+    assert_eq!(path(&c).await, format!("/clients/{client}"));
+    let text = body_text(&c).await;
+    assert!(text.contains("History") && text.contains("Responsible now") && !text.contains("История"), "{text}");
+    photograph(&c, "client-card-en").await;
+    // Signing out ends the session: the list is out of reach again.
+    c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+    assert_eq!(path(&c).await, "/sign-in");
+    c.goto(&server.url("/my-clients")).await.unwrap();
+    assert_eq!(path(&c).await, "/sign-in");
+    assert!(body_text(&c).await.contains("Sign in"), "the language stays chosen");
+    c.close().await.unwrap();
+    server.stop().await;
+}
