@@ -53,6 +53,15 @@ cause-return = back after an absence
 cause-leaver = the previous owner left
 cause-absence = the previous owner was absent
 cause-rebalance = a rebalance
+
+pins-title = Pins
+pin-title = Pin the client
+pin-role = Role
+pin-employee = Employee (their id)
+pin-reason = Reason
+pin-submit = Pin
+unpin-submit = Unpin
+pin-refused = Not done: { $why }
 as-of = as of { $date }
 
 error-forbidden = This page is not yours to see.

@@ -55,6 +55,15 @@ cause-return = возвращение после отсутствия
 cause-leaver = прежний ответственный ушёл
 cause-absence = прежний ответственный отсутствовал
 cause-rebalance = перераспределение
+
+pins-title = Закрепления
+pin-title = Закрепить клиента
+pin-role = Роль
+pin-employee = Сотрудник (логин сотрудника)
+pin-reason = Причина
+pin-submit = Закрепить
+unpin-submit = Открепить
+pin-refused = Не получилось: { $why }
 as-of = на { $date }
 
 error-forbidden = Эта страница вам недоступна.

@@ -42,6 +42,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/sign-out", post(sign_out))
         .route("/my-clients", get(my_clients))
         .route("/clients/{id}", get(client_card))
+        .route("/clients/{id}/pin", post(pin))
+        .route("/clients/{id}/unpin", post(unpin))
         .route("/lang/{code}", get(switch_language))
 }
 
@@ -418,6 +420,22 @@ async fn client_card(
         .with_whole_store(move |st| allot_app::stored::explain_stored(st, &c3, today).map_err(crate::api::book_error))
         .await
         .unwrap_or_default();
+    let may_pin = matches!(s.user.role.as_str(), "admin" | "manager");
+    let c4 = id.clone();
+    let (pins, roles) = if may_pin {
+        match state
+            .with_store(move |st| {
+                let pins = st.client_pins(&c4).map_err(ApiError::store)?;
+                Ok((pins, allot_app::stored::known_roles(st).map_err(crate::api::book_error)?))
+            })
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => return trouble(lang, &e),
+        }
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let day = |d: Option<allot_store::Day>| d.map_or_else(|| "…".to_string(), |d| format::date(lang, d.0));
     let title = lang.text("client-title", &[("id", Arg::Text(&id))]);
     let body = html! {
@@ -451,10 +469,140 @@ async fn client_card(
                 td { (h.opened_by) " · " (moment(lang, &h.opened_at)) }
             } } }
         }
+        @if may_pin {
+            h2 { (lang.t("pins-title")) }
+            @for (role, employee, reason) in &pins {
+                form method="post" action={ "/clients/" (url_encode(&id)) "/unpin" } {
+                    (role) " → " (employee) ": " (reason) " "
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="role" value=(role);
+                    button type="submit" { (lang.t("unpin-submit")) }
+                }
+            }
+            form method="post" action={ "/clients/" (url_encode(&id)) "/pin" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                label for="pin-role" { (lang.t("pin-role")) }
+                select #pin-role name="role" { @for r in &roles { option value=(r) { (r) } } }
+                label for="pin-employee" { (lang.t("pin-employee")) }
+                input #pin-employee name="employee" required;
+                label for="pin-reason" { (lang.t("pin-reason")) }
+                input #pin-reason name="reason" required;
+                p { button type="submit" { (lang.t("pin-submit")) } }
+            }
+        }
         @if !explanation.is_empty() {
             h2 { (lang.t("client-explanation")) }
             pre { (explanation) }
         }
     };
     page(StatusCode::OK, layout(lang, &title, Some(&s), body))
+}
+
+#[derive(Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    employee: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The checks of every change made from a client's card: a session, a role that may change
+/// responsibility (admin, manager), the session's CSRF token, and a client (and, for a manager,
+/// an employee) within reach. The session, or the page that refuses.
+async fn may_change(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    client: &str,
+    csrf: &str,
+    employee: Option<&str>,
+) -> Result<Session, Response> {
+    let lang = lang(headers);
+    let s = match session(state, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(redirect("/sign-in")),
+        Err(e) => return Err(trouble(lang, &e)),
+    };
+    if csrf != s.csrf {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-csrf"));
+    }
+    if !matches!(s.user.role.as_str(), "admin" | "manager") {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    let c = client.to_string();
+    let history = match state.read(move |st| st.history(&c)).await {
+        Ok(h) => h,
+        Err(e) if e.status == 404 => return Err(refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found")),
+        Err(e) => return Err(trouble(lang, &e)),
+    };
+    let scope = scope_of(&s);
+    if crate::api::may_see_client(state, &scope, client, &history).await.is_err() {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    if let (Some(e), Ok(Some(allowed))) = (employee, crate::api::visible_employees(state, &scope).await) {
+        if !allowed.iter().any(|a| a == e) {
+            return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
+        }
+    }
+    Ok(s)
+}
+
+/// Who did it, for the history: the signed-in user.
+fn actor_of(s: &Session) -> allot_store::Actor {
+    allot_store::Actor { by: format!("user:{}", s.user.login), at: allot_app::clock::now_utc() }
+}
+
+fn not_done(lang: Lang, s: &Session, why: &str) -> Response {
+    let text = lang.text("pin-refused", &[("why", Arg::Text(why))]);
+    page(StatusCode::UNPROCESSABLE_ENTITY, layout(lang, &text, Some(s), html! { p.error role="alert" { (text) } }))
+}
+
+/// Pins the client in a role to an employee, with a reason, from today (S1.1: rules never move it).
+async fn pin(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(f): Form<PinForm>,
+) -> Response {
+    let s = match may_change(&state, &headers, &id, &f.csrf, Some(&f.employee)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (actor, client) = (actor_of(&s), id.clone());
+    let today = allot_store::Day(allot_app::clock::today());
+    let done = state
+        .with_store(move |st| {
+            let req = allot_store::PinRequest { client: &client, role: &f.role, employee: &f.employee, reason: &f.reason, date: today };
+            Ok(allot_app::stored::pin(st, &req, &actor).map(|_| ()).map_err(|e| e.to_string()))
+        })
+        .await;
+    match done {
+        Ok(Ok(())) => redirect(&format!("/clients/{}", url_encode(&id))),
+        Ok(Err(why)) => not_done(lang(&headers), &s, &why),
+        Err(e) => trouble(lang(&headers), &e),
+    }
+}
+
+/// Ends the client's pin in a role; the next plan may move it by the rules.
+async fn unpin(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(f): Form<PinForm>,
+) -> Response {
+    let s = match may_change(&state, &headers, &id, &f.csrf, None).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (actor, client) = (actor_of(&s), id.clone());
+    let done =
+        state.with_store(move |st| Ok(allot_app::stored::unpin(st, &client, &f.role, &actor).map(|_| ()).map_err(|e| e.to_string()))).await;
+    match done {
+        Ok(Ok(())) => redirect(&format!("/clients/{}", url_encode(&id))),
+        Ok(Err(why)) => not_done(lang(&headers), &s, &why),
+        Err(e) => trouble(lang(&headers), &e),
+    }
 }

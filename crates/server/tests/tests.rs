@@ -766,5 +766,40 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert_eq!(card("boss", "nobody".into()).await.0, 404);
     let r = http.get(server.url(&format!("/clients/{annas}"))).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/sign-in"), "no session, no card");
+    // Pins from the card: a manager or the head of sales, the session's token, people within reach.
+    let change = |login: &'static str, client: String, action: &'static str, fields: Vec<(&'static str, String)>| {
+        let (http, cookie, url) =
+            (http.clone(), format!("allot_session={}", sessions[login]), server.url(&format!("/clients/{client}/{action}")));
+        async move {
+            let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+            let r = http
+                .post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let token_of = |login: &'static str| {
+        let (http, cookie, url) = (http.clone(), format!("allot_session={}", sessions[login]), server.url("/my-clients"));
+        async move { page_csrf(&http.get(url).header("cookie", cookie).send().await.unwrap().text().await.unwrap()) }
+    };
+    let (mgr_token, anna_token) = (token_of("mgr").await, token_of("anna").await);
+    let pin_to = |token: &str, employee: &str, reason: &str| {
+        vec![("csrf", token.to_string()), ("role", "sales".to_string()), ("employee", employee.to_string()), ("reason", reason.to_string())]
+    };
+    assert_eq!(change("anna", annas.clone(), "pin", pin_to(&anna_token, "anna", "mine")).await.0, 403, "an employee pins nothing");
+    assert_eq!(change("mgr", boris.clone(), "pin", pin_to("forged", "anna", "x")).await.0, 403, "a forged token");
+    assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "outsider", "x")).await.0, 403, "out of the manager's reach");
+    assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", " ")).await.0, 422, "a pin needs a reason");
+    assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", "просьба клиента")).await.0, 303);
+    let (_, page) = card("mgr", boris.clone()).await;
+    assert!(page.contains("sales → anna: просьба клиента") && page.contains("user:mgr") && page.contains("закреплён вручную"), "{page}");
+    let unpin = vec![("csrf", mgr_token.clone()), ("role", "sales".to_string())];
+    assert_eq!(change("mgr", boris.clone(), "unpin", unpin).await.0, 303);
+    assert!(!card("mgr", boris.clone()).await.1.contains("sales → anna: просьба клиента"), "unpinned");
     server.stop().await;
 }

@@ -652,6 +652,18 @@ impl<B: Backend> Store for B {
         Ok(change)
     }
 
+    fn client_pins(&mut self, client: &str) -> Result<Vec<(String, String, String)>> {
+        self.db()
+            .rows(
+                "SELECT p.role, e.id, p.reason FROM pins p JOIN clients c ON c.key = p.client JOIN employees e ON e.key = p.employee \
+                 WHERE c.id = $1 AND p.unpinned_by IS NULL ORDER BY p.role COLLATE \"C\"",
+                params![client],
+            )?
+            .iter_mut()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
+            .collect()
+    }
+
     fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
         let summary = format!("{employee} absent {first} to {last}{}", cover.map_or(String::new(), |c| format!(", covered by {c}")));

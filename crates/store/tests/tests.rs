@@ -328,6 +328,8 @@ fn a_pin_lands_as_decided_and_a_close_that_no_longer_fits_is_refused() {
         assert_eq!(h.len(), 2);
         assert_eq!((h[1].employee.as_str(), h[1].cause, h[1].note.as_str()), ("petrov", Cause::Pin, "asked for by the client"));
         assert_eq!(s.snapshot(day("2026-02-02")).unwrap().pins.len(), 1);
+        assert_eq!(s.client_pins("c1").unwrap(), [("sales".to_string(), "petrov".to_string(), "asked for by the client".to_string())]);
+        assert!(s.client_pins("c2").unwrap().is_empty());
         // The same landing again no longer fits (ivanov's link is closed): refused, nothing lands.
         let before = s.revision().unwrap();
         assert!(matches!(s.pin(&landing, &actor()), Err(StoreError::Refused(_))));

@@ -125,7 +125,7 @@ pub fn book_with_clients(
 }
 
 /// Roles the active scheme knows (standard ones when there is no scheme yet).
-pub(crate) fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, AppError> {
+pub fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, AppError> {
     let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
     if let Some(active) = store.active_scheme()? {
         if let Ok(outline) = allot_io::scheme::outline(&active.text) {
