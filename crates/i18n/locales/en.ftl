@@ -26,6 +26,9 @@ my-clients-count = { $count ->
    *[other] { $shown } clients
 }
 my-clients-none = You hold no clients yet.
+page-of = Page { $page } of { $pages }
+page-prev = ← Previous
+page-next = Next →
 column-client = Client
 column-name = Name
 column-role = Role

@@ -28,6 +28,9 @@ my-clients-count = { $count ->
    *[many] { $shown } клиентов
 }
 my-clients-none = У вас пока нет клиентов.
+page-of = Страница { $page } из { $pages }
+page-prev = ← Назад
+page-next = Вперёд →
 column-client = Клиент
 column-name = Название
 column-role = Роль

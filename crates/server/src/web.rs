@@ -287,33 +287,24 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         Err(e) => return trouble(lang, &e),
     };
     let today = allot_app::clock::today();
-    let rows = match s.user.employee.clone() {
-        None => Vec::new(),
+    let search = q.q.clone();
+    let page_no = q.page;
+    let (rows, total) = match s.user.employee.clone() {
+        None => (Vec::new(), 0),
         Some(e) => {
-            match state.with_store(move |st| allot_app::stored::book_with_clients(st, &e, today).map_err(crate::api::book_error)).await {
-                Ok((links, clients)) => links
-                    .into_iter()
-                    .map(|l| {
-                        let name = clients.get(&l.client).and_then(|c| c.name.clone()).unwrap_or_default();
-                        (l, name)
-                    })
-                    .collect(),
+            let read = state.with_store(move |st| {
+                allot_app::stored::book_page(st, &e, today, Some(&search), page_no as u64, PAGE as u64).map_err(crate::api::book_error)
+            });
+            match read.await {
+                Ok(p) => (p.rows, p.total as usize),
                 Err(e) => return trouble(lang, &e),
             }
         }
     };
-    let needle = q.q.trim().to_lowercase();
-    let found: Vec<_> = rows
-        .iter()
-        .filter(|(l, name)| needle.is_empty() || l.client.to_lowercase().contains(&needle) || name.to_lowercase().contains(&needle))
-        .collect();
-    let pages = found.len().div_ceil(PAGE).max(1);
-    let page_no = q.page.min(pages - 1);
-    let shown = &found[(page_no * PAGE).min(found.len())..((page_no + 1) * PAGE).min(found.len())];
-    let count = lang.text(
-        "my-clients-count",
-        &[("count", Arg::Count(found.len() as i64)), ("shown", Arg::Text(&format::integer(lang, found.len() as i64)))],
-    );
+    let pages = total.div_ceil(PAGE).max(1);
+    let shown: Vec<_> = rows.iter().map(|(l, name)| (l, name.clone().unwrap_or_default())).collect();
+    let count =
+        lang.text("my-clients-count", &[("count", Arg::Count(total as i64)), ("shown", Arg::Text(&format::integer(lang, total as i64)))]);
     let body = html! {
         h1 { (lang.t("my-clients-title")) }
         p { (count) ", " (lang.text("as-of", &[("date", Arg::Text(&format::date(lang, today)))])) }
@@ -321,7 +312,7 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
             label for="q" { (lang.t("column-client")) }
             input #q type="search" name="q" value=(q.q);
         }
-        @if found.is_empty() {
+        @if total == 0 {
             p { (lang.t("my-clients-none")) }
         } @else {
             table {
@@ -333,7 +324,7 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
                     th scope="col" { (lang.t("column-why")) }
                 } }
                 tbody {
-                    @for (l, name) in shown {
+                    @for (l, name) in &shown {
                         tr {
                             td { a href={ "/clients/" (url_encode(&l.client)) } { (l.client) } }
                             td { (name) }
@@ -345,9 +336,11 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
                 }
             }
             @if pages > 1 {
-                nav { @for p in 0..pages {
-                    @if p == page_no { strong { (p + 1) } " " } @else { a href={ "/my-clients?page=" (p) "&q=" (url_encode(&q.q)) } { (p + 1) } " " }
-                } }
+                nav aria-label=(lang.t("page-of")) {
+                    @if page_no > 0 { a href={ "/my-clients?page=" (page_no - 1) "&q=" (url_encode(&q.q)) } { (lang.t("page-prev")) } " " }
+                    (lang.text("page-of", &[("page", Arg::Text(&format::integer(lang, page_no as i64 + 1))), ("pages", Arg::Text(&format::integer(lang, pages as i64)))]))
+                    @if page_no + 1 < pages { " " a href={ "/my-clients?page=" (page_no + 1) "&q=" (url_encode(&q.q)) } { (lang.t("page-next")) } }
+                }
             }
         }
     };

@@ -849,6 +849,9 @@ pub trait Store: Send {
     fn owners_at(&mut self, date: Day, client: Option<&str>) -> Result<Vec<LinkEntry>>;
     /// An employee's links valid on `date`.
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<LinkEntry>>;
+    /// One page of [`Store::book`] (by client id, then role) and how many links the whole has;
+    /// with `search`, only the clients whose id or `name` contains it, whatever the case.
+    fn book_page(&mut self, employee: &str, date: Day, search: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<LinkEntry>, u64)>;
     /// Stored clients' attributes (JSON text) by id, for the ids that are stored.
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
     /// What crediting a period's sales reads, in one transaction and without holding every deal:

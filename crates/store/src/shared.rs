@@ -129,32 +129,47 @@ pub(crate) fn table_of(subject: Subject) -> &'static str {
     }
 }
 
-const ENTRY_SELECT: &str = "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to, l.cause, l.rule, l.scheme, l.note, \
-     o.made_by, o.made_at, x.made_by, x.made_at \
-     FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
-     JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by";
+/// The columns of a [`LinkEntry`] (read by `entry_row`).
+macro_rules! entry_columns {
+    () => {
+        "SELECT c.id, l.role, e.id, l.valid_from, l.valid_to, l.cause, l.rule, l.scheme, l.note, \
+         o.made_by, o.made_at, x.made_by, x.made_at"
+    };
+}
+
+const ENTRY_SELECT_COLUMNS: &str = entry_columns!();
+
+const ENTRY_SELECT: &str = concat!(
+    entry_columns!(),
+    " FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
+     JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by"
+);
 
 /// Valid on the day `$1`.
 const VALID_ON: &str = "l.valid_from <= $1 AND (l.valid_to IS NULL OR l.valid_to > $1)";
 
+fn entry_row(r: &mut SqlRow) -> Result<LinkEntry> {
+    Ok(LinkEntry {
+        client: r.text(0)?,
+        role: r.text(1)?,
+        employee: r.text(2)?,
+        from: r.day(3)?,
+        to: r.opt_day(4)?,
+        cause: Cause::parse(&r.text(5)?)?,
+        rule: r.opt_text(6)?,
+        scheme: r.opt_int(7)?,
+        note: r.text(8)?,
+        opened_by: r.text(9)?,
+        opened_at: r.text(10)?,
+        closed_by: r.opt_text(11)?,
+        closed_at: r.opt_text(12)?,
+    })
+}
+
 fn link_entries(db: &mut (impl Db + ?Sized), sql: &str, params: &[crate::sql::Param<'_>]) -> Result<Vec<LinkEntry>> {
     let mut out = Vec::new();
     db.each(sql, params, &mut |r| {
-        out.push(LinkEntry {
-            client: r.text(0)?,
-            role: r.text(1)?,
-            employee: r.text(2)?,
-            from: r.day(3)?,
-            to: r.opt_day(4)?,
-            cause: Cause::parse(&r.text(5)?)?,
-            rule: r.opt_text(6)?,
-            scheme: r.opt_int(7)?,
-            note: r.text(8)?,
-            opened_by: r.text(9)?,
-            opened_at: r.text(10)?,
-            closed_by: r.opt_text(11)?,
-            closed_at: r.opt_text(12)?,
-        });
+        out.push(entry_row(r)?);
         Ok(())
     })?;
     Ok(out)
@@ -731,6 +746,38 @@ impl<B: Backend> Store for B {
         employee_key(db, employee)?;
         let sql = format!("{ENTRY_SELECT} WHERE e.id = $2 AND {VALID_ON} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\"");
         link_entries(db, &sql, params![date, employee])
+    }
+
+    fn book_page(&mut self, employee: &str, date: Day, search: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<LinkEntry>, u64)> {
+        let db = self.db();
+        employee_key(db, employee)?;
+        // Unicode case folding on both backends (SQLite's own `lower` folds ASCII only; the SQLite
+        // store registers its own, see `sql::sqlite_dialect`).
+        let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let found = "(CAST($3 AS TEXT) IS NULL OR lower(c.id) LIKE $3 ESCAPE '\\' OR lower(c.attrs ->> 'name') LIKE $3 ESCAPE '\\')";
+        let from = "FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee";
+        // One pass: the page and, beside each of its rows, how many rows there are in all.
+        let sql = format!(
+            "{ENTRY_SELECT_COLUMNS}, count(*) OVER () {from} JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by \
+             WHERE e.id = $2 AND {VALID_ON} AND {found} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\" LIMIT $4 OFFSET $5"
+        );
+        let (mut rows, mut total) = (Vec::new(), None);
+        db.each(&sql, params![date, employee, pattern.as_deref(), limit as i64, offset as i64], &mut |r| {
+            total = Some(r.int(13)?);
+            rows.push(entry_row(r)?);
+            Ok(())
+        })?;
+        // A page past the end has no row to say the total: counted on its own then.
+        let total = match total {
+            Some(t) => t,
+            None => db
+                .one(
+                    &format!("SELECT count(*) {from} WHERE e.id = $2 AND {VALID_ON} AND {found}"),
+                    params![date, employee, pattern.as_deref()],
+                )?
+                .int(0)?,
+        };
+        Ok((rows, total as u64))
     }
 
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {

@@ -157,7 +157,7 @@ pub(crate) trait Db {
 
 /// A statement of this module's dialect as SQLite spells it.
 pub(crate) fn sqlite_dialect(sql: &str) -> Cow<'_, str> {
-    if !sql.contains(['$', '"']) && !sql.contains("FOR UPDATE") {
+    if !sql.contains(['$', '"']) && !sql.contains("FOR UPDATE") && !sql.contains("lower(") {
         return Cow::Borrowed(sql);
     }
     let mut out = String::with_capacity(sql.len() + 32);
@@ -181,6 +181,10 @@ pub(crate) fn sqlite_dialect(sql: &str) -> Cow<'_, str> {
             out.push_str("COLLATE BINARY");
             rest = after;
         } else if let Some(after) = rest.strip_prefix(" FOR UPDATE") {
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("lower(") {
+            // SQLite's `lower` folds ASCII only; `allot_fold` (registered on open) folds Unicode.
+            out.push_str("allot_fold(");
             rest = after;
         } else {
             out.push(c);

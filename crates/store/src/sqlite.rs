@@ -43,6 +43,14 @@ impl SqliteStore {
         // After a checkpoint starts the log over, the file is cut back to this size.
         conn.pragma_update(None, "journal_size_limit", WAL_FRAMES_LIMIT * 4096).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(fail)?;
+        // Unicode case folding for searches (`lower(` in the shared statements becomes this).
+        conn.create_scalar_function(
+            "allot_fold",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8 | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase())),
+        )
+        .map_err(fail)?;
         migrate(&mut conn).map_err(|e| StoreError::Open { url: url.clone(), message: e.to_string() })?;
         Ok(SqliteStore { conn })
     }

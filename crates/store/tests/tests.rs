@@ -649,3 +649,31 @@ fn users_and_sessions_are_kept_checked_and_ended() {
         assert!(matches!(s.set_password("nobody", phc, &actor()), Err(StoreError::NotFound { what: "user", .. })));
     });
 }
+
+#[test]
+fn an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case() {
+    // Issue #16: the workspace reads pages, never a whole book, and finds clients by id or name.
+    each("an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case", |s| {
+        seed(s);
+        import(
+            s,
+            Subject::Client,
+            &[col("name", "text")],
+            &[row("c1", r#"{"name":"ООО Ромашка"}"#), row("c2", r#"{"name":"ИП Иванов"}"#), row("c3", r#"{"name":"Zeta 100%"}"#)],
+        );
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let iv = key(&snap.employees, "ivanov");
+        let opens = ["c1", "c2", "c3"].iter().map(|c| open(key(&snap.clients, c), "sales", iv, "2026-01-10", Cause::New)).collect();
+        s.apply(&changes(snap.revision, vec![], opens), &actor()).unwrap();
+        let d = day("2026-02-01");
+        let ids = |page: (Vec<LinkEntry>, u64)| (page.0.iter().map(|e| e.client.clone()).collect::<Vec<_>>(), page.1);
+        assert_eq!(ids(s.book_page("ivanov", d, None, 0, 2).unwrap()), (vec!["c1".to_string(), "c2".to_string()], 3));
+        assert_eq!(ids(s.book_page("ivanov", d, None, 2, 2).unwrap()), (vec!["c3".to_string()], 3));
+        assert_eq!(ids(s.book_page("ivanov", d, Some("РОМАШ"), 0, 50).unwrap()), (vec!["c1".to_string()], 1), "Cyrillic, any case");
+        assert_eq!(ids(s.book_page("ivanov", d, Some("C2"), 0, 50).unwrap()), (vec!["c2".to_string()], 1));
+        assert_eq!(ids(s.book_page("ivanov", d, Some("0%"), 0, 50).unwrap()), (vec!["c3".to_string()], 1), "% is a character");
+        assert_eq!(ids(s.book_page("ivanov", d, Some("_"), 0, 50).unwrap()).1, 0, "_ is a character");
+        assert_eq!(ids(s.book_page("petrov", d, None, 0, 50).unwrap()).1, 0);
+        assert!(matches!(s.book_page("nobody", d, None, 0, 50), Err(StoreError::NotFound { .. })));
+    });
+}

@@ -124,6 +124,35 @@ pub fn book_with_clients(
     Ok((rows, clients))
 }
 
+/// One page of an employee's book: the links of the page with their clients' names, and how many
+/// links the whole (searched) book has.
+pub struct BookPage {
+    pub rows: Vec<(LinkEntry, Option<String>)>,
+    pub total: u64,
+}
+
+/// Page `page` (from 0) of `per_page` links of an employee's book on `date`, by client id;
+/// `search` finds clients by id or name, whatever the case. Reads the page, not the book.
+pub fn book_page(
+    store: &mut dyn Store,
+    employee: &str,
+    date: i32,
+    search: Option<&str>,
+    page: u64,
+    per_page: u64,
+) -> Result<BookPage, AppError> {
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let (rows, total) = store.book_page(employee, allot_store::Day(date), search, page.saturating_mul(per_page), per_page)?;
+    let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
+    ids.dedup();
+    let mut clients = client_summaries(store, &ids)?;
+    let rows = rows.into_iter().map(|r| {
+        let name = clients.get_mut(&r.client).and_then(|c| c.name.clone());
+        (r, name)
+    });
+    Ok(BookPage { rows: rows.collect(), total })
+}
+
 /// Roles the active scheme knows (standard ones when there is no scheme yet).
 pub fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, AppError> {
     let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
