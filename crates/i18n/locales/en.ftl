@@ -16,6 +16,23 @@ signed-in-as = Signed in as { $login }
 nav-home = Home
 nav-my-clients = My clients
 
+home-title = What changed
+home-since = Since your last visit ({ $date }):
+home-first = This is your first visit: here are the latest changes.
+home-gained = { $count ->
+    [one] { $shown } client gained
+   *[other] { $shown } clients gained
+}
+home-lost = { $count ->
+    [one] { $shown } client handed over
+   *[other] { $shown } clients handed over
+}
+home-nothing = Nothing has changed.
+home-no-employee = You are not one of the employees: no clients are yours.
+column-change = Change
+change-gained = gained
+change-lost = handed over
+
 role-admin = head of sales
 role-manager = team manager
 role-employee = employee

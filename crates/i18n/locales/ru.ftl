@@ -17,6 +17,25 @@ signed-in-as = Вы вошли как { $login }
 nav-home = Главная
 nav-my-clients = Мои клиенты
 
+home-title = Что изменилось
+home-since = С вашего прошлого входа ({ $date }):
+home-first = Это ваш первый вход: вот последние изменения.
+home-gained = { $count ->
+    [one] Получен { $shown } клиент
+    [few] Получено { $shown } клиента
+   *[many] Получено { $shown } клиентов
+}
+home-lost = { $count ->
+    [one] передан { $shown } клиент
+    [few] передано { $shown } клиента
+   *[many] передано { $shown } клиентов
+}
+home-nothing = Ничего не изменилось.
+home-no-employee = Вы не закреплены ни за одним сотрудником: своих клиентов у вас нет.
+column-change = Изменение
+change-gained = получен
+change-lost = передан
+
 role-admin = руководитель отдела продаж
 role-manager = руководитель группы
 role-employee = сотрудник

@@ -37,7 +37,8 @@ pub const PAGE: usize = 50;
 /// The workspace's routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(root))
+        .route("/home", get(home))
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/my-clients", get(my_clients))
@@ -119,6 +120,7 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                 header {
                     strong { (lang.t("app-name")) }
                     @if session.is_some() {
+                        a href="/home" { (lang.t("nav-home")) }
                         a href="/my-clients" { (lang.t("nav-my-clients")) }
                     }
                     a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
@@ -151,9 +153,9 @@ fn trouble(lang: Lang, e: &ApiError) -> Response {
     page(status, layout(lang, &lang.t("error-not-found"), None, body))
 }
 
-async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn root(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match session(&state, &headers).await {
-        Ok(Some(_)) => redirect("/my-clients"),
+        Ok(Some(_)) => redirect("/home"),
         Ok(None) => redirect("/sign-in"),
         Err(e) => trouble(lang(&headers), &e),
     }
@@ -217,7 +219,7 @@ async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f)
         .await;
     match done {
         Ok(Ok(signed)) => {
-            let mut r = redirect("/my-clients");
+            let mut r = redirect("/home");
             r.headers_mut().append(SET_COOKIE, set_cookie(&headers, SESSION_COOKIE, &signed.secret, users::SESSION_SECONDS));
             r
         }
@@ -598,4 +600,66 @@ async fn unpin(
         Ok(Err(why)) => not_done(lang(&headers), &s, &why),
         Err(e) => trouble(lang(&headers), &e),
     }
+}
+
+/// Home: what changed for me since my last visit — clients gained and handed over, with why.
+async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect("/sign-in"),
+        Err(e) => return trouble(lang, &e),
+    };
+    let Some(employee) = s.user.employee.clone() else {
+        let body = html! { h1 { (lang.t("home-title")) } p { (lang.t("home-no-employee")) } };
+        return page(StatusCode::OK, layout(lang, &lang.t("home-title"), Some(&s), body));
+    };
+    let (user, current) = (s.user.id, allot_app::tokens::hash(cookie(&headers, SESSION_COOKIE).unwrap_or("")));
+    let read = state.read(move |st| {
+        let since = st.previous_visit(user, &current)?;
+        // A first visit shows the latest changes of the last 30 days.
+        let from = since.clone().unwrap_or_else(|| allot_app::clock::rfc3339(allot_app::clock::now_seconds().saturating_sub(30 * 86_400)));
+        Ok((since, st.link_changes(&employee, &from, 200)?))
+    });
+    let (since, changes) = match read.await {
+        Ok(x) => x,
+        Err(e) => return trouble(lang, &e),
+    };
+    let after = |at: &str| since.as_deref().is_none_or(|s| at > s);
+    let gained = changes.iter().filter(|c| after(&c.opened_at)).count() as i64;
+    let lost = changes.iter().filter(|c| c.closed_at.as_deref().is_some_and(after)).count() as i64;
+    let count = |key: &str, n: i64| lang.text(key, &[("count", Arg::Count(n)), ("shown", Arg::Text(&format::integer(lang, n)))]);
+    let body = html! {
+        h1 { (lang.t("home-title")) }
+        p {
+            @match &since {
+                Some(at) => (lang.text("home-since", &[("date", Arg::Text(&moment(lang, at)))])),
+                None => (lang.t("home-first")),
+            }
+            " " (count("home-gained", gained)) ", " (count("home-lost", lost)) "."
+        }
+        @if changes.is_empty() {
+            p { (lang.t("home-nothing")) }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("column-change")) } th scope="col" { (lang.t("column-client")) }
+                    th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-since")) }
+                    th scope="col" { (lang.t("column-cause")) } th scope="col" { (lang.t("column-by")) }
+                } }
+                tbody { @for c in &changes {
+                    @let lost_it = c.closed_at.as_deref().is_some_and(after);
+                    tr {
+                        td { (lang.t(if lost_it { "change-lost" } else { "change-gained" })) }
+                        td { a href={ "/clients/" (url_encode(&c.client)) } { (c.client) } }
+                        td { (c.role) }
+                        td { (format::date(lang, if lost_it { c.to.unwrap_or(c.from).0 } else { c.from.0 })) }
+                        td { (lang.t(&format!("cause-{}", c.cause.as_str()))) @if let Some(r) = &c.rule { " (" (r) ")" } }
+                        td { @if lost_it { (c.closed_by.as_deref().unwrap_or("")) } @else { (c.opened_by) } }
+                    }
+                } }
+            }
+        }
+    };
+    page(StatusCode::OK, layout(lang, &lang.t("home-title"), Some(&s), body))
 }

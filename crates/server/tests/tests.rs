@@ -636,9 +636,20 @@ async fn the_workspace_signs_people_in_in_their_language_and_shows_each_their_ow
     let text = wrong.text().await.unwrap();
     assert!(text.contains("Неверный логин или пароль") && !text.contains("не тот пароль"), "{text}");
     let ok = sign_in("anna", "пароль-на-весь-день", csrf.clone(), Some(cookie.clone())).await.unwrap();
-    assert_eq!((ok.status().as_u16(), ok.headers()["location"].to_str().unwrap()), (303, "/my-clients"));
+    assert_eq!((ok.status().as_u16(), ok.headers()["location"].to_str().unwrap()), (303, "/home"));
     let (session, line) = set_cookie(&ok, "allot_session").unwrap();
     assert!(session.starts_with("session_") && line.contains("HttpOnly") && line.contains("SameSite=Lax"), "{line}");
+    // Home: what changed since the last visit; a first visit shows the latest changes.
+    let home = |session: String| http.get(server.url("/home")).header("cookie", format!("allot_session={session}")).send();
+    let page = home(session.clone()).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Это ваш первый вход") && page.contains("Получено 3 клиента, передано 0 клиентов."), "{page}");
+    let again = sign_in("anna", "пароль-на-весь-день", csrf.clone(), Some(cookie.clone())).await.unwrap();
+    let (second, _) = set_cookie(&again, "allot_session").unwrap();
+    let page = home(second).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("С вашего прошлого входа") && page.contains("Получено 0 клиентов") && page.contains("Ничего не изменилось"),
+        "{page}"
+    );
     // My clients: anna's three of the six leads (3:2:1), in Russian, with Russian dates.
     let mine = |cookie: String, query: &'static str| http.get(server.url(&format!("/my-clients{query}"))).header("cookie", cookie).send();
     let r = mine(format!("allot_session={session}"), "").await.unwrap();

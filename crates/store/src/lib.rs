@@ -623,6 +623,7 @@ pub struct NewSession<'a> {
 pub struct Session {
     pub user: User,
     pub csrf: String,
+    pub created_at: String,
     pub expires_at: String,
 }
 
@@ -795,6 +796,12 @@ pub trait Store: Send {
     fn session(&mut self, id: &str, now: &str) -> Result<Option<Session>>;
     /// Ends a session; whether it was live.
     fn end_session(&mut self, id: &str, at: &str) -> Result<bool>;
+    /// When the user's latest session other than `current` (a session id) began: their previous
+    /// visit, if any.
+    fn previous_visit(&mut self, user: i64, current: &str) -> Result<Option<String>>;
+    /// An employee's links opened or closed by a change made after `since` (RFC 3339), newest
+    /// change first, at most `limit`.
+    fn link_changes(&mut self, employee: &str, since: &str, limit: u64) -> Result<Vec<LinkEntry>>;
     /// Keeps a plan's JSON under an id, for applying it by that id later.
     fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()>;
     /// A kept plan's JSON.

@@ -462,15 +462,29 @@ impl<B: Backend> Store for B {
     fn session(&mut self, id: &str, now: &str) -> Result<Option<Session>> {
         let db = self.db();
         let Some(mut r) = db.row(
-            "SELECT user_id, csrf, expires_at FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2",
+            "SELECT user_id, csrf, expires_at, created_at FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2",
             params![id, now],
         )?
         else {
             return Ok(None);
         };
-        let (user, csrf, expires_at) = (r.int(0)?, r.text(1)?, r.text(2)?);
+        let (user, csrf, expires_at, created_at) = (r.int(0)?, r.text(1)?, r.text(2)?, r.text(3)?);
         let user = db.row(&format!("{USER_SELECT} WHERE u.id = $1 AND u.disabled_by IS NULL"), params![user])?;
-        user.map(|mut u| Ok(Session { user: user_row(&mut u)?, csrf, expires_at })).transpose()
+        user.map(|mut u| Ok(Session { user: user_row(&mut u)?, csrf, created_at, expires_at })).transpose()
+    }
+
+    fn previous_visit(&mut self, user: i64, current: &str) -> Result<Option<String>> {
+        self.db().one("SELECT max(created_at) FROM sessions WHERE user_id = $1 AND id <> $2", params![user, current])?.opt_text(0)
+    }
+
+    fn link_changes(&mut self, employee: &str, since: &str, limit: u64) -> Result<Vec<LinkEntry>> {
+        let db = self.db();
+        employee_key(db, employee)?;
+        let sql = format!(
+            "{ENTRY_SELECT} WHERE e.id = $1 AND (o.made_at > $2 OR x.made_at > $2) \
+             ORDER BY coalesce(x.made_at, o.made_at) DESC, c.id COLLATE \"C\", l.role COLLATE \"C\" LIMIT $3"
+        );
+        link_entries(db, &sql, params![employee, since, limit as i64])
     }
 
     fn end_session(&mut self, id: &str, at: &str) -> Result<bool> {

@@ -330,6 +330,11 @@ fn a_pin_lands_as_decided_and_a_close_that_no_longer_fits_is_refused() {
         assert_eq!(s.snapshot(day("2026-02-02")).unwrap().pins.len(), 1);
         assert_eq!(s.client_pins("c1").unwrap(), [("sales".to_string(), "petrov".to_string(), "asked for by the client".to_string())]);
         assert!(s.client_pins("c2").unwrap().is_empty());
+        // What changed for each since a moment: ivanov's link (opened, then closed by the pin), petrov's.
+        let mut changed = |e: &str, since: &str| s.link_changes(e, since, 10).unwrap().iter().map(|l| l.client.clone()).collect::<Vec<_>>();
+        assert_eq!(changed("ivanov", "2026-11-27T09:59:59Z"), ["c1"]);
+        assert_eq!(changed("petrov", "2026-11-27T09:59:59Z"), ["c1"]);
+        assert!(changed("ivanov", "2026-11-27T10:00:00Z").is_empty(), "nothing after the changes' moment");
         // The same landing again no longer fits (ivanov's link is closed): refused, nothing lands.
         let before = s.revision().unwrap();
         assert!(matches!(s.pin(&landing, &actor()), Err(StoreError::Refused(_))));
@@ -627,7 +632,10 @@ fn users_and_sessions_are_kept_checked_and_ended() {
         let at = "2026-11-29T10:00:00Z";
         let session =
             |id: &'static str, user: i64, expires_at: &'static str| NewSession { id, user, csrf: "c", created_at: at, expires_at };
+        assert_eq!(s.previous_visit(id, "s1").unwrap(), None, "a first visit");
         s.add_session(&session("s1", id, "2026-11-29T22:00:00Z")).unwrap();
+        assert_eq!(s.previous_visit(id, "s1").unwrap(), None);
+        assert_eq!(s.previous_visit(id, "s9").unwrap().as_deref(), Some(at), "another session's start");
         assert_eq!(s.session("s1", "2026-11-29T21:59:59Z").unwrap().map(|x| x.user.login), Some("boss".to_string()));
         assert!(s.session("s1", "2026-11-29T22:00:00Z").unwrap().is_none(), "expired at its time");
         assert!(s.end_session("s1", at).unwrap());

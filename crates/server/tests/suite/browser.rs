@@ -129,6 +129,11 @@ async fn a_salesperson_signs_in_by_keyboard_finds_a_client_its_history_and_why_s
     let password = c.active_element().await.unwrap();
     assert_eq!(password.attr("name").await.unwrap().as_deref(), Some("password"));
     password.send_keys(&format!("пароль-на-весь-день{}", char::from(Key::Enter))).await.unwrap();
+    assert_eq!(path(&c).await, "/home");
+    let text = body_text(&c).await;
+    assert!(text.contains("Что изменилось") && text.contains("Получено 3 клиента"), "{text}");
+    photograph(&c, "home-ru").await;
+    c.find(Locator::Css("header a[href='/my-clients']")).await.unwrap().click().await.unwrap();
     assert_eq!(path(&c).await, "/my-clients");
     let text = body_text(&c).await;
     assert!(text.contains("Мои клиенты") && text.contains("3 клиента") && text.contains("02.03.2026"), "{text}");
