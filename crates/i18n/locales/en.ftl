@@ -43,6 +43,7 @@ my-clients-count = { $count ->
    *[other] { $shown } clients
 }
 my-clients-none = You hold no clients yet.
+my-clients-download = Download as CSV
 page-of = Page { $page } of { $pages }
 page-prev = ← Previous
 page-next = Next →

@@ -47,6 +47,7 @@ my-clients-count = { $count ->
    *[many] { $shown } клиентов
 }
 my-clients-none = У вас пока нет клиентов.
+my-clients-download = Выгрузить в CSV (для Excel)
 page-of = Страница { $page } из { $pages }
 page-prev = ← Назад
 page-next = Вперёд →

@@ -42,6 +42,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/my-clients", get(my_clients))
+        .route("/my-clients.csv", get(my_clients_csv))
         .route("/clients/{id}", get(client_card))
         .route("/clients/{id}/pin", post(pin))
         .route("/clients/{id}/unpin", post(unpin))
@@ -309,7 +310,10 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         lang.text("my-clients-count", &[("count", Arg::Count(total as i64)), ("shown", Arg::Text(&format::integer(lang, total as i64)))]);
     let body = html! {
         h1 { (lang.t("my-clients-title")) }
-        p { (count) ", " (lang.text("as-of", &[("date", Arg::Text(&format::date(lang, today)))])) }
+        p {
+            (count) ", " (lang.text("as-of", &[("date", Arg::Text(&format::date(lang, today)))]))
+            @if total > 0 { " · " a href="/my-clients.csv" download { (lang.t("my-clients-download")) } }
+        }
         form method="get" action="/my-clients" role="search" {
             label for="q" { (lang.t("column-client")) }
             input #q type="search" name="q" value=(q.q);
@@ -662,4 +666,50 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         }
     };
     page(StatusCode::OK, layout(lang, &lang.t("home-title"), Some(&s), body))
+}
+
+/// My clients as a CSV file, every one of them: in Russian with `;` between fields and a BOM
+/// (what Excel opens as it is in a Russian locale), in English with `,`.
+async fn my_clients_csv(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    let s = match session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect("/sign-in"),
+        Err(e) => return trouble(lang, &e),
+    };
+    let today = allot_app::clock::today();
+    let rows = match s.user.employee.clone() {
+        None => Vec::new(),
+        Some(e) => {
+            match state.with_store(move |st| allot_app::stored::book_with_clients(st, &e, today).map_err(crate::api::book_error)).await {
+                Ok((links, clients)) => {
+                    links.into_iter().map(|l| (clients.get(&l.client).and_then(|c| c.name.clone()).unwrap_or_default(), l)).collect()
+                }
+                Err(e) => return trouble(lang, &e),
+            }
+        }
+    };
+    let (sep, bom) = match lang {
+        Lang::Ru => (b';', "\u{feff}"),
+        Lang::En => (b',', ""),
+    };
+    let mut out = csv::WriterBuilder::new().delimiter(sep).from_writer(bom.as_bytes().to_vec());
+    let head = ["column-client", "column-name", "column-role", "column-since", "column-why"].map(|k| lang.t(k));
+    let mut written = out.write_record(&head).is_ok();
+    for (name, l) in &rows {
+        let why = l.rule.clone().unwrap_or_else(|| lang.t(&format!("cause-{}", l.cause.as_str())));
+        written &= out.write_record([l.client.as_str(), name, &l.role, &format::date(lang, l.from.0), &why]).is_ok();
+    }
+    match out.into_inner() {
+        Ok(bytes) if written => (
+            StatusCode::OK,
+            [
+                (CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+                (axum::http::header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"my-clients.csv\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        _ => trouble(lang, &ApiError::unavailable("the file could not be made".into())),
+    }
 }

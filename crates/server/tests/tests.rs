@@ -670,6 +670,14 @@ async fn the_workspace_signs_people_in_in_their_language_and_shows_each_their_ow
         .await
         .unwrap();
     assert!(one.contains("1 клиент,") && one.contains(&held[1]) && !one.contains(&held[0]) && !one.contains(&held[2]), "{one}");
+    // The whole list as a file for Excel: a BOM, `;`, the reader's headers.
+    let file = mine(format!("allot_session={session}"), ".csv").await.unwrap();
+    assert_eq!(file.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = file.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "\u{feff}Клиент;Название;Роль;С какого дня;Почему");
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[1..].iter().all(|l| l.ends_with(";sales;02.03.2026;desk") && held.iter().any(|h| l.starts_with(h.as_str()))), "{text}");
     // The switch: English from then on.
     let r = http.get(server.url("/lang/en")).header("referer", server.url("/my-clients")).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/my-clients"));
