@@ -47,6 +47,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/clients/{id}/pin", post(pin))
         .route("/clients/{id}/unpin", post(unpin))
         .route("/lang/{code}", get(switch_language))
+        .route("/team", get(team))
+        .route("/team/absence", post(absence))
+        .route("/team/plans/{id}", get(plan_page))
+        .route("/team/plans/{id}/apply", post(apply_plan))
 }
 
 /// A cookie of the request.
@@ -123,6 +127,9 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                     @if session.is_some() {
                         a href="/home" { (lang.t("nav-home")) }
                         a href="/my-clients" { (lang.t("nav-my-clients")) }
+                    }
+                    @if session.is_some_and(|s| matches!(s.user.role.as_str(), "admin" | "manager")) {
+                        a href="/team" { (lang.t("nav-team")) }
                     }
                     a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
                     @if let Some(s) = session {
@@ -711,5 +718,273 @@ async fn my_clients_csv(State(state): State<Arc<AppState>>, headers: HeaderMap) 
         )
             .into_response(),
         _ => trouble(lang, &ApiError::unavailable("the file could not be made".into())),
+    }
+}
+
+/// A manager's or the head of sales' session, or the page that refuses (and, for a form, its
+/// CSRF token checked).
+async fn leader(state: &Arc<AppState>, headers: &HeaderMap, csrf: Option<&str>) -> Result<Session, Response> {
+    let lang = lang(headers);
+    let s = match session(state, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(redirect("/sign-in")),
+        Err(e) => return Err(trouble(lang, &e)),
+    };
+    if csrf.is_some_and(|c| c != s.csrf) {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-csrf"));
+    }
+    if !matches!(s.user.role.as_str(), "admin" | "manager") {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    Ok(s)
+}
+
+/// The employees a leader may act for: their teams (a manager), everyone (the head of sales).
+async fn team_of(state: &Arc<AppState>, s: &Session) -> Result<Vec<String>, ApiError> {
+    match crate::api::visible_employees(state, &scope_of(s)).await? {
+        Some(ids) => Ok(ids),
+        None => Ok(state.read(|st| st.people()).await?.employees.into_iter().map(|e| e.id).collect()),
+    }
+}
+
+/// Horizontal bars of clients per employee, one colour per role, with the values written at the
+/// bars, the scale's end and a legend (SVG in the page: no script, no image to fetch).
+fn load_chart(lang: Lang, loads: &[(String, String, u64)]) -> Markup {
+    const COLOURS: [&str; 6] = ["#3b6fb6", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00"];
+    let mut roles: Vec<&str> = loads.iter().map(|l| l.1.as_str()).collect();
+    roles.sort_unstable();
+    roles.dedup();
+    let colour = |r: &str| COLOURS[roles.iter().position(|x| *x == r).unwrap_or(0) % COLOURS.len()];
+    let max = loads.iter().map(|l| l.2).max().unwrap_or(1).max(1);
+    let (left, width, bar, gap) = (180.0, 420.0, 18.0, 6.0);
+    let height = 30.0 + loads.len() as f64 * (bar + gap) + 40.0;
+    html! {
+        svg role="img" aria-label=(lang.t("team-chart")) width=(left + width + 90.0) height=(height) viewBox={ "0 0 " (left + width + 90.0) " " (height) } {
+            text x="0" y="16" font-size="13" font-weight="600" { (lang.t("team-chart")) }
+            @for (i, (employee, role, n)) in loads.iter().enumerate() {
+                @let y = 30.0 + i as f64 * (bar + gap);
+                @let w = (*n as f64 / max as f64 * width).max(1.0);
+                text x=(left - 6.0) y=(y + 13.0) font-size="12" text-anchor="end" { (employee) " · " (role) }
+                rect x=(left) y=(y) width=(w) height=(bar) fill=(colour(role)) {}
+                text x=(left + w + 4.0) y=(y + 13.0) font-size="12" { (format::integer(lang, *n as i64)) }
+            }
+            @let axis = 30.0 + loads.len() as f64 * (bar + gap) + 4.0;
+            line x1=(left) y1=(axis) x2=(left + width) y2=(axis) stroke="#555" {}
+            text x=(left) y=(axis + 14.0) font-size="11" { "0" }
+            text x=(left + width) y=(axis + 14.0) font-size="11" text-anchor="end" { (format::integer(lang, max as i64)) " " (lang.t("column-clients").to_lowercase()) }
+            @for (i, r) in roles.iter().enumerate() {
+                rect x=(left + i as f64 * 110.0) y=(axis + 22.0) width="10" height="10" fill=(colour(r)) {}
+                text x=(left + 14.0 + i as f64 * 110.0) y=(axis + 31.0) font-size="11" { (r) }
+            }
+        }
+    }
+}
+
+/// The team: each one's load per role (a table and bars), the absences, and a form that registers
+/// an absence and shows its plan before anything lands.
+async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    let s = match leader(&state, &headers, None).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let members = match team_of(&state, &s).await {
+        Ok(m) => m,
+        Err(e) => return trouble(lang, &e),
+    };
+    let today = allot_app::clock::today();
+    let read = state.read(move |st| Ok((st.loads(allot_store::Day(today))?, st.people()?)));
+    let (loads, people) = match read.await {
+        Ok(x) => x,
+        Err(e) => return trouble(lang, &e),
+    };
+    let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).collect();
+    let id_of = |k: allot_store::EmployeeKey| people.employees.iter().find(|e| e.key == k).map(|e| e.id.clone()).unwrap_or_default();
+    let absences: Vec<_> = people
+        .absences
+        .iter()
+        .map(|a| (id_of(a.employee), a.first, a.last, a.cover.map(id_of), a.applied))
+        .filter(|a| members.contains(&a.0))
+        .collect();
+    let body = html! {
+        h1 { (lang.t("team-title")) }
+        h2 { (lang.t("team-loads")) }
+        (load_chart(lang, &loads))
+        table {
+            thead { tr { th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-clients")) } } }
+            tbody { @for (e, r, n) in &loads { tr { td { (e) } td { (r) } td { (format::integer(lang, *n as i64)) } } } }
+        }
+        h2 { (lang.t("team-absences")) }
+        @if absences.is_empty() { p { (lang.t("team-no-absences")) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("absence-employee")) } th scope="col" { (lang.t("absence-first")) }
+                    th scope="col" { (lang.t("absence-last")) } th scope="col" { (lang.t("absence-cover")) } th scope="col" { "" }
+                } }
+                tbody { @for (e, f, l, c, applied) in &absences { tr {
+                    td { (e) } td { (format::date(lang, f.0)) } td { (format::date(lang, l.0)) }
+                    td { (c.clone().unwrap_or_else(|| lang.t("absence-cover-peers"))) }
+                    td { (lang.t(if *applied { "absence-applied" } else { "absence-planned" })) }
+                } } }
+            }
+        }
+        h2 { (lang.t("team-absence-new")) }
+        form method="post" action="/team/absence" {
+            input type="hidden" name="csrf" value=(s.csrf);
+            label for="absence-employee" { (lang.t("absence-employee")) }
+            select #absence-employee name="employee" { @for m in &members { option value=(m) { (m) } } }
+            label for="absence-first" { (lang.t("absence-first")) }
+            input #absence-first type="date" name="first" required value=(allot_rules::civil_from_days(today));
+            label for="absence-last" { (lang.t("absence-last")) }
+            input #absence-last type="date" name="last" required value=(allot_rules::civil_from_days(today + 6));
+            label for="absence-cover" { (lang.t("absence-cover")) }
+            select #absence-cover name="cover" {
+                option value="" { (lang.t("absence-cover-peers")) }
+                @for m in &members { option value=(m) { (m) } }
+            }
+            p { button type="submit" { (lang.t("absence-submit")) } }
+        }
+    };
+    page(StatusCode::OK, layout(lang, &lang.t("team-title"), Some(&s), body))
+}
+
+#[derive(Deserialize)]
+pub struct AbsenceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    employee: String,
+    #[serde(default)]
+    first: String,
+    #[serde(default)]
+    last: String,
+    #[serde(default)]
+    cover: String,
+}
+
+/// Registers an absence and makes the plan that arranges its cover (on its first day, or today
+/// if that is past), kept by id: shown, and applied only on confirmation.
+async fn absence(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<AbsenceForm>) -> Response {
+    let lang = lang(&headers);
+    let s = match leader(&state, &headers, Some(&f.csrf)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let members = match team_of(&state, &s).await {
+        Ok(m) => m,
+        Err(e) => return trouble(lang, &e),
+    };
+    let cover = Some(f.cover.trim()).filter(|c| !c.is_empty()).map(str::to_string);
+    if !members.contains(&f.employee) || cover.as_ref().is_some_and(|c| !members.contains(c)) {
+        return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden");
+    }
+    let (Some(first), Some(last)) = (allot_rules::parse_iso_date(f.first.trim()), allot_rules::parse_iso_date(f.last.trim())) else {
+        return not_done(lang, &s, &format!("`{}` / `{}`: YYYY-MM-DD", f.first, f.last));
+    };
+    let (actor, employee) = (actor_of(&s), f.employee.clone());
+    let id = match allot_app::tokens::new_secret("plan") {
+        Ok(id) => id[..21].to_string(),
+        Err(e) => return trouble(lang, &ApiError::unavailable(e.to_string())),
+    };
+    let plan_id = id.clone();
+    let today = allot_app::clock::today();
+    let done = state
+        .with_whole_store(move |st| {
+            let made = (|| -> Result<(), allot_app::stored::AppError> {
+                allot_app::stored::absent(st, &employee, first, last, cover.as_deref(), &actor)?;
+                let req = allot_app::stored::PlanRequest { date: first.max(today), scheme: None, rebalance: false };
+                let plan = allot_app::stored::plan(st, &req, &actor)?;
+                let text = serde_json::to_string(&plan).map_err(|e| allot_app::stored::AppError::Refused(e.to_string()))?;
+                st.save_plan(&plan_id, &text, &actor)?;
+                Ok(())
+            })();
+            Ok(made.map_err(|e| e.to_string()))
+        })
+        .await;
+    match done {
+        Ok(Ok(())) => redirect(&format!("/team/plans/{id}")),
+        Ok(Err(why)) => not_done(lang, &s, &why),
+        Err(e) => trouble(lang, &e),
+    }
+}
+
+/// A kept plan, as the CLI shows it: per employee and role, clients before and after, gained and
+/// handed over; then Apply or not.
+async fn plan_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let lang = lang(&headers);
+    let s = match leader(&state, &headers, None).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let pid = id.clone();
+    let plan = match state.read(move |st| st.plan_body(&pid)).await {
+        Ok(Some(text)) => serde_json::from_str::<allot_app::stored::Plan>(&text).ok(),
+        Ok(None) => None,
+        Err(e) => return trouble(lang, &e),
+    };
+    let Some(plan) = plan else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
+    let date = allot_rules::parse_iso_date(&plan.date).map_or_else(|| plan.date.clone(), |d| format::date(lang, d));
+    let title = lang.text("plan-title", &[("date", Arg::Text(&date))]);
+    let moving: Vec<_> = plan.summary.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
+    let body = html! {
+        h1 { (title) }
+        @if moving.is_empty() { p { (lang.t("plan-nothing")) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-role")) }
+                    th scope="col" { (lang.t("column-before")) } th scope="col" { (lang.t("column-after")) }
+                    th scope="col" { (lang.t("column-gained")) } th scope="col" { (lang.t("column-lost")) }
+                } }
+                tbody { @for d in &moving { tr {
+                    td { (d.employee) } td { (d.role) }
+                    td { (format::integer(lang, d.clients_before as i64)) } td { (format::integer(lang, d.clients_after as i64)) }
+                    td { (format::integer(lang, d.gained as i64)) } td { (format::integer(lang, d.lost as i64)) }
+                } } }
+            }
+        }
+        @for n in &plan.summary.notes { p { (n) } }
+        form method="post" action={ "/team/plans/" (url_encode(&id)) "/apply" } {
+            input type="hidden" name="csrf" value=(s.csrf);
+            button type="submit" { (lang.t("plan-apply")) } " "
+            a href="/team" { (lang.t("plan-cancel")) }
+        }
+    };
+    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
+}
+
+/// Applies a kept plan; refused, saying why, when the store moved on since it was made.
+async fn apply_plan(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let lang = lang(&headers);
+    let s = match leader(&state, &headers, Some(&f.csrf)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let actor = actor_of(&s);
+    let done = state
+        .with_whole_store(move |st| {
+            let Some(text) = st.plan_body(&id).map_err(ApiError::store)? else { return Ok(Err("no such plan".to_string())) };
+            let plan: allot_app::stored::Plan = serde_json::from_str(&text).map_err(|e| ApiError::unavailable(e.to_string()))?;
+            Ok(allot_app::stored::apply(st, &plan, &actor).map(|a| a.change).map_err(|e| e.to_string()))
+        })
+        .await;
+    match done {
+        Ok(Ok(change)) => {
+            let text = lang.text("plan-done", &[("change", Arg::Text(&change.to_string()))]);
+            page(
+                StatusCode::OK,
+                layout(lang, &text, Some(&s), html! { p role="status" { (text) } p { a href="/team" { (lang.t("team-title")) } } }),
+            )
+        }
+        Ok(Err(why)) => not_done(lang, &s, &why),
+        Err(e) => trouble(lang, &e),
     }
 }

@@ -820,5 +820,67 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     let unpin = vec![("csrf", mgr_token.clone()), ("role", "sales".to_string())];
     assert_eq!(change("mgr", boris.clone(), "unpin", unpin).await.0, 303);
     assert!(!card("mgr", boris.clone()).await.1.contains("sales → anna: просьба клиента"), "unpinned");
+    // The team: loads as bars and a table; an absence shows its plan, which lands only when applied.
+    let get = |login: &'static str, path: String| {
+        let (http, cookie, url) = (http.clone(), format!("allot_session={}", sessions[login]), server.url(&path));
+        async move {
+            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
+            (r.status().as_u16(), r.headers().get("location").map(|l| l.to_str().unwrap().to_string()), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("anna", "/team".into()).await.0, 403, "an employee has no team page");
+    let (status, _, page) = get("mgr", "/team".into()).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Нагрузка по ролям") && page.contains("<svg") && page.contains("anna · sales") && !page.contains("outsider"),
+        "{page}"
+    );
+    let today = allot_rules::civil_from_days(allot_app::clock::today());
+    let week = allot_rules::civil_from_days(allot_app::clock::today() + 6);
+    let absence = |employee: &str, cover: &str| {
+        vec![
+            ("csrf", mgr_token.clone()),
+            ("employee", employee.to_string()),
+            ("first", today.clone()),
+            ("last", week.clone()),
+            ("cover", cover.to_string()),
+        ]
+    };
+    let post_absence = |fields: Vec<(&'static str, String)>| {
+        http.post(server.url("/team/absence"))
+            .header("cookie", format!("allot_session={}", sessions["mgr"]))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()))
+            .send()
+    };
+    assert_eq!(post_absence(absence("outsider", "")).await.unwrap().status(), 403, "not the manager's team");
+    let r = post_absence(absence("anna", "boris")).await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let plan = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(plan.starts_with("/team/plans/plan_"), "{plan}");
+    let (_, _, page) = get("mgr", plan.clone()).await;
+    assert!(
+        page.contains("План изменений")
+            && page.contains("<td>anna</td>")
+            && page.contains("<td>boris</td>")
+            && page.contains("Применить план"),
+        "{page}"
+    );
+    assert!(card("mgr", annas.clone()).await.1.contains("<td>anna</td>"), "nothing lands before it is applied");
+    let r = http
+        .post(server.url(&format!("{plan}/apply")))
+        .header("cookie", format!("allot_session={}", sessions["mgr"]))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &mgr_token)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("План применён"));
+    let (_, page) = card("mgr", annas.clone()).await;
+    let now = &page[page.find("Ответственные сейчас").unwrap()..page.find("История").unwrap()];
+    assert!(now.contains("<td>boris</td>") && !now.contains("<td>anna</td>"), "boris covers for anna: {now}");
+    let (_, _, team) = get("mgr", "/team".into()).await;
+    assert!(team.contains("применено"), "{team}");
     server.stop().await;
 }

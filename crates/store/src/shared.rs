@@ -762,6 +762,20 @@ impl<B: Backend> Store for B {
         link_entries(db, &sql, params![date, employee])
     }
 
+    fn loads(&mut self, date: Day) -> Result<Vec<(String, String, u64)>> {
+        self.db()
+            .rows(
+                &format!(
+                    "SELECT e.id, l.role, count(*) FROM links l JOIN employees e ON e.key = l.employee WHERE {VALID_ON} \
+                     GROUP BY e.id, l.role ORDER BY e.id COLLATE \"C\", l.role COLLATE \"C\""
+                ),
+                params![date],
+            )?
+            .iter_mut()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)? as u64)))
+            .collect()
+    }
+
     fn book_page(&mut self, employee: &str, date: Day, search: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<LinkEntry>, u64)> {
         let db = self.db();
         employee_key(db, employee)?;

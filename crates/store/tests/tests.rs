@@ -683,5 +683,7 @@ fn an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case() 
         assert_eq!(ids(s.book_page("ivanov", d, Some("_"), 0, 50).unwrap()).1, 0, "_ is a character");
         assert_eq!(ids(s.book_page("petrov", d, None, 0, 50).unwrap()).1, 0);
         assert!(matches!(s.book_page("nobody", d, None, 0, 50), Err(StoreError::NotFound { .. })));
+        assert_eq!(s.loads(d).unwrap(), [("ivanov".to_string(), "sales".to_string(), 3)]);
+        assert!(s.loads(day("2026-01-09")).unwrap().is_empty(), "nothing held before the links start");
     });
 }

@@ -88,6 +88,19 @@ async fn path(client: &Client) -> String {
     client.current_url().await.unwrap().path().to_string()
 }
 
+/// The page's path once it starts with `prefix` (a click's navigation may still be under way),
+/// waiting up to five seconds.
+async fn wait_path(client: &Client, prefix: &str) -> String {
+    for _ in 0..100 {
+        let p = path(client).await;
+        if p.starts_with(prefix) {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("still on {} after waiting for {prefix}: {}", path(client).await, body_text(client).await)
+}
+
 async fn body_text(client: &Client) -> String {
     client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
 }
@@ -129,12 +142,12 @@ async fn a_salesperson_signs_in_by_keyboard_finds_a_client_its_history_and_why_s
     let password = c.active_element().await.unwrap();
     assert_eq!(password.attr("name").await.unwrap().as_deref(), Some("password"));
     password.send_keys(&format!("пароль-на-весь-день{}", char::from(Key::Enter))).await.unwrap();
-    assert_eq!(path(&c).await, "/home");
+    wait_path(&c, "/home").await;
     let text = body_text(&c).await;
     assert!(text.contains("Что изменилось") && text.contains("Получено 3 клиента"), "{text}");
     photograph(&c, "home-ru").await;
     c.find(Locator::Css("header a[href='/my-clients']")).await.unwrap().click().await.unwrap();
-    assert_eq!(path(&c).await, "/my-clients");
+    wait_path(&c, "/my-clients").await;
     let text = body_text(&c).await;
     assert!(text.contains("Мои клиенты") && text.contains("3 клиента") && text.contains("02.03.2026"), "{text}");
     photograph(&c, "my-clients-ru").await;
@@ -142,22 +155,88 @@ async fn a_salesperson_signs_in_by_keyboard_finds_a_client_its_history_and_why_s
     let first = c.find(Locator::Css("tbody a")).await.unwrap();
     let client = first.text().await.unwrap();
     first.click().await.unwrap();
-    assert_eq!(path(&c).await, format!("/clients/{client}"));
+    assert_eq!(wait_path(&c, "/clients/").await, format!("/clients/{client}"));
     let text = body_text(&c).await;
     assert!(text.contains("История") && text.contains("Ответственные сейчас") && text.contains("anna"), "{text}");
     photograph(&c, "client-card-ru").await;
     // The language switch keeps the page.
     c.find(Locator::Css("a[lang=en]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("html[lang=en]")).await.unwrap();
     assert_eq!(path(&c).await, format!("/clients/{client}"));
     let text = body_text(&c).await;
     assert!(text.contains("History") && text.contains("Responsible now") && !text.contains("История"), "{text}");
     photograph(&c, "client-card-en").await;
     // Signing out ends the session: the list is out of reach again.
     c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
-    assert_eq!(path(&c).await, "/sign-in");
+    wait_path(&c, "/sign-in").await;
     c.goto(&server.url("/my-clients")).await.unwrap();
     assert_eq!(path(&c).await, "/sign-in");
     assert!(body_text(&c).await.contains("Sign in"), "the language stays chosen");
+    c.close().await.unwrap();
+    server.stop().await;
+}
+
+/// Signs in through the form, by typing.
+async fn sign_in_as(c: &Client, server: &Server, login: &str) {
+    c.goto(&server.url("/sign-in")).await.unwrap();
+    c.find(Locator::Id("login")).await.unwrap().send_keys(login).await.unwrap();
+    let password = c.find(Locator::Id("password")).await.unwrap();
+    password.send_keys(&format!("пароль-на-весь-день{}", char::from(Key::Enter))).await.unwrap();
+    wait_path(c, "/home").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_sets_an_absence_with_cover_sees_the_plan_applies_it_and_the_cover_holds_the_clients() {
+    let Some(driver) = chromedriver("a_manager_sets_an_absence…") else { return };
+    let w = world(None).await;
+    let location = w.location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        for (login, role, employee) in [("mgr", "manager", "mgr"), ("boris", "employee", "boris")] {
+            let req =
+                allot_app::users::UserRequest { login, employee: Some(employee), role, password: "пароль-на-весь-день" };
+            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
+        }
+    })
+    .await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::new();
+    for i in 0..6 {
+        http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap();
+    }
+    let c = browser(&driver).await;
+    sign_in_as(&c, &server, "mgr").await;
+    c.find(Locator::Css("header a[href='/team']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/team").await;
+    let text = body_text(&c).await;
+    assert!(text.contains("Нагрузка по ролям") && text.contains("anna · sales"), "{text}");
+    assert!(c.find(Locator::Css("svg rect")).await.is_ok(), "the bars are drawn");
+    photograph(&c, "team-ru").await;
+    // anna is away for a week from today; boris covers.
+    c.find(Locator::Id("absence-employee")).await.unwrap().select_by_value("anna").await.unwrap();
+    c.find(Locator::Id("absence-cover")).await.unwrap().select_by_value("boris").await.unwrap();
+    c.find(Locator::Css("form[action='/team/absence'] button")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/team/plans/plan_").await;
+    let text = body_text(&c).await;
+    assert!(text.contains("План изменений") && text.contains("anna") && text.contains("boris"), "{text}");
+    photograph(&c, "plan-ru").await;
+    c.find(Locator::Css("main form button")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/team/plans/plan_").await;
+    for _ in 0..100 {
+        if body_text(&c).await.contains("План применён") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(body_text(&c).await.contains("План применён"));
+    c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/sign-in").await;
+    // boris's own list now holds anna's three beside his two.
+    sign_in_as(&c, &server, "boris").await;
+    c.goto(&server.url("/my-clients")).await.unwrap();
+    let text = body_text(&c).await;
+    assert!(text.contains("5 клиентов"), "{text}");
+    photograph(&c, "my-clients-cover-ru").await;
     c.close().await.unwrap();
     server.stop().await;
 }
