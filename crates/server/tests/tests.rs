@@ -884,3 +884,139 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert!(team.contains("применено"), "{team}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_allows() {
+    // Issue #16 §5: each role tries every page and action; a refusal carries nothing of the data.
+    let w = world(None).await;
+    let location = w.location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        for (login, role, employee) in [
+            ("anna", "employee", Some("anna")),
+            ("outsider", "employee", Some("outsider")),
+            ("mgr", "manager", Some("mgr")),
+            ("boss", "admin", None),
+        ] {
+            let req = allot_app::users::UserRequest { login, employee, role, password: "пароль-на-весь-день" };
+            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
+        }
+    })
+    .await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut owner = BTreeMap::new();
+    for i in 0..6 {
+        let r: J =
+            http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap().json().await.unwrap();
+        owner.insert(r["roles"][0]["employee"].as_str().unwrap().to_string(), format!("lead{i:05}"));
+    }
+    let (annas, boris) = (owner["anna"].clone(), owner["boris"].clone());
+    let token = http.get(server.url("/sign-in")).send().await.unwrap();
+    let (csrf, _) = set_cookie(&token, "allot_csrf").unwrap();
+    // (cookie, the session's CSRF token) per login; "nobody" has neither.
+    let mut who: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    for login in ["anna", "outsider", "mgr", "boss"] {
+        let r = http
+            .post(server.url("/sign-in"))
+            .header("cookie", format!("allot_csrf={csrf}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("login", login), ("password", "пароль-на-весь-день"), ("csrf", &csrf)]))
+            .send()
+            .await
+            .unwrap();
+        let cookie = format!("allot_session={}", set_cookie(&r, "allot_session").unwrap().0);
+        let page = http.get(server.url("/my-clients")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        who.insert(login, (cookie, page_csrf(&page)));
+    }
+    who.insert("nobody", (String::new(), "none".into()));
+    // A plan to look at and apply: the head of sales plans anna's absence covered by boris.
+    let today = allot_rules::civil_from_days(allot_app::clock::today());
+    let r = http
+        .post(server.url("/team/absence"))
+        .header("cookie", &who["boss"].0)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &who["boss"].1), ("employee", "anna"), ("first", &today), ("last", &today), ("cover", "boris")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let plan = r.headers()["location"].to_str().unwrap().to_string();
+    let pages = [
+        "/home".to_string(),
+        "/my-clients".to_string(),
+        "/my-clients.csv".to_string(),
+        format!("/clients/{annas}"),
+        format!("/clients/{boris}"),
+        "/team".to_string(),
+        plan.clone(),
+    ];
+    // Expected status per login, page by page (303: to the sign-in form).
+    let expected: [(&str, [u16; 7]); 5] = [
+        ("nobody", [303, 303, 303, 303, 303, 303, 303]),
+        ("anna", [200, 200, 200, 200, 403, 403, 403]),
+        ("outsider", [200, 200, 200, 403, 403, 403, 403]),
+        ("mgr", [200, 200, 200, 200, 200, 200, 200]),
+        ("boss", [200, 200, 200, 200, 200, 200, 200]),
+    ];
+    for (login, statuses) in expected {
+        for (path, want) in pages.iter().zip(statuses) {
+            let r = http.get(server.url(path)).header("cookie", &who[login].0).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            assert_eq!(status, want, "{login} GET {path}: {body}");
+            if status == 403 {
+                for other in owner.values() {
+                    assert!(!body.contains(other.as_str()), "{login} GET {path} shows {other}: {body}");
+                }
+            }
+        }
+    }
+    // Actions: only a manager (within reach) or the head of sales changes anything; every form
+    // needs its session's token.
+    let post = |login: &'static str, path: String, fields: Vec<(&'static str, String)>| {
+        let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(&path));
+        async move {
+            let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+            http.post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let pin = |login: &'static str, employee: &str| {
+        vec![
+            ("csrf", who[login].1.clone()),
+            ("role", "sales".to_string()),
+            ("employee", employee.to_string()),
+            ("reason", "проверка".to_string()),
+        ]
+    };
+    assert_eq!(post("nobody", format!("/clients/{annas}/pin"), pin("nobody", "anna")).await, 303);
+    assert_eq!(post("anna", format!("/clients/{annas}/pin"), pin("anna", "anna")).await, 403);
+    assert_eq!(post("outsider", format!("/clients/{annas}/pin"), pin("outsider", "outsider")).await, 403);
+    assert_eq!(post("mgr", format!("/clients/{annas}/pin"), pin("anna", "anna")).await, 403, "anna's token is not mgr's");
+    assert_eq!(post("mgr", format!("/clients/{annas}/pin"), pin("mgr", "outsider")).await, 403, "outsider is no teammate");
+    assert_eq!(post("mgr", format!("/clients/{annas}/pin"), pin("mgr", "boris")).await, 303);
+    assert_eq!(post("boss", format!("/clients/{annas}/unpin"), vec![("csrf", who["boss"].1.clone()), ("role", "sales".into())]).await, 303);
+    let absence = |login: &'static str| {
+        vec![
+            ("csrf", who[login].1.clone()),
+            ("employee", "boris".to_string()),
+            ("first", today.clone()),
+            ("last", today.clone()),
+            ("cover", String::new()),
+        ]
+    };
+    assert_eq!(post("anna", "/team/absence".into(), absence("anna")).await, 403);
+    assert_eq!(post("outsider", "/team/absence".into(), absence("outsider")).await, 403);
+    assert_eq!(post("anna", format!("{plan}/apply"), vec![("csrf", who["anna"].1.clone())]).await, 403);
+    assert_eq!(post("mgr", format!("{plan}/apply"), vec![("csrf", "forged".into())]).await, 403);
+    assert_eq!(post("nobody", "/sign-out".into(), vec![("csrf", "none".into())]).await, 303);
+    server.stop().await;
+}
