@@ -285,6 +285,17 @@ pub struct ListQuery {
     q: String,
     #[serde(default)]
     page: usize,
+    /// `client` (the default), `since` (newest first) or `role`.
+    #[serde(default)]
+    sort: String,
+}
+
+fn order_of(sort: &str) -> allot_store::BookOrder {
+    match sort {
+        "since" => allot_store::BookOrder::Since,
+        "role" => allot_store::BookOrder::Role,
+        _ => allot_store::BookOrder::Client,
+    }
 }
 
 /// The clients the signed-in person holds today, per role: search by id or name, pages of
@@ -299,11 +310,13 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
     let today = allot_app::clock::today();
     let search = q.q.clone();
     let page_no = q.page;
+    let order = order_of(&q.sort);
     let (rows, total) = match s.user.employee.clone() {
         None => (Vec::new(), 0),
         Some(e) => {
             let read = state.with_store(move |st| {
-                allot_app::stored::book_page(st, &e, today, Some(&search), page_no as u64, PAGE as u64).map_err(crate::api::book_error)
+                allot_app::stored::book_page(st, &e, today, Some(&search), order, page_no as u64, PAGE as u64)
+                    .map_err(crate::api::book_error)
             });
             match read.await {
                 Ok(p) => (p.rows, p.total as usize),
@@ -330,10 +343,10 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         } @else {
             table {
                 thead { tr {
-                    th scope="col" { (lang.t("column-client")) }
+                    th scope="col" { a href={ "/my-clients?sort=client&q=" (url_encode(&q.q)) } { (lang.t("column-client")) } }
                     th scope="col" { (lang.t("column-name")) }
-                    th scope="col" { (lang.t("column-role")) }
-                    th scope="col" { (lang.t("column-since")) }
+                    th scope="col" { a href={ "/my-clients?sort=role&q=" (url_encode(&q.q)) } { (lang.t("column-role")) } }
+                    th scope="col" { a href={ "/my-clients?sort=since&q=" (url_encode(&q.q)) } { (lang.t("column-since")) } }
                     th scope="col" { (lang.t("column-why")) }
                 } }
                 tbody {
@@ -350,9 +363,9 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
             }
             @if pages > 1 {
                 nav aria-label=(lang.t("page-of")) {
-                    @if page_no > 0 { a href={ "/my-clients?page=" (page_no - 1) "&q=" (url_encode(&q.q)) } { (lang.t("page-prev")) } " " }
+                    @if page_no > 0 { a href={ "/my-clients?page=" (page_no - 1) "&sort=" (url_encode(&q.sort)) "&q=" (url_encode(&q.q)) } { (lang.t("page-prev")) } " " }
                     (lang.text("page-of", &[("page", Arg::Text(&format::integer(lang, page_no as i64 + 1))), ("pages", Arg::Text(&format::integer(lang, pages as i64)))]))
-                    @if page_no + 1 < pages { " " a href={ "/my-clients?page=" (page_no + 1) "&q=" (url_encode(&q.q)) } { (lang.t("page-next")) } }
+                    @if page_no + 1 < pages { " " a href={ "/my-clients?page=" (page_no + 1) "&sort=" (url_encode(&q.sort)) "&q=" (url_encode(&q.q)) } { (lang.t("page-next")) } }
                 }
             }
         }

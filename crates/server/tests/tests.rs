@@ -658,6 +658,9 @@ async fn the_workspace_signs_people_in_in_their_language_and_shows_each_their_ow
     assert!(page.contains("3 клиента") && page.contains("02.03.2026") && page.contains("desk"), "{page}");
     let held: Vec<String> = (0..6).map(|i| format!("lead{i:05}")).filter(|id| page.contains(id.as_str())).collect();
     assert_eq!(held.len(), 3, "only anna's own clients: {page}");
+    // Sorted by the column asked for (the store's test checks the orders).
+    let since = mine(format!("allot_session={session}"), "?sort=since").await.unwrap().text().await.unwrap();
+    assert!(held.iter().all(|h| since.contains(h.as_str())) && since.contains(r#"href="/my-clients?sort=role&amp;q=""#), "{since}");
     // Search, by any part of the id, whatever its case.
     let query = format!("?q={}", held[1].to_uppercase());
     let one = http

@@ -574,6 +574,30 @@ pub struct TokenInfo {
     pub revoked: Option<(String, String)>,
 }
 
+/// The order of a book's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BookOrder {
+    /// By client id, then role.
+    #[default]
+    Client,
+    /// The newest links first, then by client id.
+    Since,
+    /// By role, then client id.
+    Role,
+}
+
+/// One page of an employee's book on a day ([`Store::book_page`]).
+#[derive(Debug, Clone)]
+pub struct BookPageRequest<'a> {
+    pub employee: &'a str,
+    pub date: Day,
+    /// Only the clients whose id or `name` contains it, whatever the case.
+    pub search: Option<&'a str>,
+    pub order: BookOrder,
+    pub offset: u64,
+    pub limit: u64,
+}
+
 /// A person who signs in to the workspace (issue #16), as the store keeps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -861,7 +885,7 @@ pub trait Store: Send {
     fn loads(&mut self, date: Day) -> Result<Vec<(String, String, u64)>>;
     /// One page of [`Store::book`] (by client id, then role) and how many links the whole has;
     /// with `search`, only the clients whose id or `name` contains it, whatever the case.
-    fn book_page(&mut self, employee: &str, date: Day, search: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<LinkEntry>, u64)>;
+    fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)>;
     /// Stored clients' attributes (JSON text) by id, for the ids that are stored.
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
     /// What crediting a period's sales reads, in one transaction and without holding every deal:

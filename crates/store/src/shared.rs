@@ -776,7 +776,13 @@ impl<B: Backend> Store for B {
             .collect()
     }
 
-    fn book_page(&mut self, employee: &str, date: Day, search: Option<&str>, offset: u64, limit: u64) -> Result<(Vec<LinkEntry>, u64)> {
+    fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)> {
+        let BookPageRequest { employee, date, search, order, offset, limit } = *page;
+        let order = match order {
+            BookOrder::Client => "c.id COLLATE \"C\", l.role COLLATE \"C\"",
+            BookOrder::Since => "l.valid_from DESC, c.id COLLATE \"C\", l.role COLLATE \"C\"",
+            BookOrder::Role => "l.role COLLATE \"C\", c.id COLLATE \"C\"",
+        };
         let db = self.db();
         employee_key(db, employee)?;
         // Unicode case folding on both backends (SQLite's own `lower` folds ASCII only; the SQLite
@@ -787,7 +793,7 @@ impl<B: Backend> Store for B {
         // One pass: the page and, beside each of its rows, how many rows there are in all.
         let sql = format!(
             "{ENTRY_SELECT_COLUMNS}, count(*) OVER () {from} JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by \
-             WHERE e.id = $2 AND {VALID_ON} AND {found} ORDER BY c.id COLLATE \"C\", l.role COLLATE \"C\" LIMIT $4 OFFSET $5"
+             WHERE e.id = $2 AND {VALID_ON} AND {found} ORDER BY {order} LIMIT $4 OFFSET $5"
         );
         let (mut rows, mut total) = (Vec::new(), None);
         db.each(&sql, params![date, employee, pattern.as_deref(), limit as i64, offset as i64], &mut |r| {

@@ -675,15 +675,96 @@ fn an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case() 
         s.apply(&changes(snap.revision, vec![], opens), &actor()).unwrap();
         let d = day("2026-02-01");
         let ids = |page: (Vec<LinkEntry>, u64)| (page.0.iter().map(|e| e.client.clone()).collect::<Vec<_>>(), page.1);
-        assert_eq!(ids(s.book_page("ivanov", d, None, 0, 2).unwrap()), (vec!["c1".to_string(), "c2".to_string()], 3));
-        assert_eq!(ids(s.book_page("ivanov", d, None, 2, 2).unwrap()), (vec!["c3".to_string()], 3));
-        assert_eq!(ids(s.book_page("ivanov", d, Some("РОМАШ"), 0, 50).unwrap()), (vec!["c1".to_string()], 1), "Cyrillic, any case");
-        assert_eq!(ids(s.book_page("ivanov", d, Some("C2"), 0, 50).unwrap()), (vec!["c2".to_string()], 1));
-        assert_eq!(ids(s.book_page("ivanov", d, Some("0%"), 0, 50).unwrap()), (vec!["c3".to_string()], 1), "% is a character");
-        assert_eq!(ids(s.book_page("ivanov", d, Some("_"), 0, 50).unwrap()).1, 0, "_ is a character");
-        assert_eq!(ids(s.book_page("petrov", d, None, 0, 50).unwrap()).1, 0);
-        assert!(matches!(s.book_page("nobody", d, None, 0, 50), Err(StoreError::NotFound { .. })));
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest { employee: "ivanov", date: d, search: None, order: BookOrder::Client, offset: 0, limit: 2 })
+                .unwrap()),
+            (vec!["c1".to_string(), "c2".to_string()], 3)
+        );
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest { employee: "ivanov", date: d, search: None, order: BookOrder::Client, offset: 2, limit: 2 })
+                .unwrap()),
+            (vec!["c3".to_string()], 3)
+        );
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest {
+                    employee: "ivanov",
+                    date: d,
+                    search: Some("РОМАШ"),
+                    order: BookOrder::Client,
+                    offset: 0,
+                    limit: 50
+                })
+                .unwrap()),
+            (vec!["c1".to_string()], 1),
+            "Cyrillic, any case"
+        );
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest {
+                    employee: "ivanov",
+                    date: d,
+                    search: Some("C2"),
+                    order: BookOrder::Client,
+                    offset: 0,
+                    limit: 50
+                })
+                .unwrap()),
+            (vec!["c2".to_string()], 1)
+        );
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest {
+                    employee: "ivanov",
+                    date: d,
+                    search: Some("0%"),
+                    order: BookOrder::Client,
+                    offset: 0,
+                    limit: 50
+                })
+                .unwrap()),
+            (vec!["c3".to_string()], 1),
+            "% is a character"
+        );
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest {
+                    employee: "ivanov",
+                    date: d,
+                    search: Some("_"),
+                    order: BookOrder::Client,
+                    offset: 0,
+                    limit: 50
+                })
+                .unwrap())
+            .1,
+            0,
+            "_ is a character"
+        );
+        assert_eq!(
+            ids(s
+                .book_page(&BookPageRequest { employee: "petrov", date: d, search: None, order: BookOrder::Client, offset: 0, limit: 50 })
+                .unwrap())
+            .1,
+            0
+        );
+        assert!(matches!(
+            s.book_page(&BookPageRequest { employee: "nobody", date: d, search: None, order: BookOrder::Client, offset: 0, limit: 50 }),
+            Err(StoreError::NotFound { .. })
+        ));
         assert_eq!(s.loads(d).unwrap(), [("ivanov".to_string(), "sales".to_string(), 3)]);
+        // The other orders: newest first (c3's link starts later), by role.
+        let snap = s.snapshot(d).unwrap();
+        let c3 = key(&snap.clients, "c3");
+        let link = snap.links.iter().find(|l| l.client == c3).unwrap().id;
+        let later = open(c3, "sales", iv, "2026-02-01", Cause::Rule);
+        s.apply(&changes(snap.revision, vec![Close { link, at: d }], vec![later]), &actor()).unwrap();
+        let newest = BookPageRequest { employee: "ivanov", date: d, search: None, order: BookOrder::Since, offset: 0, limit: 1 };
+        assert_eq!(ids(s.book_page(&newest).unwrap()), (vec!["c3".to_string()], 3));
+        let by_role = BookPageRequest { order: BookOrder::Role, limit: 50, ..newest };
+        assert_eq!(ids(s.book_page(&by_role).unwrap()).0, ["c1", "c2", "c3"]);
         assert!(s.loads(day("2026-01-09")).unwrap().is_empty(), "nothing held before the links start");
     });
 }

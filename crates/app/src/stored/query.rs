@@ -138,11 +138,20 @@ pub fn book_page(
     employee: &str,
     date: i32,
     search: Option<&str>,
+    order: allot_store::BookOrder,
     page: u64,
     per_page: u64,
 ) -> Result<BookPage, AppError> {
     let search = search.map(str::trim).filter(|s| !s.is_empty());
-    let (rows, total) = store.book_page(employee, allot_store::Day(date), search, page.saturating_mul(per_page), per_page)?;
+    let request = allot_store::BookPageRequest {
+        employee,
+        date: allot_store::Day(date),
+        search,
+        order,
+        offset: page.saturating_mul(per_page),
+        limit: per_page,
+    };
+    let (rows, total) = store.book_page(&request)?;
     let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
     ids.dedup();
     let mut clients = client_summaries(store, &ids)?;
