@@ -44,6 +44,7 @@ my-clients-count = { $count ->
 }
 my-clients-none = You hold no clients yet.
 my-clients-download = Download as CSV
+my-clients-download-xlsx = Download as XLSX
 
 nav-team = Team
 team-title = Team

@@ -48,6 +48,7 @@ my-clients-count = { $count ->
 }
 my-clients-none = У вас пока нет клиентов.
 my-clients-download = Выгрузить в CSV (для Excel)
+my-clients-download-xlsx = Выгрузить в Excel (XLSX)
 
 nav-team = Команда
 team-title = Команда

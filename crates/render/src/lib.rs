@@ -4,6 +4,7 @@
 
 pub mod contribution;
 pub mod picture;
+pub mod table;
 
 pub use picture::{chart, map};
 

@@ -43,6 +43,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/sign-out", post(sign_out))
         .route("/my-clients", get(my_clients))
         .route("/my-clients.csv", get(my_clients_csv))
+        .route("/my-clients.xlsx", get(my_clients_xlsx))
         .route("/clients/{id}", get(client_card))
         .route("/clients/{id}/pin", post(pin))
         .route("/clients/{id}/unpin", post(unpin))
@@ -332,7 +333,10 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         h1 { (lang.t("my-clients-title")) }
         p {
             (count) ", " (lang.text("as-of", &[("date", Arg::Text(&format::date(lang, today)))]))
-            @if total > 0 { " · " a href="/my-clients.csv" download { (lang.t("my-clients-download")) } }
+            @if total > 0 {
+                " · " a href="/my-clients.xlsx" download { (lang.t("my-clients-download-xlsx")) }
+                " · " a href="/my-clients.csv" download { (lang.t("my-clients-download")) }
+            }
         }
         form method="get" action="/my-clients" role="search" {
             label for="q" { (lang.t("column-client")) }
@@ -688,49 +692,79 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     page(StatusCode::OK, layout(lang, &lang.t("home-title"), Some(&s), body))
 }
 
-/// My clients as a CSV file, every one of them: in Russian with `;` between fields and a BOM
-/// (what Excel opens as it is in a Russian locale), in English with `,`.
-async fn my_clients_csv(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let lang = lang(&headers);
-    let s = match session(&state, &headers).await {
+/// My clients as rows of text for a file: the reader's headers, then every client of the
+/// signed-in person (their whole book: bounded by one employee).
+async fn my_clients_rows(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(Lang, Vec<String>, Vec<Vec<String>>), Response> {
+    let lang = lang(headers);
+    let s = match session(state, headers).await {
         Ok(Some(s)) => s,
-        Ok(None) => return redirect("/sign-in"),
-        Err(e) => return trouble(lang, &e),
+        Ok(None) => return Err(redirect("/sign-in")),
+        Err(e) => return Err(trouble(lang, &e)),
     };
     let today = allot_app::clock::today();
-    let rows = match s.user.employee.clone() {
+    let rows: Vec<(String, allot_store::LinkEntry)> = match s.user.employee.clone() {
         None => Vec::new(),
         Some(e) => {
             match state.with_store(move |st| allot_app::stored::book_with_clients(st, &e, today).map_err(crate::api::book_error)).await {
                 Ok((links, clients)) => {
                     links.into_iter().map(|l| (clients.get(&l.client).and_then(|c| c.name.clone()).unwrap_or_default(), l)).collect()
                 }
-                Err(e) => return trouble(lang, &e),
+                Err(e) => return Err(trouble(lang, &e)),
             }
         }
+    };
+    let head = ["column-client", "column-name", "column-role", "column-since", "column-why"].map(|k| lang.t(k)).to_vec();
+    let rows = rows
+        .into_iter()
+        .map(|(name, l)| {
+            let why = l.rule.clone().unwrap_or_else(|| lang.t(&format!("cause-{}", l.cause.as_str())));
+            vec![l.client, name, l.role, format::date(lang, l.from.0), why]
+        })
+        .collect();
+    Ok((lang, head, rows))
+}
+
+fn download(content_type: &'static str, file: &'static str, bytes: Vec<u8>) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).unwrap_or(HeaderValue::from_static("attachment"));
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type)), (axum::http::header::CONTENT_DISPOSITION, disposition)],
+        bytes,
+    )
+        .into_response()
+}
+
+/// My clients as a CSV file: in Russian with `;` between fields and a BOM (what Excel opens as it
+/// is in a Russian locale), in English with `,`.
+async fn my_clients_csv(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let (lang, head, rows) = match my_clients_rows(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let (sep, bom) = match lang {
         Lang::Ru => (b';', "\u{feff}"),
         Lang::En => (b',', ""),
     };
     let mut out = csv::WriterBuilder::new().delimiter(sep).from_writer(bom.as_bytes().to_vec());
-    let head = ["column-client", "column-name", "column-role", "column-since", "column-why"].map(|k| lang.t(k));
     let mut written = out.write_record(&head).is_ok();
-    for (name, l) in &rows {
-        let why = l.rule.clone().unwrap_or_else(|| lang.t(&format!("cause-{}", l.cause.as_str())));
-        written &= out.write_record([l.client.as_str(), name, &l.role, &format::date(lang, l.from.0), &why]).is_ok();
+    for row in &rows {
+        written &= out.write_record(row).is_ok();
     }
     match out.into_inner() {
-        Ok(bytes) if written => (
-            StatusCode::OK,
-            [
-                (CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                (axum::http::header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"my-clients.csv\"")),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) if written => download("text/csv; charset=utf-8", "my-clients.csv", bytes),
         _ => trouble(lang, &ApiError::unavailable("the file could not be made".into())),
+    }
+}
+
+/// My clients as an XLSX workbook.
+async fn my_clients_xlsx(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let (lang, head, rows) = match my_clients_rows(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match allot_render::table::xlsx(&lang.t("my-clients-title"), &head, &rows) {
+        Ok(bytes) => download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "my-clients.xlsx", bytes),
+        Err(e) => trouble(lang, &ApiError::unavailable(e.to_string())),
     }
 }
 

@@ -69,8 +69,8 @@ const LAYERS: [(&str, u8); 10] = [
     ("io", 2),
     ("app", 3),
     ("render", 4),
-    ("server", 4),
-    ("cli", 5),
+    ("server", 5),
+    ("cli", 6),
 ];
 
 #[test]
