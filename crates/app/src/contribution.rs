@@ -399,21 +399,54 @@ pub fn text(r: &Report) -> String {
     s
 }
 
-pub const HEADERS: [&str; 10] =
-    ["role", "employee_id", "name", "clients", "potential", "workload", "deals", "revenue_credit", "overlay_credit", "realisation"];
+/// The catalogue keys of the report's columns, in order.
+const COLUMNS: [&str; 10] = [
+    "report-col-role",
+    "report-col-employee",
+    "report-col-name",
+    "report-col-clients",
+    "report-col-potential",
+    "report-col-workload",
+    "report-col-deals",
+    "report-col-revenue",
+    "report-col-overlay",
+    "report-col-realisation",
+];
 
-/// The rows as CSV; money in major units with two decimals (a dot), the currency in the header.
-pub fn write_csv(r: &Report, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    let mut h: Vec<String> = HEADERS.iter().map(|s| s.to_string()).collect();
-    if r.group != Group::Employee {
-        h[1] = r.group.heading().to_string();
+/// Where the header goes: a CSV's money columns name the currency as `revenue_credit_RUB` in
+/// English (what scripts read), a workbook's as `revenue_credit (RUB)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderFor {
+    Csv,
+    Sheet,
+}
+
+/// The report's column headers in `lang`: the grouping's name in the second, the currency in the
+/// money columns.
+pub fn headers(r: &Report, lang: allot_i18n::Lang, to: HeaderFor) -> Vec<String> {
+    use allot_i18n::{Arg, Lang};
+    let mut h: Vec<String> = COLUMNS.iter().map(|k| lang.t(k)).collect();
+    match &r.group {
+        Group::Employee => {}
+        Group::Team => h[1] = lang.t("report-group-team"),
+        Group::Territory => h[1] = lang.t("report-group-territory"),
+        Group::Column(c) => h[1] = c.clone(),
     }
     if !r.currency.is_empty() {
-        h[7] = format!("revenue_credit_{}", r.currency);
-        h[8] = format!("overlay_credit_{}", r.currency);
+        for i in [7, 8] {
+            h[i] = match (lang, to) {
+                (Lang::En, HeaderFor::Csv) => format!("{}_{}", h[i], r.currency),
+                _ => lang.text("report-money-column", &[("column", Arg::Text(&h[i])), ("currency", Arg::Text(&r.currency))]),
+            };
+        }
     }
-    out.write_record(&h)?;
+    h
+}
+
+/// The rows as CSV; money in major units with two decimals (a dot), the currency in the header.
+pub fn write_csv(r: &Report, lang: allot_i18n::Lang, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(headers(r, lang, HeaderFor::Csv))?;
     let major = |m: i64| format!("{}{}.{:02}", if m < 0 { "-" } else { "" }, m.unsigned_abs() / 100, m.unsigned_abs() % 100);
     for row in &r.rows {
         out.write_record([

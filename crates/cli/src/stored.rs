@@ -184,6 +184,19 @@ pub struct CreditArgs {
     store: StoreOpt,
 }
 
+fn parse_lang(s: &str) -> Result<allot_i18n::Lang, String> {
+    allot_i18n::Lang::parse(s).ok_or_else(|| format!("`{s}` is not a language of allot; expected ru or en"))
+}
+
+/// `--lang`, or the locale's language (English when it names neither).
+fn lang_of(given: Option<allot_i18n::Lang>) -> allot_i18n::Lang {
+    given.unwrap_or_else(|| {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let (all, messages, lang) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
+        allot_i18n::Lang::from_locale_or([all.as_deref(), messages.as_deref(), lang.as_deref()], allot_i18n::Lang::En)
+    })
+}
+
 #[derive(Args)]
 pub struct ReportArgs {
     #[command(flatten)]
@@ -210,6 +223,10 @@ pub struct ReportArgs {
     /// Write the deals of the period that were not credited, with the reason, as CSV here.
     #[arg(long, value_name = "FILE")]
     uncredited: Option<PathBuf>,
+    /// The language of the file's headers and the charts: ru or en (default: the locale's —
+    /// LC_ALL, LC_MESSAGES, LANG —, English when it names neither).
+    #[arg(long, value_name = "ru|en", value_parser = parse_lang)]
+    lang: Option<allot_i18n::Lang>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -608,6 +625,7 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
     use allot_app::contribution as c;
     let mut store = a.store.open()?;
     let period = a.period.request()?;
+    let lang = lang_of(a.lang);
     let r = c::report(store.as_mut(), &c::ReportRequest { period, group: c::Group::parse(&a.per), currency: a.currency.clone() })
         .map_err(report)?;
     let fail = |p: &PathBuf, e: String| {
@@ -618,10 +636,10 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
     let mut files: Vec<(&PathBuf, Vec<u8>)> = Vec::new();
     if let Some(p) = &a.out {
         let bytes = match p.extension().and_then(|x| x.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("xlsx") => allot_render::contribution::xlsx(&r).map_err(|e| fail(p, e.to_string()))?,
+            Some("xlsx") => allot_render::contribution::xlsx(&r, lang).map_err(|e| fail(p, e.to_string()))?,
             Some("csv") => {
                 let mut buf = Vec::new();
-                c::write_csv(&r, &mut buf).map_err(|e| fail(p, e.to_string()))?;
+                c::write_csv(&r, lang, &mut buf).map_err(|e| fail(p, e.to_string()))?;
                 buf
             }
             _ => {
@@ -632,11 +650,11 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
         files.push((p, bytes));
     }
     for (p, draw) in [
-        (&a.load_chart, allot_render::contribution::load_chart as fn(&_, &str, &std::path::Path) -> _),
+        (&a.load_chart, allot_render::contribution::load_chart as fn(&_, &str, &std::path::Path, _) -> _),
         (&a.revenue_chart, allot_render::contribution::revenue_chart),
     ] {
         if let Some(p) = p {
-            let bytes = draw(&r, &a.role, p).map_err(|e| {
+            let bytes = draw(&r, &a.role, p, lang).map_err(|e| {
                 eprintln!("error: {e}");
                 Reported
             })?;

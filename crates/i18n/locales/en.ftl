@@ -115,3 +115,35 @@ as-of = as of { $date }
 error-forbidden = This page is not yours to see.
 error-not-found = There is no such page.
 error-csrf = The form has expired: reload the page and try again.
+
+# `allot report` (--lang en, the default outside a Russian locale): its CSV and XLSX headers and
+# its charts. The column names are what scripts read.
+report-col-role = role
+report-col-employee = employee_id
+report-col-name = name
+report-col-clients = clients
+report-col-potential = potential
+report-col-workload = workload
+report-col-deals = deals
+report-col-revenue = revenue_credit
+report-col-overlay = overlay_credit
+report-col-realisation = realisation
+report-money-column = { $column } ({ $currency })
+report-group-team = team
+report-group-territory = territory
+report-sheet-contribution = contribution
+report-sheet-balance = balance
+report-bal-measure = measure
+report-bal-min = min
+report-bal-max = max
+report-bal-ratio = max/min
+report-bal-cv = cv
+report-bal-gini = gini
+report-measure-clients = clients
+report-measure-potential = potential
+report-measure-workload = workload
+chart-load-title = role { $role }: potential held (bars) and revenue credited (black line) per employee
+chart-revenue-title = role { $role }: revenue credited{ $currency } against potential (grey: the role's realisation)
+chart-potential-held = potential held
+chart-revenue-credited = revenue credited
+chart-realisation = the role's realisation

@@ -57,7 +57,12 @@ impl Lang {
     /// The language of a locale environment (`LC_ALL`, `LC_MESSAGES`, `LANG`, given by the caller
     /// in that order); Russian when none is ours.
     pub fn from_locale<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Lang {
-        values.into_iter().flatten().find_map(Lang::parse).unwrap_or_default()
+        Lang::from_locale_or(values, Lang::Ru)
+    }
+
+    /// As [`Lang::from_locale`], with `fallback` when none is ours (a `C` locale, nothing set).
+    pub fn from_locale_or<'a>(values: impl IntoIterator<Item = Option<&'a str>>, fallback: Lang) -> Lang {
+        values.into_iter().flatten().find_map(Lang::parse).unwrap_or(fallback)
     }
 
     fn source(self) -> &'static str {

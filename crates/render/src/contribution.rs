@@ -1,13 +1,14 @@
 //! The contribution report (S1.2) as a workbook and as charts.
 
-use allot_app::contribution::{Group, Report, Row, HEADERS};
+use allot_app::contribution::{headers, HeaderFor, Report, Row};
+use allot_i18n::{Arg, Lang};
 
 use crate::picture::{colour, render, Scene, Shape};
 use crate::RenderError;
 
 /// The rows as an XLSX workbook: a bold, frozen header row, money with two decimals and thousands
 /// separators, realisation as a percentage; a second sheet with the balance per role.
-pub fn xlsx(r: &Report) -> Result<Vec<u8>, RenderError> {
+pub fn xlsx(r: &Report, lang: Lang) -> Result<Vec<u8>, RenderError> {
     use rust_xlsxwriter::{Format, Workbook};
     let e = RenderError::from;
     let mut wb = Workbook::new();
@@ -16,13 +17,8 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, RenderError> {
     let int_fmt = Format::new().set_num_format("#,##0");
     let pct_fmt = Format::new().set_num_format("0.00%");
     let sheet = wb.add_worksheet();
-    sheet.set_name("contribution").map_err(e)?;
-    for (c, h) in HEADERS.iter().enumerate() {
-        let h = match (c, r.currency.is_empty()) {
-            (7 | 8, false) => format!("{h} ({})", r.currency),
-            (1, _) if r.group != Group::Employee => r.group.heading().to_string(),
-            _ => h.to_string(),
-        };
+    sheet.set_name(lang.t("report-sheet-contribution")).map_err(e)?;
+    for (c, h) in headers(r, lang, HeaderFor::Sheet).iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, h, &bold).map_err(e)?;
     }
     for (i, row) in r.rows.iter().enumerate() {
@@ -43,16 +39,28 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, RenderError> {
     sheet.set_freeze_panes(1, 0).map_err(e)?;
     sheet.autofit();
     let b = wb.add_worksheet();
-    b.set_name("balance").map_err(e)?;
-    let heads = ["role", "measure", "min", "max", "max/min", "cv", "gini"];
+    b.set_name(lang.t("report-sheet-balance")).map_err(e)?;
+    let heads = [
+        "report-col-role",
+        "report-bal-measure",
+        "report-bal-min",
+        "report-bal-max",
+        "report-bal-ratio",
+        "report-bal-cv",
+        "report-bal-gini",
+    ];
     for (c, h) in heads.iter().enumerate() {
-        b.write_string_with_format(0, c as u16, *h, &bold).map_err(e)?;
+        b.write_string_with_format(0, c as u16, lang.t(h), &bold).map_err(e)?;
     }
     let mut y = 1;
     for bal in &r.balance {
-        for (m, s) in [("clients", &bal.clients), ("potential", &bal.potential), ("workload", &bal.workload)] {
+        for (m, s) in [
+            ("report-measure-clients", &bal.clients),
+            ("report-measure-potential", &bal.potential),
+            ("report-measure-workload", &bal.workload),
+        ] {
             b.write_string(y, 0, &bal.role).map_err(e)?;
-            b.write_string(y, 1, m).map_err(e)?;
+            b.write_string(y, 1, lang.t(m)).map_err(e)?;
             b.write_number(y, 2, s.min).map_err(e)?;
             b.write_number(y, 3, s.max).map_err(e)?;
             if s.ratio.is_finite() {
@@ -78,7 +86,7 @@ fn role_rows<'r>(r: &'r Report, role: &str) -> Result<Vec<&'r Row>, RenderError>
 }
 
 /// Bars of potential held per employee of `role`, each with its credited revenue marked.
-pub fn load_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
+pub fn load_chart(r: &Report, role: &str, path: &std::path::Path, lang: Lang) -> Result<Vec<u8>, RenderError> {
     let rows = role_rows(r, role)?;
     let k = rows.len();
     let (width, height) = ((80.0 + 44.0 * k as f64).clamp(480.0, 2400.0), 420.0);
@@ -96,14 +104,24 @@ pub fn load_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<
         shapes.push(Shape::Label { x: bx + bw / 2.0, y: height - bottom + 16.0, size: 11.0, text: row.employee.clone(), anchor: "middle" });
     }
     shapes.push(Shape::Line { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: [0, 0, 0], width: 1.0 });
-    let title = format!("role {role}: potential held (bars) and revenue credited (black line) per employee");
+    // The scale: its ends, on the left.
+    shapes.push(Shape::Line { x1: left, y1: top, x2: left, y2: height - bottom, stroke: [0, 0, 0], width: 1.0 });
+    shapes.push(Shape::Label { x: left - 4.0, y: height - bottom, size: 10.0, text: "0".into(), anchor: "end" });
+    shapes.push(Shape::Label { x: left - 4.0, y: top + 4.0, size: 10.0, text: axis_value(lang, top_value), anchor: "end" });
+    // The legend, under the employees' ids.
+    let ly = height - 30.0;
+    shapes.push(Shape::Rect { x: left, y: ly - 9.0, w: 12.0, h: 10.0, fill: colour(0), opacity: 1.0 });
+    shapes.push(Shape::Label { x: left + 16.0, y: ly, size: 11.0, text: lang.t("chart-potential-held"), anchor: "start" });
+    shapes.push(Shape::Line { x1: left + 200.0, y1: ly - 4.0, x2: left + 220.0, y2: ly - 4.0, stroke: [0, 0, 0], width: 2.0 });
+    shapes.push(Shape::Label { x: left + 224.0, y: ly, size: 11.0, text: lang.t("chart-revenue-credited"), anchor: "start" });
+    let title = lang.text("chart-load-title", &[("role", Arg::Text(role))]);
     shapes.push(Shape::Label { x: left, y: 24.0, size: 15.0, text: title, anchor: "start" });
     render(&Scene { width, height, shapes }, path)
 }
 
 /// One point per employee of `role`: potential held (x) against credited revenue (y), with the
 /// line of the role's overall realisation.
-pub fn revenue_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
+pub fn revenue_chart(r: &Report, role: &str, path: &std::path::Path, lang: Lang) -> Result<Vec<u8>, RenderError> {
     let rows = role_rows(r, role)?;
     let (width, height, m) = (720.0, 520.0, 70.0);
     let xs: Vec<f64> = rows.iter().map(|x| x.potential).collect();
@@ -128,9 +146,20 @@ pub fn revenue_chart(r: &Report, role: &str, path: &std::path::Path) -> Result<V
         shapes.push(Shape::Dot { x, y, r: 6.0, fill: colour(i) });
         shapes.push(Shape::Label { x: x + 8.0, y: y - 6.0, size: 11.0, text: row.employee.clone(), anchor: "start" });
     }
-    shapes.push(Shape::Label { x: width / 2.0, y: height - 20.0, size: 12.0, text: "potential held".into(), anchor: "middle" });
+    shapes.push(Shape::Label { x: width / 2.0, y: height - 20.0, size: 12.0, text: lang.t("chart-potential-held"), anchor: "middle" });
+    // The scales' ends, and the legend of the grey line.
+    shapes.push(Shape::Label { x: o.0 - 4.0, y: o.1 + 12.0, size: 10.0, text: "0".into(), anchor: "end" });
+    shapes.push(Shape::Label { x: xe.0, y: xe.1 + 14.0, size: 10.0, text: axis_value(lang, xmax), anchor: "end" });
+    shapes.push(Shape::Label { x: ye.0 - 4.0, y: ye.1 + 4.0, size: 10.0, text: axis_value(lang, ymax), anchor: "end" });
+    shapes.push(Shape::Line { x1: width - 230.0, y1: 52.0, x2: width - 210.0, y2: 52.0, stroke: [150, 150, 150], width: 1.0 });
+    shapes.push(Shape::Label { x: width - 206.0, y: 56.0, size: 11.0, text: lang.t("chart-realisation"), anchor: "start" });
     let cur = if r.currency.is_empty() { String::new() } else { format!(", {}", r.currency) };
-    let title = format!("role {role}: revenue credited{cur} against potential (grey: the role's realisation)");
+    let title = lang.text("chart-revenue-title", &[("role", Arg::Text(role)), ("currency", Arg::Text(&cur))]);
     shapes.push(Shape::Label { x: m, y: 28.0, size: 15.0, text: title, anchor: "start" });
     render(&Scene { width, height, shapes }, path)
+}
+
+/// A scale's end as the language writes a number: whole above 100, else two decimals.
+fn axis_value(lang: Lang, x: f64) -> String {
+    allot_i18n::format::number(lang, x, if x.abs() >= 100.0 { 0 } else { 2 })
 }

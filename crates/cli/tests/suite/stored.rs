@@ -629,6 +629,33 @@ fn report_shows_who_carries_what_and_contributed_what_in_a_table_a_workbook_and_
         };
         assert!(dark(8..30) > 200, "the title: {} dark pixels", dark(8..30));
         assert!(dark(336..352) > 60, "the employees' ids: {} dark pixels", dark(336..352));
+        // In Russian (issue #16): the file's headers, the workbook's sheets and the charts' texts.
+        let (ru_csv, ru_xlsx, ru_svg) = (s.path("q1-ru.csv"), s.path("q1-ru.xlsx"), s.path("q1-ru.svg"));
+        for (out, chart) in [(&ru_csv, &ru_svg), (&ru_xlsx, &ru_svg)] {
+            s.ok(&[
+                "report",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-03-31",
+                "--currency",
+                "RUB",
+                "--lang",
+                "ru",
+                "-o",
+                out.to_str().unwrap(),
+                "--load-chart",
+                chart.to_str().unwrap(),
+            ]);
+        }
+        let csv = std::fs::read_to_string(&ru_csv).unwrap();
+        assert!(csv.starts_with("Роль,Сотрудник,Имя,Клиентов,Потенциал,Нагрузка,Сделок,Выручка (RUB),Оверлей (RUB),Реализация"), "{csv}");
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&ru_xlsx).unwrap();
+        assert_eq!(wb.sheet_names(), ["Вклад", "Баланс"]);
+        assert_eq!(wb.worksheet_range("Вклад").unwrap().rows().next().unwrap()[7], Data::String("Выручка (RUB)".into()));
+        let svg = std::fs::read_to_string(&ru_svg).unwrap();
+        assert!(svg.contains("Роль sales") && svg.contains("потенциал у сотрудника") && svg.contains(">0<"), "{svg}");
+        assert!(s.fails(&["report", "--from", "2026-01-01", "--lang", "de"]).contains("expected ru or en"));
         // Per segment (a client column): region A's sales credit is d1 + d2's sales parts.
         let by = |what: &str| s.ok(&["report", "--from", "2026-01-01", "--to", "2026-03-31", "--currency", "RUB", "--per", what]);
         let regions = by("region");
