@@ -588,17 +588,7 @@ fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<(String, String)> 
 async fn the_workspace_signs_people_in_in_their_language_and_shows_each_their_own_clients() {
     // Issue #16, in part: sign-in, sessions, CSRF, Russian first, My clients.
     let w = world(None).await;
-    let location = w.location.clone();
-    blocking(move || {
-        let mut store = allot_store::open(&location).unwrap();
-        for (login, employee) in [("anna", "anna"), ("outsider", "outsider")] {
-            let req = allot_app::users::UserRequest {
-                login, employee: Some(employee), role: "employee", password: "пароль-на-весь-день"
-            };
-            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
-        }
-    })
-    .await;
+    add_users(&w, &[("anna", "employee", Some("anna")), ("outsider", "employee", Some("outsider"))]).await;
     let server = Server::start(&w).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     for i in 0..6 {
@@ -728,37 +718,44 @@ fn page_csrf(page: &str) -> String {
     page[at..].split('"').next().unwrap().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_else() {
-    // Issue #16: the same access rules as the API's scopes, on every page; a refusal shows nothing
-    // of the client.
-    let w = world(None).await;
+/// Two employees of two teams, the desk's manager and the head of sales.
+const STAFF: &[(&str, &str, Option<&str>)] = &[
+    ("anna", "employee", Some("anna")),
+    ("outsider", "employee", Some("outsider")),
+    ("mgr", "manager", Some("mgr")),
+    ("boss", "admin", None),
+];
+
+/// Adds the workspace's people (login, role, employee), all with one password.
+async fn add_users(w: &World, users: &'static [(&'static str, &'static str, Option<&'static str>)]) {
     let location = w.location.clone();
     blocking(move || {
         let mut store = allot_store::open(&location).unwrap();
-        for (login, role, employee) in [
-            ("anna", "employee", Some("anna")),
-            ("outsider", "employee", Some("outsider")),
-            ("mgr", "manager", Some("mgr")),
-            ("boss", "admin", None),
-        ] {
+        for &(login, role, employee) in users {
             let req = allot_app::users::UserRequest { login, employee, role, password: "пароль-на-весь-день" };
             allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
         }
     })
     .await;
-    let server = Server::start(&w).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+}
+
+/// Routes six leads (3:2:1 over anna, boris, vera); the lead id each employee got last.
+async fn route_six(http: &reqwest::Client, server: &Server, w: &World) -> BTreeMap<String, String> {
     let mut owner = BTreeMap::new();
     for i in 0..6 {
         let r: J =
             http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap().json().await.unwrap();
-        owner.insert(format!("lead{i:05}"), r["roles"][0]["employee"].as_str().unwrap().to_string());
+        owner.insert(r["roles"][0]["employee"].as_str().unwrap().to_string(), format!("lead{i:05}"));
     }
+    owner
+}
+
+/// Signs each login in through the form: its session cookie and the session's CSRF token.
+async fn sign_in_all(http: &reqwest::Client, server: &Server, logins: &[&'static str]) -> BTreeMap<&'static str, (String, String)> {
     let token = http.get(server.url("/sign-in")).send().await.unwrap();
     let (csrf, _) = set_cookie(&token, "allot_csrf").unwrap();
-    let mut sessions = BTreeMap::new();
-    for login in ["anna", "outsider", "mgr", "boss"] {
+    let mut who = BTreeMap::new();
+    for &login in logins {
         let r = http
             .post(server.url("/sign-in"))
             .header("cookie", format!("allot_csrf={csrf}"))
@@ -767,8 +764,24 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
             .send()
             .await
             .unwrap();
-        sessions.insert(login, set_cookie(&r, "allot_session").unwrap().0);
+        let cookie = format!("allot_session={}", set_cookie(&r, "allot_session").unwrap().0);
+        let page = http.get(server.url("/my-clients")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        who.insert(login, (cookie, page_csrf(&page)));
     }
+    who
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_else() {
+    // Issue #16: the same access rules as the API's scopes, on every page; a refusal shows nothing
+    // of the client.
+    let w = world(None).await;
+    add_users(&w, STAFF).await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let owner: BTreeMap<String, String> = route_six(&http, &server, &w).await.into_iter().map(|(e, c)| (c, e)).collect();
+    let who = sign_in_all(&http, &server, &["anna", "outsider", "mgr", "boss"]).await;
+    let sessions: BTreeMap<&str, String> = who.iter().map(|(l, (c, _))| (*l, c.trim_start_matches("allot_session=").to_string())).collect();
     let card = |login: &'static str, client: String| {
         let cookie = format!("allot_session={}", sessions[login]);
         let url = server.url(&format!("/clients/{client}"));
@@ -899,46 +912,13 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
 async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_allows() {
     // Issue #16 §5: each role tries every page and action; a refusal carries nothing of the data.
     let w = world(None).await;
-    let location = w.location.clone();
-    blocking(move || {
-        let mut store = allot_store::open(&location).unwrap();
-        for (login, role, employee) in [
-            ("anna", "employee", Some("anna")),
-            ("outsider", "employee", Some("outsider")),
-            ("mgr", "manager", Some("mgr")),
-            ("boss", "admin", None),
-        ] {
-            let req = allot_app::users::UserRequest { login, employee, role, password: "пароль-на-весь-день" };
-            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
-        }
-    })
-    .await;
+    add_users(&w, STAFF).await;
     let server = Server::start(&w).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut owner = BTreeMap::new();
-    for i in 0..6 {
-        let r: J =
-            http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap().json().await.unwrap();
-        owner.insert(r["roles"][0]["employee"].as_str().unwrap().to_string(), format!("lead{i:05}"));
-    }
+    let owner = route_six(&http, &server, &w).await;
     let (annas, boris) = (owner["anna"].clone(), owner["boris"].clone());
-    let token = http.get(server.url("/sign-in")).send().await.unwrap();
-    let (csrf, _) = set_cookie(&token, "allot_csrf").unwrap();
     // (cookie, the session's CSRF token) per login; "nobody" has neither.
-    let mut who: BTreeMap<&str, (String, String)> = BTreeMap::new();
-    for login in ["anna", "outsider", "mgr", "boss"] {
-        let r = http
-            .post(server.url("/sign-in"))
-            .header("cookie", format!("allot_csrf={csrf}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("login", login), ("password", "пароль-на-весь-день"), ("csrf", &csrf)]))
-            .send()
-            .await
-            .unwrap();
-        let cookie = format!("allot_session={}", set_cookie(&r, "allot_session").unwrap().0);
-        let page = http.get(server.url("/my-clients")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
-        who.insert(login, (cookie, page_csrf(&page)));
-    }
+    let mut who = sign_in_all(&http, &server, &["anna", "outsider", "mgr", "boss"]).await;
     who.insert("nobody", (String::new(), "none".into()));
     // A plan to look at and apply: the head of sales plans anna's absence covered by boris.
     let today = allot_rules::civil_from_days(allot_app::clock::today());

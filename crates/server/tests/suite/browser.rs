@@ -111,21 +111,9 @@ use std::path::Path;
 async fn a_salesperson_signs_in_by_keyboard_finds_a_client_its_history_and_why_switches_language_and_signs_out() {
     let Some(driver) = chromedriver("a_salesperson_signs_in_by_keyboard…") else { return };
     let w = world(None).await;
-    let location = w.location.clone();
-    blocking(move || {
-        let mut store = allot_store::open(&location).unwrap();
-        let req =
-            allot_app::users::UserRequest {
-                login: "anna", employee: Some("anna"), role: "employee", password: "пароль-на-весь-день"
-            };
-        allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
-    })
-    .await;
+    add_users(&w, &[("anna", "employee", Some("anna"))]).await;
     let server = Server::start(&w).await;
-    let http = reqwest::Client::new();
-    for i in 0..6 {
-        http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap();
-    }
+    route_six(&reqwest::Client::new(), &server, &w).await;
     let c = browser(&driver).await;
     // The root sends a stranger to the sign-in form, in Russian.
     c.goto(&server.url("/")).await.unwrap();
@@ -189,21 +177,9 @@ async fn sign_in_as(c: &Client, server: &Server, login: &str) {
 async fn a_manager_sets_an_absence_with_cover_sees_the_plan_applies_it_and_the_cover_holds_the_clients() {
     let Some(driver) = chromedriver("a_manager_sets_an_absence…") else { return };
     let w = world(None).await;
-    let location = w.location.clone();
-    blocking(move || {
-        let mut store = allot_store::open(&location).unwrap();
-        for (login, role, employee) in [("mgr", "manager", "mgr"), ("boris", "employee", "boris")] {
-            let req =
-                allot_app::users::UserRequest { login, employee: Some(employee), role, password: "пароль-на-весь-день" };
-            allot_app::users::add(store.as_mut(), &req, &actor()).unwrap();
-        }
-    })
-    .await;
+    add_users(&w, &[("mgr", "manager", Some("mgr")), ("boris", "employee", Some("boris"))]).await;
     let server = Server::start(&w).await;
-    let http = reqwest::Client::new();
-    for i in 0..6 {
-        http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap();
-    }
+    route_six(&reqwest::Client::new(), &server, &w).await;
     let c = browser(&driver).await;
     sign_in_as(&c, &server, "mgr").await;
     c.find(Locator::Css("header a[href='/team']")).await.unwrap().click().await.unwrap();
