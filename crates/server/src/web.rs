@@ -431,10 +431,26 @@ async fn client_card(
         Ok(o) => o,
         Err(e) => return trouble(lang, &e),
     };
-    let attrs = match state.read(move |st| st.client_attributes(std::slice::from_ref(&c2))).await {
-        Ok(mut a) => a.pop().map(|(_, json)| json).unwrap_or_default(),
-        Err(e) => return trouble(lang, &e),
-    };
+    let (attrs, deals) =
+        match state.read(move |st| Ok((st.client_attributes(std::slice::from_ref(&c2))?, st.client_deals(&c2, 100)?))).await {
+            Ok((mut a, d)) => (a.pop().map(|(_, json)| json).unwrap_or_default(), d),
+            Err(e) => return trouble(lang, &e),
+        };
+    // Each deal's attributes as "name: value" texts, in the stored order.
+    let deals: Vec<(String, String)> = deals
+        .into_iter()
+        .map(|(id, json)| {
+            let text = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json)
+                .map(|m| {
+                    m.into_iter()
+                        .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            (id, text)
+        })
+        .collect();
     let attributes: Vec<(String, String)> = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&attrs) {
         Ok(m) => m.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect(),
         Err(_) => Vec::new(),
@@ -477,6 +493,13 @@ async fn client_card(
                 tbody { @for o in &owners { tr {
                     td { (o.role) } td { (o.employee) } td { (format::date(lang, o.from.0)) } td { (o.rule.as_deref().unwrap_or(o.cause.as_str())) }
                 } } }
+            }
+        }
+        h2 { (lang.t("client-deals")) }
+        @if deals.is_empty() { p { (lang.t("client-no-deals")) } } @else {
+            table {
+                thead { tr { th scope="col" { (lang.t("column-deal")) } th scope="col" { (lang.t("client-attributes")) } } }
+                tbody { @for (id, text) in &deals { tr { td { (id) } td { (text) } } } }
             }
         }
         h2 { (lang.t("client-history")) }

@@ -793,8 +793,12 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     };
     let annas = owner.iter().find(|(_, e)| *e == "anna").unwrap().0.clone();
     let boris = owner.iter().find(|(_, e)| *e == "boris").unwrap().0.clone();
+    // A deal of anna's client, routed as a CRM would send it: the card lists it.
+    let deal = json!({"id": "deal-1", "client": annas, "date": "2026-03-02", "attributes": {"amount": 500, "date": "2026-03-02", "currency": "RUB"}});
+    assert_eq!(http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&deal).send().await.unwrap().status(), 200);
     let (status, page) = card("anna", annas.clone()).await;
     assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Сделки") && page.contains("deal-1") && page.contains("amount: 500"), "{page}");
     assert!(
         page.contains("Клиент ") && page.contains("source") && page.contains("web") && page.contains("История") && page.contains("desk"),
         "{page}"

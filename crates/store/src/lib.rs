@@ -868,6 +868,8 @@ pub trait Store: Send {
     /// Records a pin (replacing the role's active pin) and lands the close and open it carries.
     fn pin(&mut self, pin: &PinLanding<'_>, actor: &Actor) -> Result<Pinned>;
     fn unpin(&mut self, client: &str, role: &str, actor: &Actor) -> Result<i64>;
+    /// A client's deals, oldest first, at most `limit`: (deal id, attributes as JSON).
+    fn client_deals(&mut self, client: &str, limit: u64) -> Result<Vec<(String, String)>>;
     /// A client's active pins: (role, employee id, reason), by role.
     fn client_pins(&mut self, client: &str) -> Result<Vec<(String, String, String)>>;
     /// Registers an absence (the next plan arranges the cover).

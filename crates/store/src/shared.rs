@@ -681,6 +681,17 @@ impl<B: Backend> Store for B {
         Ok(change)
     }
 
+    fn client_deals(&mut self, client: &str, limit: u64) -> Result<Vec<(String, String)>> {
+        self.db()
+            .rows(
+                "SELECT d.id, CAST(d.attrs AS TEXT) FROM deals d JOIN clients c ON c.key = d.client WHERE c.id = $1 ORDER BY d.key LIMIT $2",
+                params![client, limit as i64],
+            )?
+            .iter_mut()
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
+    }
+
     fn client_pins(&mut self, client: &str) -> Result<Vec<(String, String, String)>> {
         self.db()
             .rows(

@@ -442,6 +442,14 @@ fn client_attributes_are_read_by_id_for_the_ids_stored() {
             "{c1}"
         );
         assert!(s.client_attributes(&[]).unwrap().is_empty());
+        // A client's deals, oldest first.
+        let deal = |id: &str, attrs: &str| Row { id: id.into(), attrs: attrs.into(), client: Some("c1".into()), keys: vec![] };
+        import(s, Subject::Deal, &[col("amount", "number")], &[deal("d1", r#"{"amount":500}"#), deal("d2", r#"{"amount":70}"#)]);
+        let deals = s.client_deals("c1", 10).unwrap();
+        assert_eq!(deals.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(), ["d1", "d2"]);
+        assert!(deals[0].1.replace(' ', "").contains(r#""amount":500"#), "{deals:?}");
+        assert_eq!(s.client_deals("c1", 1).unwrap().len(), 1);
+        assert!(s.client_deals("c2", 10).unwrap().is_empty());
     });
 }
 
