@@ -50,6 +50,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/lang/{code}", get(switch_language))
         .route("/team", get(team))
         .route("/team/absence", post(absence))
+        .route("/team/leaver", post(leaver))
         .route("/team/plans/{id}", get(plan_page))
         .route("/team/plans/{id}/apply", post(apply_plan))
 }
@@ -870,6 +871,7 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     };
     let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).collect();
     let id_of = |k: allot_store::EmployeeKey| people.employees.iter().find(|e| e.key == k).map(|e| e.id.clone()).unwrap_or_default();
+    let leavers: Vec<_> = people.leavers.iter().map(|l| (id_of(l.employee), l.on, l.applied)).filter(|l| members.contains(&l.0)).collect();
     let absences: Vec<_> = people
         .absences
         .iter()
@@ -897,6 +899,24 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
                     td { (lang.t(if *applied { "absence-applied" } else { "absence-planned" })) }
                 } } }
             }
+        }
+        h2 { (lang.t("team-leavers")) }
+        @if leavers.is_empty() { p { (lang.t("team-no-leavers")) } } @else {
+            table {
+                thead { tr { th scope="col" { (lang.t("leaver-employee")) } th scope="col" { (lang.t("leaver-on")) } th scope="col" { "" } } }
+                tbody { @for (e, on, applied) in &leavers { tr {
+                    td { (e) } td { (format::date(lang, on.0)) } td { (lang.t(if *applied { "absence-applied" } else { "absence-planned" })) }
+                } } }
+            }
+        }
+        h2 { (lang.t("team-leaver-new")) }
+        form method="post" action="/team/leaver" {
+            input type="hidden" name="csrf" value=(s.csrf);
+            label for="leaver-employee" { (lang.t("leaver-employee")) }
+            select #leaver-employee name="employee" { @for m in &members { option value=(m) { (m) } } }
+            label for="leaver-on" { (lang.t("leaver-on")) }
+            input #leaver-on type="date" name="on" required value=(allot_rules::civil_from_days(today));
+            p { button type="submit" { (lang.t("leaver-submit")) } }
         }
         h2 { (lang.t("team-absence-new")) }
         form method="post" action="/team/absence" {
@@ -952,30 +972,13 @@ async fn absence(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f)
         return not_done(lang, &s, &format!("`{}` / `{}`: YYYY-MM-DD", f.first, f.last));
     };
     let (actor, employee) = (actor_of(&s), f.employee.clone());
-    let id = match allot_app::tokens::new_secret("plan") {
-        Ok(id) => id[..21].to_string(),
-        Err(e) => return trouble(lang, &ApiError::unavailable(e.to_string())),
-    };
-    let plan_id = id.clone();
     let today = allot_app::clock::today();
-    let done = state
-        .with_whole_store(move |st| {
-            let made = (|| -> Result<(), allot_app::stored::AppError> {
-                allot_app::stored::absent(st, &employee, first, last, cover.as_deref(), &actor)?;
-                let req = allot_app::stored::PlanRequest { date: first.max(today), scheme: None, rebalance: false };
-                let plan = allot_app::stored::plan(st, &req, &actor)?;
-                let text = serde_json::to_string(&plan).map_err(|e| allot_app::stored::AppError::Refused(e.to_string()))?;
-                st.save_plan(&plan_id, &text, &actor)?;
-                Ok(())
-            })();
-            Ok(made.map_err(|e| e.to_string()))
-        })
-        .await;
-    match done {
-        Ok(Ok(())) => redirect(&format!("/team/plans/{id}")),
-        Ok(Err(why)) => not_done(lang, &s, &why),
-        Err(e) => trouble(lang, &e),
-    }
+    plan_after(&state, lang, &s, move |st| {
+        allot_app::stored::absent(st, &employee, first, last, cover.as_deref(), &actor)?;
+        let req = allot_app::stored::PlanRequest { date: first.max(today), scheme: None, rebalance: false };
+        allot_app::stored::plan(st, &req, &actor)
+    })
+    .await
 }
 
 /// A kept plan, as the CLI shows it: per employee and role, clients before and after, gained and
@@ -1055,6 +1058,69 @@ async fn apply_plan(
             )
         }
         Ok(Err(why)) => not_done(lang, &s, &why),
+        Err(e) => trouble(lang, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LeaverForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    employee: String,
+    #[serde(default)]
+    on: String,
+}
+
+/// Registers a leaver and makes the plan that hands their clients over (on their day, or today
+/// if that is past), kept by id: shown, and applied only on confirmation.
+async fn leaver(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<LeaverForm>) -> Response {
+    let lang = lang(&headers);
+    let s = match leader(&state, &headers, Some(&f.csrf)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match team_of(&state, &s).await {
+        Ok(m) if m.contains(&f.employee) => {}
+        Ok(_) => return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"),
+        Err(e) => return trouble(lang, &e),
+    }
+    let Some(on) = allot_rules::parse_iso_date(f.on.trim()) else { return not_done(lang, &s, &format!("`{}`: YYYY-MM-DD", f.on)) };
+    let (actor, employee) = (actor_of(&s), f.employee.clone());
+    let today = allot_app::clock::today();
+    plan_after(&state, lang, &s, move |st| {
+        allot_app::stored::leave(st, &employee, on, &actor)?;
+        let req = allot_app::stored::PlanRequest { date: on.max(today), scheme: None, rebalance: false };
+        allot_app::stored::plan(st, &req, &actor)
+    })
+    .await
+}
+
+/// Runs `make` (a registration and its plan) in one go on the whole store, keeps the plan by a new
+/// id and sends the person to it; or says why not.
+async fn plan_after(
+    state: &Arc<AppState>,
+    lang: Lang,
+    s: &Session,
+    make: impl Fn(&mut dyn allot_store::Store) -> Result<allot_app::stored::Plan, allot_app::stored::AppError> + Send + 'static,
+) -> Response {
+    let id = match allot_app::tokens::new_secret("plan") {
+        Ok(id) => id[..21].to_string(),
+        Err(e) => return trouble(lang, &ApiError::unavailable(e.to_string())),
+    };
+    let (plan_id, actor) = (id.clone(), actor_of(s));
+    let done = state
+        .with_whole_store(move |st| {
+            let made = make(st).and_then(|plan| {
+                let text = serde_json::to_string(&plan).map_err(|e| allot_app::stored::AppError::Refused(e.to_string()))?;
+                Ok(st.save_plan(&plan_id, &text, &actor)?)
+            });
+            Ok(made.map_err(|e| e.to_string()))
+        })
+        .await;
+    match done {
+        Ok(Ok(())) => redirect(&format!("/team/plans/{id}")),
+        Ok(Err(why)) => not_done(lang, s, &why),
         Err(e) => trouble(lang, &e),
     }
 }

@@ -909,6 +909,32 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert!(now.contains("<td>boris</td>") && !now.contains("<td>anna</td>"), "boris covers for anna: {now}");
     let (_, _, team) = get("mgr", "/team".into()).await;
     assert!(team.contains("применено"), "{team}");
+    // A leaver: vera's clients are handed over by a plan shown first, applied on confirmation.
+    let leave = http
+        .post(server.url("/team/leaver"))
+        .header("cookie", format!("allot_session={}", sessions["mgr"]))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &mgr_token), ("employee", "vera"), ("on", &today)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(leave.status(), 303);
+    let plan = leave.headers()["location"].to_str().unwrap().to_string();
+    let (_, _, page) = get("mgr", plan.clone()).await;
+    assert!(page.contains("<td>vera</td>"), "{page}");
+    let r = http
+        .post(server.url(&format!("{plan}/apply")))
+        .header("cookie", format!("allot_session={}", sessions["mgr"]))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &mgr_token)]))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("План применён"));
+    let (_, _, team) = get("mgr", "/team".into()).await;
+    let leavers = &team[team.find("Уходящие сотрудники").unwrap()..team.find("Отметить уход").unwrap()];
+    assert!(leavers.contains("<td>vera</td>") && leavers.contains("применено"), "{leavers}");
+    assert!(!team.contains("vera · sales"), "vera holds nothing any more: {team}");
     server.stop().await;
 }
 
