@@ -140,9 +140,21 @@ async fn a_salesperson_signs_in_by_keyboard_finds_a_client_its_history_and_why_s
     assert!(text.contains("Мои клиенты") && text.contains("3 клиента") && text.contains("02.03.2026"), "{text}");
     photograph(&c, "my-clients-ru").await;
     // A client: its card, with its history and why.
-    let first = c.find(Locator::Css("tbody a")).await.unwrap();
-    let client = first.text().await.unwrap();
-    first.click().await.unwrap();
+    // Keyboard only through the table: from the search field, Tab past the column headers'
+    // sort links to the first client, Enter opens it.
+    let client = c.find(Locator::Css("tbody a")).await.unwrap().text().await.unwrap();
+    c.find(Locator::Id("q")).await.unwrap().click().await.unwrap();
+    let mut reached = false;
+    for _ in 0..10 {
+        c.active_element().await.unwrap().send_keys(&char::from(Key::Tab).to_string()).await.unwrap();
+        let href = c.active_element().await.unwrap().attr("href").await.unwrap().unwrap_or_default();
+        if href.starts_with("/clients/") {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab reaches the table's first client");
+    c.active_element().await.unwrap().send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
     assert_eq!(wait_path(&c, "/clients/").await, format!("/clients/{client}"));
     let text = body_text(&c).await;
     assert!(text.contains("История") && text.contains("Ответственные сейчас") && text.contains("anna"), "{text}");
