@@ -116,9 +116,22 @@ pub(crate) async fn visible_employees(state: &Arc<AppState>, scope: &Scope) -> R
         Scope::Admin => Ok(None),
         Scope::Router => Err(ApiError::forbidden("reading the book")),
         Scope::Employee { employee } => Ok(Some(vec![employee.clone()])),
-        Scope::Manager { employee } => {
-            let me = employee.clone();
+        Scope::Manager { .. } => {
             let snap = state.read(|s| s.people()).await?;
+            Ok(visible_in(scope, &snap))
+        }
+    }
+}
+
+/// [`visible_employees`] from a people snapshot the caller has read already: `None` for
+/// everyone (an admin), otherwise the employees whose clients the scope may see (a manager:
+/// those sharing a team with them; an employee: themselves; a router: nobody).
+pub(crate) fn visible_in(scope: &Scope, snap: &allot_store::Snapshot) -> Option<Vec<String>> {
+    match scope {
+        Scope::Admin => None,
+        Scope::Router => Some(vec![]),
+        Scope::Employee { employee } => Some(vec![employee.clone()]),
+        Scope::Manager { employee } => {
             let teams_of = |attrs: &str| -> Vec<String> {
                 serde_json::from_str::<J>(attrs)
                     .ok()
@@ -127,15 +140,15 @@ pub(crate) async fn visible_employees(state: &Arc<AppState>, scope: &Scope) -> R
                     })
                     .unwrap_or_default()
             };
-            let mine = snap.employees.iter().find(|e| e.id == me).map(|e| teams_of(&e.attrs)).unwrap_or_default();
+            let mine = snap.employees.iter().find(|e| &e.id == employee).map(|e| teams_of(&e.attrs)).unwrap_or_default();
             let mut out: Vec<String> = snap
                 .employees
                 .iter()
-                .filter(|e| e.id == me || teams_of(&e.attrs).iter().any(|t| mine.contains(t)))
+                .filter(|e| &e.id == employee || teams_of(&e.attrs).iter().any(|t| mine.contains(t)))
                 .map(|e| e.id.clone())
                 .collect();
             out.sort();
-            Ok(Some(out))
+            Some(out)
         }
     }
 }

@@ -155,6 +155,16 @@ async fn session(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Se
     state.read(move |s| users::session(s, &secret, now)).await
 }
 
+/// The session a page needs: the live one, or the response that sends the person to sign in (or
+/// says the store is out of reach).
+async fn signed_in(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Session, Response> {
+    match session(state, headers).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(redirect("/sign-in")),
+        Err(e) => Err(trouble(lang(headers), &e)),
+    }
+}
+
 /// A page a person cannot be given (the store is down, …): said in their language, never the
 /// database's words.
 fn trouble(lang: Lang, e: &ApiError) -> Response {
@@ -250,10 +260,9 @@ pub struct CsrfForm {
 
 async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
     let lang = lang(&headers);
-    let s = match session(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return redirect("/sign-in"),
-        Err(e) => return trouble(lang, &e),
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     if f.csrf != s.csrf {
         return page(StatusCode::FORBIDDEN, layout(lang, &lang.t("error-csrf"), Some(&s), html! { p.error { (lang.t("error-csrf")) } }));
@@ -304,10 +313,9 @@ fn order_of(sort: &str) -> allot_store::BookOrder {
 /// [`PAGE`].
 async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
     let lang = lang(&headers);
-    let s = match session(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return redirect("/sign-in"),
-        Err(e) => return trouble(lang, &e),
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let today = allot_app::clock::today();
     let search = q.q.clone();
@@ -410,10 +418,9 @@ async fn client_card(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
     let lang = lang(&headers);
-    let s = match session(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return redirect("/sign-in"),
-        Err(e) => return trouble(lang, &e),
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let c = id.clone();
     let history = match state.read(move |st| st.history(&c)).await {
@@ -568,11 +575,7 @@ async fn may_change(
     employee: Option<&str>,
 ) -> Result<Session, Response> {
     let lang = lang(headers);
-    let s = match session(state, headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err(redirect("/sign-in")),
-        Err(e) => return Err(trouble(lang, &e)),
-    };
+    let s = signed_in(state, headers).await?;
     if csrf != s.csrf {
         return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-csrf"));
     }
@@ -657,10 +660,9 @@ async fn unpin(
 /// Home: what changed for me since my last visit — clients gained and handed over, with why.
 async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let lang = lang(&headers);
-    let s = match session(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return redirect("/sign-in"),
-        Err(e) => return trouble(lang, &e),
+    let s = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let Some(employee) = s.user.employee.clone() else {
         let body = html! { h1 { (lang.t("home-title")) } p { (lang.t("home-no-employee")) } };
@@ -720,11 +722,7 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 /// signed-in person (their whole book: bounded by one employee).
 async fn my_clients_rows(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(Lang, Vec<String>, Vec<Vec<String>>), Response> {
     let lang = lang(headers);
-    let s = match session(state, headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err(redirect("/sign-in")),
-        Err(e) => return Err(trouble(lang, &e)),
-    };
+    let s = signed_in(state, headers).await?;
     let today = allot_app::clock::today();
     let rows: Vec<(String, allot_store::LinkEntry)> = match s.user.employee.clone() {
         None => Vec::new(),
@@ -796,11 +794,7 @@ async fn my_clients_xlsx(State(state): State<Arc<AppState>>, headers: HeaderMap)
 /// CSRF token checked).
 async fn leader(state: &Arc<AppState>, headers: &HeaderMap, csrf: Option<&str>) -> Result<Session, Response> {
     let lang = lang(headers);
-    let s = match session(state, headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err(redirect("/sign-in")),
-        Err(e) => return Err(trouble(lang, &e)),
-    };
+    let s = signed_in(state, headers).await?;
     if csrf.is_some_and(|c| c != s.csrf) {
         return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-csrf"));
     }
@@ -812,10 +806,13 @@ async fn leader(state: &Arc<AppState>, headers: &HeaderMap, csrf: Option<&str>) 
 
 /// The employees a leader may act for: their teams (a manager), everyone (the head of sales).
 async fn team_of(state: &Arc<AppState>, s: &Session) -> Result<Vec<String>, ApiError> {
-    match crate::api::visible_employees(state, &scope_of(s)).await? {
-        Some(ids) => Ok(ids),
-        None => Ok(state.read(|st| st.people()).await?.employees.into_iter().map(|e| e.id).collect()),
-    }
+    let people = state.read(|st| st.people()).await?;
+    Ok(members_in(s, &people))
+}
+
+/// [`team_of`] from the people snapshot a page has read already.
+fn members_in(s: &Session, people: &allot_store::Snapshot) -> Vec<String> {
+    crate::api::visible_in(&scope_of(s), people).unwrap_or_else(|| people.employees.iter().map(|e| e.id.clone()).collect())
 }
 
 /// Horizontal bars of clients per employee, one colour per role, with the values written at the
@@ -859,16 +856,13 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         Ok(s) => s,
         Err(r) => return r,
     };
-    let members = match team_of(&state, &s).await {
-        Ok(m) => m,
-        Err(e) => return trouble(lang, &e),
-    };
     let today = allot_app::clock::today();
     let read = state.read(move |st| Ok((st.loads(allot_store::Day(today))?, st.people()?)));
     let (loads, people) = match read.await {
         Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
+    let members = members_in(&s, &people);
     let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).collect();
     let id_of = |k: allot_store::EmployeeKey| people.employees.iter().find(|e| e.key == k).map(|e| e.id.clone()).unwrap_or_default();
     let leavers: Vec<_> = people.leavers.iter().map(|l| (id_of(l.employee), l.on, l.applied)).filter(|l| members.contains(&l.0)).collect();
