@@ -101,8 +101,18 @@ async fn wait_path(client: &Client, prefix: &str) -> String {
     panic!("still on {} after waiting for {prefix}: {}", path(client).await, body_text(client).await)
 }
 
+/// The page's text. A page that is being replaced (a form's answer arriving) can drop the element
+/// between finding and reading it: read again then, for up to five seconds.
 async fn body_text(client: &Client) -> String {
-    client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    for _ in 0..100 {
+        if let Ok(body) = client.find(Locator::Css("body")).await {
+            if let Ok(text) = body.text().await {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page's text could not be read")
 }
 
 use std::path::Path;
