@@ -2,13 +2,15 @@
 
 use std::fmt::Write;
 
-use allot_core::check::{cell_text, Review};
-use allot_core::data::Data;
-use allot_core::engine::How;
+use allot_core::check::Review;
+use allot_core::data::{Data, RowRef};
+use allot_core::engine::{Cell, How, Reason, Unavailable};
 use allot_core::explain::Explanation;
 use allot_core::stats::{RoleLoad, Spread};
 use allot_core::{Scheme, Target};
+use allot_i18n::{Arg, Lang};
 use allot_rules::Tri;
+use serde::{Deserialize, Serialize};
 
 /// `12 345 678` — digits grouped by thin spaces as Russian readers (and most others) expect.
 pub fn group(n: f64) -> String {
@@ -113,89 +115,240 @@ pub fn review(scheme: &Scheme, data: &Data, r: &Review, extra_warnings: usize) -
     out
 }
 
-fn tri(t: Tri) -> &'static str {
-    match t {
-        Tri::True => "yes",
-        Tri::False => "no",
-        Tri::Unknown => "unknown",
-    }
-}
-
-/// The explanation of one client (or deal), rule by rule.
-pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation) -> String {
+/// The explanation of one client (or deal), rule by rule, in `lang` (the CLI's `explain`, the
+/// API's and the client card's explanation).
+pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation, lang: Lang) -> String {
     let mut out = String::new();
     let t = &data.clients;
     let attrs: Vec<String> =
         t.columns().enumerate().filter_map(|(i, (name, _))| t.display(i, x.client, data).map(|v| format!("{name}={v}"))).collect();
+    let attrs = attrs.join(", ");
     match x.deal {
         Some(d) => {
             let dt = &data.deals;
             let dattrs: Vec<String> =
                 dt.columns().enumerate().filter_map(|(i, (name, _))| dt.display(i, d, data).map(|v| format!("{name}={v}"))).collect();
-            let _ = writeln!(out, "deal {}: {}", dt.id(d), dattrs.join(", "));
-            let _ = writeln!(out, "  of client {}: {}", t.id(x.client), attrs.join(", "));
+            let dattrs = dattrs.join(", ");
+            let _ = writeln!(out, "{}", lang.text("why-deal", &[("id", Arg::Text(dt.id(d))), ("attrs", Arg::Text(&dattrs))]));
+            let _ = writeln!(out, "  {}", lang.text("why-of-client", &[("id", Arg::Text(t.id(x.client))), ("attrs", Arg::Text(&attrs))]));
         }
         None => {
-            let _ = writeln!(out, "client {}: {}", t.id(x.client), attrs.join(", "));
+            let _ = writeln!(out, "{}", lang.text("why-client", &[("id", Arg::Text(t.id(x.client))), ("attrs", Arg::Text(&attrs))]));
         }
     }
     let terr: Vec<String> = x.territories.iter().map(|&i| scheme.territories[i].id.clone()).collect();
-    let _ = writeln!(out, "territory: {}", if terr.is_empty() { "none".to_string() } else { terr.join(" › ") });
+    let path = if terr.is_empty() { lang.t("why-territory-none") } else { terr.join(" › ") };
+    let _ = writeln!(out, "{}", lang.text("why-territory", &[("path", Arg::Text(&path))]));
     for rw in &x.roles {
         let role = &scheme.roles[rw.role];
-        let who = rw.cell.employee().map_or("nobody".to_string(), |e| label(scheme, e));
-        let _ = writeln!(out, "\nrole {} → {who} ({})", role.id, cell_text(scheme, data, &rw.cell));
+        let who = rw.cell.employee().map_or_else(|| lang.t("why-nobody"), |e| label(scheme, e));
+        let how = how_text(scheme, data, &rw.cell, lang);
+        let _ = writeln!(out, "\n{}", lang.text("why-role", &[("role", Arg::Text(&role.id)), ("who", Arg::Text(&who)), ("how", Arg::Text(&how))]));
         if rw.trials.is_empty() {
-            let _ = writeln!(out, "  no rule of this role applies to {}s", if x.deal.is_some() { "deal" } else { "client" });
+            let _ = writeln!(out, "  {}", lang.t(if x.deal.is_some() { "why-no-rule-deal" } else { "why-no-rule-client" }));
         }
         for tr in &rw.trials {
             let rule = &scheme.rules[tr.rule];
-            let verdict = match tr.result {
-                Tri::True => "MATCHES",
-                Tri::False => "no",
-                Tri::Unknown => "undecided (missing value)",
-            };
-            let _ = writeln!(out, "  {} rule {:<20} {verdict}", rule.subject.as_str(), rule.id);
+            let verdict = lang.t(match tr.result {
+                Tri::True => "why-matches",
+                Tri::False => "why-no",
+                Tri::Unknown => "why-undecided",
+            });
+            let kind = lang.t(if rule.subject.as_str() == "deal" { "why-rule-deal" } else { "why-rule-client" });
+            let _ = writeln!(out, "  {kind} {:<20} {verdict}", rule.id);
             if tr.tests.is_empty() {
-                let _ = writeln!(out, "      (no condition: matches everything)");
+                let _ = writeln!(out, "      {}", lang.t("why-no-condition"));
             }
             for test in &tr.tests {
                 let actual = match &test.actual {
-                    Some(v) => format!("{} = {v}", test.attribute),
-                    None => format!("{} is missing", test.attribute),
+                    Some(v) => lang.text("why-attr-value", &[("attr", Arg::Text(&test.attribute)), ("value", Arg::Text(v))]),
+                    None => lang.text("why-attr-missing", &[("attr", Arg::Text(&test.attribute))]),
                 };
-                let _ = writeln!(out, "      {:<7} {}   [{actual}]", tri(test.value), test.text);
+                let value = lang.t(match test.value {
+                    Tri::True => "why-yes",
+                    Tri::False => "why-no",
+                    Tri::Unknown => "why-unknown",
+                });
+                let _ = writeln!(out, "      {value:<7} {}   [{actual}]", test.text);
             }
         }
         match rw.cell.how {
             How::Pinned => {
-                let _ = writeln!(out, "  pinned by hand: rules do not move it");
+                let _ = writeln!(out, "  {}", lang.t("why-pinned"));
             }
             How::Sticky => {
-                let _ = writeln!(out, "  kept with the current owner: still a valid target of the matching rule (S1.3)");
+                let _ = writeln!(out, "  {}", lang.t("why-sticky"));
             }
             _ => {}
         }
         if let Some(d) = &rw.decision {
-            let _ = writeln!(out, "  pool of rule {} ({}), loads at the moment of choice:", scheme.rules[d.rule].id, d.strategy.as_str());
+            let strategy = lang.t(&format!("strategy-{}", d.strategy.as_str()));
+            let rule = &scheme.rules[d.rule].id;
+            let _ = writeln!(out, "  {}", lang.text("why-pool", &[("rule", Arg::Text(rule)), ("strategy", Arg::Text(&strategy))]));
+            let (load_word, weight_word, per_word) = (lang.t("why-load"), lang.t("why-weight"), lang.t("why-per-weight"));
             for (e, load, w, why) in &d.members {
-                let mark = if Some(*e) == d.chosen { "  ← chosen" } else { "" };
-                let why = why.map_or(String::new(), |w| format!("  ({})", w.as_str()));
+                let mark = if Some(*e) == d.chosen { format!("  ← {}", lang.t("why-chosen")) } else { String::new() };
+                let why = why.map_or(String::new(), |w| format!("  ({})", unavailable(lang, w)));
+                let per = if *w > 0.0 { amount(lang, load / w) } else { "∞".to_string() };
                 let _ = writeln!(
                     out,
-                    "      {:<24} load {:>14}  weight {w}  per weight {:>14}{why}{mark}",
+                    "      {:<24} {load_word} {:>14}  {weight_word} {w}  {per_word} {per:>14}{why}{mark}",
                     label(scheme, *e),
-                    group(*load),
-                    group(if *w > 0.0 { load / w } else { f64::INFINITY })
+                    amount(lang, *load),
                 );
             }
         } else if let Some(r) = rw.cell.rule() {
             if let Target::TerritoryOwner = scheme.rules[r].target {
-                let _ = writeln!(out, "  owner of the client's territory for this role");
+                let _ = writeln!(out, "  {}", lang.t("why-territory-owner"));
             }
         }
     }
     out
+}
+
+/// A whole amount as its language writes it (`12 345 678` in both: English output kept its spaces).
+fn amount(lang: Lang, x: f64) -> String {
+    match lang {
+        Lang::Ru if x.is_finite() => allot_i18n::format::number(lang, x, 0),
+        _ => group(x),
+    }
+}
+
+fn unavailable(lang: Lang, why: Unavailable) -> String {
+    lang.t(match why {
+        Unavailable::Inactive => "unavailable-inactive",
+        Unavailable::Absent => "unavailable-absent",
+        Unavailable::AtCapacity => "unavailable-at-capacity",
+    })
+}
+
+/// How the employee was chosen, or why there is none, in `lang` (the `reason` column of an
+/// assignment file stays in English: [`allot_core::check::cell_text`]).
+pub fn how_text(scheme: &Scheme, data: &Data, cell: &Cell, lang: Lang) -> String {
+    match &cell.how {
+        How::Pinned => lang.t("how-pinned"),
+        How::Sticky => lang.t("how-sticky"),
+        How::Fixed => match cell.rule().map(|r| &scheme.rules[r].target) {
+            Some(Target::TerritoryOwner) => lang.t("how-territory-owner"),
+            _ => lang.t("how-named"),
+        },
+        How::Pool => match cell.rule().map(|r| &scheme.rules[r].target) {
+            Some(Target::Pool { strategy, .. }) => {
+                let s = lang.t(&format!("strategy-{}", strategy.as_str()));
+                lang.text("how-pool-of", &[("strategy", Arg::Text(&s))])
+            }
+            _ => lang.t("how-pool"),
+        },
+        How::ViaClient => lang.t("how-via-client"),
+        How::Unassigned(r) => {
+            let reason = reason_in(scheme, data, r, lang);
+            lang.text("how-unassigned", &[("reason", Arg::Text(&reason))])
+        }
+    }
+}
+
+/// Why no one holds a client for a role, in `lang`.
+pub fn reason_in(scheme: &Scheme, data: &Data, r: &Reason, lang: Lang) -> String {
+    Why::of(scheme, data, r).text(lang)
+}
+
+/// Why no one (or not the rule's choice) holds a client for a role, by the ids a person knows
+/// rather than the engine's indexes: kept in a plan, said in either language.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Why {
+    NoRuleMatched,
+    Missing { attribute: String },
+    NoTerritory,
+    NoOwner { territory: String },
+    /// `why`: inactive, absent or at-capacity.
+    Unavailable { employee: String, why: String },
+    PoolExhausted { absent: u16, inactive: u16, full: u16 },
+}
+
+impl Why {
+    pub fn of(scheme: &Scheme, data: &Data, r: &Reason) -> Why {
+        match r {
+            Reason::NoRuleMatched => Why::NoRuleMatched,
+            Reason::MissingAttribute(a) => Why::Missing { attribute: RowRef::attr_name(data, *a) },
+            Reason::NoTerritory => Why::NoTerritory,
+            Reason::NoTerritoryOwner(t) => Why::NoOwner { territory: scheme.territories[*t as usize].id.clone() },
+            Reason::Unavailable(e, why) => {
+                let why = match why {
+                    Unavailable::Inactive => "inactive",
+                    Unavailable::Absent => "absent",
+                    Unavailable::AtCapacity => "at-capacity",
+                };
+                Why::Unavailable { employee: scheme.employees[*e as usize].id.clone(), why: why.to_string() }
+            }
+            &Reason::PoolExhausted { absent, inactive, full } => Why::PoolExhausted { absent, inactive, full },
+        }
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        match self {
+            Why::NoRuleMatched => lang.t("reason-no-rule"),
+            Why::Missing { attribute } => lang.text("reason-missing", &[("attr", Arg::Text(attribute))]),
+            Why::NoTerritory => lang.t("reason-no-territory"),
+            Why::NoOwner { territory } => lang.text("reason-no-owner", &[("territory", Arg::Text(territory))]),
+            Why::Unavailable { employee, why } => {
+                let why = lang.t(&format!("unavailable-{why}"));
+                lang.text("reason-unavailable", &[("employee", Arg::Text(employee)), ("why", Arg::Text(&why))])
+            }
+            Why::PoolExhausted { absent, inactive, full } => {
+                let parts: Vec<String> = [("reason-n-absent", *absent), ("reason-n-inactive", *inactive), ("reason-n-full", *full)]
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(key, n)| lang.text(key, &[("count", Arg::Count(i64::from(n)))]))
+                    .collect();
+                if parts.is_empty() {
+                    lang.t("reason-pool-empty")
+                } else {
+                    lang.text("reason-pool-exhausted", &[("parts", Arg::Text(&parts.join(", ")))])
+                }
+            }
+        }
+    }
+}
+
+/// What a plan tells the person who reads it beside its moves, said in either language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "note", rename_all = "snake_case")]
+pub enum Note {
+    /// An absence registered for later: plan on or after its first day.
+    AbsenceAhead { employee: String, first: String, last: String },
+    /// An absence over before the plan's day: nothing to cover.
+    AbsenceOver { employee: String, first: String, last: String },
+    /// A leaver registered for later: plan on or after that day.
+    LeavesAhead { employee: String, on: String },
+    /// Links kept by their holder because the rule's choice cannot take them.
+    Kept { count: u64, role: String, why: Why },
+}
+
+impl Note {
+    pub fn text(&self, lang: Lang) -> String {
+        let day = |iso: &str| allot_rules::parse_iso_date(iso).map_or_else(|| iso.to_string(), |d| allot_i18n::format::date(lang, d));
+        match self {
+            Note::AbsenceAhead { employee, first, last } => lang.text(
+                "note-absence-ahead",
+                &[("employee", Arg::Text(employee)), ("first", Arg::Text(&day(first))), ("last", Arg::Text(&day(last)))],
+            ),
+            Note::AbsenceOver { employee, first, last } => lang.text(
+                "note-absence-over",
+                &[("employee", Arg::Text(employee)), ("first", Arg::Text(&day(first))), ("last", Arg::Text(&day(last)))],
+            ),
+            Note::LeavesAhead { employee, on } => {
+                lang.text("note-leaves-ahead", &[("employee", Arg::Text(employee)), ("on", Arg::Text(&day(on)))])
+            }
+            Note::Kept { count, role, why } => {
+                let why = why.text(lang);
+                lang.text(
+                    "note-kept",
+                    &[("count", Arg::Count(*count as i64)), ("role", Arg::Text(role)), ("why", Arg::Text(&why))],
+                )
+            }
+        }
+    }
 }
 
 /// What a plan would change, as a head of sales reads it before applying.
@@ -272,7 +425,7 @@ pub fn plan(p: &crate::stored::Plan) -> String {
     }
     if !s.notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");
-        for n in &s.notes {
+        for n in s.notes.iter().map(|n| n.text(Lang::En)) {
             let _ = writeln!(out, "  {n}");
         }
     }

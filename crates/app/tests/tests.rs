@@ -62,9 +62,15 @@ fn the_book_imports_plans_applies_and_explains_one_stored_client() {
     assert_eq!(plan.opens.len(), 1, "c1 is in the territory; c2 is in none");
     stored::apply(store.as_mut(), &plan, &actor()).unwrap();
     // The stored client is explained from its own row and links, with its name and region code.
-    let text = stored::explain_stored(store.as_mut(), "c1", day).unwrap();
+    let text = stored::explain_stored(store.as_mut(), "c1", day, allot_i18n::Lang::En).unwrap();
     assert!(text.contains("region=RU-TA") && text.contains("role sales → ivanov"), "{text}");
-    assert!(matches!(stored::explain_stored(store.as_mut(), "c9", day), Err(stored::AppError::NotFound(_))));
+    assert!(matches!(stored::explain_stored(store.as_mut(), "c9", day, allot_i18n::Lang::En), Err(stored::AppError::NotFound(_))));
+    // The same explanation in Russian (issue #16): every word of it from the catalogue.
+    let ru = stored::explain_stored(store.as_mut(), "c1", day, allot_i18n::Lang::Ru).unwrap();
+    assert!(ru.contains("клиент c1: ") && ru.contains("роль sales → ivanov") && ru.contains("ПОДХОДИТ"), "{ru}");
+    for english in ["client", "territory:", "role ", "MATCHES", "rule "] {
+        assert!(!ru.contains(english), "`{english}` left in English:\n{ru}");
+    }
     // An employee's book names each client.
     let (rows, clients) = stored::book_with_clients(store.as_mut(), "ivanov", day).unwrap();
     assert_eq!(rows.len(), 1);

@@ -217,6 +217,8 @@ struct ExplainArgs {
     /// active scheme, on --date (today by default), instead of the files.
     #[arg(long, value_name = "FILE|URL")]
     db: Option<String>,
+    #[command(flatten)]
+    lang: stored::LangOpt,
 }
 
 fn parse_encoding(s: &str) -> Result<Encodings, String> {
@@ -394,7 +396,8 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 Reported
             })?;
             let text =
-                allot_app::stored::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today)).map_err(stored::report)?;
+                allot_app::stored::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today), x.lang.get())
+                    .map_err(stored::report)?;
             emit(&text)?;
         }
         Command::Explain(x) => {
@@ -404,7 +407,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
             };
             let opts = Options { rebalance: x.rebalance, ..x.common.options() };
             match allot_app::explain(&l, &x.id, x.deal, &opts) {
-                Ok(e) => print!("{}", allot_app::report::explanation(&l.scheme, &l.data, &e)),
+                Ok(e) => print!("{}", allot_app::report::explanation(&l.scheme, &l.data, &e, x.lang.get())),
                 Err(e) => {
                     let mut d = Diagnostic::error(e.to_string());
                     let ids: Vec<&str> = if x.deal {

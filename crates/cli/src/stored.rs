@@ -188,13 +188,24 @@ fn parse_lang(s: &str) -> Result<allot_i18n::Lang, String> {
     allot_i18n::Lang::parse(s).ok_or_else(|| format!("`{s}` is not a language of allot; expected ru or en"))
 }
 
-/// `--lang`, or the locale's language (English when it names neither).
-fn lang_of(given: Option<allot_i18n::Lang>) -> allot_i18n::Lang {
-    given.unwrap_or_else(|| {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let (all, messages, lang) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
-        allot_i18n::Lang::from_locale_or([all.as_deref(), messages.as_deref(), lang.as_deref()], allot_i18n::Lang::En)
-    })
+/// `--lang` of every command whose output a person reads (report, explain, balance).
+#[derive(Args, Clone, Copy)]
+pub struct LangOpt {
+    /// The language of what is written: ru or en (default: the locale's — LC_ALL, LC_MESSAGES,
+    /// LANG —, English when it names neither).
+    #[arg(long, value_name = "ru|en", value_parser = parse_lang)]
+    lang: Option<allot_i18n::Lang>,
+}
+
+impl LangOpt {
+    /// `--lang`, or the locale's language (English when it names neither).
+    pub fn get(self) -> allot_i18n::Lang {
+        self.lang.unwrap_or_else(|| {
+            let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let (all, messages, lang) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
+            allot_i18n::Lang::from_locale_or([all.as_deref(), messages.as_deref(), lang.as_deref()], allot_i18n::Lang::En)
+        })
+    }
 }
 
 #[derive(Args)]
@@ -223,10 +234,8 @@ pub struct ReportArgs {
     /// Write the deals of the period that were not credited, with the reason, as CSV here.
     #[arg(long, value_name = "FILE")]
     uncredited: Option<PathBuf>,
-    /// The language of the file's headers and the charts: ru or en (default: the locale's —
-    /// LC_ALL, LC_MESSAGES, LANG —, English when it names neither).
-    #[arg(long, value_name = "ru|en", value_parser = parse_lang)]
-    lang: Option<allot_i18n::Lang>,
+    #[command(flatten)]
+    lang: LangOpt,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -625,7 +634,7 @@ pub fn contribution(a: &ReportArgs) -> Result<(), Reported> {
     use allot_app::contribution as c;
     let mut store = a.store.open()?;
     let period = a.period.request()?;
-    let lang = lang_of(a.lang);
+    let lang = a.lang.get();
     let r = c::report(store.as_mut(), &c::ReportRequest { period, group: c::Group::parse(&a.per), currency: a.currency.clone() })
         .map_err(report)?;
     let fail = |p: &PathBuf, e: String| {

@@ -28,7 +28,9 @@ fn example(name: &str) -> PathBuf {
 
 fn allot() -> Command {
     let mut c = Command::cargo_bin("allot").unwrap();
-    c.current_dir(root());
+    // What a person reads follows the locale (`--lang` otherwise): the tests read English unless
+    // they ask for Russian, whatever the machine's locale.
+    c.current_dir(root()).env_remove("LC_ALL").env_remove("LC_MESSAGES").env_remove("LANG");
     c
 }
 
@@ -241,6 +243,18 @@ fn explain_a_pool_shows_the_loads_at_the_moment_of_choice() {
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("pool of rule sales-managers (round-robin), loads at the moment of choice:"), "{s}");
     assert!(s.contains("← chosen"), "{s}");
+    // In Russian (issue #16): the strategy, the loads and the choice in the reader's words, the
+    // numbers grouped as Russian writes them.
+    let out = allot().args(["explain", "--dir", "examples/s4-phone-desk", "--deal", "d003", "--lang", "ru"]).output().unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("группа правила sales-managers (по очереди), нагрузка в момент выбора:"), "{s}");
+    assert!(s.contains("← выбран") && s.contains("сделка d003") && !s.contains("chosen"), "{s}");
+    let out = allot().args(["explain", "--dir", "examples/s4-phone-desk", "--deal", "d003"]).env("LANG", "ru_RU.UTF-8").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), s, "the locale chooses Russian as --lang ru does");
+    let out = allot().args(["explain", "--dir", "examples/s4-phone-desk", "d001", "--lang", "de"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected ru or en"));
 }
 
 #[test]

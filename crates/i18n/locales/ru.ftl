@@ -159,3 +159,77 @@ chart-revenue-title = Роль { $role }: засчитанная выручка{
 chart-potential-held = потенциал у сотрудника
 chart-revenue-credited = засчитанная выручка
 chart-realisation = реализация роли
+
+# «Почему этот клиент у Иванова?» — объяснение по правилам (allot explain, карточка клиента).
+why-client = клиент { $id }: { $attrs }
+why-deal = сделка { $id }: { $attrs }
+why-of-client = клиента { $id }: { $attrs }
+why-territory = территория: { $path }
+why-territory-none = нет
+why-role = роль { $role } → { $who } ({ $how })
+why-nobody = никто
+why-no-rule-client = ни одно правило этой роли не относится к клиентам
+why-no-rule-deal = ни одно правило этой роли не относится к сделкам
+why-rule-client = правило для клиентов
+why-rule-deal = правило для сделок
+why-matches = ПОДХОДИТ
+why-no = нет
+why-yes = да
+why-unknown = неизвестно
+why-undecided = не решено (нет значения)
+why-no-condition = (без условия: подходит всем)
+why-attr-value = { $attr } = { $value }
+why-attr-missing = { $attr } не задан
+why-pinned = закреплён вручную: правила его не переносят
+why-sticky = оставлен текущему владельцу: он по-прежнему подходит под сработавшее правило (S1.3)
+why-pool = группа правила { $rule } ({ $strategy }), нагрузка в момент выбора:
+why-load = нагрузка
+why-weight = вес
+why-per-weight = на единицу веса
+why-chosen = выбран
+why-territory-owner = владелец территории клиента в этой роли
+why-stored-only = хранится, но схемой не используется: { $attrs }
+strategy-balance-potential = поровну по потенциалу
+strategy-balance-workload = поровну по трудоёмкости
+strategy-balance-count = поровну по числу клиентов
+strategy-round-robin = по очереди
+how-pinned = закреплён вручную
+how-sticky = оставлен: текущий владелец по-прежнему подходит
+how-territory-owner = владелец территории
+how-named = назначен правилом
+how-pool = группа
+how-pool-of = группа: { $strategy }
+how-via-client = сотрудник клиента
+how-unassigned = не назначен: { $reason }
+unavailable-inactive = не работает
+unavailable-absent = отсутствует
+unavailable-at-capacity = загружен полностью
+reason-no-rule = ни одно правило не подошло
+reason-missing = ни одно правило не подошло; не задано `{ $attr }`
+reason-no-territory = клиент не входит ни в одну территорию
+reason-no-owner = у территории { $territory } нет владельца в этой роли
+reason-unavailable = { $employee }: { $why }
+reason-n-absent = { $count ->
+    [one] { $count } отсутствует
+   *[other] { $count } отсутствуют
+}
+reason-n-inactive = { $count ->
+    [one] { $count } не работает
+   *[other] { $count } не работают
+}
+reason-n-full = { $count ->
+    [one] { $count } загружен полностью
+   *[other] { $count } загружены полностью
+}
+reason-pool-empty = в группе нет сотрудников
+reason-pool-exhausted = все сотрудники группы недоступны ({ $parts })
+
+# Заметки рядом с перемещениями плана.
+note-absence-ahead = { $employee } отсутствует с { $first } по { $last }: замену можно спланировать с { $first }
+note-absence-over = отсутствие { $employee } с { $first } по { $last } закончилось до дня плана: замещать некого
+note-leaves-ahead = { $employee } увольняется { $on }: передать клиентов можно в плане на этот день или позже
+note-kept = { $count ->
+    [one] { $count } связь роли { $role } остаётся у текущего сотрудника
+    [few] { $count } связи роли { $role } остаются у текущего сотрудника
+   *[many] { $count } связей роли { $role } остаются у текущего сотрудника
+}: выбранный правилом сотрудник не может их принять ({ $why }); чтобы перенести их, измените схему

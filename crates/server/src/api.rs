@@ -515,7 +515,12 @@ pub async fn explain(
 ) -> Result<Response, ApiError> {
     let (day, _) = visible_owners(&state, &headers, &id, &q).await?;
     let c = id.clone();
-    let text = state.with_whole_store(move |s| allot_app::stored::explain_stored(s, &c, day).map_err(book_error)).await?;
+    // The API speaks English unless the caller asks otherwise (scripts send no Accept-Language).
+    let lang = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(allot_i18n::Lang::En, allot_i18n::Lang::from_accept_language);
+    let text = state.with_whole_store(move |s| allot_app::stored::explain_stored(s, &c, day, lang).map_err(book_error)).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "explanation": text});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

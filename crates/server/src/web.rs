@@ -464,7 +464,7 @@ async fn client_card(
         Err(_) => Vec::new(),
     };
     let explanation = state
-        .with_whole_store(move |st| allot_app::stored::explain_stored(st, &c3, today).map_err(crate::api::book_error))
+        .with_whole_store(move |st| allot_app::stored::explain_stored(st, &c3, today, lang).map_err(crate::api::book_error))
         .await
         .unwrap_or_default();
     let may_pin = matches!(s.user.role.as_str(), "admin" | "manager");
@@ -1013,7 +1013,7 @@ async fn plan_page(
                 } } }
             }
         }
-        @for n in &plan.summary.notes { p { (n) } }
+        @for n in &plan.summary.notes { p { (n.text(lang)) } }
         form method="post" action={ "/team/plans/" (url_encode(&id)) "/apply" } {
             input type="hidden" name="csrf" value=(s.csrf);
             button type="submit" { (lang.t("plan-apply")) } " "

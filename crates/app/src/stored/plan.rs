@@ -2,6 +2,7 @@
 //! their causes; scheme diffs.
 
 use super::*;
+use crate::report::{Note, Why};
 
 /// How to plan.
 #[derive(Debug, Clone, Default)]
@@ -69,7 +70,7 @@ pub struct Summary {
     pub scheme_changes: Vec<String>,
     pub employees: Vec<Delta>,
     pub unassigned: Vec<Unassigned>,
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::report::Note>,
 }
 
 /// A plan: what to close and open, made on a revision; applied exactly, or refused.
@@ -165,21 +166,20 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     let mut pending = Pending { absences: HashMap::new(), leavers: HashMap::new() };
     for a in snap.absences.iter().filter(|a| !a.applied) {
         let Some(e) = book.emp_of_key(a.employee) else { continue };
-        let who = &scheme.employees[e as usize].id;
-        let (f, t) = (a.first, a.last);
+        let employee = scheme.employees[e as usize].id.clone();
+        let (first, last) = (a.first.to_string(), a.last.to_string());
         if d < a.first.0 {
-            notes.push(format!("{who} is registered absent from {f} to {t}: plan on or after {f} to arrange the cover"));
+            notes.push(Note::AbsenceAhead { employee, first, last });
         } else if d > a.last.0 {
-            notes.push(format!("{who}'s absence from {f} to {t} ended before this plan's day: nothing to cover"));
+            notes.push(Note::AbsenceOver { employee, first, last });
         } else {
             pending.absences.insert(e, a);
         }
     }
     for lv in snap.leavers.iter().filter(|x| !x.applied) {
         let Some(e) = book.emp_of_key(lv.employee) else { continue };
-        let who = &scheme.employees[e as usize].id;
         if d < lv.on.0 {
-            notes.push(format!("{who} leaves on {}: plan on or after that day to hand their clients over", lv.on));
+            notes.push(Note::LeavesAhead { employee: scheme.employees[e as usize].id.clone(), on: lv.on.to_string() });
         } else {
             pending.leavers.insert(e, lv);
         }
@@ -199,8 +199,8 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     let mut out = Diff::new(&book, &outcome, &pending, req.rebalance);
     out.run();
     let Diff { closes, opens, by_rule, unassigned, deltas, closed_unassigned, kept, .. } = out;
-    for ((role, why), n) in kept {
-        notes.push(format!("{n} {role} link(s) stay with their current employee because the rule's choice cannot take them ({why}); change the scheme to move them"));
+    for ((role, why), count) in kept {
+        notes.push(Note::Kept { count, role, why });
     }
 
     let mut moves_by_cause: BTreeMap<String, u64> = BTreeMap::new();
@@ -324,7 +324,7 @@ pub(crate) struct Diff<'a> {
     deltas: Vec<Delta>,
     closed_unassigned: u64,
     /// Pairs kept by their holder because the rule's target cannot take them: (role, why) → count.
-    kept: BTreeMap<(String, String), u64>,
+    kept: BTreeMap<(String, Why), u64>,
 }
 
 impl<'a> Diff<'a> {
@@ -490,8 +490,8 @@ impl<'a> Diff<'a> {
                         let x = old_emp.unwrap_or(0);
                         tally.keeps(x, k);
                         let why = match cell.how {
-                            How::Unassigned(r) => reason_text(scheme, data, &r),
-                            _ => String::new(),
+                            How::Unassigned(r) => Why::of(scheme, data, &r),
+                            _ => Why::NoRuleMatched,
                         };
                         *self.kept.entry((role_id.clone(), why)).or_default() += 1;
                     }

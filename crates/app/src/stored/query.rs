@@ -63,7 +63,7 @@ pub fn client_summaries(store: &mut dyn Store, ids: &[String]) -> Result<BTreeMa
 /// absences on the day), the client's own attributes and its links on the day — never every client.
 /// The explanation is the engine's over that one client: rules, territory, and its current
 /// owners kept (or pinned) as the book keeps them.
-pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<String, AppError> {
+pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32, lang: allot_i18n::Lang) -> Result<String, AppError> {
     let mut model = crate::routing::Model::load(store).map_err(|e| match e {
         crate::routing::LoadError::Store(s) => AppError::Store(s),
         crate::routing::LoadError::Scheme(m) => AppError::Refused(m),
@@ -99,14 +99,15 @@ pub fn explain_stored(store: &mut dyn Store, id: &str, day: i32) -> Result<Strin
     let opts = Options { today: day, ..Default::default() };
     let x = crate::explain(&loaded, id, false, &opts)
         .map_err(|e| AppError::NotFound(e.to_string().replace("the clients file", "the store")))?;
-    let mut text = crate::report::explanation(&loaded.scheme, &loaded.data, &x);
+    let mut text = crate::report::explanation(&loaded.scheme, &loaded.data, &x, lang);
     let other: Vec<String> = map
         .iter()
         .filter(|(k, _)| loaded.data.clients.column_index(k).is_none())
         .filter_map(|(k, v)| attr_text(v).map(|t| format!("{k}={t}")))
         .collect();
     if !other.is_empty() {
-        text.push_str(&format!("\nstored, not used by the scheme: {}\n", other.join(", ")));
+        let other = other.join(", ");
+        text.push_str(&format!("\n{}\n", lang.text("why-stored-only", &[("attrs", allot_i18n::Arg::Text(&other))])));
     }
     Ok(text)
 }
