@@ -82,6 +82,8 @@ page-prev = ← Previous
 page-next = Next →
 column-client = Client
 column-name = Name
+column-region = Region
+column-potential = Potential
 column-role = Role
 column-since = Since
 column-why = Why
@@ -217,3 +219,10 @@ note-absence-ahead = { $employee } is registered absent from { $first } to { $la
 note-absence-over = { $employee }'s absence from { $first } to { $last } ended before this plan's day: nothing to cover
 note-leaves-ahead = { $employee } leaves on { $on }: plan on or after that day to hand their clients over
 note-kept = { $count } { $role } link(s) stay with their current employee because the rule's choice cannot take them ({ $why }); change the scheme to move them
+
+# The five roles of S4.2 (a scheme names its own roles itself).
+role-title-lead = lead acquisition
+role-title-sales = sales
+role-title-account = account support
+role-title-service = service
+role-title-admin = administration

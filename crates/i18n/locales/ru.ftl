@@ -86,6 +86,8 @@ page-prev = ← Назад
 page-next = Вперёд →
 column-client = Клиент
 column-name = Название
+column-region = Регион
+column-potential = Потенциал
 column-role = Роль
 column-since = С какого дня
 column-why = Почему
@@ -233,3 +235,10 @@ note-kept = { $count ->
     [few] { $count } связи роли { $role } остаются у текущего сотрудника
    *[many] { $count } связей роли { $role } остаются у текущего сотрудника
 }: выбранный правилом сотрудник не может их принять ({ $why }); чтобы перенести их, измените схему
+
+# Пять ролей S4.2 (свои роли схема называет сама).
+role-title-lead = привлечение
+role-title-sales = продажи
+role-title-account = сопровождение
+role-title-service = сервис
+role-title-admin = администрирование

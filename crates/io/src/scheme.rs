@@ -773,6 +773,20 @@ impl SchemeFile {
     }
 }
 
+/// The scheme's own roles, each with the title it gives (`name`, in the users' language), in the
+/// order written; roles without an id are left out (the scheme's check reports them).
+pub fn role_titles(text: &str) -> Result<Vec<(String, Option<String>)>, toml::de::Error> {
+    let doc: toml::Table = toml::from_str(text)?;
+    let roles = doc.get("roles").and_then(|r| r.as_array()).map(Vec::as_slice).unwrap_or_default();
+    Ok(roles
+        .iter()
+        .filter_map(|r| {
+            let id = r.get("id")?.as_str()?.to_string();
+            Some((id, r.get("name").and_then(|n| n.as_str()).map(str::to_string)))
+        })
+        .collect())
+}
+
 /// The parts of a scheme that a change can touch, each with a canonical text: `rule <id>` (with its
 /// priority position, since order decides), `territory <id>`, `role <id>`, `team <id>`, and the
 /// settings (`columns`, `deal_columns`, `measures`, `name`). Comparing two outlines says what a

@@ -321,21 +321,21 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
     let search = q.q.clone();
     let page_no = q.page;
     let order = order_of(&q.sort);
-    let (rows, total) = match s.user.employee.clone() {
-        None => (Vec::new(), 0),
-        Some(e) => {
-            let read = state.with_store(move |st| {
-                allot_app::stored::book_page(st, &e, today, Some(&search), order, page_no as u64, PAGE as u64)
-                    .map_err(crate::api::book_error)
-            });
-            match read.await {
-                Ok(p) => (p.rows, p.total as usize),
-                Err(e) => return trouble(lang, &e),
-            }
-        }
+    let employee = s.user.employee.clone();
+    let read = state.with_store(move |st| {
+        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+        let page = match &employee {
+            None => allot_app::stored::BookPage::default(),
+            Some(e) => allot_app::stored::book_page(st, e, today, Some(&search), order, page_no as u64, PAGE as u64)
+                .map_err(crate::api::book_error)?,
+        };
+        Ok((page, titles))
+    });
+    let (rows, total, titles) = match read.await {
+        Ok((p, titles)) => (p.rows, p.total as usize, titles),
+        Err(e) => return trouble(lang, &e),
     };
     let pages = total.div_ceil(PAGE).max(1);
-    let shown: Vec<_> = rows.iter().map(|(l, name)| (l, name.clone().unwrap_or_default())).collect();
     let count =
         lang.text("my-clients-count", &[("count", Arg::Count(total as i64)), ("shown", Arg::Text(&format::integer(lang, total as i64)))]);
     let body = html! {
@@ -358,18 +358,22 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
                 thead { tr {
                     th scope="col" { a href={ "/my-clients?sort=client&q=" (url_encode(&q.q)) } { (lang.t("column-client")) } }
                     th scope="col" { (lang.t("column-name")) }
+                    th scope="col" { (lang.t("column-region")) }
+                    th scope="col" { (lang.t("column-potential")) }
                     th scope="col" { a href={ "/my-clients?sort=role&q=" (url_encode(&q.q)) } { (lang.t("column-role")) } }
                     th scope="col" { a href={ "/my-clients?sort=since&q=" (url_encode(&q.q)) } { (lang.t("column-since")) } }
                     th scope="col" { (lang.t("column-why")) }
                 } }
                 tbody {
-                    @for (l, name) in &shown {
+                    @for (l, c) in &rows {
                         tr {
                             td { a href={ "/clients/" (url_encode(&l.client)) } { (l.client) } }
-                            td { (name) }
-                            td { (l.role) }
+                            td { (c.name.as_deref().unwrap_or("")) }
+                            td { (c.attribute("region").unwrap_or("")) }
+                            td.num { (potential(lang, c.attribute("potential"))) }
+                            td { (titles.of(&l.role)) }
                             td { (format::date(lang, l.from.0)) }
-                            td { (l.rule.as_deref().unwrap_or(l.cause.as_str())) }
+                            td { a href={ "/clients/" (url_encode(&l.client)) "#why" } { (why_of(lang, l)) } }
                         }
                     }
                 }
@@ -384,6 +388,20 @@ async fn my_clients(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
         }
     };
     page(StatusCode::OK, layout(lang, &lang.t("my-clients-title"), Some(&s), body))
+}
+
+/// A client's potential as the language writes an amount (`12 500 000`); as stored when it is not a
+/// number.
+fn potential(lang: Lang, stored: Option<&str>) -> String {
+    match stored {
+        Some(v) => v.parse::<f64>().map_or_else(|_| v.to_string(), |x| format::number(lang, x, 0)),
+        None => String::new(),
+    }
+}
+
+/// Why a link is there, in a word or two: the rule that decided it, or its cause.
+fn why_of(lang: Lang, l: &allot_store::LinkEntry) -> String {
+    l.rule.clone().unwrap_or_else(|| lang.t(&format!("cause-{}", l.cause.as_str())))
 }
 
 /// A recorded moment (RFC 3339, UTC) as the language writes a date, with the time (UTC).
@@ -724,23 +742,31 @@ async fn my_clients_rows(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(
     let lang = lang(headers);
     let s = signed_in(state, headers).await?;
     let today = allot_app::clock::today();
-    let rows: Vec<(String, allot_store::LinkEntry)> = match s.user.employee.clone() {
-        None => Vec::new(),
-        Some(e) => {
-            match state.with_store(move |st| allot_app::stored::book_with_clients(st, &e, today).map_err(crate::api::book_error)).await {
-                Ok((links, clients)) => {
-                    links.into_iter().map(|l| (clients.get(&l.client).and_then(|c| c.name.clone()).unwrap_or_default(), l)).collect()
-                }
-                Err(e) => return Err(trouble(lang, &e)),
-            }
-        }
+    let employee = s.user.employee.clone();
+    let read = state.with_store(move |st| {
+        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+        let book = match &employee {
+            None => Default::default(),
+            Some(e) => allot_app::stored::book_with_clients(st, e, today).map_err(crate::api::book_error)?,
+        };
+        Ok((book, titles))
+    });
+    let ((links, clients), titles) = match read.await {
+        Ok(x) => x,
+        Err(e) => return Err(trouble(lang, &e)),
     };
-    let head = ["column-client", "column-name", "column-role", "column-since", "column-why"].map(|k| lang.t(k)).to_vec();
-    let rows = rows
+    let head = ["column-client", "column-name", "column-region", "column-potential", "column-role", "column-since", "column-why"]
+        .map(|k| lang.t(k))
+        .to_vec();
+    let rows = links
         .into_iter()
-        .map(|(name, l)| {
-            let why = l.rule.clone().unwrap_or_else(|| lang.t(&format!("cause-{}", l.cause.as_str())));
-            vec![l.client, name, l.role, format::date(lang, l.from.0), why]
+        .map(|l| {
+            let c = clients.get(&l.client);
+            let attr = |k: &str| c.and_then(|c| c.attribute(k)).unwrap_or("").to_string();
+            let name = c.and_then(|c| c.name.clone()).unwrap_or_default();
+            let why = why_of(lang, &l);
+            // The potential as a plain number, so that a spreadsheet can add it up.
+            vec![l.client.clone(), name, attr("region"), attr("potential"), titles.of(&l.role).to_string(), format::date(lang, l.from.0), why]
         })
         .collect();
     Ok((lang, head, rows))

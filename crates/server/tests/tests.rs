@@ -668,15 +668,15 @@ async fn the_workspace_signs_people_in_in_their_language_and_shows_each_their_ow
     assert_eq!(file.headers()["content-type"], "text/csv; charset=utf-8");
     let text = file.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "\u{feff}Клиент;Название;Роль;С какого дня;Почему");
+    assert_eq!(lines[0], "\u{feff}Клиент;Название;Регион;Потенциал;Роль;С какого дня;Почему");
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[1..].iter().all(|l| l.ends_with(";sales;02.03.2026;desk") && held.iter().any(|h| l.starts_with(h.as_str()))), "{text}");
+    assert!(lines[1..].iter().all(|l| l.ends_with(";продажи;02.03.2026;desk") && held.iter().any(|h| l.starts_with(h.as_str()))), "{text}");
     // And as a workbook, read back as a user's XLSX is.
     let book = mine(format!("allot_session={session}"), ".xlsx").await.unwrap().bytes().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("my-clients.xlsx"), &book).unwrap();
     let sheet = allot_io::read_table(&dir.path().join("my-clients.xlsx"), allot_io::Encoding::Utf8).unwrap();
-    assert_eq!(sheet.headers, ["Клиент", "Название", "Роль", "С какого дня", "Почему"]);
+    assert_eq!(sheet.headers, ["Клиент", "Название", "Регион", "Потенциал", "Роль", "С какого дня", "Почему"]);
     assert_eq!(sheet.len(), 3);
     // The switch: English from then on.
     let r = http.get(server.url("/lang/en")).header("referer", server.url("/my-clients")).send().await.unwrap();

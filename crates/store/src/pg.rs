@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "routing", include_str!("../migrations/postgres/0002_routing.sql")),
     (3, "operations", include_str!("../migrations/postgres/0003_operations.sql")),
     (4, "people", include_str!("../migrations/postgres/0004_people.sql")),
+    (5, "pages", include_str!("../migrations/postgres/0005_pages.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go
@@ -333,11 +334,11 @@ impl Tx for PgTx<'_> {
         let open = prepared(
             &mut self.tx,
             self.statements,
-            "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
+            "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by, client_id) \
              SELECT u.client, u.role, r.several, u.employee, u.f::date, u.t::date, u.cause, u.rule, u.scheme, u.note, u.absence, $11, \
-             CASE WHEN u.t IS NULL THEN NULL ELSE $11::bigint END \
+             CASE WHEN u.t IS NULL THEN NULL ELSE $11::bigint END, c.id \
              FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[]) \
-             AS u(client, role, employee, f, t, cause, rule, scheme, note, absence) JOIN roles r ON r.id = u.role",
+             AS u(client, role, employee, f, t, cause, rule, scheme, note, absence) JOIN roles r ON r.id = u.role JOIN clients c ON c.key = u.client",
         )?;
         for chunk in opens.chunks(CHUNK) {
             let client: Vec<i64> = chunk.iter().map(|o| o.client.0).collect();
@@ -352,7 +353,7 @@ impl Tx for PgTx<'_> {
             let absence: Vec<Option<i64>> = chunk.iter().map(|o| o.absence).collect();
             let n = self.tx.execute(&open, &[&client, &role, &employee, &from, &to, &cause, &rule, &scheme, &note, &absence, &change])?;
             if n != chunk.len() as u64 {
-                return Err(StoreError::Refused("a link of the plan names a role the store does not know".into()));
+                return Err(StoreError::Refused("a link of the plan names a role or a client the store does not know".into()));
             }
         }
         Ok(())

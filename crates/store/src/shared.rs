@@ -139,11 +139,16 @@ macro_rules! entry_columns {
 
 const ENTRY_SELECT_COLUMNS: &str = entry_columns!();
 
-const ENTRY_SELECT: &str = concat!(
-    entry_columns!(),
-    " FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
-     JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by"
-);
+macro_rules! entry_from {
+    () => {
+        " FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee \
+         JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by"
+    };
+}
+
+const ENTRY_FROM: &str = entry_from!();
+
+const ENTRY_SELECT: &str = concat!(entry_columns!(), entry_from!());
 
 /// Valid on the day `$1`.
 const VALID_ON: &str = "l.valid_from <= $1 AND (l.valid_to IS NULL OR l.valid_to > $1)";
@@ -479,12 +484,19 @@ impl<B: Backend> Store for B {
 
     fn link_changes(&mut self, employee: &str, since: &str, limit: u64) -> Result<Vec<LinkEntry>> {
         let db = self.db();
-        employee_key(db, employee)?;
+        let key = employee_key(db, employee)?;
+        // Changes are numbered in the order they land: the links opened or closed since `since`
+        // are those of the first change after it and later ones (read from `links_held`).
+        let first = db.one("SELECT min(id) FROM changes WHERE made_at > $1", params![since])?.opt_int(0)?;
+        let Some(first) = first else { return Ok(vec![]) };
+        // Newest first by the change that touched the link last; chosen from the index alone, and
+        // only the rows shown are joined to what they show.
+        let order = "CASE WHEN l.closed_by >= $2 THEN l.closed_by ELSE l.opened_by END DESC, l.client_id COLLATE \"C\", l.role COLLATE \"C\"";
         let sql = format!(
-            "{ENTRY_SELECT} WHERE e.id = $1 AND (o.made_at > $2 OR x.made_at > $2) \
-             ORDER BY coalesce(x.made_at, o.made_at) DESC, c.id COLLATE \"C\", l.role COLLATE \"C\" LIMIT $3"
+            "{ENTRY_SELECT} WHERE l.id IN (SELECT l.id FROM links l WHERE l.employee = $1 AND (l.opened_by >= $2 OR l.closed_by >= $2) \
+             ORDER BY {order} LIMIT $3) ORDER BY {order}"
         );
-        link_entries(db, &sql, params![employee, since, limit as i64])
+        link_entries(db, &sql, params![key, first, limit as i64])
     }
 
     fn end_session(&mut self, id: &str, at: &str) -> Result<bool> {
@@ -789,40 +801,58 @@ impl<B: Backend> Store for B {
 
     fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)> {
         let BookPageRequest { employee, date, search, order, offset, limit } = *page;
+        // Each order is the index `links_held` (employee, client id, role, day from, day to) read
+        // in order, or sorted from it without touching the table (migration 0005).
         let order = match order {
-            BookOrder::Client => "c.id COLLATE \"C\", l.role COLLATE \"C\"",
-            BookOrder::Since => "l.valid_from DESC, c.id COLLATE \"C\", l.role COLLATE \"C\"",
-            BookOrder::Role => "l.role COLLATE \"C\", c.id COLLATE \"C\"",
+            BookOrder::Client => "l.client_id COLLATE \"C\", l.role COLLATE \"C\"",
+            BookOrder::Since => "l.valid_from DESC, l.client_id COLLATE \"C\", l.role COLLATE \"C\"",
+            BookOrder::Role => "l.role COLLATE \"C\", l.client_id COLLATE \"C\"",
         };
         let db = self.db();
-        employee_key(db, employee)?;
-        // Unicode case folding on both backends (SQLite's own `lower` folds ASCII only; the SQLite
-        // store registers its own, see `sql::sqlite_dialect`).
-        let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let found = "(CAST($3 AS TEXT) IS NULL OR lower(c.id) LIKE $3 ESCAPE '\\' OR lower(c.attrs ->> 'name') LIKE $3 ESCAPE '\\')";
-        let from = "FROM links l JOIN clients c ON c.key = l.client JOIN employees e ON e.key = l.employee";
-        // One pass: the page and, beside each of its rows, how many rows there are in all.
-        let sql = format!(
-            "{ENTRY_SELECT_COLUMNS}, count(*) OVER () {from} JOIN changes o ON o.id = l.opened_by LEFT JOIN changes x ON x.id = l.closed_by \
-             WHERE e.id = $2 AND {VALID_ON} AND {found} ORDER BY {order} LIMIT $4 OFFSET $5"
-        );
-        let (mut rows, mut total) = (Vec::new(), None);
-        db.each(&sql, params![date, employee, pattern.as_deref(), limit as i64, offset as i64], &mut |r| {
-            total = Some(r.int(13)?);
-            rows.push(entry_row(r)?);
-            Ok(())
-        })?;
-        // A page past the end has no row to say the total: counted on its own then.
-        let total = match total {
-            Some(t) => t,
-            None => db
-                .one(
-                    &format!("SELECT count(*) {from} WHERE e.id = $2 AND {VALID_ON} AND {found}"),
-                    params![date, employee, pattern.as_deref()],
-                )?
-                .int(0)?,
-        };
-        Ok((rows, total as u64))
+        let key = employee_key(db, employee)?;
+        let held = format!("FROM links l WHERE l.employee = $2 AND {VALID_ON}");
+        let (mut ids, mut total) = (Vec::new(), None);
+        match search {
+            None => {
+                db.each(&format!("SELECT l.id {held} ORDER BY {order} LIMIT $3 OFFSET $4"), params![date, key, limit as i64, offset as i64], &mut |r| {
+                    ids.push(r.int(0)?);
+                    Ok(())
+                })?;
+                total = Some(db.one(&format!("SELECT count(*) {held}"), params![date, key])?.int(0)?);
+            }
+            Some(s) => {
+                // Unicode case folding on both backends: `find` is folded when it is written.
+                let pattern = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                let found = format!(
+                    "{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND c.find LIKE $3 ESCAPE '\\')"
+                );
+                // One pass: the page and, beside each of its rows, how many rows there are in all.
+                db.each(
+                    &format!("SELECT l.id, count(*) OVER () {found} ORDER BY {order} LIMIT $4 OFFSET $5"),
+                    params![date, key, pattern.as_str(), limit as i64, offset as i64],
+                    &mut |r| {
+                        ids.push(r.int(0)?);
+                        total = Some(r.int(1)?);
+                        Ok(())
+                    },
+                )?;
+                // A page past the end has no row to say the total: counted on its own then (an
+                // empty first page says it: none).
+                if total.is_none() && offset > 0 {
+                    total = Some(db.one(&format!("SELECT count(*) {found}"), params![date, key, pattern.as_str()])?.int(0)?);
+                }
+            }
+        }
+        // The page's links with what a row shows, in the page's order.
+        let mut rows: Vec<(i64, LinkEntry)> = Vec::with_capacity(ids.len());
+        if !ids.is_empty() {
+            db.each(&format!("{ENTRY_SELECT_COLUMNS}, l.id {ENTRY_FROM} WHERE l.id = ANY($1)"), params![&ids[..]], &mut |r| {
+                rows.push((r.int(13)?, entry_row(r)?));
+                Ok(())
+            })?;
+        }
+        rows.sort_by_key(|(id, _)| ids.iter().position(|x| x == id));
+        Ok((rows.into_iter().map(|(_, e)| e).collect(), total.unwrap_or(0) as u64))
     }
 
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {

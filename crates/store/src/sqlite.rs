@@ -15,7 +15,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "routing", include_str!("../migrations/sqlite/0002_routing.sql")),
     (3, "operations", include_str!("../migrations/sqlite/0003_operations.sql")),
     (4, "people", include_str!("../migrations/sqlite/0004_people.sql")),
+    (5, "pages", include_str!("../migrations/sqlite/0005_pages.sql")),
 ];
+
+/// A client's `find` (its id and name, case-folded: migration 0005) when it is inserted with the
+/// attributes `?2`, and when `?2` is patched into its stored attributes (every expression of an
+/// `UPDATE` reads the row as it was).
+const FIND_NEW: &str = "allot_fold(?1 || ' ' || coalesce(json_patch('{}', ?2) ->> 'name', ''))";
+const FIND_PATCHED: &str = "allot_fold(clients.id || ' ' || coalesce(json_patch(clients.attrs, ?2) ->> 'name', ''))";
 
 /// Frames (pages of 4 KiB) the write-ahead log may grow to before the writer itself checkpoints
 /// it, so that it starts over: 64 MiB (see [`Store::checkpoint`]).
@@ -210,8 +217,9 @@ impl Db for LiteTx<'_> {
     }
 }
 
-const OPEN_LINK: &str = "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by) \
-     VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?5 IS NULL THEN NULL ELSE ?11 END)";
+const OPEN_LINK: &str = "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by, client_id) \
+     VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?5 IS NULL THEN NULL ELSE ?11 END, \
+     (SELECT id FROM clients WHERE key = ?1))";
 
 impl Tx for LiteTx<'_> {
     fn commit(self: Box<Self>) -> Result<()> {
@@ -229,6 +237,11 @@ impl Tx for LiteTx<'_> {
                  ON CONFLICT (id) DO UPDATE SET client = excluded.client, attrs = json_patch(deals.attrs, ?3), imported_by = ?4 \
                  WHERE deals.client IS NOT excluded.client OR deals.attrs IS NOT json_patch(deals.attrs, ?3)",
             )?,
+            Subject::Client => tx.prepare(&format!(
+                "INSERT INTO clients (id, attrs, imported_by, find) VALUES (?1, json_patch('{{}}', ?2), ?3, {FIND_NEW}) \
+                 ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3, find = {FIND_PATCHED} \
+                 WHERE clients.attrs IS NOT json_patch(clients.attrs, ?2)"
+            ))?,
             _ => tx.prepare(&format!(
                 "INSERT INTO {table} (id, attrs, imported_by) VALUES (?1, json_patch('{{}}', ?2), ?3) \
                  ON CONFLICT (id) DO UPDATE SET attrs = json_patch({table}.attrs, ?2), imported_by = ?3 \
@@ -291,10 +304,10 @@ impl Tx for LiteTx<'_> {
     }
 
     fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<ClientKey>> {
-        let mut add = self.0.prepare_cached(
-            "INSERT INTO clients (id, attrs, imported_by) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3 RETURNING key",
-        )?;
+        let mut add = self.0.prepare_cached(&format!(
+            "INSERT INTO clients (id, attrs, imported_by, find) VALUES (?1, ?2, ?3, {FIND_NEW}) \
+             ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3, find = {FIND_PATCHED} RETURNING key"
+        ))?;
         let mut k = self.0.prepare_cached(
             "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, ?3) ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
         )?;

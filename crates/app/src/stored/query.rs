@@ -31,6 +31,13 @@ pub struct ClientSummary {
     pub attributes: Vec<(String, String)>,
 }
 
+impl ClientSummary {
+    /// The value of one of the [`KEY_ATTRIBUTES`] after the name.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
 /// A stored attribute's value as a person reads it: numbers as allot prints them, lists joined by
 /// `; `, nothing for null or an object.
 fn attr_text(v: &serde_json::Value) -> Option<String> {
@@ -127,8 +134,9 @@ pub fn book_with_clients(
 
 /// One page of an employee's book: the links of the page with their clients' names, and how many
 /// links the whole (searched) book has.
+#[derive(Debug, Clone, Default)]
 pub struct BookPage {
-    pub rows: Vec<(LinkEntry, Option<String>)>,
+    pub rows: Vec<(LinkEntry, ClientSummary)>,
     pub total: u64,
 }
 
@@ -155,23 +163,44 @@ pub fn book_page(
     let (rows, total) = store.book_page(&request)?;
     let mut ids: Vec<String> = rows.iter().map(|r| r.client.clone()).collect();
     ids.dedup();
-    let mut clients = client_summaries(store, &ids)?;
+    let clients = client_summaries(store, &ids)?;
     let rows = rows.into_iter().map(|r| {
-        let name = clients.get_mut(&r.client).and_then(|c| c.name.clone());
-        (r, name)
+        let summary = clients.get(&r.client).cloned().unwrap_or_else(|| ClientSummary { id: r.client.clone(), ..Default::default() });
+        (r, summary)
     });
     Ok(BookPage { rows: rows.collect(), total })
 }
 
 /// Roles the active scheme knows (standard ones when there is no scheme yet).
 pub fn known_roles(store: &mut dyn Store) -> Result<Vec<String>, AppError> {
-    let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
+    Ok(role_titles(store, allot_i18n::Lang::En)?.0.into_iter().map(|(id, _)| id).collect())
+}
+
+/// The roles a person reads, by id: the five of S4.2 by the catalogue, in `lang`; the active
+/// scheme's own by the `name` the scheme gives them (S4.3: a role is not a job title, so its name
+/// is the scheme's to choose, often in Russian), or their id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoleTitles(pub Vec<(String, String)>);
+
+impl RoleTitles {
+    /// The title of `id`; the id itself for a role no longer in the scheme (history keeps those).
+    pub fn of<'a>(&'a self, id: &'a str) -> &'a str {
+        self.0.iter().find(|(r, _)| r == id).map_or(id, |(_, t)| t.as_str())
+    }
+}
+
+pub fn role_titles(store: &mut dyn Store, lang: allot_i18n::Lang) -> Result<RoleTitles, AppError> {
+    let mut roles: Vec<(String, String)> =
+        allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| (id.to_string(), lang.t(&format!("role-title-{id}")))).collect();
     if let Some(active) = store.active_scheme()? {
-        if let Ok(outline) = allot_io::scheme::outline(&active.text) {
-            roles.extend(outline.keys().filter_map(|k| k.strip_prefix("role ")).map(String::from));
+        if let Ok(own) = allot_io::scheme::role_titles(&active.text) {
+            roles.extend(own.into_iter().map(|(id, name)| {
+                let title = name.unwrap_or_else(|| id.clone());
+                (id, title)
+            }));
         }
     }
-    Ok(roles)
+    Ok(RoleTitles(roles))
 }
 
 /// Pins a (client, role) to an employee; rules never move it until it is unpinned.

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The workspace's pages on a big store (issue #16): server time of each page a salesperson opens,
+# for an employee who holds many clients. Run on the store bench/store.sh built:
+#   bench/store.sh                       # builds /tmp/allot-store-bench/allot.db (1M clients)
+#   bench/pages.sh [STORE] [EMPLOYEE]    # default: that store (copied), dealer0
+# Each page is fetched RUNS times (default 7) with curl on loopback; the table shows the fastest,
+# the median and the slowest time to the last byte.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=${1:-/tmp/allot-store-bench/allot.db}
+EMP=${2:-dealer0}
+RUNS=${RUNS:-7}
+PORT=${PORT:-18091}
+A="${ALLOT_BIN:-$PWD/target/release/allot}"
+[[ -n "${ALLOT_BIN:-}" ]] || cargo build --release --quiet
+WORK=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cp "$SRC" "$WORK/allot.db"
+export ALLOT_DB="$WORK/allot.db"
+"$A" log >"$WORK/log.txt"   # opens (and, for an older store, migrates) the copy first
+printf '%s\n' 'пароль-для-замеров' | "$A" user add bench-user --role employee --employee "$EMP" >"$WORK/user.txt"
+"$A" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 100); do curl -s -o "$WORK/x" "http://127.0.0.1:$PORT/sign-in" && break; sleep 0.1; done
+J="$WORK/cookies"
+csrf=$(curl -s -c "$J" "http://127.0.0.1:$PORT/sign-in" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+curl -s -b "$J" -c "$J" -o "$WORK/x" --data-urlencode "login=bench-user" --data-urlencode "password=пароль-для-замеров" \
+  --data-urlencode "csrf=$csrf" "http://127.0.0.1:$PORT/sign-in"
+time_page() {
+  local path=$1 t=()
+  for _ in $(seq "$RUNS"); do
+    t+=("$(curl -s -b "$J" -o "$WORK/page" -w '%{http_code} %{time_total}' "http://127.0.0.1:$PORT$path")")
+  done
+  printf '%s\n' "${t[@]}" | python3 -c "
+import sys
+rows=[l.split() for l in sys.stdin if l.strip()]
+codes={r[0] for r in rows}
+ms=sorted(float(r[1])*1000 for r in rows)
+print(f'| \`$path\` | {\"/\".join(sorted(codes))} | {ms[0]:.0f} | {ms[len(ms)//2]:.0f} | {ms[-1]:.0f} |')"
+}
+echo "employee $EMP, $RUNS runs per page (ms, time to the last byte)"
+echo "| page | status | fastest | median | slowest |"
+echo "|---|---|---:|---:|---:|"
+time_page "/home"
+time_page "/my-clients"
+time_page "/my-clients?page=1000"
+time_page "/my-clients?sort=since"
+time_page "/my-clients?sort=role&page=2000"
+time_page "/my-clients?q=c0050"
+time_page "/my-clients?q=%D0%BA%D0%BB%D0%B8%D0%B5%D0%BD%D1%82%201234"   # клиент 1234
+time_page "/my-clients?q=%D0%94%D0%98%D0%9B"                            # ДИЛ (no client)
+first=$(curl -s -b "$J" "http://127.0.0.1:$PORT/my-clients" | grep -o 'href="/clients/[^"#]*"' | head -1 | sed 's/href="//; s/"$//' || true)
+time_page "$first"
