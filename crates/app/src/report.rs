@@ -143,7 +143,11 @@ pub fn explanation(scheme: &Scheme, data: &Data, x: &Explanation, lang: Lang) ->
         let role = &scheme.roles[rw.role];
         let who = rw.cell.employee().map_or_else(|| lang.t("why-nobody"), |e| label(scheme, e));
         let how = how_text(scheme, data, &rw.cell, lang);
-        let _ = writeln!(out, "\n{}", lang.text("why-role", &[("role", Arg::Text(&role.id)), ("who", Arg::Text(&who)), ("how", Arg::Text(&how))]));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            lang.text("why-role", &[("role", Arg::Text(&role.id)), ("who", Arg::Text(&who)), ("how", Arg::Text(&how))])
+        );
         if rw.trials.is_empty() {
             let _ = writeln!(out, "  {}", lang.t(if x.deal.is_some() { "why-no-rule-deal" } else { "why-no-rule-client" }));
         }
@@ -258,12 +262,23 @@ pub fn reason_in(scheme: &Scheme, data: &Data, r: &Reason, lang: Lang) -> String
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Why {
     NoRuleMatched,
-    Missing { attribute: String },
+    Missing {
+        attribute: String,
+    },
     NoTerritory,
-    NoOwner { territory: String },
+    NoOwner {
+        territory: String,
+    },
     /// `why`: inactive, absent or at-capacity.
-    Unavailable { employee: String, why: String },
-    PoolExhausted { absent: u16, inactive: u16, full: u16 },
+    Unavailable {
+        employee: String,
+        why: String,
+    },
+    PoolExhausted {
+        absent: u16,
+        inactive: u16,
+        full: u16,
+    },
 }
 
 impl Why {
@@ -342,10 +357,7 @@ impl Note {
             }
             Note::Kept { count, role, why } => {
                 let why = why.text(lang);
-                lang.text(
-                    "note-kept",
-                    &[("count", Arg::Count(*count as i64)), ("role", Arg::Text(role)), ("why", Arg::Text(&why))],
-                )
+                lang.text("note-kept", &[("count", Arg::Count(*count as i64)), ("role", Arg::Text(role)), ("why", Arg::Text(&why))])
             }
         }
     }

@@ -86,6 +86,55 @@ fn the_book_imports_plans_applies_and_explains_one_stored_client() {
 }
 
 #[test]
+fn an_absence_ends_early_the_cover_ends_and_the_clients_come_back_that_day() {
+    // Issue #16 (Team: absences set, seen and ended): ivanov is away from 2 to 15 March, petrova
+    // covers; ivanov is back on the 10th instead.
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = files(dir.path(), "id,name,region\nc1,ООО Ромашка,RU-TA\n");
+    let mut store = allot_store::open(&Location::Sqlite(dir.path().join("allot.db"))).unwrap();
+    let enc = Encodings::default();
+    stored::import(store.as_mut(), Subject::Employee, &inputs.employees, &enc, &actor()).unwrap();
+    stored::import(store.as_mut(), Subject::Client, &inputs.clients, &enc, &actor()).unwrap();
+    let day = |s: &str| allot_rules::parse_iso_date(s).unwrap();
+    let req = PlanRequest { date: day("2026-03-01"), scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
+    let plan = stored::plan(store.as_mut(), &req, &actor()).unwrap();
+    stored::apply(store.as_mut(), &plan, &actor()).unwrap();
+    let id = stored::absent(store.as_mut(), "ivanov", day("2026-03-02"), day("2026-03-15"), Some("petrova"), &actor()).unwrap();
+    let req = PlanRequest { date: day("2026-03-02"), scheme: None, rebalance: false };
+    let plan = stored::plan(store.as_mut(), &req, &actor()).unwrap();
+    stored::apply(store.as_mut(), &plan, &actor()).unwrap();
+    let holder = |store: &mut dyn allot_store::Store, d: &str| {
+        store.owners_at(allot_store::Day(day(d)), Some("c1")).unwrap().into_iter().map(|l| l.employee).collect::<Vec<_>>()
+    };
+    assert_eq!(holder(store.as_mut(), "2026-03-12"), ["petrova"]);
+    let today = day("2026-03-05");
+    // Not in the past, not later than registered, not before the cover began.
+    for (last, why) in [("2026-03-03", "in the past"), ("2026-03-15", "would not shorten"), ("2026-03-20", "would not shorten")] {
+        let e = stored::end_absence(store.as_mut(), id, day(last), today, true, &actor()).unwrap_err();
+        assert!(e.to_string().contains(why), "{last}: {e}");
+    }
+    // The preview says what would change and changes nothing.
+    let preview = stored::end_absence(store.as_mut(), id, day("2026-03-09"), today, false, &actor()).unwrap();
+    assert_eq!((preview.covers_ended, preview.returns_moved, preview.was_last), (1, 1, allot_store::Day(day("2026-03-15"))));
+    assert_eq!(holder(store.as_mut(), "2026-03-12"), ["petrova"], "a preview changes nothing");
+    let done = stored::end_absence(store.as_mut(), id, day("2026-03-09"), today, true, &actor()).unwrap();
+    assert_eq!(done, preview);
+    assert_eq!(holder(store.as_mut(), "2026-03-09"), ["petrova"], "the last day of the absence is still covered");
+    assert_eq!(holder(store.as_mut(), "2026-03-10"), ["ivanov"], "back on the 10th");
+    assert_eq!(holder(store.as_mut(), "2026-03-16"), ["ivanov"]);
+    // History keeps the cover, now ending on the 10th, and who ended it.
+    let history = store.history("c1").unwrap();
+    let cover = history.iter().find(|l| l.employee == "petrova").unwrap();
+    assert_eq!((cover.from, cover.to), (allot_store::Day(day("2026-03-02")), Some(allot_store::Day(day("2026-03-10")))));
+    assert_eq!(cover.closed_by.as_deref(), Some("test"));
+    let people = store.people().unwrap();
+    assert_eq!(people.absences[0].last, allot_store::Day(day("2026-03-09")));
+    // Ended once, it cannot be ended later than that again.
+    assert!(stored::end_absence(store.as_mut(), id, day("2026-03-12"), today, true, &actor()).is_err());
+    assert!(matches!(stored::end_absence(store.as_mut(), 999, day("2026-03-12"), today, true, &actor()), Err(stored::AppError::Store(_))));
+}
+
+#[test]
 fn sync_checks_everything_first_and_a_dry_run_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = files(dir.path(), "ID;Регион\nc1;Татарстан\n");

@@ -395,9 +395,8 @@ fn run(cli: Cli) -> Result<(), Reported> {
                 eprintln!("error: {e}");
                 Reported
             })?;
-            let text =
-                allot_app::stored::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today), x.lang.get())
-                    .map_err(stored::report)?;
+            let text = allot_app::stored::explain_stored(store.as_mut(), &x.id, x.common.date.unwrap_or_else(today), x.lang.get())
+                .map_err(stored::report)?;
             emit(&text)?;
         }
         Command::Explain(x) => {

@@ -226,3 +226,14 @@ role-title-sales = sales
 role-title-account = account support
 role-title-service = service
 role-title-admin = administration
+
+# Ending an absence early (Team).
+absence-end = End early
+absence-end-last = Last day
+absence-end-submit = Show what changes
+absence-end-title = { $employee } is back early
+absence-end-what = { $employee } was to be away from { $first } to { $was }; the absence now ends on { $last }, and { $employee } is back on { $back }.
+absence-end-links = { $count ->
+    [one] { $shown } client covered during the absence returns to { $employee } that day; its cover ends.
+   *[other] { $shown } clients covered during the absence return to { $employee } that day; their cover ends.
+}

@@ -242,3 +242,15 @@ role-title-sales = продажи
 role-title-account = сопровождение
 role-title-service = сервис
 role-title-admin = администрирование
+
+# Досрочное окончание отсутствия (Команда).
+absence-end = Закончить раньше
+absence-end-last = Последний день
+absence-end-submit = Показать, что изменится
+absence-end-title = { $employee } возвращается раньше
+absence-end-what = { $employee } отсутствует с { $first } по { $was }; теперь отсутствие заканчивается { $last }, и { $employee } возвращается { $back }.
+absence-end-links = { $count ->
+    [one] { $shown } клиент, которого замещали, возвращается к { $employee } в этот день; замещение заканчивается.
+    [few] { $shown } клиента, которых замещали, возвращаются к { $employee } в этот день; замещение заканчивается.
+   *[many] { $shown } клиентов, которых замещали, возвращаются к { $employee } в этот день; замещение заканчивается.
+}

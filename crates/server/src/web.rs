@@ -50,6 +50,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/lang/{code}", get(switch_language))
         .route("/team", get(team))
         .route("/team/absence", post(absence))
+        .route("/team/absences/{id}/end", post(end_absence))
         .route("/team/leaver", post(leaver))
         .route("/team/plans/{id}", get(plan_page))
         .route("/team/plans/{id}/apply", post(apply_plan))
@@ -487,19 +488,13 @@ async fn client_card(
         .unwrap_or_default();
     let may_pin = matches!(s.user.role.as_str(), "admin" | "manager");
     let c4 = id.clone();
-    let (pins, roles) = if may_pin {
-        match state
-            .with_store(move |st| {
-                let pins = st.client_pins(&c4).map_err(ApiError::store)?;
-                Ok((pins, allot_app::stored::known_roles(st).map_err(crate::api::book_error)?))
-            })
-            .await
-        {
-            Ok(x) => x,
-            Err(e) => return trouble(lang, &e),
-        }
-    } else {
-        (Vec::new(), Vec::new())
+    let read = state.with_store(move |st| {
+        let pins = if may_pin { st.client_pins(&c4).map_err(ApiError::store)? } else { Vec::new() };
+        Ok((pins, allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?))
+    });
+    let (pins, titles) = match read.await {
+        Ok(x) => x,
+        Err(e) => return trouble(lang, &e),
     };
     let day = |d: Option<allot_store::Day>| d.map_or_else(|| "…".to_string(), |d| format::date(lang, d.0));
     let title = lang.text("client-title", &[("id", Arg::Text(&id))]);
@@ -517,7 +512,7 @@ async fn client_card(
             table {
                 thead { tr { th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-since")) } th scope="col" { (lang.t("column-why")) } } }
                 tbody { @for o in &owners { tr {
-                    td { (o.role) } td { (o.employee) } td { (format::date(lang, o.from.0)) } td { (o.rule.as_deref().unwrap_or(o.cause.as_str())) }
+                    td { (titles.of(&o.role)) } td { (o.employee) } td { (format::date(lang, o.from.0)) } td { (why_of(lang, o)) }
                 } } }
             }
         }
@@ -536,7 +531,7 @@ async fn client_card(
                 th scope="col" { (lang.t("column-cause")) } th scope="col" { (lang.t("column-by")) }
             } }
             tbody { @for h in &history { tr {
-                td { (h.role) } td { (h.employee) } td { (day(Some(h.from))) } td { (day(h.to)) }
+                td { (titles.of(&h.role)) } td { (h.employee) } td { (day(Some(h.from))) } td { (day(h.to)) }
                 td { (lang.t(&format!("cause-{}", h.cause.as_str()))) @if let Some(r) = &h.rule { " (" (r) ")" } @if !h.note.is_empty() { ": " (h.note) } }
                 td { (h.opened_by) " · " (moment(lang, &h.opened_at)) }
             } } }
@@ -545,7 +540,7 @@ async fn client_card(
             h2 { (lang.t("pins-title")) }
             @for (role, employee, reason) in &pins {
                 form method="post" action={ "/clients/" (url_encode(&id)) "/unpin" } {
-                    (role) " → " (employee) ": " (reason) " "
+                    (titles.of(role)) " → " (employee) ": " (reason) " "
                     input type="hidden" name="csrf" value=(s.csrf);
                     input type="hidden" name="role" value=(role);
                     button type="submit" { (lang.t("unpin-submit")) }
@@ -554,7 +549,7 @@ async fn client_card(
             form method="post" action={ "/clients/" (url_encode(&id)) "/pin" } {
                 input type="hidden" name="csrf" value=(s.csrf);
                 label for="pin-role" { (lang.t("pin-role")) }
-                select #pin-role name="role" { @for r in &roles { option value=(r) { (r) } } }
+                select #pin-role name="role" { @for (r, t) in &titles.0 { option value=(r) { (t) } } }
                 label for="pin-employee" { (lang.t("pin-employee")) }
                 input #pin-employee name="employee" required;
                 label for="pin-reason" { (lang.t("pin-reason")) }
@@ -563,7 +558,7 @@ async fn client_card(
             }
         }
         @if !explanation.is_empty() {
-            h2 { (lang.t("client-explanation")) }
+            h2 #why { (lang.t("client-explanation")) }
             pre { (explanation) }
         }
     };
@@ -693,7 +688,8 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         let from = since.clone().unwrap_or_else(|| allot_app::clock::rfc3339(allot_app::clock::now_seconds().saturating_sub(30 * 86_400)));
         Ok((since, st.link_changes(&employee, &from, 200)?))
     });
-    let (since, changes) = match read.await {
+    let titles = state.with_store(move |st| allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error));
+    let ((since, changes), titles) = match tokio::try_join!(read, titles) {
         Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
@@ -724,7 +720,7 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
                     tr {
                         td { (lang.t(if lost_it { "change-lost" } else { "change-gained" })) }
                         td { a href={ "/clients/" (url_encode(&c.client)) } { (c.client) } }
-                        td { (c.role) }
+                        td { (titles.of(&c.role)) }
                         td { (format::date(lang, if lost_it { c.to.unwrap_or(c.from).0 } else { c.from.0 })) }
                         td { (lang.t(&format!("cause-{}", c.cause.as_str()))) @if let Some(r) = &c.rule { " (" (r) ")" } }
                         td { @if lost_it { (c.closed_by.as_deref().unwrap_or("")) } @else { (c.opened_by) } }
@@ -766,7 +762,15 @@ async fn my_clients_rows(state: &Arc<AppState>, headers: &HeaderMap) -> Result<(
             let name = c.and_then(|c| c.name.clone()).unwrap_or_default();
             let why = why_of(lang, &l);
             // The potential as a plain number, so that a spreadsheet can add it up.
-            vec![l.client.clone(), name, attr("region"), attr("potential"), titles.of(&l.role).to_string(), format::date(lang, l.from.0), why]
+            vec![
+                l.client.clone(),
+                name,
+                attr("region"),
+                attr("potential"),
+                titles.of(&l.role).to_string(),
+                format::date(lang, l.from.0),
+                why,
+            ]
         })
         .collect();
     Ok((lang, head, rows))
@@ -883,19 +887,23 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         Err(r) => return r,
     };
     let today = allot_app::clock::today();
-    let read = state.read(move |st| Ok((st.loads(allot_store::Day(today))?, st.people()?)));
-    let (loads, people) = match read.await {
+    let read = state.with_store(move |st| {
+        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+        let loads = st.loads(allot_store::Day(today)).map_err(ApiError::store)?;
+        Ok((loads, st.people().map_err(ApiError::store)?, titles))
+    });
+    let (loads, people, titles) = match read.await {
         Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
     let members = members_in(&s, &people);
-    let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).collect();
+    let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).map(|(e, r, n)| (e, titles.of(&r).to_string(), n)).collect();
     let id_of = |k: allot_store::EmployeeKey| people.employees.iter().find(|e| e.key == k).map(|e| e.id.clone()).unwrap_or_default();
     let leavers: Vec<_> = people.leavers.iter().map(|l| (id_of(l.employee), l.on, l.applied)).filter(|l| members.contains(&l.0)).collect();
     let absences: Vec<_> = people
         .absences
         .iter()
-        .map(|a| (id_of(a.employee), a.first, a.last, a.cover.map(id_of), a.applied))
+        .map(|a| (id_of(a.employee), a.first, a.last, a.cover.map(id_of), a.applied, a.id))
         .filter(|a| members.contains(&a.0))
         .collect();
     let body = html! {
@@ -912,11 +920,21 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
                 thead { tr {
                     th scope="col" { (lang.t("absence-employee")) } th scope="col" { (lang.t("absence-first")) }
                     th scope="col" { (lang.t("absence-last")) } th scope="col" { (lang.t("absence-cover")) } th scope="col" { "" }
+                    th scope="col" { (lang.t("absence-end")) }
                 } }
-                tbody { @for (e, f, l, c, applied) in &absences { tr {
+                tbody { @for (e, f, l, c, applied, id) in &absences { tr {
                     td { (e) } td { (format::date(lang, f.0)) } td { (format::date(lang, l.0)) }
                     td { (c.clone().unwrap_or_else(|| lang.t("absence-cover-peers"))) }
                     td { (lang.t(if *applied { "absence-applied" } else { "absence-planned" })) }
+                    td { @if l.0 >= today {
+                        // Ends it early: the last day (today by default), then its plan to confirm.
+                        form method="post" action={ "/team/absences/" (id) "/end" } {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            label for={ "end-last-" (id) } { (lang.t("absence-end-last")) } " "
+                            input id={ "end-last-" (id) } type="date" name="last" required value=(allot_rules::civil_from_days(today.max(f.0)));
+                            " " button type="submit" { (lang.t("absence-end-submit")) }
+                        }
+                    } }
                 } } }
             }
         }
@@ -956,6 +974,78 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         }
     };
     page(StatusCode::OK, layout(lang, &lang.t("team-title"), Some(&s), body))
+}
+
+#[derive(Deserialize)]
+pub struct EndAbsenceForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    last: String,
+    /// `yes` once the person has seen what it changes.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Ends an absence early: first what it changes (covers ending, clients coming back, on which
+/// day), then, confirmed, the change itself; back to the Team page.
+async fn end_absence(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Form(f): Form<EndAbsenceForm>,
+) -> Response {
+    let lang = lang(&headers);
+    let s = match leader(&state, &headers, Some(&f.csrf)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // Only an absence of someone within the manager's reach (the same refusal when there is none).
+    let people = match state.read(|st| st.people()).await {
+        Ok(p) => p,
+        Err(e) => return trouble(lang, &e),
+    };
+    let members = members_in(&s, &people);
+    let whose = people.absences.iter().find(|a| a.id == id).and_then(|a| people.employees.iter().find(|e| e.key == a.employee));
+    if !whose.is_some_and(|e| members.contains(&e.id)) {
+        return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden");
+    }
+    let Some(last) = allot_rules::parse_iso_date(f.last.trim()) else {
+        return not_done(lang, &s, &format!("`{}`: YYYY-MM-DD", f.last));
+    };
+    let (apply, actor, today) = (f.confirm == "yes", actor_of(&s), allot_app::clock::today());
+    let done =
+        state.with_store(move |st| Ok(allot_app::stored::end_absence(st, id, last, today, apply, &actor).map_err(|e| e.to_string()))).await;
+    let end = match done {
+        Ok(Ok(end)) => end,
+        Ok(Err(why)) => return not_done(lang, &s, &why),
+        Err(e) => return trouble(lang, &e),
+    };
+    if apply {
+        return redirect("/team");
+    }
+    let date = |d: allot_store::Day| format::date(lang, d.0);
+    let title = lang.text("absence-end-title", &[("employee", Arg::Text(&end.employee))]);
+    let body = html! {
+        h1 { (title) }
+        p { (lang.text("absence-end-what", &[
+            ("employee", Arg::Text(&end.employee)), ("first", Arg::Text(&date(end.first))),
+            ("was", Arg::Text(&date(end.was_last))), ("last", Arg::Text(&date(end.last))),
+            ("back", Arg::Text(&date(allot_store::Day(end.last.0 + 1)))),
+        ])) }
+        p { (lang.text("absence-end-links", &[
+            ("count", Arg::Count(end.covers_ended as i64)), ("shown", Arg::Text(&format::integer(lang, end.covers_ended as i64))),
+            ("employee", Arg::Text(&end.employee)),
+        ])) }
+        form method="post" action={ "/team/absences/" (id) "/end" } {
+            input type="hidden" name="csrf" value=(s.csrf);
+            input type="hidden" name="last" value=(allot_rules::civil_from_days(end.last.0));
+            input type="hidden" name="confirm" value="yes";
+            button type="submit" { (lang.t("plan-apply")) } " "
+            a href="/team" { (lang.t("plan-cancel")) }
+        }
+    };
+    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
 }
 
 #[derive(Deserialize)]
@@ -1014,9 +1104,13 @@ async fn plan_page(
         Err(r) => return r,
     };
     let pid = id.clone();
-    let plan = match state.read(move |st| st.plan_body(&pid)).await {
-        Ok(Some(text)) => serde_json::from_str::<allot_app::stored::Plan>(&text).ok(),
-        Ok(None) => None,
+    let read = state.with_store(move |st| {
+        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+        Ok((st.plan_body(&pid).map_err(ApiError::store)?, titles))
+    });
+    let (plan, titles) = match read.await {
+        Ok((Some(text), titles)) => (serde_json::from_str::<allot_app::stored::Plan>(&text).ok(), titles),
+        Ok((None, titles)) => (None, titles),
         Err(e) => return trouble(lang, &e),
     };
     let Some(plan) = plan else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
@@ -1033,7 +1127,7 @@ async fn plan_page(
                     th scope="col" { (lang.t("column-gained")) } th scope="col" { (lang.t("column-lost")) }
                 } }
                 tbody { @for d in &moving { tr {
-                    td { (d.employee) } td { (d.role) }
+                    td { (d.employee) } td { (titles.of(&d.role)) }
                     td { (format::integer(lang, d.clients_before as i64)) } td { (format::integer(lang, d.clients_after as i64)) }
                     td { (format::integer(lang, d.gained as i64)) } td { (format::integer(lang, d.lost as i64)) }
                 } } }

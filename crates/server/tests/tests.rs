@@ -843,7 +843,7 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", " ")).await.0, 422, "a pin needs a reason");
     assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", "просьба клиента")).await.0, 303);
     let (_, page) = card("mgr", boris.clone()).await;
-    assert!(page.contains("sales → anna: просьба клиента") && page.contains("user:mgr") && page.contains("закреплён вручную"), "{page}");
+    assert!(page.contains("продажи → anna: просьба клиента") && page.contains("user:mgr") && page.contains("закреплён вручную"), "{page}");
     let unpin = vec![("csrf", mgr_token.clone()), ("role", "sales".to_string())];
     assert_eq!(change("mgr", boris.clone(), "unpin", unpin).await.0, 303);
     assert!(!card("mgr", boris.clone()).await.1.contains("sales → anna: просьба клиента"), "unpinned");
@@ -859,7 +859,7 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     let (status, _, page) = get("mgr", "/team".into()).await;
     assert_eq!(status, 200);
     assert!(
-        page.contains("Нагрузка по ролям") && page.contains("<svg") && page.contains("anna · sales") && !page.contains("outsider"),
+        page.contains("Нагрузка по ролям") && page.contains("<svg") && page.contains("anna · продажи") && !page.contains("outsider"),
         "{page}"
     );
     let today = allot_rules::civil_from_days(allot_app::clock::today());
@@ -909,6 +909,32 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert!(now.contains("<td>boris</td>") && !now.contains("<td>anna</td>"), "boris covers for anna: {now}");
     let (_, _, team) = get("mgr", "/team".into()).await;
     assert!(team.contains("применено"), "{team}");
+    // anna is back early: the absence ends today (not in a week); what changes is shown first.
+    let action = team[team.find("/team/absences/").unwrap()..].split('"').next().unwrap().to_string();
+    let end = |confirm: &'static str| {
+        http.post(server.url(&action))
+            .header("cookie", format!("allot_session={}", sessions["mgr"]))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", &mgr_token), ("last", &today), ("confirm", confirm)]))
+            .send()
+    };
+    let preview = end("").await.unwrap().text().await.unwrap();
+    assert!(preview.contains("anna возвращается раньше") && preview.contains("4 клиента, которых замещали"), "{preview}");
+    let tomorrow = allot_i18n::format::date(allot_i18n::Lang::Ru, allot_app::clock::today() + 1);
+    assert!(preview.contains(&format!("anna возвращается {tomorrow}")), "{preview}");
+    let (_, page) = card("mgr", annas.clone()).await;
+    assert!(
+        page.contains(&allot_i18n::format::date(allot_i18n::Lang::Ru, allot_app::clock::today() + 7)),
+        "a preview changes nothing: {page}"
+    );
+    let r = end("yes").await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/team"));
+    let (_, page) = card("mgr", annas.clone()).await;
+    let history = &page[page.find("История").unwrap()..];
+    assert!(history.contains(&tomorrow), "boris's cover ends, anna's link begins tomorrow: {history}");
+    assert!(!history.contains(&allot_i18n::format::date(allot_i18n::Lang::Ru, allot_app::clock::today() + 7)), "{history}");
+    let r = end("yes").await.unwrap();
+    assert_eq!(r.status(), 422, "ended already: it would not shorten it");
     // A leaver: vera's clients are handed over by a plan shown first, applied on confirmation.
     let leave = http
         .post(server.url("/team/leaver"))
@@ -934,7 +960,7 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     let (_, _, team) = get("mgr", "/team".into()).await;
     let leavers = &team[team.find("Уходящие сотрудники").unwrap()..team.find("Отметить уход").unwrap()];
     assert!(leavers.contains("<td>vera</td>") && leavers.contains("применено"), "{leavers}");
-    assert!(!team.contains("vera · sales"), "vera holds nothing any more: {team}");
+    assert!(!team.contains("vera · продажи"), "vera holds nothing any more: {team}");
     server.stop().await;
 }
 
@@ -1035,6 +1061,12 @@ async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_a
     };
     assert_eq!(post("anna", "/team/absence".into(), absence("anna")).await, 403);
     assert_eq!(post("outsider", "/team/absence".into(), absence("outsider")).await, 403);
+    let end = |login: &'static str| vec![("csrf", who[login].1.clone()), ("last", today.clone())];
+    assert_eq!(post("nobody", "/team/absences/1/end".into(), end("nobody")).await, 303);
+    assert_eq!(post("anna", "/team/absences/1/end".into(), end("anna")).await, 403);
+    assert_eq!(post("outsider", "/team/absences/1/end".into(), end("outsider")).await, 403);
+    assert_eq!(post("mgr", "/team/absences/1/end".into(), end("anna")).await, 403, "anna's token is not mgr's");
+    assert_eq!(post("mgr", "/team/absences/99/end".into(), end("mgr")).await, 403, "no such absence: refused alike");
     assert_eq!(post("anna", format!("{plan}/apply"), vec![("csrf", who["anna"].1.clone())]).await, 403);
     assert_eq!(post("mgr", format!("{plan}/apply"), vec![("csrf", "forged".into())]).await, 403);
     assert_eq!(post("nobody", "/sign-out".into(), vec![("csrf", "none".into())]).await, 303);

@@ -364,6 +364,20 @@ pub struct Absence {
     pub applied: bool,
 }
 
+/// What ending an absence early changes (or would change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbsenceEnd {
+    pub employee: String,
+    pub first: Day,
+    /// The last day as it was registered.
+    pub was_last: Day,
+    pub last: Day,
+    /// Cover links that now end the day after `last`.
+    pub covers_ended: u64,
+    /// The absentee's links that now start again the day after `last`.
+    pub returns_moved: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaver {
     pub id: i64,
@@ -874,6 +888,10 @@ pub trait Store: Send {
     fn client_pins(&mut self, client: &str) -> Result<Vec<(String, String, String)>>;
     /// Registers an absence (the next plan arranges the cover).
     fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64>;
+    /// Ends an absence early: its last day becomes `last`, the employee is back the day after.
+    /// Covers arranged for it end then, and the absentee's clients return then. With `apply`
+    /// false it says what it would change and changes nothing (the preview a person confirms).
+    fn end_absence(&mut self, id: i64, last: Day, apply: bool, actor: &Actor) -> Result<AbsenceEnd>;
     /// Registers a leaver (the next plan on or after `on` hands their clients over).
     fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64>;
     /// Every link the client ever had, by role and date.

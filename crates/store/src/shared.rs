@@ -491,7 +491,8 @@ impl<B: Backend> Store for B {
         let Some(first) = first else { return Ok(vec![]) };
         // Newest first by the change that touched the link last; chosen from the index alone, and
         // only the rows shown are joined to what they show.
-        let order = "CASE WHEN l.closed_by >= $2 THEN l.closed_by ELSE l.opened_by END DESC, l.client_id COLLATE \"C\", l.role COLLATE \"C\"";
+        let order =
+            "CASE WHEN l.closed_by >= $2 THEN l.closed_by ELSE l.opened_by END DESC, l.client_id COLLATE \"C\", l.role COLLATE \"C\"";
         let sql = format!(
             "{ENTRY_SELECT} WHERE l.id IN (SELECT l.id FROM links l WHERE l.employee = $1 AND (l.opened_by >= $2 OR l.closed_by >= $2) \
              ORDER BY {order} LIMIT $3) ORDER BY {order}"
@@ -739,6 +740,49 @@ impl<B: Backend> Store for B {
         Ok(id)
     }
 
+    fn end_absence(&mut self, id: i64, last: Day, apply: bool, actor: &Actor) -> Result<AbsenceEnd> {
+        let mut tx = self.write()?;
+        let Some(mut r) = tx.row(
+            "SELECT e.id, a.first_day, a.last_day FROM absences a JOIN employees e ON e.key = a.employee WHERE a.id = $1",
+            params![id],
+        )?
+        else {
+            return Err(StoreError::NotFound { what: "absence", id: id.to_string() });
+        };
+        let (employee, first, was_last) = (r.text(0)?, r.day(1)?, r.day(2)?);
+        if last >= was_last {
+            return Err(StoreError::Refused(format!(
+                "{employee}'s absence already ends on {was_last}: ending it on {last} would not shorten it"
+            )));
+        }
+        if last < first {
+            return Err(StoreError::Refused(format!("{employee}'s absence begins on {first}: it can end on that day at the earliest")));
+        }
+        let back = Day(last.0 + 1);
+        // A cover began on the day its plan took effect: the absentee cannot be back before it.
+        let began = tx.one("SELECT max(valid_from) FROM links WHERE absence = $1 AND cause = 'cover'", params![id])?.opt_day(0)?;
+        if let Some(began) = began.filter(|&b| b > back) {
+            return Err(StoreError::Refused(format!(
+                "the cover of {employee}'s clients began on {began}: the absence can end on {} at the earliest",
+                Day(began.0 - 1)
+            )));
+        }
+        let summary = format!("{employee}'s absence from {first} to {was_last} ended early: last day {last}, back on {back}");
+        let change = add_change(&mut *tx, "absence", actor, None, &summary)?;
+        let covers_ended = tx.exec(
+            "UPDATE links SET valid_to = $2, closed_by = $3 WHERE absence = $1 AND cause = 'cover' AND valid_to > $2",
+            params![id, back, change],
+        )?;
+        let returns_moved =
+            tx.exec("UPDATE links SET valid_from = $2 WHERE absence = $1 AND cause = 'return' AND valid_from > $2", params![id, back])?;
+        tx.exec("UPDATE absences SET last_day = $2 WHERE id = $1", params![id, last])?;
+        if apply {
+            tx.commit()?;
+        }
+        // Not applied: the transaction is dropped, and with it every change above.
+        Ok(AbsenceEnd { employee, first, was_last, last, covers_ended, returns_moved })
+    }
+
     fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
         let change = add_change(&mut *tx, "leave", actor, None, &format!("{employee} leaves on {on}"))?;
@@ -814,18 +858,20 @@ impl<B: Backend> Store for B {
         let (mut ids, mut total) = (Vec::new(), None);
         match search {
             None => {
-                db.each(&format!("SELECT l.id {held} ORDER BY {order} LIMIT $3 OFFSET $4"), params![date, key, limit as i64, offset as i64], &mut |r| {
-                    ids.push(r.int(0)?);
-                    Ok(())
-                })?;
+                db.each(
+                    &format!("SELECT l.id {held} ORDER BY {order} LIMIT $3 OFFSET $4"),
+                    params![date, key, limit as i64, offset as i64],
+                    &mut |r| {
+                        ids.push(r.int(0)?);
+                        Ok(())
+                    },
+                )?;
                 total = Some(db.one(&format!("SELECT count(*) {held}"), params![date, key])?.int(0)?);
             }
             Some(s) => {
                 // Unicode case folding on both backends: `find` is folded when it is written.
                 let pattern = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                let found = format!(
-                    "{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND c.find LIKE $3 ESCAPE '\\')"
-                );
+                let found = format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND c.find LIKE $3 ESCAPE '\\')");
                 // One pass: the page and, beside each of its rows, how many rows there are in all.
                 db.each(
                     &format!("SELECT l.id, count(*) OVER () {found} ORDER BY {order} LIMIT $4 OFFSET $5"),

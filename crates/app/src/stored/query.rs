@@ -280,6 +280,26 @@ pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cove
     Ok(store.add_absence(employee, allot_store::Day(first), allot_store::Day(last), cover, actor)?)
 }
 
+/// Ends an absence early, on `last` (the employee is back the next day): the covers end and the
+/// clients return then. History is kept: the absentee cannot be back before `today`, and the
+/// covers' own days stay as they were. With `apply` false it only says what it would change.
+pub fn end_absence(
+    store: &mut dyn Store,
+    id: i64,
+    last: i32,
+    today: i32,
+    apply: bool,
+    actor: &Actor,
+) -> Result<allot_store::AbsenceEnd, AppError> {
+    if last + 1 < today {
+        return Err(AppError::Refused(format!(
+            "an absence cannot end in the past: the earliest last day is {} (back today)",
+            civil_from_days(today - 1)
+        )));
+    }
+    Ok(store.end_absence(id, allot_store::Day(last), apply, actor)?)
+}
+
 /// Registers a leaver; the next plan on or after `on` hands their clients over for good.
 pub fn leave(store: &mut dyn Store, employee: &str, on: i32, actor: &Actor) -> Result<i64, AppError> {
     Ok(store.add_leaver(employee, allot_store::Day(on), actor)?)

@@ -207,7 +207,7 @@ async fn a_manager_sets_an_absence_with_cover_sees_the_plan_applies_it_and_the_c
     c.find(Locator::Css("header a[href='/team']")).await.unwrap().click().await.unwrap();
     wait_path(&c, "/team").await;
     let text = body_text(&c).await;
-    assert!(text.contains("Нагрузка по ролям") && text.contains("anna · sales"), "{text}");
+    assert!(text.contains("Нагрузка по ролям") && text.contains("anna · продажи"), "{text}");
     assert!(c.find(Locator::Css("svg rect")).await.is_ok(), "the bars are drawn");
     photograph(&c, "team-ru").await;
     // anna is away for a week from today; boris covers.
