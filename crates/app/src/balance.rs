@@ -178,7 +178,12 @@ pub fn balance(req: BalanceRequest<'_>, observer: &dyn Observer) -> Result<Balan
     let by = criteria(req.by, req.tolerance, &clients)?;
     let current = match (req.current, stored) {
         (Some(sheet), _) => {
-            let rows = pairs(&sheet, &["id", "client_id"], &["territory", "current_territory", "employee", "employee_id"])?;
+            // The headers `allot balance -o` writes, in either language, and the usual others.
+            let rows = pairs(
+                &sheet,
+                &["id", "client_id"],
+                &["territory", "current_territory", "employee", "employee_id", "территория", "сотрудник"],
+            )?;
             Some(rows.into_iter().filter(|r| !left_out.contains(&r.0)).collect())
         }
         (None, Some(owners)) if req.rebalance => Some(

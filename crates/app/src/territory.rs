@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use allot_core::diag::Diagnostic;
+use allot_i18n::{Arg, Lang};
 use allot_io::sheet::{CellRef, Sheet};
 use allot_territory::geo::{dist, unit, Vec3};
 use allot_territory::{measure, solve, Criterion, Graph, Observer, Problem, Settings, Solution, Stop};
@@ -742,11 +743,25 @@ fn figures(d: &Design, contiguous: bool, seconds: f64) -> Figures {
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.2}%", x * 100.0)
+/// A share as a percentage with two decimals (`1.25%`; `1,25 %` in Russian).
+fn pct(lang: Lang, x: f64) -> String {
+    match lang {
+        Lang::Ru => format!("{}\u{a0}%", allot_i18n::format::number(lang, x * 100.0, 2)),
+        Lang::En => format!("{:.2}%", x * 100.0),
+    }
 }
 
-fn big(x: f64) -> String {
+/// A deviation with its sign and two decimals (`+1.25%`).
+fn signed_pct(lang: Lang, x: f64) -> String {
+    let sign = if x >= 0.0 { "+" } else { "" };
+    format!("{sign}{}", pct(lang, x))
+}
+
+/// A whole amount with its digits grouped as the language groups them.
+fn big(lang: Lang, x: f64) -> String {
+    if lang == Lang::Ru {
+        return allot_i18n::format::number(lang, x.round(), 0);
+    }
     let s = format!("{:.0}", x.round());
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -760,23 +775,30 @@ fn big(x: f64) -> String {
 
 /// The report a person reads: per territory totals and deviations, then the verdict per criterion,
 /// compactness, contiguity, moves, and what could not be met and why.
-pub fn report(d: &Design) -> String {
+pub fn report(d: &Design, lang: Lang) -> String {
     let f = &d.figures;
+    let t = |key: &str| lang.t(key);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{} {} units{} into {} territories{}",
-        if d.rebalanced { "Re-balanced" } else { "Divided" },
-        f.units,
-        if d.unit_column.is_some() { format!(" ({} clients)", f.clients) } else { String::new() },
-        f.territories,
-        if f.contiguous_required { ", contiguous" } else { "" }
+    let clients = if d.unit_column.is_some() {
+        format!(" {}", lang.text("balance-units-clients", &[("clients", Arg::Count(f.clients as i64))]))
+    } else {
+        String::new()
+    };
+    let head = lang.text(
+        if d.rebalanced { "balance-rebalanced" } else { "balance-divided" },
+        &[
+            ("units", Arg::Count(f.units as i64)),
+            ("clients", Arg::Text(&clients)),
+            ("territories", Arg::Count(f.territories as i64)),
+            ("contiguous", Arg::Text(&if f.contiguous_required { t("balance-contiguous") } else { String::new() })),
+        ],
     );
-    let mut header = format!("{:<14} {:>6} {:>8}", "territory", "units", "clients");
+    let _ = writeln!(s, "{head}");
+    let mut header = format!("{:<14} {:>6} {:>8}", t("balance-col-territory"), t("balance-col-units"), t("balance-col-clients"));
     for c in &f.criteria {
-        let _ = write!(header, " {:>16} {:>8}", c.name, "dev");
+        let _ = write!(header, " {:>16} {:>8}", c.name, t("balance-col-dev"));
     }
-    let _ = write!(header, " {:>9} {:>6}", "mean km", "pieces");
+    let _ = write!(header, " {:>9} {:>6}", t("balance-col-km"), t("balance-col-pieces"));
     let _ = writeln!(s, "{header}");
     for t in &f.per_territory {
         let name = match &t.owner {
@@ -785,88 +807,102 @@ pub fn report(d: &Design) -> String {
         };
         let mut line = format!("{:<14} {:>6} {:>8}", name, t.units, t.clients);
         for (x, dv) in t.totals.iter().zip(&t.deviations) {
-            let _ = write!(line, " {:>16} {:>+7.2}%", big(*x), dv * 100.0);
+            let _ = write!(line, " {:>16} {:>8}", big(lang, *x), signed_pct(lang, *dv));
         }
         let _ = write!(line, " {:>9.0} {:>6}", t.mean_distance_km, t.pieces);
         let _ = writeln!(s, "{line}");
     }
     s.push('\n');
     for c in &f.criteria {
-        let tol = c.tolerance.map(pct).unwrap_or_else(|| "—".into());
-        let verdict = if c.met { "within tolerance" } else { "NOT within tolerance" };
-        let _ = writeln!(s, "{:<12} spread {} (tolerance {tol}): {verdict}", c.name, pct(c.deviation));
+        let tol = c.tolerance.map(|x| pct(lang, x)).unwrap_or_else(|| "—".into());
+        let verdict = t(if c.met { "balance-within" } else { "balance-not-within" });
+        let line = lang.text(
+            "balance-spread",
+            &[("spread", Arg::Text(&pct(lang, c.deviation))), ("tolerance", Arg::Text(&tol)), ("verdict", Arg::Text(&verdict))],
+        );
+        let _ = writeln!(s, "{:<12} {line}", c.name);
         if c.tolerance.is_some_and(|t| c.lower_bound > t) {
-            let _ = writeln!(
-                s,
-                "             the tolerance is impossible: no design can spread less than {} ({}); without the giants' territories the spread is {}",
-                pct(c.lower_bound),
-                if f.giants.is_empty() {
-                    "units cannot be split".to_string()
-                } else {
-                    giants_phrase(&f.giants)
-                },
-                pct(c.giant_free_deviation)
+            let why = if f.giants.is_empty() { t("balance-units-whole") } else { giants_phrase(lang, &f.giants) };
+            let line = lang.text(
+                "balance-impossible",
+                &[
+                    ("bound", Arg::Text(&pct(lang, c.lower_bound))),
+                    ("why", Arg::Text(&why)),
+                    ("without", Arg::Text(&pct(lang, c.giant_free_deviation))),
+                ],
             );
+            let _ = writeln!(s, "             {line}");
         } else if !c.met {
-            let _ = writeln!(
-                s,
-                "             best reachable found: {}; the bound is {} — try without --contiguous, with a larger --time-limit or more --restarts",
-                pct(c.deviation),
-                pct(c.lower_bound)
+            let line = lang.text(
+                "balance-best-found",
+                &[("spread", Arg::Text(&pct(lang, c.deviation))), ("bound", Arg::Text(&pct(lang, c.lower_bound)))],
             );
+            let _ = writeln!(s, "             {line}");
         }
     }
-    let _ = writeln!(
-        s,
-        "compactness  {} potential·km to the centroids (mean {:.0} km per unit of potential){}",
-        big(f.compactness),
-        f.mean_distance_km,
-        f.p_median.map(|p| format!("; p-median cost {p:.4e}")).unwrap_or_default()
+    let p_median = f.p_median.map(|p| lang.text("balance-p-median", &[("cost", Arg::Text(&format!("{p:.4e}")))])).unwrap_or_default();
+    let line = lang.text(
+        "balance-compactness",
+        &[
+            ("total", Arg::Text(&big(lang, f.compactness))),
+            ("mean", Arg::Text(&format!("{:.0}", f.mean_distance_km))),
+            ("p_median", Arg::Text(&p_median)),
+        ],
     );
-    let _ = writeln!(
-        s,
-        "contiguity   {}",
-        if f.pieces == 0 {
-            "every territory is one connected piece".to_string()
-        } else {
-            format!(
-                "{} extra piece(s){}",
-                f.pieces,
-                if f.contiguous_required { " (fixed units or the graph leave no other way)" } else { " (add --contiguous to forbid)" }
-            )
-        }
-    );
+    let _ = writeln!(s, "{:<12} {line}", t("balance-h-compactness"));
+    let contiguity = if f.pieces == 0 {
+        t("balance-one-piece")
+    } else {
+        let how = t(if f.contiguous_required { "balance-pieces-forced" } else { "balance-pieces-allowed" });
+        lang.text("balance-pieces", &[("count", Arg::Count(f.pieces as i64)), ("how", Arg::Text(&how))])
+    };
+    let _ = writeln!(s, "{:<12} {contiguity}", t("balance-h-contiguity"));
     if let Some(m) = &f.moves {
-        let _ = writeln!(
-            s,
-            "moves        {} of the potential and {} clients ({}) change territory; {}",
-            pct(m.potential_share),
-            m.clients,
-            pct(m.client_share),
-            match m.lower_bound {
-                Some(b) => format!("any design within tolerance must move at least {}", pct(b)),
-                None => "no design meets the tolerance (giants), so there is no least move to compare with".into(),
-            }
+        let least = match m.lower_bound {
+            Some(b) => lang.text("balance-least-move", &[("bound", Arg::Text(&pct(lang, b)))]),
+            None => t("balance-no-least-move"),
+        };
+        let line = lang.text(
+            "balance-moves",
+            &[
+                ("potential", Arg::Text(&pct(lang, m.potential_share))),
+                ("clients", Arg::Count(m.clients as i64)),
+                ("share", Arg::Text(&pct(lang, m.client_share))),
+                ("least", Arg::Text(&least)),
+            ],
         );
+        let _ = writeln!(s, "{:<12} {line}", t("balance-h-moves"));
     }
     if !f.giants.is_empty() {
-        let own = if f.giants.len() == 1 { "got a territory of its own" } else { "each got a territory of their own" };
-        let _ = writeln!(s, "giants       {} {own}", f.giants.join(", "));
+        let line =
+            lang.text("balance-giants", &[("giants", Arg::Text(&f.giants.join(", "))), ("count", Arg::Count(f.giants.len() as i64))]);
+        let _ = writeln!(s, "{:<12} {line}", t("balance-h-giants"));
     }
-    let _ = writeln!(s, "search       {} restart(s), {}, {:.2} s", f.restarts, f.stopped, f.seconds);
+    let stopped = t(&format!("balance-stop-{}", f.stopped.replace(' ', "-")));
+    let line = lang.text(
+        "balance-search",
+        &[
+            ("restarts", Arg::Count(f.restarts as i64)),
+            ("stopped", Arg::Text(&stopped)),
+            ("seconds", Arg::Text(&allot_i18n::format::number(lang, f.seconds, 2))),
+        ],
+    );
+    let _ = writeln!(s, "{:<12} {line}", t("balance-h-search"));
     s
 }
 
 /// The design as CSV: unit (or client) → territory and owner.
-pub fn write_csv(d: &Design, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+/// Its headers are in `lang` (the key column keeps the name it has in the clients' file); `--current`
+/// reads them back in either language.
+pub fn write_csv(d: &Design, w: &mut dyn std::io::Write, lang: Lang) -> std::io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let key = d.unit_column.clone().unwrap_or_else(|| "id".into());
-    let mut header = vec![key, "territory".to_string()];
+    let mut header = vec![key, lang.t("design-territory")];
     if d.owners.is_some() {
-        header.push("employee".into());
+        header.push(lang.t("design-employee"));
     }
     if d.unit_column.is_some() {
-        header.push("clients".into());
+        header.push(lang.t("design-clients"));
     }
     out.write_record(&header)?;
     for (u, unit) in d.units.iter().enumerate() {
@@ -900,8 +936,8 @@ fn toml_str(s: &str) -> String {
 }
 
 /// "X alone exceeds the mean" / "X, Y alone exceed the mean".
-fn giants_phrase(giants: &[String]) -> String {
-    format!("{} alone exceed{} the mean", giants.join(", "), if giants.len() == 1 { "s" } else { "" })
+fn giants_phrase(lang: Lang, giants: &[String]) -> String {
+    lang.text("balance-giants-alone", &[("giants", Arg::Text(&giants.join(", "))), ("count", Arg::Count(giants.len() as i64))])
 }
 
 /// The design as scheme territories (`[[territories]]` with `attribute` and `values`), owned in
@@ -918,14 +954,15 @@ pub fn scheme_toml(d: &Design, role: &str, parent: Option<&str>, names: &dyn Fn(
             .criteria
             .first()
             .map(|c| match d.figures.giants.is_empty() {
-                true => format!(", {} spread {}", c.name, pct(c.deviation)),
+                // A comment of the scheme file: in English, as the scheme's keys are.
+                true => format!(", {} spread {}", c.name, pct(Lang::En, c.deviation)),
                 false => format!(
                     ", {} spread {}; {}, without {} {}",
                     c.name,
-                    pct(c.deviation),
-                    giants_phrase(&d.figures.giants),
+                    pct(Lang::En, c.deviation),
+                    giants_phrase(Lang::En, &d.figures.giants),
                     if d.figures.giants.len() == 1 { "it" } else { "them" },
-                    pct(c.giant_free_deviation)
+                    pct(Lang::En, c.giant_free_deviation)
                 ),
             })
             .unwrap_or_default()

@@ -103,6 +103,8 @@ pub struct BalanceArgs {
     /// Write every figure as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    #[command(flatten)]
+    lang: crate::stored::LangOpt,
     /// Text encoding of CSV inputs that are not UTF-8: cp1251 for every file, or per file as
     /// `clients=cp1251` (repeatable). UTF-8, with or without a BOM, is recognised on its own.
     #[arg(long, value_name = "[FILE=]ENCODING", value_parser = crate::parse_encoding)]
@@ -219,14 +221,14 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     let design_to_stdout = a.out.is_none() && a.scheme_out.is_none();
     if design_to_stdout {
         let mut buf = Vec::new();
-        territory::write_csv(&d, &mut buf).map_err(|e| {
+        territory::write_csv(&d, &mut buf, a.lang.get()).map_err(|e| {
             eprintln!("error: cannot write the design: {e}");
             Reported
         })?;
         crate::emit(&String::from_utf8_lossy(&buf))?;
     }
     if !a.quiet {
-        let r = territory::report(&d);
+        let r = territory::report(&d, a.lang.get());
         if design_to_stdout {
             eprint!("{r}");
         } else {
@@ -247,7 +249,7 @@ fn write_files(a: &BalanceArgs, d: &territory::Design, sheet_copy: Option<&allot
         Reported
     };
     if let Some(p) = &a.out {
-        write_output(p, |w| territory::write_csv(d, w)).map_err(|e| io_fail(p, e))?;
+        write_output(p, |w| territory::write_csv(d, w, a.lang.get())).map_err(|e| io_fail(p, e))?;
     }
     if let (Some(p), Some(sheet)) = (&a.clients_out, sheet_copy) {
         write_output(p, |w| territory::write_clients(d, sheet, w)).map_err(|e| io_fail(p, e))?;
@@ -256,9 +258,9 @@ fn write_files(a: &BalanceArgs, d: &territory::Design, sheet_copy: Option<&allot
         let text = territory::scheme_toml(d, &a.role, a.parent.as_deref(), &|_| None);
         write_output(p, |w| w.write_all(text.as_bytes())).map_err(|e| io_fail(p, e))?;
     }
-    for (paths, draw) in [(&a.map, allot_render::map as fn(&_, &_) -> _), (&a.chart, allot_render::chart)] {
+    for (paths, draw) in [(&a.map, allot_render::map as fn(&_, &_, _) -> _), (&a.chart, allot_render::chart)] {
         for p in paths {
-            let bytes = draw(d, p.as_path()).map_err(|m| {
+            let bytes = draw(d, p.as_path(), a.lang.get()).map_err(|m| {
                 eprintln!("error: {m}");
                 Reported
             })?;

@@ -237,3 +237,62 @@ absence-end-links = { $count ->
     [one] { $shown } client covered during the absence returns to { $employee } that day; its cover ends.
    *[other] { $shown } clients covered during the absence return to { $employee } that day; their cover ends.
 }
+
+# allot balance: the report, the design file and the pictures.
+balance-divided = Divided { $units } units{ $clients } into { $territories } territories{ $contiguous }
+balance-rebalanced = Re-balanced { $units } units{ $clients } into { $territories } territories{ $contiguous }
+balance-units-clients = ({ $clients } clients)
+balance-contiguous = , contiguous
+balance-col-territory = territory
+balance-col-units = units
+balance-col-clients = clients
+balance-col-dev = dev
+balance-col-km = mean km
+balance-col-pieces = pieces
+balance-spread = spread { $spread } (tolerance { $tolerance }): { $verdict }
+balance-within = within tolerance
+balance-not-within = NOT within tolerance
+balance-impossible = the tolerance is impossible: no design can spread less than { $bound } ({ $why }); without the giants' territories the spread is { $without }
+balance-units-whole = units cannot be split
+balance-giants-alone = { $count ->
+    [one] { $giants } alone exceeds the mean
+   *[other] { $giants } alone exceed the mean
+}
+balance-best-found = best reachable found: { $spread }; the bound is { $bound } — try without --contiguous, with a larger --time-limit or more --restarts
+balance-h-compactness = compactness
+balance-compactness = { $total } potential·km to the centroids (mean { $mean } km per unit of potential){ $p_median }
+balance-p-median = ; p-median cost { $cost }
+balance-h-contiguity = contiguity
+balance-one-piece = every territory is one connected piece
+balance-pieces = { $count } extra piece(s){ $how }
+balance-pieces-forced = { " " }(fixed units or the graph leave no other way)
+balance-pieces-allowed = { " " }(add --contiguous to forbid)
+balance-h-moves = moves
+balance-moves = { $potential } of the potential and { $clients } clients ({ $share }) change territory; { $least }
+balance-least-move = any design within tolerance must move at least { $bound }
+balance-no-least-move = no design meets the tolerance (giants), so there is no least move to compare with
+balance-h-giants = giants
+balance-giants = { $count ->
+    [one] { $giants } got a territory of its own
+   *[other] { $giants } each got a territory of their own
+}
+balance-h-search = search
+balance-search = { $restarts } restart(s), { $stopped }, { $seconds } s
+balance-stop-done = done
+balance-stop-time-limit = time limit
+balance-stop-interrupted = interrupted
+balance-stop-move-cap = move cap
+design-territory = territory
+design-employee = employee
+design-clients = clients
+picture-units = units
+picture-map-title = { $territories } territories, { $criterion } spread { $spread }%, { $pieces } extra piece(s)
+picture-map-client = a client, in its territory's colour
+picture-map-centre = a territory's centre, with its name
+picture-chart-title = { $criterion } per territory
+picture-chart-bar = { $criterion }
+picture-chart-target = target (equal share)
+picture-chart-band = tolerance ±{ $tolerance }%
+picture-thousands = { $n }K
+picture-millions = { $n }M
+picture-billions = { $n }B

@@ -254,3 +254,62 @@ absence-end-links = { $count ->
     [few] { $shown } клиента, которых замещали, возвращаются к { $employee } в этот день; замещение заканчивается.
    *[many] { $shown } клиентов, которых замещали, возвращаются к { $employee } в этот день; замещение заканчивается.
 }
+
+# allot balance: отчёт, файл раскроя и картинки.
+balance-divided = Новый раскрой — единиц: { $units }{ $clients }, территорий: { $territories }{ $contiguous }
+balance-rebalanced = Перераспределение — единиц: { $units }{ $clients }, территорий: { $territories }{ $contiguous }
+balance-units-clients = (клиентов: { $clients })
+balance-contiguous = , каждая связная
+balance-col-territory = территория
+balance-col-units = единиц
+balance-col-clients = клиентов
+balance-col-dev = откл.
+balance-col-km = ср. км
+balance-col-pieces = частей
+balance-spread = разброс { $spread } (допуск { $tolerance }): { $verdict }
+balance-within = в пределах допуска
+balance-not-within = НЕ в пределах допуска
+balance-impossible = допуск недостижим: ни один раскрой не даёт разброс меньше { $bound } ({ $why }); без территорий гигантов разброс { $without }
+balance-units-whole = единицы не делятся
+balance-giants-alone = { $count ->
+    [one] { $giants } один превышает среднее
+   *[other] { $giants } каждый превышает среднее
+}
+balance-best-found = лучший найденный: { $spread }; нижняя граница { $bound } — попробуйте без --contiguous, с большим --time-limit или --restarts
+balance-h-compactness = компактность
+balance-compactness = { $total } потенциал·км до центров (в среднем { $mean } км на единицу потенциала){ $p_median }
+balance-p-median = ; стоимость p-медианы { $cost }
+balance-h-contiguity = связность
+balance-one-piece = каждая территория — одна связная часть
+balance-pieces = лишних частей: { $count }{ $how }
+balance-pieces-forced = { " " }(иначе не позволяют закреплённые единицы или граф соседства)
+balance-pieces-allowed = { " " }(добавьте --contiguous, чтобы запретить)
+balance-h-moves = перемещения
+balance-moves = территорию меняют { $potential } потенциала и клиентов: { $clients } ({ $share }); { $least }
+balance-least-move = любой раскрой в пределах допуска перемещает не меньше { $bound }
+balance-no-least-move = ни один раскрой не укладывается в допуск (гиганты), сравнивать не с чем
+balance-h-giants = гиганты
+balance-giants = { $count ->
+    [one] { $giants } получил отдельную территорию
+   *[other] { $giants } получили по отдельной территории
+}
+balance-h-search = поиск
+balance-search = перезапусков: { $restarts }, { $stopped }, { $seconds } с
+balance-stop-done = завершён
+balance-stop-time-limit = остановлен по времени
+balance-stop-interrupted = прерван
+balance-stop-move-cap = упёрся в предел перемещений
+design-territory = территория
+design-employee = сотрудник
+design-clients = клиентов
+picture-units = единицы
+picture-map-title = Территорий: { $territories }, разброс { $criterion } { $spread } %, лишних частей: { $pieces }
+picture-map-client = клиент, цветом своей территории
+picture-map-centre = центр территории с её названием
+picture-chart-title = { $criterion } по территориям
+picture-chart-bar = { $criterion }
+picture-chart-target = цель (равная доля)
+picture-chart-band = допуск ±{ $tolerance } %
+picture-thousands = { $n } тыс.
+picture-millions = { $n } млн
+picture-billions = { $n } млрд

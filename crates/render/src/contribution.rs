@@ -3,7 +3,7 @@
 use allot_app::contribution::{headers, HeaderFor, Report, Row};
 use allot_i18n::{Arg, Lang};
 
-use crate::picture::{colour, render, Scene, Shape};
+use crate::picture::{axis_value, colour, render, Scene, Shape};
 use crate::RenderError;
 
 /// The rows as an XLSX workbook: a bold, frozen header row, money with two decimals and thousands
@@ -157,9 +157,4 @@ pub fn revenue_chart(r: &Report, role: &str, path: &std::path::Path, lang: Lang)
     let title = lang.text("chart-revenue-title", &[("role", Arg::Text(role)), ("currency", Arg::Text(&cur))]);
     shapes.push(Shape::Label { x: m, y: 28.0, size: 15.0, text: title, anchor: "start" });
     render(&Scene { width, height, shapes }, path)
-}
-
-/// A scale's end as the language writes a number: whole above 100, else two decimals.
-fn axis_value(lang: Lang, x: f64) -> String {
-    allot_i18n::format::number(lang, x, if x.abs() >= 100.0 { 0 } else { 2 })
 }

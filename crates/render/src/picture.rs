@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use allot_territory::geo::{Albers, Vec3};
 
 use allot_app::territory::Design;
+use allot_i18n::{format, Arg, Lang};
 
 use crate::RenderError;
 
@@ -50,7 +51,7 @@ pub fn colour(t: usize) -> [u8; 3] {
     [f(b[0]), f(b[1]), f(b[2])]
 }
 
-fn map_scene(d: &Design) -> Scene {
+fn map_scene(d: &Design, lang: Lang) -> Scene {
     let pts: &[Vec3] = &d.client_pos;
     let proj = Albers::fit(pts);
     let xy: Vec<(f64, f64)> = pts.iter().map(|&p| proj.project(p)).collect();
@@ -103,18 +104,28 @@ fn map_scene(d: &Design) -> Scene {
             anchor: "start",
         });
     }
-    let title = format!(
-        "{} territories, {} spread {:.2}%, {} extra piece(s)",
-        d.figures.territories,
-        d.figures.criteria.first().map(|c| c.name.as_str()).unwrap_or("units"),
-        d.figures.criteria.first().map(|c| c.deviation * 100.0).unwrap_or(0.0),
-        d.figures.pieces
+    let units = lang.t("picture-units");
+    let title = lang.text(
+        "picture-map-title",
+        &[
+            ("territories", Arg::Count(d.figures.territories as i64)),
+            ("criterion", Arg::Text(d.figures.criteria.first().map_or(units.as_str(), |c| c.name.as_str()))),
+            ("spread", Arg::Text(&format::number(lang, d.figures.criteria.first().map_or(0.0, |c| c.deviation * 100.0), 2))),
+            ("pieces", Arg::Count(d.figures.pieces as i64)),
+        ],
     );
     shapes.push(Shape::Label { x: margin, y: 22.0, size: 16.0, text: title, anchor: "start" });
+    // The legend: what a dot and a ringed dot are (each territory's colour is named at its centre).
+    let ly = height - 10.0;
+    shapes.push(Shape::Dot { x: margin + 4.0, y: ly - 4.0, r: 3.0, fill: colour(0) });
+    shapes.push(Shape::Label { x: margin + 12.0, y: ly, size: 11.0, text: lang.t("picture-map-client"), anchor: "start" });
+    shapes.push(Shape::Dot { x: margin + 264.0, y: ly - 4.0, r: 6.0, fill: [0, 0, 0] });
+    shapes.push(Shape::Dot { x: margin + 264.0, y: ly - 4.0, r: 3.5, fill: colour(0) });
+    shapes.push(Shape::Label { x: margin + 274.0, y: ly, size: 11.0, text: lang.t("picture-map-centre"), anchor: "start" });
     Scene { width, height, shapes }
 }
 
-fn chart_scene(d: &Design) -> Scene {
+fn chart_scene(d: &Design, lang: Lang) -> Scene {
     let f = &d.figures;
     let k = f.per_territory.len().max(1);
     let (width, height) = ((80.0 + 36.0 * k as f64).clamp(480.0, 2400.0), 420.0);
@@ -149,15 +160,51 @@ fn chart_scene(d: &Design) -> Scene {
             x: bx + bw / 2.0,
             y: y_of(x) - 4.0,
             size: 10.0,
-            text: format!("{:+.1}%", dev * 100.0),
+            text: format!("{}{}%", if dev >= 0.0 { "+" } else { "" }, format::number(lang, dev * 100.0, 1)),
             anchor: "middle",
         });
     }
     shapes.push(Shape::Line { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, stroke: [0, 0, 0], width: 1.0 });
-    let title =
-        format!("{} per territory: target (line) and ±{:.1}% band (grey)", c0.map(|c| c.name.as_str()).unwrap_or("units"), tol * 100.0);
+    // The value axis: its line and three values (0, half, the top), as the reader's language
+    // writes numbers.
+    shapes.push(Shape::Line { x1: left, y1: top, x2: left, y2: height - bottom, stroke: [0, 0, 0], width: 1.0 });
+    for v in [0.0, top_value / 2.0, top_value] {
+        let y = y_of(v);
+        shapes.push(Shape::Line { x1: left - 4.0, y1: y, x2: left, y2: y, stroke: [0, 0, 0], width: 1.0 });
+        shapes.push(Shape::Label { x: left - 6.0, y: y + 4.0, size: 10.0, text: axis_value(lang, v), anchor: "end" });
+    }
+    let units = lang.t("picture-units");
+    let criterion = c0.map_or(units.as_str(), |c| c.name.as_str());
+    let title = lang.text("picture-chart-title", &[("criterion", Arg::Text(criterion))]);
     shapes.push(Shape::Label { x: left, y: 24.0, size: 15.0, text: title, anchor: "start" });
+    // The legend: the bar, the target line, the tolerance band, each after the last one's text
+    // (about 7 px a character at this size, in either font).
+    let ly = height - 22.0;
+    let width_of = |t: &str| 16.0 + 7.0 * t.chars().count() as f64 + 18.0;
+    let bar = lang.text("picture-chart-bar", &[("criterion", Arg::Text(criterion))]);
+    let target = lang.t("picture-chart-target");
+    let band = lang.text("picture-chart-band", &[("tolerance", Arg::Text(&format::number(lang, tol * 100.0, 1)))]);
+    let (x1, x2) = (left + width_of(&bar), left + width_of(&bar) + width_of(&target));
+    shapes.push(Shape::Rect { x: left, y: ly - 9.0, w: 12.0, h: 10.0, fill: colour(0), opacity: 1.0 });
+    shapes.push(Shape::Line { x1, y1: ly - 4.0, x2: x1 + 12.0, y2: ly - 4.0, stroke: [0, 0, 0], width: 1.0 });
+    shapes.push(Shape::Rect { x: x2, y: ly - 9.0, w: 12.0, h: 10.0, fill: [120, 120, 120], opacity: 0.35 });
+    for (x, text) in [(left, bar), (x1, target), (x2, band)] {
+        shapes.push(Shape::Label { x: x + 16.0, y: ly, size: 11.0, text, anchor: "start" });
+    }
     Scene { width, height, shapes }
+}
+
+/// A scale's value in a few characters, as the language writes it: `0`, `12,5`, `350 тыс.`,
+/// `12,5 млн` (`350K`, `12.5M` in English), so that it fits beside the axis.
+pub(crate) fn axis_value(lang: Lang, v: f64) -> String {
+    let (scaled, key) = match v.abs() {
+        a if a >= 1e9 => (v / 1e9, "picture-billions"),
+        a if a >= 1e6 => (v / 1e6, "picture-millions"),
+        a if a >= 1e4 => (v / 1e3, "picture-thousands"),
+        a => return format::number(lang, v, if a >= 100.0 || v.fract() == 0.0 { 0 } else { 2 }),
+    };
+    let decimals = if scaled.abs() < 100.0 && (scaled * 10.0).round() % 10.0 != 0.0 { 1 } else { 0 };
+    lang.text(key, &[("n", Arg::Text(&format::number(lang, scaled, decimals)))])
 }
 
 fn escape(s: &str) -> String {
@@ -323,11 +370,11 @@ pub fn render(scene: &Scene, path: &std::path::Path) -> Result<Vec<u8>, RenderEr
 }
 
 /// The map of a design, as the file name's format.
-pub fn map(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
-    render(&map_scene(d), path)
+pub fn map(d: &Design, path: &std::path::Path, lang: Lang) -> Result<Vec<u8>, RenderError> {
+    render(&map_scene(d, lang), path)
 }
 
 /// The bar chart of totals per territory, as the file name's format.
-pub fn chart(d: &Design, path: &std::path::Path) -> Result<Vec<u8>, RenderError> {
-    render(&chart_scene(d), path)
+pub fn chart(d: &Design, path: &std::path::Path, lang: Lang) -> Result<Vec<u8>, RenderError> {
+    render(&chart_scene(d, lang), path)
 }

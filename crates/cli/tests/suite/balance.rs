@@ -129,6 +129,45 @@ fn balance_rebalances_a_current_design_and_reports_the_moves() {
 }
 
 #[test]
+fn balance_speaks_russian_in_its_report_design_and_chart_and_reads_its_russian_design_back() {
+    // Issue #16: `--lang ru` (or a Russian locale) — the report, the design file's headers and the
+    // chart's title, scale and legend in Russian; the design is still a `--current` input.
+    let dir = tempfile::tempdir().unwrap();
+    let clients = dir.path().join("clients.csv");
+    std::fs::write(&clients, clients_csv()).unwrap();
+    let (design, chart) = (dir.path().join("design.csv"), dir.path().join("chart.svg"));
+    let out = allot()
+        .args(["balance", "-k", "2", "--clients"])
+        .arg(&clients)
+        .arg("-o")
+        .arg(&design)
+        .arg("--chart")
+        .arg(&chart)
+        .env("LANG", "ru_RU.UTF-8")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("Новый раскрой — единиц: 40, территорий: 2") && report.contains("в пределах допуска"), "{report}");
+    assert!(report.contains("допуск 1,00\u{a0}%") && !report.contains("within"), "{report}");
+    let text = std::fs::read_to_string(&design).unwrap();
+    assert_eq!(text.lines().next().unwrap(), "id,территория");
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    for want in [">potential по территориям<", ">цель (равная доля)<", ">допуск ±1,0 %<", ">0<"] {
+        assert!(svg.contains(want), "{want} in {svg}");
+    }
+    // The Russian design read back as the current one: nothing has to move.
+    let out =
+        allot().args(["balance", "-k", "2", "--lang", "en", "--clients"]).arg(&clients).arg("--current").arg(&design).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Without -o the design goes to standard output (its headers in English now), the report to
+    // standard error.
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("id,territory\n"));
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(report.contains("Re-balanced 40 units into 2 territories") && report.contains("0.00% of the potential"), "{report}");
+}
+
+#[test]
 fn balance_refuses_bad_input_with_its_place_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let clients = dir.path().join("clients.csv");
