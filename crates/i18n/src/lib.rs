@@ -190,3 +190,68 @@ mod tests {
         assert_eq!(Lang::from_locale([None]), Lang::Ru);
     }
 }
+
+/// A message not yet said: its catalogue key and arguments, rendered in whichever language the
+/// reader has (an error made deep in the store, shown on a Russian screen and in an English log).
+/// Its `Display` is the English text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, Value)>,
+}
+
+/// An argument of a [`Message`], formatted when it is said: a day as the language writes dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Count(i64),
+    /// Days since 1970-01-01.
+    Day(i32),
+}
+
+impl Message {
+    pub fn new(key: &'static str) -> Message {
+        Message { key, args: Vec::new() }
+    }
+
+    pub fn text(mut self, name: &'static str, value: impl Into<String>) -> Message {
+        self.args.push((name, Value::Text(value.into())));
+        self
+    }
+
+    pub fn count(mut self, name: &'static str, n: i64) -> Message {
+        self.args.push((name, Value::Count(n)));
+        self
+    }
+
+    pub fn day(mut self, name: &'static str, days: i32) -> Message {
+        self.args.push((name, Value::Day(days)));
+        self
+    }
+
+    /// The message in `lang`.
+    pub fn say(&self, lang: Lang) -> String {
+        let days: Vec<String> =
+            self.args.iter().map(|(_, v)| if let Value::Day(d) = v { format::date(lang, *d) } else { String::new() }).collect();
+        let args: Vec<(&str, Arg<'_>)> = self
+            .args
+            .iter()
+            .zip(&days)
+            .map(|((name, v), day)| {
+                let arg = match v {
+                    Value::Text(t) => Arg::Text(t),
+                    Value::Count(n) => Arg::Count(*n),
+                    Value::Day(_) => Arg::Text(day),
+                };
+                (*name, arg)
+            })
+            .collect();
+        lang.text(self.key, &args)
+    }
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.say(Lang::En))
+    }
+}

@@ -753,6 +753,7 @@ pub(crate) fn book_error(e: allot_app::stored::AppError) -> ApiError {
         B::Store(s) => ApiError::store(s),
         B::Input(d) => ApiError::new(Code::Refused, allot_core::diag::render_all(&d), None),
         B::Refused(m) => ApiError::new(Code::Refused, m, None),
+        B::Said(m) => ApiError::new(Code::Refused, m.to_string(), None),
         B::NotFound(m) => ApiError::new(Code::NotFound, m, None),
     }
 }

@@ -634,18 +634,18 @@ async fn pin(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let (actor, client) = (actor_of(&s), id.clone());
+    let (actor, client, lang) = (actor_of(&s), id.clone(), lang(&headers));
     let today = allot_store::Day(allot_app::clock::today());
     let done = state
         .with_store(move |st| {
             let req = allot_store::PinRequest { client: &client, role: &f.role, employee: &f.employee, reason: &f.reason, date: today };
-            Ok(allot_app::stored::pin(st, &req, &actor).map(|_| ()).map_err(|e| e.to_string()))
+            Ok(allot_app::stored::pin(st, &req, &actor).map(|_| ()).map_err(|e| e.say(lang)))
         })
         .await;
     match done {
         Ok(Ok(())) => redirect(&format!("/clients/{}", url_encode(&id))),
-        Ok(Err(why)) => not_done(lang(&headers), &s, &why),
-        Err(e) => trouble(lang(&headers), &e),
+        Ok(Err(why)) => not_done(lang, &s, &why),
+        Err(e) => trouble(lang, &e),
     }
 }
 
@@ -660,13 +660,13 @@ async fn unpin(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let (actor, client) = (actor_of(&s), id.clone());
+    let (actor, client, lang) = (actor_of(&s), id.clone(), lang(&headers));
     let done =
-        state.with_store(move |st| Ok(allot_app::stored::unpin(st, &client, &f.role, &actor).map(|_| ()).map_err(|e| e.to_string()))).await;
+        state.with_store(move |st| Ok(allot_app::stored::unpin(st, &client, &f.role, &actor).map(|_| ()).map_err(|e| e.say(lang)))).await;
     match done {
         Ok(Ok(())) => redirect(&format!("/clients/{}", url_encode(&id))),
-        Ok(Err(why)) => not_done(lang(&headers), &s, &why),
-        Err(e) => trouble(lang(&headers), &e),
+        Ok(Err(why)) => not_done(lang, &s, &why),
+        Err(e) => trouble(lang, &e),
     }
 }
 
@@ -1011,11 +1011,11 @@ async fn end_absence(
         return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden");
     }
     let Some(last) = allot_rules::parse_iso_date(f.last.trim()) else {
-        return not_done(lang, &s, &format!("`{}`: YYYY-MM-DD", f.last));
+        return not_done(lang, &s, &lang.text("error-date", &[("value", Arg::Text(&f.last))]));
     };
     let (apply, actor, today) = (f.confirm == "yes", actor_of(&s), allot_app::clock::today());
     let done =
-        state.with_store(move |st| Ok(allot_app::stored::end_absence(st, id, last, today, apply, &actor).map_err(|e| e.to_string()))).await;
+        state.with_store(move |st| Ok(allot_app::stored::end_absence(st, id, last, today, apply, &actor).map_err(|e| e.say(lang)))).await;
     let end = match done {
         Ok(Ok(end)) => end,
         Ok(Err(why)) => return not_done(lang, &s, &why),
@@ -1079,7 +1079,8 @@ async fn absence(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f)
         return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden");
     }
     let (Some(first), Some(last)) = (allot_rules::parse_iso_date(f.first.trim()), allot_rules::parse_iso_date(f.last.trim())) else {
-        return not_done(lang, &s, &format!("`{}` / `{}`: YYYY-MM-DD", f.first, f.last));
+        let bad = if allot_rules::parse_iso_date(f.first.trim()).is_none() { &f.first } else { &f.last };
+        return not_done(lang, &s, &lang.text("error-date", &[("value", Arg::Text(bad))]));
     };
     let (actor, employee) = (actor_of(&s), f.employee.clone());
     let today = allot_app::clock::today();
@@ -1158,9 +1159,9 @@ async fn apply_plan(
     let actor = actor_of(&s);
     let done = state
         .with_whole_store(move |st| {
-            let Some(text) = st.plan_body(&id).map_err(ApiError::store)? else { return Ok(Err("no such plan".to_string())) };
+            let Some(text) = st.plan_body(&id).map_err(ApiError::store)? else { return Ok(Err(lang.t("error-not-found"))) };
             let plan: allot_app::stored::Plan = serde_json::from_str(&text).map_err(|e| ApiError::unavailable(e.to_string()))?;
-            Ok(allot_app::stored::apply(st, &plan, &actor).map(|a| a.change).map_err(|e| e.to_string()))
+            Ok(allot_app::stored::apply(st, &plan, &actor).map(|a| a.change).map_err(|e| e.say(lang)))
         })
         .await;
     match done {
@@ -1199,7 +1200,9 @@ async fn leaver(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f):
         Ok(_) => return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"),
         Err(e) => return trouble(lang, &e),
     }
-    let Some(on) = allot_rules::parse_iso_date(f.on.trim()) else { return not_done(lang, &s, &format!("`{}`: YYYY-MM-DD", f.on)) };
+    let Some(on) = allot_rules::parse_iso_date(f.on.trim()) else {
+        return not_done(lang, &s, &lang.text("error-date", &[("value", Arg::Text(&f.on))]));
+    };
     let (actor, employee) = (actor_of(&s), f.employee.clone());
     let today = allot_app::clock::today();
     plan_after(&state, lang, &s, move |st| {
@@ -1229,7 +1232,7 @@ async fn plan_after(
                 let text = serde_json::to_string(&plan).map_err(|e| allot_app::stored::AppError::Refused(e.to_string()))?;
                 Ok(st.save_plan(&plan_id, &text, &actor)?)
             });
-            Ok(made.map_err(|e| e.to_string()))
+            Ok(made.map_err(|e| e.say(lang)))
         })
         .await;
     match done {

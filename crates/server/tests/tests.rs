@@ -840,7 +840,9 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert_eq!(change("anna", annas.clone(), "pin", pin_to(&anna_token, "anna", "mine")).await.0, 403, "an employee pins nothing");
     assert_eq!(change("mgr", boris.clone(), "pin", pin_to("forged", "anna", "x")).await.0, 403, "a forged token");
     assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "outsider", "x")).await.0, 403, "out of the manager's reach");
-    assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", " ")).await.0, 422, "a pin needs a reason");
+    let (status, why) = change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", " ")).await;
+    assert_eq!(status, 422, "a pin needs a reason");
+    assert!(why.contains("для закрепления нужна причина"), "said in the user's language: {why}");
     assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", "просьба клиента")).await.0, 303);
     let (_, page) = card("mgr", boris.clone()).await;
     assert!(page.contains("продажи → anna: просьба клиента") && page.contains("user:mgr") && page.contains("закреплён вручную"), "{page}");
@@ -935,6 +937,8 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert!(!history.contains(&allot_i18n::format::date(allot_i18n::Lang::Ru, allot_app::clock::today() + 7)), "{history}");
     let r = end("yes").await.unwrap();
     assert_eq!(r.status(), 422, "ended already: it would not shorten it");
+    let why = r.text().await.unwrap();
+    assert!(why.contains("Не получилось: отсутствие anna и так заканчивается") && why.contains("его не сокращает"), "in Russian: {why}");
     // A leaver: vera's clients are handed over by a plan shown first, applied on confirmation.
     let leave = http
         .post(server.url("/team/leaver"))

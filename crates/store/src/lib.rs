@@ -127,6 +127,9 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Refused(String),
+    /// A refusal a person reads, in their language (its `Display` is the English text).
+    #[error("{0}")]
+    Said(allot_i18n::Message),
     #[error("cannot open the store `{url}`: {message}")]
     Open { url: String, message: String },
     /// The connection to the database is gone (the server restarted, or terminated it): a new

@@ -6,6 +6,7 @@
 
 use crate::sql::{params, Db, SqlRow};
 use crate::*;
+use allot_i18n::Message;
 
 /// A write transaction: one writer at a time, so the revision read inside cannot go stale.
 pub(crate) trait Tx: Db {
@@ -728,7 +729,8 @@ impl<B: Backend> Store for B {
             params![key, first, last],
         )?;
         if let Some(mut r) = clash {
-            return Err(StoreError::Refused(format!("{employee} is already registered as absent from {} to {}", r.day(0)?, r.day(1)?)));
+            let m = Message::new("refused-already-absent").text("employee", employee).day("first", r.day(0)?.0).day("last", r.day(1)?.0);
+            return Err(StoreError::Said(m));
         }
         let id = tx
             .one(
@@ -751,21 +753,18 @@ impl<B: Backend> Store for B {
         };
         let (employee, first, was_last) = (r.text(0)?, r.day(1)?, r.day(2)?);
         if last >= was_last {
-            return Err(StoreError::Refused(format!(
-                "{employee}'s absence already ends on {was_last}: ending it on {last} would not shorten it"
-            )));
+            let m = Message::new("refused-end-not-shorter").text("employee", employee).day("was", was_last.0).day("last", last.0);
+            return Err(StoreError::Said(m));
         }
         if last < first {
-            return Err(StoreError::Refused(format!("{employee}'s absence begins on {first}: it can end on that day at the earliest")));
+            return Err(StoreError::Said(Message::new("refused-end-before-start").text("employee", employee).day("first", first.0)));
         }
         let back = Day(last.0 + 1);
         // A cover began on the day its plan took effect: the absentee cannot be back before it.
         let began = tx.one("SELECT max(valid_from) FROM links WHERE absence = $1 AND cause = 'cover'", params![id])?.opt_day(0)?;
         if let Some(began) = began.filter(|&b| b > back) {
-            return Err(StoreError::Refused(format!(
-                "the cover of {employee}'s clients began on {began}: the absence can end on {} at the earliest",
-                Day(began.0 - 1)
-            )));
+            let m = Message::new("refused-end-before-cover").text("employee", employee).day("began", began.0).day("earliest", began.0 - 1);
+            return Err(StoreError::Said(m));
         }
         let summary = format!("{employee}'s absence from {first} to {was_last} ended early: last day {last}, back on {back}");
         let change = add_change(&mut *tx, "absence", actor, None, &summary)?;
@@ -788,7 +787,7 @@ impl<B: Backend> Store for B {
         let change = add_change(&mut *tx, "leave", actor, None, &format!("{employee} leaves on {on}"))?;
         let key = employee_key(&mut *tx, employee)?;
         if let Some(mut r) = tx.row("SELECT left_on FROM leavers WHERE employee = $1", params![key])? {
-            return Err(StoreError::Refused(format!("{employee} is already registered as leaving on {}", r.day(0)?)));
+            return Err(StoreError::Said(Message::new("refused-already-leaving").text("employee", employee).day("on", r.day(0)?.0)));
         }
         let id = tx
             .one("INSERT INTO leavers (employee, left_on, registered_by) VALUES ($1, $2, $3) RETURNING id", params![key, on, change])?

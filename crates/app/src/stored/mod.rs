@@ -23,6 +23,7 @@ use allot_core::diag::Diagnostic;
 use allot_core::engine::{client_roles, id_ranks, measures, CurrentLink, Options, Outcome};
 use allot_core::model::{EmpIx, RoleIx};
 use allot_core::{Compiled, Employee, How, Reason};
+use allot_i18n::Message;
 use allot_io::sheet::Cell;
 use allot_io::values::ValueMaps;
 use allot_io::{read_table, Encodings, SchemeFile, Sheet};
@@ -45,9 +46,29 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    /// A refusal a person reads, in their language (its `Display` is the English text).
+    #[error("{0}")]
+    Said(allot_i18n::Message),
     /// What was asked about is not in the store.
     #[error("{0}")]
     NotFound(String),
+}
+
+impl AppError {
+    /// The error as a person reads it in `lang`: the refusals made for people from the catalogue,
+    /// a stale plan and a missing thing by their own words; anything else as it was written.
+    pub fn say(&self, lang: allot_i18n::Lang) -> String {
+        use allot_i18n::Message;
+        match self {
+            AppError::Said(m) | AppError::Store(StoreError::Said(m)) => m.say(lang),
+            AppError::Store(StoreError::Stale { .. }) => Message::new("refused-stale").say(lang),
+            AppError::Store(StoreError::NotFound { what, id }) => {
+                let thing = lang.t(&format!("thing-{}", what.replace(' ', "-")));
+                Message::new("refused-not-found").text("what", thing).text("id", id.as_str()).say(lang)
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Attribute types: the store's (authoritative once a column is stored), then the scheme's for

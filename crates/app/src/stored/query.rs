@@ -207,12 +207,12 @@ pub fn role_titles(store: &mut dyn Store, lang: allot_i18n::Lang) -> Result<Role
 pub fn pin(store: &mut dyn Store, req: &allot_store::PinRequest<'_>, actor: &Actor) -> Result<allot_store::Pinned, AppError> {
     let roles = known_roles(store)?;
     if !roles.iter().any(|r| r == req.role) {
-        let hint =
-            roles.iter().min_by_key(|r| strsim::levenshtein(r, req.role)).map(|r| format!(" (did you mean `{r}`?)")).unwrap_or_default();
-        return Err(AppError::Refused(format!("unknown role `{}`{hint}; roles: {}", req.role, roles.join(", "))));
+        let near = roles.iter().min_by_key(|r| strsim::levenshtein(r, req.role)).cloned().unwrap_or_default();
+        let m = Message::new("refused-unknown-role").text("role", req.role).text("near", near).text("roles", roles.join(", "));
+        return Err(AppError::Said(m));
     }
     if req.reason.trim().is_empty() {
-        return Err(AppError::Refused("a pin needs a reason (--reason \"…\"): history keeps it".into()));
+        return Err(AppError::Said(Message::new("refused-pin-reason")));
     }
     let site = store.pin_site(req)?;
     Ok(store.pin(&pin_landing(req, site), actor)?)
@@ -268,14 +268,10 @@ pub fn redate_day(day: i32, today: i32) -> Result<(), AppError> {
 /// Registers an absence; the next plan on a day within it arranges the cover.
 pub fn absent(store: &mut dyn Store, employee: &str, first: i32, last: i32, cover: Option<&str>, actor: &Actor) -> Result<i64, AppError> {
     if last < first {
-        return Err(AppError::Refused(format!(
-            "the absence ends ({}) before it starts ({})",
-            civil_from_days(last),
-            civil_from_days(first)
-        )));
+        return Err(AppError::Said(Message::new("refused-absence-order").day("first", first).day("last", last)));
     }
     if cover == Some(employee) {
-        return Err(AppError::Refused("an employee cannot cover their own absence".into()));
+        return Err(AppError::Said(Message::new("refused-cover-self")));
     }
     Ok(store.add_absence(employee, allot_store::Day(first), allot_store::Day(last), cover, actor)?)
 }
@@ -292,10 +288,7 @@ pub fn end_absence(
     actor: &Actor,
 ) -> Result<allot_store::AbsenceEnd, AppError> {
     if last + 1 < today {
-        return Err(AppError::Refused(format!(
-            "an absence cannot end in the past: the earliest last day is {} (back today)",
-            civil_from_days(today - 1)
-        )));
+        return Err(AppError::Said(Message::new("refused-end-in-past").day("earliest", today - 1)));
     }
     Ok(store.end_absence(id, allot_store::Day(last), apply, actor)?)
 }
