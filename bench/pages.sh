@@ -15,16 +15,21 @@ A="${ALLOT_BIN:-$PWD/target/release/allot}"
 [[ -n "${ALLOT_BIN:-}" ]] || cargo build --release --quiet
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-cp "$SRC" "$WORK/allot.db"
-export ALLOT_DB="$WORK/allot.db"
+if [[ "$SRC" == postgres* ]]; then
+  export ALLOT_DB="$SRC"
+else
+  cp "$SRC" "$WORK/allot.db"
+  export ALLOT_DB="$WORK/allot.db"
+fi
 "$A" log >"$WORK/log.txt"   # opens (and, for an older store, migrates) the copy first
-printf '%s\n' 'пароль-для-замеров' | "$A" user add bench-user --role employee --employee "$EMP" >"$WORK/user.txt"
+LOGIN="bench-$(date +%s)"
+printf '%s\n' 'пароль-для-замеров' | "$A" user add "$LOGIN" --role employee --employee "$EMP" >"$WORK/user.txt"
 "$A" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 100); do curl -s -o "$WORK/x" "http://127.0.0.1:$PORT/sign-in" && break; sleep 0.1; done
 J="$WORK/cookies"
 csrf=$(curl -s -c "$J" "http://127.0.0.1:$PORT/sign-in" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
-curl -s -b "$J" -c "$J" -o "$WORK/x" --data-urlencode "login=bench-user" --data-urlencode "password=пароль-для-замеров" \
+curl -s -b "$J" -c "$J" -o "$WORK/x" --data-urlencode "login=$LOGIN" --data-urlencode "password=пароль-для-замеров" \
   --data-urlencode "csrf=$csrf" "http://127.0.0.1:$PORT/sign-in"
 time_page() {
   local path=$1 t=()

@@ -868,13 +868,14 @@ impl<B: Backend> Store for B {
                 total = Some(db.one(&format!("SELECT count(*) {held}"), params![date, key])?.int(0)?);
             }
             Some(s) => {
-                // Unicode case folding on both backends: `find` is folded when it is written.
-                let pattern = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                let found = format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND c.find LIKE $3 ESCAPE '\\')");
+                // Unicode case folding on both backends: `find` is folded when it is written; the
+                // search is a plain substring of it (no pattern characters to escape).
+                let needle = s.to_lowercase();
+                let found = format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND strpos(c.find, $3) > 0)");
                 // One pass: the page and, beside each of its rows, how many rows there are in all.
                 db.each(
                     &format!("SELECT l.id, count(*) OVER () {found} ORDER BY {order} LIMIT $4 OFFSET $5"),
-                    params![date, key, pattern.as_str(), limit as i64, offset as i64],
+                    params![date, key, needle.as_str(), limit as i64, offset as i64],
                     &mut |r| {
                         ids.push(r.int(0)?);
                         total = Some(r.int(1)?);
@@ -884,7 +885,7 @@ impl<B: Backend> Store for B {
                 // A page past the end has no row to say the total: counted on its own then (an
                 // empty first page says it: none).
                 if total.is_none() && offset > 0 {
-                    total = Some(db.one(&format!("SELECT count(*) {found}"), params![date, key, pattern.as_str()])?.int(0)?);
+                    total = Some(db.one(&format!("SELECT count(*) {found}"), params![date, key, needle.as_str()])?.int(0)?);
                 }
             }
         }

@@ -2,9 +2,9 @@
 //! values that both drivers bind and read, and rows read by column type.
 //!
 //! Statements are written for PostgreSQL (`$1` placeholders, `= ANY($1)` for a list,
-//! `COLLATE "C"`, `FOR UPDATE`, `CAST(x AS TEXT)`); [`sqlite_dialect`] rewrites the few forms
-//! SQLite spells otherwise (`?1`, `IN (SELECT value FROM json_each(?1))`, `COLLATE BINARY`, no row
-//! locks: its write transaction locks the file). Dates are bound and read as [`Day`]s: PostgreSQL
+//! `COLLATE "C"`, `FOR UPDATE`, `CAST(x AS TEXT)`, `strpos`); [`sqlite_dialect`] rewrites the few
+//! forms SQLite spells otherwise (`?1`, `IN (SELECT value FROM json_each(?1))`, `COLLATE BINARY`,
+//! `instr`, no row locks: its write transaction locks the file). Dates are bound and read as [`Day`]s: PostgreSQL
 //! keeps them as `date`, SQLite as `YYYY-MM-DD` text, which orders the same way.
 
 use std::borrow::Cow;
@@ -157,7 +157,7 @@ pub(crate) trait Db {
 
 /// A statement of this module's dialect as SQLite spells it.
 pub(crate) fn sqlite_dialect(sql: &str) -> Cow<'_, str> {
-    if !sql.contains(['$', '"']) && !sql.contains("FOR UPDATE") && !sql.contains("lower(") {
+    if !sql.contains(['$', '"']) && !sql.contains("FOR UPDATE") && !sql.contains("strpos(") {
         return Cow::Borrowed(sql);
     }
     let mut out = String::with_capacity(sql.len() + 32);
@@ -182,9 +182,9 @@ pub(crate) fn sqlite_dialect(sql: &str) -> Cow<'_, str> {
             rest = after;
         } else if let Some(after) = rest.strip_prefix(" FOR UPDATE") {
             rest = after;
-        } else if let Some(after) = rest.strip_prefix("lower(") {
-            // SQLite's `lower` folds ASCII only; `allot_fold` (registered on open) folds Unicode.
-            out.push_str("allot_fold(");
+        } else if let Some(after) = rest.strip_prefix("strpos(") {
+            // Where a text occurs in another (1-based, 0 when it does not), arguments alike.
+            out.push_str("instr(");
             rest = after;
         } else {
             out.push(c);
@@ -326,6 +326,7 @@ mod tests {
             sqlite_dialect("SELECT a FROM t WHERE k = ANY($2) AND b = $1 AND c = '$3' ORDER BY a COLLATE \"C\" FOR UPDATE"),
             "SELECT a FROM t WHERE k IN (SELECT value FROM json_each(?2)) AND b = ?1 AND c = '$3' ORDER BY a COLLATE BINARY"
         );
+        assert_eq!(sqlite_dialect("SELECT strpos(find, $1) > 0"), "SELECT instr(find, ?1) > 0");
         assert!(matches!(sqlite_dialect("SELECT 1"), Cow::Borrowed(_)));
     }
 

@@ -50,7 +50,8 @@ impl SqliteStore {
         // After a checkpoint starts the log over, the file is cut back to this size.
         conn.pragma_update(None, "journal_size_limit", WAL_FRAMES_LIMIT * 4096).map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(fail)?;
-        // Unicode case folding for searches (`lower(` in the shared statements becomes this).
+        // Unicode case folding for the search column `clients.find` (SQLite's own `lower` folds
+        // ASCII only): the statements that write a client, and migration 0005.
         conn.create_scalar_function(
             "allot_fold",
             1,
