@@ -400,6 +400,21 @@ fn potential(lang: Lang, stored: Option<&str>) -> String {
     }
 }
 
+/// A stored attribute as the reader's language writes it: numbers grouped (`1 200 000`, `0,5`),
+/// lists joined, text as it is.
+fn value_text(lang: Lang, v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format::number(lang, x, 0),
+            Some(x) => format::number(lang, x, 2),
+            None => n.to_string(),
+        },
+        serde_json::Value::Array(items) => items.iter().map(|i| value_text(lang, i)).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}
+
 /// Why a link is there, in a word or two: the rule that decided it, or its cause.
 fn why_of(lang: Lang, l: &allot_store::LinkEntry) -> String {
     l.rule.clone().unwrap_or_else(|| lang.t(&format!("cause-{}", l.cause.as_str())))
@@ -479,7 +494,7 @@ async fn client_card(
         })
         .collect();
     let attributes: Vec<(String, String)> = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&attrs) {
-        Ok(m) => m.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect(),
+        Ok(m) => m.into_iter().map(|(k, v)| (k, value_text(lang, &v))).collect(),
         Err(_) => Vec::new(),
     };
     let explanation = state

@@ -741,10 +741,21 @@ async fn add_users(w: &World, users: &'static [(&'static str, &'static str, Opti
 
 /// Routes six leads (3:2:1 over anna, boris, vera); the lead id each employee got last.
 async fn route_six(http: &reqwest::Client, server: &Server, w: &World) -> BTreeMap<String, String> {
+    // Leads as a web form sends them: a company's name, its region and what it may buy.
+    const NAMES: [(&str, &str, u32); 6] = [
+        ("ООО «Ромашка»", "Москва", 1_200_000),
+        ("АО «Северсталь-Сервис»", "Вологодская область", 850_000),
+        ("ИП Петров", "Татарстан", 90_000),
+        ("ООО «Уралхим»", "Свердловская область", 2_400_000),
+        ("ООО «Балтика-Трейд»", "Санкт-Петербург", 640_000),
+        ("АО «Кубань-Агро»", "Краснодарский край", 1_750_000),
+    ];
     let mut owner = BTreeMap::new();
-    for i in 0..6 {
+    for (i, (name, region, potential)) in NAMES.into_iter().enumerate() {
+        let mut lead = lead(i);
+        lead["attributes"] = json!({"source": "web", "name": name, "region": region, "potential": potential});
         let r: J =
-            http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(i)).send().await.unwrap().json().await.unwrap();
+            http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead).send().await.unwrap().json().await.unwrap();
         owner.insert(r["roles"][0]["employee"].as_str().unwrap().to_string(), format!("lead{i:05}"));
     }
     owner
