@@ -463,7 +463,7 @@ pub fn link_entries(rows: &[allot_store::LinkEntry], client_column: bool) -> Str
             r.rule.clone().unwrap_or_default(),
             r.scheme.map_or(String::new(), |v| format!("v{v}")),
             format!("{} {}", r.opened_by, r.opened_at),
-            r.note.clone(),
+            r.note_in(Lang::En),
         ]);
     }
     out.push_str(&aligned(&table, usize::from(!client_column)));

@@ -518,7 +518,7 @@ fn spells_json(rows: &[LinkEntry]) -> String {
         let v = serde_json::json!({
             "client": r.client, "role": r.role, "employee": r.employee,
             "from": r.from.to_string(), "to": r.to.map(|d| d.to_string()),
-            "cause": r.cause.as_str(), "rule": r.rule, "scheme": r.scheme, "note": r.note,
+            "cause": r.cause.as_str(), "rule": r.rule, "scheme": r.scheme, "note": r.note_in(allot_i18n::Lang::En),
             "opened_by": r.opened_by, "opened_at": r.opened_at, "closed_by": r.closed_by, "closed_at": r.closed_at,
         });
         out.push_str(&v.to_string());
@@ -553,7 +553,7 @@ fn owners_csv(rows: &[LinkEntry], w: &mut dyn std::io::Write) -> std::io::Result
             r.cause.as_str(),
             r.rule.as_deref().unwrap_or(""),
             &r.scheme.map(|v| v.to_string()).unwrap_or_default(),
-            &r.note,
+            &r.note_in(allot_i18n::Lang::En),
         ])?;
     }
     csv.flush()

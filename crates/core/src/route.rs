@@ -17,6 +17,8 @@
 
 use std::collections::BTreeMap;
 
+use allot_i18n::{Lang, Message};
+
 use crate::data::{Data, RowRef};
 use crate::engine::{client_roles, id_ranks, match_rules, measures, territory_of, territory_owner, NONE};
 use crate::model::{Compiled, EmpIx, RoleIx, Scheme, Strategy, Target};
@@ -77,7 +79,15 @@ pub struct Choice {
     pub rule: Option<usize>,
     /// The rule that matched first, when a fallback took the item.
     pub matched: Option<usize>,
-    pub why: String,
+    /// Why, step by step (a fallback's refusal, then what took it), said in either language.
+    pub why: Vec<Message>,
+}
+
+impl Choice {
+    /// Why, in `lang`: the steps joined by `; `.
+    pub fn said(&self, lang: Lang) -> String {
+        self.why.iter().map(|m| m.say(lang)).collect::<Vec<_>>().join("; ")
+    }
 }
 
 /// Routes row `row` of `data` (its only client, usually) on day `today`. `pools` holds the state of
@@ -135,7 +145,7 @@ impl<'a> Batch<'a> {
             .iter()
             .enumerate()
             .map(|(k, &role)| match self.matched[row as usize * nr + k] {
-                NONE => Choice { role, employee: None, rule: None, matched: None, why: "no rule matched".into() },
+                NONE => Choice { role, employee: None, rule: None, matched: None, why: vec![Message::new("route-no-rule")] },
                 first => self.decide(scheme, role, first as usize, &amount, &at, pools),
             })
             .collect()
@@ -181,15 +191,11 @@ impl<'a> Batch<'a> {
                             employee: Some(e),
                             rule: None,
                             matched: None,
-                            why: format!("no deal rule for the role: the client's employee ({how})"),
+                            why: vec![Message::new("route-via-client").text("how", how)],
                         },
-                        None => Choice {
-                            role,
-                            employee: None,
-                            rule: None,
-                            matched: None,
-                            why: "no deal rule for the role, and the client has no employee in it".into(),
-                        },
+                        None => {
+                            Choice { role, employee: None, rule: None, matched: None, why: vec![Message::new("route-no-client-employee")] }
+                        }
                     },
                 }
             })
@@ -208,22 +214,24 @@ impl<'a> Batch<'a> {
     ) -> Choice {
         let Moment { today, minute, territory } = *at;
         let mut rule = first;
-        let mut notes: Vec<String> = Vec::new();
+        let mut notes: Vec<Message> = Vec::new();
         let mut seen = vec![rule];
         loop {
             let r = &scheme.rules[rule];
             let tried = match &r.target {
-                Target::Employee(e) => available(scheme, *e, today, minute)
-                    .map(|()| (*e, format!("rule `{}` names {}", r.id, scheme.employees[*e as usize].id))),
+                Target::Employee(e) => available(scheme, *e, today, minute).map(|()| {
+                    (
+                        *e,
+                        Message::new("route-named").text("rule", r.id.as_str()).text("employee", scheme.employees[*e as usize].id.as_str()),
+                    )
+                }),
                 Target::TerritoryOwner => match (territory != NONE).then(|| territory_owner(scheme, territory, role)).flatten() {
                     Some(e) => available(scheme, e, today, minute).map(|()| {
-                        (
-                            e,
-                            format!(
-                                "rule `{}`: {} owns territory `{}`",
-                                r.id, scheme.employees[e as usize].id, scheme.territories[territory as usize].id
-                            ),
-                        )
+                        let m = Message::new("route-owner")
+                            .text("rule", r.id.as_str())
+                            .text("employee", scheme.employees[e as usize].id.as_str())
+                            .text("territory", scheme.territories[territory as usize].id.as_str());
+                        (e, m)
                     }),
                     None if territory == NONE => Err(Unavailable::NoTerritory),
                     None => Err(Unavailable::NoOwner(scheme.territories[territory as usize].id.clone())),
@@ -236,23 +244,18 @@ impl<'a> Batch<'a> {
             match tried {
                 Ok((e, why)) => {
                     notes.push(why);
-                    return Choice {
-                        role,
-                        employee: Some(e),
-                        rule: Some(rule),
-                        matched: (rule != first).then_some(first),
-                        why: notes.join("; "),
-                    };
+                    return Choice { role, employee: Some(e), rule: Some(rule), matched: (rule != first).then_some(first), why: notes };
                 }
                 Err(why) => {
-                    notes.push(format!("rule `{}` could not take it: {why}", r.id));
+                    notes.push(Message::new("route-could-not").text("rule", r.id.as_str()));
+                    notes.push(why.message());
                     match r.fallback {
                         Some(f) if !seen.contains(&f) => {
                             seen.push(f);
-                            notes.push(format!("falling back to `{}`", scheme.rules[f].id));
+                            notes.push(Message::new("route-fallback").text("rule", scheme.rules[f].id.as_str()));
                             rule = f;
                         }
-                        _ => return Choice { role, employee: None, rule: None, matched: Some(first), why: notes.join("; ") },
+                        _ => return Choice { role, employee: None, rule: None, matched: Some(first), why: notes },
                     }
                 }
             }
@@ -292,18 +295,20 @@ enum Unavailable {
     StateLost,
 }
 
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Unavailable {
+    fn message(&self) -> Message {
         match self {
-            Unavailable::Inactive(e) => write!(f, "{e} is inactive"),
-            Unavailable::Absent(e) => write!(f, "{e} is absent"),
-            Unavailable::OffDuty(e) => write!(f, "{e} is off duty (outside their working hours)"),
-            Unavailable::NoTerritory => f.write_str("the client is in no territory"),
-            Unavailable::NoOwner(t) => write!(f, "territory `{t}` has no owner for the role"),
-            Unavailable::NoMember { absent, inactive, off, capped } => {
-                write!(f, "every member is unavailable ({absent} absent, {inactive} inactive, {off} off duty, {capped} at their cap)")
-            }
-            Unavailable::StateLost => f.write_str("pool state lost a member"),
+            Unavailable::Inactive(e) => Message::new("route-inactive").text("employee", e.as_str()),
+            Unavailable::Absent(e) => Message::new("route-absent").text("employee", e.as_str()),
+            Unavailable::OffDuty(e) => Message::new("route-off-duty").text("employee", e.as_str()),
+            Unavailable::NoTerritory => Message::new("reason-no-territory"),
+            Unavailable::NoOwner(t) => Message::new("route-no-owner").text("territory", t.as_str()),
+            &Unavailable::NoMember { absent, inactive, off, capped } => Message::new("route-no-member")
+                .count("absent", absent as i64)
+                .count("inactive", inactive as i64)
+                .count("off", off as i64)
+                .count("capped", capped as i64),
+            Unavailable::StateLost => Message::new("route-state-lost"),
         }
     }
 }
@@ -333,7 +338,7 @@ fn pick(
     (today, minute): (i32, Option<i64>),
     ranks: &[u32],
     state: &mut PoolState,
-) -> Result<(EmpIx, String), Unavailable> {
+) -> Result<(EmpIx, Message), Unavailable> {
     let (day, week, month) = periods(today);
     let caps = rule.caps;
     let mut eligible: Vec<(EmpIx, f64)> = Vec::new();
@@ -414,15 +419,13 @@ fn pick(
     state.seq += 1;
     let seq = state.seq;
     let st = state.members.get_mut(&scheme.employees[best as usize].id).ok_or(Unavailable::StateLost)?;
-    let why = format!(
-        "pool `{}`: {} was furthest below their share ({:.2} received of {:.2}) among {} eligible of {}",
-        rule.id,
-        st.employee,
-        st.received,
-        st.entitled,
-        eligible.len(),
-        members.len()
-    );
+    let why = Message::new("route-pool")
+        .text("rule", rule.id.as_str())
+        .text("employee", st.employee.as_str())
+        .amount("received", st.received)
+        .amount("share", st.entitled)
+        .count("eligible", eligible.len() as i64)
+        .count("members", members.len() as i64);
     st.items += 1;
     st.received += amount;
     st.last_seq = seq;

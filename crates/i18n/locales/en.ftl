@@ -321,3 +321,22 @@ thing-token = token
 thing-role = role
 thing-plan = plan
 thing-pin-for = pin for
+
+# Why a routed item went where it went (kept with its link, said in either language).
+route-no-rule = no rule matched
+route-via-client = no deal rule for the role: the client's employee ({ $how })
+route-no-client-employee = no deal rule for the role, and the client has no employee in it
+route-named = rule `{ $rule }` names { $employee }
+route-owner = rule `{ $rule }`: { $employee } owns territory `{ $territory }`
+route-could-not = rule `{ $rule }` could not take it
+route-fallback = falling back to `{ $rule }`
+route-pool = pool `{ $rule }`: { $employee } was furthest below their share ({ $received } received of { $share }) among { $eligible } eligible of { $members }
+route-inactive = { $employee } is inactive
+route-absent = { $employee } is absent
+route-off-duty = { $employee } is off duty (outside their working hours)
+route-no-owner = territory `{ $territory }` has no owner for the role
+route-no-member = every member is unavailable ({ $absent } absent, { $inactive } inactive, { $off } off duty, { $capped } at their cap)
+route-state-lost = pool state lost a member
+note-taken-over = taken over from { $employee } (a teammate; no rule names another employee)
+note-covers = covers for { $employee }, absent { $first } to { $last }
+note-back = back from the absence of { $first } to { $last }

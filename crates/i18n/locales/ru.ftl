@@ -338,3 +338,22 @@ thing-token = токен
 thing-role = роль
 thing-plan = план
 thing-pin-for = закрепление
+
+# Почему поступивший клиент или сделка попали к этому сотруднику (хранится со связью).
+route-no-rule = ни одно правило не подошло
+route-via-client = для сделок этой роли правила нет: сотрудник клиента ({ $how })
+route-no-client-employee = для сделок этой роли правила нет, а у клиента в этой роли нет сотрудника
+route-named = правило «{ $rule }» называет { $employee }
+route-owner = правило «{ $rule }»: { $employee } — владелец территории «{ $territory }»
+route-could-not = правило «{ $rule }» не смогло принять
+route-fallback = переход к правилу «{ $rule }»
+route-pool = группа «{ $rule }»: { $employee } больше всех недополучил до своей доли (получено { $received } из { $share }); могли принять { $eligible } из { $members }
+route-inactive = { $employee } не работает
+route-absent = { $employee } отсутствует
+route-off-duty = { $employee } вне рабочего времени
+route-no-owner = у территории «{ $territory }» нет владельца в этой роли
+route-no-member = все в группе недоступны (отсутствуют: { $absent }, не работают: { $inactive }, вне рабочего времени: { $off }, достигли предела: { $capped })
+route-state-lost = состояние группы потеряло сотрудника
+note-taken-over = принят от { $employee } (коллега по группе; правило не называет другого сотрудника)
+note-covers = замещает { $employee }, отсутствующего с { $first } по { $last }
+note-back = возвращён после отсутствия с { $first } по { $last }

@@ -130,6 +130,157 @@ pub fn keys(lang: Lang) -> Vec<&'static str> {
         .collect()
 }
 
+/// A message not yet said: its catalogue key and arguments, rendered in whichever language the
+/// reader has (an error made deep in the store, shown on a Russian screen and in an English log).
+/// Its `Display` is the English text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub key: &'static str,
+    pub args: Vec<(String, Value)>,
+}
+
+/// An argument of a [`Message`], formatted when it is said: a day as the language writes dates,
+/// an amount with the language's decimal mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Count(i64),
+    /// Days since 1970-01-01.
+    Day(i32),
+    /// An amount in hundredths, said with two decimals (`1,67`; `1.67`).
+    Hundredths(i64),
+}
+
+impl Message {
+    pub fn new(key: &'static str) -> Message {
+        Message { key, args: Vec::new() }
+    }
+
+    pub fn text(mut self, name: &'static str, value: impl Into<String>) -> Message {
+        self.args.push((name.to_string(), Value::Text(value.into())));
+        self
+    }
+
+    pub fn count(mut self, name: &'static str, n: i64) -> Message {
+        self.args.push((name.to_string(), Value::Count(n)));
+        self
+    }
+
+    pub fn day(mut self, name: &'static str, days: i32) -> Message {
+        self.args.push((name.to_string(), Value::Day(days)));
+        self
+    }
+
+    /// An amount, kept to two decimals.
+    pub fn amount(mut self, name: &'static str, x: f64) -> Message {
+        self.args.push((name.to_string(), Value::Hundredths((x * 100.0).round() as i64)));
+        self
+    }
+
+    /// The message in `lang`.
+    pub fn say(&self, lang: Lang) -> String {
+        // Days and amounts are written as the language writes them, then passed as text.
+        let days: Vec<String> = self
+            .args
+            .iter()
+            .map(|(_, v)| match v {
+                Value::Day(d) => format::date(lang, *d),
+                Value::Hundredths(h) => format::number(lang, *h as f64 / 100.0, 2),
+                Value::Text(_) | Value::Count(_) => String::new(),
+            })
+            .collect();
+        let args: Vec<(&str, Arg<'_>)> = self
+            .args
+            .iter()
+            .zip(&days)
+            .map(|((name, v), day)| {
+                let arg = match v {
+                    Value::Text(t) => Arg::Text(t),
+                    Value::Count(n) => Arg::Count(*n),
+                    Value::Day(_) | Value::Hundredths(_) => Arg::Text(day),
+                };
+                (name.as_str(), arg)
+            })
+            .collect();
+        lang.text(self.key, &args)
+    }
+}
+
+/// Messages kept as text (a link's note in the store), to be said later in any language:
+/// `{"say":[["key",["name","t","text"],["n","c",3],["day","d",20000],["x","h",167]],…]}`.
+/// A text that is not such (a note written by a person, an older note) is said as it is.
+pub mod kept {
+    use super::{Lang, Message, Value};
+    use serde_json::{json, Value as J};
+
+    /// `messages` as one text.
+    pub fn encode(messages: &[Message]) -> String {
+        let list: Vec<J> = messages
+            .iter()
+            .map(|m| {
+                let mut item = vec![J::String(m.key.to_string())];
+                item.extend(m.args.iter().map(|(name, v)| match v {
+                    Value::Text(t) => json!([name, "t", t]),
+                    Value::Count(n) => json!([name, "c", n]),
+                    Value::Day(d) => json!([name, "d", d]),
+                    Value::Hundredths(h) => json!([name, "h", h]),
+                }));
+                J::Array(item)
+            })
+            .collect();
+        json!({ "say": list }).to_string()
+    }
+
+    /// The messages of a text [`encode`] made; `None` for any other text. Keys and names are the
+    /// catalogue's own (`&'static str`): a key no catalogue has is not a kept message.
+    pub fn decode(text: &str) -> Option<Vec<Message>> {
+        if !text.starts_with("{\"say\":") {
+            return None;
+        }
+        let value: J = serde_json::from_str(text).ok()?;
+        static CATALOGUE: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        let catalogue = CATALOGUE.get_or_init(|| super::keys(Lang::En));
+        value["say"]
+            .as_array()?
+            .iter()
+            .map(|item| {
+                let item = item.as_array()?;
+                let written = item.first()?.as_str()?;
+                let key = *catalogue.iter().find(|k| **k == written)?;
+                let args = item[1..]
+                    .iter()
+                    .map(|a| {
+                        let name = a.get(0)?.as_str()?.to_string();
+                        let v = match (a.get(1)?.as_str()?, a.get(2)?) {
+                            ("t", J::String(t)) => Value::Text(t.clone()),
+                            ("c", n) => Value::Count(n.as_i64()?),
+                            ("d", n) => Value::Day(i32::try_from(n.as_i64()?).ok()?),
+                            ("h", n) => Value::Hundredths(n.as_i64()?),
+                            _ => return None,
+                        };
+                        Some((name, v))
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Message { key, args })
+            })
+            .collect()
+    }
+
+    /// A kept text as `lang` says it: its messages joined by `; `, or the text itself.
+    pub fn say(text: &str, lang: Lang) -> String {
+        match decode(text) {
+            Some(messages) => messages.iter().map(|m| m.say(lang)).collect::<Vec<_>>().join("; "),
+            None => text.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.say(Lang::En))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,69 +340,30 @@ mod tests {
         assert_eq!(Lang::from_locale([Some("ru_RU.UTF-8")]), Lang::Ru);
         assert_eq!(Lang::from_locale([None]), Lang::Ru);
     }
-}
 
-/// A message not yet said: its catalogue key and arguments, rendered in whichever language the
-/// reader has (an error made deep in the store, shown on a Russian screen and in an English log).
-/// Its `Display` is the English text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub key: &'static str,
-    pub args: Vec<(&'static str, Value)>,
-}
-
-/// An argument of a [`Message`], formatted when it is said: a day as the language writes dates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Text(String),
-    Count(i64),
-    /// Days since 1970-01-01.
-    Day(i32),
-}
-
-impl Message {
-    pub fn new(key: &'static str) -> Message {
-        Message { key, args: Vec::new() }
-    }
-
-    pub fn text(mut self, name: &'static str, value: impl Into<String>) -> Message {
-        self.args.push((name, Value::Text(value.into())));
-        self
-    }
-
-    pub fn count(mut self, name: &'static str, n: i64) -> Message {
-        self.args.push((name, Value::Count(n)));
-        self
-    }
-
-    pub fn day(mut self, name: &'static str, days: i32) -> Message {
-        self.args.push((name, Value::Day(days)));
-        self
-    }
-
-    /// The message in `lang`.
-    pub fn say(&self, lang: Lang) -> String {
-        let days: Vec<String> =
-            self.args.iter().map(|(_, v)| if let Value::Day(d) = v { format::date(lang, *d) } else { String::new() }).collect();
-        let args: Vec<(&str, Arg<'_>)> = self
-            .args
-            .iter()
-            .zip(&days)
-            .map(|((name, v), day)| {
-                let arg = match v {
-                    Value::Text(t) => Arg::Text(t),
-                    Value::Count(n) => Arg::Count(*n),
-                    Value::Day(_) => Arg::Text(day),
-                };
-                (*name, arg)
-            })
-            .collect();
-        lang.text(self.key, &args)
-    }
-}
-
-impl std::fmt::Display for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.say(Lang::En))
+    #[test]
+    fn a_kept_message_is_said_later_in_either_language_and_anything_else_as_written() {
+        let kept = kept::encode(&[
+            Message::new("route-fallback").text("rule", "queue"),
+            Message::new("note-covers").text("employee", "anna").day("first", 20_513).day("last", 20_519),
+            Message::new("route-pool")
+                .text("rule", "desk")
+                .text("employee", "boris")
+                .amount("received", 1.0)
+                .amount("share", 1.666)
+                .count("eligible", 3)
+                .count("members", 3),
+        ]);
+        assert_eq!(kept::decode(&kept).map(|m| m.len()), Some(3));
+        let en = kept::say(&kept, Lang::En);
+        assert!(en.starts_with("falling back to `queue`; covers for anna, absent 2026-03-01 to 2026-03-07; pool `desk`"), "{en}");
+        assert!(en.contains("(1.00 received of 1.67)"), "{en}");
+        let ru = kept::say(&kept, Lang::Ru);
+        assert!(ru.contains("замещает anna, отсутствующего с 01.03.2026 по 07.03.2026") && ru.contains("получено 1,00 из 1,67"), "{ru}");
+        // A person's words, an older note, a key no catalogue has, broken JSON: said as written.
+        for text in ["просьба клиента", "covers for anna, absent 2026-03-01 to 2026-03-07", r#"{"say":[["no-such-key"]]}"#, r#"{"say":["#]
+        {
+            assert_eq!(kept::say(text, Lang::Ru), text);
+        }
     }
 }

@@ -457,7 +457,7 @@ fn entry_json(s: &allot_store::LinkEntry) -> J {
     json!({
         "client": s.client, "role": s.role, "employee": s.employee,
         "from": s.from.to_string(), "to": s.to.map(|d| d.to_string()),
-        "cause": s.cause.as_str(), "rule": s.rule, "scheme_version": s.scheme, "note": s.note,
+        "cause": s.cause.as_str(), "rule": s.rule, "scheme_version": s.scheme, "note": s.note_in(allot_i18n::Lang::En),
         "opened_by": s.opened_by, "opened_at": s.opened_at, "closed_by": s.closed_by, "closed_at": s.closed_at,
     })
 }

@@ -547,7 +547,7 @@ async fn client_card(
             } }
             tbody { @for h in &history { tr {
                 td { (titles.of(&h.role)) } td { (h.employee) } td { (day(Some(h.from))) } td { (day(h.to)) }
-                td { (lang.t(&format!("cause-{}", h.cause.as_str()))) @if let Some(r) = &h.rule { " (" (r) ")" } @if !h.note.is_empty() { ": " (h.note) } }
+                td { (lang.t(&format!("cause-{}", h.cause.as_str()))) @if let Some(r) = &h.rule { " (" (r) ")" } @if !h.note.is_empty() { ": " (h.note_in(lang)) } }
                 td { (h.opened_by) " · " (moment(lang, &h.opened_at)) }
             } } }
         }

@@ -857,6 +857,8 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     assert_eq!(change("mgr", boris.clone(), "pin", pin_to(&mgr_token, "anna", "просьба клиента")).await.0, 303);
     let (_, page) = card("mgr", boris.clone()).await;
     assert!(page.contains("продажи → anna: просьба клиента") && page.contains("user:mgr") && page.contains("закреплён вручную"), "{page}");
+    // Why routing chose boris, kept with the link, is said in the reader's language too.
+    assert!(page.contains("группа «desk»: boris больше всех недополучил до своей доли") && !page.contains("furthest below"), "{page}");
     let unpin = vec![("csrf", mgr_token.clone()), ("role", "sales".to_string())];
     assert_eq!(change("mgr", boris.clone(), "unpin", unpin).await.0, 303);
     assert!(!card("mgr", boris.clone()).await.1.contains("sales → anna: просьба клиента"), "unpinned");

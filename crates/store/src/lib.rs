@@ -507,6 +507,14 @@ pub struct LinkEntry {
     pub closed_at: Option<String>,
 }
 
+impl LinkEntry {
+    /// The note as `lang` says it: the reasons allot kept (routing's, a cover's) from the
+    /// catalogue, a person's own words (a pin's reason) as written.
+    pub fn note_in(&self, lang: allot_i18n::Lang) -> String {
+        allot_i18n::kept::say(&self.note, lang)
+    }
+}
+
 /// A manual pin request, by the ids a person gives.
 #[derive(Debug, Clone)]
 pub struct PinRequest<'a> {

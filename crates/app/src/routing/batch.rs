@@ -402,13 +402,13 @@ fn new_lead(
                 cause: Cause::New,
                 rule: rule.clone(),
                 scheme: Some(model.version),
-                note: c.why.clone(),
+                note: allot_i18n::kept::encode(&c.why),
                 absence: None,
             };
             writes.links.push((ClientRef::New(n), open));
         }
         let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
-        roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.why}));
+        roles.push(json!({"role": rid, "employee": employee, "rule": rule, "why": c.said(allot_i18n::Lang::En)}));
     }
     added_roles.push((id.clone(), roles.clone()));
     (n, id, roles)
@@ -462,7 +462,7 @@ fn route_deal(
         .iter()
         .map(|c| {
             let employee = c.employee.map(|e| model.scheme.employees[e as usize].id.clone());
-            json!({"role": model.scheme.roles[c.role].id, "employee": employee, "rule": c.rule.map(|x| model.scheme.rules[x].id.clone()), "why": c.why})
+            json!({"role": model.scheme.roles[c.role].id, "employee": employee, "rule": c.rule.map(|x| model.scheme.rules[x].id.clone()), "why": c.said(allot_i18n::Lang::En)})
         })
         .collect();
     let body = json!({

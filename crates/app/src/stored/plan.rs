@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::report::{Note, Why};
+use allot_i18n::Message;
 
 /// How to plan.
 #[derive(Debug, Clone, Default)]
@@ -564,10 +565,9 @@ impl<'a> Diff<'a> {
                             to: nxt.map(|l| l.from.to_string()),
                             cause: Cause::Leaver.as_str().into(),
                             rule: None,
-                            note: format!(
-                                "taken over from {} (a teammate; no rule names another employee)",
-                                scheme.employees[x as usize].id
-                            ),
+                            note: allot_i18n::kept::encode(&[
+                                Message::new("note-taken-over").text("employee", scheme.employees[x as usize].id.as_str())
+                            ]),
                             absence: None,
                         });
                     }
@@ -692,7 +692,10 @@ impl<'a> Diff<'a> {
             to: Some(civil_from_days(ends)),
             cause: Cause::Cover.as_str().into(),
             rule: None,
-            note: format!("covers for {owner_id}, absent {} to {}", a.first, a.last),
+            note: allot_i18n::kept::encode(&[Message::new("note-covers")
+                .text("employee", owner_id.as_str())
+                .day("first", a.first.0)
+                .day("last", a.last.0)]),
             absence: Some(a.id),
         });
         if nxt.is_none_or(|l| l.from > allot_store::Day(back)) {
@@ -704,7 +707,7 @@ impl<'a> Diff<'a> {
                 to: nxt.map(|l| l.from.to_string()),
                 cause: Cause::Return.as_str().into(),
                 rule: link.rule.clone(),
-                note: format!("back from the absence of {} to {}", a.first, a.last),
+                note: allot_i18n::kept::encode(&[Message::new("note-back").day("first", a.first.0).day("last", a.last.0)]),
                 absence: Some(a.id),
             });
         }

@@ -64,7 +64,11 @@ fn a_daily_cap_is_kept_and_the_others_share_the_rest_by_weight() {
     // Everyone capped: the fallback rule takes the next one; a new day resets the caps.
     let c = route(&w.scheme, &Compiled::new(&w.scheme, &w.data), &w.data, 0, day("2026-03-02"), &mut pools);
     assert_eq!(c[0].employee, Some(w.emp("queue")));
-    assert!(c[0].why.contains("at their cap") && c[0].why.contains("falling back to `queue`"), "{}", c[0].why);
+    let why = c[0].said(allot_i18n::Lang::En);
+    assert!(why.contains("at their cap") && why.contains("falling back to `queue`"), "{why}");
+    // The same steps in Russian, from the same catalogue (issue #16).
+    let ru = c[0].said(allot_i18n::Lang::Ru);
+    assert!(ru.contains("достигли предела: 3") && ru.contains("переход к правилу «queue»"), "{ru}");
     assert_eq!((c[0].rule, c[0].matched), (Some(1), Some(0)));
     let next_day = run(&w, 3, &[(0, "2026-03-03")], &mut pools);
     assert_eq!(next_day.get("queue"), None, "a new day resets the caps: {next_day:?}");
