@@ -54,5 +54,14 @@ time_page "/my-clients?sort=role&page=2000"
 time_page "/my-clients?q=c0050"
 time_page "/my-clients?q=%D0%BA%D0%BB%D0%B8%D0%B5%D0%BD%D1%82%201234"   # клиент 1234
 time_page "/my-clients?q=%D0%94%D0%98%D0%9B"                            # ДИЛ (no client)
+# The head of sales' Team page: every employee's load per role over the whole book.
+printf '%s\n' 'пароль-для-замеров' | "$A" user add "$LOGIN-boss" --role admin >"$WORK/boss.txt"
+BOSS="$WORK/boss-cookies"
+csrf=$(curl -s -c "$BOSS" "http://127.0.0.1:$PORT/sign-in" | grep -o 'name="csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+curl -s -b "$BOSS" -c "$BOSS" -o "$WORK/x" --data-urlencode "login=$LOGIN-boss" --data-urlencode "password=пароль-для-замеров" \
+  --data-urlencode "csrf=$csrf" "http://127.0.0.1:$PORT/sign-in"
+J_EMP="$J"; J="$BOSS"
+time_page "/team"
+J="$J_EMP"
 first=$(curl -s -b "$J" "http://127.0.0.1:$PORT/my-clients" | grep -o 'href="/clients/[^"#]*"' | head -1 | sed 's/href="//; s/"$//' || true)
 time_page "$first"

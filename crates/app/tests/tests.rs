@@ -129,6 +129,16 @@ fn an_absence_ends_early_the_cover_ends_and_the_clients_come_back_that_day() {
     assert_eq!(cover.closed_by.as_deref(), Some("test"));
     let people = store.people().unwrap();
     assert_eq!(people.absences[0].last, allot_store::Day(day("2026-03-09")));
+    // The loads kept by the store's triggers (held_counts) are what counting the book says, on
+    // every day around the absence: opens, closes, covers cut short and returns moved earlier.
+    for d in day("2026-02-27")..day("2026-03-20") {
+        let mut counted: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for l in store.owners_at(allot_store::Day(d), None).unwrap() {
+            *counted.entry((l.employee, l.role)).or_default() += 1;
+        }
+        let counted: Vec<(String, String, u64)> = counted.into_iter().map(|((e, r), n)| (e, r, n)).collect();
+        assert_eq!(store.loads(allot_store::Day(d), None).unwrap(), counted, "on {}", allot_rules::civil_from_days(d));
+    }
     // Ended once, it cannot be ended later than that again.
     assert!(stored::end_absence(store.as_mut(), id, day("2026-03-12"), today, true, &actor()).is_err());
     assert!(matches!(stored::end_absence(store.as_mut(), 999, day("2026-03-12"), today, true, &actor()), Err(stored::AppError::Store(_))));

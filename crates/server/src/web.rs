@@ -902,16 +902,21 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         Err(r) => return r,
     };
     let today = allot_app::clock::today();
-    let read = state.with_store(move |st| {
-        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
-        let loads = st.loads(allot_store::Day(today)).map_err(ApiError::store)?;
-        Ok((loads, st.people().map_err(ApiError::store)?, titles))
-    });
-    let (loads, people, titles) = match read.await {
-        Ok(x) => x,
+    let people = match state.read(|st| st.people()).await {
+        Ok(p) => p,
         Err(e) => return trouble(lang, &e),
     };
     let members = members_in(&s, &people);
+    // The head of sales counts everyone's; a manager only their teams' (ranges of the index).
+    let team = (s.user.role != "admin").then(|| members.clone());
+    let read = state.with_store(move |st| {
+        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+        Ok((st.loads(allot_store::Day(today), team.as_deref()).map_err(ApiError::store)?, titles))
+    });
+    let (loads, titles) = match read.await {
+        Ok(x) => x,
+        Err(e) => return trouble(lang, &e),
+    };
     let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).map(|(e, r, n)| (e, titles.of(&r).to_string(), n)).collect();
     let id_of = |k: allot_store::EmployeeKey| people.employees.iter().find(|e| e.key == k).map(|e| e.id.clone()).unwrap_or_default();
     let leavers: Vec<_> = people.leavers.iter().map(|l| (id_of(l.employee), l.on, l.applied)).filter(|l| members.contains(&l.0)).collect();

@@ -912,8 +912,8 @@ pub trait Store: Send {
     /// An employee's links valid on `date`.
     fn book(&mut self, employee: &str, date: Day) -> Result<Vec<LinkEntry>>;
     /// How many links each employee holds in each role on `date`: (employee id, role, count), by
-    /// employee and role; employees holding nothing are absent.
-    fn loads(&mut self, date: Day) -> Result<Vec<(String, String, u64)>>;
+    /// employee and role; employees holding nothing are absent. `employees`: only these (a team).
+    fn loads(&mut self, date: Day, employees: Option<&[String]>) -> Result<Vec<(String, String, u64)>>;
     /// One page of [`Store::book`] (by client id, then role) and how many links the whole has;
     /// with `search`, only the clients whose id or `name` contains it, whatever the case.
     fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)>;

@@ -5,6 +5,8 @@
 //! sales stream read row by row, and what "writable" means.
 
 use crate::sql::{params, Db, SqlRow};
+use std::collections::HashMap;
+
 use crate::*;
 use allot_i18n::Message;
 
@@ -828,18 +830,33 @@ impl<B: Backend> Store for B {
         link_entries(db, &sql, params![date, employee])
     }
 
-    fn loads(&mut self, date: Day) -> Result<Vec<(String, String, u64)>> {
-        self.db()
-            .rows(
-                &format!(
-                    "SELECT e.id, l.role, count(*) FROM links l JOIN employees e ON e.key = l.employee WHERE {VALID_ON} \
-                     GROUP BY e.id, l.role ORDER BY e.id COLLATE \"C\", l.role COLLATE \"C\""
-                ),
-                params![date],
-            )?
-            .iter_mut()
-            .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)? as u64)))
-            .collect()
+    fn loads(&mut self, date: Day, employees: Option<&[String]>) -> Result<Vec<(String, String, u64)>> {
+        let db = self.db();
+        let mut ids: HashMap<i64, String> = HashMap::new();
+        db.each("SELECT key, id FROM employees", params![], &mut |r| {
+            ids.insert(r.int(0)?, r.text(1)?);
+            Ok(())
+        })?;
+        // The sum of each (employee, role)'s changes up to the day (`held_counts`, migration 0005):
+        // a few rows per employee, however large the book.
+        let mut out = Vec::new();
+        let mut each = |r: &mut SqlRow| {
+            let n = r.int(2)?;
+            if let (Some(id), true) = (ids.get(&r.int(0)?), n != 0) {
+                out.push((id.clone(), r.text(1)?, n as u64));
+            }
+            Ok(())
+        };
+        let sum = "SELECT employee, role, CAST(sum(delta) AS BIGINT) FROM held_counts WHERE day <= $1";
+        match employees {
+            None => db.each(&format!("{sum} GROUP BY employee, role"), params![date], &mut each)?,
+            Some(members) => {
+                let keys: Vec<i64> = ids.iter().filter(|(_, id)| members.contains(id)).map(|(k, _)| *k).collect();
+                db.each(&format!("{sum} AND employee = ANY($2) GROUP BY employee, role"), params![date, &keys[..]], &mut each)?
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)> {

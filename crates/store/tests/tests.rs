@@ -155,6 +155,19 @@ fn a_column_cannot_change_its_type() {
     });
 }
 
+/// The loads the store keeps (`held_counts`, by triggers) are what counting the book says, on
+/// every day from `first` to `last`.
+fn loads_add_up(s: &mut dyn Store, first: &str, last: &str) {
+    for d in day(first).0..=day(last).0 {
+        let mut counted: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        for o in s.owners_at(Day(d), None).unwrap() {
+            *counted.entry((o.employee, o.role)).or_default() += 1;
+        }
+        let counted: Vec<(String, String, u64)> = counted.into_iter().map(|((e, r), n)| (e, r, n)).collect();
+        assert_eq!(s.loads(Day(d), None).unwrap(), counted, "on {}", Day(d));
+    }
+}
+
 #[test]
 fn applied_plans_answer_who_owned_what_on_any_date() {
     each("as-of", |s| {
@@ -250,6 +263,7 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
         assert_eq!(read(None, "2026-03-01").0.len(), 3);
         assert_eq!(read(Some("2026-03-01"), "2026-03-01").0.len(), 2);
         assert_eq!(s.schemes().unwrap().len(), 1);
+        loads_add_up(s, "2026-01-09", "2026-03-02");
     });
 }
 
@@ -411,6 +425,17 @@ fn a_cover_link_is_written_closed_and_the_return_link_scheduled() {
         let later = s.snapshot(day("2026-03-01")).unwrap();
         assert_eq!(later.links.iter().map(|l| l.cause).collect::<Vec<_>>(), vec![Cause::Return]);
         assert_eq!(later.past, vec![(c1, "sales".to_string())]);
+        loads_add_up(s, "2026-01-09", "2026-02-20");
+        // Back early: the cover ends and the return begins on the 8th.
+        let end = s.end_absence(a, day("2026-02-07"), true, &actor()).unwrap();
+        assert_eq!((end.covers_ended, end.returns_moved), (1, 1));
+        assert_eq!(owners(s, "2026-02-07")[0].2, "petrov");
+        assert_eq!(owners(s, "2026-02-08")[0].2, "ivanov");
+        loads_add_up(s, "2026-01-09", "2026-02-20");
+        // A preview changes nothing, the counts included.
+        assert!(s.end_absence(a, day("2026-02-03"), false, &actor()).is_ok());
+        assert_eq!(owners(s, "2026-02-05")[0].2, "petrov");
+        loads_add_up(s, "2026-01-31", "2026-02-10");
     });
 }
 
@@ -521,6 +546,7 @@ fn only_a_routed_client_is_redated_and_only_forward_links_move() {
         let (_, moved) = s.redate_routed("lead", day("2026-03-02"), &actor()).unwrap();
         assert_eq!(moved, 1);
         assert_eq!(s.history("lead").unwrap()[0].from, day("2026-03-02"));
+        loads_add_up(s, "2025-12-31", "2026-03-03");
         assert!(matches!(s.redate_routed("nobody", day("2026-03-02"), &actor()), Err(StoreError::NotFound { .. })));
     });
 }
@@ -762,7 +788,10 @@ fn an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case() 
             s.book_page(&BookPageRequest { employee: "nobody", date: d, search: None, order: BookOrder::Client, offset: 0, limit: 50 }),
             Err(StoreError::NotFound { .. })
         ));
-        assert_eq!(s.loads(d).unwrap(), [("ivanov".to_string(), "sales".to_string(), 3)]);
+        assert_eq!(s.loads(d, None).unwrap(), [("ivanov".to_string(), "sales".to_string(), 3)]);
+        assert_eq!(s.loads(d, Some(&["ivanov".to_string()])).unwrap(), [("ivanov".to_string(), "sales".to_string(), 3)]);
+        assert!(s.loads(d, Some(&["petrov".to_string()])).unwrap().is_empty(), "only the team's members");
+        assert!(s.loads(d, Some(&[])).unwrap().is_empty(), "an empty team holds nothing, though ivanov holds 3");
         // The other orders: newest first (c3's link starts later), by role.
         let snap = s.snapshot(d).unwrap();
         let c3 = key(&snap.clients, "c3");
@@ -773,6 +802,6 @@ fn an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case() 
         assert_eq!(ids(s.book_page(&newest).unwrap()), (vec!["c3".to_string()], 3));
         let by_role = BookPageRequest { order: BookOrder::Role, limit: 50, ..newest };
         assert_eq!(ids(s.book_page(&by_role).unwrap()).0, ["c1", "c2", "c3"]);
-        assert!(s.loads(day("2026-01-09")).unwrap().is_empty(), "nothing held before the links start");
+        assert!(s.loads(day("2026-01-09"), None).unwrap().is_empty(), "nothing held before the links start");
     });
 }

@@ -7,12 +7,13 @@
 ALTER TABLE links ADD COLUMN client_id TEXT NOT NULL DEFAULT '';
 UPDATE links l SET client_id = c.id FROM clients c WHERE c.key = l.client;
 
--- An employee's links in client-id order with what a page filters by: page N of 140,000 clients,
--- and their count, are read from this index alone (an index-only scan: the link's id and client
+-- An employee's links per role in client-id order with what a page filters by: page N of 140,000
+-- clients, and their count, are read from this index alone (sorted from it, across roles), the
+-- loads per employee and role are counted from it in its order (an index-only scan: the link's id and client
 -- key ride along), and so are the links a change since the last visit opened or closed (Home).
 -- It serves every query the narrower `links_by_employee` did.
 DROP INDEX links_by_employee;
-CREATE INDEX links_held ON links (employee, client_id COLLATE "C", role COLLATE "C", valid_from, valid_to, opened_by, closed_by)
+CREATE INDEX links_held ON links (employee, role COLLATE "C", client_id COLLATE "C", valid_from, valid_to, opened_by, closed_by)
     INCLUDE (id, client);
 
 -- The first change since a moment (Home: what changed since my last visit).
@@ -22,3 +23,60 @@ CREATE INDEX changes_by_time ON changes (made_at);
 -- index, so that searching an employee's clients reads no client row.
 ALTER TABLE clients ADD COLUMN find TEXT GENERATED ALWAYS AS (lower(id || ' ' || coalesce(attrs ->> 'name', ''))) STORED;
 CREATE INDEX clients_find ON clients (key) INCLUDE (find);
+
+-- How many links each employee holds in each role on any day, without counting the book: each
+-- link adds 1 on its first day and takes 1 away on the day it ends; the holdings on day D are the
+-- sum of the changes up to D (the Team page's loads). Kept by the triggers below — once per
+-- statement, over the rows it wrote —, whatever opens, closes or re-dates a link.
+CREATE TABLE held_counts (
+    employee BIGINT NOT NULL REFERENCES employees (key),
+    role     TEXT NOT NULL,
+    day      DATE NOT NULL,
+    delta    BIGINT NOT NULL,
+    PRIMARY KEY (employee, role, day)
+);
+
+INSERT INTO held_counts (employee, role, day, delta)
+SELECT employee, role, day, sum(d) FROM (
+    SELECT employee, role, valid_from AS day, 1 AS d FROM links
+    UNION ALL
+    SELECT employee, role, valid_to, -1 FROM links WHERE valid_to IS NOT NULL
+) x GROUP BY employee, role, day;
+
+CREATE FUNCTION allot_links_opened() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO held_counts (employee, role, day, delta)
+    SELECT employee, role, day, sum(d) FROM (
+        SELECT employee, role, valid_from AS day, 1 AS d FROM opened
+        UNION ALL
+        SELECT employee, role, valid_to, -1 FROM opened WHERE valid_to IS NOT NULL
+    ) x GROUP BY employee, role, day
+    ON CONFLICT (employee, role, day) DO UPDATE SET delta = held_counts.delta + excluded.delta;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION allot_links_redated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO held_counts (employee, role, day, delta)
+    SELECT employee, role, day, sum(d) FROM (
+        SELECT o.employee, o.role, o.valid_from AS day, -1 AS d, o.id FROM old_rows o
+        UNION ALL
+        SELECT o.employee, o.role, o.valid_to, 1, o.id FROM old_rows o WHERE o.valid_to IS NOT NULL
+        UNION ALL
+        SELECT n.employee, n.role, n.valid_from, 1, n.id FROM new_rows n
+        UNION ALL
+        SELECT n.employee, n.role, n.valid_to, -1, n.id FROM new_rows n WHERE n.valid_to IS NOT NULL
+    ) x
+    WHERE x.id IN (
+        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE n.valid_from IS DISTINCT FROM o.valid_from OR n.valid_to IS DISTINCT FROM o.valid_to
+    )
+    GROUP BY employee, role, day
+    ON CONFLICT (employee, role, day) DO UPDATE SET delta = held_counts.delta + excluded.delta;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER links_held_opened AFTER INSERT ON links
+    REFERENCING NEW TABLE AS opened FOR EACH STATEMENT EXECUTE FUNCTION allot_links_opened();
+CREATE TRIGGER links_held_redated AFTER UPDATE ON links
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION allot_links_redated();
