@@ -890,8 +890,13 @@ impl<B: Backend> Store for B {
                 let needle = s.to_lowercase();
                 let found = format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND strpos(c.find, $3) > 0)");
                 // One pass: the page and, beside each of its rows, how many rows there are in all.
+                // The clients found first, then sorted (PostgreSQL would otherwise sort the whole
+                // book before looking at the clients).
                 db.each(
-                    &format!("SELECT l.id, count(*) OVER () {found} ORDER BY {order} LIMIT $4 OFFSET $5"),
+                    &format!(
+                        "WITH found AS MATERIALIZED (SELECT l.id, l.client_id, l.role, l.valid_from {found}) \
+                         SELECT l.id, count(*) OVER () FROM found l ORDER BY {order} LIMIT $4 OFFSET $5"
+                    ),
                     params![date, key, needle.as_str(), limit as i64, offset as i64],
                     &mut |r| {
                         ids.push(r.int(0)?);

@@ -301,6 +301,22 @@ impl Tx for LiteTx<'_> {
                 change
             ])?;
         }
+        // The loads' changes (`held_counts`, migration 0005): one row per employee, role and day
+        // for the whole batch.
+        let mut deltas: std::collections::BTreeMap<(EmployeeKey, &str, Day), i64> = std::collections::BTreeMap::new();
+        for o in opens {
+            *deltas.entry((o.employee, o.role.as_str(), o.from)).or_default() += 1;
+            if let Some(to) = o.to {
+                *deltas.entry((o.employee, o.role.as_str(), to)).or_default() -= 1;
+            }
+        }
+        let mut held = self.0.prepare_cached(
+            "INSERT INTO held_counts (employee, role, day, delta) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (employee, role, day) DO UPDATE SET delta = delta + excluded.delta",
+        )?;
+        for ((employee, role, day), delta) in deltas {
+            held.execute(params![employee, role, Param::Day(day), delta])?;
+        }
         Ok(())
     }
 

@@ -57,21 +57,18 @@ END $$;
 
 CREATE FUNCTION allot_links_redated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The rows as they were taken out, as they are put in: a row whose days did not change
+    -- cancels itself (no need to pair the rows, which the transition tables could only do slowly).
     INSERT INTO held_counts (employee, role, day, delta)
     SELECT employee, role, day, sum(d) FROM (
-        SELECT o.employee, o.role, o.valid_from AS day, -1 AS d, o.id FROM old_rows o
+        SELECT employee, role, valid_from AS day, -1 AS d FROM old_rows
         UNION ALL
-        SELECT o.employee, o.role, o.valid_to, 1, o.id FROM old_rows o WHERE o.valid_to IS NOT NULL
+        SELECT employee, role, valid_to, 1 FROM old_rows WHERE valid_to IS NOT NULL
         UNION ALL
-        SELECT n.employee, n.role, n.valid_from, 1, n.id FROM new_rows n
+        SELECT employee, role, valid_from, 1 FROM new_rows
         UNION ALL
-        SELECT n.employee, n.role, n.valid_to, -1, n.id FROM new_rows n WHERE n.valid_to IS NOT NULL
-    ) x
-    WHERE x.id IN (
-        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE n.valid_from IS DISTINCT FROM o.valid_from OR n.valid_to IS DISTINCT FROM o.valid_to
-    )
-    GROUP BY employee, role, day
+        SELECT employee, role, valid_to, -1 FROM new_rows WHERE valid_to IS NOT NULL
+    ) x GROUP BY employee, role, day HAVING sum(d) <> 0
     ON CONFLICT (employee, role, day) DO UPDATE SET delta = held_counts.delta + excluded.delta;
     RETURN NULL;
 END $$;

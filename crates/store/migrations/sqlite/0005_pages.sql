@@ -25,8 +25,10 @@ UPDATE clients SET find = allot_fold(id || ' ' || coalesce(attrs ->> 'name', '')
 
 -- How many links each employee holds in each role on any day, without counting the book: each
 -- link adds 1 on its first day and takes 1 away on the day it ends; the holdings on day D are the
--- sum of the changes up to D (the Team page's loads). Kept by the triggers below, whatever
--- statement opens, closes or re-dates a link; rows are few (employee × role × day of a change).
+-- sum of the changes up to D (the Team page's loads); rows are few (employee × role × day of a
+-- change). A link opened is counted by the one statement that opens links (`Tx::open_links`, a
+-- batch at a time: a trigger per row would double the time of a first load of millions), a link
+-- closed or re-dated by the trigger below, whatever statement does it.
 CREATE TABLE held_counts (
     employee INTEGER NOT NULL REFERENCES employees (key),
     role     TEXT NOT NULL,
@@ -41,13 +43,6 @@ SELECT employee, role, day, sum(d) FROM (
     UNION ALL
     SELECT employee, role, valid_to, -1 FROM links WHERE valid_to IS NOT NULL
 ) GROUP BY employee, role, day;
-
-CREATE TRIGGER links_held_opened AFTER INSERT ON links BEGIN
-    INSERT INTO held_counts (employee, role, day, delta) VALUES (new.employee, new.role, new.valid_from, 1)
-        ON CONFLICT (employee, role, day) DO UPDATE SET delta = delta + 1;
-    INSERT INTO held_counts (employee, role, day, delta) SELECT new.employee, new.role, new.valid_to, -1 WHERE new.valid_to IS NOT NULL
-        ON CONFLICT (employee, role, day) DO UPDATE SET delta = delta - 1;
-END;
 
 CREATE TRIGGER links_held_redated AFTER UPDATE OF valid_from, valid_to ON links
 WHEN old.valid_from IS NOT new.valid_from OR old.valid_to IS NOT new.valid_to BEGIN
