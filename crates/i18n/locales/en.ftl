@@ -340,3 +340,34 @@ route-state-lost = pool state lost a member
 note-taken-over = taken over from { $employee } (a teammate; no rule names another employee)
 note-covers = covers for { $employee }, absent { $first } to { $last }
 note-back = back from the absence of { $first } to { $last }
+
+# The head of sales' Contribution screen (issue #17).
+nav-contribution = Contribution
+contribution-title = Contribution
+contribution-from = From
+contribution-to = To (inclusive)
+contribution-per = Rows
+contribution-per-employee = per employee
+contribution-per-team = per team
+contribution-per-territory = per territory
+contribution-per-column = per { $column }
+contribution-role = Role of the charts
+contribution-show = Show
+contribution-period = Period { $from } — { $to }
+contribution-download = Download as Excel (XLSX)
+contribution-none = No one held clients in this period.
+contribution-balance = Balance per role
+contribution-measure = Measure
+contribution-ratio = max / min
+contribution-cv = CV
+contribution-gini = Gini
+contribution-clients = clients
+contribution-potential = potential
+contribution-workload = workload
+contribution-meaning = max / min: how many times the most loaded employee holds what the least loaded holds (∞ when someone holds nothing). CV: the spread around the mean, as a share of it (0 — all equal). Gini: 0 when everyone holds the same, towards 1 when one holds nearly everything.
+contribution-unassigned = Revenue credited to nobody in the role { $role } (nobody held it): { $amount }.
+contribution-uncredited = { $count ->
+    [one] { $shown } sale of the period could not be credited (allot report --uncredited lists it).
+   *[other] { $shown } sales of the period could not be credited (allot report --uncredited lists them).
+}
+contribution-charts = Charts: { $role }

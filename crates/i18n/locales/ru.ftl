@@ -357,3 +357,35 @@ route-state-lost = состояние группы потеряло сотруд
 note-taken-over = принят от { $employee } (коллега по группе; правило не называет другого сотрудника)
 note-covers = замещает { $employee }, отсутствующего с { $first } по { $last }
 note-back = возвращён после отсутствия с { $first } по { $last }
+
+# Экран «Вклад» для руководителя отдела продаж (issue #17).
+nav-contribution = Вклад
+contribution-title = Вклад сотрудников
+contribution-from = С какого дня
+contribution-to = По какой день (включительно)
+contribution-per = Строки
+contribution-per-employee = по сотрудникам
+contribution-per-team = по группам
+contribution-per-territory = по территориям
+contribution-per-column = по полю { $column }
+contribution-role = Роль для диаграмм
+contribution-show = Показать
+contribution-period = Период { $from } — { $to }
+contribution-download = Выгрузить в Excel (XLSX)
+contribution-none = В этот период клиентов ни у кого не было.
+contribution-balance = Баланс по ролям
+contribution-measure = Показатель
+contribution-ratio = макс. / мин.
+contribution-cv = коэфф. вариации
+contribution-gini = Джини
+contribution-clients = клиенты
+contribution-potential = потенциал
+contribution-workload = трудоёмкость
+contribution-meaning = Макс. / мин. — во сколько раз у самого загруженного сотрудника больше, чем у наименее загруженного (∞ — если у кого-то ничего нет). Коэффициент вариации — разброс вокруг среднего как доля среднего (0 — у всех поровну). Коэффициент Джини — 0, когда у всех поровну, и ближе к 1, когда почти всё у одного.
+contribution-unassigned = Выручка в роли { $role }, которую некому зачесть (роль никто не занимал): { $amount }.
+contribution-uncredited = { $count ->
+    [one] { $shown } продажу периода не удалось зачесть (allot report --uncredited покажет её).
+    [few] { $shown } продажи периода не удалось зачесть (allot report --uncredited покажет их).
+   *[many] { $shown } продаж периода не удалось зачесть (allot report --uncredited покажет их).
+}
+contribution-charts = Диаграммы: { $role }

@@ -24,6 +24,8 @@ use axum::Router;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
+mod contribution;
+
 use crate::api::Scope;
 use crate::error::ApiError;
 use crate::AppState;
@@ -49,6 +51,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/clients/{id}/unpin", post(unpin))
         .route("/lang/{code}", get(switch_language))
         .route("/team", get(team))
+        .route("/contribution", get(contribution::contribution))
+        .route("/contribution.xlsx", get(contribution::contribution_xlsx))
         .route("/team/absence", post(absence))
         .route("/team/absences/{id}/end", post(end_absence))
         .route("/team/leaver", post(leaver))
@@ -133,6 +137,9 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                     }
                     @if session.is_some_and(|s| matches!(s.user.role.as_str(), "admin" | "manager")) {
                         a href="/team" { (lang.t("nav-team")) }
+                    }
+                    @if session.is_some_and(|s| s.user.role == "admin") {
+                        a href="/contribution" { (lang.t("nav-contribution")) }
                     }
                     a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
                     @if let Some(s) = session {

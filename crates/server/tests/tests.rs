@@ -1089,3 +1089,57 @@ async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_a
     assert_eq!(post("nobody", "/sign-out".into(), vec![("csrf", "none".into())]).await, 303);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_downloads_it() {
+    // Issue #17 §4: for a period, per employee — holdings, credited revenue, realisation — the
+    // balance per role with what its figures mean, the charts, and the workbook, in Russian.
+    let w = world_routing_sales().await;
+    add_users(&w, STAFF).await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(1)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let sale = json!({"id": "s1", "client": "lead00001", "attributes": {"amount": 100001, "date": "2026-03-10", "currency": "RUB"}});
+    assert_eq!(http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&sale).send().await.unwrap().status(), 200);
+    let who = sign_in_all(&http, &server, &["boss", "mgr", "anna"]).await;
+    let get = |login: &'static str, path: &'static str| {
+        let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(path));
+        async move {
+            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
+            let (status, kind) = (r.status().as_u16(), r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()));
+            (status, kind, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, _, page) = get("boss", "/contribution?from=2026-03-01&to=2026-03-31").await;
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Вклад сотрудников") && page.contains("Период 01.03.2026 — 31.03.2026"), "{page}");
+    assert!(page.contains("1\u{202f}000,01\u{a0}₽"), "anna's sale, as Russian writes money: {page}");
+    assert!(page.contains("Баланс по ролям") && page.contains("Джини") && page.contains("Коэффициент Джини — 0"), "{page}");
+    assert!(page.matches("<svg").count() >= 2, "both charts are drawn: {page}");
+    assert!(page.contains("href=\"/contribution\""), "the head of sales has it in the menu");
+    // The workbook, read back as a user's XLSX is: the reader's headers, anna's revenue.
+    let (status, kind, book) = get("boss", "/contribution.xlsx?from=2026-03-01&to=2026-03-31").await;
+    assert_eq!((status, kind.as_deref()), (200, Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.xlsx"), &book).unwrap();
+    let sheet = allot_io::read_table(&dir.path().join("c.xlsx"), allot_io::Encoding::Utf8).unwrap();
+    assert_eq!(sheet.headers[0], "Роль");
+    // A bad date is said, in Russian, and nothing is computed.
+    let (status, _, page) = get("boss", "/contribution?from=2026-13-01").await;
+    assert_eq!(status, 422);
+    assert!(String::from_utf8(page).unwrap().contains("«2026-13-01» — не дата"));
+    // A manager and an employee: refused, with nothing of it in the body, and no menu entry.
+    for login in ["mgr", "anna"] {
+        for path in ["/contribution?from=2026-03-01&to=2026-03-31", "/contribution.xlsx?from=2026-03-01&to=2026-03-31"] {
+            let (status, _, body) = get(login, path).await;
+            let body = String::from_utf8_lossy(&body);
+            assert_eq!(status, 403, "{login} {path}");
+            assert!(!body.contains("000,01") && !body.contains("lead00001") && !body.contains("Джини"), "{login}: {body}");
+        }
+        let (_, _, home) = get(login, "/home").await;
+        assert!(!String::from_utf8_lossy(&home).contains("href=\"/contribution\""), "{login} has no menu entry");
+    }
+    server.stop().await;
+}

@@ -238,3 +238,43 @@ async fn a_manager_sets_an_absence_with_cover_sees_the_plan_applies_it_and_the_c
     c.close().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_table_balance_and_charts() {
+    // Issue #17 §4, in the browser: the menu entry, the period form, the table, the charts.
+    let Some(driver) = chromedriver("the_head_of_sales_opens_contribution…") else { return };
+    let w = world_routing_sales().await;
+    add_users(&w, &[("boss", "admin", None)]).await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::new();
+    route_six(&http, &server, &w).await;
+    for (i, amount) in [(0, 1_250_000_00i64), (3, 480_000_00), (4, 990_000_50)] {
+        let sale = json!({"id": format!("s{i}"), "client": format!("lead{i:05}"), "attributes": {"amount": amount, "date": "2026-03-10", "currency": "RUB"}});
+        assert_eq!(http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&sale).send().await.unwrap().status(), 200);
+    }
+    let c = browser(&driver).await;
+    sign_in_as(&c, &server, "boss").await;
+    c.find(Locator::Css("header a[href='/contribution']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/contribution").await;
+    // The period of March 2026, chosen in the form (a date input takes the keys of its locale:
+    // the value is set as the form sends it).
+    for (id, value) in [("c-from", "2026-03-01"), ("c-to", "2026-03-31")] {
+        c.execute(&format!("document.getElementById('{id}').value = '{value}'"), vec![]).await.unwrap();
+    }
+    c.find(Locator::Css("form[action='/contribution'] button")).await.unwrap().click().await.unwrap();
+    // The answer is the same path with the period in its query: wait for its text.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = body_text(&c).await;
+        if text.contains("Период 01.03.2026 — 31.03.2026") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text.contains("Период 01.03.2026 — 31.03.2026") && text.contains("Баланс по ролям"), "{text}");
+    // anna's two sales (leads 0 and 3) and boris's, as Russian writes money.
+    let plain = text.replace(['\u{202f}', '\u{a0}'], " ");
+    assert!(plain.contains("anna Анна 3 0 0 2 1 730 000,00 ₽") && plain.contains("boris Борис 2 0 0 1 990 000,50 ₽"), "{plain}");
+    assert!(c.find(Locator::Css("div.charts svg")).await.is_ok(), "the charts are drawn");
+    photograph(&c, "contribution-ru").await;
+}

@@ -1,0 +1,187 @@
+//! The head of sales' Contribution screen (issue #17 §4): for a period, per employee, team,
+//! territory or segment — holdings, credited revenue and overlay, realisation; the balance per
+//! role with what each figure means; the charts; the workbook in the reader's language. Reads
+//! through `allot_app::contribution` as `allot report` and `GET /v1/report` do.
+
+use std::sync::Arc;
+
+use allot_app::contribution::{report, Group, HeaderFor, Report, ReportRequest};
+use allot_core::stats::Spread;
+use allot_i18n::{format, Arg, Lang};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
+
+use super::{download, lang, layout, not_done, page, refused, signed_in, trouble, url_encode};
+use crate::error::ApiError;
+use crate::AppState;
+use allot_store::Session;
+
+#[derive(Deserialize, Default)]
+pub struct ContributionQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    per: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// The period and grouping asked for: the first of January to today unless given.
+struct Asked {
+    first: i32,
+    last: i32,
+    per: String,
+    role: String,
+}
+
+/// The head of sales only; the period read from the query, or the refusal to show.
+async fn asked(state: &Arc<AppState>, headers: &HeaderMap, q: &ContributionQuery) -> Result<(Lang, Session, Asked), Response> {
+    let lang = lang(headers);
+    let s = signed_in(state, headers).await?;
+    if s.user.role != "admin" {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    let today = allot_app::clock::today();
+    let day = |text: &str, default: i32| match text.trim() {
+        "" => Ok(default),
+        t => allot_rules::parse_iso_date(t).ok_or_else(|| lang.text("error-date", &[("value", Arg::Text(t))])),
+    };
+    let year_start = allot_rules::parse_iso_date(&format!("{}-01-01", &allot_rules::civil_from_days(today)[..4])).unwrap_or(today);
+    let (first, last) = match (day(&q.from, year_start), day(&q.to, today)) {
+        (Ok(f), Ok(l)) => (f, l),
+        (Err(why), _) | (_, Err(why)) => return Err(not_done(lang, &s, &why)),
+    };
+    let per = if q.per.trim().is_empty() { "employee".to_string() } else { q.per.trim().to_string() };
+    let role = if q.role.trim().is_empty() { "sales".to_string() } else { q.role.trim().to_string() };
+    Ok((lang, s, Asked { first, last, per, role }))
+}
+
+async fn compute(state: &Arc<AppState>, lang: Lang, a: &Asked) -> Result<Result<Report, String>, ApiError> {
+    let req = ReportRequest {
+        period: allot_app::credit::CreditRequest { first: a.first, last: a.last, scheme: None },
+        group: Group::parse(&a.per),
+        currency: None,
+    };
+    state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| e.say(lang)))).await
+}
+
+/// `GET /contribution`: the screen.
+pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ContributionQuery>) -> Response {
+    let (lang, s, a) = match asked(&state, &headers, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = match compute(&state, lang, &a).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(why)) => return not_done(lang, &s, &why),
+        Err(e) => return trouble(lang, &e),
+    };
+    let titles = match state.with_store(move |st| allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)).await {
+        Ok(t) => t,
+        Err(e) => return trouble(lang, &e),
+    };
+    let (from, to) = (allot_rules::civil_from_days(a.first), allot_rules::civil_from_days(a.last));
+    let query = format!("from={from}&to={to}&per={}&role={}", url_encode(&a.per), url_encode(&a.role));
+    let head = allot_app::contribution::headers(&r, lang, HeaderFor::Sheet);
+    let money = |m: i64| format::money(lang, m, &r.currency);
+    // Each chart of the role asked for, drawn as the CLI draws it (SVG in the page: no script).
+    let chart = |draw: fn(&Report, &str, &std::path::Path, Lang) -> Result<Vec<u8>, allot_render::RenderError>| {
+        draw(&r, &a.role, std::path::Path::new("chart.svg"), lang).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
+    };
+    let (load, revenue) = (chart(allot_render::contribution::load_chart), chart(allot_render::contribution::revenue_chart));
+    let title = lang.t("contribution-title");
+    let body = html! {
+        h1 { (title) }
+        form method="get" action="/contribution" {
+            label for="c-from" { (lang.t("contribution-from")) }
+            input #c-from type="date" name="from" value=(from);
+            label for="c-to" { (lang.t("contribution-to")) }
+            input #c-to type="date" name="to" value=(to);
+            label for="c-per" { (lang.t("contribution-per")) }
+            select #c-per name="per" {
+                @for (value, key) in [("employee", "contribution-per-employee"), ("team", "contribution-per-team"), ("territory", "contribution-per-territory")] {
+                    option value=(value) selected[a.per == value] { (lang.t(key)) }
+                }
+                @for column in ["significance", "industry", "ownership", "channel", "region"] {
+                    option value=(column) selected[a.per == column] { (lang.text("contribution-per-column", &[("column", Arg::Text(column))])) }
+                }
+            }
+            label for="c-role" { (lang.t("contribution-role")) }
+            select #c-role name="role" { @for (id, t) in &titles.0 { option value=(id) selected[a.role == *id] { (t) } } }
+            p { button type="submit" { (lang.t("contribution-show")) } }
+        }
+        p {
+            (lang.text("contribution-period", &[("from", Arg::Text(&format::date(lang, a.first))), ("to", Arg::Text(&format::date(lang, a.last)))]))
+            @if !r.currency.is_empty() { ", " (r.currency) }
+            " · " a href={ "/contribution.xlsx?" (query) } download { (lang.t("contribution-download")) }
+        }
+        @if r.rows.is_empty() { p { (lang.t("contribution-none")) } } @else {
+            table {
+                thead { tr { @for h in &head { th scope="col" { (h) } } } }
+                tbody { @for row in &r.rows { tr {
+                    td { (titles.of(&row.role)) } td { (row.employee) } td { (row.name) }
+                    td.num { (format::integer(lang, row.clients as i64)) }
+                    td.num { (format::number(lang, row.potential, 0)) }
+                    td.num { (format::number(lang, row.workload, 0)) }
+                    td.num { (format::integer(lang, row.deals as i64)) }
+                    td.num { (money(row.revenue)) }
+                    td.num { (money(row.overlay)) }
+                    td.num { (row.realisation.map_or(String::new(), |x| format::number(lang, x, 4))) }
+                } } }
+            }
+        }
+        h2 { (lang.t("contribution-balance")) }
+        table {
+            thead { tr {
+                th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("contribution-measure")) }
+                th scope="col" { (lang.t("contribution-ratio")) } th scope="col" { (lang.t("contribution-cv")) } th scope="col" { (lang.t("contribution-gini")) }
+            } }
+            tbody { @for b in &r.balance {
+                @for (key, spread) in [("contribution-clients", &b.clients), ("contribution-potential", &b.potential), ("contribution-workload", &b.workload)] {
+                    tr { td { (titles.of(&b.role)) } td { (lang.t(key)) } (spread_cells(lang, spread)) }
+                }
+            } }
+        }
+        p { (lang.t("contribution-meaning")) }
+        @for (role, m) in &r.unassigned { @if *m != 0 {
+            p { (lang.text("contribution-unassigned", &[("role", Arg::Text(titles.of(role))), ("amount", Arg::Text(&money(*m)))])) }
+        } }
+        @if !r.uncredited.is_empty() {
+            p { (lang.text("contribution-uncredited", &[("count", Arg::Count(r.uncredited.len() as i64)), ("shown", Arg::Text(&format::integer(lang, r.uncredited.len() as i64)))])) }
+        }
+        h2 { (lang.text("contribution-charts", &[("role", Arg::Text(titles.of(&a.role)))])) }
+        div.charts { (PreEscaped(load)) (PreEscaped(revenue)) }
+    };
+    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
+}
+
+/// Max/min, CV and Gini as the reader writes numbers; "∞" when someone holds nothing.
+fn spread_cells(lang: Lang, s: &Spread) -> Markup {
+    html! {
+        td.num { @if s.ratio.is_finite() { (format::number(lang, s.ratio, 2)) } @else { "∞" } }
+        td.num { (format::number(lang, s.cv, 3)) }
+        td.num { (format::number(lang, s.gini, 3)) }
+    }
+}
+
+/// `GET /contribution.xlsx`: the same report as a workbook in the reader's language.
+pub async fn contribution_xlsx(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ContributionQuery>) -> Response {
+    let (lang, s, a) = match asked(&state, &headers, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = match compute(&state, lang, &a).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(why)) => return not_done(lang, &s, &why),
+        Err(e) => return trouble(lang, &e),
+    };
+    match allot_render::contribution::xlsx(&r, lang) {
+        Ok(bytes) => download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "contribution.xlsx", bytes),
+        Err(e) => trouble(lang, &ApiError::unavailable(e.to_string())),
+    }
+}
