@@ -371,3 +371,55 @@ contribution-uncredited = { $count ->
    *[other] { $shown } sales of the period could not be credited (allot report --uncredited lists them).
 }
 contribution-charts = Charts: { $role }
+
+# The head of sales' Routing screen (issue #17).
+nav-routing = Routing
+routing-title = Routing of new leads
+routing-pools = Pools
+routing-no-pools = The active scheme has no pool rules.
+routing-pool = Pool { $rule } ({ $role }, { $strategy }): { $items } { $count ->
+    [one] item
+   *[other] items
+} routed
+routing-caps = Caps per employee: { $day } a day, { $week } a week, { $month } a month.
+routing-no-caps = No caps.
+routing-fallback = When nobody can take an item: rule { $rule }.
+routing-weight = Weight
+routing-share = Share
+routing-items = Items
+routing-received = Received
+routing-entitled = Entitled to
+routing-below = Below the share by
+routing-today = Today
+routing-now = Now
+routing-available = takes items
+routing-absent = absent today
+routing-inactive = inactive
+routing-pools-meaning = The next item goes to the member furthest below their share (entitled to minus received, by the pool's measure); ties go to the one who waited longest. Someone away is not entitled while away, unless the rule lets them catch up.
+routing-tokens = API tokens for integrations
+routing-no-tokens = No tokens yet.
+routing-token-label = Label
+routing-token-scope = Scope
+routing-token-made = Made by
+routing-token-state = State
+routing-scope-admin = head of sales (everything)
+routing-scope-manager = manager (their teams' clients)
+routing-scope-employee = employee (own clients)
+routing-scope-router = router (routing only)
+routing-token-works = works
+routing-token-until = works until { $date }
+routing-token-expired = expired on { $date }
+routing-token-revoked = revoked by { $by } on { $at }
+routing-revoke = Revoke
+routing-revoke-label = Revoke the token { $label }
+routing-token-new = A new token
+routing-token-employee = Employee (for a manager or employee token)
+routing-token-expires = Stops working on (optional)
+routing-token-create = Make the token
+routing-token-made-title = The token is made
+routing-token-once = Copy it now: it is shown only once (only its fingerprint is kept).
+routing-back = Back to Routing
+routing-token-needs-label = A token needs a label: it says who uses it.
+routing-token-bad-scope = unknown scope `{ $scope }`
+routing-token-needs-employee = a manager or employee token needs the employee whose clients it sees
+routing-token-expires-past = { $date } is not after today: the token would never work

@@ -389,3 +389,56 @@ contribution-uncredited = { $count ->
    *[many] { $shown } продаж периода не удалось зачесть (allot report --uncredited покажет их).
 }
 contribution-charts = Диаграммы: { $role }
+
+# Экран «Распределение» для руководителя отдела продаж (issue #17).
+nav-routing = Распределение
+routing-title = Распределение новых обращений
+routing-pools = Группы
+routing-no-pools = В действующей схеме нет правил с группами.
+routing-pool = Группа { $rule } ({ $role }, { $strategy }): распределено { $items } { $count ->
+    [one] обращение
+    [few] обращения
+   *[many] обращений
+}
+routing-caps = Пределы на сотрудника: { $day } в день, { $week } в неделю, { $month } в месяц.
+routing-no-caps = Пределов нет.
+routing-fallback = Если принять некому — правило { $rule }.
+routing-weight = Вес
+routing-share = Доля
+routing-items = Обращений
+routing-received = Получено
+routing-entitled = Положено
+routing-below = Недополучено
+routing-today = Сегодня
+routing-now = Сейчас
+routing-available = принимает
+routing-absent = отсутствует сегодня
+routing-inactive = не работает
+routing-pools-meaning = Следующее обращение получает тот, кто больше всех недополучил до своей доли (положено минус получено, в мере группы); при равенстве — тот, кто дольше ждёт. Отсутствующему на время отсутствия не начисляется, если правило не разрешает ему наверстать.
+routing-tokens = Ключи API для интеграций
+routing-no-tokens = Ключей пока нет.
+routing-token-label = Название
+routing-token-scope = Права
+routing-token-made = Кто создал
+routing-token-state = Состояние
+routing-scope-admin = руководитель отдела (всё)
+routing-scope-manager = руководитель группы (клиенты его групп)
+routing-scope-employee = сотрудник (свои клиенты)
+routing-scope-router = распределение (только поступление обращений)
+routing-token-works = действует
+routing-token-until = действует по { $date }
+routing-token-expired = истёк { $date }
+routing-token-revoked = отозван: { $by }, { $at }
+routing-revoke = Отозвать
+routing-revoke-label = Отозвать ключ { $label }
+routing-token-new = Новый ключ
+routing-token-employee = Сотрудник (для ключа руководителя группы или сотрудника)
+routing-token-expires = Перестаёт действовать (необязательно)
+routing-token-create = Создать ключ
+routing-token-made-title = Ключ создан
+routing-token-once = Скопируйте его сейчас: он показывается один раз (хранится только его отпечаток).
+routing-back = Назад к распределению
+routing-token-needs-label = У ключа должно быть название: по нему видно, кто им пользуется.
+routing-token-bad-scope = неизвестные права «{ $scope }»
+routing-token-needs-employee = для ключа руководителя группы или сотрудника укажите сотрудника, чьих клиентов он видит
+routing-token-expires-past = { $date } — не позже сегодняшнего дня: ключ никогда бы не действовал

@@ -620,6 +620,50 @@ pub async fn report(State(state): State<Arc<AppState>>, headers: HeaderMap, Quer
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
+/// A pool's fairness state as people read it: each member's counters (a member who never received
+/// one has zeros) with their weight and share of the weights, the pool's role, fallback and items.
+pub(crate) struct PoolView {
+    pub role: String,
+    pub fallback: Option<String>,
+    pub items: u64,
+    /// (the member's state, (weight, target share)), in the rule's order.
+    pub members: Vec<(allot_core::route::MemberState, (f64, f64))>,
+}
+
+/// [`PoolView`] of rule `def` (a pool of `members`) from its stored state (JSON), if any.
+pub(crate) fn pool_view(
+    rule: &str,
+    scheme: &allot_core::Scheme,
+    def: &allot_core::model::Rule,
+    members: &[allot_core::model::Member],
+    stored: Option<&str>,
+) -> Result<PoolView, ApiError> {
+    let state_now = match stored.map(crate::writer::pool_from_json) {
+        None => Default::default(),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            tracing::error!(pool = %rule, error = %e, "a pool's stored state");
+            return Err(ApiError::unavailable(format!("the stored state of pool `{rule}` cannot be read; the error is logged")));
+        }
+    };
+    let total: f64 = members.iter().map(|m| m.weight).sum();
+    let list = members
+        .iter()
+        .map(|m| {
+            let id = &scheme.employees[m.employee as usize].id;
+            let mut st = state_now.members.get(id).cloned().unwrap_or_default();
+            st.employee.clone_from(id);
+            (st, (m.weight, if total > 0.0 { m.weight / total } else { 0.0 }))
+        })
+        .collect();
+    Ok(PoolView {
+        role: scheme.roles[def.role].id.clone(),
+        fallback: def.fallback.map(|f| scheme.rules[f].id.clone()),
+        items: state_now.seq,
+        members: list,
+    })
+}
+
 /// `GET /v1/pools/{rule}`: the fairness state of a pool — each member's weight, items, measure
 /// received and entitled, how far below their share, and the caps' counters.
 pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(rule): Path<String>) -> Result<Response, ApiError> {
@@ -640,30 +684,20 @@ pub async fn pool(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(r
             return Err(ApiError::forbidden("this pool"));
         }
     }
-    let state_now = match stored.as_deref().map(crate::writer::pool_from_json) {
-        None => Default::default(),
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            tracing::error!(pool = %rule, error = %e, "a pool's stored state");
-            return Err(ApiError::unavailable(format!("the stored state of pool `{rule}` cannot be read; the error is logged")));
-        }
-    };
-    let total: f64 = members.iter().map(|m| m.weight).sum();
-    let list: Vec<J> = members
+    let view = pool_view(&rule, scheme, def, members, stored.as_deref())?;
+    let list: Vec<J> = view
+        .members
         .iter()
-        .map(|m| {
-            let id = &scheme.employees[m.employee as usize].id;
-            let st = state_now.members.get(id).cloned().unwrap_or_default();
+        .map(|(m, share)| {
             json!({
-                "employee": id, "weight": m.weight, "target_share": if total > 0.0 { m.weight / total } else { 0.0 },
-                "items": st.items, "received": st.received, "entitled": st.entitled, "below_share_by": st.deficit(),
-                "last_item": st.last_seq, "owed": st.owed, "today_items": st.day_items, "week_items": st.week_items, "month_items": st.month_items,
+                "employee": m.employee, "weight": share.0, "target_share": share.1,
+                "items": m.items, "received": m.received, "entitled": m.entitled, "below_share_by": m.deficit(),
+                "last_item": m.last_seq, "owed": m.owed, "today_items": m.day_items, "week_items": m.week_items, "month_items": m.month_items,
             })
         })
         .collect();
     let caps = json!({"day": def.caps.day, "week": def.caps.week, "month": def.caps.month});
-    let fallback = def.fallback.map(|f| scheme.rules[f].id.clone());
-    let body = json!({"pool": rule, "role": scheme.roles[def.role].id, "strategy": strategy.as_str(), "caps": caps, "fallback": fallback, "items": state_now.seq, "members": list});
+    let body = json!({"pool": rule, "role": view.role, "strategy": strategy.as_str(), "caps": caps, "fallback": view.fallback, "items": view.items, "members": list});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 

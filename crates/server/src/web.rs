@@ -25,6 +25,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 mod contribution;
+mod routing;
 
 use crate::api::Scope;
 use crate::error::ApiError;
@@ -53,6 +54,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/team", get(team))
         .route("/contribution", get(contribution::contribution))
         .route("/contribution.xlsx", get(contribution::contribution_xlsx))
+        .route("/routing", get(routing::routing))
+        .route("/routing/tokens", post(routing::create_token))
+        .route("/routing/tokens/{id}/revoke", post(routing::revoke_token))
         .route("/team/absence", post(absence))
         .route("/team/absences/{id}/end", post(end_absence))
         .route("/team/leaver", post(leaver))
@@ -140,6 +144,7 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                     }
                     @if session.is_some_and(|s| s.user.role == "admin") {
                         a href="/contribution" { (lang.t("nav-contribution")) }
+                        a href="/routing" { (lang.t("nav-routing")) }
                     }
                     a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
                     @if let Some(s) = session {

@@ -1143,3 +1143,102 @@ async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_down
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_sales_watches_the_pools_and_makes_and_revokes_an_integration_s_token() {
+    // Issue #17 §5: each pool's fairness state, and API tokens made (the secret shown once),
+    // listed and revoked from the workspace; nobody else sees any of it.
+    let w = world(None).await;
+    add_users(&w, STAFF).await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    route_six(&http, &server, &w).await;
+    let who = sign_in_all(&http, &server, &["boss", "mgr"]).await;
+    let get = |login: &'static str, path: &'static str| {
+        let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(path));
+        async move {
+            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let post = |login: &'static str, path: String, fields: Vec<(&'static str, String)>| {
+        let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(&path));
+        async move {
+            let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+            let r = http
+                .post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, page) = get("boss", "/routing").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Группа desk") && page.contains("распределено 6 обращений"), "six leads went through the pool: {page}");
+    for member in ["<td>anna</td>", "<td>boris</td>", "<td>vera</td>"] {
+        assert!(page.contains(member), "{member}: {page}");
+    }
+    assert!(page.contains("Недополучено") && page.contains("больше всех недополучил"), "{page}");
+    let tokens = &page[page.find("Ключи API").unwrap()..];
+    assert!(
+        tokens.contains("<td>router</td>") && tokens.contains("<td>outsider</td>") && tokens.contains("действует"),
+        "the world's tokens: {tokens}"
+    );
+    // A token for an integration: its secret is shown once, and it routes.
+    let csrf = who["boss"].1.clone();
+    let made = |label: &str, scope: &str, employee: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("label", label.to_string()),
+            ("scope", scope.to_string()),
+            ("employee", employee.to_string()),
+            ("expires", String::new()),
+        ]
+    };
+    let (status, page) = post("boss", "/routing/tokens".into(), made("Битрикс24", "router", "")).await;
+    assert_eq!(status, 200, "{page}");
+    let secret = page.split("<code id=\"secret\">").nth(1).and_then(|r| r.split("</code>").next()).unwrap().to_string();
+    assert!(secret.starts_with("allot_") && page.contains("показывается один раз"), "{page}");
+    let route = |secret: String| {
+        let (http, url) = (http.clone(), server.url("/v1/route"));
+        async move { http.post(url).bearer_auth(secret).json(&lead(77)).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(route(secret.clone()).await, 200, "the new token routes");
+    // Refusals in Russian: no label, a manager's token without its employee.
+    let (status, page) = post("boss", "/routing/tokens".into(), made(" ", "router", "")).await;
+    assert!(status == 422 && page.contains("У ключа должно быть название"), "{page}");
+    let (status, page) = post("boss", "/routing/tokens".into(), made("отчёты", "manager", "")).await;
+    assert!(status == 422 && page.contains("укажите сотрудника"), "{page}");
+    // Revoked from the list: it stops working (the servers' caches forget within a second).
+    let (_, page) = get("boss", "/routing").await;
+    let at = page.find("Отозвать ключ Битрикс24").unwrap();
+    let action = page[..at].rsplit("action=\"").next().unwrap().split('"').next().unwrap().to_string();
+    assert!(action.starts_with("/routing/tokens/") && action.ends_with("/revoke"), "{action}");
+    assert_eq!(post("mgr", action.clone(), vec![("csrf", who["mgr"].1.clone())]).await.0, 403, "a manager revokes nothing");
+    assert_eq!(post("boss", action.clone(), vec![("csrf", "forged".into())]).await.0, 403, "a forged form");
+    assert_eq!(post("boss", action, vec![("csrf", csrf.clone())]).await.0, 303);
+    let mut status = 0;
+    for _ in 0..40 {
+        status = route(secret.clone()).await;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 401, "a revoked token routes nothing");
+    assert!(get("boss", "/routing").await.1.contains("отозван: user:boss"));
+    // A manager: refused everything here, with nothing of it in the body.
+    let (status, page) = get("mgr", "/routing").await;
+    assert!(status == 403 && !page.contains("desk") && !page.contains("Битрикс24"), "{page}");
+    assert_eq!(
+        post("mgr", "/routing/tokens".into(), vec![("csrf", who["mgr"].1.clone()), ("label", "x".into()), ("scope", "admin".into())])
+            .await
+            .0,
+        403
+    );
+    server.stop().await;
+}

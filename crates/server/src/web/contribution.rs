@@ -19,6 +19,9 @@ use crate::error::ApiError;
 use crate::AppState;
 use allot_store::Session;
 
+/// A chart of the report, as `allot-render` draws it (`allot report --load-chart`, `--revenue-chart`).
+type Draw = fn(&Report, &str, &std::path::Path, Lang) -> Result<Vec<u8>, allot_render::RenderError>;
+
 #[derive(Deserialize, Default)]
 pub struct ContributionQuery {
     #[serde(default)]
@@ -90,7 +93,7 @@ pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap
     let head = allot_app::contribution::headers(&r, lang, HeaderFor::Sheet);
     let money = |m: i64| format::money(lang, m, &r.currency);
     // Each chart of the role asked for, drawn as the CLI draws it (SVG in the page: no script).
-    let chart = |draw: fn(&Report, &str, &std::path::Path, Lang) -> Result<Vec<u8>, allot_render::RenderError>| {
+    let chart = |draw: Draw| {
         draw(&r, &a.role, std::path::Path::new("chart.svg"), lang).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
     };
     let (load, revenue) = (chart(allot_render::contribution::load_chart), chart(allot_render::contribution::revenue_chart));

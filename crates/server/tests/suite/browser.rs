@@ -248,7 +248,8 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     let server = Server::start(&w).await;
     let http = reqwest::Client::new();
     route_six(&http, &server, &w).await;
-    for (i, amount) in [(0, 1_250_000_00i64), (3, 480_000_00), (4, 990_000_50)] {
+    // Amounts in kopecks: 1 250 000,00 ₽, 480 000,00 ₽ and 990 000,50 ₽.
+    for (i, amount) in [(0, 125_000_000_i64), (3, 48_000_000), (4, 99_000_050)] {
         let sale = json!({"id": format!("s{i}"), "client": format!("lead{i:05}"), "attributes": {"amount": amount, "date": "2026-03-10", "currency": "RUB"}});
         assert_eq!(http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&sale).send().await.unwrap().status(), 200);
     }
@@ -277,4 +278,10 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     assert!(plain.contains("anna Анна 3 0 0 2 1 730 000,00 ₽") && plain.contains("boris Борис 2 0 0 1 990 000,50 ₽"), "{plain}");
     assert!(c.find(Locator::Css("div.charts svg")).await.is_ok(), "the charts are drawn");
     photograph(&c, "contribution-ru").await;
+    // Routing: the pool's fairness state and the integrations' tokens.
+    c.find(Locator::Css("header a[href='/routing']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/routing").await;
+    let text = body_text(&c).await;
+    assert!(text.contains("Группа desk") && text.contains("Ключи API для интеграций"), "{text}");
+    photograph(&c, "routing-ru").await;
 }
