@@ -568,6 +568,20 @@ async fn the_report_credits_sales_over_http_and_each_scope_sees_its_own_rows() {
     s.stop().await;
 }
 
+/// Posts a form with a session's cookie: the status and the page.
+async fn post_form(http: &reqwest::Client, url: String, cookie: &str, fields: &[(&'static str, String)]) -> (u16, String) {
+    let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let r = http
+        .post(url)
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 /// A form body, percent-encoded.
 fn form(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
@@ -726,6 +740,21 @@ const STAFF: &[(&str, &str, Option<&str>)] = &[
     ("boss", "admin", None),
 ];
 
+/// The workspace as most of its tests need it: the world with its people (STAFF), a server, a
+/// client that does not follow redirects, six routed leads (employee → client), and `logins`
+/// signed in (cookie, CSRF token).
+async fn staffed(
+    logins: &[&'static str],
+) -> (World, Server, reqwest::Client, BTreeMap<String, String>, BTreeMap<&'static str, (String, String)>) {
+    let w = world(None).await;
+    add_users(&w, STAFF).await;
+    let server = Server::start(&w).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let owner = route_six(&http, &server, &w).await;
+    let who = sign_in_all(&http, &server, logins).await;
+    (w, server, http, owner, who)
+}
+
 /// Adds the workspace's people (login, role, employee), all with one password.
 async fn add_users(w: &World, users: &'static [(&'static str, &'static str, Option<&'static str>)]) {
     let location = w.location.clone();
@@ -827,18 +856,7 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     let change = |login: &'static str, client: String, action: &'static str, fields: Vec<(&'static str, String)>| {
         let (http, cookie, url) =
             (http.clone(), format!("allot_session={}", sessions[login]), server.url(&format!("/clients/{client}/{action}")));
-        async move {
-            let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
-            let r = http
-                .post(url)
-                .header("cookie", cookie)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
+        async move { post_form(&http, url, &cookie, &fields).await }
     };
     let token_of = |login: &'static str| {
         let (http, cookie, url) = (http.clone(), format!("allot_session={}", sessions[login]), server.url("/my-clients"));
@@ -984,14 +1002,9 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_allows() {
     // Issue #16 §5: each role tries every page and action; a refusal carries nothing of the data.
-    let w = world(None).await;
-    add_users(&w, STAFF).await;
-    let server = Server::start(&w).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let owner = route_six(&http, &server, &w).await;
-    let (annas, boris) = (owner["anna"].clone(), owner["boris"].clone());
     // (cookie, the session's CSRF token) per login; "nobody" has neither.
-    let mut who = sign_in_all(&http, &server, &["anna", "outsider", "mgr", "boss"]).await;
+    let (_w, server, http, owner, mut who) = staffed(&["anna", "outsider", "mgr", "boss"]).await;
+    let (annas, boris) = (owner["anna"].clone(), owner["boris"].clone());
     who.insert("nobody", (String::new(), "none".into()));
     // A plan to look at and apply: the head of sales plans anna's absence covered by boris.
     let today = allot_rules::civil_from_days(allot_app::clock::today());
@@ -1148,12 +1161,7 @@ async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_down
 async fn the_head_of_sales_watches_the_pools_and_makes_and_revokes_an_integration_s_token() {
     // Issue #17 §5: each pool's fairness state, and API tokens made (the secret shown once),
     // listed and revoked from the workspace; nobody else sees any of it.
-    let w = world(None).await;
-    add_users(&w, STAFF).await;
-    let server = Server::start(&w).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    route_six(&http, &server, &w).await;
-    let who = sign_in_all(&http, &server, &["boss", "mgr"]).await;
+    let (_w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
     let get = |login: &'static str, path: &'static str| {
         let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(path));
         async move {
@@ -1163,18 +1171,7 @@ async fn the_head_of_sales_watches_the_pools_and_makes_and_revokes_an_integratio
     };
     let post = |login: &'static str, path: String, fields: Vec<(&'static str, String)>| {
         let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(&path));
-        async move {
-            let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
-            let r = http
-                .post(url)
-                .header("cookie", cookie)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
+        async move { post_form(&http, url, &cookie, &fields).await }
     };
     let (status, page) = get("boss", "/routing").await;
     assert_eq!(status, 200, "{page}");

@@ -64,25 +64,30 @@ async fn asked(state: &Arc<AppState>, headers: &HeaderMap, q: &ContributionQuery
     Ok((lang, s, Asked { first, last, per, role }))
 }
 
-async fn compute(state: &Arc<AppState>, lang: Lang, a: &Asked) -> Result<Result<Report, String>, ApiError> {
+/// The report asked for, or the page that says why not.
+async fn asked_report(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    q: &ContributionQuery,
+) -> Result<(Lang, Session, Asked, Report), Response> {
+    let (lang, s, a) = asked(state, headers, q).await?;
     let req = ReportRequest {
         period: allot_app::credit::CreditRequest { first: a.first, last: a.last, scheme: None },
         group: Group::parse(&a.per),
         currency: None,
     };
-    state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| e.say(lang)))).await
+    match state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| e.say(lang)))).await {
+        Ok(Ok(r)) => Ok((lang, s, a, r)),
+        Ok(Err(why)) => Err(not_done(lang, &s, &why)),
+        Err(e) => Err(trouble(lang, &e)),
+    }
 }
 
 /// `GET /contribution`: the screen.
 pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ContributionQuery>) -> Response {
-    let (lang, s, a) = match asked(&state, &headers, &q).await {
+    let (lang, s, a, r) = match asked_report(&state, &headers, &q).await {
         Ok(x) => x,
         Err(r) => return r,
-    };
-    let r = match compute(&state, lang, &a).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(why)) => return not_done(lang, &s, &why),
-        Err(e) => return trouble(lang, &e),
     };
     let titles = match state.with_store(move |st| allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)).await {
         Ok(t) => t,
@@ -174,14 +179,9 @@ fn spread_cells(lang: Lang, s: &Spread) -> Markup {
 
 /// `GET /contribution.xlsx`: the same report as a workbook in the reader's language.
 pub async fn contribution_xlsx(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ContributionQuery>) -> Response {
-    let (lang, s, a) = match asked(&state, &headers, &q).await {
+    let (lang, _, _, r) = match asked_report(&state, &headers, &q).await {
         Ok(x) => x,
         Err(r) => return r,
-    };
-    let r = match compute(&state, lang, &a).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(why)) => return not_done(lang, &s, &why),
-        Err(e) => return trouble(lang, &e),
     };
     match allot_render::contribution::xlsx(&r, lang) {
         Ok(bytes) => download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "contribution.xlsx", bytes),
