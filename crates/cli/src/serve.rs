@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 65_536)]
     body_limit: usize,
+    /// The largest file the workspace imports (Imports page), in MiB.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    upload_limit_mib: usize,
     /// Connections open at once; more wait in the kernel's queue until one closes.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
@@ -95,6 +98,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         match_keys: a.match_keys.clone(),
         max_batch: a.max_batch.max(1),
         body_limit: a.body_limit,
+        upload_limit: a.upload_limit_mib.saturating_mul(1024 * 1024),
         max_connections: a.max_connections.max(1),
         header_timeout: seconds(a.header_timeout, "--header-timeout")?,
         body_timeout: seconds(a.body_timeout, "--body-timeout")?,

@@ -423,3 +423,26 @@ routing-token-needs-label = A token needs a label: it says who uses it.
 routing-token-bad-scope = unknown scope `{ $scope }`
 routing-token-needs-employee = a manager or employee token needs the employee whose clients it sees
 routing-token-expires-past = { $date } is not after today: the token would never work
+
+# The head of sales' Imports screen (issue #17).
+nav-imports = Imports
+imports-title = Import a file
+imports-intro = Clients, employees or deals as you have them: CSV from Excel (with `;`), an export of 1C in Windows-1251, XLSX or JSON Lines. The whole file is checked first: with an error anywhere, nothing is imported; otherwise you see the plan of what it changes, and it is applied only when you confirm it.
+imports-kind = What the file holds
+imports-clients = clients
+imports-employees = employees
+imports-deals = deals
+imports-encoding = Encoding of a CSV file
+imports-encoding-auto = UTF-8 (recognised by itself)
+imports-encoding-1251 = Windows-1251 (1C, old Excel)
+imports-file = File
+imports-submit = Check and import
+imports-errors = { $count ->
+    [one] The file has { $shown } error:
+   *[other] The file has { $shown } errors:
+}
+imports-nothing = Nothing was imported.
+imports-broken = The upload broke off or is not a form; try again.
+imports-bad-kind = Unknown kind of file `{ $kind }`: clients, employees or deals.
+imports-no-file = Choose a file to import.
+imports-disk = The server could not keep the file to read it (is its disk full?).

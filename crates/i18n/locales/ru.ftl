@@ -442,3 +442,27 @@ routing-token-needs-label = У ключа должно быть название
 routing-token-bad-scope = неизвестные права «{ $scope }»
 routing-token-needs-employee = для ключа руководителя группы или сотрудника укажите сотрудника, чьих клиентов он видит
 routing-token-expires-past = { $date } — не позже сегодняшнего дня: ключ никогда бы не действовал
+
+# Экран «Загрузка» для руководителя отдела продаж (issue #17).
+nav-imports = Загрузка
+imports-title = Загрузка файла
+imports-intro = Клиенты, сотрудники или сделки — в том виде, в каком они у вас есть: CSV из Excel (с `;`), выгрузка из 1С в Windows-1251, XLSX или JSON Lines. Сначала проверяется весь файл: если где-то ошибка, не загружается ничего; иначе вы увидите план изменений, и он применится только после подтверждения.
+imports-kind = Что в файле
+imports-clients = клиенты
+imports-employees = сотрудники
+imports-deals = сделки
+imports-encoding = Кодировка CSV-файла
+imports-encoding-auto = UTF-8 (определяется сама)
+imports-encoding-1251 = Windows-1251 (1С, старый Excel)
+imports-file = Файл
+imports-submit = Проверить и загрузить
+imports-errors = { $count ->
+    [one] В файле { $shown } ошибка:
+    [few] В файле { $shown } ошибки:
+   *[many] В файле { $shown } ошибок:
+}
+imports-nothing = Ничего не загружено.
+imports-broken = Загрузка оборвалась или пришла не форма; попробуйте ещё раз.
+imports-bad-kind = Неизвестный вид файла «{ $kind }»: клиенты, сотрудники или сделки.
+imports-no-file = Выберите файл для загрузки.
+imports-disk = Серверу негде сохранить файл, чтобы прочитать его (заполнен диск?).

@@ -47,6 +47,8 @@ pub struct Config {
     pub max_batch: usize,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// The largest file the workspace's import takes (`POST /imports`), in bytes.
+    pub upload_limit: usize,
     /// Connections open at once; a further one waits in the kernel's queue until one closes.
     pub max_connections: usize,
     /// Time for a request's headers to arrive (and for an idle kept-alive connection to send the
@@ -66,6 +68,7 @@ impl Default for Config {
             match_keys: vec!["id".into(), "inn".into(), "email_domain".into(), "phone".into()],
             max_batch: 512,
             body_limit: 64 * 1024,
+            upload_limit: 256 * 1024 * 1024,
             max_connections: 1024,
             header_timeout: std::time::Duration::from_secs(10),
             body_timeout: std::time::Duration::from_secs(10),
@@ -487,7 +490,7 @@ async fn serve_bounded(
 
 /// The routes.
 pub fn app(state: Arc<AppState>, config: &Config) -> Router {
-    let body_limit = config.body_limit;
+    let (body_limit, upload_limit) = (config.body_limit, config.upload_limit);
     let body_timeout = config.body_timeout;
     Router::new()
         .route("/health", get(health))
@@ -505,8 +508,13 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/v1/apply", post(api::apply))
         .merge(web::routes())
         .fallback(|| async { ApiError::new(crate::error::Code::NotFound, "no such endpoint; see /docs", None) })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(move |req, next| bounded_body(req, next, body_limit, body_timeout)))
+        .layer(DefaultBodyLimit::max(body_limit.max(upload_limit)))
+        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+            // An uploaded file may be larger than a request of the API, and take longer to arrive.
+            let upload = req.uri().path() == web::UPLOAD_PATH;
+            let (limit, timeout) = if upload { (upload_limit, body_timeout * 30) } else { (body_limit, body_timeout) };
+            bounded_body(req, next, limit, timeout)
+        }))
         .layer(axum::middleware::from_fn(bounded_head))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

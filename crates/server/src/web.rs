@@ -25,7 +25,10 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 mod contribution;
+mod imports;
 mod routing;
+
+pub use imports::UPLOAD_PATH;
 
 use crate::api::Scope;
 use crate::error::ApiError;
@@ -55,6 +58,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/contribution", get(contribution::contribution))
         .route("/contribution.xlsx", get(contribution::contribution_xlsx))
         .route("/routing", get(routing::routing))
+        .route(UPLOAD_PATH, get(imports::imports).post(imports::upload))
         .route("/routing/tokens", post(routing::create_token))
         .route("/routing/tokens/{id}/revoke", post(routing::revoke_token))
         .route("/team/absence", post(absence))
@@ -145,6 +149,7 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                     @if session.is_some_and(|s| s.user.role == "admin") {
                         a href="/contribution" { (lang.t("nav-contribution")) }
                         a href="/routing" { (lang.t("nav-routing")) }
+                        a href="/imports" { (lang.t("nav-imports")) }
                     }
                     a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
                     @if let Some(s) = session {

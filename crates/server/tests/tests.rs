@@ -1239,3 +1239,63 @@ async fn the_head_of_sales_watches_the_pools_and_makes_and_revokes_an_integratio
     );
     server.stop().await;
 }
+
+/// A `multipart/form-data` body as a browser sends a form with a file: (content type, body).
+fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = "----allot-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: text/csv\r\n\r\n", file.0)
+            .as_bytes(),
+    );
+    body.extend_from_slice(file.1);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_with_a_bad_line_imports_nothing_and_says_where_and_a_good_one_shows_its_plan() {
+    // Issue #17 §6: a file as users have it (`;`, Windows-1251 from 1C); every error with its
+    // line and nothing imported; a good file imported and its plan shown, applied on confirmation.
+    let (_w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
+    let upload = |login: &'static str, csrf: String, encoding: &'static str, file: (&'static str, Vec<u8>)| {
+        let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url("/imports"));
+        async move {
+            let (kind, body) = multipart(&[("csrf", &csrf), ("kind", "clients"), ("encoding", encoding)], (file.0, &file.1));
+            let r = http.post(url).header("cookie", cookie).header("content-type", kind).body(body).send().await.unwrap();
+            let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        }
+    };
+    let csrf = who["boss"].1.clone();
+    // The same client twice: line 3 repeats line 2's id.
+    let bad = "id;name;region\nk-1;ООО Север;RU-MOW\nk-1;ООО Юг;RU-KDA\n".as_bytes().to_vec();
+    let (status, _, page) = upload("boss", csrf.clone(), "", ("клиенты.csv", bad)).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("клиенты.csv:3") && page.contains("Ничего не загружено"), "the place of the error: {page}");
+    assert_eq!(http.get(server.url("/clients/k-1")).header("cookie", &who["boss"].0).send().await.unwrap().status(), 404, "nothing landed");
+    // The same file as 1C writes it, in Windows-1251, fixed: imported, then its plan.
+    let good: Vec<u8> = "id;name;region\nk-1;ООО Север;RU-MOW\nk-2;ООО Юг;RU-KDA\n"
+        .chars()
+        .map(|c| match c {
+            'А'..='я' => (c as u32 - 'А' as u32 + 0xC0) as u8,
+            c => c as u8,
+        })
+        .collect();
+    let (status, location, page) = upload("boss", csrf.clone(), "cp1251", ("клиенты.csv", good)).await;
+    assert_eq!(status, 303, "{page}");
+    let plan = location.unwrap();
+    assert!(plan.starts_with("/team/plans/"), "{plan}");
+    let page = http.get(server.url(&plan)).header("cookie", &who["boss"].0).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("План изменений") && page.contains("Применить план"), "{page}");
+    let card = http.get(server.url("/clients/k-2")).header("cookie", &who["boss"].0).send().await.unwrap().text().await.unwrap();
+    assert!(card.contains("ООО Юг"), "read as Windows-1251: {card}");
+    // Only the head of sales, with the session's own token.
+    assert_eq!(upload("mgr", who["mgr"].1.clone(), "", ("c.csv", b"id\nk-9\n".to_vec())).await.0, 403);
+    assert_eq!(upload("boss", "forged".into(), "", ("c.csv", b"id\nk-9\n".to_vec())).await.0, 403);
+    assert_eq!(http.get(server.url("/imports")).header("cookie", &who["mgr"].0).send().await.unwrap().status(), 403);
+    server.stop().await;
+}
