@@ -446,3 +446,33 @@ imports-broken = The upload broke off or is not a form; try again.
 imports-bad-kind = Unknown kind of file `{ $kind }`: clients, employees or deals.
 imports-no-file = Choose a file to import.
 imports-disk = The server could not keep the file to read it (is its disk full?).
+
+# The log of changes and the scheme's versions (issue #17).
+nav-changes = Changes
+changes-title = The log of changes
+changes-show-routing = Show routing's batches too
+changes-hide-routing = Hide routing's batches
+changes-none = No changes yet.
+changes-kind = Kind
+changes-at = When
+changes-file = File
+changes-what = What it did
+changes-earlier = Earlier changes
+change-kind-import = import
+change-kind-apply = plan applied
+change-kind-pin = pin
+change-kind-unpin = unpin
+change-kind-absence = absence
+change-kind-leave = leaver
+change-kind-route = routing
+change-kind-token = API token
+schemes-title = Scheme versions
+schemes-version = Version { $version }
+schemes-active = in force
+schemes-first = The first version.
+schemes-same = Nothing changed against the version before (the same parts, in the same order).
+schemes-against = Against version { $version }: { $shown } { $count ->
+    [one] change
+   *[other] changes
+}
+schemes-none = No scheme yet: the first applied plan stores it.

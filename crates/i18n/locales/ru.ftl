@@ -466,3 +466,34 @@ imports-broken = Загрузка оборвалась или пришла не 
 imports-bad-kind = Неизвестный вид файла «{ $kind }»: клиенты, сотрудники или сделки.
 imports-no-file = Выберите файл для загрузки.
 imports-disk = Серверу негде сохранить файл, чтобы прочитать его (заполнен диск?).
+
+# Журнал изменений и версии схемы (issue #17).
+nav-changes = Журнал
+changes-title = Журнал изменений
+changes-show-routing = Показать и пакеты распределения
+changes-hide-routing = Скрыть пакеты распределения
+changes-none = Изменений пока нет.
+changes-kind = Вид
+changes-at = Когда
+changes-file = Файл
+changes-what = Что сделано
+changes-earlier = Более ранние изменения
+change-kind-import = загрузка
+change-kind-apply = применён план
+change-kind-pin = закрепление
+change-kind-unpin = открепление
+change-kind-absence = отсутствие
+change-kind-leave = уход сотрудника
+change-kind-route = распределение
+change-kind-token = ключ API
+schemes-title = Версии схемы
+schemes-version = Версия { $version }
+schemes-active = действует
+schemes-first = Первая версия.
+schemes-same = По сравнению с предыдущей версией ничего не изменилось (те же части в том же порядке).
+schemes-against = По сравнению с версией { $version }: { $shown } { $count ->
+    [one] изменение
+    [few] изменения
+   *[many] изменений
+}
+schemes-none = Схемы пока нет: её сохраняет первый применённый план.

@@ -24,6 +24,7 @@ use axum::Router;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
+mod changes;
 mod contribution;
 mod imports;
 mod routing;
@@ -59,6 +60,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/contribution.xlsx", get(contribution::contribution_xlsx))
         .route("/routing", get(routing::routing))
         .route(UPLOAD_PATH, get(imports::imports).post(imports::upload))
+        .route("/changes", get(changes::changes))
+        .route("/schemes", get(changes::schemes))
         .route("/routing/tokens", post(routing::create_token))
         .route("/routing/tokens/{id}/revoke", post(routing::revoke_token))
         .route("/team/absence", post(absence))
@@ -150,6 +153,7 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                         a href="/contribution" { (lang.t("nav-contribution")) }
                         a href="/routing" { (lang.t("nav-routing")) }
                         a href="/imports" { (lang.t("nav-imports")) }
+                        a href="/changes" { (lang.t("nav-changes")) }
                     }
                     a href={ "/lang/" (other.code()) } lang=(other.code()) { (lang.t("lang-switch")) }
                     @if let Some(s) = session {
@@ -164,6 +168,19 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
             }
         }
     }
+}
+
+/// The head of sales only, with the form's token checked when there is a form.
+async fn head_of_sales(state: &Arc<AppState>, headers: &HeaderMap, csrf: Option<&str>) -> Result<(Lang, Session), Response> {
+    let lang = lang(headers);
+    let s = signed_in(state, headers).await?;
+    if csrf.is_some_and(|c| c != s.csrf) {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-csrf"));
+    }
+    if s.user.role != "admin" {
+        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    Ok((lang, s))
 }
 
 /// The session of the request's cookie, if live.

@@ -1299,3 +1299,48 @@ async fn an_upload_with_a_bad_line_imports_nothing_and_says_where_and_a_good_one
     assert_eq!(http.get(server.url("/imports")).header("cookie", &who["mgr"].0).send().await.unwrap().status(), 403);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_sales_reads_the_log_of_changes_and_what_each_scheme_version_changed() {
+    // Issue #17 §2: every change — who, when, what —, newest first, routing's batches on request;
+    // each scheme version with what it changed against the one before, and its text.
+    let (w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
+    // A second version of the scheme: a role of the scheme's own, named in Russian.
+    let location = w.location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        let scheme = format!("{SCHEME}\n[[roles]]\nid = \"desk-lead\"\nname = \"старший смены\"\n");
+        let req =
+            allot_app::stored::PlanRequest { date: day("2026-03-05"), scheme: Some((scheme, "scheme.toml".into())), rebalance: false };
+        let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
+        allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
+    })
+    .await;
+    let get = |login: &'static str, path: &'static str| {
+        let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(path));
+        async move {
+            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, page) = get("boss", "/changes").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Журнал изменений") && page.contains("<td>загрузка</td>") && page.contains("<td>применён план</td>"), "{page}");
+    assert!(page.contains("<td>ключ API</td>") && !page.contains("<td>распределение</td>"), "routing's batches hidden: {page}");
+    let newest = page.find("<td>применён план</td>").unwrap();
+    assert!(newest < page.find("<td>загрузка</td>").unwrap(), "newest first");
+    let (_, all) = get("boss", "/changes?routing=1").await;
+    assert!(all.contains("<td>распределение</td>"), "{all}");
+    let (status, page) = get("boss", "/schemes").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Версия 2") && page.contains("действует") && page.contains("Первая версия."), "{page}");
+    assert!(page.contains("По сравнению с версией 1: 1 изменение") && page.contains("role desk-lead"), "{page}");
+    let (status, text) = get("boss", "/schemes?version=2").await;
+    assert!(status == 200 && text.contains("старший смены") && text.contains("id = &quot;desk&quot;"), "{text}");
+    assert_eq!(get("boss", "/schemes?version=9").await.0, 404);
+    for path in ["/changes", "/schemes", "/schemes?version=1"] {
+        let (status, body) = get("mgr", path).await;
+        assert!(status == 403 && !body.contains("desk") && !body.contains("загрузка"), "{path}: {body}");
+    }
+    server.stop().await;
+}

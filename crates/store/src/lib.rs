@@ -870,6 +870,9 @@ pub trait Store: Send {
     fn revision(&mut self) -> Result<i64>;
     /// The change log, newest last.
     fn changes(&mut self) -> Result<Vec<Change>>;
+    /// At most `limit` changes before change `before` (the newest without it), newest first; with
+    /// `routing` false, without routing's batches.
+    fn change_page(&mut self, before: Option<i64>, limit: u64, routing: bool) -> Result<Vec<Change>>;
     /// Stored attribute columns of a subject, in first-seen order.
     fn columns(&mut self, subject: Subject) -> Result<Vec<Column>>;
     /// Upserts rows by id in one transaction (attributes merge: a file's columns replace those

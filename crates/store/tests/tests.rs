@@ -139,6 +139,22 @@ fn serde_json_lite(text: &str) -> Vec<(String, String)> {
 }
 
 #[test]
+fn the_change_log_is_read_a_page_at_a_time_newest_first() {
+    each("change_page", |s| {
+        seed(s);
+        s.add_absence("ivanov", day("2026-02-01"), day("2026-02-03"), None, &actor()).unwrap();
+        let all = s.changes().unwrap();
+        assert_eq!(all.len(), 3, "{all:?}");
+        let newest = s.change_page(None, 2, true).unwrap();
+        assert_eq!(newest.iter().map(|c| c.id).collect::<Vec<_>>(), [all[all.len() - 1].id, all[all.len() - 2].id]);
+        let earlier = s.change_page(Some(newest[1].id), 100, true).unwrap();
+        assert_eq!(earlier.len(), all.len() - 2);
+        assert!(earlier.iter().all(|c| c.id < newest[1].id));
+        assert!(s.change_page(Some(all[0].id), 10, true).unwrap().is_empty(), "nothing before the first");
+    });
+}
+
+#[test]
 fn a_column_cannot_change_its_type() {
     each("column types", |s| {
         seed(s);

@@ -14,7 +14,7 @@ use axum::response::Response;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
-use super::{download, lang, layout, not_done, page, refused, signed_in, trouble, url_encode};
+use super::{download, head_of_sales, layout, not_done, page, trouble, url_encode};
 use crate::error::ApiError;
 use crate::AppState;
 use allot_store::Session;
@@ -44,11 +44,7 @@ struct Asked {
 
 /// The head of sales only; the period read from the query, or the refusal to show.
 async fn asked(state: &Arc<AppState>, headers: &HeaderMap, q: &ContributionQuery) -> Result<(Lang, Session, Asked), Response> {
-    let lang = lang(headers);
-    let s = signed_in(state, headers).await?;
-    if s.user.role != "admin" {
-        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
-    }
+    let (lang, s) = head_of_sales(state, headers, None).await?;
     let today = allot_app::clock::today();
     let day = |text: &str, default: i32| match text.trim() {
         "" => Ok(default),

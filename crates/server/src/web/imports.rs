@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html;
 
-use super::{actor_of, lang, layout, page, plan_after, refused, signed_in};
+use super::{actor_of, head_of_sales, lang, layout, page, plan_after, refused, signed_in};
 use crate::AppState;
 
 /// Where the form posts (the server lets a request to it be as large as `Config::upload_limit`).
@@ -20,14 +20,10 @@ pub const UPLOAD_PATH: &str = "/imports";
 
 /// `GET /imports`: the form.
 pub async fn imports(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let lang = lang(&headers);
-    let s = match signed_in(&state, &headers).await {
-        Ok(s) => s,
+    let (lang, s) = match head_of_sales(&state, &headers, None).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    if s.user.role != "admin" {
-        return refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden");
-    }
     page(StatusCode::OK, layout(lang, &lang.t("imports-title"), Some(&s), form(lang, &s)))
 }
 

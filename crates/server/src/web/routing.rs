@@ -6,29 +6,16 @@ use std::sync::Arc;
 
 use allot_app::tokens::{TokenRequest, TokenState, SCOPES};
 use allot_i18n::{format, Arg, Lang};
-use allot_store::{Day, Session};
+use allot_store::Day;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 
-use super::{actor_of, lang, layout, not_done, page, redirect, refused, signed_in, trouble};
+use super::{actor_of, head_of_sales, layout, not_done, page, redirect, trouble};
 use crate::error::ApiError;
 use crate::AppState;
-
-/// The head of sales only, with the form's token checked when there is a form.
-async fn head_of_sales(state: &Arc<AppState>, headers: &HeaderMap, csrf: Option<&str>) -> Result<(Lang, Session), Response> {
-    let lang = lang(headers);
-    let s = signed_in(state, headers).await?;
-    if csrf.is_some_and(|c| c != s.csrf) {
-        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-csrf"));
-    }
-    if s.user.role != "admin" {
-        return Err(refused(lang, &s, StatusCode::FORBIDDEN, "error-forbidden"));
-    }
-    Ok((lang, s))
-}
 
 /// One pool as the page shows it.
 struct Pool {
