@@ -476,3 +476,10 @@ schemes-against = Against version { $version }: { $shown } { $count ->
    *[other] changes
 }
 schemes-none = No scheme yet: the first applied plan stores it.
+routing-waiting = Leads nobody took
+routing-none-waiting = Every recent lead has someone in each of its roles.
+routing-waiting-how = Open a lead's card to pin it to someone by hand, with the reason (history keeps it).
+routing-when = Routed
+routing-nobody-in = Nobody in
+routing-recent = The latest routed leads
+routing-none-recent = Nothing routed yet.

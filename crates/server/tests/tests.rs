@@ -755,6 +755,12 @@ async fn staffed(
     (w, server, http, owner, who)
 }
 
+/// Does `f` with the world's store, as an operator at the command line would, beside the server.
+async fn in_store(w: &World, f: impl FnOnce(&mut dyn allot_store::Store) + Send + 'static) {
+    let location = w.location.clone();
+    blocking(move || f(allot_store::open(&location).unwrap().as_mut())).await
+}
+
 /// Adds the workspace's people (login, role, employee), all with one password.
 async fn add_users(w: &World, users: &'static [(&'static str, &'static str, Option<&'static str>)]) {
     let location = w.location.clone();
@@ -1161,7 +1167,16 @@ async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_down
 async fn the_head_of_sales_watches_the_pools_and_makes_and_revokes_an_integration_s_token() {
     // Issue #17 §5: each pool's fairness state, and API tokens made (the secret shown once),
     // listed and revoked from the workspace; nobody else sees any of it.
-    let (_w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
+    let (w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
+    // Everyone of the pool away on 2 March: a lead of that day finds nobody (and waits).
+    in_store(&w, |store| {
+        for e in ["anna", "boris", "vera"] {
+            allot_app::stored::absent(store, e, day("2026-03-02"), day("2026-03-02"), None, &actor()).unwrap();
+        }
+    })
+    .await;
+    let r = http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(50)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     let get = |login: &'static str, path: &'static str| {
         let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(path));
         async move {
@@ -1180,6 +1195,11 @@ async fn the_head_of_sales_watches_the_pools_and_makes_and_revokes_an_integratio
         assert!(page.contains(member), "{member}: {page}");
     }
     assert!(page.contains("Недополучено") && page.contains("больше всех недополучил"), "{page}");
+    // The lead nobody took waits, with a way to its card; the latest leads say who took them and why.
+    let waiting = &page[page.find("Обращения, которые никто не принял").unwrap()..page.find("Последние распределённые").unwrap()];
+    assert!(waiting.contains("href=\"/clients/lead00050\"") && waiting.contains("продажи") && !waiting.contains("lead00001"), "{waiting}");
+    let recent = &page[page.find("Последние распределённые").unwrap()..page.find("Ключи API").unwrap()];
+    assert!(recent.contains("lead00005") && recent.contains("больше всех недополучил"), "{recent}");
     let tokens = &page[page.find("Ключи API").unwrap()..];
     assert!(
         tokens.contains("<td>router</td>") && tokens.contains("<td>outsider</td>") && tokens.contains("действует"),
@@ -1306,14 +1326,12 @@ async fn the_head_of_sales_reads_the_log_of_changes_and_what_each_scheme_version
     // each scheme version with what it changed against the one before, and its text.
     let (w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
     // A second version of the scheme: a role of the scheme's own, named in Russian.
-    let location = w.location.clone();
-    blocking(move || {
-        let mut store = allot_store::open(&location).unwrap();
+    in_store(&w, |store| {
         let scheme = format!("{SCHEME}\n[[roles]]\nid = \"desk-lead\"\nname = \"старший смены\"\n");
         let req =
             allot_app::stored::PlanRequest { date: day("2026-03-05"), scheme: Some((scheme, "scheme.toml".into())), rebalance: false };
-        let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
-        allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
+        let plan = allot_app::stored::plan(store, &req, &actor()).unwrap();
+        allot_app::stored::apply(store, &plan, &actor()).unwrap();
     })
     .await;
     let get = |login: &'static str, path: &'static str| {

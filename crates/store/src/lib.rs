@@ -870,6 +870,11 @@ pub trait Store: Send {
     fn revision(&mut self) -> Result<i64>;
     /// The change log, newest last.
     fn changes(&mut self) -> Result<Vec<Change>>;
+    /// The latest `limit` routed items, newest first: (client id, when it was routed).
+    fn latest_routed(&mut self, limit: u64) -> Result<Vec<(String, String)>>;
+    /// Among the latest `window` routed items, at most `limit` whose client has nobody in one of
+    /// `roles` on `date`, newest first: (client id, when it was routed, the roles nobody holds).
+    fn unassigned_routed(&mut self, roles: &[String], date: Day, window: u64, limit: u64) -> Result<Vec<(String, String, Vec<String>)>>;
     /// At most `limit` changes before change `before` (the newest without it), newest first; with
     /// `routing` false, without routing's batches.
     fn change_page(&mut self, before: Option<i64>, limit: u64, routing: bool) -> Result<Vec<Change>>;

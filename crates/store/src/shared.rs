@@ -557,6 +557,48 @@ impl<B: Backend> Store for B {
         self.db().rows(&format!("{CHANGE_SELECT} ORDER BY id"), &[])?.into_iter().map(change_row).collect()
     }
 
+    fn latest_routed(&mut self, limit: u64) -> Result<Vec<(String, String)>> {
+        self.db()
+            .rows(
+                "SELECT c.id, o.made_at FROM routes r JOIN clients c ON c.key = r.client JOIN changes o ON o.id = r.routed_by \
+                 ORDER BY r.id DESC LIMIT $1",
+                params![limit as i64],
+            )?
+            .into_iter()
+            .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
+    }
+
+    fn unassigned_routed(&mut self, roles: &[String], date: Day, window: u64, limit: u64) -> Result<Vec<(String, String, Vec<String>)>> {
+        let db = self.db();
+        // The window is a range of the routes' keys (newest last); per role, the items of it whose
+        // client holds nobody in the role on the day (`links_by_client`).
+        let newest = db.one("SELECT coalesce(max(id), 0) FROM routes", params![])?.int(0)?;
+        let from = newest - window as i64;
+        let mut found: Vec<(i64, String, String, Vec<String>)> = Vec::new();
+        for role in roles {
+            db.each(
+                &format!(
+                    "SELECT r.id, c.id, o.made_at FROM routes r JOIN clients c ON c.key = r.client JOIN changes o ON o.id = r.routed_by \
+                     WHERE r.id > $3 AND NOT EXISTS (SELECT 1 FROM links l WHERE l.client = r.client AND l.role = $2 AND {VALID_ON}) \
+                     ORDER BY r.id DESC LIMIT $4"
+                ),
+                params![date, role.as_str(), from, limit as i64],
+                &mut |r| {
+                    let (id, client) = (r.int(0)?, r.text(1)?);
+                    match found.iter_mut().find(|f| f.1 == client) {
+                        Some(f) => f.3.push(role.clone()),
+                        None => found.push((id, client, r.text(2)?, vec![role.clone()])),
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        found.truncate(limit as usize);
+        Ok(found.into_iter().map(|(_, c, at, roles)| (c, at, roles)).collect())
+    }
+
     fn change_page(&mut self, before: Option<i64>, limit: u64, routing: bool) -> Result<Vec<Change>> {
         // Without routing's batches (one change each), the log's few people-made changes come
         // from `changes_by_kind`; with them, newest first along the key.

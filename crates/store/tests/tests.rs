@@ -654,6 +654,20 @@ fn routing_reads_and_writes_every_kind_of_row_in_one_transaction() {
         assert!(snap.deals.is_empty() && snap.clients.iter().any(|c| c.id == "lead1"));
         assert!(s.columns(Subject::Client).unwrap().iter().any(|c| c.name == "city"));
         assert!(s.active_scheme().unwrap().is_none());
+        // The latest routed items, and those nobody holds in a role (the Routing screen).
+        let latest = s.latest_routed(10).unwrap();
+        assert_eq!(latest.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), ["lead1"]);
+        let roles = ["sales".to_string(), "service".to_string()];
+        assert_eq!(
+            s.unassigned_routed(&roles, day("2026-03-02"), 100, 10).unwrap(),
+            [("lead1".to_string(), latest[0].1.clone(), vec!["service".to_string()])]
+        );
+        assert_eq!(
+            s.unassigned_routed(&roles, day("2026-03-01"), 100, 10).unwrap()[0].2,
+            roles.to_vec(),
+            "before its link begins nobody holds it"
+        );
+        assert!(s.unassigned_routed(&roles, day("2026-03-02"), 0, 10).unwrap().is_empty(), "outside the window");
     });
 }
 

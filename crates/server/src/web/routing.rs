@@ -17,6 +17,21 @@ use super::{actor_of, head_of_sales, layout, not_done, page, redirect, trouble};
 use crate::error::ApiError;
 use crate::AppState;
 
+/// Routed leads the page lists, and how far back it looks for those nobody took.
+const LATEST: u64 = 30;
+const WINDOW: u64 = 10_000;
+
+/// What the page reads, in one go.
+struct Seen {
+    pools: Vec<Pool>,
+    tokens: Vec<(allot_store::TokenInfo, TokenState)>,
+    titles: allot_app::stored::RoleTitles,
+    /// (client, when routed, who holds it now in each role, with why).
+    recent: Vec<(String, String, Vec<allot_store::LinkEntry>)>,
+    /// (client, when routed, the roles nobody holds).
+    waiting: Vec<(String, String, Vec<String>)>,
+}
+
 /// One pool as the page shows it.
 struct Pool {
     rule: String,
@@ -38,9 +53,20 @@ pub async fn routing(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         let people = st.people().map_err(ApiError::store)?;
         let tokens = allot_app::tokens::list(st, Day(today)).map_err(ApiError::store)?;
         let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
-        // No scheme yet: no pools to show.
-        let Ok(parts) = allot_app::stored::routing_parts(&people) else { return Ok((Vec::new(), tokens, titles)) };
+        // The latest routed leads with who holds them now and why.
+        let latest = st.latest_routed(LATEST).map_err(ApiError::store)?;
+        let mut recent = Vec::with_capacity(latest.len());
+        for (client, at) in latest {
+            let owners = st.owners_at(Day(today), Some(&client)).map_err(ApiError::store)?;
+            recent.push((client, at, owners));
+        }
+        // No scheme yet: no pools and no roles to route.
+        let Ok(parts) = allot_app::stored::routing_parts(&people) else {
+            return Ok(Seen { pools: Vec::new(), tokens, titles, recent, waiting: Vec::new() });
+        };
         let scheme = &parts.scheme;
+        let roles: Vec<String> = allot_core::route::routed_roles(scheme).into_iter().map(|r| scheme.roles[r].id.clone()).collect();
+        let waiting = st.unassigned_routed(&roles, Day(today), WINDOW, LATEST).map_err(ApiError::store)?;
         let mut pools = Vec::new();
         for def in &scheme.rules {
             let allot_core::Target::Pool { members, strategy } = &def.target else { continue };
@@ -62,9 +88,9 @@ pub async fn routing(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
                 .collect();
             pools.push(Pool { rule: def.id.clone(), strategy: strategy.as_str(), caps: def.caps, view, away });
         }
-        Ok((pools, tokens, titles))
+        Ok(Seen { pools, tokens, titles, recent, waiting })
     });
-    let (pools, tokens, titles) = match read.await {
+    let Seen { pools, tokens, titles, recent, waiting } = match read.await {
         Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
@@ -112,6 +138,37 @@ pub async fn routing(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
             }
         }
         p { (lang.t("routing-pools-meaning")) }
+        h2 { (lang.t("routing-waiting")) }
+        @if waiting.is_empty() { p { (lang.t("routing-none-waiting")) } } @else {
+            p { (lang.t("routing-waiting-how")) }
+            table {
+                thead { tr { th scope="col" { (lang.t("column-client")) } th scope="col" { (lang.t("routing-when")) } th scope="col" { (lang.t("routing-nobody-in")) } } }
+                tbody { @for (client, at, roles) in &waiting { tr {
+                    td { a href={ "/clients/" (super::url_encode(client)) } { (client) } }
+                    td { (super::moment(lang, at)) }
+                    td { (roles.iter().map(|r| titles.of(r).to_string()).collect::<Vec<_>>().join(", ")) }
+                } } }
+            }
+        }
+        h2 { (lang.t("routing-recent")) }
+        @if recent.is_empty() { p { (lang.t("routing-none-recent")) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("column-client")) } th scope="col" { (lang.t("routing-when")) }
+                    th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-why")) }
+                } }
+                tbody { @for (client, at, owners) in &recent {
+                    @if owners.is_empty() { tr {
+                        td { a href={ "/clients/" (super::url_encode(client)) } { (client) } } td { (super::moment(lang, at)) }
+                        td {} td { (lang.t("why-nobody")) } td {}
+                    } }
+                    @for o in owners { tr {
+                        td { a href={ "/clients/" (super::url_encode(client)) } { (client) } } td { (super::moment(lang, at)) }
+                        td { (titles.of(&o.role)) } td { (o.employee) } td { (o.note_in(lang)) }
+                    } }
+                } }
+            }
+        }
         h2 { (lang.t("routing-tokens")) }
         @if tokens.is_empty() { p { (lang.t("routing-no-tokens")) } } @else {
             table {
