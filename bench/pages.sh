@@ -62,6 +62,11 @@ curl -s -b "$BOSS" -c "$BOSS" -o "$WORK/x" --data-urlencode "login=$LOGIN-boss" 
   --data-urlencode "csrf=$csrf" "http://127.0.0.1:$PORT/sign-in"
 J_EMP="$J"; J="$BOSS"
 time_page "/team"
+# The head of sales' screens (issue #17).
+time_page "/routing"
+time_page "/changes"
+time_page "/schemes"
+time_page "/contribution?from=2026-01-01&to=2026-03-31"
 J="$J_EMP"
 first=$(curl -s -b "$J" "http://127.0.0.1:$PORT/my-clients" | grep -o 'href="/clients/[^"#]*"' | head -1 | sed 's/href="//; s/"$//' || true)
 time_page "$first"

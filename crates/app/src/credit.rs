@@ -86,6 +86,16 @@ pub fn open_period(store: &mut dyn Store, req: &CreditRequest) -> Result<State, 
             allot_rules::civil_from_days(req.first)
         )));
     }
+    // Said before the book is read (seconds on a million clients): a scheme without [credit].
+    let text = match &req.scheme {
+        Some((t, f)) => Some((t.clone(), f.clone())),
+        None => store.active_scheme()?.map(|a| (a.text, format!("scheme version {}", a.version))),
+    };
+    if let Some((text, file)) = text {
+        if allot_io::scheme::outline(&text).is_ok_and(|o| !o.contains_key("credit")) {
+            return Err(AppError::Said(allot_i18n::Message::new("refused-no-credit").text("scheme", file)));
+        }
+    }
     let book = open_state_without_deals(store, req.last, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
     if book.loaded.scheme.credit.is_none() {
         return Err(AppError::Refused(format!(

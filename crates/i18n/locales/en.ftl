@@ -483,3 +483,4 @@ routing-when = Routed
 routing-nobody-in = Nobody in
 routing-recent = The latest routed leads
 routing-none-recent = Nothing routed yet.
+refused-no-credit = { $scheme } has no [credit] section: add one to say how sales are credited (docs/scheme.md, Credit)

@@ -504,3 +504,4 @@ routing-when = Поступило
 routing-nobody-in = Нет сотрудника в роли
 routing-recent = Последние распределённые обращения
 routing-none-recent = Обращений пока не было.
+refused-no-credit = в схеме ({ $scheme }) нет раздела [credit]: добавьте его, чтобы сказать, как засчитываются продажи (docs/scheme.md, Credit)
