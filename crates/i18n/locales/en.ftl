@@ -484,3 +484,20 @@ routing-nobody-in = Nobody in
 routing-recent = The latest routed leads
 routing-none-recent = Nothing routed yet.
 refused-no-credit = { $scheme } has no [credit] section: add one to say how sales are credited (docs/scheme.md, Credit)
+
+# What each change did, as the log says it (kept with the change, said in either language).
+summary-routed = { $count } items routed
+summary-token = token `{ $label }` ({ $scope })
+summary-token-revoked = token `{ $label }` revoked
+summary-redated = client `{ $client }`: routed links redated to { $day }
+summary-import-client = { $rows } client rows: { $new } new, { $updated } updated, { $same } unchanged
+summary-import-employee = { $rows } employee rows: { $new } new, { $updated } updated, { $same } unchanged
+summary-import-deal = { $rows } deal rows: { $new } new, { $updated } updated, { $same } unchanged
+summary-pin = { $client } { $role } → { $employee }: { $reason }
+summary-unpin = { $client } { $role }
+summary-absent = { $employee } absent { $first } to { $last }
+summary-absent-covered = { $employee } absent { $first } to { $last }, covered by { $cover }
+summary-absence-ended = { $employee }'s absence from { $first } to { $was } ended early: last day { $last }, back on { $back }
+summary-leaves = { $employee } leaves on { $on }
+summary-apply = plan of { $date }: { $opened } links opened ({ $causes }), { $closed } closed
+summary-apply-scheme = plan of { $date }: { $opened } links opened ({ $causes }), { $closed } closed, scheme version { $version }

@@ -505,3 +505,20 @@ routing-nobody-in = Нет сотрудника в роли
 routing-recent = Последние распределённые обращения
 routing-none-recent = Обращений пока не было.
 refused-no-credit = в схеме ({ $scheme }) нет раздела [credit]: добавьте его, чтобы сказать, как засчитываются продажи (docs/scheme.md, Credit)
+
+# Что сделало изменение — так, как его называет журнал (хранится с изменением).
+summary-routed = распределено обращений: { $count }
+summary-token = ключ «{ $label }» ({ $scope })
+summary-token-revoked = ключ «{ $label }» отозван
+summary-redated = клиент «{ $client }»: связи распределения перенесены на { $day }
+summary-import-client = строк клиентов: { $rows }; новых { $new }, изменено { $updated }, без изменений { $same }
+summary-import-employee = строк сотрудников: { $rows }; новых { $new }, изменено { $updated }, без изменений { $same }
+summary-import-deal = строк сделок: { $rows }; новых { $new }, изменено { $updated }, без изменений { $same }
+summary-pin = { $client } { $role } → { $employee }: { $reason }
+summary-unpin = { $client } { $role }
+summary-absent = { $employee } отсутствует с { $first } по { $last }
+summary-absent-covered = { $employee } отсутствует с { $first } по { $last }, замещает { $cover }
+summary-absence-ended = отсутствие { $employee } с { $first } по { $was } закончено раньше: последний день { $last }, возвращение { $back }
+summary-leaves = { $employee } уходит { $on }
+summary-apply = план на { $date }: открыто связей { $opened } ({ $causes }), закрыто { $closed }
+summary-apply-scheme = план на { $date }: открыто связей { $opened } ({ $causes }), закрыто { $closed }, версия схемы { $version }

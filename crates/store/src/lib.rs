@@ -414,7 +414,7 @@ impl fmt::Display for Change {
             write!(f, " from {file}")?;
         }
         if !self.summary.is_empty() {
-            write!(f, ": {}", self.summary)?;
+            write!(f, ": {}", allot_i18n::kept::say(&self.summary, allot_i18n::Lang::En))?;
         }
         Ok(())
     }

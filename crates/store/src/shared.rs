@@ -8,7 +8,7 @@ use crate::sql::{params, Db, SqlRow};
 use std::collections::HashMap;
 
 use crate::*;
-use allot_i18n::Message;
+use allot_i18n::{kept, Message};
 
 /// A write transaction: one writer at a time, so the revision read inside cannot go stale.
 pub(crate) trait Tx: Db {
@@ -337,7 +337,7 @@ impl<B: Backend> Store for B {
         let mut routing = Routing { tx: &mut *tx, change, recorded: 0 };
         work(&mut routing)?;
         let n = routing.recorded;
-        set_summary(&mut *tx, change, &format!("{n} items routed"))?;
+        set_summary(&mut *tx, change, &kept::encode(&[Message::new("summary-routed").count("count", n as i64)]))?;
         tx.commit()?;
         Ok(change)
     }
@@ -366,7 +366,8 @@ impl<B: Backend> Store for B {
     fn add_token(&mut self, t: &NewToken<'_>, actor: &Actor) -> Result<i64> {
         let NewToken { hash, scope, employee, label, expires } = *t;
         let mut tx = self.write()?;
-        let change = add_change(&mut *tx, "token", actor, None, &format!("token `{label}` ({scope})"))?;
+        let summary = kept::encode(&[Message::new("summary-token").text("label", label).text("scope", scope)]);
+        let change = add_change(&mut *tx, "token", actor, None, &summary)?;
         let emp = employee.map(|e| employee_key(&mut *tx, e)).transpose()?;
         let id = tx
             .one(
@@ -402,7 +403,8 @@ impl<B: Backend> Store for B {
         if found.opt_int(1)?.is_some() {
             return Err(StoreError::Refused(format!("token {id} (`{label}`) is revoked already")));
         }
-        let change = add_change(&mut *tx, "token", actor, None, &format!("token `{label}` revoked"))?;
+        let summary = kept::encode(&[Message::new("summary-token-revoked").text("label", label.as_str())]);
+        let change = add_change(&mut *tx, "token", actor, None, &summary)?;
         tx.exec("UPDATE tokens SET revoked_by = $1 WHERE id = $2", params![change, id])?;
         tx.commit()?;
         Ok(change)
@@ -538,7 +540,8 @@ impl<B: Backend> Store for B {
                 "client `{client}` has links that a plan, a pin or an import made, or that are closed: its history is kept as it is"
             )));
         }
-        let change = add_change(&mut *tx, "route", actor, None, &format!("client `{client}`: routed links redated to {day}"))?;
+        let summary = kept::encode(&[Message::new("summary-redated").text("client", client).day("day", day.0)]);
+        let change = add_change(&mut *tx, "route", actor, None, &summary)?;
         let moved = tx.exec("UPDATE links SET valid_from = $2 WHERE client = $1 AND valid_from > $2", params![key, day])?;
         tx.commit()?;
         Ok((change, moved as usize))
@@ -628,7 +631,13 @@ impl<B: Backend> Store for B {
         let inserted = (tx.one(&count, &[])?.int(0)? - before) as u64;
         let updated = touched - inserted;
         let rows = import.rows.len() as u64;
-        let summary = format!("{rows} {} rows: {inserted} new, {updated} updated, {} unchanged", import.subject.as_str(), rows - touched);
+        let key = match import.subject {
+            Subject::Client => "summary-import-client",
+            Subject::Employee => "summary-import-employee",
+            Subject::Deal => "summary-import-deal",
+        };
+        let message = Message::new(key).count("rows", rows as i64).count("new", inserted as i64).count("updated", updated as i64);
+        let summary = kept::encode(&[message.count("same", (rows - touched) as i64)]);
         set_summary(&mut *tx, change, &summary)?;
         tx.commit()?;
         Ok(Imported { change, inserted, updated, unchanged: rows - touched })
@@ -719,7 +728,11 @@ impl<B: Backend> Store for B {
     fn pin(&mut self, pin: &PinLanding<'_>, actor: &Actor) -> Result<Pinned> {
         let req = pin.request;
         let mut tx = self.write()?;
-        let summary = format!("{} {} → {}: {}", req.client, req.role, req.employee, req.reason);
+        let summary = kept::encode(&[Message::new("summary-pin")
+            .text("client", req.client)
+            .text("role", req.role)
+            .text("employee", req.employee)
+            .text("reason", req.reason)]);
         let change = add_change(&mut *tx, "pin", actor, None, &summary)?;
         tx.exec("INSERT INTO roles (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", params![req.role])?;
         let replaced = tx.exec(
@@ -742,7 +755,8 @@ impl<B: Backend> Store for B {
 
     fn unpin(&mut self, client: &str, role: &str, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
-        let change = add_change(&mut *tx, "unpin", actor, None, &format!("{client} {role}"))?;
+        let summary = kept::encode(&[Message::new("summary-unpin").text("client", client).text("role", role)]);
+        let change = add_change(&mut *tx, "unpin", actor, None, &summary)?;
         let key = client_key(&mut *tx, client)?;
         let n = tx
             .exec("UPDATE pins SET unpinned_by = $1 WHERE client = $2 AND role = $3 AND unpinned_by IS NULL", params![change, key, role])?;
@@ -778,7 +792,11 @@ impl<B: Backend> Store for B {
 
     fn add_absence(&mut self, employee: &str, first: Day, last: Day, cover: Option<&str>, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
-        let summary = format!("{employee} absent {first} to {last}{}", cover.map_or(String::new(), |c| format!(", covered by {c}")));
+        let message = match cover {
+            Some(c) => Message::new("summary-absent-covered").text("cover", c),
+            None => Message::new("summary-absent"),
+        };
+        let summary = kept::encode(&[message.text("employee", employee).day("first", first.0).day("last", last.0)]);
         let change = add_change(&mut *tx, "absence", actor, None, &summary)?;
         let key = employee_key(&mut *tx, employee)?;
         let cover = cover.map(|c| employee_key(&mut *tx, c)).transpose()?;
@@ -824,7 +842,12 @@ impl<B: Backend> Store for B {
             let m = Message::new("refused-end-before-cover").text("employee", employee).day("began", began.0).day("earliest", began.0 - 1);
             return Err(StoreError::Said(m));
         }
-        let summary = format!("{employee}'s absence from {first} to {was_last} ended early: last day {last}, back on {back}");
+        let summary = kept::encode(&[Message::new("summary-absence-ended")
+            .text("employee", employee.as_str())
+            .day("first", first.0)
+            .day("was", was_last.0)
+            .day("last", last.0)
+            .day("back", back.0)]);
         let change = add_change(&mut *tx, "absence", actor, None, &summary)?;
         let covers_ended = tx.exec(
             "UPDATE links SET valid_to = $2, closed_by = $3 WHERE absence = $1 AND cause = 'cover' AND valid_to > $2",
@@ -842,7 +865,8 @@ impl<B: Backend> Store for B {
 
     fn add_leaver(&mut self, employee: &str, on: Day, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
-        let change = add_change(&mut *tx, "leave", actor, None, &format!("{employee} leaves on {on}"))?;
+        let summary = kept::encode(&[Message::new("summary-leaves").text("employee", employee).day("on", on.0)]);
+        let change = add_change(&mut *tx, "leave", actor, None, &summary)?;
         let key = employee_key(&mut *tx, employee)?;
         if let Some(mut r) = tx.row("SELECT left_on FROM leavers WHERE employee = $1", params![key])? {
             return Err(StoreError::Said(Message::new("refused-already-leaving").text("employee", employee).day("on", r.day(0)?.0)));

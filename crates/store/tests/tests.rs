@@ -120,7 +120,8 @@ fn import_upserts_by_id_merges_attributes_and_records_who_and_what() {
         assert_eq!(log[2].kind, "import");
         assert_eq!(log[2].by, "ops@example");
         assert_eq!(log[2].file.as_deref(), Some("test.csv"));
-        assert_eq!(log[2].summary, "3 client rows: 1 new, 1 updated, 1 unchanged");
+        assert_eq!(allot_i18n::kept::say(&log[2].summary, allot_i18n::Lang::En), "3 client rows: 1 new, 1 updated, 1 unchanged");
+        assert_eq!(allot_i18n::kept::say(&log[2].summary, allot_i18n::Lang::Ru), "строк клиентов: 3; новых 1, изменено 1, без изменений 1");
         assert_eq!(s.revision().unwrap(), log[2].id);
     });
 }

@@ -27,14 +27,15 @@ pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applie
     }
     let s = &plan.summary;
     let causes: Vec<String> = s.moves_by_cause.iter().map(|(c, n)| format!("{n} {c}")).collect();
-    let summary = format!(
-        "plan of {}: {} links opened ({}), {} closed{}",
-        plan.date,
-        plan.opens.len(),
-        if causes.is_empty() { "none".into() } else { causes.join(", ") },
-        plan.closes.len(),
-        if plan.new_scheme.is_some() { format!(", scheme version {}", plan.scheme_version) } else { String::new() }
-    );
+    let causes = if causes.is_empty() { "none".to_string() } else { causes.join(", ") };
+    let message = match &plan.new_scheme {
+        Some(_) => allot_i18n::Message::new("summary-apply-scheme").count("version", plan.scheme_version),
+        None => allot_i18n::Message::new("summary-apply"),
+    };
+    let date = allot_rules::parse_iso_date(&plan.date).unwrap_or_default();
+    let message =
+        message.day("date", date).count("opened", plan.opens.len() as i64).text("causes", causes).count("closed", plan.closes.len() as i64);
+    let summary = allot_i18n::kept::encode(&[message]);
     let changes = Changes {
         base: plan.base_revision,
         scheme: plan.new_scheme.clone(),

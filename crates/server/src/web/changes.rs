@@ -55,7 +55,7 @@ pub async fn changes(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
                 } }
                 tbody { @for c in &list { tr {
                     td.num { (c.id) } td { (lang.t(&format!("change-kind-{}", c.kind))) } td { (c.by) }
-                    td { (moment(lang, &c.at)) } td { (c.file.as_deref().unwrap_or("")) } td { (c.summary) }
+                    td { (moment(lang, &c.at)) } td { (c.file.as_deref().unwrap_or("")) } td { (allot_i18n::kept::say(&c.summary, lang)) }
                 } } }
             }
             @if list.len() as u64 == PAGE {
