@@ -1345,7 +1345,10 @@ async fn the_head_of_sales_reads_the_log_of_changes_and_what_each_scheme_version
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Журнал изменений") && page.contains("<td>загрузка</td>") && page.contains("<td>применён план</td>"), "{page}");
     assert!(page.contains("<td>ключ API</td>") && !page.contains("<td>распределение</td>"), "routing's batches hidden: {page}");
-    assert!(page.contains("строк сотрудников: 5; новых 5") && page.contains("план на 05.03.2026: открыто связей"), "said in Russian: {page}");
+    assert!(
+        page.contains("строк сотрудников: 5; новых 5") && page.contains("план на 05.03.2026: открыто связей"),
+        "said in Russian: {page}"
+    );
     let newest = page.find("<td>применён план</td>").unwrap();
     assert!(newest < page.find("<td>загрузка</td>").unwrap(), "newest first");
     let (_, all) = get("boss", "/changes?routing=1").await;

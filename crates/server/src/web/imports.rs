@@ -161,6 +161,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
     };
     plan_after(&state, lang, &s, move |st| {
         allot_app::stored::import(st, subject, &path, &encodings, &actor)?;
+        // The folder lives as long as this closure: until the plan is made.
         let _ = &dir;
         allot_app::stored::plan(st, &allot_app::stored::PlanRequest { date: today, scheme: None, rebalance: false }, &actor)
     })
