@@ -582,14 +582,22 @@ async fn as_json_error(resp: Response) -> Response {
     e.into_response()
 }
 
-/// Counts every request by path and status, turns the body limit's plain-text 413 into the
-/// JSON error, and logs one line per request.
+/// Counts every request by path and status, turns plain-text errors (the body limit's 413, a
+/// rejected path or query) into the JSON error, and logs one line per request.
 async fn observe(State(state): State<Arc<AppState>>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.extensions().get::<axum::extract::MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
-    if resp.status().as_u16() >= 400 && resp.headers().get("content-type").is_none_or(|c| c != "application/json") {
+    // The API's errors are JSON already, and the workspace's refusals are pages of their own
+    // (HTML, in the reader's language): anything else — axum's plain-text rejections — is made
+    // the JSON error.
+    let shaped = resp
+        .headers()
+        .get("content-type")
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c == "application/json" || c.starts_with("text/html"));
+    if resp.status().as_u16() >= 400 && !shaped {
         resp = as_json_error(resp).await;
     }
     let status = resp.status().as_u16();

@@ -1138,6 +1138,7 @@ async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_down
     assert!(page.contains("Баланс по ролям") && page.contains("Джини") && page.contains("Коэффициент Джини — 0"), "{page}");
     assert!(page.matches("<svg").count() >= 2, "both charts are drawn: {page}");
     assert!(page.contains("href=\"/contribution\""), "the head of sales has it in the menu");
+    assert!(page.contains("<option value=\"source\">по полю source</option>"), "the clients' own columns are the segments: {page}");
     // The workbook, read back as a user's XLSX is: the reader's headers, anna's revenue.
     let (status, kind, book) = get("boss", "/contribution.xlsx?from=2026-03-01&to=2026-03-31").await;
     assert_eq!((status, kind.as_deref()), (200, Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")));
@@ -1295,6 +1296,8 @@ async fn an_upload_with_a_bad_line_imports_nothing_and_says_where_and_a_good_one
     let bad = "id;name;region\nk-1;ООО Север;RU-MOW\nk-1;ООО Юг;RU-KDA\n".as_bytes().to_vec();
     let (status, _, page) = upload("boss", csrf.clone(), "", ("клиенты.csv", bad)).await;
     assert_eq!(status, 422, "{page}");
+    assert!(page.starts_with("<!DOCTYPE html>"), "a refusal of the workspace is a page, not the API's JSON: {page}");
+    assert!(!page.contains("/tmp") && !page.contains(".tmp"), "the file is named as the user named it: {page}");
     assert!(page.contains("клиенты.csv:3") && page.contains("Ничего не загружено"), "the place of the error: {page}");
     assert_eq!(http.get(server.url("/clients/k-1")).header("cookie", &who["boss"].0).send().await.unwrap().status(), 404, "nothing landed");
     // The same file as 1C writes it, in Windows-1251, fixed: imported, then its plan.

@@ -85,8 +85,21 @@ pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap
         Ok(x) => x,
         Err(r) => return r,
     };
-    let titles = match state.with_store(move |st| allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)).await {
-        Ok(t) => t,
+    // The segments a head of sales groups by: the clients' text columns (S2: significance,
+    // industry, ownership, channel, region ...), except their names.
+    let read = state.with_store(move |st| {
+        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+        // The columns the store and the active scheme declare (none before the first scheme).
+        let columns = allot_app::routing::Model::load(st).map(|m| m.columns).unwrap_or_default();
+        let segments: Vec<String> = columns
+            .into_iter()
+            .filter(|(name, ty)| matches!(ty, allot_rules::Type::Text | allot_rules::Type::List) && name != "name")
+            .map(|(name, _)| name)
+            .collect();
+        Ok((titles, segments))
+    });
+    let (titles, segments) = match read.await {
+        Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
     let (from, to) = (allot_rules::civil_from_days(a.first), allot_rules::civil_from_days(a.last));
@@ -111,8 +124,8 @@ pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap
                 @for (value, key) in [("employee", "contribution-per-employee"), ("team", "contribution-per-team"), ("territory", "contribution-per-territory")] {
                     option value=(value) selected[a.per == value] { (lang.t(key)) }
                 }
-                @for column in ["significance", "industry", "ownership", "channel", "region"] {
-                    option value=(column) selected[a.per == column] { (lang.text("contribution-per-column", &[("column", Arg::Text(column))])) }
+                @for column in &segments {
+                    option value=(column) selected[a.per == *column] { (lang.text("contribution-per-column", &[("column", Arg::Text(column))])) }
                 }
             }
             label for="c-role" { (lang.t("contribution-role")) }

@@ -137,9 +137,11 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
         let path = path.clone();
         state
             .with_whole_store(move |st| {
+                // Each error at its place in the file as the user named it (not the server's copy).
+                let copy = path.display().to_string();
                 Ok(allot_app::stored::prepare_import(st, subject, &path, &encodings).map(|_| ()).map_err(|e| match e {
-                    allot_app::stored::AppError::Input(d) => d.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-                    other => vec![other.say(lang)],
+                    allot_app::stored::AppError::Input(d) => d.iter().map(|x| x.to_string().replace(&copy, &name)).collect::<Vec<_>>(),
+                    other => vec![other.say(lang).replace(&copy, &name)],
                 }))
             })
             .await

@@ -284,4 +284,22 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     let text = body_text(&c).await;
     assert!(text.contains("Группа desk") && text.contains("Ключи API для интеграций"), "{text}");
     photograph(&c, "routing-ru").await;
+    // Imports: a file with the same client twice — the line is shown, nothing imported.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("клиенты.csv");
+    std::fs::write(&file, "id;name;region\nk-1;ООО Север;RU-MOW\nk-1;ООО Юг;RU-KDA\n").unwrap();
+    c.find(Locator::Css("header a[href='/imports']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/imports").await;
+    c.find(Locator::Id("i-file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    c.find(Locator::Css("form[action='/imports'] button")).await.unwrap().click().await.unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = body_text(&c).await;
+        if text.contains("Ничего не загружено") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text.contains("клиенты.csv:3") && text.contains("Ничего не загружено"), "{text}");
+    photograph(&c, "imports-ru").await;
 }
