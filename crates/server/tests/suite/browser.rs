@@ -101,6 +101,20 @@ async fn wait_path(client: &Client, prefix: &str) -> String {
     panic!("still on {} after waiting for {prefix}: {}", path(client).await, body_text(client).await)
 }
 
+/// The page's text once it holds `needle` (a form's answer may still be arriving), or as it is
+/// after five seconds.
+async fn wait_text(client: &Client, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = body_text(client).await;
+        if text.contains(needle) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    text
+}
+
 /// The page's text. A page that is being replaced (a form's answer arriving) can drop the element
 /// between finding and reading it: read again then, for up to five seconds.
 async fn body_text(client: &Client) -> String {
@@ -264,14 +278,7 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     }
     c.find(Locator::Css("form[action='/contribution'] button")).await.unwrap().click().await.unwrap();
     // The answer is the same path with the period in its query: wait for its text.
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = body_text(&c).await;
-        if text.contains("Период 01.03.2026 — 31.03.2026") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let text = wait_text(&c, "Период 01.03.2026 — 31.03.2026").await;
     assert!(text.contains("Период 01.03.2026 — 31.03.2026") && text.contains("Баланс по ролям"), "{text}");
     // anna's two sales (leads 0 and 3) and boris's, as Russian writes money.
     let plain = text.replace(['\u{202f}', '\u{a0}'], " ");
@@ -292,14 +299,7 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     wait_path(&c, "/imports").await;
     c.find(Locator::Id("i-file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
     c.find(Locator::Css("form[action='/imports'] button")).await.unwrap().click().await.unwrap();
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = body_text(&c).await;
-        if text.contains("Ничего не загружено") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let text = wait_text(&c, "Ничего не загружено").await;
     assert!(text.contains("клиенты.csv:3") && text.contains("Ничего не загружено"), "{text}");
     photograph(&c, "imports-ru").await;
 }
