@@ -951,7 +951,8 @@ async fn team(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
-    let loads: Vec<_> = loads.into_iter().filter(|l| members.contains(&l.0)).map(|(e, r, n)| (e, titles.of(&r).to_string(), n)).collect();
+    // Already the team's only (or everyone's, for the head of sales): the store counted them so.
+    let loads: Vec<_> = loads.into_iter().map(|(e, r, n)| (e, titles.of(&r).to_string(), n)).collect();
     let id_of = |k: allot_store::EmployeeKey| people.employees.iter().find(|e| e.key == k).map(|e| e.id.clone()).unwrap_or_default();
     let leavers: Vec<_> = people.leavers.iter().map(|l| (id_of(l.employee), l.on, l.applied)).filter(|l| members.contains(&l.0)).collect();
     let absences: Vec<_> = people

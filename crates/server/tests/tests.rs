@@ -933,16 +933,18 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
         "{page}"
     );
     assert!(card("mgr", annas.clone()).await.1.contains("<td>anna</td>"), "nothing lands before it is applied");
-    let r = http
-        .post(server.url(&format!("{plan}/apply")))
-        .header("cookie", format!("allot_session={}", sessions["mgr"]))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &mgr_token)]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("План применён"));
+    let apply = |plan: String| {
+        let (http, url, cookie, fields) = (
+            http.clone(),
+            server.url(&format!("{plan}/apply")),
+            format!("allot_session={}", sessions["mgr"]),
+            [("csrf", mgr_token.clone())],
+        );
+        async move { post_form(&http, url, &cookie, &fields).await }
+    };
+    let (status, text) = apply(plan.clone()).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("План применён"));
     let (_, page) = card("mgr", annas.clone()).await;
     let now = &page[page.find("Ответственные сейчас").unwrap()..page.find("История").unwrap()];
     assert!(now.contains("<td>boris</td>") && !now.contains("<td>anna</td>"), "boris covers for anna: {now}");
@@ -989,15 +991,7 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     let plan = leave.headers()["location"].to_str().unwrap().to_string();
     let (_, _, page) = get("mgr", plan.clone()).await;
     assert!(page.contains("<td>vera</td>"), "{page}");
-    let r = http
-        .post(server.url(&format!("{plan}/apply")))
-        .header("cookie", format!("allot_session={}", sessions["mgr"]))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &mgr_token)]))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.text().await.unwrap().contains("План применён"));
+    assert!(apply(plan.clone()).await.1.contains("План применён"));
     let (_, _, team) = get("mgr", "/team".into()).await;
     let leavers = &team[team.find("Уходящие сотрудники").unwrap()..team.find("Отметить уход").unwrap()];
     assert!(leavers.contains("<td>vera</td>") && leavers.contains("применено"), "{leavers}");

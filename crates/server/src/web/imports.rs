@@ -132,21 +132,26 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
     }
     let actor = actor_of(&s);
     let today = allot_app::clock::today();
-    // Checked whole first: an error anywhere lands nothing (the store's import is one transaction).
-    let checked = {
-        let path = path.clone();
+    // Read and checked whole first — an error anywhere lands nothing —, then landed as read (the
+    // store's import is one transaction): the file is read once.
+    let imported = {
+        let actor = actor.clone();
         state
             .with_whole_store(move |st| {
                 // Each error at its place in the file as the user named it (not the server's copy).
                 let copy = path.display().to_string();
-                Ok(allot_app::stored::prepare_import(st, subject, &path, &encodings).map(|_| ()).map_err(|e| match e {
+                let said = |e: allot_app::stored::AppError| match e {
                     allot_app::stored::AppError::Input(d) => d.iter().map(|x| x.to_string().replace(&copy, &name)).collect::<Vec<_>>(),
                     other => vec![other.say(lang).replace(&copy, &name)],
-                }))
+                };
+                let landed = allot_app::stored::prepare_import(st, subject, &path, &encodings)
+                    .and_then(|prepared| allot_app::stored::commit_import(st, prepared, &actor));
+                Ok(landed.map(|_| ()).map_err(said))
             })
             .await
     };
-    match checked {
+    drop(dir);
+    match imported {
         Ok(Ok(())) => {}
         Ok(Err(errors)) => {
             let head = lang.text(
@@ -157,14 +162,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
         }
         Err(e) => return super::trouble(lang, &e),
     }
-    let encodings = match u.encoding.as_str() {
-        "" => allot_io::Encodings::default(),
-        e => allot_io::Encodings::parse(&[e.to_string()]).unwrap_or_default(),
-    };
     plan_after(&state, lang, &s, move |st| {
-        allot_app::stored::import(st, subject, &path, &encodings, &actor)?;
-        // The folder lives as long as this closure: until the plan is made.
-        let _ = &dir;
         allot_app::stored::plan(st, &allot_app::stored::PlanRequest { date: today, scheme: None, rebalance: false }, &actor)
     })
     .await
