@@ -4,6 +4,7 @@
 //! This crate wires `allot-io` readers to the `allot-core` engine. It defines the [`Progress`]
 //! port that front ends implement; it knows no command-line flags and no HTTP.
 
+pub mod approval;
 pub mod balance;
 pub mod clock;
 pub mod contribution;

@@ -279,6 +279,12 @@ pub enum Why {
         inactive: u16,
         full: u16,
     },
+    /// A leaver's or absentee's client nobody is eligible to take over (a plan's reason).
+    NoTakeOver {
+        employee: String,
+    },
+    /// The scheme no longer has the role: its links end (a plan's reason).
+    RoleDropped,
 }
 
 impl Why {
@@ -322,6 +328,8 @@ impl Why {
                     lang.text("reason-pool-exhausted", &[("parts", Arg::Text(&parts.join(", ")))])
                 }
             }
+            Why::NoTakeOver { employee } => lang.text("reason-no-takeover", &[("employee", Arg::Text(employee))]),
+            Why::RoleDropped => lang.t("reason-role-dropped"),
         }
     }
 }

@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// it starts over.
     #[arg(long, default_value_t = 64, value_name = "MB")]
     wal_limit: u32,
+    /// Who applies a plan in the workspace, per kind (team, import, scheme, territories, api, or
+    /// all): `maker` (whoever made it, at once), `admin` (proposed with a comment, then any admin —
+    /// the proposer too: a small company), `other-admin` (four eyes). Default:
+    /// team=maker,api=maker, the rest admin.
+    #[arg(long, value_name = "KIND=WHO,...", env = "ALLOT_APPROVAL", default_value = "")]
+    approval: String,
     /// Threads for HTTP (default: the cores but one, which is left to the router thread).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -103,6 +109,10 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         header_timeout: seconds(a.header_timeout, "--header-timeout")?,
         body_timeout: seconds(a.body_timeout, "--body-timeout")?,
         wal_frames_limit: i64::from(a.wal_limit.max(1)) * 256,
+        approval: allot_app::approval::Approval::parse(&a.approval).map_err(|e| {
+            eprintln!("error: --approval: {e}");
+            Reported
+        })?,
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);

@@ -212,6 +212,8 @@ reason-n-absent = { $count } absent
 reason-n-inactive = { $count } inactive
 reason-n-full = { $count } at capacity
 reason-pool-empty = the pool has no members
+reason-no-takeover = nobody eligible to take over from { $employee }
+reason-role-dropped = the role is no longer in the scheme; its links end
 reason-pool-exhausted = every pool member is unavailable ({ $parts })
 
 # Notes beside a plan's moves.
@@ -501,3 +503,175 @@ summary-absence-ended = { $employee }'s absence from { $first } to { $was } ende
 summary-leaves = { $employee } leaves on { $on }
 summary-apply = plan of { $date }: { $opened } links opened ({ $causes }), { $closed } closed
 summary-apply-scheme = plan of { $date }: { $opened } links opened ({ $causes }), { $closed } closed, scheme version { $version }
+
+## Plans proposed and approved (issue #17)
+refused-plan-made = plan { $id } has not been proposed
+refused-plan-proposed = plan { $id } is already proposed and waits for a decision
+refused-plan-applied = plan { $id } is already applied
+refused-plan-rejected = plan { $id } was rejected; make a new plan
+refused-plan-not-yours = this plan was made by someone else: its maker or an admin decides it
+refused-plan-propose-first = this plan is approved by an admin: propose it with a comment first
+refused-plan-admin = only an admin approves this plan
+refused-plan-other-admin = you proposed this plan: another admin approves it
+nav-plans = Plans
+plans-title = Plans
+plans-how = A change — an absence, a leaver, an import, a new scheme, new territories — becomes a plan first: see what it moves, then apply it, or propose it with a comment for an admin to approve.
+plans-proposed = Waiting for a decision
+plans-made = Made, not proposed
+plans-applied = Applied
+plans-rejected = Rejected
+plans-none = None.
+plans-what = Plan
+plans-kind = Kind
+plans-made-by = Made by
+plans-comment = Comment
+plan-state-made = made
+plan-state-proposed = proposed, waiting for a decision
+plan-state-applied = applied
+plan-state-rejected = rejected
+plan-kind-team = absence or leaver
+plan-kind-import = import
+plan-kind-scheme = new scheme version
+plan-kind-territories = territories
+plan-kind-api = made over the API
+plan-for-absence = { $employee } absent from { $first } to { $last }
+plan-for-leaver = { $employee } leaves on { $on }
+plan-for-import = import of { $file }
+plan-for-scheme = new scheme version
+plan-scheme-changes = What the scheme changes
+plan-scheme-diff = The scheme's text: what changes
+plan-scheme-active = active scheme
+plan-scheme-new = proposed scheme
+plan-by-employee = Gains and losses per employee
+plan-potential-gained = Potential gained
+plan-potential-lost = Potential handed over
+plan-by-cause = Moves by cause
+plan-by-rule = Moves by rule
+plan-unassigned = Left unassigned
+plan-closed-unassigned = { $shown } { $count ->
+    [one] link ends
+   *[other] links end
+ } with nobody to take over.
+plan-why = Why
+plan-examples = For example
+plan-made-by = Made by
+plan-proposed-by = Proposed by
+plan-approved-by = Approved by
+plan-rejected-by = Rejected by
+plan-decision = Decision's comment
+plan-change = Applied as change
+plan-decide = Decision
+plan-policy-maker = Its maker or an admin applies this plan.
+plan-policy-admin = This plan is proposed with a comment; an admin approves or rejects it.
+plan-policy-other-admin = This plan is proposed with a comment; an admin other than the proposer approves or rejects it.
+plan-comment-label = Comment (who reads the log sees it)
+plan-propose = Propose
+plan-approve = Approve and apply
+plan-reject = Reject
+plan-discard = Discard
+plan-comment-long = The comment is longer than { $limit } characters.
+plan-comment-needed = Say in a comment why this change is proposed.
+plan-back = Back to the plan
+plan-drill-title = { $employee }, { $role }: the clients that move
+plan-by-this-rule = rule { $rule }
+plan-held-by-rule = held by rule { $rule }
+plan-drill-first = The first { $shown } { $count ->
+    [one] client
+   *[other] clients
+ }:
+changes-plan = the plan
+changes-proposed = proposed by
+changes-approved = approved
+
+## The rule builder (issue #17 §1)
+nav-rules = Rules
+rules-title = Rules of distribution
+rules-how = The scheme as its roles, their rules in order (the first that matches a client wins) and the territories with their owners; its text on the right. An edit in either shows in both; the check below runs as you edit. Nothing changes until the plan it makes is approved.
+rules-draft-file = draft
+rules-toml = The scheme's text (TOML)
+rules-toml-how = For those who prefer text: edit it here; the lists and the check follow.
+rules-check = Check
+rules-plan = Make the plan
+rules-too-long = The scheme is longer than { $limit } KiB.
+rules-empty = The scheme is empty: add a rule with the builder.
+rules-outline-wait = The text has an error (see the check): the lists show again once it reads.
+rules-check-title = Check
+rules-roles = Roles and their rules
+rules-none = No rules yet.
+rules-role-empty = No rules for this role yet.
+rules-every-client = every client
+rules-on-deal = (on deals)
+rules-up = Move { $id } up
+rules-down = Move { $id } down
+rules-remove = Remove { $id }
+rules-territories = Territories
+rules-territory = Territory
+rules-covers = Covers
+rules-owners = Owners by role
+rules-target-owner = the territory's owner
+rules-target-employee = { $employee }
+rules-target-pool = pool { $who } ({ $strategy })
+rules-target-pool-weights = pool { $who } ({ $strategy }; weights { $weights })
+rules-target-kind-employee = an employee
+rules-target-kind-pool = a team's pool
+rules-test = Condition { $n }: column
+rules-op = comparison
+rules-value = value
+rules-op-eq = is
+rules-op-ne = is not
+rules-op-in = is one of (separate by ;)
+rules-op-not-in = is none of (separate by ;)
+rules-op-contains = contains
+rules-op-gt = more than
+rules-op-ge = at least
+rules-op-lt = less than
+rules-op-le = at most
+rules-op-missing = is empty
+rules-op-present = is filled in
+rules-add = Add a rule
+rules-id = Identifier (letters, digits, - and _)
+rules-tests-how = Conditions on the clients' columns; leave a column empty to skip the line; none at all: every client.
+rules-join = Combine the conditions
+rules-join-all = all of them (and)
+rules-join-any = any of them (or)
+rules-target = Who gets the clients
+rules-team = Team (for a pool)
+rules-strategy = How the pool shares them
+rules-weights = Weights in the pool (e.g. anna = 3, boris = 2)
+rules-before = Place
+rules-at-end = after the role's last rule
+rules-add-button = Add the rule
+rules-add-role = Add a role
+rules-role-how = A role is what someone does for a client (sales, service, the phone desk), not a job title: one person may hold several roles, and a client has someone in each.
+rules-role-name = Name people read
+rules-set-owner = Set a territory's owner
+rules-no-owner = nobody
+rules-added = Rule { $id } added.
+rules-removed = Rule { $id } removed.
+rules-moved = Rule { $id } moved.
+rules-role-added = Role { $id } added.
+rules-owner-set = Owner of { $territory } set.
+rules-not-toml = The text is not a valid scheme yet: { $why }
+rules-unknown-rule = There is no rule { $id }.
+rules-duplicate-rule = There is a rule { $id } already: give the new one another identifier.
+rules-duplicate-role = There is a role { $id } already.
+rules-unknown-territory = There is no territory { $id }.
+rules-bad-id = `{ $id }` cannot be an identifier: use letters, digits, - and _.
+rules-no-target = Say who gets the clients: an employee, a team's pool or the territory's owner.
+rules-bad-condition = The condition cannot be built: { $why }
+rules-bad-weight = `{ $part }` is not a weight: write name = number.
+rules-errors = { $shown } { $count ->
+    [one] problem
+   *[other] problems
+ } to fix:
+rules-valid = The scheme reads and fits the data.
+rules-findings = { $shown } { $count ->
+    [one] finding
+   *[other] findings
+ } of the check:
+rules-coverage = Coverage per role
+rules-assigned = Assigned
+rules-unassigned = Without anyone
+rules-gains = Who would gain and lose, against today
+rules-no-moves = Nobody's clients change.
+rules-declared = Column { $column } declared.

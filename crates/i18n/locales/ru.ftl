@@ -224,6 +224,8 @@ reason-n-full = { $count ->
    *[other] { $count } загружены полностью
 }
 reason-pool-empty = в группе нет сотрудников
+reason-no-takeover = некому принять клиентов { $employee }
+reason-role-dropped = этой роли больше нет в схеме: её связи закрываются
 reason-pool-exhausted = все сотрудники группы недоступны ({ $parts })
 
 # Заметки рядом с перемещениями плана.
@@ -522,3 +524,179 @@ summary-absence-ended = отсутствие { $employee } с { $first } по { 
 summary-leaves = { $employee } уходит { $on }
 summary-apply = план на { $date }: открыто связей { $opened } ({ $causes }), закрыто { $closed }
 summary-apply-scheme = план на { $date }: открыто связей { $opened } ({ $causes }), закрыто { $closed }, версия схемы { $version }
+
+## Предложенные и утверждённые планы (задача #17)
+refused-plan-made = план { $id } ещё не предложен
+refused-plan-proposed = план { $id } уже предложен и ждёт решения
+refused-plan-applied = план { $id } уже применён
+refused-plan-rejected = план { $id } отклонён; составьте новый план
+refused-plan-not-yours = этот план составил другой человек: решает его автор или администратор
+refused-plan-propose-first = этот план утверждает администратор: сначала предложите его с комментарием
+refused-plan-admin = этот план утверждает только администратор
+refused-plan-other-admin = вы предложили этот план: утверждает его другой администратор
+nav-plans = Планы
+plans-title = Планы
+plans-how = Каждое изменение — отсутствие, увольнение, загрузка, новая схема, новые территории — сначала становится планом: посмотрите, что он меняет, затем примените его или предложите с комментарием на утверждение администратору.
+plans-proposed = Ждут решения
+plans-made = Составлены, не предложены
+plans-applied = Применены
+plans-rejected = Отклонены
+plans-none = Нет.
+plans-what = План
+plans-kind = Вид
+plans-made-by = Составил
+plans-comment = Комментарий
+plan-state-made = составлен
+plan-state-proposed = предложен, ждёт решения
+plan-state-applied = применён
+plan-state-rejected = отклонён
+plan-kind-team = отсутствие или увольнение
+plan-kind-import = загрузка данных
+plan-kind-scheme = новая версия схемы
+plan-kind-territories = территории
+plan-kind-api = составлен через API
+plan-for-absence = { $employee } отсутствует с { $first } по { $last }
+plan-for-leaver = { $employee } увольняется { $on }
+plan-for-import = загрузка файла { $file }
+plan-for-scheme = новая версия схемы
+plan-scheme-changes = Что меняется в схеме
+plan-scheme-diff = Текст схемы: что меняется
+plan-scheme-active = действующая схема
+plan-scheme-new = предложенная схема
+plan-by-employee = Кто получает и кто передаёт клиентов
+plan-potential-gained = Потенциал получен
+plan-potential-lost = Потенциал передан
+plan-by-cause = Переходы по причинам
+plan-by-rule = Переходы по правилам
+plan-unassigned = Остаются без ответственного
+plan-closed-unassigned = { $shown } { $count ->
+    [one] связь закрывается
+    [few] связи закрываются
+   *[many] связей закрываются
+ }, и принять их некому.
+plan-why = Почему
+plan-examples = Например
+plan-made-by = Составил
+plan-proposed-by = Предложил
+plan-approved-by = Утвердил
+plan-rejected-by = Отклонил
+plan-decision = Комментарий к решению
+plan-change = Применён изменением
+plan-decide = Решение
+plan-policy-maker = Этот план применяет его автор или администратор.
+plan-policy-admin = Этот план предлагают с комментарием; утверждает или отклоняет его администратор.
+plan-policy-other-admin = Этот план предлагают с комментарием; утверждает или отклоняет его другой администратор, не автор предложения.
+plan-comment-label = Комментарий (его увидят в журнале изменений)
+plan-propose = Предложить
+plan-approve = Утвердить и применить
+plan-reject = Отклонить
+plan-discard = Отказаться
+plan-comment-long = Комментарий длиннее { $limit } знаков.
+plan-comment-needed = Напишите в комментарии, зачем предлагается это изменение.
+plan-back = К плану
+plan-drill-title = { $employee }, { $role }: какие клиенты переходят
+plan-by-this-rule = правило { $rule }
+plan-held-by-rule = было по правилу { $rule }
+plan-drill-first = Первые { $shown } { $count ->
+    [one] клиент
+    [few] клиента
+   *[many] клиентов
+ }:
+changes-plan = план
+changes-proposed = предложил
+changes-approved = утверждён
+
+## Конструктор правил (задача #17 §1)
+nav-rules = Правила
+rules-title = Правила распределения
+rules-how = Схема — это роли, их правила по порядку (клиента получает первое подходящее правило) и территории с владельцами; справа её текст. Правка в одном месте видна в обоих; проверка ниже идёт по ходу правки. Ничего не меняется, пока план по схеме не утверждён.
+rules-draft-file = черновик
+rules-toml = Текст схемы (TOML)
+rules-toml-how = Для тех, кому удобнее текст: правьте его здесь — списки и проверка следуют за ним.
+rules-check = Проверить
+rules-plan = Составить план
+rules-too-long = Схема длиннее { $limit } КиБ.
+rules-empty = Схема пуста: добавьте правило в конструкторе.
+rules-outline-wait = В тексте ошибка (см. проверку): списки появятся снова, когда текст прочитается.
+rules-check-title = Проверка
+rules-roles = Роли и их правила
+rules-none = Правил пока нет.
+rules-role-empty = У этой роли пока нет правил.
+rules-every-client = любой клиент
+rules-on-deal = (по сделкам)
+rules-up = Поднять правило { $id }
+rules-down = Опустить правило { $id }
+rules-remove = Удалить правило { $id }
+rules-territories = Территории
+rules-territory = Территория
+rules-covers = Что входит
+rules-owners = Владельцы по ролям
+rules-target-owner = владелец территории
+rules-target-employee = { $employee }
+rules-target-pool = группа { $who } ({ $strategy })
+rules-target-pool-weights = группа { $who } ({ $strategy }; веса { $weights })
+rules-target-kind-employee = сотрудник
+rules-target-kind-pool = группа команды
+rules-test = Условие { $n }: поле
+rules-op = сравнение
+rules-value = значение
+rules-op-eq = равно
+rules-op-ne = не равно
+rules-op-in = одно из (через ;)
+rules-op-not-in = ни одно из (через ;)
+rules-op-contains = содержит
+rules-op-gt = больше
+rules-op-ge = не меньше
+rules-op-lt = меньше
+rules-op-le = не больше
+rules-op-missing = не заполнено
+rules-op-present = заполнено
+rules-add = Добавить правило
+rules-id = Обозначение (буквы, цифры, - и _)
+rules-tests-how = Условия по полям клиентов; строку без поля пропускаем; без условий — любой клиент.
+rules-join = Как сочетать условия
+rules-join-all = все сразу (и)
+rules-join-any = любое из них (или)
+rules-target = Кто получает клиентов
+rules-team = Команда (для группы)
+rules-strategy = Как группа делит клиентов
+rules-weights = Веса в группе (например, anna = 3, boris = 2)
+rules-before = Место
+rules-at-end = после последнего правила роли
+rules-add-button = Добавить правило
+rules-add-role = Добавить роль
+rules-role-how = Роль — это то, что человек делает для клиента (продажи, сервис, телефонный пост), а не должность: у одного человека может быть несколько ролей, у клиента — по ответственному в каждой.
+rules-role-name = Название для людей
+rules-set-owner = Назначить владельца территории
+rules-no-owner = никто
+rules-added = Правило { $id } добавлено.
+rules-removed = Правило { $id } удалено.
+rules-moved = Правило { $id } перемещено.
+rules-role-added = Роль { $id } добавлена.
+rules-owner-set = Владелец территории { $territory } назначен.
+rules-not-toml = Текст пока не читается как схема: { $why }
+rules-unknown-rule = Правила { $id } нет.
+rules-duplicate-rule = Правило { $id } уже есть: дайте новому другое обозначение.
+rules-duplicate-role = Роль { $id } уже есть.
+rules-unknown-territory = Территории { $id } нет.
+rules-bad-id = «{ $id }» не годится в обозначения: только буквы, цифры, - и _.
+rules-no-target = Укажите, кто получает клиентов: сотрудник, группа команды или владелец территории.
+rules-bad-condition = Условие не составить: { $why }
+rules-bad-weight = «{ $part }» — не вес: пишите имя = число.
+rules-errors = Исправьте { $count ->
+    [one] { $shown } ошибку
+    [few] { $shown } ошибки
+   *[many] { $shown } ошибок
+ }:
+rules-valid = Схема читается и подходит к данным.
+rules-findings = Проверка нашла { $count ->
+    [one] { $shown } замечание
+    [few] { $shown } замечания
+   *[many] { $shown } замечаний
+ }:
+rules-coverage = Охват по ролям
+rules-assigned = Назначено
+rules-unassigned = Без ответственного
+rules-gains = Кто получит и кто передаст клиентов по сравнению с сегодняшним днём
+rules-no-moves = Ни у кого клиенты не меняются.
+rules-declared = Поле { $column } объявлено.

@@ -6,6 +6,7 @@
 //! Wire formats live here and are converted explicitly to the domain types of `allot-core`.
 
 pub mod scheme;
+pub mod scheme_edit;
 pub mod sheet;
 pub mod tables;
 pub mod values;

@@ -71,6 +71,10 @@ impl ValueMap {
     pub fn get(&self, written: &str) -> Option<&str> {
         self.by_key.get(&key(written)).map(String::as_str)
     }
+    /// The canonical values with their full names (the built-in regions: code and Russian name).
+    pub fn names(&self) -> &[(String, String)] {
+        &self.names
+    }
     /// Whether unknown values deserve a warning (the built-in region dictionary).
     pub fn warns(&self) -> bool {
         self.regions

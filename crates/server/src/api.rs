@@ -738,7 +738,7 @@ pub async fn plan(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         .with_whole_store(move |s| {
             let plan = allot_app::stored::plan(s, &req, &actor).map_err(book_error)?;
             let text = serde_json::to_string(&plan).map_err(|e| ApiError::unavailable(e.to_string()))?;
-            s.save_plan(&plan_id, &text, &actor).map_err(ApiError::store)?;
+            s.save_plan(&plan_id, &text, allot_store::PlanKind::Api, "", &actor).map_err(ApiError::store)?;
             Ok(text)
         })
         .await?;
@@ -759,15 +759,31 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         return Err(ApiError::forbidden("applying a plan"));
     }
     let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(Code::BadJson, "the body is not UTF-8", None))?;
-    // `{"plan": "plan_…"}` names a plan kept by `POST /v1/plan`; otherwise the body is a plan.
-    let text = match serde_json::from_str::<ApplyById>(&text) {
+    // `{"plan": "plan_…"}` names a plan kept by `POST /v1/plan`; otherwise the body is a plan. A
+    // kept plan is marked applied with the change; one made in the workspace that waits for a
+    // person's approval is refused.
+    let (text, decided) = match serde_json::from_str::<ApplyById>(&text) {
         Ok(by_id) => {
             let id = by_id.plan.clone();
-            state.read(move |s| s.plan_body(&id)).await?.ok_or_else(|| {
+            let found = state.read(move |s| Ok(s.plan_record(&id)?.zip(s.plan_body(&id)?))).await?.ok_or_else(|| {
                 ApiError::new(Code::NotFound, format!("no plan `{}`; make one with POST /v1/plan", by_id.plan), Some("plan"))
-            })?
+            })?;
+            let (rec, body) = found;
+            if state.approval.needs_proposal(rec.kind) {
+                return Err(ApiError::new(
+                    Code::Refused,
+                    format!(
+                        "plan `{}` is decided in the workspace (/plans/{}): its kind ({}) is approved by a person",
+                        rec.id,
+                        rec.id,
+                        rec.kind.as_str()
+                    ),
+                    Some("plan"),
+                ));
+            }
+            (body, Some(allot_store::Decision { plan: rec.id, comment: String::new() }))
         }
-        Err(_) => text,
+        Err(_) => (text, None),
     };
     let plan = allot_app::stored::Plan::parse(&text, "the request body").map_err(|e| match e {
         allot_app::stored::AppError::Input(d) => {
@@ -776,7 +792,8 @@ pub async fn apply(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         other => book_error(other),
     })?;
     let actor = allot_store::Actor { by: format!("token:{label}"), at: crate::now_utc() };
-    let done = state.with_whole_store(move |s| allot_app::stored::apply(s, &plan, &actor).map_err(book_error)).await?;
+    let done =
+        state.with_whole_store(move |s| allot_app::stored::apply_decided(s, &plan, decided.clone(), &actor).map_err(book_error)).await?;
     let body = json!({"change": done.change, "opened": done.opened, "closed": done.closed, "scheme_version": done.scheme});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

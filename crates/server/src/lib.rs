@@ -58,6 +58,8 @@ pub struct Config {
     pub body_timeout: std::time::Duration,
     /// SQLite: the write-ahead log's bound in frames, past which the router checkpoints it.
     pub wal_frames_limit: i64,
+    /// Who applies a plan of each kind: its maker, any admin after a proposal, or another admin.
+    pub approval: allot_app::approval::Approval,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             header_timeout: std::time::Duration::from_secs(10),
             body_timeout: std::time::Duration::from_secs(10),
             wal_frames_limit: allot_store::sqlite::WAL_FRAMES_LIMIT,
+            approval: allot_app::approval::Approval::default(),
         }
     }
 }
@@ -152,6 +155,8 @@ pub struct AppState {
     pub writes_failing: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Metrics,
     registry: Registry,
+    /// Who applies a plan of each kind (issue #17 §2).
+    pub approval: allot_app::approval::Approval,
 }
 
 /// Store connections for reads, at most this many at once (the router has its own): a flood of
@@ -418,6 +423,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         writes_failing,
         metrics,
         registry,
+        approval: config.approval.clone(),
     });
     let app = app(state.clone(), &config);
     let listener =

@@ -27,7 +27,11 @@ use serde::Deserialize;
 mod changes;
 mod contribution;
 mod imports;
+mod plans;
 mod routing;
+mod rules;
+
+use plans::plan_after;
 
 pub use imports::UPLOAD_PATH;
 
@@ -67,8 +71,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/team/absence", post(absence))
         .route("/team/absences/{id}/end", post(end_absence))
         .route("/team/leaver", post(leaver))
-        .route("/team/plans/{id}", get(plan_page))
-        .route("/team/plans/{id}/apply", post(apply_plan))
+        .route("/team/plans/{id}", get(old_plan_path))
+        .route("/rules", get(rules::rules).post(rules::edit))
+        .route("/rules/check", post(rules::check))
+        .route("/plans", get(plans::plans))
+        .route("/plans/{id}", get(plans::plan_page))
+        .route("/plans/{id}/clients", get(plans::plan_clients))
+        .route("/plans/{id}/propose", post(plans::propose))
+        .route("/plans/{id}/apply", post(plans::apply))
+        .route("/plans/{id}/reject", post(plans::reject))
 }
 
 /// A cookie of the request.
@@ -122,7 +133,13 @@ header{display:flex;gap:1.2em;align-items:center;padding:.6em 1.2em;background:#
 header a{color:#fff}header form{margin-left:auto}main{max-width:72em;margin:1.5em auto;padding:0 1.2em}\
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.4em .6em;border-bottom:1px solid #dde}\
 th{background:#eef1f5}.error{color:#a00;font-weight:600}label{display:block;margin:.6em 0 .2em}\
-input{font:inherit;padding:.35em .5em}button{font:inherit;padding:.35em .9em}form.sign-in{max-width:22em}";
+input{font:inherit;padding:.35em .5em}button{font:inherit;padding:.35em .9em}form.sign-in{max-width:22em}\
+select{font:inherit;padding:.3em}textarea{font:13px/1.4 ui-monospace,monospace;width:100%;box-sizing:border-box}\
+.split{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1.5em}fieldset{margin:1em 0;border:1px solid #ccd;background:#fff}\
+fieldset.inline{border:0;margin:.4em 0;padding:0;background:none}label.inline{display:inline;margin:0 .6em 0 0}.test{margin:.3em 0}\
+.hint,.note{color:#556}pre.diag{white-space:pre-wrap;background:#fff6f6;border-left:3px solid #a00;padding:.4em}\
+ol.rules li{margin:.3em 0}ol.rules button{padding:.1em .5em;margin-left:.2em}td.num{text-align:right}\
+:focus-visible{outline:3px solid #e69f00;outline-offset:2px}";
 
 /// The frame of every page: the language, the header with navigation, the user and sign-out.
 fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> Markup {
@@ -148,8 +165,10 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                     }
                     @if session.is_some_and(|s| matches!(s.user.role.as_str(), "admin" | "manager")) {
                         a href="/team" { (lang.t("nav-team")) }
+                        a href="/plans" { (lang.t("nav-plans")) }
                     }
                     @if session.is_some_and(|s| s.user.role == "admin") {
+                        a href="/rules" { (lang.t("nav-rules")) }
                         a href="/contribution" { (lang.t("nav-contribution")) }
                         a href="/routing" { (lang.t("nav-routing")) }
                         a href="/imports" { (lang.t("nav-imports")) }
@@ -1139,97 +1158,13 @@ async fn absence(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f)
     };
     let (actor, employee) = (actor_of(&s), f.employee.clone());
     let today = allot_app::clock::today();
-    plan_after(&state, lang, &s, move |st| {
+    let title = allot_i18n::Message::new("plan-for-absence").text("employee", &employee).day("first", first).day("last", last);
+    plan_after(&state, lang, &s, allot_store::PlanKind::Team, title, move |st| {
         allot_app::stored::absent(st, &employee, first, last, cover.as_deref(), &actor)?;
         let req = allot_app::stored::PlanRequest { date: first.max(today), scheme: None, rebalance: false };
         allot_app::stored::plan(st, &req, &actor)
     })
     .await
-}
-
-/// A kept plan, as the CLI shows it: per employee and role, clients before and after, gained and
-/// handed over; then Apply or not.
-async fn plan_page(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    let lang = lang(&headers);
-    let s = match leader(&state, &headers, None).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let pid = id.clone();
-    let read = state.with_store(move |st| {
-        let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
-        Ok((st.plan_body(&pid).map_err(ApiError::store)?, titles))
-    });
-    let (plan, titles) = match read.await {
-        Ok((Some(text), titles)) => (serde_json::from_str::<allot_app::stored::Plan>(&text).ok(), titles),
-        Ok((None, titles)) => (None, titles),
-        Err(e) => return trouble(lang, &e),
-    };
-    let Some(plan) = plan else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
-    let date = allot_rules::parse_iso_date(&plan.date).map_or_else(|| plan.date.clone(), |d| format::date(lang, d));
-    let title = lang.text("plan-title", &[("date", Arg::Text(&date))]);
-    let moving: Vec<_> = plan.summary.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
-    let body = html! {
-        h1 { (title) }
-        @if moving.is_empty() { p { (lang.t("plan-nothing")) } } @else {
-            table {
-                thead { tr {
-                    th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-role")) }
-                    th scope="col" { (lang.t("column-before")) } th scope="col" { (lang.t("column-after")) }
-                    th scope="col" { (lang.t("column-gained")) } th scope="col" { (lang.t("column-lost")) }
-                } }
-                tbody { @for d in &moving { tr {
-                    td { (d.employee) } td { (titles.of(&d.role)) }
-                    td { (format::integer(lang, d.clients_before as i64)) } td { (format::integer(lang, d.clients_after as i64)) }
-                    td { (format::integer(lang, d.gained as i64)) } td { (format::integer(lang, d.lost as i64)) }
-                } } }
-            }
-        }
-        @for n in &plan.summary.notes { p { (n.text(lang)) } }
-        form method="post" action={ "/team/plans/" (url_encode(&id)) "/apply" } {
-            input type="hidden" name="csrf" value=(s.csrf);
-            button type="submit" { (lang.t("plan-apply")) } " "
-            a href="/team" { (lang.t("plan-cancel")) }
-        }
-    };
-    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
-}
-
-/// Applies a kept plan; refused, saying why, when the store moved on since it was made.
-async fn apply_plan(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let lang = lang(&headers);
-    let s = match leader(&state, &headers, Some(&f.csrf)).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let actor = actor_of(&s);
-    let done = state
-        .with_whole_store(move |st| {
-            let Some(text) = st.plan_body(&id).map_err(ApiError::store)? else { return Ok(Err(lang.t("error-not-found"))) };
-            let plan: allot_app::stored::Plan = serde_json::from_str(&text).map_err(|e| ApiError::unavailable(e.to_string()))?;
-            Ok(allot_app::stored::apply(st, &plan, &actor).map(|a| a.change).map_err(|e| e.say(lang)))
-        })
-        .await;
-    match done {
-        Ok(Ok(change)) => {
-            let text = lang.text("plan-done", &[("change", Arg::Text(&change.to_string()))]);
-            page(
-                StatusCode::OK,
-                layout(lang, &text, Some(&s), html! { p role="status" { (text) } p { a href="/team" { (lang.t("team-title")) } } }),
-            )
-        }
-        Ok(Err(why)) => not_done(lang, &s, &why),
-        Err(e) => trouble(lang, &e),
-    }
 }
 
 #[derive(Deserialize)]
@@ -1260,7 +1195,8 @@ async fn leaver(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f):
     };
     let (actor, employee) = (actor_of(&s), f.employee.clone());
     let today = allot_app::clock::today();
-    plan_after(&state, lang, &s, move |st| {
+    let title = allot_i18n::Message::new("plan-for-leaver").text("employee", &employee).day("on", on);
+    plan_after(&state, lang, &s, allot_store::PlanKind::Team, title, move |st| {
         allot_app::stored::leave(st, &employee, on, &actor)?;
         let req = allot_app::stored::PlanRequest { date: on.max(today), scheme: None, rebalance: false };
         allot_app::stored::plan(st, &req, &actor)
@@ -1268,31 +1204,7 @@ async fn leaver(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f):
     .await
 }
 
-/// Runs `make` (a registration and its plan) in one go on the whole store, keeps the plan by a new
-/// id and sends the person to it; or says why not.
-async fn plan_after(
-    state: &Arc<AppState>,
-    lang: Lang,
-    s: &Session,
-    make: impl Fn(&mut dyn allot_store::Store) -> Result<allot_app::stored::Plan, allot_app::stored::AppError> + Send + 'static,
-) -> Response {
-    let id = match allot_app::tokens::new_secret("plan") {
-        Ok(id) => id[..21].to_string(),
-        Err(e) => return trouble(lang, &ApiError::unavailable(e.to_string())),
-    };
-    let (plan_id, actor) = (id.clone(), actor_of(s));
-    let done = state
-        .with_whole_store(move |st| {
-            let made = make(st).and_then(|plan| {
-                let text = serde_json::to_string(&plan).map_err(|e| allot_app::stored::AppError::Refused(e.to_string()))?;
-                Ok(st.save_plan(&plan_id, &text, &actor)?)
-            });
-            Ok(made.map_err(|e| e.say(lang)))
-        })
-        .await;
-    match done {
-        Ok(Ok(())) => redirect(&format!("/team/plans/{id}")),
-        Ok(Err(why)) => not_done(lang, s, &why),
-        Err(e) => trouble(lang, &e),
-    }
+/// A plan's address before plans had their own pages.
+async fn old_plan_path(axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    redirect(&format!("/plans/{}", url_encode(&id)))
 }

@@ -738,6 +738,7 @@ const STAFF: &[(&str, &str, Option<&str>)] = &[
     ("outsider", "employee", Some("outsider")),
     ("mgr", "manager", Some("mgr")),
     ("boss", "admin", None),
+    ("chief", "admin", None),
 ];
 
 /// The workspace as most of its tests need it: the world with its people (STAFF), a server, a
@@ -746,9 +747,17 @@ const STAFF: &[(&str, &str, Option<&str>)] = &[
 async fn staffed(
     logins: &[&'static str],
 ) -> (World, Server, reqwest::Client, BTreeMap<String, String>, BTreeMap<&'static str, (String, String)>) {
+    staffed_with(logins, |_| {}).await
+}
+
+/// [`staffed`] with the server configured by `set`.
+async fn staffed_with(
+    logins: &[&'static str],
+    set: impl FnOnce(&mut Config),
+) -> (World, Server, reqwest::Client, BTreeMap<String, String>, BTreeMap<&'static str, (String, String)>) {
     let w = world(None).await;
     add_users(&w, STAFF).await;
-    let server = Server::start(&w).await;
+    let server = Server::start_with(&w, set).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let owner = route_six(&http, &server, &w).await;
     let who = sign_in_all(&http, &server, logins).await;
@@ -923,7 +932,7 @@ async fn a_client_card_is_shown_to_those_who_may_see_the_client_and_to_nobody_el
     let r = post_absence(absence("anna", "boris")).await.unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let plan = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(plan.starts_with("/team/plans/plan_"), "{plan}");
+    assert!(plan.starts_with("/plans/plan_"), "{plan}");
     let (_, _, page) = get("mgr", plan.clone()).await;
     assert!(
         page.contains("План изменений")
@@ -1027,12 +1036,13 @@ async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_a
         "/team".to_string(),
         plan.clone(),
     ];
-    // Expected status per login, page by page (303: to the sign-in form).
+    // Expected status per login, page by page (303: to the sign-in form). A plan is seen by an
+    // admin and by whoever made it: the manager is not shown the head of sales' plan.
     let expected: [(&str, [u16; 7]); 5] = [
         ("nobody", [303, 303, 303, 303, 303, 303, 303]),
         ("anna", [200, 200, 200, 200, 403, 403, 403]),
         ("outsider", [200, 200, 200, 403, 403, 403, 403]),
-        ("mgr", [200, 200, 200, 200, 200, 200, 200]),
+        ("mgr", [200, 200, 200, 200, 200, 200, 404]),
         ("boss", [200, 200, 200, 200, 200, 200, 200]),
     ];
     for (login, statuses) in expected {
@@ -1099,6 +1109,7 @@ async fn every_page_and_action_of_the_workspace_answers_each_role_as_its_scope_a
     assert_eq!(post("mgr", "/team/absences/99/end".into(), end("mgr")).await, 403, "no such absence: refused alike");
     assert_eq!(post("anna", format!("{plan}/apply"), vec![("csrf", who["anna"].1.clone())]).await, 403);
     assert_eq!(post("mgr", format!("{plan}/apply"), vec![("csrf", "forged".into())]).await, 403);
+    assert_eq!(post("mgr", format!("{plan}/apply"), vec![("csrf", who["mgr"].1.clone())]).await, 422, "not the manager's plan");
     assert_eq!(post("nobody", "/sign-out".into(), vec![("csrf", "none".into())]).await, 303);
     server.stop().await;
 }
@@ -1305,15 +1316,196 @@ async fn an_upload_with_a_bad_line_imports_nothing_and_says_where_and_a_good_one
     let (status, location, page) = upload("boss", csrf.clone(), "cp1251", ("клиенты.csv", good)).await;
     assert_eq!(status, 303, "{page}");
     let plan = location.unwrap();
-    assert!(plan.starts_with("/team/plans/"), "{plan}");
+    assert!(plan.starts_with("/plans/"), "{plan}");
     let page = http.get(server.url(&plan)).header("cookie", &who["boss"].0).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("План изменений") && page.contains("Применить план"), "{page}");
+    assert!(page.contains("План изменений") && page.contains("загрузка файла клиенты.csv") && page.contains("Предложить"), "{page}");
     let card = http.get(server.url("/clients/k-2")).header("cookie", &who["boss"].0).send().await.unwrap().text().await.unwrap();
     assert!(card.contains("ООО Юг"), "read as Windows-1251: {card}");
     // Only the head of sales, with the session's own token.
     assert_eq!(upload("mgr", who["mgr"].1.clone(), "", ("c.csv", b"id\nk-9\n".to_vec())).await.0, 403);
     assert_eq!(upload("boss", "forged".into(), "", ("c.csv", b"id\nk-9\n".to_vec())).await.0, 403);
     assert_eq!(http.get(server.url("/imports")).header("cookie", &who["mgr"].0).send().await.unwrap().status(), 403);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_plan() {
+    // Issue #17 §1: a rule built from the data's columns and values (no TOML typed), shown in the
+    // text too; the check says who gains and loses; a located error; the plan for approval.
+    let (_w, server, http, _, who) = staffed(&["boss", "mgr"]).await;
+    let (cookie, csrf) = who["boss"].clone();
+    let (status, page) = {
+        let r = http.get(server.url("/rules")).header("cookie", &cookie).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Правила распределения") && page.contains("<code>desk</code>") && page.contains("Схема читается"), "{page}");
+    assert!(page.contains("Москва (RU-MOW)"), "regions offered by their Russian names: {page}");
+    let text = page[page.find("name=\"toml\"").unwrap()..].split_once('>').unwrap().1.split("</textarea>").next().unwrap();
+    let text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    assert!(text.contains("[[rules]]") && text.contains("id = \"desk\""), "{text}");
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let (http, cookie, url) = (http.clone(), cookie.clone(), server.url(path));
+        async move { post_form(&http, url, &cookie, &fields).await }
+    };
+    // Moscow's clients to boris, before the pool: built, not typed.
+    let add = vec![
+        ("csrf", csrf.clone()),
+        ("toml", text.clone()),
+        ("action", "add-rule".into()),
+        ("rule_role", "sales".into()),
+        ("rule_id", "moscow".into()),
+        ("a1", "region".into()),
+        ("o1", "eq".into()),
+        ("v1", "RU-MOW".into()),
+        ("join", "all".into()),
+        ("target", "employee".into()),
+        ("employee", "boris".into()),
+        ("before", "desk".into()),
+    ];
+    let (status, page) = post("/rules", add.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Правило moscow добавлено"), "{page}");
+    assert!(page.contains("region = &quot;text&quot;"), "a column the store does not type is declared: {page}");
+    assert!(
+        page.contains("when = &#39;region == &quot;RU-MOW&quot;&#39;") || page.contains("when = 'region == &quot;RU-MOW&quot;'"),
+        "in the text view: {page}"
+    );
+    // The six leads went 3:2:1 to anna, boris and vera; Moscow's (the first) was anna's.
+    let gains = &page[page.find("Кто получит и кто передаст").unwrap()..];
+    assert!(gains.contains("<td>boris</td><td>продажи</td><td class=\"num\">+1</td>"), "boris gains Moscow's client: {gains}");
+    assert!(gains.contains("<td>anna</td><td>продажи</td><td class=\"num\"></td><td class=\"num\">−1</td>"), "anna hands it over: {gains}");
+    let by_rule = &gains[gains.find("Переходы по правилам").unwrap()..];
+    assert!(by_rule.contains("<code>moscow</code></td><td class=\"num\">1</td>"), "{by_rule}");
+    let first = page.find("<code>moscow</code>").unwrap();
+    assert!(first < page.find("<code>desk</code>").unwrap(), "before the pool, as asked: {page}");
+    // The same identifier again is refused, saying why; the text stays as it was.
+    let new_text = {
+        let t = page[page.find("name=\"toml\"").unwrap()..].split_once('>').unwrap().1.split("</textarea>").next().unwrap().to_string();
+        t.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    };
+    let mut again = add.clone();
+    again[1] = ("toml", new_text.clone());
+    let (status, page) = post("/rules", again).await;
+    assert!(status == 200 && page.contains("Правило moscow уже есть"), "{page}");
+    // An edit of the text shows in the lists, and an error is located.
+    let typed = format!("{new_text}\n[[rules]]\nid = \"typed\"\nrole = \"service\"\nemployee = \"vera\"\n");
+    let (status, live) = post("/rules/check", vec![("csrf", csrf.clone()), ("toml", typed)]).await;
+    assert!(status == 200 && live.contains("<code>typed</code>") && live.contains("сервис <code>service</code>"), "{live}");
+    let broken = new_text.replace("employee = \"boris\"", "employee = \"borys\"");
+    let (status, live) = post("/rules/check", vec![("csrf", csrf.clone()), ("toml", broken)]).await;
+    assert!(status == 200 && live.contains("черновик:") && live.contains("borys") && live.contains("Исправьте"), "{live}");
+    // The plan of the draft, kept for approval.
+    let r = http
+        .post(server.url("/rules"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf), ("toml", &new_text), ("action", "plan")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let plan = r.headers()["location"].to_str().unwrap().to_string();
+    let page = http.get(server.url(&plan)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("новая версия схемы") && page.contains("rule moscow") && page.contains("Предложить"), "{page}");
+    // The head of sales' screen only.
+    let (mc, mt) = who["mgr"].clone();
+    assert_eq!(http.get(server.url("/rules")).header("cookie", &mc).send().await.unwrap().status(), 403);
+    let (status, body) = post_form(&http, server.url("/rules/check"), &mc, &[("csrf", mt), ("toml", new_text.clone())]).await;
+    assert!(status == 403 && !body.contains("moscow"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheme_plan_is_proposed_with_a_comment_and_applied_by_another_admin() {
+    // Issue #17 §2, as a company that wants four eyes on its scheme configures it.
+    let (w, server, http, _, who) =
+        staffed_with(&["boss", "chief", "mgr"], |c| c.approval = allot_app::approval::Approval::parse("scheme=other-admin").unwrap()).await;
+    // boss made a plan of a new scheme version (the Rules screen makes it so).
+    let id = "plan_scheme_test_0001";
+    in_store(&w, move |store| {
+        let scheme = format!("{SCHEME}\n[[roles]]\nid = \"desk-lead\"\nname = \"старший смены\"\n");
+        let req =
+            allot_app::stored::PlanRequest { date: allot_app::clock::today(), scheme: Some((scheme, "rules".into())), rebalance: false };
+        let plan = allot_app::stored::plan(store, &req, &actor()).unwrap();
+        let title = allot_i18n::kept::encode(&[allot_i18n::Message::new("plan-for-scheme")]);
+        let boss = Actor { by: "user:boss".into(), at: "2026-11-30T09:00:00Z".into() };
+        store.save_plan(id, &serde_json::to_string(&plan).unwrap(), allot_store::PlanKind::Scheme, &title, &boss).unwrap();
+    })
+    .await;
+    let url = |step: &str| server.url(&format!("/plans/{id}{step}"));
+    let get = |login: &'static str, path: String| {
+        let (http, cookie) = (http.clone(), who[login].0.clone());
+        async move {
+            let r = http.get(path).header("cookie", cookie).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let step = |login: &'static str, step: &'static str, comment: &'static str| {
+        let (http, cookie, csrf, u) = (http.clone(), who[login].0.clone(), who[login].1.clone(), url(step));
+        async move { post_form(&http, u, &cookie, &[("csrf", csrf), ("comment", comment.to_string())]).await }
+    };
+    let (status, page) = get("boss", url("")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("новая версия схемы") && page.contains("role desk-lead") && page.contains("Предложить"), "{page}");
+    assert!(page.contains("другой администратор"), "the policy is said: {page}");
+    let (status, page) = step("boss", "/apply", "").await;
+    assert!(status == 422 && page.contains("сначала предложите"), "{status}: {page}");
+    let (status, page) = step("boss", "/propose", "  ").await;
+    assert!(status == 422 && page.contains("Напишите в комментарии"), "a proposal says why: {page}");
+    assert_eq!(step("boss", "/propose", "Старший смены отвечает за дежурства").await.0, 303);
+    let (_, page) = get("boss", url("")).await;
+    assert!(page.contains("предложен, ждёт решения") && page.contains("Старший смены отвечает за дежурства"), "{page}");
+    let (status, page) = step("boss", "/apply", "сам себе").await;
+    assert!(status == 422 && page.contains("утверждает его другой администратор"), "{page}");
+    // A manager neither sees nor decides it.
+    let (status, page) = get("mgr", url("")).await;
+    assert!(status == 404 && !page.contains("desk-lead"), "{page}");
+    assert_eq!(step("mgr", "/apply", "").await.0, 422);
+    let (_, list) = get("mgr", server.url("/plans")).await;
+    assert!(!list.contains(id), "{list}");
+    // The other admin finds it waiting and approves it with a comment: applied.
+    let (_, list) = get("chief", server.url("/plans")).await;
+    let waiting = &list[list.find("Ждут решения").unwrap()..list.find("Составлены, не предложены").unwrap()];
+    assert!(waiting.contains(id) && waiting.contains("Старший смены отвечает за дежурства"), "{list}");
+    let (status, page) = step("chief", "/apply", "согласовано").await;
+    assert!(status == 200 && page.contains("План применён"), "{page}");
+    let (_, page) = get("chief", url("")).await;
+    assert!(
+        page.contains("Утвердил") && page.contains("chief") && page.contains("согласовано") && !page.contains("Утвердить и применить"),
+        "{page}"
+    );
+    assert!(step("chief", "/apply", "").await.1.contains("уже применён"), "once");
+    let (_, log) = get("boss", server.url("/changes")).await;
+    assert!(
+        log.contains(&format!("/plans/{id}")) && log.contains("«Старший смены отвечает за дежурства»") && log.contains("«согласовано»"),
+        "{log}"
+    );
+    let (_, schemes) = get("boss", server.url("/schemes")).await;
+    assert!(schemes.contains("Версия 2"), "{schemes}");
+
+    // Two plans on one revision: the second is stale once the first lands; it says so, and is
+    // rejected with a comment.
+    for n in ["a", "b"] {
+        let id = format!("plan_team_test_{n}");
+        in_store(&w, move |store| {
+            let req = allot_app::stored::PlanRequest { date: allot_app::clock::today(), scheme: None, rebalance: true };
+            let plan = allot_app::stored::plan(store, &req, &actor()).unwrap();
+            let boss = Actor { by: "user:boss".into(), at: "2026-11-30T10:00:00Z".into() };
+            store.save_plan(&id, &serde_json::to_string(&plan).unwrap(), allot_store::PlanKind::Team, "", &boss).unwrap();
+        })
+        .await;
+    }
+    let post = |login: &'static str, path: &'static str, comment: &'static str| {
+        let (http, cookie, csrf, u) = (http.clone(), who[login].0.clone(), who[login].1.clone(), server.url(path));
+        async move { post_form(&http, u, &cookie, &[("csrf", csrf), ("comment", comment.to_string())]).await }
+    };
+    assert_eq!(post("boss", "/plans/plan_team_test_a/apply", "").await.0, 200);
+    let (status, page) = post("boss", "/plans/plan_team_test_b/apply", "").await;
+    assert!(status == 422 && page.contains("изменились"), "stale, and why: {page}");
+    assert_eq!(post("boss", "/plans/plan_team_test_b/reject", "устарел").await.0, 303);
+    let (_, page) = get("boss", server.url("/plans/plan_team_test_b")).await;
+    assert!(page.contains("отклонён") && page.contains("Отклонил") && page.contains("устарел"), "{page}");
     server.stop().await;
 }
 

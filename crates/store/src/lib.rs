@@ -479,6 +479,97 @@ pub struct Changes {
     pub absences: Vec<i64>,
     pub leavers: Vec<i64>,
     pub summary: String,
+    /// The kept plan this lands, marked applied in the same transaction with who decided and why.
+    pub decided: Option<Decision>,
+}
+
+/// A kept plan's approval, recorded with the change that applies it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    pub plan: String,
+    pub comment: String,
+}
+
+/// What made a kept plan: who may approve it is configured per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PlanKind {
+    /// An absence or a leaver registered by a manager or an admin.
+    Team,
+    Import,
+    /// A new version of the scheme.
+    Scheme,
+    /// A territory design or re-balance.
+    Territories,
+    /// Made by an integration over the API.
+    Api,
+}
+
+impl PlanKind {
+    pub const ALL: [PlanKind; 5] = [PlanKind::Team, PlanKind::Import, PlanKind::Scheme, PlanKind::Territories, PlanKind::Api];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::Team => "team",
+            PlanKind::Import => "import",
+            PlanKind::Scheme => "scheme",
+            PlanKind::Territories => "territories",
+            PlanKind::Api => "api",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PlanKind> {
+        PlanKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a kept plan stands: made, proposed with a comment, then applied or rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlanState {
+    Made,
+    Proposed,
+    Applied,
+    Rejected,
+}
+
+impl PlanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Made => "made",
+            PlanState::Proposed => "proposed",
+            PlanState::Applied => "applied",
+            PlanState::Rejected => "rejected",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PlanState> {
+        [PlanState::Made, PlanState::Proposed, PlanState::Applied, PlanState::Rejected].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A kept plan without its body: what it is, who proposed and decided it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRecord {
+    pub id: String,
+    pub kind: PlanKind,
+    pub state: PlanState,
+    /// What the plan is for, as its maker said it (a kept message or plain text).
+    pub title: String,
+    pub made_by: String,
+    pub made_at: String,
+    pub proposed_by: Option<String>,
+    pub proposed_at: Option<String>,
+    pub comment: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision: String,
+    /// The change that applied it.
+    pub change: Option<i64>,
+}
+
+/// The ids behind a plan's keys, for showing its clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanNames {
+    pub clients: Vec<(ClientKey, String)>,
+    pub employees: Vec<(EmployeeKey, String)>,
+    /// The links a plan closes, as history shows them.
+    pub links: Vec<(LinkId, LinkEntry)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -851,10 +942,25 @@ pub trait Store: Send {
     /// An employee's links opened or closed by a change made after `since` (RFC 3339), newest
     /// change first, at most `limit`.
     fn link_changes(&mut self, employee: &str, since: &str, limit: u64) -> Result<Vec<LinkEntry>>;
-    /// Keeps a plan's JSON under an id, for applying it by that id later.
-    fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()>;
+    /// Keeps a plan's JSON under an id, for applying it by that id later, with what made it.
+    fn save_plan(&mut self, id: &str, body: &str, kind: PlanKind, title: &str, actor: &Actor) -> Result<()>;
     /// A kept plan's JSON.
     fn plan_body(&mut self, id: &str) -> Result<Option<String>>;
+    /// A kept plan's record (without its body).
+    fn plan_record(&mut self, id: &str) -> Result<Option<PlanRecord>>;
+    /// Kept plans in a state, newest first, at most `limit`.
+    fn plans(&mut self, state: PlanState, limit: u64) -> Result<Vec<PlanRecord>>;
+    /// The plans the given changes applied.
+    fn plans_applied_by(&mut self, changes: &[i64]) -> Result<Vec<PlanRecord>>;
+    /// Proposes a made plan with a comment; refused unless it is only made.
+    fn propose_plan(&mut self, id: &str, comment: &str, actor: &Actor) -> Result<()>;
+    /// Rejects a made or proposed plan with a comment.
+    fn reject_plan(&mut self, id: &str, comment: &str, actor: &Actor) -> Result<()>;
+    /// The attributes (JSON) of the first `limit` clients by key: a sample of the values the data
+    /// holds, for suggesting them.
+    fn sample_clients(&mut self, limit: u64) -> Result<Vec<String>>;
+    /// The ids of the clients and employees a plan names by key, and the links it closes.
+    fn plan_names(&mut self, clients: &[ClientKey], employees: &[EmployeeKey], links: &[LinkId]) -> Result<PlanNames>;
     /// The store's state for a health check: reachable (this answers), revision, writable.
     fn health(&mut self) -> Result<Health>;
     /// Corrects a client that routing dated wrongly ahead (before routed dates were checked): its

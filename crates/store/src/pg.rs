@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "operations", include_str!("../migrations/postgres/0003_operations.sql")),
     (4, "people", include_str!("../migrations/postgres/0004_people.sql")),
     (5, "pages", include_str!("../migrations/postgres/0005_pages.sql")),
+    (6, "approval", include_str!("../migrations/postgres/0006_approval.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go

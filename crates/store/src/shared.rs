@@ -174,6 +174,45 @@ fn entry_row(r: &mut SqlRow) -> Result<LinkEntry> {
     })
 }
 
+const PLAN_SELECT: &str = "SELECT id, kind, state, title, made_by, made_at, proposed_by, proposed_at, comment, \
+                           decided_by, decided_at, decision, change_id FROM plans";
+
+fn plan_row(mut r: SqlRow) -> Result<PlanRecord> {
+    let kind = r.text(1)?;
+    let state = r.text(2)?;
+    Ok(PlanRecord {
+        id: r.text(0)?,
+        kind: PlanKind::parse(&kind).ok_or_else(|| StoreError::Db(format!("a plan of unknown kind `{kind}`")))?,
+        state: PlanState::parse(&state).ok_or_else(|| StoreError::Db(format!("a plan in unknown state `{state}`")))?,
+        title: r.text(3)?,
+        made_by: r.text(4)?,
+        made_at: r.text(5)?,
+        proposed_by: r.opt_text(6)?,
+        proposed_at: r.opt_text(7)?,
+        comment: r.text(8)?,
+        decided_by: r.opt_text(9)?,
+        decided_at: r.opt_text(10)?,
+        decision: r.text(11)?,
+        change: r.opt_int(12)?,
+    })
+}
+
+/// Why a plan cannot be proposed, rejected or applied: there is none, or it was decided.
+fn plan_not_open(db: &mut (impl Db + ?Sized), id: &str) -> Result<StoreError> {
+    Ok(match db.row("SELECT state FROM plans WHERE id = $1", params![id])? {
+        None => StoreError::Said(Message::new("refused-not-found").text("what", "plan").text("id", id)),
+        Some(mut r) => {
+            let key = match r.text(0)?.as_str() {
+                "proposed" => "refused-plan-proposed",
+                "applied" => "refused-plan-applied",
+                "rejected" => "refused-plan-rejected",
+                _ => "refused-plan-made",
+            };
+            StoreError::Said(Message::new(key).text("id", id))
+        }
+    })
+}
+
 fn link_entries(db: &mut (impl Db + ?Sized), sql: &str, params: &[crate::sql::Param<'_>]) -> Result<Vec<LinkEntry>> {
     let mut out = Vec::new();
     db.each(sql, params, &mut |r| {
@@ -509,14 +548,90 @@ impl<B: Backend> Store for B {
         Ok(self.db().exec("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL", params![id, at])? == 1)
     }
 
-    fn save_plan(&mut self, id: &str, body: &str, actor: &Actor) -> Result<()> {
-        self.db()
-            .exec("INSERT INTO plans (id, body, made_by, made_at) VALUES ($1, $2, $3, $4)", params![id, body, &actor.by, &actor.at])?;
+    fn save_plan(&mut self, id: &str, body: &str, kind: PlanKind, title: &str, actor: &Actor) -> Result<()> {
+        self.db().exec(
+            "INSERT INTO plans (id, body, made_by, made_at, kind, title) VALUES ($1, $2, $3, $4, $5, $6)",
+            params![id, body, &actor.by, &actor.at, kind.as_str(), title],
+        )?;
         Ok(())
     }
 
     fn plan_body(&mut self, id: &str) -> Result<Option<String>> {
         self.db().row("SELECT body FROM plans WHERE id = $1", params![id])?.map(|mut r| r.text(0)).transpose()
+    }
+
+    fn plan_record(&mut self, id: &str) -> Result<Option<PlanRecord>> {
+        self.db().row(&format!("{PLAN_SELECT} WHERE id = $1"), params![id])?.map(plan_row).transpose()
+    }
+
+    fn plans(&mut self, state: PlanState, limit: u64) -> Result<Vec<PlanRecord>> {
+        let sql = format!("{PLAN_SELECT} WHERE state = $1 ORDER BY made_at DESC, id DESC LIMIT $2");
+        self.db().rows(&sql, params![state.as_str(), limit as i64])?.into_iter().map(plan_row).collect()
+    }
+
+    fn plans_applied_by(&mut self, changes: &[i64]) -> Result<Vec<PlanRecord>> {
+        if changes.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!("{PLAN_SELECT} WHERE change_id = ANY($1) ORDER BY change_id");
+        self.db().rows(&sql, params![changes])?.into_iter().map(plan_row).collect()
+    }
+
+    fn propose_plan(&mut self, id: &str, comment: &str, actor: &Actor) -> Result<()> {
+        let sql = "UPDATE plans SET state = 'proposed', proposed_by = $2, proposed_at = $3, comment = $4 WHERE id = $1 AND state = 'made'";
+        if self.db().exec(sql, params![id, &actor.by, &actor.at, comment])? == 1 {
+            return Ok(());
+        }
+        Err(plan_not_open(self.db(), id)?)
+    }
+
+    fn reject_plan(&mut self, id: &str, comment: &str, actor: &Actor) -> Result<()> {
+        let sql = "UPDATE plans SET state = 'rejected', decided_by = $2, decided_at = $3, decision = $4 \
+                   WHERE id = $1 AND state IN ('made', 'proposed')";
+        if self.db().exec(sql, params![id, &actor.by, &actor.at, comment])? == 1 {
+            return Ok(());
+        }
+        Err(plan_not_open(self.db(), id)?)
+    }
+
+    fn sample_clients(&mut self, limit: u64) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.db().each("SELECT CAST(attrs AS TEXT) FROM clients ORDER BY key LIMIT $1", params![limit as i64], &mut |r| {
+            out.push(r.text(0)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn plan_names(&mut self, clients: &[ClientKey], employees: &[EmployeeKey], links: &[LinkId]) -> Result<PlanNames> {
+        let db = self.db();
+        let mut out = PlanNames::default();
+        let keys: Vec<i64> = clients.iter().map(|k| k.0).collect();
+        if !keys.is_empty() {
+            db.each("SELECT key, id FROM clients WHERE key = ANY($1) ORDER BY key", params![&keys[..]], &mut |r| {
+                out.clients.push((ClientKey(r.int(0)?), r.text(1)?));
+                Ok(())
+            })?;
+        }
+        let keys: Vec<i64> = employees.iter().map(|k| k.0).collect();
+        if !keys.is_empty() {
+            db.each("SELECT key, id FROM employees WHERE key = ANY($1) ORDER BY key", params![&keys[..]], &mut |r| {
+                out.employees.push((EmployeeKey(r.int(0)?), r.text(1)?));
+                Ok(())
+            })?;
+        }
+        let ids: Vec<i64> = links.iter().map(|k| k.0).collect();
+        if !ids.is_empty() {
+            db.each(
+                &format!("{ENTRY_SELECT_COLUMNS}, l.id {ENTRY_FROM} WHERE l.id = ANY($1) ORDER BY l.id"),
+                params![&ids[..]],
+                &mut |r| {
+                    out.links.push((LinkId(r.int(13)?), entry_row(r)?));
+                    Ok(())
+                },
+            )?;
+        }
+        Ok(out)
     }
 
     fn health(&mut self) -> Result<Health> {
@@ -692,6 +807,13 @@ impl<B: Backend> Store for B {
                 if tx.exec(&sql, params![change, id])? != 1 {
                     return Err(StoreError::Refused(format!("{table} entry {id} is unknown or already carried out")));
                 }
+            }
+        }
+        if let Some(d) = &changes.decided {
+            let sql = "UPDATE plans SET state = 'applied', decided_by = $2, decided_at = $3, decision = $4, change_id = $5 \
+                       WHERE id = $1 AND state IN ('made', 'proposed')";
+            if tx.exec(sql, params![&d.plan, &actor.by, &actor.at, &d.comment, change])? != 1 {
+                return Err(plan_not_open(&mut *tx, &d.plan)?);
             }
         }
         tx.commit()?;

@@ -529,13 +529,83 @@ fn tokens_are_listed_revoked_once_and_expire_on_their_day() {
 fn plans_are_kept_by_id_and_health_says_the_store_takes_writes() {
     each("plans_are_kept_by_id_and_health_says_the_store_takes_writes", |s| {
         seed(s);
-        s.save_plan("plan_1", "{\"a\":1}", &actor()).unwrap();
+        s.save_plan("plan_1", "{\"a\":1}", PlanKind::Api, "", &actor()).unwrap();
         assert_eq!(s.plan_body("plan_1").unwrap().as_deref(), Some("{\"a\":1}"));
         assert_eq!(s.plan_body("plan_2").unwrap(), None);
-        assert!(s.save_plan("plan_1", "{}", &actor()).is_err(), "an id is kept once");
+        assert!(s.save_plan("plan_1", "{}", PlanKind::Api, "", &actor()).is_err(), "an id is kept once");
         let h = s.health().unwrap();
         assert!(h.writable);
         assert_eq!(h.revision, s.revision().unwrap());
+    });
+}
+
+/// Issue #17 §2: a kept plan is proposed with a comment, then rejected, or applied with the
+/// decision in the same transaction as its links; each step only once, in order.
+#[test]
+fn a_plan_is_proposed_then_applied_or_rejected_once() {
+    each("a_plan_is_proposed_then_applied_or_rejected_once", |s| {
+        seed(s);
+        let by = |who: &str, at: &str| Actor { by: who.into(), at: at.into() };
+        let said = |e: StoreError| match e {
+            StoreError::Said(m) => m.key,
+            other => panic!("expected a refusal a person reads, got {other}"),
+        };
+        s.save_plan("p1", "{}", PlanKind::Scheme, "rules", &by("anna", "2026-11-27T10:00:00Z")).unwrap();
+        s.save_plan("p2", "{}", PlanKind::Team, "", &by("boris", "2026-11-27T11:00:00Z")).unwrap();
+        let made = s.plan_record("p1").unwrap().unwrap();
+        assert_eq!(
+            (made.kind, made.state, made.title.as_str(), made.made_by.as_str()),
+            (PlanKind::Scheme, PlanState::Made, "rules", "anna")
+        );
+        assert_eq!(said(s.reject_plan("nope", "x", &actor()).unwrap_err()), "refused-not-found");
+
+        s.propose_plan("p1", "VIP в Москве — Михайловой", &by("anna", "2026-11-27T12:00:00Z")).unwrap();
+        assert_eq!(said(s.propose_plan("p1", "again", &actor()).unwrap_err()), "refused-plan-proposed");
+        let proposed = s.plan_record("p1").unwrap().unwrap();
+        assert_eq!(
+            (proposed.state, proposed.proposed_by.as_deref(), proposed.comment.as_str()),
+            (PlanState::Proposed, Some("anna"), "VIP в Москве — Михайловой")
+        );
+        assert_eq!(s.plans(PlanState::Proposed, 10).unwrap().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p1"]);
+        assert_eq!(s.plans(PlanState::Made, 10).unwrap().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p2"]);
+
+        // Applied with the decision: the change names the plan, the plan its change.
+        let snap = s.snapshot(day("2026-12-01")).unwrap();
+        let (c1, iv) = (key(&snap.clients, "c1"), key(&snap.employees, "ivanov"));
+        let mut ch = changes(snap.revision, vec![], vec![open(c1, "sales", iv, "2026-12-01", Cause::Rule)]);
+        ch.decided = Some(Decision { plan: "p1".into(), comment: "да".into() });
+        let applied = s.apply(&ch, &by("boris", "2026-11-27T13:00:00Z")).unwrap();
+        let done = s.plan_record("p1").unwrap().unwrap();
+        assert_eq!(
+            (done.state, done.decided_by.as_deref(), done.decision.as_str(), done.change),
+            (PlanState::Applied, Some("boris"), "да", Some(applied.change))
+        );
+        assert_eq!(s.plans_applied_by(&[applied.change, 999]).unwrap().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p1"]);
+        assert_eq!(said(s.reject_plan("p1", "late", &actor()).unwrap_err()), "refused-plan-applied");
+
+        // Applying a decided plan again lands nothing.
+        let revision = s.revision().unwrap();
+        let mut again = changes(revision, vec![], vec![]);
+        again.decided = Some(Decision { plan: "p1".into(), comment: String::new() });
+        assert_eq!(said(s.apply(&again, &actor()).unwrap_err()), "refused-plan-applied");
+        assert_eq!(s.revision().unwrap(), revision, "nothing landed");
+
+        s.reject_plan("p2", "не сейчас", &by("anna", "2026-11-27T14:00:00Z")).unwrap();
+        let rejected = s.plan_record("p2").unwrap().unwrap();
+        assert_eq!((rejected.state, rejected.decision.as_str(), rejected.change), (PlanState::Rejected, "не сейчас", None));
+        assert_eq!(said(s.propose_plan("p2", "", &actor()).unwrap_err()), "refused-plan-rejected");
+
+        let sample = s.sample_clients(2).unwrap();
+        assert_eq!(sample.len(), 2);
+        assert!(sample[0].contains("Москва") && sample[1].contains("Казань"), "{sample:?}");
+        // The ids behind a plan's keys.
+        let link = s.history("c1").unwrap();
+        assert_eq!(link.len(), 1);
+        let links: Vec<LinkId> = s.snapshot(day("2026-12-01")).unwrap().links.iter().map(|l| l.id).collect();
+        let names = s.plan_names(&[c1], &[iv], &links).unwrap();
+        assert_eq!(names.clients, [(c1, "c1".to_string())]);
+        assert_eq!(names.employees, [(iv, "ivanov".to_string())]);
+        assert_eq!(names.links.iter().map(|(_, e)| (e.client.as_str(), e.employee.as_str())).collect::<Vec<_>>(), [("c1", "ivanov")]);
     });
 }
 

@@ -4,6 +4,16 @@ use super::*;
 
 /// Lands a saved plan exactly, all or nothing; the store refuses it if anything changed since.
 pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applied, AppError> {
+    apply_decided(store, plan, None, actor)
+}
+
+/// [`apply`] of a kept plan, marked applied with who decided and why in the same transaction.
+pub fn apply_decided(
+    store: &mut dyn Store,
+    plan: &Plan,
+    decided: Option<allot_store::Decision>,
+    actor: &Actor,
+) -> Result<Applied, AppError> {
     let _span = tracing::info_span!("apply").entered();
     let day = |s: &str| allot_rules::parse_iso_date(s).ok_or_else(|| AppError::Refused(format!("the plan holds a bad date `{s}`")));
     let mut closes = Vec::with_capacity(plan.closes.len());
@@ -45,6 +55,7 @@ pub fn apply(store: &mut dyn Store, plan: &Plan, actor: &Actor) -> Result<Applie
         absences: plan.absences.clone(),
         leavers: plan.leavers.clone(),
         summary,
+        decided,
     };
     Ok(store.apply(&changes, actor)?)
 }

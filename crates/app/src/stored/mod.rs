@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use rustc_hash::FxHashMap;
 use std::path::Path;
 
-use allot_core::check::reason_text;
 use allot_core::data::{Column as DataColumn, Data, Table};
 use allot_core::diag::Diagnostic;
 use allot_core::engine::{client_roles, id_ranks, measures, CurrentLink, Options, Outcome};

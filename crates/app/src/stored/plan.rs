@@ -51,9 +51,13 @@ pub struct Delta {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Unassigned {
     pub role: String,
+    /// The reason in English (the CLI's and the API's words).
     pub reason: String,
     pub count: u64,
     pub examples: Vec<String>,
+    /// The reason, to be said in the reader's language (absent in plans made before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<Why>,
 }
 
 /// What a plan changes, for people.
@@ -150,6 +154,29 @@ pub(crate) struct Pending<'a> {
 
 /// Computes the plan of `req.date`: the engine's assignments against the stored links.
 pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<Plan, AppError> {
+    Ok(plan_reviewed(store, req, actor, false)?.plan)
+}
+
+/// A scheme draft checked against the store (issue #17 §1): the plan it would make (who gains and
+/// loses how many clients and how much potential, what stays unassigned and why), what `allot
+/// check` finds in it (rules that never fire or are shadowed, overlapping territories), and per
+/// role how many clients it covers.
+#[derive(Debug, Clone)]
+pub struct DraftCheck {
+    pub plan: Plan,
+    pub findings: Vec<Diagnostic>,
+    /// Per role: clients, and how many of them the draft assigns.
+    pub coverage: Vec<(String, u64, u64)>,
+}
+
+/// Checks a scheme's text against the store on a day: located errors (`AppError::Input`) when it
+/// does not read or does not fit the data, else its [`DraftCheck`].
+pub fn check_draft(store: &mut dyn Store, text: &str, file: &str, date: i32, actor: &Actor) -> Result<DraftCheck, AppError> {
+    let req = PlanRequest { date, scheme: Some((text.to_string(), file.to_string())), rebalance: false };
+    plan_reviewed(store, &req, actor, true)
+}
+
+fn plan_reviewed(store: &mut dyn Store, req: &PlanRequest, actor: &Actor, review: bool) -> Result<DraftCheck, AppError> {
     let _span = tracing::info_span!("plan").entered();
     let book = open_state(store, req.date, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
     let d = req.date;
@@ -189,6 +216,13 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
     // links are left out so that the rules pick the covers (the absentee is not eligible).
     let current: Vec<CurrentLink> = l.current.iter().filter(|c| !pending.absences.contains_key(&c.employee)).copied().collect();
     let outcome = allot_core::assign(scheme, &l.compiled, &l.data, &current, &Options { today: d, rebalance: req.rebalance, watch: None });
+    let (findings, coverage) = if review {
+        let r = allot_core::check::review(scheme, &l.data, &outcome);
+        let coverage = r.coverage.iter().map(|c| (scheme.roles[c.role].id.clone(), c.clients, c.assigned)).collect();
+        (r.findings, coverage)
+    } else {
+        (vec![], vec![])
+    };
     let scheme_changes = match &snap.scheme {
         Some(active) if book.scheme_is_new => scheme_diff_lines(&active.text, &book.scheme_text),
         _ => vec![],
@@ -249,7 +283,7 @@ pub fn plan(store: &mut dyn Store, req: &PlanRequest, actor: &Actor) -> Result<P
         summary,
         digest: String::new(),
     };
-    Ok(plan.seal())
+    Ok(DraftCheck { plan: plan.seal(), findings, coverage })
 }
 
 /// Per (employee, role k): links held before and after the plan, and what moved.
@@ -307,7 +341,7 @@ struct Pass<'a> {
     dropped_roles: BTreeMap<String, u64>,
     tally: Tally,
     /// (role k, why) → (count, a few example client ids).
-    unassigned: BTreeMap<(usize, String), (u64, Vec<String>)>,
+    unassigned: BTreeMap<(usize, Why), (u64, Vec<String>)>,
     /// Leavers' and absentees' pairs the rules could not place: handed to peers at the end.
     orphans: Vec<(u32, usize, &'a Link)>,
 }
@@ -503,8 +537,8 @@ impl<'a> Diff<'a> {
                             tally.moves(old_emp, None, k, p);
                         }
                         let why = match cell.how {
-                            How::Unassigned(r) => reason_text(scheme, data, &r),
-                            _ => reason_text(scheme, data, &Reason::NoRuleMatched),
+                            How::Unassigned(r) => Why::of(scheme, data, &r),
+                            _ => Why::NoRuleMatched,
                         };
                         let e = unassigned.entry((k, why)).or_default();
                         e.0 += 1;
@@ -574,7 +608,7 @@ impl<'a> Diff<'a> {
                 }
                 None => {
                     // Nobody can take it: it stays with the owner (an absence) or ends (a leaver).
-                    let why = format!("nobody eligible to take over from {}", scheme.employees[x as usize].id);
+                    let why = Why::NoTakeOver { employee: scheme.employees[x as usize].id.clone() };
                     if self.pending.leavers.contains_key(&x) || !scheme.employees[x as usize].active {
                         self.closes.push(Close { link: link.id, at: allot_store::Day(d) });
                         self.closed_unassigned += 1;
@@ -610,15 +644,12 @@ impl<'a> Diff<'a> {
         let ne = scheme.employees.len();
         let Pass { roles, nr, dropped_roles, unassigned, tally, .. } = pass;
         for (role, n) in dropped_roles {
-            self.unassigned.push(Unassigned {
-                role,
-                reason: "the role is no longer in the scheme; its links end".into(),
-                count: n,
-                examples: vec![],
-            });
+            let why = Why::RoleDropped;
+            self.unassigned.push(Unassigned { role, reason: why.text(allot_i18n::Lang::En), count: n, examples: vec![], why: Some(why) });
         }
-        for ((k, reason), (count, examples)) in unassigned {
-            self.unassigned.push(Unassigned { role: scheme.roles[roles[k]].id.clone(), reason, count, examples });
+        for ((k, why), (count, examples)) in unassigned {
+            let (role, reason) = (scheme.roles[roles[k]].id.clone(), why.text(allot_i18n::Lang::En));
+            self.unassigned.push(Unassigned { role, reason, count, examples, why: Some(why) });
         }
         for e in 0..ne {
             for (k, &role) in roles.iter().enumerate() {

@@ -307,3 +307,80 @@ pub fn changes(store: &mut dyn Store) -> Result<Vec<Change>, AppError> {
 pub fn active_scheme(store: &mut dyn Store) -> Result<Option<SchemeVersion>, AppError> {
     Ok(store.active_scheme()?)
 }
+
+/// A column the rule builder offers: its name, type, and values seen in the data (value, label:
+/// a region's code with its Russian name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuilderColumn {
+    pub name: String,
+    pub ty: allot_rules::Type,
+    /// Whether the store knows the column's type (else a scheme using it declares it).
+    pub declared: bool,
+    pub values: Vec<(String, String)>,
+}
+
+/// Clients sampled for the builder's value lists.
+pub const BUILDER_SAMPLE: u64 = 50_000;
+/// Values listed per column at most (a column with more is typed freely).
+pub const BUILDER_VALUES: usize = 300;
+
+/// The client columns conditions can name, with the values a sample of the stored clients
+/// holds; `region` lists every region of Russia by name whether or not the sample holds it.
+pub fn builder_columns(store: &mut dyn Store) -> Result<Vec<BuilderColumn>, AppError> {
+    use allot_rules::Type;
+    let declared = store.columns(Subject::Client)?;
+    let sample = store.sample_clients(BUILDER_SAMPLE)?;
+    // Per attribute of the sample: the values (while few), and the type its values have.
+    let mut seen: BTreeMap<String, (BTreeSet<String>, Option<Type>)> = BTreeMap::new();
+    for attrs in &sample {
+        let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(attrs) else { continue };
+        for (k, v) in m {
+            let (set, ty) = seen.entry(k).or_default();
+            let this = match &v {
+                serde_json::Value::Number(_) => Type::Number,
+                serde_json::Value::Bool(_) => Type::Bool,
+                serde_json::Value::Array(_) => Type::List,
+                _ => Type::Text,
+            };
+            *ty = match *ty {
+                None => Some(this),
+                Some(t) if t == this => Some(t),
+                Some(_) => Some(Type::Text),
+            };
+            let mut add = |x: &serde_json::Value| {
+                if let (Some(t), true) = (x.as_str(), set.len() <= BUILDER_VALUES) {
+                    set.insert(t.to_string());
+                }
+            };
+            match &v {
+                serde_json::Value::Array(items) => items.iter().for_each(&mut add),
+                other => add(other),
+            }
+        }
+    }
+    let mut types: BTreeMap<String, (Type, bool)> = seen.iter().filter_map(|(k, (_, t))| t.map(|t| (k.clone(), (t, false)))).collect();
+    for c in declared {
+        if let Some(t) = Type::parse(&c.ty) {
+            types.insert(c.name, (t, true));
+        }
+    }
+    types.entry("region".into()).or_insert((Type::Text, false));
+    let mut out = Vec::new();
+    for (name, (ty, declared)) in types {
+        let values = if name == "region" {
+            let mut r: Vec<(String, String)> =
+                allot_io::values::regions().names().iter().map(|(code, n)| (code.clone(), format!("{n} ({code})"))).collect();
+            r.sort_by(|a, b| a.1.cmp(&b.1));
+            r
+        } else if matches!(ty, Type::Text | Type::List) {
+            match seen.remove(&name) {
+                Some((v, _)) if v.len() <= BUILDER_VALUES => v.into_iter().map(|x| (x.clone(), x)).collect(),
+                _ => vec![],
+            }
+        } else {
+            vec![]
+        };
+        out.push(BuilderColumn { name, ty, declared, values });
+    }
+    Ok(out)
+}

@@ -2,6 +2,7 @@
 //! who, when, what kind, from which file, what it did —, a page at a time, newest first; each
 //! scheme version with what it changed against the one before, and its text.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use allot_i18n::{format, Arg};
@@ -35,7 +36,14 @@ pub async fn changes(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     };
     let routing = q.routing == "1";
     let before = q.before;
-    let list = match state.read(move |st| st.change_page(before, PAGE, routing)).await {
+    let read = state.read(move |st| {
+        let list = st.change_page(before, PAGE, routing)?;
+        let ids: Vec<i64> = list.iter().filter(|c| c.kind == "apply").map(|c| c.id).collect();
+        let plans: HashMap<i64, allot_store::PlanRecord> =
+            st.plans_applied_by(&ids)?.into_iter().filter_map(|p| Some((p.change?, p))).collect();
+        Ok((list, plans))
+    });
+    let (list, plans) = match read.await {
         Ok(l) => l,
         Err(e) => return trouble(lang, &e),
     };
@@ -55,7 +63,15 @@ pub async fn changes(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
                 } }
                 tbody { @for c in &list { tr {
                     td.num { (c.id) } td { (lang.t(&format!("change-kind-{}", c.kind))) } td { (c.by) }
-                    td { (moment(lang, &c.at)) } td { (c.file.as_deref().unwrap_or("")) } td { (allot_i18n::kept::say(&c.summary, lang)) }
+                    td { (moment(lang, &c.at)) } td { (c.file.as_deref().unwrap_or("")) }
+                    td {
+                        (allot_i18n::kept::say(&c.summary, lang))
+                        @if let Some(p) = plans.get(&c.id) {
+                            br; a href={ "/plans/" (super::url_encode(&p.id)) } { (lang.t("changes-plan")) }
+                            @if !p.comment.is_empty() { " · " (lang.t("changes-proposed")) " " (p.proposed_by.as_deref().unwrap_or("").trim_start_matches("user:")) ": «" (p.comment) "»" }
+                            @if !p.decision.is_empty() { " · " (lang.t("changes-approved")) ": «" (p.decision) "»" }
+                        }
+                    }
                 } } }
             }
             @if list.len() as u64 == PAGE {

@@ -127,6 +127,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
         Err(e) => return shown(lang, &s, StatusCode::SERVICE_UNAVAILABLE, &lang.t("imports-disk"), &[e.to_string()]),
     };
     let path = dir.path().join(&name);
+    let shown_name = name.clone();
     if let Err(e) = std::fs::write(&path, &bytes) {
         return shown(lang, &s, StatusCode::SERVICE_UNAVAILABLE, &lang.t("imports-disk"), &[e.to_string()]);
     }
@@ -162,7 +163,8 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
         }
         Err(e) => return super::trouble(lang, &e),
     }
-    plan_after(&state, lang, &s, move |st| {
+    let title = allot_i18n::Message::new("plan-for-import").text("file", &shown_name);
+    plan_after(&state, lang, &s, allot_store::PlanKind::Import, title, move |st| {
         allot_app::stored::plan(st, &allot_app::stored::PlanRequest { date: today, scheme: None, rebalance: false }, &actor)
     })
     .await

@@ -228,12 +228,12 @@ async fn a_manager_sets_an_absence_with_cover_sees_the_plan_applies_it_and_the_c
     c.find(Locator::Id("absence-employee")).await.unwrap().select_by_value("anna").await.unwrap();
     c.find(Locator::Id("absence-cover")).await.unwrap().select_by_value("boris").await.unwrap();
     c.find(Locator::Css("form[action='/team/absence'] button")).await.unwrap().click().await.unwrap();
-    wait_path(&c, "/team/plans/plan_").await;
+    wait_path(&c, "/plans/plan_").await;
     let text = body_text(&c).await;
     assert!(text.contains("План изменений") && text.contains("anna") && text.contains("boris"), "{text}");
     photograph(&c, "plan-ru").await;
     c.find(Locator::Css("main form button")).await.unwrap().click().await.unwrap();
-    wait_path(&c, "/team/plans/plan_").await;
+    wait_path(&c, "/plans/plan_").await;
     for _ in 0..100 {
         if body_text(&c).await.contains("План применён") {
             break;

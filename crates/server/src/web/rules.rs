@@ -1,0 +1,571 @@
+//! The rule builder (issue #17 §1): the scheme as roles, ordered rules per role, territories with
+//! their owners per role — and its TOML beside it, one form holding both. A rule is built from the
+//! data's own columns and values (regions by their Russian names), a comparison, "all of" or "any
+//! of", and a target (an employee, a pool with its strategy and weights, the territory's owner);
+//! rules move up and down and go away; roles are added with a name (S4.3: a role is not a job
+//! title); a territory's owner is set per role. Every edit of either view is made to the TOML
+//! (`allot_io::scheme_edit`, comments and order kept) and both are drawn again from it.
+//!
+//! The check runs as the person edits: a short script posts the form to `/rules/check` a moment
+//! after the last keystroke and puts the answer in place (without the script, the Check button
+//! does the same). It says where the text is wrong (line and column), which rules never fire or
+//! are shadowed, how many clients each role covers, and who would gain and lose how many clients
+//! and how much potential. "Make the plan" keeps the draft's plan for approval (`/plans`).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use allot_app::stored::{AppError, BuilderColumn, DraftCheck, RoleTitles};
+use allot_i18n::{format, Arg, Lang, Message};
+use allot_io::scheme_edit::{self, Edit, EditError, NewRule, NewTarget, Outline, Test};
+use allot_store::{PlanKind, Session};
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
+
+use super::{actor_of, head_of_sales, layout, page, plan_after, trouble};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// What the builder offers: the data's columns and values, the employees, the teams.
+struct Palette {
+    columns: Vec<BuilderColumn>,
+    employees: Vec<String>,
+    teams: Vec<String>,
+    titles: RoleTitles,
+}
+
+async fn palette(state: &Arc<AppState>, lang: Lang) -> Result<Palette, ApiError> {
+    state
+        .with_store(move |st| {
+            let columns = allot_app::stored::builder_columns(st).map_err(crate::api::book_error)?;
+            let people = st.people().map_err(ApiError::store)?;
+            let mut teams = BTreeSet::new();
+            for e in &people.employees {
+                if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&e.attrs) {
+                    if let Some(t) = m.get("teams").and_then(|t| t.as_str()) {
+                        teams.extend(t.split([';', ',']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_string));
+                    }
+                }
+            }
+            let employees = people.employees.iter().map(|e| e.id.clone()).collect();
+            let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
+            Ok(Palette { columns, employees, teams: teams.into_iter().collect(), titles })
+        })
+        .await
+}
+
+/// The draft's file name in located errors.
+fn draft_name(lang: Lang) -> String {
+    lang.t("rules-draft-file")
+}
+
+/// `GET /rules`: the active scheme in the builder, checked.
+pub async fn rules(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let (lang, s) = match head_of_sales(&state, &headers, None).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let text = match state.read(|st| st.active_scheme()).await {
+        Ok(v) => v.map(|v| v.text).unwrap_or_default(),
+        Err(e) => return trouble(lang, &e),
+    };
+    shown(&state, lang, &s, text, None).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct RulesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    toml: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    rule_id: String,
+    #[serde(default)]
+    rule_role: String,
+    #[serde(default)]
+    before: String,
+    #[serde(default)]
+    join: String,
+    #[serde(default)]
+    a1: String,
+    #[serde(default)]
+    o1: String,
+    #[serde(default)]
+    v1: String,
+    #[serde(default)]
+    a2: String,
+    #[serde(default)]
+    o2: String,
+    #[serde(default)]
+    v2: String,
+    #[serde(default)]
+    a3: String,
+    #[serde(default)]
+    o3: String,
+    #[serde(default)]
+    v3: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    employee: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    strategy: String,
+    #[serde(default)]
+    weights: String,
+    #[serde(default)]
+    role_id: String,
+    #[serde(default)]
+    role_name: String,
+    #[serde(default)]
+    territory: String,
+    #[serde(default)]
+    owner_role: String,
+    #[serde(default)]
+    owner_employee: String,
+}
+
+/// The largest draft the builder takes (a scheme is a few kilobytes; generated territories make
+/// it tens).
+const DRAFT_LIMIT: usize = 1 << 20;
+
+/// `POST /rules`: one edit of the draft (or the check, or the plan), and the page again.
+pub async fn edit(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<RulesForm>) -> Response {
+    let (lang, s) = match head_of_sales(&state, &headers, Some(&f.csrf)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let text = f.toml.replace("\r\n", "\n");
+    if text.len() > DRAFT_LIMIT {
+        return shown(
+            &state,
+            lang,
+            &s,
+            String::new(),
+            Some(Err(lang.text("rules-too-long", &[("limit", Arg::Count(DRAFT_LIMIT as i64 / 1024))]))),
+        )
+        .await;
+    }
+    if f.action == "plan" {
+        let (actor, file, today) = (actor_of(&s), draft_name(lang), allot_app::clock::today());
+        return plan_after(&state, lang, &s, PlanKind::Scheme, Message::new("plan-for-scheme"), move |st| {
+            let req = allot_app::stored::PlanRequest { date: today, scheme: Some((text.clone(), file.clone())), rebalance: false };
+            allot_app::stored::plan(st, &req, &actor)
+        })
+        .await;
+    }
+    let columns = match palette(&state, lang).await {
+        Ok(p) => p.columns,
+        Err(e) => return trouble(lang, &e),
+    };
+    let edit = match edit_of(&f, &columns) {
+        Ok(e) => e,
+        Err(why) => return shown(&state, lang, &s, text, Some(Err(why.say(lang)))).await,
+    };
+    // A rule on a column the store does not type yet declares it in `[columns]` first.
+    let mut text = text;
+    if let Some(Edit::AddRule { .. }) = &edit {
+        for a in [&f.a1, &f.a2, &f.a3].into_iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            if let Some(c) = columns.iter().find(|c| c.name == a && !c.declared) {
+                match scheme_edit::apply(&text, &Edit::Declare { name: c.name.clone(), ty: c.ty }) {
+                    Ok(t) => text = t,
+                    Err(why) => return shown(&state, lang, &s, text, Some(Err(edit_error(&why).say(lang)))).await,
+                }
+            }
+        }
+    }
+    match edit {
+        None => shown(&state, lang, &s, text, None).await,
+        Some(e) => match scheme_edit::apply(&text, &e) {
+            Ok(new) => {
+                let done = match &e {
+                    Edit::AddRule { rule, .. } => Message::new("rules-added").text("id", &rule.id),
+                    Edit::RemoveRule { id } => Message::new("rules-removed").text("id", id),
+                    Edit::MoveRule { id, .. } => Message::new("rules-moved").text("id", id),
+                    Edit::AddRole { id, .. } => Message::new("rules-role-added").text("id", id),
+                    Edit::SetOwner { territory, .. } => Message::new("rules-owner-set").text("territory", territory),
+                    Edit::Declare { name, .. } => Message::new("rules-declared").text("column", name),
+                };
+                shown(&state, lang, &s, new, Some(Ok(done.say(lang)))).await
+            }
+            Err(why) => shown(&state, lang, &s, text, Some(Err(edit_error(&why).say(lang)))).await,
+        },
+    }
+}
+
+fn edit_error(e: &EditError) -> Message {
+    match e {
+        EditError::NotToml(why) => Message::new("rules-not-toml").text("why", why),
+        EditError::UnknownRule(id) => Message::new("rules-unknown-rule").text("id", id),
+        EditError::DuplicateRule(id) => Message::new("rules-duplicate-rule").text("id", id),
+        EditError::DuplicateRole(id) => Message::new("rules-duplicate-role").text("id", id),
+        EditError::UnknownTerritory(id) => Message::new("rules-unknown-territory").text("id", id),
+        EditError::BadId(id) => Message::new("rules-bad-id").text("id", id),
+        EditError::NoTarget => Message::new("rules-no-target"),
+        EditError::Shape(why) => Message::new("rules-not-toml").text("why", why),
+    }
+}
+
+/// The edit a form's button asks for (`None`: only check).
+fn edit_of(f: &RulesForm, columns: &[BuilderColumn]) -> Result<Option<Edit>, Message> {
+    let (verb, arg) = f.action.split_once(':').unwrap_or((f.action.as_str(), ""));
+    Ok(Some(match verb {
+        "add-rule" => {
+            let type_of = |a: &str| columns.iter().find(|c| c.name == a).map(|c| c.ty);
+            let tests: Vec<Test> = [(&f.a1, &f.o1, &f.v1), (&f.a2, &f.o2, &f.v2), (&f.a3, &f.o3, &f.v3)]
+                .into_iter()
+                .map(|(a, o, v)| Test { attr: a.trim().to_string(), op: o.clone(), value: v.clone() })
+                .collect();
+            let when = scheme_edit::condition(&tests, f.join == "any", &type_of)
+                .map_err(|why| Message::new("rules-bad-condition").text("why", &why))?;
+            let target = match f.target.as_str() {
+                "employee" if !f.employee.is_empty() => NewTarget::Employee(f.employee.clone()),
+                "owner" => NewTarget::TerritoryOwner,
+                "pool" if !f.team.is_empty() => {
+                    let mut weights = Vec::new();
+                    for part in f.weights.split([',', ';', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+                        let (who, w) = part.split_once(['=', ':']).ok_or_else(|| Message::new("rules-bad-weight").text("part", part))?;
+                        let w: f64 = w.trim().replace(',', ".").parse().map_err(|_| Message::new("rules-bad-weight").text("part", part))?;
+                        weights.push((who.trim().to_string(), w));
+                    }
+                    let strategy = if f.strategy.is_empty() { "balance-count".to_string() } else { f.strategy.clone() };
+                    NewTarget::Pool { team: Some(f.team.clone()), employees: vec![], strategy, weights }
+                }
+                _ => return Err(Message::new("rules-no-target")),
+            };
+            let role = f.rule_role.trim().to_string();
+            let id = if f.rule_id.trim().is_empty() {
+                format!("{role}-{}", tests.iter().filter(|t| !t.attr.is_empty()).count() + 1)
+            } else {
+                f.rule_id.trim().to_string()
+            };
+            Edit::AddRule {
+                rule: NewRule { id, role, when: Some(when).filter(|w| !w.is_empty()), target },
+                before: Some(f.before.clone()).filter(|b| !b.is_empty()),
+            }
+        }
+        "remove" => Edit::RemoveRule { id: arg.to_string() },
+        "up" => Edit::MoveRule { id: arg.to_string(), up: true },
+        "down" => Edit::MoveRule { id: arg.to_string(), up: false },
+        "add-role" => Edit::AddRole { id: f.role_id.trim().to_string(), name: f.role_name.trim().to_string() },
+        "owner" => Edit::SetOwner {
+            territory: f.territory.clone(),
+            role: f.owner_role.trim().to_string(),
+            employee: Some(f.owner_employee.clone()).filter(|e| !e.is_empty()),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// `POST /rules/check`: the live part of the page (the builder's lists and the check) for the
+/// draft in the form, as the script puts it in place.
+pub async fn check(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<RulesForm>) -> Response {
+    let (lang, s) = match head_of_sales(&state, &headers, Some(&f.csrf)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if f.toml.len() > DRAFT_LIMIT {
+        let text = lang.text("rules-too-long", &[("limit", Arg::Count(DRAFT_LIMIT as i64 / 1024))]);
+        return fragment(StatusCode::UNPROCESSABLE_ENTITY, html! { p.error role="alert" { (text) } });
+    }
+    let text = f.toml.replace("\r\n", "\n");
+    let p = match palette(&state, lang).await {
+        Ok(p) => p,
+        Err(e) => return trouble(lang, &e),
+    };
+    let checked = run_check(&state, lang, &s, &text).await;
+    fragment(StatusCode::OK, live(lang, &p, &text, &checked))
+}
+
+fn fragment(status: StatusCode, m: Markup) -> Response {
+    use axum::response::IntoResponse;
+    (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], m.into_string()).into_response()
+}
+
+/// The draft checked against the store today, or what stops it, said in the reader's language.
+async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -> Result<DraftCheck, Vec<String>> {
+    if text.trim().is_empty() {
+        return Err(vec![lang.t("rules-empty")]);
+    }
+    let (text, actor, file, today) = (text.to_string(), actor_of(s), draft_name(lang), allot_app::clock::today());
+    let done = state.with_whole_store(move |st| Ok(allot_app::stored::check_draft(st, &text, &file, today, &actor))).await;
+    match done {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(AppError::Input(d))) => Err(d.iter().map(ToString::to_string).collect()),
+        Ok(Err(other)) => Err(vec![other.say(lang)]),
+        Err(e) => Err(vec![e.message]),
+    }
+}
+
+async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, text: String, said: Option<Result<String, String>>) -> Response {
+    let p = match palette(state, lang).await {
+        Ok(p) => p,
+        Err(e) => return trouble(lang, &e),
+    };
+    let checked = run_check(state, lang, s, &text).await;
+    let title = lang.t("rules-title");
+    let body = html! {
+        h1 { (title) }
+        p { (lang.t("rules-how")) }
+        @match &said {
+            Some(Ok(done)) => p role="status" { (done) },
+            Some(Err(why)) => p.error role="alert" { (why) },
+            None => {},
+        }
+        form #rules method="post" action="/rules" {
+            input type="hidden" name="csrf" value=(s.csrf);
+            div.split {
+                div {
+                    div #live aria-live="polite" { (live(lang, &p, &text, &checked)) }
+                    (builder(lang, &p, &text))
+                }
+                div {
+                    h2 { label for="toml" { (lang.t("rules-toml")) } }
+                    p.hint { (lang.t("rules-toml-how")) }
+                    textarea #toml name="toml" rows="40" spellcheck="false" { (text) }
+                    p {
+                        button type="submit" name="action" value="check" { (lang.t("rules-check")) } " "
+                        button type="submit" name="action" value="plan" { (lang.t("rules-plan")) }
+                    }
+                }
+            }
+        }
+        script { (PreEscaped(SCRIPT)) }
+    };
+    page(StatusCode::OK, layout(lang, &title, Some(s), body))
+}
+
+/// Posts the form to `/rules/check` 0.4 s after the last edit of the text (an older check still
+/// under way is dropped) and puts the answer in place; offers each value field the values of the
+/// column chosen beside it.
+const SCRIPT: &str = "(function(){var f=document.getElementById('rules'),t=document.getElementById('toml'),\
+out=document.getElementById('live'),timer=null,ctl=null;if(!f||!t||!out||!window.fetch)return;\
+function run(){if(ctl)ctl.abort();ctl=new AbortController();out.setAttribute('aria-busy','true');\
+var body=new URLSearchParams(new FormData(f));body.delete('action');\
+fetch('/rules/check',{method:'POST',body:body,signal:ctl.signal,credentials:'same-origin'})\
+.then(function(r){return r.text();}).then(function(h){out.innerHTML=h;out.removeAttribute('aria-busy');})\
+.catch(function(){});}\
+t.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(run,400);});\
+[1,2,3].forEach(function(n){var a=document.getElementById('a'+n),v=document.getElementById('v'+n);if(!a||!v)return;\
+function pick(){var l=document.querySelector('datalist[data-column=\"'+a.value.replace(/\"/g,'')+'\"]');\
+if(l)v.setAttribute('list',l.id);else v.removeAttribute('list');}a.addEventListener('change',pick);pick();});})();";
+
+/// The draft's roles, rules and territories as lists, and its check: what changes with each edit.
+fn live(lang: Lang, p: &Palette, text: &str, checked: &Result<DraftCheck, Vec<String>>) -> Markup {
+    let outline = scheme_edit::outline(text);
+    html! {
+        @match &outline {
+            Ok(o) => (structure(lang, p, o)),
+            Err(_) => p.note { (lang.t("rules-outline-wait")) },
+        }
+        h2 { (lang.t("rules-check-title")) }
+        (check_panel(lang, p, checked))
+    }
+}
+
+fn target_text(lang: Lang, r: &scheme_edit::RuleLine) -> String {
+    if r.territory_owner {
+        return lang.t("rules-target-owner");
+    }
+    if let Some(e) = &r.employee {
+        return lang.text("rules-target-employee", &[("employee", Arg::Text(e))]);
+    }
+    let who = r.team.clone().unwrap_or_else(|| r.employees.join(", "));
+    let strategy = r.strategy.as_deref().map(|s| lang.t(&format!("strategy-{s}"))).unwrap_or_default();
+    let weights = r.weights.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let key = if weights.is_empty() { "rules-target-pool" } else { "rules-target-pool-weights" };
+    lang.text(key, &[("who", Arg::Text(&who)), ("strategy", Arg::Text(&strategy)), ("weights", Arg::Text(&weights))])
+}
+
+fn structure(lang: Lang, p: &Palette, o: &Outline) -> Markup {
+    let mut roles: Vec<String> = o.rules.iter().map(|r| r.role.clone()).collect();
+    roles.extend(o.roles.iter().map(|(id, _)| id.clone()));
+    let mut seen = BTreeSet::new();
+    roles.retain(|r| seen.insert(r.clone()));
+    let title =
+        |id: &str| o.roles.iter().find(|(r, n)| r == id && !n.is_empty()).map_or_else(|| p.titles.of(id).to_string(), |(_, n)| n.clone());
+    html! {
+        h2 { (lang.t("rules-roles")) }
+        @if roles.is_empty() { p { (lang.t("rules-none")) } }
+        @for role in &roles {
+            h3 { (title(role)) " " code { (role) } }
+            @let rules: Vec<&scheme_edit::RuleLine> = o.rules.iter().filter(|r| &r.role == role).collect();
+            @if rules.is_empty() { p { (lang.t("rules-role-empty")) } } @else {
+                ol.rules { @for r in &rules { li {
+                    strong { code { (r.id) } } " — "
+                    @if r.when.is_empty() { (lang.t("rules-every-client")) } @else { code { (r.when) } }
+                    @if r.on == "deal" { " " em { (lang.t("rules-on-deal")) } }
+                    " → " (target_text(lang, r)) " "
+                    button type="submit" name="action" value={ "up:" (r.id) } aria-label=(lang.text("rules-up", &[("id", Arg::Text(&r.id))])) { "↑" }
+                    button type="submit" name="action" value={ "down:" (r.id) } aria-label=(lang.text("rules-down", &[("id", Arg::Text(&r.id))])) { "↓" }
+                    button type="submit" name="action" value={ "remove:" (r.id) } aria-label=(lang.text("rules-remove", &[("id", Arg::Text(&r.id))])) { "✕" }
+                } } }
+            }
+        }
+        @if !o.territories.is_empty() {
+            h2 { (lang.t("rules-territories")) }
+            table {
+                thead { tr { th scope="col" { (lang.t("rules-territory")) } th scope="col" { (lang.t("rules-covers")) } th scope="col" { (lang.t("rules-owners")) } } }
+                tbody { @for t in &o.territories { tr {
+                    td { (if t.name.is_empty() { &t.id } else { &t.name }) " " code { (t.id) } }
+                    td { code { (t.covers) } }
+                    td { @for (i, (role, who)) in t.owners.iter().enumerate() { @if i > 0 { "; " } (title(role)) ": " (who) } }
+                } } }
+            }
+        }
+    }
+}
+
+/// The builder's forms: a rule, a role, a territory's owner. Every field has its label; the
+/// buttons are the form's, so the keyboard alone does everything.
+fn builder(lang: Lang, p: &Palette, text: &str) -> Markup {
+    let o = scheme_edit::outline(text).unwrap_or_default();
+    let mut roles: Vec<(String, String)> =
+        allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| (id.to_string(), p.titles.of(id).to_string())).collect();
+    for (id, name) in &o.roles {
+        if !roles.iter().any(|(r, _)| r == id) {
+            roles.push((id.clone(), if name.is_empty() { id.clone() } else { name.clone() }));
+        }
+    }
+    let ops = ["eq", "ne", "in", "not-in", "contains", "gt", "ge", "lt", "le", "missing", "present"];
+    let test_row = |n: u8| {
+        let (a, o, v) = (format!("a{n}"), format!("o{n}"), format!("v{n}"));
+        html! {
+            div.test {
+                label for=(a) { (lang.text("rules-test", &[("n", Arg::Count(i64::from(n)))])) }
+                select id=(a) name=(a) {
+                    option value="" { "—" }
+                    @for c in &p.columns { option value=(c.name) { (c.name) } }
+                }
+                label.inline for=(o) { (lang.t("rules-op")) }
+                select id=(o) name=(o) { @for op in ops { option value=(op) { (lang.t(&format!("rules-op-{op}"))) } } }
+                label.inline for=(v) { (lang.t("rules-value")) }
+                input id=(v) name=(v) size="28" data-values="1";
+            }
+        }
+    };
+    html! {
+        @for (i, c) in p.columns.iter().enumerate() {
+            @if !c.values.is_empty() { datalist id={ "values-" (i) } data-column=(c.name) { @for (value, label) in &c.values { option value=(value) { (label) } } } }
+        }
+        fieldset {
+            legend { (lang.t("rules-add")) }
+            label for="rule_role" { (lang.t("column-role")) }
+            select #rule_role name="rule_role" { @for (id, t) in &roles { option value=(id) { (t) " (" (id) ")" } } }
+            label for="rule_id" { (lang.t("rules-id")) }
+            input #rule_id name="rule_id" size="24" pattern="[\\p{L}\\p{N}_\\-]+" placeholder="vip-moscow";
+            p.hint { (lang.t("rules-tests-how")) }
+            (test_row(1)) (test_row(2)) (test_row(3))
+            fieldset.inline {
+                legend { (lang.t("rules-join")) }
+                label.inline { input type="radio" name="join" value="all" checked; " " (lang.t("rules-join-all")) }
+                label.inline { input type="radio" name="join" value="any"; " " (lang.t("rules-join-any")) }
+            }
+            fieldset.inline {
+                legend { (lang.t("rules-target")) }
+                label.inline { input type="radio" name="target" value="employee" checked; " " (lang.t("rules-target-kind-employee")) }
+                label.inline { input type="radio" name="target" value="pool"; " " (lang.t("rules-target-kind-pool")) }
+                label.inline { input type="radio" name="target" value="owner"; " " (lang.t("rules-target-owner")) }
+            }
+            label for="employee" { (lang.t("column-employee")) }
+            select #employee name="employee" { option value="" { "—" } @for e in &p.employees { option value=(e) { (e) } } }
+            label for="team" { (lang.t("rules-team")) }
+            select #team name="team" { option value="" { "—" } @for t in p.teams.iter().chain(o.teams.iter()) { option value=(t) { (t) } } }
+            label for="strategy" { (lang.t("rules-strategy")) }
+            select #strategy name="strategy" { @for (s, _) in allot_core::model::Strategy::ALL { option value=(s) { (lang.t(&format!("strategy-{s}"))) } } }
+            label for="weights" { (lang.t("rules-weights")) }
+            input #weights name="weights" size="40" placeholder="anna = 3, boris = 2";
+            label for="before" { (lang.t("rules-before")) }
+            select #before name="before" {
+                option value="" { (lang.t("rules-at-end")) }
+                @for r in &o.rules { option value=(r.id) { (r.id) } }
+            }
+            p { button type="submit" name="action" value="add-rule" { (lang.t("rules-add-button")) } }
+        }
+        fieldset {
+            legend { (lang.t("rules-add-role")) }
+            p.hint { (lang.t("rules-role-how")) }
+            label for="role_id" { (lang.t("rules-id")) }
+            input #role_id name="role_id" size="24" placeholder="phone-desk";
+            label for="role_name" { (lang.t("rules-role-name")) }
+            input #role_name name="role_name" size="32";
+            p { button type="submit" name="action" value="add-role" { (lang.t("rules-add-role")) } }
+        }
+        @if !o.territories.is_empty() {
+            fieldset {
+                legend { (lang.t("rules-set-owner")) }
+                label for="territory" { (lang.t("rules-territory")) }
+                select #territory name="territory" { @for t in &o.territories { option value=(t.id) { (if t.name.is_empty() { &t.id } else { &t.name }) } } }
+                label for="owner_role" { (lang.t("column-role")) }
+                select #owner_role name="owner_role" { @for (id, t) in &roles { option value=(id) { (t) } } }
+                label for="owner_employee" { (lang.t("column-employee")) }
+                select #owner_employee name="owner_employee" { option value="" { (lang.t("rules-no-owner")) } @for e in &p.employees { option value=(e) { (e) } } }
+                p { button type="submit" name="action" value="owner" { (lang.t("rules-set-owner")) } }
+            }
+        }
+    }
+}
+
+fn check_panel(lang: Lang, p: &Palette, checked: &Result<DraftCheck, Vec<String>>) -> Markup {
+    let n = |x: u64| format::integer(lang, x as i64);
+    match checked {
+        Err(lines) => html! {
+            p.error role="alert" { (lang.text("rules-errors", &[("count", Arg::Count(lines.len() as i64)), ("shown", Arg::Text(&n(lines.len() as u64)))])) }
+            @for l in lines { pre.diag { (l) } }
+        },
+        Ok(c) => {
+            let sum = &c.plan.summary;
+            let moving: Vec<_> = sum.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
+            html! {
+                p role="status" { (lang.t("rules-valid")) }
+                @if !c.findings.is_empty() {
+                    h3 { (lang.text("rules-findings", &[("count", Arg::Count(c.findings.len() as i64)), ("shown", Arg::Text(&n(c.findings.len() as u64)))])) }
+                    @for d in &c.findings { pre.diag { (d.to_string()) } }
+                }
+                h3 { (lang.t("rules-coverage")) }
+                table {
+                    thead { tr { th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("column-clients")) } th scope="col" { (lang.t("rules-assigned")) } th scope="col" { (lang.t("rules-unassigned")) } } }
+                    tbody { @for (role, clients, assigned) in &c.coverage { tr {
+                        td { (p.titles.of(role)) } td.num { (n(*clients)) } td.num { (n(*assigned)) } td.num { (n(clients - assigned)) }
+                    } } }
+                }
+                @if !sum.scheme_changes.is_empty() {
+                    h3 { (lang.t("plan-scheme-changes")) }
+                    ul { @for l in &sum.scheme_changes { li { code { (l) } } } }
+                }
+                h3 { (lang.t("rules-gains")) }
+                @if moving.is_empty() { p { (lang.t("rules-no-moves")) } } @else {
+                    table {
+                        thead { tr {
+                            th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-role")) }
+                            th scope="col" { (lang.t("column-gained")) } th scope="col" { (lang.t("column-lost")) }
+                            th scope="col" { (lang.t("plan-potential-gained")) } th scope="col" { (lang.t("plan-potential-lost")) }
+                        } }
+                        tbody { @for d in &moving { tr {
+                            td { (d.employee) } td { (p.titles.of(&d.role)) }
+                            td.num { @if d.gained > 0 { "+" (n(d.gained)) } } td.num { @if d.lost > 0 { "−" (n(d.lost)) } }
+                            td.num { (format::number(lang, d.potential_gained, 0)) } td.num { (format::number(lang, d.potential_lost, 0)) }
+                        } } }
+                    }
+                }
+                @if !sum.moves_by_rule.is_empty() {
+                    h3 { (lang.t("plan-by-rule")) }
+                    table { tbody { @for (rule, _, count) in &sum.moves_by_rule { tr { td { code { (rule) } } td.num { (n(*count)) } } } } }
+                }
+                @if !sum.unassigned.is_empty() {
+                    h3 { (lang.t("plan-unassigned")) }
+                    table { tbody { @for u in &sum.unassigned { tr {
+                        td { (p.titles.of(&u.role)) } td { (u.why.as_ref().map_or_else(|| u.reason.clone(), |w| w.text(lang))) } td.num { (n(u.count)) }
+                    } } } }
+                }
+                @for note in &sum.notes { p { (note.text(lang)) } }
+            }
+        }
+    }
+}
