@@ -526,3 +526,24 @@ pub fn book_rows(
 pub fn book(rows: &[allot_store::LinkEntry], clients: &std::collections::BTreeMap<String, crate::stored::ClientSummary>) -> String {
     aligned(&book_rows(rows, clients), 0)
 }
+
+/// A line of [`crate::stored::scheme_diff_lines`] (`rule vip: added`, `columns: changed`) as
+/// `lang` says it: the part (with its id as written) and what happened to it.
+pub fn scheme_change_text(line: &str, lang: Lang) -> String {
+    let Some((part, what)) = line.rsplit_once(": ") else { return line.to_string() };
+    let what_key = match what {
+        "added" => "scheme-change-added",
+        "removed" => "scheme-change-removed",
+        "changed" => "scheme-change-changed",
+        "moved in priority" => "scheme-change-moved",
+        _ => return line.to_string(),
+    };
+    let part = match part.split_once(' ') {
+        Some((kind @ ("rule" | "territory" | "role" | "team"), id)) => lang.text(&format!("scheme-part-{kind}"), &[("id", Arg::Text(id))]),
+        _ if matches!(part, "columns" | "deal_columns" | "measures" | "name" | "credit" | "values") => {
+            lang.t(&format!("scheme-part-{part}"))
+        }
+        _ => part.to_string(),
+    };
+    lang.text(what_key, &[("part", Arg::Text(&part))])
+}

@@ -139,7 +139,9 @@ select{font:inherit;padding:.3em}textarea{font:13px/1.4 ui-monospace,monospace;w
 fieldset.inline{border:0;margin:.4em 0;padding:0;background:none}label.inline{display:inline;margin:0 .6em 0 0}.test{margin:.3em 0}\
 .hint,.note{color:#556}pre.diag{white-space:pre-wrap;background:#fff6f6;border-left:3px solid #a00;padding:.4em}\
 ol.rules li{margin:.3em 0}ol.rules button{padding:.1em .5em;margin-left:.2em}td.num{text-align:right}\
-:focus-visible{outline:3px solid #e69f00;outline-offset:2px}";
+:focus-visible{outline:3px solid #e69f00;outline-offset:2px}button.default{position:absolute;left:-9999px}\
+dl.record{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dl.record dd{margin:0}\
+blockquote{margin:0;padding:.2em .6em;border-left:3px solid #99a;background:#fff}main.wide{max-width:none}";
 
 /// The frame of every page: the language, the header with navigation, the user and sign-out.
 fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> Markup {

@@ -1407,7 +1407,7 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
     assert_eq!(r.status(), 303);
     let plan = r.headers()["location"].to_str().unwrap().to_string();
     let page = http.get(server.url(&plan)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("новая версия схемы") && page.contains("rule moscow") && page.contains("Предложить"), "{page}");
+    assert!(page.contains("новая версия схемы") && page.contains("правило moscow: добавлено") && page.contains("Предложить"), "{page}");
     // The head of sales' screen only.
     let (mc, mt) = who["mgr"].clone();
     assert_eq!(http.get(server.url("/rules")).header("cookie", &mc).send().await.unwrap().status(), 403);
@@ -1447,7 +1447,7 @@ async fn a_scheme_plan_is_proposed_with_a_comment_and_applied_by_another_admin()
     };
     let (status, page) = get("boss", url("")).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("новая версия схемы") && page.contains("role desk-lead") && page.contains("Предложить"), "{page}");
+    assert!(page.contains("новая версия схемы") && page.contains("роль desk-lead: добавлено") && page.contains("Предложить"), "{page}");
     assert!(page.contains("другой администратор"), "the policy is said: {page}");
     let (status, page) = step("boss", "/apply", "").await;
     assert!(status == 422 && page.contains("сначала предложите"), "{status}: {page}");
@@ -1545,7 +1545,7 @@ async fn the_head_of_sales_reads_the_log_of_changes_and_what_each_scheme_version
     let (status, page) = get("boss", "/schemes").await;
     assert_eq!(status, 200);
     assert!(page.contains("Версия 2") && page.contains("действует") && page.contains("Первая версия."), "{page}");
-    assert!(page.contains("По сравнению с версией 1: 1 изменение") && page.contains("role desk-lead"), "{page}");
+    assert!(page.contains("По сравнению с версией 1: 1 изменение") && page.contains("роль desk-lead: добавлено"), "{page}");
     let (status, text) = get("boss", "/schemes?version=2").await;
     assert!(status == 200 && text.contains("старший смены") && text.contains("id = &quot;desk&quot;"), "{text}");
     assert_eq!(get("boss", "/schemes?version=9").await.0, 404);

@@ -125,7 +125,7 @@ pub async fn schemes(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
                     @let lines = allot_app::stored::scheme_diff_lines(&prev.text, &v.text);
                     @if lines.is_empty() { p { (lang.t("schemes-same")) } } @else {
                         p { (lang.text("schemes-against", &[("version", Arg::Text(&prev.version.to_string())), ("count", Arg::Count(lines.len() as i64)), ("shown", Arg::Text(&format::integer(lang, lines.len() as i64)))])) }
-                        ul { @for l in &lines { li { code { (l) } } } }
+                        ul { @for l in &lines { li { (allot_app::report::scheme_change_text(l, lang)) } } }
                     }
                 }
             }

@@ -178,11 +178,16 @@ pub async fn plan_page(State(state): State<Arc<AppState>>, headers: HeaderMap, P
     };
     let body = html! {
         h1 { (title) }
-        p.status { strong { (plan_title(lang, &rec)) } " · " (kind_text(lang, rec.kind)) " · " (state_text(lang, rec.state)) }
+        @let named = plan_title(lang, &rec);
+        p.status {
+            strong { (named) }
+            @if named != kind_text(lang, rec.kind) { " · " (kind_text(lang, rec.kind)) }
+            " · " (state_text(lang, rec.state))
+        }
         (record(lang, &rec))
         @if !sum.scheme_changes.is_empty() {
             h2 { (lang.t("plan-scheme-changes")) }
-            ul { @for l in &sum.scheme_changes { li { code { (l) } } } }
+            ul { @for l in &sum.scheme_changes { li { (allot_app::report::scheme_change_text(l, lang)) } } }
             @if let (Some(new), Some(old)) = (&plan.new_scheme, &active) {
                 details { summary { (lang.t("plan-scheme-diff")) }
                     pre.diff { (allot_app::stored::scheme_text_diff(old, new, &lang.t("plan-scheme-active"), &lang.t("plan-scheme-new"))) } }
@@ -200,8 +205,8 @@ pub async fn plan_page(State(state): State<Arc<AppState>>, headers: HeaderMap, P
                 tbody { @for d in &moving { tr {
                     td { (d.employee) } td { (titles.of(&d.role)) }
                     td.num { (format::integer(lang, d.clients_before as i64)) } td.num { (format::integer(lang, d.clients_after as i64)) }
-                    td.num { a href=(drill(&d.employee, &d.role)) { "+" (format::integer(lang, d.gained as i64)) } }
-                    td.num { a href=(drill(&d.employee, &d.role)) { "−" (format::integer(lang, d.lost as i64)) } }
+                    td.num { @if d.gained > 0 { a href=(drill(&d.employee, &d.role)) { "+" (format::integer(lang, d.gained as i64)) } } }
+                    td.num { @if d.lost > 0 { a href=(drill(&d.employee, &d.role)) { "−" (format::integer(lang, d.lost as i64)) } } }
                     td.num { (money(d.potential_gained)) } td.num { (money(d.potential_lost)) }
                 } } }
             }
@@ -280,7 +285,7 @@ fn actions(state: &AppState, lang: Lang, s: &Session, rec: &PlanRecord) -> Marku
                     label for="comment" { (lang.t("plan-comment-label")) }
                     textarea id="comment" name="comment" rows="3" cols="60" {}
                     p {
-                        @if propose.is_ok() { button type="submit" { (lang.t("plan-propose")) } " " }
+                        @if propose.is_ok() { button type="submit" formaction={ (base) "/propose" } { (lang.t("plan-propose")) } " " }
                         @if apply.is_ok() { button type="submit" formaction={ (base) "/apply" } { (lang.t(if direct { "plan-apply" } else { "plan-approve" })) } " " }
                         @if reject.is_ok() { button type="submit" formaction={ (base) "/reject" } { (lang.t(if rec.state == PlanState::Made { "plan-discard" } else { "plan-reject" })) } }
                     }

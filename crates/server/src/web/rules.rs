@@ -320,6 +320,8 @@ async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, text: String, sai
         }
         form #rules method="post" action="/rules" {
             input type="hidden" name="csrf" value=(s.csrf);
+            // Enter in a field checks: the form's default button is the first, and harmless.
+            button.default type="submit" name="action" value="check" tabindex="-1" aria-hidden="true" { (lang.t("rules-check")) }
             div.split {
                 div {
                     div #live aria-live="polite" { (live(lang, &p, &text, &checked)) }
@@ -537,7 +539,7 @@ fn check_panel(lang: Lang, p: &Palette, checked: &Result<DraftCheck, Vec<String>
                 }
                 @if !sum.scheme_changes.is_empty() {
                     h3 { (lang.t("plan-scheme-changes")) }
-                    ul { @for l in &sum.scheme_changes { li { code { (l) } } } }
+                    ul { @for l in &sum.scheme_changes { li { (allot_app::report::scheme_change_text(l, lang)) } } }
                 }
                 h3 { (lang.t("rules-gains")) }
                 @if moving.is_empty() { p { (lang.t("rules-no-moves")) } } @else {

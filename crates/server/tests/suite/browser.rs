@@ -303,3 +303,95 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     assert!(text.contains("клиенты.csv:3") && text.contains("Ничего не загружено"), "{text}");
     photograph(&c, "imports-ru").await;
 }
+
+/// Sends keys to the element of `id`: what a person types after reaching it with the keyboard.
+async fn type_into(c: &Client, id: &str, keys: &str) {
+    c.find(Locator::Id(id)).await.unwrap().send_keys(keys).await.unwrap();
+}
+
+/// Presses Enter on the element `css` selects (a button reached with the keyboard).
+async fn press(c: &Client, css: &str) {
+    c.find(Locator::Css(css)).await.unwrap().send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_head_of_sales_adds_a_rule_by_keyboard_another_admin_approves_it_and_the_salesperson_sees_the_client_with_its_reason() {
+    // Issue #17 §8: the rule is built in the builder with the keyboard alone (no TOML typed), its
+    // check shows who gains; it is proposed with a comment; a second admin approves it; the
+    // salesperson then finds the client in My clients, the new rule as its reason.
+    let Some(driver) = chromedriver("the_head_of_sales_adds_a_rule_by_keyboard…") else { return };
+    let w = world(None).await;
+    add_users(&w, &[("anna", "employee", Some("anna")), ("boss", "admin", None), ("chief", "admin", None)]).await;
+    let server = Server::start_with(&w, |c| c.approval = allot_app::approval::Approval::parse("scheme=other-admin").unwrap()).await;
+    route_six(&reqwest::Client::new(), &server, &w).await;
+    // A lead anna does not hold: the rule will give her its region.
+    const REGIONS: [(&str, &str); 6] = [
+        ("RU-MOW", "ООО «Ромашка»"),
+        ("RU-VLG", "АО «Северсталь-Сервис»"),
+        ("RU-TA", "ИП Петров"),
+        ("RU-SVE", "ООО «Уралхим»"),
+        ("RU-SPE", "ООО «Балтика-Трейд»"),
+        ("RU-KDA", "АО «Кубань-Агро»"),
+    ];
+    let location = w.location.clone();
+    let i = blocking(move || {
+        let mut store = allot_store::open(&location).unwrap();
+        let today = allot_store::Day(allot_app::clock::today());
+        (0..6).find(|i| store.owners_at(today, Some(&format!("lead{i:05}"))).unwrap().iter().all(|l| l.employee != "anna")).unwrap()
+    })
+    .await;
+    let (region, name) = REGIONS[i];
+    let c = browser(&driver).await;
+    sign_in_as(&c, &server, "boss").await;
+    c.find(Locator::Css("header a[href='/rules']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/rules").await;
+    assert!(wait_text(&c, "Схема читается").await.contains("Схема читается"));
+    photograph(&c, "rules-ru").await;
+    // Keyboard only: each field reached and typed into, the button pressed with Enter.
+    type_into(&c, "rule_role", "продажи").await;
+    type_into(&c, "rule_id", "urals").await;
+    type_into(&c, "a1", "region").await;
+    type_into(&c, "v1", region).await;
+    type_into(&c, "employee", "anna").await;
+    type_into(&c, "before", "desk").await;
+    press(&c, "button[value='add-rule']").await;
+    let text = wait_text(&c, "Правило urals добавлено").await;
+    assert!(text.contains("Правило urals добавлено"), "{text}");
+    let toml = c.find(Locator::Id("toml")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
+    assert!(toml.contains(&format!("when = 'region == \"{region}\"'")) && toml.contains("employee = \"anna\""), "in the text view: {toml}");
+    let gains = &text[text.find("Кто получит и кто передаст").unwrap()..];
+    assert!(gains.contains("anna продажи +1"), "the check shows anna's gain: {gains}");
+    photograph(&c, "rules-added-ru").await;
+    press(&c, "button[value='plan']").await;
+    let plan = wait_path(&c, "/plans/plan_").await;
+    let text = body_text(&c).await;
+    assert!(text.contains("новая версия схемы") && text.contains("правило urals: добавлено"), "{text}");
+    type_into(&c, "comment", "Урал и Поволжье — Анне").await;
+    press(&c, "button[formaction$='/propose']").await;
+    let text = wait_text(&c, "предложен, ждёт решения").await;
+    assert!(text.contains("предложен, ждёт решения") && text.contains("утверждает или отклоняет его другой администратор"), "{text}");
+    photograph(&c, "plan-proposed-ru").await;
+    c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/sign-in").await;
+    // The other admin approves it.
+    sign_in_as(&c, &server, "chief").await;
+    c.find(Locator::Css("header a[href='/plans']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/plans").await;
+    assert!(body_text(&c).await.contains("Урал и Поволжье — Анне"));
+    c.find(Locator::Css(&format!("a[href='{plan}']"))).await.unwrap().click().await.unwrap();
+    wait_path(&c, &plan).await;
+    type_into(&c, "comment", "согласовано").await;
+    press(&c, &format!("button[formaction='{plan}/apply']")).await;
+    assert!(wait_text(&c, "План применён").await.contains("План применён"));
+    c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/sign-in").await;
+    // anna finds the client, the new rule its reason.
+    sign_in_as(&c, &server, "anna").await;
+    c.goto(&server.url("/my-clients")).await.unwrap();
+    let text = wait_text(&c, name).await;
+    let row = text.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
+    assert!(row.contains("urals"), "{name} is anna's by rule urals: {text}");
+    photograph(&c, "my-clients-after-rule-ru").await;
+    c.close().await.unwrap();
+    server.stop().await;
+}
