@@ -9,7 +9,8 @@ use std::time::Duration;
 use allot_core::diag::Diagnostic;
 use allot_io::sheet::Sheet;
 use allot_store::Store;
-use allot_territory::{Observer, Settings, TimeLimit};
+pub use allot_territory::Observer;
+use allot_territory::{Settings, TimeLimit};
 
 use crate::stored::AppError;
 use crate::territory::{self, By, Design, Owners, Request};
@@ -58,7 +59,8 @@ pub struct BalanceRequest<'a> {
 pub struct Balanced {
     pub design: Design,
     pub clients: Option<Sheet>,
-    pub notes: Vec<String>,
+    /// Said in the reader's language (`Message::say`).
+    pub notes: Vec<allot_i18n::Message>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +162,7 @@ pub fn balance(req: BalanceRequest<'_>, observer: &dyn Observer) -> Result<Balan
             let only = req.owners.as_ref().map(|o| o.ids.as_slice());
             let (sheet, owners, left_out) = crate::stored::clients_and_owners(store, date, role, only)?;
             if left_out > 0 {
-                notes.push(format!("{left_out} stored clients owned in role {role} by someone not in --employees are left out"));
+                notes.push(allot_i18n::Message::new("balance-note-left-out").count("count", left_out as i64).text("role", role));
             }
             (sheet, Some(owners))
         }
@@ -169,7 +171,7 @@ pub fn balance(req: BalanceRequest<'_>, observer: &dyn Observer) -> Result<Balan
     let (clients, left_out) = match req.filter {
         Some(expr) => {
             let kept = territory::select_clients(&clients, expr)?;
-            notes.push(format!("--where keeps {} of {} clients", kept.len(), clients.len()));
+            notes.push(allot_i18n::Message::new("balance-note-where").count("kept", kept.len() as i64).count("of", clients.len() as i64));
             let kept_ids = ids(&kept);
             (kept, ids(&clients).difference(&kept_ids).cloned().collect())
         }

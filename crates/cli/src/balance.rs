@@ -212,7 +212,7 @@ pub fn run(a: &BalanceArgs) -> Result<(), Reported> {
     })?;
     if !a.quiet {
         for n in &notes {
-            eprintln!("note: {n}");
+            eprintln!("note: {}", n.say(a.lang.get()));
         }
     }
     write_files(a, &d, sheet_copy.as_ref())?;

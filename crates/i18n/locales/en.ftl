@@ -689,3 +689,68 @@ scheme-part-measures = measures
 scheme-part-name = the scheme's name
 scheme-part-credit = sales credit
 scheme-part-values = value dictionaries
+rules-territories-set = Territories replaced.
+
+## Territories (issue #17 §3)
+nav-territories = Territories
+territories-title = Territories
+territories-how = Cut the stored clients into territories of equal potential (or workload, or count) — whole regions, contiguous — for a team's people or a number of territories; or re-balance today's, moving as little as the tolerance allows. The run shows its progress and can be stopped; its map and table show the result; the plan puts it to the approval.
+territories-who = For whom
+territories-team = Owners: a team's members
+territories-k = or a number of territories (no owners)
+territories-parent = Inside territory (the scheme's)
+territories-what = What to balance
+territories-by = Balance
+territories-count = number of clients
+territories-tolerance = Tolerance, %
+territories-unit = Keep whole
+territories-unit-client = each client alone
+territories-contiguous = each territory in one piece
+territories-filter = Only clients for which (a condition, optional)
+territories-mode = How
+territories-mode-design = a new design
+territories-mode-rebalance = re-balance today's owners
+territories-max-moved = At most this share of the potential moves, % (optional)
+territories-seconds = Time limit, seconds
+territories-run = Run
+territories-runs = Latest runs
+territories-credit = Client places: GeoNames (CC BY 4.0).
+territories-running = restart { $done } of { $of }
+territories-stopped = stopped: the best design found so far
+territories-finished = finished
+territories-failed = the run could not be made
+territories-bad-percent = `{ $value }` is not a percentage between 0 and 100.
+territories-bad-k = `{ $value }` is not a number of territories between 2 and 1000.
+territories-bad-seconds = `{ $value }` is not a number of seconds between 1 and 600.
+territories-need-owners = Choose the team whose people own the territories, or give a number of territories.
+territories-busy = A run is under way: one at a time.
+territories-see-run = See it
+territories-empty-team = Nobody is in team { $team }.
+territories-run-title = A territory design
+territories-stop = Stop and keep the best so far
+territories-again = Another run
+territories-summary = { $territories } territories of { $units } units, { $clients } clients, in { $seconds } s
+territories-spread = { $criterion }: spread { $spread } (tolerance { $tolerance }; no design does better than { $bound })
+territories-moves = Against today: { $clients } clients change territory, { $share } of the potential.
+territories-map-alt = Map of the clients coloured by territory
+territories-centres = Territory centres: hover or focus one for its totals
+territories-map-caption = Each dot a client, coloured by territory; the ringed dots are the centres — point at one for its totals.
+territories-hover-clients = { $shown } { $count ->
+    [one] client
+   *[other] clients
+ }
+territories-units = Units
+territories-deviation = deviation
+territories-km = mean km to centre
+territories-pieces = extra pieces
+territories-compactness = Mean distance to a territory's centre: { $km } km; extra pieces: { $pieces }.
+territories-to-plan = Make the plan
+territories-to-plan-how = (the active scheme with these territories; then propose it for approval)
+territories-no-plan = A plan needs owners (a team) and a column kept whole (e.g. region): the scheme names territories by their values.
+territories-no-map = The map could not be drawn.
+plan-for-territories = { $count } new territories
+balance-note-left-out = { $count ->
+    [one] { $count } stored client
+   *[other] { $count } stored clients
+ } held in role { $role } by someone who owns no territory here are left out
+balance-note-where = the condition keeps { $kept } of { $of } clients

@@ -714,3 +714,78 @@ scheme-part-measures = показатели
 scheme-part-name = название схемы
 scheme-part-credit = зачёт продаж
 scheme-part-values = словари значений
+rules-territories-set = Территории заменены.
+
+## Территории (задача #17 §3)
+nav-territories = Территории
+territories-title = Территории
+territories-how = Разделите клиентов из базы на территории равного потенциала (или трудоёмкости, или числа клиентов) — целыми регионами, связными — между людьми команды или на заданное число территорий; или выровняйте нынешние, перемещая не больше, чем нужно для допуска. Расчёт показывает ход и останавливается по кнопке; карта и таблица показывают итог; план отправляет его на утверждение.
+territories-who = Для кого
+territories-team = Владельцы: люди команды
+territories-k = или число территорий (без владельцев)
+territories-parent = Внутри территории (из схемы)
+territories-what = Что выравнивать
+territories-by = Выравнивать
+territories-count = число клиентов
+territories-tolerance = Допуск, %
+territories-unit = Не делить
+territories-unit-client = каждый клиент сам по себе
+territories-contiguous = каждая территория — одним куском
+territories-filter = Только клиенты, для которых (условие, можно пусто)
+territories-mode = Как
+territories-mode-design = новый раскрой
+territories-mode-rebalance = выровнять нынешних владельцев
+territories-max-moved = Переместить не больше этой доли потенциала, % (можно пусто)
+territories-seconds = Время на расчёт, секунд
+territories-run = Рассчитать
+territories-runs = Последние расчёты
+territories-credit = Расположение клиентов: GeoNames (CC BY 4.0).
+territories-running = попытка { $done } из { $of }
+territories-stopped = остановлен: лучший найденный раскрой
+territories-finished = готово
+territories-failed = расчёт не удался
+territories-bad-percent = «{ $value }» — не процент от 0 до 100.
+territories-bad-k = «{ $value }» — не число территорий от 2 до 1000.
+territories-bad-seconds = «{ $value }» — не число секунд от 1 до 600.
+territories-need-owners = Выберите команду, люди которой владеют территориями, или укажите число территорий.
+territories-busy = Уже идёт расчёт: по одному за раз.
+territories-see-run = Посмотреть
+territories-empty-team = В команде { $team } никого нет.
+territories-run-title = Раскрой территорий
+territories-stop = Остановить и оставить лучший
+territories-again = Новый расчёт
+territories-summary = { $territories ->
+    [one] { $territories } территория
+    [few] { $territories } территории
+   *[many] { $territories } территорий
+ } из { $units } единиц, клиентов: { $clients }, за { $seconds } с
+territories-spread = { $criterion }: разброс { $spread } (допуск { $tolerance }; лучше не может ни один раскрой: { $bound })
+territories-moves = По сравнению с сегодняшним: территорию меняют клиентов: { $clients }, это { $share } потенциала.
+territories-map-alt = Карта клиентов, цвет — территория
+territories-centres = Центры территорий: наведите или перейдите на центр, чтобы увидеть итоги
+territories-map-caption = Точка — клиент, цвет — территория; точки в чёрном кольце — центры: наведите на центр, чтобы увидеть итоги.
+territories-hover-clients = { $count ->
+    [one] { $shown } клиент
+    [few] { $shown } клиента
+   *[many] { $shown } клиентов
+ }
+territories-units = Единиц
+territories-deviation = откл.
+territories-km = ср. км до центра
+territories-pieces = лишних частей
+territories-compactness = Среднее расстояние до центра территории: { $km } км; лишних частей: { $pieces }.
+territories-to-plan = Составить план
+territories-to-plan-how = (действующая схема с этими территориями; затем предложите её на утверждение)
+territories-no-plan = Для плана нужны владельцы (команда) и неделимое поле (например, регион): схема называет территории по его значениям.
+territories-no-map = Карту нарисовать не удалось.
+plan-for-territories = { $count ->
+    [one] { $count } новая территория
+    [few] { $count } новые территории
+   *[many] { $count } новых территорий
+ }
+balance-note-left-out = { $count ->
+    [one] { $count } клиент из базы, которого
+    [few] { $count } клиента из базы, которых
+   *[many] { $count } клиентов из базы, которых
+ } в роли { $role } ведёт человек без территории здесь, не учтены
+balance-note-where = условию отвечают клиентов: { $kept } из { $of }

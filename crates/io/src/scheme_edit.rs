@@ -68,6 +68,14 @@ pub enum Edit {
         name: String,
         ty: Type,
     },
+    /// A territory design in place of the territories it re-cuts: those under `parent` (none:
+    /// at the top) that have an owner in `role`. `fragment` is `[[territories]]` tables as `allot
+    /// balance` writes them.
+    Territories {
+        parent: Option<String>,
+        role: String,
+        fragment: String,
+    },
 }
 
 /// Why an edit cannot be made: said to the person with what was expected.
@@ -235,6 +243,31 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
                 t["name"] = value(name.trim());
             }
             array.push(t);
+        }
+        Edit::Territories { parent, role, fragment } => {
+            let new = doc_of(fragment)?;
+            let new: Vec<Table> =
+                new.get("territories").and_then(Item::as_array_of_tables).map(|a| a.iter().cloned().collect()).unwrap_or_default();
+            let item = doc.entry("territories").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
+            let Some(array) = item.as_array_of_tables_mut() else {
+                return Err(EditError::Shape("`territories` is not a list of [[territories]] tables".into()));
+            };
+            let last = array.iter().filter_map(Table::position).max();
+            let owned = |t: &Table| {
+                let p = t.get("parent").and_then(Item::as_str);
+                let has_owner = t.get("owners").and_then(Item::as_table_like).is_some_and(|o| o.get(role).is_some());
+                p == parent.as_deref() && has_owner
+            };
+            array.retain(|t| !owned(t));
+            for (i, mut t) in new.into_iter().enumerate() {
+                t.set_position(last);
+                if i == 0 {
+                    t.decor_mut().set_prefix("\n# Territories cut in the workspace (allot balance).\n");
+                } else {
+                    t.decor_mut().set_prefix("\n");
+                }
+                array.push(t);
+            }
         }
         Edit::Declare { name, ty } => {
             let columns = doc.entry("columns").or_insert_with(|| Item::Table(Table::new()));
@@ -572,6 +605,20 @@ policy = "sale-date"
         // An empty scheme takes its first rule.
         let first = apply("", &Edit::AddRule { rule: rule("all", ""), before: None }).unwrap();
         assert!(first.contains("[[rules]]") && !first.contains("when"), "{first}");
+    }
+
+    #[test]
+    fn a_design_replaces_the_territories_it_re_cuts() {
+        let fragment = "[[territories]]\nid = \"a\"\nattribute = \"region\"\nvalues = [\"RU-ARK\", \"RU-MUR\"]\nowners = { sales = \"orlov\" }\n\n[[territories]]\nid = \"b\"\nattribute = \"region\"\nvalues = [\"RU-KR\"]\nowners = { sales = \"smirnova\" }\n";
+        let text = apply(SCHEME, &Edit::Territories { parent: None, role: "sales".into(), fragment: fragment.into() }).unwrap();
+        assert!(!text.contains("id = \"north\""), "{text}");
+        assert!(text.find("id = \"a\"").unwrap() < text.find("id = \"vip\"").unwrap(), "where the territories were: {text}");
+        assert!(text.contains("values = [\"RU-ARK\", \"RU-MUR\"]") && text.contains("# VIP first."), "{text}");
+        let o = outline(&text).unwrap();
+        assert_eq!(o.territories.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        // Another role's territories stay.
+        let kept = apply(SCHEME, &Edit::Territories { parent: None, role: "service".into(), fragment: fragment.into() }).unwrap();
+        assert!(kept.contains("id = \"north\""));
     }
 
     #[test]

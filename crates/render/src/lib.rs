@@ -6,7 +6,7 @@ pub mod contribution;
 pub mod picture;
 pub mod table;
 
-pub use picture::{chart, map};
+pub use picture::{chart, map, map_centres};
 
 /// Why a picture or a workbook could not be made.
 #[derive(Debug, thiserror::Error)]

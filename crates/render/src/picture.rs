@@ -51,24 +51,56 @@ pub fn colour(t: usize) -> [u8; 3] {
     [f(b[0]), f(b[1]), f(b[2])]
 }
 
+/// Where the map puts a point: the Albers projection fitted to the clients, scaled into the
+/// picture with a margin and room for the title.
+struct Frame {
+    proj: Albers,
+    x0: f64,
+    y0: f64,
+    scale: f64,
+    margin: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Frame {
+    fn of(d: &Design) -> Frame {
+        let proj = Albers::fit(&d.client_pos);
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for &p in &d.client_pos {
+            let (x, y) = proj.project(p);
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        let (sw, sh) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
+        let (width, margin) = (1200.0, 30.0);
+        let scale = (width - 2.0 * margin) / sw;
+        let height = (sh * scale + 2.0 * margin + 30.0).clamp(200.0, 1600.0);
+        let scale = scale.min((height - 2.0 * margin - 30.0) / sh);
+        Frame { proj, x0, y0, scale, margin, width, height }
+    }
+    fn at(&self, p: Vec3) -> (f64, f64) {
+        let (x, y) = self.proj.project(p);
+        (self.margin + (x - self.x0) * self.scale, self.height - self.margin - (y - self.y0) * self.scale)
+    }
+}
+
+/// The map's size and where it draws each territory's centre (for marks laid over the picture,
+/// e.g. a territory's totals on hover).
+pub fn map_centres(d: &Design) -> (f64, f64, Vec<(f64, f64)>) {
+    let f = Frame::of(d);
+    let centres = d.figures.per_territory.iter().map(|t| f.at(allot_territory::geo::unit(t.centre.0, t.centre.1))).collect();
+    (f.width, f.height, centres)
+}
+
 fn map_scene(d: &Design, lang: Lang) -> Scene {
     let pts: &[Vec3] = &d.client_pos;
-    let proj = Albers::fit(pts);
-    let xy: Vec<(f64, f64)> = pts.iter().map(|&p| proj.project(p)).collect();
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in &xy {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    let (sw, sh) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
-    let width = 1200.0;
-    let margin = 30.0;
-    let scale = (width - 2.0 * margin) / sw;
-    let height = (sh * scale + 2.0 * margin + 30.0).clamp(200.0, 1600.0);
-    let scale = scale.min((height - 2.0 * margin - 30.0) / sh);
-    let at = |(x, y): (f64, f64)| (margin + (x - x0) * scale, height - margin - (y - y0) * scale);
+    let frame = Frame::of(d);
+    let (width, height, margin) = (frame.width, frame.height, frame.margin);
+    let at = |p: Vec3| frame.at(p);
+    let xy = pts;
     let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w: width, h: height, fill: [255, 255, 255], opacity: 1.0 }];
     let many = pts.len() > 5000;
     let w0 = d.problem.criteria.first().map(|c| c.values.clone());
@@ -92,8 +124,7 @@ fn map_scene(d: &Design, lang: Lang) -> Scene {
         shapes.push(Shape::Dot { x, y, r: radius, fill: colour(t) });
     }
     for (t, f) in d.figures.per_territory.iter().enumerate() {
-        let c = allot_territory::geo::unit(f.centre.0, f.centre.1);
-        let (x, y) = at(proj.project(c));
+        let (x, y) = at(allot_territory::geo::unit(f.centre.0, f.centre.1));
         shapes.push(Shape::Dot { x, y, r: 6.0, fill: [0, 0, 0] });
         shapes.push(Shape::Dot { x, y, r: 3.5, fill: colour(t) });
         shapes.push(Shape::Label {

@@ -157,6 +157,8 @@ pub struct AppState {
     registry: Registry,
     /// Who applies a plan of each kind (issue #17 §2).
     pub approval: allot_app::approval::Approval,
+    /// Territory designs run from the workspace (issue #17 §3).
+    pub runs: web::Runs,
 }
 
 /// Store connections for reads, at most this many at once (the router has its own): a flood of
@@ -424,6 +426,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         metrics,
         registry,
         approval: config.approval.clone(),
+        runs: web::Runs::default(),
     });
     let app = app(state.clone(), &config);
     let listener =

@@ -30,6 +30,9 @@ mod imports;
 mod plans;
 mod routing;
 mod rules;
+mod territories;
+
+pub use territories::Runs;
 
 use plans::plan_after;
 
@@ -74,6 +77,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/team/plans/{id}", get(old_plan_path))
         .route("/rules", get(rules::rules).post(rules::edit))
         .route("/rules/check", post(rules::check))
+        .route("/territories", get(territories::territories))
+        .route("/territories/runs", post(territories::start))
+        .route("/territories/runs/{id}", get(territories::run_page))
+        .route("/territories/runs/{id}/map.png", get(territories::map_png))
+        .route("/territories/runs/{id}/stop", post(territories::stop))
+        .route("/territories/runs/{id}/plan", post(territories::to_plan))
         .route("/plans", get(plans::plans))
         .route("/plans/{id}", get(plans::plan_page))
         .route("/plans/{id}/clients", get(plans::plan_clients))
@@ -171,6 +180,7 @@ fn layout(lang: Lang, title: &str, session: Option<&Session>, body: Markup) -> M
                     }
                     @if session.is_some_and(|s| s.user.role == "admin") {
                         a href="/rules" { (lang.t("nav-rules")) }
+                        a href="/territories" { (lang.t("nav-territories")) }
                         a href="/contribution" { (lang.t("nav-contribution")) }
                         a href="/routing" { (lang.t("nav-routing")) }
                         a href="/imports" { (lang.t("nav-imports")) }

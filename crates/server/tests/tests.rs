@@ -1417,6 +1417,64 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_territory_run_refuses_bad_options_and_every_territory_screen_is_the_head_of_sales_alone() {
+    // Issue #17 §3: options are checked before anything runs; manager and employee are refused
+    // every territory screen and action (403, nothing of the data).
+    let (_w, server, http, _, who) = staffed(&["boss", "mgr", "anna"]).await;
+    let run = |login: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let (http, cookie, csrf, url) = (http.clone(), who[login].0.clone(), who[login].1.clone(), server.url("/territories/runs"));
+        async move {
+            let mut all = vec![("csrf", csrf)];
+            all.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+            post_form(&http, url, &cookie, &all).await
+        }
+    };
+    let (status, page) = run("boss", vec![("k", "3"), ("tolerance", "сто")]).await;
+    assert!(status == 422 && page.contains("«сто» — не процент"), "{page}");
+    let (status, page) = run("boss", vec![("k", "1")]).await;
+    assert!(status == 422 && page.contains("«1» — не число территорий"), "{page}");
+    let (status, page) = run("boss", vec![]).await;
+    assert!(status == 422 && page.contains("Выберите команду"), "{page}");
+    let (status, page) = run("boss", vec![("k", "2"), ("seconds", "9999")]).await;
+    assert!(status == 422 && page.contains("не число секунд"), "{page}");
+    // Clients without places: the run says so, located, instead of a map.
+    let (status, _) = run("boss", vec![("k", "2"), ("unit", "")]).await;
+    assert_eq!(status, 303);
+    let mut page = String::new();
+    for _ in 0..100 {
+        let r = http.get(server.url("/territories")).header("cookie", &who["boss"].0).send().await.unwrap().text().await.unwrap();
+        let link = r.split("href=\"/territories/runs/").nth(1).map(|x| x.split('"').next().unwrap().to_string());
+        if let Some(id) = link {
+            page = http
+                .get(server.url(&format!("/territories/runs/{id}")))
+                .header("cookie", &who["boss"].0)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if page.contains("расчёт не удался") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("расчёт не удался") && page.contains("lat"), "no places, said: {page}");
+    for login in ["mgr", "anna"] {
+        let r = http.get(server.url("/territories")).header("cookie", &who[login].0).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{login}");
+        assert_eq!(run(login, vec![("k", "2")]).await.0, 403, "{login}");
+        for path in ["/rules", "/plans/nope"] {
+            let r = http.get(server.url(path)).header("cookie", &who[login].0).send().await.unwrap();
+            let status = r.status().as_u16();
+            assert!(status == 403 || (path.starts_with("/plans") && login == "mgr" && status == 404), "{login} {path}: {status}");
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheme_plan_is_proposed_with_a_comment_and_applied_by_another_admin() {
     // Issue #17 §2, as a company that wants four eyes on its scheme configures it.
     let (w, server, http, _, who) =

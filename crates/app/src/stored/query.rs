@@ -384,3 +384,22 @@ pub fn builder_columns(store: &mut dyn Store) -> Result<Vec<BuilderColumn>, AppE
     }
     Ok(out)
 }
+
+/// The teams an employee's stored attributes name (`teams`: a list, or text separated by `;`
+/// or `,`).
+pub fn teams_of(attrs: &str) -> Vec<String> {
+    let split = |t: &str| t.split([';', ',']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect::<Vec<_>>();
+    match serde_json::from_str::<serde_json::Value>(attrs) {
+        Ok(serde_json::Value::Object(m)) => match m.get("teams") {
+            Some(serde_json::Value::String(t)) => split(t),
+            Some(serde_json::Value::Array(items)) => items.iter().filter_map(|i| i.as_str()).flat_map(split).collect(),
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+/// Every team the stored employees name, sorted.
+pub fn teams(people: &allot_store::Snapshot) -> Vec<String> {
+    people.employees.iter().flat_map(|e| teams_of(&e.attrs)).collect::<BTreeSet<_>>().into_iter().collect()
+}

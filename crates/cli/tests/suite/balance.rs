@@ -283,7 +283,7 @@ fn balance_where_keeps_only_the_clients_a_condition_holds_for() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let design = String::from_utf8(out.stdout).unwrap();
     assert_eq!(design.lines().count() - 1, 20, "{design}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--where keeps 20 of 40 clients"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the condition keeps 20 of 40 clients"));
     let bad = run("potentail >= 3");
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && err.contains("--where:1:1") && err.contains("did you mean `potential`"), "{err}");

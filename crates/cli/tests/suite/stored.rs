@@ -450,7 +450,7 @@ fn balance_from_the_store_rebalances_the_stored_owners_and_keeps_pins() {
         let out = s.run(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
-        assert!(err.contains(&format!("note: {others} stored clients owned in role sales")), "VIP and government clients left out: {err}");
+        assert!(err.contains(&format!("note: {others} stored clients held in role sales")), "VIP and government clients left out: {err}");
         let f: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!(f["clients"].as_u64().unwrap() as usize, 2006 - others, "{f}");
         assert_eq!(f["giants"], serde_json::json!(["RU-MOW"]), "{f}");

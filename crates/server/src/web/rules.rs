@@ -42,17 +42,10 @@ async fn palette(state: &Arc<AppState>, lang: Lang) -> Result<Palette, ApiError>
         .with_store(move |st| {
             let columns = allot_app::stored::builder_columns(st).map_err(crate::api::book_error)?;
             let people = st.people().map_err(ApiError::store)?;
-            let mut teams = BTreeSet::new();
-            for e in &people.employees {
-                if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&e.attrs) {
-                    if let Some(t) = m.get("teams").and_then(|t| t.as_str()) {
-                        teams.extend(t.split([';', ',']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_string));
-                    }
-                }
-            }
+            let teams = allot_app::stored::teams(&people);
             let employees = people.employees.iter().map(|e| e.id.clone()).collect();
             let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
-            Ok(Palette { columns, employees, teams: teams.into_iter().collect(), titles })
+            Ok(Palette { columns, employees, teams, titles })
         })
         .await
 }
@@ -191,6 +184,7 @@ pub async fn edit(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f
                     Edit::AddRole { id, .. } => Message::new("rules-role-added").text("id", id),
                     Edit::SetOwner { territory, .. } => Message::new("rules-owner-set").text("territory", territory),
                     Edit::Declare { name, .. } => Message::new("rules-declared").text("column", name),
+                    Edit::Territories { .. } => Message::new("rules-territories-set"),
                 };
                 shown(&state, lang, &s, new, Some(Ok(done.say(lang)))).await
             }

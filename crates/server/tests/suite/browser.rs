@@ -395,3 +395,90 @@ async fn the_head_of_sales_adds_a_rule_by_keyboard_another_admin_approves_it_and
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// A store holding MISSION.md S3's example (examples/s3: scheme, employees, clients), assigned.
+async fn s3_world() -> World {
+    blocking(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::Sqlite(dir.path().join("allot.db"));
+        let mut store = allot_store::open(&location).unwrap();
+        let s3 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/s3");
+        let scheme = std::fs::read_to_string(s3.join("scheme.toml")).unwrap();
+        let req = allot_app::stored::SyncRequest {
+            scheme: (scheme, "scheme.toml".into()),
+            employees: s3.join("employees.csv"),
+            clients: s3.join("clients.csv"),
+            deals: None,
+            encodings: allot_io::Encodings::default(),
+            date: allot_app::clock::today(),
+            dry_run: false,
+        };
+        allot_app::stored::sync(store.as_mut(), &req, &actor()).unwrap();
+        World { location, _dir: dir, pg: None, tokens: BTreeMap::new() }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_is_run_watched_drawn_on_the_map_sent_to_a_plan_and_approved() {
+    // Issue #17 §3 and §8: S3's dealer territories re-balanced in the workspace; the map with each
+    // centre's totals; the plan proposed and approved by another admin.
+    let Some(driver) = chromedriver("a_rebalance_is_run_watched_drawn_on_the_map…") else { return };
+    let w = s3_world().await;
+    add_users(&w, &[("boss", "admin", None), ("chief", "admin", None)]).await;
+    let server = Server::start_with(&w, |c| c.approval = allot_app::approval::Approval::parse("territories=other-admin").unwrap()).await;
+    let c = browser(&driver).await;
+    sign_in_as(&c, &server, "boss").await;
+    c.find(Locator::Css("header a[href='/territories']")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/territories").await;
+    type_into(&c, "team", "dealers").await;
+    type_into(&c, "parent", "russia").await;
+    type_into(&c, "filter", "significance != \"vip\" and not (ownership == \"government\" and region == \"RU-MOW\")").await;
+    c.find(Locator::Css("input[name=mode][value=rebalance]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("seconds")).await.unwrap().clear().await.unwrap();
+    type_into(&c, "seconds", "5").await;
+    photograph(&c, "territories-ru").await;
+    press(&c, "main form button[type=submit]").await;
+    wait_path(&c, "/territories/runs/").await;
+    let mut text = String::new();
+    for _ in 0..300 {
+        text = body_text(&c).await;
+        if text.contains("готово") || text.contains("не удался") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("готово") && text.contains("7 территорий"), "{text}");
+    assert!(text.contains("По сравнению с сегодняшним"), "what moves against today: {text}");
+    // The map is drawn, and each centre tells its totals.
+    let mut natural = json!(0);
+    for _ in 0..100 {
+        natural = c.execute("return document.querySelector('figure.map img').naturalWidth", vec![]).await.unwrap();
+        if natural != json!(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(natural, json!(1200), "the map arrived");
+    let titles = c.find_all(Locator::Css("figure.map svg circle title")).await.unwrap();
+    assert_eq!(titles.len(), 7);
+    let first = titles[0].html(true).await.unwrap();
+    assert!(first.contains("клиент") && first.contains("potential"), "{first}");
+    photograph(&c, "territories-run-ru").await;
+    c.find(Locator::Css("form[action$='/plan'] button")).await.unwrap().click().await.unwrap();
+    let plan = wait_path(&c, "/plans/plan_").await;
+    let text = body_text(&c).await;
+    assert!(text.contains("новых территорий") || text.contains("новые территории"), "{text}");
+    type_into(&c, "comment", "Выровнять дилерские территории").await;
+    press(&c, "button[formaction$='/propose']").await;
+    assert!(wait_text(&c, "предложен, ждёт решения").await.contains("предложен, ждёт решения"));
+    c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+    wait_path(&c, "/sign-in").await;
+    sign_in_as(&c, &server, "chief").await;
+    c.goto(&server.url(&plan)).await.unwrap();
+    type_into(&c, "comment", "да").await;
+    press(&c, &format!("button[formaction='{plan}/apply']")).await;
+    assert!(wait_text(&c, "План применён").await.contains("План применён"));
+    c.close().await.unwrap();
+    server.stop().await;
+}
