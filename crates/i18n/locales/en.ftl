@@ -754,3 +754,14 @@ balance-note-left-out = { $count ->
    *[other] { $count } stored clients
  } held in role { $role } by someone who owns no territory here are left out
 balance-note-where = the condition keeps { $kept } of { $of } clients
+rules-add-territory = Add a territory
+rules-territory-how = A territory holds the clients whose column (usually the region) is one of its values; with no values it holds every client (a country, say), and others may sit inside it. Regions by their names or codes, separated by ;.
+rules-territory-name = Name people read
+rules-territory-parent = Inside territory
+rules-territory-attr = By column
+rules-territory-values = Values (regions by name or code, separated by ;)
+rules-territory-owner = Owner in that role
+rules-territory-added = Territory { $id } added.
+rules-duplicate-territory = There is a territory { $id } already.
+rules-unknown-region = `{ $value }` is not a region of Russia; nearest: { $near }
+imports-done-no-scheme = { $file } is imported. The store has no scheme yet: set up the rules and territories next.

@@ -789,3 +789,14 @@ balance-note-left-out = { $count ->
    *[many] { $count } клиентов из базы, которых
  } в роли { $role } ведёт человек без территории здесь, не учтены
 balance-note-where = условию отвечают клиентов: { $kept } из { $of }
+rules-add-territory = Добавить территорию
+rules-territory-how = В территорию входят клиенты, у которых поле (обычно регион) принимает одно из её значений; без значений в неё входят все клиенты (например, вся страна), и в неё можно вложить другие. Регионы — названиями или кодами, через ;.
+rules-territory-name = Название для людей
+rules-territory-parent = Внутри территории
+rules-territory-attr = По полю
+rules-territory-values = Значения (регионы названиями или кодами, через ;)
+rules-territory-owner = Владелец в этой роли
+rules-territory-added = Территория { $id } добавлена.
+rules-duplicate-territory = Территория { $id } уже есть.
+rules-unknown-region = «{ $value }» — не регион России; ближе всего: { $near }
+imports-done-no-scheme = Файл { $file } загружен. Схемы в базе ещё нет: теперь задайте правила и территории.

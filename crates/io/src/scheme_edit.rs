@@ -68,6 +68,16 @@ pub enum Edit {
         name: String,
         ty: Type,
     },
+    /// A territory: every client (no values) or the clients whose `attribute` is one of `values`,
+    /// inside `parent`, owned per role.
+    AddTerritory {
+        id: String,
+        name: String,
+        parent: Option<String>,
+        attribute: String,
+        values: Vec<String>,
+        owners: Vec<(String, String)>,
+    },
     /// A territory design in place of the territories it re-cuts: those under `parent` (none:
     /// at the top) that have an owner in `role`. `fragment` is `[[territories]]` tables as `allot
     /// balance` writes them.
@@ -88,6 +98,7 @@ pub enum EditError {
     DuplicateRule(String),
     DuplicateRole(String),
     UnknownTerritory(String),
+    DuplicateTerritory(String),
     BadId(String),
     NoTarget,
     Shape(String),
@@ -241,6 +252,47 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
             t["id"] = value(id.as_str());
             if !name.trim().is_empty() {
                 t["name"] = value(name.trim());
+            }
+            array.push(t);
+        }
+        Edit::AddTerritory { id, name, parent, attribute, values, owners } => {
+            if !valid_id(id) {
+                return Err(EditError::BadId(id.clone()));
+            }
+            let item = doc.entry("territories").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
+            let Some(array) = item.as_array_of_tables_mut() else {
+                return Err(EditError::Shape("`territories` is not a list of [[territories]] tables".into()));
+            };
+            if array.iter().any(|t| t.get("id").and_then(Item::as_str) == Some(id)) {
+                return Err(EditError::DuplicateTerritory(id.clone()));
+            }
+            if let Some(p) = parent {
+                if !array.iter().any(|t| t.get("id").and_then(Item::as_str) == Some(p)) {
+                    return Err(EditError::UnknownTerritory(p.clone()));
+                }
+            }
+            let mut t = Table::new();
+            t.decor_mut().set_prefix("\n");
+            t.set_position(array.iter().filter_map(Table::position).max());
+            t["id"] = value(id.as_str());
+            if !name.trim().is_empty() {
+                t["name"] = value(name.trim());
+            }
+            if let Some(p) = parent {
+                t["parent"] = value(p.as_str());
+            }
+            if values.is_empty() {
+                t["where"] = value("true");
+            } else {
+                t["attribute"] = value(attribute.as_str());
+                t["values"] = value(values.iter().map(String::as_str).collect::<Array>());
+            }
+            if !owners.is_empty() {
+                let mut o = InlineTable::new();
+                for (role, who) in owners {
+                    o.insert(role, who.as_str().into());
+                }
+                t["owners"] = value(o);
             }
             array.push(t);
         }
@@ -605,6 +657,32 @@ policy = "sale-date"
         // An empty scheme takes its first rule.
         let first = apply("", &Edit::AddRule { rule: rule("all", ""), before: None }).unwrap();
         assert!(first.contains("[[rules]]") && !first.contains("when"), "{first}");
+    }
+
+    #[test]
+    fn a_territory_is_added_inside_its_parent() {
+        let owners = vec![("sales".to_string(), "orlov".to_string())];
+        let add = |id: &str, parent: Option<&str>, values: &[&str]| Edit::AddTerritory {
+            id: id.into(),
+            name: "Юг".into(),
+            parent: parent.map(str::to_string),
+            attribute: "region".into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            owners: owners.clone(),
+        };
+        let text = apply(SCHEME, &add("south", Some("north"), &["RU-KDA", "RU-ROS"])).unwrap();
+        assert!(
+            text.contains("parent = \"north\"")
+                && text.contains("values = [\"RU-KDA\", \"RU-ROS\"]")
+                && text.contains("owners = { sales = \"orlov\" }"),
+            "{text}"
+        );
+        assert!(text.find("id = \"south\"").unwrap() < text.find("id = \"vip\"").unwrap(), "among the territories: {text}");
+        assert!(crate::scheme::SchemeFile::parse(&text, "s.toml").is_ok());
+        let everyone = apply("", &add("russia", None, &[])).unwrap();
+        assert!(everyone.contains("where = \"true\""), "{everyone}");
+        assert_eq!(apply(&text, &add("south", None, &["RU-AD"])), Err(EditError::DuplicateTerritory("south".into())));
+        assert_eq!(apply(SCHEME, &add("x", Some("nowhere"), &["RU-AD"])), Err(EditError::UnknownTerritory("nowhere".into())));
     }
 
     #[test]

@@ -163,6 +163,16 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
         }
         Err(e) => return super::trouble(lang, &e),
     }
+    // Nothing to plan before there is a scheme: the data is in; the rules come next.
+    match state.read(|st| st.active_scheme()).await {
+        Ok(None) => {
+            let text = lang.text("imports-done-no-scheme", &[("file", Arg::Text(&shown_name))]);
+            let body = html! { p role="status" { (text) } p { a href="/rules" { (lang.t("nav-rules")) } " · " a href=(UPLOAD_PATH) { (lang.t("imports-title")) } } };
+            return page(StatusCode::OK, layout(lang, &text, Some(&s), body));
+        }
+        Ok(Some(_)) => {}
+        Err(e) => return super::trouble(lang, &e),
+    }
     let title = allot_i18n::Message::new("plan-for-import").text("file", &shown_name);
     plan_after(&state, lang, &s, allot_store::PlanKind::Import, title, move |st| {
         allot_app::stored::plan(st, &allot_app::stored::PlanRequest { date: today, scheme: None, rebalance: false }, &actor)

@@ -122,6 +122,20 @@ pub struct RulesForm {
     owner_role: String,
     #[serde(default)]
     owner_employee: String,
+    #[serde(default)]
+    t_id: String,
+    #[serde(default)]
+    t_name: String,
+    #[serde(default)]
+    t_parent: String,
+    #[serde(default)]
+    t_attr: String,
+    #[serde(default)]
+    t_values: String,
+    #[serde(default)]
+    t_role: String,
+    #[serde(default)]
+    t_owner: String,
 }
 
 /// The largest draft the builder takes (a scheme is a few kilobytes; generated territories make
@@ -185,6 +199,7 @@ pub async fn edit(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f
                     Edit::SetOwner { territory, .. } => Message::new("rules-owner-set").text("territory", territory),
                     Edit::Declare { name, .. } => Message::new("rules-declared").text("column", name),
                     Edit::Territories { .. } => Message::new("rules-territories-set"),
+                    Edit::AddTerritory { id, .. } => Message::new("rules-territory-added").text("id", id),
                 };
                 shown(&state, lang, &s, new, Some(Ok(done.say(lang)))).await
             }
@@ -200,6 +215,7 @@ fn edit_error(e: &EditError) -> Message {
         EditError::DuplicateRule(id) => Message::new("rules-duplicate-rule").text("id", id),
         EditError::DuplicateRole(id) => Message::new("rules-duplicate-role").text("id", id),
         EditError::UnknownTerritory(id) => Message::new("rules-unknown-territory").text("id", id),
+        EditError::DuplicateTerritory(id) => Message::new("rules-duplicate-territory").text("id", id),
         EditError::BadId(id) => Message::new("rules-bad-id").text("id", id),
         EditError::NoTarget => Message::new("rules-no-target"),
         EditError::Shape(why) => Message::new("rules-not-toml").text("why", why),
@@ -248,6 +264,33 @@ fn edit_of(f: &RulesForm, columns: &[BuilderColumn]) -> Result<Option<Edit>, Mes
         "up" => Edit::MoveRule { id: arg.to_string(), up: true },
         "down" => Edit::MoveRule { id: arg.to_string(), up: false },
         "add-role" => Edit::AddRole { id: f.role_id.trim().to_string(), name: f.role_name.trim().to_string() },
+        "add-territory" => {
+            let attribute = if f.t_attr.trim().is_empty() { "region".to_string() } else { f.t_attr.trim().to_string() };
+            let mut values = Vec::new();
+            for part in f.t_values.split([';', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+                if attribute == "region" {
+                    let regions = allot_io::values::regions();
+                    match regions.get(part) {
+                        Some(code) => values.push(code.to_string()),
+                        None => {
+                            let near = regions.nearest(part).join(", ");
+                            return Err(Message::new("rules-unknown-region").text("value", part).text("near", &near));
+                        }
+                    }
+                } else {
+                    values.push(part.to_string());
+                }
+            }
+            let owners = if f.t_owner.is_empty() { vec![] } else { vec![(f.t_role.trim().to_string(), f.t_owner.clone())] };
+            Edit::AddTerritory {
+                id: f.t_id.trim().to_string(),
+                name: f.t_name.trim().to_string(),
+                parent: Some(f.t_parent.clone()).filter(|p| !p.is_empty()),
+                attribute,
+                values,
+                owners,
+            }
+        }
         "owner" => Edit::SetOwner {
             territory: f.territory.clone(),
             role: f.owner_role.trim().to_string(),
@@ -492,6 +535,28 @@ fn builder(lang: Lang, p: &Palette, text: &str) -> Markup {
             label for="role_name" { (lang.t("rules-role-name")) }
             input #role_name name="role_name" size="32";
             p { button type="submit" name="action" value="add-role" { (lang.t("rules-add-role")) } }
+        }
+        fieldset {
+            legend { (lang.t("rules-add-territory")) }
+            p.hint { (lang.t("rules-territory-how")) }
+            label for="t_id" { (lang.t("rules-id")) }
+            input #t_id name="t_id" size="24" placeholder="north-west";
+            label for="t_name" { (lang.t("rules-territory-name")) }
+            input #t_name name="t_name" size="40";
+            label for="t_parent" { (lang.t("rules-territory-parent")) }
+            select #t_parent name="t_parent" { option value="" { "—" } @for t in &o.territories { option value=(t.id) { (t.id) } } }
+            label for="t_attr" { (lang.t("rules-territory-attr")) }
+            select #t_attr name="t_attr" {
+                @for c in p.columns.iter().filter(|c| c.ty == allot_rules::Type::Text) { option value=(c.name) selected[c.name == "region"] { (c.name) } }
+            }
+            label for="t_values" { (lang.t("rules-territory-values")) }
+            @let regions = p.columns.iter().position(|c| c.name == "region").map(|i| format!("values-{i}"));
+            input #t_values name="t_values" size="60" list=[regions] placeholder="Архангельская область; Мурманская область";
+            label for="t_role" { (lang.t("column-role")) }
+            select #t_role name="t_role" { @for (id, t) in &roles { option value=(id) selected[id == "sales"] { (t) } } }
+            label for="t_owner" { (lang.t("rules-territory-owner")) }
+            select #t_owner name="t_owner" { option value="" { (lang.t("rules-no-owner")) } @for e in &p.employees { option value=(e) { (e) } } }
+            p { button type="submit" name="action" value="add-territory" { (lang.t("rules-add-territory")) } }
         }
         @if !o.territories.is_empty() {
             fieldset {

@@ -482,3 +482,105 @@ async fn a_rebalance_is_run_watched_drawn_on_the_map_sent_to_a_plan_and_approved
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// Picks an option of a `<select>` by its value, as a person would with the keyboard.
+async fn choose(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Id(id)).await.unwrap().select_by_value(value).await.unwrap();
+}
+
+/// Who holds each client in `role` today.
+fn holders(location: &Location, role: &str) -> BTreeMap<String, String> {
+    let mut store = allot_store::open(location).unwrap();
+    let today = allot_store::Day(allot_app::clock::today());
+    store.owners_at(today, None).unwrap().into_iter().filter(|l| l.role == role).map(|l| (l.client, l.employee)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_scheme_is_set_up_from_empty_in_the_workspace_alone_and_assigns_as_the_example_does() {
+    // Issue #17, done when: MISSION.md S3 from an empty store — the files uploaded, the territory
+    // hierarchy with its owners and the four rules entered in the builder (no TOML typed), the plan
+    // approved — and every client's seller is the one examples/s3/scheme.toml gives.
+    let Some(driver) = chromedriver("the_s3_scheme_is_set_up_from_empty…") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let w = World { location: Location::Sqlite(dir.path().join("allot.db")), _dir: dir, pg: None, tokens: BTreeMap::new() };
+    add_users(&w, &[("boss", "admin", None)]).await;
+    let server = Server::start(&w).await;
+    let s3 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/s3").canonicalize().unwrap();
+    let example = allot_io::scheme_edit::outline(&std::fs::read_to_string(s3.join("scheme.toml")).unwrap()).unwrap();
+    let c = browser(&driver).await;
+    sign_in_as(&c, &server, "boss").await;
+    for (kind, file) in [("employees", "employees.csv"), ("clients", "clients.csv")] {
+        c.goto(&server.url("/imports")).await.unwrap();
+        choose(&c, "i-kind", kind).await;
+        c.find(Locator::Id("i-file")).await.unwrap().send_keys(s3.join(file).to_str().unwrap()).await.unwrap();
+        press(&c, "form[action='/imports'] button").await;
+        let text = wait_text(&c, "загружен").await;
+        assert!(text.contains(&format!("Файл {file} загружен")) && text.contains("Схемы в базе ещё нет"), "{text}");
+    }
+    c.goto(&server.url("/rules")).await.unwrap();
+    assert!(wait_text(&c, "Схема пуста").await.contains("Схема пуста"));
+    // The territories as the example has them: the country, then each dealer's regions.
+    for t in &example.territories {
+        type_into(&c, "t_id", &t.id).await;
+        type_into(&c, "t_name", &t.name).await;
+        if let Some(p) = &t.parent {
+            choose(&c, "t_parent", p).await;
+        }
+        let values = t.covers.split_once(" in [").map(|(_, v)| v.trim_end_matches(']').replace(", ", "; ")).unwrap_or_default();
+        type_into(&c, "t_values", &values).await;
+        if let Some((role, who)) = t.owners.first() {
+            choose(&c, "t_role", role).await;
+            choose(&c, "t_owner", who).await;
+        }
+        press(&c, "button[value='add-territory']").await;
+        let said = format!("Территория {} добавлена", t.id);
+        assert!(wait_text(&c, &said).await.contains(&said), "{}", t.id);
+    }
+    // The rules, in order: each condition as tests of a column against a value.
+    for r in &example.rules {
+        choose(&c, "rule_role", &r.role).await;
+        type_into(&c, "rule_id", &r.id).await;
+        let tests: Vec<(&str, &str)> = r
+            .when
+            .split(" and ")
+            .filter(|t| !t.is_empty())
+            .map(|t| t.split_once(" == ").map(|(a, v)| (a.trim(), v.trim().trim_matches('"'))).unwrap())
+            .collect();
+        for (n, (attr, value)) in tests.iter().enumerate() {
+            choose(&c, &format!("a{}", n + 1), attr).await;
+            type_into(&c, &format!("v{}", n + 1), value).await;
+        }
+        match &r.employee {
+            Some(e) => choose(&c, "employee", e).await,
+            None => c.find(Locator::Css("input[name=target][value=owner]")).await.unwrap().click().await.unwrap(),
+        }
+        press(&c, "button[value='add-rule']").await;
+        let said = format!("Правило {} добавлено", r.id);
+        let text = wait_text(&c, &said).await;
+        assert!(text.contains(&said), "{}: {text}", r.id);
+    }
+    let text = wait_text(&c, "Схема читается").await;
+    assert!(text.contains("Схема читается"), "{text}");
+    photograph(&c, "rules-s3-ru").await;
+    press(&c, "button[value='plan']").await;
+    let plan = wait_path(&c, "/plans/plan_").await;
+    type_into(&c, "comment", "Схема отдела продаж из 10 человек (S3)").await;
+    press(&c, "button[formaction$='/propose']").await;
+    wait_text(&c, "предложен, ждёт решения").await;
+    press(&c, &format!("button[formaction='{plan}/apply']")).await;
+    assert!(wait_text(&c, "План применён").await.contains("План применён"));
+    c.close().await.unwrap();
+    server.stop().await;
+    // Every client's seller as the example's own scheme makes it.
+    let expected = s3_world().await;
+    let (a, b) = (w.location.clone(), expected.location.clone());
+    let (got, want) = blocking(move || (holders(&a, "sales"), holders(&b, "sales"))).await;
+    assert_eq!(got.len(), want.len());
+    let differ: Vec<_> = want.iter().filter(|(c, e)| got.get(*c) != Some(*e)).take(5).collect();
+    assert!(
+        differ.is_empty(),
+        "{} of {} clients differ, e.g. {differ:?}",
+        want.iter().filter(|(c, e)| got.get(*c) != Some(*e)).count(),
+        want.len()
+    );
+}
