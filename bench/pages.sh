@@ -67,6 +67,32 @@ time_page "/routing"
 time_page "/changes"
 time_page "/schemes"
 time_page "/contribution?from=2026-01-01&to=2026-03-31"
+time_page "/plans"
+time_page "/territories"
+time_page "/rules"
+# The live check of a scheme edit (issue #17 §7): the active scheme as the builder posts it.
+curl -s -b "$J" "http://127.0.0.1:$PORT/rules" >"$WORK/rules.html"
+python3 - "$WORK/rules.html" "$WORK/check.form" <<'PY'
+import html, re, sys, urllib.parse
+page = open(sys.argv[1], encoding="utf-8").read()
+csrf = re.search(r'name="csrf" value="([^"]*)"', page).group(1)
+toml = html.unescape(re.search(r'<textarea id="toml"[^>]*>(.*?)</textarea>', page, re.S).group(1))
+open(sys.argv[2], "w").write(urllib.parse.urlencode({"csrf": csrf, "toml": toml + "\n"}))
+PY
+time_post() {
+  local path=$1 form=$2 t=()
+  for _ in $(seq "$RUNS"); do
+    t+=("$(curl -s -b "$J" -o "$WORK/page" -w '%{http_code} %{time_total}' --data-binary "@$form" \
+      -H 'content-type: application/x-www-form-urlencoded' "http://127.0.0.1:$PORT$path")")
+  done
+  printf '%s\n' "${t[@]}" | python3 -c "
+import sys
+rows=[l.split() for l in sys.stdin if l.strip()]
+codes={r[0] for r in rows}
+ms=sorted(float(r[1])*1000 for r in rows)
+print(f'| POST \`$path\` | {\"/\".join(sorted(codes))} | {ms[0]:.0f} | {ms[len(ms)//2]:.0f} | {ms[-1]:.0f} |')"
+}
+time_post "/rules/check" "$WORK/check.form"
 J="$J_EMP"
 first=$(curl -s -b "$J" "http://127.0.0.1:$PORT/my-clients" | grep -o 'href="/clients/[^"#]*"' | head -1 | sed 's/href="//; s/"$//' || true)
 time_page "$first"

@@ -765,3 +765,5 @@ rules-territory-added = Territory { $id } added.
 rules-duplicate-territory = There is a territory { $id } already.
 rules-unknown-region = `{ $value }` is not a region of Russia; nearest: { $near }
 imports-done-no-scheme = { $file } is imported. The store has no scheme yet: set up the rules and territories next.
+rules-checking = Checking the scheme against the data… (without script: press Check)
+territories-by2 = and also (optional)

@@ -800,3 +800,5 @@ rules-territory-added = Территория { $id } добавлена.
 rules-duplicate-territory = Территория { $id } уже есть.
 rules-unknown-region = «{ $value }» — не регион России; ближе всего: { $near }
 imports-done-no-scheme = Файл { $file } загружен. Схемы в базе ещё нет: теперь задайте правила и территории.
+rules-checking = Схема проверяется по данным… (без скриптов нажмите «Проверить»)
+territories-by2 = и ещё (можно пусто)

@@ -159,6 +159,11 @@ pub struct AppState {
     pub approval: allot_app::approval::Approval,
     /// Territory designs run from the workspace (issue #17 §3).
     pub runs: web::Runs,
+    /// The store as the rule builder's check last read it, with when and at which revision: a
+    /// draft that types the data alike is checked against it without reading the book again.
+    pub draft_base: Mutex<Option<(std::time::Instant, i64, Arc<allot_app::stored::Base>)>>,
+    /// One scheme check at a time.
+    pub checking: tokio::sync::Mutex<()>,
 }
 
 /// Store connections for reads, at most this many at once (the router has its own): a flood of
@@ -427,6 +432,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         registry,
         approval: config.approval.clone(),
         runs: web::Runs::default(),
+        draft_base: Mutex::new(None),
+        checking: tokio::sync::Mutex::new(()),
     });
     let app = app(state.clone(), &config);
     let listener =

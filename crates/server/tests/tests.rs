@@ -1339,7 +1339,10 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
         (r.status().as_u16(), r.text().await.unwrap())
     };
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Правила распределения") && page.contains("<code>desk</code>") && page.contains("Схема читается"), "{page}");
+    assert!(
+        page.contains("Правила распределения") && page.contains("<code>desk</code>") && page.contains("Схема проверяется"),
+        "the check follows: {page}"
+    );
     assert!(page.contains("Москва (RU-MOW)"), "regions offered by their Russian names: {page}");
     let text = page[page.find("name=\"toml\"").unwrap()..].split_once('>').unwrap().1.split("</textarea>").next().unwrap();
     let text = text.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
@@ -1348,6 +1351,8 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
         let (http, cookie, url) = (http.clone(), cookie.clone(), server.url(path));
         async move { post_form(&http, url, &cookie, &fields).await }
     };
+    let (status, live) = post("/rules/check", vec![("csrf", csrf.clone()), ("toml", text.clone())]).await;
+    assert!(status == 200 && live.contains("Схема читается") && live.contains("Охват по ролям"), "{live}");
     // Moscow's clients to boris, before the pool: built, not typed.
     let add = vec![
         ("csrf", csrf.clone()),
@@ -1392,6 +1397,8 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
     let typed = format!("{new_text}\n[[rules]]\nid = \"typed\"\nrole = \"service\"\nemployee = \"vera\"\n");
     let (status, live) = post("/rules/check", vec![("csrf", csrf.clone()), ("toml", typed)]).await;
     assert!(status == 200 && live.contains("<code>typed</code>") && live.contains("сервис <code>service</code>"), "{live}");
+    // Checked against the store as the previous check read it (the same columns): still exact.
+    assert!(live.contains("<td>сервис</td><td class=\"num\">6</td><td class=\"num\">6</td>"), "vera covers the six in service: {live}");
     let broken = new_text.replace("employee = \"boris\"", "employee = \"borys\"");
     let (status, live) = post("/rules/check", vec![("csrf", csrf.clone()), ("toml", broken)]).await;
     assert!(status == 200 && live.contains("черновик:") && live.contains("borys") && live.contains("Исправьте"), "{live}");

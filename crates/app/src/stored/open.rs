@@ -1,10 +1,13 @@
 //! The state on a day ([`State`]): the store's snapshot turned into the engine's inputs.
 
+use std::sync::Arc;
+
 use super::*;
 
 /// The store's state on a day, ready for the engine.
 pub struct State {
-    pub snap: Snapshot,
+    /// Shared with a [`Base`] when the state was made from one.
+    pub snap: Arc<Snapshot>,
     pub loaded: Loaded,
     /// Client row → store key (rows are in key order).
     pub client_keys: Vec<ClientKey>,
@@ -49,17 +52,24 @@ pub(crate) fn open_state_without_deals(store: &mut dyn Store, date: i32, scheme:
 }
 
 pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>) -> Result<State, AppError> {
-    let (scheme_text, scheme_file) = match (scheme, &snap.scheme) {
-        (Some((t, f)), _) => (t.to_string(), f.to_string()),
-        (None, Some(v)) => (v.text.clone(), format!("scheme version {}", v.version)),
-        (None, None) => return Err(AppError::Refused("the store has no scheme yet: give one with --scheme FILE".into())),
-    };
-    let (scheme_version, scheme_is_new) = match &snap.scheme {
-        Some(v) if v.text == scheme_text => (v.version, false),
-        Some(v) => (v.version + 1, true),
-        None => (1, true),
-    };
+    let (scheme_text, scheme_file) = scheme_of(&snap, scheme)?;
     let sf = SchemeFile::parse(&scheme_text, &scheme_file).map_err(AppError::Input)?;
+    let data = load_data(&snap, &sf)?;
+    let client_keys: Vec<ClientKey> = snap.clients.iter().map(|c| c.key).collect();
+    finish(Arc::new(snap), data, client_keys, sf, scheme_text, scheme_file, date)
+}
+
+/// The scheme a state is made with: the one given, or the active one.
+fn scheme_of(snap: &Snapshot, scheme: Option<(&str, &str)>) -> Result<(String, String), AppError> {
+    match (scheme, &snap.scheme) {
+        (Some((t, f)), _) => Ok((t.to_string(), f.to_string())),
+        (None, Some(v)) => Ok((v.text.clone(), format!("scheme version {}", v.version))),
+        (None, None) => Err(AppError::Refused("the store has no scheme yet: give one with --scheme FILE".into())),
+    }
+}
+
+/// The clients and deals as the engine's typed tables, by the scheme's declared columns.
+fn load_data(snap: &Snapshot, sf: &SchemeFile) -> Result<Data, AppError> {
     let mut data = Data::default();
     let client_columns = readable(&snap.client_columns, &sf.columns);
     let sheet = sheet_of("client", &client_columns, &snap.clients, None).map_err(AppError::Input)?;
@@ -81,6 +91,75 @@ pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>
         let sheet = sheet_of("deal", &columns, &snap.deals, Some(("client_id", deal_clients))).map_err(AppError::Input)?;
         allot_io::tables::load_deals(&sheet, &deal_declared, &ValueMaps::none(), &mut data).map_err(AppError::Input)?;
     }
+    Ok(data)
+}
+
+/// The store read once for checking scheme drafts (issue #17 §7): its snapshot (without the
+/// clients' raw attributes, which are in `data` now) and the typed tables, for the drafts whose
+/// declared columns are those it was typed by ([`Base::fits`]). A draft that only changes rules,
+/// roles or territories is checked without reading the store again.
+pub struct Base {
+    pub snap: Arc<Snapshot>,
+    data: Data,
+    client_keys: Vec<ClientKey>,
+    /// The declared columns and value maps the data was typed by.
+    columns: String,
+    pub date: i32,
+    /// The store's backend (`sqlite`, `postgres`), as a plan names it.
+    pub backend: &'static str,
+}
+
+/// The parts of a scheme that decide how the data is typed.
+fn columns_key(text: &str) -> String {
+    allot_io::scheme::outline(text)
+        .map(|o| {
+            o.into_iter()
+                .filter(|(k, _)| matches!(k.as_str(), "columns" | "deal_columns" | "values"))
+                .map(|(k, v)| format!("{k}={v}\n"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Base {
+    /// Reads the store on `date` and types its data by `scheme` (text, file name).
+    pub fn read(store: &mut dyn Store, date: i32, scheme: (&str, &str)) -> Result<Base, AppError> {
+        let _span = tracing::info_span!("draft_base").entered();
+        let mut snap = store.snapshot(allot_store::Day(date))?;
+        let sf = SchemeFile::parse(scheme.0, scheme.1).map_err(AppError::Input)?;
+        let data = load_data(&snap, &sf)?;
+        let client_keys: Vec<ClientKey> = snap.clients.iter().map(|c| c.key).collect();
+        snap.clients = Vec::new();
+        snap.deals = Vec::new();
+        Ok(Base { snap: Arc::new(snap), data, client_keys, columns: columns_key(scheme.0), date, backend: store.backend() })
+    }
+    /// Whether a draft types the data as this base did.
+    pub fn fits(&self, text: &str) -> bool {
+        columns_key(text) == self.columns
+    }
+    /// The state of the base's day with the draft `scheme` (text, file name).
+    pub fn state(&self, scheme: (&str, &str)) -> Result<State, AppError> {
+        let sf = SchemeFile::parse(scheme.0, scheme.1).map_err(AppError::Input)?;
+        finish(self.snap.clone(), self.data.clone(), self.client_keys.clone(), sf, scheme.0.to_string(), scheme.1.to_string(), self.date)
+    }
+}
+
+/// The rest of a state: employees with their leaves and absences, the scheme built against the
+/// data, the links of the day as the engine's current assignments.
+fn finish(
+    snap: Arc<Snapshot>,
+    data: Data,
+    client_keys: Vec<ClientKey>,
+    sf: SchemeFile,
+    scheme_text: String,
+    scheme_file: String,
+    date: i32,
+) -> Result<State, AppError> {
+    let (scheme_version, scheme_is_new) = match &snap.scheme {
+        Some(v) if v.text == scheme_text => (v.version, false),
+        Some(v) => (v.version + 1, true),
+        None => (1, true),
+    };
     let sheet = sheet_of("employee", &snap.employee_columns, &snap.employees, None).map_err(AppError::Input)?;
     let mut employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
     let employee_keys: Vec<EmployeeKey> = snap.employees.iter().map(|e| e.key).collect();
@@ -100,7 +179,6 @@ pub(crate) fn state_from(snap: Snapshot, date: i32, scheme: Option<(&str, &str)>
         }
     }
     let scheme = sf.build(&data, employees).map_err(AppError::Input)?;
-    let client_keys: Vec<ClientKey> = snap.clients.iter().map(|c| c.key).collect();
     let pinned: BTreeSet<(ClientKey, &str, EmployeeKey)> = snap.pins.iter().map(|p| (p.client, p.role.as_str(), p.employee)).collect();
     let mut current = Vec::new();
     for l in snap.links.iter().filter(|l| l.from <= allot_store::Day(date)) {

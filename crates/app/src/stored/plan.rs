@@ -176,9 +176,20 @@ pub fn check_draft(store: &mut dyn Store, text: &str, file: &str, date: i32, act
     plan_reviewed(store, &req, actor, true)
 }
 
+/// [`check_draft`] against a [`Base`] read before: nothing is read from the store. The draft
+/// must [fit](Base::fits) the base.
+pub fn check_draft_on(base: &Base, text: &str, file: &str, actor: &Actor) -> Result<DraftCheck, AppError> {
+    let req = PlanRequest { date: base.date, scheme: Some((text.to_string(), file.to_string())), rebalance: false };
+    plan_of(base.state((text, file))?, base.backend, &req, actor, true)
+}
+
 fn plan_reviewed(store: &mut dyn Store, req: &PlanRequest, actor: &Actor, review: bool) -> Result<DraftCheck, AppError> {
-    let _span = tracing::info_span!("plan").entered();
     let book = open_state(store, req.date, req.scheme.as_ref().map(|(t, f)| (t.as_str(), f.as_str())))?;
+    plan_of(book, store.backend(), req, actor, review)
+}
+
+fn plan_of(book: State, backend: &str, req: &PlanRequest, actor: &Actor, review: bool) -> Result<DraftCheck, AppError> {
+    let _span = tracing::info_span!("plan").entered();
     let d = req.date;
     let snap = &book.snap;
     // History is never rewritten: a plan cannot be dated before a change already applied.
@@ -269,7 +280,7 @@ fn plan_reviewed(store: &mut dyn Store, req: &PlanRequest, actor: &Actor, review
         allot_plan: PLAN_FORMAT,
         made_by: actor.by.clone(),
         made_at: actor.at.clone(),
-        store: store.backend().to_string(),
+        store: backend.to_string(),
         base_revision: snap.revision,
         date: civil_from_days(d),
         rebalance: req.rebalance,

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use allot_app::stored::{AppError, BuilderColumn, DraftCheck, RoleTitles};
 use allot_i18n::{format, Arg, Lang, Message};
@@ -65,7 +66,8 @@ pub async fn rules(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
         Ok(v) => v.map(|v| v.text).unwrap_or_default(),
         Err(e) => return trouble(lang, &e),
     };
-    shown(&state, lang, &s, text, None).await
+    // The page comes at once; its check follows (the script asks for it as the page opens).
+    shown_checked(&state, lang, &s, text, None, false).await
 }
 
 #[derive(Deserialize, Default)]
@@ -317,7 +319,7 @@ pub async fn check(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(
         Err(e) => return trouble(lang, &e),
     };
     let checked = run_check(&state, lang, &s, &text).await;
-    fragment(StatusCode::OK, live(lang, &p, &text, &checked))
+    fragment(StatusCode::OK, live(lang, &p, &text, Some(&checked)))
 }
 
 fn fragment(status: StatusCode, m: Markup) -> Response {
@@ -325,27 +327,79 @@ fn fragment(status: StatusCode, m: Markup) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], m.into_string()).into_response()
 }
 
+/// How long a read of the store serves the checks of drafts while routing moves the book on: a
+/// check is a preview (the plan itself reads the store afresh).
+const BASE_FRESH: Duration = Duration::from_secs(60);
+
 /// The draft checked against the store today, or what stops it, said in the reader's language.
+/// The store is read whole (under the whole-book gate) only when the last read is older than a
+/// minute and the book moved on, or when the draft types the data otherwise; else the draft is
+/// checked against that read ([`allot_app::stored::Base`]).
 async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -> Result<DraftCheck, Vec<String>> {
     if text.trim().is_empty() {
         return Err(vec![lang.t("rules-empty")]);
     }
-    let (text, actor, file, today) = (text.to_string(), actor_of(s), draft_name(lang), allot_app::clock::today());
-    let done = state.with_whole_store(move |st| Ok(allot_app::stored::check_draft(st, &text, &file, today, &actor))).await;
-    match done {
+    let _one = state.checking.lock().await;
+    let said = |r: Result<Result<DraftCheck, AppError>, ApiError>| match r {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(AppError::Input(d))) => Err(d.iter().map(ToString::to_string).collect()),
         Ok(Err(other)) => Err(vec![other.say(lang)]),
         Err(e) => Err(vec![e.message]),
+    };
+    let (text, actor, file, today) = (text.to_string(), actor_of(s), draft_name(lang), allot_app::clock::today());
+    // The revision, and the newest change a person made (an import, a plan, a pin…): routing's
+    // batches alone may leave a read a minute old; anything else makes it stale.
+    let (revision, made) = match state.read(|st| Ok((st.revision()?, st.change_page(None, 1, false)?.first().map_or(0, |c| c.id)))).await {
+        Ok(r) => r,
+        Err(e) => return Err(vec![e.message]),
+    };
+    let cached = state.draft_base.lock().ok().and_then(|c| c.clone());
+    if let Some((at, rev, base)) = cached {
+        let fresh = rev == revision || (at.elapsed() < BASE_FRESH && made <= rev);
+        if base.date == today && fresh && base.fits(&text) {
+            let done = tokio::task::spawn_blocking(move || allot_app::stored::check_draft_on(&base, &text, &file, &actor)).await;
+            return said(done.map_err(|e| ApiError::unavailable(e.to_string())));
+        }
+    }
+    let done = state
+        .with_whole_store(move |st| {
+            let base = match allot_app::stored::Base::read(st, today, (&text, &file)) {
+                Ok(b) => Arc::new(b),
+                Err(e) => return Ok((None, Err(e))),
+            };
+            let checked = allot_app::stored::check_draft_on(&base, &text, &file, &actor);
+            Ok((Some(base), checked))
+        })
+        .await;
+    match done {
+        Ok((base, checked)) => {
+            if let (Some(base), Ok(mut c)) = (base, state.draft_base.lock()) {
+                *c = Some((Instant::now(), revision, base));
+            }
+            said(Ok(checked))
+        }
+        Err(e) => said(Err(e)),
     }
 }
 
 async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, text: String, said: Option<Result<String, String>>) -> Response {
+    shown_checked(state, lang, s, text, said, true).await
+}
+
+/// The page, with the draft's check when `check` (else the script asks for it as the page opens).
+async fn shown_checked(
+    state: &Arc<AppState>,
+    lang: Lang,
+    s: &Session,
+    text: String,
+    said: Option<Result<String, String>>,
+    check: bool,
+) -> Response {
     let p = match palette(state, lang).await {
         Ok(p) => p,
         Err(e) => return trouble(lang, &e),
     };
-    let checked = run_check(state, lang, s, &text).await;
+    let checked = if check { Some(run_check(state, lang, s, &text).await) } else { None };
     let title = lang.t("rules-title");
     let body = html! {
         h1 { (title) }
@@ -361,7 +415,7 @@ async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, text: String, sai
             button.default type="submit" name="action" value="check" tabindex="-1" aria-hidden="true" { (lang.t("rules-check")) }
             div.split {
                 div {
-                    div #live aria-live="polite" { (live(lang, &p, &text, &checked)) }
+                    div #live aria-live="polite" { (live(lang, &p, &text, checked.as_ref())) }
                     (builder(lang, &p, &text))
                 }
                 div {
@@ -391,12 +445,13 @@ fetch('/rules/check',{method:'POST',body:body,signal:ctl.signal,credentials:'sam
 .then(function(r){return r.text();}).then(function(h){out.innerHTML=h;out.removeAttribute('aria-busy');})\
 .catch(function(){});}\
 t.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(run,400);});\
+if(out.querySelector('[data-pending]'))run();\
 [1,2,3].forEach(function(n){var a=document.getElementById('a'+n),v=document.getElementById('v'+n);if(!a||!v)return;\
 function pick(){var l=document.querySelector('datalist[data-column=\"'+a.value.replace(/\"/g,'')+'\"]');\
 if(l)v.setAttribute('list',l.id);else v.removeAttribute('list');}a.addEventListener('change',pick);pick();});})();";
 
 /// The draft's roles, rules and territories as lists, and its check: what changes with each edit.
-fn live(lang: Lang, p: &Palette, text: &str, checked: &Result<DraftCheck, Vec<String>>) -> Markup {
+fn live(lang: Lang, p: &Palette, text: &str, checked: Option<&Result<DraftCheck, Vec<String>>>) -> Markup {
     let outline = scheme_edit::outline(text);
     html! {
         @match &outline {
@@ -404,7 +459,10 @@ fn live(lang: Lang, p: &Palette, text: &str, checked: &Result<DraftCheck, Vec<St
             Err(_) => p.note { (lang.t("rules-outline-wait")) },
         }
         h2 { (lang.t("rules-check-title")) }
-        (check_panel(lang, p, checked))
+        @match checked {
+            Some(c) => (check_panel(lang, p, c)),
+            None => p.note data-pending="1" { (lang.t("rules-checking")) },
+        }
     }
 }
 

@@ -51,6 +51,11 @@ pub struct RunForm {
     by: String,
     #[serde(default)]
     tolerance: String,
+    /// A second criterion, kept within its own tolerance.
+    #[serde(default)]
+    by2: String,
+    #[serde(default)]
+    tolerance2: String,
     #[serde(default)]
     contiguous: String,
     #[serde(default)]
@@ -187,6 +192,10 @@ pub async fn territories(State(state): State<Arc<AppState>>, headers: HeaderMap)
                 select #by name="by" { @for n in &numbers { option value=(n) selected[n == "potential"] { (n) } } option value="count" { (lang.t("territories-count")) } }
                 label for="tolerance" { (lang.t("territories-tolerance")) }
                 input #tolerance name="tolerance" value="5" size="5" inputmode="decimal";
+                label for="by2" { (lang.t("territories-by2")) }
+                select #by2 name="by2" { option value="" { "—" } @for n in &numbers { option value=(n) { (n) } } option value="count" { (lang.t("territories-count")) } }
+                label for="tolerance2" { (lang.t("territories-tolerance")) }
+                input #tolerance2 name="tolerance2" value="10" size="5" inputmode="decimal";
                 label for="unit" { (lang.t("territories-unit")) }
                 select #unit name="unit" { option value="" { (lang.t("territories-unit-client")) } @for t in &texts { option value=(t) selected[t == "region"] { (t) } } }
                 label.inline { input type="checkbox" name="contiguous" value="on" checked; " " (lang.t("territories-contiguous")) }
@@ -243,6 +252,7 @@ pub async fn start(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(
     let bad = |key: &str, value: &str| not_done(lang, &s, &lang.text(key, &[("value", Arg::Text(value))]));
     let Ok(tolerance) = percent(&f.tolerance) else { return bad("territories-bad-percent", &f.tolerance) };
     let Ok(max_moved) = percent(&f.max_moved) else { return bad("territories-bad-percent", &f.max_moved) };
+    let Ok(tolerance2) = percent(&f.tolerance2) else { return bad("territories-bad-percent", &f.tolerance2) };
     let k = match f.k.trim() {
         "" => None,
         t => match t.parse::<usize>() {
@@ -283,7 +293,7 @@ pub async fn start(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(
     let location = state.store.clone();
     let today = allot_app::clock::today();
     tokio::task::spawn_blocking(move || {
-        let result = design(&location, &run, today, tolerance, max_moved, k, seconds, lang);
+        let result = design(&location, &run, today, [tolerance, tolerance2], max_moved, k, seconds, lang);
         if let Ok(mut o) = run.outcome.lock() {
             *o = Some(result.map(Arc::new));
         }
@@ -296,7 +306,7 @@ fn design(
     location: &allot_store::Location,
     run: &Run,
     today: i32,
-    tolerance: Option<f64>,
+    [tolerance, tolerance2]: [Option<f64>; 2],
     max_moved: Option<f64>,
     k: Option<usize>,
     seconds: f64,
@@ -315,7 +325,11 @@ fn design(
         }
         Some(Owners { weights: vec![1.0; ids.len()], homes: vec![None; ids.len()], ids })
     };
-    let by = vec![f.by.clone()].into_iter().filter(|b| !b.is_empty()).collect::<Vec<_>>();
+    // The first criterion within `tolerance`, a second one (if chosen) within its own.
+    let mut by: Vec<String> = vec![f.by.clone()].into_iter().filter(|b| !b.is_empty()).collect();
+    if !f.by2.is_empty() && !by.is_empty() && f.by2 != f.by {
+        by.push(format!("{}:{}", f.by2, tolerance2.unwrap_or(0.1) * 100.0));
+    }
     let role = if f.role.is_empty() { "sales".to_string() } else { f.role.clone() };
     let req = BalanceRequest {
         clients: Clients::Store { store: store.as_mut(), role: &role, date: today },
