@@ -132,10 +132,7 @@ fn rule_list(doc: &DocumentMut) -> Vec<(String, String)> {
 /// keeping each table's place in the document: the written tables keep their positions in turn;
 /// a new one takes the position of the table it precedes (or follows the last one).
 fn reorder(doc: &mut DocumentMut, order: &[Option<usize>], new: Option<Table>) -> Result<(), EditError> {
-    let rules = doc.entry("rules").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
-    let Some(array) = rules.as_array_of_tables_mut() else {
-        return Err(EditError::Shape("`rules` is not a list of [[rules]] tables".into()));
-    };
+    let array = tables_mut(doc, "rules")?;
     let old: Vec<Table> = array.iter().cloned().collect();
     let mut positions: Vec<Option<isize>> = old.iter().map(Table::position).collect();
     positions.sort();
@@ -164,6 +161,29 @@ fn reorder(doc: &mut DocumentMut, order: &[Option<usize>], new: Option<Table>) -
         array.push(t);
     }
     Ok(())
+}
+
+/// The `[[key]]` tables of a document, made when there are none yet.
+fn tables_mut<'a>(doc: &'a mut DocumentMut, key: &str) -> Result<&'a mut ArrayOfTables, EditError> {
+    let item = doc.entry(key).or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
+    item.as_array_of_tables_mut().ok_or_else(|| EditError::Shape(format!("`{key}` is not a list of [[{key}]] tables")))
+}
+
+/// Whether one of the tables has this id.
+fn has_id(array: &ArrayOfTables, id: &str) -> bool {
+    array.iter().any(|t| t.get("id").and_then(Item::as_str) == Some(id))
+}
+
+/// A new table of a list: after its last one, a blank line before it, its id and name.
+fn entry(array: &ArrayOfTables, id: &str, name: &str) -> Table {
+    let mut t = Table::new();
+    t.decor_mut().set_prefix("\n");
+    t.set_position(array.iter().filter_map(Table::position).max());
+    t["id"] = value(id);
+    if !name.trim().is_empty() {
+        t["name"] = value(name.trim());
+    }
+    t
 }
 
 fn rule_table(r: &NewRule) -> Table {
@@ -239,45 +259,25 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
             if !valid_id(id) {
                 return Err(EditError::BadId(id.clone()));
             }
-            let roles = doc.entry("roles").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
-            let Some(array) = roles.as_array_of_tables_mut() else {
-                return Err(EditError::Shape("`roles` is not a list of [[roles]] tables".into()));
-            };
-            if array.iter().any(|t| t.get("id").and_then(Item::as_str) == Some(id)) {
+            let array = tables_mut(&mut doc, "roles")?;
+            if has_id(array, id) {
                 return Err(EditError::DuplicateRole(id.clone()));
             }
-            let mut t = Table::new();
-            t.decor_mut().set_prefix("\n");
-            t.set_position(array.iter().filter_map(Table::position).max());
-            t["id"] = value(id.as_str());
-            if !name.trim().is_empty() {
-                t["name"] = value(name.trim());
-            }
+            let t = entry(array, id, name);
             array.push(t);
         }
         Edit::AddTerritory { id, name, parent, attribute, values, owners } => {
             if !valid_id(id) {
                 return Err(EditError::BadId(id.clone()));
             }
-            let item = doc.entry("territories").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
-            let Some(array) = item.as_array_of_tables_mut() else {
-                return Err(EditError::Shape("`territories` is not a list of [[territories]] tables".into()));
-            };
-            if array.iter().any(|t| t.get("id").and_then(Item::as_str) == Some(id)) {
+            let array = tables_mut(&mut doc, "territories")?;
+            if has_id(array, id) {
                 return Err(EditError::DuplicateTerritory(id.clone()));
             }
-            if let Some(p) = parent {
-                if !array.iter().any(|t| t.get("id").and_then(Item::as_str) == Some(p)) {
-                    return Err(EditError::UnknownTerritory(p.clone()));
-                }
+            if let Some(p) = parent.as_deref().filter(|p| !has_id(array, p)) {
+                return Err(EditError::UnknownTerritory(p.to_string()));
             }
-            let mut t = Table::new();
-            t.decor_mut().set_prefix("\n");
-            t.set_position(array.iter().filter_map(Table::position).max());
-            t["id"] = value(id.as_str());
-            if !name.trim().is_empty() {
-                t["name"] = value(name.trim());
-            }
+            let mut t = entry(array, id, name);
             if let Some(p) = parent {
                 t["parent"] = value(p.as_str());
             }
@@ -300,10 +300,7 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, EditError> {
             let new = doc_of(fragment)?;
             let new: Vec<Table> =
                 new.get("territories").and_then(Item::as_array_of_tables).map(|a| a.iter().cloned().collect()).unwrap_or_default();
-            let item = doc.entry("territories").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
-            let Some(array) = item.as_array_of_tables_mut() else {
-                return Err(EditError::Shape("`territories` is not a list of [[territories]] tables".into()));
-            };
+            let array = tables_mut(&mut doc, "territories")?;
             let last = array.iter().filter_map(Table::position).max();
             let owned = |t: &Table| {
                 let p = t.get("parent").and_then(Item::as_str);

@@ -1377,9 +1377,17 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
         "in the text view: {page}"
     );
     // The six leads went 3:2:1 to anna, boris and vera; Moscow's (the first) was anna's.
-    let gains = &page[page.find("Кто получит и кто передаст").unwrap()..];
-    assert!(gains.contains("<td>boris</td><td>продажи</td><td class=\"num\">+1</td>"), "boris gains Moscow's client: {gains}");
-    assert!(gains.contains("<td>anna</td><td>продажи</td><td class=\"num\"></td><td class=\"num\">−1</td>"), "anna hands it over: {gains}");
+    let gains = &page[page.find("Кто получает и кто передаёт").unwrap()..];
+    let row =
+        |who: &str| gains[gains.find(&format!("<td>{who}</td><td>продажи</td>")).unwrap()..].split("</tr>").next().unwrap().to_string();
+    assert!(
+        row("boris").contains("<td class=\"num\">2</td><td class=\"num\">3</td><td class=\"num\">+1</td>"),
+        "boris gains Moscow's client: {gains}"
+    );
+    assert!(
+        row("anna").contains("<td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\"></td><td class=\"num\">−1</td>"),
+        "anna hands it over: {gains}"
+    );
     let by_rule = &gains[gains.find("Переходы по правилам").unwrap()..];
     assert!(by_rule.contains("<code>moscow</code></td><td class=\"num\">1</td>"), "{by_rule}");
     let first = page.find("<code>moscow</code>").unwrap();

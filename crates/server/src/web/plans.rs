@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use allot_app::approval::{Approver, Person};
-use allot_app::stored::{AppError, Plan};
+use allot_app::stored::{AppError, Plan, RoleTitles, Summary};
 use allot_i18n::{format, kept, Arg, Lang, Message};
 use allot_store::{ClientKey, EmployeeKey, LinkId, PlanKind, PlanRecord, PlanState, Session, Store};
 use axum::extract::{Form, Path, Query, State};
@@ -171,8 +171,6 @@ pub async fn plan_page(State(state): State<Arc<AppState>>, headers: HeaderMap, P
     let date = allot_rules::parse_iso_date(&plan.date).map_or_else(|| plan.date.clone(), |d| format::date(lang, d));
     let title = lang.text("plan-title", &[("date", Arg::Text(&date))]);
     let sum = &plan.summary;
-    let moving: Vec<_> = sum.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
-    let money = |v: f64| format::number(lang, v, 0);
     let drill = |employee: &str, role: &str| {
         format!("/plans/{}/clients?employee={}&role={}", url_encode(&id), url_encode(employee), url_encode(role))
     };
@@ -185,13 +183,35 @@ pub async fn plan_page(State(state): State<Arc<AppState>>, headers: HeaderMap, P
             " · " (state_text(lang, rec.state))
         }
         (record(lang, &rec))
+        (summary(lang, &titles, sum, Some(&drill)))
+        @if let (Some(new), Some(old)) = (&plan.new_scheme, &active) {
+            details { summary { (lang.t("plan-scheme-diff")) }
+                pre.diff { (allot_app::stored::scheme_text_diff(old, new, &lang.t("plan-scheme-active"), &lang.t("plan-scheme-new"))) } }
+        }
+        (actions(&state, lang, &s, &rec))
+    };
+    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
+}
+
+/// The address of the clients behind an employee's number in a role.
+pub(super) type Drill<'a> = dyn Fn(&str, &str) -> String + 'a;
+
+/// What a plan changes, as the CLI says it: the scheme's changes; per employee and role the
+/// clients before and after, gained and handed over (each number the clients behind it when
+/// `drill` gives their address), potential gained and lost; moves by cause and by rule; what stays
+/// unassigned and why, with examples; the notes. The plan's page and the rule builder's check.
+pub(super) fn summary(lang: Lang, titles: &RoleTitles, sum: &Summary, drill: Option<&Drill<'_>>) -> Markup {
+    let moving: Vec<_> = sum.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
+    let n = |x: u64| format::integer(lang, x as i64);
+    let number = |x: u64, sign: &str, employee: &str, role: &str| match drill {
+        Some(to) if x > 0 => html! { a href=(to(employee, role)) { (sign) (n(x)) } },
+        _ if x > 0 => html! { (sign) (n(x)) },
+        _ => html! {},
+    };
+    html! {
         @if !sum.scheme_changes.is_empty() {
             h2 { (lang.t("plan-scheme-changes")) }
             ul { @for l in &sum.scheme_changes { li { (allot_app::report::scheme_change_text(l, lang)) } } }
-            @if let (Some(new), Some(old)) = (&plan.new_scheme, &active) {
-                details { summary { (lang.t("plan-scheme-diff")) }
-                    pre.diff { (allot_app::stored::scheme_text_diff(old, new, &lang.t("plan-scheme-active"), &lang.t("plan-scheme-new"))) } }
-            }
         }
         h2 { (lang.t("plan-by-employee")) }
         @if moving.is_empty() { p { (lang.t("plan-nothing")) } } @else {
@@ -204,44 +224,40 @@ pub async fn plan_page(State(state): State<Arc<AppState>>, headers: HeaderMap, P
                 } }
                 tbody { @for d in &moving { tr {
                     td { (d.employee) } td { (titles.of(&d.role)) }
-                    td.num { (format::integer(lang, d.clients_before as i64)) } td.num { (format::integer(lang, d.clients_after as i64)) }
-                    td.num { @if d.gained > 0 { a href=(drill(&d.employee, &d.role)) { "+" (format::integer(lang, d.gained as i64)) } } }
-                    td.num { @if d.lost > 0 { a href=(drill(&d.employee, &d.role)) { "−" (format::integer(lang, d.lost as i64)) } } }
-                    td.num { (money(d.potential_gained)) } td.num { (money(d.potential_lost)) }
+                    td.num { (n(d.clients_before)) } td.num { (n(d.clients_after)) }
+                    td.num { (number(d.gained, "+", &d.employee, &d.role)) }
+                    td.num { (number(d.lost, "−", &d.employee, &d.role)) }
+                    td.num { (format::number(lang, d.potential_gained, 0)) } td.num { (format::number(lang, d.potential_lost, 0)) }
                 } } }
             }
         }
         @if !sum.moves_by_cause.is_empty() {
             h2 { (lang.t("plan-by-cause")) }
-            table { tbody { @for (cause, n) in &sum.moves_by_cause { tr {
-                td { (lang.t(&format!("cause-{cause}"))) } td.num { (format::integer(lang, *n as i64)) }
+            table { tbody { @for (cause, k) in &sum.moves_by_cause { tr {
+                td { (lang.t(&format!("cause-{cause}"))) } td.num { (n(*k)) }
             } } } }
         }
         @if !sum.moves_by_rule.is_empty() {
             h2 { (lang.t("plan-by-rule")) }
-            table { tbody { @for (rule, what, n) in &sum.moves_by_rule { tr {
-                td { code { (rule) } } td { (what) } td.num { (format::integer(lang, *n as i64)) }
-            } } } }
+            table { tbody { @for (rule, _, k) in &sum.moves_by_rule { tr { td { code { (rule) } } td.num { (n(*k)) } } } } }
         }
         @if !sum.unassigned.is_empty() || sum.closed_unassigned > 0 {
             h2 { (lang.t("plan-unassigned")) }
             @if sum.closed_unassigned > 0 {
-                p { (lang.text("plan-closed-unassigned", &[("count", Arg::Count(sum.closed_unassigned as i64)), ("shown", Arg::Text(&format::integer(lang, sum.closed_unassigned as i64)))])) }
+                p { (lang.text("plan-closed-unassigned", &[("count", Arg::Count(sum.closed_unassigned as i64)), ("shown", Arg::Text(&n(sum.closed_unassigned)))])) }
             }
             table {
                 thead { tr { th scope="col" { (lang.t("column-role")) } th scope="col" { (lang.t("plan-why")) } th scope="col" { (lang.t("column-clients")) } th scope="col" { (lang.t("plan-examples")) } } }
                 tbody { @for u in &sum.unassigned { tr {
                     td { (titles.of(&u.role)) }
                     td { (u.why.as_ref().map_or_else(|| u.reason.clone(), |w| w.text(lang))) }
-                    td.num { (format::integer(lang, u.count as i64)) }
+                    td.num { (n(u.count)) }
                     td { @for (i, c) in u.examples.iter().enumerate() { @if i > 0 { ", " } a href={ "/clients/" (url_encode(c)) } { (c) } } }
                 } } }
             }
         }
-        @for n in &sum.notes { p { (n.text(lang)) } }
-        (actions(&state, lang, &s, &rec))
-    };
-    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
+        @for note in &sum.notes { p { (note.text(lang)) } }
+    }
 }
 
 /// Who made, proposed and decided the plan, with their comments, and the change that applied it.

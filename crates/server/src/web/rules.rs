@@ -640,7 +640,6 @@ fn check_panel(lang: Lang, p: &Palette, checked: &Result<DraftCheck, Vec<String>
         },
         Ok(c) => {
             let sum = &c.plan.summary;
-            let moving: Vec<_> = sum.employees.iter().filter(|d| d.gained > 0 || d.lost > 0).collect();
             html! {
                 p role="status" { (lang.t("rules-valid")) }
                 @if !c.findings.is_empty() {
@@ -654,36 +653,7 @@ fn check_panel(lang: Lang, p: &Palette, checked: &Result<DraftCheck, Vec<String>
                         td { (p.titles.of(role)) } td.num { (n(*clients)) } td.num { (n(*assigned)) } td.num { (n(clients - assigned)) }
                     } } }
                 }
-                @if !sum.scheme_changes.is_empty() {
-                    h3 { (lang.t("plan-scheme-changes")) }
-                    ul { @for l in &sum.scheme_changes { li { (allot_app::report::scheme_change_text(l, lang)) } } }
-                }
-                h3 { (lang.t("rules-gains")) }
-                @if moving.is_empty() { p { (lang.t("rules-no-moves")) } } @else {
-                    table {
-                        thead { tr {
-                            th scope="col" { (lang.t("column-employee")) } th scope="col" { (lang.t("column-role")) }
-                            th scope="col" { (lang.t("column-gained")) } th scope="col" { (lang.t("column-lost")) }
-                            th scope="col" { (lang.t("plan-potential-gained")) } th scope="col" { (lang.t("plan-potential-lost")) }
-                        } }
-                        tbody { @for d in &moving { tr {
-                            td { (d.employee) } td { (p.titles.of(&d.role)) }
-                            td.num { @if d.gained > 0 { "+" (n(d.gained)) } } td.num { @if d.lost > 0 { "−" (n(d.lost)) } }
-                            td.num { (format::number(lang, d.potential_gained, 0)) } td.num { (format::number(lang, d.potential_lost, 0)) }
-                        } } }
-                    }
-                }
-                @if !sum.moves_by_rule.is_empty() {
-                    h3 { (lang.t("plan-by-rule")) }
-                    table { tbody { @for (rule, _, count) in &sum.moves_by_rule { tr { td { code { (rule) } } td.num { (n(*count)) } } } } }
-                }
-                @if !sum.unassigned.is_empty() {
-                    h3 { (lang.t("plan-unassigned")) }
-                    table { tbody { @for u in &sum.unassigned { tr {
-                        td { (p.titles.of(&u.role)) } td { (u.why.as_ref().map_or_else(|| u.reason.clone(), |w| w.text(lang))) } td.num { (n(u.count)) }
-                    } } } }
-                }
-                @for note in &sum.notes { p { (note.text(lang)) } }
+                (super::plans::summary(lang, &p.titles, sum, None))
             }
         }
     }

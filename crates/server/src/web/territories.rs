@@ -358,18 +358,23 @@ fn design(
     Ok(Finished { design: done.design, notes: done.notes, maps: Mutex::new(HashMap::new()) })
 }
 
-fn found(state: &AppState, id: &str) -> Option<Arc<Run>> {
-    state.runs.find(id)
+/// The head of sales' session (with the form's token checked when there is a form) and the run
+/// of `id`, or the page that refuses.
+async fn run_of(state: &Arc<AppState>, headers: &HeaderMap, id: &str, csrf: Option<&str>) -> Result<(Lang, Session, Arc<Run>), Response> {
+    let (lang, s) = head_of_sales(state, headers, csrf).await?;
+    match state.runs.find(id) {
+        Some(run) => Ok((lang, s, run)),
+        None => Err(refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found")),
+    }
 }
 
 /// `GET /territories/runs/{id}`: its progress (renewed each second) with the stop button, or its
 /// design.
 pub async fn run_page(State(state): State<Arc<AppState>>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Response {
-    let (lang, s) = match head_of_sales(&state, &headers, None).await {
+    let (lang, s, run) = match run_of(&state, &headers, &id, None).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(run) = found(&state, &id) else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
     let title = lang.t("territories-run-title");
     let body = match run.outcome() {
         None => {
@@ -477,13 +482,11 @@ fn finished(lang: Lang, s: &Session, run: &Run, done: &Finished) -> Markup {
 
 /// `GET /territories/runs/{id}/map.png`: the design's map in the reader's language.
 pub async fn map_png(State(state): State<Arc<AppState>>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Response {
-    let (lang, s) = match head_of_sales(&state, &headers, None).await {
+    let (lang, s, run) = match run_of(&state, &headers, &id, None).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(Some(Ok(done))) = found(&state, &id).map(|r| r.outcome()) else {
-        return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found");
-    };
+    let Some(Ok(done)) = run.outcome() else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
     let cached = done.maps.lock().ok().and_then(|m| m.get(&lang).cloned());
     let png = match cached {
         Some(p) => p,
@@ -518,11 +521,10 @@ pub async fn stop(
     UrlPath(id): UrlPath<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let (lang, s) = match head_of_sales(&state, &headers, Some(&f.csrf)).await {
+    let (_, _, run) = match run_of(&state, &headers, &id, Some(&f.csrf)).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(run) = found(&state, &id) else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
     run.stop.store(true, Ordering::Relaxed);
     redirect(&format!("/territories/runs/{}", url_encode(&id)))
 }
@@ -535,11 +537,10 @@ pub async fn to_plan(
     UrlPath(id): UrlPath<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let (lang, s) = match head_of_sales(&state, &headers, Some(&f.csrf)).await {
+    let (lang, s, run) = match run_of(&state, &headers, &id, Some(&f.csrf)).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(run) = found(&state, &id) else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
     let Some(Ok(done)) = run.outcome() else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
     let role = if run.form.role.is_empty() { "sales".to_string() } else { run.form.role.clone() };
     let parent = Some(run.form.parent.clone()).filter(|p| !p.is_empty());
