@@ -765,3 +765,5 @@ rules-unknown-region = `{ $value }` is not a region of Russia; nearest: { $near 
 imports-done-no-scheme = { $file } is imported. The store has no scheme yet: set up the rules and territories next.
 rules-checking = Checking the scheme against the data… (without script: press Check)
 territories-by2 = and also (optional)
+picture-map-borders = grey: regions' borders, approximate (GeoNames places, CC BY 4.0)
+rules-not = not (the opposite)

@@ -480,6 +480,8 @@ pub struct Test {
     /// `eq`, `ne`, `in`, `not-in`, `contains`, `lt`, `le`, `gt`, `ge`, `missing`, `present`.
     pub op: String,
     pub value: String,
+    /// The test turned round (`not (…)`).
+    pub not: bool,
 }
 
 /// A literal of the condition language for a value of a column's type.
@@ -523,7 +525,7 @@ pub fn condition(tests: &[Test], any: bool, type_of: &dyn Fn(&str) -> Option<Typ
             }
             Ok(format!("{name} {op} {}", literal(ty, &t.value)?))
         };
-        parts.push(match t.op.as_str() {
+        let part = match t.op.as_str() {
             "eq" => cmp("==")?,
             "ne" => cmp("!=")?,
             "lt" => cmp("<")?,
@@ -543,7 +545,8 @@ pub fn condition(tests: &[Test], any: bool, type_of: &dyn Fn(&str) -> Option<Typ
             "missing" => format!("{name} is missing"),
             "present" => format!("{name} is not missing"),
             other => return Err(format!("unknown comparison `{other}`")),
-        });
+        };
+        parts.push(if t.not { format!("not ({part})") } else { part });
     }
     let joined =
         if any && parts.len() > 1 { parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(" or ") } else { parts.join(" and ") };
@@ -703,7 +706,7 @@ policy = "sale-date"
             "products" => Some(Type::List),
             _ => Some(Type::Text),
         };
-        let t = |attr: &str, op: &str, value: &str| Test { attr: attr.into(), op: op.into(), value: value.into() };
+        let t = |attr: &str, op: &str, value: &str| Test { attr: attr.into(), op: op.into(), value: value.into(), not: false };
         let all = condition(
             &[t("region", "in", "RU-MOW; RU-MOS"), t("potential", "ge", "1 000 000"), t("Форма собственности", "eq", "гос")],
             false,
@@ -719,5 +722,13 @@ policy = "sale-date"
         assert!(condition(&[t("potential", "gt", "много")], false, &ty).unwrap_err().contains("not a number"));
         assert!(condition(&[t("region", "eq", " ")], false, &ty).unwrap_err().contains("give a value"));
         assert_eq!(condition(&[], false, &ty).unwrap(), "");
+        // S3's dealers: not VIP, and not Moscow's government sector.
+        let not = |mut x: Test| {
+            x.not = true;
+            x
+        };
+        let dealers = condition(&[t("significance", "ne", "vip"), not(t("ownership", "eq", "government"))], false, &ty).unwrap();
+        assert_eq!(dealers, r#"significance != "vip" and not (ownership == "government")"#);
+        assert!(allot_rules::parse(&dealers).is_ok());
     }
 }

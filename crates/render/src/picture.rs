@@ -51,6 +51,35 @@ pub fn colour(t: usize) -> [u8; 3] {
     [f(b[0]), f(b[1]), f(b[2])]
 }
 
+/// The places of Russia (GeoNames, CC BY 4.0) the regions' borders are drawn from.
+const PLACES: &str = include_str!("../../../data/ru/places.csv");
+
+/// Russia's regions' borders, approximately: where the Voronoi cells of the places of one region
+/// meet those of another (`allot_territory::graph::borders`), computed once.
+fn region_borders() -> &'static [(Vec3, Vec3)] {
+    static BORDERS: std::sync::OnceLock<Vec<(Vec3, Vec3)>> = std::sync::OnceLock::new();
+    BORDERS.get_or_init(|| {
+        let mut points = Vec::new();
+        let mut group = Vec::new();
+        let mut regions: Vec<&str> = Vec::new();
+        for line in PLACES.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let (Some(region), Some(lat), Some(lon)) =
+                (f.get(3), f.get(4).and_then(|x| x.parse().ok()), f.get(5).and_then(|x| x.parse().ok()))
+            else {
+                continue;
+            };
+            let g = regions.iter().position(|r| r == region).unwrap_or_else(|| {
+                regions.push(region);
+                regions.len() - 1
+            });
+            points.push(allot_territory::geo::unit(lat, lon));
+            group.push(g as u32);
+        }
+        allot_territory::graph::borders(&points, &group, 400.0)
+    })
+}
+
 /// Where the map puts a point: the Albers projection fitted to the clients, scaled into the
 /// picture with a margin and room for the title.
 struct Frame {
@@ -111,6 +140,14 @@ fn map_scene(d: &Design, lang: Lang) -> Scene {
         .map(|w| d.units.iter().enumerate().map(|(u, unit)| w[u] / unit.rows.len().max(1) as f64).fold(0.0, f64::max))
         .unwrap_or(1.0)
         .max(1e-12);
+    // Under the clients: the regions' borders that fall inside the picture.
+    let inside = |(x, y): (f64, f64)| (0.0..=width).contains(&x) && (0.0..=height).contains(&y);
+    for &(a, b) in region_borders() {
+        let (pa, pb) = (at(a), at(b));
+        if inside(pa) && inside(pb) {
+            shapes.push(Shape::Line { x1: pa.0, y1: pa.1, x2: pb.0, y2: pb.1, stroke: [200, 204, 212], width: 0.8 });
+        }
+    }
     for (r, &p) in xy.iter().enumerate() {
         let u = d.client_unit[r] as usize;
         let t = d.solution.territory[u] as usize;
@@ -153,6 +190,7 @@ fn map_scene(d: &Design, lang: Lang) -> Scene {
     shapes.push(Shape::Dot { x: margin + 264.0, y: ly - 4.0, r: 6.0, fill: [0, 0, 0] });
     shapes.push(Shape::Dot { x: margin + 264.0, y: ly - 4.0, r: 3.5, fill: colour(0) });
     shapes.push(Shape::Label { x: margin + 274.0, y: ly, size: 11.0, text: lang.t("picture-map-centre"), anchor: "start" });
+    shapes.push(Shape::Label { x: width - margin, y: ly, size: 11.0, text: lang.t("picture-map-borders"), anchor: "end" });
     Scene { width, height, shapes }
 }
 

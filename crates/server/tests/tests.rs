@@ -1401,6 +1401,22 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
     again[1] = ("toml", new_text.clone());
     let (status, page) = post("/rules", again).await;
     assert!(status == 200 && page.contains("Правило moscow уже есть"), "{page}");
+    // A test turned round: "not".
+    let not = vec![
+        ("csrf", csrf.clone()),
+        ("toml", new_text.clone()),
+        ("action", "add-rule".into()),
+        ("rule_role", "service".into()),
+        ("rule_id", "outside-moscow".into()),
+        ("a1", "region".into()),
+        ("o1", "eq".into()),
+        ("v1", "RU-MOW".into()),
+        ("n1", "on".into()),
+        ("target", "employee".into()),
+        ("employee", "vera".into()),
+    ];
+    let (status, page) = post("/rules", not).await;
+    assert!(status == 200 && page.contains("<code>not (region == &quot;RU-MOW&quot;)</code>"), "{page}");
     // An edit of the text shows in the lists, and an error is located.
     let typed = format!("{new_text}\n[[rules]]\nid = \"typed\"\nrole = \"service\"\nemployee = \"vera\"\n");
     let (status, live) = post("/rules/check", vec![("csrf", csrf.clone()), ("toml", typed)]).await;

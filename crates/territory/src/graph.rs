@@ -1,7 +1,7 @@
 //! The neighbour graph contiguity is judged on: given as unit adjacencies, or built from the
 //! points by a Delaunay triangulation on the sphere.
 
-use crate::geo::{centroid, Frame, Vec3};
+use crate::geo::{centroid, cross, dist, dot, norm, Frame, Vec3};
 
 /// An undirected graph in compressed rows: symmetric, no self-loops, no repeated edges.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +91,76 @@ impl Graph {
     /// of one to a member of the other (units built from their clients' graph).
     pub fn quotient(&self, group: &[u32], groups: usize) -> Graph {
         Graph::from_edges(groups, self.edges().map(|(a, b)| (group[a as usize], group[b as usize])))
+    }
+}
+
+/// Where groups of points meet: the Voronoi edges between neighbouring points of different
+/// groups (each edge joins the circumcentres of the two Delaunay triangles on either side), on the
+/// sphere. Points of a group make its area; the edges between groups approximate their borders —
+/// from the places of a country's regions, the regions' borders. Edges longer than `max_km`, or
+/// further than `max_km` from the points they part, are left out (the open sea at the hull).
+pub fn borders(points: &[Vec3], group: &[u32], max_km: f64) -> Vec<(Vec3, Vec3)> {
+    let frame = Frame::at(centroid(points.iter().map(|&p| (p, 1.0))).unwrap_or([1.0, 0.0, 0.0]));
+    let flat: Vec<(f64, f64)> = points.iter().map(|&p| frame.stereographic(p)).collect();
+    // One representative per distinct place.
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_unstable_by(|&a, &b| flat[a].0.total_cmp(&flat[b].0).then(flat[a].1.total_cmp(&flat[b].1)).then(a.cmp(&b)));
+    order.dedup_by(|a, b| flat[*a] == flat[*b]);
+    let pts: Vec<delaunator::Point> = order.iter().map(|&i| delaunator::Point { x: flat[i].0, y: flat[i].1 }).collect();
+    let t = delaunator::triangulate(&pts);
+    let centre = |tri: usize| {
+        let [a, b, c] = [0, 1, 2].map(|k| points[order[t.triangles[3 * tri + k]]]);
+        let n = cross([b[0] - a[0], b[1] - a[1], b[2] - a[2]], [c[0] - a[0], c[1] - a[1], c[2] - a[2]]);
+        let len = norm(n);
+        if len == 0.0 {
+            return None;
+        }
+        let n = [n[0] / len, n[1] / len, n[2] / len];
+        Some(if dot(n, a) < 0.0 { [-n[0], -n[1], -n[2]] } else { n })
+    };
+    let mut out = Vec::new();
+    for e in 0..t.triangles.len() {
+        let twin = t.halfedges[e];
+        if twin == delaunator::EMPTY || twin < e {
+            continue;
+        }
+        let (p, q) = (order[t.triangles[e]], order[t.triangles[twin]]);
+        if group[p] == group[q] {
+            continue;
+        }
+        let (Some(u), Some(v)) = (centre(e / 3), centre(twin / 3)) else { continue };
+        if dist(u, v) <= max_km && dist(u, points[p]) <= max_km && dist(v, points[p]) <= max_km {
+            out.push((u, v));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod borders_tests {
+    use super::*;
+    use crate::geo::unit;
+
+    #[test]
+    fn two_groups_side_by_side_meet_along_the_line_between_them() {
+        // A grid west (group 0) and east (group 1) of 40°E: the border runs between them.
+        let mut points = Vec::new();
+        let mut group = Vec::new();
+        for i in 0..6 {
+            for j in 0..6 {
+                points.push(unit(50.0 + i as f64, 38.0 + j as f64 * 0.8));
+                group.push(u32::from(j >= 3));
+            }
+        }
+        let b = borders(&points, &group, 500.0);
+        assert!(!b.is_empty());
+        for (u, v) in &b {
+            for w in [u, v] {
+                let (_, lon) = crate::geo::lat_lon(*w);
+                assert!((39.6..40.4).contains(&lon), "a border point at {lon}°E lies between the groups");
+            }
+        }
+        assert!(borders(&points, &vec![0; points.len()], 500.0).is_empty(), "one group has no border");
     }
 }
 

@@ -105,6 +105,12 @@ pub struct RulesForm {
     #[serde(default)]
     v3: String,
     #[serde(default)]
+    n1: String,
+    #[serde(default)]
+    n2: String,
+    #[serde(default)]
+    n3: String,
+    #[serde(default)]
     target: String,
     #[serde(default)]
     employee: String,
@@ -230,9 +236,9 @@ fn edit_of(f: &RulesForm, columns: &[BuilderColumn]) -> Result<Option<Edit>, Mes
     Ok(Some(match verb {
         "add-rule" => {
             let type_of = |a: &str| columns.iter().find(|c| c.name == a).map(|c| c.ty);
-            let tests: Vec<Test> = [(&f.a1, &f.o1, &f.v1), (&f.a2, &f.o2, &f.v2), (&f.a3, &f.o3, &f.v3)]
+            let tests: Vec<Test> = [(&f.a1, &f.o1, &f.v1, &f.n1), (&f.a2, &f.o2, &f.v2, &f.n2), (&f.a3, &f.o3, &f.v3, &f.n3)]
                 .into_iter()
-                .map(|(a, o, v)| Test { attr: a.trim().to_string(), op: o.clone(), value: v.clone() })
+                .map(|(a, o, v, n)| Test { attr: a.trim().to_string(), op: o.clone(), value: v.clone(), not: n == "on" })
                 .collect();
             let when = scheme_edit::condition(&tests, f.join == "any", &type_of)
                 .map_err(|why| Message::new("rules-bad-condition").text("why", &why))?;
@@ -532,7 +538,7 @@ fn builder(lang: Lang, p: &Palette, text: &str) -> Markup {
     }
     let ops = ["eq", "ne", "in", "not-in", "contains", "gt", "ge", "lt", "le", "missing", "present"];
     let test_row = |n: u8| {
-        let (a, o, v) = (format!("a{n}"), format!("o{n}"), format!("v{n}"));
+        let (a, o, v, not) = (format!("a{n}"), format!("o{n}"), format!("v{n}"), format!("n{n}"));
         html! {
             div.test {
                 label for=(a) { (lang.text("rules-test", &[("n", Arg::Count(i64::from(n)))])) }
@@ -544,6 +550,7 @@ fn builder(lang: Lang, p: &Palette, text: &str) -> Markup {
                 select id=(o) name=(o) { @for op in ops { option value=(op) { (lang.t(&format!("rules-op-{op}"))) } } }
                 label.inline for=(v) { (lang.t("rules-value")) }
                 input id=(v) name=(v) size="28" data-values="1";
+                label.inline { " " input type="checkbox" id=(not) name=(not) value="on"; " " (lang.t("rules-not")) }
             }
         }
     };
