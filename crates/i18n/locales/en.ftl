@@ -767,3 +767,5 @@ rules-checking = Checking the scheme against the data… (without script: press 
 territories-by2 = and also (optional)
 picture-map-borders = grey: regions' borders, approximate (GeoNames places, CC BY 4.0)
 rules-not = not (the opposite)
+schemes-diff = What changed against version { $version }
+schemes-text = Its text

@@ -802,3 +802,5 @@ rules-checking = Схема проверяется по данным… (без 
 territories-by2 = и ещё (можно пусто)
 picture-map-borders = серым — границы регионов, приблизительно (населённые пункты GeoNames, CC BY 4.0)
 rules-not = не (наоборот)
+schemes-diff = Что изменилось по сравнению с версией { $version }
+schemes-text = Текст версии

@@ -1637,6 +1637,12 @@ async fn the_head_of_sales_reads_the_log_of_changes_and_what_each_scheme_version
     assert!(page.contains("По сравнению с версией 1: 1 изменение") && page.contains("роль desk-lead: добавлено"), "{page}");
     let (status, text) = get("boss", "/schemes?version=2").await;
     assert!(status == 200 && text.contains("старший смены") && text.contains("id = &quot;desk&quot;"), "{text}");
+    assert!(
+        text.contains("Что изменилось по сравнению с версией 1")
+            && text.contains("+[[roles]]")
+            && text.contains("+name = &quot;старший смены&quot;"),
+        "the diff: {text}"
+    );
     assert_eq!(get("boss", "/schemes?version=9").await.0, 404);
     for path in ["/changes", "/schemes", "/schemes?version=1"] {
         let (status, body) = get("mgr", path).await;

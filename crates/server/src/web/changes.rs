@@ -107,7 +107,18 @@ pub async fn schemes(State(state): State<Arc<AppState>>, headers: HeaderMap, Que
     if let Some(v) = q.version {
         let Some(found) = all.iter().find(|x| x.version == v) else { return refused(lang, &s, StatusCode::NOT_FOUND, "error-not-found") };
         let title = lang.text("schemes-version", &[("version", Arg::Text(&v.to_string()))]);
-        let body = html! { h1 { (title) } p { a href="/schemes" { (lang.t("schemes-title")) } } pre { (found.text) } };
+        // What it changed against the version before it, line by line, then its whole text.
+        let before = all.iter().filter(|x| x.version < v).max_by_key(|x| x.version);
+        let body = html! {
+            h1 { (title) }
+            p { a href="/schemes" { (lang.t("schemes-title")) } }
+            @if let Some(prev) = before {
+                h2 { (lang.text("schemes-diff", &[("version", Arg::Text(&prev.version.to_string()))])) }
+                pre.diff { (allot_app::stored::scheme_text_diff(&prev.text, &found.text, &lang.text("schemes-version", &[("version", Arg::Text(&prev.version.to_string()))]), &title)) }
+            }
+            h2 { (lang.t("schemes-text")) }
+            pre { (found.text) }
+        };
         return page(StatusCode::OK, layout(lang, &title, Some(&s), body));
     }
     let title = lang.t("schemes-title");
