@@ -520,7 +520,8 @@ pub async fn explain(
         .get(axum::http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map_or(allot_i18n::Lang::En, allot_i18n::Lang::from_accept_language);
-    let text = state.with_whole_store(move |s| allot_app::stored::explain_stored(s, &c, day, lang).map_err(book_error)).await?;
+    // One client: the scheme, the people and the client read, not the book (no whole-book gate).
+    let text = state.with_store(move |s| allot_app::stored::explain_stored(s, &c, day, lang).map_err(book_error)).await?;
     let body = json!({"client": id, "at": allot_rules::civil_from_days(day), "explanation": text});
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

@@ -562,8 +562,10 @@ async fn client_card(
         Ok(m) => m.into_iter().map(|(k, v)| (k, value_text(lang, &v))).collect(),
         Err(_) => Vec::new(),
     };
+    // One client's explanation reads the scheme, the people and that client: no whole-book gate
+    // (a plan or a check under way does not hold the card up).
     let explanation = state
-        .with_whole_store(move |st| allot_app::stored::explain_stored(st, &c3, today, lang).map_err(crate::api::book_error))
+        .with_store(move |st| allot_app::stored::explain_stored(st, &c3, today, lang).map_err(crate::api::book_error))
         .await
         .unwrap_or_default();
     let may_pin = matches!(s.user.role.as_str(), "admin" | "manager");

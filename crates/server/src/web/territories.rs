@@ -292,10 +292,19 @@ pub async fn start(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(
     }
     let location = state.store.clone();
     let today = allot_app::clock::today();
-    tokio::task::spawn_blocking(move || {
+    let watched = run.clone();
+    let work = tokio::task::spawn_blocking(move || {
         let result = design(&location, &run, today, [tolerance, tolerance2], max_moved, k, seconds, lang);
         if let Ok(mut o) = run.outcome.lock() {
             *o = Some(result.map(Arc::new));
+        }
+    });
+    // A run that fails outright still ends (else no other run could start).
+    tokio::spawn(async move {
+        if let Err(e) = work.await {
+            if let Ok(mut o) = watched.outcome.lock() {
+                *o = Some(Err(vec![e.to_string()]));
+            }
         }
     });
     redirect(&format!("/territories/runs/{id}"))
