@@ -19,7 +19,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "people", include_str!("../migrations/postgres/0004_people.sql")),
     (5, "pages", include_str!("../migrations/postgres/0005_pages.sql")),
     (6, "approval", include_str!("../migrations/postgres/0006_approval.sql")),
-    (7, "find", include_str!("../migrations/postgres/0007_find.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go

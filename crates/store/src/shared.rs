@@ -1063,7 +1063,6 @@ impl<B: Backend> Store for B {
 
     fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)> {
         let BookPageRequest { employee, date, search, order, offset, limit } = *page;
-        let sqlite = self.backend() == "sqlite";
         // Each order is the index `links_held` (employee, client id, role, day from, day to) read
         // in order, or sorted from it without touching the table (migration 0005).
         let order = match order {
@@ -1091,10 +1090,7 @@ impl<B: Backend> Store for B {
                 // Unicode case folding on both backends: `find` is folded when it is written; the
                 // search is a plain substring of it (no pattern characters to escape).
                 let needle = s.to_lowercase();
-                // SQLite would read each client's row by its key (the table, attributes and all):
-                // the narrow index `clients_find` (migration 0007) holds what the test needs.
-                let clients = if sqlite { "clients c INDEXED BY clients_find" } else { "clients c" };
-                let found = format!("{held} AND EXISTS (SELECT 1 FROM {clients} WHERE c.key = l.client AND strpos(c.find, $3) > 0)");
+                let found = format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND strpos(c.find, $3) > 0)");
                 // One pass: the page and, beside each of its rows, how many rows there are in all.
                 // The clients found first, then sorted (PostgreSQL would otherwise sort the whole
                 // book before looking at the clients).

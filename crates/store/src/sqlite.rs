@@ -17,7 +17,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "people", include_str!("../migrations/sqlite/0004_people.sql")),
     (5, "pages", include_str!("../migrations/sqlite/0005_pages.sql")),
     (6, "approval", include_str!("../migrations/sqlite/0006_approval.sql")),
-    (7, "find", include_str!("../migrations/sqlite/0007_find.sql")),
 ];
 
 /// A client's `find` (its id and name, case-folded: migration 0005) when it is inserted with the
