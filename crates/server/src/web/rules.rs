@@ -30,15 +30,16 @@ use super::{actor_of, head_of_sales, layout, page, plan_after, trouble};
 use crate::error::ApiError;
 use crate::AppState;
 
-/// What the builder offers: the data's columns and values, the employees, the teams.
-struct Palette {
-    columns: Vec<BuilderColumn>,
+/// What the builder (and the territory form) offers: the data's columns and values, the
+/// employees, the teams, the roles' titles.
+pub(super) struct Palette {
+    pub(super) columns: Vec<BuilderColumn>,
     employees: Vec<String>,
-    teams: Vec<String>,
-    titles: RoleTitles,
+    pub(super) teams: Vec<String>,
+    pub(super) titles: RoleTitles,
 }
 
-async fn palette(state: &Arc<AppState>, lang: Lang) -> Result<Palette, ApiError> {
+pub(super) async fn palette(state: &Arc<AppState>, lang: Lang) -> Result<Palette, ApiError> {
     state
         .with_store(move |st| {
             let columns = allot_app::stored::builder_columns(st).map_err(crate::api::book_error)?;
@@ -66,8 +67,12 @@ pub async fn rules(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
         Ok(v) => v.map(|v| v.text).unwrap_or_default(),
         Err(e) => return trouble(lang, &e),
     };
+    let p = match palette(&state, lang).await {
+        Ok(p) => p,
+        Err(e) => return trouble(lang, &e),
+    };
     // The page comes at once; its check follows (the script asks for it as the page opens).
-    shown_checked(&state, lang, &s, text, None, false).await
+    shown_checked(&state, lang, &s, p, text, None, false).await
 }
 
 #[derive(Deserialize, Default)]
@@ -158,10 +163,15 @@ pub async fn edit(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f
     };
     let text = f.toml.replace("\r\n", "\n");
     if text.len() > DRAFT_LIMIT {
+        let p = match palette(&state, lang).await {
+            Ok(p) => p,
+            Err(e) => return trouble(lang, &e),
+        };
         return shown(
             &state,
             lang,
             &s,
+            p,
             String::new(),
             Some(Err(lang.text("rules-too-long", &[("limit", Arg::Count(DRAFT_LIMIT as i64 / 1024))]))),
         )
@@ -175,28 +185,29 @@ pub async fn edit(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f
         })
         .await;
     }
-    let columns = match palette(&state, lang).await {
-        Ok(p) => p.columns,
+    // What the builder offers is read once, for the edit and for the page that follows it.
+    let p = match palette(&state, lang).await {
+        Ok(p) => p,
         Err(e) => return trouble(lang, &e),
     };
-    let edit = match edit_of(&f, &columns) {
+    let edit = match edit_of(&f, &p.columns) {
         Ok(e) => e,
-        Err(why) => return shown(&state, lang, &s, text, Some(Err(why.say(lang)))).await,
+        Err(why) => return shown(&state, lang, &s, p, text, Some(Err(why.say(lang)))).await,
     };
     // A rule on a column the store does not type yet declares it in `[columns]` first.
     let mut text = text;
     if let Some(Edit::AddRule { .. }) = &edit {
         for a in [&f.a1, &f.a2, &f.a3].into_iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
-            if let Some(c) = columns.iter().find(|c| c.name == a && !c.declared) {
+            if let Some(c) = p.columns.iter().find(|c| c.name == a && !c.declared) {
                 match scheme_edit::apply(&text, &Edit::Declare { name: c.name.clone(), ty: c.ty }) {
                     Ok(t) => text = t,
-                    Err(why) => return shown(&state, lang, &s, text, Some(Err(edit_error(&why).say(lang)))).await,
+                    Err(why) => return shown(&state, lang, &s, p, text, Some(Err(edit_error(&why).say(lang)))).await,
                 }
             }
         }
     }
     match edit {
-        None => shown(&state, lang, &s, text, None).await,
+        None => shown(&state, lang, &s, p, text, None).await,
         Some(e) => match scheme_edit::apply(&text, &e) {
             Ok(new) => {
                 let done = match &e {
@@ -209,9 +220,9 @@ pub async fn edit(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(f
                     Edit::Territories { .. } => Message::new("rules-territories-set"),
                     Edit::AddTerritory { id, .. } => Message::new("rules-territory-added").text("id", id),
                 };
-                shown(&state, lang, &s, new, Some(Ok(done.say(lang)))).await
+                shown(&state, lang, &s, p, new, Some(Ok(done.say(lang)))).await
             }
-            Err(why) => shown(&state, lang, &s, text, Some(Err(edit_error(&why).say(lang)))).await,
+            Err(why) => shown(&state, lang, &s, p, text, Some(Err(edit_error(&why).say(lang)))).await,
         },
     }
 }
@@ -388,8 +399,8 @@ async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -
     }
 }
 
-async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, text: String, said: Option<Result<String, String>>) -> Response {
-    shown_checked(state, lang, s, text, said, true).await
+async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, p: Palette, text: String, said: Option<Result<String, String>>) -> Response {
+    shown_checked(state, lang, s, p, text, said, true).await
 }
 
 /// The page, with the draft's check when `check` (else the script asks for it as the page opens).
@@ -397,14 +408,11 @@ async fn shown_checked(
     state: &Arc<AppState>,
     lang: Lang,
     s: &Session,
+    p: Palette,
     text: String,
     said: Option<Result<String, String>>,
     check: bool,
 ) -> Response {
-    let p = match palette(state, lang).await {
-        Ok(p) => p,
-        Err(e) => return trouble(lang, &e),
-    };
     let checked = if check { Some(run_check(state, lang, s, &text).await) } else { None };
     let title = lang.t("rules-title");
     let body = html! {

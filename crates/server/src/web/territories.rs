@@ -133,29 +133,23 @@ impl Runs {
 
 /// The stored client columns that are numbers (what a design can balance) and the text ones (a
 /// unit), with the teams and the roles in use.
+/// What the form offers: the palette's numeric columns (what a design balances) and text ones (a
+/// unit), its teams and roles, and the active scheme's territories (a parent).
 async fn choices(
     state: &Arc<AppState>,
     lang: Lang,
 ) -> Result<(Vec<String>, Vec<String>, Vec<String>, allot_app::stored::RoleTitles, Vec<String>), crate::error::ApiError> {
-    state
-        .with_store(move |st| {
-            let cols = allot_app::stored::builder_columns(st).map_err(crate::api::book_error)?;
-            let numbers = cols
-                .iter()
-                .filter(|c| c.ty == allot_rules::Type::Number && !matches!(c.name.as_str(), "lat" | "lon"))
-                .map(|c| c.name.clone())
-                .collect();
-            let texts = cols.iter().filter(|c| c.ty == allot_rules::Type::Text && c.name != "name").map(|c| c.name.clone()).collect();
-            let people = st.people().map_err(crate::error::ApiError::store)?;
-            let teams = allot_app::stored::teams(&people);
-            let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
-            let parents = match st.active_scheme().map_err(crate::error::ApiError::store)? {
-                Some(v) => scheme_edit::outline(&v.text).map(|o| o.territories.into_iter().map(|t| t.id).collect()).unwrap_or_default(),
-                None => vec![],
-            };
-            Ok((numbers, texts, teams, titles, parents))
-        })
-        .await
+    let p = super::rules::palette(state, lang).await?;
+    let named = |ty: allot_rules::Type, skip: &[&str]| -> Vec<String> {
+        p.columns.iter().filter(|c| c.ty == ty && !skip.contains(&c.name.as_str())).map(|c| c.name.clone()).collect()
+    };
+    let (numbers, texts) = (named(allot_rules::Type::Number, &["lat", "lon"]), named(allot_rules::Type::Text, &["name"]));
+    let active = state.read(|st| st.active_scheme()).await?;
+    let parents = active
+        .and_then(|v| scheme_edit::outline(&v.text).ok())
+        .map(|o| o.territories.into_iter().map(|t| t.id).collect())
+        .unwrap_or_default();
+    Ok((numbers, texts, p.teams, p.titles, parents))
 }
 
 /// `GET /territories`: the form and the latest runs.
