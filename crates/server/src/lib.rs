@@ -104,6 +104,8 @@ pub struct Metrics {
     pub reconnects: Counter,
     /// Routing batches the store refused as a whole, then routed item by item.
     pub batches_split: Counter,
+    /// Reads of the whole store for the rule builder's checks (at a check, or kept fresh ahead).
+    pub draft_reads: Counter,
 }
 
 impl Metrics {
@@ -116,6 +118,7 @@ impl Metrics {
             connections_lost: Counter::default(),
             reconnects: Counter::default(),
             batches_split: Counter::default(),
+            draft_reads: Counter::default(),
         };
         registry.register("allot_routes", "Routing requests by outcome (routed, replayed, or an error code)", m.routes.clone());
         registry.register("allot_route_seconds", "Time to answer a routing request, durable", m.route_seconds.clone());
@@ -127,6 +130,11 @@ impl Metrics {
             "allot_route_batches_split",
             "Routing batches the store refused whole, routed again item by item",
             m.batches_split.clone(),
+        );
+        registry.register(
+            "allot_draft_reads",
+            "Reads of the whole store for the rule builder's checks (at a check, or kept fresh ahead)",
+            m.draft_reads.clone(),
         );
         m
     }
@@ -159,11 +167,17 @@ pub struct AppState {
     pub approval: allot_app::approval::Approval,
     /// Territory designs run from the workspace (issue #17 §3).
     pub runs: web::Runs,
-    /// The store as the rule builder's check last read it, with when and at which revision: a
-    /// draft that types the data alike is checked against it without reading the book again.
-    pub draft_base: Mutex<Option<(std::time::Instant, i64, Arc<allot_app::stored::Base>)>>,
+    /// The store as the rule builder's check last read it, with when, at which revision and how
+    /// long the read took: a draft that types the data alike is checked against it without
+    /// reading the book again.
+    pub draft_base: Mutex<Option<web::DraftBase>>,
     /// One scheme check at a time.
     pub checking: tokio::sync::Mutex<()>,
+    /// The columns and values the rule builder offers, as last sampled from the store.
+    pub builder_columns: Mutex<Option<web::BuilderColumns>>,
+    /// When the rule builder last checked a draft (the server's start at first): for an hour
+    /// after it, `draft_base` is kept fresh in the background.
+    pub draft_wanted: Mutex<std::time::Instant>,
 }
 
 /// Store connections for reads, at most this many at once (the router has its own): a flood of
@@ -245,6 +259,17 @@ impl AppState {
             drop(turn);
         });
         out
+    }
+
+    /// [`AppState::with_whole_store`] for a read that nobody waits for (the rule builder's read
+    /// ahead): it takes its turn like the others, but leaves no pause behind for the next one — a
+    /// person's report does not wait for it; the caller paces itself.
+    pub async fn with_whole_store_unpaced<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl Fn(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _turn = self.heavy.clone().acquire_owned().await.map_err(|_| ApiError::unavailable("the server is stopping".into()))?;
+        self.with_store(f).await
     }
 }
 
@@ -434,6 +459,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         runs: web::Runs::default(),
         draft_base: Mutex::new(None),
         checking: tokio::sync::Mutex::new(()),
+        builder_columns: Mutex::new(None),
+        draft_wanted: Mutex::new(std::time::Instant::now()),
     });
     let app = app(state.clone(), &config);
     let listener =
@@ -442,6 +469,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     tracing::info!(%addr, store = %config.store, "serving");
     // Columns follow the router's model: refreshed in the background.
     spawn_refresher(Arc::downgrade(&state), loaded_revision);
+    // The rule builder's read of the store, made ready before the first check asks for it.
+    web::spawn_draft_keeper(Arc::downgrade(&state));
     let limits = config.clone();
     let done = tokio::spawn(async move {
         // Dropping the state's sender (with the app) lets the router finish its queue and stop.

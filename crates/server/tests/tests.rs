@@ -1447,6 +1447,61 @@ async fn the_rule_builder_edits_the_scheme_checks_it_as_it_goes_and_makes_its_pl
     server.stop().await;
 }
 
+/// The store's reads for the rule builder's checks so far (`allot_draft_reads_total`).
+async fn draft_reads(http: &reqwest::Client, server: &Server) -> u64 {
+    let text = http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix("allot_draft_reads_total ")).map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// The reads once they stop moving: the same count for longer than the keeper's 5 s between looks.
+async fn settled_draft_reads(http: &reqwest::Client, server: &Server) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut last, mut since) = (draft_reads(http, server).await, std::time::Instant::now());
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let n = draft_reads(http, server).await;
+        if n != last {
+            (last, since) = (n, std::time::Instant::now());
+        } else if since.elapsed() > std::time::Duration::from_secs(6) {
+            return n;
+        }
+        assert!(std::time::Instant::now() < deadline, "the reads never settled ({n})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_is_read_ahead_of_the_rule_builder_s_checks_and_again_after_a_person_changes_it() {
+    // Issue #17 §7: reading the store is the slow part of a check (seconds on a million clients):
+    // the server reads it ahead — at its start, and again after a person changed the store — so
+    // that the check of an edit finds it read.
+    let (w, server, http, _, who) = staffed(&["boss"]).await;
+    let (cookie, csrf) = who["boss"].clone();
+    let before = settled_draft_reads(&http, &server).await;
+    assert!(before >= 1, "read at the start, before anyone asked");
+    let page = http.get(server.url("/rules")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let text = page[page.find("name=\"toml\"").unwrap()..].split_once('>').unwrap().1.split("</textarea>").next().unwrap();
+    let text = text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let check = || {
+        let (http, cookie, url, fields) =
+            (http.clone(), cookie.clone(), server.url("/rules/check"), [("csrf", csrf.clone()), ("toml", text.clone())]);
+        async move { post_form(&http, url, &cookie, &fields).await }
+    };
+    let (status, live) = check().await;
+    assert!(status == 200 && live.contains("Охват по ролям") && live.contains("<td class=\"num\">6</td>"), "the six routed leads: {live}");
+    assert_eq!(draft_reads(&http, &server).await, before, "the check used the read made ahead");
+    // A person's change beside the server (an absence registered at the command line): read
+    // again, unasked, once.
+    in_store(&w, |store| {
+        allot_app::stored::absent(store, "vera", day("2026-03-02"), day("2026-03-03"), None, &actor()).unwrap();
+    })
+    .await;
+    let after = settled_draft_reads(&http, &server).await;
+    assert_eq!(after, before + 1, "read again after the change");
+    assert_eq!(check().await.0, 200);
+    assert_eq!(draft_reads(&http, &server).await, after, "and that read serves the next check");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_territory_run_refuses_bad_options_and_every_territory_screen_is_the_head_of_sales_alone() {
     // Issue #17 §3: options are checked before anything runs; manager and employee are refused

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "people", include_str!("../migrations/postgres/0004_people.sql")),
     (5, "pages", include_str!("../migrations/postgres/0005_pages.sql")),
     (6, "approval", include_str!("../migrations/postgres/0006_approval.sql")),
+    (7, "search", include_str!("../migrations/postgres/0007_search.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go
@@ -33,6 +34,9 @@ pub struct PgStore {
     client: Client,
     /// The written-once statements, prepared once per connection (one round trip each use, not two).
     statements: HashMap<String, Statement>,
+    /// Whether the store has the search's trigram index (migration 0007: only where `pg_trgm`
+    /// could be created).
+    text_index: bool,
 }
 
 impl PgStore {
@@ -46,7 +50,8 @@ impl PgStore {
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {q}; SET search_path TO {q}")).map_err(fail)?;
         }
         migrate(&mut client).map_err(|e| StoreError::Open { url: redact(url), message: e.to_string() })?;
-        Ok(PgStore { client, statements: HashMap::new() })
+        let text_index = client.query_one("SELECT to_regclass('clients_text') IS NOT NULL", &[]).map_err(fail)?.get(0);
+        Ok(PgStore { client, statements: HashMap::new(), text_index })
     }
 
     fn read_snapshot(&mut self, date: Day, what: Reading) -> Result<Snapshot> {
@@ -451,6 +456,33 @@ impl Backend for PgStore {
         let r = self.client.query_one("SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'", &[])?;
         let (standby, read_only): (bool, bool) = (r.get(0), r.get(1));
         Ok(!standby && !read_only)
+    }
+
+    fn text_match(&mut self, needle: &str, cap: usize) -> Result<Option<Vec<i64>>> {
+        // Trigrams answer three characters or more. The index is asked for the clients (a bitmap
+        // of the matching ones, then those rows): without it, a `LIMIT` could tempt the planner
+        // into reading the table from the start, hoping for early matches.
+        if !self.text_index || needle.chars().count() < 3 {
+            return Ok(None);
+        }
+        let mut pattern = String::with_capacity(needle.len() + 2);
+        pattern.push('%');
+        for c in needle.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let mut tx = self.client.build_transaction().read_only(true).start()?;
+        tx.batch_execute("SET LOCAL enable_seqscan = off")?;
+        let keys: Vec<i64> = tx
+            .query("SELECT key FROM clients WHERE find LIKE $1 LIMIT $2", &[&pattern, &(cap as i64 + 1)])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        tx.commit()?;
+        Ok((keys.len() <= cap).then_some(keys))
     }
 
     fn after_apply(&mut self, rows: usize) -> Result<()> {

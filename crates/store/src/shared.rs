@@ -4,7 +4,7 @@
 //! plan's closes and opens, a routing batch's clients, deals and records), the snapshot and the
 //! sales stream read row by row, and what "writable" means.
 
-use crate::sql::{params, Db, SqlRow};
+use crate::sql::{params, Db, Param, SqlRow};
 use std::collections::HashMap;
 
 use crate::*;
@@ -47,7 +47,17 @@ pub(crate) trait Backend: Send {
     fn after_apply(&mut self, _rows: usize) -> Result<()> {
         Ok(())
     }
+    /// The keys of the clients whose `find` holds `needle` (folded already), from the store's
+    /// text index (migration 0007), when it can answer — three characters or more — and they are
+    /// at most `cap`; `None` otherwise: then a search reads the `find` of each held client.
+    fn text_match(&mut self, _needle: &str, _cap: usize) -> Result<Option<Vec<i64>>> {
+        Ok(None)
+    }
 }
+
+/// At most this many clients found by the text index are looked up among an employee's links;
+/// a text more common than that is looked for among the employee's own clients instead.
+const TEXT_MATCH_CAP: usize = 30_000;
 
 fn add_change(db: &mut (impl Db + ?Sized), kind: &str, actor: &Actor, file: Option<&str>, summary: &str) -> Result<i64> {
     db.one(
@@ -1070,12 +1080,12 @@ impl<B: Backend> Store for B {
             BookOrder::Since => "l.valid_from DESC, l.client_id COLLATE \"C\", l.role COLLATE \"C\"",
             BookOrder::Role => "l.role COLLATE \"C\", l.client_id COLLATE \"C\"",
         };
-        let db = self.db();
-        let key = employee_key(db, employee)?;
+        let key = employee_key(self.db(), employee)?;
         let held = format!("FROM links l WHERE l.employee = $2 AND {VALID_ON}");
         let (mut ids, mut total) = (Vec::new(), None);
         match search {
             None => {
+                let db = self.db();
                 db.each(
                     &format!("SELECT l.id {held} ORDER BY {order} LIMIT $3 OFFSET $4"),
                     params![date, key, limit as i64, offset as i64],
@@ -1090,7 +1100,20 @@ impl<B: Backend> Store for B {
                 // Unicode case folding on both backends: `find` is folded when it is written; the
                 // search is a plain substring of it (no pattern characters to escape).
                 let needle = s.to_lowercase();
-                let found = format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND strpos(c.find, $3) > 0)");
+                // The clients that hold the text, from the text index, when they are few enough;
+                // else each held client's `find` is read.
+                let keys = self.text_match(&needle, TEXT_MATCH_CAP)?;
+                let db = self.db();
+                let (found, text) = match &keys {
+                    Some(_) => (format!("{held} AND l.client = ANY($3)"), Param::Ints(keys.as_deref().unwrap_or_default())),
+                    None => (
+                        format!("{held} AND EXISTS (SELECT 1 FROM clients c WHERE c.key = l.client AND strpos(c.find, $3) > 0)"),
+                        Param::Text(needle.as_str()),
+                    ),
+                };
+                if keys.as_ref().is_some_and(Vec::is_empty) {
+                    return Ok((vec![], 0));
+                }
                 // One pass: the page and, beside each of its rows, how many rows there are in all.
                 // The clients found first, then sorted (PostgreSQL would otherwise sort the whole
                 // book before looking at the clients).
@@ -1099,7 +1122,7 @@ impl<B: Backend> Store for B {
                         "WITH found AS MATERIALIZED (SELECT l.id, l.client_id, l.role, l.valid_from {found}) \
                          SELECT l.id, count(*) OVER () FROM found l ORDER BY {order} LIMIT $4 OFFSET $5"
                     ),
-                    params![date, key, needle.as_str(), limit as i64, offset as i64],
+                    &[Param::Day(date), Param::from(key), text, Param::Int(limit as i64), Param::Int(offset as i64)],
                     &mut |r| {
                         ids.push(r.int(0)?);
                         total = Some(r.int(1)?);
@@ -1109,14 +1132,14 @@ impl<B: Backend> Store for B {
                 // A page past the end has no row to say the total: counted on its own then (an
                 // empty first page says it: none).
                 if total.is_none() && offset > 0 {
-                    total = Some(db.one(&format!("SELECT count(*) {found}"), params![date, key, needle.as_str()])?.int(0)?);
+                    total = Some(db.one(&format!("SELECT count(*) {found}"), &[Param::Day(date), Param::from(key), text])?.int(0)?);
                 }
             }
         }
         // The page's links with what a row shows, in the page's order.
         let mut rows: Vec<(i64, LinkEntry)> = Vec::with_capacity(ids.len());
         if !ids.is_empty() {
-            db.each(&format!("{ENTRY_SELECT_COLUMNS}, l.id {ENTRY_FROM} WHERE l.id = ANY($1)"), params![&ids[..]], &mut |r| {
+            self.db().each(&format!("{ENTRY_SELECT_COLUMNS}, l.id {ENTRY_FROM} WHERE l.id = ANY($1)"), params![&ids[..]], &mut |r| {
                 rows.push((r.int(13)?, entry_row(r)?));
                 Ok(())
             })?;

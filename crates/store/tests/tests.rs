@@ -639,6 +639,62 @@ fn only_a_routed_client_is_redated_and_only_forward_links_move() {
 }
 
 #[test]
+fn a_search_of_three_characters_or_more_asks_the_text_index_and_finds_exactly_the_substring() {
+    // Issue #17 §7: the text index (migration 0007) answers a search of three characters or
+    // more; it must find what a plain substring test finds — after a rename, for a client routing
+    // added, never a client whose text only holds the search's pieces, never another's client.
+    each("a_search_of_three_characters_or_more_asks_the_text_index", |s| {
+        seed(s);
+        import(
+            s,
+            Subject::Client,
+            &[col("name", "text")],
+            &[
+                row("c1", r#"{"name":"ООО Ромашка"}"#),
+                row("c2", r#"{"name":"abcXbcd \"кавычки\""}"#),
+                row("c3", r#"{"name":"Zeta 100%_x"}"#),
+            ],
+        );
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let (iv, pe) = (key(&snap.employees, "ivanov"), key(&snap.employees, "petrov"));
+        let opens = vec![
+            open(key(&snap.clients, "c1"), "sales", iv, "2026-01-10", Cause::New),
+            open(key(&snap.clients, "c2"), "sales", iv, "2026-01-10", Cause::New),
+            open(key(&snap.clients, "c3"), "sales", pe, "2026-01-10", Cause::New),
+        ];
+        s.apply(&changes(snap.revision, vec![], opens), &actor()).unwrap();
+        let d = day("2026-02-01");
+        let find = |s: &mut dyn Store, who: &str, text: &str| {
+            let (page, total) = s
+                .book_page(&BookPageRequest { employee: who, date: d, search: Some(text), order: BookOrder::Client, offset: 0, limit: 50 })
+                .unwrap();
+            (page.into_iter().map(|e| e.client).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(find(s, "ivanov", "ромашк"), (vec!["c1".to_string()], 1), "Cyrillic, any case");
+        assert_eq!(find(s, "ivanov", "abcd"), (vec![], 0), "abc and bcd are there, abcd is not");
+        assert_eq!(find(s, "ivanov", "BCD \"КАВ"), (vec!["c2".to_string()], 1), "a quote is a character");
+        assert_eq!(find(s, "ivanov", "100%"), (vec![], 0), "c3 is petrov's");
+        assert_eq!(find(s, "petrov", "0%_X"), (vec!["c3".to_string()], 1), "% and _ are characters");
+        assert_eq!(find(s, "petrov", "0%x"), (vec![], 0));
+        // Renamed: the old name is no longer found, the new one is.
+        import(s, Subject::Client, &[col("name", "text")], &[row("c1", r#"{"name":"ООО Василёк"}"#)]);
+        assert_eq!(find(s, "ivanov", "ромашк"), (vec![], 0), "the old name is gone from the index");
+        assert_eq!(find(s, "ivanov", "ВАСИЛЁК"), (vec!["c1".to_string()], 1));
+        // A client routing adds is found at once.
+        s.route(&actor(), &["sales".to_string()], &mut |tx| {
+            tx.write(&RouteWrites {
+                clients: vec![NewClient { id: "lead-7".into(), attrs: r#"{"name":"Новый Лид"}"#.into(), keys: vec![] }],
+                links: vec![(ClientRef::New(0), open(ClientKey(0), "sales", iv, "2026-01-20", Cause::New))],
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        assert_eq!(find(s, "ivanov", "вый лид"), (vec!["lead-7".to_string()], 1));
+        assert_eq!(find(s, "ivanov", "LEAD-"), (vec!["lead-7".to_string()], 1), "by id too");
+    });
+}
+
+#[test]
 fn a_store_migrated_by_a_newer_allot_is_refused_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("allot.db");

@@ -125,8 +125,9 @@ impl Base {
     /// Reads the store on `date` and types its data by `scheme` (text, file name).
     pub fn read(store: &mut dyn Store, date: i32, scheme: (&str, &str)) -> Result<Base, AppError> {
         let _span = tracing::info_span!("draft_base").entered();
-        let mut snap = store.snapshot(allot_store::Day(date))?;
+        // A draft that does not parse is said before the store is read.
         let sf = SchemeFile::parse(scheme.0, scheme.1).map_err(AppError::Input)?;
+        let mut snap = store.snapshot(allot_store::Day(date))?;
         let data = load_data(&snap, &sf)?;
         let client_keys: Vec<ClientKey> = snap.clients.iter().map(|c| c.key).collect();
         snap.clients = Vec::new();
@@ -139,6 +140,7 @@ impl Base {
     }
     /// The state of the base's day with the draft `scheme` (text, file name).
     pub fn state(&self, scheme: (&str, &str)) -> Result<State, AppError> {
+        let _span = tracing::info_span!("draft_state").entered();
         let sf = SchemeFile::parse(scheme.0, scheme.1).map_err(AppError::Input)?;
         finish(self.snap.clone(), self.data.clone(), self.client_keys.clone(), sf, scheme.0.to_string(), scheme.1.to_string(), self.date)
     }

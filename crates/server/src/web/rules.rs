@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use allot_app::stored::{AppError, BuilderColumn, DraftCheck, RoleTitles};
 use allot_i18n::{format, Arg, Lang, Message};
 use allot_io::scheme_edit::{self, Edit, EditError, NewRule, NewTarget, Outline, Test};
-use allot_store::{PlanKind, Session};
+use allot_store::{Actor, PlanKind, Session};
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -33,23 +33,40 @@ use crate::AppState;
 /// What the builder (and the territory form) offers: the data's columns and values, the
 /// employees, the teams, the roles' titles.
 pub(super) struct Palette {
-    pub(super) columns: Vec<BuilderColumn>,
+    pub(super) columns: Arc<Vec<BuilderColumn>>,
     employees: Vec<String>,
     pub(super) teams: Vec<String>,
     pub(super) titles: RoleTitles,
 }
 
+/// The data's columns and values as the builder offers them, read from a sample of the clients
+/// (at a revision, when): kept while the store has not moved, or only routing moved it for less
+/// than [`BASE_FRESH`] — a check of each keystroke does not sample the store again.
+pub type BuilderColumns = (Instant, i64, Arc<Vec<BuilderColumn>>);
+
 pub(super) async fn palette(state: &Arc<AppState>, lang: Lang) -> Result<Palette, ApiError> {
-    state
+    let (revision, made) = revisions(state).await?;
+    let kept = state.builder_columns.lock().ok().and_then(|c| c.clone());
+    let kept = kept.filter(|(at, rev, _)| *rev == revision || (made <= *rev && at.elapsed() < BASE_FRESH)).map(|c| c.2);
+    let (columns, fresh) = state
         .with_store(move |st| {
-            let columns = allot_app::stored::builder_columns(st).map_err(crate::api::book_error)?;
+            let columns = match &kept {
+                Some(c) => c.clone(),
+                None => Arc::new(allot_app::stored::builder_columns(st).map_err(crate::api::book_error)?),
+            };
             let people = st.people().map_err(ApiError::store)?;
             let teams = allot_app::stored::teams(&people);
             let employees = people.employees.iter().map(|e| e.id.clone()).collect();
             let titles = allot_app::stored::role_titles(st, lang).map_err(crate::api::book_error)?;
-            Ok(Palette { columns, employees, teams, titles })
+            Ok((Palette { columns, employees, teams, titles }, kept.is_none()))
         })
-        .await
+        .await?;
+    if fresh {
+        if let Ok(mut c) = state.builder_columns.lock() {
+            *c = Some((Instant::now(), revision, columns.columns.clone()));
+        }
+    }
+    Ok(columns)
 }
 
 /// The draft's file name in located errors.
@@ -344,17 +361,72 @@ fn fragment(status: StatusCode, m: Markup) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], m.into_string()).into_response()
 }
 
-/// How long a read of the store serves the checks of drafts while routing moves the book on: a
-/// check is a preview (the plan itself reads the store afresh).
+/// How long a read of the store serves the checks of drafts while routing alone moves the book
+/// on, when the read takes long ([`SLOW_READ`]): a check is a preview (the plan itself reads the
+/// store afresh).
 const BASE_FRESH: Duration = Duration::from_secs(60);
+/// A read at least this long is kept while routing alone moves the book on; a quicker one is
+/// made again for an exact check.
+const SLOW_READ: Duration = Duration::from_millis(500);
+/// How long after the last check the read is kept fresh in the background.
+const KEEP_WARM: Duration = Duration::from_secs(3600);
+/// How often the keeper looks whether the read went stale.
+const KEEPER_EVERY: Duration = Duration::from_secs(5);
+
+/// A read of the store for the checks: when, at which revision, how long it took.
+pub type DraftBase = (Instant, i64, Arc<allot_app::stored::Base>, Duration);
+
+/// The store's revision, and the newest change a person made (an import, a plan, a pin…).
+async fn revisions(state: &Arc<AppState>) -> Result<(i64, i64), ApiError> {
+    state.read(|st| Ok((st.revision()?, st.change_page(None, 1, false)?.first().map_or(0, |c| c.id)))).await
+}
+
+/// Whether the read `cached` still serves the checks on `today`: the store has not moved since,
+/// or only routing's batches moved it, less than [`BASE_FRESH`] ago, and the read was slow.
+fn serves(cached: &DraftBase, (revision, made): (i64, i64), today: i32) -> bool {
+    let (at, rev, base, took) = cached;
+    base.date == today && (*rev == revision || (made <= *rev && *took >= SLOW_READ && at.elapsed() < BASE_FRESH))
+}
+
+/// Reads the store whole (under the whole-book gate) for checks of drafts that type the data as
+/// `text` does, and keeps the read; with the check of `draft` (text, file, actor) on it.
+async fn read_base(
+    state: &Arc<AppState>,
+    revision: i64,
+    today: i32,
+    text: String,
+    file: String,
+    draft: Option<(String, String, Actor)>,
+) -> Result<Option<Result<DraftCheck, AppError>>, ApiError> {
+    let ahead = draft.is_none();
+    let read = move |st: &mut dyn allot_store::Store| {
+        let started = Instant::now();
+        let base = match allot_app::stored::Base::read(st, today, (&text, &file)) {
+            Ok(b) => (Arc::new(b), started.elapsed()),
+            Err(e) => return Ok((None, Some(Err(e)))),
+        };
+        let checked = draft.as_ref().map(|(text, file, actor)| allot_app::stored::check_draft_on(&base.0, text, file, actor));
+        Ok((Some(base), checked))
+    };
+    // A person waiting for a check reads like any whole-book read; the read ahead leaves no pause.
+    let (base, checked) = if ahead { state.with_whole_store_unpaced(read).await? } else { state.with_whole_store(read).await? };
+    state.metrics.draft_reads.inc();
+    if let (Some((base, took)), Ok(mut c)) = (base, state.draft_base.lock()) {
+        *c = Some((Instant::now(), revision, base, took));
+    }
+    Ok(checked)
+}
 
 /// The draft checked against the store today, or what stops it, said in the reader's language.
-/// The store is read whole (under the whole-book gate) only when the last read is older than a
-/// minute and the book moved on, or when the draft types the data otherwise; else the draft is
-/// checked against that read ([`allot_app::stored::Base`]).
+/// The store is read whole only when the last read no longer serves ([`serves`]) or the draft
+/// types the data otherwise; else the draft is checked against that read
+/// ([`allot_app::stored::Base`]), which [`spawn_draft_keeper`] keeps ready.
 async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -> Result<DraftCheck, Vec<String>> {
     if text.trim().is_empty() {
         return Err(vec![lang.t("rules-empty")]);
+    }
+    if let Ok(mut w) = state.draft_wanted.lock() {
+        *w = Instant::now();
     }
     let _one = state.checking.lock().await;
     let said = |r: Result<Result<DraftCheck, AppError>, ApiError>| match r {
@@ -364,39 +436,67 @@ async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -
         Err(e) => Err(vec![e.message]),
     };
     let (text, actor, file, today) = (text.to_string(), actor_of(s), draft_name(lang), allot_app::clock::today());
-    // The revision, and the newest change a person made (an import, a plan, a pin…): routing's
-    // batches alone may leave a read a minute old; anything else makes it stale.
-    let (revision, made) = match state.read(|st| Ok((st.revision()?, st.change_page(None, 1, false)?.first().map_or(0, |c| c.id)))).await {
+    let revs = match revisions(state).await {
         Ok(r) => r,
         Err(e) => return Err(vec![e.message]),
     };
     let cached = state.draft_base.lock().ok().and_then(|c| c.clone());
-    if let Some((at, rev, base)) = cached {
-        let fresh = rev == revision || (at.elapsed() < BASE_FRESH && made <= rev);
-        if base.date == today && fresh && base.fits(&text) {
-            let done = tokio::task::spawn_blocking(move || allot_app::stored::check_draft_on(&base, &text, &file, &actor)).await;
-            return said(done.map_err(|e| ApiError::unavailable(e.to_string())));
-        }
+    if let Some(cached) = cached.filter(|c| serves(c, revs, today) && c.2.fits(&text)) {
+        let base = cached.2;
+        let done = tokio::task::spawn_blocking(move || allot_app::stored::check_draft_on(&base, &text, &file, &actor)).await;
+        return said(done.map_err(|e| ApiError::unavailable(e.to_string())));
     }
-    let done = state
-        .with_whole_store(move |st| {
-            let base = match allot_app::stored::Base::read(st, today, (&text, &file)) {
-                Ok(b) => Arc::new(b),
-                Err(e) => return Ok((None, Err(e))),
-            };
-            let checked = allot_app::stored::check_draft_on(&base, &text, &file, &actor);
-            Ok((Some(base), checked))
-        })
-        .await;
-    match done {
-        Ok((base, checked)) => {
-            if let (Some(base), Ok(mut c)) = (base, state.draft_base.lock()) {
-                *c = Some((Instant::now(), revision, base));
+    let done = read_base(state, revs.0, today, text.clone(), file.clone(), Some((text, file, actor))).await;
+    said(done.map(|c| c.unwrap_or_else(|| Err(AppError::Input(vec![])))))
+}
+
+/// Keeps the rule builder's read of the store ready (issue #17 §7: a check of an edit within a
+/// second on a million clients): at the server's start, and for an hour after the last check,
+/// whenever the read no longer serves ([`serves`]: a person changed the store, the day turned),
+/// the store is read again with the active scheme, so that the next check finds it. A check waits
+/// for a read under way instead of making its own. Nothing is read for a store without a scheme,
+/// or when nobody checked for an hour.
+pub fn spawn_draft_keeper(state: std::sync::Weak<AppState>) {
+    tokio::spawn(async move {
+        // A read that failed (a scheme the data does not fit) is not tried again until the store
+        // or the day moves on.
+        let mut failed: Option<(i64, i32)> = None;
+        // The first look at once, the next ones a pause after the last one ended.
+        let mut every = tokio::time::interval(KEEPER_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pause = Duration::ZERO;
+        loop {
+            every.tick().await;
+            tokio::time::sleep(std::mem::take(&mut pause)).await;
+            // Only while the server lives: the reference is let go before the next sleep.
+            let Some(state) = state.upgrade() else { break };
+            let wanted = state.draft_wanted.lock().map(|w| w.elapsed() < KEEP_WARM).unwrap_or(false);
+            if !wanted {
+                continue;
             }
-            said(Ok(checked))
+            let _one = state.checking.lock().await;
+            let today = allot_app::clock::today();
+            let Ok(revs) = revisions(&state).await else { continue };
+            let cached = state.draft_base.lock().ok().and_then(|c| c.clone());
+            if cached.is_some_and(|c| serves(&c, revs, today)) || failed == Some((revs.0, today)) {
+                continue;
+            }
+            let Ok(Some(active)) = state.read(|st| st.active_scheme()).await else { continue };
+            let file = format!("scheme v{}", active.version);
+            let started = Instant::now();
+            let read = read_base(&state, revs.0, today, active.text, file, None).await;
+            // Paced as other whole-book reads are: a pause twice as long as the read before the next.
+            pause = started.elapsed() * 2;
+            match read {
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "the store cannot be read ahead of the rule builder's checks");
+                    failed = Some((revs.0, today));
+                }
+                Err(e) => tracing::warn!(error = %e.message, "reading the store ahead of the rule builder's checks"),
+                _ => {}
+            }
         }
-        Err(e) => said(Err(e)),
-    }
+    });
 }
 
 async fn shown(state: &Arc<AppState>, lang: Lang, s: &Session, p: Palette, text: String, said: Option<Result<String, String>>) -> Response {
@@ -552,7 +652,7 @@ fn builder(lang: Lang, p: &Palette, text: &str) -> Markup {
                 label for=(a) { (lang.text("rules-test", &[("n", Arg::Count(i64::from(n)))])) }
                 select id=(a) name=(a) {
                     option value="" { "—" }
-                    @for c in &p.columns { option value=(c.name) { (c.name) } }
+                    @for c in p.columns.iter() { option value=(c.name) { (c.name) } }
                 }
                 label.inline for=(o) { (lang.t("rules-op")) }
                 select id=(o) name=(o) { @for op in ops { option value=(op) { (lang.t(&format!("rules-op-{op}"))) } } }

@@ -305,6 +305,18 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
 }
 
 /// Sends keys to the element of `id`: what a person types after reaching it with the keyboard.
+/// The page in English (the language switch keeps it): `expect` is there, a Russian phrase of
+/// the page (`russian`) is not; photographed as `name`; then back to Russian.
+async fn in_english(c: &Client, name: &str, expect: &str, russian: &str) {
+    c.find(Locator::Css("a[lang=en]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("html[lang=en]")).await.unwrap();
+    let text = wait_text(c, expect).await;
+    assert!(text.contains(expect) && !text.contains(russian), "in English: {text}");
+    photograph(c, name).await;
+    c.find(Locator::Css("a[lang=ru]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("html[lang=ru]")).await.unwrap();
+}
+
 async fn type_into(c: &Client, id: &str, keys: &str) {
     c.find(Locator::Id(id)).await.unwrap().send_keys(keys).await.unwrap();
 }
@@ -347,6 +359,8 @@ async fn the_head_of_sales_adds_a_rule_by_keyboard_another_admin_approves_it_and
     wait_path(&c, "/rules").await;
     assert!(wait_text(&c, "Схема читается").await.contains("Схема читается"));
     photograph(&c, "rules-ru").await;
+    in_english(&c, "rules-en", "The scheme reads and fits the data", "Схема читается").await;
+    assert!(wait_text(&c, "Схема читается").await.contains("Схема читается"));
     // Keyboard only: each field reached and typed into, the button pressed with Enter.
     type_into(&c, "rule_role", "продажи").await;
     type_into(&c, "rule_id", "urals").await;
@@ -372,6 +386,7 @@ async fn the_head_of_sales_adds_a_rule_by_keyboard_another_admin_approves_it_and
     let text = wait_text(&c, "предложен, ждёт решения").await;
     assert!(text.contains("предложен, ждёт решения") && text.contains("утверждает или отклоняет его другой администратор"), "{text}");
     photograph(&c, "plan-proposed-ru").await;
+    in_english(&c, "plan-proposed-en", "proposed, waiting for a decision", "предложен, ждёт решения").await;
     c.find(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
     wait_path(&c, "/sign-in").await;
     // The other admin approves it.
@@ -466,6 +481,7 @@ async fn a_rebalance_is_run_watched_drawn_on_the_map_sent_to_a_plan_and_approved
     let first = titles[0].html(true).await.unwrap();
     assert!(first.contains("клиент") && first.contains("potential"), "{first}");
     photograph(&c, "territories-run-ru").await;
+    in_english(&c, "territories-run-en", "finished", "готово").await;
     c.find(Locator::Css("form[action$='/plan'] button")).await.unwrap().click().await.unwrap();
     let plan = wait_path(&c, "/plans/plan_").await;
     let text = body_text(&c).await;
