@@ -7,6 +7,7 @@ mod output;
 mod serve;
 mod stored;
 mod users;
+mod webhooks;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -149,6 +150,12 @@ enum Command {
     /// The people who sign in to the workspace: add, list, disable, set a password.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Tell other systems of the book's changes: subscribe an address to events (signed JSON,
+    /// sent by `allot serve`, in order, retried until taken), list, remove, test.
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
+    /// What waits to be delivered to each webhook, the receivers' last answers; --resend ID.
+    Outbox(webhooks::OutboxArgs),
 }
 
 #[derive(Args, Clone)]
@@ -451,6 +458,8 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Serve(a) => serve::serve(&a)?,
         Command::Token(c) => serve::token(&c)?,
         Command::User(c) => users::user(&c)?,
+        Command::Webhook(c) => webhooks::webhook(&c)?,
+        Command::Outbox(a) => webhooks::outbox_status(&a)?,
     }
     Ok(())
 }

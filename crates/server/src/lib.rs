@@ -13,6 +13,7 @@ pub mod api;
 pub mod error;
 pub mod model;
 pub mod openapi;
+pub mod outbox;
 pub mod web;
 pub mod writer;
 
@@ -471,6 +472,9 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     spawn_refresher(Arc::downgrade(&state), loaded_revision);
     // The rule builder's read of the store, made ready before the first check asks for it.
     web::spawn_draft_keeper(Arc::downgrade(&state));
+    // Webhooks are sent their changes (issue #18 §3).
+    let holder = outbox::new_secret().unwrap_or_default();
+    outbox::spawn(Arc::downgrade(&state), format!("{}:{addr}:{}", std::process::id(), holder.get(..12).unwrap_or_default()));
     let limits = config.clone();
     let done = tokio::spawn(async move {
         // Dropping the state's sender (with the app) lets the router finish its queue and stop.

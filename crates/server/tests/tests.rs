@@ -1705,3 +1705,137 @@ async fn the_head_of_sales_reads_the_log_of_changes_and_what_each_scheme_version
     }
     server.stop().await;
 }
+
+/// What a stand-in receiver of webhook deliveries was sent: event, delivery id, body, whether the
+/// signature was right, and the status it answered.
+#[derive(Debug, Clone)]
+struct Got {
+    event: String,
+    delivery: String,
+    body: J,
+    signed: bool,
+    status: u16,
+}
+
+/// A receiver of webhook deliveries on `addr` (a real HTTP server on loopback, as a company's own
+/// service would be): checks each signature against `secret` independently of allot's code,
+/// answers 503 to the first `refuse` deliveries, 200 to the rest.
+async fn receiver(addr: SocketAddr, secret: &'static str, refuse: usize) -> (Arc<std::sync::Mutex<Vec<Got>>>, tokio::task::JoinHandle<()>) {
+    use hmac::{KeyInit, Mac};
+    let got: Arc<std::sync::Mutex<Vec<Got>>> = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                // t=<unix seconds>,sha256=<hex of HMAC-SHA256(secret, "<t>.<body>")>
+                let sig = h("x-allot-signature");
+                let (t, hex) =
+                    sig.split_once(',').map(|(t, s)| (t.trim_start_matches("t="), s.trim_start_matches("sha256="))).unwrap_or_default();
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+                mac.update(format!("{t}.{body}").as_bytes());
+                let want: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                let mut seen = seen.lock().unwrap();
+                let status = if seen.len() < refuse { 503 } else { 200 };
+                seen.push(Got {
+                    event: h("x-allot-event"),
+                    delivery: h("x-allot-delivery"),
+                    body: serde_json::from_str(&body).unwrap_or(J::Null),
+                    signed: want == hex,
+                    status,
+                });
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (got, task)
+}
+
+async fn webhook_state(w: &World, id: i64) -> allot_store::Webhook {
+    let location = w.location.clone();
+    blocking(move || allot_store::open(&location).unwrap().webhooks().unwrap().into_iter().find(|h| h.id == id).unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_told_each_change_signed_and_in_order_and_loses_nothing_while_its_receiver_is_down() {
+    // Issue #18 §3: the change log is the outbox. A receiver that is down holds its deliveries in
+    // the log (the last answer recorded); once up, it gets every change in order, each delivery
+    // signed, one refused with 503 sent again with the same id and body.
+    const SECRET: &str = "a-test-signing-key-of-the-receiver";
+    let w = world(None).await;
+    let server = Server::start(&w).await;
+    // The receiver's address, not listening yet: it is down.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{addr}/hook");
+    let location = w.location.clone();
+    let id = blocking(move || {
+        allot_store::open(&location)
+            .unwrap()
+            .add_webhook(&url, &["link.opened".to_string(), "lead.routed".to_string()], SECRET, &actor())
+            .unwrap()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let owners = route_six(&http, &server, &w).await;
+    // Tried, not reached, nothing marked.
+    let mut hook = webhook_state(&w, id).await;
+    for _ in 0..100 {
+        if hook.attempts > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        hook = webhook_state(&w, id).await;
+    }
+    assert!(hook.attempts > 0 && hook.last_status == Some(0), "{hook:?}");
+    let marked = hook.delivered;
+    let revision = {
+        let location = w.location.clone();
+        blocking(move || allot_store::open(&location).unwrap().revision().unwrap()).await
+    };
+    assert!(marked < revision, "the six routings wait");
+    // Up, refusing the first delivery once; the operator's resend skips the back-off.
+    let (got, task) = receiver(addr, SECRET, 1).await;
+    for _ in 0..100 {
+        let location = w.location.clone();
+        blocking(move || allot_store::open(&location).unwrap().retry_webhook(id).unwrap()).await;
+        if webhook_state(&w, id).await.delivered == revision {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let hook = webhook_state(&w, id).await;
+    assert_eq!((hook.delivered, hook.attempts, hook.last_status), (revision, 0, Some(200)), "{hook:?}");
+    let got = got.lock().unwrap().clone();
+    assert!(got.iter().all(|g| g.signed), "every delivery signed with the key: {got:?}");
+    assert_eq!(got[0].status, 503);
+    let again: Vec<&Got> = got.iter().filter(|g| g.delivery == got[0].delivery).collect();
+    assert!(again.len() == 2 && again[1].status == 200 && again[1].body == again[0].body, "sent again, the same: {again:?}");
+    // Each change once taken, in order; both events for each routing; every lead's owner told.
+    let taken: Vec<&Got> = got.iter().filter(|g| g.status == 200).collect();
+    let ids: Vec<&str> = taken.iter().map(|g| g.delivery.as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "nothing taken twice: {ids:?}");
+    let changes: Vec<i64> = taken.iter().map(|g| g.body["change"]["id"].as_i64().unwrap()).collect();
+    assert!(changes.windows(2).all(|p| p[0] <= p[1]), "in the log's order: {changes:?}");
+    assert_eq!(taken.iter().filter(|g| g.event == "lead.routed").count(), 6);
+    let opened: BTreeMap<String, String> = taken
+        .iter()
+        .filter(|g| g.event == "link.opened")
+        .flat_map(|g| g.body["links"].as_array().unwrap().clone())
+        .filter(|l| l["role"] == "sales")
+        .map(|l| (l["client"].as_str().unwrap().to_string(), l["employee"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(opened.len(), 6, "{opened:?}");
+    for (employee, lead) in &owners {
+        assert_eq!(opened.get(lead), Some(employee), "the owner of {lead} as routing gave it");
+    }
+    assert!(taken.iter().all(|g| g.event != "plan.applied" && g.event != "link.closed"), "only what it subscribed to");
+    task.abort();
+    server.stop().await;
+}

@@ -606,6 +606,38 @@ impl LinkEntry {
     }
 }
 
+/// A webhook (issue #18 §3): an address told of the book's changes, and how far it has been told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    /// The events subscribed to (`link.opened`, `link.closed`, `plan.applied`, …).
+    pub events: Vec<String>,
+    /// The signing key: allot's own, never shown after it was made.
+    pub secret: String,
+    pub created_by: String,
+    pub created_at: String,
+    /// The last change delivered whole.
+    pub delivered: i64,
+    /// Failed tries of the next change in a row.
+    pub attempts: i64,
+    /// When the next try is due (RFC 3339, UTC).
+    pub next_at: Option<String>,
+    /// The receiver's last answer: HTTP status (0: not reached) and what it said.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_at: Option<String>,
+}
+
+/// What a webhook's latest try came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery<'a> {
+    /// Every delivery of change `change` was taken: the webhook moves on past it.
+    Done { change: i64, status: i64 },
+    /// A delivery failed: tried again at `next_at`.
+    Failed { status: i64, error: &'a str, next_at: &'a str },
+}
+
 /// A manual pin request, by the ids a person gives.
 #[derive(Debug, Clone)]
 pub struct PinRequest<'a> {
@@ -981,6 +1013,24 @@ pub trait Store: Send {
     /// Among the latest `window` routed items, at most `limit` whose client has nobody in one of
     /// `roles` on `date`, newest first: (client id, when it was routed, the roles nobody holds).
     fn unassigned_routed(&mut self, roles: &[String], date: Day, window: u64, limit: u64) -> Result<Vec<(String, String, Vec<String>)>>;
+    /// At most `limit` changes after change `after`, oldest first.
+    fn changes_after(&mut self, after: i64, limit: u64) -> Result<Vec<Change>>;
+    /// Up to `limit` links change `change` opened (`opened`) or closed, by link id after `after`:
+    /// (link id, the link).
+    fn change_links(&mut self, change: i64, opened: bool, after: i64, limit: u64) -> Result<Vec<(i64, LinkEntry)>>;
+    /// Adds a webhook for `events` (told of the changes after the store's revision now).
+    fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64>;
+    /// The webhooks not removed, by id.
+    fn webhooks(&mut self) -> Result<Vec<Webhook>>;
+    /// Removes a webhook (kept, marked, for the record).
+    fn remove_webhook(&mut self, id: i64, actor: &Actor) -> Result<()>;
+    /// Takes webhook `id` for `holder` until `until` unless another holder has it past `now`;
+    /// whether it was taken.
+    fn lease_webhook(&mut self, id: i64, holder: &str, now: &str, until: &str) -> Result<bool>;
+    /// Records a try of webhook `id` at `at`.
+    fn record_delivery(&mut self, id: i64, outcome: &Delivery<'_>, at: &str) -> Result<()>;
+    /// Makes webhook `id`'s next try due now (`allot outbox --resend`).
+    fn retry_webhook(&mut self, id: i64) -> Result<()>;
     /// At most `limit` changes before change `before` (the newest without it), newest first; with
     /// `routing` false, without routing's batches.
     fn change_page(&mut self, before: Option<i64>, limit: u64, routing: bool) -> Result<Vec<Change>>;

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "pages", include_str!("../migrations/postgres/0005_pages.sql")),
     (6, "approval", include_str!("../migrations/postgres/0006_approval.sql")),
     (7, "search", include_str!("../migrations/postgres/0007_search.sql")),
+    (8, "webhooks", include_str!("../migrations/postgres/0008_webhooks.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go

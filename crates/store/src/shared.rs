@@ -727,6 +727,108 @@ impl<B: Backend> Store for B {
         Ok(found.into_iter().map(|(_, c, at, roles)| (c, at, roles)).collect())
     }
 
+    fn changes_after(&mut self, after: i64, limit: u64) -> Result<Vec<Change>> {
+        self.db()
+            .rows(&format!("{CHANGE_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"), params![after, limit as i64])?
+            .into_iter()
+            .map(change_row)
+            .collect()
+    }
+
+    fn change_links(&mut self, change: i64, opened: bool, after: i64, limit: u64) -> Result<Vec<(i64, LinkEntry)>> {
+        // `links_by_opening` / `links_by_closing` (migration 0008).
+        let by = if opened { "l.opened_by" } else { "l.closed_by" };
+        let mut out = Vec::new();
+        self.db().each(
+            &format!("{ENTRY_SELECT_COLUMNS}, l.id {ENTRY_FROM} WHERE {by} = $1 AND l.id > $2 ORDER BY l.id LIMIT $3"),
+            params![change, after, limit as i64],
+            &mut |r| {
+                out.push((r.int(13)?, entry_row(r)?));
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64> {
+        let db = self.db();
+        let revision = revision_of(db)?;
+        db.one(
+            "INSERT INTO webhooks (url, events, secret, created_by, created_at, delivered) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            params![url, events.join(",").as_str(), secret, &actor.by, &actor.at, revision],
+        )?
+        .int(0)
+    }
+
+    fn webhooks(&mut self) -> Result<Vec<Webhook>> {
+        self.db()
+            .rows(
+                "SELECT id, url, events, secret, created_by, created_at, delivered, attempts, next_at, last_status, last_error, last_at \
+                 FROM webhooks WHERE removed_at IS NULL ORDER BY id",
+                &[],
+            )?
+            .into_iter()
+            .map(|mut r| {
+                Ok(Webhook {
+                    id: r.int(0)?,
+                    url: r.text(1)?,
+                    events: r.text(2)?.split(',').map(str::to_string).collect(),
+                    secret: r.text(3)?,
+                    created_by: r.text(4)?,
+                    created_at: r.text(5)?,
+                    delivered: r.int(6)?,
+                    attempts: r.int(7)?,
+                    next_at: r.opt_text(8)?,
+                    last_status: r.opt_int(9)?,
+                    last_error: r.opt_text(10)?,
+                    last_at: r.opt_text(11)?,
+                })
+            })
+            .collect()
+    }
+
+    fn remove_webhook(&mut self, id: i64, actor: &Actor) -> Result<()> {
+        let n = self.db().exec(
+            "UPDATE webhooks SET removed_by = $2, removed_at = $3 WHERE id = $1 AND removed_at IS NULL",
+            params![id, &actor.by, &actor.at],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "webhook", id: id.to_string() });
+        }
+        Ok(())
+    }
+
+    fn lease_webhook(&mut self, id: i64, holder: &str, now: &str, until: &str) -> Result<bool> {
+        Ok(self.db().exec(
+            "UPDATE webhooks SET lease_until = $4, lease_by = $2 \
+             WHERE id = $1 AND removed_at IS NULL AND (lease_until IS NULL OR lease_until < $3 OR lease_by = $2)",
+            params![id, holder, now, until],
+        )? == 1)
+    }
+
+    fn record_delivery(&mut self, id: i64, outcome: &Delivery<'_>, at: &str) -> Result<()> {
+        match *outcome {
+            // Only forward: a slower worker's late mark cannot move a webhook back.
+            Delivery::Done { change, status } => self.db().exec(
+                "UPDATE webhooks SET delivered = $2, attempts = 0, next_at = NULL, last_status = $3, last_error = NULL, last_at = $4 \
+                 WHERE id = $1 AND delivered < $2",
+                params![id, change, status, at],
+            )?,
+            Delivery::Failed { status, error, next_at } => self.db().exec(
+                "UPDATE webhooks SET attempts = attempts + 1, next_at = $2, last_status = $3, last_error = $4, last_at = $5 WHERE id = $1",
+                params![id, next_at, status, error, at],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn retry_webhook(&mut self, id: i64) -> Result<()> {
+        if self.db().exec("UPDATE webhooks SET next_at = NULL WHERE id = $1 AND removed_at IS NULL", params![id])? == 0 {
+            return Err(StoreError::NotFound { what: "webhook", id: id.to_string() });
+        }
+        Ok(())
+    }
+
     fn change_page(&mut self, before: Option<i64>, limit: u64, routing: bool) -> Result<Vec<Change>> {
         // Without routing's batches (one change each), the log's few people-made changes come
         // from `changes_by_kind`; with them, newest first along the key.

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "pages", include_str!("../migrations/sqlite/0005_pages.sql")),
     (6, "approval", include_str!("../migrations/sqlite/0006_approval.sql")),
     (7, "search", include_str!("../migrations/sqlite/0007_search.sql")),
+    (8, "webhooks", include_str!("../migrations/sqlite/0008_webhooks.sql")),
 ];
 
 /// A client's `find` (its id and name, case-folded: migration 0005) when it is inserted with the

@@ -962,3 +962,57 @@ fn an_employee_s_book_is_read_a_page_at_a_time_and_searched_whatever_the_case() 
         assert!(s.loads(day("2026-01-09"), None).unwrap().is_empty(), "nothing held before the links start");
     });
 }
+
+#[test]
+fn a_webhook_keeps_its_mark_its_lease_and_its_last_answer_and_reads_a_change_s_links_by_page() {
+    // Issue #18 §3: the change log is the outbox; a webhook's mark only moves forward; one holder
+    // at a time; the links a change opened and closed, page by page.
+    each("webhooks", |s| {
+        seed(s);
+        let secret = "0123456789abcdef0123";
+        let id = s
+            .add_webhook("https://erp.example.ru/hook", &["link.opened".to_string(), "link.closed".to_string()], secret, &actor())
+            .unwrap();
+        let hook = s.webhooks().unwrap().into_iter().find(|h| h.id == id).unwrap();
+        assert_eq!((hook.delivered, hook.events.len(), hook.secret.as_str()), (s.revision().unwrap(), 2, secret), "from now on");
+        assert!(matches!(s.add_webhook("ftp://x", &["link.opened".to_string()], secret, &actor()), Err(_)), "the store refuses it too");
+        let snap = s.snapshot(day("2026-01-10")).unwrap();
+        let iv = key(&snap.employees, "ivanov");
+        let opens = ["c1", "c2", "c3"].iter().map(|c| open(key(&snap.clients, c), "sales", iv, "2026-01-10", Cause::New)).collect();
+        let change = s.apply(&changes(snap.revision, vec![], opens), &actor()).unwrap().change;
+        let later = s.changes_after(hook.delivered, 10).unwrap();
+        assert_eq!(later.iter().map(|c| c.id).collect::<Vec<_>>(), [change]);
+        let page1 = s.change_links(change, true, 0, 2).unwrap();
+        let page2 = s.change_links(change, true, page1[1].0, 2).unwrap();
+        let clients: Vec<String> = page1.iter().chain(&page2).map(|(_, l)| l.client.clone()).collect();
+        assert_eq!(clients, ["c1", "c2", "c3"]);
+        assert!(s.change_links(change, false, 0, 10).unwrap().is_empty(), "it closed nothing");
+        // One holder at a time, until the lease runs out.
+        assert!(s.lease_webhook(id, "a", "2026-11-30T10:00:00Z", "2026-11-30T10:00:30Z").unwrap());
+        assert!(!s.lease_webhook(id, "b", "2026-11-30T10:00:10Z", "2026-11-30T10:00:40Z").unwrap());
+        assert!(s.lease_webhook(id, "a", "2026-11-30T10:00:10Z", "2026-11-30T10:00:40Z").unwrap(), "renewed by its holder");
+        assert!(s.lease_webhook(id, "b", "2026-11-30T10:00:41Z", "2026-11-30T10:01:11Z").unwrap(), "taken once it ran out");
+        // A failure is counted and said; a delivery moves the mark and clears them; never back.
+        s.record_delivery(id, &Delivery::Failed { status: 503, error: "busy", next_at: "2026-11-30T10:00:02Z" }, "2026-11-30T10:00:01Z")
+            .unwrap();
+        let h = s.webhooks().unwrap().remove(0);
+        assert_eq!(
+            (h.attempts, h.last_status, h.last_error.as_deref(), h.next_at.as_deref()),
+            (1, Some(503), Some("busy"), Some("2026-11-30T10:00:02Z"))
+        );
+        s.retry_webhook(id).unwrap();
+        assert_eq!(s.webhooks().unwrap()[0].next_at, None);
+        s.record_delivery(id, &Delivery::Done { change, status: 204 }, "2026-11-30T10:00:03Z").unwrap();
+        s.record_delivery(id, &Delivery::Done { change: change - 1, status: 200 }, "2026-11-30T10:00:04Z").unwrap();
+        let h = s.webhooks().unwrap().remove(0);
+        assert_eq!(
+            (h.delivered, h.attempts, h.last_status, h.last_error),
+            (change, 0, Some(204), None),
+            "a late mark does not move it back"
+        );
+        s.remove_webhook(id, &actor()).unwrap();
+        assert!(s.webhooks().unwrap().is_empty());
+        assert!(matches!(s.remove_webhook(id, &actor()), Err(StoreError::NotFound { .. })));
+        assert!(matches!(s.retry_webhook(id), Err(StoreError::NotFound { .. })));
+    });
+}

@@ -182,3 +182,103 @@ fn users_are_added_listed_given_a_password_and_disabled_from_the_command_line() 
     let err = run(&["user", "disable", "nobody"], "").unwrap_err();
     assert!(err.contains("no user `nobody`"), "{err}");
 }
+
+/// One HTTP request read off `s`: its `X-Allot-Delivery` header and its body.
+fn read_request(s: &mut TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+            };
+            let length: usize = header("content-length")?.parse().ok()?;
+            if body.len() >= length {
+                return Some((header("x-allot-delivery")?, body[..length].to_string()));
+            }
+        }
+    }
+}
+
+/// Issue #18 §3: `allot serve` killed with SIGKILL after a delivery was sent and before it was
+/// marked sends, once started again, the same delivery (id and body) — no different one — and
+/// loses none.
+#[test]
+fn a_server_killed_between_a_delivery_and_its_mark_sends_the_same_delivery_again_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allot.db").display().to_string();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("employees.csv"), "id,name\nanna,Анна\nboris,Борис\nvera,Вера\n").unwrap();
+    std::fs::write(site.join("clients.csv"), "id,source\n").unwrap();
+    std::fs::write(site.join("scheme.toml"), SCHEME).unwrap();
+    let run = |args: &[&str]| {
+        let out = allot().args(args).arg("--db").arg(&db).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["sync", "--dir", site.to_str().unwrap(), "--date", "2026-03-01"]);
+    // The receiver: the first delivery is read and never answered (the server is killed while it
+    // waits); the next ones are taken.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let rport = receiver.local_addr().unwrap().port();
+    run(&["webhook", "add", &format!("http://127.0.0.1:{rport}/hook"), "--events", "link.opened"]);
+    std::fs::write(site.join("clients.csv"), "id,source\nk1,web\nk2,web\nk3,web\n").unwrap();
+    run(&["sync", "--dir", site.to_str().unwrap(), "--date", "2026-03-02"]);
+    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    {
+        let got = got.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in receiver.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let Some(request) = read_request(&mut s) else { continue };
+                let first = got.lock().unwrap().is_empty();
+                got.lock().unwrap().push(request);
+                if first {
+                    held.push(s);
+                    let _ = first_tx.send(());
+                } else {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                }
+            }
+        });
+    }
+    let serve = |port: u16| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("allot"))
+            .current_dir(root())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db", &db])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut servers = Servers(vec![serve(free_port())]);
+    first_rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the first delivery was sent");
+    // SIGKILL: the delivery is out, its mark is not.
+    servers.0[0].kill().unwrap();
+    servers.0[0].wait().unwrap();
+    assert!(run(&["outbox"]).contains("the later changes wait"), "not marked");
+    servers.0.push(serve(free_port()));
+    // The killed server's lease on the webhook (30 s) runs out first.
+    let delivered = (0..300).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        run(&["outbox"]).contains("nothing waits")
+    });
+    assert!(delivered, "delivered after the restart: {}\n{}", run(&["outbox"]), run(&["log"]));
+    drop(servers);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "sent once before the kill, once after: {got:?}");
+    assert_eq!(got[0], got[1], "the same delivery, id and body");
+    let body: serde_json::Value = serde_json::from_str(&got[1].1).unwrap();
+    let clients: Vec<&str> = body["links"].as_array().unwrap().iter().map(|l| l["client"].as_str().unwrap()).collect();
+    assert_eq!(clients, ["k1", "k2", "k3"], "none lost: {body}");
+}

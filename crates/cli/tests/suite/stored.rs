@@ -768,3 +768,34 @@ fn only_deals_at_a_sale_stage_are_credited_and_the_others_are_listed() {
         assert!(!shown.contains("stage `lost`"), "{shown}");
     });
 }
+
+/// Issue #18 §3: subscribing is checked before anything is stored; the key is shown once and
+/// never listed, nor a key in the address; the outbox says what waits and why a try failed.
+#[test]
+fn a_webhook_is_checked_shown_once_and_its_outbox_says_what_waits() {
+    each("webhook", |s| {
+        let err = s.fails(&["webhook", "add", "ftp://erp.example.ru/x", "--events", "link.opened"]);
+        assert!(err.contains("http:// or https://"), "{err}");
+        let err = s.fails(&["webhook", "add", "https://erp.example.ru/x", "--events", "link.opened,link.moved"]);
+        assert!(err.contains("--events") && err.contains("link.moved") && err.contains("link.closed"), "{err}");
+        assert!(s.ok(&["webhook", "list"]).contains("no webhooks"), "nothing stored by a refusal");
+        // Port 9 on loopback: nobody listens.
+        let added = s.ok(&["webhook", "add", "http://127.0.0.1:9/hook?token=PRIVATE", "--events", "link.opened,plan.applied"]);
+        let key = added.lines().last().unwrap().trim().to_string();
+        assert!(key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit()), "{added}");
+        assert!(!added.contains("PRIVATE"), "{added}");
+        let list = s.ok(&["webhook", "list"]);
+        assert!(list.contains("http://127.0.0.1:9/hook") && list.contains("link.opened,plan.applied"), "{list}");
+        assert!(!list.contains(&key) && !list.contains("PRIVATE"), "never the key: {list}");
+        assert!(s.ok(&["outbox"]).contains("nothing waits"));
+        s.ok(&["sync", "--dir", "examples/s3", "--date", "2026-01-12"]);
+        let waits = s.ok(&["outbox"]);
+        assert!(waits.contains("delivered up to change 0 of 4") && waits.contains("the later changes wait"), "{waits}");
+        let err = s.fails(&["webhook", "test", "1"]);
+        assert!(err.contains("cannot be reached") && !err.contains("PRIVATE"), "{err}");
+        s.ok(&["outbox", "--resend", "1"]);
+        s.ok(&["webhook", "remove", "1"]);
+        assert!(s.fails(&["webhook", "remove", "1"]).contains("no webhook"));
+        assert!(s.ok(&["outbox"]).contains("no webhooks"));
+    });
+}

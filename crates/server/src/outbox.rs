@@ -1,0 +1,280 @@
+//! Webhooks (issue #18 §3): the book's changes told to other systems — 1C, a messenger's bot, a
+//! company's own service — signed, in order, each delivery tried again until it is taken.
+//!
+//! The change log is the outbox. Every change is written in the same transaction as the links it
+//! opens and closes; a webhook keeps the last change delivered to it (`webhooks.delivered`). The
+//! worker here reads the changes after it, makes each one's deliveries (an event and up to
+//! [`PAGE`] links each), sends them one after another and, when every one was taken (a 2xx
+//! answer), moves the webhook on past that change. A delivery's id is made of the webhook, the
+//! change, the event and the page: a crash between a send and the mark sends the same deliveries
+//! again, never different ones, and the receiver drops what it already has. A receiver that is
+//! down holds nothing up but itself: its changes wait in the log, tried again after 1 s, 2 s, 4 s …
+//! up to [`MAX_BACKOFF`].
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use allot_store::{Change, Delivery, LinkEntry, Store, Webhook};
+use hmac::{KeyInit, Mac};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The events a webhook may subscribe to.
+pub const EVENTS: &[(&str, &str)] = &[
+    ("link.opened", "a client got an owner in a role (any cause: a rule, routing, a pin, a cover)"),
+    ("link.closed", "a client's owner in a role let go of it (with the cause of the change)"),
+    ("lead.routed", "a routing batch gave new leads their owners"),
+    ("plan.applied", "a plan was applied (a scheme, a rebalance, a leaver, an absence, an import)"),
+];
+
+/// Links per delivery.
+pub const PAGE: u64 = 500;
+/// Changes read per look.
+const CHANGES_PER_LOOK: u64 = 20;
+/// The longest wait between two tries of one webhook.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
+/// How long one receiver may take to answer.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the worker looks for new changes.
+const EVERY: Duration = Duration::from_secs(1);
+/// How long a worker holds a webhook (two servers on one store: each webhook is sent by one),
+/// renewed before each delivery; a server killed while holding one delays it by this at most.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// The events of `list` that allot does not know.
+pub fn unknown_events(list: &[String]) -> Vec<String> {
+    list.iter().filter(|e| !EVENTS.iter().any(|(k, _)| k == e)).cloned().collect()
+}
+
+/// One delivery: its id, event and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub event: String,
+    pub body: String,
+}
+
+fn link_json(l: &LinkEntry) -> Value {
+    json!({
+        "client": l.client,
+        "role": l.role,
+        "employee": l.employee,
+        "from": l.from.to_string(),
+        "to": l.to.map(|d| d.to_string()),
+        "cause": l.cause.as_str(),
+        "rule": l.rule,
+    })
+}
+
+fn change_json(c: &Change) -> Value {
+    json!({ "id": c.id, "kind": c.kind, "by": c.by, "at": c.at, "file": c.file, "summary": c.summary })
+}
+
+fn message(hook: i64, change: &Change, event: &str, page: usize, links: Option<Vec<Value>>) -> Message {
+    let id = format!("wh{hook}-c{}-{event}-{page}", change.id);
+    let mut body = json!({ "delivery": id, "event": event, "change": change_json(change) });
+    if let Some(links) = links {
+        body["links"] = Value::Array(links);
+    }
+    Message { id, event: event.to_string(), body: body.to_string() }
+}
+
+/// The deliveries of `change` to webhook `hook` subscribed to `events`, in the order they are
+/// sent: the plan first, then what it closed, then what it opened.
+pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Change) -> allot_store::Result<Vec<Message>> {
+    let wants = |e: &str| events.iter().any(|x| x == e);
+    let mut out = Vec::new();
+    if change.kind == "apply" && wants("plan.applied") {
+        out.push(message(hook, change, "plan.applied", 1, None));
+    }
+    let routed = change.kind == "route" && wants("lead.routed");
+    for (event, opened) in [("link.closed", false), ("link.opened", true)] {
+        let told = wants(event);
+        if !told && !(opened && routed) {
+            continue;
+        }
+        let (mut after, mut page) = (0, 0);
+        loop {
+            let links = store.change_links(change.id, opened, after, PAGE)?;
+            let Some(&(last, _)) = links.last() else { break };
+            after = last;
+            page += 1;
+            let body: Vec<Value> = links.iter().map(|(_, l)| link_json(l)).collect();
+            if opened && routed {
+                out.push(message(hook, change, "lead.routed", page, Some(body.clone())));
+            }
+            if told {
+                out.push(message(hook, change, event, page, Some(body)));
+            }
+            if (links.len() as u64) < PAGE {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A `ping` delivery (`allot webhook test`): the same headers and signature as the others.
+pub fn ping(hook: &Webhook) -> Message {
+    let id = format!("wh{}-ping-{}", hook.id, allot_app::clock::now_seconds());
+    let body = json!({ "delivery": id, "event": "ping", "webhook": hook.id, "events": hook.events }).to_string();
+    Message { id, event: "ping".into(), body }
+}
+
+/// Whether `url` can be a webhook's address: http or https, with a host; said otherwise.
+pub fn check_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(u) => Err(format!("the address must be http:// or https:// with a host, not `{}:`", u.scheme())),
+        Err(e) => Err(format!("`{}` is not an address: {e}", url.split_once('?').map_or(url, |(b, _)| b))),
+    }
+}
+
+/// The signature header's value: `t=<unix seconds>,sha256=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={timestamp},sha256={hex}")
+}
+
+/// A fresh signing key: 32 random bytes as hex, from the operating system.
+pub fn new_secret() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The HTTP client of the deliveries: no redirects followed (a receiver answers where it was
+/// asked), a time limit per request.
+pub fn client() -> reqwest::Client {
+    // rustls's ring provider, for https receivers; installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(SEND_TIMEOUT)
+        .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Sends one delivery; `Ok(status)` when taken (2xx), else the status (0: not reached) and why.
+pub async fn send(http: &reqwest::Client, hook: &Webhook, m: &Message) -> Result<i64, (i64, String)> {
+    let now = allot_app::clock::now_seconds() as i64;
+    let r = http
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header("x-allot-event", &m.event)
+        .header("x-allot-delivery", &m.id)
+        .header("x-allot-signature", signature(&hook.secret, now, &m.body))
+        .body(m.body.clone())
+        .send()
+        .await;
+    match r {
+        Ok(r) if r.status().is_success() => Ok(i64::from(r.status().as_u16())),
+        Ok(r) => {
+            let status = i64::from(r.status().as_u16());
+            let text = r.text().await.unwrap_or_default();
+            Err((status, text.chars().take(500).collect()))
+        }
+        Err(e) => Err((0, without_secret(&e.to_string(), hook))),
+    }
+}
+
+/// An error said without the receiver's query string (where a key may sit).
+fn without_secret(text: &str, hook: &Webhook) -> String {
+    match hook.url.split_once('?') {
+        Some((bare, _)) => text.replace(&hook.url, bare),
+        None => text.to_string(),
+    }
+}
+
+/// The moment `wait` from now, as RFC 3339.
+fn after(wait: Duration) -> String {
+    allot_app::clock::rfc3339(allot_app::clock::now_seconds() + wait.as_secs())
+}
+
+/// How long after `attempts` failures in a row the next try waits.
+pub fn backoff(attempts: i64) -> Duration {
+    Duration::from_secs(1u64 << attempts.clamp(0, 10) as u32).min(MAX_BACKOFF)
+}
+
+/// Tries webhook `hook` once: the changes after its mark, each delivered whole or not at all.
+/// Returns whether it delivered something (then it is looked at again at once).
+pub async fn deliver(state: &Arc<AppState>, http: &reqwest::Client, hook: &Webhook, holder: &str) -> Result<bool, ApiError> {
+    let now = allot_app::clock::now_utc();
+    if hook.next_at.as_deref().is_some_and(|due| due > now.as_str()) {
+        return Ok(false);
+    }
+    let until = after(LEASE);
+    let (id, holder_s) = (hook.id, holder.to_string());
+    let leased = state.read(move |st| st.lease_webhook(id, &holder_s, &now, &until)).await?;
+    if !leased {
+        return Ok(false);
+    }
+    let (mark, events) = (hook.delivered, hook.events.clone());
+    let batches = state
+        .read(move |st| {
+            let changes = st.changes_after(mark, CHANGES_PER_LOOK)?;
+            changes.into_iter().map(|c| Ok((c.id, messages(st, id, &events, &c)?))).collect::<allot_store::Result<Vec<_>>>()
+        })
+        .await?;
+    let mut moved = false;
+    for (change, messages) in batches {
+        let mut status = 200;
+        for m in &messages {
+            // The lease renewed: it outlasts the delivery's time limit.
+            let (until, holder_s, now) = (after(LEASE), holder.to_string(), allot_app::clock::now_utc());
+            if !state.read(move |st| st.lease_webhook(id, &holder_s, &now, &until)).await? {
+                return Ok(moved);
+            }
+            match send(http, hook, m).await {
+                Ok(s) => status = s,
+                Err((status, error)) => {
+                    let wait = backoff(hook.attempts);
+                    tracing::warn!(webhook = id, delivery = %m.id, status, %error, retry_in = ?wait, "a webhook delivery failed");
+                    let (at, next) = (allot_app::clock::now_utc(), after(wait));
+                    state.read(move |st| st.record_delivery(id, &Delivery::Failed { status, error: &error, next_at: &next }, &at)).await?;
+                    return Ok(moved);
+                }
+            }
+        }
+        let at = allot_app::clock::now_utc();
+        state.read(move |st| st.record_delivery(id, &Delivery::Done { change, status }, &at)).await?;
+        moved = true;
+    }
+    Ok(moved)
+}
+
+/// The worker: while the server lives, every webhook is sent its changes (one look a second, at
+/// once again while there is more).
+pub fn spawn(state: Weak<AppState>, holder: String) {
+    tokio::spawn(async move {
+        let http = client();
+        loop {
+            let mut more = false;
+            {
+                let Some(state) = state.upgrade() else { break };
+                match state.read(|st| st.webhooks()).await {
+                    Ok(hooks) => {
+                        for hook in hooks {
+                            match deliver(&state, &http, &hook, &holder).await {
+                                Ok(moved) => more |= moved,
+                                Err(e) => {
+                                    tracing::warn!(webhook = hook.id, error = %e.message, "the webhook worker could not read the store")
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e.message, "the webhook worker could not read the store"),
+                }
+            }
+            if !more {
+                tokio::time::sleep(EVERY).await;
+            }
+        }
+    });
+}
