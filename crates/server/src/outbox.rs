@@ -92,7 +92,8 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
     let routed = change.kind == "route" && wants("lead.routed");
     for (event, opened) in [("link.closed", false), ("link.opened", true)] {
         let told = wants(event);
-        if !told && !(opened && routed) {
+        let routes_here = opened && routed;
+        if !told && !routes_here {
             continue;
         }
         let (mut after, mut page) = (0, 0);

@@ -975,7 +975,7 @@ fn a_webhook_keeps_its_mark_its_lease_and_its_last_answer_and_reads_a_change_s_l
             .unwrap();
         let hook = s.webhooks().unwrap().into_iter().find(|h| h.id == id).unwrap();
         assert_eq!((hook.delivered, hook.events.len(), hook.secret.as_str()), (s.revision().unwrap(), 2, secret), "from now on");
-        assert!(matches!(s.add_webhook("ftp://x", &["link.opened".to_string()], secret, &actor()), Err(_)), "the store refuses it too");
+        assert!(s.add_webhook("ftp://x", &["link.opened".to_string()], secret, &actor()).is_err(), "the store refuses it too");
         let snap = s.snapshot(day("2026-01-10")).unwrap();
         let iv = key(&snap.employees, "ivanov");
         let opens = ["c1", "c2", "c3"].iter().map(|c| open(key(&snap.clients, c), "sales", iv, "2026-01-10", Cause::New)).collect();
