@@ -346,6 +346,12 @@ note-back = back from the absence of { $first } to { $last }
 # The head of sales' Contribution screen (issue #17).
 nav-contribution = Contribution
 contribution-title = Contribution
+contribution-being-made = The report is being made: it reads the period's whole book and sales (seconds on a million clients). This page renews itself.
+contribution-stale = These figures were made { $minutes ->
+    [0] less than a minute ago
+    [one] a minute ago
+   *[other] { $minutes } minutes ago
+}; the store has changed since, and the new ones are being made.
 contribution-from = From
 contribution-to = To (inclusive)
 contribution-per = Rows

@@ -174,6 +174,9 @@ pub struct AppState {
     pub draft_base: Mutex<Option<web::DraftBase>>,
     /// One scheme check at a time.
     pub checking: tokio::sync::Mutex<()>,
+    /// Contribution reports made for the screen, and those being made (issue #17 §7).
+    pub reports: Mutex<web::Reports>,
+    pub reporting: Mutex<std::collections::HashSet<web::ReportKey>>,
     /// The columns and values the rule builder offers, as last sampled from the store.
     pub builder_columns: Mutex<Option<web::BuilderColumns>>,
     /// When the rule builder last checked a draft (the server's start at first): for an hour
@@ -400,6 +403,8 @@ fn spawn_refresher(refresher: std::sync::Weak<AppState>, mut seen: Option<i64>) 
 
 /// Binds, starts the router thread and serves until `shutdown` resolves.
 pub async fn start(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<Running, ServeError> {
+    // The process's TLS provider, before any HTTP client is built (webhooks, connectors).
+    outbox::install_tls();
     // The store's clients block (PostgreSQL's runs its own small runtime): open off the async threads.
     let location = config.store.clone();
     let (store, model) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
@@ -461,6 +466,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         draft_base: Mutex::new(None),
         checking: tokio::sync::Mutex::new(()),
         builder_columns: Mutex::new(None),
+        reports: Mutex::new(Vec::new()),
+        reporting: Mutex::new(std::collections::HashSet::new()),
         draft_wanted: Mutex::new(std::time::Instant::now()),
     });
     let app = app(state.clone(), &config);

@@ -152,14 +152,19 @@ pub fn new_secret() -> std::io::Result<String> {
 /// The HTTP client of the deliveries: no redirects followed (a receiver answers where it was
 /// asked), a time limit per request.
 pub fn client() -> reqwest::Client {
-    // rustls's ring provider, for https receivers; installing it twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(SEND_TIMEOUT)
         .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Makes rustls's ring provider the process's TLS provider (for https receivers): before any HTTP
+/// client is built; a second call changes nothing.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Sends one delivery; `Ok(status)` when taken (2xx), else the status (0: not reached) and why.

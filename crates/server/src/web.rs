@@ -32,6 +32,7 @@ mod routing;
 mod rules;
 mod territories;
 
+pub use contribution::{ReportKey, Reports};
 pub use rules::{spawn_draft_keeper, BuilderColumns, DraftBase};
 pub use territories::Runs;
 

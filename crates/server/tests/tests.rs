@@ -1127,12 +1127,21 @@ async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_down
     let sale = json!({"id": "s1", "client": "lead00001", "attributes": {"amount": 100001, "date": "2026-03-10", "currency": "RUB"}});
     assert_eq!(http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&sale).send().await.unwrap().status(), 200);
     let who = sign_in_all(&http, &server, &["boss", "mgr", "anna"]).await;
+    // The screen says when its report is still being made and renews itself (`Refresh`): followed.
     let get = |login: &'static str, path: &'static str| {
         let (http, cookie, url) = (http.clone(), who[login].0.clone(), server.url(path));
         async move {
-            let r = http.get(url).header("cookie", cookie).send().await.unwrap();
-            let (status, kind) = (r.status().as_u16(), r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()));
-            (status, kind, r.bytes().await.unwrap().to_vec())
+            loop {
+                let r = http.get(&url).header("cookie", &cookie).send().await.unwrap();
+                let (status, kind) = (r.status().as_u16(), r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()));
+                let renews = r.headers().contains_key("refresh");
+                let body = r.bytes().await.unwrap().to_vec();
+                if !renews {
+                    return (status, kind, body);
+                }
+                assert!(String::from_utf8_lossy(&body).contains("Отчёт готовится"), "says why it renews");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
     };
     let (status, _, page) = get("boss", "/contribution?from=2026-03-01&to=2026-03-31").await;
@@ -1144,6 +1153,24 @@ async fn the_head_of_sales_sees_each_one_s_contribution_and_its_balance_and_down
     assert!(page.matches("<svg").count() >= 2, "both charts are drawn: {page}");
     assert!(page.contains("href=\"/contribution\""), "the head of sales has it in the menu");
     assert!(page.contains("<option value=\"source\">по полю source</option>"), "the clients' own columns are the segments: {page}");
+    // A person changes the store: the report kept is shown at once, dated, while the new one is made.
+    in_store(&w, |store| {
+        allot_app::stored::absent(store, "vera", day("2026-03-20"), day("2026-03-21"), None, &actor()).unwrap();
+    })
+    .await;
+    let (status, _, page) = get("boss", "/contribution?from=2026-03-01&to=2026-03-31").await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(status == 200 && page.contains("Эти цифры посчитаны") && page.contains("1\u{202f}000,01\u{a0}₽"), "{page}");
+    let mut fresh = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (_, _, page) = get("boss", "/contribution?from=2026-03-01&to=2026-03-31").await;
+        if !String::from_utf8(page).unwrap().contains("Эти цифры посчитаны") {
+            fresh = true;
+            break;
+        }
+    }
+    assert!(fresh, "the new report replaces it");
     // The workbook, read back as a user's XLSX is: the reader's headers, anna's revenue.
     let (status, kind, book) = get("boss", "/contribution.xlsx?from=2026-03-01&to=2026-03-31").await;
     assert_eq!((status, kind.as_deref()), (200, Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")));

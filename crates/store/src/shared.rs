@@ -751,13 +751,18 @@ impl<B: Backend> Store for B {
     }
 
     fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64> {
-        let db = self.db();
-        let revision = revision_of(db)?;
-        db.one(
+        let mut tx = self.write()?;
+        // The deliveries read the links by the change that opened or closed them (migration 0008).
+        tx.exec("CREATE INDEX IF NOT EXISTS links_by_opening ON links (opened_by)", &[])?;
+        tx.exec("CREATE INDEX IF NOT EXISTS links_by_closing ON links (closed_by) WHERE closed_by IS NOT NULL", &[])?;
+        let revision = revision_of(&mut *tx)?;
+        let id = tx.one(
             "INSERT INTO webhooks (url, events, secret, created_by, created_at, delivered) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             params![url, events.join(",").as_str(), secret, &actor.by, &actor.at, revision],
         )?
-        .int(0)
+        .int(0)?;
+        tx.commit()?;
+        Ok(id)
     }
 
     fn webhooks(&mut self) -> Result<Vec<Webhook>> {

@@ -4,6 +4,7 @@
 //! through `allot_app::contribution` as `allot report` and `GET /v1/report` do.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use allot_app::contribution::{report, Group, HeaderFor, Report, ReportRequest};
 use allot_core::stats::Spread;
@@ -60,7 +61,87 @@ async fn asked(state: &Arc<AppState>, headers: &HeaderMap, q: &ContributionQuery
     Ok((lang, s, Asked { first, last, per, role }))
 }
 
-/// The report asked for, or the page that says why not.
+/// A report's period and grouping.
+pub type ReportKey = (i32, i32, String);
+/// A report as computed: the report, or why it cannot be made (said in Russian and in English).
+type Made = Result<Arc<Report>, Arc<(String, String)>>;
+/// Reports made for the screen, the newest last: what was asked, the store's revision, when, how
+/// long it took.
+pub type Reports = Vec<(ReportKey, i64, Instant, Duration, Made)>;
+/// Reports kept.
+const KEPT: usize = 8;
+/// How long the screen waits for a report before it answers "being computed" (and renews itself).
+const WAIT: Duration = Duration::from_millis(150);
+
+/// Makes the report `key` in the background (under the whole-book gate) unless it is being made;
+/// kept in `state.reports` at `revision`.
+fn start(state: &Arc<AppState>, key: ReportKey, revision: i64) {
+    if let Ok(mut under_way) = state.reporting.lock() {
+        if !under_way.insert(key.clone()) {
+            return;
+        }
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let req = ReportRequest {
+            period: allot_app::credit::CreditRequest { first: key.0, last: key.1, scheme: None },
+            group: Group::parse(&key.2),
+            currency: None,
+        };
+        let started = Instant::now();
+        let made: Made = match state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| (e.say(Lang::Ru), e.say(Lang::En))))).await
+        {
+            Ok(Ok(r)) => Ok(Arc::new(r)),
+            Ok(Err(why)) => Err(Arc::new(why)),
+            Err(e) => Err(Arc::new((e.message.clone(), e.message))),
+        };
+        if let Ok(mut reports) = state.reports.lock() {
+            reports.retain(|(k, ..)| *k != key);
+            reports.push((key.clone(), revision, Instant::now(), started.elapsed(), made));
+            let extra = reports.len().saturating_sub(KEPT);
+            reports.drain(..extra);
+        }
+        if let Ok(mut under_way) = state.reporting.lock() {
+            under_way.remove(&key);
+        }
+    });
+}
+
+/// The report `key` as kept: whether it is current (the store has not moved since; or only
+/// routing moved it, less than a minute ago, and the report took half a second or more), when it
+/// was made, and it.
+fn kept(state: &AppState, key: &ReportKey, (revision, made): (i64, i64)) -> Option<(bool, Instant, Made)> {
+    let reports = state.reports.lock().ok()?;
+    let (_, rev, at, took, r) = reports.iter().rev().find(|(k, ..)| k == key)?;
+    let slow = *took >= Duration::from_millis(500);
+    let current = *rev == revision || (made <= *rev && slow && at.elapsed() < Duration::from_secs(60));
+    Some((current, *at, r.clone()))
+}
+
+/// The report asked for: a current one kept, or one made now if that takes less than [`WAIT`];
+/// else `None` (being made: the page says so and renews itself), with an older one to show
+/// meanwhile when there is one.
+async fn current_report(state: &Arc<AppState>, key: &ReportKey) -> Result<(Option<Made>, Option<Instant>), ApiError> {
+    let revs = super::rules::revisions(state).await?;
+    match kept(state, key, revs) {
+        Some((true, _, r)) => return Ok((Some(r), None)),
+        Some((false, at, r)) => {
+            start(state, key.clone(), revs.0);
+            return Ok((Some(r), Some(at)));
+        }
+        None => start(state, key.clone(), revs.0),
+    }
+    let waited = Instant::now();
+    while waited.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Some((_, _, r)) = kept(state, key, revs) {
+            return Ok((Some(r), None));
+        }
+    }
+    Ok((None, None))
+}
+
+/// The report asked for, or the page that says why not (the workbook waits for it).
 async fn asked_report(
     state: &Arc<AppState>,
     headers: &HeaderMap,
@@ -80,10 +161,33 @@ async fn asked_report(
 }
 
 /// `GET /contribution`: the screen.
+/// A report over a big book takes seconds (it reads the period's whole book and sales): the screen
+/// answers at once with the report kept for the period, or says it is being made and renews
+/// itself each second until it is; a report kept from before the store last moved is shown,
+/// dated, while the new one is made.
 pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ContributionQuery>) -> Response {
-    let (lang, s, a, r) = match asked_report(&state, &headers, &q).await {
+    let (lang, s, a) = match asked(&state, &headers, &q).await {
         Ok(x) => x,
         Err(r) => return r,
+    };
+    let key = (a.first, a.last, a.per.clone());
+    let (made, stale) = match current_report(&state, &key).await {
+        Ok(x) => x,
+        Err(e) => return trouble(lang, &e),
+    };
+    let r = match made {
+        Some(Ok(r)) => r,
+        Some(Err(why)) => return not_done(lang, &s, if lang == Lang::Ru { &why.0 } else { &why.1 }),
+        None => {
+            let title = lang.t("contribution-title");
+            let body = html! {
+                h1 { (title) }
+                p role="status" { (lang.t("contribution-being-made")) }
+            };
+            let mut response = page(StatusCode::OK, layout(lang, &title, Some(&s), body));
+            response.headers_mut().insert("refresh", axum::http::HeaderValue::from_static("1"));
+            return response;
+        }
     };
     // The segments a head of sales groups by: the clients' text columns (S2: significance,
     // industry, ownership, channel, region ...), except their names.
@@ -131,6 +235,9 @@ pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap
             label for="c-role" { (lang.t("contribution-role")) }
             select #c-role name="role" { @for (id, t) in &titles.0 { option value=(id) selected[a.role == *id] { (t) } } }
             p { button type="submit" { (lang.t("contribution-show")) } }
+        }
+        @if let Some(at) = stale {
+            p role="status" { (lang.text("contribution-stale", &[("minutes", Arg::Count((at.elapsed().as_secs() / 60) as i64))])) }
         }
         p {
             (lang.text("contribution-period", &[("from", Arg::Text(&format::date(lang, a.first))), ("to", Arg::Text(&format::date(lang, a.last)))]))

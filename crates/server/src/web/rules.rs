@@ -377,7 +377,7 @@ const KEEPER_EVERY: Duration = Duration::from_secs(5);
 pub type DraftBase = (Instant, i64, Arc<allot_app::stored::Base>, Duration);
 
 /// The store's revision, and the newest change a person made (an import, a plan, a pin…).
-async fn revisions(state: &Arc<AppState>) -> Result<(i64, i64), ApiError> {
+pub(super) async fn revisions(state: &Arc<AppState>) -> Result<(i64, i64), ApiError> {
     state.read(|st| Ok((st.revision()?, st.change_page(None, 1, false)?.first().map_or(0, |c| c.id)))).await
 }
 

@@ -31,6 +31,7 @@ CREATE TABLE webhooks (
     lease_by    TEXT
 );
 
--- The links a change opened or closed, read change by change for the deliveries.
-CREATE INDEX links_by_opening ON links (opened_by);
-CREATE INDEX links_by_closing ON links (closed_by) WHERE closed_by IS NOT NULL;
+-- The links a change opened or closed are read change by change for the deliveries, by the
+-- indexes `links_by_opening` (opened_by) and `links_by_closing` (closed_by): made when the first
+-- webhook is added (`Store::add_webhook`), so that a store without webhooks does not keep them
+-- up to date at every apply (a first apply of 2,000,000 links takes a quarter longer with them).
