@@ -45,6 +45,25 @@ impl Drop for Servers {
     }
 }
 
+/// `allot ARGS --db DB`, which must succeed: its standard output.
+fn run(db: &str, args: &[&str]) -> String {
+    let out = allot().args(args).arg("--db").arg(db).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A folder with three employees in one pool and no clients yet, synced into the store `db` on
+/// 2026-03-01: the folder.
+fn site(dir: &std::path::Path, db: &str) -> std::path::PathBuf {
+    let site = dir.join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("employees.csv"), "id,name\nanna,Анна\nboris,Борис\nvera,Вера\n").unwrap();
+    std::fs::write(site.join("clients.csv"), "id,source\n").unwrap();
+    std::fs::write(site.join("scheme.toml"), SCHEME).unwrap();
+    run(db, &["sync", "--dir", site.to_str().unwrap(), "--date", "2026-03-01"]);
+    site
+}
+
 #[test]
 fn two_server_processes_on_one_postgres_keep_exact_shares_caps_and_idempotency() {
     let Some(url) = testing::postgres("two server processes") else { return };
@@ -52,17 +71,8 @@ fn two_server_processes_on_one_postgres_keep_exact_shares_caps_and_idempotency()
     allot_store::pg::PgStore::connect(&url, Some(&schema)).unwrap();
     let db = testing::url_with_schema(&url, &schema);
     let dir = tempfile::tempdir().unwrap();
-    let site = dir.path().join("site");
-    std::fs::create_dir(&site).unwrap();
-    std::fs::write(site.join("employees.csv"), "id,name\nanna,Анна\nboris,Борис\nvera,Вера\n").unwrap();
-    std::fs::write(site.join("clients.csv"), "id,source\n").unwrap();
-    std::fs::write(site.join("scheme.toml"), SCHEME).unwrap();
-    let run = |args: &[&str]| {
-        let out = allot().args(args).arg("--db").arg(&db).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    run(&["sync", "--dir", site.to_str().unwrap(), "--date", "2026-03-01"]);
+    site(dir.path(), &db);
+    let run = |args: &[&str]| run(&db, args);
     let token = run(&["token", "create", "--scope", "router", "--label", "two"]).trim().to_string();
     let ports = [free_port(), free_port()];
     let mut servers = Servers(vec![]);
@@ -214,17 +224,8 @@ fn read_request(s: &mut TcpStream) -> Option<(String, String)> {
 fn a_server_killed_between_a_delivery_and_its_mark_sends_the_same_delivery_again_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("allot.db").display().to_string();
-    let site = dir.path().join("site");
-    std::fs::create_dir(&site).unwrap();
-    std::fs::write(site.join("employees.csv"), "id,name\nanna,Анна\nboris,Борис\nvera,Вера\n").unwrap();
-    std::fs::write(site.join("clients.csv"), "id,source\n").unwrap();
-    std::fs::write(site.join("scheme.toml"), SCHEME).unwrap();
-    let run = |args: &[&str]| {
-        let out = allot().args(args).arg("--db").arg(&db).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    run(&["sync", "--dir", site.to_str().unwrap(), "--date", "2026-03-01"]);
+    let site = site(dir.path(), &db);
+    let run = |args: &[&str]| run(&db, args);
     // The receiver: the first delivery is read and never answered (the server is killed while it
     // waits); the next ones are taken.
     let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
