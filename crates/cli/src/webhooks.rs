@@ -12,7 +12,7 @@ use crate::Reported;
 pub enum WebhookCommand {
     /// Subscribe an address to events; prints the signing key once.
     #[command(
-        after_help = "Events:\n  link.opened   a client got an owner in a role\n  link.closed   an owner let go of a client in a role\n  lead.routed   a routing batch gave new leads their owners\n  plan.applied  a plan was applied\n\nExample:\n  allot webhook add https://erp.example.ru/allot --events link.opened,link.closed"
+        after_help = "Events:\n  link.opened   a client got an owner in a role\n  link.closed   an owner let go of a client in a role\n  lead.routed   a routing batch gave new leads their owners\n  lead.unassigned  a routed lead was left with nobody in a role\n  plan.applied  a plan was applied\n\nExample:\n  allot webhook add https://erp.example.ru/allot --events link.opened,link.closed"
     )]
     Add {
         /// Where the deliveries are POSTed (http:// or https://).

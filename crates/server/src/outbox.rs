@@ -26,6 +26,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("link.opened", "a client got an owner in a role (any cause: a rule, routing, a pin, a cover)"),
     ("link.closed", "a client's owner in a role let go of it (with the cause of the change)"),
     ("lead.routed", "a routing batch gave new leads their owners"),
+    ("lead.unassigned", "a routed lead was left with nobody in a role (the team's manager should see to it)"),
     ("plan.applied", "a plan was applied (a scheme, a rebalance, a leaver, an absence, an import)"),
 ];
 
@@ -72,11 +73,12 @@ fn change_json(c: &Change) -> Value {
     json!({ "id": c.id, "kind": c.kind, "by": c.by, "at": c.at, "file": c.file, "summary": c.summary })
 }
 
-fn message(hook: i64, change: &Change, event: &str, page: usize, links: Option<Vec<Value>>) -> Message {
+/// Delivery `page` of `event` for `change`, with `items` under their name (`links`, `leads`).
+fn message(hook: i64, change: &Change, event: &str, page: usize, items: Option<(&str, Vec<Value>)>) -> Message {
     let id = format!("wh{hook}-c{}-{event}-{page}", change.id);
     let mut body = json!({ "delivery": id, "event": event, "change": change_json(change) });
-    if let Some(links) = links {
-        body["links"] = Value::Array(links);
+    if let Some((name, items)) = items {
+        body[name] = Value::Array(items);
     }
     Message { id, event: event.to_string(), body: body.to_string() }
 }
@@ -88,6 +90,26 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
     let mut out = Vec::new();
     if change.kind == "apply" && wants("plan.applied") {
         out.push(message(hook, change, "plan.applied", 1, None));
+    }
+    if change.kind == "route" && wants("lead.unassigned") {
+        // The batch's answers name, per role, who took the lead: none, and it waits for a person.
+        let left: Vec<Value> = store
+            .routed_in(change.id)?
+            .into_iter()
+            .filter_map(|(client, answer)| {
+                let answer: Value = serde_json::from_str(&answer).ok()?;
+                let roles: Vec<Value> = answer["roles"]
+                    .as_array()?
+                    .iter()
+                    .filter(|r| r["employee"].is_null())
+                    .map(|r| json!({ "role": r["role"], "why": r["why"] }))
+                    .collect();
+                (!roles.is_empty()).then(|| json!({ "client": client, "roles": roles }))
+            })
+            .collect();
+        for (page, chunk) in left.chunks(PAGE as usize).enumerate() {
+            out.push(message(hook, change, "lead.unassigned", page + 1, Some(("leads", chunk.to_vec()))));
+        }
     }
     let routed = change.kind == "route" && wants("lead.routed");
     for (event, opened) in [("link.closed", false), ("link.opened", true)] {
@@ -104,10 +126,10 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
             page += 1;
             let body: Vec<Value> = links.iter().map(|(_, l)| link_json(l)).collect();
             if opened && routed {
-                out.push(message(hook, change, "lead.routed", page, Some(body.clone())));
+                out.push(message(hook, change, "lead.routed", page, Some(("links", body.clone()))));
             }
             if told {
-                out.push(message(hook, change, event, page, Some(body)));
+                out.push(message(hook, change, event, page, Some(("links", body))));
             }
             if (links.len() as u64) < PAGE {
                 break;

@@ -1866,3 +1866,43 @@ async fn a_webhook_is_told_each_change_signed_and_in_order_and_loses_nothing_whi
     task.abort();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_left_with_nobody_is_told_to_a_webhook_with_its_role_and_why() {
+    // Issue #18 §3: everyone of the pool away, a routed lead waits for a person: `lead.unassigned`.
+    const SECRET: &str = "another-test-signing-key-0123";
+    let w = world(None).await;
+    let server = Server::start(&w).await;
+    let receiver_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = receiver_listener.local_addr().unwrap();
+    drop(receiver_listener);
+    let (got, task) = receiver(addr, SECRET, 0).await;
+    in_store(&w, move |store| {
+        store.add_webhook(&format!("http://{addr}/hook"), &["lead.unassigned".to_string()], SECRET, &actor()).unwrap();
+        for e in ["anna", "boris", "vera"] {
+            allot_app::stored::absent(store, e, day("2026-03-02"), day("2026-03-02"), None, &actor()).unwrap();
+        }
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let r = http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead(50)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut told = None;
+    for _ in 0..100 {
+        told = got.lock().unwrap().iter().find(|g| g.event == "lead.unassigned").cloned();
+        if told.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let told = told.expect("told");
+    assert!(told.signed);
+    let leads = told.body["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 1, "{}", told.body);
+    assert_eq!(leads[0]["client"], "lead00050");
+    assert_eq!(leads[0]["roles"][0]["role"], "sales");
+    assert!(leads[0]["roles"][0]["why"].as_str().is_some_and(|w| !w.is_empty()), "{}", told.body);
+    assert!(got.lock().unwrap().iter().all(|g| g.event == "lead.unassigned"), "nothing it did not subscribe to");
+    task.abort();
+    server.stop().await;
+}

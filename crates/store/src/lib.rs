@@ -1018,6 +1018,8 @@ pub trait Store: Send {
     /// Up to `limit` links change `change` opened (`opened`) or closed, by link id after `after`:
     /// (link id, the link).
     fn change_links(&mut self, change: i64, opened: bool, after: i64, limit: u64) -> Result<Vec<(i64, LinkEntry)>>;
+    /// The items routing batch `change` answered, in their order: (client id, the answer's JSON).
+    fn routed_in(&mut self, change: i64) -> Result<Vec<(String, String)>>;
     /// Adds a webhook for `events` (told of the changes after the store's revision now).
     fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64>;
     /// The webhooks not removed, by id.

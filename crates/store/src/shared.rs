@@ -750,11 +750,24 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
+    fn routed_in(&mut self, change: i64) -> Result<Vec<(String, String)>> {
+        // `routes_by_change`, made with the first webhook.
+        self.db()
+            .rows(
+                "SELECT c.id, r.response FROM routes r JOIN clients c ON c.key = r.client WHERE r.routed_by = $1 ORDER BY r.id",
+                params![change],
+            )?
+            .into_iter()
+            .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
+    }
+
     fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
         // The deliveries read the links by the change that opened or closed them (migration 0008).
         tx.exec("CREATE INDEX IF NOT EXISTS links_by_opening ON links (opened_by)", &[])?;
         tx.exec("CREATE INDEX IF NOT EXISTS links_by_closing ON links (closed_by) WHERE closed_by IS NOT NULL", &[])?;
+        tx.exec("CREATE INDEX IF NOT EXISTS routes_by_change ON routes (routed_by)", &[])?;
         let revision = revision_of(&mut *tx)?;
         let id = tx.one(
             "INSERT INTO webhooks (url, events, secret, created_by, created_at, delivered) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
