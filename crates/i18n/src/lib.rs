@@ -84,6 +84,12 @@ impl Lang {
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             // No bidi isolation marks: the texts go into HTML and files, not mixed-direction UI.
             bundle.set_use_isolating(false);
+            // A count is written as the language writes numbers: "1 946 из 2 006", "1,946 of 2,006"
+            // (Fluent's own writes digits only).
+            bundle.set_formatter(Some(match self {
+                Lang::Ru => |v, _| grouped(Lang::Ru, v),
+                Lang::En => |v, _| grouped(Lang::En, v),
+            }));
             // The catalogue is part of the binary and checked by the tests; a broken entry shows
             // as its key (see `text`), never as a panic.
             let resource = FluentResource::try_new(self.source().to_string()).unwrap_or_else(|(partial, _)| partial);
@@ -111,6 +117,16 @@ impl Lang {
     /// A message without arguments.
     pub fn t(self, key: &str) -> String {
         self.text(key, &[])
+    }
+}
+
+/// A whole number of four digits or more, grouped as `lang` writes it; else Fluent's own.
+fn grouped(lang: Lang, v: &FluentValue<'_>) -> Option<String> {
+    match v {
+        FluentValue::Number(n) if n.value.fract() == 0.0 && n.value.abs() >= 1000.0 && n.value.abs() < 1e15 => {
+            Some(format::integer(lang, n.value as i64))
+        }
+        _ => None,
     }
 }
 
@@ -315,6 +331,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_count_is_written_as_the_language_writes_numbers_and_still_chooses_the_form() {
+        let where_ =
+            |lang: Lang, kept: i64, of: i64| lang.text("balance-note-where", &[("kept", Arg::Count(kept)), ("of", Arg::Count(of))]);
+        assert_eq!(where_(Lang::Ru, 1946, 2006), "условию отвечают клиентов: 1\u{202f}946 из 2\u{202f}006");
+        assert_eq!(where_(Lang::En, 1946, 2006), "the condition keeps 1,946 of 2,006 clients");
+        assert_eq!(where_(Lang::Ru, 946, 999), "условию отвечают клиентов: 946 из 999", "three digits stay as they are");
+        let minutes = |m: i64| Lang::Ru.text("contribution-stale", &[("minutes", Arg::Count(m))]);
+        assert!(minutes(1001).contains("1\u{202f}001 минуту назад"), "{}", minutes(1001));
+        assert!(minutes(1005).contains("1\u{202f}005 минут назад"), "{}", minutes(1005));
     }
 
     #[test]
