@@ -179,9 +179,9 @@ pub struct AppState {
     pub reporting: Mutex<std::collections::HashSet<web::ReportKey>>,
     /// The columns and values the rule builder offers, as last sampled from the store.
     pub builder_columns: Mutex<Option<web::BuilderColumns>>,
-    /// When the rule builder last checked a draft (the server's start at first): for an hour
-    /// after it, `draft_base` is kept fresh in the background.
-    pub draft_wanted: Mutex<std::time::Instant>,
+    /// When the rule builder was last opened or checked a draft: for an hour after it,
+    /// `draft_base` is kept fresh in the background; then it is let go.
+    pub draft_wanted: Mutex<Option<std::time::Instant>>,
 }
 
 /// Store connections for reads, at most this many at once (the router has its own): a flood of
@@ -468,7 +468,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         builder_columns: Mutex::new(None),
         reports: Mutex::new(Vec::new()),
         reporting: Mutex::new(std::collections::HashSet::new()),
-        draft_wanted: Mutex::new(std::time::Instant::now()),
+        draft_wanted: Mutex::new(None),
     });
     let app = app(state.clone(), &config);
     let listener =

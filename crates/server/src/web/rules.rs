@@ -80,6 +80,8 @@ pub async fn rules(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
         Ok(x) => x,
         Err(r) => return r,
     };
+    // The read for its checks is made while the page travels.
+    wanted(&state);
     let text = match state.read(|st| st.active_scheme()).await {
         Ok(v) => v.map(|v| v.text).unwrap_or_default(),
         Err(e) => return trouble(lang, &e),
@@ -417,6 +419,14 @@ async fn read_base(
     Ok(checked)
 }
 
+/// The rule builder is in use: the store's read for its checks is made ahead and kept fresh for
+/// an hour from now ([`spawn_draft_keeper`]).
+pub(super) fn wanted(state: &AppState) {
+    if let Ok(mut w) = state.draft_wanted.lock() {
+        *w = Some(Instant::now());
+    }
+}
+
 /// The draft checked against the store today, or what stops it, said in the reader's language.
 /// The store is read whole only when the last read no longer serves ([`serves`]) or the draft
 /// types the data otherwise; else the draft is checked against that read
@@ -425,9 +435,7 @@ async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -
     if text.trim().is_empty() {
         return Err(vec![lang.t("rules-empty")]);
     }
-    if let Ok(mut w) = state.draft_wanted.lock() {
-        *w = Instant::now();
-    }
+    wanted(state);
     let _one = state.checking.lock().await;
     let said = |r: Result<Result<DraftCheck, AppError>, ApiError>| match r {
         Ok(Ok(c)) => Ok(c),
@@ -451,11 +459,12 @@ async fn run_check(state: &Arc<AppState>, lang: Lang, s: &Session, text: &str) -
 }
 
 /// Keeps the rule builder's read of the store ready (issue #17 §7: a check of an edit within a
-/// second on a million clients): at the server's start, and for an hour after the last check,
-/// whenever the read no longer serves ([`serves`]: a person changed the store, the day turned),
-/// the store is read again with the active scheme, so that the next check finds it. A check waits
-/// for a read under way instead of making its own. Nothing is read for a store without a scheme,
-/// or when nobody checked for an hour.
+/// second on a million clients): from the moment the builder is opened, and for an hour after it
+/// was last used, whenever the read no longer serves ([`serves`]: a person changed the store, the
+/// day turned), the store is read again with the active scheme, so that the next check finds it.
+/// A check waits for a read under way instead of making its own. Nothing is read for a store
+/// without a scheme or before anyone opens the builder; an hour after its last use the read is
+/// let go.
 pub fn spawn_draft_keeper(state: std::sync::Weak<AppState>) {
     tokio::spawn(async move {
         // A read that failed (a scheme the data does not fit) is not tried again until the store
@@ -470,9 +479,21 @@ pub fn spawn_draft_keeper(state: std::sync::Weak<AppState>) {
             tokio::time::sleep(std::mem::take(&mut pause)).await;
             // Only while the server lives: the reference is let go before the next sleep.
             let Some(state) = state.upgrade() else { break };
-            let wanted = state.draft_wanted.lock().map(|w| w.elapsed() < KEEP_WARM).unwrap_or(false);
-            if !wanted {
-                continue;
+            let since = state.draft_wanted.lock().map(|w| w.map(|t| t.elapsed())).unwrap_or(None);
+            match since {
+                None => continue,
+                Some(idle) if idle >= KEEP_WARM => {
+                    // Nobody has used the builder for an hour: its read (a gigabyte on a million
+                    // clients) is let go.
+                    if let Ok(mut c) = state.draft_base.lock() {
+                        *c = None;
+                    }
+                    if let Ok(mut w) = state.draft_wanted.lock() {
+                        *w = None;
+                    }
+                    continue;
+                }
+                Some(_) => {}
             }
             let _one = state.checking.lock().await;
             let today = allot_app::clock::today();
