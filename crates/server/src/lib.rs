@@ -10,6 +10,7 @@
 //! every request it accepted.
 
 pub mod api;
+pub mod crm;
 pub mod error;
 pub mod model;
 pub mod openapi;

@@ -1,0 +1,310 @@
+//! A Bitrix24 portal over its REST API (issue #18 §1), as its public documentation describes it
+//! (`bitrix-tools/b24-rest-docs`): methods called on an incoming webhook's address
+//! (`https://PORTAL/rest/USER/KEY/METHOD`), JSON bodies; list methods answer 50 records a page
+//! with `next` and `total`; `batch` runs up to 50 calls in one request (each call a method and its
+//! parameters as a query string); the portal takes about two requests a second and answers
+//! `QUERY_LIMIT_EXCEEDED` (HTTP 503) beyond that.
+//!
+//! [`Portal`] paces its requests to the portal's rate, backs off on the limit and on 5xx, and
+//! reads a whole list in batches of 50 pages. The webhook's key is part of its address: it is
+//! never printed — [`Portal`]'s errors and `Debug` name the portal's host only.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tokio::time::Instant;
+
+/// Records per page of a list method.
+pub const PAGE: u64 = 50;
+/// Calls per `batch` request.
+pub const BATCH: usize = 50;
+/// Tries of one request before giving up on the limit or on 5xx answers.
+const TRIES: u32 = 8;
+
+/// Why a call did not give its result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The portal could not be reached (or did not answer in time).
+    #[error("the portal {host} cannot be reached: {why}")]
+    Unreachable { host: String, why: String },
+    /// The portal kept refusing for its rate limit or kept failing (5xx) after every retry.
+    #[error("the portal {host} kept refusing ({status}, {code}) after {tries} tries")]
+    GaveUp { host: String, status: u16, code: String, tries: u32 },
+    /// The portal answered an error for the call: its code and description.
+    #[error("the portal {host} answered {code} for {method}: {description}")]
+    Refused { host: String, method: String, code: String, description: String },
+    /// The answer was not what the documentation describes.
+    #[error("the portal {host} answered {method} with something unreadable: {why}")]
+    Unreadable { host: String, method: String, why: String },
+}
+
+/// How the portal's rate is kept: the least time between two requests, and back-off.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Requests per second at most (Bitrix24: 2).
+    pub per_second: f64,
+    /// The first wait after a refusal (doubled each time, up to `max_wait`).
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Pace {
+        Pace { per_second: 2.0, first_wait: Duration::from_millis(500), max_wait: Duration::from_secs(30) }
+    }
+}
+
+/// What a [`Portal`] has done so far (for progress and for the benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub requests: u64,
+    /// Answers `QUERY_LIMIT_EXCEEDED` (or 503), each followed by a wait.
+    pub limited: u64,
+    /// Other 5xx answers, each retried.
+    pub failed: u64,
+}
+
+/// A portal reached through an incoming webhook.
+pub struct Portal {
+    /// `https://PORTAL/rest/USER/KEY/`.
+    base: String,
+    host: String,
+    http: reqwest::Client,
+    pace: Pace,
+    next_at: Option<Instant>,
+    pub counts: Counts,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Portal({})", self.host)
+    }
+}
+
+/// Checks an incoming webhook's address (`https://PORTAL/rest/USER/KEY/`); said without the key.
+pub fn check_webhook(url: &str) -> Result<(String, String), String> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| format!("the webhook address is not an address: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    if !matches!(parsed.scheme(), "https" | "http") || host.is_empty() {
+        return Err("the webhook address must be https://PORTAL/rest/USER/KEY/".into());
+    }
+    let parts: Vec<&str> = parsed.path().trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["rest", user, key] if user.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() => {}
+        _ => return Err(format!("the webhook address of {host} must look like https://{host}/rest/USER/KEY/ (as Bitrix24 shows it)")),
+    }
+    let mut base = parsed.to_string();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    Ok((base, host))
+}
+
+/// `value` as PHP's query strings write it (`filter[>DATE_MODIFY]=…&select[0]=ID`): how a call
+/// inside `batch` carries its parameters.
+pub fn query_string(params: &Value) -> String {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}[{k}]") };
+                    walk(&key, v, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(&format!("{prefix}[{i}]"), v, out);
+                }
+            }
+            Value::Null => out.push(format!("{}=", encode(prefix))),
+            Value::String(s) => out.push(format!("{}={}", encode(prefix), encode(s))),
+            other => out.push(format!("{}={}", encode(prefix), encode(&other.to_string()))),
+        }
+    }
+    fn encode(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    let mut out = Vec::new();
+    walk("", params, &mut out);
+    out.join("&")
+}
+
+impl Portal {
+    /// A portal at the incoming webhook `url`, paced by `pace`.
+    pub fn new(url: &str, pace: Pace) -> Result<Portal, String> {
+        let (base, host) = check_webhook(url)?;
+        crate::outbox::install_tls();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Portal { base, host, http, pace, next_at: None, counts: Counts::default() })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Waits for the request's turn at the portal's rate.
+    async fn turn(&mut self) {
+        let now = Instant::now();
+        if let Some(at) = self.next_at.filter(|at| *at > now) {
+            tokio::time::sleep_until(at).await;
+        }
+        self.next_at = Some(Instant::now() + Duration::from_secs_f64(1.0 / self.pace.per_second.max(0.01)));
+    }
+
+    /// Calls `method` with `params`: the whole answer (`result`, `next`, `total`, `time`). Waits its
+    /// turn; on the rate limit or a 5xx waits and tries again, up to 8 tries.
+    pub async fn call(&mut self, method: &str, params: &Value) -> Result<Value, CallError> {
+        let url = format!("{}{method}", self.base);
+        let mut wait = self.pace.first_wait;
+        let mut last = (0u16, String::new());
+        for _ in 0..TRIES {
+            self.turn().await;
+            self.counts.requests += 1;
+            let sent = self.http.post(&url).json(params).send().await;
+            let r = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    // The key is in the address: the error is said with the host alone.
+                    let why = e.without_url().to_string();
+                    return Err(CallError::Unreachable { host: self.host.clone(), why });
+                }
+            };
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let code = body["error"].as_str().unwrap_or_default().to_string();
+            if code == "QUERY_LIMIT_EXCEEDED" || status == 503 || status == 429 {
+                self.counts.limited += 1;
+            } else if status >= 500 {
+                self.counts.failed += 1;
+            } else if !code.is_empty() {
+                let description = body["error_description"].as_str().unwrap_or_default().to_string();
+                return Err(CallError::Refused { host: self.host.clone(), method: method.to_string(), code, description });
+            } else if body.get("result").is_none() {
+                return Err(CallError::Unreadable {
+                    host: self.host.clone(),
+                    method: method.to_string(),
+                    why: format!("HTTP {status} without a result"),
+                });
+            } else {
+                return Ok(body);
+            }
+            last = (status, if code.is_empty() { format!("HTTP {status}") } else { code });
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.pace.max_wait);
+        }
+        Err(CallError::GaveUp { host: self.host.clone(), status: last.0, code: last.1, tries: TRIES })
+    }
+
+    /// Runs up to [`BATCH`] calls (a name, a method, its parameters) in one request: each call's
+    /// result, or its error, by name.
+    pub async fn batch(&mut self, calls: &[(String, String, Value)]) -> Result<Vec<(String, Result<Value, CallError>)>, CallError> {
+        let mut cmd = Map::new();
+        for (name, method, params) in calls.iter().take(BATCH) {
+            cmd.insert(name.clone(), Value::String(format!("{method}?{}", query_string(params))));
+        }
+        let answer = self.call("batch", &json!({ "halt": 0, "cmd": cmd })).await?;
+        let results = &answer["result"]["result"];
+        let errors = &answer["result"]["result_error"];
+        Ok(calls
+            .iter()
+            .take(BATCH)
+            .map(|(name, method, _)| {
+                let out = match (results.get(name), errors.get(name)) {
+                    (_, Some(e)) => Err(CallError::Refused {
+                        host: self.host.clone(),
+                        method: method.clone(),
+                        code: e["error"].as_str().unwrap_or_default().to_string(),
+                        description: e["error_description"].as_str().unwrap_or_default().to_string(),
+                    }),
+                    (Some(r), None) => Ok(r.clone()),
+                    (None, None) => {
+                        Err(CallError::Unreadable { host: self.host.clone(), method: method.clone(), why: format!("no result for {name}") })
+                    }
+                };
+                (name.clone(), out)
+            })
+            .collect())
+    }
+
+    /// Every record of list method `method` with `params`: the first page alone (it says the
+    /// total), then the other pages 50 at a time in `batch` requests — 10,000 records in 5 requests.
+    /// `progress` is told the records read so far and the total after each request.
+    pub async fn list(&mut self, method: &str, params: &Value, mut progress: impl FnMut(u64, u64)) -> Result<Vec<Value>, CallError> {
+        let first = self.call(method, &with_start(params, 0)).await?;
+        let mut records = records_of(&first, method, &self.host)?;
+        let total = first["total"].as_u64().unwrap_or(records.len() as u64);
+        progress(records.len() as u64, total);
+        if first.get("next").and_then(Value::as_u64).is_none() {
+            return Ok(records);
+        }
+        let starts: Vec<u64> = (1..total.div_ceil(PAGE)).map(|p| p * PAGE).collect();
+        for chunk in starts.chunks(BATCH) {
+            let calls: Vec<(String, String, Value)> =
+                chunk.iter().map(|s| (format!("p{s}"), method.to_string(), with_start(params, *s))).collect();
+            for (_, page) in self.batch(&calls).await? {
+                let page = page?;
+                let page = page.as_array().ok_or_else(|| CallError::Unreadable {
+                    host: self.host.clone(),
+                    method: method.to_string(),
+                    why: "a page is not a list".into(),
+                })?;
+                records.extend(page.iter().cloned());
+            }
+            progress(records.len() as u64, total);
+        }
+        Ok(records)
+    }
+}
+
+fn with_start(params: &Value, start: u64) -> Value {
+    let mut p = params.clone();
+    if !p.is_object() {
+        p = json!({});
+    }
+    p["start"] = json!(start);
+    p
+}
+
+fn records_of(answer: &Value, method: &str, host: &str) -> Result<Vec<Value>, CallError> {
+    answer["result"].as_array().cloned().ok_or_else(|| CallError::Unreadable {
+        host: host.to_string(),
+        method: method.to_string(),
+        why: "the result is not a list".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_address_is_checked_and_its_key_never_said() {
+        assert_eq!(
+            check_webhook("https://example.bitrix24.ru/rest/1/abcdef123/").unwrap(),
+            ("https://example.bitrix24.ru/rest/1/abcdef123/".to_string(), "example.bitrix24.ru".to_string())
+        );
+        assert!(check_webhook("https://example.bitrix24.ru/rest/1/abcdef123").unwrap().0.ends_with('/'));
+        let err = check_webhook("https://example.bitrix24.ru/rest/abcdef123/").unwrap_err();
+        assert!(err.contains("/rest/USER/KEY/") && !err.contains("abcdef123"), "{err}");
+        assert!(check_webhook("ftp://example.bitrix24.ru/rest/1/k/").is_err());
+    }
+
+    #[test]
+    fn parameters_inside_a_batch_are_written_as_php_query_strings() {
+        let q = query_string(&json!({"filter": {">DATE_MODIFY": "2026-11-01T00:00:00+03:00"}, "select": ["ID", "TITLE"], "start": 50}));
+        assert_eq!(q, "filter%5B%3EDATE_MODIFY%5D=2026-11-01T00%3A00%3A00%2B03%3A00&select%5B0%5D=ID&select%5B1%5D=TITLE&start=50");
+        assert_eq!(
+            query_string(&json!({"TITLE": "ООО «Ромашка»"})),
+            "TITLE=%D0%9E%D0%9E%D0%9E%20%C2%AB%D0%A0%D0%BE%D0%BC%D0%B0%D1%88%D0%BA%D0%B0%C2%BB"
+        );
+    }
+}
