@@ -281,7 +281,12 @@ pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap
         h2 { (lang.text("contribution-charts", &[("role", Arg::Text(titles.of(&a.role)))])) }
         div.charts { (PreEscaped(load)) (PreEscaped(revenue)) }
     };
-    page(StatusCode::OK, layout(lang, &title, Some(&s), body))
+    let mut response = page(StatusCode::OK, layout(lang, &title, Some(&s), body));
+    if stale.is_some() {
+        // The new figures are being made: the page renews itself to show them.
+        response.headers_mut().insert("refresh", axum::http::HeaderValue::from_static("2"));
+    }
+    response
 }
 
 /// Max/min, CV and Gini as the reader writes numbers; "∞" when someone holds nothing.
