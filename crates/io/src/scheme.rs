@@ -40,6 +40,40 @@ struct Doc {
     #[serde(default)]
     rules: Vec<Spanned<RuleDoc>>,
     credit: Option<Spanned<CreditDoc>>,
+    crm: Option<Spanned<CrmDoc>>,
+}
+
+/// `[crm]`: the CRM where the sales team works, and how its records become allot's (issue #18).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrmDoc {
+    system: Spanned<String>,
+    /// The portal's user field that holds the employee's id in allot.
+    employee: Option<Spanned<String>>,
+    /// The portal's company fields → the clients' attributes.
+    #[serde(default)]
+    clients: BTreeMap<String, Spanned<String>>,
+}
+
+/// The CRMs allot connects to.
+pub const CRM_SYSTEMS: &[&str] = &["bitrix24"];
+/// The user fields that may name an employee (Bitrix24's `user.get`).
+pub const CRM_EMPLOYEE_FIELDS: &[&str] = &["ID", "EMAIL", "XML_ID"];
+
+/// The `[crm]` section, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmMap {
+    pub system: String,
+    /// The user field that holds the employee's id (`ID` unless given).
+    pub employee: String,
+    /// (the portal's company field, the client attribute), by field.
+    pub clients: Vec<(String, String)>,
+}
+
+/// Whether `field` is written as the portal writes its fields: `TITLE`, `ADDRESS_REGION`,
+/// `UF_CRM_1700000000`.
+fn crm_field(field: &str) -> bool {
+    field.starts_with(|c: char| c.is_ascii_uppercase()) && field.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// An entry of `[columns]`: a type (`"number"`), the file's header that holds the attribute
@@ -184,6 +218,16 @@ impl SchemeFile {
         Diagnostic::error(msg).file(self.file.clone()).span_in(&self.text, s.span().start, s.span().end)
     }
 
+    /// The `[crm]` section, when the scheme has one (checked by [`SchemeFile::parse`]).
+    pub fn crm(&self) -> Option<CrmMap> {
+        let c = self.doc.crm.as_ref()?.get_ref();
+        Some(CrmMap {
+            system: c.system.get_ref().clone(),
+            employee: c.employee.as_ref().map_or_else(|| "ID".to_string(), |e| e.get_ref().clone()),
+            clients: c.clients.iter().map(|(f, a)| (f.clone(), a.get_ref().trim().to_string())).collect(),
+        })
+    }
+
     /// Parses the TOML and checks its shape.
     pub fn parse(text: &str, file: &str) -> Result<SchemeFile, Vec<Diagnostic>> {
         let doc: Doc = toml::from_str(text).map_err(|e| {
@@ -229,6 +273,39 @@ impl SchemeFile {
                     } else {
                         ren.push((name.clone(), from.trim().to_string(), span));
                     }
+                }
+            }
+        }
+        if let Some(crm) = &doc.crm {
+            let at = |s: std::ops::Range<usize>, msg: String, expected: &str| {
+                Diagnostic::error(msg).file(file).span_in(text, s.start, s.end).expected(expected)
+            };
+            let system = crm.get_ref().system.get_ref();
+            if !CRM_SYSTEMS.contains(&system.as_str()) {
+                errors.push(at(crm.get_ref().system.span(), format!("[crm] system `{system}` is not one allot connects to"), "bitrix24"));
+            }
+            if let Some(e) = &crm.get_ref().employee {
+                if !CRM_EMPLOYEE_FIELDS.contains(&e.get_ref().as_str()) {
+                    let msg = format!("[crm] employee: `{}` is not a user field that can name an employee", e.get_ref());
+                    errors.push(at(e.span(), msg, "ID, EMAIL or XML_ID: the user field that holds the employee's id"));
+                }
+            }
+            let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+            for (field, attribute) in &crm.get_ref().clients {
+                let (span, attr) = (attribute.span(), attribute.get_ref().trim());
+                if !crm_field(field) {
+                    let msg = format!("[crm.clients]: `{field}` is not a field of the portal's companies");
+                    errors.push(at(
+                        span,
+                        msg,
+                        "the field's code as the portal writes it, e.g. TITLE, INDUSTRY, ADDRESS_REGION, UF_CRM_1700000000",
+                    ));
+                } else if attr.is_empty() || attr == "id" {
+                    let msg = format!("[crm.clients] {field} = \"{attr}\": a client's id is the company's ID; name another attribute");
+                    errors.push(at(span, msg, "an attribute of the clients, e.g. name, industry, region, potential"));
+                } else if let Some(other) = seen.insert(attr, field) {
+                    let msg = format!("[crm.clients]: `{attr}` would be read from two fields, {other} and {field}");
+                    errors.push(at(span, msg, "one field per attribute"));
                 }
             }
         }

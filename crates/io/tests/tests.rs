@@ -605,3 +605,22 @@ employee = "ivanov"
     let err = render_all(&sf.rename_headers(&mut sheet, false));
     assert!(err.contains("column `Регион` is not in export.csv") && err.contains("did you mean `Регон`?"), "{err}");
 }
+
+#[test]
+fn a_crm_field_map_is_read_and_each_mistake_is_located() {
+    // Issue #18 §1: the portal's company fields to the clients' attributes, users to employees.
+    let good = "[crm]\nsystem = \"bitrix24\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nTITLE = \"name\"\nUF_CRM_1700000000 = \"potential\"\n";
+    let crm = SchemeFile::parse(good, "scheme.toml").unwrap().crm().unwrap();
+    assert_eq!((crm.system.as_str(), crm.employee.as_str()), ("bitrix24", "EMAIL"));
+    assert_eq!(crm.clients, [("TITLE".to_string(), "name".to_string()), ("UF_CRM_1700000000".to_string(), "potential".to_string())]);
+    let bad = "[crm]\nsystem = \"bitrix\"\nemployee = \"LOGIN\"\n\n[crm.clients]\ntitle = \"name\"\nTITLE = \"id\"\nCOMPANY_TYPE = \"kind\"\nINDUSTRY = \"kind\"\n";
+    let errors: Vec<String> = SchemeFile::parse(bad, "scheme.toml").err().unwrap().iter().map(ToString::to_string).collect();
+    let all = errors.join("\n");
+    assert_eq!(errors.len(), 5, "{all}");
+    assert!(all.contains("scheme.toml:2:") && all.contains("`bitrix` is not one allot connects to") && all.contains("bitrix24"), "{all}");
+    assert!(all.contains("scheme.toml:3:") && all.contains("`LOGIN`"), "{all}");
+    assert!(all.contains("scheme.toml:6:") && all.contains("`title` is not a field"), "{all}");
+    assert!(all.contains("scheme.toml:7:") && all.contains("a client's id is the company's ID"), "{all}");
+    assert!(all.contains("`kind` would be read from two fields"), "{all}");
+    assert!(SchemeFile::parse("", "s.toml").unwrap().crm().is_none());
+}

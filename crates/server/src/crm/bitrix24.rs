@@ -265,6 +265,72 @@ impl Portal {
     }
 }
 
+/// What a pull read from a portal, as the files an import reads: the employees (`id,name`) and
+/// the clients (`id` and the mapped attributes), CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub employees: String,
+    pub clients: String,
+    pub users: usize,
+    pub companies: usize,
+}
+
+/// A field's value as a cell: text as it is, numbers as written, a list joined by `;`, nothing empty.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(";"),
+        Value::Object(o) => o.get("VALUE").map(cell).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn csv_of(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(headers);
+    for r in rows {
+        let _ = w.write_record(r);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Reads the portal's active users (the employees, by `map.employee`) and its companies (the
+/// clients, their fields by `map.clients`); `progress` is told (what, read, of).
+pub async fn pull(
+    portal: &mut Portal,
+    map: &allot_io::scheme::CrmMap,
+    mut progress: impl FnMut(&str, u64, u64),
+) -> Result<Pulled, CallError> {
+    let users = portal.list("user.get", &json!({"FILTER": {"ACTIVE": true}}), |d, t| progress("user.get", d, t)).await?;
+    let mut employees: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            let name = [cell(&u["NAME"]), cell(&u["LAST_NAME"])].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+            vec![cell(&u[map.employee.as_str()]), name]
+        })
+        .filter(|r| !r[0].is_empty())
+        .collect();
+    employees.sort();
+    let mut select = vec!["ID".to_string()];
+    select.extend(map.clients.iter().map(|(f, _)| f.clone()));
+    let companies = portal
+        .list("crm.company.list", &json!({"select": select, "order": {"ID": "ASC"}}), |d, t| progress("crm.company.list", d, t))
+        .await?;
+    let mut headers = vec!["id".to_string()];
+    headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
+    let clients: Vec<Vec<String>> = companies
+        .iter()
+        .map(|c| std::iter::once(cell(&c["ID"])).chain(map.clients.iter().map(|(f, _)| cell(&c[f.as_str()]))).collect())
+        .collect();
+    Ok(Pulled {
+        employees: csv_of(&["id".to_string(), "name".to_string()], &employees),
+        clients: csv_of(&headers, &clients),
+        users: users.len(),
+        companies: companies.len(),
+    })
+}
+
 fn with_start(params: &Value, start: u64) -> Value {
     let mut p = params.clone();
     if !p.is_object() {

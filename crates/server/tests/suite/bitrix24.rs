@@ -30,7 +30,14 @@ pub struct Stand {
 pub const KEY: &str = "k3y-of-the-stand-in";
 
 fn company(i: usize) -> Value {
-    json!({"ID": (i + 1).to_string(), "TITLE": format!("ООО «Компания {}»", i + 1), "INDUSTRY": "IT", "ASSIGNED_BY_ID": "1"})
+    json!({
+        "ID": (i + 1).to_string(),
+        "TITLE": format!("ООО «Компания {}»", i + 1),
+        "INDUSTRY": "IT",
+        "ASSIGNED_BY_ID": "1",
+        "UF_CRM_POTENTIAL": ((i + 1) * 1000).to_string(),
+        "PHONE": [{"ID": "7", "VALUE_TYPE": "WORK", "VALUE": format!("+7 900 000-{:02}-{:02}", i / 100 % 100, i % 100)}],
+    })
 }
 
 /// One call of `method` with `params`, as the portal answers it: (status, body).
@@ -44,6 +51,21 @@ fn answer(stand: &Stand, method: &str, params: &Value) -> (StatusCode, Value) {
                 body["next"] = json!(start + 50);
             }
             (StatusCode::OK, body)
+        }
+        "user.get" => {
+            // Three employees, one of them dismissed (ACTIVE false, left out by the filter asked).
+            let users = [
+                ("1", "Анна", "Смирнова", "anna@example.ru", true),
+                ("2", "Борис", "Кузнецов", "boris@example.ru", true),
+                ("3", "Вера", "Ушла", "vera@example.ru", false),
+            ];
+            let active = params["FILTER"]["ACTIVE"].as_bool();
+            let result: Vec<Value> = users
+                .iter()
+                .filter(|u| active.is_none_or(|a| a == u.4))
+                .map(|u| json!({"ID": u.0, "NAME": u.1, "LAST_NAME": u.2, "EMAIL": u.3, "ACTIVE": u.4}))
+                .collect();
+            (StatusCode::OK, json!({"result": result, "total": result.len()}))
         }
         _ => (StatusCode::BAD_REQUEST, json!({"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"})),
     }
@@ -178,4 +200,37 @@ async fn a_wrong_key_and_an_unknown_method_are_said_by_the_portal_s_code_without
         matches!(&out[1].1, Err(CallError::Refused { code, method, .. }) if code == "ERROR_METHOD_NOT_FOUND" && method == "crm.company.nothing")
     );
     assert!(!format!("{p:?}").contains(KEY), "{p:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_reads_the_active_users_and_the_companies_as_the_field_map_says_and_imports_them() {
+    // Issue #18 §1: users → employees (by e-mail), companies → clients (TITLE → name, a user
+    // field → potential, a multiple field → phones), into the store by the import use case.
+    let (url, _) = portal(120, 50.0, 2.0).await;
+    let scheme = "[columns]\npotential = \"number\"\n\n[crm]\nsystem = \"bitrix24\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nTITLE = \"name\"\nUF_CRM_POTENTIAL = \"potential\"\nPHONE = \"phone\"\n";
+    let map = allot_io::SchemeFile::parse(scheme, "scheme.toml").unwrap().crm().unwrap();
+    let mut p = Portal::new(&url, Pace::default()).unwrap();
+    let mut steps = vec![];
+    let pulled = allot_server::crm::bitrix24::pull(&mut p, &map, |what, done, of| steps.push((what.to_string(), done, of))).await.unwrap();
+    assert_eq!((pulled.users, pulled.companies), (2, 120), "the dismissed user is not an employee");
+    assert_eq!(pulled.employees, "id,name\nanna@example.ru,Анна Смирнова\nboris@example.ru,Борис Кузнецов\n");
+    // The fields in the map's order (by field code): PHONE, TITLE, UF_CRM_POTENTIAL.
+    assert!(pulled.clients.starts_with("id,phone,name,potential\n1,+7 900 000-00-00,ООО «Компания 1»,1000\n"), "{}", pulled.clients);
+    assert_eq!(steps.last(), Some(&("crm.company.list".to_string(), 120, 120)));
+    // Into a store, as `allot import` reads files: checked whole, then landed.
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("allot.db");
+    let (employees, clients) = (dir.path().join("employees.csv"), dir.path().join("clients.csv"));
+    std::fs::write(&employees, &pulled.employees).unwrap();
+    std::fs::write(&clients, &pulled.clients).unwrap();
+    let mut store = allot_store::open(&allot_store::Location::Sqlite(store_path)).unwrap();
+    let actor = allot_store::Actor { by: "test".into(), at: "2026-11-30T10:00:00Z".into() };
+    let enc = allot_io::Encodings::default();
+    allot_app::stored::import(store.as_mut(), allot_store::Subject::Employee, &employees, &enc, &actor).unwrap();
+    allot_app::stored::import(store.as_mut(), allot_store::Subject::Client, &clients, &enc, &actor).unwrap();
+    let snap = store.snapshot(allot_store::Day(0)).unwrap();
+    assert_eq!(snap.employees.len(), 2);
+    assert_eq!(snap.clients.len(), 120);
+    let attrs = store.client_attributes(&["7".to_string()]).unwrap();
+    assert!(attrs[0].1.contains("\"potential\":7000") && attrs[0].1.contains("Компания 7"), "{attrs:?}");
 }

@@ -302,9 +302,11 @@ async fn the_head_of_sales_opens_contribution_chooses_a_period_and_sees_the_tabl
     let text = wait_text(&c, "Ничего не загружено").await;
     assert!(text.contains("клиенты.csv:3") && text.contains("Ничего не загружено"), "{text}");
     photograph(&c, "imports-ru").await;
+    // The browser quits with the test (a session left open keeps Chromium running).
+    c.close().await.unwrap();
+    server.stop().await;
 }
 
-/// Sends keys to the element of `id`: what a person types after reaching it with the keyboard.
 /// The page in English (the language switch keeps it): `expect` is there, a Russian phrase of
 /// the page (`russian`) is not; photographed as `name`; then back to Russian.
 async fn in_english(c: &Client, name: &str, expect: &str, russian: &str) {
@@ -317,6 +319,7 @@ async fn in_english(c: &Client, name: &str, expect: &str, russian: &str) {
     c.wait().for_element(Locator::Css("html[lang=ru]")).await.unwrap();
 }
 
+/// Sends keys to the element of `id`: what a person types after reaching it with the keyboard.
 async fn type_into(c: &Client, id: &str, keys: &str) {
     c.find(Locator::Id(id)).await.unwrap().send_keys(keys).await.unwrap();
 }
