@@ -2,6 +2,7 @@
 
 mod balance;
 mod bench;
+mod crm;
 mod example;
 mod output;
 mod serve;
@@ -156,6 +157,9 @@ enum Command {
     Webhook(webhooks::WebhookCommand),
     /// What waits to be delivered to each webhook, the receivers' last answers; --resend ID.
     Outbox(webhooks::OutboxArgs),
+    /// The CRM where the sales team works (Bitrix24): pull its users and companies into the store.
+    #[command(subcommand)]
+    Crm(crm::CrmCommand),
 }
 
 #[derive(Args, Clone)]
@@ -460,6 +464,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::User(c) => users::user(&c)?,
         Command::Webhook(c) => webhooks::webhook(&c)?,
         Command::Outbox(a) => webhooks::outbox_status(&a)?,
+        Command::Crm(c) => crm::crm(&c)?,
     }
     Ok(())
 }

@@ -799,3 +799,63 @@ fn a_webhook_is_checked_shown_once_and_its_outbox_says_what_waits() {
         assert!(s.ok(&["outbox"]).contains("no webhooks"));
     });
 }
+
+/// A stand-in Bitrix24 portal of `companies` companies on loopback (allot_server::crm::standin),
+/// for the life of the test process: its webhook address.
+fn standin(companies: usize) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (url, _) = allot_server::crm::standin::portal(companies, 50.0, 2.0).await;
+            tx.send(url).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// Issue #18 §1: `allot crm pull` lands the portal's active users and companies by the scheme's
+/// map, all rows checked first; a mistake in the map or a value the attribute cannot hold is
+/// said at its place and lands nothing; the webhook's key is never printed.
+#[test]
+fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothing() {
+    let url = standin(120);
+    let key = allot_server::crm::standin::KEY;
+    each("crm pull", |s| {
+        let pull = |scheme: &str, webhook: Option<&str>| {
+            let mut c = allot();
+            c.args(["crm", "pull", "--scheme", scheme, "--db", &s.db])
+                .env("ALLOT_USER", "head-of-sales")
+                .env_remove("ALLOT_BITRIX24_WEBHOOK");
+            if let Some(w) = webhook {
+                c.env("ALLOT_BITRIX24_WEBHOOK", w);
+            }
+            let out = c.output().unwrap();
+            let (o, e) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+            assert!(!o.contains(key) && !e.contains(key), "the key is never printed: {o}{e}");
+            (out.status.success(), o, e)
+        };
+        let head =
+            "[columns]\npotential = \"number\"\n\n[crm]\nsystem = \"bitrix24\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nTITLE = \"name\"\n";
+        let good = write(s, "scheme.toml", &format!("{head}UF_CRM_POTENTIAL = \"potential\"\n"));
+        let (ok, _, err) = pull(&good, None);
+        assert!(!ok && err.contains("ALLOT_BITRIX24_WEBHOOK"), "{err}");
+        let bad_map = write(s, "bad.toml", &format!("{head}UF_CRM_POTENTIAL = \"id\"\n"));
+        let (ok, _, err) = pull(&bad_map, Some(&url));
+        assert!(!ok && err.contains("bad.toml:10:") && err.contains("a client's id is the company's ID"), "{err}");
+        // INDUSTRY ("IT") read as the number `potential`: every row's cell refused, nothing lands.
+        let bad_value = write(s, "value.toml", &format!("{head}INDUSTRY = \"potential\"\n"));
+        let (ok, _, err) = pull(&bad_value, Some(&url));
+        assert!(!ok && err.contains("crm.company.list:2:") && err.contains("Nothing was imported"), "{err}");
+        assert_eq!(s.ok(&["log"]).lines().count(), 0, "nothing landed, the users neither");
+        let (ok, out, err) = pull(&good, Some(&url));
+        assert!(ok, "{err}");
+        assert!(
+            out.contains("2 active users, 120 companies") && out.contains("2 employees: 2 new") && out.contains("120 clients: 120 new"),
+            "{out}"
+        );
+        let (ok, again, _) = pull(&good, Some(&url));
+        assert!(ok && again.contains("120 clients: 0 new, 0 updated, 120 unchanged"), "{again}");
+    });
+}

@@ -2,3 +2,5 @@
 //! their REST APIs.
 
 pub mod bitrix24;
+#[doc(hidden)]
+pub mod standin;
