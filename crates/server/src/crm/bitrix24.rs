@@ -275,6 +275,10 @@ pub struct Pulled {
     pub companies: usize,
 }
 
+/// The companies' list fields and the reference list (`ENTITY_ID` of `crm.status.list`) that
+/// names their items.
+pub const LIST_FIELDS: &[(&str, &str)] = &[("INDUSTRY", "INDUSTRY"), ("COMPANY_TYPE", "COMPANY_TYPE"), ("EMPLOYEES", "EMPLOYEES")];
+
 /// A field's value as a cell: text as it is, numbers as written, a list joined by `;`, nothing empty.
 fn cell(v: &Value) -> String {
     match v {
@@ -317,11 +321,26 @@ pub async fn pull(
     let companies = portal
         .list("crm.company.list", &json!({"select": select, "order": {"ID": "ASC"}}), |d, t| progress("crm.company.list", d, t))
         .await?;
+    // A list field holds the id of its item (INDUSTRY "IT"): the items' names are the portal's
+    // reference lists (`crm.status.list` by ENTITY_ID), read once per field.
+    let mut names: Vec<(String, std::collections::HashMap<String, String>)> = Vec::new();
+    for (field, _) in &map.clients {
+        let Some(entity) = LIST_FIELDS.iter().find(|(f, _)| f == field).map(|(_, e)| *e) else { continue };
+        let items =
+            portal.list("crm.status.list", &json!({"filter": {"ENTITY_ID": entity}}), |d, t| progress("crm.status.list", d, t)).await?;
+        let by_id =
+            items.iter().map(|i| (cell(&i["STATUS_ID"]), cell(&i["NAME"]))).filter(|(k, v)| !k.is_empty() && !v.is_empty()).collect();
+        names.push((field.clone(), by_id));
+    }
+    let named = |field: &str, value: String| match names.iter().find(|(f, _)| f == field) {
+        Some((_, by_id)) => by_id.get(&value).cloned().unwrap_or(value),
+        None => value,
+    };
     let mut headers = vec!["id".to_string()];
     headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
     let clients: Vec<Vec<String>> = companies
         .iter()
-        .map(|c| std::iter::once(cell(&c["ID"])).chain(map.clients.iter().map(|(f, _)| cell(&c[f.as_str()]))).collect())
+        .map(|c| std::iter::once(cell(&c["ID"])).chain(map.clients.iter().map(|(f, _)| named(f, cell(&c[f.as_str()])))).collect())
         .collect();
     Ok(Pulled {
         employees: csv_of(&["id".to_string(), "name".to_string()], &employees),

@@ -52,6 +52,17 @@ fn answer(stand: &Stand, method: &str, params: &Value) -> (StatusCode, Value) {
             }
             (StatusCode::OK, body)
         }
+        "crm.status.list" => {
+            // The reference lists, by ENTITY_ID (the industries only here).
+            let items: Vec<Value> = match params["filter"]["ENTITY_ID"].as_str() {
+                Some("INDUSTRY") => [("IT", "Информационные технологии"), ("MANUFACTURING", "Производство")]
+                    .iter()
+                    .map(|(id, name)| json!({"ENTITY_ID": "INDUSTRY", "STATUS_ID": id, "NAME": name}))
+                    .collect(),
+                _ => vec![],
+            };
+            (StatusCode::OK, json!({"result": items, "total": items.len()}))
+        }
         "user.get" => {
             // Three employees, one of them dismissed (ACTIVE false, left out by the filter asked).
             let users = [
