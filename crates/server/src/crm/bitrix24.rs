@@ -322,25 +322,58 @@ pub async fn pull(
         .list("crm.company.list", &json!({"select": select, "order": {"ID": "ASC"}}), |d, t| progress("crm.company.list", d, t))
         .await?;
     // A list field holds the id of its item (INDUSTRY "IT"): the items' names are the portal's
-    // reference lists (`crm.status.list` by ENTITY_ID), read once per field.
+    // reference lists (`crm.status.list` by ENTITY_ID), read once per field; a user field of a
+    // list (`enumeration`) names its items itself (`crm.company.userfield.list`), one of a
+    // reference list (`crm_status`) says which.
+    let mut entities: Vec<(String, String)> = map
+        .clients
+        .iter()
+        .filter_map(|(f, _)| LIST_FIELDS.iter().find(|(lf, _)| lf == f).map(|(_, e)| (f.clone(), e.to_string())))
+        .collect();
     let mut names: Vec<(String, std::collections::HashMap<String, String>)> = Vec::new();
-    for (field, _) in &map.clients {
-        let Some(entity) = LIST_FIELDS.iter().find(|(f, _)| f == field).map(|(_, e)| *e) else { continue };
+    if map.clients.iter().any(|(f, _)| f.starts_with("UF_")) {
+        let fields = portal.list("crm.company.userfield.list", &json!({}), |d, t| progress("crm.company.userfield.list", d, t)).await?;
+        for uf in fields {
+            let name = cell(&uf["FIELD_NAME"]);
+            if !map.clients.iter().any(|(f, _)| *f == name) {
+                continue;
+            }
+            match uf["USER_TYPE_ID"].as_str() {
+                Some("enumeration") => {
+                    let items = uf["LIST"].as_array().cloned().unwrap_or_default();
+                    names.push((name, items.iter().map(|i| (cell(&i["ID"]), cell(&i["VALUE"]))).collect()));
+                }
+                Some("crm_status") => {
+                    if let Some(entity) = uf["SETTINGS"]["ENTITY_TYPE"].as_str() {
+                        entities.push((name, entity.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (field, entity) in entities {
         let items =
             portal.list("crm.status.list", &json!({"filter": {"ENTITY_ID": entity}}), |d, t| progress("crm.status.list", d, t)).await?;
-        let by_id =
-            items.iter().map(|i| (cell(&i["STATUS_ID"]), cell(&i["NAME"]))).filter(|(k, v)| !k.is_empty() && !v.is_empty()).collect();
-        names.push((field.clone(), by_id));
+        names.push((field, items.iter().map(|i| (cell(&i["STATUS_ID"]), cell(&i["NAME"]))).collect()));
     }
-    let named = |field: &str, value: String| match names.iter().find(|(f, _)| f == field) {
-        Some((_, by_id)) => by_id.get(&value).cloned().unwrap_or(value),
-        None => value,
+    // A field's value, its items named where the portal names them (each of a multiple field's).
+    let named = |field: &str, value: &Value| -> String {
+        let Some((_, by_id)) = names.iter().find(|(f, _)| f == field) else { return cell(value) };
+        let one = |v: &Value| {
+            let id = cell(v);
+            by_id.get(&id).filter(|n| !n.is_empty()).cloned().unwrap_or(id)
+        };
+        match value {
+            Value::Array(items) => items.iter().map(one).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(";"),
+            other => one(other),
+        }
     };
     let mut headers = vec!["id".to_string()];
     headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
     let clients: Vec<Vec<String>> = companies
         .iter()
-        .map(|c| std::iter::once(cell(&c["ID"])).chain(map.clients.iter().map(|(f, _)| named(f, cell(&c[f.as_str()])))).collect())
+        .map(|c| std::iter::once(cell(&c["ID"])).chain(map.clients.iter().map(|(f, _)| named(f, &c[f.as_str()]))).collect())
         .collect();
     Ok(Pulled {
         employees: csv_of(&["id".to_string(), "name".to_string()], &employees),

@@ -36,6 +36,7 @@ pub fn company(i: usize) -> Value {
         "INDUSTRY": "IT",
         "ASSIGNED_BY_ID": "1",
         "UF_CRM_POTENTIAL": ((i + 1) * 1000).to_string(),
+        "UF_CRM_SEGMENT": if i.is_multiple_of(2) { "11" } else { "12" },
         "PHONE": [{"ID": "7", "VALUE_TYPE": "WORK", "VALUE": format!("+7 900 000-{:02}-{:02}", i / 100 % 100, i % 100)}],
     })
 }
@@ -62,6 +63,17 @@ fn answer(stand: &Stand, method: &str, params: &Value) -> (StatusCode, Value) {
                 _ => vec![],
             };
             (StatusCode::OK, json!({"result": items, "total": items.len()}))
+        }
+        "crm.company.userfield.list" => {
+            // One user field of a list: the companies' segment.
+            let fields = vec![json!({
+                "ENTITY_ID": "CRM_COMPANY",
+                "FIELD_NAME": "UF_CRM_SEGMENT",
+                "USER_TYPE_ID": "enumeration",
+                "MULTIPLE": "N",
+                "LIST": [{"ID": "11", "VALUE": "Ключевой"}, {"ID": "12", "VALUE": "Обычный"}],
+            })];
+            (StatusCode::OK, json!({"result": fields, "total": 1}))
         }
         "user.get" => {
             // Three employees, one of them dismissed (ACTIVE false, left out by the filter asked).

@@ -64,7 +64,7 @@ async fn a_pull_reads_the_active_users_and_the_companies_as_the_field_map_says_a
     // Issue #18 §1: users → employees (by e-mail), companies → clients (TITLE → name, a user
     // field → potential, a multiple field → phones), into the store by the import use case.
     let (url, _) = portal(120, 50.0, 2.0).await;
-    let scheme = "[columns]\npotential = \"number\"\n\n[crm]\nsystem = \"bitrix24\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nTITLE = \"name\"\nUF_CRM_POTENTIAL = \"potential\"\nPHONE = \"phone\"\nINDUSTRY = \"industry\"\n";
+    let scheme = "[columns]\npotential = \"number\"\n\n[crm]\nsystem = \"bitrix24\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nTITLE = \"name\"\nUF_CRM_POTENTIAL = \"potential\"\nPHONE = \"phone\"\nINDUSTRY = \"industry\"\nUF_CRM_SEGMENT = \"segment\"\n";
     let map = allot_io::SchemeFile::parse(scheme, "scheme.toml").unwrap().crm().unwrap();
     let mut p = Portal::new(&url, Pace::default()).unwrap();
     let mut steps = vec![];
@@ -72,14 +72,12 @@ async fn a_pull_reads_the_active_users_and_the_companies_as_the_field_map_says_a
     assert_eq!((pulled.users, pulled.companies), (2, 120), "the dismissed user is not an employee");
     assert_eq!(pulled.employees, "id,name\nanna@example.ru,Анна Смирнова\nboris@example.ru,Борис Кузнецов\n");
     // The fields in the map's order (by field code): INDUSTRY (named from the portal's reference
-    // list, not its id "IT"), PHONE, TITLE, UF_CRM_POTENTIAL.
-    assert!(
-        pulled
-            .clients
-            .starts_with("id,industry,phone,name,potential\n1,Информационные технологии,+7 900 000-00-00,ООО «Компания 1»,1000\n"),
-        "{}",
-        pulled.clients
-    );
+    // list, not its id "IT"), PHONE, TITLE, UF_CRM_POTENTIAL, UF_CRM_SEGMENT (a user field's list:
+    // its items' names, not their ids 11 and 12).
+    let want = "id,industry,phone,name,potential,segment\n\
+                1,Информационные технологии,+7 900 000-00-00,ООО «Компания 1»,1000,Ключевой\n\
+                2,Информационные технологии,+7 900 000-00-01,ООО «Компания 2»,2000,Обычный\n";
+    assert!(pulled.clients.starts_with(want), "{}", pulled.clients);
     assert!(steps.contains(&("crm.company.list".to_string(), 120, 120)), "{steps:?}");
     assert_eq!(steps.last(), Some(&("crm.status.list".to_string(), 2, 2)), "the industries' names read once");
     // Into a store, as `allot import` reads files: checked whole, then landed.
