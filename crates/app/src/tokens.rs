@@ -49,9 +49,14 @@ pub enum TokenState {
 
 /// A new secret: 32 random bytes from the OS, hex, with a recognisable prefix.
 pub fn new_secret(prefix: &str) -> Result<String, TokenError> {
+    Ok(format!("{prefix}_{}", random_hex()?))
+}
+
+/// 32 random bytes from the OS, hex (a key others keep as it is, e.g. a webhook's signing key).
+pub fn random_hex() -> Result<String, TokenError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| TokenError::Randomness(e.to_string()))?;
-    Ok(format!("{prefix}_{}", hex(&bytes)))
+    Ok(hex(&bytes))
 }
 
 /// The SHA-256 of a secret, hex: what the store keeps and looks a request's token up by.

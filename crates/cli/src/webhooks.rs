@@ -57,11 +57,6 @@ fn fail(e: impl std::fmt::Display) -> Reported {
     Reported
 }
 
-/// The address without its query string (where a key may sit).
-fn shown(url: &str) -> &str {
-    url.split_once('?').map_or(url, |(bare, _)| bare)
-}
-
 pub fn webhook(c: &WebhookCommand) -> Result<(), Reported> {
     match c {
         WebhookCommand::Add { url, events, store } => {
@@ -72,13 +67,13 @@ pub fn webhook(c: &WebhookCommand) -> Result<(), Reported> {
                 let known: Vec<&str> = outbox::EVENTS.iter().map(|(k, _)| *k).collect();
                 return Err(fail(format!("--events: unknown event(s) {}; expected some of: {}", unknown.join(", "), known.join(", "))));
             }
-            let secret = outbox::new_secret().map_err(|e| fail(format!("cannot make a signing key: {e}")))?;
+            let secret = allot_app::tokens::random_hex().map_err(|e| fail(format!("cannot make a signing key: {e}")))?;
             let mut s = store.open()?;
             let id = s.add_webhook(url, &events, &secret, &store.actor()).map_err(fail)?;
             crate::emit(&format!(
                 "webhook {id} added: {} is told of {} from the next change on.\n\
                  Signing key (shown once; check the X-Allot-Signature header with it, see docs/webhooks.md):\n{secret}\n",
-                shown(url),
+                outbox::bare_url(url),
                 events.join(", ")
             ))
         }
@@ -91,7 +86,7 @@ pub fn webhook(c: &WebhookCommand) -> Result<(), Reported> {
                 out.push_str(&format!(
                     "{:<3} {:<41} {:<27} {:<10} {} {}\n",
                     h.id,
-                    shown(&h.url),
+                    outbox::bare_url(&h.url),
                     h.events.join(","),
                     h.delivered,
                     h.created_by,
@@ -114,9 +109,9 @@ pub fn webhook(c: &WebhookCommand) -> Result<(), Reported> {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail)?;
             let m = outbox::ping(&hook);
             match runtime.block_on(async { outbox::send(&outbox::client(), &hook, &m).await }) {
-                Ok(status) => crate::emit(&format!("{}: {status}, the ping ({}) was taken\n", shown(&hook.url), m.id)),
-                Err((0, why)) => Err(fail(format!("{} cannot be reached: {why}", shown(&hook.url)))),
-                Err((status, said)) => Err(fail(format!("{} answered {status}: {said}", shown(&hook.url)))),
+                Ok(status) => crate::emit(&format!("{}: {status}, the ping ({}) was taken\n", outbox::bare_url(&hook.url), m.id)),
+                Err((0, why)) => Err(fail(format!("{} cannot be reached: {why}", outbox::bare_url(&hook.url)))),
+                Err((status, said)) => Err(fail(format!("{} answered {status}: {said}", outbox::bare_url(&hook.url)))),
             }
         }
     }
@@ -135,7 +130,7 @@ pub fn outbox_status(a: &OutboxArgs) -> Result<(), Reported> {
     }
     let mut out = String::new();
     for h in &hooks {
-        out.push_str(&format!("webhook {} {}: delivered up to change {} of {revision}", h.id, shown(&h.url), h.delivered));
+        out.push_str(&format!("webhook {} {}: delivered up to change {} of {revision}", h.id, outbox::bare_url(&h.url), h.delivered));
         out.push_str(if h.delivered >= revision { ", nothing waits\n" } else { ", the later changes wait\n" });
         if h.attempts > 0 {
             out.push_str(&format!("  failed {} time(s) in a row; next try {}\n", h.attempts, h.next_at.as_deref().unwrap_or("now")));

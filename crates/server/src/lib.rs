@@ -481,7 +481,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     // The rule builder's read of the store, made ready before the first check asks for it.
     web::spawn_draft_keeper(Arc::downgrade(&state));
     // Webhooks are sent their changes (issue #18 §3).
-    let holder = outbox::new_secret().unwrap_or_default();
+    let holder = allot_app::tokens::random_hex().unwrap_or_default();
     outbox::spawn(Arc::downgrade(&state), format!("{}:{addr}:{}", std::process::id(), holder.get(..12).unwrap_or_default()));
     let limits = config.clone();
     let done = tokio::spawn(async move {

@@ -125,7 +125,7 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
             after = last;
             page += 1;
             let body: Vec<Value> = links.iter().map(|(_, l)| link_json(l)).collect();
-            if opened && routed {
+            if routes_here {
                 out.push(message(hook, change, "lead.routed", page, Some(("links", body.clone()))));
             }
             if told {
@@ -151,7 +151,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
         Ok(u) => Err(format!("the address must be http:// or https:// with a host, not `{}:`", u.scheme())),
-        Err(e) => Err(format!("`{}` is not an address: {e}", url.split_once('?').map_or(url, |(b, _)| b))),
+        Err(e) => Err(format!("`{}` is not an address: {e}", bare_url(url))),
     }
 }
 
@@ -159,16 +159,12 @@ pub fn check_url(url: &str) -> Result<(), String> {
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},sha256={hex}")
+    format!("t={timestamp},sha256={}", allot_app::tokens::hex(&mac.finalize().into_bytes()))
 }
 
-/// A fresh signing key: 32 random bytes as hex, from the operating system.
-pub fn new_secret() -> std::io::Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+/// An address as it may be shown: without its query string (where a key may sit).
+pub fn bare_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(bare, _)| bare)
 }
 
 /// The HTTP client of the deliveries: no redirects followed (a receiver answers where it was
@@ -208,15 +204,8 @@ pub async fn send(http: &reqwest::Client, hook: &Webhook, m: &Message) -> Result
             let text = r.text().await.unwrap_or_default();
             Err((status, text.chars().take(500).collect()))
         }
-        Err(e) => Err((0, without_secret(&e.to_string(), hook))),
-    }
-}
-
-/// An error said without the receiver's query string (where a key may sit).
-fn without_secret(text: &str, hook: &Webhook) -> String {
-    match hook.url.split_once('?') {
-        Some((bare, _)) => text.replace(&hook.url, bare),
-        None => text.to_string(),
+        // The error names the address: said without its query string.
+        Err(e) => Err((0, e.to_string().replace(&hook.url, bare_url(&hook.url)))),
     }
 }
 

@@ -697,6 +697,25 @@ async fn may_change(
     Ok(s)
 }
 
+/// The store's revision, and the newest change a person made (an import, a plan, a pin…): what
+/// decides whether something read from the store earlier still stands ([`still_current`]).
+async fn revisions(state: &Arc<AppState>) -> Result<(i64, i64), crate::error::ApiError> {
+    state.read(|st| Ok((st.revision()?, st.change_page(None, 1, false)?.first().map_or(0, |c| c.id)))).await
+}
+
+/// While only routing's batches move the book, a slow read (at least this long) stands for
+/// [`ROUTING_GRACE`]; a quicker one is made again, to be exact.
+const SLOW_READ: std::time::Duration = std::time::Duration::from_millis(500);
+const ROUTING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a read of the store made at revision `rev`, at `at`, taking `took`, still stands
+/// against `(revision, made)` ([`revisions`]): nothing moved since; or only routing moved it,
+/// less than a minute ago, and the read was slow — the rule builder's read, its columns, the
+/// Contribution reports are previews (a plan reads the store afresh).
+fn still_current(rev: i64, at: std::time::Instant, took: std::time::Duration, (revision, made): (i64, i64)) -> bool {
+    rev == revision || (made <= rev && took >= SLOW_READ && at.elapsed() < ROUTING_GRACE)
+}
+
 /// Who did it, for the history: the signed-in user.
 fn actor_of(s: &Session) -> allot_store::Actor {
     allot_store::Actor { by: format!("user:{}", s.user.login), at: allot_app::clock::now_utc() }

@@ -232,11 +232,11 @@ fn index_text(tx: &rusqlite::Transaction<'_>, keys: &[i64], known: i64) -> Resul
     if keys.iter().any(|&k| k > known) {
         tx.execute("INSERT INTO clients_text (rowid, find) SELECT key, find FROM clients WHERE key > ?1", [known])?;
     }
-    let old: Vec<String> = keys.iter().filter(|&&k| k <= known).map(i64::to_string).collect();
+    let old: Vec<i64> = keys.iter().copied().filter(|&k| k <= known).collect();
     if !old.is_empty() {
-        tx.execute(
-            "INSERT OR REPLACE INTO clients_text (rowid, find) SELECT key, find FROM clients WHERE key IN (SELECT value FROM json_each(?1))",
-            [format!("[{}]", old.join(","))],
+        Lite(tx).exec(
+            "INSERT OR REPLACE INTO clients_text (rowid, find) SELECT key, find FROM clients WHERE key = ANY($1)",
+            &[Param::Ints(&old)],
         )?;
     }
     Ok(())
@@ -427,17 +427,28 @@ impl Backend for SqliteStore {
             chars.windows(3).map(|w| format!("\"{}\"", w.iter().collect::<String>().replace('"', "\"\""))).collect();
         terms.sort();
         terms.dedup();
-        let mut st = self.conn.prepare_cached("SELECT rowid FROM clients_text WHERE clients_text MATCH ?1 LIMIT ?2")?;
-        let candidates =
-            st.query_map(rusqlite::params![terms.join(" AND "), cap as i64 + 1], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+        let mut candidates: Vec<i64> = Vec::new();
+        self.conn.each(
+            "SELECT rowid FROM clients_text WHERE clients_text MATCH $1 LIMIT $2",
+            &[Param::Text(&terms.join(" AND ")), Param::Int(cap as i64 + 1)],
+            &mut |r| {
+                candidates.push(r.int(0)?);
+                Ok(())
+            },
+        )?;
         // More than the cap: the text is too common for the index to help.
         if candidates.len() > cap {
             return Ok(None);
         }
-        let list = format!("[{}]", candidates.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-        let mut st =
-            self.conn.prepare_cached("SELECT key FROM clients WHERE key IN (SELECT value FROM json_each(?1)) AND instr(find, ?2) > 0")?;
-        let found = st.query_map(rusqlite::params![list, needle], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+        let mut found = Vec::with_capacity(candidates.len());
+        self.conn.each(
+            "SELECT key FROM clients WHERE key = ANY($1) AND strpos(find, $2) > 0",
+            &[Param::Ints(&candidates), Param::Text(needle)],
+            &mut |r| {
+                found.push(r.int(0)?);
+                Ok(())
+            },
+        )?;
         Ok(Some(found))
     }
 

@@ -15,7 +15,7 @@ use axum::response::Response;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
-use super::{download, head_of_sales, layout, not_done, page, trouble, url_encode};
+use super::{download, head_of_sales, layout, not_done, page, revisions, still_current, trouble, url_encode};
 use crate::error::ApiError;
 use crate::AppState;
 use allot_store::Session;
@@ -73,8 +73,29 @@ const KEPT: usize = 8;
 /// How long the screen waits for a report before it answers "being computed" (and renews itself).
 const WAIT: Duration = Duration::from_millis(150);
 
-/// Makes the report `key` in the background (under the whole-book gate) unless it is being made;
-/// kept in `state.reports` at `revision`.
+/// Makes the report `key` now (under the whole-book gate) and keeps it at `revision`.
+async fn make(state: &Arc<AppState>, key: &ReportKey, revision: i64) -> Made {
+    let req = ReportRequest {
+        period: allot_app::credit::CreditRequest { first: key.0, last: key.1, scheme: None },
+        group: Group::parse(&key.2),
+        currency: None,
+    };
+    let started = Instant::now();
+    let made: Made = match state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| (e.say(Lang::Ru), e.say(Lang::En))))).await {
+        Ok(Ok(r)) => Ok(Arc::new(r)),
+        Ok(Err(why)) => Err(Arc::new(why)),
+        Err(e) => Err(Arc::new((e.message.clone(), e.message))),
+    };
+    if let Ok(mut reports) = state.reports.lock() {
+        reports.retain(|(k, ..)| k != key);
+        reports.push((key.clone(), revision, Instant::now(), started.elapsed(), made.clone()));
+        let extra = reports.len().saturating_sub(KEPT);
+        reports.drain(..extra);
+    }
+    made
+}
+
+/// Makes the report `key` in the background unless it is being made.
 fn start(state: &Arc<AppState>, key: ReportKey, revision: i64) {
     if let Ok(mut under_way) = state.reporting.lock() {
         if !under_way.insert(key.clone()) {
@@ -83,46 +104,26 @@ fn start(state: &Arc<AppState>, key: ReportKey, revision: i64) {
     }
     let state = state.clone();
     tokio::spawn(async move {
-        let req = ReportRequest {
-            period: allot_app::credit::CreditRequest { first: key.0, last: key.1, scheme: None },
-            group: Group::parse(&key.2),
-            currency: None,
-        };
-        let started = Instant::now();
-        let made: Made = match state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| (e.say(Lang::Ru), e.say(Lang::En))))).await
-        {
-            Ok(Ok(r)) => Ok(Arc::new(r)),
-            Ok(Err(why)) => Err(Arc::new(why)),
-            Err(e) => Err(Arc::new((e.message.clone(), e.message))),
-        };
-        if let Ok(mut reports) = state.reports.lock() {
-            reports.retain(|(k, ..)| *k != key);
-            reports.push((key.clone(), revision, Instant::now(), started.elapsed(), made));
-            let extra = reports.len().saturating_sub(KEPT);
-            reports.drain(..extra);
-        }
+        // Kept by `make` for the screen that asked.
+        let _kept = make(&state, &key, revision).await;
         if let Ok(mut under_way) = state.reporting.lock() {
             under_way.remove(&key);
         }
     });
 }
 
-/// The report `key` as kept: whether it is current (the store has not moved since; or only
-/// routing moved it, less than a minute ago, and the report took half a second or more), when it
-/// was made, and it.
-fn kept(state: &AppState, key: &ReportKey, (revision, made): (i64, i64)) -> Option<(bool, Instant, Made)> {
+/// The report `key` as kept: whether it is current ([`still_current`]), when it was made, and it.
+fn kept(state: &AppState, key: &ReportKey, revs: (i64, i64)) -> Option<(bool, Instant, Made)> {
     let reports = state.reports.lock().ok()?;
     let (_, rev, at, took, r) = reports.iter().rev().find(|(k, ..)| k == key)?;
-    let slow = *took >= Duration::from_millis(500);
-    let current = *rev == revision || (made <= *rev && slow && at.elapsed() < Duration::from_secs(60));
-    Some((current, *at, r.clone()))
+    Some((still_current(*rev, *at, *took, revs), *at, r.clone()))
 }
 
 /// The report asked for: a current one kept, or one made now if that takes less than [`WAIT`];
 /// else `None` (being made: the page says so and renews itself), with an older one to show
 /// meanwhile when there is one.
 async fn current_report(state: &Arc<AppState>, key: &ReportKey) -> Result<(Option<Made>, Option<Instant>), ApiError> {
-    let revs = super::rules::revisions(state).await?;
+    let revs = revisions(state).await?;
     match kept(state, key, revs) {
         Some((true, _, r)) => return Ok((Some(r), None)),
         Some((false, at, r)) => {
@@ -141,23 +142,9 @@ async fn current_report(state: &Arc<AppState>, key: &ReportKey) -> Result<(Optio
     Ok((None, None))
 }
 
-/// The report asked for, or the page that says why not (the workbook waits for it).
-async fn asked_report(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-    q: &ContributionQuery,
-) -> Result<(Lang, Session, Asked, Report), Response> {
-    let (lang, s, a) = asked(state, headers, q).await?;
-    let req = ReportRequest {
-        period: allot_app::credit::CreditRequest { first: a.first, last: a.last, scheme: None },
-        group: Group::parse(&a.per),
-        currency: None,
-    };
-    match state.with_whole_store(move |st| Ok(report(st, &req).map_err(|e| e.say(lang)))).await {
-        Ok(Ok(r)) => Ok((lang, s, a, r)),
-        Ok(Err(why)) => Err(not_done(lang, &s, &why)),
-        Err(e) => Err(trouble(lang, &e)),
-    }
+/// The report as `lang` is told it: the report, or the page that says why not.
+fn told(lang: Lang, s: &Session, made: Made) -> Result<Arc<Report>, Response> {
+    made.map_err(|why| not_done(lang, s, if lang == Lang::Ru { &why.0 } else { &why.1 }))
 }
 
 /// `GET /contribution`: the screen.
@@ -175,9 +162,9 @@ pub async fn contribution(State(state): State<Arc<AppState>>, headers: HeaderMap
         Ok(x) => x,
         Err(e) => return trouble(lang, &e),
     };
-    let r = match made {
+    let r = match made.map(|m| told(lang, &s, m)) {
         Some(Ok(r)) => r,
-        Some(Err(why)) => return not_done(lang, &s, if lang == Lang::Ru { &why.0 } else { &why.1 }),
+        Some(Err(page)) => return page,
         None => {
             let title = lang.t("contribution-title");
             let body = html! {
@@ -300,9 +287,23 @@ fn spread_cells(lang: Lang, s: &Spread) -> Markup {
 
 /// `GET /contribution.xlsx`: the same report as a workbook in the reader's language.
 pub async fn contribution_xlsx(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q): Query<ContributionQuery>) -> Response {
-    let (lang, _, _, r) = match asked_report(&state, &headers, &q).await {
+    let (lang, s, a) = match asked(&state, &headers, &q).await {
         Ok(x) => x,
         Err(r) => return r,
+    };
+    // The report the screen shows when it is current; else made now (a download waits for it).
+    let key = (a.first, a.last, a.per);
+    let revs = match revisions(&state).await {
+        Ok(r) => r,
+        Err(e) => return trouble(lang, &e),
+    };
+    let made = match kept(&state, &key, revs) {
+        Some((true, _, r)) => r,
+        _ => make(&state, &key, revs.0).await,
+    };
+    let r = match told(lang, &s, made) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     match allot_render::contribution::xlsx(&r, lang) {
         Ok(bytes) => download("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "contribution.xlsx", bytes),

@@ -26,7 +26,7 @@ use axum::response::Response;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
-use super::{actor_of, head_of_sales, layout, page, plan_after, trouble};
+use super::{actor_of, head_of_sales, layout, page, plan_after, revisions, still_current, trouble};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -47,7 +47,8 @@ pub type BuilderColumns = (Instant, i64, Arc<Vec<BuilderColumn>>);
 pub(super) async fn palette(state: &Arc<AppState>, lang: Lang) -> Result<Palette, ApiError> {
     let (revision, made) = revisions(state).await?;
     let kept = state.builder_columns.lock().ok().and_then(|c| c.clone());
-    let kept = kept.filter(|(at, rev, _)| *rev == revision || (made <= *rev && at.elapsed() < BASE_FRESH)).map(|c| c.2);
+    // A sample stands like a slow read while routing alone moves the book.
+    let kept = kept.filter(|(at, rev, _)| still_current(*rev, *at, Duration::MAX, (revision, made))).map(|c| c.2);
     let (columns, fresh) = state
         .with_store(move |st| {
             let columns = match &kept {
@@ -363,13 +364,6 @@ fn fragment(status: StatusCode, m: Markup) -> Response {
     (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], m.into_string()).into_response()
 }
 
-/// How long a read of the store serves the checks of drafts while routing alone moves the book
-/// on, when the read takes long ([`SLOW_READ`]): a check is a preview (the plan itself reads the
-/// store afresh).
-const BASE_FRESH: Duration = Duration::from_secs(60);
-/// A read at least this long is kept while routing alone moves the book on; a quicker one is
-/// made again for an exact check.
-const SLOW_READ: Duration = Duration::from_millis(500);
 /// How long after the last check the read is kept fresh in the background.
 const KEEP_WARM: Duration = Duration::from_secs(3600);
 /// How often the keeper looks whether the read went stale.
@@ -378,16 +372,10 @@ const KEEPER_EVERY: Duration = Duration::from_secs(5);
 /// A read of the store for the checks: when, at which revision, how long it took.
 pub type DraftBase = (Instant, i64, Arc<allot_app::stored::Base>, Duration);
 
-/// The store's revision, and the newest change a person made (an import, a plan, a pin…).
-pub(super) async fn revisions(state: &Arc<AppState>) -> Result<(i64, i64), ApiError> {
-    state.read(|st| Ok((st.revision()?, st.change_page(None, 1, false)?.first().map_or(0, |c| c.id)))).await
-}
-
-/// Whether the read `cached` still serves the checks on `today`: the store has not moved since,
-/// or only routing's batches moved it, less than [`BASE_FRESH`] ago, and the read was slow.
-fn serves(cached: &DraftBase, (revision, made): (i64, i64), today: i32) -> bool {
+/// Whether the read `cached` still serves the checks on `today` ([`still_current`]).
+fn serves(cached: &DraftBase, revs: (i64, i64), today: i32) -> bool {
     let (at, rev, base, took) = cached;
-    base.date == today && (*rev == revision || (made <= *rev && *took >= SLOW_READ && at.elapsed() < BASE_FRESH))
+    base.date == today && still_current(*rev, *at, *took, revs)
 }
 
 /// Reads the store whole (under the whole-book gate) for checks of drafts that type the data as
