@@ -35,3 +35,21 @@ pub fn rfc3339(secs: u64) -> String {
 pub fn instant() -> std::time::Instant {
     std::time::Instant::now()
 }
+
+/// An RFC 3339 moment as [`rfc3339`] writes it (`2026-11-30T09:15:00Z`) back to seconds since 1970.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let (date, clock) = s.trim().strip_suffix('Z')?.split_once('T')?;
+    let days = u64::try_from(allot_rules::parse_iso_date(date)?).ok()?;
+    let mut parts = clock.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    (h < 24 && m < 60 && sec < 61).then_some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_moment_written_is_read_back() {
+        assert_eq!(super::parse_rfc3339(&super::rfc3339(1_796_000_123)), Some(1_796_000_123));
+        assert_eq!(super::parse_rfc3339("2026-11-30T09:15:00+03:00"), None);
+    }
+}

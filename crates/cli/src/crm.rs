@@ -23,11 +23,18 @@ pub enum CrmCommand {
     Pull(PullArgs),
 }
 
+/// How far back of the last pull's start a pull reads: a company saved while the last pull read
+/// its page is read again (reading one twice changes nothing).
+const OVERLAP_SECONDS: u64 = 300;
+
 #[derive(Args)]
 pub struct PullArgs {
     /// The scheme whose [crm] section maps the fields (default: the store's active scheme).
     #[arg(long, value_name = "FILE")]
     scheme: Option<PathBuf>,
+    /// Read every company, not only those modified since the last pull.
+    #[arg(long)]
+    full: bool,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -66,11 +73,19 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
     })?;
     let mut portal = Portal::new(&url, Pace::default()).map_err(fail)?;
     let host = portal.host().to_string();
+    // The portal's connector: how far the owners were written back, and when it was last read.
+    let (connector, _) = store.add_connector("bitrix24", &format!("https://{host}/"), &a.store.actor()).map_err(fail)?;
+    let last = store.webhooks().map_err(fail)?.into_iter().find(|h| h.id == connector).and_then(|h| h.pulled_at);
+    let since = match (&last, a.full) {
+        (Some(at), false) => allot_app::clock::parse_rfc3339(at).map(|t| allot_app::clock::rfc3339(t.saturating_sub(OVERLAP_SECONDS))),
+        _ => None,
+    };
+    let started = allot_app::clock::now_utc();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(indicatif::ProgressStyle::with_template("{msg} {pos}/{len}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
     let pulled = runtime
-        .block_on(pull_portal(&mut portal, &map, |what, done, of| {
+        .block_on(pull_portal(&mut portal, &map, since.as_deref(), |what, done, of| {
             bar.set_message(format!("{host}: {what}"));
             bar.set_length(of);
             bar.set_position(done);
@@ -84,7 +99,9 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
         (Subject::Client, dir.path().join("companies.csv"), &pulled.clients, format!("{host} crm.company.list")),
     ];
     let mut prepared = Vec::new();
-    for (subject, path, csv, name) in &files {
+    // Only what changed: no company modified since the last pull leaves the clients as they are.
+    let files = if pulled.companies == 0 && since.is_some() { &files[..1] } else { &files[..] };
+    for (subject, path, csv, name) in files {
         std::fs::write(path, csv).map_err(|e| fail(format!("cannot write a working file: {e}")))?;
         let copy = path.display().to_string();
         match prepare_import_with(store.as_mut(), *subject, path, &allot_io::Encodings::default(), Some((&text, &file))) {
@@ -98,7 +115,11 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
         }
     }
     let actor = a.store.actor();
-    let mut said = format!("pulled from {host}: {} active users, {} companies\n", pulled.users, pulled.companies);
+    let what = match &since {
+        Some(at) => format!("{} companies modified since {at}", pulled.companies),
+        None => format!("{} companies", pulled.companies),
+    };
+    let mut said = format!("pulled from {host}: {} active users, {what}\n", pulled.users);
     for p in prepared {
         let r = commit_import(store.as_mut(), p, &actor).map_err(fail)?;
         said.push_str(&format!(
@@ -111,6 +132,7 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
             r.imported.change
         ));
     }
+    store.mark_pulled(connector, &started).map_err(fail)?;
     said.push_str("Plan next: allot plan (or the workspace's Plans) shows what the new data changes.\n");
     crate::emit(&said)
 }

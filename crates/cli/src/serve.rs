@@ -113,6 +113,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
             eprintln!("error: --approval: {e}");
             Reported
         })?,
+        bitrix24: bitrix24_config()?,
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);
@@ -129,11 +130,38 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
             "allot serves on http://{} (docs: http://{}/docs); Ctrl-C stops it after answering every accepted request",
             running.addr, running.addr
         );
+        if let Some(host) = &running.crm {
+            eprintln!("owners are written back to {host}; its events are taken at http://{}/v1/hooks/bitrix24", running.addr);
+        }
         running.wait().await.map_err(|e| {
             eprintln!("error: {e}");
             Reported
         })
     })
+}
+
+/// The Bitrix24 portal the server writes back to and hears from (issue #18): from the
+/// environment only — its webhook address holds a key (`ALLOT_BITRIX24_WEBHOOK`), its events a
+/// token (`ALLOT_BITRIX24_APP_TOKEN`); `ALLOT_BITRIX24_RATE` requests a second (default 2, the
+/// portal's own limit).
+fn bitrix24_config() -> Result<Option<allot_server::crm::Bitrix24Config>, Reported> {
+    let Ok(webhook) = std::env::var("ALLOT_BITRIX24_WEBHOOK") else { return Ok(None) };
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        Reported
+    };
+    allot_server::crm::bitrix24::check_webhook(&webhook).map_err(|e| fail(format!("ALLOT_BITRIX24_WEBHOOK: {e}")))?;
+    let mut pace = allot_server::crm::bitrix24::Pace::default();
+    if let Ok(rate) = std::env::var("ALLOT_BITRIX24_RATE") {
+        pace.per_second = rate
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1000.0)
+            .ok_or_else(|| fail(format!("ALLOT_BITRIX24_RATE is `{rate}`; expected requests per second, e.g. 2")))?;
+    }
+    let app_token = std::env::var("ALLOT_BITRIX24_APP_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    Ok(Some(allot_server::crm::Bitrix24Config { webhook, app_token, pace }))
 }
 
 fn seconds(x: f64, flag: &str) -> Result<std::time::Duration, Reported> {

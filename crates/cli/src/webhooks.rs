@@ -79,7 +79,7 @@ pub fn webhook(c: &WebhookCommand) -> Result<(), Reported> {
         }
         WebhookCommand::List { store } => {
             let mut s = store.open()?;
-            let hooks = s.webhooks().map_err(fail)?;
+            let hooks: Vec<_> = s.webhooks().map_err(fail)?.into_iter().filter(|h| h.kind == "http").collect();
             let mut out =
                 String::from("id  url                                       events                      delivered  added by / at\n");
             for h in &hooks {
@@ -105,7 +105,12 @@ pub fn webhook(c: &WebhookCommand) -> Result<(), Reported> {
         }
         WebhookCommand::Test { id, store } => {
             let mut s = store.open()?;
-            let hook = s.webhooks().map_err(fail)?.into_iter().find(|h| h.id == *id).ok_or_else(|| fail(format!("no webhook {id}")))?;
+            let hook = s
+                .webhooks()
+                .map_err(fail)?
+                .into_iter()
+                .find(|h| h.id == *id && h.kind == "http")
+                .ok_or_else(|| fail(format!("no webhook {id} (`allot webhook list` shows them)")))?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(fail)?;
             let m = outbox::ping(&hook);
             match runtime.block_on(async { outbox::send(&outbox::client(), &hook, &m).await }) {
@@ -121,16 +126,17 @@ pub fn outbox_status(a: &OutboxArgs) -> Result<(), Reported> {
     let mut s = a.store.open()?;
     if let Some(id) = a.resend {
         s.retry_webhook(id).map_err(fail)?;
-        return crate::emit(&format!("webhook {id} is tried again at once by `allot serve`\n"));
+        return crate::emit(&format!("{id} is tried again at once by `allot serve`\n"));
     }
     let revision = s.revision().map_err(fail)?;
     let hooks = s.webhooks().map_err(fail)?;
     if hooks.is_empty() {
-        return crate::emit("no webhooks; nothing waits\n");
+        return crate::emit("no webhooks and no CRM connector; nothing waits\n");
     }
     let mut out = String::new();
     for h in &hooks {
-        out.push_str(&format!("webhook {} {}: delivered up to change {} of {revision}", h.id, outbox::bare_url(&h.url), h.delivered));
+        let what = if h.kind == "http" { "webhook".to_string() } else { format!("{} connector", h.kind) };
+        out.push_str(&format!("{what} {} {}: delivered up to change {} of {revision}", h.id, outbox::bare_url(&h.url), h.delivered));
         out.push_str(if h.delivered >= revision { ", nothing waits\n" } else { ", the later changes wait\n" });
         if h.attempts > 0 {
             out.push_str(&format!("  failed {} time(s) in a row; next try {}\n", h.attempts, h.next_at.as_deref().unwrap_or("now")));

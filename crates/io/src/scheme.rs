@@ -53,6 +53,11 @@ struct CrmDoc {
     /// The portal's company fields → the clients' attributes.
     #[serde(default)]
     clients: BTreeMap<String, Spanned<String>>,
+    /// The role whose person is the record's responsible (`ASSIGNED_BY_ID`).
+    owner: Option<Spanned<String>>,
+    /// Other roles → the company's user field (of type user) that holds their person.
+    #[serde(default)]
+    roles: BTreeMap<String, Spanned<String>>,
 }
 
 /// The CRMs allot connects to.
@@ -68,6 +73,10 @@ pub struct CrmMap {
     pub employee: String,
     /// (the portal's company field, the client attribute), by field.
     pub clients: Vec<(String, String)>,
+    /// The role written back as the company's responsible (`ASSIGNED_BY_ID`): `sales` unless given.
+    pub owner: String,
+    /// (role, the company's user field written back with its person), by role.
+    pub roles: Vec<(String, String)>,
 }
 
 /// Whether `field` is written as the portal writes its fields: `TITLE`, `ADDRESS_REGION`,
@@ -225,6 +234,8 @@ impl SchemeFile {
             system: c.system.get_ref().clone(),
             employee: c.employee.as_ref().map_or_else(|| "ID".to_string(), |e| e.get_ref().clone()),
             clients: c.clients.iter().map(|(f, a)| (f.clone(), a.get_ref().trim().to_string())).collect(),
+            owner: c.owner.as_ref().map_or_else(|| "sales".to_string(), |o| o.get_ref().trim().to_string()),
+            roles: c.roles.iter().map(|(r, f)| (r.clone(), f.get_ref().trim().to_string())).collect(),
         })
     }
 
@@ -306,6 +317,39 @@ impl SchemeFile {
                 } else if let Some(other) = seen.insert(attr, field) {
                     let msg = format!("[crm.clients]: `{attr}` would be read from two fields, {other} and {field}");
                     errors.push(at(span, msg, "one field per attribute"));
+                }
+            }
+            // The roles written back: the scheme's own and the five of S4.2.
+            let known = |role: &str| {
+                allot_core::model::STANDARD_ROLES.iter().any(|(id, _)| *id == role)
+                    || doc.roles.iter().any(|r| r.get_ref().id.get_ref() == role)
+            };
+            let mut roles: Vec<String> = allot_core::model::STANDARD_ROLES.iter().map(|(id, _)| id.to_string()).collect();
+            roles.extend(doc.roles.iter().map(|r| r.get_ref().id.get_ref().clone()));
+            let owner = crm.get_ref().owner.as_ref();
+            if let Some(o) = owner {
+                if !known(o.get_ref().trim()) {
+                    let msg = format!("[crm] owner: `{}` is not a role of the scheme", o.get_ref());
+                    errors.push(at(o.span(), msg, &format!("the role whose person is the company's responsible: {}", roles.join(", "))));
+                }
+            }
+            let owner = owner.map_or("sales", |o| o.get_ref().trim());
+            let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
+            for (role, field) in &crm.get_ref().roles {
+                let (span, f) = (field.span(), field.get_ref().trim());
+                // The key's own place is not kept by the TOML reader: the value's is said.
+                if !known(role) {
+                    let msg = format!("[crm.roles]: `{role}` is not a role of the scheme");
+                    errors.push(at(span, msg, &format!("a role: {}", roles.join(", "))));
+                } else if role == owner {
+                    let msg = format!("[crm.roles]: `{role}` is the owner role, written to ASSIGNED_BY_ID");
+                    errors.push(at(span, msg, "another role, or leave this one out"));
+                } else if !(f.starts_with("UF_CRM_") && crm_field(f)) {
+                    let msg = format!("[crm.roles] {role} = \"{f}\": the field must be a user field of the companies");
+                    errors.push(at(span, msg, "a user field of type user, e.g. UF_CRM_SERVICE_MANAGER"));
+                } else if let Some(other) = fields.insert(f, role) {
+                    let msg = format!("[crm.roles]: {f} would hold two roles, {other} and {role}");
+                    errors.push(at(span, msg, "one field per role"));
                 }
             }
         }

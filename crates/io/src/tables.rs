@@ -575,8 +575,72 @@ pub fn load_deals(
 }
 
 /// The columns of an employees file.
-pub const EMPLOYEE_COLUMNS: [&str; 12] =
-    ["id", "name", "position", "teams", "skills", "capacity", "active", "absent_from", "absent_to", "hours", "timezone", "workdays"];
+pub const EMPLOYEE_COLUMNS: [&str; 15] = [
+    "id",
+    "name",
+    "position",
+    "teams",
+    "skills",
+    "capacity",
+    "active",
+    "absent_from",
+    "absent_to",
+    "hours",
+    "timezone",
+    "workdays",
+    "email",
+    "language",
+    "crm_user",
+];
+
+/// How an employee is reached (issue #18): `email` (where they are told a client became theirs),
+/// `language` (`ru` or `en`: what they are told in) and `crm_user` (their user id in the CRM,
+/// written as a record's responsible). Kept as the employee's attributes; rules never read them.
+pub const CONTACT_COLUMNS: [&str; 3] = ["email", "language", "crm_user"];
+
+/// An employee's contacts: (column, value), for the columns the file has and the row fills.
+pub type Contacts = Vec<(&'static str, String)>;
+
+/// The contact columns of each row of an employees file ([`CONTACT_COLUMNS`] that it has), their
+/// values checked: an e-mail address with one `@`, a language `ru` or `en` (also `RU`, `русский`,
+/// `English`), a CRM user id of digits.
+pub fn employee_contacts(sheet: &Sheet) -> Result<Vec<Contacts>, Vec<Diagnostic>> {
+    let cols: Vec<(&'static str, usize)> = CONTACT_COLUMNS.iter().filter_map(|n| sheet.column(n).map(|c| (*n, c))).collect();
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(sheet.len());
+    for r in 0..sheet.len() {
+        let mut row = Vec::new();
+        for &(name, c) in &cols {
+            let Some(v) = id_text(sheet.cell(r, c)) else { continue };
+            let checked = match name {
+                "email" => {
+                    let ok = v.split('@').count() == 2 && v.split('@').all(|p| !p.is_empty()) && !v.contains(char::is_whitespace);
+                    ok.then(|| v.clone()).ok_or("an e-mail address such as ivanov@example.ru")
+                }
+                "language" => match v.to_lowercase().as_str() {
+                    "ru" | "rus" | "русский" | "russian" => Ok("ru".to_string()),
+                    "en" | "eng" | "english" | "английский" => Ok("en".to_string()),
+                    _ => Err("ru or en"),
+                },
+                _ => v.chars().all(|ch| ch.is_ascii_digit()).then(|| v.clone()).ok_or("the user's id in the CRM, digits such as 17"),
+            };
+            match checked {
+                Ok(v) => row.push((name, v)),
+                Err(expected) => errors.push(sheet.at(
+                    r,
+                    c,
+                    Diagnostic::error(format!("`{name}` is not understood")).expected(expected).found(format!("{v:?}")),
+                )),
+            }
+        }
+        out.push(row);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
 
 /// A warning for every column of an employees file that is not one of [`EMPLOYEE_COLUMNS`].
 pub fn unused_employee_columns(sheet: &Sheet) -> Vec<Diagnostic> {

@@ -220,7 +220,7 @@ fn employees_are_validated() {
 
     warning: column `salary` of the employees file is not used
       --> employees.csv:1:8
-      = expected id, name, position, teams, skills, capacity, active, absent_from, absent_to, hours, timezone, workdays
+      = expected id, name, position, teams, skills, capacity, active, absent_from, absent_to, hours, timezone, workdays, email, language, crm_user
     "#);
 }
 
@@ -623,4 +623,48 @@ fn a_crm_field_map_is_read_and_each_mistake_is_located() {
     assert!(all.contains("scheme.toml:7:") && all.contains("a client's id is the company's ID"), "{all}");
     assert!(all.contains("`kind` would be read from two fields"), "{all}");
     assert!(SchemeFile::parse("", "s.toml").unwrap().crm().is_none());
+}
+
+#[test]
+fn the_roles_written_back_to_the_crm_are_roles_of_the_scheme_each_in_its_own_user_field() {
+    // Issue #18 §1 write-back: the owner role to ASSIGNED_BY_ID, each other role to a user field.
+    let crm = SchemeFile::parse("[crm]\nsystem = \"bitrix24\"\n", "s.toml").unwrap().crm().unwrap();
+    assert_eq!((crm.owner.as_str(), crm.roles.len()), ("sales", 0), "the sales role is the responsible unless said");
+    let good = "[[roles]]\nid = \"desk\"\n\n[crm]\nsystem = \"bitrix24\"\nowner = \"account\"\n\n[crm.roles]\nservice = \"UF_CRM_SERVICE\"\ndesk = \"UF_CRM_DESK\"\n";
+    let crm = SchemeFile::parse(good, "s.toml").unwrap().crm().unwrap();
+    assert_eq!(crm.owner, "account");
+    assert_eq!(crm.roles, [("desk".to_string(), "UF_CRM_DESK".to_string()), ("service".to_string(), "UF_CRM_SERVICE".to_string())]);
+    let bad =
+        "[crm]\nsystem = \"bitrix24\"\nowner = \"boss\"\n\n[crm.roles]\nsales = \"UF_CRM_A\"\nnobody = \"UF_CRM_B\"\nservice = \"TITLE\"\n";
+    let errors: Vec<String> = SchemeFile::parse(bad, "s.toml").err().unwrap().iter().map(ToString::to_string).collect();
+    let all = errors.join("\n");
+    assert_eq!(errors.len(), 3, "{all}");
+    assert!(all.contains("s.toml:3:") && all.contains("`boss` is not a role"), "{all}");
+    assert!(all.contains("s.toml:7:") && all.contains("`nobody` is not a role"), "{all}");
+    assert!(all.contains("s.toml:8:") && all.contains("must be a user field"), "{all}");
+    let twice = "[crm]\nsystem = \"bitrix24\"\n\n[crm.roles]\naccount = \"UF_CRM_A\"\nsales = \"UF_CRM_B\"\nservice = \"UF_CRM_A\"\n";
+    let all: String = SchemeFile::parse(twice, "s.toml").err().unwrap().iter().map(ToString::to_string).collect();
+    assert!(all.contains("s.toml:6:") && all.contains("the owner role"), "{all}");
+    assert!(all.contains("s.toml:7:") && all.contains("would hold two roles, account and service"), "{all}");
+}
+
+#[test]
+fn an_employee_s_contacts_are_checked_and_each_mistake_located() {
+    // Issue #18: where an employee is told a client became theirs, in which language, and who
+    // they are in the CRM.
+    let s = read_csv_text(
+        "id,name,email,language,crm_user\nanna,Анна,anna@example.ru,Русский,17\nboris,Борис,,EN,\nvera,Вера,vera(at)example.ru,fr,x7\n",
+        "employees.csv",
+    )
+    .unwrap();
+    let err = allot_io::tables::employee_contacts(&s).unwrap_err();
+    let all = render_all(&err);
+    assert_eq!(err.len(), 3, "{all}");
+    assert!(all.contains("employees.csv:4:3 (column `email`)") && all.contains("an e-mail address"), "{all}");
+    assert!(all.contains("employees.csv:4:4 (column `language`)") && all.contains("ru or en"), "{all}");
+    assert!(all.contains("employees.csv:4:5 (column `crm_user`)"), "{all}");
+    let s = read_csv_text("id,name,email,language,crm_user\nanna,Анна,anna@example.ru,Русский,17\nboris,Борис,,EN,\n", "e.csv").unwrap();
+    let ok = allot_io::tables::employee_contacts(&s).unwrap();
+    assert_eq!(ok[0], [("email", "anna@example.ru".to_string()), ("language", "ru".to_string()), ("crm_user", "17".to_string())]);
+    assert_eq!(ok[1], [("language", "en".to_string())]);
 }

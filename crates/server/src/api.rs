@@ -353,7 +353,7 @@ fn check_text(s: &str, field: &str) -> Result<(), ApiError> {
 /// loses the lead: issue #14), as long as they are texts, numbers, booleans or lists of texts.
 /// Numbers must be kept exactly (at most 15 significant digits, below 10^15); texts are bounded
 /// and hold no NUL; values of a column with a dictionary (`region`) are normalised.
-fn check_attributes(
+pub(crate) fn check_attributes(
     state: &AppState,
     columns: &std::sync::RwLock<Arc<Vec<(String, allot_rules::Type)>>>,
     attrs: Map<String, J>,

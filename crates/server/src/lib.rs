@@ -62,6 +62,8 @@ pub struct Config {
     pub wal_frames_limit: i64,
     /// Who applies a plan of each kind: its maker, any admin after a proposal, or another admin.
     pub approval: allot_app::approval::Approval,
+    /// The Bitrix24 portal written back to and heard from (issue #18), if any.
+    pub bitrix24: Option<crm::Bitrix24Config>,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             body_timeout: std::time::Duration::from_secs(10),
             wal_frames_limit: allot_store::sqlite::WAL_FRAMES_LIMIT,
             approval: allot_app::approval::Approval::default(),
+            bitrix24: None,
         }
     }
 }
@@ -183,6 +186,10 @@ pub struct AppState {
     /// When the rule builder was last opened or checked a draft: for an hour after it,
     /// `draft_base` is kept fresh in the background; then it is let go.
     pub draft_wanted: Mutex<Option<std::time::Instant>>,
+    /// The Bitrix24 portal of the server's configuration (issue #18 §1).
+    pub bitrix24: Option<crm::Connection>,
+    /// Wakes the outbox's worker (a routed lead is written back at once, not at its next look).
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Store connections for reads, at most this many at once (the router has its own): a flood of
@@ -301,11 +308,16 @@ pub enum ServeError {
     /// A thread or task of the server could not start or ended in a panic.
     #[error("the server's {0} failed")]
     Worker(&'static str),
+    /// The configuration cannot be used (said without secrets).
+    #[error("{0}")]
+    Config(String),
 }
 
 /// The running server's handle: its address, and the task to await.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The CRM portal written back to (its host), if any.
+    pub crm: Option<String>,
     pub done: tokio::task::JoinHandle<Result<(), ServeError>>,
     router: std::thread::JoinHandle<()>,
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
@@ -406,6 +418,10 @@ fn spawn_refresher(refresher: std::sync::Weak<AppState>, mut seen: Option<i64>) 
 pub async fn start(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<Running, ServeError> {
     // The process's TLS provider, before any HTTP client is built (webhooks, connectors).
     outbox::install_tls();
+    let bitrix24 = match &config.bitrix24 {
+        Some(c) => Some(crm::Connection::new(c).map_err(ServeError::Config)?),
+        None => None,
+    };
     // The store's clients block (PostgreSQL's runs its own small runtime): open off the async threads.
     let location = config.store.clone();
     let (store, model) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
@@ -416,6 +432,19 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     })
     .await
     .map_err(|_| ServeError::Worker("start-up task"))??;
+    // The portal written back to has its connector in the store: made now if there is none (told
+    // of the changes from now on).
+    let crm = bitrix24.as_ref().map(|c| c.host.clone());
+    if let Some(c) = &bitrix24 {
+        let (address, location) = (c.address(), config.store.clone());
+        tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+            let mut store = allot_store::open(&location)?;
+            let actor = allot_store::Actor { by: "allot serve".into(), at: allot_app::clock::now_utc() };
+            Ok(store.add_connector("bitrix24", &address, &actor)?)
+        })
+        .await
+        .map_err(|_| ServeError::Worker("start-up task"))??;
+    }
     let loaded_revision = model.as_ref().map(|m| m.revision);
     let columns = model.as_ref().map(|m| m.columns.clone()).unwrap_or_default();
     let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_else(Vec::new);
@@ -470,6 +499,8 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         reports: Mutex::new(Vec::new()),
         reporting: Mutex::new(std::collections::HashSet::new()),
         draft_wanted: Mutex::new(None),
+        bitrix24,
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     });
     let app = app(state.clone(), &config);
     let listener =
@@ -490,7 +521,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         drop(state);
         r
     });
-    Ok(Running { addr, done, router, checkpointing, checkpointer })
+    Ok(Running { addr, crm, done, router, checkpointing, checkpointer })
 }
 
 /// Serves connections until `shutdown`, then lets every open one finish what it accepted.
@@ -555,6 +586,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/openapi.json", get(|| async { ([("content-type", "application/json")], openapi::document().to_string()) }))
         .route("/docs", get(|| async { Html(openapi::html()) }))
         .route("/v1/route", post(api::route))
+        .route("/v1/hooks/bitrix24", post(crm::hooks::bitrix24))
         .route("/v1/clients/{id}/owners", get(api::owners))
         .route("/v1/clients/{id}/history", get(api::history))
         .route("/v1/clients/{id}/explain", get(api::explain))

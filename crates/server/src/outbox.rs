@@ -219,9 +219,44 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 10) as u32).min(MAX_BACKOFF)
 }
 
-/// Tries webhook `hook` once: the changes after its mark, each delivered whole or not at all.
+/// What a subscriber's deliveries go through: a webhook's HTTP client, or a CRM's portal.
+pub enum Sink<'a> {
+    Http(&'a reqwest::Client),
+    Bitrix24(&'a crate::crm::Connection),
+}
+
+/// The deliveries of `change` to subscriber `hook`, by its kind.
+fn deliveries(st: &mut dyn Store, hook: &Webhook, change: &Change) -> allot_store::Result<Result<Vec<Message>, String>> {
+    if hook.kind == "bitrix24" {
+        return Ok(match crate::crm::bitrix24::active_map(st)? {
+            Ok(map) => Ok(crate::crm::bitrix24::owner_messages(st, hook.id, &map, change)?),
+            Err(why) => Err(why),
+        });
+    }
+    Ok(Ok(messages(st, hook.id, &hook.events, change)?))
+}
+
+/// Sends one delivery through `sink`.
+async fn send_to(sink: &Sink<'_>, hook: &Webhook, m: &Message) -> Result<i64, (i64, String)> {
+    match sink {
+        Sink::Http(http) => send(http, hook, m).await,
+        Sink::Bitrix24(crm) => {
+            let unknown: Vec<String> = serde_json::from_str::<Value>(&m.body)
+                .ok()
+                .and_then(|b| b["unknown"].as_array().map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_string)).collect()))
+                .unwrap_or_default();
+            if !unknown.is_empty() {
+                tracing::warn!(delivery = %m.id, employees = ?unknown, "employees who are not users of the portal (no crm_user) were not written back");
+            }
+            let mut portal = crm.portal.lock().await;
+            crate::crm::bitrix24::write_owners(&mut portal, &m.body).await.map(|_| 200)
+        }
+    }
+}
+
+/// Tries subscriber `hook` once: the changes after its mark, each delivered whole or not at all.
 /// Returns whether it delivered something (then it is looked at again at once).
-pub async fn deliver(state: &Arc<AppState>, http: &reqwest::Client, hook: &Webhook, holder: &str) -> Result<bool, ApiError> {
+pub async fn deliver(state: &Arc<AppState>, sink: &Sink<'_>, hook: &Webhook, holder: &str) -> Result<bool, ApiError> {
     let now = allot_app::clock::now_utc();
     if hook.next_at.as_deref().is_some_and(|due| due > now.as_str()) {
         return Ok(false);
@@ -232,29 +267,37 @@ pub async fn deliver(state: &Arc<AppState>, http: &reqwest::Client, hook: &Webho
     if !leased {
         return Ok(false);
     }
-    let (mark, events) = (hook.delivered, hook.events.clone());
+    let mut renewed = std::time::Instant::now();
+    let (mark, subscriber) = (hook.delivered, hook.clone());
     let batches = state
         .read(move |st| {
             let changes = st.changes_after(mark, CHANGES_PER_LOOK)?;
-            changes.into_iter().map(|c| Ok((c.id, messages(st, id, &events, &c)?))).collect::<allot_store::Result<Vec<_>>>()
+            changes.into_iter().map(|c| Ok((c.id, deliveries(st, &subscriber, &c)?))).collect::<allot_store::Result<Vec<_>>>()
         })
         .await?;
     let mut moved = false;
     for (change, messages) in batches {
         let mut status = 200;
-        for m in &messages {
-            // The lease renewed: it outlasts the delivery's time limit.
-            let (until, holder_s, now) = (after(LEASE), holder.to_string(), allot_app::clock::now_utc());
-            if !state.read(move |st| st.lease_webhook(id, &holder_s, &now, &until)).await? {
+        let messages = match messages {
+            Ok(m) => m,
+            Err(why) => {
+                fail(state, hook, None, 0, why).await?;
                 return Ok(moved);
             }
-            match send(http, hook, m).await {
+        };
+        for m in &messages {
+            // The lease renewed while a third of it is gone: it outlasts the delivery's time limit.
+            if renewed.elapsed() > LEASE / 3 {
+                let (until, holder_s, now) = (after(LEASE), holder.to_string(), allot_app::clock::now_utc());
+                if !state.read(move |st| st.lease_webhook(id, &holder_s, &now, &until)).await? {
+                    return Ok(moved);
+                }
+                renewed = std::time::Instant::now();
+            }
+            match send_to(sink, hook, m).await {
                 Ok(s) => status = s,
                 Err((status, error)) => {
-                    let wait = backoff(hook.attempts);
-                    tracing::warn!(webhook = id, delivery = %m.id, status, %error, retry_in = ?wait, "a webhook delivery failed");
-                    let (at, next) = (allot_app::clock::now_utc(), after(wait));
-                    state.read(move |st| st.record_delivery(id, &Delivery::Failed { status, error: &error, next_at: &next }, &at)).await?;
+                    fail(state, hook, Some(&m.id), status, error).await?;
                     return Ok(moved);
                 }
             }
@@ -266,31 +309,51 @@ pub async fn deliver(state: &Arc<AppState>, http: &reqwest::Client, hook: &Webho
     Ok(moved)
 }
 
-/// The worker: while the server lives, every webhook is sent its changes (one look a second, at
-/// once again while there is more).
+/// Records a failed try of `hook` (delivery `delivery`, when one was sent) and when it is due again.
+async fn fail(state: &Arc<AppState>, hook: &Webhook, delivery: Option<&str>, status: i64, error: String) -> Result<(), ApiError> {
+    let (id, wait) = (hook.id, backoff(hook.attempts));
+    tracing::warn!(webhook = id, kind = %hook.kind, delivery, status, %error, retry_in = ?wait, "a delivery failed");
+    let (at, next) = (allot_app::clock::now_utc(), after(wait));
+    state.read(move |st| st.record_delivery(id, &Delivery::Failed { status, error: &error, next_at: &next }, &at)).await
+}
+
+/// The worker: while the server lives, every webhook is sent its changes, and every CRM connector
+/// this server has a portal for is written its owners — one look a second, or at once when woken
+/// ([`AppState::outbox_wake`]) or while there is more.
 pub fn spawn(state: Weak<AppState>, holder: String) {
     tokio::spawn(async move {
         let http = client();
         loop {
             let mut more = false;
-            {
+            let wake = {
                 let Some(state) = state.upgrade() else { break };
                 match state.read(|st| st.webhooks()).await {
                     Ok(hooks) => {
                         for hook in hooks {
-                            match deliver(&state, &http, &hook, &holder).await {
+                            let sink = match (hook.kind.as_str(), state.bitrix24.as_ref()) {
+                                ("http", _) => Sink::Http(&http),
+                                ("bitrix24", Some(crm)) => Sink::Bitrix24(crm),
+                                // A connector whose portal this server was not given: another
+                                // server (or `allot crm push`) writes it.
+                                _ => continue,
+                            };
+                            match deliver(&state, &sink, &hook, &holder).await {
                                 Ok(moved) => more |= moved,
                                 Err(e) => {
-                                    tracing::warn!(webhook = hook.id, error = %e.message, "the webhook worker could not read the store")
+                                    tracing::warn!(webhook = hook.id, error = %e.message, "the outbox worker could not read the store")
                                 }
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e.message, "the webhook worker could not read the store"),
+                    Err(e) => tracing::warn!(error = %e.message, "the outbox worker could not read the store"),
                 }
-            }
+                state.outbox_wake.clone()
+            };
             if !more {
-                tokio::time::sleep(EVERY).await;
+                tokio::select! {
+                    () = tokio::time::sleep(EVERY) => {}
+                    () = wake.notified() => {}
+                }
             }
         }
     });

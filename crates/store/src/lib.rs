@@ -606,10 +606,13 @@ impl LinkEntry {
     }
 }
 
-/// A webhook (issue #18 §3): an address told of the book's changes, and how far it has been told.
+/// A webhook (issue #18 §3): an address told of the book's changes, and how far it has been told;
+/// or a CRM connector (§1, `kind` `bitrix24`): a portal written the owners the changes make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
     pub id: i64,
+    /// `http` (a webhook) or the CRM written back to (`bitrix24`).
+    pub kind: String,
     pub url: String,
     /// The events subscribed to (`link.opened`, `link.closed`, `plan.applied`, …).
     pub events: Vec<String>,
@@ -627,6 +630,8 @@ pub struct Webhook {
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
     pub last_at: Option<String>,
+    /// A connector: when the CRM's records were last read (RFC 3339, UTC).
+    pub pulled_at: Option<String>,
 }
 
 /// What a webhook's latest try came to.
@@ -1022,7 +1027,12 @@ pub trait Store: Send {
     fn routed_in(&mut self, change: i64) -> Result<Vec<(String, String)>>;
     /// Adds a webhook for `events` (told of the changes after the store's revision now).
     fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64>;
-    /// The webhooks not removed, by id.
+    /// The connector of CRM `kind` (`bitrix24`) at the portal `url`, made if there is none (told of
+    /// the changes after the store's revision now); its id and whether it was made now.
+    fn add_connector(&mut self, kind: &str, url: &str, actor: &Actor) -> Result<(i64, bool)>;
+    /// Records that connector `id` read its CRM's records at `at` (RFC 3339, UTC).
+    fn mark_pulled(&mut self, id: i64, at: &str) -> Result<()>;
+    /// The webhooks and connectors not removed, by id.
     fn webhooks(&mut self) -> Result<Vec<Webhook>>;
     /// Removes a webhook (kept, marked, for the record).
     fn remove_webhook(&mut self, id: i64, actor: &Actor) -> Result<()>;
@@ -1085,6 +1095,8 @@ pub trait Store: Send {
     fn book_page(&mut self, page: &BookPageRequest<'_>) -> Result<(Vec<LinkEntry>, u64)>;
     /// Stored clients' attributes (JSON text) by id, for the ids that are stored.
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
+    /// Stored employees' attributes (JSON text) by id, for the ids that are stored.
+    fn employee_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
     /// What crediting a period's sales reads, in one transaction and without holding every deal:
     /// every link valid on some day of `first..=last` (`first` `None`: from the beginning), in no
     /// particular order, then every stored deal in key order, one [`SalesRow`] at a time. Returns

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "approval", include_str!("../migrations/postgres/0006_approval.sql")),
     (7, "search", include_str!("../migrations/postgres/0007_search.sql")),
     (8, "webhooks", include_str!("../migrations/postgres/0008_webhooks.sql")),
+    (9, "connectors", include_str!("../migrations/postgres/0009_connectors.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go

@@ -76,6 +76,32 @@ pub(crate) fn revision_of(db: &mut (impl Db + ?Sized)) -> Result<i64> {
     db.one("SELECT coalesce(max(id), 0) FROM changes", &[])?.int(0)
 }
 
+/// The attributes (JSON text) of the rows of `table` with the given ids, by id.
+fn attributes(db: &mut (impl Db + ?Sized), table: &str, ids: &[String]) -> Result<Vec<(String, String)>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    db.rows(&format!("SELECT id, CAST(attrs AS TEXT) FROM {table} WHERE id = ANY($1) ORDER BY id COLLATE \"C\""), params![ids])?
+        .into_iter()
+        .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+        .collect()
+}
+
+/// Adds a subscriber to the change log (a webhook or a CRM connector), told of the changes after
+/// the revision now. The deliveries read the links by the change that opened or closed them and
+/// a routing batch's answers by its change: the indexes made with the first (migration 0008).
+fn add_subscriber(db: &mut (impl Db + ?Sized), kind: &str, url: &str, events: &str, secret: &str, actor: &Actor) -> Result<i64> {
+    db.exec("CREATE INDEX IF NOT EXISTS links_by_opening ON links (opened_by)", &[])?;
+    db.exec("CREATE INDEX IF NOT EXISTS links_by_closing ON links (closed_by) WHERE closed_by IS NOT NULL", &[])?;
+    db.exec("CREATE INDEX IF NOT EXISTS routes_by_change ON routes (routed_by)", &[])?;
+    let revision = revision_of(db)?;
+    db.one(
+        "INSERT INTO webhooks (kind, url, events, secret, created_by, created_at, delivered) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        params![kind, url, events, secret, &actor.by, &actor.at, revision],
+    )?
+    .int(0)
+}
+
 const CHANGE_SELECT: &str = "SELECT id, kind, made_by, made_at, file, summary FROM changes";
 
 fn change_row(mut r: SqlRow) -> Result<Change> {
@@ -764,25 +790,38 @@ impl<B: Backend> Store for B {
 
     fn add_webhook(&mut self, url: &str, events: &[String], secret: &str, actor: &Actor) -> Result<i64> {
         let mut tx = self.write()?;
-        // The deliveries read the links by the change that opened or closed them (migration 0008).
-        tx.exec("CREATE INDEX IF NOT EXISTS links_by_opening ON links (opened_by)", &[])?;
-        tx.exec("CREATE INDEX IF NOT EXISTS links_by_closing ON links (closed_by) WHERE closed_by IS NOT NULL", &[])?;
-        tx.exec("CREATE INDEX IF NOT EXISTS routes_by_change ON routes (routed_by)", &[])?;
-        let revision = revision_of(&mut *tx)?;
-        let id = tx.one(
-            "INSERT INTO webhooks (url, events, secret, created_by, created_at, delivered) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            params![url, events.join(",").as_str(), secret, &actor.by, &actor.at, revision],
-        )?
-        .int(0)?;
+        let id = add_subscriber(&mut *tx, "http", url, &events.join(","), secret, actor)?;
         tx.commit()?;
         Ok(id)
+    }
+
+    fn add_connector(&mut self, kind: &str, url: &str, actor: &Actor) -> Result<(i64, bool)> {
+        let mut tx = self.write()?;
+        let had = tx.rows("SELECT id FROM webhooks WHERE kind = $1 AND removed_at IS NULL", params![kind])?;
+        if let Some(mut r) = had.into_iter().next() {
+            let id = r.int(0)?;
+            tx.exec("UPDATE webhooks SET url = $2 WHERE id = $1", params![id, url])?;
+            tx.commit()?;
+            return Ok((id, false));
+        }
+        // A connector signs nothing: its key is only there for the table's shape.
+        let id = add_subscriber(&mut *tx, kind, url, "owners", &"-".repeat(16), actor)?;
+        tx.commit()?;
+        Ok((id, true))
+    }
+
+    fn mark_pulled(&mut self, id: i64, at: &str) -> Result<()> {
+        if self.db().exec("UPDATE webhooks SET pulled_at = $2 WHERE id = $1 AND removed_at IS NULL", params![id, at])? == 0 {
+            return Err(StoreError::NotFound { what: "connector", id: id.to_string() });
+        }
+        Ok(())
     }
 
     fn webhooks(&mut self) -> Result<Vec<Webhook>> {
         self.db()
             .rows(
-                "SELECT id, url, events, secret, created_by, created_at, delivered, attempts, next_at, last_status, last_error, last_at \
-                 FROM webhooks WHERE removed_at IS NULL ORDER BY id",
+                "SELECT id, url, events, secret, created_by, created_at, delivered, attempts, next_at, last_status, last_error, last_at, \
+                 kind, pulled_at FROM webhooks WHERE removed_at IS NULL ORDER BY id",
                 &[],
             )?
             .into_iter()
@@ -800,6 +839,8 @@ impl<B: Backend> Store for B {
                     last_status: r.opt_int(9)?,
                     last_error: r.opt_text(10)?,
                     last_at: r.opt_text(11)?,
+                    kind: r.text(12)?,
+                    pulled_at: r.opt_text(13)?,
                 })
             })
             .collect()
@@ -1269,14 +1310,11 @@ impl<B: Backend> Store for B {
     }
 
     fn client_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        self.db()
-            .rows("SELECT id, CAST(attrs AS TEXT) FROM clients WHERE id = ANY($1) ORDER BY id COLLATE \"C\"", params![ids])?
-            .into_iter()
-            .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
-            .collect()
+        attributes(self.db(), "clients", ids)
+    }
+
+    fn employee_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        attributes(self.db(), "employees", ids)
     }
 
     fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "approval", include_str!("../migrations/sqlite/0006_approval.sql")),
     (7, "search", include_str!("../migrations/sqlite/0007_search.sql")),
     (8, "webhooks", include_str!("../migrations/sqlite/0008_webhooks.sql")),
+    (9, "connectors", include_str!("../migrations/sqlite/0009_connectors.sql")),
 ];
 
 /// A client's `find` (its id and name, case-folded: migration 0005) when it is inserted with the

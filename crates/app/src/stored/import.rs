@@ -142,6 +142,7 @@ pub fn prepare_import_with(
         }
         Subject::Employee => {
             let employees = allot_io::tables::load_employees(&sheet).map_err(AppError::Input)?;
+            let contacts = allot_io::tables::employee_contacts(&sheet).map_err(AppError::Input)?;
             // The loader succeeds despite unused columns; say which they were.
             warnings.extend(allot_io::tables::no_rows(&sheet, "employees"));
             warnings.extend(allot_io::tables::unused_employee_columns(&sheet));
@@ -151,8 +152,12 @@ pub fn prepare_import_with(
                 .filter(|(n, _)| present.contains(n))
                 .map(|(n, t)| Column { name: n.to_string(), ty: t.name().to_string() })
                 .collect();
-            let rows =
-                employees.iter().map(|e| Row { id: e.id.clone(), attrs: employee_json(e, &present), client: None, keys: vec![] }).collect();
+            // One employee per row (the loader refuses a file otherwise), its contacts beside it.
+            let rows = employees
+                .iter()
+                .zip(contacts)
+                .map(|(e, contacts)| Row { id: e.id.clone(), attrs: employee_json(e, &present, &contacts), client: None, keys: vec![] })
+                .collect();
             (columns, rows)
         }
     };
@@ -189,7 +194,10 @@ pub fn client_keys(attrs: &serde_json::Map<String, serde_json::Value>) -> Vec<(S
 }
 
 /// How the columns of `allot_io::tables::EMPLOYEE_COLUMNS` (but `id`) are stored.
-pub(crate) const EMPLOYEE_COLUMNS: [(&str, Type); 11] = [
+pub(crate) const EMPLOYEE_COLUMNS: [(&str, Type); 14] = [
+    ("email", Type::Text),
+    ("language", Type::Text),
+    ("crm_user", Type::Text),
     ("hours", Type::Text),
     ("timezone", Type::Text),
     ("workdays", Type::Text),
@@ -203,7 +211,7 @@ pub(crate) const EMPLOYEE_COLUMNS: [(&str, Type); 11] = [
     ("absent_to", Type::Date),
 ];
 
-pub(crate) fn employee_json(e: &Employee, present: &[&str]) -> String {
+pub(crate) fn employee_json(e: &Employee, present: &[&str], contacts: &[(&str, String)]) -> String {
     use serde_json::Value as J;
     let mut obj = serde_json::Map::new();
     let list = |v: &[String]| J::Array(v.iter().cloned().map(J::String).collect());
@@ -228,6 +236,7 @@ pub(crate) fn employee_json(e: &Employee, present: &[&str]) -> String {
                 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
                 J::String((0..7).filter(|d| h.days & (1 << d) != 0).map(|d| DAYS[d]).collect::<Vec<_>>().join(","))
             }),
+            "email" | "language" | "crm_user" => contacts.iter().find(|(n, _)| *n == name).map_or(J::Null, |(_, v)| J::String(v.clone())),
             _ => continue,
         };
         obj.insert(name.to_string(), v);

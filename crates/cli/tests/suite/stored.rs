@@ -802,13 +802,13 @@ fn a_webhook_is_checked_shown_once_and_its_outbox_says_what_waits() {
 
 /// A stand-in Bitrix24 portal of `companies` companies on loopback (allot_server::crm::standin),
 /// for the life of the test process: its webhook address.
-fn standin(companies: usize) -> String {
+pub(crate) fn standin(companies: usize) -> (String, std::sync::Arc<std::sync::Mutex<allot_server::crm::standin::Stand>>) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         rt.block_on(async move {
-            let (url, _) = allot_server::crm::standin::portal(companies, 50.0, 2.0).await;
-            tx.send(url).unwrap();
+            let (url, stand) = allot_server::crm::standin::portal(companies, 50.0, 2.0).await;
+            tx.send((url, stand)).unwrap();
             std::future::pending::<()>().await;
         });
     });
@@ -820,12 +820,14 @@ fn standin(companies: usize) -> String {
 /// said at its place and lands nothing; the webhook's key is never printed.
 #[test]
 fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothing() {
-    let url = standin(120);
+    let (url, stand) = standin(120);
     let key = allot_server::crm::standin::KEY;
+    let touched = std::sync::atomic::AtomicUsize::new(7);
     each("crm pull", |s| {
-        let pull = |scheme: &str, webhook: Option<&str>| {
+        let pull_with = |scheme: &str, webhook: Option<&str>, more: &[&str]| {
             let mut c = allot();
             c.args(["crm", "pull", "--scheme", scheme, "--db", &s.db])
+                .args(more)
                 .env("ALLOT_USER", "head-of-sales")
                 .env_remove("ALLOT_BITRIX24_WEBHOOK");
             if let Some(w) = webhook {
@@ -836,6 +838,7 @@ fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothi
             assert!(!o.contains(key) && !e.contains(key), "the key is never printed: {o}{e}");
             (out.status.success(), o, e)
         };
+        let pull = |scheme: &str, webhook: Option<&str>| pull_with(scheme, webhook, &[]);
         let head =
             "[columns]\npotential = \"number\"\n\n[crm]\nsystem = \"bitrix24\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nTITLE = \"name\"\n";
         let good = write(s, "scheme.toml", &format!("{head}UF_CRM_POTENTIAL = \"potential\"\n"));
@@ -855,7 +858,12 @@ fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothi
             out.contains("2 active users, 120 companies") && out.contains("2 employees: 2 new") && out.contains("120 clients: 120 new"),
             "{out}"
         );
-        let (ok, again, _) = pull(&good, Some(&url));
-        assert!(ok && again.contains("120 clients: 0 new, 0 updated, 120 unchanged"), "{again}");
+        // Then only what changed since (DATE_MODIFY): a company renamed in the portal.
+        let id = touched.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string();
+        stand.lock().unwrap().touch(&[&id], "TITLE", &format!("ООО «Переименована {id}»"));
+        let (ok, again, err) = pull(&good, Some(&url));
+        assert!(ok && again.contains("companies modified since") && again.contains("0 new, 1 updated"), "{again}{err}");
+        let (ok, full, _) = pull_with(&good, Some(&url), &["--full"]);
+        assert!(ok && full.contains("2 active users, 120 companies\n") && full.contains("120 unchanged"), "{full}");
     });
 }

@@ -299,32 +299,35 @@ fn csv_of(headers: &[String], rows: &[Vec<String>]) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// Reads the portal's active users (the employees, by `map.employee`) and its companies (the
-/// clients, their fields by `map.clients`); `progress` is told (what, read, of).
-pub async fn pull(
+/// The names of the items of the mapped list fields, by field: item id → name.
+#[derive(Debug, Clone, Default)]
+pub struct Names(Vec<(String, std::collections::HashMap<String, String>)>);
+
+impl Names {
+    /// A field's value as a cell, its items named where the portal names them (each of a
+    /// multiple field's).
+    pub fn named(&self, field: &str, value: &Value) -> String {
+        let Some((_, by_id)) = self.0.iter().find(|(f, _)| f == field) else { return cell(value) };
+        let one = |v: &Value| {
+            let id = cell(v);
+            by_id.get(&id).filter(|n| !n.is_empty()).cloned().unwrap_or(id)
+        };
+        match value {
+            Value::Array(items) => items.iter().map(one).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(";"),
+            other => one(other),
+        }
+    }
+}
+
+/// Reads the names of the mapped list fields' items. A list field holds the id of its item
+/// (INDUSTRY "IT"): the items' names are the portal's reference lists (`crm.status.list` by
+/// ENTITY_ID), read once per field; a user field of a list (`enumeration`) names its items itself
+/// (`crm.company.userfield.list`), one of a reference list (`crm_status`) says which.
+pub async fn list_names(
     portal: &mut Portal,
     map: &allot_io::scheme::CrmMap,
-    mut progress: impl FnMut(&str, u64, u64),
-) -> Result<Pulled, CallError> {
-    let users = portal.list("user.get", &json!({"FILTER": {"ACTIVE": true}}), |d, t| progress("user.get", d, t)).await?;
-    let mut employees: Vec<Vec<String>> = users
-        .iter()
-        .map(|u| {
-            let name = [cell(&u["NAME"]), cell(&u["LAST_NAME"])].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
-            vec![cell(&u[map.employee.as_str()]), name]
-        })
-        .filter(|r| !r[0].is_empty())
-        .collect();
-    employees.sort();
-    let mut select = vec!["ID".to_string()];
-    select.extend(map.clients.iter().map(|(f, _)| f.clone()));
-    let companies = portal
-        .list("crm.company.list", &json!({"select": select, "order": {"ID": "ASC"}}), |d, t| progress("crm.company.list", d, t))
-        .await?;
-    // A list field holds the id of its item (INDUSTRY "IT"): the items' names are the portal's
-    // reference lists (`crm.status.list` by ENTITY_ID), read once per field; a user field of a
-    // list (`enumeration`) names its items itself (`crm.company.userfield.list`), one of a
-    // reference list (`crm_status`) says which.
+    progress: &mut impl FnMut(&str, u64, u64),
+) -> Result<Names, CallError> {
     let mut entities: Vec<(String, String)> = map
         .clients
         .iter()
@@ -357,30 +360,230 @@ pub async fn pull(
             portal.list("crm.status.list", &json!({"filter": {"ENTITY_ID": entity}}), |d, t| progress("crm.status.list", d, t)).await?;
         names.push((field, items.iter().map(|i| (cell(&i["STATUS_ID"]), cell(&i["NAME"]))).collect()));
     }
-    // A field's value, its items named where the portal names them (each of a multiple field's).
-    let named = |field: &str, value: &Value| -> String {
-        let Some((_, by_id)) = names.iter().find(|(f, _)| f == field) else { return cell(value) };
-        let one = |v: &Value| {
-            let id = cell(v);
-            by_id.get(&id).filter(|n| !n.is_empty()).cloned().unwrap_or(id)
-        };
-        match value {
-            Value::Array(items) => items.iter().map(one).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(";"),
-            other => one(other),
-        }
-    };
+    Ok(Names(names))
+}
+
+/// A company's mapped fields as cells, in the map's order.
+pub fn company_cells<'a>(names: &'a Names, map: &'a allot_io::scheme::CrmMap, company: &'a Value) -> impl Iterator<Item = String> + 'a {
+    map.clients.iter().map(move |(f, _)| names.named(f, &company[f.as_str()]))
+}
+
+/// Reads the portal's active users (the employees, by `map.employee`, with their e-mail and user
+/// id) and its companies (the clients, their fields by `map.clients`) — all of them, or with
+/// `since` (RFC 3339) those modified after it (`DATE_MODIFY`); `progress` is told (what, read, of).
+pub async fn pull(
+    portal: &mut Portal,
+    map: &allot_io::scheme::CrmMap,
+    since: Option<&str>,
+    mut progress: impl FnMut(&str, u64, u64),
+) -> Result<Pulled, CallError> {
+    let users = portal.list("user.get", &json!({"FILTER": {"ACTIVE": true}}), |d, t| progress("user.get", d, t)).await?;
+    let mut employees: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            let name = [cell(&u["NAME"]), cell(&u["LAST_NAME"])].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+            vec![cell(&u[map.employee.as_str()]), name, cell(&u["EMAIL"]), cell(&u["ID"])]
+        })
+        .filter(|r| !r[0].is_empty())
+        .collect();
+    employees.sort();
+    let mut select = vec!["ID".to_string()];
+    select.extend(map.clients.iter().map(|(f, _)| f.clone()));
+    let mut params = json!({"select": select, "order": {"ID": "ASC"}});
+    if let Some(since) = since {
+        params["filter"] = json!({">DATE_MODIFY": since});
+    }
+    let companies = portal.list("crm.company.list", &params, |d, t| progress("crm.company.list", d, t)).await?;
+    let names = list_names(portal, map, &mut progress).await?;
     let mut headers = vec!["id".to_string()];
     headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
-    let clients: Vec<Vec<String>> = companies
-        .iter()
-        .map(|c| std::iter::once(cell(&c["ID"])).chain(map.clients.iter().map(|(f, _)| named(f, &c[f.as_str()]))).collect())
-        .collect();
+    let clients: Vec<Vec<String>> =
+        companies.iter().map(|c| std::iter::once(cell(&c["ID"])).chain(company_cells(&names, map, c)).collect()).collect();
     Ok(Pulled {
-        employees: csv_of(&["id".to_string(), "name".to_string()], &employees),
+        employees: csv_of(&["id", "name", "email", "crm_user"].map(String::from), &employees),
         clients: csv_of(&headers, &clients),
         users: users.len(),
         companies: companies.len(),
     })
+}
+
+/// Companies written per `batch` request (one `crm.company.update` each).
+pub const WRITES_PER_BATCH: usize = 50;
+
+/// The active scheme's `[crm]` map; an error when there is none (a connector cannot write then).
+pub fn active_map(store: &mut dyn allot_store::Store) -> allot_store::Result<Result<allot_io::scheme::CrmMap, String>> {
+    let Some(v) = store.active_scheme()? else { return Ok(Err("the store has no active scheme".into())) };
+    let file = format!("the active scheme (version {})", v.version);
+    Ok(match allot_io::SchemeFile::parse(&v.text, &file).map(|sf| sf.crm()) {
+        Ok(Some(map)) => Ok(map),
+        Ok(None) => Err(format!("{file} has no [crm] section: it says which roles are written to which fields")),
+        Err(d) => Err(allot_core::diag::render_all(&d)),
+    })
+}
+
+/// The portal's field a role's person is written to: the owner role's to `ASSIGNED_BY_ID`, a
+/// mapped role's to its user field; `None` for a role the portal does not hold.
+fn field_of<'a>(map: &'a allot_io::scheme::CrmMap, role: &str) -> Option<&'a str> {
+    if role == map.owner {
+        Some("ASSIGNED_BY_ID")
+    } else {
+        map.roles.iter().find(|(r, _)| r == role).map(|(_, f)| f.as_str())
+    }
+}
+
+/// A company and the fields written to it: each field and the employee it is set to (`None`:
+/// emptied).
+pub type OwnerWrite = (String, Vec<(String, Option<String>)>);
+
+/// What change `change` writes to the portal (issue #18 §1 write-back): per company, in the order
+/// the change first touched it, each field and the employee it is set to — the person of each
+/// link the change opened in a role the portal holds; `None` (emptied) for a role's user field
+/// whose link the change closed without opening another. The responsible (`ASSIGNED_BY_ID`) is
+/// never emptied: Bitrix24 keeps a responsible on every record.
+pub fn owner_writes(
+    store: &mut dyn allot_store::Store,
+    map: &allot_io::scheme::CrmMap,
+    change: i64,
+) -> allot_store::Result<Vec<OwnerWrite>> {
+    let mut out: Vec<OwnerWrite> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut set = |client: &str, field: &str, value: Option<String>, replace: bool| {
+        let i = *at.entry(client.to_string()).or_insert_with(|| {
+            out.push((client.to_string(), Vec::new()));
+            out.len() - 1
+        });
+        let fields = &mut out[i].1;
+        match fields.iter_mut().find(|(f, _)| f == field) {
+            Some(slot) if replace => slot.1 = value,
+            Some(_) => {}
+            None => fields.push((field.to_string(), value)),
+        }
+    };
+    for opened in [false, true] {
+        let mut after = 0;
+        loop {
+            let links = store.change_links(change, opened, after, 1_000)?;
+            let Some(&(last, _)) = links.last() else { break };
+            after = last;
+            for (_, l) in &links {
+                match field_of(map, &l.role) {
+                    // What the change opened is what the field ends as.
+                    Some(field) if opened => set(&l.client, field, Some(l.employee.clone()), true),
+                    Some(field) if field != "ASSIGNED_BY_ID" => set(&l.client, field, None, false),
+                    _ => {}
+                }
+            }
+            if links.len() < 1_000 {
+                break;
+            }
+        }
+    }
+    out.retain(|(_, fields)| !fields.is_empty());
+    Ok(out)
+}
+
+/// The portal's user id of each employee: the `crm_user` a pull stored (their `ID` in
+/// `user.get`), or the employee's own id when the map names employees by `ID`.
+pub fn crm_users(
+    store: &mut dyn allot_store::Store,
+    map: &allot_io::scheme::CrmMap,
+    employees: &[String],
+) -> allot_store::Result<std::collections::HashMap<String, String>> {
+    let mut users = std::collections::HashMap::new();
+    for (id, attrs) in store.employee_attributes(employees)? {
+        let attrs: Value = serde_json::from_str(&attrs).unwrap_or(Value::Null);
+        if let Some(user) = attrs["crm_user"].as_str().filter(|u| !u.is_empty()) {
+            users.insert(id, user.to_string());
+        } else if map.employee == "ID" && id.chars().all(|c| c.is_ascii_digit()) {
+            users.insert(id.clone(), id);
+        }
+    }
+    Ok(users)
+}
+
+/// The deliveries of change `change` to connector `hook`: up to [`WRITES_PER_BATCH`] company
+/// updates each, the employees given as the portal's user ids. A body is
+/// `{"updates": [[company, {field: user id or ""}], …], "unknown": [employee, …]}`: an employee
+/// who is not a portal user (no `crm_user`) cannot be written and is named in `unknown`.
+pub fn owner_messages(
+    store: &mut dyn allot_store::Store,
+    hook: i64,
+    map: &allot_io::scheme::CrmMap,
+    change: &allot_store::Change,
+) -> allot_store::Result<Vec<crate::outbox::Message>> {
+    let writes = owner_writes(store, map, change.id)?;
+    let mut employees: Vec<String> = writes.iter().flat_map(|(_, f)| f.iter().filter_map(|(_, e)| e.clone())).collect();
+    employees.sort();
+    employees.dedup();
+    let users = crm_users(store, map, &employees)?;
+    let mut out = Vec::new();
+    for (page, chunk) in writes.chunks(WRITES_PER_BATCH).enumerate() {
+        let mut unknown: Vec<String> = Vec::new();
+        let updates: Vec<Value> = chunk
+            .iter()
+            .filter_map(|(company, fields)| {
+                let mut set = Map::new();
+                for (field, employee) in fields {
+                    match employee {
+                        None => {
+                            set.insert(field.clone(), json!(""));
+                        }
+                        Some(e) => match users.get(e) {
+                            Some(user) => {
+                                set.insert(field.clone(), json!(user));
+                            }
+                            None => unknown.push(e.clone()),
+                        },
+                    }
+                }
+                (!set.is_empty()).then(|| json!([company, set]))
+            })
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        let id = format!("wh{hook}-c{}-owners-{}", change.id, page + 1);
+        let body = json!({"updates": updates, "unknown": unknown}).to_string();
+        out.push(crate::outbox::Message { id, event: "crm.company.update".into(), body });
+    }
+    Ok(out)
+}
+
+/// Writes one delivery of [`owner_messages`] in one `batch` request: `Ok(companies written)`, or
+/// why not. A company the portal no longer has ("Not found") is passed over; any other refusal
+/// fails the delivery (tried again later: writing a field its value again changes nothing).
+pub async fn write_owners(portal: &mut Portal, body: &str) -> Result<usize, (i64, String)> {
+    let body: Value = serde_json::from_str(body).map_err(|e| (0, format!("an unreadable delivery: {e}")))?;
+    let calls: Vec<(String, String, Value)> = body["updates"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (format!("u{i}"), "crm.company.update".to_string(), json!({"id": u[0], "fields": u[1]})))
+        .collect();
+    if calls.is_empty() {
+        return Ok(0);
+    }
+    let answers = portal.batch(&calls).await.map_err(|e| (call_status(&e), e.to_string()))?;
+    let mut written = 0;
+    for (_, answer) in answers {
+        match answer {
+            Ok(_) => written += 1,
+            Err(CallError::Refused { description, .. }) if description.to_lowercase().contains("not found") => {}
+            Err(e) => return Err((400, e.to_string())),
+        }
+    }
+    Ok(written)
+}
+
+/// The HTTP status a failed call is recorded with (0: the portal was not reached).
+fn call_status(e: &CallError) -> i64 {
+    match e {
+        CallError::Unreachable { .. } => 0,
+        CallError::GaveUp { status, .. } => i64::from(*status),
+        CallError::Refused { .. } => 400,
+        CallError::Unreadable { .. } => 502,
+    }
 }
 
 fn with_start(params: &Value, start: u64) -> Value {

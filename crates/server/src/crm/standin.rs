@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 /// The portal's state: its companies, its bucket, and what it saw.
 pub struct Stand {
-    companies: Vec<Value>,
+    pub companies: Vec<Value>,
     /// The bucket: its level, when it was last drained, how much it holds, how fast it drains.
     level: f64,
     drained: Instant,
@@ -25,6 +25,41 @@ pub struct Stand {
     /// When each request arrived; how many were refused for the limit.
     pub seen: Vec<Instant>,
     pub refused: u64,
+    /// Every `crm.company.update` taken, in order: the company's id and the fields written.
+    pub updates: Vec<(String, Value)>,
+    /// While set, every request is answered 503 (the portal is down for maintenance).
+    pub down: bool,
+}
+
+impl Stand {
+    /// Marks companies modified now (by a person in the portal): a pull since reads them.
+    pub fn touch(&mut self, ids: &[&str], field: &str, value: &str) {
+        let now = allot_app::clock::now_utc();
+        for c in self.companies.iter_mut().filter(|c| ids.contains(&c["ID"].as_str().unwrap_or_default())) {
+            c[field] = json!(value);
+            c["DATE_MODIFY"] = json!(now);
+        }
+    }
+
+    /// Where company `id` is kept (ids are given in order from 1).
+    fn index(&self, id: &str) -> Option<usize> {
+        let i = id.parse::<usize>().ok()?.checked_sub(1)?;
+        (self.companies.get(i)?["ID"].as_str() == Some(id)).then_some(i)
+    }
+
+    /// The company's fields as the portal holds them now.
+    pub fn company(&self, id: &str) -> Option<&Value> {
+        self.companies.get(self.index(id)?)
+    }
+
+    /// Adds a company (as a person would in the portal): its id.
+    pub fn add(&mut self, mut company: Value) -> String {
+        let id = (self.companies.len() + 1).to_string();
+        company["ID"] = json!(id);
+        company["DATE_MODIFY"] = json!(allot_app::clock::now_utc());
+        self.companies.push(company);
+        id
+    }
 }
 
 pub const KEY: &str = "k3y-of-the-stand-in";
@@ -37,21 +72,67 @@ pub fn company(i: usize) -> Value {
         "ASSIGNED_BY_ID": "1",
         "UF_CRM_POTENTIAL": ((i + 1) * 1000).to_string(),
         "UF_CRM_SEGMENT": if i.is_multiple_of(2) { "11" } else { "12" },
+        "DATE_MODIFY": "2026-01-15T09:00:00+03:00",
         "PHONE": [{"ID": "7", "VALUE_TYPE": "WORK", "VALUE": format!("+7 900 000-{:02}-{:02}", i / 100 % 100, i % 100)}],
     })
 }
 
+/// A moment as the portal compares them: its UTC seconds (`2026-01-15T09:00:00+03:00` and
+/// `2026-01-15T06:00:00Z` are one moment).
+fn moment(s: &str) -> Option<i64> {
+    let (date, clock) = s.split_once('T')?;
+    let day = i64::from(allot_rules::parse_iso_date(date)?);
+    let (clock, offset) = match clock.strip_suffix('Z') {
+        Some(c) => (c, 0),
+        None => {
+            let i = clock.rfind(['+', '-'])?;
+            let (c, z) = clock.split_at(i);
+            let (h, m) = z[1..].split_once(':')?;
+            let minutes = h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?;
+            (c, if z.starts_with('-') { -minutes } else { minutes })
+        }
+    };
+    let p: Vec<i64> = clock.split(':').filter_map(|x| x.parse().ok()).collect();
+    Some(day * 86_400 + p.first()? * 3600 + p.get(1)? * 60 + p.get(2).copied().unwrap_or(0) - offset * 60)
+}
+
+fn not_found() -> (StatusCode, Value) {
+    (StatusCode::BAD_REQUEST, json!({"error": "", "error_description": "Not found"}))
+}
+
 /// One call of `method` with `params`, as the portal answers it: (status, body).
-fn answer(stand: &Stand, method: &str, params: &Value) -> (StatusCode, Value) {
+fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value) {
     match method {
         "crm.company.list" => {
             let start = params["start"].as_u64().or_else(|| params["start"].as_str().and_then(|s| s.parse().ok())).unwrap_or(0) as usize;
-            let page: Vec<Value> = stand.companies.iter().skip(start).take(50).cloned().collect();
-            let mut body = json!({"result": page, "total": stand.companies.len()});
-            if start + 50 < stand.companies.len() {
+            let since = params["filter"][">DATE_MODIFY"].as_str().and_then(moment);
+            let found: Vec<&Value> = stand
+                .companies
+                .iter()
+                .filter(|c| since.is_none_or(|s| c["DATE_MODIFY"].as_str().and_then(moment).is_some_and(|m| m > s)))
+                .collect();
+            let page: Vec<Value> = found.iter().skip(start).take(50).map(|c| (*c).clone()).collect();
+            let mut body = json!({"result": page, "total": found.len()});
+            if start + 50 < found.len() {
                 body["next"] = json!(start + 50);
             }
             (StatusCode::OK, body)
+        }
+        "crm.company.get" => match stand.company(&cell_id(&params["id"])) {
+            Some(c) => (StatusCode::OK, json!({"result": c})),
+            None => not_found(),
+        },
+        "crm.company.update" => {
+            let id = cell_id(&params["id"]);
+            let fields = params["fields"].clone();
+            let now = allot_app::clock::now_utc();
+            let Some(c) = stand.index(&id).map(|i| &mut stand.companies[i]) else { return not_found() };
+            for (k, v) in fields.as_object().cloned().unwrap_or_default() {
+                c[k.as_str()] = v;
+            }
+            c["DATE_MODIFY"] = json!(now);
+            stand.updates.push((id, fields));
+            (StatusCode::OK, json!({"result": true}))
         }
         "crm.status.list" => {
             // The reference lists, by ENTITY_ID (the industries only here).
@@ -94,13 +175,35 @@ fn answer(stand: &Stand, method: &str, params: &Value) -> (StatusCode, Value) {
     }
 }
 
-/// A query string of a call inside `batch` back to parameters (the stand-in reads `start` only).
-fn params_of(query: &str) -> Value {
-    let Ok(url) = reqwest::Url::parse(&format!("http://x/?{query}")) else { return json!({}) };
+/// An id as a text, whether sent as a number or a text.
+fn cell_id(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A PHP query string (how a call inside `batch` carries its parameters, and how the portal's
+/// events are posted) back to nested parameters: `fields[ASSIGNED_BY_ID]=3` →
+/// `{"fields": {"ASSIGNED_BY_ID": "3"}}`; every value a text, `start` a number.
+pub fn params_of(query: &str) -> Value {
     let mut p = json!({});
-    for (k, v) in url.query_pairs() {
-        if k == "start" {
-            p["start"] = json!(v.parse::<u64>().unwrap_or(0));
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let mut path: Vec<String> = Vec::new();
+        let (head, rest) = k.split_once('[').map_or((k.as_ref(), ""), |(h, r)| (h, r));
+        path.push(head.to_string());
+        path.extend(rest.split('[').filter(|s| !s.is_empty()).map(|s| s.trim_end_matches(']').to_string()));
+        let mut at = &mut p;
+        for (i, key) in path.iter().enumerate() {
+            if i + 1 == path.len() {
+                at[key.as_str()] = if key == "start" { json!(v.parse::<u64>().unwrap_or(0)) } else { json!(v) };
+            } else {
+                if !at[key.as_str()].is_object() {
+                    at[key.as_str()] = json!({});
+                }
+                at = &mut at[key.as_str()];
+            }
         }
     }
     p
@@ -113,6 +216,12 @@ async fn rest(
 ) -> (StatusCode, Json<Value>) {
     let mut s = stand.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     s.seen.push(Instant::now());
+    if s.down {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "PORTAL_DELETED", "error_description": "The portal is under maintenance"})),
+        );
+    }
     if user != "1" || key != KEY {
         return (
             StatusCode::UNAUTHORIZED,
@@ -129,14 +238,14 @@ async fn rest(
     }
     s.level += 1.0;
     if method != "batch" {
-        let (status, body) = answer(&s, &method, &params);
+        let (status, body) = answer(&mut s, &method, &params);
         return (status, Json(body));
     }
     let (mut result, mut errors, mut totals, mut nexts) = (json!({}), json!({}), json!({}), json!({}));
     for (name, call) in params["cmd"].as_object().cloned().unwrap_or_default().iter().take(50) {
         let call = call.as_str().unwrap_or_default();
         let (method, query) = call.split_once('?').unwrap_or((call, ""));
-        let (status, body) = answer(&s, method, &params_of(query));
+        let (status, body) = answer(&mut s, method, &params_of(query));
         if status.is_success() {
             result[name] = body["result"].clone();
             totals[name] = body["total"].clone();
@@ -162,6 +271,8 @@ pub async fn portal(companies: usize, capacity: f64, per_second: f64) -> (String
         per_second,
         seen: vec![],
         refused: 0,
+        updates: vec![],
+        down: false,
     }));
     let app = axum::Router::new().route("/rest/{user}/{key}/{method}", axum::routing::post(rest)).with_state(stand.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the stand-in portal listens on loopback");
@@ -170,4 +281,29 @@ pub async fn portal(companies: usize, capacity: f64, per_second: f64) -> (String
         let _ = axum::serve(listener, app).await;
     });
     (format!("http://{addr}/rest/1/{KEY}/"), stand)
+}
+
+/// Posts the portal's event `event` of record `id` to `hook` as Bitrix24 does (form-encoded, the
+/// application token in `auth`): the answer's status and body.
+pub async fn fire(hook: &str, event: &str, id: &str, token: &str) -> (u16, String) {
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("event", event)
+        .append_pair("event_handler_id", "733")
+        .append_pair("data[FIELDS][ID]", id)
+        .append_pair("ts", &allot_app::clock::now_seconds().to_string())
+        .append_pair("auth[domain]", "standin.bitrix24.ru")
+        .append_pair("auth[client_endpoint]", "https://standin.bitrix24.ru/rest/")
+        .append_pair("auth[server_endpoint]", "https://oauth.bitrix.info/rest/")
+        .append_pair("auth[member_id]", "a223c6b3710f85df22e9377d6c4f7553")
+        .append_pair("auth[application_token]", token)
+        .finish();
+    let r = reqwest::Client::new()
+        .post(hook)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("the server takes the event");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
 }

@@ -1,10 +1,16 @@
 //! The Bitrix24 connector against the stand-in portal (`allot_server::crm::standin`, issue #18 §5).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use allot_server::crm::bitrix24::{CallError, Pace, Portal};
-use allot_server::crm::standin::{portal, KEY};
-use serde_json::json;
+use allot_server::crm::standin::{fire, portal, Stand, KEY};
+use allot_server::crm::Bitrix24Config;
+use allot_server::Config;
+use allot_store::{Location, Subject};
+use serde_json::{json, Value};
+
+use super::{actor, blocking, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_companies_are_read_in_five_requests_at_the_portal_s_pace() {
@@ -68,9 +74,13 @@ async fn a_pull_reads_the_active_users_and_the_companies_as_the_field_map_says_a
     let map = allot_io::SchemeFile::parse(scheme, "scheme.toml").unwrap().crm().unwrap();
     let mut p = Portal::new(&url, Pace::default()).unwrap();
     let mut steps = vec![];
-    let pulled = allot_server::crm::bitrix24::pull(&mut p, &map, |what, done, of| steps.push((what.to_string(), done, of))).await.unwrap();
+    let pulled =
+        allot_server::crm::bitrix24::pull(&mut p, &map, None, |what, done, of| steps.push((what.to_string(), done, of))).await.unwrap();
     assert_eq!((pulled.users, pulled.companies), (2, 120), "the dismissed user is not an employee");
-    assert_eq!(pulled.employees, "id,name\nanna@example.ru,Анна Смирнова\nboris@example.ru,Борис Кузнецов\n");
+    assert_eq!(
+        pulled.employees,
+        "id,name,email,crm_user\nanna@example.ru,Анна Смирнова,anna@example.ru,1\nboris@example.ru,Борис Кузнецов,boris@example.ru,2\n"
+    );
     // The fields in the map's order (by field code): INDUSTRY (named from the portal's reference
     // list, not its id "IT"), PHONE, TITLE, UF_CRM_POTENTIAL, UF_CRM_SEGMENT (a user field's list:
     // its items' names, not their ids 11 and 12).
@@ -96,4 +106,267 @@ async fn a_pull_reads_the_active_users_and_the_companies_as_the_field_map_says_a
     assert_eq!(snap.clients.len(), 120);
     let attrs = store.client_attributes(&["7".to_string()]).unwrap();
     assert!(attrs[0].1.contains("\"potential\":7000") && attrs[0].1.contains("Компания 7"), "{attrs:?}");
+}
+
+/// The portal's application token in the tests.
+const APP_TOKEN: &str = "51856fefc120afa4b628cc82d3935cce";
+
+/// A connected setup: employees by e-mail (their portal user ids kept as `crm_user`), the sales
+/// role the companies' responsible and the service role a user field.
+const CONNECTED: &str = r#"
+[columns]
+potential = "number"
+
+[crm]
+system = "bitrix24"
+employee = "EMAIL"
+owner = "sales"
+
+[crm.clients]
+TITLE = "name"
+UF_CRM_POTENTIAL = "potential"
+
+[crm.roles]
+service = "UF_CRM_SERVICE"
+
+[[rules]]
+id = "desk"
+role = "sales"
+employees = ["anna@example.ru", "boris@example.ru"]
+strategy = "balance-count"
+
+[[rules]]
+id = "care"
+role = "service"
+employee = "boris@example.ru"
+"#;
+
+/// A store in a temporary folder holding the stand-in portal's users and companies (pulled as
+/// `allot crm pull` does); the scheme not applied yet.
+struct Connected {
+    location: Location,
+    url: String,
+    stand: Arc<Mutex<Stand>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A fast portal (a bucket of 50 drained 20 a second: the real one's shape, ten times as quick)
+/// and a pace to match; back-off short.
+fn quick() -> Pace {
+    Pace { per_second: 20.0, first_wait: Duration::from_millis(50), max_wait: Duration::from_millis(400) }
+}
+
+async fn connected(companies: usize) -> Connected {
+    let (url, stand) = portal(companies, 50.0, 20.0).await;
+    let map = allot_io::SchemeFile::parse(CONNECTED, "scheme.toml").unwrap().crm().unwrap();
+    let mut p = Portal::new(&url, quick()).unwrap();
+    let pulled = allot_server::crm::bitrix24::pull(&mut p, &map, None, |_, _, _| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::Sqlite(dir.path().join("allot.db"));
+    let (employees, clients) = (dir.path().join("employees.csv"), dir.path().join("clients.csv"));
+    std::fs::write(&employees, &pulled.employees).unwrap();
+    std::fs::write(&clients, &pulled.clients).unwrap();
+    let l = location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&l).unwrap();
+        let enc = allot_io::Encodings::default();
+        allot_app::stored::import(store.as_mut(), Subject::Employee, &employees, &enc, &actor()).unwrap();
+        allot_app::stored::import(store.as_mut(), Subject::Client, &clients, &enc, &actor()).unwrap();
+    })
+    .await;
+    Connected { location, url, stand, _dir: dir }
+}
+
+impl Connected {
+    async fn serve(&self) -> Server {
+        let (url, location) = (self.url.clone(), self.location.clone());
+        let w = super::World { location, _dir: tempfile::tempdir().unwrap(), pg: None, tokens: Default::default() };
+        let server = Server::start_with(&w, |c: &mut Config| {
+            c.bitrix24 = Some(Bitrix24Config { webhook: url, app_token: Some(APP_TOKEN.into()), pace: quick() });
+        })
+        .await;
+        drop(w);
+        server
+    }
+
+    /// Plans and applies the connected scheme as of today: the change's id.
+    async fn apply(&self) -> i64 {
+        let l = self.location.clone();
+        blocking(move || {
+            let mut store = allot_store::open(&l).unwrap();
+            let req = allot_app::stored::PlanRequest {
+                date: allot_app::clock::today(),
+                scheme: Some((CONNECTED.into(), "scheme.toml".into())),
+                rebalance: false,
+            };
+            let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
+            allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
+            store.revision().unwrap()
+        })
+        .await
+    }
+
+    /// The store's owner of each client in `role` today, as the portal's user id.
+    async fn owners(&self, role: &'static str) -> std::collections::BTreeMap<String, String> {
+        let l = self.location.clone();
+        blocking(move || {
+            let mut store = allot_store::open(&l).unwrap();
+            let users = [("anna@example.ru", "1"), ("boris@example.ru", "2")];
+            let mut out = std::collections::BTreeMap::new();
+            for (e, user) in users {
+                for l in store.book(e, allot_store::Day(allot_app::clock::today())).unwrap() {
+                    if l.role == role {
+                        out.insert(l.client, user.to_string());
+                    }
+                }
+            }
+            out
+        })
+        .await
+    }
+
+    async fn connector(&self) -> allot_store::Webhook {
+        let l = self.location.clone();
+        blocking(move || allot_store::open(&l).unwrap().webhooks().unwrap().into_iter().find(|h| h.kind == "bitrix24").unwrap()).await
+    }
+
+    /// Waits (up to `secs`) until `done` holds of the portal.
+    async fn until(&self, secs: u64, done: impl Fn(&Stand) -> bool) -> bool {
+        for _ in 0..secs * 20 {
+            if done(&self.stand.lock().unwrap()) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_companies_are_pulled_and_their_owners_written_back_within_the_portal_s_limit() {
+    // Issue #18 §1 and §5: after an apply, each company's sales owner goes to ASSIGNED_BY_ID and
+    // its service owner to UF_CRM_SERVICE — 50 companies per `batch` request, in the portal's
+    // bucket (never refused), each company once.
+    let c = connected(10_000).await;
+    let server = c.serve().await;
+    let started = std::time::Instant::now();
+    let revision = c.apply().await;
+    let applied = started.elapsed();
+    assert!(c.until(120, |s| s.updates.len() >= 10_000).await, "written: {}", c.stand.lock().unwrap().updates.len());
+    let took = started.elapsed();
+    // Marked once the last batch was taken.
+    for _ in 0..100 {
+        if c.connector().await.delivered == revision {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hook = c.connector().await;
+    assert_eq!((hook.delivered, hook.attempts), (revision, 0), "{hook:?}");
+    let (sales, service) = (c.owners("sales").await, c.owners("service").await);
+    assert_eq!(sales.len(), 10_000);
+    let writes = {
+        let stand = c.stand.lock().unwrap();
+        assert_eq!(stand.refused, 0, "never past the portal's limit");
+        assert_eq!(stand.updates.len(), 10_000, "each company once");
+        for (company, fields) in &stand.updates {
+            assert_eq!(fields["ASSIGNED_BY_ID"].as_str(), sales.get(company).map(String::as_str), "{company}: {fields}");
+            assert_eq!(fields["UF_CRM_SERVICE"].as_str(), service.get(company).map(String::as_str), "{company}: {fields}");
+        }
+        let anna = stand.updates.iter().filter(|(_, f)| f["ASSIGNED_BY_ID"] == "1").count();
+        assert_eq!(anna, 5_000, "the desk's balance, as the store has it");
+        stand.seen.len()
+    };
+    println!(
+        "applied in {applied:?}; 10,000 companies written back {:?} later ({writes} requests in all, the pull's 5 among them)",
+        took - applied
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_company_s_event_sent_three_times_is_routed_once_and_its_owner_written_back_once() {
+    // Issue #18 §1: ONCRMCOMPANYADD → the company read, routed by the scheme, its owner written
+    // back; the portal repeating the event routes nothing again and writes nothing new.
+    let c = connected(10).await;
+    let server = c.serve().await;
+    c.apply().await;
+    assert!(c.until(30, |s| s.updates.len() >= 10).await);
+    let hook = server.url("/v1/hooks/bitrix24");
+    // Refused without the portal's token, or with another.
+    assert_eq!(fire(&hook, "ONCRMCOMPANYADD", "3", "not-the-token").await.0, 403);
+    let id = c.stand.lock().unwrap().add(json!({"TITLE": "ООО «Новый клиент»", "UF_CRM_POTENTIAL": "5000"}));
+    let started = std::time::Instant::now();
+    let (a, b, d) = tokio::join!(
+        fire(&hook, "ONCRMCOMPANYADD", &id, APP_TOKEN),
+        fire(&hook, "ONCRMCOMPANYADD", &id, APP_TOKEN),
+        fire(&hook, "ONCRMCOMPANYADD", &id, APP_TOKEN)
+    );
+    let answers: Vec<Value> = [a, b, d]
+        .into_iter()
+        .map(|(status, body)| {
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str(&body).unwrap()
+        })
+        .collect();
+    assert_eq!(answers.iter().filter(|a| a["replayed"] == false).count(), 1, "routed once: {answers:?}");
+    let owner = answers[0]["routed"]["roles"].as_array().unwrap().iter().find(|r| r["role"] == "sales").unwrap()["employee"].clone();
+    assert!(answers.iter().all(|a| a["routed"]["roles"] == answers[0]["routed"]["roles"]), "the same answer each time");
+    assert!(c.until(10, |s| s.updates.iter().any(|(company, _)| *company == id)).await, "written back");
+    let took = started.elapsed();
+    // Time for a second, wrong write to arrive if one were coming.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let user = match owner.as_str() {
+        Some("anna@example.ru") => "1",
+        Some("boris@example.ru") => "2",
+        other => panic!("routed to {other:?}"),
+    };
+    {
+        let stand = c.stand.lock().unwrap();
+        let writes: Vec<&Value> = stand.updates.iter().filter(|(company, _)| *company == id).map(|(_, f)| f).collect();
+        assert_eq!(writes.len(), 1, "written once: {writes:?}");
+        assert_eq!(writes[0]["ASSIGNED_BY_ID"].as_str(), Some(user));
+        assert_eq!(stand.company(&id).unwrap()["ASSIGNED_BY_ID"].as_str(), Some(user), "the portal holds the owner");
+    }
+    // The company is the store's client with the portal's fields, its owner as routed.
+    assert_eq!(c.owners("sales").await.get(&id).map(String::as_str), Some(user));
+    let l = c.location.clone();
+    let attrs = blocking(move || allot_store::open(&l).unwrap().client_attributes(&["11".to_string()]).unwrap()).await;
+    assert!(attrs[0].1.contains("Новый клиент") && attrs[0].1.contains("\"potential\":5000"), "{attrs:?}");
+    // An update (allot's own write makes one) is taken and passed over.
+    let (status, body) = fire(&hook, "ONCRMCOMPANYUPDATE", &id, APP_TOKEN).await;
+    assert!(status == 200 && body.contains("\"taken\":false"), "{body}");
+    println!("from the event to the owner in the portal: {took:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_that_is_down_leaves_every_write_pending_and_then_gets_each_once() {
+    // Issue #18 §5: while the portal answers 503, the owners wait in the outbox (the portal's
+    // answer recorded); once it is back, every company is written, none twice.
+    let c = connected(300).await;
+    let server = c.serve().await;
+    c.stand.lock().unwrap().down = true;
+    let revision = c.apply().await;
+    let mut hook = c.connector().await;
+    for _ in 0..200 {
+        if hook.attempts >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        hook = c.connector().await;
+    }
+    assert!(hook.attempts >= 2 && hook.last_status == Some(503) && hook.delivered < revision, "{hook:?}");
+    assert!(hook.last_error.as_deref().unwrap_or_default().contains("kept refusing"), "{hook:?}");
+    assert!(c.stand.lock().unwrap().updates.is_empty());
+    c.stand.lock().unwrap().down = false;
+    assert!(c.until(60, |s| s.updates.len() >= 300).await, "written once the portal is back");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let stand = c.stand.lock().unwrap();
+        let companies: std::collections::BTreeSet<&str> = stand.updates.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!((stand.updates.len(), companies.len()), (300, 300), "each once");
+    }
+    assert_eq!(c.connector().await.delivered, revision);
+    server.stop().await;
 }
