@@ -283,3 +283,63 @@ fn a_server_killed_between_a_delivery_and_its_mark_sends_the_same_delivery_again
     let clients: Vec<&str> = body["links"].as_array().unwrap().iter().map(|l| l["client"].as_str().unwrap()).collect();
     assert_eq!(clients, ["k1", "k2", "k3"], "none lost: {body}");
 }
+
+/// Issue #18 §1 and §5: `allot serve` killed with SIGKILL after the portal took a write-back and
+/// before it was marked writes, once started again, the same owners to the same companies — no
+/// different write — and loses none.
+#[test]
+fn a_server_killed_between_a_write_back_and_its_mark_writes_the_same_owners_again_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allot.db").display().to_string();
+    let run = |args: &[&str]| run(&db, args);
+    let (url, stand) = super::stored::standin(30);
+    stand.lock().unwrap().hold_next_write = true;
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("employees.csv"), "id,name,crm_user\nanna,Анна,1\nboris,Борис,2\n").unwrap();
+    let clients: String = (1..=30).map(|i| format!("{i},ООО «Компания {i}»\n")).collect();
+    std::fs::write(site.join("clients.csv"), format!("id,name\n{clients}")).unwrap();
+    std::fs::write(
+        site.join("scheme.toml"),
+        "[crm]\nsystem = \"bitrix24\"\n\n[[rules]]\nid = \"desk\"\nrole = \"sales\"\nemployees = [\"anna\", \"boris\"]\nstrategy = \"balance-count\"\n",
+    )
+    .unwrap();
+    let serve = |port: u16| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("allot"))
+            .current_dir(root())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db", &db])
+            .env("ALLOT_BITRIX24_WEBHOOK", &url)
+            .env("ALLOT_BITRIX24_RATE", "20")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let ok = (0..300).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            done()
+        });
+        assert!(ok, "{what}: {}", run(&["outbox"]));
+    };
+    // The server makes the portal's connector when it starts: told of the changes from then on.
+    let mut servers = Servers(vec![serve(free_port())]);
+    wait("the connector is made", &|| run(&["outbox"]).contains("bitrix24 connector"));
+    run(&["sync", "--dir", site.to_str().unwrap()]);
+    wait("the owners are written and not answered", &|| stand.lock().unwrap().updates.len() == 30);
+    // SIGKILL: the portal has the owners, the outbox's mark is not moved.
+    servers.0[0].kill().unwrap();
+    servers.0[0].wait().unwrap();
+    assert!(run(&["outbox"]).contains("the later changes wait"), "not marked");
+    servers.0.push(serve(free_port()));
+    // The killed server's lease on the connector (30 s) runs out first.
+    wait("written again and marked", &|| run(&["outbox"]).contains("nothing waits"));
+    drop(servers);
+    let stand = stand.lock().unwrap();
+    assert_eq!(stand.updates.len(), 60, "written before the kill, and once again after it");
+    assert_eq!(stand.updates[..30], stand.updates[30..], "the same companies, the same owners, in the same order");
+    let companies: std::collections::BTreeSet<&str> = stand.updates.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(companies.len(), 30, "none lost");
+    let anna = stand.updates[..30].iter().filter(|(_, f)| f["ASSIGNED_BY_ID"] == "1").count();
+    assert_eq!(anna, 15, "the desk's balance");
+}

@@ -29,6 +29,9 @@ pub struct Stand {
     pub updates: Vec<(String, Value)>,
     /// While set, every request is answered 503 (the portal is down for maintenance).
     pub down: bool,
+    /// When set, the next `batch` that writes companies writes them and is never answered (the
+    /// caller is killed while it waits); then cleared.
+    pub hold_next_write: bool,
 }
 
 impl Stand {
@@ -214,18 +217,30 @@ async fn rest(
     Path((user, key, method)): Path<(String, String, String)>,
     Json(params): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
+    let (status, body, hold) = respond(&stand, &user, &key, &method, &params);
+    if hold {
+        // Written, never answered: the caller waits until it is killed.
+        std::future::pending::<()>().await;
+    }
+    (status, body)
+}
+
+/// A request to the portal: its answer, and whether it is to be held unanswered.
+fn respond(stand: &Mutex<Stand>, user: &str, key: &str, method: &str, params: &Value) -> (StatusCode, Json<Value>, bool) {
     let mut s = stand.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     s.seen.push(Instant::now());
     if s.down {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"error": "PORTAL_DELETED", "error_description": "The portal is under maintenance"})),
+            false,
         );
     }
     if user != "1" || key != KEY {
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"})),
+            false,
         );
     }
     // The leaky bucket: drained at its rate, one more per request; full, the request is refused.
@@ -234,12 +249,16 @@ async fn rest(
     s.drained = Instant::now();
     if s.level + 1.0 > s.capacity {
         s.refused += 1;
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})),
+            false,
+        );
     }
     s.level += 1.0;
     if method != "batch" {
-        let (status, body) = answer(&mut s, &method, &params);
-        return (status, Json(body));
+        let (status, body) = answer(&mut s, method, params);
+        return (status, Json(body), false);
     }
     let (mut result, mut errors, mut totals, mut nexts) = (json!({}), json!({}), json!({}), json!({}));
     for (name, call) in params["cmd"].as_object().cloned().unwrap_or_default().iter().take(50) {
@@ -257,7 +276,10 @@ async fn rest(
         }
     }
     let body = json!({"result": {"result": result, "result_error": errors, "result_total": totals, "result_next": nexts, "result_time": {}}, "time": {}});
-    (StatusCode::OK, Json(body))
+    let wrote =
+        params["cmd"].as_object().is_some_and(|cmd| cmd.values().any(|c| c.as_str().is_some_and(|c| c.starts_with("crm.company.update"))));
+    let hold = wrote && std::mem::take(&mut s.hold_next_write);
+    (StatusCode::OK, Json(body), hold)
 }
 
 /// Starts a stand-in portal of `companies` companies whose bucket holds `capacity` requests and
@@ -273,6 +295,7 @@ pub async fn portal(companies: usize, capacity: f64, per_second: f64) -> (String
         refused: 0,
         updates: vec![],
         down: false,
+        hold_next_write: false,
     }));
     let app = axum::Router::new().route("/rest/{user}/{key}/{method}", axum::routing::post(rest)).with_state(stand.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the stand-in portal listens on loopback");
