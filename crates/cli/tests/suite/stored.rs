@@ -865,5 +865,9 @@ fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothi
         assert!(ok && again.contains("companies modified since") && again.contains("0 new, 1 updated"), "{again}{err}");
         let (ok, full, _) = pull_with(&good, Some(&url), &["--full"]);
         assert!(ok && full.contains("2 active users, 120 companies\n") && full.contains("120 unchanged"), "{full}");
+        // The shipped connected setup reads the same portal.
+        let example = super::root().join("examples/bitrix24/scheme.toml").display().to_string();
+        let (ok, out, err) = pull_with(&example, Some(&url), &["--full"]);
+        assert!(ok && out.contains("120 clients: 0 new, 120 updated"), "{out}{err}");
     });
 }
