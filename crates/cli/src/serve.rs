@@ -114,6 +114,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
             Reported
         })?,
         bitrix24: bitrix24_config()?,
+        smtp: smtp_config()?,
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);
@@ -162,6 +163,42 @@ fn bitrix24_config() -> Result<Option<allot_server::crm::Bitrix24Config>, Report
     }
     let app_token = std::env::var("ALLOT_BITRIX24_APP_TOKEN").ok().filter(|t| !t.trim().is_empty());
     Ok(Some(allot_server::crm::Bitrix24Config { webhook, app_token, pace }))
+}
+
+/// The mail server people are told by (issue #18 §4), from the environment: `ALLOT_SMTP_HOST`,
+/// `ALLOT_SMTP_PORT` (587), `ALLOT_SMTP_TLS` (starttls, tls or none), `ALLOT_SMTP_USER`,
+/// `ALLOT_SMTP_PASSWORD`, `ALLOT_SMTP_FROM` (the letters' sender).
+fn smtp_config() -> Result<Option<allot_server::notify::SmtpConfig>, Reported> {
+    let Ok(host) = std::env::var("ALLOT_SMTP_HOST") else { return Ok(None) };
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        Reported
+    };
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let tls = match var("ALLOT_SMTP_TLS") {
+        None => allot_server::notify::SmtpTls::StartTls,
+        Some(t) => allot_server::notify::SmtpTls::parse(&t)
+            .ok_or_else(|| fail(format!("ALLOT_SMTP_TLS is `{t}`; expected starttls, tls or none")))?,
+    };
+    let port = match var("ALLOT_SMTP_PORT") {
+        None if tls == allot_server::notify::SmtpTls::Tls => 465,
+        None => 587,
+        Some(p) => p
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| fail(format!("ALLOT_SMTP_PORT is `{p}`; expected a port such as 587")))?,
+    };
+    let from = var("ALLOT_SMTP_FROM").ok_or_else(|| fail("set ALLOT_SMTP_FROM to the letters' sender, e.g. allot@example.ru".into()))?;
+    Ok(Some(allot_server::notify::SmtpConfig {
+        host: host.trim().to_string(),
+        port,
+        tls,
+        user: var("ALLOT_SMTP_USER"),
+        password: var("ALLOT_SMTP_PASSWORD"),
+        from,
+    }))
 }
 
 fn seconds(x: f64, flag: &str) -> Result<std::time::Duration, Reported> {

@@ -775,3 +775,30 @@ picture-map-borders = grey: regions' borders, approximate (GeoNames places, CC B
 rules-not = not (the opposite)
 schemes-diff = What changed against version { $version }
 schemes-text = Its text
+
+# Issue #18 §4: people told that clients became theirs.
+notify-subject = { $count ->
+    [one] { $count } client is now yours
+   *[other] { $count } clients are now yours
+}
+notify-team-subject = { $count ->
+    [one] { $count } client went to your team
+   *[other] { $count } clients went to your team
+}
+notify-hello = Hello, { $name }!
+notify-intro = { $count ->
+    [one] You are now responsible for { $count } client:
+   *[other] You are now responsible for { $count } clients:
+}
+notify-team-intro = { $count ->
+    [one] { $count } client went to the people of your team:
+   *[other] { $count } clients went to the people of your team:
+}
+notify-line = { $client } — { $role }, since { $date }: { $why }
+notify-team-person = { $name }: { $count ->
+    [one] { $count } client
+   *[other] { $count } clients
+}
+notify-more = … and { $count } more (all of them in the allot workspace, My clients)
+notify-sign = — allot
+notify-rule = rule «{ $rule }»

@@ -811,3 +811,34 @@ picture-map-borders = серым — границы регионов, прибл
 rules-not = не (наоборот)
 schemes-diff = Что изменилось по сравнению с версией { $version }
 schemes-text = Текст версии
+
+# Issue #18 §4: people told that clients became theirs.
+notify-subject = { $count ->
+    [one] Вам передан { $count } клиент
+    [few] Вам переданы { $count } клиента
+   *[other] Вам передано { $count } клиентов
+}
+notify-team-subject = { $count ->
+    [one] Вашей команде передан { $count } клиент
+    [few] Вашей команде переданы { $count } клиента
+   *[other] Вашей команде передано { $count } клиентов
+}
+notify-hello = Здравствуйте, { $name }!
+notify-intro = { $count ->
+    [one] Теперь вы отвечаете за { $count } клиента:
+   *[other] Теперь вы отвечаете за { $count } клиентов:
+}
+notify-team-intro = { $count ->
+    [one] Сотрудникам вашей команды передан { $count } клиент:
+    [few] Сотрудникам вашей команды переданы { $count } клиента:
+   *[other] Сотрудникам вашей команды передано { $count } клиентов:
+}
+notify-line = { $client } — { $role }, с { $date }: { $why }
+notify-team-person = { $name }: { $count ->
+    [one] { $count } клиент
+    [few] { $count } клиента
+   *[other] { $count } клиентов
+}
+notify-more = … и ещё { $count } (все — в рабочем месте allot, «Мои клиенты»)
+notify-sign = — allot
+notify-rule = правило «{ $rule }»

@@ -41,6 +41,28 @@ struct Doc {
     rules: Vec<Spanned<RuleDoc>>,
     credit: Option<Spanned<CreditDoc>>,
     crm: Option<Spanned<CrmDoc>>,
+    notify: Option<Spanned<NotifyDoc>>,
+}
+
+/// `[notify]`: who is told that clients became theirs (issue #18 §4).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyDoc {
+    owners: Option<bool>,
+    managers: Option<bool>,
+    unassigned_after: Option<Spanned<i64>>,
+}
+
+/// The `[notify]` section, checked: who is told that clients became theirs, and when a lead left
+/// with nobody alerts the managers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// Each new owner is told of the clients the change gave them (default: yes).
+    pub owners: bool,
+    /// The managers of the new owner's teams are told too (default: no).
+    pub managers: bool,
+    /// Minutes after which a routed lead still with nobody in a role alerts its team's managers.
+    pub unassigned_after: Option<u32>,
 }
 
 /// `[crm]`: the CRM where the sales team works, and how its records become allot's (issue #18).
@@ -239,6 +261,16 @@ impl SchemeFile {
         })
     }
 
+    /// The `[notify]` section, when the scheme has one (checked by [`SchemeFile::parse`]).
+    pub fn notify(&self) -> Option<NotifySettings> {
+        let n = self.doc.notify.as_ref()?.get_ref();
+        Some(NotifySettings {
+            owners: n.owners.unwrap_or(true),
+            managers: n.managers.unwrap_or(false),
+            unassigned_after: n.unassigned_after.as_ref().and_then(|m| u32::try_from(*m.get_ref()).ok()),
+        })
+    }
+
     /// Parses the TOML and checks its shape.
     pub fn parse(text: &str, file: &str) -> Result<SchemeFile, Vec<Diagnostic>> {
         let doc: Doc = toml::from_str(text).map_err(|e| {
@@ -351,6 +383,16 @@ impl SchemeFile {
                     let msg = format!("[crm.roles]: {f} would hold two roles, {other} and {role}");
                     errors.push(at(span, msg, "one field per role"));
                 }
+            }
+        }
+        if let Some(m) = doc.notify.as_ref().and_then(|n| n.get_ref().unassigned_after.as_ref()) {
+            if !(1..=43_200).contains(m.get_ref()) {
+                errors.push(
+                    Diagnostic::error(format!("[notify] unassigned_after = {}: minutes from 1 to 43200 (30 days)", m.get_ref()))
+                        .file(file)
+                        .span_in(text, m.span().start, m.span().end)
+                        .expected("the minutes a routed lead may wait for a person before the managers are told, e.g. 30"),
+                );
             }
         }
         let mut maps = BTreeMap::new();

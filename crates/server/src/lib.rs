@@ -13,6 +13,7 @@ pub mod api;
 pub mod crm;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod openapi;
 pub mod outbox;
 pub mod web;
@@ -64,6 +65,8 @@ pub struct Config {
     pub approval: allot_app::approval::Approval,
     /// The Bitrix24 portal written back to and heard from (issue #18), if any.
     pub bitrix24: Option<crm::Bitrix24Config>,
+    /// The mail server people are told by (issue #18 §4), if any.
+    pub smtp: Option<notify::SmtpConfig>,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             wal_frames_limit: allot_store::sqlite::WAL_FRAMES_LIMIT,
             approval: allot_app::approval::Approval::default(),
             bitrix24: None,
+            smtp: None,
         }
     }
 }
@@ -188,6 +192,8 @@ pub struct AppState {
     pub draft_wanted: Mutex<Option<std::time::Instant>>,
     /// The Bitrix24 portal of the server's configuration (issue #18 §1).
     pub bitrix24: Option<crm::Connection>,
+    /// The mail server of the server's configuration (issue #18 §4).
+    pub mailer: Option<notify::Mailer>,
     /// Wakes the outbox's worker (a routed lead is written back at once, not at its next look).
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }
@@ -422,6 +428,10 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         Some(c) => Some(crm::Connection::new(c).map_err(ServeError::Config)?),
         None => None,
     };
+    let mailer = match &config.smtp {
+        Some(c) => Some(notify::Mailer::new(c).map_err(ServeError::Config)?),
+        None => None,
+    };
     // The store's clients block (PostgreSQL's runs its own small runtime): open off the async threads.
     let location = config.store.clone();
     let (store, model) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
@@ -435,12 +445,24 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     // The portal written back to has its connector in the store: made now if there is none (told
     // of the changes from now on).
     let crm = bitrix24.as_ref().map(|c| c.host.clone());
+    // So has the way people are told: the mail server, else the portal.
+    let mut connectors: Vec<(&str, String)> = Vec::new();
     if let Some(c) = &bitrix24 {
-        let (address, location) = (c.address(), config.store.clone());
-        tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+        connectors.push(("bitrix24", c.address()));
+    }
+    if let Some(address) = mailer.as_ref().map(|m| m.address.clone()).or_else(|| bitrix24.as_ref().map(crm::Connection::address)) {
+        connectors.push(("notify", address));
+    }
+    if !connectors.is_empty() {
+        let location = config.store.clone();
+        let connectors: Vec<(String, String)> = connectors.into_iter().map(|(k, a)| (k.to_string(), a)).collect();
+        tokio::task::spawn_blocking(move || -> Result<(), ServeError> {
             let mut store = allot_store::open(&location)?;
             let actor = allot_store::Actor { by: "allot serve".into(), at: allot_app::clock::now_utc() };
-            Ok(store.add_connector("bitrix24", &address, &actor)?)
+            for (kind, address) in &connectors {
+                store.add_connector(kind, address, &actor)?;
+            }
+            Ok(())
         })
         .await
         .map_err(|_| ServeError::Worker("start-up task"))??;
@@ -500,6 +522,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         reporting: Mutex::new(std::collections::HashSet::new()),
         draft_wanted: Mutex::new(None),
         bitrix24,
+        mailer,
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
     });
     let app = app(state.clone(), &config);

@@ -223,10 +223,14 @@ pub fn backoff(attempts: i64) -> Duration {
 pub enum Sink<'a> {
     Http(&'a reqwest::Client),
     Bitrix24(&'a crate::crm::Connection),
+    Notify(crate::notify::Channels<'a>),
 }
 
 /// The deliveries of `change` to subscriber `hook`, by its kind.
 fn deliveries(st: &mut dyn Store, hook: &Webhook, change: &Change) -> allot_store::Result<Result<Vec<Message>, String>> {
+    if hook.kind == "notify" {
+        return Ok(Ok(crate::notify::messages(st, hook.id, change)?));
+    }
     if hook.kind == "bitrix24" {
         return Ok(match crate::crm::bitrix24::active_map(st)? {
             Ok(map) => Ok(crate::crm::bitrix24::owner_messages(st, hook.id, &map, change)?),
@@ -251,6 +255,7 @@ async fn send_to(sink: &Sink<'_>, hook: &Webhook, m: &Message) -> Result<i64, (i
             let mut portal = crm.portal.lock().await;
             crate::crm::bitrix24::write_owners(&mut portal, &m.body).await.map(|_| 200)
         }
+        Sink::Notify(channels) => crate::notify::send(channels, m).await,
     }
 }
 
@@ -333,6 +338,9 @@ pub fn spawn(state: Weak<AppState>, holder: String) {
                             let sink = match (hook.kind.as_str(), state.bitrix24.as_ref()) {
                                 ("http", _) => Sink::Http(&http),
                                 ("bitrix24", Some(crm)) => Sink::Bitrix24(crm),
+                                ("notify", portal) if portal.is_some() || state.mailer.is_some() => {
+                                    Sink::Notify(crate::notify::Channels { mail: state.mailer.as_ref(), portal })
+                                }
                                 // A connector whose portal this server was not given: another
                                 // server (or `allot crm push`) writes it.
                                 _ => continue,

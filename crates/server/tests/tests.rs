@@ -18,6 +18,8 @@ mod faults;
 mod bitrix24;
 #[path = "suite/browser.rs"]
 mod browser;
+#[path = "suite/notify.rs"]
+mod notify;
 
 const SCHEME: &str = r#"
 [columns]

@@ -32,6 +32,8 @@ pub struct Stand {
     /// When set, the next `batch` that writes companies writes them and is never answered (the
     /// caller is killed while it waits); then cleared.
     pub hold_next_write: bool,
+    /// Every notification sent (`im.notify.personal.add`): the user, the text, the tag.
+    pub notified: Vec<(String, String, String)>,
 }
 
 impl Stand {
@@ -125,6 +127,16 @@ fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value
             Some(c) => (StatusCode::OK, json!({"result": c})),
             None => not_found(),
         },
+        "im.notify.personal.add" => {
+            let (user, message, tag) = (cell_id(&params["USER_ID"]), cell_id(&params["MESSAGE"]), cell_id(&params["TAG"]));
+            if user.is_empty() || message.trim().is_empty() {
+                return (StatusCode::BAD_REQUEST, json!({"error": "USER_ID_EMPTY", "error_description": "User ID can't be empty"}));
+            }
+            // A notification with a tag the portal has replaces the earlier one.
+            stand.notified.retain(|n| tag.is_empty() || n.2 != tag);
+            stand.notified.push((user, message, tag));
+            (StatusCode::OK, json!({"result": stand.notified.len()}))
+        }
         "crm.company.update" => {
             let id = cell_id(&params["id"]);
             let fields = params["fields"].clone();
@@ -296,6 +308,7 @@ pub async fn portal(companies: usize, capacity: f64, per_second: f64) -> (String
         updates: vec![],
         down: false,
         hold_next_write: false,
+        notified: vec![],
     }));
     let app = axum::Router::new().route("/rest/{user}/{key}/{method}", axum::routing::post(rest)).with_state(stand.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the stand-in portal listens on loopback");

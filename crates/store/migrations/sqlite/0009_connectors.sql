@@ -1,11 +1,40 @@
--- CRM connectors (issue #18 §1): a portal that is written the book's owners (Bitrix24's
--- ASSIGNED_BY_ID and role fields) is told of the changes as a webhook is — it keeps how far it
--- has been written (`delivered`), its tries, its last answer and its lease in the same row, and
--- `allot outbox` shows it beside the webhooks. Its address is the portal's (no key: the key is
--- the server's, from its environment); `secret` is unused by it.
-ALTER TABLE webhooks ADD COLUMN kind TEXT NOT NULL DEFAULT 'http' CHECK (kind IN ('http', 'bitrix24'));
--- When the portal's records were last read whole or in part (RFC 3339, UTC): the next
--- `allot crm pull` reads only those modified since (DATE_MODIFY).
-ALTER TABLE webhooks ADD COLUMN pulled_at TEXT;
--- One connector per CRM.
+-- Connectors (issue #18): subscribers to the change log beside the webhooks, kept in the same
+-- table — how far each has been told (`delivered`), its tries, its last answer and its lease:
+--   * `bitrix24`: a portal written the book's owners (ASSIGNED_BY_ID and the roles' fields). Its
+--     address is the portal's, without the key (the key is the server's, from its environment).
+--   * `notify`: the people told that clients became theirs (e-mail, or the portal's own
+--     notifications). Its address names the mail server (`smtp://HOST:PORT`) or the portal.
+-- `secret` signs a webhook's deliveries; a connector signs nothing. SQLite cannot change a
+-- column's CHECK in place: the table is made again with the rows it holds.
+CREATE TABLE webhooks_0009 (
+    id          INTEGER PRIMARY KEY,
+    -- `http` (a webhook), `bitrix24` or `notify` (a connector).
+    kind        TEXT NOT NULL DEFAULT 'http' CHECK (kind IN ('http', 'bitrix24', 'notify')),
+    url         TEXT NOT NULL CHECK (kind <> 'http' OR url LIKE 'http://%' OR url LIKE 'https://%'),
+    events      TEXT NOT NULL CHECK (events <> ''),
+    secret      TEXT NOT NULL CHECK (length(secret) >= 16),
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    removed_by  TEXT,
+    removed_at  TEXT,
+    delivered   BIGINT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     TEXT,
+    last_status INTEGER,
+    last_error  TEXT,
+    last_at     TEXT,
+    lease_until TEXT,
+    lease_by    TEXT,
+    -- When the CRM's records were last read whole or in part (RFC 3339, UTC): the next
+    -- `allot crm pull` reads only those modified since (DATE_MODIFY).
+    pulled_at   TEXT
+);
+INSERT INTO webhooks_0009 (id, url, events, secret, created_by, created_at, removed_by, removed_at, delivered, attempts, next_at,
+                           last_status, last_error, last_at, lease_until, lease_by)
+SELECT id, url, events, secret, created_by, created_at, removed_by, removed_at, delivered, attempts, next_at,
+       last_status, last_error, last_at, lease_until, lease_by
+FROM webhooks;
+DROP TABLE webhooks;
+ALTER TABLE webhooks_0009 RENAME TO webhooks;
+-- One connector of each kind.
 CREATE UNIQUE INDEX connectors_one_per_kind ON webhooks (kind) WHERE kind <> 'http' AND removed_at IS NULL;
