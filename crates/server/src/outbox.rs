@@ -28,6 +28,8 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("lead.routed", "a routing batch gave new leads their owners"),
     ("lead.unassigned", "a routed lead was left with nobody in a role (the team's manager should see to it)"),
     ("plan.applied", "a plan was applied (a scheme, a rebalance, a leaver, an absence, an import)"),
+    ("absence.started", "an absence was registered: the employee, their first and last day away, their cover"),
+    ("absence.ended", "an absence was ended early: the employee and their new last day away"),
 ];
 
 /// Links per delivery.
@@ -73,12 +75,13 @@ fn change_json(c: &Change) -> Value {
     json!({ "id": c.id, "kind": c.kind, "by": c.by, "at": c.at, "file": c.file, "summary": c.summary })
 }
 
-/// Delivery `page` of `event` for `change`, with `items` under their name (`links`, `leads`).
-fn message(hook: i64, change: &Change, event: &str, page: usize, items: Option<(&str, Vec<Value>)>) -> Message {
+/// Delivery `page` of `event` for `change`, with `items` under their name (`links`, `leads`,
+/// `absence`).
+fn message(hook: i64, change: &Change, event: &str, page: usize, items: Option<(&str, Value)>) -> Message {
     let id = format!("wh{hook}-c{}-{event}-{page}", change.id);
     let mut body = json!({ "delivery": id, "event": event, "change": change_json(change) });
     if let Some((name, items)) = items {
-        body[name] = Value::Array(items);
+        body[name] = items;
     }
     Message { id, event: event.to_string(), body: body.to_string() }
 }
@@ -90,6 +93,20 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
     let mut out = Vec::new();
     if change.kind == "apply" && wants("plan.applied") {
         out.push(message(hook, change, "plan.applied", 1, None));
+    }
+    if change.kind == "absence" && (wants("absence.started") || wants("absence.ended")) {
+        for a in store.absences_of_change(change.id)? {
+            let event = if a.ended { "absence.ended" } else { "absence.started" };
+            if wants(event) {
+                let absence = json!({
+                    "employee": a.employee,
+                    "first": a.first.to_string(),
+                    "last": a.last.to_string(),
+                    "cover": a.cover,
+                });
+                out.push(message(hook, change, event, 1, Some(("absence", absence))));
+            }
+        }
     }
     if change.kind == "route" && wants("lead.unassigned") {
         // The batch's answers name, per role, who took the lead: none, and it waits for a person.
@@ -108,7 +125,7 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
             })
             .collect();
         for (page, chunk) in left.chunks(PAGE as usize).enumerate() {
-            out.push(message(hook, change, "lead.unassigned", page + 1, Some(("leads", chunk.to_vec()))));
+            out.push(message(hook, change, "lead.unassigned", page + 1, Some(("leads", Value::Array(chunk.to_vec())))));
         }
     }
     let routed = change.kind == "route" && wants("lead.routed");
@@ -126,10 +143,10 @@ pub fn messages(store: &mut dyn Store, hook: i64, events: &[String], change: &Ch
             page += 1;
             let body: Vec<Value> = links.iter().map(|(_, l)| link_json(l)).collect();
             if routes_here {
-                out.push(message(hook, change, "lead.routed", page, Some(("links", body.clone()))));
+                out.push(message(hook, change, "lead.routed", page, Some(("links", Value::Array(body.clone())))));
             }
             if told {
-                out.push(message(hook, change, event, page, Some(("links", body))));
+                out.push(message(hook, change, event, page, Some(("links", Value::Array(body)))));
             }
             if (links.len() as u64) < PAGE {
                 break;

@@ -1913,3 +1913,34 @@ async fn a_lead_left_with_nobody_is_told_to_a_webhook_with_its_role_and_why() {
     task.abort();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absence_registered_and_ended_early_is_told_to_a_webhook_with_its_days_and_cover() {
+    // Issue #18 §3: `absence.started` when an absence is registered, `absence.ended` when it is
+    // ended early — the employee, the days, the cover.
+    const SECRET: &str = "a-third-test-signing-key-4567";
+    let w = world(None).await;
+    let server = Server::start(&w).await;
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (got, task) = receiver(addr, SECRET, 0).await;
+    let events = ["absence.started".to_string(), "absence.ended".to_string()];
+    in_store(&w, move |store| {
+        store.add_webhook(&format!("http://{addr}/hook"), &events, SECRET, &actor()).unwrap();
+        let id = allot_app::stored::absent(store, "anna", day("2026-03-10"), day("2026-03-20"), Some("boris"), &actor()).unwrap();
+        allot_app::stored::end_absence(store, id, day("2026-03-15"), day("2026-03-01"), true, &actor()).unwrap();
+    })
+    .await;
+    for _ in 0..100 {
+        if got.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.iter().map(|g| g.event.as_str()).collect::<Vec<_>>(), ["absence.started", "absence.ended"], "{got:?}");
+    assert!(got.iter().all(|g| g.signed));
+    assert_eq!(got[0].body["absence"], json!({"employee": "anna", "first": "2026-03-10", "last": "2026-03-20", "cover": "boris"}));
+    assert_eq!(got[1].body["absence"], json!({"employee": "anna", "first": "2026-03-10", "last": "2026-03-15", "cover": "boris"}));
+    task.abort();
+    server.stop().await;
+}

@@ -367,6 +367,19 @@ pub struct Absence {
     pub applied: bool,
 }
 
+/// An absence a change registered or ended early (for the webhooks' `absence.started` and
+/// `absence.ended`), by employee ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbsenceNews {
+    pub employee: String,
+    pub first: Day,
+    /// The last day away (after an early end: the new one).
+    pub last: Day,
+    pub cover: Option<String>,
+    /// Whether the change ended it early (else it registered it).
+    pub ended: bool,
+}
+
 /// What ending an absence early changes (or would change).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbsenceEnd {
@@ -1023,6 +1036,8 @@ pub trait Store: Send {
     /// Up to `limit` links change `change` opened (`opened`) or closed, by link id after `after`:
     /// (link id, the link).
     fn change_links(&mut self, change: i64, opened: bool, after: i64, limit: u64) -> Result<Vec<(i64, LinkEntry)>>;
+    /// The absences change `change` registered or ended early.
+    fn absences_of_change(&mut self, change: i64) -> Result<Vec<AbsenceNews>>;
     /// The items routing batch `change` answered, in their order: (client id, the answer's JSON).
     fn routed_in(&mut self, change: i64) -> Result<Vec<(String, String)>>;
     /// Adds a webhook for `events` (told of the changes after the store's revision now).

@@ -776,6 +776,35 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
+    fn absences_of_change(&mut self, change: i64) -> Result<Vec<AbsenceNews>> {
+        // The last day as the change made it (a later early end changes the row, not the change's
+        // own summary).
+        let summary = self.db().row("SELECT summary FROM changes WHERE id = $1", params![change])?.map(|mut r| r.text(0)).transpose()?;
+        let said_last = summary.and_then(|s| kept::decode(&s)).and_then(|ms| {
+            ms.iter().find_map(|m| {
+                m.args.iter().find_map(|(name, v)| match v {
+                    allot_i18n::Value::Day(d) if name == "last" => Some(Day(*d)),
+                    _ => None,
+                })
+            })
+        });
+        let mut news: Vec<AbsenceNews> = self.db()
+            .rows(
+                "SELECT e.id, a.first_day, a.last_day, c.id, CAST(CASE WHEN a.ended_by = $1 THEN 1 ELSE 0 END AS BIGINT) FROM absences a JOIN employees e ON e.key = a.employee \
+                 LEFT JOIN employees c ON c.key = a.cover WHERE a.registered_by = $1 OR a.ended_by = $1 ORDER BY a.id",
+                params![change],
+            )?
+            .into_iter()
+            .map(|mut r| {
+                Ok(AbsenceNews { employee: r.text(0)?, first: r.day(1)?, last: r.day(2)?, cover: r.opt_text(3)?, ended: r.int(4)? == 1 })
+            })
+            .collect::<Result<_>>()?;
+        if let (Some(last), [one]) = (said_last, news.as_mut_slice()) {
+            one.last = last;
+        }
+        Ok(news)
+    }
+
     fn routed_in(&mut self, change: i64) -> Result<Vec<(String, String)>> {
         // `routes_by_change`, made with the first webhook.
         self.db()
@@ -1148,7 +1177,7 @@ impl<B: Backend> Store for B {
         )?;
         let returns_moved =
             tx.exec("UPDATE links SET valid_from = $2 WHERE absence = $1 AND cause = 'return' AND valid_from > $2", params![id, back])?;
-        tx.exec("UPDATE absences SET last_day = $2 WHERE id = $1", params![id, last])?;
+        tx.exec("UPDATE absences SET last_day = $2, ended_by = $3 WHERE id = $1", params![id, last, change])?;
         if apply {
             tx.commit()?;
         }

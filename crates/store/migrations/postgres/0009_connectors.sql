@@ -13,3 +13,7 @@ ALTER TABLE webhooks ADD CONSTRAINT webhooks_url_check CHECK (kind <> 'http' OR 
 ALTER TABLE webhooks ADD COLUMN pulled_at TEXT;
 -- One connector of each kind.
 CREATE UNIQUE INDEX connectors_one_per_kind ON webhooks (kind) WHERE kind <> 'http' AND removed_at IS NULL;
+
+-- The change that ended an absence early (`allot absent --end`, the workspace's Absences): the
+-- webhooks' `absence.ended` is read from it.
+ALTER TABLE absences ADD COLUMN ended_by BIGINT REFERENCES changes (id);

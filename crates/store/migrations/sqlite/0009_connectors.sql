@@ -38,3 +38,7 @@ DROP TABLE webhooks;
 ALTER TABLE webhooks_0009 RENAME TO webhooks;
 -- One connector of each kind.
 CREATE UNIQUE INDEX connectors_one_per_kind ON webhooks (kind) WHERE kind <> 'http' AND removed_at IS NULL;
+
+-- The change that ended an absence early (`allot absent --end`, the workspace's Absences): the
+-- webhooks' `absence.ended` is read from it.
+ALTER TABLE absences ADD COLUMN ended_by BIGINT REFERENCES changes (id);
