@@ -115,6 +115,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         })?,
         bitrix24: bitrix24_config()?,
         smtp: smtp_config()?,
+        ..Config::default()
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.unwrap_or(cores.saturating_sub(1)).max(1);

@@ -799,6 +799,15 @@ notify-team-person = { $name }: { $count ->
     [one] { $count } client
    *[other] { $count } clients
 }
+notify-waiting-subject = { $count ->
+    [one] { $count } lead waits for a person
+   *[other] { $count } leads wait for a person
+}
+notify-waiting-intro = { $count ->
+    [one] { $count } routed lead has waited for a person longer than { $minutes } min — assign it by hand (Routing in the allot workspace):
+   *[other] { $count } routed leads have waited for a person longer than { $minutes } min — assign them by hand (Routing in the allot workspace):
+}
+notify-waiting-line = { $client } — nobody in: { $roles }; routed { $since } UTC
 notify-more = … and { $count } more (all of them in the allot workspace, My clients)
 notify-sign = — allot
 notify-rule = rule «{ $rule }»

@@ -839,6 +839,17 @@ notify-team-person = { $name }: { $count ->
     [few] { $count } клиента
    *[other] { $count } клиентов
 }
+notify-waiting-subject = { $count ->
+    [one] { $count } лид ждёт ответственного
+    [few] { $count } лида ждут ответственного
+   *[other] { $count } лидов ждут ответственного
+}
+notify-waiting-intro = { $count ->
+    [one] { $count } распределённый лид ждёт ответственного дольше { $minutes } мин — назначьте его вручную (Маршрутизация в рабочем месте allot):
+    [few] { $count } распределённых лида ждут ответственного дольше { $minutes } мин — назначьте их вручную (Маршрутизация в рабочем месте allot):
+   *[other] { $count } распределённых лидов ждут ответственного дольше { $minutes } мин — назначьте их вручную (Маршрутизация в рабочем месте allot):
+}
+notify-waiting-line = { $client } — нет ответственного: { $roles }; распределён { $since } UTC
 notify-more = … и ещё { $count } (все — в рабочем месте allot, «Мои клиенты»)
 notify-sign = — allot
 notify-rule = правило «{ $rule }»

@@ -67,6 +67,8 @@ pub struct Config {
     pub bitrix24: Option<crm::Bitrix24Config>,
     /// The mail server people are told by (issue #18 §4), if any.
     pub smtp: Option<notify::SmtpConfig>,
+    /// How often leads left waiting are looked for (the scheme's `[notify] unassigned_after`).
+    pub alert_every: std::time::Duration,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             approval: allot_app::approval::Approval::default(),
             bitrix24: None,
             smtp: None,
+            alert_every: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -537,6 +540,10 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
     // Webhooks are sent their changes (issue #18 §3).
     let holder = allot_app::tokens::random_hex().unwrap_or_default();
     outbox::spawn(Arc::downgrade(&state), format!("{}:{addr}:{}", std::process::id(), holder.get(..12).unwrap_or_default()));
+    // Leads left waiting for a person are told to the managers (issue #18 §4).
+    if state.mailer.is_some() || state.bitrix24.is_some() {
+        notify::spawn_alerts(Arc::downgrade(&state), config.alert_every);
+    }
     let limits = config.clone();
     let done = tokio::spawn(async move {
         // Dropping the state's sender (with the app) lets the router finish its queue and stop.

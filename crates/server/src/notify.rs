@@ -319,3 +319,169 @@ pub async fn send(channels: &Channels<'_>, m: &Message) -> Result<i64, (i64, Str
     tracing::warn!(person = %body["to"], delivery = %m.id, "a person to be told has no e-mail address (or the server no mail server) and no portal user: not told");
     Ok(204)
 }
+
+/// Leads looked at per alert round (the newest routed), and told of at most.
+const ALERT_WINDOW: u64 = 10_000;
+const ALERT_LIMIT: u64 = 500;
+
+/// The managers who hear of leads left waiting: the enabled users with the manager role (or, in a
+/// company without one, the admins who are employees), as people.
+fn alert_recipients(store: &mut dyn Store) -> allot_store::Result<Vec<String>> {
+    let users = store.users()?;
+    let with = |role: &str| -> Vec<String> {
+        let mut v: Vec<String> =
+            users.iter().filter(|u| u.role == role && u.disabled.is_none()).filter_map(|u| u.employee.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let managers = with("manager");
+    Ok(if managers.is_empty() { with("admin") } else { managers })
+}
+
+/// One round of the alerts (issue #18 §4): every routed lead that has waited for a person in a
+/// role longer than the scheme's `[notify] unassigned_after` is told to the managers, once —
+/// claimed in the store first, given back when its letter cannot be sent. The leads told of.
+pub async fn alert_waiting(state: &std::sync::Arc<crate::AppState>) -> Result<usize, crate::error::ApiError> {
+    let now = allot_app::clock::now_seconds();
+    let found = state
+        .read(move |st| {
+            let people_snap = st.people()?;
+            let Some(active) = &people_snap.scheme else { return Ok(None) };
+            let Ok(sf) = allot_io::SchemeFile::parse(&active.text, "scheme") else { return Ok(None) };
+            let Some(after) = sf.notify().and_then(|n| n.unassigned_after) else { return Ok(None) };
+            let Ok(parts) = allot_app::stored::routing_parts(&people_snap) else { return Ok(None) };
+            let scheme = &parts.scheme;
+            let roles: Vec<String> = allot_core::route::routed_roles(scheme).into_iter().map(|r| scheme.roles[r].id.clone()).collect();
+            let today = allot_store::Day((now / 86_400) as i32);
+            let waiting = st.unassigned_routed(&roles, today, ALERT_WINDOW, ALERT_LIMIT)?;
+            let due = now.saturating_sub(u64::from(after) * 60);
+            let mut claimed: Vec<(String, String, Vec<String>)> = Vec::new();
+            let at = allot_app::clock::rfc3339(now);
+            for (client, routed_at, roles) in waiting {
+                if allot_app::clock::parse_rfc3339(&routed_at).is_none_or(|t| t > due) {
+                    continue;
+                }
+                let mut mine = Vec::new();
+                for role in roles {
+                    if st.claim_alert(&client, &role, &at)? {
+                        mine.push(role);
+                    }
+                }
+                if !mine.is_empty() {
+                    claimed.push((client, routed_at, mine));
+                }
+            }
+            if claimed.is_empty() {
+                return Ok(None);
+            }
+            let recipients = alert_recipients(st)?;
+            let people = people(st)?;
+            let ids: Vec<String> = claimed.iter().map(|c| c.0.clone()).collect();
+            let names: BTreeMap<String, String> = st
+                .client_attributes(&ids)?
+                .into_iter()
+                .filter_map(|(id, a)| serde_json::from_str::<Value>(&a).ok()?["name"].as_str().map(|n| (id, n.to_string())))
+                .collect();
+            let titles = allot_io::scheme::role_titles(&active.text).unwrap_or_default();
+            let messages: Vec<Message> = recipients
+                .iter()
+                .filter_map(|r| people.get(r).map(|p| (r, p)))
+                .map(|(r, p)| {
+                    let lang = p.language;
+                    let count = claimed.len() as i64;
+                    let mut text = lang.text("notify-hello", &[("name", Arg::Text(&p.name))]);
+                    text.push_str("\n\n");
+                    text.push_str(
+                        &lang.text("notify-waiting-intro", &[("count", Arg::Count(count)), ("minutes", Arg::Count(i64::from(after)))]),
+                    );
+                    text.push('\n');
+                    for (client, routed_at, roles) in claimed.iter().take(LISTED) {
+                        let name = names.get(client).map_or_else(|| client.clone(), |n| format!("{n} ({client})"));
+                        let roles: Vec<String> = roles.iter().map(|role| role_title(lang, role, &titles)).collect();
+                        let since = routed_at.replace('T', " ").trim_end_matches('Z').to_string();
+                        text.push_str("• ");
+                        text.push_str(&lang.text(
+                            "notify-waiting-line",
+                            &[("client", Arg::Text(&name)), ("roles", Arg::Text(&roles.join(", "))), ("since", Arg::Text(&since))],
+                        ));
+                        text.push('\n');
+                    }
+                    if claimed.len() > LISTED {
+                        text.push_str(&lang.text("notify-more", &[("count", Arg::Count((claimed.len() - LISTED) as i64))]));
+                        text.push('\n');
+                    }
+                    text.push('\n');
+                    text.push_str(&lang.t("notify-sign"));
+                    text.push('\n');
+                    let key: String = claimed.iter().map(|c| format!("{}:{};", c.0, c.2.join(","))).collect();
+                    let id = format!("alert-{}-{}", allot_app::tokens::sha256_hex(key.as_bytes()).get(..16).unwrap_or_default(), r);
+                    let body = json!({
+                        "to": r,
+                        "email": p.email,
+                        "crm_user": p.crm_user,
+                        "language": lang.code(),
+                        "subject": lang.text("notify-waiting-subject", &[("count", Arg::Count(count))]),
+                        "text": text,
+                    });
+                    Message { id, event: "alert".into(), body: body.to_string() }
+                })
+                .collect();
+            Ok(Some((claimed, messages)))
+        })
+        .await?;
+    let Some((claimed, messages)) = found else { return Ok(0) };
+    let channels = Channels { mail: state.mailer.as_ref(), portal: state.bitrix24.as_ref() };
+    let mut failed = false;
+    for m in &messages {
+        if let Err((status, error)) = send(&channels, m).await {
+            tracing::warn!(delivery = %m.id, status, %error, "an alert of leads left waiting could not be sent; tried again at the next look");
+            failed = true;
+        }
+    }
+    if failed || messages.is_empty() {
+        // Given back: the next round claims and tells them again.
+        let back = claimed.clone();
+        state
+            .read(move |st| {
+                for (client, _, roles) in &back {
+                    for role in roles {
+                        st.release_alert(client, role)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        return Ok(0);
+    }
+    Ok(claimed.len())
+}
+
+/// A role as `lang` names it: the scheme's own title, the standard role's, or its id.
+fn role_title(lang: Lang, role: &str, titles: &[(String, Option<String>)]) -> String {
+    if let Some(t) = titles.iter().find(|(id, _)| id == role).and_then(|(_, t)| t.clone()) {
+        return t;
+    }
+    let key = format!("role-title-{role}");
+    let t = lang.t(&key);
+    if t == key {
+        role.to_string()
+    } else {
+        t
+    }
+}
+
+/// Looks for leads left waiting every `every`, while the server lives.
+pub fn spawn_alerts(state: std::sync::Weak<crate::AppState>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(state) = state.upgrade() else { break };
+            match alert_waiting(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(leads = n, "the managers were told of leads left waiting"),
+                Err(e) => tracing::warn!(error = %e.message, "leads left waiting could not be looked for"),
+            }
+        }
+    });
+}

@@ -21,7 +21,7 @@ mod browser;
 #[path = "suite/notify.rs"]
 mod notify;
 
-const SCHEME: &str = r#"
+pub(crate) const SCHEME: &str = r#"
 [columns]
 source = "text"
 

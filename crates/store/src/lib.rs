@@ -1036,6 +1036,11 @@ pub trait Store: Send {
     /// Up to `limit` links change `change` opened (`opened`) or closed, by link id after `after`:
     /// (link id, the link).
     fn change_links(&mut self, change: i64, opened: bool, after: i64, limit: u64) -> Result<Vec<(i64, LinkEntry)>>;
+    /// Claims the alert of routed lead `client` waiting for a person in `role` (at `at`): whether
+    /// it was not claimed before.
+    fn claim_alert(&mut self, client: &str, role: &str, at: &str) -> Result<bool>;
+    /// Gives a claimed alert back (its letter could not be sent): the next look claims it again.
+    fn release_alert(&mut self, client: &str, role: &str) -> Result<()>;
     /// The absences change `change` registered or ended early.
     fn absences_of_change(&mut self, change: i64) -> Result<Vec<AbsenceNews>>;
     /// The items routing batch `change` answered, in their order: (client id, the answer's JSON).

@@ -776,6 +776,19 @@ impl<B: Backend> Store for B {
         Ok(out)
     }
 
+    fn claim_alert(&mut self, client: &str, role: &str, at: &str) -> Result<bool> {
+        Ok(self.db().exec(
+            "INSERT INTO lead_alerts (client, role, alerted_at) SELECT key, $2, $3 FROM clients WHERE id = $1 ON CONFLICT DO NOTHING",
+            params![client, role, at],
+        )? == 1)
+    }
+
+    fn release_alert(&mut self, client: &str, role: &str) -> Result<()> {
+        self.db()
+            .exec("DELETE FROM lead_alerts WHERE role = $2 AND client = (SELECT key FROM clients WHERE id = $1)", params![client, role])?;
+        Ok(())
+    }
+
     fn absences_of_change(&mut self, change: i64) -> Result<Vec<AbsenceNews>> {
         // The last day as the change made it (a later early end changes the row, not the change's
         // own summary).

@@ -285,3 +285,63 @@ async fn each_new_owner_and_their_manager_get_one_letter_per_apply_in_their_lang
     task.abort();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_left_with_nobody_longer_than_the_scheme_allows_is_told_to_the_manager_once() {
+    // Issue #18 §4: everyone of the pool away, a routed lead waits; after `unassigned_after`
+    // minutes the manager gets one letter naming it (and no second one at the next look).
+    let scheme = format!("{}\n[notify]\nunassigned_after = 1\n", super::SCHEME);
+    let w = blocking(move || super::world_of(None, &scheme)).await;
+    let today = allot_app::clock::today();
+    super::in_store(&w, move |store| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("managers.csv");
+        std::fs::write(&file, "id,name,teams,email,language\nmgr,Мария Руководитель,desk,mgr@example.ru,ru\n").unwrap();
+        allot_app::stored::import(store, Subject::Employee, &file, &allot_io::Encodings::default(), &actor()).unwrap();
+        let req = allot_app::users::UserRequest {
+            login: "mgr", employee: Some("mgr"), role: "manager", password: "пароль-на-весь-день"
+        };
+        allot_app::users::add(store, &req, &actor()).unwrap();
+        for e in ["anna", "boris", "vera"] {
+            allot_app::stored::absent(store, e, today, today, None, &actor()).unwrap();
+        }
+    })
+    .await;
+    let mail = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (letters, task) = mail_server(mail).await;
+    let server = Server::start_with(&w, |c| {
+        c.smtp = Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: mail.port(),
+            tls: SmtpTls::None,
+            user: None,
+            password: None,
+            from: "allot@example.ru".into(),
+        });
+        c.alert_every = Duration::from_secs(1);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let lead = serde_json::json!({"id": "lead-waits", "attributes": {"source": "web", "name": "ООО «Ждёт»"}});
+    let r = http.post(server.url("/v1/route")).bearer_auth(&w.tokens["router"]).json(&lead).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let routed = std::time::Instant::now();
+    let mut told = None;
+    for _ in 0..150 {
+        if let Some(l) = letters.lock().unwrap().iter().find(|l| l.to == ["<mgr@example.ru>"]).cloned() {
+            told = Some(l);
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let told = told.expect("the manager was told");
+    assert!(routed.elapsed() >= Duration::from_secs(55), "not before the minute: {:?}", routed.elapsed());
+    assert_eq!(subject_of(&told.data), "1 лид ждёт ответственного");
+    let text = body_of(&told.data);
+    assert!(text.contains("• ООО «Ждёт» (lead-waits) — нет ответственного: продажи; распределён"), "{text}");
+    assert!(text.contains("дольше 1 мин"), "{text}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(letters.lock().unwrap().len(), 1, "told once");
+    task.abort();
+    server.stop().await;
+}

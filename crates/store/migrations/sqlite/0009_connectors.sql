@@ -42,3 +42,13 @@ CREATE UNIQUE INDEX connectors_one_per_kind ON webhooks (kind) WHERE kind <> 'ht
 -- The change that ended an absence early (`allot absent --end`, the workspace's Absences): the
 -- webhooks' `absence.ended` is read from it.
 ALTER TABLE absences ADD COLUMN ended_by BIGINT REFERENCES changes (id);
+
+-- A routed lead left with nobody in a role longer than the scheme's `[notify] unassigned_after`:
+-- the managers were told of it once (issue #18 §4). A server claims a lead here before it tells
+-- (two servers on one store tell once); a letter that could not be sent gives its claim back.
+CREATE TABLE lead_alerts (
+    client     BIGINT NOT NULL REFERENCES clients (key),
+    role       TEXT NOT NULL,
+    alerted_at TEXT NOT NULL,
+    PRIMARY KEY (client, role)
+);
