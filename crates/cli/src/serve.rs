@@ -115,6 +115,7 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         })?,
         bitrix24: bitrix24_config()?,
         smtp: smtp_config()?,
+        amocrm: crate::crm::amo_config()?,
         ..Config::default()
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -134,6 +135,12 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
         );
         if let Some(host) = &running.crm {
             eprintln!("owners are written back to {host}; its events are taken at http://{}/v1/hooks/bitrix24", running.addr);
+        }
+        if let Some(host) = &running.amocrm {
+            eprintln!(
+                "owners are written back to {host}; its webhooks are taken at http://{}/v1/hooks/amocrm/<ALLOT_AMOCRM_HOOK_KEY>",
+                running.addr
+            );
         }
         running.wait().await.map_err(|e| {
             eprintln!("error: {e}");

@@ -83,7 +83,7 @@ struct CrmDoc {
 }
 
 /// The CRMs allot connects to.
-pub const CRM_SYSTEMS: &[&str] = &["bitrix24"];
+pub const CRM_SYSTEMS: &[&str] = &["bitrix24", "amocrm"];
 /// The user fields that may name an employee (Bitrix24's `user.get`).
 pub const CRM_EMPLOYEE_FIELDS: &[&str] = &["ID", "EMAIL", "XML_ID"];
 
@@ -99,6 +99,19 @@ pub struct CrmMap {
     pub owner: String,
     /// (role, the company's user field written back with its person), by role.
     pub roles: Vec<(String, String)>,
+}
+
+/// Whether `field` names a company field of `system`: Bitrix24 writes its fields `TITLE`,
+/// `ADDRESS_REGION`, `UF_CRM_1700000000`; amoCRM has `name`, the codes of its standard custom
+/// fields (`PHONE`, `EMAIL`, `WEB`, `ADDRESS`), a lead's `price` and the ids of the account's own (`cf_512345`).
+fn system_field(system: &str, field: &str) -> bool {
+    if system == "amocrm" {
+        return field == "name"
+            || field == "price"
+            || field.strip_prefix("cf_").is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+            || (crm_field(field) && !field.starts_with("UF_"));
+    }
+    crm_field(field)
 }
 
 /// Whether `field` is written as the portal writes its fields: `TITLE`, `ADDRESS_REGION`,
@@ -325,10 +338,17 @@ impl SchemeFile {
             };
             let system = crm.get_ref().system.get_ref();
             if !CRM_SYSTEMS.contains(&system.as_str()) {
-                errors.push(at(crm.get_ref().system.span(), format!("[crm] system `{system}` is not one allot connects to"), "bitrix24"));
+                errors.push(at(
+                    crm.get_ref().system.span(),
+                    format!("[crm] system `{system}` is not one allot connects to"),
+                    "bitrix24 or amocrm",
+                ));
             }
             if let Some(e) = &crm.get_ref().employee {
-                if !CRM_EMPLOYEE_FIELDS.contains(&e.get_ref().as_str()) {
+                if system == "amocrm" && !["ID", "EMAIL"].contains(&e.get_ref().as_str()) {
+                    let msg = format!("[crm] employee: `{}` is not a field of amoCRM's users that can name an employee", e.get_ref());
+                    errors.push(at(e.span(), msg, "ID or EMAIL: the user field that holds the employee's id"));
+                } else if !CRM_EMPLOYEE_FIELDS.contains(&e.get_ref().as_str()) {
                     let msg = format!("[crm] employee: `{}` is not a user field that can name an employee", e.get_ref());
                     errors.push(at(e.span(), msg, "ID, EMAIL or XML_ID: the user field that holds the employee's id"));
                 }
@@ -336,13 +356,14 @@ impl SchemeFile {
             let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
             for (field, attribute) in &crm.get_ref().clients {
                 let (span, attr) = (attribute.span(), attribute.get_ref().trim());
-                if !crm_field(field) {
+                if !system_field(system, field) {
                     let msg = format!("[crm.clients]: `{field}` is not a field of the portal's companies");
-                    errors.push(at(
-                        span,
-                        msg,
-                        "the field's code as the portal writes it, e.g. TITLE, INDUSTRY, ADDRESS_REGION, UF_CRM_1700000000",
-                    ));
+                    let expected = if system == "amocrm" {
+                        "name, a standard field's code (PHONE, EMAIL, WEB, ADDRESS) or a custom field's id, e.g. cf_512345"
+                    } else {
+                        "the field's code as the portal writes it, e.g. TITLE, INDUSTRY, ADDRESS_REGION, UF_CRM_1700000000"
+                    };
+                    errors.push(at(span, msg, expected));
                 } else if attr.is_empty() || attr == "id" {
                     let msg = format!("[crm.clients] {field} = \"{attr}\": a client's id is the company's ID; name another attribute");
                     errors.push(at(span, msg, "an attribute of the clients, e.g. name, industry, region, potential"));
@@ -370,7 +391,10 @@ impl SchemeFile {
             for (role, field) in &crm.get_ref().roles {
                 let (span, f) = (field.span(), field.get_ref().trim());
                 // The key's own place is not kept by the TOML reader: the value's is said.
-                if !known(role) {
+                if system == "amocrm" {
+                    let msg = format!("[crm.roles] {role}: amoCRM keeps one responsible user per record, written from the owner role");
+                    errors.push(at(span, msg, "no [crm.roles] for amoCRM; `owner` says which role is the responsible user"));
+                } else if !known(role) {
                     let msg = format!("[crm.roles]: `{role}` is not a role of the scheme");
                     errors.push(at(span, msg, &format!("a role: {}", roles.join(", "))));
                 } else if role == owner {

@@ -67,6 +67,8 @@ pub struct Config {
     pub bitrix24: Option<crm::Bitrix24Config>,
     /// The mail server people are told by (issue #18 §4), if any.
     pub smtp: Option<notify::SmtpConfig>,
+    /// The amoCRM account written back to and heard from (issue #18 §2), if any.
+    pub amocrm: Option<crm::AmoConfig>,
     /// How often leads left waiting are looked for (the scheme's `[notify] unassigned_after`).
     pub alert_every: std::time::Duration,
 }
@@ -87,6 +89,7 @@ impl Default for Config {
             approval: allot_app::approval::Approval::default(),
             bitrix24: None,
             smtp: None,
+            amocrm: None,
             alert_every: std::time::Duration::from_secs(60),
         }
     }
@@ -197,6 +200,8 @@ pub struct AppState {
     pub bitrix24: Option<crm::Connection>,
     /// The mail server of the server's configuration (issue #18 §4).
     pub mailer: Option<notify::Mailer>,
+    /// The amoCRM account of the server's configuration (issue #18 §2).
+    pub amocrm: Option<crm::AmoConnection>,
     /// Wakes the outbox's worker (a routed lead is written back at once, not at its next look).
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }
@@ -327,6 +332,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The CRM portal written back to (its host), if any.
     pub crm: Option<String>,
+    /// The amoCRM account written back to (its host), if any.
+    pub amocrm: Option<String>,
     pub done: tokio::task::JoinHandle<Result<(), ServeError>>,
     router: std::thread::JoinHandle<()>,
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
@@ -470,6 +477,27 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         .await
         .map_err(|_| ServeError::Worker("start-up task"))??;
     }
+    // The amoCRM account: its connector (made now if there is none) keeps the OAuth token pair.
+    let amocrm = match &config.amocrm {
+        None => None,
+        Some(c) => {
+            let (base, host) = crm::amocrm::check_account(&c.url).map_err(ServeError::Config)?;
+            let location = config.store.clone();
+            let (id, kept) = tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+                let mut store = allot_store::open(&location)?;
+                let actor = allot_store::Actor { by: "allot serve".into(), at: allot_app::clock::now_utc() };
+                let (id, _) = store.add_connector("amocrm", &base, &actor)?;
+                let kept = store.webhooks()?.into_iter().find(|h| h.id == id).map(|h| h.secret);
+                Ok((id, kept))
+            })
+            .await
+            .map_err(|_| ServeError::Worker("start-up task"))??;
+            let auth = crm::amo_auth(c, kept.as_deref()).map_err(ServeError::Config)?;
+            let account = crm::amocrm::Account::new(&c.url, auth, c.pace).map_err(ServeError::Config)?;
+            Some(crm::AmoConnection { account: tokio::sync::Mutex::new(account), host, hook_key: c.hook_key.clone(), connector: id })
+        }
+    };
+    let amocrm_host = amocrm.as_ref().map(|a| a.host.clone());
     let loaded_revision = model.as_ref().map(|m| m.revision);
     let columns = model.as_ref().map(|m| m.columns.clone()).unwrap_or_default();
     let deal_columns = model.as_ref().map(|m| m.deal_columns.clone()).unwrap_or_else(Vec::new);
@@ -526,6 +554,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         draft_wanted: Mutex::new(None),
         bitrix24,
         mailer,
+        amocrm,
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
     });
     let app = app(state.clone(), &config);
@@ -551,7 +580,7 @@ pub async fn start(config: Config, shutdown: impl std::future::Future<Output = (
         drop(state);
         r
     });
-    Ok(Running { addr, crm, done, router, checkpointing, checkpointer })
+    Ok(Running { addr, crm, amocrm: amocrm_host, done, router, checkpointing, checkpointer })
 }
 
 /// Serves connections until `shutdown`, then lets every open one finish what it accepted.
@@ -617,6 +646,7 @@ pub fn app(state: Arc<AppState>, config: &Config) -> Router {
         .route("/docs", get(|| async { Html(openapi::html()) }))
         .route("/v1/route", post(api::route))
         .route("/v1/hooks/bitrix24", post(crm::hooks::bitrix24))
+        .route("/v1/hooks/amocrm/{key}", post(crm::hooks::amocrm))
         .route("/v1/clients/{id}/owners", get(api::owners))
         .route("/v1/clients/{id}/history", get(api::history))
         .route("/v1/clients/{id}/explain", get(api::explain))

@@ -241,6 +241,7 @@ pub enum Sink<'a> {
     Http(&'a reqwest::Client),
     Bitrix24(&'a crate::crm::Connection),
     Notify(crate::notify::Channels<'a>),
+    Amo(&'a crate::crm::AmoConnection),
 }
 
 /// The deliveries of `change` to subscriber `hook`, by its kind.
@@ -248,9 +249,10 @@ fn deliveries(st: &mut dyn Store, hook: &Webhook, change: &Change) -> allot_stor
     if hook.kind == "notify" {
         return Ok(Ok(crate::notify::messages(st, hook.id, change)?));
     }
-    if hook.kind == "bitrix24" {
-        return Ok(match crate::crm::bitrix24::active_map(st)? {
-            Ok(map) => Ok(crate::crm::bitrix24::owner_messages(st, hook.id, &map, change)?),
+    if hook.kind == "bitrix24" || hook.kind == "amocrm" {
+        let per = if hook.kind == "amocrm" { crate::crm::amocrm::WRITES_PER_REQUEST } else { crate::crm::bitrix24::WRITES_PER_BATCH };
+        return Ok(match crate::crm::active_map(st, &hook.kind)? {
+            Ok(map) => Ok(crate::crm::owner_messages(st, hook.id, &map, change, per)?),
             Err(why) => Err(why),
         });
     }
@@ -273,6 +275,10 @@ async fn send_to(sink: &Sink<'_>, hook: &Webhook, m: &Message) -> Result<i64, (i
             crate::crm::bitrix24::write_owners(&mut portal, &m.body).await.map(|_| 200)
         }
         Sink::Notify(channels) => crate::notify::send(channels, m).await,
+        Sink::Amo(amo) => {
+            let mut account = amo.account.lock().await;
+            crate::crm::amocrm::write_owners(&mut account, &m.body).await.map(|_| 200)
+        }
     }
 }
 
@@ -316,7 +322,12 @@ pub async fn deliver(state: &Arc<AppState>, sink: &Sink<'_>, hook: &Webhook, hol
                 }
                 renewed = std::time::Instant::now();
             }
-            match send_to(sink, hook, m).await {
+            let sent = send_to(sink, hook, m).await;
+            if let Sink::Amo(amo) = sink {
+                // A refresh voided the old refresh token: the new pair is kept before anything else.
+                amo.keep_tokens(state).await?;
+            }
+            match sent {
                 Ok(s) => status = s,
                 Err((status, error)) => {
                     fail(state, hook, Some(&m.id), status, error).await?;
@@ -355,6 +366,10 @@ pub fn spawn(state: Weak<AppState>, holder: String) {
                             let sink = match (hook.kind.as_str(), state.bitrix24.as_ref()) {
                                 ("http", _) => Sink::Http(&http),
                                 ("bitrix24", Some(crm)) => Sink::Bitrix24(crm),
+                                ("amocrm", _) if state.amocrm.is_some() => match state.amocrm.as_ref() {
+                                    Some(amo) => Sink::Amo(amo),
+                                    None => continue,
+                                },
                                 ("notify", portal) if portal.is_some() || state.mailer.is_some() => {
                                     Sink::Notify(crate::notify::Channels { mail: state.mailer.as_ref(), portal })
                                 }

@@ -14,6 +14,8 @@ use serde_json::{json, Value as J};
 #[path = "suite/faults.rs"]
 mod faults;
 
+#[path = "suite/amocrm.rs"]
+mod amocrm;
 #[path = "suite/bitrix24.rs"]
 mod bitrix24;
 #[path = "suite/browser.rs"]

@@ -1050,6 +1050,8 @@ pub trait Store: Send {
     /// The connector of CRM `kind` (`bitrix24`) at the portal `url`, made if there is none (told of
     /// the changes after the store's revision now); its id and whether it was made now.
     fn add_connector(&mut self, kind: &str, url: &str, actor: &Actor) -> Result<(i64, bool)>;
+    /// Keeps connector `id`'s credentials (amoCRM's token pair) in its `secret`.
+    fn set_connector_secret(&mut self, id: i64, secret: &str) -> Result<()>;
     /// Records that connector `id` read its CRM's records at `at` (RFC 3339, UTC).
     fn mark_pulled(&mut self, id: i64, at: &str) -> Result<()>;
     /// The webhooks and connectors not removed, by id.

@@ -852,6 +852,15 @@ impl<B: Backend> Store for B {
         Ok((id, true))
     }
 
+    fn set_connector_secret(&mut self, id: i64, secret: &str) -> Result<()> {
+        if self.db().exec("UPDATE webhooks SET secret = $2 WHERE id = $1 AND kind <> 'http' AND removed_at IS NULL", params![id, secret])?
+            == 0
+        {
+            return Err(StoreError::NotFound { what: "connector", id: id.to_string() });
+        }
+        Ok(())
+    }
+
     fn mark_pulled(&mut self, id: i64, at: &str) -> Result<()> {
         if self.db().exec("UPDATE webhooks SET pulled_at = $2 WHERE id = $1 AND removed_at IS NULL", params![id, at])? == 0 {
             return Err(StoreError::NotFound { what: "connector", id: id.to_string() });

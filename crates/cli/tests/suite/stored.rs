@@ -871,3 +871,63 @@ fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothi
         assert!(ok && out.contains("120 clients: 0 new, 120 updated"), "{out}{err}");
     });
 }
+
+/// Issue #18 §2: an amoCRM account connected by OAuth 2 (`allot crm connect --code`), its users
+/// and companies pulled — the run-out access token refreshed and the new pair kept in the store,
+/// so that the next pull works with it — and a code that was refused says so.
+#[test]
+fn crm_connect_and_pull_read_an_amocrm_account_and_keep_its_refreshed_tokens() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            tx.send(allot_server::crm::standin_amo::account(600, 7.0).await).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let (url, amo) = rx.recv().unwrap();
+    use allot_server::crm::standin_amo as sa;
+    each("crm amocrm", |s| {
+        let run = |args: &[&str]| {
+            let out = allot()
+                .args(args)
+                .args(["--db", &s.db])
+                .env("ALLOT_AMOCRM_URL", &url)
+                .env("ALLOT_AMOCRM_CLIENT_ID", sa::CLIENT_ID)
+                .env("ALLOT_AMOCRM_CLIENT_SECRET", sa::CLIENT_SECRET)
+                .env("ALLOT_AMOCRM_REDIRECT_URI", sa::REDIRECT_URI)
+                .env_remove("ALLOT_AMOCRM_TOKEN")
+                .output()
+                .unwrap();
+            let (o, e) = (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string());
+            let pair = amo.lock().unwrap().refresh.clone();
+            assert!(!o.contains(&pair) && !e.contains(&pair) && !o.contains(sa::CLIENT_SECRET) && !e.contains(sa::CLIENT_SECRET), "{o}{e}");
+            (out.status.success(), o, e)
+        };
+        let scheme = write(
+            s,
+            "scheme.toml",
+            "[columns]\npotential = \"number\"\n\n[crm]\nsystem = \"amocrm\"\nemployee = \"EMAIL\"\n\n[crm.clients]\nname = \"name\"\ncf_512345 = \"potential\"\n",
+        );
+        let (ok, _, err) = run(&["crm", "pull", "--scheme", &scheme]);
+        assert!(!ok && err.contains("allot crm connect --code"), "not connected yet: {err}");
+        let (ok, _, err) = run(&["crm", "connect", "--code", "not-the-code"]);
+        assert!(!ok && err.contains("Token has been revoked"), "{err}");
+        let (ok, out, err) = run(&["crm", "connect", "--code", sa::CODE]);
+        assert!(ok && out.contains("the token pair is kept in the store"), "{out}{err}");
+        // The access token runs out: the pull refreshes it and keeps the new pair.
+        amo.lock().unwrap().expire_access();
+        let (ok, out, err) = run(&["crm", "pull", "--scheme", &scheme]);
+        assert!(ok && out.contains("2 active users, 600 companies") && out.contains("600 clients: 600 new"), "{out}{err}");
+        amo.lock().unwrap().expire_access();
+        let (ok, out, err) = run(&["crm", "pull", "--scheme", &scheme, "--full"]);
+        assert!(ok && out.contains("600 unchanged"), "the kept pair refreshed again: {out}{err}");
+        let bad = write(
+            s,
+            "bad.toml",
+            "[crm]\nsystem = \"amocrm\"\n\n[crm.clients]\nTITLE = \"name\"\nUF_CRM_1 = \"x\"\n\n[crm.roles]\nservice = \"cf_1\"\n",
+        );
+        let (ok, _, err) = run(&["crm", "pull", "--scheme", &bad]);
+        assert!(!ok && err.contains("bad.toml:6:") && err.contains("bad.toml:9:") && err.contains("one responsible user"), "{err}");
+    });
+}

@@ -280,7 +280,7 @@ pub struct Pulled {
 pub const LIST_FIELDS: &[(&str, &str)] = &[("INDUSTRY", "INDUSTRY"), ("COMPANY_TYPE", "COMPANY_TYPE"), ("EMPLOYEES", "EMPLOYEES")];
 
 /// A field's value as a cell: text as it is, numbers as written, a list joined by `;`, nothing empty.
-fn cell(v: &Value) -> String {
+pub(crate) fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -290,7 +290,7 @@ fn cell(v: &Value) -> String {
     }
 }
 
-fn csv_of(headers: &[String], rows: &[Vec<String>]) -> String {
+pub(crate) fn csv_of(headers: &[String], rows: &[Vec<String>]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(headers);
     for r in rows {
@@ -410,145 +410,7 @@ pub async fn pull(
 /// Companies written per `batch` request (one `crm.company.update` each).
 pub const WRITES_PER_BATCH: usize = 50;
 
-/// The active scheme's `[crm]` map; an error when there is none (a connector cannot write then).
-pub fn active_map(store: &mut dyn allot_store::Store) -> allot_store::Result<Result<allot_io::scheme::CrmMap, String>> {
-    let Some(v) = store.active_scheme()? else { return Ok(Err("the store has no active scheme".into())) };
-    let file = format!("the active scheme (version {})", v.version);
-    Ok(match allot_io::SchemeFile::parse(&v.text, &file).map(|sf| sf.crm()) {
-        Ok(Some(map)) => Ok(map),
-        Ok(None) => Err(format!("{file} has no [crm] section: it says which roles are written to which fields")),
-        Err(d) => Err(allot_core::diag::render_all(&d)),
-    })
-}
-
-/// The portal's field a role's person is written to: the owner role's to `ASSIGNED_BY_ID`, a
-/// mapped role's to its user field; `None` for a role the portal does not hold.
-fn field_of<'a>(map: &'a allot_io::scheme::CrmMap, role: &str) -> Option<&'a str> {
-    if role == map.owner {
-        Some("ASSIGNED_BY_ID")
-    } else {
-        map.roles.iter().find(|(r, _)| r == role).map(|(_, f)| f.as_str())
-    }
-}
-
-/// A company and the fields written to it: each field and the employee it is set to (`None`:
-/// emptied).
-pub type OwnerWrite = (String, Vec<(String, Option<String>)>);
-
-/// What change `change` writes to the portal (issue #18 §1 write-back): per company, in the order
-/// the change first touched it, each field and the employee it is set to — the person of each
-/// link the change opened in a role the portal holds; `None` (emptied) for a role's user field
-/// whose link the change closed without opening another. The responsible (`ASSIGNED_BY_ID`) is
-/// never emptied: Bitrix24 keeps a responsible on every record.
-pub fn owner_writes(
-    store: &mut dyn allot_store::Store,
-    map: &allot_io::scheme::CrmMap,
-    change: i64,
-) -> allot_store::Result<Vec<OwnerWrite>> {
-    let mut out: Vec<OwnerWrite> = Vec::new();
-    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let mut set = |client: &str, field: &str, value: Option<String>, replace: bool| {
-        let i = *at.entry(client.to_string()).or_insert_with(|| {
-            out.push((client.to_string(), Vec::new()));
-            out.len() - 1
-        });
-        let fields = &mut out[i].1;
-        match fields.iter_mut().find(|(f, _)| f == field) {
-            Some(slot) if replace => slot.1 = value,
-            Some(_) => {}
-            None => fields.push((field.to_string(), value)),
-        }
-    };
-    for opened in [false, true] {
-        let mut after = 0;
-        loop {
-            let links = store.change_links(change, opened, after, 1_000)?;
-            let Some(&(last, _)) = links.last() else { break };
-            after = last;
-            for (_, l) in &links {
-                match field_of(map, &l.role) {
-                    // What the change opened is what the field ends as.
-                    Some(field) if opened => set(&l.client, field, Some(l.employee.clone()), true),
-                    Some(field) if field != "ASSIGNED_BY_ID" => set(&l.client, field, None, false),
-                    _ => {}
-                }
-            }
-            if links.len() < 1_000 {
-                break;
-            }
-        }
-    }
-    out.retain(|(_, fields)| !fields.is_empty());
-    Ok(out)
-}
-
-/// The portal's user id of each employee: the `crm_user` a pull stored (their `ID` in
-/// `user.get`), or the employee's own id when the map names employees by `ID`.
-pub fn crm_users(
-    store: &mut dyn allot_store::Store,
-    map: &allot_io::scheme::CrmMap,
-    employees: &[String],
-) -> allot_store::Result<std::collections::HashMap<String, String>> {
-    let mut users = std::collections::HashMap::new();
-    for (id, attrs) in store.employee_attributes(employees)? {
-        let attrs: Value = serde_json::from_str(&attrs).unwrap_or(Value::Null);
-        if let Some(user) = attrs["crm_user"].as_str().filter(|u| !u.is_empty()) {
-            users.insert(id, user.to_string());
-        } else if map.employee == "ID" && id.chars().all(|c| c.is_ascii_digit()) {
-            users.insert(id.clone(), id);
-        }
-    }
-    Ok(users)
-}
-
-/// The deliveries of change `change` to connector `hook`: up to [`WRITES_PER_BATCH`] company
-/// updates each, the employees given as the portal's user ids. A body is
-/// `{"updates": [[company, {field: user id or ""}], …], "unknown": [employee, …]}`: an employee
-/// who is not a portal user (no `crm_user`) cannot be written and is named in `unknown`.
-pub fn owner_messages(
-    store: &mut dyn allot_store::Store,
-    hook: i64,
-    map: &allot_io::scheme::CrmMap,
-    change: &allot_store::Change,
-) -> allot_store::Result<Vec<crate::outbox::Message>> {
-    let writes = owner_writes(store, map, change.id)?;
-    let mut employees: Vec<String> = writes.iter().flat_map(|(_, f)| f.iter().filter_map(|(_, e)| e.clone())).collect();
-    employees.sort();
-    employees.dedup();
-    let users = crm_users(store, map, &employees)?;
-    let mut out = Vec::new();
-    for (page, chunk) in writes.chunks(WRITES_PER_BATCH).enumerate() {
-        let mut unknown: Vec<String> = Vec::new();
-        let updates: Vec<Value> = chunk
-            .iter()
-            .filter_map(|(company, fields)| {
-                let mut set = Map::new();
-                for (field, employee) in fields {
-                    match employee {
-                        None => {
-                            set.insert(field.clone(), json!(""));
-                        }
-                        Some(e) => match users.get(e) {
-                            Some(user) => {
-                                set.insert(field.clone(), json!(user));
-                            }
-                            None => unknown.push(e.clone()),
-                        },
-                    }
-                }
-                (!set.is_empty()).then(|| json!([company, set]))
-            })
-            .collect();
-        unknown.sort();
-        unknown.dedup();
-        let id = format!("wh{hook}-c{}-owners-{}", change.id, page + 1);
-        let body = json!({"updates": updates, "unknown": unknown}).to_string();
-        out.push(crate::outbox::Message { id, event: "crm.company.update".into(), body });
-    }
-    Ok(out)
-}
-
-/// Writes one delivery of [`owner_messages`] in one `batch` request: `Ok(companies written)`, or
+/// Writes one delivery of [`super::owner_messages`] in one `batch` request: `Ok(companies written)`, or
 /// why not. A company the portal no longer has ("Not found") is passed over; any other refusal
 /// fails the delivery (tried again later: writing a field its value again changes nothing).
 pub async fn write_owners(portal: &mut Portal, body: &str) -> Result<usize, (i64, String)> {

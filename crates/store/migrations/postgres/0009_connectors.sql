@@ -2,10 +2,13 @@
 -- table — how far each has been told (`delivered`), its tries, its last answer and its lease:
 --   * `bitrix24`: a portal written the book's owners (ASSIGNED_BY_ID and the roles' fields). Its
 --     address is the portal's, without the key (the key is the server's, from its environment).
+--   * `amocrm`: an amoCRM account written the owners (responsible_user_id); `secret` holds its
+--     OAuth 2 token pair, refreshed by the server and kept here at once (a refresh voids the
+--     old refresh token).
 --   * `notify`: the people told that clients became theirs (e-mail, or the portal's own
 --     notifications). Its address names the mail server (`smtp://HOST:PORT`) or the portal.
--- `secret` signs a webhook's deliveries; a connector signs nothing.
-ALTER TABLE webhooks ADD COLUMN kind TEXT NOT NULL DEFAULT 'http' CHECK (kind IN ('http', 'bitrix24', 'notify'));
+-- `secret` signs a webhook's deliveries; a connector other than amoCRM's keeps nothing in it.
+ALTER TABLE webhooks ADD COLUMN kind TEXT NOT NULL DEFAULT 'http' CHECK (kind IN ('http', 'bitrix24', 'amocrm', 'notify'));
 ALTER TABLE webhooks DROP CONSTRAINT webhooks_url_check;
 ALTER TABLE webhooks ADD CONSTRAINT webhooks_url_check CHECK (kind <> 'http' OR url LIKE 'http://%' OR url LIKE 'https://%');
 -- When the CRM's records were last read whole or in part (RFC 3339, UTC): the next

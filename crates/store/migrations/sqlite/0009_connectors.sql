@@ -2,14 +2,17 @@
 -- table — how far each has been told (`delivered`), its tries, its last answer and its lease:
 --   * `bitrix24`: a portal written the book's owners (ASSIGNED_BY_ID and the roles' fields). Its
 --     address is the portal's, without the key (the key is the server's, from its environment).
+--   * `amocrm`: an amoCRM account written the owners (responsible_user_id); `secret` holds its
+--     OAuth 2 token pair, refreshed by the server and kept here at once (a refresh voids the
+--     old refresh token).
 --   * `notify`: the people told that clients became theirs (e-mail, or the portal's own
 --     notifications). Its address names the mail server (`smtp://HOST:PORT`) or the portal.
--- `secret` signs a webhook's deliveries; a connector signs nothing. SQLite cannot change a
+-- `secret` signs a webhook's deliveries; a connector other than amoCRM's keeps nothing in it. SQLite cannot change a
 -- column's CHECK in place: the table is made again with the rows it holds.
 CREATE TABLE webhooks_0009 (
     id          INTEGER PRIMARY KEY,
     -- `http` (a webhook), `bitrix24` or `notify` (a connector).
-    kind        TEXT NOT NULL DEFAULT 'http' CHECK (kind IN ('http', 'bitrix24', 'notify')),
+    kind        TEXT NOT NULL DEFAULT 'http' CHECK (kind IN ('http', 'bitrix24', 'amocrm', 'notify')),
     url         TEXT NOT NULL CHECK (kind <> 'http' OR url LIKE 'http://%' OR url LIKE 'https://%'),
     events      TEXT NOT NULL CHECK (events <> ''),
     secret      TEXT NOT NULL CHECK (length(secret) >= 16),
