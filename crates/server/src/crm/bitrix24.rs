@@ -421,7 +421,14 @@ pub async fn write_owners(portal: &mut Portal, body: &str) -> Result<usize, (i64
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, u)| (format!("u{i}"), "crm.company.update".to_string(), json!({"id": u[0], "fields": u[1]})))
+        .map(|(i, u)| {
+            // A lead is the client `lead-ID`: written to the lead.
+            let client = cell(&u[0]);
+            match client.strip_prefix("lead-") {
+                Some(lead) => (format!("u{i}"), "crm.lead.update".to_string(), json!({"id": lead, "fields": u[1]})),
+                None => (format!("u{i}"), "crm.company.update".to_string(), json!({"id": client, "fields": u[1]})),
+            }
+        })
         .collect();
     if calls.is_empty() {
         return Ok(0);

@@ -19,7 +19,7 @@ use crate::AppState;
 
 /// The events that route a record; the others are taken and passed over (an update is what
 /// allot's own write-back makes: routing it again would echo).
-pub const ROUTED_EVENTS: &[&str] = &["ONCRMCOMPANYADD"];
+pub const ROUTED_EVENTS: &[&str] = &["ONCRMCOMPANYADD", "ONCRMLEADADD"];
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.
 fn same(a: &str, b: &str) -> bool {
@@ -72,19 +72,25 @@ async fn bitrix24_inner(state: &Arc<AppState>, body: &[u8]) -> Result<Value, Api
         return Err(ApiError::new(Code::BadValue, "`data[FIELDS][ID]` must be the record's id (digits)", Some("data[FIELDS][ID]")));
     }
     if !ROUTED_EVENTS.contains(&event.as_str()) {
-        return Ok(json!({"event": event, "id": id, "taken": false, "why": "allot routes new companies (ONCRMCOMPANYADD) only"}));
+        return Ok(
+            json!({"event": event, "id": id, "taken": false, "why": "allot routes new companies and leads (ONCRMCOMPANYADD, ONCRMLEADADD) only"}),
+        );
     }
     let (map, columns) = map_and_columns(state, "bitrix24").await?;
-    // The company as the portal has it now, its list fields named as a pull names them.
-    let (company, names) = {
+    // The record as the portal has it now, its list fields named as a pull names them; a lead is
+    // a client of its own, `lead-ID`.
+    let lead = event == "ONCRMLEADADD";
+    let (record, names) = {
         let mut portal = crm.portal.lock().await;
-        let company = portal.call("crm.company.get", &json!({"id": id})).await.map_err(|e| portal_error(&e))?;
+        let method = if lead { "crm.lead.get" } else { "crm.company.get" };
+        let record = portal.call(method, &json!({"id": id})).await.map_err(|e| portal_error(&e))?;
         let names = crm.names(&mut portal, &map).await.map_err(|e| portal_error(&e))?;
-        (company["result"].clone(), names)
+        (record["result"].clone(), names)
     };
-    let cells: Vec<String> = crate::crm::bitrix24::company_cells(&names, &map, &company).collect();
-    let (answer, replayed) = route_record(state, &map, &columns, &format!("bitrix24:{}", crm.host), &id, cells).await?;
-    Ok(json!({"event": event, "id": id, "taken": true, "replayed": replayed, "routed": answer}))
+    let client = if lead { format!("lead-{id}") } else { id.clone() };
+    let cells: Vec<String> = crate::crm::bitrix24::company_cells(&names, &map, &record).collect();
+    let (answer, replayed) = route_record(state, &map, &columns, &format!("bitrix24:{}", crm.host), &client, cells).await?;
+    Ok(json!({"event": event, "id": client, "taken": true, "replayed": replayed, "routed": answer}))
 }
 
 /// The active scheme's map for CRM `system` and the clients' columns, as the store has them now

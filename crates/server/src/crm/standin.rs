@@ -25,8 +25,11 @@ pub struct Stand {
     /// When each request arrived; how many were refused for the limit.
     pub seen: Vec<Instant>,
     pub refused: u64,
-    /// Every `crm.company.update` taken, in order: the company's id and the fields written.
+    /// Every `crm.company.update` taken, in order: the company's id and the fields written (a
+    /// lead's `crm.lead.update` as `lead-ID`).
     pub updates: Vec<(String, Value)>,
+    /// The portal's leads.
+    pub leads: Vec<Value>,
     /// While set, every request is answered 503 (the portal is down for maintenance).
     pub down: bool,
     /// When set, the next `batch` that writes companies writes them and is never answered (the
@@ -122,6 +125,20 @@ fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value
                 body["next"] = json!(start + 50);
             }
             (StatusCode::OK, body)
+        }
+        "crm.lead.get" => match stand.leads.iter().find(|l| l["ID"].as_str() == Some(cell_id(&params["id"]).as_str())) {
+            Some(l) => (StatusCode::OK, json!({"result": l})),
+            None => not_found(),
+        },
+        "crm.lead.update" => {
+            let id = cell_id(&params["id"]);
+            let fields = params["fields"].clone();
+            let Some(l) = stand.leads.iter_mut().find(|l| l["ID"].as_str() == Some(id.as_str())) else { return not_found() };
+            for (k, v) in fields.as_object().cloned().unwrap_or_default() {
+                l[k.as_str()] = v;
+            }
+            stand.updates.push((format!("lead-{id}"), fields));
+            (StatusCode::OK, json!({"result": true}))
         }
         "crm.company.get" => match stand.company(&cell_id(&params["id"])) {
             Some(c) => (StatusCode::OK, json!({"result": c})),
@@ -288,8 +305,9 @@ fn respond(stand: &Mutex<Stand>, user: &str, key: &str, method: &str, params: &V
         }
     }
     let body = json!({"result": {"result": result, "result_error": errors, "result_total": totals, "result_next": nexts, "result_time": {}}, "time": {}});
-    let wrote =
-        params["cmd"].as_object().is_some_and(|cmd| cmd.values().any(|c| c.as_str().is_some_and(|c| c.starts_with("crm.company.update"))));
+    let wrote = params["cmd"].as_object().is_some_and(|cmd| {
+        cmd.values().any(|c| c.as_str().is_some_and(|c| c.starts_with("crm.company.update") || c.starts_with("crm.lead.update")))
+    });
     let hold = wrote && std::mem::take(&mut s.hold_next_write);
     (StatusCode::OK, Json(body), hold)
 }
@@ -309,6 +327,7 @@ pub async fn portal(companies: usize, capacity: f64, per_second: f64) -> (String
         down: false,
         hold_next_write: false,
         notified: vec![],
+        leads: vec![],
     }));
     let app = axum::Router::new().route("/rest/{user}/{key}/{method}", axum::routing::post(rest)).with_state(stand.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the stand-in portal listens on loopback");

@@ -333,6 +333,12 @@ async fn a_new_company_s_event_sent_three_times_is_routed_once_and_its_owner_wri
     let l = c.location.clone();
     let attrs = blocking(move || allot_store::open(&l).unwrap().client_attributes(&["11".to_string()]).unwrap()).await;
     assert!(attrs[0].1.contains("Новый клиент") && attrs[0].1.contains("\"potential\":5000"), "{attrs:?}");
+    // A lead: its own client (`lead-ID`), its owner written to the lead.
+    c.stand.lock().unwrap().leads.push(json!({"ID": "31", "TITLE": "Заявка с сайта", "UF_CRM_POTENTIAL": "900"}));
+    let (status, body) = fire(&hook, "ONCRMLEADADD", "31", APP_TOKEN).await;
+    assert!(status == 200 && body.contains("\"id\":\"lead-31\""), "{body}");
+    assert!(c.until(10, |s| s.updates.iter().any(|(client, _)| client == "lead-31")).await, "the lead's owner written back");
+    assert!(c.stand.lock().unwrap().leads[0]["ASSIGNED_BY_ID"].is_string());
     // An update (allot's own write makes one) is taken and passed over.
     let (status, body) = fire(&hook, "ONCRMCOMPANYUPDATE", &id, APP_TOKEN).await;
     assert!(status == 200 && body.contains("\"taken\":false"), "{body}");
