@@ -168,6 +168,17 @@ fn line(lang: Lang, l: &LinkEntry, client: &str, titles: &[(String, Option<Strin
     )
 }
 
+/// Ends a message of `listed` items: how many more there are than it lists, and the signature.
+fn close(text: &mut String, lang: Lang, listed: usize) {
+    if listed > LISTED {
+        text.push_str(&lang.text("notify-more", &[("count", Arg::Count((listed - LISTED) as i64))]));
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&lang.t("notify-sign"));
+    text.push('\n');
+}
+
 /// The messages change `change` makes for connector `hook` under the active scheme's `[notify]`:
 /// one per person told, in the order of their ids. Nothing without a `[notify]` section.
 pub fn messages(store: &mut dyn Store, hook: i64, change: &Change) -> allot_store::Result<Vec<Message>> {
@@ -270,13 +281,7 @@ pub fn messages(store: &mut dyn Store, hook: i64, change: &Change) -> allot_stor
             text.push_str(&said);
             text.push('\n');
         }
-        if items.len() > LISTED {
-            text.push_str(&lang.text("notify-more", &[("count", Arg::Count((items.len() - LISTED) as i64))]));
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&lang.t("notify-sign"));
-        text.push('\n');
+        close(&mut text, lang, items.len());
         let id =
             format!("wh{hook}-c{}-notify-{}", change.id, allot_app::tokens::sha256_hex(person.as_bytes()).get(..16).unwrap_or_default());
         let body = json!({
@@ -407,13 +412,7 @@ pub async fn alert_waiting(state: &std::sync::Arc<crate::AppState>) -> Result<us
                         ));
                         text.push('\n');
                     }
-                    if claimed.len() > LISTED {
-                        text.push_str(&lang.text("notify-more", &[("count", Arg::Count((claimed.len() - LISTED) as i64))]));
-                        text.push('\n');
-                    }
-                    text.push('\n');
-                    text.push_str(&lang.t("notify-sign"));
-                    text.push('\n');
+                    close(&mut text, lang, claimed.len());
                     let key: String = claimed.iter().map(|c| format!("{}:{};", c.0, c.2.join(","))).collect();
                     let id = format!("alert-{}-{}", allot_app::tokens::sha256_hex(key.as_bytes()).get(..16).unwrap_or_default(), r);
                     let body = json!({

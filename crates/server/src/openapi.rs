@@ -77,6 +77,20 @@ pub fn document() -> J {
                 "responses": {"200": {"description": "routed (or replayed: header Idempotent-Replayed)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RouteResponse"}}}},
                     "400": error_ref(), "401": error_ref(), "403": error_ref(), "409": error_ref(), "413": error_ref(), "422": error_ref(), "503": error_ref()},
             }},
+            "/v1/hooks/bitrix24": {"post": {
+                "summary": "Bitrix24's outgoing events (issue #18): ONCRMCOMPANYADD and ONCRMLEADADD are read, routed once (a lead as client lead-ID) and their owners written back; other events are taken and passed over",
+                "security": [],
+                "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+                    "event": {"type": "string"}, "data[FIELDS][ID]": {"type": "string"}, "auth[application_token]": {"type": "string", "description": "the outgoing webhook's application token (ALLOT_BITRIX24_APP_TOKEN)"}}}}}},
+                "responses": {"200": {"description": "`taken`, `replayed` and the routing answer"}, "400": error_ref(), "401": error_ref(), "403": error_ref(), "404": error_ref(), "503": error_ref()},
+            }},
+            "/v1/hooks/amocrm/{key}": {"post": {
+                "summary": "amoCRM's web hooks (issue #18): companies[add] and leads[add] are read, routed once and their responsible users written back",
+                "security": [],
+                "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}, "description": "the server's key (ALLOT_AMOCRM_HOOK_KEY): amoCRM signs nothing"}],
+                "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+                "responses": {"200": {"description": "`taken` and each record's routing answer"}, "403": error_ref(), "404": error_ref(), "503": error_ref()},
+            }},
             "/v1/clients/{id}/owners": {"get": {"summary": "A client's owners per role on a day", "parameters": [id_param("client"), at_param()],
                 "responses": {"200": {"description": "the links valid on the day"}, "401": error_ref(), "403": error_ref(), "404": error_ref()}}},
             "/v1/clients/{id}/history": {"get": {"summary": "Every owner a client ever had, with dates, causes and who made each change", "parameters": [id_param("client")],

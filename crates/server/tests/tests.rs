@@ -138,6 +138,23 @@ async fn world_routing_sales() -> World {
     blocking(|| world_of(None, &SCHEME.replace("[credit]\n", "[credit]\nrouted_sales = true\n"))).await
 }
 
+/// Plans and applies `scheme` as of today in the store at `location`: the store's revision after.
+async fn apply_today(location: &Location, scheme: &'static str) -> i64 {
+    let l = location.clone();
+    blocking(move || {
+        let mut store = allot_store::open(&l).unwrap();
+        let req = allot_app::stored::PlanRequest {
+            date: allot_app::clock::today(),
+            scheme: Some((scheme.into(), "scheme.toml".into())),
+            rebalance: false,
+        };
+        let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
+        allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
+        store.revision().unwrap()
+    })
+    .await
+}
+
 fn day(s: &str) -> i32 {
     allot_rules::parse_iso_date(s).unwrap()
 }

@@ -922,6 +922,10 @@ fn crm_connect_and_pull_read_an_amocrm_account_and_keep_its_refreshed_tokens() {
         amo.lock().unwrap().expire_access();
         let (ok, out, err) = run(&["crm", "pull", "--scheme", &scheme, "--full"]);
         assert!(ok && out.contains("600 unchanged"), "the kept pair refreshed again: {out}{err}");
+        // The shipped connected setup reads the same account (its phone numbers added).
+        let example = super::root().join("examples/amocrm/scheme.toml").display().to_string();
+        let (ok, out, err) = run(&["crm", "pull", "--scheme", &example, "--full"]);
+        assert!(ok && out.contains("600 clients: 0 new, 600 updated"), "{out}{err}");
         let bad = write(
             s,
             "bad.toml",

@@ -38,19 +38,41 @@ pub enum CallError {
     Unreadable { host: String, method: String, why: String },
 }
 
-/// How the portal's rate is kept: the least time between two requests, and back-off.
+/// How the portal's rate is kept: requests a second on average, how many may go at once after a
+/// quiet while (a leaky bucket on allot's side, inside the portal's own), and back-off.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
-    /// Requests per second at most (Bitrix24: 2).
+    /// Requests per second at most, on average (Bitrix24: 2).
     pub per_second: f64,
+    /// Requests that may go at once after a quiet while (Bitrix24's own bucket holds 50: allot
+    /// keeps to 10, so that a routed lead's read and write-back do not wait their turn).
+    pub burst: u32,
     /// The first wait after a refusal (doubled each time, up to `max_wait`).
     pub first_wait: Duration,
     pub max_wait: Duration,
 }
 
+impl Pace {
+    /// Waits for a request's turn: `due` is when the bucket is empty again (the generic cell rate
+    /// algorithm's theoretical arrival time); a request may go while that is less than `burst`
+    /// intervals ahead.
+    pub(crate) async fn turn(&self, due: &mut Option<Instant>) {
+        let interval = Duration::from_secs_f64(1.0 / self.per_second.max(0.01));
+        let tolerance = interval * self.burst.max(1).saturating_sub(1);
+        if let Some(at) = *due {
+            let now = Instant::now();
+            if at > now + tolerance {
+                tokio::time::sleep_until(at - tolerance).await;
+            }
+        }
+        let now = Instant::now();
+        *due = Some(due.map_or(now, |at| at.max(now)) + interval);
+    }
+}
+
 impl Default for Pace {
     fn default() -> Pace {
-        Pace { per_second: 2.0, first_wait: Duration::from_millis(500), max_wait: Duration::from_secs(30) }
+        Pace { per_second: 2.0, burst: 10, first_wait: Duration::from_millis(500), max_wait: Duration::from_secs(30) }
     }
 }
 
@@ -138,12 +160,7 @@ impl Portal {
     /// A portal at the incoming webhook `url`, paced by `pace`.
     pub fn new(url: &str, pace: Pace) -> Result<Portal, String> {
         let (base, host) = check_webhook(url)?;
-        crate::outbox::install_tls();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = super::http_client()?;
         Ok(Portal { base, host, http, pace, next_at: None, counts: Counts::default() })
     }
 
@@ -153,11 +170,7 @@ impl Portal {
 
     /// Waits for the request's turn at the portal's rate.
     async fn turn(&mut self) {
-        let now = Instant::now();
-        if let Some(at) = self.next_at.filter(|at| *at > now) {
-            tokio::time::sleep_until(at).await;
-        }
-        self.next_at = Some(Instant::now() + Duration::from_secs_f64(1.0 / self.pace.per_second.max(0.01)));
+        self.pace.turn(&mut self.next_at).await;
     }
 
     /// Calls `method` with `params`: the whole answer (`result`, `next`, `total`, `time`). Waits its

@@ -12,6 +12,16 @@ pub mod standin_amo;
 
 use serde_json::{json, Map, Value};
 
+/// The HTTP client of a CRM's API: a time limit per request, allot's user agent.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    crate::outbox::install_tls();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// How the server reaches a Bitrix24 portal: its incoming webhook (the key is in the address: it
 /// comes from the server's environment, never the store) and the application token its outgoing
 /// events carry.

@@ -98,19 +98,7 @@ impl Connected {
     }
 
     async fn apply(&self) -> i64 {
-        let l = self.location.clone();
-        blocking(move || {
-            let mut store = allot_store::open(&l).unwrap();
-            let req = allot_app::stored::PlanRequest {
-                date: allot_app::clock::today(),
-                scheme: Some((SCHEME.into(), "scheme.toml".into())),
-                rebalance: false,
-            };
-            let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
-            allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
-            store.revision().unwrap()
-        })
-        .await
+        super::apply_today(&self.location, SCHEME).await
     }
 
     async fn connector(&self) -> allot_store::Webhook {
@@ -218,5 +206,28 @@ async fn a_new_company_sent_three_times_by_amocrm_is_routed_once_and_a_lead_beco
     let (status, body) = standin::fire(&hook, "leads", &[77]).await;
     assert!(status == 200 && body.contains("\"id\":\"lead-77\""), "{body}");
     assert!(c.until(10, |a| a.updates.iter().any(|u| u.0 == "leads" && u.1 == 77)).await, "the lead's owner written back");
+    server.stop().await;
+}
+
+/// The rates of BENCHMARKS.md §4h at amoCRM's limit (7 requests a second): a 10,000-company pull
+/// and its write-back. A bench command, not a check of speed:
+/// `cargo test --release -p allot-server --test tests -- --ignored --nocapture crm_rates`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a bench: a minute at amoCRM's real rate"]
+async fn crm_rates_amocrm() {
+    let started = std::time::Instant::now();
+    let c = connected(10_000).await;
+    let pull_took = started.elapsed();
+    let server = c.serve().await;
+    let started = std::time::Instant::now();
+    c.apply().await;
+    let applied = started.elapsed();
+    assert!(c.until(300, |a| a.updates.len() >= 10_000).await);
+    let wrote = started.elapsed() - applied;
+    let refused = c.amo.lock().unwrap().refused;
+    println!(
+        "amocrm at 7 requests/s: connect and pull of 10,000 companies {pull_took:.1?}; apply {applied:.1?}, then 10,000 owners written in {wrote:.1?} ({:.0} companies/s); refused {refused}",
+        10_000.0 / wrote.as_secs_f64()
+    );
     server.stop().await;
 }

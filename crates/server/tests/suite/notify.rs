@@ -215,16 +215,8 @@ async fn each_new_owner_and_their_manager_get_one_letter_per_apply_in_their_lang
         });
     })
     .await;
-    let l = location.clone();
     let today = allot_app::clock::today();
-    let revision = blocking(move || {
-        let mut store = allot_store::open(&l).unwrap();
-        let req = allot_app::stored::PlanRequest { date: today, scheme: Some((SCHEME.into(), "scheme.toml".into())), rebalance: false };
-        let plan = allot_app::stored::plan(store.as_mut(), &req, &actor()).unwrap();
-        allot_app::stored::apply(store.as_mut(), &plan, &actor()).unwrap();
-        store.revision().unwrap()
-    })
-    .await;
+    let revision = super::apply_today(&location, SCHEME).await;
     let notify = || {
         let l = location.clone();
         blocking(move || allot_store::open(&l).unwrap().webhooks().unwrap().into_iter().find(|h| h.kind == "notify").unwrap())
