@@ -186,7 +186,7 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
     ];
     let mut prepared = Vec::new();
     // Only what changed: no company modified since the last pull leaves the clients as they are.
-    let files = if pulled.companies == 0 && since.is_some() { &files[..1] } else { &files[..] };
+    let files = if pulled.companies + pulled.leads == 0 && since.is_some() { &files[..1] } else { &files[..] };
     for (subject, path, csv, name) in files {
         std::fs::write(path, csv).map_err(|e| fail(format!("cannot write a working file: {e}")))?;
         let copy = path.display().to_string();
@@ -201,9 +201,10 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
         }
     }
     let actor = a.store.actor();
+    let leads = if map.leads { format!(" and {} leads", pulled.leads) } else { String::new() };
     let what = match since {
-        Some(at) => format!("{} companies modified since {}", pulled.companies, allot_app::clock::rfc3339(at)),
-        None => format!("{} companies", pulled.companies),
+        Some(at) => format!("{} companies{leads} modified since {}", pulled.companies, allot_app::clock::rfc3339(at)),
+        None => format!("{} companies{leads}", pulled.companies),
     };
     let mut said = format!("pulled from {host}: {} active users, {what}\n", pulled.users);
     for p in prepared {

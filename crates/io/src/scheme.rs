@@ -80,6 +80,8 @@ struct CrmDoc {
     /// Other roles → the company's user field (of type user) that holds their person.
     #[serde(default)]
     roles: BTreeMap<String, Spanned<String>>,
+    /// Whether the CRM's leads are clients too (`lead-ID`), beside its companies.
+    leads: Option<bool>,
 }
 
 /// The CRMs allot connects to.
@@ -99,6 +101,8 @@ pub struct CrmMap {
     pub owner: String,
     /// (role, the company's user field written back with its person), by role.
     pub roles: Vec<(String, String)>,
+    /// Whether a pull reads the CRM's leads too, as clients `lead-ID` (by the same field map).
+    pub leads: bool,
 }
 
 /// Whether `field` names a company field of `system`: Bitrix24 writes its fields `TITLE`,
@@ -271,6 +275,7 @@ impl SchemeFile {
             clients: c.clients.iter().map(|(f, a)| (f.clone(), a.get_ref().trim().to_string())).collect(),
             owner: c.owner.as_ref().map_or_else(|| "sales".to_string(), |o| o.get_ref().trim().to_string()),
             roles: c.roles.iter().map(|(r, f)| (r.clone(), f.get_ref().trim().to_string())).collect(),
+            leads: c.leads.unwrap_or(false),
         })
     }
 

@@ -278,11 +278,11 @@ pub async fn connect(url: &str, client: &Client, code: &str) -> Result<Tokens, C
     })
 }
 
-/// A company's field as a cell: `name`, a custom field by id (`cf_512345`) or by its code
+/// A record's field as a cell: `name` (a lead's `price`), a custom field by id (`cf_512345`) or by its code
 /// (`PHONE`): its values joined by `;` (a list field's value is its item's name).
 fn field(company: &Value, name: &str) -> String {
-    if name == "name" {
-        return cell(&company["name"]);
+    if name == "name" || name == "price" {
+        return cell(&company[name]);
     }
     let id = name.strip_prefix("cf_");
     let found = company["custom_fields_values"].as_array().and_then(|fields| {
@@ -324,15 +324,22 @@ pub async fn pull(
     employees.sort();
     let filter: Vec<(String, String)> = since.map(|s| vec![("filter[updated_at][from]".to_string(), s.to_string())]).unwrap_or_default();
     let companies = account.list("api/v4/companies", "companies", &filter, |n| progress("companies", n)).await?;
+    // The leads too, when the map says so: clients `lead-ID`, by the same fields.
+    let leads = if map.leads { account.list("api/v4/leads", "leads", &filter, |n| progress("leads", n)).await? } else { vec![] };
     let mut headers = vec!["id".to_string()];
     headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
-    let clients: Vec<Vec<String>> =
-        companies.iter().map(|c| std::iter::once(cell(&c["id"])).chain(company_cells(map, c)).collect()).collect();
+    let clients: Vec<Vec<String>> = companies
+        .iter()
+        .map(|c| (cell(&c["id"]), c))
+        .chain(leads.iter().map(|l| (format!("lead-{}", cell(&l["id"])), l)))
+        .map(|(id, c)| std::iter::once(id).chain(company_cells(map, c)).collect())
+        .collect();
     Ok(Pulled {
         employees: csv_of(&["id", "name", "email", "crm_user"].map(String::from), &employees),
         clients: csv_of(&headers, &clients),
         users: active.len(),
         companies: companies.len(),
+        leads: leads.len(),
     })
 }
 

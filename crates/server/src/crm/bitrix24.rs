@@ -286,6 +286,8 @@ pub struct Pulled {
     pub clients: String,
     pub users: usize,
     pub companies: usize,
+    /// Leads read as clients (`[crm] leads = true`).
+    pub leads: usize,
 }
 
 /// The companies' list fields and the reference list (`ENTITY_ID` of `crm.status.list`) that
@@ -407,16 +409,23 @@ pub async fn pull(
         params["filter"] = json!({">DATE_MODIFY": since});
     }
     let companies = portal.list("crm.company.list", &params, |d, t| progress("crm.company.list", d, t)).await?;
+    // The leads too, when the map says so: clients `lead-ID`, by the same fields.
+    let leads = if map.leads { portal.list("crm.lead.list", &params, |d, t| progress("crm.lead.list", d, t)).await? } else { vec![] };
     let names = list_names(portal, map, &mut progress).await?;
     let mut headers = vec!["id".to_string()];
     headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
-    let clients: Vec<Vec<String>> =
-        companies.iter().map(|c| std::iter::once(cell(&c["ID"])).chain(company_cells(&names, map, c)).collect()).collect();
+    let clients: Vec<Vec<String>> = companies
+        .iter()
+        .map(|c| (cell(&c["ID"]), c))
+        .chain(leads.iter().map(|l| (format!("lead-{}", cell(&l["ID"])), l)))
+        .map(|(id, c)| std::iter::once(id).chain(company_cells(&names, map, c)).collect())
+        .collect();
     Ok(Pulled {
         employees: csv_of(&["id", "name", "email", "crm_user"].map(String::from), &employees),
         clients: csv_of(&headers, &clients),
         users: users.len(),
         companies: companies.len(),
+        leads: leads.len(),
     })
 }
 

@@ -126,6 +126,15 @@ fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value
             }
             (StatusCode::OK, body)
         }
+        "crm.lead.list" => {
+            let start = params["start"].as_u64().or_else(|| params["start"].as_str().and_then(|s| s.parse().ok())).unwrap_or(0) as usize;
+            let page: Vec<Value> = stand.leads.iter().skip(start).take(50).cloned().collect();
+            let mut body = json!({"result": page, "total": stand.leads.len()});
+            if start + 50 < stand.leads.len() {
+                body["next"] = json!(start + 50);
+            }
+            (StatusCode::OK, body)
+        }
         "crm.lead.get" => match stand.leads.iter().find(|l| l["ID"].as_str() == Some(cell_id(&params["id"]).as_str())) {
             Some(l) => (StatusCode::OK, json!({"result": l})),
             None => not_found(),

@@ -231,3 +231,21 @@ async fn crm_rates_amocrm() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_s_leads_are_pulled_as_clients_of_their_own_when_the_map_says_so() {
+    let (url, amo) = standin::account(2, 7.0).await;
+    amo.lock().unwrap().leads =
+        (1..=3).map(|i| json!({"id": i, "name": format!("Сделка {i}"), "price": 5000, "updated_at": 1_760_000_000})).collect();
+    let tokens = amocrm::connect(&url, &client(), standin::CODE).await.unwrap();
+    let scheme = "[crm]\nsystem = \"amocrm\"\nleads = true\n\n[crm.clients]\nname = \"name\"\nprice = \"price\"\n";
+    let map = allot_io::SchemeFile::parse(scheme, "scheme.toml").unwrap().crm().unwrap();
+    let mut account = Account::new(&url, Auth::OAuth { client: client(), tokens }, amocrm::pace()).unwrap();
+    let pulled = amocrm::pull(&mut account, &map, None, |_, _| {}).await.unwrap();
+    assert_eq!((pulled.companies, pulled.leads), (2, 3));
+    assert!(
+        pulled.clients.ends_with("2,ООО «Компания 2»,\nlead-1,Сделка 1,5000\nlead-2,Сделка 2,5000\nlead-3,Сделка 3,5000\n"),
+        "{}",
+        pulled.clients
+    );
+}

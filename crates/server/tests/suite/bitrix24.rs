@@ -424,3 +424,17 @@ async fn crm_rates_bitrix24() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_s_leads_are_pulled_as_clients_of_their_own_when_the_map_says_so() {
+    let (url, stand) = portal(3, 50.0, 20.0).await;
+    stand.lock().unwrap().leads =
+        (1..=60).map(|i| json!({"ID": i.to_string(), "TITLE": format!("Заявка {i}"), "UF_CRM_POTENTIAL": "100"})).collect();
+    let scheme = "[crm]\nsystem = \"bitrix24\"\nleads = true\n\n[crm.clients]\nTITLE = \"name\"\nUF_CRM_POTENTIAL = \"potential\"\n";
+    let map = allot_io::SchemeFile::parse(scheme, "scheme.toml").unwrap().crm().unwrap();
+    let mut p = Portal::new(&url, quick()).unwrap();
+    let pulled = allot_server::crm::bitrix24::pull(&mut p, &map, None, |_, _, _| {}).await.unwrap();
+    assert_eq!((pulled.companies, pulled.leads), (3, 60), "two pages of leads");
+    assert!(pulled.clients.contains("\n3,ООО «Компания 3»,3000\nlead-1,Заявка 1,100\n"), "{}", pulled.clients);
+    assert!(pulled.clients.ends_with("lead-60,Заявка 60,100\n"));
+}
