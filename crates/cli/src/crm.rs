@@ -180,14 +180,17 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
     bar.finish_and_clear();
     // The files as an import reads them, named in errors as what they came from.
     let dir = tempfile::tempdir().map_err(|e| fail(format!("cannot make a working folder: {e}")))?;
-    let files = [
-        (Subject::Employee, dir.path().join("users.csv"), &pulled.employees, sources[0].clone()),
-        (Subject::Client, dir.path().join("companies.csv"), &pulled.clients, sources[1].clone()),
-    ];
-    let mut prepared = Vec::new();
+    let mut files = vec![(Subject::Employee, dir.path().join("users.csv"), &pulled.employees, sources[0].clone())];
     // Only what changed: no company modified since the last pull leaves the clients as they are.
-    let files = if pulled.companies + pulled.leads == 0 && since.is_some() { &files[..1] } else { &files[..] };
-    for (subject, path, csv, name) in files {
+    if pulled.companies + pulled.leads + pulled.contacts > 0 || since.is_none() {
+        files.push((Subject::Client, dir.path().join("companies.csv"), &pulled.clients, sources[1].clone()));
+    }
+    // The deals after the clients they belong to (each checked against the store and the file).
+    if pulled.deal_count > 0 {
+        files.push((Subject::Deal, dir.path().join("deals.csv"), &pulled.deals, format!("{host} deals")));
+    }
+    let mut prepared = Vec::new();
+    for (subject, path, csv, name) in &files {
         std::fs::write(path, csv).map_err(|e| fail(format!("cannot write a working file: {e}")))?;
         let copy = path.display().to_string();
         match prepare_import_with(store.as_mut(), *subject, path, &allot_io::Encodings::default(), Some((&text, &file))) {
@@ -201,18 +204,37 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
         }
     }
     let actor = a.store.actor();
-    let leads = if map.leads { format!(" and {} leads", pulled.leads) } else { String::new() };
+    let mut more = String::new();
+    if map.leads {
+        more.push_str(&format!(", {} leads", pulled.leads));
+    }
+    if map.contacts {
+        more.push_str(&format!(", {} contacts", pulled.contacts));
+    }
+    if !map.deals.is_empty() {
+        more.push_str(&format!(", {} deals", pulled.deal_count));
+    }
     let what = match since {
-        Some(at) => format!("{} companies{leads} modified since {}", pulled.companies, allot_app::clock::rfc3339(at)),
-        None => format!("{} companies{leads}", pulled.companies),
+        Some(at) => format!("{} companies{more} modified since {}", pulled.companies, allot_app::clock::rfc3339(at)),
+        None => format!("{} companies{more}", pulled.companies),
     };
     let mut said = format!("pulled from {host}: {} active users, {what}\n", pulled.users);
+    if pulled.deals_without_client > 0 {
+        said.push_str(&format!(
+            "  {} deals have neither a company nor a contact that is a client: left out (contacts = true in [crm] makes contacts clients)\n",
+            pulled.deals_without_client
+        ));
+    }
     for p in prepared {
         let r = commit_import(store.as_mut(), p, &actor).map_err(fail)?;
         said.push_str(&format!(
             "  {} {}: {} new, {} updated, {} unchanged (change {})\n",
             r.rows,
-            if r.subject == Subject::Employee { "employees" } else { "clients" },
+            match r.subject {
+                Subject::Employee => "employees",
+                Subject::Client => "clients",
+                Subject::Deal => "deals",
+            },
             r.imported.inserted,
             r.imported.updated,
             r.imported.unchanged,

@@ -82,6 +82,12 @@ struct CrmDoc {
     roles: BTreeMap<String, Spanned<String>>,
     /// Whether the CRM's leads are clients too (`lead-ID`), beside its companies.
     leads: Option<bool>,
+    /// Whether the CRM's contacts are clients too (`contact-ID`): a company selling to people.
+    contacts: Option<bool>,
+    /// The CRM's deal fields → the deals' attributes (a deal's client is its company, else its
+    /// contact).
+    #[serde(default)]
+    deals: BTreeMap<String, Spanned<String>>,
 }
 
 /// The CRMs allot connects to.
@@ -103,6 +109,10 @@ pub struct CrmMap {
     pub roles: Vec<(String, String)>,
     /// Whether a pull reads the CRM's leads too, as clients `lead-ID` (by the same field map).
     pub leads: bool,
+    /// Whether a pull reads the CRM's contacts too, as clients `contact-ID`.
+    pub contacts: bool,
+    /// (the CRM's deal field, the deal attribute), by field: a pull reads the deals when given.
+    pub deals: Vec<(String, String)>,
 }
 
 /// Whether `field` names a company field of `system`: Bitrix24 writes its fields `TITLE`,
@@ -276,6 +286,8 @@ impl SchemeFile {
             owner: c.owner.as_ref().map_or_else(|| "sales".to_string(), |o| o.get_ref().trim().to_string()),
             roles: c.roles.iter().map(|(r, f)| (r.clone(), f.get_ref().trim().to_string())).collect(),
             leads: c.leads.unwrap_or(false),
+            contacts: c.contacts.unwrap_or(false),
+            deals: c.deals.iter().map(|(f, a)| (f.clone(), a.get_ref().trim().to_string())).collect(),
         })
     }
 
@@ -374,6 +386,22 @@ impl SchemeFile {
                     errors.push(at(span, msg, "an attribute of the clients, e.g. name, industry, region, potential"));
                 } else if let Some(other) = seen.insert(attr, field) {
                     let msg = format!("[crm.clients]: `{attr}` would be read from two fields, {other} and {field}");
+                    errors.push(at(span, msg, "one field per attribute"));
+                }
+            }
+            let mut deal_attrs: BTreeMap<&str, &str> = BTreeMap::new();
+            for (field, attribute) in &crm.get_ref().deals {
+                let (span, attr) = (attribute.span(), attribute.get_ref().trim());
+                if system == "amocrm" {
+                    errors.push(at(span, "[crm.deals]: amoCRM's deals are its leads (`leads = true`)".into(), "no [crm.deals] for amoCRM"));
+                } else if !crm_field(field) {
+                    let msg = format!("[crm.deals]: `{field}` is not a field of the portal's deals");
+                    errors.push(at(span, msg, "the field's code as the portal writes it, e.g. OPPORTUNITY, CLOSEDATE, STAGE_ID, UF_CRM_…"));
+                } else if attr.is_empty() || attr == "id" || attr == "client_id" {
+                    let msg = format!("[crm.deals] {field} = \"{attr}\": a deal's id and client come from the portal (ID, COMPANY_ID)");
+                    errors.push(at(span, msg, "an attribute of the deals, e.g. amount, date, currency, stage"));
+                } else if let Some(other) = deal_attrs.insert(attr, field) {
+                    let msg = format!("[crm.deals]: `{attr}` would be read from two fields, {other} and {field}");
                     errors.push(at(span, msg, "one field per attribute"));
                 }
             }

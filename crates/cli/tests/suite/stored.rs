@@ -869,6 +869,16 @@ fn crm_pull_imports_the_portal_s_users_and_companies_and_a_mistake_imports_nothi
         let example = super::root().join("examples/bitrix24/scheme.toml").display().to_string();
         let (ok, out, err) = pull_with(&example, Some(&url), &["--full"]);
         assert!(ok && out.contains("120 clients: 0 new, 120 updated"), "{out}{err}");
+        // The deals too, each its company's; one with neither company nor contact is left out.
+        stand.lock().unwrap().deals = vec![
+            serde_json::json!({"ID": "900", "COMPANY_ID": "7", "CONTACT_ID": "0", "OPPORTUNITY": "150000", "CLOSEDATE": "2026-11-20T00:00:00+03:00"}),
+            serde_json::json!({"ID": "901", "COMPANY_ID": "0", "CONTACT_ID": "0", "OPPORTUNITY": "1", "CLOSEDATE": ""}),
+        ];
+        let deals = write(s, "deals.toml", &format!("{head}\n[crm.deals]\nOPPORTUNITY = \"amount\"\nCLOSEDATE = \"date\"\n"));
+        let (ok, out, err) = pull(&deals, Some(&url));
+        assert!(ok && out.contains(", 1 deals") && out.contains("1 deals have neither a company nor a contact"), "{out}{err}");
+        assert!(out.contains("1 deals: 1 new"), "{out}");
+        stand.lock().unwrap().deals.clear();
     });
 }
 

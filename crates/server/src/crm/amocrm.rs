@@ -337,9 +337,13 @@ pub async fn pull(
     Ok(Pulled {
         employees: csv_of(&["id", "name", "email", "crm_user"].map(String::from), &employees),
         clients: csv_of(&headers, &clients),
+        deals: String::new(),
         users: active.len(),
         companies: companies.len(),
         leads: leads.len(),
+        contacts: 0,
+        deal_count: 0,
+        deals_without_client: 0,
     })
 }
 

@@ -284,10 +284,17 @@ impl Portal {
 pub struct Pulled {
     pub employees: String,
     pub clients: String,
+    /// The deals (`id`, `client_id` and the mapped attributes), CSV; empty when not read.
+    pub deals: String,
     pub users: usize,
     pub companies: usize,
     /// Leads read as clients (`[crm] leads = true`).
     pub leads: usize,
+    /// Contacts read as clients (`[crm] contacts = true`).
+    pub contacts: usize,
+    pub deal_count: usize,
+    /// Deals with neither a company nor (a client) contact: left out.
+    pub deals_without_client: usize,
 }
 
 /// The companies' list fields and the reference list (`ENTITY_ID` of `crm.status.list`) that
@@ -411,6 +418,19 @@ pub async fn pull(
     let companies = portal.list("crm.company.list", &params, |d, t| progress("crm.company.list", d, t)).await?;
     // The leads too, when the map says so: clients `lead-ID`, by the same fields.
     let leads = if map.leads { portal.list("crm.lead.list", &params, |d, t| progress("crm.lead.list", d, t)).await? } else { vec![] };
+    // The contacts too (a company selling to people): clients `contact-ID`, their TITLE their name.
+    let contacts = if map.contacts {
+        let mut p = params.clone();
+        p["select"] = json!(select.iter().cloned().chain(["NAME".to_string(), "LAST_NAME".to_string()]).collect::<Vec<_>>());
+        let mut contacts = portal.list("crm.contact.list", &p, |d, t| progress("crm.contact.list", d, t)).await?;
+        for c in &mut contacts {
+            let name = [cell(&c["NAME"]), cell(&c["LAST_NAME"])].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+            c["TITLE"] = json!(name);
+        }
+        contacts
+    } else {
+        vec![]
+    };
     let names = list_names(portal, map, &mut progress).await?;
     let mut headers = vec!["id".to_string()];
     headers.extend(map.clients.iter().map(|(_, a)| a.clone()));
@@ -418,15 +438,58 @@ pub async fn pull(
         .iter()
         .map(|c| (cell(&c["ID"]), c))
         .chain(leads.iter().map(|l| (format!("lead-{}", cell(&l["ID"])), l)))
+        .chain(contacts.iter().map(|c| (format!("contact-{}", cell(&c["ID"])), c)))
         .map(|(id, c)| std::iter::once(id).chain(company_cells(&names, map, c)).collect())
         .collect();
+    // The deals, when the map names their fields: each its company's (else its contact's, when
+    // contacts are clients); one with neither is counted and left out.
+    let (mut deals, mut orphans) = (Vec::new(), 0);
+    if !map.deals.is_empty() {
+        let mut select = vec!["ID".to_string(), "COMPANY_ID".to_string(), "CONTACT_ID".to_string()];
+        select.extend(map.deals.iter().map(|(f, _)| f.clone()));
+        let mut p = json!({"select": select, "order": {"ID": "ASC"}});
+        if let Some(since) = since {
+            p["filter"] = json!({">DATE_MODIFY": since});
+        }
+        for d in portal.list("crm.deal.list", &p, |done, t| progress("crm.deal.list", done, t)).await? {
+            let (company, contact) = (cell(&d["COMPANY_ID"]), cell(&d["CONTACT_ID"]));
+            let client = match (company.as_str(), contact.as_str()) {
+                (c, _) if !c.is_empty() && c != "0" => c.to_string(),
+                (_, c) if map.contacts && !c.is_empty() && c != "0" => format!("contact-{c}"),
+                _ => {
+                    orphans += 1;
+                    continue;
+                }
+            };
+            let mut row = vec![cell(&d["ID"]), client];
+            row.extend(map.deals.iter().map(|(f, _)| day_or_cell(&d[f.as_str()])));
+            deals.push(row);
+        }
+    }
+    let mut deal_headers = vec!["id".to_string(), "client_id".to_string()];
+    deal_headers.extend(map.deals.iter().map(|(_, a)| a.clone()));
     Ok(Pulled {
         employees: csv_of(&["id", "name", "email", "crm_user"].map(String::from), &employees),
         clients: csv_of(&headers, &clients),
+        deals: if map.deals.is_empty() { String::new() } else { csv_of(&deal_headers, &deals) },
         users: users.len(),
         companies: companies.len(),
         leads: leads.len(),
+        contacts: contacts.len(),
+        deal_count: deals.len(),
+        deals_without_client: orphans,
     })
+}
+
+/// A deal's field as a cell: a moment (`2026-11-30T00:00:00+03:00`, as the portal writes dates)
+/// as its day, anything else as [`cell`] writes it.
+fn day_or_cell(v: &Value) -> String {
+    let c = cell(v);
+    let b = c.as_bytes();
+    if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && allot_rules::parse_iso_date(&c[..10]).is_some() {
+        return c[..10].to_string();
+    }
+    c
 }
 
 /// Companies written per `batch` request (one `crm.company.update` each).
@@ -446,10 +509,12 @@ pub async fn write_owners(portal: &mut Portal, body: &str) -> Result<usize, (i64
         .map(|(i, u)| {
             // A lead is the client `lead-ID`: written to the lead.
             let client = cell(&u[0]);
-            match client.strip_prefix("lead-") {
-                Some(lead) => (format!("u{i}"), "crm.lead.update".to_string(), json!({"id": lead, "fields": u[1]})),
-                None => (format!("u{i}"), "crm.company.update".to_string(), json!({"id": client, "fields": u[1]})),
-            }
+            let (method, id) = match (client.strip_prefix("lead-"), client.strip_prefix("contact-")) {
+                (Some(lead), _) => ("crm.lead.update", lead),
+                (_, Some(contact)) => ("crm.contact.update", contact),
+                _ => ("crm.company.update", client.as_str()),
+            };
+            (format!("u{i}"), method.to_string(), json!({"id": id, "fields": u[1]}))
         })
         .collect();
     if calls.is_empty() {

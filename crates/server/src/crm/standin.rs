@@ -28,8 +28,10 @@ pub struct Stand {
     /// Every `crm.company.update` taken, in order: the company's id and the fields written (a
     /// lead's `crm.lead.update` as `lead-ID`).
     pub updates: Vec<(String, Value)>,
-    /// The portal's leads.
+    /// The portal's leads, contacts and deals.
     pub leads: Vec<Value>,
+    pub contacts: Vec<Value>,
+    pub deals: Vec<Value>,
     /// While set, every request is answered 503 (the portal is down for maintenance).
     pub down: bool,
     /// When set, the next `batch` that writes companies writes them and is never answered (the
@@ -104,6 +106,17 @@ fn moment(s: &str) -> Option<i64> {
     Some(day * 86_400 + p.first()? * 3600 + p.get(1)? * 60 + p.get(2).copied().unwrap_or(0) - offset * 60)
 }
 
+/// A list method's page of `records` (50 from `start`, with `next` and `total`).
+fn paged(records: &[&Value], params: &Value) -> (StatusCode, Value) {
+    let start = params["start"].as_u64().or_else(|| params["start"].as_str().and_then(|s| s.parse().ok())).unwrap_or(0) as usize;
+    let page: Vec<Value> = records.iter().skip(start).take(50).map(|r| (*r).clone()).collect();
+    let mut body = json!({"result": page, "total": records.len()});
+    if start + 50 < records.len() {
+        body["next"] = json!(start + 50);
+    }
+    (StatusCode::OK, body)
+}
+
 fn not_found() -> (StatusCode, Value) {
     (StatusCode::BAD_REQUEST, json!({"error": "", "error_description": "Not found"}))
 }
@@ -112,28 +125,26 @@ fn not_found() -> (StatusCode, Value) {
 fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value) {
     match method {
         "crm.company.list" => {
-            let start = params["start"].as_u64().or_else(|| params["start"].as_str().and_then(|s| s.parse().ok())).unwrap_or(0) as usize;
             let since = params["filter"][">DATE_MODIFY"].as_str().and_then(moment);
             let found: Vec<&Value> = stand
                 .companies
                 .iter()
                 .filter(|c| since.is_none_or(|s| c["DATE_MODIFY"].as_str().and_then(moment).is_some_and(|m| m > s)))
                 .collect();
-            let page: Vec<Value> = found.iter().skip(start).take(50).map(|c| (*c).clone()).collect();
-            let mut body = json!({"result": page, "total": found.len()});
-            if start + 50 < found.len() {
-                body["next"] = json!(start + 50);
-            }
-            (StatusCode::OK, body)
+            paged(&found, params)
         }
-        "crm.lead.list" => {
-            let start = params["start"].as_u64().or_else(|| params["start"].as_str().and_then(|s| s.parse().ok())).unwrap_or(0) as usize;
-            let page: Vec<Value> = stand.leads.iter().skip(start).take(50).cloned().collect();
-            let mut body = json!({"result": page, "total": stand.leads.len()});
-            if start + 50 < stand.leads.len() {
-                body["next"] = json!(start + 50);
+        "crm.lead.list" => paged(&stand.leads.iter().collect::<Vec<_>>(), params),
+        "crm.contact.list" => paged(&stand.contacts.iter().collect::<Vec<_>>(), params),
+        "crm.deal.list" => paged(&stand.deals.iter().collect::<Vec<_>>(), params),
+        "crm.contact.update" => {
+            let id = cell_id(&params["id"]);
+            let fields = params["fields"].clone();
+            let Some(c) = stand.contacts.iter_mut().find(|c| c["ID"].as_str() == Some(id.as_str())) else { return not_found() };
+            for (k, v) in fields.as_object().cloned().unwrap_or_default() {
+                c[k.as_str()] = v;
             }
-            (StatusCode::OK, body)
+            stand.updates.push((format!("contact-{id}"), fields));
+            (StatusCode::OK, json!({"result": true}))
         }
         "crm.lead.get" => match stand.leads.iter().find(|l| l["ID"].as_str() == Some(cell_id(&params["id"]).as_str())) {
             Some(l) => (StatusCode::OK, json!({"result": l})),
@@ -337,6 +348,8 @@ pub async fn portal(companies: usize, capacity: f64, per_second: f64) -> (String
         hold_next_write: false,
         notified: vec![],
         leads: vec![],
+        contacts: vec![],
+        deals: vec![],
     }));
     let app = axum::Router::new().route("/rest/{user}/{key}/{method}", axum::routing::post(rest)).with_state(stand.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the stand-in portal listens on loopback");

@@ -438,3 +438,25 @@ async fn the_portal_s_leads_are_pulled_as_clients_of_their_own_when_the_map_says
     assert!(pulled.clients.contains("\n3,ООО «Компания 3»,3000\nlead-1,Заявка 1,100\n"), "{}", pulled.clients);
     assert!(pulled.clients.ends_with("lead-60,Заявка 60,100\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_clients_and_deals_go_to_their_company_or_contact_when_the_map_says_so() {
+    let (url, stand) = portal(2, 50.0, 20.0).await;
+    {
+        let mut s = stand.lock().unwrap();
+        s.contacts = vec![json!({"ID": "5", "NAME": "Иван", "LAST_NAME": "Петров", "UF_CRM_POTENTIAL": "10"})];
+        s.deals = vec![
+            json!({"ID": "70", "COMPANY_ID": "2", "CONTACT_ID": "0", "OPPORTUNITY": "150000.00", "CURRENCY_ID": "RUB", "CLOSEDATE": "2026-11-20T00:00:00+03:00"}),
+            json!({"ID": "71", "COMPANY_ID": "0", "CONTACT_ID": "5", "OPPORTUNITY": "9900", "CURRENCY_ID": "RUB", "CLOSEDATE": "2026-11-21T00:00:00+03:00"}),
+            json!({"ID": "72", "COMPANY_ID": "0", "CONTACT_ID": "0", "OPPORTUNITY": "1", "CURRENCY_ID": "RUB", "CLOSEDATE": ""}),
+        ];
+    }
+    let scheme = "[crm]\nsystem = \"bitrix24\"\ncontacts = true\n\n[crm.clients]\nTITLE = \"name\"\n\n[crm.deals]\nOPPORTUNITY = \"amount\"\nCURRENCY_ID = \"currency\"\nCLOSEDATE = \"date\"\n";
+    let map = allot_io::SchemeFile::parse(scheme, "scheme.toml").unwrap().crm().unwrap();
+    let mut p = Portal::new(&url, quick()).unwrap();
+    let pulled = allot_server::crm::bitrix24::pull(&mut p, &map, None, |_, _, _| {}).await.unwrap();
+    assert_eq!((pulled.companies, pulled.contacts, pulled.deal_count, pulled.deals_without_client), (2, 1, 2, 1));
+    assert!(pulled.clients.ends_with("contact-5,Иван Петров\n"), "{}", pulled.clients);
+    // The fields in the map's order (by code): CLOSEDATE, CURRENCY_ID, OPPORTUNITY; a moment read as its day.
+    assert_eq!(pulled.deals, "id,client_id,date,currency,amount\n70,2,2026-11-20,RUB,150000.00\n71,contact-5,2026-11-21,RUB,9900\n");
+}
