@@ -1,5 +1,6 @@
 //! `allot`: the command line. Argument parsing and wiring only; the work is in `allot-app`.
 
+mod backup;
 mod balance;
 mod bench;
 mod crm;
@@ -157,9 +158,18 @@ enum Command {
     Webhook(webhooks::WebhookCommand),
     /// What waits to be delivered to each webhook, the receivers' last answers; --resend ID.
     Outbox(webhooks::OutboxArgs),
-    /// The CRM where the sales team works (Bitrix24): pull its users and companies into the store.
+    /// The CRM where the sales team works (Bitrix24, amoCRM): pull its users and companies into
+    /// the store, connect an amoCRM account.
     #[command(subcommand)]
     Crm(crm::CrmCommand),
+    /// Copy the store to a new file while `allot serve` goes on (SQLite's online backup: one
+    /// consistent state, checked); for PostgreSQL, says the pg_dump line.
+    #[command(
+        after_help = "Example:\n  allot backup /var/backups/allot-2026-11-30.db\n  allot restore /var/backups/allot-2026-11-30.db --db allot.db --replace"
+    )]
+    Backup(backup::BackupArgs),
+    /// Put a backup back as the store: checked first, moved into place in one step.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Args, Clone)]
@@ -465,6 +475,8 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Webhook(c) => webhooks::webhook(&c)?,
         Command::Outbox(a) => webhooks::outbox_status(&a)?,
         Command::Crm(c) => crm::crm(&c)?,
+        Command::Backup(a) => backup::backup(&a)?,
+        Command::Restore(a) => backup::restore(&a)?,
     }
     Ok(())
 }

@@ -506,3 +506,94 @@ fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
 fn opt_day(s: Option<String>) -> Result<Option<Day>> {
     s.as_deref().map(text_day).transpose()
 }
+
+/// What a backup holds: its change log's revision and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backed {
+    pub revision: i64,
+    pub bytes: u64,
+}
+
+/// Copies the store at `from` to a new file `to` with SQLite's online backup API, in one step: one
+/// read of a consistent state while a server goes on writing (WAL readers block no writer). The
+/// copy is made beside `to` and moved into place only when whole and checked (`integrity_check`);
+/// an existing `to` is refused.
+pub fn backup(from: &Path, to: &Path) -> Result<Backed> {
+    if to.exists() {
+        return Err(StoreError::Refused(format!("{} exists already: name a new file for the backup", to.display())));
+    }
+    let source = SqliteStore::open(from)?;
+    let partial = to.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| -> Result<Backed> {
+        let mut copy = Connection::open(&partial)?;
+        {
+            let b = rusqlite::backup::Backup::new(&source.conn, &mut copy)?;
+            // Every page in one step (-1): one read transaction, one state. A moment's lock is
+            // waited out, a bounded number of times.
+            let mut tries = 0;
+            loop {
+                match b.step(-1)? {
+                    rusqlite::backup::StepResult::Done => break,
+                    rusqlite::backup::StepResult::More => {}
+                    _ if tries < 600 => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    _ => return Err(StoreError::Refused("the store stayed locked for 30 s: try the backup again".into())),
+                }
+            }
+        }
+        check_copy(&copy)
+    })();
+    match result {
+        Ok(backed) => {
+            std::fs::rename(&partial, to).map_err(|e| StoreError::Refused(format!("cannot move the backup to {}: {e}", to.display())))?;
+            Ok(Backed { bytes: std::fs::metadata(to).map(|m| m.len()).unwrap_or(backed.bytes), ..backed })
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Whether a copied store is whole and allot's: its integrity and its revision.
+fn check_copy(conn: &Connection) -> Result<Backed> {
+    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if ok != "ok" {
+        return Err(StoreError::Refused(format!("the copy is damaged: {ok}")));
+    }
+    let revision: i64 = conn
+        .query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))
+        .map_err(|_| StoreError::Refused("the file is not an allot store (it has no change log)".into()))?;
+    Ok(Backed { revision, bytes: 0 })
+}
+
+/// Restores backup `from` as the store `to`: checked first (whole, an allot store), copied beside
+/// `to` and moved into place in one step. An existing `to` is replaced only with `replace` (no
+/// server may be using it then: stop `allot serve` first).
+pub fn restore(from: &Path, to: &Path, replace: bool) -> Result<Backed> {
+    if to.exists() && !replace {
+        return Err(StoreError::Refused(format!(
+            "{} exists: restoring replaces it — stop every server using it and give --replace",
+            to.display()
+        )));
+    }
+    let backed = {
+        let conn = Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::Open { url: format!("sqlite:{}", from.display()), message: e.to_string() })?;
+        check_copy(&conn)?
+    };
+    let partial = to.with_extension("restoring");
+    std::fs::copy(from, &partial)
+        .map_err(|e| StoreError::Refused(format!("cannot copy {} beside {}: {e}", from.display(), to.display())))?;
+    // The old store's log belongs to the old file: gone with it.
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
+    }
+    std::fs::rename(&partial, to).map_err(|e| StoreError::Refused(format!("cannot move the copy to {}: {e}", to.display())))?;
+    // Opened once: migrated if the backup is older than this allot.
+    SqliteStore::open(to)?;
+    Ok(Backed { bytes: std::fs::metadata(to).map(|m| m.len()).unwrap_or(0), ..backed })
+}

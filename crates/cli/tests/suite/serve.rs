@@ -345,3 +345,85 @@ fn a_server_killed_between_a_write_back_and_its_mark_writes_the_same_owners_agai
     let anna = stand.updates[..30].iter().filter(|(_, f)| f["ASSIGNED_BY_ID"] == "1").count();
     assert_eq!(anna, 15, "the desk's balance");
 }
+
+/// Issue #19: `allot backup` while `allot serve` routes leads copies one consistent state (it
+/// restores and reads); after the load, a backup restores as a book identical to the store's.
+#[test]
+fn a_backup_under_routing_load_restores_and_a_quiet_one_restores_an_identical_book() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allot.db").display().to_string();
+    site(dir.path(), &db);
+    let run = |args: &[&str]| run(&db, args);
+    let token = run(&["token", "create", "--scope", "router", "--label", "load"]).trim().to_string();
+    let port = free_port();
+    let servers = Servers(vec![std::process::Command::new(assert_cmd::cargo::cargo_bin("allot"))
+        .current_dir(root())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db", &db])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()]);
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "the server did not start");
+    // Four clients route leads until told to stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let routed = Arc::new(AtomicUsize::new(0));
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let (stop, routed, token) = (stop.clone(), routed.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = format!(r#"{{"id": "lead-{t}-{i:05}", "date": "2026-03-02", "attributes": {{"source": "web"}}}}"#);
+                    let (status, answer) = post(port, &token, &format!("key-{t}-{i}"), &body);
+                    assert_eq!(status, 200, "{answer}");
+                    routed.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    while routed.load(Ordering::Relaxed) < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let busy = dir.path().join("busy.db");
+    let said = run(&["backup", busy.to_str().unwrap()]);
+    assert!(said.contains("backed up") && said.contains("revision"), "{said}");
+    let during = routed.load(Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    assert!(routed.load(Ordering::Relaxed) > during, "the load went on while the backup was made");
+    // The busy backup restores, whole, and its book is a state the store went through: each of
+    // its leads has its owner, and it holds no more than the store.
+    let restored_busy = dir.path().join("restored-busy.db").display().to_string();
+    let said = super::allot().args(["restore", busy.to_str().unwrap(), "--db", &restored_busy]).output().unwrap();
+    assert!(said.status.success(), "{}", String::from_utf8_lossy(&said.stderr));
+    let owners_busy = super::allot().args(["owners", "--at", "2026-03-02", "--db", &restored_busy]).output().unwrap();
+    let owners_busy = String::from_utf8(owners_busy.stdout).unwrap();
+    let owners_now = run(&["owners", "--at", "2026-03-02"]);
+    let (busy_lines, now_lines) = (owners_busy.lines().count(), owners_now.lines().count());
+    assert!(busy_lines > 200 && busy_lines <= now_lines, "{busy_lines} of {now_lines}");
+    assert!(owners_busy.lines().all(|l| owners_now.contains(l)), "every link of the backup is the store's");
+    // Quiet: the backup restores as the same book, byte for byte.
+    let quiet = dir.path().join("quiet.db");
+    run(&["backup", quiet.to_str().unwrap()]);
+    drop(servers);
+    let restored = dir.path().join("restored.db").display().to_string();
+    let out = super::allot().args(["restore", quiet.to_str().unwrap(), "--db", &restored]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = super::allot().args(["owners", "--at", "2026-03-02", "--db", &restored]).output().unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), owners_now, "the same book");
+    let log = |db: &str| String::from_utf8(super::allot().args(["log", "--db", db]).output().unwrap().stdout).unwrap();
+    assert_eq!(log(&restored), log(&db), "the same history");
+    // A restore over a store in use is refused without --replace; an existing backup file too.
+    let out = super::allot().args(["restore", quiet.to_str().unwrap(), "--db", &db]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let out = super::allot().args(["backup", quiet.to_str().unwrap(), "--db", &db]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("exists already"));
+}
