@@ -41,7 +41,7 @@ pub enum CrmCommand {
 /// `ALLOT_AMOCRM_CLIENT_SECRET` and `ALLOT_AMOCRM_REDIRECT_URI` (OAuth 2); `ALLOT_AMOCRM_HOOK_KEY`
 /// (the key in the address of its webhooks) and `ALLOT_AMOCRM_RATE` (requests a second, 7).
 pub fn amo_config() -> Result<Option<allot_server::crm::AmoConfig>, Reported> {
-    let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let var = crate::settings::get;
     let Some(url) = var("ALLOT_AMOCRM_URL") else { return Ok(None) };
     allot_server::crm::amocrm::check_account(&url).map_err(|e| fail(format!("ALLOT_AMOCRM_URL: {e}")))?;
     let client = match (var("ALLOT_AMOCRM_CLIENT_ID"), var("ALLOT_AMOCRM_CLIENT_SECRET"), var("ALLOT_AMOCRM_REDIRECT_URI")) {
@@ -158,7 +158,7 @@ fn pull(a: &PullArgs) -> Result<(), Reported> {
         let pulled = pulled.map_err(fail)?;
         (pulled, host.clone(), connector, since, [format!("{host} users"), format!("{host} companies")])
     } else {
-        let url = std::env::var("ALLOT_BITRIX24_WEBHOOK").map_err(|_| {
+        let url = crate::settings::get("ALLOT_BITRIX24_WEBHOOK").ok_or_else(|| {
             fail("set ALLOT_BITRIX24_WEBHOOK to the portal's incoming webhook address (https://PORTAL/rest/USER/KEY/); it is not taken on the command line, where others could read the key")
         })?;
         let mut portal = Portal::new(&url, Pace::default()).map_err(fail)?;

@@ -7,6 +7,7 @@ mod crm;
 mod example;
 mod output;
 mod serve;
+mod settings;
 mod stored;
 mod users;
 mod webhooks;
@@ -170,6 +171,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a backup back as the store: checked first, moved into place in one step.
     Restore(backup::RestoreArgs),
+    /// Ask a running server whether it and its store work (exit 0 on 200): a container's check.
+    Health(serve::HealthArgs),
 }
 
 #[derive(Args, Clone)]
@@ -477,6 +480,7 @@ fn run(cli: Cli) -> Result<(), Reported> {
         Command::Crm(c) => crm::crm(&c)?,
         Command::Backup(a) => backup::backup(&a)?,
         Command::Restore(a) => backup::restore(&a)?,
+        Command::Health(a) => serve::health(&a)?,
     }
     Ok(())
 }
@@ -495,7 +499,13 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    match run(Cli::parse()) {
+    // The config file (`--config FILE`, ALLOT_CONFIG) fills what neither the command line nor the
+    // environment says.
+    let args = match settings::args(&<Cli as clap::CommandFactory>::command()) {
+        Ok(a) => a,
+        Err(Reported) => return ExitCode::from(1),
+    };
+    match run(Cli::parse_from(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Reported) => ExitCode::from(1),
     }

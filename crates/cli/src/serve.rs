@@ -13,33 +13,33 @@ use crate::Reported;
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    #[arg(long, env = "ALLOT_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     listen: SocketAddr,
     /// Keys that recognise a returning client, in order (id, inn, email_domain, phone).
-    #[arg(long, value_delimiter = ',', default_value = "id,inn,email_domain,phone", value_name = "KEYS")]
+    #[arg(long, env = "ALLOT_MATCH_KEYS", value_delimiter = ',', default_value = "id,inn,email_domain,phone", value_name = "KEYS")]
     match_keys: Vec<String>,
     /// The most routed items committed in one transaction.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, env = "ALLOT_MAX_BATCH", default_value_t = 512)]
     max_batch: usize,
     /// The largest request body, in bytes.
-    #[arg(long, default_value_t = 65_536)]
+    #[arg(long, env = "ALLOT_BODY_LIMIT", default_value_t = 65_536)]
     body_limit: usize,
     /// The largest file the workspace imports (Imports page), in MiB.
-    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    #[arg(long, env = "ALLOT_UPLOAD_LIMIT_MIB", default_value_t = 256, value_name = "MIB")]
     upload_limit_mib: usize,
     /// Connections open at once; more wait in the kernel's queue until one closes.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
+    #[arg(long, env = "ALLOT_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N")]
     max_connections: usize,
     /// Seconds for a request's headers to arrive (and for an idle connection to send its next
     /// request) before the connection is closed.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "ALLOT_HEADER_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
     header_timeout: f64,
     /// Seconds for a request's body to arrive before the request is answered 408.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, env = "ALLOT_BODY_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
     body_timeout: f64,
     /// SQLite: megabytes the write-ahead log may grow to before the router checkpoints it so that
     /// it starts over.
-    #[arg(long, default_value_t = 64, value_name = "MB")]
+    #[arg(long, env = "ALLOT_WAL_LIMIT", default_value_t = 64, value_name = "MB")]
     wal_limit: u32,
     /// Who applies a plan in the workspace, per kind (team, import, scheme, territories, api, or
     /// all): `maker` (whoever made it, at once), `admin` (proposed with a comment, then any admin —
@@ -48,8 +48,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "KIND=WHO,...", env = "ALLOT_APPROVAL", default_value = "")]
     approval: String,
     /// Threads for HTTP (default: the cores but one, which is left to the router thread).
-    #[arg(long, value_name = "N")]
+    #[arg(long, env = "ALLOT_WORKERS", value_name = "N")]
     workers: Option<usize>,
+    /// A file of ALLOT_NAME=value lines (systemd's EnvironmentFile, docker's --env-file): every
+    /// switch here and the CRM's and mail server's settings. The command line wins over the
+    /// environment, the environment over the file.
+    #[arg(long, env = "ALLOT_CONFIG", value_name = "FILE")]
+    #[allow(dead_code)]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     store: StoreOpt,
 }
@@ -89,6 +95,35 @@ pub enum TokenCommand {
         #[command(flatten)]
         store: StoreOpt,
     },
+}
+
+#[derive(Args)]
+pub struct HealthArgs {
+    /// The server's /health (for a container's health check: exit 0 when it answers 200).
+    #[arg(long, env = "ALLOT_HEALTH_URL", default_value = "http://127.0.0.1:8080/health", value_name = "URL")]
+    url: String,
+}
+
+/// `allot health`: asks a running server whether it and its store work (a container's health
+/// check needs no curl); says the answer, exits 1 unless it is 200.
+pub fn health(a: &HealthArgs) -> Result<(), Reported> {
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        Reported
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
+    allot_server::outbox::install_tls();
+    runtime.block_on(async {
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| fail(e.to_string()))?;
+        let r = http.get(&a.url).send().await.map_err(|e| fail(format!("{} does not answer: {}", a.url, e.without_url())))?;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap_or_default();
+        if status == 200 {
+            crate::emit(&format!("{body}\n"))
+        } else {
+            Err(fail(format!("{} answered {status}: {body}", a.url)))
+        }
+    })
 }
 
 pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
@@ -154,14 +189,14 @@ pub fn serve(a: &ServeArgs) -> Result<(), Reported> {
 /// token (`ALLOT_BITRIX24_APP_TOKEN`); `ALLOT_BITRIX24_RATE` requests a second (default 2, the
 /// portal's own limit).
 fn bitrix24_config() -> Result<Option<allot_server::crm::Bitrix24Config>, Reported> {
-    let Ok(webhook) = std::env::var("ALLOT_BITRIX24_WEBHOOK") else { return Ok(None) };
+    let Some(webhook) = crate::settings::get("ALLOT_BITRIX24_WEBHOOK") else { return Ok(None) };
     let fail = |e: String| {
         eprintln!("error: {e}");
         Reported
     };
     allot_server::crm::bitrix24::check_webhook(&webhook).map_err(|e| fail(format!("ALLOT_BITRIX24_WEBHOOK: {e}")))?;
     let mut pace = allot_server::crm::bitrix24::Pace::default();
-    if let Ok(rate) = std::env::var("ALLOT_BITRIX24_RATE") {
+    if let Some(rate) = crate::settings::get("ALLOT_BITRIX24_RATE") {
         pace.per_second = rate
             .trim()
             .parse::<f64>()
@@ -169,7 +204,7 @@ fn bitrix24_config() -> Result<Option<allot_server::crm::Bitrix24Config>, Report
             .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1000.0)
             .ok_or_else(|| fail(format!("ALLOT_BITRIX24_RATE is `{rate}`; expected requests per second, e.g. 2")))?;
     }
-    let app_token = std::env::var("ALLOT_BITRIX24_APP_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    let app_token = crate::settings::get("ALLOT_BITRIX24_APP_TOKEN");
     Ok(Some(allot_server::crm::Bitrix24Config { webhook, app_token, pace }))
 }
 
@@ -177,12 +212,12 @@ fn bitrix24_config() -> Result<Option<allot_server::crm::Bitrix24Config>, Report
 /// `ALLOT_SMTP_PORT` (587), `ALLOT_SMTP_TLS` (starttls, tls or none), `ALLOT_SMTP_USER`,
 /// `ALLOT_SMTP_PASSWORD`, `ALLOT_SMTP_FROM` (the letters' sender).
 fn smtp_config() -> Result<Option<allot_server::notify::SmtpConfig>, Reported> {
-    let Ok(host) = std::env::var("ALLOT_SMTP_HOST") else { return Ok(None) };
+    let Some(host) = crate::settings::get("ALLOT_SMTP_HOST") else { return Ok(None) };
     let fail = |e: String| {
         eprintln!("error: {e}");
         Reported
     };
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let var = crate::settings::get;
     let tls = match var("ALLOT_SMTP_TLS") {
         None => allot_server::notify::SmtpTls::StartTls,
         Some(t) => allot_server::notify::SmtpTls::parse(&t)

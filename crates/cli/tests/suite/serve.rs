@@ -427,3 +427,80 @@ fn a_backup_under_routing_load_restores_and_a_quiet_one_restores_an_identical_bo
     let out = super::allot().args(["backup", quiet.to_str().unwrap(), "--db", &db]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("exists already"));
 }
+
+/// Issue #19: `allot serve --config FILE` takes every switch from a file of ALLOT_NAME=value lines
+/// (systemd's EnvironmentFile, docker's --env-file); the environment wins over the file; `allot
+/// health` asks the running server (a container's check); a bad line is said at its place.
+#[test]
+fn serve_is_configured_by_a_file_of_settings_and_health_asks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allot.db").display().to_string();
+    site(dir.path(), &db);
+    let (port, other) = (free_port(), free_port());
+    let config = dir.path().join("allot.env");
+    std::fs::write(&config, format!("# the server\nALLOT_LISTEN=127.0.0.1:{port}\nALLOT_DB=\"{db}\"\nALLOT_MAX_BATCH=64\n")).unwrap();
+    let serve = |env: &[(&str, String)]| {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("allot"));
+        c.current_dir(root()).args(["serve", "--config", config.to_str().unwrap()]).env_remove("ALLOT_DB").env_remove("ALLOT_LISTEN");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    };
+    let health = |p: u16| super::allot().args(["health", "--url", &format!("http://127.0.0.1:{p}/health")]).output().unwrap();
+    let answers = |p: u16| {
+        (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            health(p).status.success()
+        })
+    };
+    let servers = Servers(vec![serve(&[])]);
+    assert!(answers(port), "the file's address and store");
+    let out = health(port);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"status\":\"ok\""), "{}", String::from_utf8_lossy(&out.stdout));
+    drop(servers);
+    let servers = Servers(vec![serve(&[("ALLOT_LISTEN", format!("127.0.0.1:{other}"))])]);
+    assert!(answers(other), "the environment wins over the file");
+    drop(servers);
+    assert!(!health(other).status.success(), "nobody answers now");
+    std::fs::write(&config, "ALLOT_LISTEN=127.0.0.1:1\nlisten 8080\n").unwrap();
+    let out = super::allot().args(["serve", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("allot.env:2: expected ALLOT_NAME=value"));
+}
+
+/// Issue #19: the Dockerfile's image builds and serves, healthy, as a user who is not root, its
+/// store in the volume — where Docker runs; elsewhere skipped with a notice.
+#[test]
+fn the_container_image_builds_and_serves_where_docker_runs() {
+    let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+    match docker(&["info", "--format", "{{.ServerVersion}}"]) {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            eprintln!("notice: Docker is not running here: the container image is not built (run `docker build -t allot .` where it is)");
+            return;
+        }
+    }
+    let tag = "allot-test:latest";
+    let built = docker(&["build", "-t", tag, root().to_str().unwrap()]).unwrap();
+    if !built.status.success() {
+        let err = String::from_utf8_lossy(&built.stderr);
+        if err.contains("pull") || err.contains("resolve") || err.contains("registry") || err.contains("TLS handshake") {
+            eprintln!("notice: Docker runs but cannot fetch the base images here: the container image is not built\n{err}");
+            return;
+        }
+        panic!("the image does not build: {err}");
+    }
+    let port = free_port();
+    let run = docker(&["run", "-d", "--rm", "-p", &format!("127.0.0.1:{port}:8080"), "-v", "allot-test-data:/var/lib/allot", tag]).unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let id = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let healthy = (0..60).any(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        super::allot().args(["health", "--url", &format!("http://127.0.0.1:{port}/health")]).output().is_ok_and(|o| o.status.success())
+    });
+    let user = docker(&["exec", &id, "id", "-u"]).unwrap();
+    let _ = docker(&["stop", &id]);
+    let _ = docker(&["volume", "rm", "allot-test-data"]);
+    assert!(healthy, "the container serves");
+    assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "10001", "not root");
+}
