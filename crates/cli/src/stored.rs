@@ -473,8 +473,17 @@ pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
     }
     match &a.out {
         Some(p) => {
+            // A name ending in .gz: the same JSON, gzip-compressed (a whole book's first plan is
+            // tens of times smaller: BENCHMARKS.md §3).
+            let gz = p.extension().is_some_and(|e| e == "gz");
             write_output(p, |w| {
                 let mut buf = std::io::BufWriter::new(w);
+                if gz {
+                    let mut z = flate2::write::GzEncoder::new(buf, flate2::Compression::fast());
+                    serde_json::to_writer(&mut z, &plan).map_err(std::io::Error::other)?;
+                    let mut buf = z.finish()?;
+                    return std::io::Write::flush(&mut buf);
+                }
                 serde_json::to_writer(&mut buf, &plan).map_err(std::io::Error::other)?;
                 std::io::Write::flush(&mut buf)
             })
@@ -492,8 +501,28 @@ pub fn plan(a: &PlanArgs) -> Result<(), Reported> {
     Ok(())
 }
 
+/// A plan file's text: as written, or gunzipped when it is gzip (`allot plan -o plan.json.gz`).
+fn read_plan(path: &PathBuf) -> Result<String, Reported> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", path.display());
+        Reported
+    })?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).map_err(|e| {
+            eprintln!("error: {} is not a whole gzip-compressed plan: {e}", path.display());
+            Reported
+        })?;
+        return Ok(text);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        eprintln!("error: {} is neither a plan file nor a gzip-compressed one (not UTF-8 text)", path.display());
+        Reported
+    })
+}
+
 pub fn apply(a: &ApplyArgs) -> Result<(), Reported> {
-    let text = read(&a.plan)?;
+    let text = read_plan(&a.plan)?;
     let plan = Plan::parse(&text, &a.plan.display().to_string()).map_err(report)?;
     let mut store = a.store.open()?;
     if plan.store != store.backend() {

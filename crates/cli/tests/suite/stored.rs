@@ -1001,3 +1001,28 @@ fn a_postgres_store_dumped_by_the_documented_line_restores_the_same_book() {
     assert_eq!(book_restored, book, "the same book");
     assert_eq!(log_restored, log, "the same history");
 }
+
+/// Issue #19: `allot plan -o FILE.gz` writes the plan gzip-compressed — the same plan, many times
+/// smaller — and `allot apply` reads it as it reads a plain one; a cut-off file is refused.
+#[test]
+fn a_plan_written_compressed_is_smaller_and_applies_the_same() {
+    let s = Store::sqlite();
+    let e = example("s3");
+    s.ok(&["import", "employees", e.join("employees.csv").to_str().unwrap()]);
+    s.ok(&["import", "clients", e.join("clients.csv").to_str().unwrap()]);
+    let scheme = e.join("scheme.toml");
+    let (plain, gz) = (s.path("plan.json"), s.path("plan.json.gz"));
+    for f in [&plain, &gz] {
+        s.ok(&["plan", "--scheme", scheme.to_str().unwrap(), "--date", "2026-03-01", "-o", f.to_str().unwrap()]);
+    }
+    let (plain_bytes, gz_bytes) = (std::fs::read(&plain).unwrap(), std::fs::read(&gz).unwrap());
+    assert!(gz_bytes.starts_with(&[0x1f, 0x8b]) && plain_bytes.starts_with(b"{"));
+    assert!(gz_bytes.len() * 8 < plain_bytes.len(), "{} of {} bytes", gz_bytes.len(), plain_bytes.len());
+    let cut = s.path("cut.json.gz");
+    std::fs::write(&cut, &gz_bytes[..gz_bytes.len() / 2]).unwrap();
+    let out = s.run(&["apply", cut.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a whole gzip-compressed plan"));
+    let applied = s.apply(&gz);
+    assert!(applied.contains("applied"), "{applied}");
+    assert!(s.owners("2026-03-01").len() > 1_000);
+}
