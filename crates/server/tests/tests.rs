@@ -155,6 +155,23 @@ async fn apply_today(location: &Location, scheme: &'static str) -> i64 {
     .await
 }
 
+/// The connector of `kind` in the store at `location`.
+async fn connector_in(location: &Location, kind: &'static str) -> allot_store::Webhook {
+    let l = location.clone();
+    blocking(move || allot_store::open(&l).unwrap().webhooks().unwrap().into_iter().find(|h| h.kind == kind).unwrap()).await
+}
+
+/// Waits (up to `secs`) until `done` holds of what `shared` holds (a stand-in's state).
+async fn until<T>(shared: &std::sync::Mutex<T>, secs: u64, done: impl Fn(&T) -> bool) -> bool {
+    for _ in 0..secs * 20 {
+        if done(&shared.lock().unwrap()) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 fn day(s: &str) -> i32 {
     allot_rules::parse_iso_date(s).unwrap()
 }

@@ -117,6 +117,24 @@ fn paged(records: &[&Value], params: &Value) -> (StatusCode, Value) {
     (StatusCode::OK, body)
 }
 
+/// Writes `fields` into record `id` of `records`: whether it is there.
+fn write(records: &mut [Value], id: &str, fields: &Value) -> bool {
+    let Some(r) = records.iter_mut().find(|r| r["ID"].as_str() == Some(id)) else { return false };
+    for (k, v) in fields.as_object().cloned().unwrap_or_default() {
+        r[k.as_str()] = v;
+    }
+    true
+}
+
+/// An update's answer: recorded as `client` when the record was there, else "Not found".
+fn record(stand: &mut Stand, written: bool, client: String, params: &Value) -> (StatusCode, Value) {
+    if !written {
+        return not_found();
+    }
+    stand.updates.push((client, params["fields"].clone()));
+    (StatusCode::OK, json!({"result": true}))
+}
+
 fn not_found() -> (StatusCode, Value) {
     (StatusCode::BAD_REQUEST, json!({"error": "", "error_description": "Not found"}))
 }
@@ -138,13 +156,8 @@ fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value
         "crm.deal.list" => paged(&stand.deals.iter().collect::<Vec<_>>(), params),
         "crm.contact.update" => {
             let id = cell_id(&params["id"]);
-            let fields = params["fields"].clone();
-            let Some(c) = stand.contacts.iter_mut().find(|c| c["ID"].as_str() == Some(id.as_str())) else { return not_found() };
-            for (k, v) in fields.as_object().cloned().unwrap_or_default() {
-                c[k.as_str()] = v;
-            }
-            stand.updates.push((format!("contact-{id}"), fields));
-            (StatusCode::OK, json!({"result": true}))
+            let written = write(&mut stand.contacts, &id, &params["fields"]);
+            record(stand, written, format!("contact-{id}"), params)
         }
         "crm.lead.get" => match stand.leads.iter().find(|l| l["ID"].as_str() == Some(cell_id(&params["id"]).as_str())) {
             Some(l) => (StatusCode::OK, json!({"result": l})),
@@ -152,13 +165,8 @@ fn answer(stand: &mut Stand, method: &str, params: &Value) -> (StatusCode, Value
         },
         "crm.lead.update" => {
             let id = cell_id(&params["id"]);
-            let fields = params["fields"].clone();
-            let Some(l) = stand.leads.iter_mut().find(|l| l["ID"].as_str() == Some(id.as_str())) else { return not_found() };
-            for (k, v) in fields.as_object().cloned().unwrap_or_default() {
-                l[k.as_str()] = v;
-            }
-            stand.updates.push((format!("lead-{id}"), fields));
-            (StatusCode::OK, json!({"result": true}))
+            let written = write(&mut stand.leads, &id, &params["fields"]);
+            record(stand, written, format!("lead-{id}"), params)
         }
         "crm.company.get" => match stand.company(&cell_id(&params["id"])) {
             Some(c) => (StatusCode::OK, json!({"result": c})),

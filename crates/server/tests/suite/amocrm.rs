@@ -102,18 +102,12 @@ impl Connected {
     }
 
     async fn connector(&self) -> allot_store::Webhook {
-        let l = self.location.clone();
-        blocking(move || allot_store::open(&l).unwrap().webhooks().unwrap().into_iter().find(|h| h.kind == "amocrm").unwrap()).await
+        super::connector_in(&self.location, "amocrm").await
     }
 
+    /// Waits (up to `secs`) until `done` holds of the stand-in.
     async fn until(&self, secs: u64, done: impl Fn(&Amo) -> bool) -> bool {
-        for _ in 0..secs * 20 {
-            if done(&self.amo.lock().unwrap()) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
+        super::until(&self.amo, secs, done).await
     }
 
     /// The store's sales owner of each client today, as the account's user id.

@@ -235,19 +235,12 @@ impl Connected {
     }
 
     async fn connector(&self) -> allot_store::Webhook {
-        let l = self.location.clone();
-        blocking(move || allot_store::open(&l).unwrap().webhooks().unwrap().into_iter().find(|h| h.kind == "bitrix24").unwrap()).await
+        super::connector_in(&self.location, "bitrix24").await
     }
 
-    /// Waits (up to `secs`) until `done` holds of the portal.
+    /// Waits (up to `secs`) until `done` holds of the stand-in.
     async fn until(&self, secs: u64, done: impl Fn(&Stand) -> bool) -> bool {
-        for _ in 0..secs * 20 {
-            if done(&self.stand.lock().unwrap()) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
+        super::until(&self.stand, secs, done).await
     }
 }
 
