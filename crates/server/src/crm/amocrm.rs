@@ -369,13 +369,7 @@ pub async fn write_owners(account: &mut Account, body: &str) -> Result<usize, (i
         }
         let n = records.len();
         if let Err(e) = account.request(reqwest::Method::PATCH, path, &[], Some(&Value::Array(records))).await {
-            let status = match &e {
-                CallError::Unreachable { .. } => 0,
-                CallError::GaveUp { status, .. } => i64::from(*status),
-                CallError::Refused { code, .. } => code.parse().unwrap_or(400),
-                CallError::Unreadable { .. } => 502,
-            };
-            return Err((status, e.to_string()));
+            return Err((e.status(), e.to_string()));
         }
         written += n;
     }

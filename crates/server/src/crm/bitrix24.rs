@@ -52,6 +52,19 @@ pub struct Pace {
     pub max_wait: Duration,
 }
 
+impl CallError {
+    /// The HTTP status a failed call is recorded with in the outbox (0: not reached; a refusal's
+    /// own status when its code is one, as amoCRM's are, else 400).
+    pub fn status(&self) -> i64 {
+        match self {
+            CallError::Unreachable { .. } => 0,
+            CallError::GaveUp { status, .. } => i64::from(*status),
+            CallError::Refused { code, .. } => code.parse().unwrap_or(400),
+            CallError::Unreadable { .. } => 502,
+        }
+    }
+}
+
 impl Pace {
     /// Waits for a request's turn: `due` is when the bucket is empty again (the generic cell rate
     /// algorithm's theoretical arrival time); a request may go while that is less than `burst`
@@ -520,7 +533,7 @@ pub async fn write_owners(portal: &mut Portal, body: &str) -> Result<usize, (i64
     if calls.is_empty() {
         return Ok(0);
     }
-    let answers = portal.batch(&calls).await.map_err(|e| (call_status(&e), e.to_string()))?;
+    let answers = portal.batch(&calls).await.map_err(|e| (e.status(), e.to_string()))?;
     let mut written = 0;
     for (_, answer) in answers {
         match answer {
@@ -530,16 +543,6 @@ pub async fn write_owners(portal: &mut Portal, body: &str) -> Result<usize, (i64
         }
     }
     Ok(written)
-}
-
-/// The HTTP status a failed call is recorded with (0: the portal was not reached).
-fn call_status(e: &CallError) -> i64 {
-    match e {
-        CallError::Unreachable { .. } => 0,
-        CallError::GaveUp { status, .. } => i64::from(*status),
-        CallError::Refused { .. } => 400,
-        CallError::Unreadable { .. } => 502,
-    }
 }
 
 fn with_start(params: &Value, start: u64) -> Value {
