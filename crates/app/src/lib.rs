@@ -99,16 +99,14 @@ impl Found {
 /// columns without rows, to check the scheme against (typing them again only then).
 #[allow(clippy::too_many_arguments)]
 fn read_subject(
-    path: &Path,
-    inputs: &Inputs,
-    sf: Option<&SchemeFile>,
+    sheet: Result<Sheet, Vec<Diagnostic>>,
     deals: bool,
     declared: &std::collections::BTreeMap<String, allot_rules::Type>,
     values: &ValueMaps,
     data: &mut Data,
     found: &mut Found,
 ) -> Option<Table> {
-    match read_sheet(path, inputs, sf, deals) {
+    match sheet {
         Ok(sheet) => {
             let loaded = if deals {
                 allot_io::tables::load_deals(&sheet, declared, values, data)
@@ -155,40 +153,50 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     let builtin = ValueMaps::builtin();
     let values = sf.as_ref().map_or(&builtin, |s| &s.values);
     let mut data = Data::default();
-    progress.stage("reading clients");
-    let bad_clients = read_subject(&inputs.clients, inputs, sf.as_ref(), false, declared, values, &mut data, &mut found);
-    progress.stage("reading employees");
-    let mut check_employees = vec![];
-    let employees = match read_table(&inputs.employees, inputs.encodings.for_file(&inputs.employees)) {
-        Ok(sheet) => {
-            found.warnings.extend(allot_io::tables::no_rows(&sheet, "employees"));
-            match allot_io::tables::load_employees(&sheet) {
-                Ok(e) => e,
-                Err(e) => {
-                    check_employees = allot_io::tables::employees_for_check(&sheet);
-                    found.add(e);
-                    vec![]
+    // The deals file is read (and parsed) on a second core while the clients are read and typed.
+    let (bad_clients, employees, check_employees, bad_deals) = std::thread::scope(|scope| {
+        let deal_sheet = inputs.deals.as_ref().map(|p| {
+            let sf = sf.as_ref();
+            scope.spawn(move || read_sheet(p, inputs, sf, true))
+        });
+        progress.stage("reading clients");
+        let bad_clients =
+            read_subject(read_sheet(&inputs.clients, inputs, sf.as_ref(), false), false, declared, values, &mut data, &mut found);
+        progress.stage("reading employees");
+        let mut check_employees = vec![];
+        let employees = match read_table(&inputs.employees, inputs.encodings.for_file(&inputs.employees)) {
+            Ok(sheet) => {
+                found.warnings.extend(allot_io::tables::no_rows(&sheet, "employees"));
+                match allot_io::tables::load_employees(&sheet) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        check_employees = allot_io::tables::employees_for_check(&sheet);
+                        found.add(e);
+                        vec![]
+                    }
                 }
             }
-        }
-        Err(e) => {
-            found.unreadable = true;
-            found.add(e);
-            vec![]
-        }
-    };
-    let bad_deals = match &inputs.deals {
-        Some(p) => {
-            progress.stage("reading deals");
-            read_subject(p, inputs, sf.as_ref(), true, deal_declared, values, &mut data, &mut found)
-        }
-        None => {
-            // No deals: deal rules are still type-checked against the declared deal columns.
-            let cols: Vec<(String, allot_rules::Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            data.deals = Table::new(&cols);
-            None
-        }
-    };
+            Err(e) => {
+                found.unreadable = true;
+                found.add(e);
+                vec![]
+            }
+        };
+        let bad_deals = match deal_sheet {
+            Some(reading) => {
+                progress.stage("reading deals");
+                let sheet = reading.join().unwrap_or_else(|_| Err(vec![Diagnostic::error("reading the deals file failed")]));
+                read_subject(sheet, true, deal_declared, values, &mut data, &mut found)
+            }
+            None => {
+                // No deals: deal rules are still type-checked against the declared deal columns.
+                let cols: Vec<(String, allot_rules::Type)> = deal_declared.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                data.deals = Table::new(&cols);
+                None
+            }
+        };
+        (bad_clients, employees, check_employees, bad_deals)
+    });
     let Found { mut errors, warnings, unreadable } = found;
     if !errors.is_empty() {
         if let (Some(sf), false) = (&sf, unreadable) {
