@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """Sales for the credit benchmark (bench/credit.sh), beside bench/store_data.py's clients:
-M deals over N clients in 2026 (5% lost, the rest won), two product lines, and
+M deals over N clients in 2026 (or over the YEARS years up to 2026's end, YEARS = 10 for a
+ten-year history; 5% lost, the rest won), two product lines, and
 `credit.toml`: the store benchmark's scheme with a [credit] section whose share depends on
 the product line, plus an overlay.
 
-usage: credit_data.py N M OUT_DIR"""
+usage: credit_data.py N M OUT_DIR [YEARS]"""
 import datetime
 import os
 import sys
 
 n, m, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-start = datetime.date(2026, 1, 1)
+years = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+start = datetime.date(2027 - years, 1, 1)
+span = (datetime.date(2027, 1, 1) - start).days
 with open(os.path.join(out, "deals.csv"), "w", encoding="utf-8") as f:
     f.write("id,client_id,date,opened,amount,currency,product_line,stage\n")
-    days = [(start + datetime.timedelta(d)).isoformat() for d in range(365)]
+    days = [(start + datetime.timedelta(d)).isoformat() for d in range(span)]
     for i in range(m):
-        d = (i * 13) % 365
+        d = (i * 13) % span
         line = "service" if i % 4 == 0 else "equipment"
         stage = "lost" if i % 20 == 3 else "won"
         f.write(f"d{i:09d},c{(i * 7) % n:08d},{days[d]},{days[max(d - 30, 0)]},{(i * 7919) % 100000 * 100 + 1},RUB,{line},{stage}\n")

@@ -303,6 +303,11 @@ pub fn credit_sales(
         Policy::TimeInRole => None,
     };
 
+    let period = allot_store::SalesPeriod {
+        held_from: since.map(allot_store::Day),
+        first: allot_store::Day(req.first),
+        last: allot_store::Day(req.last),
+    };
     let (tx, rx) = mpsc::sync_channel::<Msg>(4);
     // Chunks go back to the reader once credited, so that their buffers are filled again rather
     // than allocated anew.
@@ -312,7 +317,7 @@ pub fn credit_sales(
             let (mut held, mut chunk) = (Vec::new(), Chunk::default());
             let mut deals_begun = false;
             let mut gone = false;
-            let revision = store.read_sales(since.map(allot_store::Day), allot_store::Day(req.last), &mut |row| match row {
+            let revision = store.read_sales(&period, &mut |row| match row {
                 SalesRow::Link(h) => held.push(h),
                 SalesRow::Deal { id, client, attrs, routed } => {
                     if !deals_begun {

@@ -359,8 +359,13 @@ pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
 
 /// Reads CSV text.
 pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
+    read_csv_with(text, file, detect_delimiter(text), true)
+}
+
+/// [`read_csv_text`] with the delimiter given; `headers` says whether the header row's problems
+/// are reported (a later chunk of a file repeats the header the first one checked).
+fn read_csv_with(text: &str, file: &str, delim: u8, headers_checked: bool) -> Result<Sheet, Vec<Diagnostic>> {
     let index = LineIndex::new(text);
-    let delim = detect_delimiter(text);
     let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(text.as_bytes());
     let headers: Vec<String> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
@@ -372,7 +377,7 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
             .at(1, 1)
             .expected("a header row naming the columns, e.g. id,name,region")]);
     }
-    let mut errors = header_problems(file, &headers, 1);
+    let mut errors = if headers_checked { header_problems(file, &headers, 1) } else { vec![] };
     let mut rows = CsvRows { buf: String::with_capacity(text.len()), ends: Vec::new(), width: headers.len() };
     let mut lines = Vec::new();
     let mut rec = csv::StringRecord::new();
@@ -582,6 +587,151 @@ pub fn read_xlsx(path: &Path, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
         return Err(errors);
     }
     Ok(Sheet { file: file.into(), headers, rows: Rows::Typed(rows), lines, spreadsheet: true })
+}
+
+/// A CSV file read a chunk of rows at a time (issue #19: ten million deals in bounded memory).
+/// Each chunk is a [`Sheet`] of the file's header and up to `rows` lines, cut only where a line
+/// ends outside quotes, its lines and messages numbered as in the whole file. The delimiter is
+/// the header line's; the encoding is decided chunk by chunk as [`decode`] decides it for a file
+/// (a chunk of plain ASCII reads the same either way).
+pub struct CsvChunks {
+    file: String,
+    input: std::io::BufReader<std::fs::File>,
+    enc: Encoding,
+    /// The header line as read (bytes, with its line end), put before each chunk.
+    header: Vec<u8>,
+    /// Lines the header takes.
+    header_lines: u64,
+    delim: u8,
+    /// Lines read so far (header included).
+    read: u64,
+    rows: usize,
+    done: bool,
+    /// The first chunk keeps the byte-order mark and checks the header.
+    first: bool,
+    /// The file's size and the bytes read so far, header included.
+    size: u64,
+    consumed: u64,
+}
+
+impl CsvChunks {
+    /// Opens a CSV file for reading in chunks of `rows` lines; `None` for a workbook or JSON
+    /// Lines (read whole), an error when the file cannot be opened or its header read.
+    pub fn open(path: &Path, enc: Encoding, rows: usize) -> Result<Option<CsvChunks>, Vec<Diagnostic>> {
+        use std::io::BufRead;
+        let file = path.display().to_string();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if matches!(ext.as_str(), "xlsx" | "xlsm" | "jsonl" | "ndjson") {
+            return Ok(None);
+        }
+        let cannot = |e: std::io::Error| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())];
+        let mut input = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(cannot)?);
+        let mut header = Vec::new();
+        let mut header_lines = 0;
+        let mut quotes = 0usize;
+        // The header is one record: it may span lines only inside quotes.
+        loop {
+            let n = input.read_until(b'\n', &mut header).map_err(cannot)?;
+            if n == 0 {
+                break;
+            }
+            header_lines += 1;
+            quotes += header[header.len() - n..].iter().filter(|&&b| b == b'"').count();
+            if quotes.is_multiple_of(2) {
+                break;
+            }
+        }
+        let text = decode(&header, &file, enc).map_err(|d| vec![d])?;
+        let delim = detect_delimiter(&text);
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let consumed = header.len() as u64;
+        Ok(Some(CsvChunks {
+            file,
+            input,
+            enc,
+            header,
+            header_lines,
+            delim,
+            read: header_lines,
+            rows: rows.max(1),
+            done: false,
+            first: true,
+            size,
+            consumed,
+        }))
+    }
+
+    /// About how many lines the file holds, from the length of those read so far.
+    pub fn estimated_lines(&self) -> u64 {
+        let lines = self.read - self.header_lines;
+        match self.consumed.saturating_sub(self.header.len() as u64) {
+            0 => 0,
+            body => self.size.saturating_sub(self.header.len() as u64) * lines / body,
+        }
+    }
+
+    /// The file's column names, as the header row gives them.
+    pub fn headers(&self) -> Result<Vec<String>, Vec<Diagnostic>> {
+        let text = decode(&self.header, &self.file, self.enc).map_err(|d| vec![d])?;
+        Ok(read_csv_with(&text, &self.file, self.delim, true)?.headers)
+    }
+
+    /// The next chunk; `None` after the last. A chunk's errors (a bad field count, a byte the
+    /// encoding does not allow) are its own: the next chunk can still be read, so that every
+    /// error of the file is found.
+    pub fn next_chunk(&mut self) -> Option<Result<Sheet, Vec<Diagnostic>>> {
+        use std::io::BufRead;
+        if self.done {
+            return None;
+        }
+        let first_line = self.read + 1;
+        let mut bytes = self.header.clone();
+        let (mut lines, mut quotes) = (0usize, 0usize);
+        loop {
+            let at = bytes.len();
+            match self.input.read_until(b'\n', &mut bytes) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(vec![Diagnostic::error(format!("cannot read the file: {e}"))
+                        .file(self.file.clone())
+                        .at(first_line as usize + lines, 1)]));
+                }
+            }
+            lines += 1;
+            quotes += bytes[at..].iter().filter(|&&b| b == b'"').count();
+            if lines >= self.rows && quotes.is_multiple_of(2) {
+                break;
+            }
+        }
+        self.read += lines as u64;
+        self.consumed += (bytes.len() - self.header.len()) as u64;
+        if lines == 0 && !self.first {
+            return None;
+        }
+        // Lines of the chunk are numbered from the header's end: shifted to the file's.
+        let shift = first_line - 1 - self.header_lines;
+        let moved = |mut d: Diagnostic| {
+            d.line = d.line.map(|l| if l as u64 > self.header_lines { l + shift as usize } else { l });
+            d
+        };
+        let checked = std::mem::replace(&mut self.first, false);
+        let text = match decode(&bytes, &self.file, self.enc) {
+            Ok(t) => t,
+            Err(d) => return Some(Err(vec![moved(d)])),
+        };
+        Some(match read_csv_with(&text, &self.file, self.delim, checked) {
+            Ok(mut sheet) => {
+                sheet.lines.iter_mut().for_each(|l| *l += shift);
+                Ok(sheet)
+            }
+            Err(errors) => Err(errors.into_iter().map(moved).collect()),
+        })
+    }
 }
 
 /// Reads a table by its extension: `.xlsx`, `.jsonl`/`.ndjson`, else CSV.

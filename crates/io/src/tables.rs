@@ -202,7 +202,7 @@ fn list_items(c: Option<CellRef<'_>>) -> Vec<String> {
 }
 
 /// Id text of a cell: text as is, whole numbers without `.0` (ids typed into Excel become numbers).
-fn id_text(c: CellRef<'_>) -> Option<String> {
+pub fn id_text(c: CellRef<'_>) -> Option<String> {
     match c {
         CellRef::Text(s) => Some(s.trim().to_string()),
         CellRef::Number(n) => Some(allot_core::data::fmt_number(n)),
@@ -572,6 +572,46 @@ pub fn load_deals(
     data.deals = table;
     data.deal_client = deal_client;
     Ok(warnings)
+}
+
+/// What [`load_deal_rows`] reads of a chunk: each kept row's client id and its row in the sheet,
+/// and the warnings.
+pub struct DealRows {
+    pub clients: Vec<String>,
+    pub rows: Vec<usize>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A chunk of a deals file read as [`load_deals`] reads a whole one, but for its clients: each
+/// kept row's client id is returned (by table row, with the row's place in `sheet`) to be looked
+/// up in the store, where the clients are. `declared` should type every column (the first
+/// chunk's [`shape`]), so that no chunk infers a type of its own.
+pub fn load_deal_rows(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    values: &ValueMaps,
+    data: &mut Data,
+) -> Result<DealRows, Vec<Diagnostic>> {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let Some(cc) = key_column(sheet, "client_id") else {
+        return Err(vec![Diagnostic::error("the deals file has no `client_id` column")
+            .file(sheet.file.clone())
+            .at(1, 1)
+            .expected("columns id, client_id, amount, date and any attributes")]);
+    };
+    let (table, rows) = load_table(sheet, declared, values, &["client_id"], data, &mut errors, &mut warnings);
+    let mut clients = Vec::with_capacity(rows.len());
+    for &r in &rows {
+        match id_text(sheet.cell(r, cc)) {
+            Some(id) => clients.push(id),
+            None => errors.push(sheet.at(r, cc, Diagnostic::error("the deal names no client").expected("the id of a client"))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    data.deals = table;
+    Ok(DealRows { clients, rows, warnings })
 }
 
 /// The columns of an employees file.

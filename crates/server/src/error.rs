@@ -172,7 +172,7 @@ impl ApiError {
         match e {
             S::NotFound { .. } => ApiError::new(Code::NotFound, e.to_string(), None),
             S::Stale { .. } => ApiError::new(Code::StalePlan, e.to_string(), None),
-            S::Refused(_) | S::Said(_) => ApiError::new(Code::Refused, e.to_string(), None),
+            S::Refused(_) | S::Said(_) | S::UnknownClients(_) => ApiError::new(Code::Refused, e.to_string(), None),
             S::Open { .. } | S::Connection(_) => {
                 tracing::warn!(error = %e, "the store cannot be reached");
                 ApiError { lost: true, ..ApiError::unavailable("the store cannot be reached; retry shortly".into()) }

@@ -138,7 +138,14 @@ pub enum StoreError {
     Connection(String),
     #[error("the database refused: {0}")]
     Db(String),
+    /// Deals of an import whose client is not in the store, as (the row's place among the rows
+    /// given, counted from 0; the client's id), the first [`UNKNOWN_CLIENTS_LISTED`]; nothing landed.
+    #[error("{} deal(s) name a client that is not in the store (the first: `{}`)", .0.len(), .0.first().map_or("", |u| u.1.as_str()))]
+    UnknownClients(Vec<(u64, String)>),
 }
+
+/// At most this many unknown clients are listed by [`StoreError::UnknownClients`].
+pub const UNKNOWN_CLIENTS_LISTED: usize = 1_000;
 
 impl StoreError {
     /// Whether the connection is unusable and should be replaced (not returned to a pool).
@@ -266,6 +273,19 @@ pub struct Row {
     pub keys: Vec<(String, String)>,
 }
 
+/// An import landing in one transaction, given its rows a chunk at a time ([`Store::begin_import`]):
+/// nothing of it is visible until [`Landing::finish`], and dropped unfinished it leaves nothing.
+pub trait Landing {
+    /// Writes (or stages) a chunk of validated rows.
+    fn push(&mut self, rows: &[Row]) -> Result<()>;
+    /// Makes the whole import visible in one step, or refuses it with nothing written
+    /// ([`StoreError::UnknownClients`]: deals whose client is unknown).
+    fn finish(self: Box<Self>) -> Result<Imported>;
+    /// Lands nothing (the file had other errors), but says which deals name a client the store
+    /// does not know, as [`StoreError::UnknownClients`] does.
+    fn unknown_clients(self: Box<Self>) -> Result<Vec<(u64, String)>>;
+}
+
 /// A validated file to upsert by id.
 #[derive(Debug, Clone)]
 pub struct Import<'a> {
@@ -320,6 +340,15 @@ pub enum SalesRow<'a> {
 }
 
 pub type SalesVisit<'a> = dyn FnMut(SalesRow<'_>) + 'a;
+
+/// The days [`Store::read_sales`] reads: the sales dated `first..=last`, and who held each client
+/// from `held_from` (`None`: from the beginning; a credit by time in role looks back) to `last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalesPeriod {
+    pub held_from: Option<Day>,
+    pub first: Day,
+    pub last: Day,
+}
 
 /// What a snapshot reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1073,6 +1102,19 @@ pub trait Store: Send {
     /// Upserts rows by id in one transaction (attributes merge: a file's columns replace those
     /// attributes, others stay) and records the import.
     fn import(&mut self, import: &Import<'_>, actor: &Actor) -> Result<Imported>;
+    /// An import given a chunk of rows at a time (a file of ten million deals is never held
+    /// whole), landed in one transaction by [`Landing::finish`]. The file's columns are
+    /// registered at once; the rows are staged (PostgreSQL: `COPY` into a temporary table, merged
+    /// in one statement at the end) or written inside the transaction (SQLite). `expected`: about
+    /// how many rows will come (a bulk write is prepared for many).
+    fn begin_import(
+        &mut self,
+        subject: Subject,
+        file: &str,
+        columns: &[Column],
+        expected: u64,
+        actor: &Actor,
+    ) -> Result<Box<dyn Landing + '_>>;
     /// The active scheme version.
     fn active_scheme(&mut self) -> Result<Option<SchemeVersion>>;
     /// Every stored scheme version, oldest first.
@@ -1120,11 +1162,12 @@ pub trait Store: Send {
     /// Stored employees' attributes (JSON text) by id, for the ids that are stored.
     fn employee_attributes(&mut self, ids: &[String]) -> Result<Vec<(String, String)>>;
     /// What crediting a period's sales reads, in one transaction and without holding every deal:
-    /// every link valid on some day of `first..=last` (`first` `None`: from the beginning), in no
-    /// particular order, then every stored deal in key order, one [`SalesRow`] at a time. Returns
+    /// every link valid on some day of `held_from..=last` (`None`: from the beginning), in no
+    /// particular order, then the stored deals dated `first..=last` and those without a date, in
+    /// key order, one [`SalesRow`] at a time (the sale dates' index finds a short period's). Returns
     /// the revision it read, so that the caller can tell whether the store changed since its
     /// snapshot.
-    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64>;
+    fn read_sales(&mut self, period: &SalesPeriod, visit: &mut SalesVisit<'_>) -> Result<i64>;
 }
 
 /// Where the store is: a PostgreSQL URL, or a SQLite file (`sqlite:PATH` or a plain path).

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
 
-use crate::shared::{revision_of, table_of, Backend, Tx};
+use crate::shared::{revision_of, table_of, Backend, Staging, Tx};
 use crate::sql::{pg_row, Db, Param, SqlRow};
 use crate::*;
 
@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "search", include_str!("../migrations/postgres/0007_search.sql")),
     (8, "webhooks", include_str!("../migrations/postgres/0008_webhooks.sql")),
     (9, "connectors", include_str!("../migrations/postgres/0009_connectors.sql")),
+    (10, "sales", include_str!("../migrations/postgres/0010_sales.sql")),
 ];
 
 /// Every write transaction starts so. One writer at a time: the revision read next cannot go
@@ -195,6 +196,79 @@ fn migrate(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
+/// A write of many rows into a table that holds fewer (the first plan of a whole book): the
+/// table's foreign keys and the indexes that only speed up reads are set aside inside the
+/// transaction and made again at its end, so that each key is checked once for the whole table
+/// (one join) rather than by a trigger per row, and each index is built by one sort. The unique
+/// indexes stay. The table is locked for the transaction (`ALTER TABLE`): readers wait for it.
+struct PgBulk {
+    table: &'static str,
+    /// (name, definition) of the foreign keys set aside.
+    keys: Vec<(String, String)>,
+    /// Definitions of the indexes set aside.
+    indexes: Vec<String>,
+}
+
+/// Rows written at once from which a write counts as bulk.
+const PG_BULK_ROWS: u64 = 50_000;
+
+impl PgBulk {
+    fn begin(tx: &mut Transaction<'_>, table: &'static str, rows: u64) -> Result<PgBulk> {
+        let mut bulk = PgBulk { table, keys: vec![], indexes: vec![] };
+        if rows < PG_BULK_ROWS {
+            return Ok(bulk);
+        }
+        // The planner's estimate (kept by ANALYZE after each bulk apply) is enough to tell a first
+        // plan of a whole book from a later one.
+        let held: f32 = tx.query_one("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::text::regclass", &[&table])?.get(0);
+        if rows as f32 <= held {
+            return Ok(bulk);
+        }
+        let keys = tx.query(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'f' ORDER BY conname",
+            &[&table],
+        )?;
+        for k in keys {
+            let (name, def): (String, String) = (k.get(0), k.get(1));
+            tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&name)))?;
+            bulk.keys.push((name, def));
+        }
+        let indexes = tx.query(
+            "SELECT i.relname::text, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             WHERE x.indrelid = $1::text::regclass AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname",
+            &[&table],
+        )?;
+        for i in indexes {
+            let (name, def): (String, String) = (i.get(0), i.get(1));
+            tx.batch_execute(&format!("DROP INDEX {}", quote_ident(&name)))?;
+            bulk.indexes.push(def);
+        }
+        Ok(bulk)
+    }
+
+    fn end(self, tx: &mut Transaction<'_>) -> Result<()> {
+        if self.keys.is_empty() && self.indexes.is_empty() {
+            return Ok(());
+        }
+        tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+        for def in &self.indexes {
+            tx.batch_execute(def)?;
+        }
+        for (name, def) in &self.keys {
+            // Added back valid: PostgreSQL checks every row against the referenced table at once.
+            tx.batch_execute(&format!("ALTER TABLE {} ADD CONSTRAINT {} {def}", self.table, quote_ident(name))).map_err(|e| {
+                match e.code() {
+                    Some(c) if *c == postgres::error::SqlState::FOREIGN_KEY_VIOLATION => {
+                        StoreError::Refused("a link of the plan names something the store does not know".into())
+                    }
+                    _ => StoreError::from(e),
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// A PostgreSQL transaction as [`Db`], with the connection's prepared statements.
 pub(crate) struct PgTx<'c> {
     tx: Transaction<'c>,
@@ -251,64 +325,96 @@ impl Tx for PgTx<'_> {
         Ok(self.tx.commit()?)
     }
 
-    fn upsert_rows(&mut self, import: &Import<'_>, change: i64) -> Result<u64> {
-        let table = table_of(import.subject);
+    fn stage_rows(&mut self, _subject: Subject, rows: &[Row], _change: i64, staging: &mut Staging) -> Result<()> {
+        use postgres::types::Type;
         let tx = &mut self.tx;
+        if !staging.begun {
+            // Dropped with the transaction, committed or not; never in the statement cache.
+            tx.batch_execute(
+                "CREATE TEMP TABLE allot_staged (n BIGINT NOT NULL, id TEXT NOT NULL, client TEXT, attrs TEXT NOT NULL) ON COMMIT DROP; \
+                 CREATE TEMP TABLE allot_staged_keys (n BIGINT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL) ON COMMIT DROP",
+            )?;
+            staging.begun = true;
+        }
+        let _span = tracing::info_span!("copy", rows = rows.len()).entered();
+        let copy = tx.copy_in("COPY allot_staged (n, id, client, attrs) FROM STDIN (FORMAT binary)")?;
+        let mut w = postgres::binary_copy::BinaryCopyInWriter::new(copy, &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT]);
+        for (i, r) in rows.iter().enumerate() {
+            let n = (staging.rows + i as u64) as i64;
+            w.write(&[&n, &r.id, &r.client, &r.attrs])?;
+        }
+        w.finish()?;
+        if rows.iter().any(|r| !r.keys.is_empty()) {
+            let copy = tx.copy_in("COPY allot_staged_keys (n, id, kind, value) FROM STDIN (FORMAT binary)")?;
+            let mut w = postgres::binary_copy::BinaryCopyInWriter::new(copy, &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT]);
+            for (i, r) in rows.iter().enumerate() {
+                let n = (staging.rows + i as u64) as i64;
+                for (kind, value) in &r.keys {
+                    w.write(&[&n, &r.id, kind, value])?;
+                }
+            }
+            w.finish()?;
+        }
+        Ok(())
+    }
+
+    fn unknown_clients(&mut self, staging: &mut Staging) -> Result<()> {
+        if !staging.begun {
+            return Ok(());
+        }
+        let unknown = self.tx.query(
+            "SELECT s.n, s.client FROM allot_staged s WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.client) \
+             ORDER BY s.n LIMIT $1",
+            &[&(UNKNOWN_CLIENTS_LISTED as i64)],
+        )?;
+        for r in unknown {
+            staging.unknown(r.get::<_, i64>(0) as u64, r.get::<_, Option<&str>>(1).unwrap_or(""));
+        }
+        Ok(())
+    }
+
+    fn land_rows(&mut self, subject: Subject, change: i64, staging: &mut Staging) -> Result<()> {
+        if !staging.begun {
+            return Ok(());
+        }
+        let tx = &mut self.tx;
+        // Statistics of the staged rows, so that the merge joins them by hash, not row by row.
+        tx.batch_execute("ANALYZE allot_staged")?;
+        let table = table_of(subject);
         // Writers are serialised (see `write`), so merging with the stored attributes read here
-        // cannot lose a concurrent update.
-        let sql = match import.subject {
+        // cannot lose a concurrent update. The file's ids are unique (checked before).
+        let sql = match subject {
             Subject::Deal => "INSERT INTO deals (id, client, attrs, imported_by) \
-                 SELECT u.id, c.key, jsonb_strip_nulls(coalesce(d.attrs, '{}'::jsonb) || u.attrs::jsonb), $4 \
-                 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, client, attrs) \
-                 LEFT JOIN clients c ON c.id = u.client LEFT JOIN deals d ON d.id = u.id \
+                 SELECT u.id, c.key, jsonb_strip_nulls(coalesce(d.attrs, '{}'::jsonb) || u.attrs::jsonb), $1 \
+                 FROM allot_staged u JOIN clients c ON c.id = u.client LEFT JOIN deals d ON d.id = u.id \
                  ON CONFLICT (id) DO UPDATE SET client = EXCLUDED.client, attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by \
                  WHERE deals.client IS DISTINCT FROM EXCLUDED.client OR deals.attrs IS DISTINCT FROM EXCLUDED.attrs"
                 .to_string(),
             _ => format!(
                 "INSERT INTO {table} (id, attrs, imported_by) \
-                 SELECT u.id, jsonb_strip_nulls(coalesce(t.attrs, '{{}}'::jsonb) || u.attrs::jsonb), $3 \
-                 FROM unnest($1::text[], $2::text[]) AS u(id, attrs) LEFT JOIN {table} t ON t.id = u.id \
+                 SELECT u.id, jsonb_strip_nulls(coalesce(t.attrs, '{{}}'::jsonb) || u.attrs::jsonb), $1 \
+                 FROM allot_staged u LEFT JOIN {table} t ON t.id = u.id \
                  ON CONFLICT (id) DO UPDATE SET attrs = EXCLUDED.attrs, imported_by = EXCLUDED.imported_by \
                  WHERE {table}.attrs IS DISTINCT FROM EXCLUDED.attrs"
             ),
         };
-        let st = tx.prepare(&sql)?;
-        let mut touched = 0u64;
-        for chunk in import.rows.chunks(CHUNK) {
-            let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
-            let attrs: Vec<&str> = chunk.iter().map(|r| r.attrs.as_str()).collect();
-            let res = match import.subject {
-                Subject::Deal => {
-                    let clients: Vec<&str> = chunk.iter().map(|r| r.client.as_deref().unwrap_or("")).collect();
-                    tx.execute(&st, &[&ids, &clients, &attrs, &change])
-                }
-                _ => tx.execute(&st, &[&ids, &attrs, &change]),
-            };
-            // Rows inserted or changed; a row already so is not counted.
-            touched += res.map_err(|e| match e.code() {
-                Some(c) if *c == postgres::error::SqlState::NOT_NULL_VIOLATION => {
-                    StoreError::Refused("a deal names a client that is not in the store".into())
-                }
-                _ => StoreError::from(e),
-            })?;
-        }
-        let keyed: Vec<(&str, &str, &str)> =
-            import.rows.iter().flat_map(|r| r.keys.iter().map(move |(k, v)| (k.as_str(), v.as_str(), r.id.as_str()))).collect();
-        if import.subject == Subject::Client && !keyed.is_empty() {
-            let st = tx.prepare(
+        // Many rows into a table holding fewer: its foreign keys and read indexes (the clients'
+        // trigram index above all) are made again once, after the merge.
+        let bulk = PgBulk::begin(tx, table, staging.rows)?;
+        // Rows inserted or changed; a row already so is not counted.
+        staging.touched += tracing::info_span!("merge").in_scope(|| tx.execute(sql.as_str(), &[&change]))?;
+        tracing::info_span!("rebuild").in_scope(|| bulk.end(tx))?;
+        if subject == Subject::Client {
+            // The last row to name a key wins it.
+            tx.execute(
                 "INSERT INTO client_keys (kind, value, client) \
-                 SELECT DISTINCT ON (u.kind, u.value) u.kind, u.value, c.key FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(kind, value, id, n) \
+                 SELECT DISTINCT ON (u.kind, u.value) u.kind, u.value, c.key FROM allot_staged_keys u \
                  JOIN clients c ON c.id = u.id ORDER BY u.kind, u.value, u.n DESC \
                  ON CONFLICT (kind, value) DO UPDATE SET client = EXCLUDED.client",
+                &[],
             )?;
-            for chunk in keyed.chunks(CHUNK) {
-                let kinds: Vec<&str> = chunk.iter().map(|k| k.0).collect();
-                let values: Vec<&str> = chunk.iter().map(|k| k.1).collect();
-                let ids: Vec<&str> = chunk.iter().map(|k| k.2).collect();
-                tx.execute(&st, &[&kinds, &values, &ids])?;
-            }
         }
-        Ok(touched)
+        Ok(())
     }
 
     fn close_links(&mut self, closes: &[Close], change: i64) -> Result<()> {
@@ -339,6 +445,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn open_links(&mut self, opens: &[Open], change: i64) -> Result<()> {
+        let bulk = PgBulk::begin(&mut self.tx, "links", opens.len() as u64)?;
         let open = prepared(
             &mut self.tx,
             self.statements,
@@ -364,7 +471,7 @@ impl Tx for PgTx<'_> {
                 return Err(StoreError::Refused("a link of the plan names a role or a client the store does not know".into()));
             }
         }
-        Ok(())
+        bulk.end(&mut self.tx)
     }
 
     fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<ClientKey>> {
@@ -495,9 +602,9 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {
+    fn read_sales(&mut self, period: &SalesPeriod, visit: &mut SalesVisit<'_>) -> Result<i64> {
         let _span = tracing::info_span!("read_sales").entered();
-        let (f, l) = (first.map(|d| d.to_string()), last.to_string());
+        let (f, l) = (period.held_from.map(|d| d.to_string()), period.last.to_string());
         let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
         let revision: i64 = tx.query_one("SELECT coalesce(max(id), 0) FROM changes", &[])?.get(0);
         let mut rows = tx.query_raw(
@@ -518,7 +625,14 @@ impl Backend for PgStore {
         // The changes that routed (few beside millions of deals): a set, not a join per deal.
         let routes: std::collections::HashSet<i64> =
             tx.query("SELECT id FROM changes WHERE kind = 'route'", &[])?.iter().map(|r| r.get(0)).collect();
-        let mut rows = tx.query_raw("SELECT id, client, attrs::text, imported_by FROM deals ORDER BY key", std::iter::empty::<i64>())?;
+        // The deals dated in the period and those without a date (listed as not credited), in
+        // the order of their keys; the planner weighs the sale dates' index against a scan.
+        let first = period.first.to_string();
+        let mut rows = tx.query_raw(
+            "SELECT id, client, attrs::text, imported_by FROM deals \
+             WHERE sold_on BETWEEN $1::text::date AND $2::text::date OR sold_on IS NULL ORDER BY key",
+            [&first as &(dyn postgres::types::ToSql + Sync), &l],
+        )?;
         while let Some(r) = rows.next()? {
             let routed = routes.contains(&r.get::<_, i64>(3));
             visit(SalesRow::Deal { id: r.get(0), client: r.get(1), attrs: r.get(2), routed });

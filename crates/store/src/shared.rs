@@ -13,8 +13,16 @@ use allot_i18n::{kept, Message};
 /// A write transaction: one writer at a time, so the revision read inside cannot go stale.
 pub(crate) trait Tx: Db {
     fn commit(self: Box<Self>) -> Result<()>;
-    /// Upserts an import's rows by id (attributes merge); the rows inserted or changed.
-    fn upsert_rows(&mut self, import: &Import<'_>, change: i64) -> Result<u64>;
+    /// Upserts (SQLite) or stages (PostgreSQL) a chunk of an import's rows by id (attributes
+    /// merge); `staging` keeps what the import has done so far.
+    fn stage_rows(&mut self, subject: Subject, rows: &[Row], change: i64, staging: &mut Staging) -> Result<()>;
+    /// After the last chunk: lists in `staging.unknown` the staged deals whose client is unknown
+    /// (SQLite found them as they came).
+    fn unknown_clients(&mut self, _staging: &mut Staging) -> Result<()> {
+        Ok(())
+    }
+    /// Then merges what was staged, and adds the rows inserted or changed to `staging.touched`.
+    fn land_rows(&mut self, subject: Subject, change: i64, staging: &mut Staging) -> Result<()>;
     /// Closes links on their day; refused unless each is valid on it.
     fn close_links(&mut self, closes: &[Close], change: i64) -> Result<()>;
     /// Opens links (roles known already); a link with an end is closed by the same change.
@@ -26,6 +34,92 @@ pub(crate) trait Tx: Db {
     fn record_routes(&mut self, routed: &[(Option<&str>, &str, ClientKey, &str)], change: i64) -> Result<()>;
 }
 
+/// What an import has done so far, kept across its chunks.
+#[derive(Debug, Default)]
+pub(crate) struct Staging {
+    /// Rows given so far (a row's place among them says where it is in the file).
+    pub rows: u64,
+    /// Rows inserted or changed.
+    pub touched: u64,
+    /// Deals whose client is unknown: (place, client id).
+    pub unknown: Vec<(u64, String)>,
+    /// Clients written, for the text index (SQLite).
+    pub written: Vec<i64>,
+    /// The greatest client key before the import (SQLite).
+    pub known: i64,
+    /// Whether the first chunk was given: the temporary tables made (PostgreSQL), the bulk write
+    /// begun (SQLite).
+    pub begun: bool,
+    /// Rows the file is expected to hold (an estimate: a bulk write is begun for many).
+    pub expected: u64,
+}
+
+impl Staging {
+    pub(crate) fn unknown(&mut self, place: u64, client: &str) {
+        if self.unknown.len() < UNKNOWN_CLIENTS_LISTED {
+            self.unknown.push((place, client.to_string()));
+        }
+    }
+}
+
+/// An import in its transaction ([`Store::begin_import`]).
+struct Import1<'s> {
+    tx: Box<dyn Tx + 's>,
+    subject: Subject,
+    change: i64,
+    /// Rows in the table before.
+    before: i64,
+    staging: Staging,
+}
+
+impl Import1<'_> {
+    fn unknown_clients_now(&mut self) -> Result<Vec<(u64, String)>> {
+        self.tx.unknown_clients(&mut self.staging)?;
+        let mut unknown = std::mem::take(&mut self.staging.unknown);
+        unknown.sort_unstable();
+        Ok(unknown)
+    }
+}
+
+impl Landing for Import1<'_> {
+    fn unknown_clients(mut self: Box<Self>) -> Result<Vec<(u64, String)>> {
+        self.unknown_clients_now()
+    }
+
+    fn push(&mut self, rows: &[Row]) -> Result<()> {
+        self.tx.stage_rows(self.subject, rows, self.change, &mut self.staging)?;
+        self.staging.rows += rows.len() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Imported> {
+        let _span = tracing::info_span!("land", subject = self.subject.as_str(), rows = self.staging.rows).entered();
+        if self.subject == Subject::Deal {
+            let unknown = self.unknown_clients_now()?;
+            if !unknown.is_empty() {
+                return Err(StoreError::UnknownClients(unknown));
+            }
+        }
+        self.tx.land_rows(self.subject, self.change, &mut self.staging)?;
+        let st = &mut self.staging;
+        let count = format!("SELECT count(*) FROM {}", table_of(self.subject));
+        let inserted = (self.tx.one(&count, &[])?.int(0)? - self.before) as u64;
+        let (rows, touched) = (st.rows, st.touched);
+        let key = match self.subject {
+            Subject::Client => "summary-import-client",
+            Subject::Employee => "summary-import-employee",
+            Subject::Deal => "summary-import-deal",
+        };
+        let message =
+            Message::new(key).count("rows", rows as i64).count("new", inserted as i64).count("updated", (touched - inserted) as i64);
+        let summary = kept::encode(&[message.count("same", (rows - touched) as i64)]);
+        set_summary(&mut *self.tx, self.change, &summary)?;
+        let change = self.change;
+        self.tx.commit()?;
+        Ok(Imported { change, inserted, updated: touched - inserted, unchanged: rows - touched })
+    }
+}
+
 /// One database: what differs between SQLite and PostgreSQL beyond the spelling of a statement.
 pub(crate) trait Backend: Send {
     const NAME: &'static str;
@@ -34,7 +128,7 @@ pub(crate) trait Backend: Send {
     fn write(&mut self) -> Result<Box<dyn Tx + '_>>;
     /// A snapshot read in one transaction.
     fn read(&mut self, date: Day, what: Reading) -> Result<Snapshot>;
-    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64>;
+    fn read_sales(&mut self, period: &SalesPeriod, visit: &mut SalesVisit<'_>) -> Result<i64>;
     /// Whether a write would be accepted now.
     fn writable(&mut self) -> Result<bool>;
     fn defer_checkpoints(&mut self) -> Result<()> {
@@ -959,25 +1053,25 @@ impl<B: Backend> Store for B {
 
     fn import(&mut self, import: &Import<'_>, actor: &Actor) -> Result<Imported> {
         let _span = tracing::info_span!("import", subject = import.subject.as_str(), rows = import.rows.len()).entered();
+        let mut landing = self.begin_import(import.subject, import.file, import.columns, import.rows.len() as u64, actor)?;
+        landing.push(import.rows)?;
+        landing.finish()
+    }
+
+    fn begin_import(
+        &mut self,
+        subject: Subject,
+        file: &str,
+        columns: &[Column],
+        expected: u64,
+        actor: &Actor,
+    ) -> Result<Box<dyn Landing + '_>> {
         let mut tx = self.write()?;
-        let change = add_change(&mut *tx, "import", actor, Some(import.file), "")?;
-        register_columns(&mut *tx, import.subject, import.columns)?;
-        let count = format!("SELECT count(*) FROM {}", table_of(import.subject));
-        let before = tx.one(&count, &[])?.int(0)?;
-        let touched = tx.upsert_rows(import, change)?;
-        let inserted = (tx.one(&count, &[])?.int(0)? - before) as u64;
-        let updated = touched - inserted;
-        let rows = import.rows.len() as u64;
-        let key = match import.subject {
-            Subject::Client => "summary-import-client",
-            Subject::Employee => "summary-import-employee",
-            Subject::Deal => "summary-import-deal",
-        };
-        let message = Message::new(key).count("rows", rows as i64).count("new", inserted as i64).count("updated", updated as i64);
-        let summary = kept::encode(&[message.count("same", (rows - touched) as i64)]);
-        set_summary(&mut *tx, change, &summary)?;
-        tx.commit()?;
-        Ok(Imported { change, inserted, updated, unchanged: rows - touched })
+        let change = add_change(&mut *tx, "import", actor, Some(file), "")?;
+        register_columns(&mut *tx, subject, columns)?;
+        let before = tx.one(&format!("SELECT count(*) FROM {}", table_of(subject)), &[])?.int(0)?;
+        let known = tx.one("SELECT coalesce(max(key), 0) FROM clients", &[])?.int(0)?;
+        Ok(Box::new(Import1 { tx, subject, change, before, staging: Staging { known, expected, ..Staging::default() } }))
     }
 
     fn active_scheme(&mut self) -> Result<Option<SchemeVersion>> {
@@ -1038,7 +1132,7 @@ impl<B: Backend> Store for B {
                 return Err(plan_not_open(&mut *tx, &d.plan)?);
             }
         }
-        tx.commit()?;
+        tracing::info_span!("commit").in_scope(|| tx.commit())?;
         self.after_apply(changes.opens.len() + changes.closes.len())?;
         Ok(Applied { change, closed: changes.closes.len() as u64, opened: changes.opens.len() as u64, scheme })
     }
@@ -1368,7 +1462,7 @@ impl<B: Backend> Store for B {
         attributes(self.db(), "employees", ids)
     }
 
-    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {
-        Backend::read_sales(self, first, last, visit)
+    fn read_sales(&mut self, period: &SalesPeriod, visit: &mut SalesVisit<'_>) -> Result<i64> {
+        Backend::read_sales(self, period, visit)
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::shared::{revision_of, table_of, Backend, Tx};
+use crate::shared::{revision_of, table_of, Backend, Staging, Tx};
 use crate::sql::{sqlite_dialect, sqlite_row, Db, Param, SqlRow};
 use crate::*;
 
@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "search", include_str!("../migrations/sqlite/0007_search.sql")),
     (8, "webhooks", include_str!("../migrations/sqlite/0008_webhooks.sql")),
     (9, "connectors", include_str!("../migrations/sqlite/0009_connectors.sql")),
+    (10, "sales", include_str!("../migrations/sqlite/0010_sales.sql")),
 ];
 
 /// A client's `find` (its id and name, case-folded: migration 0005) when it is inserted with the
@@ -211,7 +212,8 @@ impl Db for Connection {
     }
 }
 
-struct LiteTx<'c>(Transaction<'c>);
+/// A write transaction, with the bulk write an import has begun.
+struct LiteTx<'c>(Transaction<'c>, Option<Bulk>);
 
 impl Db for LiteTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
@@ -225,6 +227,68 @@ impl Db for LiteTx<'_> {
 const OPEN_LINK: &str = "INSERT INTO links (client, role, several, employee, valid_from, valid_to, cause, rule, scheme, note, absence, opened_by, closed_by, client_id) \
      VALUES (?1, ?2, (SELECT several FROM roles WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?5 IS NULL THEN NULL ELSE ?11 END, \
      (SELECT id FROM clients WHERE key = ?1))";
+
+/// A write of many rows at once (a first plan of a whole book, an import of millions of deals):
+/// SQLite's page cache is widened for it, so that its pages stay in memory rather than spilling
+/// into the log (where each later read of them searches it), and when the rows added outnumber
+/// those held, the table's indexes that only speed up reads are set aside and built again from
+/// the whole table at the end — one sort each instead of millions of inserts at random places.
+/// Inside the transaction, so nobody sees the table without them; the unique indexes and every
+/// constraint are kept and checked row by row.
+struct Bulk {
+    /// The page cache's size and the mapped size before (`PRAGMA cache_size`, `mmap_size`), when
+    /// they were changed.
+    cache: Option<(i64, i64)>,
+    /// The definitions of the indexes set aside.
+    indexes: Vec<String>,
+}
+
+/// SQLite's page cache for a bulk write: 256 MiB (a negative size is in KiB).
+const WIDE_CACHE: i64 = -262_144;
+
+/// Rows written at once from which a write counts as bulk.
+const BULK_ROWS: u64 = 50_000;
+
+impl Bulk {
+    /// Before `rows` are written into `table`.
+    fn begin(tx: &Connection, table: &str, rows: u64) -> Result<Bulk> {
+        if rows < BULK_ROWS {
+            return Ok(Bulk { cache: None, indexes: vec![] });
+        }
+        let cache: i64 = tx.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        let mapped: i64 = tx.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
+        tx.pragma_update(None, "cache_size", WIDE_CACHE)?;
+        // Reads through the map look for each page in the log first, and this transaction's log
+        // grows by gigabytes: every read would search all of it. Through the cache they do not.
+        tx.pragma_update(None, "mmap_size", 0)?;
+        let held: i64 = tx.query_row(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"), [], |r| r.get(0))?;
+        let mut indexes = Vec::new();
+        if rows as i64 > held {
+            let mut st = tx.prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL \
+                 AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+            )?;
+            let found: Vec<(String, String)> = st.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            for (name, sql) in found {
+                tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+                indexes.push(sql);
+            }
+        }
+        Ok(Bulk { cache: Some((cache, mapped)), indexes })
+    }
+
+    fn end(self, tx: &Connection) -> Result<()> {
+        let _span = tracing::info_span!("rebuild_indexes", indexes = self.indexes.len()).entered();
+        for sql in &self.indexes {
+            tx.execute_batch(sql)?;
+        }
+        if let Some((cache, mapped)) = self.cache {
+            tx.pragma_update(None, "cache_size", cache)?;
+            tx.pragma_update(None, "mmap_size", mapped)?;
+        }
+        Ok(())
+    }
+}
 
 /// Writes the clients `keys`, as they are now, into the search's text index (migration 0007):
 /// those new since `known` (the greatest key before the write: a new client's key is the next
@@ -253,56 +317,69 @@ impl Tx for LiteTx<'_> {
         Ok(self.0.commit()?)
     }
 
-    fn upsert_rows(&mut self, import: &Import<'_>, change: i64) -> Result<u64> {
+    fn stage_rows(&mut self, subject: Subject, rows: &[Row], change: i64, staging: &mut Staging) -> Result<()> {
         let tx = &self.0;
-        let table = table_of(import.subject);
-        let mut touched = 0u64;
-        let mut st = match import.subject {
-            Subject::Deal => tx.prepare(
-                "INSERT INTO deals (id, client, attrs, imported_by) \
-                 VALUES (?1, (SELECT key FROM clients WHERE id = ?2), json_patch('{}', ?3), ?4) \
+        let table = table_of(subject);
+        if !staging.begun {
+            self.1 = Some(Bulk::begin(tx, table, staging.expected)?);
+            staging.begun = true;
+        }
+        let mut st = match subject {
+            Subject::Deal => tx.prepare_cached(
+                "INSERT INTO deals (id, client, attrs, imported_by) VALUES (?1, ?2, json_patch('{}', ?3), ?4) \
                  ON CONFLICT (id) DO UPDATE SET client = excluded.client, attrs = json_patch(deals.attrs, ?3), imported_by = ?4 \
                  WHERE deals.client IS NOT excluded.client OR deals.attrs IS NOT json_patch(deals.attrs, ?3)",
             )?,
-            Subject::Client => tx.prepare(&format!(
+            Subject::Client => tx.prepare_cached(&format!(
                 "INSERT INTO clients (id, attrs, imported_by, find) VALUES (?1, json_patch('{{}}', ?2), ?3, {FIND_NEW}) \
                  ON CONFLICT (id) DO UPDATE SET attrs = json_patch(clients.attrs, ?2), imported_by = ?3, find = {FIND_PATCHED} \
                  WHERE clients.attrs IS NOT json_patch(clients.attrs, ?2) RETURNING key"
             ))?,
-            _ => tx.prepare(&format!(
+            _ => tx.prepare_cached(&format!(
                 "INSERT INTO {table} (id, attrs, imported_by) VALUES (?1, json_patch('{{}}', ?2), ?3) \
                  ON CONFLICT (id) DO UPDATE SET attrs = json_patch({table}.attrs, ?2), imported_by = ?3 \
                  WHERE {table}.attrs IS NOT json_patch({table}.attrs, ?2)"
             ))?,
         };
+        let mut client = tx.prepare_cached("SELECT key FROM clients WHERE id = ?1")?;
         let mut keys = tx.prepare_cached(
             "INSERT INTO client_keys (kind, value, client) VALUES (?1, ?2, (SELECT key FROM clients WHERE id = ?3)) \
              ON CONFLICT (kind, value) DO UPDATE SET client = excluded.client",
         )?;
-        // The clients written, for the text index.
-        let (mut written, known): (Vec<i64>, i64) = (Vec::new(), last_client_key(tx)?);
-        for row in import.rows {
+        for (i, row) in rows.iter().enumerate() {
             // 1 when the row was inserted or changed, 0 when it was already so.
-            let res = match import.subject {
-                Subject::Deal => st.execute(params![row.id, row.client, row.attrs, change]),
-                Subject::Client => st.query_row(params![row.id, row.attrs, change], |r| r.get(0)).optional().map(|key: Option<i64>| {
-                    written.extend(key);
-                    usize::from(key.is_some())
-                }),
-                _ => st.execute(params![row.id, row.attrs, change]),
-            };
-            touched += res.map_err(|e| match (import.subject, &e) {
-                (Subject::Deal, rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    StoreError::NotFound { what: "client", id: row.client.clone().unwrap_or_default() }
+            let touched = match subject {
+                Subject::Deal => {
+                    let name = row.client.as_deref().unwrap_or("");
+                    match client.query_row([name], |r| r.get::<_, i64>(0)).optional()? {
+                        Some(key) => st.execute(params![row.id, key, row.attrs, change])?,
+                        None => {
+                            // Told at the end, with every other one; the row is not written.
+                            staging.unknown(staging.rows + i as u64, name);
+                            0
+                        }
+                    }
                 }
-                _ => StoreError::from(e),
-            })? as u64;
+                Subject::Client => {
+                    let key: Option<i64> = st.query_row(params![row.id, row.attrs, change], |r| r.get(0)).optional()?;
+                    staging.written.extend(key);
+                    usize::from(key.is_some())
+                }
+                _ => st.execute(params![row.id, row.attrs, change])?,
+            };
+            staging.touched += touched as u64;
             for (kind, value) in &row.keys {
                 keys.execute(params![kind, value, row.id])?;
             }
         }
-        index_text(tx, &written, known)?;
-        Ok(touched)
+        Ok(())
+    }
+
+    fn land_rows(&mut self, _subject: Subject, _change: i64, staging: &mut Staging) -> Result<()> {
+        if let Some(bulk) = self.1.take() {
+            bulk.end(&self.0)?;
+        }
+        index_text(&self.0, &staging.written, staging.known)
     }
 
     fn close_links(&mut self, closes: &[Close], change: i64) -> Result<()> {
@@ -318,7 +395,9 @@ impl Tx for LiteTx<'_> {
     }
 
     fn open_links(&mut self, opens: &[Open], change: i64) -> Result<()> {
+        let bulk = Bulk::begin(&self.0, "links", opens.len() as u64)?;
         let mut st = self.0.prepare_cached(OPEN_LINK)?;
+        let inserting = tracing::info_span!("insert_links").entered();
         for o in opens {
             st.execute(params![
                 o.client,
@@ -334,6 +413,7 @@ impl Tx for LiteTx<'_> {
                 change
             ])?;
         }
+        drop(inserting);
         // The loads' changes (`held_counts`, migration 0005): one row per employee, role and day
         // for the whole batch.
         let mut deltas: std::collections::BTreeMap<(EmployeeKey, &str, Day), i64> = std::collections::BTreeMap::new();
@@ -350,7 +430,7 @@ impl Tx for LiteTx<'_> {
         for ((employee, role, day), delta) in deltas {
             held.execute(params![employee, role, Param::Day(day), delta])?;
         }
-        Ok(())
+        bulk.end(&self.0)
     }
 
     fn add_clients(&mut self, clients: &[NewClient], change: i64) -> Result<Vec<ClientKey>> {
@@ -402,7 +482,7 @@ impl Backend for SqliteStore {
 
     fn write(&mut self) -> Result<Box<dyn Tx + '_>> {
         // IMMEDIATE takes the write lock first, so the revision read inside cannot go stale.
-        Ok(Box::new(LiteTx(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)))
+        Ok(Box::new(LiteTx(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?, None)))
     }
 
     fn read(&mut self, date: Day, what: Reading) -> Result<Snapshot> {
@@ -463,9 +543,9 @@ impl Backend for SqliteStore {
         Ok(self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?)
     }
 
-    fn read_sales(&mut self, first: Option<Day>, last: Day, visit: &mut SalesVisit<'_>) -> Result<i64> {
+    fn read_sales(&mut self, period: &SalesPeriod, visit: &mut SalesVisit<'_>) -> Result<i64> {
         let _span = tracing::info_span!("read_sales").entered();
-        let (f, l) = (first.map(|d| d.to_string()), last.to_string());
+        let (f, l) = (period.held_from.map(|d| d.to_string()), period.last.to_string());
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let revision = revision_of(&mut Lite(&tx))?;
         {
@@ -486,8 +566,22 @@ impl Backend for SqliteStore {
             // The changes that routed (few beside millions of deals): a set, not a join per deal.
             let mut st = tx.prepare("SELECT id FROM changes WHERE kind = 'route'")?;
             let routes: std::collections::HashSet<i64> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-            let mut st = tx.prepare("SELECT id, client, attrs, imported_by FROM deals ORDER BY key")?;
-            let mut rows = st.query([])?;
+            // The deals dated in the period and those without a date (listed as not credited),
+            // in the order of their keys. A narrow period (a quarter of years) is found by the
+            // sale dates' index and sorted; one that holds most deals is read straight through.
+            let (from, to) = (period.first.to_string(), l.clone());
+            let dated: i64 = tx.query_row(
+                "SELECT count(*) FROM deals INDEXED BY deals_by_date WHERE sold_on BETWEEN ?1 AND ?2",
+                params![from, to],
+                |r| r.get(0),
+            )?;
+            let all: i64 = tx.query_row("SELECT coalesce(max(key), 0) FROM deals", [], |r| r.get(0))?;
+            let by = if dated.saturating_mul(SCAN_SHARE) < all { "INDEXED BY deals_by_date" } else { "NOT INDEXED" };
+            let mut st = tx.prepare(&format!(
+                "SELECT id, client, attrs, imported_by FROM deals {by} \
+                 WHERE sold_on BETWEEN ?1 AND ?2 OR sold_on IS NULL ORDER BY key"
+            ))?;
+            let mut rows = st.query(params![from, to])?;
             while let Some(r) = rows.next()? {
                 let routed = routes.contains(&r.get::<_, i64>(3)?);
                 visit(SalesRow::Deal { id: text(r, 0)?, client: r.get(1)?, attrs: text(r, 2)?, routed });
@@ -497,6 +591,10 @@ impl Backend for SqliteStore {
         Ok(revision)
     }
 }
+
+/// A period whose deals are fewer than 1/`SCAN_SHARE` of the store's is read by the sale dates'
+/// index; a longer one by the table in key order.
+const SCAN_SHARE: i64 = 4;
 
 /// A text cell, borrowed from the row.
 fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {

@@ -239,21 +239,29 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
             rows.iter().find(|r| r.key == key).unwrap().id.clone()
         }
         let key = |id: &str| snap.clients.iter().find(|c| c.id == id).unwrap().key;
-        let deals = [("d2", "c2", r#"{"amount":500}"#), ("d1", "c1", r#"{"amount":100}"#)];
+        // S1/#19: two deals without a sale date (read by every period), one dated in February and
+        // one in December 2025.
+        let deals = [
+            ("d2", "c2", r#"{"amount":500}"#),
+            ("d1", "c1", r#"{"amount":100}"#),
+            ("d3", "c1", r#"{"amount":300,"date":"2026-02-25"}"#),
+            ("d4", "c2", r#"{"amount":700,"date":"2025-12-01"}"#),
+        ];
         let rows: Vec<Row> = deals.iter().map(|d| Row { client: Some(d.1.into()), ..row(d.0, d.2) }).collect();
-        import(s, Subject::Deal, &[col("amount", "number")], &rows);
-        let mut read = |a: Option<&str>, b: &str| {
+        import(s, Subject::Deal, &[col("amount", "number"), col("date", "date")], &rows);
+        let mut read_dated = |a: Option<&str>, first: &str, last: &str| {
             let (mut held, mut seen) = (Vec::new(), Vec::new());
+            let period = SalesPeriod { held_from: a.map(day), first: day(first), last: day(last) };
             let revision = s
-                .read_sales(a.map(day), day(b), &mut |row| match row {
+                .read_sales(&period, &mut |row| match row {
                     SalesRow::Link(h) => {
                         assert!(seen.is_empty(), "every holding comes before the deals");
                         held.push(h)
                     }
-                    // PostgreSQL keeps JSON its own way (`{"amount": 500}`).
+                    // PostgreSQL keeps JSON its own way (`{"date": …, "amount": 500}`).
                     SalesRow::Deal { id, client, attrs, routed } => {
                         assert!(!routed, "imported deals are not routed ones");
-                        seen.push((id.to_string(), client, attrs.replace(" ", "")))
+                        seen.push((id.to_string(), client, serde_json::from_str::<serde_json::Value>(attrs).unwrap()))
                     }
                 })
                 .unwrap();
@@ -262,14 +270,21 @@ fn applied_plans_answer_who_owned_what_on_any_date() {
             held.sort();
             (held, seen, revision)
         };
-        let (held, seen, revision) = read(Some("2026-01-01"), "2026-01-09");
+        let expect = |ids: &[&str]| -> Vec<(String, ClientKey, serde_json::Value)> {
+            deals.iter().filter(|d| ids.contains(&d.0)).map(|d| (d.0.to_string(), key(d.1), serde_json::from_str(d.2).unwrap())).collect()
+        };
+        let (held, seen, revision) = read_dated(Some("2026-01-01"), "2026-01-01", "2026-01-09");
         assert_eq!(held, vec![]);
         assert_eq!(revision, now);
+        assert_eq!(seen, expect(&["d2", "d1"]), "the undated deals, in key order; none dated in the period");
+        assert_eq!(read_dated(None, "2026-02-01", "2026-03-31").1, expect(&["d2", "d1", "d3"]), "February's sale");
+        assert_eq!(read_dated(None, "2025-01-01", "2026-12-31").1, expect(&["d2", "d1", "d3", "d4"]), "both years: every deal");
         assert_eq!(
-            seen,
-            deals.iter().map(|d| (d.0.to_string(), key(d.1), d.2.to_string())).collect::<Vec<_>>(),
-            "every deal, in key order"
+            read_dated(None, "2026-02-26", "2026-03-31").1,
+            expect(&["d2", "d1"]),
+            "the period's first day counts, not the day before"
         );
+        let mut read = |a: Option<&str>, b: &str| read_dated(a, a.unwrap_or("2026-01-01"), b);
         let sales = |c: &str, e: &str, from: &str| (c.to_string(), "sales".to_string(), e.to_string(), day(from));
         assert_eq!(
             read(Some("2026-02-20"), "2026-03-01").0,
@@ -1014,5 +1029,53 @@ fn a_webhook_keeps_its_mark_its_lease_and_its_last_answer_and_reads_a_change_s_l
         assert!(s.webhooks().unwrap().is_empty());
         assert!(matches!(s.remove_webhook(id, &actor()), Err(StoreError::NotFound { .. })));
         assert!(matches!(s.retry_webhook(id), Err(StoreError::NotFound { .. })));
+    });
+}
+
+#[test]
+fn a_bulk_first_apply_keeps_every_constraint_and_lands_whole_or_not_at_all() {
+    each("bulk apply", |s| {
+        // Issue #19: from 50,000 links the indexes and (PostgreSQL) foreign keys are set aside and
+        // made again at the end; a link naming nobody is still refused, and nothing lands.
+        seed(s);
+        let n = 60_000;
+        let rows: Vec<Row> = (0..n).map(|i| row(&format!("b{i:05}"), "{}")).collect();
+        import(s, Subject::Client, &[], &rows);
+        let snap = s.snapshot(day("2026-01-01")).unwrap();
+        let iv = key(&snap.employees, "ivanov");
+        let opens = |bad: Option<usize>| -> Vec<Open> {
+            snap.clients
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let who = if Some(i) == bad { EmployeeKey(9_999_999) } else { iv };
+                    open(c.key, "sales", who, "2026-01-01", Cause::New)
+                })
+                .collect()
+        };
+        let err = s.apply(&changes(snap.revision, vec![], opens(Some(n / 2))), &actor()).unwrap_err();
+        assert!(!matches!(err, StoreError::Stale { .. }), "{err}");
+        assert_eq!(owners(s, "2026-01-02"), vec![], "nothing landed");
+        let applied = s.apply(&changes(snap.revision, vec![], opens(None)), &actor()).unwrap();
+        assert_eq!(applied.opened, snap.clients.len() as u64);
+        assert_eq!(owners(s, "2026-01-02").len(), snap.clients.len());
+        // The keys are back: a small plan naming nobody is refused too.
+        import(s, Subject::Client, &[], &[row("late", "{}")]);
+        let snap = s.snapshot(day("2026-01-01")).unwrap();
+        let late = key(&snap.clients, "late");
+        let err =
+            s.apply(&changes(snap.revision, vec![], vec![open(late, "sales", EmployeeKey(9_999_999), "2026-01-01", Cause::New)]), &actor());
+        assert!(err.is_err(), "an unknown employee is refused after the bulk write as before it");
+        // And the unique index: a second open link of one (client, role) is refused.
+        let twice = s.apply(
+            &changes(
+                snap.revision,
+                vec![],
+                vec![open(late, "sales", iv, "2026-01-01", Cause::New), open(late, "sales", iv, "2026-01-01", Cause::New)],
+            ),
+            &actor(),
+        );
+        assert!(twice.is_err(), "one open link per client and role");
+        assert_eq!(s.book("ivanov", day("2026-01-02")).unwrap().len(), snap.clients.len() - 1, "the book is read by its index again");
     });
 }

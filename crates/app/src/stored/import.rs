@@ -2,6 +2,7 @@
 //! and `[values]`, then landed in one transaction.
 
 use super::*;
+use allot_io::sheet::CsvChunks;
 
 /// What an import did.
 #[derive(Debug)]
@@ -47,10 +48,302 @@ pub(crate) fn declared_types(
 }
 
 /// Validates the whole file, then upserts it by id in one transaction. On any error nothing is
-/// imported and every error is returned, located by line and column.
+/// imported and every error is returned, located by line and column. A CSV file of deals is read
+/// a chunk at a time ([`import_deals_streamed`]); any other file whole.
 pub fn import(store: &mut dyn Store, subject: Subject, path: &Path, encoding: &Encodings, actor: &Actor) -> Result<ImportReport, AppError> {
+    if subject == Subject::Deal {
+        if let Some(chunks) = CsvChunks::open(path, encoding.for_file(path), CHUNK_ROWS).map_err(AppError::Input)? {
+            return import_deals_streamed(store, chunks, actor);
+        }
+    }
     let prepared = prepare_import(store, subject, path, encoding)?;
     commit_import(store, prepared, actor)
+}
+
+/// Lines of a file read, checked and landed at a time by a streamed import.
+const CHUNK_ROWS: usize = 1 << 16;
+
+/// Errors kept of a streamed import (a file wrong on every line of ten million is told by its
+/// first ones and a count).
+const ERRORS_KEPT: usize = 10_000;
+
+/// The ids of a streamed import's rows, end to end, each with its line: a duplicate is found
+/// across chunks in ~18 bytes a row.
+#[derive(Default)]
+struct SeenIds {
+    text: String,
+    ends: Vec<usize>,
+    /// Lines past 4,294,967,295 are told as that.
+    lines: Vec<u32>,
+    /// Where each chunk's ids begin (a chunk's own duplicates are told by its own check).
+    chunks: Vec<usize>,
+    /// The chunks handed to the store: (the first row's place among the rows it was given, where
+    /// the chunk's ids begin here).
+    landed: Vec<(u64, usize)>,
+}
+
+impl SeenIds {
+    fn push(&mut self, id: &str, line: u64) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+    }
+
+    fn begin_chunk(&mut self) {
+        self.chunks.push(self.ends.len());
+    }
+
+    fn chunk_of(&self, i: usize) -> usize {
+        self.chunks.partition_point(|&start| start <= i)
+    }
+
+    /// The line of the row the store was given at `place`.
+    fn line_of_landed(&self, place: u64) -> u32 {
+        let k = self.landed.partition_point(|&(first, _)| first <= place) - 1;
+        let (first, start) = self.landed[k];
+        self.lines[start + (place - first) as usize]
+    }
+
+    fn id(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// Each later row whose id an earlier row had: (its row, the earlier row), in file order.
+    fn duplicates(&self) -> Vec<(usize, usize)> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        let mut keyed: Vec<(u64, u32)> = (0..self.ends.len()).map(|i| (hasher.hash_one(self.id(i)), i as u32)).collect();
+        keyed.sort_unstable();
+        let mut found = Vec::new();
+        for run in keyed.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+            // Equal hashes: the ids themselves say which rows are the same.
+            for (k, &(_, later)) in run.iter().enumerate().skip(1) {
+                let same = |e: u32| self.id(e as usize) == self.id(later as usize);
+                if let Some(&(_, first)) = run[..k].iter().find(|(_, e)| same(*e)) {
+                    let (a, b) = (first.min(later) as usize, first.max(later) as usize);
+                    if self.chunk_of(a) != self.chunk_of(b) {
+                        found.push((b, a));
+                    }
+                }
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+}
+
+/// What the reader thread of [`import_deals_streamed`] found.
+struct Read {
+    errors: Vec<Diagnostic>,
+    /// Errors found beyond those kept.
+    more: usize,
+    warnings: Vec<Diagnostic>,
+    seen: SeenIds,
+    /// Rows handed to the store.
+    landed: u64,
+}
+
+/// Reads and checks each chunk of a deals file, sending the rows of each valid one to `tx`.
+#[allow(clippy::too_many_arguments)]
+fn read_deal_chunks(
+    chunks: &mut CsvChunks,
+    first: Sheet,
+    columns: &[Column],
+    declared: &BTreeMap<String, Type>,
+    values: &ValueMaps,
+    renamed: &(dyn Fn(&mut Sheet) -> Vec<Diagnostic> + Sync),
+    id_col: Option<usize>,
+    tx: std::sync::mpsc::SyncSender<Vec<Row>>,
+) -> Read {
+    let mut out = Read { errors: Vec::new(), more: 0, warnings: Vec::new(), seen: SeenIds::default(), landed: 0 };
+    let seen = &mut out.seen;
+    let mut next = Some(Ok(first));
+    while let Some(chunk) = next.take() {
+        let mut problems = match chunk {
+            Ok(mut sheet) => {
+                let mut problems = renamed(&mut sheet);
+                seen.begin_chunk();
+                if problems.is_empty() {
+                    // A fresh dictionary per chunk: the texts of ten million deals are not kept.
+                    let mut data = Data::default();
+                    match allot_io::tables::load_deal_rows(&sheet, declared, values, &mut data) {
+                        Ok(allot_io::tables::DealRows { clients, rows: at, warnings: warned }) => {
+                            for w in warned {
+                                if !out.warnings.iter().any(|k| k.message == w.message) {
+                                    out.warnings.push(w);
+                                }
+                            }
+                            let table = &data.deals;
+                            let cols: Vec<(usize, &str)> =
+                                columns.iter().filter_map(|c| table.column_index(&c.name).map(|i| (i, c.name.as_str()))).collect();
+                            let mut rows = Vec::with_capacity(clients.len());
+                            for (r, client) in clients.into_iter().enumerate() {
+                                let mut obj = serde_json::Map::with_capacity(cols.len());
+                                for &(i, name) in &cols {
+                                    obj.insert(name.to_string(), cell_json(table, i, r as u32, &data));
+                                }
+                                let id = table.id(r as u32);
+                                seen.push(id, sheet.lines[at[r]]);
+                                rows.push(Row {
+                                    id: id.to_string(),
+                                    attrs: serde_json::Value::Object(obj).to_string(),
+                                    client: Some(client),
+                                    keys: vec![],
+                                });
+                            }
+                            seen.landed.push((out.landed, seen.ends.len() - rows.len()));
+                            out.landed += rows.len() as u64;
+                            if tx.send(rows).is_err() {
+                                break; // the store failed; its error is told
+                            }
+                        }
+                        Err(e) => problems = e,
+                    }
+                }
+                if !problems.is_empty() {
+                    // A chunk with errors lands nothing, but its ids are still compared with the others'.
+                    if let Some(c) = id_col {
+                        for r in 0..sheet.len() {
+                            if let Some(id) = allot_io::tables::id_text(sheet.cell(r, c)) {
+                                seen.push(&id, sheet.lines[r]);
+                            }
+                        }
+                    }
+                }
+                problems
+            }
+            Err(e) => e,
+        };
+        let room = ERRORS_KEPT.saturating_sub(out.errors.len());
+        out.more += problems.len().saturating_sub(room);
+        problems.truncate(room);
+        out.errors.append(&mut problems);
+        next = chunks.next_chunk();
+    }
+    out
+}
+
+/// A CSV file of deals imported a chunk of lines at a time, so that ten million rows are never
+/// held at once (issue #19): each chunk is checked against the column types the first one set
+/// (declared, well known, or inferred from it) and handed to the store, which writes it inside
+/// the import's transaction (SQLite) or copies it into a staging table (PostgreSQL). After the
+/// last chunk, ids seen twice in the file and clients the store does not know are looked for;
+/// only when the whole file was valid does the import become visible, in one step. Every error
+/// is told by line (the first [`ERRORS_KEPT`], and how many more).
+pub fn import_deals_streamed(store: &mut dyn Store, mut chunks: CsvChunks, actor: &Actor) -> Result<ImportReport, AppError> {
+    let _span = tracing::info_span!("import_streamed", subject = "deal").entered();
+    let active = store.active_scheme()?.and_then(|a| SchemeFile::parse(&a.text, "the active scheme").ok());
+    let builtin = ValueMaps::builtin();
+    let values = active.as_ref().map_or(&builtin, |sf| &sf.values);
+    let mut declared = declared_types(store, Subject::Deal, active.as_ref())?;
+    let renamed = |sheet: &mut Sheet| -> Vec<Diagnostic> {
+        match &active {
+            Some(sf) => sf.rename_headers(sheet, true),
+            None => vec![],
+        }
+    };
+    let mut first = match chunks.next_chunk() {
+        Some(Ok(sheet)) => sheet,
+        Some(Err(e)) => return Err(AppError::Input(e)),
+        None => return Err(AppError::Input(vec![Diagnostic::error("the file is empty")])),
+    };
+    let bad = renamed(&mut first);
+    if !bad.is_empty() {
+        return Err(AppError::Input(bad));
+    }
+    // Every chunk is read with the types the first one gives the file's columns.
+    let shape = allot_io::tables::shape(&first, &declared, true);
+    for (name, ty) in &shape {
+        declared.entry(name.clone()).or_insert(*ty);
+    }
+    let id_col = allot_io::tables::key_column(&first, "id");
+    let client_col = allot_io::tables::key_column(&first, "client_id");
+    let columns: Vec<Column> = first
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != id_col && Some(*i) != client_col)
+        .filter_map(|(_, h)| shape.iter().find(|(n, _)| n == h).map(|(n, t)| Column { name: n.clone(), ty: t.name().to_string() }))
+        .collect();
+    let file = first.file.clone();
+    let expected = chunks.estimated_lines();
+    let mut landing = store.begin_import(Subject::Deal, &file, &columns, expected, actor)?;
+    // A reader thread reads and checks the chunks while this one writes them: the file's work
+    // and the database's overlap. At most two chunks wait between them.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(2);
+    let read = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| read_deal_chunks(&mut chunks, first, &columns, &declared, values, &renamed, id_col, tx));
+        let mut landed = Ok(());
+        for rows in rx {
+            if landed.is_ok() {
+                // Landed even after another chunk's error, so that the store can say which
+                // clients it does not know; nothing lands then.
+                landed = landing.push(&rows);
+            }
+        }
+        reader.join().map_err(|_| AppError::Refused("reading the deals file failed".into())).and_then(|read| {
+            landed?;
+            Ok(read)
+        })
+    })?;
+    let Read { mut errors, mut more, mut warnings, seen, landed } = read;
+    {
+        // Ids the file holds twice, across chunks (within one, the chunk's own check said so).
+        for (later, earlier) in seen.duplicates() {
+            let d = Diagnostic::error(format!("id `{}` appears twice", seen.id(later)))
+                .file(file.clone())
+                .at(seen.lines[later] as usize, id_col.map_or(1, |c| c + 1))
+                .field("column `id`")
+                .expected("a unique id in every row")
+                .found(format!("the same id on line {}", seen.lines[earlier]));
+            if errors.len() < ERRORS_KEPT {
+                errors.push(d);
+            } else {
+                more += 1;
+            }
+        }
+    }
+    let unknown = if errors.is_empty() && more == 0 {
+        match landing.finish() {
+            Ok(imported) => {
+                if landed == 0 {
+                    warnings.push(
+                        Diagnostic::warning("the file has a header but no deals")
+                            .file(file.clone())
+                            .at(1, 1)
+                            .expected("a row per deal")
+                            .found("the header row alone"),
+                    );
+                }
+                let rows = landed as usize;
+                return Ok(ImportReport { subject: Subject::Deal, rows, imported, columns, warnings });
+            }
+            Err(StoreError::UnknownClients(unknown)) => unknown,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        landing.unknown_clients()?
+    };
+    let listed = unknown.len();
+    for (place, client) in unknown {
+        let d = Diagnostic::error("the deal's client is not in the store")
+            .file(file.clone())
+            .at(seen.line_of_landed(place) as usize, client_col.map_or(1, |c| c + 1))
+            .field("column `client_id`")
+            .expected("the id of a client imported before (`allot import clients`)")
+            .found(format!("`{client}`"));
+        errors.push(d);
+    }
+    if listed >= allot_store::UNKNOWN_CLIENTS_LISTED {
+        errors.push(Diagnostic::error(format!("… the first {listed} unknown clients are listed; there may be more")).file(file.clone()));
+    }
+    // In the file's order, whichever check found them.
+    errors.sort_by_key(|d| d.line.unwrap_or(0));
+    if more > 0 {
+        errors.push(Diagnostic::error(format!("… and {more} more errors (the first {ERRORS_KEPT} are listed)")).file(file));
+    }
+    Err(AppError::Input(errors))
 }
 
 /// A file read and validated, ready to land.
