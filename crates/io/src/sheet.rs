@@ -267,6 +267,15 @@ pub fn decode(bytes: &[u8], file: &str, enc: Encoding) -> Result<String, Diagnos
     }
 }
 
+/// [`decode`] of bytes the caller gives up: UTF-8 text (the common case) becomes the string
+/// without a copy of a file's hundreds of megabytes.
+pub fn decode_owned(bytes: Vec<u8>, file: &str, enc: Encoding) -> Result<String, Diagnostic> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return decode(&bytes, file, enc);
+    }
+    String::from_utf8(bytes).or_else(|e| decode(e.as_bytes(), file, enc))
+}
+
 /// `clients` of `path/to/clients.csv`: how `--encoding NAME=…` names a file.
 pub fn file_stem(file: &str) -> String {
     Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or(file).to_string()
@@ -720,7 +729,7 @@ impl CsvChunks {
             d
         };
         let checked = std::mem::replace(&mut self.first, false);
-        let text = match decode(&bytes, &self.file, self.enc) {
+        let text = match decode_owned(bytes, &self.file, self.enc) {
             Ok(t) => t,
             Err(d) => return Some(Err(vec![moved(d)])),
         };
@@ -742,7 +751,7 @@ pub fn read_table(path: &Path, enc: Encoding) -> Result<Sheet, Vec<Diagnostic>> 
         return read_xlsx(path, &file);
     }
     let bytes = std::fs::read(path).map_err(|e| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())])?;
-    let text = decode(&bytes, &file, enc).map_err(|d| vec![d])?;
+    let text = decode_owned(bytes, &file, enc).map_err(|d| vec![d])?;
     if ext == "jsonl" || ext == "ndjson" {
         read_jsonl_text(&text, &file)
     } else {
