@@ -544,13 +544,7 @@ pub fn load_deals(
     data: &mut Data,
 ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-    let Some(cc) = key_column(sheet, "client_id") else {
-        return Err(vec![Diagnostic::error("the deals file has no `client_id` column")
-            .file(sheet.file.clone())
-            .at(1, 1)
-            .expected("columns id, client_id, amount, date and any attributes")]);
-    };
-    let (table, rows) = load_table(sheet, declared, values, &["client_id"], data, &mut errors, &mut warnings);
+    let (cc, table, rows) = deal_table(sheet, declared, values, data, &mut errors, &mut warnings)?;
     let mut deal_client = Vec::with_capacity(rows.len());
     for &r in &rows {
         match id_text(sheet.cell(r, cc)).and_then(|id| data.clients.row_of(&id)) {
@@ -574,6 +568,25 @@ pub fn load_deals(
     Ok(warnings)
 }
 
+/// A deals sheet's `client_id` column and its rows typed (the clients not looked up yet).
+fn deal_table(
+    sheet: &Sheet,
+    declared: &BTreeMap<String, Type>,
+    values: &ValueMaps,
+    data: &mut Data,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(usize, Table, Vec<usize>), Vec<Diagnostic>> {
+    let Some(cc) = key_column(sheet, "client_id") else {
+        return Err(vec![Diagnostic::error("the deals file has no `client_id` column")
+            .file(sheet.file.clone())
+            .at(1, 1)
+            .expected("columns id, client_id, amount, date and any attributes")]);
+    };
+    let (table, rows) = load_table(sheet, declared, values, &["client_id"], data, errors, warnings);
+    Ok((cc, table, rows))
+}
+
 /// What [`load_deal_rows`] reads of a chunk: each kept row's client id and its row in the sheet,
 /// and the warnings.
 pub struct DealRows {
@@ -593,13 +606,7 @@ pub fn load_deal_rows(
     data: &mut Data,
 ) -> Result<DealRows, Vec<Diagnostic>> {
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-    let Some(cc) = key_column(sheet, "client_id") else {
-        return Err(vec![Diagnostic::error("the deals file has no `client_id` column")
-            .file(sheet.file.clone())
-            .at(1, 1)
-            .expected("columns id, client_id, amount, date and any attributes")]);
-    };
-    let (table, rows) = load_table(sheet, declared, values, &["client_id"], data, &mut errors, &mut warnings);
+    let (cc, table, rows) = deal_table(sheet, declared, values, data, &mut errors, &mut warnings)?;
     let mut clients = Vec::with_capacity(rows.len());
     for &r in &rows {
         match id_text(sheet.cell(r, cc)) {
