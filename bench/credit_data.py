@@ -18,7 +18,9 @@ with open(os.path.join(out, "deals.csv"), "w", encoding="utf-8") as f:
     f.write("id,client_id,date,opened,amount,currency,product_line,stage\n")
     days = [(start + datetime.timedelta(d)).isoformat() for d in range(span)]
     for i in range(m):
-        d = (i * 13) % span
+        # One year: the dates scattered over it (every chunk of the file has every month). Ten
+        # years: in the order they were sold, as a CRM's history is exported.
+        d = (i * 13) % span if years == 1 else i * span // m
         line = "service" if i % 4 == 0 else "equipment"
         stage = "lost" if i % 20 == 3 else "won"
         f.write(f"d{i:09d},c{(i * 7) % n:08d},{days[d]},{days[max(d - 30, 0)]},{(i * 7919) % 100000 * 100 + 1},RUB,{line},{stage}\n")
