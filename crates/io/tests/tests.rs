@@ -668,3 +668,61 @@ fn an_employee_s_contacts_are_checked_and_each_mistake_located() {
     assert_eq!(ok[0], [("email", "anna@example.ru".to_string()), ("language", "ru".to_string()), ("crm_user", "17".to_string())]);
     assert_eq!(ok[1], [("language", "en".to_string())]);
 }
+
+/// Every cell and line of a sheet, to compare a file read in chunks with the same file read whole.
+fn cells(sheet: &allot_io::Sheet) -> Vec<(u64, Vec<String>)> {
+    (0..sheet.len()).map(|r| (sheet.lines[r], (0..sheet.headers.len()).map(|c| format!("{:?}", sheet.cell(r, c))).collect())).collect()
+}
+
+#[test]
+fn a_file_read_in_chunks_gives_the_rows_and_lines_of_the_file_read_whole() {
+    // Issue #19: a quoted field with line breaks across a chunk's end, CRLF, a byte-order mark,
+    // a blank line, `;` and Cyrillic; chunks of two lines.
+    let text = "\u{feff}id;name;note\r\nc1;Альфа;\"первая\r\nвторая\r\nтретья\"\r\nc2;Бета;x\r\n\r\nc3;\"Гамма; ООО\";y\r\nc4;Дельта;\"\"\"кавычки\"\"\"\r\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clients.csv");
+    std::fs::write(&path, text).unwrap();
+    let whole = read_table(&path, Encoding::Utf8).unwrap();
+    let mut chunks = allot_io::sheet::CsvChunks::open(&path, Encoding::Utf8, 2).unwrap().unwrap();
+    assert_eq!(chunks.headers().unwrap(), whole.headers);
+    let mut read = Vec::new();
+    let mut n = 0;
+    while let Some(chunk) = chunks.next_chunk() {
+        let chunk = chunk.unwrap();
+        assert_eq!(chunk.headers, whole.headers);
+        read.extend(cells(&chunk));
+        n += 1;
+    }
+    assert_eq!(read, cells(&whole));
+    assert!(n >= 3, "read in several chunks: {n}");
+    assert_eq!(whole.lines, vec![2, 5, 7, 8]);
+
+    // A chunk's error is told at the file's line, and the next chunk is still read.
+    let bad = "id,name\nc1,a\nc2,b\nc3,c,extra\nc4,d\n";
+    std::fs::write(&path, bad).unwrap();
+    let mut chunks = allot_io::sheet::CsvChunks::open(&path, Encoding::Utf8, 2).unwrap().unwrap();
+    let mut errors = Vec::new();
+    let mut ids = Vec::new();
+    while let Some(chunk) = chunks.next_chunk() {
+        match chunk {
+            Ok(s) => ids.extend((0..s.len()).map(|r| format!("{:?}", s.cell(r, 0)))),
+            Err(e) => errors.extend(e),
+        }
+    }
+    assert_eq!(errors.len(), 1);
+    assert_eq!((errors[0].line, errors[0].column), (Some(4), Some(3)), "{}", render_all(&errors));
+    assert_eq!(ids, vec![format!("{:?}", allot_io::sheet::CellRef::Text("c1")), format!("{:?}", allot_io::sheet::CellRef::Text("c2"))]);
+
+    // Windows-1251, as 1C writes it: decoded chunk by chunk, a bad byte located in the file.
+    let mut cp = b"id,name\nc1,".to_vec();
+    cp.extend([0xC0, 0xEB, 0xFC, 0xF4, 0xE0]); // «Альфа»
+    cp.extend(b"\nc2,b\nc3,c\n");
+    std::fs::write(&path, &cp).unwrap();
+    let mut chunks = allot_io::sheet::CsvChunks::open(&path, Encoding::Cp1251, 1).unwrap().unwrap();
+    let first = chunks.next_chunk().unwrap().unwrap();
+    assert_eq!(first.cell(0, 1), allot_io::sheet::CellRef::Text("Альфа"));
+    let mut utf8 = allot_io::sheet::CsvChunks::open(&path, Encoding::Utf8, 1).unwrap().unwrap();
+    let Some(Err(err)) = utf8.next_chunk() else { panic!("Windows-1251 bytes are not UTF-8") };
+    assert_eq!(err[0].line, Some(2), "{}", render_all(&err));
+    assert!(utf8.next_chunk().unwrap().is_ok(), "the next chunk is read on");
+}

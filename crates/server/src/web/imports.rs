@@ -133,8 +133,8 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
     }
     let actor = actor_of(&s);
     let today = allot_app::clock::today();
-    // Read and checked whole first — an error anywhere lands nothing —, then landed as read (the
-    // store's import is one transaction): the file is read once.
+    // Checked whole — an error anywhere lands nothing — and landed in one transaction: the file
+    // is read once (a CSV of deals a chunk at a time, as `allot import` reads it).
     let imported = {
         let actor = actor.clone();
         state
@@ -145,8 +145,7 @@ pub async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, m: M
                     allot_app::stored::AppError::Input(d) => d.iter().map(|x| x.to_string().replace(&copy, &name)).collect::<Vec<_>>(),
                     other => vec![other.say(lang).replace(&copy, &name)],
                 };
-                let landed = allot_app::stored::prepare_import(st, subject, &path, &encodings)
-                    .and_then(|prepared| allot_app::stored::commit_import(st, prepared, &actor));
+                let landed = allot_app::stored::import(st, subject, &path, &encodings, &actor);
                 Ok(landed.map(|_| ()).map_err(said))
             })
             .await
