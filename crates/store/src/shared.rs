@@ -45,7 +45,7 @@ pub(crate) struct Staging {
     pub unknown: Vec<(u64, String)>,
     /// Clients written, for the text index (SQLite).
     pub written: Vec<i64>,
-    /// The greatest client key before the import (SQLite).
+    /// The greatest client key before the import (SQLite, read with the first chunk).
     pub known: i64,
     /// Whether the first chunk was given: the temporary tables made (PostgreSQL), the bulk write
     /// begun (SQLite).
@@ -63,7 +63,7 @@ impl Staging {
 }
 
 /// An import in its transaction ([`Store::begin_import`]).
-struct Import1<'s> {
+struct Importing<'s> {
     tx: Box<dyn Tx + 's>,
     subject: Subject,
     change: i64,
@@ -72,7 +72,7 @@ struct Import1<'s> {
     staging: Staging,
 }
 
-impl Import1<'_> {
+impl Importing<'_> {
     fn unknown_clients_now(&mut self) -> Result<Vec<(u64, String)>> {
         self.tx.unknown_clients(&mut self.staging)?;
         let mut unknown = std::mem::take(&mut self.staging.unknown);
@@ -81,7 +81,7 @@ impl Import1<'_> {
     }
 }
 
-impl Landing for Import1<'_> {
+impl Landing for Importing<'_> {
     fn unknown_clients(mut self: Box<Self>) -> Result<Vec<(u64, String)>> {
         self.unknown_clients_now()
     }
@@ -1070,8 +1070,7 @@ impl<B: Backend> Store for B {
         let change = add_change(&mut *tx, "import", actor, Some(file), "")?;
         register_columns(&mut *tx, subject, columns)?;
         let before = tx.one(&format!("SELECT count(*) FROM {}", table_of(subject)), &[])?.int(0)?;
-        let known = tx.one("SELECT coalesce(max(key), 0) FROM clients", &[])?.int(0)?;
-        Ok(Box::new(Import1 { tx, subject, change, before, staging: Staging { known, expected, ..Staging::default() } }))
+        Ok(Box::new(Importing { tx, subject, change, before, staging: Staging { expected, ..Staging::default() } }))
     }
 
     fn active_scheme(&mut self) -> Result<Option<SchemeVersion>> {

@@ -31,6 +31,23 @@ pub(crate) fn cell_json(table: &Table, col: usize, row: u32, data: &Data) -> ser
     }
 }
 
+/// A row's attributes as the store keeps them: the given columns (table column, name), each cell
+/// as JSON (an empty cell as null, which removes the stored attribute).
+fn attrs_of(table: &Table, cols: &[(usize, &str)], row: u32, data: &Data) -> serde_json::Map<String, serde_json::Value> {
+    let mut obj = serde_json::Map::with_capacity(cols.len());
+    for &(i, name) in cols {
+        obj.insert(name.to_string(), cell_json(table, i, row, data));
+    }
+    obj
+}
+
+/// The headers of a file's attributes: all but its `id` and (deals) `client_id` columns.
+fn attribute_headers(sheet: &Sheet, deals: bool) -> impl Iterator<Item = &String> {
+    let id_col = allot_io::tables::key_column(sheet, "id");
+    let client_col = if deals { allot_io::tables::key_column(sheet, "client_id") } else { None };
+    sheet.headers.iter().enumerate().filter(move |(i, _)| Some(*i) != id_col && Some(*i) != client_col).map(|(_, h)| h)
+}
+
 /// The types declared for a subject, by the store and the active scheme.
 pub(crate) fn declared_types(
     store: &mut dyn Store,
@@ -179,10 +196,7 @@ fn read_deal_chunks(
                                 columns.iter().filter_map(|c| table.column_index(&c.name).map(|i| (i, c.name.as_str()))).collect();
                             let mut rows = Vec::with_capacity(clients.len());
                             for (r, client) in clients.into_iter().enumerate() {
-                                let mut obj = serde_json::Map::with_capacity(cols.len());
-                                for &(i, name) in &cols {
-                                    obj.insert(name.to_string(), cell_json(table, i, r as u32, &data));
-                                }
+                                let obj = attrs_of(table, &cols, r as u32, &data);
                                 let id = table.id(r as u32);
                                 seen.push(id, sheet.lines[at[r]]);
                                 rows.push(Row {
@@ -259,12 +273,8 @@ pub fn import_deals_streamed(store: &mut dyn Store, mut chunks: CsvChunks, actor
     }
     let id_col = allot_io::tables::key_column(&first, "id");
     let client_col = allot_io::tables::key_column(&first, "client_id");
-    let columns: Vec<Column> = first
-        .headers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != id_col && Some(*i) != client_col)
-        .filter_map(|(_, h)| shape.iter().find(|(n, _)| n == h).map(|(n, t)| Column { name: n.clone(), ty: t.name().to_string() }))
+    let columns: Vec<Column> = attribute_headers(&first, true)
+        .filter_map(|h| shape.iter().find(|(n, _)| n == h).map(|(n, t)| Column { name: n.clone(), ty: t.name().to_string() }))
         .collect();
     let file = first.file.clone();
     let expected = chunks.estimated_lines();
@@ -411,22 +421,13 @@ pub fn prepare_import_with(
             }
             let table = if subject == Subject::Deal { &data.deals } else { &data.clients };
             // Only the file's own columns: a column it lacks keeps its stored values.
-            let id_col = allot_io::tables::key_column(&sheet, "id");
-            let client_col = allot_io::tables::key_column(&sheet, "client_id");
-            let cols: Vec<(usize, Column)> = sheet
-                .headers
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != id_col && !(subject == Subject::Deal && Some(*i) == client_col))
-                .map(|(_, h)| h)
+            let cols: Vec<(usize, Column)> = attribute_headers(&sheet, subject == Subject::Deal)
                 .filter_map(|h| table.column_index(h).map(|i| (i, Column { name: h.clone(), ty: table.column(i).ty().name().to_string() })))
                 .collect();
+            let named: Vec<(usize, &str)> = cols.iter().map(|(i, c)| (*i, c.name.as_str())).collect();
             let mut rows = Vec::with_capacity(table.len());
             for r in 0..table.len() as u32 {
-                let mut obj = serde_json::Map::with_capacity(cols.len());
-                for (i, c) in &cols {
-                    obj.insert(c.name.clone(), cell_json(table, *i, r, &data));
-                }
+                let obj = attrs_of(table, &named, r, &data);
                 let client = (subject == Subject::Deal).then(|| data.clients.id(data.deal_client[r as usize]).to_string());
                 let keys = if subject == Subject::Client { client_keys(&obj) } else { vec![] };
                 rows.push(Row { id: table.id(r).to_string(), attrs: serde_json::Value::Object(obj).to_string(), client, keys });
