@@ -35,6 +35,23 @@ pub const WAL_FRAMES_LIMIT: i64 = 16_384;
 
 pub struct SqliteStore {
     conn: Connection,
+    /// The connection's settings a bulk write changed and did not set back (its transaction
+    /// failed): set back before the connection is used again.
+    unsettled: Unsettled,
+}
+
+/// `PRAGMA cache_size` and `mmap_size` as they were before a bulk write, while it lasts.
+type Unsettled = std::sync::Arc<std::sync::Mutex<Option<(i64, i64)>>>;
+
+fn take_unsettled(u: &Unsettled) -> Option<(i64, i64)> {
+    u.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+}
+
+/// Sets the connection's page cache and map back as they were before a bulk write.
+fn settle(conn: &Connection, (cache, mapped): (i64, i64)) -> Result<()> {
+    conn.pragma_update(None, "cache_size", cache)?;
+    conn.pragma_update(None, "mmap_size", mapped)?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -65,7 +82,15 @@ impl SqliteStore {
         )
         .map_err(fail)?;
         migrate(&mut conn).map_err(|e| StoreError::Open { url: url.clone(), message: e.to_string() })?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, unsettled: Unsettled::default() })
+    }
+
+    /// Sets back what a failed bulk write left changed.
+    fn settled(&mut self) -> Result<()> {
+        match take_unsettled(&self.unsettled) {
+            Some(before) => settle(&self.conn, before),
+            None => Ok(()),
+        }
     }
 
     fn read_snapshot(&mut self, date: Day, what: Reading) -> Result<Snapshot> {
@@ -212,8 +237,9 @@ impl Db for Connection {
     }
 }
 
-/// A write transaction, with the bulk write an import has begun.
-struct LiteTx<'c>(Transaction<'c>, Option<Bulk>);
+/// A write transaction, with the bulk write an import has begun, and where a bulk write keeps
+/// the connection's settings it changed.
+struct LiteTx<'c>(Transaction<'c>, Option<Bulk>, Unsettled);
 
 impl Db for LiteTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
@@ -236,9 +262,10 @@ const OPEN_LINK: &str = "INSERT INTO links (client, role, several, employee, val
 /// Inside the transaction, so nobody sees the table without them; the unique indexes and every
 /// constraint are kept and checked row by row.
 struct Bulk {
-    /// The page cache's size and the mapped size before (`PRAGMA cache_size`, `mmap_size`), when
-    /// they were changed.
-    cache: Option<(i64, i64)>,
+    /// Whether the page cache and the map were changed (what they were is in `unsettled`, so
+    /// that a failed transaction's connection is set back before its next use).
+    changed: bool,
+    unsettled: Unsettled,
     /// The definitions of the indexes set aside.
     indexes: Vec<String>,
 }
@@ -251,18 +278,20 @@ const BULK_ROWS: u64 = 50_000;
 
 impl Bulk {
     /// Before `rows` are written into `table`.
-    fn begin(tx: &Connection, table: &str, rows: u64) -> Result<Bulk> {
+    fn begin(tx: &Connection, table: &str, rows: u64, unsettled: &Unsettled) -> Result<Bulk> {
+        let mut bulk = Bulk { changed: false, unsettled: unsettled.clone(), indexes: vec![] };
         if rows < BULK_ROWS {
-            return Ok(Bulk { cache: None, indexes: vec![] });
+            return Ok(bulk);
         }
         let cache: i64 = tx.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
         let mapped: i64 = tx.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
+        *unsettled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((cache, mapped));
+        bulk.changed = true;
         tx.pragma_update(None, "cache_size", WIDE_CACHE)?;
         // Reads through the map look for each page in the log first, and this transaction's log
         // grows by gigabytes: every read would search all of it. Through the cache they do not.
         tx.pragma_update(None, "mmap_size", 0)?;
         let held: i64 = tx.query_row(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"), [], |r| r.get(0))?;
-        let mut indexes = Vec::new();
         if rows as i64 > held {
             let mut st = tx.prepare(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL \
@@ -271,10 +300,10 @@ impl Bulk {
             let found: Vec<(String, String)> = st.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
             for (name, sql) in found {
                 tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
-                indexes.push(sql);
+                bulk.indexes.push(sql);
             }
         }
-        Ok(Bulk { cache: Some((cache, mapped)), indexes })
+        Ok(bulk)
     }
 
     fn end(self, tx: &Connection) -> Result<()> {
@@ -282,11 +311,10 @@ impl Bulk {
         for sql in &self.indexes {
             tx.execute_batch(sql)?;
         }
-        if let Some((cache, mapped)) = self.cache {
-            tx.pragma_update(None, "cache_size", cache)?;
-            tx.pragma_update(None, "mmap_size", mapped)?;
+        match take_unsettled(&self.unsettled) {
+            Some(before) if self.changed => settle(tx, before),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -321,7 +349,8 @@ impl Tx for LiteTx<'_> {
         let tx = &self.0;
         let table = table_of(subject);
         if !staging.begun {
-            self.1 = Some(Bulk::begin(tx, table, staging.expected)?);
+            staging.known = last_client_key(tx)?;
+            self.1 = Some(Bulk::begin(tx, table, staging.expected, &self.2)?);
             staging.begun = true;
         }
         let mut st = match subject {
@@ -395,7 +424,7 @@ impl Tx for LiteTx<'_> {
     }
 
     fn open_links(&mut self, opens: &[Open], change: i64) -> Result<()> {
-        let bulk = Bulk::begin(&self.0, "links", opens.len() as u64)?;
+        let bulk = Bulk::begin(&self.0, "links", opens.len() as u64, &self.2)?;
         let mut st = self.0.prepare_cached(OPEN_LINK)?;
         let inserting = tracing::info_span!("insert_links").entered();
         for o in opens {
@@ -477,15 +506,20 @@ impl Backend for SqliteStore {
     const NAME: &'static str = "sqlite";
 
     fn db(&mut self) -> &mut dyn Db {
+        if let Err(e) = self.settled() {
+            tracing::warn!(error = %e, "the connection's cache could not be set back after a failed bulk write");
+        }
         &mut self.conn
     }
 
     fn write(&mut self) -> Result<Box<dyn Tx + '_>> {
         // IMMEDIATE takes the write lock first, so the revision read inside cannot go stale.
-        Ok(Box::new(LiteTx(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?, None)))
+        self.settled()?;
+        Ok(Box::new(LiteTx(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?, None, self.unsettled.clone())))
     }
 
     fn read(&mut self, date: Day, what: Reading) -> Result<Snapshot> {
+        self.settled()?;
         self.read_snapshot(date, what)
     }
 
