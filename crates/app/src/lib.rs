@@ -68,6 +68,7 @@ fn read_text(path: &Path) -> Result<String, Vec<Diagnostic>> {
 
 /// Reads a table and gives its headers the names the scheme's `[columns]` maps them to.
 fn read_sheet(path: &Path, inputs: &Inputs, sf: Option<&SchemeFile>, deals: bool) -> Result<Sheet, Vec<Diagnostic>> {
+    let _span = tracing::info_span!("read", deals).entered();
     let mut sheet = read_table(path, inputs.encodings.for_file(path))?;
     if let Some(sf) = sf {
         let errors = sf.rename_headers(&mut sheet, deals);
@@ -95,35 +96,26 @@ impl Found {
     }
 }
 
-/// Reads the clients (or deals) file into `data`; when some cell is bad, returns the file's
-/// columns without rows, to check the scheme against (typing them again only then).
-#[allow(clippy::too_many_arguments)]
+/// Types a read clients (or deals) file into `data` with `load`; when some cell is bad, returns
+/// the file's columns without rows, to check the scheme against (typing them again only then).
 fn read_subject(
     sheet: Result<Sheet, Vec<Diagnostic>>,
     deals: bool,
     declared: &std::collections::BTreeMap<String, allot_rules::Type>,
-    values: &ValueMaps,
-    data: &mut Data,
     found: &mut Found,
+    load: impl FnOnce(&Sheet) -> Result<Vec<Diagnostic>, Vec<Diagnostic>>,
 ) -> Option<Table> {
     match sheet {
-        Ok(sheet) => {
-            let loaded = if deals {
-                allot_io::tables::load_deals(&sheet, declared, values, data)
-            } else {
-                allot_io::tables::load_clients(&sheet, declared, values, data)
-            };
-            match loaded {
-                Ok(w) => {
-                    found.add(w);
-                    None
-                }
-                Err(e) => {
-                    found.add(e);
-                    Some(Table::new(&allot_io::tables::shape(&sheet, declared, deals)))
-                }
+        Ok(sheet) => match load(&sheet) {
+            Ok(w) => {
+                found.add(w);
+                None
             }
-        }
+            Err(e) => {
+                found.add(e);
+                Some(Table::new(&allot_io::tables::shape(&sheet, declared, deals)))
+            }
+        },
         Err(e) => {
             found.unreadable = true;
             found.add(e);
@@ -153,15 +145,23 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
     let builtin = ValueMaps::builtin();
     let values = sf.as_ref().map_or(&builtin, |s| &s.values);
     let mut data = Data::default();
-    // The deals file is read (and parsed) on a second core while the clients are read and typed.
+    // The deals file is read and typed on a second core while the clients are read and typed;
+    // their clients are looked up after.
     let (bad_clients, employees, check_employees, bad_deals) = std::thread::scope(|scope| {
         let deal_sheet = inputs.deals.as_ref().map(|p| {
             let sf = sf.as_ref();
-            scope.spawn(move || read_sheet(p, inputs, sf, true))
+            scope.spawn(move || {
+                let sheet = read_sheet(p, inputs, sf, true)?;
+                let _span = tracing::info_span!("type", deals = true).entered();
+                let typed = allot_io::tables::type_deals(&sheet, deal_declared, values);
+                Ok((sheet, typed))
+            })
         });
         progress.stage("reading clients");
-        let bad_clients =
-            read_subject(read_sheet(&inputs.clients, inputs, sf.as_ref(), false), false, declared, values, &mut data, &mut found);
+        let bad_clients = read_subject(read_sheet(&inputs.clients, inputs, sf.as_ref(), false), false, declared, &mut found, |sheet| {
+            let _span = tracing::info_span!("type", deals = false).entered();
+            allot_io::tables::load_clients(sheet, declared, values, &mut data)
+        });
         progress.stage("reading employees");
         let mut check_employees = vec![];
         let employees = match read_table(&inputs.employees, inputs.encodings.for_file(&inputs.employees)) {
@@ -185,8 +185,15 @@ pub fn load(inputs: &Inputs, progress: &dyn Progress) -> Result<Loaded, Vec<Diag
         let bad_deals = match deal_sheet {
             Some(reading) => {
                 progress.stage("reading deals");
-                let sheet = reading.join().unwrap_or_else(|_| Err(vec![Diagnostic::error("reading the deals file failed")]));
-                read_subject(sheet, true, deal_declared, values, &mut data, &mut found)
+                let read = reading.join().unwrap_or_else(|_| Err(vec![Diagnostic::error("reading the deals file failed")]));
+                let (sheet, typed) = match read {
+                    Ok((sheet, typed)) => (Ok(sheet), Some(typed)),
+                    Err(e) => (Err(e), None),
+                };
+                read_subject(sheet, true, deal_declared, &mut found, |sheet| {
+                    let _span = tracing::info_span!("attach").entered();
+                    typed.map_or(Ok(vec![]), |typed| typed?.attach(sheet, &mut data))
+                })
             }
             None => {
                 // No deals: deal rules are still type-checked against the declared deal columns.

@@ -396,6 +396,31 @@ impl Table {
         }
     }
 
+    /// Moves a table typed against a dictionary of its own (on another thread) onto `dict` and
+    /// `lists`: its symbols and lists are numbered as if it had been typed against them, the values
+    /// new to `dict` taking the next symbols in the order the table met them.
+    pub fn adopt(&mut self, own: &Dict, own_lists: &Lists, dict: &mut Dict, lists: &mut Lists) {
+        let syms: Vec<Sym> = own.strs.iter().map(|s| dict.intern(s)).collect();
+        let mut items = Vec::new();
+        let list_ids: Vec<u32> = (0..own_lists.len() as u32)
+            .map(|i| {
+                items.clear();
+                items.extend(own_lists.get(i).iter().map(|&s| syms[s as usize]));
+                lists.intern_slice(&items)
+            })
+            .collect();
+        for c in &mut self.columns {
+            match c {
+                Column::Text(t) => {
+                    t.syms.iter_mut().for_each(|s| *s = syms[*s as usize]);
+                    t.local = t.syms.iter().enumerate().map(|(code, &s)| (s, code as u32)).collect();
+                }
+                Column::List(v) => v.iter_mut().filter(|id| **id != NO_LIST).for_each(|id| *id = list_ids[*id as usize]),
+                _ => {}
+            }
+        }
+    }
+
     pub fn number(&self, col: usize, row: u32) -> Option<f64> {
         match &self.columns[col] {
             Column::Number(v) => Some(v[row as usize]).filter(|x| !x.is_nan()),

@@ -428,3 +428,56 @@ fn a_role_with_more_rules_than_the_summaries_cover_still_finds_the_first_match()
     let o = w.run(&[], &Options::default());
     assert_eq!(w.owners(&o, "sales"), ["moscow", "moscow", "kazan", "kazan", "rest", "rest", "moscow", "rest", "kazan", "rest"]);
 }
+
+#[test]
+fn a_table_typed_on_its_own_and_adopted_numbers_its_values_as_if_typed_in_place() {
+    // Issue #19: deals are typed on a second core with a dictionary of their own; adopted after
+    // the clients, every symbol and list must be what typing them in place would have given.
+    let client_cols = [("city".to_string(), Type::Text), ("products".to_string(), Type::List)];
+    let deal_cols = [("stage".to_string(), Type::Text), ("lines".to_string(), Type::List), ("amount".to_string(), Type::Number)];
+    let clients = [("c1", "Казань", vec!["сети", "ПО"]), ("c2", "Москва", vec!["ПО"])];
+    let deals = [
+        ("d1", Some("won"), vec!["ПО", "новое"], 10.0),
+        ("d2", None, vec![], 20.0),
+        ("d3", Some("Казань"), vec!["новое", "ПО"], 30.0),
+        ("d4", Some("lost"), vec!["сети"], 40.0),
+    ];
+    let type_clients = |d: &mut Data| {
+        let mut t = Table::new(&client_cols);
+        for (id, city, products) in &clients {
+            t.push(id, vec![Value::Text(city), Value::List(products.clone())], &mut d.dict, &mut d.lists).unwrap();
+        }
+        t
+    };
+    let type_deals = |d: &mut Data| {
+        let mut t = Table::new(&deal_cols);
+        for (id, stage, lines, amount) in &deals {
+            let stage = stage.map_or(Value::Missing, Value::Text);
+            let lines = if lines.is_empty() { Value::Missing } else { Value::List(lines.clone()) };
+            t.push(id, vec![stage, lines, Value::Number(*amount)], &mut d.dict, &mut d.lists).unwrap();
+        }
+        t
+    };
+    let mut in_place = Data::default();
+    in_place.clients = type_clients(&mut in_place);
+    in_place.deals = type_deals(&mut in_place);
+
+    let mut own = Data::default();
+    let mut apart = type_deals(&mut own);
+    let mut data = Data::default();
+    data.clients = type_clients(&mut data);
+    apart.adopt(&own.dict, &own.lists, &mut data.dict, &mut data.lists);
+
+    let texts = |d: &Data| (0..d.dict.len() as u32).map(|s| d.dict.str(s).to_string()).collect::<Vec<_>>();
+    assert_eq!(texts(&data), texts(&in_place));
+    assert_eq!(data.lists.len(), in_place.lists.len());
+    for row in 0..deals.len() as u32 {
+        assert_eq!(apart.text(0, row), in_place.deals.text(0, row), "stage of row {row}");
+        let list = |t: &Table, d: &Data| t.list_id(1, row).map(|l| d.lists.get(l).to_vec());
+        assert_eq!(list(&apart, &data), list(&in_place.deals, &in_place), "lines of row {row}");
+        assert_eq!(apart.number(2, row), in_place.deals.number(2, row));
+    }
+    // The adopted table's codes still find their symbols: `won` is one value, `Казань` the clients'.
+    assert_eq!(apart.text(0, 2), data.dict.get("Казань"));
+    assert_eq!(apart.text(0, 1), None);
+}

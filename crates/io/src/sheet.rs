@@ -284,15 +284,20 @@ pub fn file_stem(file: &str) -> String {
 /// The delimiter of a CSV text: whichever of `;` `,` tab occurs most in the header line outside
 /// quotes (`,` on a tie).
 pub fn detect_delimiter(text: &str) -> u8 {
+    detect_delimiter_bytes(text.as_bytes())
+}
+
+/// [`detect_delimiter`] of bytes in any encoding that keeps ASCII as it is.
+fn detect_delimiter_bytes(b: &[u8]) -> u8 {
     let mut counts = [0usize; 3];
     let mut quoted = false;
-    for c in text.chars() {
+    for &c in b {
         match c {
-            '"' => quoted = !quoted,
-            '\n' | '\r' if !quoted => break,
-            ',' if !quoted => counts[0] += 1,
-            ';' if !quoted => counts[1] += 1,
-            '\t' if !quoted => counts[2] += 1,
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
             _ => {}
         }
     }
@@ -374,81 +379,228 @@ pub fn read_csv_text(text: &str, file: &str) -> Result<Sheet, Vec<Diagnostic>> {
 /// [`read_csv_text`] with the delimiter given; `headers` says whether the header row's problems
 /// are reported (a later chunk of a file repeats the header the first one checked).
 fn read_csv_with(text: &str, file: &str, delim: u8, headers_checked: bool) -> Result<Sheet, Vec<Diagnostic>> {
-    let index = LineIndex::new(text);
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(text.as_bytes());
-    let headers: Vec<String> = match rdr.headers() {
-        Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
-        Err(e) => return Err(vec![csv_error(file, &e, &index)]),
-    };
-    if headers.iter().all(|h| h.is_empty()) {
-        return Err(vec![Diagnostic::error("the file is empty")
-            .file(file)
-            .at(1, 1)
-            .expected("a header row naming the columns, e.g. id,name,region")]);
+    match read_csv_from(text.as_bytes(), text.len(), file, Some(delim), headers_checked) {
+        Ok(read) => read,
+        // Unreachable: the bytes of a `str` are UTF-8.
+        Err(NotUtf8) => Err(vec![Diagnostic::error("the file is not valid UTF-8").file(file)]),
     }
-    let mut errors = if headers_checked { header_problems(file, &headers, 1) } else { vec![] };
-    let mut rows = CsvRows { buf: String::with_capacity(text.len()), ends: Vec::new(), width: headers.len() };
-    let mut lines = Vec::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = rec.position().map_or(0, |p| index.line(record_start(text, p.byte() as usize)) as u64);
-                if rec.iter().all(|f| f.trim().is_empty()) {
-                    continue; // blank line, or a row of empty cells as Excel leaves at the end
-                }
-                if rec.len() != headers.len() {
-                    let d = Diagnostic::error(format!("row has {} fields but the header has {}", rec.len(), headers.len()))
-                        .file(file)
-                        .at(line as usize, rec.len().min(headers.len()) + 1)
-                        .expected(format!("{} fields separated by `{}`", headers.len(), delim as char))
-                        .found(format!("{} fields", rec.len()))
-                        .help("a field holding the delimiter or a line break must be in double quotes");
-                    errors.push(d);
-                    continue;
-                }
-                for f in rec.iter() {
-                    rows.buf.push_str(f);
-                    let end = u32::try_from(rows.buf.len()).map_err(|_| {
-                        vec![Diagnostic::error("the file is larger than 4 GiB of text")
-                            .file(file)
-                            .at(line as usize, 1)
-                            .help("split it into several files")]
-                    })?;
-                    rows.ends.push(end);
-                }
-                lines.push(line);
-            }
-            Err(e) => {
-                errors.push(csv_error(file, &e, &index));
-                break;
-            }
+}
+
+/// Reads a CSV file as UTF-8, a block at a time (no copy of the whole file is held beside its
+/// fields); a file that is not UTF-8 (a Windows-1251 export) is then read whole and decoded.
+fn read_csv_file(path: &Path, file: &str, enc: Encoding) -> Result<Sheet, Vec<Diagnostic>> {
+    let cannot = |e: std::io::Error| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file)];
+    let input = std::fs::File::open(path).map_err(cannot)?;
+    let size = input.metadata().map_or(0, |m| m.len() as usize);
+    if let Ok(read) = read_csv_from(input, size, file, None, true) {
+        return read;
+    }
+    let text = decode_owned(std::fs::read(path).map_err(cannot)?, file, enc).map_err(|d| vec![d])?;
+    read_csv_text(&text, file)
+}
+
+/// Bytes that are not UTF-8: the caller decodes them first.
+struct NotUtf8;
+
+/// Whether a field holds nothing but white space (as `str::trim` sees it).
+fn blank(f: &[u8]) -> bool {
+    if f.is_ascii() {
+        f.iter().all(|&b| b.is_ascii_whitespace() || b == 0x0B)
+    } else {
+        std::str::from_utf8(f).is_ok_and(|s| s.trim().is_empty())
+    }
+}
+
+/// Line ends met so far, counted as [`LineIndex`] counts them (`\r\n` is one) across blocks.
+#[derive(Default)]
+struct Breaks {
+    count: usize,
+    after_cr: bool,
+}
+
+impl Breaks {
+    fn add(&mut self, seg: &[u8]) {
+        for i in memchr::memchr2_iter(b'\n', b'\r', seg) {
+            let crlf = seg[i] == b'\n' && if i == 0 { self.after_cr } else { seg[i - 1] == b'\r' };
+            self.count += usize::from(!crlf);
+        }
+        if let Some(&last) = seg.last() {
+            self.after_cr = last == b'\r';
         }
     }
+}
+
+/// Input read a block at a time into one reused buffer.
+struct Blocks<R> {
+    input: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+}
+
+impl<R: std::io::Read> Blocks<R> {
+    /// Reads the next block once the current one is used up.
+    fn refill(&mut self) -> std::io::Result<()> {
+        if self.pos < self.len || self.eof {
+            return Ok(());
+        }
+        (self.pos, self.len) = (0, 0);
+        while self.len < self.buf.len() {
+            match self.input.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.pos..self.len]
+    }
+}
+
+/// Reads CSV from `input` (about `size` bytes), the fields parsed straight into the sheet's one
+/// text buffer; `Err(NotUtf8)` when a header or a field is not UTF-8 (then nothing of the reading
+/// is kept: the caller decodes the file and reads the text). The delimiter is detected from the
+/// header line when not given.
+fn read_csv_from<R: std::io::Read>(
+    input: R,
+    size: usize,
+    file: &str,
+    delim: Option<u8>,
+    headers_checked: bool,
+) -> Result<Result<Sheet, Vec<Diagnostic>>, NotUtf8> {
+    const BLOCK: usize = 1 << 20;
+    let cannot = |e: std::io::Error| Ok(Err(vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file)]));
+    let mut src = Blocks { input, buf: vec![0; (size + 1).clamp(4096, BLOCK)], pos: 0, len: 0, eof: false };
+    if let Err(e) = src.refill() {
+        return cannot(e);
+    }
+    let delim = delim.unwrap_or_else(|| detect_delimiter_bytes(src.rest()));
+    let mut core = csv_core::ReaderBuilder::new().delimiter(delim).build();
+    let mut breaks = Breaks::default();
+    // The fields of the kept rows, back to back; `ends` are where each ends in it.
+    let mut out: Vec<u8> = Vec::with_capacity(size);
+    let mut out_len = 0;
+    let mut field_ends = vec![0usize; 64];
+    let mut headers: Option<Vec<String>> = None;
+    let (mut ends, mut lines): (Vec<u32>, Vec<u64>) = (Vec::new(), Vec::new());
+    let mut errors = Vec::new();
+    let mut not_utf8 = false;
+    loop {
+        // Line ends before a record are skipped here (as the parser would), so that the record's
+        // line is the line of its first byte.
+        loop {
+            let skip = src.rest().iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+            breaks.add(&src.rest()[..skip]);
+            src.pos += skip;
+            if src.pos < src.len || src.eof {
+                break;
+            }
+            if let Err(e) = src.refill() {
+                return cannot(e);
+            }
+        }
+        let line = breaks.count as u64 + 1;
+        let base = out_len;
+        let mut nfields = 0;
+        let more = loop {
+            if out.len() - out_len < 4096 {
+                out.resize(out.len() + (4 * BLOCK).max(out.len() / 8), 0);
+            }
+            let (res, nin, nout, nend) = core.read_record(src.rest(), &mut out[out_len..], &mut field_ends[nfields..]);
+            breaks.add(&src.rest()[..nin]);
+            src.pos += nin;
+            out_len += nout;
+            nfields += nend;
+            match res {
+                csv_core::ReadRecordResult::InputEmpty => {
+                    if let Err(e) = src.refill() {
+                        return cannot(e);
+                    }
+                }
+                csv_core::ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
+                csv_core::ReadRecordResult::OutputEndsFull => field_ends.resize(field_ends.len() * 2, 0),
+                csv_core::ReadRecordResult::Record => break true,
+                csv_core::ReadRecordResult::End => break false,
+            }
+        };
+        if !more {
+            break;
+        }
+        let fields = &field_ends[..nfields];
+        let field = |i: usize| &out[base + if i == 0 { 0 } else { fields[i - 1] }..base + fields[i]];
+        let Some(width) = headers.as_ref().map(Vec::len) else {
+            let names = (0..nfields).map(|i| std::str::from_utf8(field(i)).map(|s| s.trim().to_string()));
+            let names: Vec<String> = names.collect::<Result<_, _>>().map_err(|_| NotUtf8)?;
+            // Vectors made once at about their size (a guess from the first block's lines).
+            let rows = match src.len {
+                0 => 0,
+                n => memchr::memchr_iter(b'\n', &src.buf[..n]).count() * size.max(n) / n + 16,
+            };
+            ends.reserve(rows * names.len());
+            lines.reserve(rows);
+            headers = Some(names);
+            out_len = base;
+            continue;
+        };
+        if (0..nfields).all(|i| blank(field(i))) {
+            out_len = base; // blank line, or a row of empty cells as Excel leaves at the end
+            continue;
+        }
+        if nfields != width {
+            not_utf8 |= std::str::from_utf8(&out[base..out_len]).is_err();
+            errors.push(
+                Diagnostic::error(format!("row has {nfields} fields but the header has {width}"))
+                    .file(file)
+                    .at(line as usize, nfields.min(width) + 1)
+                    .expected(format!("{width} fields separated by `{}`", delim as char))
+                    .found(format!("{nfields} fields"))
+                    .help("a field holding the delimiter or a line break must be in double quotes"),
+            );
+            out_len = base;
+            continue;
+        }
+        if out_len > u32::MAX as usize {
+            return Ok(Err(vec![Diagnostic::error("the file is larger than 4 GiB of text")
+                .file(file)
+                .at(line as usize, 1)
+                .help("split it into several files")]));
+        }
+        ends.extend(fields.iter().map(|&e| (base + e) as u32));
+        lines.push(line);
+    }
+    let headers = headers.unwrap_or_default();
+    if headers.iter().all(|h| h.is_empty()) {
+        return Ok(Err(vec![Diagnostic::error("the file is empty")
+            .file(file)
+            .at(1, 1)
+            .expected("a header row naming the columns, e.g. id,name,region")]));
+    }
+    out.truncate(out_len);
     if !errors.is_empty() {
-        return Err(errors);
+        // A file that is not UTF-8 is refused for that first (or read again decoded).
+        if not_utf8 || std::str::from_utf8(&out).is_err() {
+            return Err(NotUtf8);
+        }
+        let mut all = if headers_checked { header_problems(file, &headers, 1) } else { vec![] };
+        all.extend(errors);
+        return Ok(Err(all));
     }
-    Ok(Sheet { file: file.into(), headers, rows: Rows::Csv(rows), lines, spreadsheet: false })
-}
-
-/// Where a record really starts: after a CRLF the CSV reader places it on the `\n`, which belongs
-/// to the line before. A record never starts with a line end (blank lines are no records).
-fn record_start(text: &str, byte: usize) -> usize {
-    let b = text.as_bytes();
-    let mut at = byte;
-    while at < b.len() && (b[at] == b'\n' || b[at] == b'\r') {
-        at += 1;
+    if headers_checked {
+        let problems = header_problems(file, &headers, 1);
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
     }
-    at
-}
-
-fn csv_error(file: &str, e: &csv::Error, index: &LineIndex) -> Diagnostic {
-    let d = Diagnostic::error(format!("cannot read CSV: {e}")).file(file);
-    match e.position() {
-        Some(p) => d.at(index.line(p.byte() as usize), 1),
-        None => d,
-    }
+    let width = headers.len();
+    let buf = String::from_utf8(out).map_err(|_| NotUtf8)?;
+    Ok(Ok(Sheet { file: file.into(), headers, rows: Rows::Csv(CsvRows { buf, ends, width }), lines, spreadsheet: false }))
 }
 
 /// Reads JSON Lines text: one object per line.
@@ -729,11 +881,14 @@ impl CsvChunks {
             d
         };
         let checked = std::mem::replace(&mut self.first, false);
-        let text = match decode_owned(bytes, &self.file, self.enc) {
-            Ok(t) => t,
-            Err(d) => return Some(Err(vec![moved(d)])),
+        let read = match read_csv_from(&bytes[..], bytes.len(), &self.file, Some(self.delim), checked) {
+            Ok(read) => read,
+            Err(NotUtf8) => match decode_owned(bytes, &self.file, self.enc) {
+                Ok(text) => read_csv_with(&text, &self.file, self.delim, checked),
+                Err(d) => return Some(Err(vec![moved(d)])),
+            },
         };
-        Some(match read_csv_with(&text, &self.file, self.delim, checked) {
+        Some(match read {
             Ok(mut sheet) => {
                 sheet.lines.iter_mut().for_each(|l| *l += shift);
                 Ok(sheet)
@@ -750,11 +905,11 @@ pub fn read_table(path: &Path, enc: Encoding) -> Result<Sheet, Vec<Diagnostic>> 
     if ext == "xlsx" || ext == "xlsm" {
         return read_xlsx(path, &file);
     }
-    let bytes = std::fs::read(path).map_err(|e| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())])?;
-    let text = decode_owned(bytes, &file, enc).map_err(|d| vec![d])?;
     if ext == "jsonl" || ext == "ndjson" {
+        let bytes = std::fs::read(path).map_err(|e| vec![Diagnostic::error(format!("cannot read the file: {e}")).file(file.clone())])?;
+        let text = decode_owned(bytes, &file, enc).map_err(|d| vec![d])?;
         read_jsonl_text(&text, &file)
     } else {
-        read_csv_text(&text, &file)
+        read_csv_file(path, &file, enc)
     }
 }

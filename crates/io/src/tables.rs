@@ -14,7 +14,6 @@ use allot_rules::{Sym, Type};
 
 use crate::sheet::{CellRef, Sheet};
 use crate::values::{Lookup, ValueMaps};
-use std::collections::HashMap;
 
 /// Types of the well-known client and deal columns.
 pub fn well_known(name: &str) -> Option<Type> {
@@ -203,9 +202,14 @@ fn list_items(c: Option<CellRef<'_>>) -> Vec<String> {
 
 /// Id text of a cell: text as is, whole numbers without `.0` (ids typed into Excel become numbers).
 pub fn id_text(c: CellRef<'_>) -> Option<String> {
+    id_str(c).map(String::from)
+}
+
+/// [`id_text`], borrowed where the cell holds text.
+fn id_str(c: CellRef<'_>) -> Option<std::borrow::Cow<'_, str>> {
     match c {
-        CellRef::Text(s) => Some(s.trim().to_string()),
-        CellRef::Number(n) => Some(allot_core::data::fmt_number(n)),
+        CellRef::Text(s) => Some(s.trim().into()),
+        CellRef::Number(n) => Some(allot_core::data::fmt_number(n).into()),
         _ => None,
     }
 }
@@ -297,7 +301,7 @@ pub fn push_typed(
 /// A column's dictionary at work over one file: each distinct written value looked up once, and
 /// the values it could not place (for the warning), with the row each was first seen on.
 struct Normaliser<'v> {
-    seen: HashMap<String, Option<&'v str>>,
+    seen: rustc_hash::FxHashMap<String, Option<&'v str>>,
     known: usize,
     unknown: Vec<(String, usize)>,
     warns: Option<&'v crate::values::ValueMap>,
@@ -434,14 +438,13 @@ fn load_table(
     let mut normalisers: Vec<Option<Normaliser<'_>>> = cols
         .iter()
         .map(|(_, name, ty)| {
-            (*ty == Type::Text && values.has(name)).then(|| Normaliser { seen: HashMap::new(), known: 0, unknown: vec![], warns: None })
+            (*ty == Type::Text && values.has(name)).then(|| Normaliser { seen: Default::default(), known: 0, unknown: vec![], warns: None })
         })
         .collect();
     for r in 0..sheet.len() {
-        let id: std::borrow::Cow<'_, str> = match sheet.cell(r, id_col) {
-            CellRef::Text(s) => s.trim().into(),
-            CellRef::Number(n) => allot_core::data::fmt_number(n).into(),
-            _ => {
+        let id = match id_str(sheet.cell(r, id_col)) {
+            Some(id) => id,
+            None => {
                 errors.push(sheet.at(r, id_col, Diagnostic::error("the row has no id").expected("a unique id in every row")));
                 continue;
             }
@@ -536,36 +539,76 @@ pub fn load_rows(sheet: &Sheet, declared: &BTreeMap<String, Type>, data: &mut Da
     }
 }
 
-/// Reads deals into `data.deals`; every deal's `client_id` must name a loaded client.
+/// Reads deals into `data.deals`, each deal's client looked up in `data.clients` (read first).
 pub fn load_deals(
     sheet: &Sheet,
     declared: &BTreeMap<String, Type>,
     values: &ValueMaps,
     data: &mut Data,
 ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+    type_deals(sheet, declared, values)?.attach(sheet, data)
+}
+
+/// A deals sheet typed on its own, before the clients are known (on a second core while they are
+/// read): its texts and lists are held in a dictionary of its own until [`TypedDeals::attach`].
+pub struct TypedDeals {
+    client_col: usize,
+    table: Table,
+    rows: Vec<usize>,
+    own: Data,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+/// Types a deals sheet (the first half of [`load_deals`]); `Err` only when it has no `client_id`
+/// column, its bad cells are told by [`TypedDeals::attach`] with the unknown clients.
+pub fn type_deals(sheet: &Sheet, declared: &BTreeMap<String, Type>, values: &ValueMaps) -> Result<TypedDeals, Vec<Diagnostic>> {
+    let mut own = Data::default();
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-    let (cc, table, rows) = deal_table(sheet, declared, values, data, &mut errors, &mut warnings)?;
-    let mut deal_client = Vec::with_capacity(rows.len());
-    for &r in &rows {
-        match id_text(sheet.cell(r, cc)).and_then(|id| data.clients.row_of(&id)) {
-            Some(c) => deal_client.push(c),
-            None => {
-                let found = id_text(sheet.cell(r, cc)).map_or("an empty cell".into(), |s| format!("`{s}`"));
-                errors.push(sheet.at(
-                    r,
-                    cc,
-                    Diagnostic::error("the deal's client is not in the clients file").expected("the id of a client").found(found),
-                ));
+    let (client_col, table, rows) = deal_table(sheet, declared, values, &mut own, &mut errors, &mut warnings)?;
+    Ok(TypedDeals { client_col, table, rows, own, errors, warnings })
+}
+
+impl TypedDeals {
+    /// Looks up each deal's client in `data.clients` and moves the deals into `data`: every bad
+    /// cell and unknown client by line, or the warnings.
+    pub fn attach(self, sheet: &Sheet, data: &mut Data) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        let TypedDeals { client_col: cc, mut table, rows, own, mut errors, mut warnings } = self;
+        let clients = &data.clients;
+        let look_up = |rows: &[usize]| {
+            let (mut found, mut errors) = (Vec::with_capacity(rows.len()), Vec::new());
+            for &r in rows {
+                let cell = sheet.cell(r, cc);
+                match id_str(cell).and_then(|id| clients.row_of(&id)) {
+                    Some(c) => found.push(c),
+                    None => {
+                        let id = id_str(cell).map_or("an empty cell".into(), |s| format!("`{s}`"));
+                        let d = Diagnostic::error("the deal's client is not in the clients file").expected("the id of a client").found(id);
+                        errors.push(sheet.at(r, cc, d));
+                    }
+                }
             }
+            (found, errors)
+        };
+        // Each look-up is a few misses of the cache: a large file's halves are looked up on two cores.
+        let half = if rows.len() >= 100_000 { rows.len() / 2 } else { rows.len() };
+        let ((mut deal_client, first), (second, later)) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| look_up(&rows[half..]));
+            let first = look_up(&rows[..half]);
+            let failed = || (vec![], vec![Diagnostic::error("looking up the deals' clients failed").file(sheet.file.clone())]);
+            (first, second.join().unwrap_or_else(|_| failed()))
+        });
+        deal_client.extend(second);
+        errors.extend(first.into_iter().chain(later));
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        warnings.extend(no_rows(sheet, "deals"));
+        table.adopt(&own.dict, &own.lists, &mut data.dict, &mut data.lists);
+        data.deals = table;
+        data.deal_client = deal_client;
+        Ok(warnings)
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    warnings.extend(no_rows(sheet, "deals"));
-    data.deals = table;
-    data.deal_client = deal_client;
-    Ok(warnings)
 }
 
 /// A deals sheet's `client_id` column and its rows typed (the clients not looked up yet).

@@ -726,3 +726,78 @@ fn a_file_read_in_chunks_gives_the_rows_and_lines_of_the_file_read_whole() {
     assert_eq!(err[0].line, Some(2), "{}", render_all(&err));
     assert!(utf8.next_chunk().unwrap().is_ok(), "the next chunk is read on");
 }
+
+#[test]
+fn a_file_of_several_blocks_keeps_every_row_its_fields_and_its_line() {
+    // Issue #19: a CSV file is read a megabyte at a time. Line ends of all three kinds, a CRLF
+    // split by a block's end, a quoted line break across the next block's end, blank lines and
+    // Cyrillic; every row's cells and line are checked against what was written.
+    const BLOCK: usize = 1 << 20; // the reader's block
+    let mut text = String::from("id;name;note\n");
+    let (mut line, mut expected) = (2u64, Vec::new());
+    let mut i = 0;
+    while text.len() < 3 * BLOCK + 1000 {
+        let eol = ["\n", "\r\n", "\r"][i % 3];
+        let id = format!("c{i}");
+        let name = format!("Клиент «Номер {i}»");
+        // Before the first block's end: pad a row so that its CRLF straddles it.
+        let row = format!("{id};{name};x");
+        let pad = (BLOCK - 1).checked_sub(text.len() + row.len()).filter(|&p| p < 200);
+        if let Some(pad) = pad {
+            let note = "y".repeat(pad + 1);
+            text.push_str(&format!("{id};{name};{note}\r\n"));
+            assert_eq!(&text.as_bytes()[BLOCK - 1..=BLOCK], b"\r\n", "the CRLF straddles the block's end");
+            expected.push((line, vec![id, name, note]));
+            line += 1;
+        } else if text.len() > 2 * BLOCK - 100 && text.len() < 2 * BLOCK {
+            // A quoted line break inside the second block's end.
+            let note = "до\r\nпосле".to_string();
+            text.push_str(&format!("{id};{name};\"{note}\"{eol}"));
+            expected.push((line, vec![id, name, note]));
+            line += 2;
+        } else {
+            text.push_str(&format!("{row}{eol}"));
+            expected.push((line, vec![id, name, "x".into()]));
+            line += 1;
+        }
+        if i % 5000 == 4999 {
+            text.push_str(eol); // a blank line, ended as its row is
+            line += 1;
+        }
+        i += 1;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clients.csv");
+    std::fs::write(&path, &text).unwrap();
+    for sheet in [read_table(&path, Encoding::Utf8).unwrap(), read_csv_text(&text, "clients.csv").unwrap()] {
+        assert_eq!(sheet.len(), expected.len());
+        for (r, (line, want)) in expected.iter().enumerate() {
+            let got: Vec<String> = (0..3)
+                .map(|c| match sheet.cell(r, c) {
+                    allot_io::sheet::CellRef::Text(t) => t.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            assert_eq!((sheet.lines[r], &got), (*line, want), "row {r}");
+        }
+    }
+    // A row with a field too many, in the fourth block, is told at its line.
+    let bad_row = expected.len() - 10;
+    let at = text.find(&format!("\nc{bad_row};")).map(|p| p + 1).unwrap();
+    let mut bad = text.clone();
+    bad.insert_str(at + format!("c{bad_row};").len(), "лишнее;");
+    std::fs::write(&path, &bad).unwrap();
+    let err = read_table(&path, Encoding::Utf8).err().unwrap();
+    assert_eq!(err.len(), 1, "{}", render_all(&err));
+    assert_eq!(err[0].line, Some(expected[bad_row].0 as usize), "{}", render_all(&err));
+
+    // Windows-1251 of several blocks: not UTF-8, so read again decoded, the same rows.
+    let plain: String = expected.iter().map(|(_, f)| format!("{};{};y\n", f[0], f[1])).collect();
+    let plain = format!("id;name;note\n{plain}");
+    let (cp, _, _) = encoding_rs::WINDOWS_1251.encode(&plain);
+    std::fs::write(&path, &cp).unwrap();
+    let sheet = read_table(&path, Encoding::Cp1251).unwrap();
+    assert_eq!(sheet.len(), expected.len());
+    assert_eq!(sheet.cell(expected.len() - 1, 1), allot_io::sheet::CellRef::Text(expected.last().unwrap().1[1].as_str()));
+    assert_eq!(sheet.lines.last(), Some(&(expected.len() as u64 + 1)));
+}
