@@ -129,10 +129,88 @@ impl CsvRows {
     }
 }
 
+/// Cells built one by one with no allocation of their own (the store's attributes read back into
+/// a sheet): texts in one buffer, each cell 16 bytes.
+#[derive(Clone)]
+struct PackedRows {
+    text: String,
+    cells: Vec<Packed>,
+    lists: Vec<Vec<String>>,
+    width: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Packed {
+    Empty,
+    Text(u32, u32),
+    Number(f64),
+    Bool(bool),
+    List(u32),
+}
+
 #[derive(Clone)]
 enum Rows {
     Csv(CsvRows),
     Typed(Vec<Vec<Cell>>),
+    Packed(PackedRows),
+}
+
+/// Where a text put into a [`SheetBuilder`] is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct TextAt(u32, u32);
+
+/// Builds a sheet a cell at a time, every text in one buffer: millions of rows without an
+/// allocation per cell. Rows are numbered as lines from 2 (after a header), as
+/// [`Sheet::from_cells`] numbers them.
+pub struct SheetBuilder {
+    file: String,
+    headers: Vec<String>,
+    rows: PackedRows,
+}
+
+impl SheetBuilder {
+    pub fn new(file: &str, headers: Vec<String>, rows: usize) -> SheetBuilder {
+        let width = headers.len();
+        let rows = PackedRows { text: String::new(), cells: Vec::with_capacity(rows * width), lists: vec![], width };
+        SheetBuilder { file: file.into(), headers, rows }
+    }
+    /// Appends a row of empty cells; returns its index.
+    pub fn row(&mut self) -> usize {
+        let r = &mut self.rows;
+        r.cells.resize(r.cells.len() + r.width, Packed::Empty);
+        r.cells.len() / r.width.max(1) - 1
+    }
+    /// Keeps a text; `None` past 4 GiB of text.
+    pub fn push_text(&mut self, s: &str) -> Option<TextAt> {
+        let start = u32::try_from(self.rows.text.len()).ok()?;
+        let end = u32::try_from(self.rows.text.len() + s.len()).ok()?;
+        self.rows.text.push_str(s);
+        Some(TextAt(start, end))
+    }
+    fn set(&mut self, row: usize, col: usize, c: Packed) {
+        if col < self.rows.width {
+            self.rows.cells[row * self.rows.width + col] = c;
+        }
+    }
+    pub fn set_text(&mut self, row: usize, col: usize, t: TextAt) {
+        self.set(row, col, Packed::Text(t.0, t.1));
+    }
+    pub fn set_number(&mut self, row: usize, col: usize, n: f64) {
+        self.set(row, col, Packed::Number(n));
+    }
+    pub fn set_bool(&mut self, row: usize, col: usize, b: bool) {
+        self.set(row, col, Packed::Bool(b));
+    }
+    pub fn set_list(&mut self, row: usize, col: usize, items: Vec<String>) {
+        let i = self.rows.lists.len() as u32;
+        self.rows.lists.push(items);
+        self.set(row, col, Packed::List(i));
+    }
+    pub fn finish(self) -> Sheet {
+        let n = self.rows.cells.len() / self.rows.width.max(1);
+        let lines = (2..n as u64 + 2).collect();
+        Sheet { file: self.file, headers: self.headers, rows: Rows::Packed(self.rows), lines, spreadsheet: false }
+    }
 }
 
 /// A read table: headers, rows, and where each row starts in the file.
@@ -174,6 +252,17 @@ impl Sheet {
             Rows::Csv(r) => match r.field(row, col) {
                 s if s.trim().is_empty() => CellRef::Empty,
                 s => CellRef::Text(s),
+            },
+            Rows::Packed(r) if col >= r.width => CellRef::Empty,
+            Rows::Packed(r) => match r.cells[row * r.width + col] {
+                Packed::Empty => CellRef::Empty,
+                Packed::Text(a, b) => match &r.text[a as usize..b as usize] {
+                    t if t.trim().is_empty() => CellRef::Empty,
+                    t => CellRef::Text(t),
+                },
+                Packed::Number(n) => CellRef::Number(n),
+                Packed::Bool(b) => CellRef::Bool(b),
+                Packed::List(i) => CellRef::List(&r.lists[i as usize]),
             },
             Rows::Typed(r) => match r[row].get(col) {
                 None | Some(Cell::Empty) => CellRef::Empty,

@@ -801,3 +801,35 @@ fn a_file_of_several_blocks_keeps_every_row_its_fields_and_its_line() {
     assert_eq!(sheet.cell(expected.len() - 1, 1), allot_io::sheet::CellRef::Text(expected.last().unwrap().1[1].as_str()));
     assert_eq!(sheet.lines.last(), Some(&(expected.len() as u64 + 1)));
 }
+
+#[test]
+fn a_sheet_built_cell_by_cell_reads_back_as_written() {
+    // Issue #19: the store's attributes are read back into one text buffer, 16 bytes a cell.
+    use allot_io::sheet::{CellRef, SheetBuilder};
+    let mut b = SheetBuilder::new("the store's clients", vec!["id".into(), "name".into(), "potential".into(), "products".into()], 2);
+    for (id, name, potential) in [("c1", "ООО «Альфа»", Some(1500.5)), ("c2", "  ", None)] {
+        let row = b.row();
+        let t = b.push_text(id).unwrap();
+        b.set_text(row, 0, t);
+        let t = b.push_text(name).unwrap();
+        b.set_text(row, 1, t);
+        if let Some(p) = potential {
+            b.set_number(row, 2, p);
+            b.set_list(row, 3, vec!["сети".into(), "ПО".into()]);
+        }
+        b.set_bool(row, 9, true); // past the last column: ignored
+    }
+    let sheet = b.finish();
+    assert_eq!((sheet.len(), sheet.lines.clone()), (2, vec![2, 3]));
+    assert_eq!(sheet.cell(0, 0), CellRef::Text("c1"));
+    assert_eq!(sheet.cell(0, 1), CellRef::Text("ООО «Альфа»"));
+    assert_eq!(sheet.cell(0, 2), CellRef::Number(1500.5));
+    assert_eq!(sheet.cell(0, 3), CellRef::List(&["сети".to_string(), "ПО".to_string()]));
+    assert_eq!(sheet.cell(1, 1), CellRef::Empty, "white space alone is an empty cell");
+    assert_eq!(sheet.cell(1, 2), CellRef::Empty);
+    // Typed as a file's rows are.
+    let mut data = Data::default();
+    load_clients(&sheet, &BTreeMap::new(), &ValueMaps::builtin(), &mut data).unwrap();
+    assert_eq!(data.clients.len(), 2);
+    assert_eq!(data.clients.number(data.clients.column_index("potential").unwrap(), 0), Some(1500.5));
+}

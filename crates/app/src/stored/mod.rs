@@ -23,7 +23,6 @@ use allot_core::engine::{client_roles, id_ranks, measures, CurrentLink, Options,
 use allot_core::model::{EmpIx, RoleIx};
 use allot_core::{Compiled, Employee, How, Reason};
 use allot_i18n::Message;
-use allot_io::sheet::Cell;
 use allot_io::values::ValueMaps;
 use allot_io::{read_table, Encodings, SchemeFile, Sheet};
 use allot_rules::{civil_from_days, Type};

@@ -72,8 +72,10 @@ fn scheme_of(snap: &Snapshot, scheme: Option<(&str, &str)>) -> Result<(String, S
 fn load_data(snap: &Snapshot, sf: &SchemeFile) -> Result<Data, AppError> {
     let mut data = Data::default();
     let client_columns = readable(&snap.client_columns, &sf.columns);
-    let sheet = sheet_of("client", &client_columns, &snap.clients, None).map_err(AppError::Input)?;
+    let sheet =
+        tracing::info_span!("read_json").in_scope(|| sheet_of("client", &client_columns, &snap.clients, None)).map_err(AppError::Input)?;
     // Stored values were normalised when they were imported or routed.
+    let _typing = tracing::info_span!("type").entered();
     allot_io::tables::load_clients(&sheet, &declared(&snap.client_columns, &sf.columns), &ValueMaps::none(), &mut data)
         .map_err(AppError::Input)?;
     let deal_clients: Vec<String> = if snap.deals.is_empty() {

@@ -105,16 +105,39 @@ pub struct Plan {
 
 pub(crate) const PLAN_FORMAT: u32 = 1;
 
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+/// FNV-1a 64 as a writer: a plan's JSON is hashed as it is written, never held (a first plan of
+/// a whole book is 200 MB of it).
+struct Fnv1a(u64);
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Fnv1a {
+    fn add(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    }
+}
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.add(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Plan {
-    fn compute_digest(&self) -> String {
-        let mut copy = self.clone();
-        copy.digest.clear();
-        let text = serde_json::to_string(&copy).unwrap_or_default();
-        format!("{:016x}", fnv1a(text.as_bytes()))
+    /// The digest of the plan's JSON with the digest field empty.
+    fn compute_digest(&mut self) -> String {
+        let kept = std::mem::take(&mut self.digest);
+        let mut h = Fnv1a(FNV_OFFSET);
+        let written = serde_json::to_writer(&mut h, &*self);
+        self.digest = kept;
+        match written {
+            Ok(()) => format!("{:016x}", h.0),
+            Err(_) => format!("{FNV_OFFSET:016x}"),
+        }
     }
     pub fn seal(mut self) -> Plan {
         self.digest = self.compute_digest();
@@ -122,7 +145,7 @@ impl Plan {
     }
     /// Reads a plan file and checks it is whole and unedited.
     pub fn parse(text: &str, file: &str) -> Result<Plan, AppError> {
-        let plan: Plan = serde_json::from_str(text).map_err(|e| {
+        let mut plan: Plan = serde_json::from_str(text).map_err(|e| {
             AppError::Input(vec![Diagnostic::error(format!("not a plan file: {e}"))
                 .file(file)
                 .at(e.line(), e.column())
@@ -131,7 +154,8 @@ impl Plan {
         if plan.allot_plan != PLAN_FORMAT {
             return Err(AppError::Refused(format!("{file}: plan format {} is not {PLAN_FORMAT}; make a new plan", plan.allot_plan)));
         }
-        if plan.digest != plan.compute_digest() {
+        let digest = plan.compute_digest();
+        if plan.digest != digest {
             return Err(AppError::Refused(format!(
                 "{file} was changed after it was made (its digest does not match); make a new plan with `allot plan`"
             )));

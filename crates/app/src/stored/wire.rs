@@ -2,35 +2,6 @@
 
 use super::*;
 
-/// Reads a stored attribute object straight into cells in column order (no intermediate map: a
-/// million clients are read in a fraction of the time).
-pub(crate) fn json_cells(attrs: &str, index: &FxHashMap<&str, usize>, width: usize) -> Result<Vec<Cell>, serde_json::Error> {
-    struct Cells(Vec<Cell>);
-    /// Each text its own string.
-    struct Owned;
-    impl TextSink for Owned {
-        type Text = String;
-        fn text(&mut self, s: &str) -> String {
-            s.to_string()
-        }
-    }
-    impl AttrSink for Cells {
-        fn put<'de, A: serde::de::MapAccess<'de>>(&mut self, slot: usize, m: &mut A) -> Result<(), A::Error> {
-            self.0[slot] = match m.next_value_seed(WireSeed(&mut Owned))? {
-                Wire::Empty => Cell::Empty,
-                Wire::Text(s) => Cell::Text(s),
-                Wire::Number(n) => Cell::Number(n),
-                Wire::Bool(b) => Cell::Bool(b),
-                Wire::List(l) => Cell::List(l),
-            };
-            Ok(())
-        }
-    }
-    let mut cells = Cells(vec![Cell::Empty; width]);
-    read_attrs(attrs, index, &mut cells)?;
-    Ok(cells.0)
-}
-
 /// Where the attributes of a stored row go, by their positions in `index`.
 pub(crate) trait AttrSink {
     /// Takes the value of the attribute at `slot` from `m`.
@@ -158,6 +129,8 @@ impl<'de, S: TextSink> serde::de::Visitor<'de> for WireSeed<'_, S> {
     }
 }
 
+/// A sheet of stored rows (id, then `extra`'s column if given, then `columns` read from each
+/// row's JSON attributes), built with no allocation per cell.
 pub(crate) fn sheet_of<K>(
     what: &str,
     columns: &[Column],
@@ -168,18 +141,55 @@ pub(crate) fn sheet_of<K>(
     if let Some((name, _)) = &extra {
         headers.push(name.to_string());
     }
+    let first = headers.len();
     headers.extend(columns.iter().map(|c| c.name.clone()));
-    let index: FxHashMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-    let mut out = Vec::with_capacity(rows.len());
+    let index: FxHashMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.name.as_str(), first + i)).collect();
+    let mut b = allot_io::sheet::SheetBuilder::new(&format!("the store's {what}s"), headers, rows.len());
+    let too_big = || vec![Diagnostic::error(format!("the store's {what}s hold more than 4 GiB of text, more than allot reads at once"))];
     for (i, r) in rows.iter().enumerate() {
-        let mut cells = vec![Cell::Text(r.id.clone())];
+        let row = b.row();
+        let id = b.push_text(&r.id).ok_or_else(too_big)?;
+        b.set_text(row, 0, id);
         if let Some((_, values)) = &extra {
-            cells.push(Cell::Text(values[i].clone()));
+            let v = b.push_text(&values[i]).ok_or_else(too_big)?;
+            b.set_text(row, 1, v);
         }
-        let attrs = json_cells(&r.attrs, &index, columns.len())
-            .map_err(|e| vec![Diagnostic::error(format!("stored {what} `{}` is not readable: {e}", r.id))])?;
-        cells.extend(attrs);
-        out.push(cells);
+        let mut sink = Built { b: &mut b, row, full: false };
+        let read = read_attrs(&r.attrs, &index, &mut sink);
+        if sink.full {
+            return Err(too_big());
+        }
+        read.map_err(|e| vec![Diagnostic::error(format!("stored {what} `{}` is not readable: {e}", r.id))])?;
     }
-    Ok(Sheet::from_cells(&format!("the store's {what}s"), headers, out))
+    Ok(b.finish())
+}
+
+/// Puts a stored row's attributes into the sheet being built.
+struct Built<'a> {
+    b: &'a mut allot_io::sheet::SheetBuilder,
+    row: usize,
+    /// Whether the sheet's text grew past what it can hold.
+    full: bool,
+}
+
+impl TextSink for Built<'_> {
+    type Text = Option<allot_io::sheet::TextAt>;
+    fn text(&mut self, s: &str) -> Self::Text {
+        let at = self.b.push_text(s);
+        self.full |= at.is_none();
+        at
+    }
+}
+
+impl AttrSink for Built<'_> {
+    fn put<'de, A: serde::de::MapAccess<'de>>(&mut self, slot: usize, m: &mut A) -> Result<(), A::Error> {
+        match m.next_value_seed(WireSeed(&mut *self))? {
+            Wire::Empty | Wire::Text(None) => {}
+            Wire::Text(Some(t)) => self.b.set_text(self.row, slot, t),
+            Wire::Number(n) => self.b.set_number(self.row, slot, n),
+            Wire::Bool(v) => self.b.set_bool(self.row, slot, v),
+            Wire::List(l) => self.b.set_list(self.row, slot, l),
+        }
+        Ok(())
+    }
 }
