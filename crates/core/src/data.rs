@@ -396,6 +396,11 @@ impl Table {
         }
     }
 
+    /// Puts `column` in place of column `i` (of its type, a cell per row), returning the one it held.
+    pub fn replace_column(&mut self, i: usize, column: Column) -> Column {
+        std::mem::replace(&mut self.columns[i], column)
+    }
+
     /// Moves a table typed against a dictionary of its own (on another thread) onto `dict` and
     /// `lists`: its symbols and lists are numbered as if it had been typed against them, the values
     /// new to `dict` taking the next symbols in the order the table met them.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use allot_core::data::{Data, Table, Value};
+use allot_core::data::{Column, Data, Table, Value};
 use allot_core::diag::Diagnostic;
 use allot_core::model::{Employee, Scheme};
 use allot_core::CurrentLink;
@@ -433,28 +433,22 @@ fn load_table(
     let schema = shape_of(&cols, declared, skip);
     let mut table = Table::with_capacity(&schema, sheet.len());
     let mut rows = Vec::with_capacity(sheet.len());
-    let mut scratch: Vec<allot_rules::Sym> = Vec::new();
-    // Dictionaries of the text columns that have one.
-    let mut normalisers: Vec<Option<Normaliser<'_>>> = cols
-        .iter()
-        .map(|(_, name, ty)| {
-            (*ty == Type::Text && values.has(name)).then(|| Normaliser { seen: Default::default(), known: 0, unknown: vec![], warns: None })
-        })
-        .collect();
+    // Every error keyed by (row, 0 for the id, else 1 + column), told in that order at the end:
+    // the file's order, whichever core typed the cell.
+    let mut found: Vec<((usize, usize), Diagnostic)> = Vec::new();
+    // The ids first, so that a row with a bad cell still takes part in the duplicate check (the
+    // table is discarded when there is any error).
+    let mut state = Vec::with_capacity(sheet.len());
     for r in 0..sheet.len() {
-        let id = match id_str(sheet.cell(r, id_col)) {
-            Some(id) => id,
-            None => {
-                errors.push(sheet.at(r, id_col, Diagnostic::error("the row has no id").expected("a unique id in every row")));
-                continue;
-            }
+        let Some(id) = id_str(sheet.cell(r, id_col)) else {
+            found.push(((r, 0), sheet.at(r, id_col, Diagnostic::error("the row has no id").expected("a unique id in every row"))));
+            state.push(RowIs::WithoutId);
+            continue;
         };
-        // The id goes in first so that a row with a bad cell still takes part in the duplicate
-        // check; the table is discarded when there is any error.
-        let added = match table.begin_row(&id) {
+        state.push(match table.begin_row(&id) {
             Ok(_) => {
                 rows.push(r);
-                true
+                RowIs::Kept
             }
             Err(first) => {
                 let first_line = sheet.lines[rows[first as usize]];
@@ -462,40 +456,118 @@ fn load_table(
                 let d = Diagnostic::error(format!("id `{id}` appears twice"))
                     .expected("a unique id in every row")
                     .found(format!("the same id on {what} {first_line}"));
-                errors.push(sheet.at(r, id_col, d));
-                false
+                found.push(((r, 0), sheet.at(r, id_col, d)));
+                RowIs::Repeated
             }
-        };
-        for (j, (c, name, ty)) in cols.iter().enumerate() {
-            let mut cell = sheet.cell(r, *c);
-            if let (Some(n), CellRef::Text(t)) = (normalisers[j].as_mut(), cell) {
-                if let Some(v) = n.map(values, name, t.trim(), r) {
-                    cell = CellRef::Text(v);
+        });
+    }
+    // Columns that need no dictionary (numbers, dates, yes/no) are typed on a second core while
+    // this one types the texts and lists, row by row (so that symbols are numbered as always).
+    let apart: Vec<bool> =
+        cols.iter().map(|c| sheet.len() >= APART_ROWS && matches!(c.2, Type::Number | Type::Date | Type::Bool)).collect();
+    let mut normalisers: Vec<Option<Normaliser<'_>>> = cols
+        .iter()
+        .map(|(_, name, ty)| {
+            (*ty == Type::Text && values.has(name)).then(|| Normaliser { seen: Default::default(), known: 0, unknown: vec![], warns: None })
+        })
+        .collect();
+    let typed_apart = std::thread::scope(|scope| {
+        let helper = apart.iter().any(|&a| a).then(|| {
+            let (cols, apart, state) = (&cols, &apart, &state);
+            scope.spawn(move || {
+                let (mut done, mut found) = (Vec::new(), Vec::new());
+                let mut own = Data::default();
+                for (j, (c, name, ty)) in cols.iter().enumerate().filter(|(j, _)| apart[*j]) {
+                    let mut column = Table::new(&[(name.clone(), *ty)]);
+                    for r in (0..sheet.len()).filter(|&r| !matches!(state[r], RowIs::WithoutId)) {
+                        let cell = sheet.cell(r, *c);
+                        let kept = matches!(state[r], RowIs::Kept);
+                        if let Some(d) = type_cell(&mut column, 0, kept, cell, name, *ty, &mut own, &mut Vec::new()) {
+                            found.push(((r, j + 1), sheet.at(r, *c, d)));
+                        }
+                    }
+                    done.push((j, column.replace_column(0, Column::Number(vec![]))));
+                }
+                (done, found)
+            })
+        });
+        let mut scratch: Vec<allot_rules::Sym> = Vec::new();
+        for (r, row) in state.iter().enumerate() {
+            let kept = match row {
+                RowIs::WithoutId => continue,
+                RowIs::Kept => true,
+                RowIs::Repeated => false,
+            };
+            for (j, (c, name, ty)) in cols.iter().enumerate().filter(|(j, _)| !apart[*j]) {
+                let mut cell = sheet.cell(r, *c);
+                if let (Some(n), CellRef::Text(t)) = (normalisers[j].as_mut(), cell) {
+                    if let Some(v) = n.map(values, name, t.trim(), r) {
+                        cell = CellRef::Text(v);
+                    }
+                }
+                if let Some(d) = type_cell(&mut table, j, kept, cell, name, *ty, data, &mut scratch) {
+                    found.push(((r, j + 1), sheet.at(r, *c, d)));
                 }
             }
-            let pushed = if added {
-                push_typed(&mut table, j, cell, *ty, data, &mut scratch)
-            } else {
-                // A row whose id came twice is checked, not kept.
-                push_typed(&mut Table::new(&[(name.clone(), *ty)]), 0, cell, *ty, data, &mut scratch)
-            };
-            if let Err(found) = pushed {
-                let d = Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(*ty)).found(found.0);
-                errors.push(sheet.at(r, *c, d));
+            if kept {
+                for j in cols.len()..schema.len() {
+                    table.push_cell(j, Value::Missing, &mut data.dict, &mut data.lists);
+                }
             }
         }
-        if added {
-            for j in cols.len()..schema.len() {
-                table.push_cell(j, Value::Missing, &mut data.dict, &mut data.lists);
+        helper.map(|h| h.join().map_err(|_| Diagnostic::error("typing the file's numbers failed").file(sheet.file.clone())))
+    });
+    match typed_apart {
+        Some(Ok((done, more))) => {
+            for (j, column) in done {
+                table.replace_column(j, column);
             }
+            found.extend(more);
         }
+        Some(Err(d)) => found.push(((usize::MAX, 0), d)),
+        None => {}
     }
+    found.sort_by_key(|(at, _)| *at);
+    errors.extend(found.into_iter().map(|(_, d)| d));
     for (j, n) in normalisers.iter().enumerate() {
         if let Some(n) = n {
             n.warnings(sheet, cols[j].0, warnings);
         }
     }
     (table, rows)
+}
+
+/// Rows from which a file's numbers, dates and yes/no columns are typed on a second core.
+const APART_ROWS: usize = 100_000;
+
+/// What the id check made of a row.
+enum RowIs {
+    /// No id: the row is told and not read further.
+    WithoutId,
+    Kept,
+    /// Its id came before: its cells are checked, not kept.
+    Repeated,
+}
+
+/// Types one cell into column `j` of `table` (only checks it when the row is not `kept`); the
+/// error when it is not of its column's type.
+#[allow(clippy::too_many_arguments)]
+fn type_cell(
+    table: &mut Table,
+    j: usize,
+    kept: bool,
+    cell: CellRef<'_>,
+    name: &str,
+    ty: Type,
+    data: &mut Data,
+    scratch: &mut Vec<allot_rules::Sym>,
+) -> Option<Diagnostic> {
+    let pushed = if kept {
+        push_typed(table, j, cell, ty, data, scratch)
+    } else {
+        push_typed(&mut Table::new(&[(name.to_string(), ty)]), 0, cell, ty, data, scratch)
+    };
+    pushed.err().map(|found| Diagnostic::error(format!("`{name}` must be {}", ty.name())).expected(expected_of(ty)).found(found.0))
 }
 
 /// Reads clients into `data.clients`, with each column's dictionary (see [`crate::values`]).

@@ -833,3 +833,51 @@ fn a_sheet_built_cell_by_cell_reads_back_as_written() {
     assert_eq!(data.clients.len(), 2);
     assert_eq!(data.clients.number(data.clients.column_index("potential").unwrap(), 0), Some(1500.5));
 }
+
+#[test]
+fn a_large_file_typed_on_two_cores_tells_its_errors_in_the_files_order() {
+    // Issue #19: from 100,000 rows the numbers, dates and yes/no columns are typed on a second
+    // core; every error is still told by line and column, in the file's order, and the good
+    // file's values are where they belong.
+    let mut text = String::from("id,name,potential,since,vip,tags\n");
+    let n = 120_000;
+    for i in 0..n {
+        text.push_str(&format!("c{i},Клиент {i},{},2026-01-{:02},да,a;b\n", i * 10, i % 28 + 1));
+    }
+    let mut data = Data::default();
+    let sheet = read_csv_text(&text, "clients.csv").unwrap();
+    let declared: BTreeMap<String, Type> = [("since".to_string(), Type::Date), ("vip".to_string(), Type::Bool)].into_iter().collect();
+    load_clients(&sheet, &declared, &ValueMaps::builtin(), &mut data).unwrap();
+    let c = &data.clients;
+    let (p, s, v) = (c.column_index("potential").unwrap(), c.column_index("since").unwrap(), c.column_index("vip").unwrap());
+    for row in [0u32, 59_999, 119_999] {
+        assert_eq!(c.number(p, row), Some(row as f64 * 10.0));
+        assert_eq!(c.date(s, row), allot_io::tables::parse_date(&format!("2026-01-{:02}", row % 28 + 1)));
+        assert_eq!(c.boolean(v, row), Some(true));
+        assert_eq!(c.id(row), format!("c{row}"));
+    }
+    // Bad cells in both cores' columns, a repeated id and a row without one, far apart.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[3] = "c1,Дубль,много,2026-13-01,да,x".into(); // line 4: repeated id, bad number and date
+    lines[60_000] = ",Без id,5,2026-01-01,да,x".into(); // line 60,001: no id (its cells unread)
+    lines[60_001] = "c60000,Ок,5,2026-01-01,может быть,x".into(); // line 60,002: bad yes/no
+    lines[119_000] = "c118999,Ок,1e400,2026-01-01,да,x".into(); // line 119,001: too large
+    let bad = lines.join("\n") + "\n";
+    let sheet = read_csv_text(&bad, "clients.csv").unwrap();
+    let err = load_clients(&sheet, &declared, &ValueMaps::builtin(), &mut Data::default()).unwrap_err();
+    let at: Vec<(Option<usize>, Option<usize>)> = err.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(
+        at,
+        vec![
+            (Some(4), Some(1)),
+            (Some(4), Some(3)),
+            (Some(4), Some(4)),
+            (Some(60_001), Some(1)),
+            (Some(60_002), Some(5)),
+            (Some(119_001), Some(3))
+        ],
+        "{}",
+        render_all(&err)
+    );
+    assert!(render_all(&err).contains("the same id on line 3"), "{}", render_all(&err));
+}
